@@ -1,0 +1,140 @@
+//! Start-up: open the store, load vocabularies and demo data, bind, and serve.
+
+use crate::auth::Authenticator;
+use crate::bulk;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::identifier::gs1::ParseOptions;
+use crate::registry::embedded::EmbeddedStore;
+use crate::registry::{LinkStore, StoreError};
+use crate::vocabulary::{Vocabulary, VocabularyError};
+use actix_web::{App, HttpServer, web};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vocabulary(#[from] VocabularyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("demo data {file}: {reason}")]
+    Demo { file: String, reason: String },
+}
+
+pub fn parse_options(settings: &Settings) -> ParseOptions {
+    ParseOptions {
+        legacy_gtin: settings.resolver.legacy_gtin,
+        convenience_alphas: settings.resolver.convenience_alphas,
+    }
+}
+
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+    Ok(Arc::new(EmbeddedStore::open(&settings.store.data_dir)?))
+}
+
+pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {
+    Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
+}
+
+pub struct Application {
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = open_store(&settings)?;
+        let vocabulary = Arc::new(load_vocabulary(&settings)?);
+        let options = parse_options(&settings);
+        if settings.resolver.load_demo && store.is_empty().await? {
+            load_demo(store.as_ref(), &vocabulary, &options, &settings).await?;
+        }
+        let addr = settings.server.listen;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let state = web::Data::new(AppState {
+            store,
+            vocabulary,
+            auth: Authenticator::from_settings(&settings),
+            parse_options: options,
+            settings,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(http::common_headers())
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .run();
+        tracing::info!(%addr, workers, "idr listening");
+        Ok(Application { server, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Loads `demo/*.ndjson` from the config folder (or the shipped demo when the folder is absent).
+async fn load_demo(
+    store: &dyn LinkStore,
+    vocabulary: &Vocabulary,
+    options: &ParseOptions,
+    settings: &Settings,
+) -> Result<(), StartupError> {
+    const SHIPPED: &str = include_str!("../resolver-config/demo/demo.ndjson");
+    let dir = settings.config_dir().join("demo");
+    let mut files: Vec<(String, String)> = Vec::new();
+    if dir.is_dir() {
+        let demo_error = |reason: String| StartupError::Demo {
+            file: dir.display().to_string(),
+            reason,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(|e| demo_error(e.to_string()))? {
+            let path = entry.map_err(|e| demo_error(e.to_string()))?.path();
+            if path.extension().is_some_and(|x| x == "ndjson") {
+                let text = std::fs::read_to_string(&path).map_err(|e| demo_error(e.to_string()))?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+    } else {
+        files.push(("shipped demo".into(), SHIPPED.into()));
+    }
+    for (file, text) in files {
+        let report = bulk::import(store, vocabulary, options, text.as_bytes())
+            .await
+            .map_err(|e| StartupError::Demo {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Some((line, reason)) = report.rejected.first() {
+            return Err(StartupError::Demo {
+                file,
+                reason: format!("line {line}: {reason}"),
+            });
+        }
+        tracing::info!(file, anchors = report.imported, "demo data loaded");
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Bearer-token authentication for the management API and identifier-prefix scopes.
+//!
+//! Secrets are never stored: configured keys carry the SHA-256 of their secret, and a presented token is hashed and
+//! compared in constant time against every key.
+
+use crate::config::Settings;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("missing credentials: send Authorization: Bearer <token>")]
+    Missing,
+    #[error("unknown or malformed bearer token")]
+    Invalid,
+}
+
+/// What a key may write: every identifier, or the canonical paths under a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// `01/0952012*`: every canonical path starting with `01/0952012`.
+    Prefix(String),
+    /// `01/09520123456788`: that identifier and every level beneath it.
+    Subtree(String),
+}
+
+impl Scope {
+    pub fn parse(pattern: &str) -> Scope {
+        let p = pattern.trim().trim_start_matches('/');
+        match p {
+            "*" | "admin" => Scope::All,
+            _ => match p.strip_suffix('*') {
+                Some(prefix) => Scope::Prefix(prefix.to_string()),
+                None => Scope::Subtree(p.trim_end_matches('/').to_string()),
+            },
+        }
+    }
+
+    fn covers(&self, canonical_path: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Prefix(p) => canonical_path.starts_with(p.as_str()),
+            Scope::Subtree(p) => {
+                canonical_path == p
+                    || canonical_path
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::All => "*".into(),
+            Scope::Prefix(p) => format!("{p}*"),
+            Scope::Subtree(p) => p.clone(),
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl Principal {
+    pub fn may_access(&self, canonical_path: &str) -> bool {
+        self.scopes.iter().any(|s| s.covers(canonical_path))
+    }
+}
+
+struct ApiKey {
+    digest: [u8; 32],
+    principal: Principal,
+}
+
+pub struct Authenticator {
+    keys: Vec<ApiKey>,
+}
+
+impl Authenticator {
+    pub fn from_settings(settings: &Settings) -> Authenticator {
+        let mut keys: Vec<ApiKey> = settings
+            .keys
+            .iter()
+            .filter_map(|k| {
+                Some(ApiKey {
+                    digest: parse_hex_digest(&k.sha256)?,
+                    principal: Principal {
+                        name: k.name.clone(),
+                        scopes: k.scopes.iter().map(|s| Scope::parse(s)).collect(),
+                    },
+                })
+            })
+            .collect();
+        if let Some(token) = &settings.admin_token {
+            let principal = Principal {
+                name: "admin".into(),
+                scopes: vec![Scope::All],
+            };
+            keys.push(ApiKey {
+                digest: digest(token),
+                principal,
+            });
+        }
+        Authenticator { keys }
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let header = authorization.ok_or(AuthError::Missing)?;
+        let (scheme, token) = header.trim().split_once(' ').ok_or(AuthError::Invalid)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(AuthError::Invalid);
+        }
+        let presented = digest(token.trim());
+        // Compare against every key so timing does not reveal which one matched.
+        let mut found = None;
+        for key in &self.keys {
+            if bool::from(key.digest.ct_eq(&presented)) {
+                found = Some(&key.principal);
+            }
+        }
+        found.cloned().ok_or(AuthError::Invalid)
+    }
+}
+
+pub fn digest(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Lower-case hex of a secret's SHA-256, as written in the `[[keys]]` config.
+pub fn hex_digest(secret: &str) -> String {
+    digest(secret).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{KeySettings, Overrides};
+
+    fn authenticator() -> Authenticator {
+        let mut settings =
+            Settings::load_with_env(&Overrides::default(), &Default::default()).unwrap();
+        settings.admin_token = Some("root-secret".into());
+        settings.keys = vec![KeySettings {
+            name: "acme".into(),
+            // sha256("acme-secret"), computed with coreutils sha256sum.
+            sha256: "307c609f87da43c3d563428a4f7efdf9857f4871fd10465732c4ab11a985a08c".into(),
+            scopes: vec!["01/0952012*".into(), "414/9520123456783".into()],
+        }];
+        Authenticator::from_settings(&settings)
+    }
+
+    #[test]
+    fn tokens_are_checked_against_hashes() {
+        let auth = authenticator();
+        assert_eq!(auth.authenticate(None).unwrap_err(), AuthError::Missing);
+        assert_eq!(
+            auth.authenticate(Some("Bearer nope")).unwrap_err(),
+            AuthError::Invalid
+        );
+        assert_eq!(
+            auth.authenticate(Some("Basic acme-secret")).unwrap_err(),
+            AuthError::Invalid
+        );
+        assert_eq!(
+            auth.authenticate(Some("Bearer root-secret")).unwrap().name,
+            "admin"
+        );
+        assert_eq!(
+            auth.authenticate(Some("bearer  acme-secret "))
+                .unwrap()
+                .name,
+            "acme"
+        );
+    }
+
+    #[test]
+    fn scopes_cover_prefixes_and_subtrees() {
+        let acme = authenticator()
+            .authenticate(Some("Bearer acme-secret"))
+            .unwrap();
+        assert!(acme.may_access("01/09520123456788"));
+        assert!(acme.may_access("01/09520123456788/10/ABC"));
+        assert!(!acme.may_access("01/09506000134369"));
+        assert!(acme.may_access("414/9520123456783"));
+        assert!(acme.may_access("414/9520123456783/254/1"));
+        assert!(!acme.may_access("414/95201234567830"));
+        assert!(!acme.may_access("00/095201200000000003"));
+    }
+
+    #[test]
+    fn hex_digest_matches_known_vector() {
+        // FIPS 180-2 test vector for "abc".
+        assert_eq!(
+            hex_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

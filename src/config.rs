@@ -1,0 +1,298 @@
+//! Settings as plain data: embedded defaults, then an optional file, then `IDR_SECTION__KEY` environment
+//! variables, then command-line flags.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The defaults shipped in `resolver-config/default.toml`, compiled in so the binary starts anywhere.
+pub const DEFAULT_TOML: &str = include_str!("../resolver-config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub resolver: ResolverSettings,
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub keys: Vec<KeySettings>,
+    /// From `IDR_ADMIN_TOKEN` only; never read from a file.
+    #[serde(skip)]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverSettings {
+    pub resolver_root: String,
+    pub name: String,
+    pub legacy_gtin: bool,
+    pub convenience_alphas: bool,
+    pub config_dir: PathBuf,
+    pub load_demo: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    pub name: String,
+    pub sha256: String,
+    pub scopes: Vec<String>,
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub resolver_root: Option<String>,
+    pub no_demo: bool,
+}
+
+impl Settings {
+    pub fn load(overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_with_env(overrides, &env)
+    }
+
+    /// Like `load`, with the environment passed in (tests must not mutate the process environment).
+    pub fn load_with_env(
+        overrides: &Overrides,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, ConfigError> {
+        use config::{Config, Environment, File, FileFormat};
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = &overrides.config_file {
+            builder = builder.add_source(File::from(path.as_path()).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("IDR")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(section_variables(env))),
+        );
+        builder = set(builder, "server.listen", overrides.listen.clone())?;
+        builder = set(
+            builder,
+            "resolver.resolver_root",
+            overrides.resolver_root.clone(),
+        )?;
+        let data_dir = overrides.data_dir.as_ref().map(|p| p.display().to_string());
+        builder = set(builder, "store.data_dir", data_dir)?;
+        if overrides.no_demo {
+            builder = builder.set_override("resolver.load_demo", false)?;
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.admin_token = env
+            .get("IDR_ADMIN_TOKEN")
+            .filter(|t| !t.is_empty())
+            .cloned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        let root = self
+            .resolver
+            .resolver_root
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        if !root.is_empty() {
+            check_root(&root)?;
+        }
+        self.resolver.resolver_root = root;
+        for (i, key) in self.keys.iter().enumerate() {
+            let hex_ok =
+                key.sha256.len() == 64 && key.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex_ok {
+                return Err(invalid(
+                    format!("keys[{i}].sha256"),
+                    "must be the 64-character hex SHA-256 of the key's secret",
+                ));
+            }
+            if key.scopes.is_empty() {
+                return Err(invalid(
+                    format!("keys[{i}].scopes"),
+                    "must list at least one scope",
+                ));
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(invalid("server.max_body_bytes", "must be greater than 0"));
+        }
+        Ok(())
+    }
+
+    /// The configured public origin, if any (no trailing slash).
+    pub fn fixed_root(&self) -> Option<&str> {
+        Some(self.resolver.resolver_root.as_str()).filter(|r| !r.is_empty())
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        &self.resolver.config_dir
+    }
+}
+
+fn set(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    key: &str,
+    value: Option<String>,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
+    Ok(match value {
+        Some(v) => builder.set_override(key, v)?,
+        None => builder,
+    })
+}
+
+/// Only `IDR_SECTION__KEY` variables are configuration; other `IDR_*` names (the admin token, test helpers)
+/// must not trip the unknown-field check.
+fn section_variables(env: &HashMap<String, String>) -> HashMap<String, String> {
+    env.iter()
+        .filter(|(k, _)| k.starts_with("IDR_") && k.contains("__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn check_root(root: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(root).map_err(|e| {
+        invalid(
+            "resolver.resolver_root",
+            format!("not an absolute URL: {e}"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(invalid(
+            "resolver.resolver_root",
+            "must be an http(s) origin such as https://id.example.com",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid(
+            "resolver.resolver_root",
+            "must not have a query or fragment",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.store.data_dir, PathBuf::from("./data"));
+        assert!(s.fixed_root().is_none());
+        assert!(s.resolver.load_demo);
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("idr.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\nworkers = 3\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config_file: Some(file),
+            listen: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
+        let e = env(&[
+            ("IDR_SERVER__WORKERS", "5"),
+            ("IDR_ADMIN_TOKEN", "tok"),
+            ("IDR_OTHER", "x"),
+        ]);
+        let s = Settings::load_with_env(&overrides, &e).unwrap();
+        assert_eq!(
+            s.server.listen.to_string(),
+            "127.0.0.1:9100",
+            "flag beats file"
+        );
+        assert_eq!(s.server.workers, 5, "environment beats file");
+        assert_eq!(s.admin_token.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let overrides = Overrides {
+            resolver_root: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        let err = Settings::load_with_env(&overrides, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("resolver.resolver_root"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("idr.toml");
+        std::fs::write(&file, "[sever]\nlisten = \"x\"\n").unwrap();
+        let overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let err = Settings::load_with_env(&overrides, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sever"), "{err}");
+
+        let file = dir.path().join("keys.toml");
+        std::fs::write(
+            &file,
+            "[[keys]]\nname = \"a\"\nsha256 = \"abc\"\nscopes = [\"*\"]\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let err = Settings::load_with_env(&overrides, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keys[0].sha256"), "{err}");
+    }
+}

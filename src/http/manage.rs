@@ -1,0 +1,218 @@
+//! The management API: `/api/v1/anchors/{identifier}` — create or replace, read, delete. Bearer-authenticated
+//! and scoped to identifier prefixes.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::auth::Principal;
+use crate::identifier::gs1::Gs1Key;
+use crate::registration::{self, FieldError};
+use crate::registry::{Precondition, StoredAnchor};
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde_json::json;
+
+const PREFIX: &str = "/api/v1/anchors/";
+const ALLOW: &str = "GET, PUT, DELETE, OPTIONS";
+
+pub async fn anchor(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if req.method() == Method::OPTIONS {
+        return Ok(super::resolve::preflight(ALLOW));
+    }
+    let principal = state
+        .auth
+        .authenticate(header_str(&req, header::AUTHORIZATION))?;
+    let raw = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
+    let key = Gs1Key::parse_key(raw, &state.parse_options)?;
+    authorise(&principal, &key)?;
+    match *req.method() {
+        Method::GET | Method::HEAD => get(&state, &key, &req).await,
+        Method::PUT => put(&state, &key, &req, payload).await,
+        Method::DELETE => delete(&state, &key, &req).await,
+        _ => Err(ApiError::MethodNotAllowed(ALLOW)),
+    }
+}
+
+fn authorise(principal: &Principal, key: &Gs1Key) -> Result<(), ApiError> {
+    if principal.may_access(key.canonical_path()) {
+        return Ok(());
+    }
+    let held: Vec<String> = principal.scopes.iter().map(|s| s.describe()).collect();
+    Err(ApiError::Forbidden {
+        identifier: key.canonical_path().to_string(),
+        held: held.join(", "),
+    })
+}
+
+async fn get(state: &AppState, key: &Gs1Key, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    match state.store.get(key.canonical_path()).await? {
+        Some(stored) => Ok(record_response(
+            HttpResponse::Ok(),
+            key,
+            &stored,
+            &[],
+            &state.origin(req),
+        )),
+        None => Err(ApiError::NotFound(format!(
+            "no anchor {}",
+            key.canonical_path()
+        ))),
+    }
+}
+
+async fn put(
+    state: &AppState,
+    key: &Gs1Key,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let precondition = precondition(req);
+    let body = read_body(payload, state.settings.server.max_body_bytes).await?;
+    let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
+    let mut validated =
+        registration::validate(submission, &state.vocabulary).map_err(ApiError::Invalid)?;
+    let ancestors = ancestors(state, key).await?;
+    registration::settle_default(&mut validated.record, &ancestors)
+        .map_err(|e| ApiError::Invalid(vec![e]))?;
+    let outcome = state
+        .store
+        .put(key.canonical_path(), validated.record, precondition)
+        .await?;
+    tracing::info!(
+        identifier = key.canonical_path(),
+        version = outcome.stored.version,
+        "anchor written"
+    );
+    let status = if outcome.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    let mut response = record_response(
+        status,
+        key,
+        &outcome.stored,
+        &validated.warnings,
+        &state.origin(req),
+    );
+    if outcome.created {
+        let location = format!("{PREFIX}{}", key.canonical_path());
+        response.headers_mut().insert(
+            header::LOCATION,
+            header::HeaderValue::from_str(&location).map_err(bad)?,
+        );
+    }
+    Ok(response)
+}
+
+async fn delete(
+    state: &AppState,
+    key: &Gs1Key,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if state
+        .store
+        .delete(key.canonical_path(), precondition(req))
+        .await?
+    {
+        tracing::info!(identifier = key.canonical_path(), "anchor deleted");
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no anchor {}",
+            key.canonical_path()
+        )))
+    }
+}
+
+/// Records of the levels above `key`, most specific first.
+async fn ancestors(
+    state: &AppState,
+    key: &Gs1Key,
+) -> Result<Vec<Option<std::sync::Arc<StoredAnchor>>>, ApiError> {
+    let levels = key.levels();
+    let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
+    Ok(state.store.get_many(&paths).await?)
+}
+
+fn record_response(
+    mut builder: actix_web::HttpResponseBuilder,
+    key: &Gs1Key,
+    stored: &StoredAnchor,
+    warnings: &[String],
+    root: &str,
+) -> HttpResponse {
+    let mut body = json!({
+        "identifier": key.canonical_path(),
+        "anchor": format!("{root}/{}", key.canonical_path()),
+        "version": stored.version,
+        "itemDescription": stored.record.item_description,
+        "defaultLinkType": stored.record.default_link_type,
+        "links": stored.record.links,
+    });
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    builder
+        .insert_header((header::ETAG, etag(stored.version)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// `If-Match: "N"` / `If-Match: *` / `If-None-Match: *`. An unparseable tag can match nothing.
+fn precondition(req: &HttpRequest) -> Precondition {
+    if let Some(value) = header_str(req, header::IF_MATCH) {
+        let value = value.trim();
+        if value == "*" {
+            return Precondition::Exists;
+        }
+        let tag = value
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches("W/")
+            .trim_matches('"');
+        return Precondition::Version(tag.parse().unwrap_or(u64::MAX));
+    }
+    match header_str(req, header::IF_NONE_MATCH) {
+        Some(v) if v.trim() == "*" => Precondition::Absent,
+        _ => Precondition::None,
+    }
+}
+
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadBody(FieldError::new(
+            "body",
+            "a JSON anchor is required",
+        )));
+    }
+    Ok(body.freeze())
+}
+
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn bad(e: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}

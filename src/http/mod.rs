@@ -1,0 +1,86 @@
+//! HTTP: routing, shared state, and headers common to every answer.
+
+pub mod manage;
+pub mod problem;
+pub mod resolve;
+pub mod wellknown;
+
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::identifier::gs1::ParseOptions;
+use crate::registry::LinkStore;
+use crate::vocabulary::Vocabulary;
+use actix_web::{HttpRequest, middleware, web};
+use std::sync::Arc;
+
+/// Everything a handler needs, shared by all workers.
+pub struct AppState {
+    pub store: Arc<dyn LinkStore>,
+    pub vocabulary: Arc<Vocabulary>,
+    pub auth: Authenticator,
+    pub settings: Settings,
+    pub parse_options: ParseOptions,
+}
+
+impl AppState {
+    /// The public origin: the configured resolver root, else the forwarded or direct host of this request.
+    pub fn origin(&self, req: &HttpRequest) -> String {
+        if let Some(root) = self.settings.fixed_root() {
+            return root.to_string();
+        }
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let scheme = match header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let host = header("x-forwarded-host")
+            .or_else(|| header("host"))
+            .filter(|h| is_host(h));
+        format!("{scheme}://{}", host.unwrap_or("localhost"))
+    }
+}
+
+/// A host[:port] that is safe to echo into Link headers and JSON.
+fn is_host(h: &str) -> bool {
+    h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+}
+
+/// Headers every response carries (CORS for browsers and GS1's conformance checks).
+pub fn common_headers() -> middleware::DefaultHeaders {
+    middleware::DefaultHeaders::new()
+        .add(("Access-Control-Allow-Origin", "*"))
+        .add((
+            "Access-Control-Expose-Headers",
+            "Link, Location, ETag, Retry-After",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::route().to(wellknown::healthz))
+        .route(
+            "/.well-known/gs1resolver",
+            web::route().to(wellknown::description),
+        )
+        .route(
+            "/.well-known/resolver",
+            web::route().to(wellknown::description),
+        )
+        .route("/voc", web::route().to(wellknown::vocabulary))
+        .route("/voc/", web::route().to(wellknown::vocabulary))
+        .route("/voc/{term}", web::route().to(wellknown::term))
+        .route(
+            "/api/v1/anchors/{identifier:.*}",
+            web::route().to(manage::anchor),
+        )
+        .default_service(web::route().to(resolve::resolve));
+}

@@ -1,0 +1,116 @@
+//! The one place where errors become HTTP answers: RFC 9457 `application/problem+json`.
+
+use crate::auth::AuthError;
+use crate::identifier::gs1::Gs1Error;
+use crate::registration::FieldError;
+use crate::registry::StoreError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Identifier(#[from] Gs1Error),
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    #[error("this key's scopes ({held}) do not cover {identifier}")]
+    Forbidden { identifier: String, held: String },
+    #[error("{}", .0.message)]
+    BadBody(FieldError),
+    #[error("the submitted anchor is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("method not allowed; allowed: {0}")]
+    MethodNotAllowed(&'static str),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl ApiError {
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Identifier(_) => "Invalid identifier",
+            ApiError::Auth(_) => "Unauthorized",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::BadBody(_) | ApiError::BadRequest(_) => "Bad request",
+            ApiError::Invalid(_) => "Invalid anchor",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
+            ApiError::Store(_) => "Service unavailable",
+            ApiError::MethodNotAllowed(_) => "Method not allowed",
+            ApiError::PayloadTooLarge(_) => "Payload too large",
+        }
+    }
+
+    fn errors(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::Invalid(errors) => errors.clone(),
+            ApiError::BadBody(e) => vec![e.clone()],
+            ApiError::Identifier(e) => vec![FieldError::new("identifier", e.to_string())],
+            _ => vec![],
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Identifier(_) | ApiError::BadBody(_) | ApiError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::PreconditionFailed { .. }) => {
+                StatusCode::PRECONDITION_FAILED
+            }
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self, "store failure");
+        }
+        let mut body = json!({
+            "type": "about:blank",
+            "title": self.title(),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        let errors = self.errors();
+        if !errors.is_empty() {
+            body["errors"] = json!(errors);
+        }
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::Auth(_) => {
+                let challenge = HeaderValue::from_static("Bearer realm=\"idr\"");
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.body(body.to_string())
+    }
+}

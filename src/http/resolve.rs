@@ -1,0 +1,183 @@
+//! Public, anonymous resolution: GET, HEAD and OPTIONS on any identifier path.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::identifier::gs1::{self, Gs1Key};
+use crate::negotiate::{self, Preferences};
+use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use percent_encoding::percent_decode_str;
+
+pub const LINKSET_JSON: &str = "application/linkset+json";
+const JSONLD_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-context>; \
+    rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"";
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+pub async fn resolve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    match *req.method() {
+        Method::GET | Method::HEAD => {}
+        Method::OPTIONS => return Ok(preflight(ALLOW)),
+        _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
+    }
+    let raw_query = req.uri().query().unwrap_or("");
+    let link = gs1::parse_request(req.uri().path(), raw_query, &state.parse_options)?;
+    let query = build_query(&req, raw_query, &state);
+    let root = state.origin(&req);
+    let outcome = resolution::resolve(state.store.as_ref(), &link.key, &query, &root).await?;
+    Ok(respond(outcome, &link.key, &root, raw_query))
+}
+
+/// Answers a CORS preflight.
+pub fn preflight(allow: &'static str) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ALLOW, allow))
+        .insert_header(("Access-Control-Allow-Methods", allow))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Accept, Accept-Language, Authorization, Content-Type, If-Match, If-None-Match",
+        ))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
+fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
+    let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let param = |name: &str| query_param(raw_query, name);
+    let link_type = match param("linkType") {
+        None => LinkTypeQuery::Default,
+        Some(t) if t.eq_ignore_ascii_case("linkset") || t.eq_ignore_ascii_case("all") => {
+            LinkTypeQuery::Linkset
+        }
+        Some(t) => match state.vocabulary.lookup(&t) {
+            Some(def) => LinkTypeQuery::Type(def.uri.clone()),
+            None => LinkTypeQuery::Unknown(t),
+        },
+    };
+    let context = param("context");
+    Query {
+        link_type,
+        accept_linkset: negotiate::wants_linkset(header(header::ACCEPT)),
+        preferences: Preferences::new(
+            header(header::ACCEPT_LANGUAGE),
+            header(header::ACCEPT),
+            context.as_deref(),
+        ),
+        access_role: param("accessRole").map(|r| resolution::normalise_access_role(&r)),
+    }
+}
+
+/// The first value of a query parameter, percent-decoded (`+` is a space, as in forms).
+fn query_param(raw_query: &str, name: &str) -> Option<String> {
+    raw_query.split(['&', ';']).find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+fn respond(outcome: Outcome, key: &Gs1Key, root: &str, raw_query: &str) -> HttpResponse {
+    let canonical = format!("{root}/{}", key.canonical_path());
+    let links = format!(
+        "<{canonical}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\", <{canonical}>; rel=\"owl:sameAs\""
+    );
+    let mut response = match &outcome {
+        Outcome::Redirect { .. } => HttpResponse::TemporaryRedirect(),
+        Outcome::Linkset(_) => HttpResponse::Ok(),
+        Outcome::MultipleChoices(_) => HttpResponse::build(StatusCode::MULTIPLE_CHOICES),
+        Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_) => HttpResponse::NotFound(),
+    };
+    response.insert_header((header::VARY, "Accept, Accept-Language"));
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    match outcome {
+        Outcome::Redirect { href } => {
+            response.insert_header((header::LOCATION, forward_query(&href, raw_query)));
+            response.insert_header((header::LINK, links));
+            response.finish()
+        }
+        Outcome::Linkset(body) | Outcome::MultipleChoices(body) => {
+            response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
+            response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
+            response.insert_header(("X-Robots-Tag", "noindex"));
+            response.body(body.to_string())
+        }
+        Outcome::UnknownIdentifier => {
+            not_found(response, format!("nothing is registered for {canonical}"))
+        }
+        Outcome::NoSuchLinkType(t) => {
+            response.insert_header((header::LINK, links));
+            not_found(
+                response,
+                format!("no link of type {t} is registered for {canonical} or its ancestors"),
+            )
+        }
+    }
+}
+
+fn not_found(mut response: actix_web::HttpResponseBuilder, detail: String) -> HttpResponse {
+    let body = serde_json::json!({"type": "about:blank", "title": "Not found", "status": 404, "detail": detail});
+    response.insert_header((header::CONTENT_TYPE, super::problem::PROBLEM_JSON));
+    response.body(body.to_string())
+}
+
+/// GS1: the entire raw query string is passed on to the target, appended with `&` when it already has one.
+pub fn forward_query(href: &str, raw_query: &str) -> String {
+    if raw_query.is_empty() {
+        return href.to_string();
+    }
+    let (base, fragment) = href.split_at(href.find('#').unwrap_or(href.len()));
+    let separator = match base.find('?') {
+        None => "?",
+        Some(_) if base.ends_with('?') || base.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    format!("{base}{separator}{raw_query}{fragment}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_forwarding() {
+        assert_eq!(
+            forward_query("https://a.example/p", ""),
+            "https://a.example/p"
+        );
+        assert_eq!(
+            forward_query("https://a.example/p", "foo=bar"),
+            "https://a.example/p?foo=bar"
+        );
+        assert_eq!(
+            forward_query("https://a.example/p?x=1", "foo=bar"),
+            "https://a.example/p?x=1&foo=bar"
+        );
+        assert_eq!(
+            forward_query("https://a.example/p?", "a;b"),
+            "https://a.example/p?a;b"
+        );
+        assert_eq!(
+            forward_query("https://a.example/p#top", "q=1"),
+            "https://a.example/p?q=1#top"
+        );
+    }
+
+    #[test]
+    fn query_params_decode_once() {
+        assert_eq!(
+            query_param("a=1&linkType=gs1%3Apip", "linkType").as_deref(),
+            Some("gs1:pip")
+        );
+        assert_eq!(
+            query_param("accessRole=untp:accessRole%23Customer", "accessRole").as_deref(),
+            Some("untp:accessRole#Customer")
+        );
+        assert_eq!(query_param("linkTypes=x", "linkType"), None);
+    }
+}

@@ -1,0 +1,98 @@
+//! Discovery: the resolver description file (GS1 and UNTP paths), the link-type vocabulary, and health.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::identifier::gs1;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+const JSONLD_CONTEXT: &str = "https://ref.gs1.org/standards/resolver/1.2.0/linkset-context";
+
+fn read_only(req: &HttpRequest) -> Result<Option<HttpResponse>, ApiError> {
+    match *req.method() {
+        Method::GET | Method::HEAD => Ok(None),
+        Method::OPTIONS => Ok(Some(super::resolve::preflight("GET, HEAD, OPTIONS"))),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
+    }
+}
+
+pub async fn healthz(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    // Serving means the store answers a read.
+    state.store.get("healthz").await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#))
+}
+
+/// One document satisfying both `/.well-known/gs1resolver` (GS1) and `/.well-known/resolver` (UNTP 0.7 IDR-14).
+pub async fn description(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    let root = state.origin(&req);
+    let profile = format!("{root}/voc?show=linktypes");
+    let link_types: Vec<Value> = state
+        .vocabulary
+        .namespaces()
+        .iter()
+        .map(|ns| json!({"namespace": ns.uri, "prefix": format!("{}:", ns.prefix), "profile": profile}))
+        .collect();
+    let body = json!({
+        "name": state.settings.resolver.name,
+        "resolverRoot": root,
+        "supportedPrimaryKeys": gs1::primary_keys(),
+        "supportedLinkType": link_types,
+        "linkTypeDefaultCanBeLinkset": false,
+        "jsonLdContextLocation": JSONLD_CONTEXT,
+    });
+    Ok(json_response(body))
+}
+
+/// `/voc?show=linktypes` (and `/voc`): every link type we know, keyed by CURIE.
+pub async fn vocabulary(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    let mut all = serde_json::Map::new();
+    for def in state.vocabulary.all() {
+        all.insert(
+            def.curie.clone(),
+            json!({"uri": def.uri, "title": def.title, "description": def.description}),
+        );
+    }
+    Ok(json_response(Value::Object(all)))
+}
+
+/// `/voc/{term}`: one link type, by any accepted spelling.
+pub async fn term(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    let term = req.match_info().get("term").unwrap_or("");
+    match state.vocabulary.lookup(term) {
+        Some(def) => Ok(json_response(json!({
+            "curie": def.curie, "uri": def.uri, "title": def.title, "description": def.description
+        }))),
+        None => Err(ApiError::NotFound(format!("unknown link type {term:?}"))),
+    }
+}
+
+fn json_response(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "max-age=300"))
+        .content_type("application/json")
+        .body(body.to_string())
+}

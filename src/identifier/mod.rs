@@ -1,0 +1,3 @@
+//! Identifiers: raw request paths are turned into typed, canonical identifiers here, once, at the edge.
+
+pub mod gs1;

@@ -1,0 +1,17 @@
+//! idr: an ISO/IEC 18975 identity resolver and GS1-conformant Digital Link resolution server.
+//!
+//! Data flows one way: HTTP (`http`) → identifier parsing (`identifier`) → registry lookup (`registry`) →
+//! resolution and negotiation (`resolution`, `negotiate`, `linkset`) → response.
+
+pub mod app;
+pub mod auth;
+pub mod bulk;
+pub mod config;
+pub mod http;
+pub mod identifier;
+pub mod linkset;
+pub mod negotiate;
+pub mod registration;
+pub mod registry;
+pub mod resolution;
+pub mod vocabulary;

@@ -1,0 +1,175 @@
+//! The `idr` command line.
+
+use clap::{Args, Parser, Subcommand};
+use idr::app::{self, Application};
+use idr::bulk;
+use idr::config::{Overrides, Settings};
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "idr",
+    version,
+    about = "An ISO/IEC 18975 / GS1 Digital Link identity resolver"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve resolution and the management API.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Public origin for anchors and Link headers, e.g. https://id.example.com.
+        #[arg(long)]
+        resolver_root: Option<String>,
+        /// Do not load the demo records into an empty store.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Import anchors from an NDJSON file (one {"identifier": …, …anchor} per line).
+    Import {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+    },
+    /// Write every anchor as NDJSON to standard output.
+    Export {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
+    HashSecret,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Config file (TOML) layered over resolver-config/default.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder of the embedded store [default: ./data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Common {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve {
+                common,
+                listen,
+                resolver_root,
+                no_demo,
+            } => {
+                let overrides = Overrides {
+                    listen,
+                    resolver_root,
+                    no_demo,
+                    ..common.overrides()
+                };
+                serve(overrides).await
+            }
+            Command::Import { common, file } => import(common.overrides(), file).await,
+            Command::Export { common } => export(common.overrides()),
+            Command::HashSecret => hash_secret(),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+async fn serve(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    let application = Application::build(settings).await?;
+    application.run().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    let store = app::open_store(&settings)?;
+    let vocabulary = app::load_vocabulary(&settings)?;
+    let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let report = bulk::import(
+        store.as_ref(),
+        &vocabulary,
+        &app::parse_options(&settings),
+        BufReader::new(input),
+    )
+    .await?;
+    for (line, reason) in &report.rejected {
+        eprintln!("{}:{line}: rejected: {reason}", file.display());
+    }
+    println!(
+        "imported {} anchors, rejected {} lines",
+        report.imported,
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn export(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    let store = app::open_store(&settings)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let count = bulk::export(store.as_ref(), &mut out)?;
+    out.flush()?;
+    eprintln!("exported {count} anchors");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash_secret() -> Result<ExitCode> {
+    let mut secret = String::new();
+    std::io::stdin().read_line(&mut secret)?;
+    println!(
+        "{}",
+        idr::auth::hex_digest(secret.trim_end_matches(['\n', '\r']))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("idr: {e}");
+    ExitCode::FAILURE
+}

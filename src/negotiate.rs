@@ -1,0 +1,326 @@
+//! Content negotiation among links of one type: `context`, `Accept-Language` (q-values, RFC 4647 lookup
+//! fallback), then `Accept` media types.
+
+use crate::registry::Link;
+
+/// The client's stated preferences, parsed once per request.
+#[derive(Clone, Debug, Default)]
+pub struct Preferences {
+    /// Lower-cased language ranges with q in thousandths, q > 0 only.
+    languages: Vec<(String, u32)>,
+    /// Lower-cased media ranges with q in thousandths, q > 0 only.
+    media: Vec<(String, u32)>,
+    context: Option<String>,
+}
+
+/// The outcome of choosing among candidate links.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Choice<'a> {
+    One(&'a Link),
+    /// Indistinguishable candidates (same media type, languages and context): `300 Multiple Choices`.
+    Tie(Vec<&'a Link>),
+}
+
+impl Preferences {
+    pub fn new(accept_language: Option<&str>, accept: Option<&str>, context: Option<&str>) -> Self {
+        Preferences {
+            languages: accept_language.map(parse_weighted).unwrap_or_default(),
+            media: accept.map(parse_weighted).unwrap_or_default(),
+            context: context
+                .filter(|c| !c.is_empty())
+                .map(str::to_ascii_lowercase),
+        }
+    }
+
+    /// The best candidate. Among equally good candidates the publisher's order decides (the first registered is the
+    /// default variant), unless the first one has an indistinguishable twin and `ties_allowed`, which is a true tie.
+    pub fn choose<'a>(&self, candidates: &[&'a Link], ties_allowed: bool) -> Option<Choice<'a>> {
+        let scores: Vec<Score> = candidates.iter().map(|l| self.score(l)).collect();
+        let best = *scores.iter().max()?;
+        let mut winners = candidates
+            .iter()
+            .zip(&scores)
+            .filter(|(_, s)| **s == best)
+            .map(|(l, _)| *l);
+        let first = winners.next()?;
+        let twins: Vec<&Link> = std::iter::once(first)
+            .chain(winners.filter(|l| l.negotiation_attributes() == first.negotiation_attributes()))
+            .collect();
+        if ties_allowed && twins.len() > 1 {
+            Some(Choice::Tie(twins))
+        } else {
+            Some(Choice::One(first))
+        }
+    }
+
+    fn score(&self, link: &Link) -> Score {
+        let context = match &self.context {
+            Some(c) => link.context.iter().any(|x| x.eq_ignore_ascii_case(c)) as u32,
+            None => 0,
+        };
+        let language = link
+            .hreflang
+            .iter()
+            .map(|t| self.language_score(t))
+            .max()
+            .unwrap_or(0);
+        let media = link
+            .media_type
+            .as_deref()
+            .map(|t| self.media_score(t))
+            .unwrap_or(0);
+        Score {
+            context,
+            language,
+            media,
+        }
+    }
+
+    fn language_score(&self, tag: &str) -> u32 {
+        self.languages
+            .iter()
+            .map(|(range, q)| q * language_match(range, tag))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn media_score(&self, media_type: &str) -> u32 {
+        self.media
+            .iter()
+            .map(|(range, q)| q * media_match(range, media_type))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Score {
+    context: u32,
+    language: u32,
+    media: u32,
+}
+
+/// How well a language range matches a link's tag, 0-100.
+fn language_match(range: &str, tag: &str) -> u32 {
+    if range == "*" {
+        return 1;
+    }
+    if range.eq_ignore_ascii_case(tag) {
+        return 100;
+    }
+    // RFC 4647 lookup: truncate the range (`de-ch` -> `de`) until it equals the tag.
+    let mut r = range;
+    while let Some(cut) = r.rfind('-') {
+        r = &r[..cut];
+        // A trailing singleton (the `x` of `-x-foo`) goes with the subtag it introduced.
+        if r.len() >= 2 && r.as_bytes()[r.len() - 2] == b'-' {
+            r = &r[..r.len() - 2];
+        }
+        if r.eq_ignore_ascii_case(tag) {
+            return 90;
+        }
+    }
+    // Basic filtering: range `de` covers tag `de-CH`.
+    let covers = tag.len() > range.len()
+        && tag.as_bytes()[range.len()] == b'-'
+        && tag[..range.len()].eq_ignore_ascii_case(range);
+    if covers { 80 } else { 0 }
+}
+
+/// How well a media range matches a link's media type, 0-100.
+fn media_match(range: &str, media_type: &str) -> u32 {
+    let media_type = media_type.split(';').next().unwrap_or("").trim();
+    if range.eq_ignore_ascii_case(media_type) {
+        return 100;
+    }
+    match range.split_once('/') {
+        Some(("*", "*")) => 1,
+        Some((main, "*")) => {
+            let same = media_type
+                .split('/')
+                .next()
+                .is_some_and(|m| m.eq_ignore_ascii_case(main));
+            if same { 50 } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
+/// Whether the client asks for the linkset itself (`Accept: application/linkset+json` with q > 0).
+pub fn wants_linkset(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        parse_weighted(a)
+            .iter()
+            .any(|(m, _)| m == "application/linkset+json")
+    })
+}
+
+/// Parses `a, b;q=0.5, c;q=0` into lower-cased values with q in thousandths, dropping q=0, highest q first.
+fn parse_weighted(header: &str) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = header
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let value = parts.next()?.trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .or_else(|| p.trim().strip_prefix("Q="))
+                })
+                .map(parse_q)
+                .next()
+                .unwrap_or(Some(1000))?;
+            (!value.is_empty() && q > 0).then_some((value, q))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out
+}
+
+/// `1`, `0.5`, `0.125` → thousandths; anything malformed → `None` (the item is ignored).
+fn parse_q(s: &str) -> Option<u32> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u32 = match int {
+        "0" => 0,
+        "1" => 1000,
+        _ => return None,
+    };
+    let thousandths = format!("{frac:0<3}").parse::<u32>().ok()?;
+    let q = whole + thousandths;
+    (q <= 1000).then_some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(href: &str, lang: &[&str], media: Option<&str>, context: &[&str]) -> Link {
+        Link {
+            link_type: "https://gs1.org/voc/pip".into(),
+            href: href.into(),
+            title: href.into(),
+            media_type: media.map(Into::into),
+            hreflang: lang.iter().map(|s| s.to_string()).collect(),
+            context: context.iter().map(|s| s.to_string()).collect(),
+            rel: vec![],
+            method: vec![],
+            encryption_method: None,
+            access_role: vec![],
+        }
+    }
+
+    fn pick<'a>(p: &Preferences, links: &'a [Link], ties: bool) -> Choice<'a> {
+        let refs: Vec<&Link> = links.iter().collect();
+        p.choose(&refs, ties).unwrap()
+    }
+
+    fn href(c: Choice<'_>) -> &str {
+        match c {
+            Choice::One(l) => &l.href,
+            Choice::Tie(_) => "TIE",
+        }
+    }
+
+    #[test]
+    fn language_lookup_falls_back_from_region() {
+        let links = [
+            link("en", &["en"], None, &[]),
+            link("de", &["de"], None, &[]),
+        ];
+        let p = Preferences::new(Some("de-CH, de;q=0.9, en;q=0.5"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "de");
+        let p = Preferences::new(Some("en-GB,de;q=0.8"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "en");
+        let p = Preferences::new(Some("DE"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "de");
+    }
+
+    #[test]
+    fn no_match_falls_back_to_the_first_registered_variant() {
+        let links = [
+            link("en", &["en"], None, &[]),
+            link("de", &["de"], None, &[]),
+        ];
+        for header in [Some("fr"), None, Some("garbage;q=x")] {
+            let p = Preferences::new(header, None, None);
+            assert_eq!(pick(&p, &links, true), Choice::One(&links[0]), "{header:?}");
+        }
+    }
+
+    #[test]
+    fn q_values_order_preferences() {
+        let links = [
+            link("en", &["en"], None, &[]),
+            link("de", &["de"], None, &[]),
+        ];
+        let p = Preferences::new(Some("en;q=0.2, de;q=0.7"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "de");
+        let p = Preferences::new(Some("en;q=0, de;q=0.001"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "de");
+    }
+
+    #[test]
+    fn region_tags_are_covered_by_a_bare_range() {
+        let links = [
+            link("en", &["en"], None, &[]),
+            link("pt", &["pt-BR"], None, &[]),
+        ];
+        let p = Preferences::new(Some("pt"), None, None);
+        assert_eq!(href(pick(&p, &links, true)), "pt");
+    }
+
+    #[test]
+    fn identical_attributes_are_a_true_tie_only_when_allowed() {
+        let links = [
+            link("a", &["en"], Some("video/mp4"), &[]),
+            link("b", &["en"], Some("video/mp4"), &[]),
+        ];
+        let p = Preferences::new(None, None, None);
+        match pick(&p, &links, true) {
+            Choice::Tie(t) => assert_eq!(t.len(), 2),
+            other => panic!("expected a tie, got {other:?}"),
+        }
+        assert_eq!(pick(&p, &links, false), Choice::One(&links[0]));
+    }
+
+    #[test]
+    fn context_then_media_type_decide() {
+        let links = [
+            link("html", &["en"], Some("text/html"), &["us"]),
+            link("json", &["en"], Some("application/ld+json"), &["eu"]),
+        ];
+        let p = Preferences::new(None, None, Some("EU"));
+        assert_eq!(href(pick(&p, &links, true)), "json");
+        let p = Preferences::new(None, Some("application/ld+json"), None);
+        assert_eq!(href(pick(&p, &links, true)), "json");
+        let p = Preferences::new(None, Some("text/*"), None);
+        assert_eq!(href(pick(&p, &links, true)), "html");
+    }
+
+    #[test]
+    fn linkset_is_requested_only_with_positive_q() {
+        assert!(wants_linkset(Some("application/linkset+json")));
+        assert!(wants_linkset(Some(
+            "text/html, application/linkset+json;q=0.5"
+        )));
+        assert!(!wants_linkset(Some("application/linkset+json;q=0")));
+        assert!(!wants_linkset(Some("application/json")));
+        assert!(!wants_linkset(None));
+    }
+
+    #[test]
+    fn q_parsing() {
+        assert_eq!(parse_q("1"), Some(1000));
+        assert_eq!(parse_q("0.5"), Some(500));
+        assert_eq!(parse_q("0.125"), Some(125));
+        assert_eq!(parse_q("1.000"), Some(1000));
+        assert_eq!(parse_q("1.5"), None);
+        assert_eq!(parse_q("0.1234"), None);
+        assert_eq!(parse_q("x"), None);
+    }
+}

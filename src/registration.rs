@@ -1,0 +1,473 @@
+//! Turns a submitted anchor (management API body or import line) into a validated `AnchorRecord`.
+//!
+//! Every problem is reported with the JSON path of the offending field, so an issuer can fix it without guessing.
+
+use crate::linkset::DEFAULT_LINK;
+use crate::registry::{AnchorRecord, Link, StoredAnchor};
+use crate::vocabulary::Vocabulary;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Largest sizes we accept; generous for real data, small enough that one anchor cannot exhaust memory.
+const MAX_LINKS: usize = 500;
+const MAX_TEXT: usize = 2000;
+const MAX_URL: usize = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Submission {
+    item_description: String,
+    #[serde(default)]
+    default_link_type: Option<String>,
+    links: Vec<LinkSubmission>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LinkSubmission {
+    link_type: String,
+    href: String,
+    title: String,
+    #[serde(default, rename = "type")]
+    media_type: Option<String>,
+    #[serde(default)]
+    hreflang: OneOrMany,
+    #[serde(default)]
+    context: OneOrMany,
+    #[serde(default)]
+    rel: OneOrMany,
+    #[serde(default)]
+    method: OneOrMany,
+    #[serde(default)]
+    encryption_method: Option<String>,
+    #[serde(default)]
+    access_role: OneOrMany,
+}
+
+/// Accepts `"x"` or `["x", …]` (UNTP's `method` is a string in prose and an array in its schema).
+#[derive(Default, Deserialize)]
+#[serde(from = "OneOrManyRepr")]
+struct OneOrMany(Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrManyRepr {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrManyRepr> for OneOrMany {
+    fn from(r: OneOrManyRepr) -> Self {
+        match r {
+            OneOrManyRepr::One(s) => OneOrMany(vec![s]),
+            OneOrManyRepr::Many(v) => OneOrMany(v),
+        }
+    }
+}
+
+/// Parses a JSON body, naming the exact field on failure (`links[2].title`).
+pub fn parse(bytes: &[u8]) -> Result<Submission, FieldError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        FieldError::new(field, e.into_inner().to_string())
+    })
+}
+
+/// A validated record plus advisory warnings (accepted, but worth the issuer's attention).
+pub struct Validated {
+    pub record: AnchorRecord,
+    pub warnings: Vec<String>,
+}
+
+pub fn validate(sub: Submission, vocab: &Vocabulary) -> Result<Validated, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let description = sub.item_description.trim().to_string();
+    if description.is_empty() {
+        errors.push(FieldError::new("itemDescription", "must not be empty"));
+    }
+    check_len(&mut errors, "itemDescription", &description, MAX_TEXT);
+    if sub.links.len() > MAX_LINKS {
+        errors.push(FieldError::new(
+            "links",
+            format!("at most {MAX_LINKS} links per anchor"),
+        ));
+    }
+    let links: Vec<Link> = sub
+        .links
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, l)| validate_link(i, l, vocab, &mut errors, &mut warnings))
+        .collect();
+    find_duplicates(&links, &mut errors);
+    let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
+        Some(def) => Some(def.uri.clone()),
+        None => {
+            errors.push(FieldError::new(
+                "defaultLinkType",
+                format!("unknown link type {t:?}"),
+            ));
+            None
+        }
+    });
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let record = AnchorRecord {
+        item_description: description,
+        default_link_type,
+        links,
+    };
+    Ok(Validated { record, warnings })
+}
+
+fn validate_link(
+    i: usize,
+    l: LinkSubmission,
+    vocab: &Vocabulary,
+    errors: &mut Vec<FieldError>,
+    warnings: &mut Vec<String>,
+) -> Option<Link> {
+    let field = |name: &str| format!("links[{i}].{name}");
+    let before = errors.len();
+    let link_type = match vocab.lookup(&l.link_type) {
+        Some(def) if def.uri == DEFAULT_LINK || def.uri.ends_with("/defaultLinkMulti") => {
+            let msg = "the default link is derived: register the link under its descriptive type and name that \
+                       type in defaultLinkType";
+            errors.push(FieldError::new(field("linkType"), msg));
+            String::new()
+        }
+        Some(def) => def.uri.clone(),
+        None => {
+            let msg = format!(
+                "unknown link type {:?}; see /voc?show=linktypes",
+                l.link_type
+            );
+            errors.push(FieldError::new(field("linkType"), msg));
+            String::new()
+        }
+    };
+    check_url(errors, &field("href"), &l.href);
+    let title = l.title.trim().to_string();
+    if title.is_empty() {
+        errors.push(FieldError::new(field("title"), "must not be empty"));
+    }
+    check_len(errors, &field("title"), &title, MAX_TEXT);
+    if let Some(t) = &l.media_type {
+        if !is_media_type(t) {
+            errors.push(FieldError::new(
+                field("type"),
+                format!("{t:?} is not a media type such as text/html"),
+            ));
+        }
+    }
+    for (j, tag) in l.hreflang.0.iter().enumerate() {
+        if !is_language_tag(tag) {
+            let msg = format!("{tag:?} is not a BCP 47 language tag");
+            errors.push(FieldError::new(format!("links[{i}].hreflang[{j}]"), msg));
+        } else if !is_schema_language(tag) {
+            warnings.push(format!(
+                "links[{i}].hreflang[{j}]: {tag:?} is valid BCP 47 but the GS1 and UNTP linkset schemas accept only \
+                 'll' or 'll-CC'; linksets containing it will not validate against them"
+            ));
+        }
+    }
+    let lists = [
+        ("context", &l.context.0),
+        ("rel", &l.rel.0),
+        ("method", &l.method.0),
+        ("accessRole", &l.access_role.0),
+    ];
+    for (name, values) in lists {
+        for (j, v) in values.iter().enumerate() {
+            if v.trim().is_empty() || v.len() > MAX_TEXT {
+                errors.push(FieldError::new(
+                    format!("links[{i}].{name}[{j}]"),
+                    "must be a non-empty string",
+                ));
+            }
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(Link {
+        link_type,
+        href: l.href,
+        title,
+        media_type: l.media_type,
+        hreflang: l.hreflang.0,
+        context: l.context.0,
+        rel: l.rel.0,
+        method: l.method.0,
+        encryption_method: l.encryption_method,
+        access_role: l.access_role.0,
+    })
+}
+
+fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
+    for (i, a) in links.iter().enumerate() {
+        let earlier = links[..i].iter().position(|b| {
+            b.link_type == a.link_type
+                && b.href == a.href
+                && b.negotiation_attributes() == a.negotiation_attributes()
+        });
+        if let Some(j) = earlier {
+            errors.push(FieldError::new(
+                format!("links[{i}]"),
+                format!("duplicates links[{j}]"),
+            ));
+        }
+    }
+}
+
+/// Settles the anchor's default link type against its ancestors (most specific first).
+///
+/// Every identifier must have a default link at its own level or above (GS1). An explicit `defaultLinkType` must
+/// name a type registered at this level or an ancestor. Without one, the anchor inherits its ancestors' default; with
+/// nothing to inherit, the first link's type becomes the default.
+pub fn settle_default(
+    record: &mut AnchorRecord,
+    ancestors: &[Option<Arc<StoredAnchor>>],
+) -> Result<(), FieldError> {
+    let ancestor_records = || ancestors.iter().flatten().map(|a| &a.record);
+    if let Some(t) = &record.default_link_type {
+        let here = record.links.iter().any(|l| &l.link_type == t);
+        let above = ancestor_records().any(|r| r.links.iter().any(|l| &l.link_type == t));
+        if !here && !above {
+            let msg =
+                format!("no link of type {t} is registered at this level or an ancestor level");
+            return Err(FieldError::new("defaultLinkType", msg));
+        }
+        return Ok(());
+    }
+    if ancestor_records().any(|r| r.default_link_type.is_some()) {
+        return Ok(());
+    }
+    match record.links.first() {
+        Some(first) => {
+            record.default_link_type = Some(first.link_type.clone());
+            Ok(())
+        }
+        None => Err(FieldError::new(
+            "defaultLinkType",
+            "this identifier would have no default link: register at least one link here or at an ancestor level",
+        )),
+    }
+}
+
+fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.len() > max {
+        errors.push(FieldError::new(field, format!("longer than {max} bytes")));
+    }
+}
+
+fn check_url(errors: &mut Vec<FieldError>, field: &str, href: &str) {
+    if href.len() > MAX_URL {
+        errors.push(FieldError::new(
+            field,
+            format!("longer than {MAX_URL} bytes"),
+        ));
+        return;
+    }
+    match url::Url::parse(href) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        Ok(_) => errors.push(FieldError::new(field, "must be an absolute http(s) URL")),
+        Err(e) => errors.push(FieldError::new(field, format!("not an absolute URL: {e}"))),
+    }
+}
+
+/// `type/subtype` with RFC 6838 restricted-name characters.
+fn is_media_type(s: &str) -> bool {
+    let name = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 127
+            && p.as_bytes()[0].is_ascii_alphanumeric()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(s.split_once('/'), Some((t, sub)) if name(t) && name(sub))
+}
+
+/// BCP 47 shape: alphanumeric subtags of 1-8 characters, the first alphabetic.
+fn is_language_tag(s: &str) -> bool {
+    let mut subtags = s.split('-');
+    let first_ok = subtags
+        .next()
+        .is_some_and(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    first_ok
+        && subtags
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// What both linkset schemas accept: `ll` or `ll-CC`.
+fn is_schema_language(s: &str) -> bool {
+    let word2 = |p: &str| p.len() == 2 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    match s.split_once('-') {
+        None => word2(s),
+        Some((a, b)) => word2(a) && word2(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(body: &str) -> Result<Validated, Vec<FieldError>> {
+        let sub = parse(body.as_bytes()).map_err(|e| vec![e])?;
+        validate(sub, &Vocabulary::embedded())
+    }
+
+    fn fields(body: &str) -> Vec<String> {
+        match run(body) {
+            Ok(_) => vec![],
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        }
+    }
+
+    #[test]
+    fn accepts_a_full_submission_and_canonicalises_link_types() {
+        let v = run(r#"{"itemDescription":" Pack ","defaultLinkType":"pip","links":[
+            {"linkType":"gs1:pip","href":"https://b.example/p","title":"P","type":"text/html","hreflang":["en","es-419"]},
+            {"linkType":"untp:dpp","href":"https://b.example/d","title":"D","method":"POST","accessRole":["untp:accessRole#Owner"]}]}"#)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(v.record.item_description, "Pack");
+        assert_eq!(
+            v.record.default_link_type.as_deref(),
+            Some("https://gs1.org/voc/pip")
+        );
+        assert_eq!(
+            v.record.links[1].link_type,
+            "https://test.uncefact.org/vocabulary/linkTypes/dpp"
+        );
+        assert_eq!(v.record.links[1].method, vec!["POST"]);
+        assert_eq!(
+            v.warnings.len(),
+            1,
+            "es-419 breaks the schemas' hreflang pattern"
+        );
+    }
+
+    #[test]
+    fn names_each_bad_field() {
+        let body = r#"{"itemDescription":"x","links":[
+            {"linkType":"gs1:nosuch","href":"https://a.example","title":"t"},
+            {"linkType":"pip","href":"ftp://a.example","title":" "},
+            {"linkType":"pip","href":"https://a.example","title":"t","type":"html","hreflang":["e n"]},
+            {"linkType":"gs1:defaultLink","href":"https://a.example","title":"t"}]}"#;
+        assert_eq!(
+            fields(body),
+            vec![
+                "links[0].linkType",
+                "links[1].href",
+                "links[1].title",
+                "links[2].type",
+                "links[2].hreflang[0]",
+                "links[3].linkType"
+            ]
+        );
+        assert_eq!(
+            fields(r#"{"itemDescription":"x","links":[{"linkType":"pip","href":"https://a"}]}"#),
+            vec!["links[0]"]
+        );
+        assert_eq!(
+            fields(r#"{"itemDescription":"x","links":[],"extra":1}"#),
+            vec!["extra"]
+        );
+        assert_eq!(fields("nonsense"), vec!["body"]);
+        assert_eq!(
+            fields(
+                r#"{"itemDescription":"x","links":[{"linkType":"pip","href":"https://a","title":"t","hreflang":[1]}]}"#
+            ),
+            vec!["links[0].hreflang"]
+        );
+        assert_eq!(
+            fields(r#"{"itemDescription":"","links":[]}"#),
+            vec!["itemDescription"]
+        );
+        assert_eq!(
+            fields(r#"{"itemDescription":"d","links":[],"defaultLinkType":"zzz"}"#),
+            vec!["defaultLinkType"]
+        );
+        let dup = r#"{"itemDescription":"d","links":[{"linkType":"pip","href":"https://a","title":"t"},{"linkType":"gs1:pip","href":"https://a","title":"u"}]}"#;
+        assert_eq!(fields(dup), vec!["links[1]"]);
+    }
+
+    fn stored(default: Option<&str>, types: &[&str]) -> Option<Arc<StoredAnchor>> {
+        let links = types
+            .iter()
+            .map(|t| Link {
+                link_type: t.to_string(),
+                href: "https://a.example".into(),
+                title: "t".into(),
+                media_type: None,
+                hreflang: vec![],
+                context: vec![],
+                rel: vec![],
+                method: vec![],
+                encryption_method: None,
+                access_role: vec![],
+            })
+            .collect();
+        let record = AnchorRecord {
+            item_description: "a".into(),
+            default_link_type: default.map(Into::into),
+            links,
+        };
+        Some(Arc::new(StoredAnchor { version: 1, record }))
+    }
+
+    #[test]
+    fn default_link_type_must_exist_here_or_above() {
+        let mut r = stored(Some("T"), &[]).unwrap().record.clone();
+        assert_eq!(
+            settle_default(&mut r, &[None]).unwrap_err().field,
+            "defaultLinkType"
+        );
+        assert!(settle_default(&mut r, &[None, stored(None, &["T"])]).is_ok());
+
+        let mut r = stored(None, &[]).unwrap().record.clone();
+        assert!(
+            settle_default(&mut r, &[]).is_err(),
+            "nothing to inherit and no links"
+        );
+        assert!(settle_default(&mut r, &[stored(Some("U"), &["U"])]).is_ok());
+        assert_eq!(r.default_link_type, None, "inherits rather than copies");
+
+        let mut r = stored(None, &["A", "B"]).unwrap().record.clone();
+        settle_default(&mut r, &[]).unwrap();
+        assert_eq!(r.default_link_type.as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(is_media_type("application/vc+jwt"));
+        assert!(is_media_type("text/html"));
+        assert!(!is_media_type("text/html; charset=utf-8"));
+        assert!(!is_media_type("html"));
+        assert!(is_language_tag("zh-Hant-TW"));
+        assert!(!is_language_tag("12"));
+        assert!(is_schema_language("en-GB") && !is_schema_language("es-419"));
+    }
+}

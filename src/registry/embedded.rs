@@ -1,0 +1,255 @@
+//! The embedded, durable, single-file store (redb). The zero-setup default for one node.
+//!
+//! Every write is one redb transaction committed with immediate durability, so a `2xx` answer survives `kill -9`.
+//! Reads run inline (a redb read is a few microseconds and never blocks on the writer); writes, which fsync, run
+//! on the blocking pool.
+
+use super::{AnchorRecord, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::path::Path;
+use std::sync::Arc;
+
+const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
+const FILE_NAME: &str = "idr.redb";
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating when missing) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path)
+            .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let txn = db.begin_write().map_err(unavailable)?;
+        txn.open_table(ANCHORS).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(ANCHORS).map_err(unavailable)?;
+        keys.iter()
+            .map(|key| match table.get(*key).map_err(unavailable)? {
+                Some(bytes) => decode(key, bytes.value()).map(|a| Some(Arc::new(a))),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    fn write_one(
+        &self,
+        key: &str,
+        record: AnchorRecord,
+        precondition: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        let stored = {
+            let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            let current = current_version(&table, key)?;
+            precondition.check(current)?;
+            let stored = StoredAnchor {
+                version: current.unwrap_or(0) + 1,
+                record,
+            };
+            table
+                .insert(key, stored.encode().as_slice())
+                .map_err(unavailable)?;
+            (stored, current.is_none())
+        };
+        txn.commit().map_err(unavailable)?;
+        Ok(PutOutcome {
+            stored: Arc::new(stored.0),
+            created: stored.1,
+        })
+    }
+
+    fn delete_one(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        let existed = {
+            let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            precondition.check(current_version(&table, key)?)?;
+            table.remove(key).map_err(unavailable)?.is_some()
+        };
+        txn.commit().map_err(unavailable)?;
+        Ok(existed)
+    }
+
+    fn write_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        {
+            let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            for (key, record) in batch {
+                let current = current_version(&table, &key)?;
+                let stored = StoredAnchor {
+                    version: current.unwrap_or(0) + 1,
+                    record,
+                };
+                table
+                    .insert(key.as_str(), stored.encode().as_slice())
+                    .map_err(unavailable)?;
+            }
+        }
+        txn.commit().map_err(unavailable)
+    }
+}
+
+fn current_version(
+    table: &redb::Table<'_, &str, &[u8]>,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    match table.get(key).map_err(unavailable)? {
+        Some(bytes) => Ok(Some(decode(key, bytes.value())?.version)),
+        None => Ok(None),
+    }
+}
+
+fn decode(key: &str, bytes: &[u8]) -> Result<StoredAnchor, StoreError> {
+    StoredAnchor::decode(bytes).map_err(|source| StoreError::Decode {
+        key: key.to_string(),
+        source,
+    })
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Runs a blocking store operation off the async executor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(unavailable)?
+}
+
+#[async_trait::async_trait]
+impl LinkStore for EmbeddedStore {
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        self.read_many(keys)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        record: AnchorRecord,
+        precondition: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.write_one(&key, record, precondition)).await
+    }
+
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.delete_one(&key, precondition)).await
+    }
+
+    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+        let this = self.clone();
+        blocking(move || this.write_batch(batch)).await
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(ANCHORS).map_err(unavailable)?;
+        table.is_empty().map_err(unavailable)
+    }
+
+    fn for_each(
+        &self,
+        sink: &mut dyn FnMut(&str, &StoredAnchor) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(ANCHORS).map_err(unavailable)?;
+        for entry in table.iter().map_err(unavailable)? {
+            let (key, value) = entry.map_err(unavailable)?;
+            sink(key.value(), &decode(key.value(), value.value())?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(desc: &str) -> AnchorRecord {
+        AnchorRecord {
+            item_description: desc.into(),
+            default_link_type: None,
+            links: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn versions_and_preconditions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert!(store.is_empty().await.unwrap());
+        let first = store
+            .put("01/x", record("a"), Precondition::Absent)
+            .await
+            .unwrap();
+        assert!(first.created);
+        assert_eq!(first.stored.version, 1);
+        let err = store
+            .put("01/x", record("b"), Precondition::Absent)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::PreconditionFailed { current: Some(1) }
+        ));
+        let err = store
+            .put("01/x", record("b"), Precondition::Version(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::PreconditionFailed { current: Some(1) }
+        ));
+        let second = store
+            .put("01/x", record("b"), Precondition::Version(1))
+            .await
+            .unwrap();
+        assert!(!second.created);
+        assert_eq!(second.stored.version, 2);
+        let got = store.get_many(&["01/y", "01/x"]).await.unwrap();
+        assert!(got[0].is_none());
+        assert_eq!(got[1].as_ref().unwrap().record.item_description, "b");
+        assert!(store.delete("01/x", Precondition::None).await.unwrap());
+        assert!(!store.delete("01/x", Precondition::None).await.unwrap());
+        assert!(store.is_empty().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store
+                .put_batch(vec![
+                    ("01/a".into(), record("a")),
+                    ("01/b".into(), record("b")),
+                ])
+                .await
+                .unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let mut seen = Vec::new();
+        store
+            .for_each(&mut |k, a| {
+                seen.push((k.to_string(), a.record.item_description.clone()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![("01/a".into(), "a".into()), ("01/b".into(), "b".into())]
+        );
+    }
+}

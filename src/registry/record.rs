@@ -1,0 +1,147 @@
+//! The stored data model: one record per anchor (a canonical identifier at one level of its qualifier tree).
+
+use serde::{Deserialize, Serialize};
+
+/// What a writer registers for one anchor. Link types are canonical relation URIs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnchorRecord {
+    pub item_description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_link_type: Option<String>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// One typed link. Fields beyond `href`/`title`/`type`/`hreflang`/`context` are the UNTP 0.7 extensions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Link {
+    pub link_type: String,
+    pub href: String,
+    pub title: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hreflang: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rel: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub method: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_role: Vec<String>,
+}
+
+impl Link {
+    /// The attributes a client can negotiate on. Two links with equal attributes are indistinguishable.
+    pub fn negotiation_attributes(&self) -> (&Option<String>, &[String], &[String]) {
+        (&self.media_type, &self.hreflang, &self.context)
+    }
+}
+
+/// A record as held by a store, with its version (the basis of `ETag` and `If-Match`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAnchor {
+    pub version: u64,
+    pub record: AnchorRecord,
+}
+
+/// The on-disk format version. A reader refuses any other, so an old binary never misreads newer data.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<R> {
+    format: u32,
+    version: u64,
+    record: R,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("stored record has format {found}; this build reads format {FORMAT_VERSION}")]
+    UnknownFormat { found: u32 },
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoredAnchor {
+    pub fn encode(&self) -> Vec<u8> {
+        let envelope = Envelope {
+            format: FORMAT_VERSION,
+            version: self.version,
+            record: &self.record,
+        };
+        // Serialising owned strings and vectors cannot fail.
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: u32,
+        }
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+        if header.format != FORMAT_VERSION {
+            return Err(DecodeError::UnknownFormat {
+                found: header.format,
+            });
+        }
+        let envelope: Envelope<AnchorRecord> =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+        Ok(StoredAnchor {
+            version: envelope.version,
+            record: envelope.record,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StoredAnchor {
+        StoredAnchor {
+            version: 7,
+            record: AnchorRecord {
+                item_description: "Thing".into(),
+                default_link_type: Some("https://gs1.org/voc/pip".into()),
+                links: vec![Link {
+                    link_type: "https://gs1.org/voc/pip".into(),
+                    href: "https://example.com/a".into(),
+                    title: "A".into(),
+                    media_type: Some("text/html".into()),
+                    hreflang: vec!["en".into()],
+                    context: vec![],
+                    rel: vec![],
+                    method: vec![],
+                    encryption_method: None,
+                    access_role: vec![],
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let s = sample();
+        assert_eq!(StoredAnchor::decode(&s.encode()).unwrap(), s);
+    }
+
+    #[test]
+    fn refuses_unknown_formats() {
+        let bytes = br#"{"format":2,"version":1,"record":{"itemDescription":"x","links":[]}}"#;
+        assert_eq!(
+            StoredAnchor::decode(bytes),
+            Err(DecodeError::UnknownFormat { found: 2 })
+        );
+        assert!(matches!(
+            StoredAnchor::decode(b"\xff"),
+            Err(DecodeError::Corrupt(_))
+        ));
+    }
+}

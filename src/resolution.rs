@@ -1,0 +1,208 @@
+//! The resolution algorithm: walk up the qualifier tree in one store round trip, then pick the linkset, the
+//! requested link type or the default link, level by level.
+
+use crate::identifier::gs1::Gs1Key;
+use crate::linkset::{self, Level};
+use crate::negotiate::{Choice, Preferences};
+use crate::registry::{Link, LinkStore, StoreError, StoredAnchor};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What the client asked for with `linkType` (already mapped through the vocabulary).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkTypeQuery {
+    /// No `linkType`: the default link.
+    Default,
+    /// `linkset` or `all`.
+    Linkset,
+    /// A known link type, as its canonical URI.
+    Type(String),
+    /// A spelling no configured vocabulary knows.
+    Unknown(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub link_type: LinkTypeQuery,
+    /// `Accept: application/linkset+json`.
+    pub accept_linkset: bool,
+    pub preferences: Preferences,
+    /// UNTP `accessRole`, normalised to `untp:accessRole#Name`.
+    pub access_role: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Redirect {
+        href: String,
+    },
+    Linkset(Value),
+    /// Indistinguishable candidates for the requested type: a linkset of just those.
+    MultipleChoices(Value),
+    /// Nothing is registered at any level of this identifier.
+    UnknownIdentifier,
+    /// The identifier is known but has no link of the requested type at any level.
+    NoSuchLinkType(String),
+}
+
+/// A level of the request's qualifier tree that has a record.
+struct Found<'a> {
+    key: &'a Gs1Key,
+    anchor: Arc<StoredAnchor>,
+}
+
+pub async fn resolve(
+    store: &dyn LinkStore,
+    key: &Gs1Key,
+    query: &Query,
+    root: &str,
+) -> Result<Outcome, StoreError> {
+    let candidates = key.levels();
+    let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
+    let records = store.get_many(&paths).await?;
+    let found: Vec<Found<'_>> = candidates
+        .iter()
+        .zip(records)
+        .filter_map(|(key, anchor)| anchor.map(|anchor| Found { key, anchor }))
+        .collect();
+    if found.is_empty() {
+        return Ok(Outcome::UnknownIdentifier);
+    }
+    let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
+    if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
+        let levels: Vec<Level<'_>> = found.iter().map(|f| level(f, root)).collect();
+        return Ok(Outcome::Linkset(linkset::build(&levels, &keep)));
+    }
+    Ok(match &query.link_type {
+        LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
+        LinkTypeQuery::Unknown(name) => Outcome::NoSuchLinkType(name.clone()),
+        LinkTypeQuery::Default | LinkTypeQuery::Linkset => default_link(&found, query, &keep),
+    })
+}
+
+fn level<'a>(f: &'a Found<'_>, root: &str) -> Level<'a> {
+    Level {
+        anchor: format!("{root}/{}", f.key.canonical_path()),
+        record: &f.anchor.record,
+    }
+}
+
+/// The most specific level holding links of the type decides; negotiation picks among them.
+fn by_type(
+    found: &[Found<'_>],
+    uri: &str,
+    query: &Query,
+    root: &str,
+    keep: &dyn Fn(&Link) -> bool,
+) -> Outcome {
+    for f in found {
+        let links: Vec<&Link> = f
+            .anchor
+            .record
+            .links
+            .iter()
+            .filter(|l| l.link_type == uri && keep(l))
+            .collect();
+        match query.preferences.choose(&links, true) {
+            Some(Choice::One(link)) => {
+                return Outcome::Redirect {
+                    href: link.href.clone(),
+                };
+            }
+            Some(Choice::Tie(tied)) => {
+                let record = crate::registry::AnchorRecord {
+                    item_description: f.anchor.record.item_description.clone(),
+                    default_link_type: None,
+                    links: tied.into_iter().cloned().collect(),
+                };
+                let levels = [Level {
+                    anchor: format!("{root}/{}", f.key.canonical_path()),
+                    record: &record,
+                }];
+                return Outcome::MultipleChoices(linkset::build(&levels, &|_| true));
+            }
+            None => continue,
+        }
+    }
+    Outcome::NoSuchLinkType(uri.to_string())
+}
+
+/// The default link type of the most specific level that sets one, then its best variant from the most specific
+/// level that has it. Never a 300: a request without `linkType` always gets an answer.
+fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool) -> Outcome {
+    let default_type = found
+        .iter()
+        .find_map(|f| f.anchor.record.default_link_type.as_deref());
+    let of_type = |t: &str| {
+        found.iter().find_map(|f| {
+            let links: Vec<&Link> = f
+                .anchor
+                .record
+                .links
+                .iter()
+                .filter(|l| l.link_type == t && keep(l))
+                .collect();
+            match query.preferences.choose(&links, false) {
+                Some(Choice::One(link)) => Some(link.href.clone()),
+                _ => None,
+            }
+        })
+    };
+    let href = default_type.and_then(of_type).or_else(|| {
+        // A default whose links were all deleted: fall back to the most specific link rather than fail.
+        found
+            .iter()
+            .flat_map(|f| f.anchor.record.links.iter())
+            .find(|l| keep(l))
+            .map(|l| l.href.clone())
+    });
+    match href {
+        Some(href) => Outcome::Redirect { href },
+        None => Outcome::NoSuchLinkType("the default link".into()),
+    }
+}
+
+/// UNTP variant-based disclosure: without a role every variant is listed; with one, the links for that role plus
+/// the links that name no role.
+fn role_allows(role: Option<&str>, link: &Link) -> bool {
+    match role {
+        None => true,
+        Some(role) => {
+            link.access_role.is_empty()
+                || link
+                    .access_role
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(role))
+        }
+    }
+}
+
+/// `customer` → `untp:accessRole#Customer`; full values pass through.
+pub fn normalise_access_role(value: &str) -> String {
+    if value.contains(':') || value.contains('#') {
+        return value.to_string();
+    }
+    let mut chars = value.chars();
+    let capitalised: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("untp:accessRole#{capitalised}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_role_shorthand() {
+        assert_eq!(
+            normalise_access_role("customer"),
+            "untp:accessRole#Customer"
+        );
+        assert_eq!(
+            normalise_access_role("untp:accessRole#Regulator"),
+            "untp:accessRole#Regulator"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+#![allow(dead_code)]
+//! Helpers shared by the integration tests (`mod support;` in a test file).
+
+pub mod schema;
+pub mod server;
