@@ -7,6 +7,7 @@ use crate::http::{self, AppState};
 use crate::identifier::gs1::ParseOptions;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::{LinkStore, StoreError};
+use crate::resolution::Delegations;
 use crate::vocabulary::{Vocabulary, VocabularyError};
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
@@ -70,6 +71,12 @@ impl Application {
             vocabulary,
             auth: Authenticator::from_settings(&settings),
             parse_options: options,
+            delegations: Delegations::new(
+                settings
+                    .delegations
+                    .iter()
+                    .map(|d| (d.identifiers.clone(), d.resolver.clone())),
+            ),
             settings,
         });
         let server = HttpServer::new(move || {

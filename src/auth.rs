@@ -4,6 +4,7 @@
 //! compared in constant time against every key.
 
 use crate::config::Settings;
+pub use crate::identifier::pattern::PathPattern as Scope;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -13,50 +14,6 @@ pub enum AuthError {
     Missing,
     #[error("unknown or malformed bearer token")]
     Invalid,
-}
-
-/// What a key may write: every identifier, or the canonical paths under a prefix.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
-    All,
-    /// `01/0952012*`: every canonical path starting with `01/0952012`.
-    Prefix(String),
-    /// `01/09520123456788`: that identifier and every level beneath it.
-    Subtree(String),
-}
-
-impl Scope {
-    pub fn parse(pattern: &str) -> Scope {
-        let p = pattern.trim().trim_start_matches('/');
-        match p {
-            "*" | "admin" => Scope::All,
-            _ => match p.strip_suffix('*') {
-                Some(prefix) => Scope::Prefix(prefix.to_string()),
-                None => Scope::Subtree(p.trim_end_matches('/').to_string()),
-            },
-        }
-    }
-
-    fn covers(&self, canonical_path: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Prefix(p) => canonical_path.starts_with(p.as_str()),
-            Scope::Subtree(p) => {
-                canonical_path == p
-                    || canonical_path
-                        .strip_prefix(p.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            }
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Scope::All => "*".into(),
-            Scope::Prefix(p) => format!("{p}*"),
-            Scope::Subtree(p) => p.clone(),
-        }
-    }
 }
 
 /// An authenticated caller.

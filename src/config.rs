@@ -25,6 +25,8 @@ pub struct Settings {
     pub store: StoreSettings,
     #[serde(default)]
     pub keys: Vec<KeySettings>,
+    #[serde(default)]
+    pub delegations: Vec<DelegationSettings>,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -61,6 +63,16 @@ pub struct KeySettings {
     pub name: String,
     pub sha256: String,
     pub scopes: Vec<String>,
+}
+
+/// Identifiers held by another resolver: scans for them that match nothing here are redirected there.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationSettings {
+    /// A path pattern such as `01/0952099*` (see `identifier::pattern`).
+    pub identifiers: String,
+    /// The other resolver's root, e.g. `https://resolver.brand.example`.
+    pub resolver: String,
 }
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -124,7 +136,7 @@ impl Settings {
             .trim_end_matches('/')
             .to_string();
         if !root.is_empty() {
-            check_root(&root)?;
+            check_origin("resolver.resolver_root", &root)?;
         }
         self.resolver.resolver_root = root;
         for (i, key) in self.keys.iter().enumerate() {
@@ -140,6 +152,16 @@ impl Settings {
                 return Err(invalid(
                     format!("keys[{i}].scopes"),
                     "must list at least one scope",
+                ));
+            }
+        }
+        for (i, d) in self.delegations.iter_mut().enumerate() {
+            d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
+            check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;
+            if d.identifiers.trim().is_empty() {
+                return Err(invalid(
+                    format!("delegations[{i}].identifiers"),
+                    "must not be empty",
                 ));
             }
         }
@@ -179,24 +201,17 @@ fn section_variables(env: &HashMap<String, String>) -> HashMap<String, String> {
         .collect()
 }
 
-fn check_root(root: &str) -> Result<(), ConfigError> {
-    let parsed = url::Url::parse(root).map_err(|e| {
-        invalid(
-            "resolver.resolver_root",
-            format!("not an absolute URL: {e}"),
-        )
-    })?;
+fn check_origin(field: &str, root: &str) -> Result<(), ConfigError> {
+    let parsed =
+        url::Url::parse(root).map_err(|e| invalid(field, format!("not an absolute URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(invalid(
-            "resolver.resolver_root",
+            field,
             "must be an http(s) origin such as https://id.example.com",
         ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(invalid(
-            "resolver.resolver_root",
-            "must not have a query or fragment",
-        ));
+        return Err(invalid(field, "must not have a query or fragment"));
     }
     Ok(())
 }

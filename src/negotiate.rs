@@ -155,6 +155,18 @@ pub fn wants_linkset(accept: Option<&str>) -> bool {
     })
 }
 
+/// Whether a linkset should be served as JSON-LD: `application/ld+json` is preferred over
+/// `application/linkset+json` (ties go to the order in the header).
+pub fn prefers_json_ld(accept: Option<&str>) -> bool {
+    let ranked = accept.map(parse_weighted).unwrap_or_default();
+    let first = ranked
+        .iter()
+        .find(|(m, _)| m == "application/ld+json" || m == LINKSET);
+    first.is_some_and(|(m, _)| m == "application/ld+json")
+}
+
+const LINKSET: &str = "application/linkset+json";
+
 /// Parses `a, b;q=0.5, c;q=0` into lower-cased values with q in thousandths, dropping q=0, highest q first.
 fn parse_weighted(header: &str) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = header
@@ -174,7 +186,7 @@ fn parse_weighted(header: &str) -> Vec<(String, u32)> {
             (!value.is_empty() && q > 0).then_some((value, q))
         })
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|(_, q)| std::cmp::Reverse(*q));
     out
 }
 
@@ -300,6 +312,19 @@ mod tests {
         assert_eq!(href(pick(&p, &links, true)), "json");
         let p = Preferences::new(None, Some("text/*"), None);
         assert_eq!(href(pick(&p, &links, true)), "html");
+    }
+
+    #[test]
+    fn json_ld_only_when_preferred() {
+        assert!(prefers_json_ld(Some("application/ld+json")));
+        assert!(prefers_json_ld(Some(
+            "application/linkset+json;q=0.5, application/ld+json"
+        )));
+        assert!(!prefers_json_ld(Some(
+            "application/linkset+json, application/ld+json"
+        )));
+        assert!(!prefers_json_ld(Some("text/html")));
+        assert!(!prefers_json_ld(None));
     }
 
     #[test]

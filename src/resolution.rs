@@ -2,6 +2,7 @@
 //! requested link type or the default link, level by level.
 
 use crate::identifier::gs1::Gs1Key;
+use crate::identifier::pattern::PathPattern;
 use crate::linkset::{self, Level};
 use crate::negotiate::{Choice, Preferences};
 use crate::registry::{Link, LinkStore, StoreError, StoredAnchor};
@@ -39,10 +40,36 @@ pub enum Outcome {
     Linkset(Value),
     /// Indistinguishable candidates for the requested type: a linkset of just those.
     MultipleChoices(Value),
+    /// Nothing is registered here, but another resolver holds this identifier: `target` is its canonical URI there.
+    Delegated {
+        target: String,
+    },
     /// Nothing is registered at any level of this identifier.
     UnknownIdentifier,
     /// The identifier is known but has no link of the requested type at any level.
     NoSuchLinkType(String),
+}
+
+/// Identifier patterns held by other resolvers, in configuration order.
+#[derive(Clone, Debug, Default)]
+pub struct Delegations(Vec<(PathPattern, String)>);
+
+impl Delegations {
+    /// `(pattern, resolver root without trailing slash)` pairs.
+    pub fn new(rules: impl IntoIterator<Item = (String, String)>) -> Self {
+        Delegations(
+            rules
+                .into_iter()
+                .map(|(p, r)| (PathPattern::parse(&p), r))
+                .collect(),
+        )
+    }
+
+    fn target(&self, key: &Gs1Key) -> Option<String> {
+        let path = key.canonical_path();
+        let (_, root) = self.0.iter().find(|(pattern, _)| pattern.covers(path))?;
+        Some(format!("{root}/{path}"))
+    }
 }
 
 /// A level of the request's qualifier tree that has a record.
@@ -56,6 +83,7 @@ pub async fn resolve(
     key: &Gs1Key,
     query: &Query,
     root: &str,
+    delegations: &Delegations,
 ) -> Result<Outcome, StoreError> {
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
@@ -66,7 +94,10 @@ pub async fn resolve(
         .filter_map(|(key, anchor)| anchor.map(|anchor| Found { key, anchor }))
         .collect();
     if found.is_empty() {
-        return Ok(Outcome::UnknownIdentifier);
+        return Ok(match delegations.target(key) {
+            Some(target) => Outcome::Delegated { target },
+            None => Outcome::UnknownIdentifier,
+        });
     }
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
     if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {

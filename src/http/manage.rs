@@ -41,7 +41,7 @@ fn authorise(principal: &Principal, key: &Gs1Key) -> Result<(), ApiError> {
     if principal.may_access(key.canonical_path()) {
         return Ok(());
     }
-    let held: Vec<String> = principal.scopes.iter().map(|s| s.describe()).collect();
+    let held: Vec<String> = principal.scopes.iter().map(|s| s.to_string()).collect();
     Err(ApiError::Forbidden {
         identifier: key.canonical_path().to_string(),
         held: held.join(", "),

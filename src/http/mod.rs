@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::identifier::gs1::ParseOptions;
 use crate::registry::LinkStore;
+use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
 use actix_web::{HttpRequest, middleware, web};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub settings: Settings,
     pub parse_options: ParseOptions,
+    pub delegations: Delegations,
 }
 
 impl AppState {

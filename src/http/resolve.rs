@@ -12,6 +12,8 @@ use percent_encoding::percent_decode_str;
 pub const LINKSET_JSON: &str = "application/linkset+json";
 const JSONLD_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-context>; \
     rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"";
+const JSONLD_CONTEXT_URL: &str = "https://ref.gs1.org/standards/resolver/1.2.0/linkset-context";
+const HANDLED_BY: &str = "https://gs1.org/voc/handledBy";
 const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 pub async fn resolve(
@@ -27,8 +29,16 @@ pub async fn resolve(
     let link = gs1::parse_request(req.uri().path(), raw_query, &state.parse_options)?;
     let query = build_query(&req, raw_query, &state);
     let root = state.origin(&req);
-    let outcome = resolution::resolve(state.store.as_ref(), &link.key, &query, &root).await?;
-    Ok(respond(outcome, &link.key, &root, raw_query))
+    let outcome = resolution::resolve(
+        state.store.as_ref(),
+        &link.key,
+        &query,
+        &root,
+        &state.delegations,
+    )
+    .await?;
+    let json_ld = negotiate::prefers_json_ld(header_value(&req, header::ACCEPT));
+    Ok(respond(outcome, &link.key, &root, raw_query, json_ld))
 }
 
 /// Answers a CORS preflight.
@@ -44,8 +54,12 @@ pub fn preflight(allow: &'static str) -> HttpResponse {
         .finish()
 }
 
+fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
-    let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let header = |name: header::HeaderName| header_value(req, name);
     let param = |name: &str| query_param(raw_query, name);
     let link_type = match param("linkType") {
         None => LinkTypeQuery::Default,
@@ -58,11 +72,13 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
         },
     };
     let context = param("context");
+    // UNTP's `language=` overrides Accept-Language.
+    let language = param("language");
     Query {
         link_type,
         accept_linkset: negotiate::wants_linkset(header(header::ACCEPT)),
         preferences: Preferences::new(
-            header(header::ACCEPT_LANGUAGE),
+            language.as_deref().or(header(header::ACCEPT_LANGUAGE)),
             header(header::ACCEPT),
             context.as_deref(),
         ),
@@ -82,13 +98,19 @@ fn query_param(raw_query: &str, name: &str) -> Option<String> {
     })
 }
 
-fn respond(outcome: Outcome, key: &Gs1Key, root: &str, raw_query: &str) -> HttpResponse {
+fn respond(
+    outcome: Outcome,
+    key: &Gs1Key,
+    root: &str,
+    raw_query: &str,
+    json_ld: bool,
+) -> HttpResponse {
     let canonical = format!("{root}/{}", key.canonical_path());
     let links = format!(
         "<{canonical}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\", <{canonical}>; rel=\"owl:sameAs\""
     );
     let mut response = match &outcome {
-        Outcome::Redirect { .. } => HttpResponse::TemporaryRedirect(),
+        Outcome::Redirect { .. } | Outcome::Delegated { .. } => HttpResponse::TemporaryRedirect(),
         Outcome::Linkset(_) => HttpResponse::Ok(),
         Outcome::MultipleChoices(_) => HttpResponse::build(StatusCode::MULTIPLE_CHOICES),
         Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_) => HttpResponse::NotFound(),
@@ -101,10 +123,21 @@ fn respond(outcome: Outcome, key: &Gs1Key, root: &str, raw_query: &str) -> HttpR
             response.insert_header((header::LINK, links));
             response.finish()
         }
-        Outcome::Linkset(body) | Outcome::MultipleChoices(body) => {
+        Outcome::Delegated { target } => {
+            // GS1: a delegation is annotated with handledBy instead of the linkset link.
+            response.insert_header((header::LINK, format!("<{target}>; rel=\"{HANDLED_BY}\"")));
+            response.insert_header((header::LOCATION, forward_query(&target, raw_query)));
+            response.finish()
+        }
+        Outcome::Linkset(mut body) | Outcome::MultipleChoices(mut body) => {
             response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
-            response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
             response.insert_header(("X-Robots-Tag", "noindex"));
+            if json_ld {
+                body["@context"] = serde_json::Value::String(JSONLD_CONTEXT_URL.into());
+                response.insert_header((header::CONTENT_TYPE, "application/ld+json"));
+            } else {
+                response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
+            }
             response.body(body.to_string())
         }
         Outcome::UnknownIdentifier => {

@@ -1,3 +1,4 @@
 //! Identifiers: raw request paths are turned into typed, canonical identifiers here, once, at the edge.
 
 pub mod gs1;
+pub mod pattern;

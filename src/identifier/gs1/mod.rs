@@ -1,9 +1,37 @@
-//! TEMPORARY STUB — replaced by the real GS1 parser.
+//! GS1 Digital Link identifier parsing: request paths (with custom stems and
+//! compressed EPC binary strings), query-string AI attributes, canonical key
+//! paths and the walk-up hierarchy used by the resolver.
+//!
+//! AI formats and primary-key/qualifier rules come from the GS1 Barcode
+//! Syntax Dictionary via the generated `ai_table.rs`
+//! (`scripts/gen-gs1-ai-table`). Linters enforced: csum, csumalpha, zero,
+//! nozeroprefix, hasnondigit. Ignored on purpose: date/time linters,
+//! country/currency codes, GCP position, pieceoftotal, pcenc, iban, coupon
+//! linters and the `req=`/`ex=` pairing rules for query attributes.
+
+#[rustfmt::skip]
+mod ai_table;
+mod check_digit;
+mod epc;
+mod error;
+mod format;
+mod key;
+mod percent;
+mod request;
+
+pub use error::Gs1Error;
+pub use key::Gs1Key;
+pub use request::parse_request;
+
+/// Legacy leniency switches; both default to on.
 #[derive(Clone, Debug)]
 pub struct ParseOptions {
+    /// Accept GTIN-8/12/13 under AI (01) and left-pad them to 14 digits.
     pub legacy_gtin: bool,
+    /// Accept DL 1.1 convenience alphas (`gtin`, `lot`, `ser`, ...) as path AIs.
     pub convenience_alphas: bool,
 }
+
 impl Default for ParseOptions {
     fn default() -> Self {
         Self {
@@ -12,98 +40,26 @@ impl Default for ParseOptions {
         }
     }
 }
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Gs1Key {
-    parts: Vec<(&'static str, String)>,
-    path: String,
-}
-fn intern(ai: &str) -> &'static str {
-    match ai {
-        "01" => "01",
-        "10" => "10",
-        "21" => "21",
-        "22" => "22",
-        "414" => "414",
-        "254" => "254",
-        _ => "00",
-    }
-}
-impl Gs1Key {
-    pub fn primary_ai(&self) -> &'static str {
-        self.parts[0].0
-    }
-    pub fn primary_value(&self) -> &str {
-        &self.parts[0].1
-    }
-    pub fn qualifiers(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        self.parts[1..].iter().map(|(a, v)| (*a, v.as_str()))
-    }
-    pub fn canonical_path(&self) -> &str {
-        &self.path
-    }
-    pub fn is_primary_only(&self) -> bool {
-        self.parts.len() == 1
-    }
-    pub fn levels(&self) -> Vec<Gs1Key> {
-        (1..=self.parts.len())
-            .rev()
-            .map(|n| Self::from_parts(self.parts[..n].to_vec()))
-            .collect()
-    }
-    fn from_parts(parts: Vec<(&'static str, String)>) -> Self {
-        let path = parts
-            .iter()
-            .map(|(a, v)| format!("{a}/{v}"))
-            .collect::<Vec<_>>()
-            .join("/");
-        Self { parts, path }
-    }
-    pub fn parse_key(path: &str, _opts: &ParseOptions) -> Result<Gs1Key, Gs1Error> {
-        let segs: Vec<&str> = path
-            .trim_start_matches('/')
-            .trim_end_matches('/')
-            .split('/')
-            .collect();
-        if segs.len() % 2 != 0 || segs.is_empty() {
-            return Err(Gs1Error::Syntax("odd".into()));
-        }
-        let parts = segs
-            .chunks(2)
-            .map(|c| (intern(c[0]), c[1].to_string()))
-            .collect();
-        Ok(Self::from_parts(parts))
-    }
-}
-impl std::fmt::Display for Gs1Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.path)
-    }
-}
+
+/// A parsed resolver request.
 #[derive(Clone, Debug)]
 pub struct DigitalLink {
     pub key: Gs1Key,
+    /// Validated numeric-AI query attributes, decoded.
     pub attributes: Vec<(&'static str, String)>,
+    /// The request was an EPC binary string.
     pub compressed: bool,
 }
-pub fn parse_request(
-    raw_path: &str,
-    _raw_query: &str,
-    opts: &ParseOptions,
-) -> Result<DigitalLink, Gs1Error> {
-    Ok(DigitalLink {
-        key: Gs1Key::parse_key(raw_path, opts)?,
-        attributes: vec![],
-        compressed: false,
-    })
-}
+
+/// The primary-key AIs we support, e.g. ["00","01","253",...].
 pub fn primary_keys() -> &'static [&'static str] {
-    &["00", "01", "414"]
+    ai_table::PRIMARY_KEYS
 }
+
+/// Whether `ai` is a known AI (any AI in the dictionary, including ranges).
 pub fn is_known_ai(ai: &str) -> bool {
-    ai.len() >= 2
+    format::lookup_ai(ai).is_some()
 }
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Gs1Error {
-    #[error("{0}")]
-    Syntax(String),
-}
+
+#[cfg(test)]
+mod tests;

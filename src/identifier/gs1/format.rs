@@ -1,0 +1,237 @@
+//! AI table types, table look-ups and value validation against a dictionary
+//! format specification (component character sets, lengths and linters).
+
+use super::ai_table::{AI_CODES, AIS, ALPHAS, KEYS};
+use super::check_digit;
+
+/// Character set of one component ("N", "X" = CSET 82, "Y" = CSET 39, "Z" = CSET 64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cset {
+    N,
+    X,
+    Y,
+    Z,
+}
+
+/// Where an AI may appear in a Digital Link URI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A `dlpkey` primary key.
+    Primary,
+    /// A key qualifier of at least one primary key.
+    Qualifier,
+    /// Anything else: at most a query-string data attribute.
+    Attribute,
+}
+
+pub(crate) const L_CSUM: u8 = 1;
+pub(crate) const L_CSUMALPHA: u8 = 2;
+pub(crate) const L_ZERO: u8 = 4;
+pub(crate) const L_NOZEROPREFIX: u8 = 8;
+pub(crate) const L_HASNONDIGIT: u8 = 16;
+
+/// One component of an AI's format, e.g. `N13,csum` or `[X..17]`.
+#[derive(Debug)]
+pub(crate) struct Component {
+    pub cset: Cset,
+    pub min: u8,
+    pub max: u8,
+    pub optional: bool,
+    pub linters: u8,
+}
+
+#[derive(Debug)]
+pub(crate) struct AiEntry {
+    pub ai: &'static str,
+    /// Dictionary flag `?`: permitted as a Digital Link data attribute.
+    pub dl_attr: bool,
+    pub role: Role,
+    pub components: &'static [Component],
+}
+
+/// A primary key and its alternative, ordered qualifier sequences.
+#[derive(Debug)]
+pub(crate) struct KeySpec {
+    pub ai: &'static str,
+    pub alternatives: &'static [&'static [&'static str]],
+    /// Qualifiers that must be present (dictionary `req=` naming own qualifiers).
+    pub required: &'static [&'static str],
+}
+
+/// Numeric search key of a 2-4 digit AI: digit count * 10000 + value, so
+/// look-ups compare small integers instead of strings (same as the generator).
+fn ai_code(ai: &str) -> Option<u16> {
+    if !(2..=4).contains(&ai.len()) {
+        return None;
+    }
+    let mut value = 0u16;
+    for b in ai.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u16::from(b - b'0');
+    }
+    // len <= 4, so len * 10000 + 9999 < u16::MAX
+    Some(ai.len() as u16 * 10000 + value)
+}
+
+pub(crate) fn lookup_ai(ai: &str) -> Option<&'static AiEntry> {
+    let code = ai_code(ai)?;
+    AI_CODES.binary_search(&code).ok().and_then(|i| AIS.get(i))
+}
+
+pub(crate) fn key_index(ai: &str) -> Option<usize> {
+    KEYS.binary_search_by(|k| k.ai.cmp(ai)).ok()
+}
+
+pub(crate) fn alpha_to_ai(alpha: &str) -> Option<&'static str> {
+    ALPHAS
+        .binary_search_by(|(a, _)| (*a).cmp(alpha))
+        .ok()
+        .map(|i| ALPHAS[i].1)
+}
+
+/// CSET 82: the GS1 "AI encodable character set 82".
+pub(crate) fn is_cset82(b: u8) -> bool {
+    matches!(b, b'!' | b'"' | b'%'..=b'?' | b'A'..=b'Z' | b'_' | b'a'..=b'z')
+}
+
+fn is_cset39(b: u8) -> bool {
+    matches!(b, b'#' | b'-' | b'/' | b'0'..=b'9' | b'A'..=b'Z')
+}
+
+fn is_cset64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+fn cset_ok(cset: Cset, data: &[u8]) -> bool {
+    match cset {
+        Cset::N => data.iter().all(u8::is_ascii_digit),
+        Cset::X => data.iter().all(|&b| is_cset82(b)),
+        Cset::Y => data.iter().all(|&b| is_cset39(b)),
+        // base64url with at most two trailing '=' pad characters
+        Cset::Z => {
+            let body = data.strip_suffix(b"==").or_else(|| data.strip_suffix(b"="));
+            body.unwrap_or(data).iter().all(|&b| is_cset64(b))
+        }
+    }
+}
+
+fn cset_reason(cset: Cset) -> &'static str {
+    match cset {
+        Cset::N => "must contain digits only",
+        Cset::X => "contains a character outside GS1 CSET 82",
+        Cset::Y => "contains a character outside GS1 CSET 39",
+        Cset::Z => "contains a character outside base64url",
+    }
+}
+
+fn lint(linters: u8, data: &[u8]) -> Result<(), &'static str> {
+    if linters & L_CSUM != 0 && !check_digit::mod10_valid(data) {
+        return Err("invalid check digit");
+    }
+    if linters & L_CSUMALPHA != 0 && !check_digit::alpha_pair_valid(data) {
+        return Err("invalid check character pair");
+    }
+    if linters & L_ZERO != 0 && data != b"0" {
+        return Err("digit must be 0");
+    }
+    if linters & L_NOZEROPREFIX != 0 && data.len() > 1 && data[0] == b'0' {
+        return Err("must not start with 0");
+    }
+    if linters & L_HASNONDIGIT != 0 && data.iter().all(u8::is_ascii_digit) {
+        return Err("must contain a non-digit");
+    }
+    Ok(())
+}
+
+/// Checks `value` against the AI's component list. Components consume
+/// prefixes of their length; optional ones may be skipped once data runs out.
+pub(crate) fn validate(entry: &AiEntry, value: &str) -> Result<(), &'static str> {
+    let mut rest = value.as_bytes();
+    if rest.is_empty() {
+        return Err("is empty");
+    }
+    for comp in entry.components {
+        if rest.is_empty() && comp.optional {
+            return Ok(());
+        }
+        let (min, max) = (usize::from(comp.min), usize::from(comp.max));
+        if rest.len() < min {
+            return Err("is too short");
+        }
+        let take = rest.len().min(max);
+        let (part, tail) = rest.split_at(take);
+        if !cset_ok(comp.cset, part) {
+            return Err(cset_reason(comp.cset));
+        }
+        lint(comp.linters, part)?;
+        rest = tail;
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err("is too long")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(ai: &str, v: &str) -> Result<(), &'static str> {
+        validate(lookup_ai(ai).expect("known AI"), v)
+    }
+
+    #[test]
+    fn table_is_sorted_and_complete() {
+        assert!(AI_CODES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(AI_CODES.len(), AIS.len());
+        for (code, e) in AI_CODES.iter().zip(AIS) {
+            assert_eq!(ai_code(e.ai), Some(*code));
+        }
+        assert_eq!(lookup_ai("01").map(|e| e.ai), Some("01"));
+        assert!(
+            lookup_ai("001").is_none() && lookup_ai("1").is_none() && lookup_ai("0x").is_none()
+        );
+        assert!(KEYS.windows(2).all(|w| w[0].ai < w[1].ai));
+        assert!(ALPHAS.windows(2).all(|w| w[0].0 < w[1].0));
+        // ranges are expanded
+        assert!(lookup_ai("3103").is_some() && lookup_ai("3106").is_none());
+        assert!(lookup_ai("91").is_some() && lookup_ai("99").is_some());
+    }
+
+    #[test]
+    fn component_rules() {
+        assert_eq!(check("01", "09520123456788"), Ok(()));
+        assert_eq!(check("01", "09520123456787"), Err("invalid check digit"));
+        assert_eq!(check("01", "0952012345678"), Err("is too short"));
+        assert_eq!(check("01", "095201234567880"), Err("is too long"));
+        assert_eq!(check("10", "ABC/()*"), Ok(()));
+        assert_eq!(
+            check("10", "A B"),
+            Err("contains a character outside GS1 CSET 82")
+        );
+        assert_eq!(check("10", "123456789012345678901"), Err("is too long"));
+        assert_eq!(check("8010", "AB-1/#"), Ok(()));
+        assert_eq!(
+            check("8010", "ab"),
+            Err("contains a character outside GS1 CSET 39")
+        );
+        assert_eq!(check("8030", "AbC-_x=="), Ok(()));
+        assert_eq!(
+            check("8030", "Ab+"),
+            Err("contains a character outside base64url")
+        );
+        // GRAI: zero digit, N13 with check digit, optional serial
+        assert_eq!(check("8003", "00614141123452"), Ok(()));
+        assert_eq!(check("8003", "00614141123452AB12"), Ok(()));
+        assert_eq!(check("8003", "10614141123452"), Err("digit must be 0"));
+        assert_eq!(check("8011", "0"), Ok(()));
+        assert_eq!(check("8011", "012"), Err("must not start with 0"));
+        assert_eq!(lint(L_HASNONDIGIT, b"123"), Err("must contain a non-digit"));
+        assert_eq!(lint(L_HASNONDIGIT, b"12A"), Ok(()));
+        assert_eq!(check("7040", "1ABC"), Ok(()));
+        assert_eq!(check("7040", "1AB"), Err("is too short"));
+    }
+}
