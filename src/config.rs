@@ -274,8 +274,14 @@ mod tests {
 
     #[test]
     fn shipped_example_config_loads() {
-        let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/idr.example.toml"));
-        let overrides = Overrides { config_file: Some(path), ..Default::default() };
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/idr.example.toml"
+        ));
+        let overrides = Overrides {
+            config_file: Some(path),
+            ..Default::default()
+        };
         let s = Settings::load_with_env(&overrides, &env(&[])).unwrap();
         assert_eq!(s.fixed_root(), Some("https://id.example.com"));
         assert!(!s.resolver.load_demo);

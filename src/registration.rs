@@ -17,6 +17,9 @@ const MAX_URL: usize = 4096;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The field names something no configuration knows (a link type): a bad request rather than a rule broken.
+    #[serde(skip)]
+    pub unknown_term: bool,
 }
 
 impl FieldError {
@@ -24,6 +27,14 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            unknown_term: false,
+        }
+    }
+
+    fn unknown(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            unknown_term: true,
+            ..FieldError::new(field, message)
         }
     }
 }
@@ -124,10 +135,8 @@ pub fn validate(sub: Submission, vocab: &Vocabulary) -> Result<Validated, Vec<Fi
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
         Some(def) => Some(def.uri.clone()),
         None => {
-            errors.push(FieldError::new(
-                "defaultLinkType",
-                format!("unknown link type {t:?}"),
-            ));
+            let msg = format!("unknown link type {t:?}; see /voc?show=linktypes");
+            errors.push(FieldError::unknown("defaultLinkType", msg));
             None
         }
     });
@@ -164,7 +173,7 @@ fn validate_link(
                 "unknown link type {:?}; see /voc?show=linktypes",
                 l.link_type
             );
-            errors.push(FieldError::new(field("linkType"), msg));
+            errors.push(FieldError::unknown(field("linkType"), msg));
             String::new()
         }
     };

@@ -69,6 +69,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            // The issue contract: a link type no vocabulary knows is a 400; other broken rules are 422.
+            ApiError::Invalid(errors) if errors.iter().any(|e| e.unknown_term) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(StoreError::PreconditionFailed { .. }) => {
