@@ -177,7 +177,7 @@ fn validate_link(
             String::new()
         }
     };
-    check_url(errors, &field("href"), &l.href);
+    let href = check_url(errors, &field("href"), &l.href);
     let title = l.title.trim().to_string();
     if title.is_empty() {
         errors.push(FieldError::new(field("title"), "must not be empty"));
@@ -223,7 +223,7 @@ fn validate_link(
     }
     Some(Link {
         link_type,
-        href: l.href,
+        href,
         title,
         media_type: l.media_type,
         hreflang: l.hreflang.0,
@@ -292,18 +292,39 @@ fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize)
     }
 }
 
-fn check_url(errors: &mut Vec<FieldError>, field: &str, href: &str) {
+/// Checks a target URL and returns the form to store: as given when it is plain ASCII, else the URL parser's
+/// percent-encoded serialisation, so it is always safe in a `Location` header.
+fn check_url(errors: &mut Vec<FieldError>, field: &str, href: &str) -> String {
     if href.len() > MAX_URL {
         errors.push(FieldError::new(
             field,
             format!("longer than {MAX_URL} bytes"),
         ));
-        return;
+        return String::new();
+    }
+    if href.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.push(FieldError::new(
+            field,
+            "must not contain spaces or control characters",
+        ));
+        return String::new();
     }
     match url::Url::parse(href) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-        Ok(_) => errors.push(FieldError::new(field, "must be an absolute http(s) URL")),
-        Err(e) => errors.push(FieldError::new(field, format!("not an absolute URL: {e}"))),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            if href.is_ascii() {
+                href.to_string()
+            } else {
+                u.to_string()
+            }
+        }
+        Ok(_) => {
+            errors.push(FieldError::new(field, "must be an absolute http(s) URL"));
+            String::new()
+        }
+        Err(e) => {
+            errors.push(FieldError::new(field, format!("not an absolute URL: {e}")));
+            String::new()
+        }
     }
 }
 
