@@ -60,6 +60,8 @@ fn is_host(h: &str) -> bool {
 pub fn common_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new()
         .add(("Access-Control-Allow-Origin", "*"))
+        // GS1's conformance suite reads the allowed methods from a plain GET, not only from preflights.
+        .add(("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
         .add((
             "Access-Control-Expose-Headers",
             "Link, Location, ETag, Retry-After",
