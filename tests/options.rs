@@ -136,3 +136,33 @@ fn a_bad_config_stops_start_up_naming_the_field() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("delegations[0].resolver"), "{stderr}");
 }
+
+#[tokio::test]
+async fn strict_mode_refuses_legacy_gtins_and_alphas() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("strict.toml");
+    std::fs::write(
+        &config,
+        "[resolver]\nlegacy_gtin = false\nconvenience_alphas = false\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    server
+        .put_anchor(
+            "01/09520123456788",
+            json!({"itemDescription": "x", "links": [pip("https://b.example/en", "en")]}),
+        )
+        .await;
+    let client = Server::client();
+    let r = client
+        .get(server.url("/01/09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 307, "the 14-digit form still resolves");
+    for legacy in ["/01/9520123456788", "/gtin/09520123456788"] {
+        let r = client.get(server.url(legacy)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{legacy}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+}
