@@ -35,86 +35,138 @@ pub async fn import(
     input: impl BufRead,
 ) -> Result<ImportReport, BulkError> {
     let mut report = ImportReport::default();
-    let mut pending: HashMap<String, AnchorRecord> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
+    let mut batch = Batch::default();
+    // Lines whose default link type lives at an ancestor that comes later in the file.
+    let mut deferred: Vec<(usize, Gs1Key, AnchorRecord)> = Vec::new();
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        match import_line(store, vocab, options, &line, &pending).await? {
+        match import_line(vocab, options, &line) {
             Ok((key, record)) => {
-                if pending.insert(key.clone(), record).is_none() {
-                    order.push(key);
+                // A later line for the same identifier wins over an earlier deferred one.
+                deferred.retain(|(_, k, _)| k != &key);
+                match settle(store, &key, record.clone(), &batch.pending).await? {
+                    Ok(settled) => batch.add(&key, settled),
+                    Err(_) => deferred.push((index + 1, key, record)),
                 }
-                report.imported += 1;
             }
-            Err(e) => report
-                .rejected
-                .push((index + 1, format!("{}: {}", e.field, e.message))),
+            Err(e) => report.reject(index + 1, &e),
         }
-        if order.len() >= BATCH {
-            flush(store, &mut pending, &mut order).await?;
+        if batch.order.len() >= BATCH {
+            batch.flush(store).await?;
         }
     }
-    flush(store, &mut pending, &mut order).await?;
+    batch.flush(store).await?;
+    report.imported = batch.written;
+    retry_deferred(store, deferred, &mut report).await?;
+    report.rejected.sort();
     Ok(report)
 }
 
-async fn flush(
+/// Settles deferred lines now that the whole file is stored, repeating while that makes progress (a chain of
+/// levels listed deepest first).
+async fn retry_deferred(
     store: &dyn LinkStore,
-    pending: &mut HashMap<String, AnchorRecord>,
-    order: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    let batch = order
-        .drain(..)
-        .filter_map(|k| pending.remove(&k).map(|r| (k, r)))
-        .collect::<Vec<_>>();
-    if batch.is_empty() {
-        return Ok(());
+    mut deferred: Vec<(usize, Gs1Key, AnchorRecord)>,
+    report: &mut ImportReport,
+) -> Result<(), BulkError> {
+    loop {
+        let mut batch = Batch::default();
+        let mut still = Vec::new();
+        let mut last_errors = Vec::new();
+        for (line, key, record) in deferred {
+            match settle(store, &key, record.clone(), &batch.pending).await? {
+                Ok(settled) => batch.add(&key, settled),
+                Err(e) => {
+                    last_errors.push((line, e));
+                    still.push((line, key, record));
+                }
+            }
+        }
+        batch.flush(store).await?;
+        report.imported += batch.written;
+        if batch.written == 0 {
+            for (line, e) in last_errors {
+                report.reject(line, &e);
+            }
+            return Ok(());
+        }
+        deferred = still;
     }
-    store.put_batch(batch).await
 }
 
-type LineResult = Result<(String, AnchorRecord), FieldError>;
+impl ImportReport {
+    fn reject(&mut self, line: usize, e: &FieldError) {
+        self.rejected
+            .push((line, format!("{}: {}", e.field, e.message)));
+    }
+}
 
-async fn import_line(
-    store: &dyn LinkStore,
+/// Validated records waiting for one store transaction.
+#[derive(Default)]
+struct Batch {
+    pending: HashMap<String, AnchorRecord>,
+    order: Vec<String>,
+    written: usize,
+}
+
+impl Batch {
+    fn add(&mut self, key: &Gs1Key, record: AnchorRecord) {
+        let key = key.canonical_path().to_string();
+        if self.pending.insert(key.clone(), record).is_none() {
+            self.order.push(key);
+        }
+    }
+
+    async fn flush(&mut self, store: &dyn LinkStore) -> Result<(), StoreError> {
+        let batch: Vec<(String, AnchorRecord)> = self
+            .order
+            .drain(..)
+            .filter_map(|k| self.pending.remove(&k).map(|r| (k, r)))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.written += batch.len();
+        store.put_batch(batch).await
+    }
+}
+
+/// Parses and validates one line; the default link type is settled separately (it needs the store).
+fn import_line(
     vocab: &Vocabulary,
     options: &ParseOptions,
     line: &str,
-    pending: &HashMap<String, AnchorRecord>,
-) -> Result<LineResult, StoreError> {
-    let mut value: Value = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(FieldError::new("line", format!("not JSON: {e}")))),
-    };
+) -> Result<(Gs1Key, AnchorRecord), FieldError> {
+    let mut value: Value = serde_json::from_str(line)
+        .map_err(|e| FieldError::new("line", format!("not JSON: {e}")))?;
     let identifier = match value.as_object_mut().and_then(|o| o.remove("identifier")) {
         Some(Value::String(s)) => s,
         _ => {
-            return Ok(Err(FieldError::new(
+            return Err(FieldError::new(
                 "identifier",
                 "a string identifier is required",
-            )));
+            ));
         }
     };
-    let key = match Gs1Key::parse_key(&identifier, options) {
-        Ok(k) => k,
-        Err(e) => return Ok(Err(FieldError::new("identifier", e.to_string()))),
-    };
-    let submission = match registration::parse(value.to_string().as_bytes()) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut validated = match registration::validate(submission, vocab) {
-        Ok(v) => v,
-        Err(mut errors) => return Ok(Err(errors.remove(0))),
-    };
-    let ancestors = ancestors(store, &key, pending).await?;
-    if let Err(e) = registration::settle_default(&mut validated.record, &ancestors) {
-        return Ok(Err(e));
-    }
-    Ok(Ok((key.canonical_path().to_string(), validated.record)))
+    let key = Gs1Key::parse_key(&identifier, options)
+        .map_err(|e| FieldError::new("identifier", e.to_string()))?;
+    let submission = registration::parse(value.to_string().as_bytes())?;
+    let validated =
+        registration::validate(submission, vocab).map_err(|mut errors| errors.remove(0))?;
+    Ok((key, validated.record))
+}
+
+async fn settle(
+    store: &dyn LinkStore,
+    key: &Gs1Key,
+    mut record: AnchorRecord,
+    pending: &HashMap<String, AnchorRecord>,
+) -> Result<Result<AnchorRecord, FieldError>, StoreError> {
+    let ancestors = ancestors(store, key, pending).await?;
+    Ok(registration::settle_default(&mut record, &ancestors).map(|()| record))
 }
 
 /// Ancestor records, preferring ones earlier in the same file that are not yet written.
@@ -161,4 +213,69 @@ pub fn export(store: &dyn LinkStore, out: &mut dyn Write) -> Result<usize, BulkE
             None => BulkError::Store(e),
         })?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::embedded::EmbeddedStore;
+
+    const G: &str = "01/09520123456788";
+
+    #[tokio::test]
+    async fn lines_may_name_a_default_defined_later_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let input = format!(
+            r#"{{"identifier":"{G}/10/B7/21/S9","itemDescription":"full","defaultLinkType":"untp:dpp","links":[{{"linkType":"gs1:certificationInfo","href":"https://a.example/c","title":"c"}}]}}
+{{"identifier":"{G}/21/S9","itemDescription":"serial","defaultLinkType":"untp:dpp","links":[{{"linkType":"untp:dpp","href":"https://a.example/d","title":"d"}}]}}
+{{"identifier":"{G}/10/ZZ","itemDescription":"orphan","defaultLinkType":"gs1:pip","links":[]}}
+not json
+"#
+        );
+        let report = import(
+            &store,
+            &Vocabulary::embedded(),
+            &ParseOptions::default(),
+            input.as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.imported, 2);
+        let lines: Vec<usize> = report.rejected.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![3, 4]);
+        assert!(
+            report.rejected[0].1.starts_with("defaultLinkType"),
+            "{:?}",
+            report.rejected
+        );
+        let got = store
+            .get_many(&[&format!("{G}/10/B7/21/S9"), &format!("{G}/21/S9")])
+            .await
+            .unwrap();
+        assert!(got.iter().all(Option::is_some));
+    }
+
+    #[tokio::test]
+    async fn a_later_line_for_the_same_identifier_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let input = format!(
+            r#"{{"identifier":"{G}/10/B","itemDescription":"first","defaultLinkType":"gs1:pip","links":[]}}
+{{"identifier":"{G}/10/B","itemDescription":"second","links":[{{"linkType":"gs1:pip","href":"https://a.example/p","title":"p"}}]}}
+{{"identifier":"{G}","itemDescription":"gtin","links":[{{"linkType":"gs1:pip","href":"https://a.example/g","title":"g"}}]}}
+"#
+        );
+        let report = import(
+            &store,
+            &Vocabulary::embedded(),
+            &ParseOptions::default(),
+            input.as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let got = store.get(&format!("{G}/10/B")).await.unwrap().unwrap();
+        assert_eq!(got.record.item_description, "second");
+    }
 }

@@ -4,8 +4,7 @@
 use crate::registry::{AnchorRecord, Link};
 use serde_json::{Map, Value, json};
 
-/// The GS1 relation under which the default link is published.
-pub const DEFAULT_LINK: &str = "https://gs1.org/voc/defaultLink";
+use crate::vocabulary::DEFAULT_LINK;
 
 /// One level of the qualifier tree that has a record.
 pub struct Level<'a> {

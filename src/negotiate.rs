@@ -35,9 +35,20 @@ impl Preferences {
     /// The best candidate. Among equally good candidates the publisher's order decides (the first registered is the
     /// default variant), unless the first one has an indistinguishable twin and `ties_allowed`, which is a true tie.
     pub fn choose<'a>(&self, candidates: &[&'a Link], ties_allowed: bool) -> Option<Choice<'a>> {
-        let scores: Vec<Score> = candidates.iter().map(|l| self.score(l)).collect();
+        // Old versions and action endpoints are chosen only when nothing else of the type exists.
+        let targets: Vec<&'a Link> = candidates
+            .iter()
+            .copied()
+            .filter(|l| l.is_redirect_target())
+            .collect();
+        let pool = if targets.is_empty() {
+            candidates
+        } else {
+            &targets
+        };
+        let scores: Vec<Score> = pool.iter().map(|l| self.score(l)).collect();
         let best = *scores.iter().max()?;
-        let mut winners = candidates
+        let mut winners = pool
             .iter()
             .zip(&scores)
             .filter(|(_, s)| **s == best)
@@ -298,6 +309,40 @@ mod tests {
             other => panic!("expected a tie, got {other:?}"),
         }
         assert_eq!(pick(&p, &links, false), Choice::One(&links[0]));
+    }
+
+    #[test]
+    fn previous_versions_and_actions_are_not_redirect_targets() {
+        let mut old = link("v1", &["en"], Some("application/vc+jwt"), &[]);
+        old.rel = vec!["predecessor-version".into()];
+        let mut edit = link("edit", &["en"], Some("application/vc+jwt"), &[]);
+        edit.method = vec!["POST".into()];
+        let latest = link("v2", &["en"], Some("application/vc+jwt"), &[]);
+        let links = [old.clone(), edit, latest];
+        let p = Preferences::new(None, None, None);
+        assert_eq!(
+            href(pick(&p, &links, true)),
+            "v2",
+            "no 300, and the latest version wins"
+        );
+        let only_old = [old];
+        assert_eq!(
+            href(pick(&p, &only_old, true)),
+            "v1",
+            "better an old version than nothing"
+        );
+    }
+
+    #[test]
+    fn links_for_different_roles_are_not_twins() {
+        let mut customer = link("c", &["en"], None, &[]);
+        customer.access_role = vec!["untp:accessRole#Customer".into()];
+        let anyone = link("a", &["en"], None, &[]);
+        let links = [customer, anyone];
+        assert_eq!(
+            href(pick(&Preferences::new(None, None, None), &links, true)),
+            "c"
+        );
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //!
 //! Every problem is reported with the JSON path of the offending field, so an issuer can fix it without guessing.
 
-use crate::linkset::DEFAULT_LINK;
 use crate::registry::{AnchorRecord, Link, StoredAnchor};
-use crate::vocabulary::Vocabulary;
+use crate::vocabulary::{self, Vocabulary};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -161,7 +160,7 @@ fn validate_link(
     let field = |name: &str| format!("links[{i}].{name}");
     let before = errors.len();
     let link_type = match vocab.lookup(&l.link_type) {
-        Some(def) if def.uri == DEFAULT_LINK || def.uri.ends_with("/defaultLinkMulti") => {
+        Some(def) if vocabulary::is_default_link(&def.uri) => {
             let msg = "the default link is derived: register the link under its descriptive type and name that \
                        type in defaultLinkType";
             errors.push(FieldError::new(field("linkType"), msg));

@@ -7,6 +7,15 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// The GS1 relation under which the default link is published in linksets.
+pub const DEFAULT_LINK: &str = "https://gs1.org/voc/defaultLink";
+const DEFAULT_LINK_MULTI: &str = "https://gs1.org/voc/defaultLinkMulti";
+
+/// `defaultLink` and `defaultLinkMulti` are derived from an anchor's default link type, never registered.
+pub fn is_default_link(uri: &str) -> bool {
+    uri == DEFAULT_LINK || uri == DEFAULT_LINK_MULTI
+}
+
 /// The vocabularies we ship, compiled in as the fallback when no config folder is present.
 const EMBEDDED: &[(&str, &str)] = &[
     (

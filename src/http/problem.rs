@@ -61,6 +61,11 @@ impl ApiError {
     }
 }
 
+/// The RFC 9457 members every problem document has.
+pub fn problem_body(status: StatusCode, title: &str, detail: &str) -> serde_json::Value {
+    json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail})
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -89,12 +94,7 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "store failure");
         }
-        let mut body = json!({
-            "type": "about:blank",
-            "title": self.title(),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-        });
+        let mut body = problem_body(status, self.title(), &self.to_string());
         let errors = self.errors();
         if !errors.is_empty() {
             body["errors"] = json!(errors);

@@ -5,6 +5,7 @@ use super::problem::ApiError;
 use crate::identifier::gs1::{self, Gs1Key};
 use crate::negotiate::{self, Preferences};
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
+use crate::vocabulary;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use percent_encoding::percent_decode_str;
@@ -67,6 +68,8 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
             LinkTypeQuery::Linkset
         }
         Some(t) => match state.vocabulary.lookup(&t) {
+            // Every linkset lists defaultLink, so asking for it means the default link.
+            Some(def) if vocabulary::is_default_link(&def.uri) => LinkTypeQuery::Default,
             Some(def) => LinkTypeQuery::Type(def.uri.clone()),
             None => LinkTypeQuery::Unknown(t),
         },
@@ -86,15 +89,13 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
     }
 }
 
-/// The first value of a query parameter, percent-decoded (`+` is a space, as in forms).
+/// The first non-empty value of a query parameter, percent-decoded. Parameters are `&`-separated, as in GS1
+/// Digital Link, and an empty value counts as absent.
 fn query_param(raw_query: &str, name: &str) -> Option<String> {
-    raw_query.split(['&', ';']).find_map(|pair| {
+    raw_query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| {
-            percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        let value = percent_decode_str(v).decode_utf8_lossy();
+        (k == name && !value.trim().is_empty()).then(|| value.into_owned())
     })
 }
 
@@ -153,8 +154,10 @@ fn respond(
     }
 }
 
+/// A resolution 404 keeps the resolution headers (`Vary`, the linkset `Link`), so it is built here with the shared
+/// problem body rather than through `ApiError`.
 fn not_found(mut response: actix_web::HttpResponseBuilder, detail: String) -> HttpResponse {
-    let body = serde_json::json!({"type": "about:blank", "title": "Not found", "status": 404, "detail": detail});
+    let body = super::problem::problem_body(StatusCode::NOT_FOUND, "Not found", &detail);
     response.insert_header((header::CONTENT_TYPE, super::problem::PROBLEM_JSON));
     response.body(body.to_string())
 }
@@ -212,5 +215,15 @@ mod tests {
             Some("untp:accessRole#Customer")
         );
         assert_eq!(query_param("linkTypes=x", "linkType"), None);
+        assert_eq!(
+            query_param("linkType=&linkType=pip", "linkType").as_deref(),
+            Some("pip")
+        );
+        assert_eq!(query_param("language=", "language"), None);
+        assert_eq!(
+            query_param("a=1;linkType=pip", "linkType"),
+            None,
+            "`;` is not a separator"
+        );
     }
 }

@@ -37,9 +37,23 @@ pub struct Link {
 }
 
 impl Link {
-    /// The attributes a client can negotiate on. Two links with equal attributes are indistinguishable.
-    pub fn negotiation_attributes(&self) -> (&Option<String>, &[String], &[String]) {
-        (&self.media_type, &self.hreflang, &self.context)
+    /// The attributes that tell variants apart. Two links with equal attributes are indistinguishable.
+    pub fn negotiation_attributes(&self) -> (&Option<String>, &[String], &[String], &[String]) {
+        (
+            &self.media_type,
+            &self.hreflang,
+            &self.context,
+            &self.access_role,
+        )
+    }
+
+    /// Whether a scan should be redirected here. A previous version (`rel: predecessor-version`, UNTP IDR-10) or an
+    /// action endpoint (`rel: edit`, or one that needs a `method`) is listed in linksets but is not a target.
+    pub fn is_redirect_target(&self) -> bool {
+        let special = |r: &String| {
+            r.eq_ignore_ascii_case("predecessor-version") || r.eq_ignore_ascii_case("edit")
+        };
+        self.method.is_empty() && !self.rel.iter().any(special)
     }
 }
 

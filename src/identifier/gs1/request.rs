@@ -129,16 +129,19 @@ fn decompressed_key(stem: &str, last: &str, opts: &ParseOptions) -> Result<Gs1Ke
     key::build(key::entry(ai)?, Cow::Owned(value), &quals, opts)
 }
 
-/// Extracts numeric-AI data attributes; other keys are left to the caller.
+/// Extracts numeric-AI data attributes; other keys are left to the caller and are not checked here: the query is
+/// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400.
 fn parse_query(raw_query: &str) -> Result<Vec<(&'static str, String)>, Gs1Error> {
     let mut attributes: Vec<(&'static str, String)> = Vec::new();
     for part in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = part.split_once('=').unwrap_or((part, ""));
-        let key = percent::decode(raw_key)?;
-        let value = percent::decode(raw_value)?;
+        let Ok(key) = percent::decode(raw_key) else {
+            continue;
+        };
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
+        let value = percent::decode(raw_value)?;
         let ai = query_ai(&key)?;
         if attributes.iter().any(|(a, _)| *a == ai.ai) {
             return Err(Gs1Error::DuplicateAi(ai.ai));
