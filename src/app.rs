@@ -2,9 +2,10 @@
 
 use crate::auth::Authenticator;
 use crate::bulk;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::http::{self, AppState};
 use crate::identifier::gs1::ParseOptions;
+use crate::identifier::pattern::PathPattern;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::{LinkStore, StoreError};
 use crate::resolution::Delegations;
@@ -15,6 +16,8 @@ use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -43,6 +46,15 @@ pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> 
     Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
 }
 
+fn delegations(settings: &Settings, options: &ParseOptions) -> Result<Delegations, ConfigError> {
+    let rules = settings.delegations.iter().enumerate().map(|(i, d)| {
+        PathPattern::parse_canonical(&d.identifiers, options)
+            .map(|p| (p, d.resolver.clone()))
+            .map_err(|e| ConfigError::invalid(format!("delegations[{i}].identifiers"), e))
+    });
+    Ok(Delegations::new(rules.collect::<Result<_, _>>()?))
+}
+
 pub struct Application {
     server: actix_web::dev::Server,
     addr: SocketAddr,
@@ -50,10 +62,21 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let options = parse_options(&settings);
+        // Configuration errors first, before anything is opened.
+        let auth = Authenticator::from_settings(&settings, &options)?;
+        let delegations = delegations(&settings, &options)?;
+        if settings.fixed_root().is_none() {
+            tracing::warn!(
+                "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \
+                 Host or X-Forwarded-Host; set it in production"
+            );
+        }
         let store = open_store(&settings)?;
         let vocabulary = Arc::new(load_vocabulary(&settings)?);
-        let options = parse_options(&settings);
-        if settings.resolver.load_demo && store.is_empty().await? {
+        // Demo data is for a new store only: a store emptied later stays empty across restarts.
+        let first_start = store.claim_first_start().await?;
+        if settings.resolver.load_demo && first_start && store.is_empty().await? {
             load_demo(store.as_ref(), &vocabulary, &options, &settings).await?;
         }
         let addr = settings.server.listen;
@@ -69,14 +92,9 @@ impl Application {
         let state = web::Data::new(AppState {
             store,
             vocabulary,
-            auth: Authenticator::from_settings(&settings),
+            auth,
             parse_options: options,
-            delegations: Delegations::new(
-                settings
-                    .delegations
-                    .iter()
-                    .map(|d| (d.identifiers.clone(), d.resolver.clone())),
-            ),
+            delegations,
             settings,
         });
         let server = HttpServer::new(move || {

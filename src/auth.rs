@@ -3,7 +3,8 @@
 //! Secrets are never stored: configured keys carry the SHA-256 of their secret, and a presented token is hashed and
 //! compared in constant time against every key.
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
+use crate::identifier::gs1::ParseOptions;
 pub use crate::identifier::pattern::PathPattern as Scope;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -39,20 +40,33 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn from_settings(settings: &Settings) -> Authenticator {
-        let mut keys: Vec<ApiKey> = settings
-            .keys
-            .iter()
-            .filter_map(|k| {
-                Some(ApiKey {
-                    digest: parse_hex_digest(&k.sha256)?,
-                    principal: Principal {
-                        name: k.name.clone(),
-                        scopes: k.scopes.iter().map(|s| Scope::parse(s)).collect(),
-                    },
+    /// Builds the key table; a scope that cannot match any canonical identifier is a configuration error.
+    pub fn from_settings(
+        settings: &Settings,
+        options: &ParseOptions,
+    ) -> Result<Authenticator, ConfigError> {
+        let mut keys = Vec::with_capacity(settings.keys.len() + 1);
+        for (i, k) in settings.keys.iter().enumerate() {
+            let digest = parse_hex_digest(&k.sha256).ok_or_else(|| {
+                ConfigError::invalid(format!("keys[{i}].sha256"), "must be 64 hex digits")
+            })?;
+            let scopes = k
+                .scopes
+                .iter()
+                .enumerate()
+                .map(|(j, s)| {
+                    Scope::parse_canonical(s, options)
+                        .map_err(|e| ConfigError::invalid(format!("keys[{i}].scopes[{j}]"), e))
                 })
-            })
-            .collect();
+                .collect::<Result<Vec<_>, _>>()?;
+            keys.push(ApiKey {
+                digest,
+                principal: Principal {
+                    name: k.name.clone(),
+                    scopes,
+                },
+            });
+        }
         if let Some(token) = &settings.admin_token {
             let principal = Principal {
                 name: "admin".into(),
@@ -63,7 +77,7 @@ impl Authenticator {
                 principal,
             });
         }
-        Authenticator { keys }
+        Ok(Authenticator { keys })
     }
 
     /// Checks an `Authorization` header value.
@@ -118,9 +132,9 @@ mod tests {
             name: "acme".into(),
             // sha256("acme-secret"), computed with coreutils sha256sum.
             sha256: "307c609f87da43c3d563428a4f7efdf9857f4871fd10465732c4ab11a985a08c".into(),
-            scopes: vec!["01/0952012*".into(), "414/9520123456783".into()],
+            scopes: vec!["01/0952012*".into(), "414/9520123456788".into()],
         }];
-        Authenticator::from_settings(&settings)
+        Authenticator::from_settings(&settings, &ParseOptions::default()).unwrap()
     }
 
     #[test]
@@ -155,10 +169,26 @@ mod tests {
         assert!(acme.may_access("01/09520123456788"));
         assert!(acme.may_access("01/09520123456788/10/ABC"));
         assert!(!acme.may_access("01/09506000134369"));
-        assert!(acme.may_access("414/9520123456783"));
-        assert!(acme.may_access("414/9520123456783/254/1"));
-        assert!(!acme.may_access("414/95201234567830"));
+        assert!(acme.may_access("414/9520123456788"));
+        assert!(acme.may_access("414/9520123456788/254/1"));
+        assert!(!acme.may_access("414/95201234567880"));
         assert!(!acme.may_access("00/095201200000000003"));
+    }
+
+    #[test]
+    fn unmatchable_scopes_stop_start_up() {
+        let mut settings =
+            Settings::load_with_env(&Overrides::default(), &Default::default()).unwrap();
+        settings.keys = vec![KeySettings {
+            name: "typo".into(),
+            sha256: "307c609f87da43c3d563428a4f7efdf9857f4871fd10465732c4ab11a985a08c".into(),
+            scopes: vec!["01/9520123456788".into(), "gtin/0952*".into()],
+        }];
+        let err = Authenticator::from_settings(&settings, &ParseOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("keys[0].scopes[1]"), "{err}");
     }
 
     #[test]

@@ -216,6 +216,12 @@ fn check_origin(field: &str, root: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+impl ConfigError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        invalid(field, reason)
+    }
+}
+
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),

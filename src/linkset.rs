@@ -57,12 +57,13 @@ fn default_target<'a>(
     keep: &dyn Fn(&Link) -> bool,
 ) -> Option<&'a Link> {
     let link_type = record.default_link_type.as_deref()?;
-    from_here_up.iter().find_map(|l| {
-        l.record
-            .links
-            .iter()
-            .find(|x| x.link_type == link_type && keep(x))
-    })
+    let of_type = |x: &&Link| x.link_type == link_type && keep(x);
+    let links = || from_here_up.iter().flat_map(|l| l.record.links.iter());
+    // The latest version of the default type, not a predecessor or an action endpoint, unless that is all there is.
+    links()
+        .filter(of_type)
+        .find(|x| x.is_redirect_target())
+        .or_else(|| links().find(of_type))
 }
 
 /// A link target object: RFC 9264 attributes plus the UNTP 0.7 extensions.

@@ -56,13 +56,8 @@ pub struct Delegations(Vec<(PathPattern, String)>);
 
 impl Delegations {
     /// `(pattern, resolver root without trailing slash)` pairs.
-    pub fn new(rules: impl IntoIterator<Item = (String, String)>) -> Self {
-        Delegations(
-            rules
-                .into_iter()
-                .map(|(p, r)| (PathPattern::parse(&p), r))
-                .collect(),
-        )
+    pub fn new(rules: Vec<(PathPattern, String)>) -> Self {
+        Delegations(rules)
     }
 
     fn target(&self, key: &Gs1Key) -> Option<String> {

@@ -168,21 +168,22 @@ fn etag(version: u64) -> String {
     format!("\"{version}\"")
 }
 
-/// `If-Match: "N"` / `If-Match: *` / `If-None-Match: *`. An unparseable tag can match nothing.
+/// `If-Match: "N", "M"` / `If-Match: *` / `If-None-Match: *`. If-Match compares strongly (RFC 9110 §13.1.1):
+/// weak or unparseable tags match nothing.
 fn precondition(req: &HttpRequest) -> Precondition {
     if let Some(value) = header_str(req, header::IF_MATCH) {
         let value = value.trim();
         if value == "*" {
             return Precondition::Exists;
         }
-        let tag = value
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches("W/")
-            .trim_matches('"');
-        return Precondition::Version(tag.parse().unwrap_or(u64::MAX));
+        let strong = value.split(',').filter_map(|tag| {
+            tag.trim()
+                .strip_prefix('"')?
+                .strip_suffix('"')?
+                .parse()
+                .ok()
+        });
+        return Precondition::Version(strong.collect());
     }
     match header_str(req, header::IF_NONE_MATCH) {
         Some(v) if v.trim() == "*" => Precondition::Absent,

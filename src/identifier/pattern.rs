@@ -1,5 +1,7 @@
 //! Patterns over canonical identifier paths, used by key scopes and delegation rules.
 
+use super::gs1::{self, Gs1Key, ParseOptions};
+
 /// `*` (everything), `01/0952012*` (every canonical path starting with `01/0952012`), or `01/09520123456788` (that
 /// identifier and every level beneath it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +20,30 @@ impl PathPattern {
                 Some(prefix) => PathPattern::Prefix(prefix.to_string()),
                 None => PathPattern::Subtree(p.trim_end_matches('/').to_string()),
             },
+        }
+    }
+
+    /// Parses a configured pattern into the canonical form stored keys use, so `01/9520123456788` (GTIN-13) or
+    /// `gtin/…` cannot silently never match.
+    pub fn parse_canonical(pattern: &str, options: &ParseOptions) -> Result<PathPattern, String> {
+        match Self::parse(pattern) {
+            PathPattern::All => Ok(PathPattern::All),
+            PathPattern::Subtree(p) => Gs1Key::parse_key(&p, options)
+                .map(|k| PathPattern::Subtree(k.canonical_path().to_string()))
+                .map_err(|e| format!("{pattern:?} is not an identifier: {e}")),
+            PathPattern::Prefix(p) => {
+                let (first, rest) = p.split_once('/').unwrap_or((&p, ""));
+                let known = gs1::primary_keys().contains(&first);
+                let partial_ai =
+                    rest.is_empty() && !p.contains('/') && p.bytes().all(|b| b.is_ascii_digit());
+                if known || partial_ai {
+                    Ok(PathPattern::Prefix(p))
+                } else {
+                    Err(format!(
+                        "{pattern:?} must start with a numeric GS1 primary-key AI, e.g. 01/0952012*"
+                    ))
+                }
+            }
         }
     }
 
@@ -60,5 +86,22 @@ mod tests {
         assert!(!subtree.covers("414/95201234567830"));
         assert!(PathPattern::parse("*").covers("00/1"));
         assert_eq!(prefix.to_string(), "01/0952012*");
+    }
+
+    #[test]
+    fn configured_patterns_are_canonicalised() {
+        let o = ParseOptions::default();
+        let gtin13 = PathPattern::parse_canonical("01/9520123456788", &o).unwrap();
+        assert_eq!(gtin13, PathPattern::Subtree("01/09520123456788".into()));
+        let alpha = PathPattern::parse_canonical("gtin/09520123456788/lot/A", &o).unwrap();
+        assert_eq!(alpha, PathPattern::Subtree("01/09520123456788/10/A".into()));
+        assert!(
+            PathPattern::parse_canonical("01/09520123456787", &o).is_err(),
+            "bad check digit"
+        );
+        assert!(PathPattern::parse_canonical("gtin/0952*", &o).is_err());
+        assert!(PathPattern::parse_canonical("01/0952*", &o).is_ok());
+        assert!(PathPattern::parse_canonical("41*", &o).is_ok());
+        assert_eq!(PathPattern::parse_canonical("*", &o), Ok(PathPattern::All));
     }
 }

@@ -10,6 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
+/// Last version of each deleted anchor, so a re-created anchor never reuses an old `ETag`.
+const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const FILE_NAME: &str = "idr.redb";
 
 #[derive(Clone)]
@@ -27,6 +30,8 @@ impl EmbeddedStore {
             .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ANCHORS).map_err(unavailable)?;
+        txn.open_table(TOMBSTONES).map_err(unavailable)?;
+        txn.open_table(META).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -51,12 +56,11 @@ impl EmbeddedStore {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let stored = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
             let current = current_version(&table, key)?;
             precondition.check(current)?;
-            let stored = StoredAnchor {
-                version: current.unwrap_or(0) + 1,
-                record,
-            };
+            let version = next_version(current, &mut tombstones, key)?;
+            let stored = StoredAnchor { version, record };
             table
                 .insert(key, stored.encode().as_slice())
                 .map_err(unavailable)?;
@@ -73,8 +77,14 @@ impl EmbeddedStore {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let existed = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
-            precondition.check(current_version(&table, key)?)?;
-            table.remove(key).map_err(unavailable)?.is_some()
+            let current = current_version(&table, key)?;
+            precondition.check(current)?;
+            if let Some(version) = current {
+                table.remove(key).map_err(unavailable)?;
+                let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
+                tombstones.insert(key, version).map_err(unavailable)?;
+            }
+            current.is_some()
         };
         txn.commit().map_err(unavailable)?;
         Ok(existed)
@@ -84,12 +94,11 @@ impl EmbeddedStore {
         let txn = self.db.begin_write().map_err(unavailable)?;
         {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
             for (key, record) in batch {
                 let current = current_version(&table, &key)?;
-                let stored = StoredAnchor {
-                    version: current.unwrap_or(0) + 1,
-                    record,
-                };
+                let version = next_version(current, &mut tombstones, &key)?;
+                let stored = StoredAnchor { version, record };
                 table
                     .insert(key.as_str(), stored.encode().as_slice())
                     .map_err(unavailable)?;
@@ -97,6 +106,22 @@ impl EmbeddedStore {
         }
         txn.commit().map_err(unavailable)
     }
+}
+
+/// One more than the anchor's current version, or than its version when last deleted.
+fn next_version(
+    current: Option<u64>,
+    tombstones: &mut redb::Table<'_, &str, u64>,
+    key: &str,
+) -> Result<u64, StoreError> {
+    let base = match current {
+        Some(v) => v,
+        None => tombstones
+            .remove(key)
+            .map_err(unavailable)?
+            .map_or(0, |v| v.value()),
+    };
+    Ok(base + 1)
 }
 
 fn current_version(
@@ -159,6 +184,22 @@ impl LinkStore for EmbeddedStore {
         table.is_empty().map_err(unavailable)
     }
 
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        let this = self.clone();
+        blocking(move || {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let first = {
+                let mut meta = txn.open_table(META).map_err(unavailable)?;
+                meta.insert("initialised", 1)
+                    .map_err(unavailable)?
+                    .is_none()
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(first)
+        })
+        .await
+    }
+
     fn for_each(
         &self,
         sink: &mut dyn FnMut(&str, &StoredAnchor) -> Result<(), StoreError>,
@@ -205,7 +246,7 @@ mod tests {
             StoreError::PreconditionFailed { current: Some(1) }
         ));
         let err = store
-            .put("01/x", record("b"), Precondition::Version(5))
+            .put("01/x", record("b"), Precondition::Version(vec![5]))
             .await
             .unwrap_err();
         assert!(matches!(
@@ -213,7 +254,7 @@ mod tests {
             StoreError::PreconditionFailed { current: Some(1) }
         ));
         let second = store
-            .put("01/x", record("b"), Precondition::Version(1))
+            .put("01/x", record("b"), Precondition::Version(vec![1]))
             .await
             .unwrap();
         assert!(!second.created);
@@ -224,6 +265,16 @@ mod tests {
         assert!(store.delete("01/x", Precondition::None).await.unwrap());
         assert!(!store.delete("01/x", Precondition::None).await.unwrap());
         assert!(store.is_empty().await.unwrap());
+        let again = store
+            .put("01/x", record("c"), Precondition::Absent)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.stored.version, 3,
+            "a re-created anchor continues after its last version"
+        );
+        assert!(store.claim_first_start().await.unwrap());
+        assert!(!store.claim_first_start().await.unwrap());
     }
 
     #[tokio::test]

@@ -21,11 +21,11 @@ pub enum StoreError {
 }
 
 /// Optimistic-concurrency condition on a write, from `If-Match` / `If-None-Match`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Precondition {
     None,
-    /// `If-Match: "vN"`: the current version must be N.
-    Version(u64),
+    /// `If-Match: "3", "4"`: the current version must be one of these (empty: nothing matches).
+    Version(Vec<u64>),
     /// `If-Match: *`: the anchor must exist.
     Exists,
     /// `If-None-Match: *`: the anchor must not exist.
@@ -36,7 +36,7 @@ impl Precondition {
     fn check(self, current: Option<u64>) -> Result<(), StoreError> {
         let ok = match self {
             Precondition::None => true,
-            Precondition::Version(v) => current == Some(v),
+            Precondition::Version(list) => current.is_some_and(|c| list.contains(&c)),
             Precondition::Exists => current.is_some(),
             Precondition::Absent => current.is_none(),
         };
@@ -74,6 +74,10 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError>;
 
     async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// Marks the store as initialised. `true` only for the first caller ever (so demo data loads once, not
+    /// whenever the store happens to be empty).
+    async fn claim_first_start(&self) -> Result<bool, StoreError>;
 
     /// Calls `sink` for every anchor in key order (export). Blocking.
     fn for_each(

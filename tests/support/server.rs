@@ -50,7 +50,7 @@ impl Server {
             .arg(self.data.path())
             .args(&self.extra_args)
             .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -217,6 +217,15 @@ fn check_value(entry: &AiEntry, value: &str) -> Result<(), Gs1Error> {
     if value.is_empty() {
         return Err(Gs1Error::EmptyValue(entry.ai));
     }
+    // WHATWG URL parsers (browsers, most HTTP clients) resolve `.`, `..`, `%2E` and `%2E%2E` segments away, so such
+    // a value cannot survive in any form of the URI: the identifier would silently become its parent.
+    if value == "." || value == ".." {
+        return Err(Gs1Error::InvalidValue {
+            ai: entry.ai,
+            value: value.to_string(),
+            reason: "a value of \".\" or \"..\" cannot be carried in a URI path",
+        });
+    }
     format::validate(entry, value).map_err(|reason| Gs1Error::InvalidValue {
         ai: entry.ai,
         value: excerpt(value),

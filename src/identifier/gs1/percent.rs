@@ -55,26 +55,14 @@ pub(crate) fn decode(segment: &str) -> Result<Cow<'_, str>, Gs1Error> {
         .map_err(|_| Gs1Error::InvalidUtf8(excerpt(segment)))
 }
 
-/// Appends `value` to `out`, encoding every byte outside RFC 3986 unreserved. A value that is a dot segment
-/// (`.` or `..`) is encoded too: clients remove dot segments (RFC 3986 §5.2.4), which would turn
-/// `/10/..` into the parent identifier.
+/// Appends `value` to `out`, encoding every byte outside RFC 3986 unreserved. (Dot-segment values never get here:
+/// key building refuses them.)
 pub(crate) fn encode_into(out: &mut String, value: &str) {
-    if is_dot_segment(value) {
-        out.extend(std::iter::repeat_n("%2E", value.len()));
-        return;
-    }
     out.extend(utf8_percent_encode(value, NOT_UNRESERVED));
-}
-
-fn is_dot_segment(value: &str) -> bool {
-    value == "." || value == ".."
 }
 
 /// Length of `value` once encoded (to size buffers exactly).
 pub(crate) fn encoded_len(value: &str) -> usize {
-    if is_dot_segment(value) {
-        return 3 * value.len();
-    }
     value
         .bytes()
         .map(|b| {
@@ -99,23 +87,20 @@ mod tests {
     }
 
     #[test]
-    fn dot_segments_are_encoded() {
-        for (value, want) in [
-            (".", "%2E"),
-            ("..", "%2E%2E"),
-            ("...", "..."),
-            ("a.b", "a.b"),
-        ] {
-            let mut out = String::new();
-            encode_into(&mut out, value);
-            assert_eq!(out, want, "{value}");
-            assert_eq!(encoded_len(value), want.len(), "{value}");
-        }
-        let key = crate::identifier::gs1::Gs1Key::parse_key(
+    fn dot_segment_values_are_refused() {
+        use crate::identifier::gs1::{Gs1Error, Gs1Key};
+        for path in [
             "01/09506000134369/10/%2E%2E",
-            &Default::default(),
-        );
-        assert_eq!(key.unwrap().canonical_path(), "01/09506000134369/10/%2E%2E");
+            "01/09506000134369/10/..",
+            "01/09506000134369/21/%2e",
+        ] {
+            let err = Gs1Key::parse_key(path, &Default::default()).unwrap_err();
+            assert!(
+                matches!(err, Gs1Error::InvalidValue { .. }),
+                "{path}: {err}"
+            );
+        }
+        assert!(Gs1Key::parse_key("01/09506000134369/10/...", &Default::default()).is_ok());
     }
 
     #[test]
