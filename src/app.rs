@@ -6,7 +6,9 @@ use crate::config::{ConfigError, Settings};
 use crate::http::{self, AppState};
 use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
+use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
+use crate::registry::redis::RedisStore;
 use crate::registry::{LinkStore, StoreError};
 use crate::resolution::Delegations;
 use crate::vocabulary::{Vocabulary, VocabularyError};
@@ -38,8 +40,34 @@ pub fn parse_options(settings: &Settings) -> ParseOptions {
     }
 }
 
-pub fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
-    Ok(Arc::new(EmbeddedStore::open(&settings.store.data_dir)?))
+/// The configured store itself: Redis when a URL is set, else the embedded file.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+    Ok(match settings.redis_url() {
+        Some(_) => Arc::new(RedisStore::connect(&settings.store).await?),
+        None => Arc::new(EmbeddedStore::open(&settings.store.data_dir)?),
+    })
+}
+
+/// The store a server reads through: a shared store gets the in-process cache in front.
+async fn serving_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+    let store = open_store(settings).await?;
+    Ok(match settings.redis_url() {
+        Some(url) => {
+            tracing::info!(url = %redacted(url), "link registry: Redis");
+            CachedStore::wrap(store, &settings.cache)
+        }
+        None => store,
+    })
+}
+
+/// A Redis URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {
@@ -72,12 +100,10 @@ impl Application {
                  Host or X-Forwarded-Host; set it in production"
             );
         }
-        let store = open_store(&settings)?;
+        let store = serving_store(&settings).await?;
         let vocabulary = Arc::new(load_vocabulary(&settings)?);
-        // Demo data is for a new store only: a store emptied later stays empty across restarts.
-        let first_start = store.claim_first_start().await?;
-        if settings.resolver.load_demo && first_start && store.is_empty().await? {
-            load_demo(store.as_ref(), &vocabulary, &options, &settings).await?;
+        if settings.resolver.load_demo {
+            load_demo_once(store.as_ref(), &vocabulary, &options, &settings).await?;
         }
         let addr = settings.server.listen;
         let listener =
@@ -118,6 +144,28 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Demo data is for a new store only: a store emptied later stays empty across restarts. A shared store that is
+/// down at start-up is not fatal: the replica starts, answers 503 and recovers; the demo is simply not loaded.
+async fn load_demo_once(
+    store: &dyn LinkStore,
+    vocabulary: &Vocabulary,
+    options: &ParseOptions,
+    settings: &Settings,
+) -> Result<(), StartupError> {
+    let first_start = match store.claim_first_start().await {
+        Ok(first) => first,
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(error = %e, "store unavailable at start-up; demo data not loaded");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if first_start && store.is_empty().await? {
+        load_demo(store, vocabulary, options, settings).await?;
+    }
+    Ok(())
 }
 
 /// Loads `demo/*.ndjson` from the config folder (or the shipped demo when the folder is absent).
@@ -162,4 +210,16 @@ async fn load_demo(
         tracing::info!(file, anchors = report.imported, "demo data loaded");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            super::redacted("redis://user:secret@h:6379/0"),
+            "redis://***@h:6379/0"
+        );
+        assert_eq!(super::redacted("redis://h:6379"), "redis://h:6379");
+    }
 }

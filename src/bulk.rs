@@ -192,7 +192,10 @@ async fn ancestors(
 }
 
 /// Writes every anchor as one NDJSON line. Returns the number written.
-pub fn export(store: &dyn LinkStore, out: &mut dyn Write) -> Result<usize, BulkError> {
+pub async fn export(
+    store: &dyn LinkStore,
+    out: &mut (dyn Write + Send),
+) -> Result<usize, BulkError> {
     let mut count = 0;
     let mut io_error = None;
     store
@@ -208,6 +211,7 @@ pub fn export(store: &dyn LinkStore, out: &mut dyn Write) -> Result<usize, BulkE
             count += 1;
             Ok(())
         })
+        .await
         .map_err(|e| match io_error.take() {
             Some(io) => BulkError::Io(io),
             None => BulkError::Store(e),

@@ -23,6 +23,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub resolver: ResolverSettings,
     pub store: StoreSettings,
+    pub cache: CacheSettings,
     #[serde(default)]
     pub keys: Vec<KeySettings>,
     #[serde(default)]
@@ -55,6 +56,19 @@ pub struct ResolverSettings {
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     pub data_dir: PathBuf,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+    pub redis_timeout_ms: u64,
+    pub redis_wait_replicas: u32,
+    pub redis_wait_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub max_bytes: u64,
+    pub ttl_seconds: u64,
+    pub negative_ttl_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -82,6 +96,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub resolver_root: Option<String>,
+    pub redis_url: Option<String>,
     pub no_demo: bool,
 }
 
@@ -114,6 +129,12 @@ impl Settings {
             "resolver.resolver_root",
             overrides.resolver_root.clone(),
         )?;
+        // IDR_REDIS_URL is the documented short form of IDR_STORE__REDIS_URL; the flag beats both.
+        let redis_url = overrides
+            .redis_url
+            .clone()
+            .or_else(|| env.get("IDR_REDIS_URL").filter(|u| !u.is_empty()).cloned());
+        builder = set(builder, "store.redis_url", redis_url)?;
         let data_dir = overrides.data_dir.as_ref().map(|p| p.display().to_string());
         builder = set(builder, "store.data_dir", data_dir)?;
         if overrides.no_demo {
@@ -165,10 +186,30 @@ impl Settings {
                 ));
             }
         }
+        let prefix_ok = !self.store.redis_key_prefix.is_empty()
+            && self
+                .store
+                .redis_key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !prefix_ok {
+            return Err(invalid(
+                "store.redis_key_prefix",
+                "letters, digits, '_', '-' or '.' only",
+            ));
+        }
+        if self.store.redis_timeout_ms == 0 {
+            return Err(invalid("store.redis_timeout_ms", "must be greater than 0"));
+        }
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }
         Ok(())
+    }
+
+    /// The Redis URL, when Redis is the store.
+    pub fn redis_url(&self) -> Option<&str> {
+        Some(self.store.redis_url.trim()).filter(|u| !u.is_empty())
     }
 
     /// The configured public origin, if any (no trailing slash).
@@ -264,6 +305,7 @@ mod tests {
             ..Default::default()
         };
         let e = env(&[
+            ("IDR_REDIS_URL", "redis://127.0.0.1:1"),
             ("IDR_SERVER__WORKERS", "5"),
             ("IDR_ADMIN_TOKEN", "tok"),
             ("IDR_OTHER", "x"),
@@ -276,6 +318,17 @@ mod tests {
         );
         assert_eq!(s.server.workers, 5, "environment beats file");
         assert_eq!(s.admin_token.as_deref(), Some("tok"));
+        assert_eq!(s.redis_url(), Some("redis://127.0.0.1:1"));
+        let overrides = Overrides {
+            redis_url: Some("redis://flag:2".into()),
+            ..Default::default()
+        };
+        let s = Settings::load_with_env(&overrides, &e).unwrap();
+        assert_eq!(
+            s.redis_url(),
+            Some("redis://flag:2"),
+            "flag beats IDR_REDIS_URL"
+        );
     }
 
     #[test]

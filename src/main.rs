@@ -58,6 +58,9 @@ struct Common {
     /// Folder of the embedded store [default: ./data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Use Redis as the store: redis://host:port or redis+cluster://h1:p1,h2:p2 (also IDR_REDIS_URL).
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 impl Common {
@@ -65,6 +68,7 @@ impl Common {
         Overrides {
             config_file: self.config.clone(),
             data_dir: self.data_dir.clone(),
+            redis_url: self.redis_url.clone(),
             ..Default::default()
         }
     }
@@ -102,7 +106,7 @@ fn main() -> ExitCode {
                 serve(overrides).await
             }
             Command::Import { common, file } => import(common.overrides(), file).await,
-            Command::Export { common } => export(common.overrides()),
+            Command::Export { common } => export(common.overrides()).await,
             Command::HashSecret => hash_secret(),
         }
     });
@@ -123,7 +127,7 @@ async fn serve(overrides: Overrides) -> Result<ExitCode> {
 
 async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
-    let store = app::open_store(&settings)?;
+    let store = app::open_store(&settings).await?;
     let vocabulary = app::load_vocabulary(&settings)?;
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = bulk::import(
@@ -148,12 +152,11 @@ async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
     })
 }
 
-fn export(overrides: Overrides) -> Result<ExitCode> {
+async fn export(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
-    let store = app::open_store(&settings)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let count = bulk::export(store.as_ref(), &mut out)?;
+    let store = app::open_store(&settings).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let count = bulk::export(store.as_ref(), &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} anchors");
     Ok(ExitCode::SUCCESS)

@@ -50,6 +50,13 @@ pub enum Outcome {
     NoSuchLinkType(String),
 }
 
+/// An outcome, and whether it was computed from records the store could not confirm (a cache during an outage).
+#[derive(Debug)]
+pub struct Resolved {
+    pub outcome: Outcome,
+    pub stale: bool,
+}
+
 /// Identifier patterns held by other resolvers, in configuration order.
 #[derive(Clone, Debug, Default)]
 pub struct Delegations(Vec<(PathPattern, String)>);
@@ -79,31 +86,46 @@ pub async fn resolve(
     query: &Query,
     root: &str,
     delegations: &Delegations,
-) -> Result<Outcome, StoreError> {
+) -> Result<Resolved, StoreError> {
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
-    let records = store.get_many(&paths).await?;
+    let lookup = store.lookup(&paths).await?;
+    let outcome = decide(key, &candidates, lookup.records, query, root, delegations);
+    Ok(Resolved {
+        outcome,
+        stale: lookup.stale,
+    })
+}
+
+fn decide(
+    key: &Gs1Key,
+    candidates: &[Gs1Key],
+    records: Vec<Option<Arc<StoredAnchor>>>,
+    query: &Query,
+    root: &str,
+    delegations: &Delegations,
+) -> Outcome {
     let found: Vec<Found<'_>> = candidates
         .iter()
         .zip(records)
         .filter_map(|(key, anchor)| anchor.map(|anchor| Found { key, anchor }))
         .collect();
     if found.is_empty() {
-        return Ok(match delegations.target(key) {
+        return match delegations.target(key) {
             Some(target) => Outcome::Delegated { target },
             None => Outcome::UnknownIdentifier,
-        });
+        };
     }
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
     if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
         let levels: Vec<Level<'_>> = found.iter().map(|f| level(f, root)).collect();
-        return Ok(Outcome::Linkset(linkset::build(&levels, &keep)));
+        return Outcome::Linkset(linkset::build(&levels, &keep));
     }
-    Ok(match &query.link_type {
+    match &query.link_type {
         LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
         LinkTypeQuery::Unknown(name) => Outcome::NoSuchLinkType(name.clone()),
         LinkTypeQuery::Default | LinkTypeQuery::Linkset => default_link(&found, query, &keep),
-    })
+    }
 }
 
 fn level<'a>(f: &'a Found<'_>, root: &str) -> Level<'a> {

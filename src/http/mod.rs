@@ -71,6 +71,7 @@ pub fn common_headers() -> middleware::DefaultHeaders {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::route().to(wellknown::healthz))
+        .route("/readyz", web::route().to(wellknown::readyz))
         .route(
             "/.well-known/gs1resolver",
             web::route().to(wellknown::description),

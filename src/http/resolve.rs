@@ -30,7 +30,7 @@ pub async fn resolve(
     let link = gs1::parse_request(req.uri().path(), raw_query, &state.parse_options)?;
     let query = build_query(&req, raw_query, &state);
     let root = state.origin(&req);
-    let outcome = resolution::resolve(
+    let resolved = resolution::resolve(
         state.store.as_ref(),
         &link.key,
         &query,
@@ -39,7 +39,13 @@ pub async fn resolve(
     )
     .await?;
     let json_ld = negotiate::prefers_json_ld(header_value(&req, header::ACCEPT));
-    Ok(respond(outcome, &link.key, &root, raw_query, json_ld))
+    let mut response = respond(resolved.outcome, &link.key, &root, raw_query, json_ld);
+    if resolved.stale {
+        // The shared store could not be reached; this answer comes from the replica's cache.
+        let warning = header::HeaderValue::from_static("110 - \"Response is Stale\"");
+        response.headers_mut().insert(header::WARNING, warning);
+    }
+    Ok(response)
 }
 
 /// Answers a CORS preflight.

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::identifier::gs1;
-use actix_web::http::{Method, header};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -17,18 +17,41 @@ fn read_only(req: &HttpRequest) -> Result<Option<HttpResponse>, ApiError> {
     }
 }
 
-pub async fn healthz(
+/// Liveness: the process serves HTTP. It does not touch the store, so a replica whose Redis is down stays up and
+/// keeps answering scans from its cache.
+pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#))
+}
+
+/// Readiness: the store answers now.
+pub async fn readyz(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(r) = read_only(&req)? {
         return Ok(r);
     }
-    // Serving means the store answers a read.
-    state.store.get("healthz").await?;
-    Ok(HttpResponse::Ok()
+    let kind = if state.settings.redis_url().is_some() {
+        "redis"
+    } else {
+        "embedded"
+    };
+    let (status, body) = match state.store.ready().await {
+        Ok(()) => (StatusCode::OK, json!({"ready": true, "store": kind})),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "store": kind, "detail": e.to_string()}),
+        ),
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
-        .body(r#"{"status":"ok"}"#))
+        .body(body.to_string()))
 }
 
 /// One document satisfying both `/.well-known/gs1resolver` (GS1) and `/.well-known/resolver` (UNTP 0.7 IDR-14).

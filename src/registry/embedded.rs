@@ -4,7 +4,9 @@
 //! Reads run inline (a redb read is a few microseconds and never blocks on the writer); writes, which fsync, run
 //! on the blocking pool.
 
-use super::{AnchorRecord, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor};
+use super::{
+    AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
@@ -200,10 +202,7 @@ impl LinkStore for EmbeddedStore {
         .await
     }
 
-    fn for_each(
-        &self,
-        sink: &mut dyn FnMut(&str, &StoredAnchor) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(ANCHORS).map_err(unavailable)?;
         for entry in table.iter().map_err(unavailable)? {
@@ -297,6 +296,7 @@ mod tests {
                 seen.push((k.to_string(), a.record.item_description.clone()));
                 Ok(())
             })
+            .await
             .unwrap();
         assert_eq!(
             seen,

@@ -1,7 +1,9 @@
 //! The link registry: a `LinkStore` trait keyed by canonical identifier paths, and its implementations.
 
+pub mod cache;
 pub mod embedded;
 pub mod record;
+pub mod redis;
 
 pub use record::{AnchorRecord, Link, StoredAnchor};
 
@@ -48,6 +50,31 @@ impl Precondition {
     }
 }
 
+/// Receives every anchor during an export: (canonical path, record).
+pub type AnchorSink<'s> =
+    dyn for<'a> FnMut(&'a str, &'a StoredAnchor) -> Result<(), StoreError> + Send + 's;
+
+/// Records for a resolution, and whether they may be out of date (served from a cache while the shared store
+/// cannot be reached).
+#[derive(Clone, Debug)]
+pub struct Lookup {
+    pub records: Vec<Option<Arc<StoredAnchor>>>,
+    pub stale: bool,
+}
+
+/// Receives a store's invalidation events (a cache in front of a shared store).
+pub trait InvalidationSink: Send + Sync {
+    /// Another writer changed `key` (a canonical path).
+    fn invalidate(&self, key: &str);
+    /// The invalidation feed is (re)connected: anything cached before may have missed events.
+    fn connected(&self);
+    /// The invalidation feed is lost: cached records can no longer be trusted to be current.
+    fn disconnected(&self);
+}
+
+/// How a sink is told which anchor keys to forget, as a callback set by the store's listener.
+pub type Sink = Arc<dyn InvalidationSink>;
+
 #[derive(Clone, Debug)]
 pub struct PutOutcome {
     pub stored: Arc<StoredAnchor>,
@@ -79,11 +106,27 @@ pub trait LinkStore: Send + Sync + 'static {
     /// whenever the store happens to be empty).
     async fn claim_first_start(&self) -> Result<bool, StoreError>;
 
-    /// Calls `sink` for every anchor in key order (export). Blocking.
-    fn for_each(
-        &self,
-        sink: &mut dyn FnMut(&str, &StoredAnchor) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError>;
+    /// Calls `sink` for every anchor (export).
+    async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
+
+    /// The read of a resolution. A cached store may answer from memory, and say when that is stale.
+    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
+        Ok(Lookup {
+            records: self.get_many(keys).await?,
+            stale: false,
+        })
+    }
+
+    /// Whether the store can serve reads and writes now (`/readyz`).
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.get("readyz").await.map(|_| ())
+    }
+
+    /// Starts delivering other writers' changes to `sink`, for stores shared between replicas. Returns `false`
+    /// when the store has no other writers to hear from.
+    fn subscribe(&self, _sink: Sink) -> bool {
+        false
+    }
 
     async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
         Ok(self.get_many(&[key]).await?.pop().flatten())

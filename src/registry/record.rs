@@ -83,6 +83,34 @@ pub enum DecodeError {
 }
 
 impl StoredAnchor {
+    /// Roughly the heap bytes this record holds, for byte-bounded caches.
+    pub fn approx_bytes(&self) -> usize {
+        let r = &self.record;
+        let list = |v: &[String]| v.iter().map(|s| s.len() + 24).sum::<usize>();
+        let links: usize = r
+            .links
+            .iter()
+            .map(|l| {
+                let optional = l.media_type.as_ref().map_or(0, String::len)
+                    + l.encryption_method.as_ref().map_or(0, String::len);
+                l.link_type.len()
+                    + l.href.len()
+                    + l.title.len()
+                    + optional
+                    + list(&l.hreflang)
+                    + list(&l.context)
+                    + list(&l.rel)
+                    + list(&l.method)
+                    + list(&l.access_role)
+                    + std::mem::size_of::<Link>()
+            })
+            .sum();
+        std::mem::size_of::<StoredAnchor>()
+            + r.item_description.len()
+            + r.default_link_type.as_ref().map_or(0, String::len)
+            + links
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let envelope = Envelope {
             format: FORMAT_VERSION,

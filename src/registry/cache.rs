@@ -1,0 +1,396 @@
+//! A bounded in-process cache of link records in front of a shared store (Redis), kept coherent by the store's
+//! invalidation feed.
+//!
+//! - Hits never leave the process. Misses fetch every level in one round trip and fill the cache.
+//! - Coherence: every write anywhere publishes the key; the feed drops it here. A read that raced an invalidation
+//!   does not fill the cache (an epoch counter), so an old value cannot be re-inserted after its invalidation.
+//! - While the feed is down, cached records are not trusted: reads go to the store. When the store itself cannot be
+//!   reached, cached records are served and marked stale; identifiers with nothing cached get `503`, never `404`.
+
+use super::{
+    AnchorRecord, AnchorSink, InvalidationSink, LinkStore, Lookup, Precondition, PutOutcome, Sink,
+    StoreError, StoredAnchor,
+};
+use crate::config::CacheSettings;
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Entry {
+    /// `None`: nothing registered at this key (cached briefly).
+    record: Option<Arc<StoredAnchor>>,
+    /// The feed generation it was read in. Entries from before a reconnect may have missed invalidations: they are
+    /// not served as current, but remain a fallback during an outage.
+    generation: u64,
+}
+
+struct Lifetimes {
+    present: Duration,
+    absent: Duration,
+}
+
+impl moka::Expiry<String, Entry> for Lifetimes {
+    fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(if value.record.is_some() {
+            self.present
+        } else {
+            self.absent
+        })
+    }
+}
+
+pub struct CachedStore {
+    inner: Arc<dyn LinkStore>,
+    cache: Cache<String, Entry>,
+    /// Bumped by every invalidation; a fill whose read began in an older epoch is dropped.
+    epoch: AtomicU64,
+    /// The invalidation feed is connected, so cached records of this generation are current.
+    live: AtomicBool,
+    generation: AtomicU64,
+}
+
+impl CachedStore {
+    /// Wraps `inner` and subscribes to its invalidation feed.
+    pub fn wrap(inner: Arc<dyn LinkStore>, settings: &CacheSettings) -> Arc<CachedStore> {
+        let lifetimes = Lifetimes {
+            present: Duration::from_secs(settings.ttl_seconds),
+            absent: Duration::from_millis(settings.negative_ttl_ms),
+        };
+        let cache = Cache::builder()
+            .max_capacity(settings.max_bytes)
+            .weigher(|key: &String, entry: &Entry| weight(key, entry))
+            .expire_after(lifetimes)
+            .build();
+        let store = Arc::new(CachedStore {
+            inner,
+            cache,
+            epoch: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+        });
+        let sink: Sink = store.clone();
+        if !store.inner.subscribe(sink) {
+            // No other writers to hear from: local invalidation on write is all coherence needs.
+            store.live.store(true, Ordering::Release);
+        }
+        store
+    }
+
+    /// Current entries for every key, or `None` when any key is missing or from an older generation.
+    fn cached(&self, keys: &[&str]) -> Option<Vec<Option<Arc<StoredAnchor>>>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        keys.iter()
+            .map(|k| {
+                self.cache
+                    .get(*k)
+                    .filter(|e| e.generation == generation)
+                    .map(|e| e.record)
+            })
+            .collect()
+    }
+
+    fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], epoch: u64) {
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        for (key, record) in keys.iter().zip(records) {
+            let entry = Entry {
+                record: record.clone(),
+                generation,
+            };
+            self.cache.insert((*key).to_string(), entry);
+        }
+    }
+
+    /// The store is unreachable: answer from whatever is cached, if any level of the identifier is.
+    fn fallback(&self, keys: &[&str], error: StoreError) -> Result<Lookup, StoreError> {
+        let records: Vec<Option<Arc<StoredAnchor>>> = keys
+            .iter()
+            .map(|k| self.cache.get(*k).and_then(|e| e.record))
+            .collect();
+        if records.iter().any(Option::is_some) {
+            Ok(Lookup {
+                records,
+                stale: true,
+            })
+        } else {
+            Err(error)
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate(key);
+    }
+}
+
+/// Approximate bytes held for one entry, so the bound is on memory rather than on a count.
+fn weight(key: &str, entry: &Entry) -> u32 {
+    let record = entry.record.as_ref().map_or(0, |a| a.approx_bytes());
+    u32::try_from(key.len() + record + 96).unwrap_or(u32::MAX)
+}
+
+impl InvalidationSink for CachedStore {
+    fn invalidate(&self, key: &str) {
+        self.forget(key);
+    }
+
+    fn connected(&self) {
+        // Events may have been missed while disconnected: nothing cached before now counts as current, but it stays
+        // available as an outage fallback until refreshed or expired.
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.live.store(true, Ordering::Release);
+    }
+
+    fn disconnected(&self) {
+        self.live.store(false, Ordering::Release);
+    }
+}
+
+#[async_trait::async_trait]
+impl LinkStore for CachedStore {
+    /// Management reads go to the store: a writer must see what is there, not what was.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+
+    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
+        if self.live.load(Ordering::Acquire) {
+            if let Some(records) = self.cached(keys) {
+                return Ok(Lookup {
+                    records,
+                    stale: false,
+                });
+            }
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        match self.inner.get_many(keys).await {
+            Ok(records) => {
+                self.fill(keys, &records, epoch);
+                Ok(Lookup {
+                    records,
+                    stale: false,
+                })
+            }
+            Err(e @ StoreError::Unavailable(_)) => self.fallback(keys, e),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        record: AnchorRecord,
+        precondition: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let outcome = self.inner.put(key, record, precondition).await;
+        // Forget even on error: a timed-out write may still have been applied.
+        self.forget(key);
+        outcome
+    }
+
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let outcome = self.inner.delete(key, precondition).await;
+        self.forget(key);
+        outcome
+    }
+
+    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+        let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+        let outcome = self.inner.put_batch(batch).await;
+        for key in keys {
+            self.forget(&key);
+        }
+        outcome
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.inner.is_empty().await
+    }
+
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        self.inner.claim_first_start().await
+    }
+
+    async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
+        self.inner.for_each(sink).await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.inner.ready().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::embedded::EmbeddedStore;
+
+    fn settings() -> CacheSettings {
+        CacheSettings {
+            max_bytes: 1 << 20,
+            ttl_seconds: 60,
+            negative_ttl_ms: 60_000,
+        }
+    }
+
+    fn record(desc: &str) -> AnchorRecord {
+        AnchorRecord {
+            item_description: desc.into(),
+            default_link_type: None,
+            links: vec![],
+        }
+    }
+
+    /// A store shared with "another replica": writes through `other` bypass this cache, as a remote write would.
+    async fn setup() -> (tempfile::TempDir, Arc<EmbeddedStore>, Arc<CachedStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let cached = CachedStore::wrap(inner.clone(), &settings());
+        (dir, inner, cached)
+    }
+
+    #[tokio::test]
+    async fn hits_stay_until_invalidated() {
+        let (_dir, other, cached) = setup().await;
+        other
+            .put("01/a", record("v1"), Precondition::None)
+            .await
+            .unwrap();
+        let first = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        assert_eq!(
+            first.records[0].as_ref().unwrap().record.item_description,
+            "v1"
+        );
+        assert!(first.records[1].is_none());
+        other
+            .put("01/a", record("v2"), Precondition::None)
+            .await
+            .unwrap();
+        other
+            .put("01/b", record("new"), Precondition::None)
+            .await
+            .unwrap();
+        let hit = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        assert_eq!(
+            hit.records[0].as_ref().unwrap().record.item_description,
+            "v1",
+            "served from the cache"
+        );
+        assert!(hit.records[1].is_none(), "negative entries are cached too");
+        cached.invalidate("01/a");
+        cached.invalidate("01/b");
+        let fresh = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        assert_eq!(
+            fresh.records[0].as_ref().unwrap().record.item_description,
+            "v2"
+        );
+        assert_eq!(
+            fresh.records[1].as_ref().unwrap().record.item_description,
+            "new"
+        );
+        assert!(!fresh.stale);
+    }
+
+    #[tokio::test]
+    async fn local_writes_invalidate_at_once() {
+        let (_dir, _other, cached) = setup().await;
+        cached
+            .put("01/a", record("v1"), Precondition::None)
+            .await
+            .unwrap();
+        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_some());
+        cached.delete("01/a", Precondition::None).await.unwrap();
+        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_none());
+    }
+
+    #[tokio::test]
+    async fn without_the_feed_the_cache_is_bypassed() {
+        let (_dir, other, cached) = setup().await;
+        other
+            .put("01/a", record("v1"), Precondition::None)
+            .await
+            .unwrap();
+        cached.lookup(&["01/a"]).await.unwrap();
+        cached.disconnected();
+        other
+            .put("01/a", record("v2"), Precondition::None)
+            .await
+            .unwrap();
+        let read = cached.lookup(&["01/a"]).await.unwrap();
+        assert_eq!(
+            read.records[0].as_ref().unwrap().record.item_description,
+            "v2"
+        );
+        cached.connected();
+        let read = cached.lookup(&["01/a"]).await.unwrap();
+        assert_eq!(
+            read.records[0].as_ref().unwrap().record.item_description,
+            "v2"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fill_that_raced_an_invalidation_is_dropped() {
+        let (_dir, other, cached) = setup().await;
+        other
+            .put("01/a", record("v1"), Precondition::None)
+            .await
+            .unwrap();
+        let epoch = cached.epoch.load(Ordering::Acquire);
+        let old = other.get_many(&["01/a"]).await.unwrap();
+        cached.invalidate("01/a"); // the write's event arrives while the old read is in flight
+        cached.fill(&["01/a"], &old, epoch);
+        assert!(cached.cache.get("01/a").is_none());
+    }
+
+    #[tokio::test]
+    async fn after_a_reconnect_old_entries_are_only_a_fallback() {
+        let (_dir, other, cached) = setup().await;
+        other
+            .put("01/a", record("v1"), Precondition::None)
+            .await
+            .unwrap();
+        cached.lookup(&["01/a"]).await.unwrap();
+        other
+            .put("01/a", record("v2"), Precondition::None)
+            .await
+            .unwrap();
+        cached.disconnected();
+        cached.connected(); // the v2 event was missed while disconnected
+        let read = cached.lookup(&["01/a"]).await.unwrap();
+        assert_eq!(
+            read.records[0].as_ref().unwrap().record.item_description,
+            "v2"
+        );
+        let outage = cached
+            .fallback(&["01/a", "01/b"], StoreError::Unavailable("down".into()))
+            .unwrap();
+        assert!(outage.stale);
+        assert!(outage.records[0].is_some() && outage.records[1].is_none());
+        assert!(
+            cached
+                .fallback(&["01/zzz"], StoreError::Unavailable("down".into()))
+                .is_err(),
+            "503, not 404"
+        );
+    }
+
+    #[test]
+    fn weight_grows_with_the_record() {
+        let entry = |r| Entry {
+            record: Some(Arc::new(StoredAnchor {
+                version: 1,
+                record: r,
+            })),
+            generation: 0,
+        };
+        let small = entry(record("x"));
+        let big = entry(record(&"x".repeat(1000)));
+        assert!(weight("k", &big) > weight("k", &small) + 900);
+    }
+}

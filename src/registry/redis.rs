@@ -1,0 +1,691 @@
+//! Redis as the shared link registry for many resolver replicas: standalone Redis or Redis Cluster.
+//!
+//! Keys: `{prefix}:a:{01/09520123456788}/10/ABC`. The hash tag is the primary key, so every level of one
+//! identifier lives in one slot and a resolution is one `MGET`, on a cluster too. Writes run as Lua scripts, so the
+//! precondition check, the version bump and the invalidation message are one atomic step. Values are the same
+//! versioned envelope the embedded store writes; a reader refuses formats it does not know.
+
+use super::{
+    AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
+};
+use crate::config::StoreSettings;
+use futures_util::{StreamExt, TryStreamExt};
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV: precondition mode, accepted versions,
+/// record JSON, invalidation channel, canonical path. Returns {1, version, created} or {0, current or -1}.
+static PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local current = redis.call('GET', KEYS[1])
+local version = nil
+if current then
+  local format, v = string.match(current, '^{"format":(%d+),"version":(%d+),')
+  if format ~= '1' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+  version = tonumber(v)
+end
+local mode = ARGV[1]
+local ok = mode == 'none' or (mode == 'exists' and version ~= nil) or (mode == 'absent' and version == nil)
+if mode == 'version' and version ~= nil then
+  for v in string.gmatch(ARGV[2], '%d+') do
+    if tonumber(v) == version then ok = true end
+  end
+end
+if not ok then return {0, version or -1} end
+local base = version
+if base == nil then
+  base = tonumber(redis.call('GET', KEYS[2]) or '0')
+  redis.call('DEL', KEYS[2])
+end
+local next = base + 1
+redis.call('SET', KEYS[1], '{"format":1,"version":' .. next .. ',"record":' .. ARGV[3] .. '}')
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+if version == nil then return {1, next, 1} end
+return {1, next, 0}
+"#,
+    )
+});
+
+/// Deletes one anchor, leaving a tombstone with its last version. Same KEYS and ARGV[1..2], ARGV[3] channel,
+/// ARGV[4] canonical path. Returns {1, existed} or {0, current or -1}.
+static DELETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local current = redis.call('GET', KEYS[1])
+local version = nil
+if current then
+  local format, v = string.match(current, '^{"format":(%d+),"version":(%d+),')
+  if format ~= '1' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+  version = tonumber(v)
+end
+local mode = ARGV[1]
+local ok = mode == 'none' or (mode == 'exists' and version ~= nil) or (mode == 'absent' and version == nil)
+if mode == 'version' and version ~= nil then
+  for v in string.gmatch(ARGV[2], '%d+') do
+    if tonumber(v) == version then ok = true end
+  end
+end
+if not ok then return {0, version or -1} end
+if version == nil then return {1, 0} end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], version)
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {1, 1}
+"#,
+    )
+});
+
+/// How many writes an import keeps in flight on the multiplexed connection.
+const IMPORT_CONCURRENCY: usize = 64;
+const SCAN_COUNT: usize = 1000;
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        match self {
+            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+    }
+
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        match self {
+            Conn::Single(c) => call.invoke_async(&mut c.clone()).await,
+            Conn::Cluster(c) => call.invoke_async(&mut c.clone()).await,
+        }
+    }
+}
+
+pub struct RedisStore {
+    conn: Conn,
+    prefix: String,
+    channel: String,
+    /// Standalone URL, or every seed node of a cluster: where to subscribe and scan.
+    nodes: Vec<String>,
+    cluster: bool,
+    wait: Option<(u32, u64)>,
+    timeout: Duration,
+}
+
+/// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
+fn parse_url(url: &str) -> Result<(bool, Vec<String>), StoreError> {
+    if let Some(rest) = url.strip_prefix("redis+cluster://") {
+        let nodes: Vec<String> = rest
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("redis://{n}"))
+            .collect();
+        if nodes.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "{url}: no cluster nodes listed"
+            )));
+        }
+        return Ok((true, nodes));
+    }
+    if url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")
+    {
+        return Ok((false, vec![url.to_string()]));
+    }
+    Err(StoreError::Unavailable(format!(
+        "{url}: use redis://host:port[/db] or redis+cluster://host:port,host:port (TLS is not built in)"
+    )))
+}
+
+impl RedisStore {
+    /// Connects. A standalone Redis that is down is not an error here: the connection is made on first use and
+    /// re-made after failures, so a replica starts and recovers without a restart. A cluster needs one seed node
+    /// up to learn its topology.
+    pub async fn connect(settings: &StoreSettings) -> Result<RedisStore, StoreError> {
+        let (cluster, nodes) = parse_url(settings.redis_url.trim())?;
+        let timeout = Duration::from_millis(settings.redis_timeout_ms);
+        let conn = if cluster {
+            let client = redis::cluster::ClusterClient::builder(nodes.clone())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(1)
+                .build()
+                .map_err(unavailable)?;
+            Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
+        } else {
+            let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            Conn::Single(
+                ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?,
+            )
+        };
+        let prefix = settings.redis_key_prefix.clone();
+        let wait = (settings.redis_wait_replicas > 0)
+            .then_some((settings.redis_wait_replicas, settings.redis_wait_timeout_ms));
+        Ok(RedisStore {
+            conn,
+            channel: format!("{prefix}:invalidate"),
+            prefix,
+            nodes,
+            cluster,
+            wait,
+            timeout,
+        })
+    }
+
+    fn anchor_key(&self, canonical: &str) -> String {
+        key(&self.prefix, "a", canonical)
+    }
+
+    fn tombstone_key(&self, canonical: &str) -> String {
+        key(&self.prefix, "t", canonical)
+    }
+
+    /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`.
+    async fn wait_for_replicas(&self, key: &str) -> Result<(), StoreError> {
+        let Some((replicas, timeout_ms)) = self.wait else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(timeout_ms);
+        let acked: i64 = match &self.conn {
+            Conn::Single(_) => self.conn.query(&cmd).await.map_err(unavailable)?,
+            Conn::Cluster(c) => {
+                let route = Route::new(slot(key), SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                let value = c
+                    .clone()
+                    .route_command(cmd, routing)
+                    .await
+                    .map_err(unavailable)?;
+                i64::from_redis_value(value).map_err(unavailable)?
+            }
+        };
+        if acked < i64::from(replicas) {
+            // The write is on the primary; failing it now would invite a retry of a write that did happen.
+            tracing::warn!(
+                key,
+                acked,
+                wanted = replicas,
+                "write not yet acknowledged by enough Redis replicas"
+            );
+        }
+        Ok(())
+    }
+
+    /// Addresses of every node to scan: the standalone server, or each cluster primary.
+    async fn scan_nodes(&self) -> Result<Vec<String>, StoreError> {
+        if !self.cluster {
+            return Ok(self.nodes.clone());
+        }
+        let text: String = self
+            .conn
+            .query(redis::cmd("CLUSTER").arg("NODES"))
+            .await
+            .map_err(unavailable)?;
+        let primaries = text
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                let flags = fields.get(2)?;
+                let is_primary = flags.split(',').any(|f| f == "master") && !flags.contains("fail");
+                let addr = fields.get(1)?.split('@').next()?;
+                is_primary.then(|| format!("redis://{addr}"))
+            })
+            .collect();
+        Ok(primaries)
+    }
+
+    /// Calls `visit` with batches of anchor keys found by `SCAN` on every node, with a connection to that node.
+    async fn scan(
+        &self,
+        visit: &mut (dyn FnMut(Vec<String>, redis::aio::MultiplexedConnection) -> ScanStep + Send),
+    ) -> Result<(), StoreError> {
+        let pattern = format!("{}:a:*", self.prefix);
+        for node in self.scan_nodes().await? {
+            let client = redis::Client::open(node.as_str()).map_err(unavailable)?;
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(unavailable)?;
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_COUNT);
+                let (next, keys): (u64, Vec<String>) =
+                    cmd.query_async(&mut conn).await.map_err(unavailable)?;
+                if !keys.is_empty() {
+                    match visit(keys, conn.clone()) {
+                        ScanStep::Stop => return Ok(()),
+                        ScanStep::Fetch(fetch) => fetch.await?,
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a scan visitor wants next.
+enum ScanStep {
+    Stop,
+    Fetch(futures_util::future::BoxFuture<'static, Result<(), StoreError>>),
+}
+
+/// `{prefix}:{kind}:{01/09520123456788}/10/ABC`: the hash tag is the primary key (its value is percent-encoded
+/// and cannot contain braces).
+fn key(prefix: &str, kind: &str, canonical: &str) -> String {
+    let split = canonical
+        .match_indices('/')
+        .nth(1)
+        .map_or(canonical.len(), |(i, _)| i);
+    let (primary, rest) = canonical.split_at(split);
+    format!("{prefix}:{kind}:{{{primary}}}{rest}")
+}
+
+/// The canonical path back from an anchor key.
+fn canonical_of(prefix: &str, key: &str) -> Option<String> {
+    let tagged = key.strip_prefix(prefix)?.strip_prefix(":a:{")?;
+    let (primary, rest) = tagged.split_once('}')?;
+    Some(format!("{primary}{rest}"))
+}
+
+/// The cluster slot of a key (CRC16/XMODEM of its hash tag, mod 16384), to route `WAIT` to the key's primary.
+fn slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let tagged = key.find('{').and_then(|open| {
+        let close = key[open + 1..].find('}')?;
+        (close > 0).then(|| &bytes[open + 1..open + 1 + close])
+    });
+    crc16(tagged.unwrap_or(bytes)) % 16384
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Script errors that are about the data, not the connection.
+fn script_error(key: &str, e: RedisError) -> StoreError {
+    let text = e.to_string();
+    if text.contains("IDR_FORMAT") {
+        let source = super::record::DecodeError::Corrupt(text);
+        return StoreError::Decode {
+            key: key.to_string(),
+            source,
+        };
+    }
+    unavailable(text)
+}
+
+fn precondition_args(p: &Precondition) -> (&'static str, String) {
+    match p {
+        Precondition::None => ("none", String::new()),
+        Precondition::Version(list) => (
+            "version",
+            list.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Precondition::Exists => ("exists", String::new()),
+        Precondition::Absent => ("absent", String::new()),
+    }
+}
+
+fn current(v: i64) -> Option<u64> {
+    u64::try_from(v).ok()
+}
+
+fn decode(key: &str, bytes: Option<Vec<u8>>) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
+    bytes
+        .map(|b| {
+            StoredAnchor::decode(&b)
+                .map(Arc::new)
+                .map_err(|source| StoreError::Decode {
+                    key: key.to_string(),
+                    source,
+                })
+        })
+        .transpose()
+}
+
+#[async_trait::async_trait]
+impl LinkStore for RedisStore {
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
+        let values: Vec<Option<Vec<u8>>> = match redis_keys.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![
+                self.conn
+                    .query(redis::cmd("GET").arg(one))
+                    .await
+                    .map_err(unavailable)?,
+            ],
+            many if same_slot(many) => self
+                .conn
+                .query(redis::cmd("MGET").arg(many))
+                .await
+                .map_err(unavailable)?,
+            many => {
+                // Keys of different identifiers: one GET each, in flight together.
+                let gets = many.iter().map(|k| async move {
+                    self.conn
+                        .query::<Option<Vec<u8>>>(redis::cmd("GET").arg(k))
+                        .await
+                });
+                futures_util::future::try_join_all(gets)
+                    .await
+                    .map_err(unavailable)?
+            }
+        };
+        keys.iter().zip(values).map(|(k, v)| decode(k, v)).collect()
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        record: AnchorRecord,
+        precondition: Precondition,
+    ) -> Result<PutOutcome, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let json = serde_json::to_string(&record).map_err(unavailable)?;
+        let (mode, versions) = precondition_args(&precondition);
+        let mut call = PUT.prepare_invoke();
+        call.key(&anchor_key).key(self.tombstone_key(key));
+        call.arg(mode)
+            .arg(versions)
+            .arg(json)
+            .arg(&self.channel)
+            .arg(key);
+        let reply: Vec<i64> = self
+            .conn
+            .invoke(&call)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, version, created] => {
+                self.wait_for_replicas(&anchor_key).await?;
+                let stored = Arc::new(StoredAnchor {
+                    version: *version as u64,
+                    record,
+                });
+                Ok(PutOutcome {
+                    stored,
+                    created: *created == 1,
+                })
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the write script: {other:?}"
+            ))),
+        }
+    }
+
+    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let (mode, versions) = precondition_args(&precondition);
+        let mut call = DELETE.prepare_invoke();
+        call.key(&anchor_key).key(self.tombstone_key(key));
+        call.arg(mode).arg(versions).arg(&self.channel).arg(key);
+        let reply: Vec<i64> = self
+            .conn
+            .invoke(&call)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, existed] => {
+                self.wait_for_replicas(&anchor_key).await?;
+                Ok(*existed == 1)
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the delete script: {other:?}"
+            ))),
+        }
+    }
+
+    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+        futures_util::stream::iter(batch)
+            .map(|(key, record)| async move {
+                self.put(&key, record, Precondition::None).await.map(|_| ())
+            })
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(|_| ())
+    }
+
+    async fn is_empty(&self) -> Result<bool, StoreError> {
+        let mut found = false;
+        self.scan(&mut |_, _| {
+            found = true;
+            ScanStep::Stop
+        })
+        .await?;
+        Ok(!found)
+    }
+
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}:meta:initialised", self.prefix))
+            .arg(1)
+            .arg("NX");
+        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(reply.is_some())
+    }
+
+    async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
+        let prefix = self.prefix.clone();
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<Result<(String, StoredAnchor), StoreError>>(SCAN_COUNT);
+        let scanning = async {
+            let result = self
+                .scan(&mut |keys, mut conn| {
+                    let (tx, prefix) = (tx.clone(), prefix.clone());
+                    ScanStep::Fetch(Box::pin(async move {
+                        let mut pipe = redis::pipe();
+                        for k in &keys {
+                            pipe.get(k);
+                        }
+                        let values: Vec<Option<Vec<u8>>> =
+                            pipe.query_async(&mut conn).await.map_err(unavailable)?;
+                        for (k, v) in keys.iter().zip(values) {
+                            let Some(canonical) = canonical_of(&prefix, k) else {
+                                continue;
+                            };
+                            if let Some(anchor) = decode(k, v)? {
+                                let item = (canonical, Arc::unwrap_or_clone(anchor));
+                                if tx.send(Ok(item)).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                        }
+                        Ok(())
+                    }))
+                })
+                .await;
+            if let Err(e) = result {
+                let _ = tx.send(Err(e)).await;
+            }
+            drop(tx);
+        };
+        let draining = async {
+            while let Some(item) = rx.recv().await {
+                let (key, anchor) = item?;
+                sink(&key, &anchor)?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        let ((), drained) = tokio::join!(scanning, draining);
+        drained
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let pong: String = self
+            .conn
+            .query(&redis::cmd("PING"))
+            .await
+            .map_err(unavailable)?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(unavailable(format!("PING answered {pong}")))
+        }
+    }
+
+    fn subscribe(&self, sink: Sink) -> bool {
+        let nodes = self.nodes.clone();
+        let channel = self.channel.clone();
+        let timeout = self.timeout;
+        tokio::spawn(listen(nodes, channel, sink, timeout));
+        true
+    }
+}
+
+fn same_slot(keys: &[String]) -> bool {
+    let tag = |k: &String| {
+        k.find('{')
+            .zip(k.find('}'))
+            .map(|(a, b)| k[a..b].to_string())
+    };
+    let first = tag(&keys[0]);
+    first.is_some() && keys.iter().all(|k| tag(k) == first)
+}
+
+/// Follows the invalidation channel forever, reconnecting (to the next node of a cluster) when it drops.
+/// A cluster broadcasts every `PUBLISH` to all nodes, so any one node will do.
+async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Duration) {
+    let mut attempt: u32 = 0;
+    loop {
+        let node = &nodes[attempt as usize % nodes.len()];
+        match subscribe_once(node, &channel, timeout).await {
+            Ok(mut pubsub) => {
+                attempt = 0;
+                sink.connected();
+                tracing::info!(node, "invalidation feed connected");
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    if let Ok(key) = message.get_payload::<String>() {
+                        sink.invalidate(&key);
+                    }
+                }
+                sink.disconnected();
+                tracing::warn!(
+                    node,
+                    "invalidation feed lost; cached records are not trusted until it is back"
+                );
+            }
+            Err(e) => {
+                sink.disconnected();
+                attempt = attempt.saturating_add(1);
+                tracing::debug!(node, error = %e, "invalidation feed unavailable");
+            }
+        }
+        let backoff = 50u64.saturating_mul(1 << attempt.min(4));
+        tokio::time::sleep(Duration::from_millis(backoff)).await;
+    }
+}
+
+async fn subscribe_once(
+    node: &str,
+    channel: &str,
+    timeout: Duration,
+) -> RedisResult<redis::aio::PubSub> {
+    let client = redis::Client::open(node)?;
+    let connect = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok(pubsub)
+    };
+    match tokio::time::timeout(timeout * 4, connect).await {
+        Ok(result) => result,
+        Err(_) => Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "subscribe timed out",
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_a_slot_per_primary_key() {
+        let k = |c| key("idr", "a", c);
+        assert_eq!(
+            k("01/09520123456788/10/ABC"),
+            "idr:a:{01/09520123456788}/10/ABC"
+        );
+        assert_eq!(k("01/09520123456788"), "idr:a:{01/09520123456788}");
+        assert_eq!(
+            slot(&k("01/09520123456788/10/ABC")),
+            slot(&k("01/09520123456788/21/1"))
+        );
+        assert_eq!(
+            canonical_of("idr", "idr:a:{01/09520123456788}/10/ABC").as_deref(),
+            Some("01/09520123456788/10/ABC")
+        );
+        assert_eq!(canonical_of("idr", "other:a:{01/1}"), None);
+    }
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from `CLUSTER KEYSLOT` on Redis 7.
+        assert_eq!(slot("foo"), 12182);
+        assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("redis://127.0.0.1:6379/0").unwrap(),
+            (false, vec!["redis://127.0.0.1:6379/0".into()])
+        );
+        let (cluster, nodes) = parse_url("redis+cluster://a:1, b:2").unwrap();
+        assert!(cluster);
+        assert_eq!(nodes, vec!["redis://a:1", "redis://b:2"]);
+        assert!(parse_url("rediss://x").is_err());
+        assert!(parse_url("redis+cluster://").is_err());
+    }
+}
