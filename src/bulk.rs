@@ -2,7 +2,7 @@
 //! reports every bad line; export writes what import reads.
 
 use crate::identifier::gs1::{Gs1Key, ParseOptions};
-use crate::registration::{self, FieldError};
+use crate::registration::{self, Fallback, FieldError};
 use crate::registry::{AnchorRecord, LinkStore, StoreError, StoredAnchor};
 use crate::vocabulary::Vocabulary;
 use serde_json::Value;
@@ -47,7 +47,7 @@ pub async fn import(
             Ok((key, record)) => {
                 // A later line for the same identifier wins over an earlier deferred one.
                 deferred.retain(|(_, k, _)| k != &key);
-                match settle(store, &key, record.clone(), &batch.pending).await? {
+                match settle(store, &key, record.clone(), &batch.pending, Fallback::Wait).await? {
                     Ok(settled) => batch.add(&key, settled),
                     Err(_) => deferred.push((index + 1, key, record)),
                 }
@@ -66,7 +66,8 @@ pub async fn import(
 }
 
 /// Settles deferred lines now that the whole file is stored, repeating while that makes progress (a chain of
-/// levels listed deepest first).
+/// levels listed deepest first). What still inherits nothing then takes its first link's type as the default,
+/// shallowest level first so deeper ones can inherit from it, exactly as one `PUT` at a time would have.
 async fn retry_deferred(
     store: &dyn LinkStore,
     mut deferred: Vec<(usize, Gs1Key, AnchorRecord)>,
@@ -75,26 +76,30 @@ async fn retry_deferred(
     loop {
         let mut batch = Batch::default();
         let mut still = Vec::new();
-        let mut last_errors = Vec::new();
         for (line, key, record) in deferred {
-            match settle(store, &key, record.clone(), &batch.pending).await? {
+            match settle(store, &key, record.clone(), &batch.pending, Fallback::Wait).await? {
                 Ok(settled) => batch.add(&key, settled),
-                Err(e) => {
-                    last_errors.push((line, e));
-                    still.push((line, key, record));
-                }
+                Err(_) => still.push((line, key, record)),
             }
         }
         batch.flush(store).await?;
         report.imported += batch.written;
-        if batch.written == 0 {
-            for (line, e) in last_errors {
-                report.reject(line, &e);
-            }
-            return Ok(());
-        }
         deferred = still;
+        if batch.written == 0 || deferred.is_empty() {
+            break;
+        }
     }
+    deferred.sort_by_key(|(_, key, _)| key.qualifiers().count());
+    let mut batch = Batch::default();
+    for (line, key, record) in deferred {
+        match settle(store, &key, record, &batch.pending, Fallback::FirstLink).await? {
+            Ok(settled) => batch.add(&key, settled),
+            Err(e) => report.reject(line, &e),
+        }
+    }
+    batch.flush(store).await?;
+    report.imported += batch.written;
+    Ok(())
 }
 
 impl ImportReport {
@@ -164,9 +169,10 @@ async fn settle(
     key: &Gs1Key,
     mut record: AnchorRecord,
     pending: &HashMap<String, AnchorRecord>,
+    fallback: Fallback,
 ) -> Result<Result<AnchorRecord, FieldError>, StoreError> {
     let ancestors = ancestors(store, key, pending).await?;
-    Ok(registration::settle_default(&mut record, &ancestors).map(|()| record))
+    Ok(registration::settle_default(&mut record, &ancestors, fallback).map(|()| record))
 }
 
 /// Ancestor records, preferring ones earlier in the same file that are not yet written.
@@ -258,6 +264,40 @@ not json
             .await
             .unwrap();
         assert!(got.iter().all(Option::is_some));
+    }
+
+    #[tokio::test]
+    async fn a_level_listed_before_its_ancestor_inherits_rather_than_defaulting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let input = format!(
+            r#"{{"identifier":"{G}/10/B","itemDescription":"batch","links":[{{"linkType":"untp:dcc","href":"https://a.example/c","title":"c"}}]}}
+{{"identifier":"{G}","itemDescription":"gtin","defaultLinkType":"gs1:pip","links":[{{"linkType":"gs1:pip","href":"https://a.example/p","title":"p"}}]}}
+{{"identifier":"01/09506000134369/10/X","itemDescription":"orphan batch","links":[{{"linkType":"untp:dcc","href":"https://a.example/x","title":"x"}}]}}
+"#
+        );
+        let report = import(
+            &store,
+            &Vocabulary::embedded(),
+            &ParseOptions::default(),
+            input.as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        assert_eq!(report.imported, 3);
+        let batch = store.get(&format!("{G}/10/B")).await.unwrap().unwrap();
+        assert_eq!(
+            batch.record.default_link_type, None,
+            "inherits the GTIN's default, as when written in order"
+        );
+        let orphan = store.get("01/09506000134369/10/X").await.unwrap().unwrap();
+        let dcc = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+        assert_eq!(
+            orphan.record.default_link_type.as_deref(),
+            Some(dcc),
+            "nothing to inherit: its first link"
+        );
     }
 
     #[tokio::test]

@@ -250,6 +250,15 @@ fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
     }
 }
 
+/// What to do when an anchor sets no default link type and no ancestor has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Make the first link's type the default (a single write through the API).
+    FirstLink,
+    /// Refuse for now: an ancestor later in the same import may supply it.
+    Wait,
+}
+
 /// Settles the anchor's default link type against its ancestors (most specific first).
 ///
 /// Every identifier must have a default link at its own level or above (GS1). An explicit `defaultLinkType` must
@@ -258,6 +267,7 @@ fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
 pub fn settle_default(
     record: &mut AnchorRecord,
     ancestors: &[Option<Arc<StoredAnchor>>],
+    fallback: Fallback,
 ) -> Result<(), FieldError> {
     let ancestor_records = || ancestors.iter().flatten().map(|a| &a.record);
     if let Some(t) = &record.default_link_type {
@@ -274,6 +284,10 @@ pub fn settle_default(
         return Ok(());
     }
     match record.links.first() {
+        Some(_) if fallback == Fallback::Wait => Err(FieldError::new(
+            "defaultLinkType",
+            "no default link type here and none inherited from an ancestor",
+        )),
         Some(first) => {
             record.default_link_type = Some(first.link_type.clone());
             Ok(())
@@ -471,21 +485,27 @@ mod tests {
     fn default_link_type_must_exist_here_or_above() {
         let mut r = stored(Some("T"), &[]).unwrap().record.clone();
         assert_eq!(
-            settle_default(&mut r, &[None]).unwrap_err().field,
+            settle_default(&mut r, &[None], Fallback::FirstLink)
+                .unwrap_err()
+                .field,
             "defaultLinkType"
         );
-        assert!(settle_default(&mut r, &[None, stored(None, &["T"])]).is_ok());
+        assert!(settle_default(&mut r, &[None, stored(None, &["T"])], Fallback::FirstLink).is_ok());
 
         let mut r = stored(None, &[]).unwrap().record.clone();
         assert!(
-            settle_default(&mut r, &[]).is_err(),
+            settle_default(&mut r, &[], Fallback::FirstLink).is_err(),
             "nothing to inherit and no links"
         );
-        assert!(settle_default(&mut r, &[stored(Some("U"), &["U"])]).is_ok());
+        assert!(settle_default(&mut r, &[stored(Some("U"), &["U"])], Fallback::FirstLink).is_ok());
         assert_eq!(r.default_link_type, None, "inherits rather than copies");
 
         let mut r = stored(None, &["A", "B"]).unwrap().record.clone();
-        settle_default(&mut r, &[]).unwrap();
+        assert!(
+            settle_default(&mut r, &[], Fallback::Wait).is_err(),
+            "an import waits for a later ancestor"
+        );
+        settle_default(&mut r, &[], Fallback::FirstLink).unwrap();
         assert_eq!(r.default_link_type.as_deref(), Some("A"));
     }
 

@@ -76,8 +76,12 @@ async fn put(
     let mut validated =
         registration::validate(submission, &state.vocabulary).map_err(ApiError::Invalid)?;
     let ancestors = ancestors(state, key).await?;
-    registration::settle_default(&mut validated.record, &ancestors)
-        .map_err(|e| ApiError::Invalid(vec![e]))?;
+    registration::settle_default(
+        &mut validated.record,
+        &ancestors,
+        registration::Fallback::FirstLink,
+    )
+    .map_err(|e| ApiError::Invalid(vec![e]))?;
     let outcome = state
         .store
         .put(key.canonical_path(), validated.record, precondition)

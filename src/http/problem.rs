@@ -110,7 +110,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, *allow));
             }
-            ApiError::Store(StoreError::Unavailable(_)) => {
+            ApiError::Store(StoreError::Unavailable(_) | StoreError::Uncertain(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}

@@ -121,6 +121,20 @@ impl CachedStore {
         }
     }
 
+    /// After a write: forget the key unless the store certainly did not apply it, so a refused write during an
+    /// outage leaves the last known record available as a stale answer.
+    fn forget_unless_refused<T>(&self, key: &str, outcome: &Result<T, StoreError>) {
+        let refused = matches!(
+            outcome,
+            Err(StoreError::Unavailable(_)
+                | StoreError::PreconditionFailed { .. }
+                | StoreError::Decode { .. })
+        );
+        if !refused {
+            self.forget(key);
+        }
+    }
+
     fn forget(&self, key: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(key);
@@ -188,14 +202,13 @@ impl LinkStore for CachedStore {
         precondition: Precondition,
     ) -> Result<PutOutcome, StoreError> {
         let outcome = self.inner.put(key, record, precondition).await;
-        // Forget even on error: a timed-out write may still have been applied.
-        self.forget(key);
+        self.forget_unless_refused(key, &outcome);
         outcome
     }
 
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
         let outcome = self.inner.delete(key, precondition).await;
-        self.forget(key);
+        self.forget_unless_refused(key, &outcome);
         outcome
     }
 

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod embedded;
+pub mod format;
 pub mod record;
 pub mod redis;
 
@@ -15,6 +16,9 @@ pub enum StoreError {
     PreconditionFailed { current: Option<u64> },
     #[error("the link store is unavailable: {0}")]
     Unavailable(String),
+    /// The store stopped answering after a write was sent: it may or may not have been applied.
+    #[error("the link store did not confirm the write: {0}")]
+    Uncertain(String),
     #[error("record {key}: {source}")]
     Decode {
         key: String,

@@ -64,19 +64,12 @@ pub struct StoredAnchor {
     pub record: AnchorRecord,
 }
 
-/// The on-disk format version. A reader refuses any other, so an old binary never misreads newer data.
-pub const FORMAT_VERSION: u32 = 1;
-
-#[derive(Serialize, Deserialize)]
-struct Envelope<R> {
-    format: u32,
-    version: u64,
-    record: R,
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
-    #[error("stored record has format {found}; this build reads format {FORMAT_VERSION}")]
+    #[error(
+        "stored record has format {found}; this build reads format {}",
+        super::format::FORMAT
+    )]
     UnknownFormat { found: u32 },
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
@@ -111,34 +104,13 @@ impl StoredAnchor {
             + links
     }
 
+    /// The stored form (see `registry::format`).
     pub fn encode(&self) -> Vec<u8> {
-        let envelope = Envelope {
-            format: FORMAT_VERSION,
-            version: self.version,
-            record: &self.record,
-        };
-        // Serialising owned strings and vectors cannot fail.
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        super::format::encode(self)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
-        #[derive(Deserialize)]
-        struct Header {
-            format: u32,
-        }
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-        if header.format != FORMAT_VERSION {
-            return Err(DecodeError::UnknownFormat {
-                found: header.format,
-            });
-        }
-        let envelope: Envelope<AnchorRecord> =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-        Ok(StoredAnchor {
-            version: envelope.version,
-            record: envelope.record,
-        })
+        super::format::decode(bytes)
     }
 }
 
@@ -176,10 +148,9 @@ mod tests {
 
     #[test]
     fn refuses_unknown_formats() {
-        let bytes = br#"{"format":2,"version":1,"record":{"itemDescription":"x","links":[]}}"#;
         assert_eq!(
-            StoredAnchor::decode(bytes),
-            Err(DecodeError::UnknownFormat { found: 2 })
+            StoredAnchor::decode(b"9:1:"),
+            Err(DecodeError::UnknownFormat { found: 9 })
         );
         assert!(matches!(
             StoredAnchor::decode(b"\xff"),

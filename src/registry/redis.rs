@@ -3,7 +3,7 @@
 //! Keys: `{prefix}:a:{01/09520123456788}/10/ABC`. The hash tag is the primary key, so every level of one
 //! identifier lives in one slot and a resolution is one `MGET`, on a cluster too. Writes run as Lua scripts, so the
 //! precondition check, the version bump and the invalidation message are one atomic step. Values are the same
-//! versioned envelope the embedded store writes; a reader refuses formats it does not know.
+//! stored format the embedded store writes (`registry::format`); a reader refuses formats it does not know.
 
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
@@ -18,15 +18,16 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV: precondition mode, accepted versions,
-/// record JSON, invalidation channel, canonical path. Returns {1, version, created} or {0, current or -1}.
+/// record payload (`registry::format`), invalidation channel, canonical path. The `2:{version}:` header is the
+/// stored format's, written here so the version bump is atomic with the check. Returns {1, version, created} or {0, current or -1}.
 static PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local current = redis.call('GET', KEYS[1])
 local version = nil
 if current then
-  local format, v = string.match(current, '^{"format":(%d+),"version":(%d+),')
-  if format ~= '1' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+  local format, v = string.match(current, '^(%d+):(%d+):')
+  if format ~= '2' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
   version = tonumber(v)
 end
 local mode = ARGV[1]
@@ -43,7 +44,7 @@ if base == nil then
   redis.call('DEL', KEYS[2])
 end
 local next = base + 1
-redis.call('SET', KEYS[1], '{"format":1,"version":' .. next .. ',"record":' .. ARGV[3] .. '}')
+redis.call('SET', KEYS[1], '2:' .. next .. ':' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 if version == nil then return {1, next, 1} end
 return {1, next, 0}
@@ -59,8 +60,8 @@ static DELETE: LazyLock<Script> = LazyLock::new(|| {
 local current = redis.call('GET', KEYS[1])
 local version = nil
 if current then
-  local format, v = string.match(current, '^{"format":(%d+),"version":(%d+),')
-  if format ~= '1' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+  local format, v = string.match(current, '^(%d+):(%d+):')
+  if format ~= '2' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
   version = tonumber(v)
 end
 local mode = ARGV[1]
@@ -339,7 +340,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// Script errors that are about the data, not the connection.
+/// A write's error: about the data (a format we do not know), certainly not applied (no connection), or
+/// possibly applied (the connection failed or timed out after the script was sent).
 fn script_error(key: &str, e: RedisError) -> StoreError {
     let text = e.to_string();
     if text.contains("IDR_FORMAT") {
@@ -348,6 +350,9 @@ fn script_error(key: &str, e: RedisError) -> StoreError {
             key: key.to_string(),
             source,
         };
+    }
+    if !e.is_connection_refusal() && (e.is_timeout() || e.is_connection_dropped()) {
+        return StoreError::Uncertain(text);
     }
     unavailable(text)
 }
@@ -423,13 +428,13 @@ impl LinkStore for RedisStore {
         precondition: Precondition,
     ) -> Result<PutOutcome, StoreError> {
         let anchor_key = self.anchor_key(key);
-        let json = serde_json::to_string(&record).map_err(unavailable)?;
+        let payload = super::format::payload(&record);
         let (mode, versions) = precondition_args(&precondition);
         let mut call = PUT.prepare_invoke();
         call.key(&anchor_key).key(self.tombstone_key(key));
         call.arg(mode)
             .arg(versions)
-            .arg(json)
+            .arg(payload)
             .arg(&self.channel)
             .arg(key);
         let reply: Vec<i64> = self
