@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests (`mod support;` in a test file).
 
+pub mod redis;
 pub mod schema;
 pub mod server;
