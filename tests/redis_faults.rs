@@ -317,3 +317,56 @@ async fn acknowledged_writes_survive_kill_9_of_redis() {
     wait_fresh(&a, &format!("/{G1}"), "https://brand.example/p2").await;
     wait_fresh(&b, &format!("/{G1}/21/S7"), "https://brand.example/p2").await;
 }
+
+/// A slow Redis (blocked by `DEBUG SLEEP`): cached anchors answer at once, others `503` after about the command
+/// timeout rather than hanging; then everything is fresh again.
+#[tokio::test]
+async fn slow_redis_answers_within_the_timeout() {
+    let redis = RedisServer::start_with(&["--enable-debug-command", "yes"]);
+    let a = replica(&redis.url()).await;
+    let g1 = format!("/{G1}");
+    let put = request(
+        &a,
+        Method::PUT,
+        &format!("/api/v1/anchors/{G1}"),
+        Some(&product("P", "https://b.example/1")),
+    )
+    .await;
+    assert_eq!(put.status(), 201);
+    assert_fresh(&a, &g1, "https://b.example/1").await;
+
+    let port = redis.port;
+    let sleeper =
+        std::thread::spawn(move || support::redis::cli_on(port, &["DEBUG", "SLEEP", "3"]));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let r = request(&a, Method::GET, &format!("/{G2}"), None).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 503, "uncached while Redis is blocked");
+    assert!(
+        waited < Duration::from_millis(2500),
+        "answered in {waited:?}, not after Redis woke up"
+    );
+    assert!(header(&r, "retry-after").is_some());
+
+    // A cache hit needs no Redis: it answers at once (and is current: no write can happen while Redis is blocked).
+    let started = Instant::now();
+    let r = request(&a, Method::GET, &g1, None).await;
+    assert_eq!(r.status(), 307, "cached while Redis is blocked");
+    assert!(started.elapsed() < Duration::from_millis(250), "a cache hit does not wait for Redis");
+
+    sleeper.join().expect("redis-cli").expect("DEBUG SLEEP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = request(&a, Method::GET, &g1, None).await;
+        if r.status() == 307 && header(&r, "warning").is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fresh answer 10 s after Redis woke up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
