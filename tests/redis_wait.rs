@@ -1,0 +1,66 @@
+//! `store.redis_wait_replicas`: every write waits until a Redis replica holds it (`WAIT`), so a failover to that
+//! replica loses no acknowledged write.
+
+mod support;
+
+use serde_json::json;
+use support::redis::{RedisServer, cli_on};
+use support::server::Server;
+
+#[tokio::test]
+async fn writes_wait_for_the_replica() {
+    let primary = RedisServer::start();
+    let replica_of = primary.port.to_string();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &replica_of]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cli_on(replica.port, &["INFO", "replication"])
+        .unwrap_or_default()
+        .contains("master_link_status:up")
+    {
+        assert!(std::time::Instant::now() < deadline, "replica did not sync");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wait.toml");
+    std::fs::write(
+        &config,
+        "[store]\nredis_wait_replicas = 1\nredis_wait_timeout_ms = 2000\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&[
+        "--no-demo",
+        "--redis-url",
+        &primary.url(),
+        "--config",
+        config.to_str().unwrap(),
+    ])
+    .await;
+
+    let waits_before = wait_calls(primary.port);
+    for i in 0..5 {
+        let body = json!({"itemDescription": "x", "links": [
+            {"linkType": "gs1:pip", "href": format!("https://b.example/{i}"), "title": "p"}]});
+        server.put_anchor("01/09520123456788", body).await;
+        // Acknowledged means on the replica too: read it there straight after the 2xx.
+        let stored = cli_on(replica.port, &["GET", "idr:a:{01/09520123456788}"]).unwrap();
+        assert!(
+            stored.contains(&format!("https://b.example/{i}")),
+            "replica has write {i}: {stored:?}"
+        );
+    }
+    assert!(
+        wait_calls(primary.port) >= waits_before + 5,
+        "one WAIT per write"
+    );
+}
+
+/// How many `WAIT` commands the server has run (`INFO commandstats`).
+fn wait_calls(port: u16) -> u64 {
+    let stats = cli_on(port, &["INFO", "commandstats"]).unwrap();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
