@@ -17,12 +17,10 @@ use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-/// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV: precondition mode, accepted versions,
-/// record payload (`registry::format`), invalidation channel, canonical path. The `2:{version}:` header is the
-/// stored format's, written here so the version bump is atomic with the check. Returns {1, version, created} or {0, current or -1}.
-static PUT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
+/// The start of both write scripts: read the current version (refusing a stored format we do not know) and check
+/// the precondition. KEYS[1] is the anchor; ARGV[1] the precondition mode, ARGV[2] the accepted versions. On a failed
+/// precondition the script returns {0, current version or -1}.
+const CHECK: &str = r#"
 local current = redis.call('GET', KEYS[1])
 local version = nil
 if current then
@@ -38,6 +36,15 @@ if mode == 'version' and version ~= nil then
   end
 end
 if not ok then return {0, version or -1} end
+"#;
+
+/// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV[3..5]: record payload (`registry::format`),
+/// invalidation channel, canonical path. The `2:{version}:` header is the stored format's, written here so the
+/// version bump is atomic with the check. Returns {1, version, created}.
+static PUT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{CHECK}{}",
+        r#"
 local base = version
 if base == nil then
   base = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -48,37 +55,23 @@ redis.call('SET', KEYS[1], '2:' .. next .. ':' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 if version == nil then return {1, next, 1} end
 return {1, next, 0}
-"#,
-    )
+"#
+    ))
 });
 
-/// Deletes one anchor, leaving a tombstone with its last version. Same KEYS and ARGV[1..2], ARGV[3] channel,
-/// ARGV[4] canonical path. Returns {1, existed} or {0, current or -1}.
+/// Deletes one anchor, leaving a tombstone with its last version. KEYS as for `PUT`; ARGV[3..4]: channel,
+/// canonical path. Returns {1, existed}.
 static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{CHECK}{}",
         r#"
-local current = redis.call('GET', KEYS[1])
-local version = nil
-if current then
-  local format, v = string.match(current, '^(%d+):(%d+):')
-  if format ~= '2' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
-  version = tonumber(v)
-end
-local mode = ARGV[1]
-local ok = mode == 'none' or (mode == 'exists' and version ~= nil) or (mode == 'absent' and version == nil)
-if mode == 'version' and version ~= nil then
-  for v in string.gmatch(ARGV[2], '%d+') do
-    if tonumber(v) == version then ok = true end
-  end
-end
-if not ok then return {0, version or -1} end
 if version == nil then return {1, 0} end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return {1, 1}
-"#,
-    )
+"#
+    ))
 });
 
 /// How many writes an import keeps in flight on the multiplexed connection.
