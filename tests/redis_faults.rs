@@ -354,7 +354,10 @@ async fn slow_redis_answers_within_the_timeout() {
     let started = Instant::now();
     let r = request(&a, Method::GET, &g1, None).await;
     assert_eq!(r.status(), 307, "cached while Redis is blocked");
-    assert!(started.elapsed() < Duration::from_millis(250), "a cache hit does not wait for Redis");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "a cache hit does not wait for Redis"
+    );
 
     sleeper.join().expect("redis-cli").expect("DEBUG SLEEP");
     let deadline = Instant::now() + Duration::from_secs(10);
