@@ -44,7 +44,10 @@ pub fn parse_options(settings: &Settings) -> ParseOptions {
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
     Ok(match settings.redis_url() {
         Some(_) => Arc::new(RedisStore::connect(&settings.store).await?),
-        None => Arc::new(EmbeddedStore::open(&settings.store.data_dir)?),
+        None => Arc::new(EmbeddedStore::open_with_cache(
+            &settings.store.data_dir,
+            settings.store.embedded_cache_bytes,
+        )?),
     })
 }
 

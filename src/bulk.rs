@@ -47,7 +47,7 @@ pub async fn import(
             Ok((key, record)) => {
                 // A later line for the same identifier wins over an earlier deferred one.
                 deferred.retain(|(_, k, _)| k != &key);
-                match settle(store, &key, record.clone(), &batch.pending, Fallback::Wait).await? {
+                match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
                     Ok(settled) => batch.add(&key, settled),
                     Err(_) => deferred.push((index + 1, key, record)),
                 }
@@ -77,7 +77,7 @@ async fn retry_deferred(
         let mut batch = Batch::default();
         let mut still = Vec::new();
         for (line, key, record) in deferred {
-            match settle(store, &key, record.clone(), &batch.pending, Fallback::Wait).await? {
+            match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
                 Ok(settled) => batch.add(&key, settled),
                 Err(_) => still.push((line, key, record)),
             }
@@ -92,7 +92,7 @@ async fn retry_deferred(
     deferred.sort_by_key(|(_, key, _)| key.qualifiers().count());
     let mut batch = Batch::default();
     for (line, key, record) in deferred {
-        match settle(store, &key, record, &batch.pending, Fallback::FirstLink).await? {
+        match settle(store, &key, record, &mut batch, Fallback::FirstLink).await? {
             Ok(settled) => batch.add(&key, settled),
             Err(e) => report.reject(line, &e),
         }
@@ -112,30 +112,69 @@ impl ImportReport {
 /// Validated records waiting for one store transaction.
 #[derive(Default)]
 struct Batch {
-    pending: HashMap<String, AnchorRecord>,
+    pending: HashMap<String, Arc<StoredAnchor>>,
     order: Vec<String>,
     written: usize,
+    /// Levels already read or written, so a GTIN is fetched once for all its batches and serials, not per line.
+    known: HashMap<String, Option<Arc<StoredAnchor>>>,
 }
+
+/// Entries of `Batch::known` kept at most (a long import stays bounded in memory).
+const KNOWN_MAX: usize = 200_000;
 
 impl Batch {
     fn add(&mut self, key: &Gs1Key, record: AnchorRecord) {
         let key = key.canonical_path().to_string();
-        if self.pending.insert(key.clone(), record).is_none() {
+        let stored = Arc::new(StoredAnchor { version: 0, record });
+        if self.pending.insert(key.clone(), stored).is_none() {
             self.order.push(key);
         }
     }
 
     async fn flush(&mut self, store: &dyn LinkStore) -> Result<(), StoreError> {
-        let batch: Vec<(String, AnchorRecord)> = self
-            .order
-            .drain(..)
-            .filter_map(|k| self.pending.remove(&k).map(|r| (k, r)))
-            .collect();
+        if self.known.len() > KNOWN_MAX {
+            self.known.clear();
+        }
+        let mut batch = Vec::with_capacity(self.order.len());
+        for key in self.order.drain(..) {
+            if let Some(stored) = self.pending.remove(&key) {
+                batch.push((key.clone(), stored.record.clone()));
+                self.known.insert(key, Some(stored));
+            }
+        }
         if batch.is_empty() {
             return Ok(());
         }
         self.written += batch.len();
         store.put_batch(batch).await
+    }
+
+    /// Ancestor records of `key`, most specific first: this import's own lines first, then the store (one read
+    /// for the levels not seen before).
+    async fn ancestors(
+        &mut self,
+        store: &dyn LinkStore,
+        key: &Gs1Key,
+    ) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        let levels = key.levels();
+        let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
+        let unseen: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| !self.pending.contains_key(*p) && !self.known.contains_key(*p))
+            .collect();
+        if !unseen.is_empty() {
+            for (path, record) in unseen.iter().zip(store.get_many(&unseen).await?) {
+                self.known.insert((*path).to_string(), record);
+            }
+        }
+        Ok(paths
+            .iter()
+            .map(|p| match self.pending.get(*p) {
+                Some(stored) => Some(stored.clone()),
+                None => self.known.get(*p).cloned().flatten(),
+            })
+            .collect())
     }
 }
 
@@ -158,7 +197,7 @@ fn import_line(
     };
     let key = Gs1Key::parse_key(&identifier, options)
         .map_err(|e| FieldError::new("identifier", e.to_string()))?;
-    let submission = registration::parse(value.to_string().as_bytes())?;
+    let submission = registration::parse_value(value)?;
     let validated =
         registration::validate(submission, vocab).map_err(|mut errors| errors.remove(0))?;
     Ok((key, validated.record))
@@ -168,33 +207,11 @@ async fn settle(
     store: &dyn LinkStore,
     key: &Gs1Key,
     mut record: AnchorRecord,
-    pending: &HashMap<String, AnchorRecord>,
+    batch: &mut Batch,
     fallback: Fallback,
 ) -> Result<Result<AnchorRecord, FieldError>, StoreError> {
-    let ancestors = ancestors(store, key, pending).await?;
+    let ancestors = batch.ancestors(store, key).await?;
     Ok(registration::settle_default(&mut record, &ancestors, fallback).map(|()| record))
-}
-
-/// Ancestor records, preferring ones earlier in the same file that are not yet written.
-async fn ancestors(
-    store: &dyn LinkStore,
-    key: &Gs1Key,
-    pending: &HashMap<String, AnchorRecord>,
-) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
-    let levels = key.levels();
-    let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
-    let stored = store.get_many(&paths).await?;
-    Ok(paths
-        .iter()
-        .zip(stored)
-        .map(|(path, s)| match pending.get(*path) {
-            Some(record) => Some(Arc::new(StoredAnchor {
-                version: 0,
-                record: record.clone(),
-            })),
-            None => s,
-        })
-        .collect())
 }
 
 /// Writes every anchor as one NDJSON line. Returns the number written.

@@ -56,6 +56,7 @@ pub struct ResolverSettings {
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     pub data_dir: PathBuf,
+    pub embedded_cache_bytes: usize,
     pub redis_url: String,
     pub redis_key_prefix: String,
     pub redis_timeout_ms: u64,

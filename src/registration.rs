@@ -93,15 +93,22 @@ impl From<OneOrManyRepr> for OneOrMany {
 /// Parses a JSON body, naming the exact field on failure (`links[2].title`).
 pub fn parse(bytes: &[u8]) -> Result<Submission, FieldError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        FieldError::new(field, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(de).map_err(field_error)
+}
+
+/// Like `parse`, from an already parsed JSON value (an import line).
+pub fn parse_value(value: serde_json::Value) -> Result<Submission, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(field_error)
+}
+
+fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> FieldError {
+    let path = e.path().to_string();
+    let field = if path == "." {
+        "body".to_string()
+    } else {
+        path
+    };
+    FieldError::new(field, e.into_inner().to_string())
 }
 
 /// A validated record plus advisory warnings (accepted, but worth the issuer's attention).

@@ -15,35 +15,23 @@ use crate::config::CacheSettings;
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-#[derive(Clone)]
-struct Entry {
-    /// `None`: nothing registered at this key (cached briefly).
-    record: Option<Arc<StoredAnchor>>,
-    /// The feed generation it was read in. Entries from before a reconnect may have missed invalidations: they are
-    /// not served as current, but remain a fallback during an outage.
-    generation: u64,
-}
+/// Records, with the feed generation they were read in. Entries from before a reconnect may have missed
+/// invalidations: they are not served as current, but remain a fallback during an outage.
+type Present = (Arc<StoredAnchor>, u64);
 
-struct Lifetimes {
-    present: Duration,
-    absent: Duration,
-}
-
-impl moka::Expiry<String, Entry> for Lifetimes {
-    fn expire_after_create(&self, _key: &String, value: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if value.record.is_some() {
-            self.present
-        } else {
-            self.absent
-        })
-    }
-}
+/// Share of the byte budget for "nothing registered here" entries.
+const ABSENT_SHARE: u64 = 8;
 
 pub struct CachedStore {
     inner: Arc<dyn LinkStore>,
-    cache: Cache<String, Entry>,
+    /// Two caches with fixed lifetimes rather than one with per-entry expiry: moka expires fixed-TTL entries from a
+    /// queue in O(1), while per-entry expiry runs a timer wheel on request threads, which showed as 100 ms p99
+    /// spikes under a churn of short-lived negative entries (docs/performance.md).
+    present: Cache<String, Present>,
+    /// Keys known to have nothing registered, with the generation they were read in.
+    absent: Cache<String, u64>,
     /// Bumped by every invalidation; a fill whose read began in an older epoch is dropped.
     epoch: AtomicU64,
     /// The invalidation feed is connected, so cached records of this generation are current.
@@ -54,18 +42,21 @@ pub struct CachedStore {
 impl CachedStore {
     /// Wraps `inner` and subscribes to its invalidation feed.
     pub fn wrap(inner: Arc<dyn LinkStore>, settings: &CacheSettings) -> Arc<CachedStore> {
-        let lifetimes = Lifetimes {
-            present: Duration::from_secs(settings.ttl_seconds),
-            absent: Duration::from_millis(settings.negative_ttl_ms),
-        };
-        let cache = Cache::builder()
-            .max_capacity(settings.max_bytes)
-            .weigher(|key: &String, entry: &Entry| weight(key, entry))
-            .expire_after(lifetimes)
+        let absent_bytes = settings.max_bytes / ABSENT_SHARE;
+        let present = Cache::builder()
+            .max_capacity(settings.max_bytes - absent_bytes)
+            .weigher(|key: &String, value: &Present| weight(key, Some(&value.0)))
+            .time_to_live(Duration::from_secs(settings.ttl_seconds))
+            .build();
+        let absent = Cache::builder()
+            .max_capacity(absent_bytes)
+            .weigher(|key: &String, _: &u64| weight(key, None))
+            .time_to_live(Duration::from_millis(settings.negative_ttl_ms))
             .build();
         let store = Arc::new(CachedStore {
             inner,
-            cache,
+            present,
+            absent,
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
@@ -82,11 +73,13 @@ impl CachedStore {
     fn cached(&self, keys: &[&str]) -> Option<Vec<Option<Arc<StoredAnchor>>>> {
         let generation = self.generation.load(Ordering::Acquire);
         keys.iter()
-            .map(|k| {
-                self.cache
+            .map(|k| match self.present.get(*k) {
+                Some((record, g)) if g == generation => Some(Some(record)),
+                _ => self
+                    .absent
                     .get(*k)
-                    .filter(|e| e.generation == generation)
-                    .map(|e| e.record)
+                    .filter(|g| *g == generation)
+                    .map(|_| None),
             })
             .collect()
     }
@@ -97,11 +90,12 @@ impl CachedStore {
         }
         let generation = self.generation.load(Ordering::Acquire);
         for (key, record) in keys.iter().zip(records) {
-            let entry = Entry {
-                record: record.clone(),
-                generation,
-            };
-            self.cache.insert((*key).to_string(), entry);
+            match record {
+                Some(record) => self
+                    .present
+                    .insert((*key).to_string(), (record.clone(), generation)),
+                None => self.absent.insert((*key).to_string(), generation),
+            }
         }
     }
 
@@ -109,7 +103,7 @@ impl CachedStore {
     fn fallback(&self, keys: &[&str], error: StoreError) -> Result<Lookup, StoreError> {
         let records: Vec<Option<Arc<StoredAnchor>>> = keys
             .iter()
-            .map(|k| self.cache.get(*k).and_then(|e| e.record))
+            .map(|k| self.present.get(*k).map(|(record, _)| record))
             .collect();
         if records.iter().any(Option::is_some) {
             Ok(Lookup {
@@ -137,14 +131,16 @@ impl CachedStore {
 
     fn forget(&self, key: &str) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(key);
+        self.present.invalidate(key);
+        self.absent.invalidate(key);
     }
 }
 
-/// Approximate bytes held for one entry, so the bound is on memory rather than on a count.
-fn weight(key: &str, entry: &Entry) -> u32 {
-    let record = entry.record.as_ref().map_or(0, |a| a.approx_bytes());
-    u32::try_from(key.len() + record + 96).unwrap_or(u32::MAX)
+/// Approximate bytes held for one entry (key, record, and the cache's own bookkeeping), so the bound is on memory
+/// rather than on a count.
+fn weight(key: &str, record: Option<&Arc<StoredAnchor>>) -> u32 {
+    let record = record.map_or(0, |a| a.approx_bytes());
+    u32::try_from(key.len() + record + 160).unwrap_or(u32::MAX)
 }
 
 impl InvalidationSink for CachedStore {
@@ -358,7 +354,7 @@ mod tests {
         let old = other.get_many(&["01/a"]).await.unwrap();
         cached.invalidate("01/a"); // the write's event arrives while the old read is in flight
         cached.fill(&["01/a"], &old, epoch);
-        assert!(cached.cache.get("01/a").is_none());
+        assert!(cached.present.get("01/a").is_none());
     }
 
     #[tokio::test]
@@ -395,15 +391,15 @@ mod tests {
 
     #[test]
     fn weight_grows_with_the_record() {
-        let entry = |r| Entry {
-            record: Some(Arc::new(StoredAnchor {
+        let entry = |r| {
+            Arc::new(StoredAnchor {
                 version: 1,
                 record: r,
-            })),
-            generation: 0,
+            })
         };
         let small = entry(record("x"));
         let big = entry(record(&"x".repeat(1000)));
-        assert!(weight("k", &big) > weight("k", &small) + 900);
+        assert!(weight("k", Some(&big)) > weight("k", Some(&small)) + 900);
+        assert!(weight("k", None) < weight("k", Some(&small)));
     }
 }

@@ -16,6 +16,7 @@ const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const FILE_NAME: &str = "idr.redb";
+const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -23,12 +24,19 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens (creating when missing) the store in `dir`.
+    /// Opens (creating when missing) the store in `dir`, with redb's default page cache.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with a bound on the memory redb may use to cache pages.
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path)
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
             .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ANCHORS).map_err(unavailable)?;
