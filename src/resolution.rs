@@ -90,11 +90,20 @@ pub async fn resolve(
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
     let lookup = store.lookup(&paths).await?;
+    let (stale, complete) = (lookup.stale, lookup.complete);
     let outcome = decide(key, &candidates, lookup.records, query, root, delegations);
-    Ok(Resolved {
-        outcome,
-        stale: lookup.stale,
-    })
+    // From a cache with gaps during an outage, "not found" may only mean "not cached": never a 404 for that.
+    if !complete
+        && matches!(
+            outcome,
+            Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_)
+        )
+    {
+        return Err(StoreError::Unavailable(
+            "the link store is unreachable and this answer is not cached".into(),
+        ));
+    }
+    Ok(Resolved { outcome, stale })
 }
 
 fn decide(

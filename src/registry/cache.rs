@@ -21,6 +21,23 @@ use std::time::Duration;
 /// invalidations: they are not served as current, but remain a fallback during an outage.
 type Present = (Arc<StoredAnchor>, u64);
 
+/// Invalidation stripes (a power of two).
+const STRIPES: usize = 1024;
+
+/// What a read saw before going to the store: the feed generation and the epoch of each key's stripe.
+struct Snapshot {
+    generation: u64,
+    epochs: Vec<u64>,
+}
+
+fn stripe(key: &str) -> usize {
+    // FNV-1a: cheap and well spread for short keys.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash as usize) & (STRIPES - 1)
+}
+
 /// Share of the byte budget for "nothing registered here" entries.
 const ABSENT_SHARE: u64 = 8;
 
@@ -32,8 +49,9 @@ pub struct CachedStore {
     present: Cache<String, Present>,
     /// Keys known to have nothing registered, with the generation they were read in.
     absent: Cache<String, u64>,
-    /// Bumped by every invalidation; a fill whose read began in an older epoch is dropped.
-    epoch: AtomicU64,
+    /// Per-key-stripe counters bumped by every invalidation; a fill whose read began before an invalidation of its
+    /// stripe is dropped. Striped so that writes elsewhere do not void every fill in flight.
+    epochs: Box<[AtomicU64]>,
     /// The invalidation feed is connected, so cached records of this generation are current.
     live: AtomicBool,
     generation: AtomicU64,
@@ -57,7 +75,7 @@ impl CachedStore {
             inner,
             present,
             absent,
-            epoch: AtomicU64::new(0),
+            epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
         });
@@ -84,17 +102,33 @@ impl CachedStore {
             .collect()
     }
 
-    fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], epoch: u64) {
-        if self.epoch.load(Ordering::Acquire) != epoch {
-            return;
+    fn snapshot(&self, keys: &[&str]) -> Snapshot {
+        Snapshot {
+            generation: self.generation.load(Ordering::Acquire),
+            epochs: keys
+                .iter()
+                .map(|k| self.epochs[stripe(k)].load(Ordering::Acquire))
+                .collect(),
         }
-        let generation = self.generation.load(Ordering::Acquire);
-        for (key, record) in keys.iter().zip(records) {
+    }
+
+    /// Caches what a read returned, except keys invalidated since the read began. The check is repeated after the
+    /// insert, so an invalidation that lands in between still removes the entry.
+    fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], seen: &Snapshot) {
+        for ((key, record), epoch) in keys.iter().zip(records).zip(&seen.epochs) {
+            let counter = &self.epochs[stripe(key)];
+            if counter.load(Ordering::Acquire) != *epoch {
+                continue;
+            }
             match record {
                 Some(record) => self
                     .present
-                    .insert((*key).to_string(), (record.clone(), generation)),
-                None => self.absent.insert((*key).to_string(), generation),
+                    .insert((*key).to_string(), (record.clone(), seen.generation)),
+                None => self.absent.insert((*key).to_string(), seen.generation),
+            }
+            if counter.load(Ordering::Acquire) != *epoch {
+                self.present.invalidate(*key);
+                self.absent.invalidate(*key);
             }
         }
     }
@@ -106,9 +140,12 @@ impl CachedStore {
             .map(|k| self.present.get(*k).map(|(record, _)| record))
             .collect();
         if records.iter().any(Option::is_some) {
+            let known = |k: &&str| self.present.contains_key(*k) || self.absent.contains_key(*k);
+            let complete = keys.iter().all(known);
             Ok(Lookup {
                 records,
                 stale: true,
+                complete,
             })
         } else {
             Err(error)
@@ -130,7 +167,7 @@ impl CachedStore {
     }
 
     fn forget(&self, key: &str) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.epochs[stripe(key)].fetch_add(1, Ordering::AcqRel);
         self.present.invalidate(key);
         self.absent.invalidate(key);
     }
@@ -151,7 +188,7 @@ impl InvalidationSink for CachedStore {
     fn connected(&self) {
         // Events may have been missed while disconnected: nothing cached before now counts as current, but it stays
         // available as an outage fallback until refreshed or expired.
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        // Fills in flight carry the old generation, so they cannot land as current.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.live.store(true, Ordering::Release);
     }
@@ -174,16 +211,18 @@ impl LinkStore for CachedStore {
                 return Ok(Lookup {
                     records,
                     stale: false,
+                    complete: true,
                 });
             }
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let seen = self.snapshot(keys);
         match self.inner.get_many(keys).await {
             Ok(records) => {
-                self.fill(keys, &records, epoch);
+                self.fill(keys, &records, &seen);
                 Ok(Lookup {
                     records,
                     stale: false,
+                    complete: true,
                 })
             }
             Err(e @ StoreError::Unavailable(_)) => self.fallback(keys, e),
@@ -350,10 +389,10 @@ mod tests {
             .put("01/a", record("v1"), Precondition::None)
             .await
             .unwrap();
-        let epoch = cached.epoch.load(Ordering::Acquire);
+        let seen = cached.snapshot(&["01/a"]);
         let old = other.get_many(&["01/a"]).await.unwrap();
         cached.invalidate("01/a"); // the write's event arrives while the old read is in flight
-        cached.fill(&["01/a"], &old, epoch);
+        cached.fill(&["01/a"], &old, &seen);
         assert!(cached.present.get("01/a").is_none());
     }
 
@@ -381,6 +420,15 @@ mod tests {
             .unwrap();
         assert!(outage.stale);
         assert!(outage.records[0].is_some() && outage.records[1].is_none());
+        assert!(
+            !outage.complete,
+            "01/b was never read: its absence is unknown, not a 404"
+        );
+        cached.lookup(&["01/b"]).await.unwrap(); // now known absent
+        let outage = cached
+            .fallback(&["01/a", "01/b"], StoreError::Unavailable("down".into()))
+            .unwrap();
+        assert!(outage.complete);
         assert!(
             cached
                 .fallback(&["01/zzz"], StoreError::Unavailable("down".into()))

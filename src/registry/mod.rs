@@ -64,6 +64,9 @@ pub type AnchorSink<'s> =
 pub struct Lookup {
     pub records: Vec<Option<Arc<StoredAnchor>>>,
     pub stale: bool,
+    /// Every level is known (present or known absent). A stale lookup may have gaps: an absent level there is
+    /// unknown, not "nothing registered".
+    pub complete: bool,
 }
 
 /// Receives a store's invalidation events (a cache in front of a shared store).
@@ -118,6 +121,7 @@ pub trait LinkStore: Send + Sync + 'static {
         Ok(Lookup {
             records: self.get_many(keys).await?,
             stale: false,
+            complete: true,
         })
     }
 

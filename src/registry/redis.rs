@@ -546,7 +546,8 @@ impl LinkStore for RedisStore {
             }
             drop(tx);
         };
-        let draining = async {
+        // Owns the receiver, so a sink that stops early (closed output) closes the channel and the scan ends.
+        let draining = async move {
             while let Some(item) = rx.recv().await {
                 let (key, anchor) = item?;
                 sink(&key, &anchor)?;
