@@ -6,7 +6,7 @@ use crate::registration::{self, Fallback, FieldError};
 use crate::registry::{AnchorRecord, LinkStore, StoreError, StoredAnchor};
 use crate::vocabulary::Vocabulary;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ pub async fn import(
     let mut batch = Batch::default();
     // Lines whose default link type lives at an ancestor that comes later in the file.
     let mut deferred: Vec<(usize, Gs1Key, AnchorRecord)> = Vec::new();
+    let mut deferred_keys: HashSet<Gs1Key> = HashSet::new();
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -46,10 +47,15 @@ pub async fn import(
         match import_line(vocab, options, &line) {
             Ok((key, record)) => {
                 // A later line for the same identifier wins over an earlier deferred one.
-                deferred.retain(|(_, k, _)| k != &key);
+                if deferred_keys.remove(&key) {
+                    deferred.retain(|(_, k, _)| k != &key);
+                }
                 match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
                     Ok(settled) => batch.add(&key, settled),
-                    Err(_) => deferred.push((index + 1, key, record)),
+                    Err(_) => {
+                        deferred_keys.insert(key.clone());
+                        deferred.push((index + 1, key, record));
+                    }
                 }
             }
             Err(e) => report.reject(index + 1, &e),

@@ -199,6 +199,13 @@ impl Settings {
                 "letters, digits, '_', '-' or '.' only",
             ));
         }
+        if self.store.redis_wait_replicas > 0 && self.store.redis_wait_timeout_ms == 0 {
+            // WAIT with a timeout of 0 blocks until the replicas answer, however long that takes.
+            return Err(invalid(
+                "store.redis_wait_timeout_ms",
+                "must be greater than 0 when redis_wait_replicas is set",
+            ));
+        }
         if self.store.redis_timeout_ms == 0 {
             return Err(invalid("store.redis_timeout_ms", "must be greater than 0"));
         }

@@ -41,8 +41,8 @@ if not ok then return {0, version or -1} end
 /// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV[3..5]: record payload (`registry::format`),
 /// invalidation channel, canonical path. The `2:{version}:` header is the stored format's, written here so the
 /// version bump is atomic with the check. Returns {1, version, created}.
-static PUT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
+static PUT: LazyLock<WriteScript> = LazyLock::new(|| {
+    WriteScript::new(format!(
         "{CHECK}{}",
         r#"
 local base = version
@@ -61,8 +61,8 @@ return {1, next, 0}
 
 /// Deletes one anchor, leaving a tombstone with its last version. KEYS as for `PUT`; ARGV[3..4]: channel,
 /// canonical path. Returns {1, existed}.
-static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
+static DELETE: LazyLock<WriteScript> = LazyLock::new(|| {
+    WriteScript::new(format!(
         "{CHECK}{}",
         r#"
 if version == nil then return {1, 0} end
@@ -73,6 +73,24 @@ return {1, 1}
 "#
     ))
 });
+
+/// A Lua write script, kept as source (for `EVAL`) and as a `Script` (for `EVALSHA`).
+struct WriteScript {
+    source: String,
+    compiled: Script,
+}
+
+impl WriteScript {
+    fn new(source: String) -> WriteScript {
+        WriteScript {
+            compiled: Script::new(&source),
+            source,
+        }
+    }
+}
+
+/// How often an idle invalidation subscription is checked.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// How many writes an import keeps in flight on the multiplexed connection.
 const IMPORT_CONCURRENCY: usize = 64;
@@ -92,19 +110,43 @@ impl Conn {
         }
     }
 
-    async fn invoke<T: FromRedisValue>(
+    /// Runs a write script. A standalone Redis gets `EVALSHA` (loading the script on `NOSCRIPT`); a cluster gets
+    /// `EVAL` routed by the first key, because after a failover a new primary lacks the script and redis-rs would
+    /// then load it on every node, failing writes while any node is down.
+    async fn run<T: FromRedisValue>(
         &self,
-        call: &redis::ScriptInvocation<'_>,
+        script: &WriteScript,
+        keys: &[&str],
+        args: &[&[u8]],
     ) -> RedisResult<T> {
         match self {
-            Conn::Single(c) => call.invoke_async(&mut c.clone()).await,
-            Conn::Cluster(c) => call.invoke_async(&mut c.clone()).await,
+            Conn::Single(c) => {
+                let mut call = script.compiled.prepare_invoke();
+                for k in keys {
+                    call.key(*k);
+                }
+                for a in args {
+                    call.arg(*a);
+                }
+                call.invoke_async(&mut c.clone()).await
+            }
+            Conn::Cluster(c) => {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(&script.source).arg(keys.len()).arg(keys);
+                for a in args {
+                    cmd.arg(*a);
+                }
+                cmd.query_async(&mut c.clone()).await
+            }
         }
     }
 }
 
 pub struct RedisStore {
+    /// Reads.
     conn: Conn,
+    /// Writes (the same connection as `conn` unless writes wait for replicas).
+    writer: Conn,
     prefix: String,
     channel: String,
     /// Standalone URL, or every seed node of a cluster: where to subscribe and scan.
@@ -114,20 +156,56 @@ pub struct RedisStore {
     timeout: Duration,
 }
 
+/// A connection to a standalone Redis (made lazily and re-made after failures) or to a cluster (which needs one
+/// seed node up to learn its topology).
+async fn open(cluster: bool, nodes: &[String], timeout: Duration) -> Result<Conn, StoreError> {
+    if cluster {
+        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .retries(1)
+            .build()
+            .map_err(unavailable)?;
+        return Ok(Conn::Cluster(
+            client.get_async_connection().await.map_err(unavailable)?,
+        ));
+    }
+    let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    Ok(Conn::Single(
+        ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?,
+    ))
+}
+
 /// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
 fn parse_url(url: &str) -> Result<(bool, Vec<String>), StoreError> {
     if let Some(rest) = url.strip_prefix("redis+cluster://") {
-        let nodes: Vec<String> = rest
+        let hosts: Vec<&str> = rest
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
-            .map(|n| format!("redis://{n}"))
             .collect();
-        if nodes.is_empty() {
+        if hosts.is_empty() {
             return Err(StoreError::Unavailable(format!(
                 "{url}: no cluster nodes listed"
             )));
         }
+        // Credentials written once, on the first node, apply to every node.
+        let auth = hosts[0].find('@').map_or("", |at| &hosts[0][..=at]);
+        let nodes = hosts
+            .iter()
+            .map(|h| {
+                if h.contains('@') {
+                    format!("redis://{h}")
+                } else {
+                    format!("redis://{auth}{h}")
+                }
+            })
+            .collect();
         return Ok((true, nodes));
     }
     if url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")
@@ -146,30 +224,21 @@ impl RedisStore {
     pub async fn connect(settings: &StoreSettings) -> Result<RedisStore, StoreError> {
         let (cluster, nodes) = parse_url(settings.redis_url.trim())?;
         let timeout = Duration::from_millis(settings.redis_timeout_ms);
-        let conn = if cluster {
-            let client = redis::cluster::ClusterClient::builder(nodes.clone())
-                .connection_timeout(timeout)
-                .response_timeout(timeout)
-                .retries(1)
-                .build()
-                .map_err(unavailable)?;
-            Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
-        } else {
-            let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(timeout))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500));
-            Conn::Single(
-                ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?,
-            )
-        };
-        let prefix = settings.redis_key_prefix.clone();
+        let conn = open(cluster, &nodes, timeout).await?;
         let wait = (settings.redis_wait_replicas > 0)
             .then_some((settings.redis_wait_replicas, settings.redis_wait_timeout_ms));
+        // `WAIT` covers the writes of the connection it runs on and blocks it meanwhile: writes get their own
+        // connection, with room for the wait in its timeout, so reads never queue behind a `WAIT`.
+        let writer = match wait {
+            Some((_, wait_ms)) => {
+                open(cluster, &nodes, timeout + Duration::from_millis(wait_ms)).await?
+            }
+            None => conn.clone(),
+        };
+        let prefix = settings.redis_key_prefix.clone();
         Ok(RedisStore {
             conn,
+            writer,
             channel: format!("{prefix}:invalidate"),
             prefix,
             nodes,
@@ -188,35 +257,35 @@ impl RedisStore {
     }
 
     /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`.
-    async fn wait_for_replicas(&self, key: &str) -> Result<(), StoreError> {
+    async fn wait_for_replicas(&self, key: &str) {
         let Some((replicas, timeout_ms)) = self.wait else {
-            return Ok(());
+            return;
         };
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout_ms);
-        let acked: i64 = match &self.conn {
-            Conn::Single(_) => self.conn.query(&cmd).await.map_err(unavailable)?,
+        let acked: RedisResult<i64> = match &self.writer {
+            Conn::Single(_) => self.writer.query(&cmd).await,
             Conn::Cluster(c) => {
+                // On the primary that took the write: the same per-node connection the script went through.
                 let route = Route::new(slot(key), SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                let value = c
-                    .clone()
-                    .route_command(cmd, routing)
-                    .await
-                    .map_err(unavailable)?;
-                i64::from_redis_value(value).map_err(unavailable)?
+                match c.clone().route_command(cmd, routing).await {
+                    Ok(value) => i64::from_redis_value(value).map_err(RedisError::from),
+                    Err(e) => Err(e),
+                }
             }
         };
-        if acked < i64::from(replicas) {
-            // The write is on the primary; failing it now would invite a retry of a write that did happen.
-            tracing::warn!(
+        // The write is on the primary either way; failing it now would invite a retry of a write that happened.
+        match acked {
+            Ok(n) if n >= i64::from(replicas) => {}
+            Ok(n) => tracing::warn!(
                 key,
-                acked,
+                acked = n,
                 wanted = replicas,
-                "write not yet acknowledged by enough Redis replicas"
-            );
+                "write not yet on enough Redis replicas"
+            ),
+            Err(e) => tracing::warn!(key, error = %e, "could not confirm replication of a write"),
         }
-        Ok(())
     }
 
     /// Addresses of every node to scan: the standalone server, or each cluster primary.
@@ -229,17 +298,7 @@ impl RedisStore {
             .query(redis::cmd("CLUSTER").arg("NODES"))
             .await
             .map_err(unavailable)?;
-        let primaries = text
-            .lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split(' ').collect();
-                let flags = fields.get(2)?;
-                let is_primary = flags.split(',').any(|f| f == "master") && !flags.contains("fail");
-                let addr = fields.get(1)?.split('@').next()?;
-                is_primary.then(|| format!("redis://{addr}"))
-            })
-            .collect();
-        Ok(primaries)
+        primaries(&text, credentials(&self.nodes[0]))
     }
 
     /// Calls `visit` with batches of anchor keys found by `SCAN` on every node, with a connection to that node.
@@ -284,6 +343,45 @@ impl RedisStore {
 enum ScanStep {
     Stop,
     Fetch(futures_util::future::BoxFuture<'static, Result<(), StoreError>>),
+}
+
+/// Primary addresses from `CLUSTER NODES`, as URLs carrying the seed's credentials. A primary marked failing is an
+/// error: scanning around it would report an export as complete with its keys missing.
+fn primaries(cluster_nodes: &str, credentials: &str) -> Result<Vec<String>, StoreError> {
+    let mut urls = Vec::new();
+    for line in cluster_nodes.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (Some(addr), Some(flags)) = (fields.get(1), fields.get(2)) else {
+            continue;
+        };
+        if !flags.split(',').any(|f| f == "master") {
+            continue;
+        }
+        let host_port = addr.split('@').next().unwrap_or(addr);
+        if flags.contains("fail") {
+            return Err(unavailable(format!(
+                "cluster primary {host_port} is failing ({flags})"
+            )));
+        }
+        // IPv6 addresses come as `::1:7000`: the port follows the last colon.
+        let url = match host_port.rsplit_once(':') {
+            Some((host, port)) if host.contains(':') => {
+                format!("redis://{credentials}[{host}]:{port}")
+            }
+            _ => format!("redis://{credentials}{host_port}"),
+        };
+        urls.push(url);
+    }
+    Ok(urls)
+}
+
+/// The `user:password@` part of a seed URL (or nothing).
+fn credentials(url: &str) -> &str {
+    let rest = url.strip_prefix("redis://").unwrap_or(url);
+    match rest.find('@') {
+        Some(at) if !rest[..at].contains('/') => &rest[..=at],
+        _ => "",
+    }
 }
 
 /// `{prefix}:{kind}:{01/09520123456788}/10/ABC`: the hash tag is the primary key (its value is percent-encoded
@@ -423,21 +521,22 @@ impl LinkStore for RedisStore {
         let anchor_key = self.anchor_key(key);
         let payload = super::format::payload(&record);
         let (mode, versions) = precondition_args(&precondition);
-        let mut call = PUT.prepare_invoke();
-        call.key(&anchor_key).key(self.tombstone_key(key));
-        call.arg(mode)
-            .arg(versions)
-            .arg(payload)
-            .arg(&self.channel)
-            .arg(key);
+        let tombstone = self.tombstone_key(key);
+        let args: [&[u8]; 5] = [
+            mode.as_bytes(),
+            versions.as_bytes(),
+            &payload,
+            self.channel.as_bytes(),
+            key.as_bytes(),
+        ];
         let reply: Vec<i64> = self
-            .conn
-            .invoke(&call)
+            .writer
+            .run(&PUT, &[&anchor_key, &tombstone], &args)
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, version, created] => {
-                self.wait_for_replicas(&anchor_key).await?;
+                self.wait_for_replicas(&anchor_key).await;
                 let stored = Arc::new(StoredAnchor {
                     version: *version as u64,
                     record,
@@ -459,17 +558,21 @@ impl LinkStore for RedisStore {
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
         let anchor_key = self.anchor_key(key);
         let (mode, versions) = precondition_args(&precondition);
-        let mut call = DELETE.prepare_invoke();
-        call.key(&anchor_key).key(self.tombstone_key(key));
-        call.arg(mode).arg(versions).arg(&self.channel).arg(key);
+        let tombstone = self.tombstone_key(key);
+        let args: [&[u8]; 4] = [
+            mode.as_bytes(),
+            versions.as_bytes(),
+            self.channel.as_bytes(),
+            key.as_bytes(),
+        ];
         let reply: Vec<i64> = self
-            .conn
-            .invoke(&call)
+            .writer
+            .run(&DELETE, &[&anchor_key, &tombstone], &args)
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, existed] => {
-                self.wait_for_replicas(&anchor_key).await?;
+                self.wait_for_replicas(&anchor_key).await;
                 Ok(*existed == 1)
             }
             [0, now] => Err(StoreError::PreconditionFailed {
@@ -597,16 +700,11 @@ async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Durati
     loop {
         let node = &nodes[attempt as usize % nodes.len()];
         match subscribe_once(node, &channel, timeout).await {
-            Ok(mut pubsub) => {
+            Ok(pubsub) => {
                 attempt = 0;
                 sink.connected();
                 tracing::info!(node, "invalidation feed connected");
-                let mut messages = pubsub.on_message();
-                while let Some(message) = messages.next().await {
-                    if let Ok(key) = message.get_payload::<String>() {
-                        sink.invalidate(&key);
-                    }
-                }
+                follow(pubsub, &sink, timeout).await;
                 sink.disconnected();
                 tracing::warn!(
                     node,
@@ -621,6 +719,32 @@ async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Durati
         }
         let backoff = 50u64.saturating_mul(1 << attempt.min(4));
         tokio::time::sleep(Duration::from_millis(backoff)).await;
+    }
+}
+
+/// Delivers invalidations until the subscription ends or stops answering. A half-open connection (a peer that
+/// vanished without a reset) never ends the stream, so the subscription is pinged every `HEARTBEAT`; a ping not
+/// answered within the command timeout counts as lost, and the cache stops trusting itself.
+async fn follow(pubsub: redis::aio::PubSub, sink: &Sink, timeout: Duration) {
+    let (mut control, mut messages) = pubsub.split();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    loop {
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(message) => {
+                    if let Ok(key) = message.get_payload::<String>() {
+                        sink.invalidate(&key);
+                    }
+                }
+                None => return,
+            },
+            _ = heartbeat.tick() => {
+                let ping = tokio::time::timeout(timeout.max(Duration::from_millis(500)), control.ping::<redis::Value>());
+                if !matches!(ping.await, Ok(Ok(_))) {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -676,6 +800,26 @@ mod tests {
     }
 
     #[test]
+    fn cluster_primaries_keep_credentials() {
+        let nodes = "a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n\
+                     b2 10.0.0.2:7001@17001 master - 0 0 2 connected 5461-10922\n\
+                     c3 10.0.0.3:7002@17002 slave b2 0 0 2 connected\n\
+                     d4 ::1:7003@17003 master - 0 0 3 connected 10923-16383\n";
+        let urls = primaries(nodes, credentials("redis://:s3cret@10.0.0.1:7000")).unwrap();
+        assert_eq!(
+            urls,
+            vec![
+                "redis://:s3cret@127.0.0.1:7000",
+                "redis://:s3cret@10.0.0.2:7001",
+                "redis://:s3cret@[::1]:7003"
+            ]
+        );
+        let failing = "a1 127.0.0.1:7000@17000 master,fail? - 0 0 1 connected 0-16383\n";
+        assert!(primaries(failing, "").is_err());
+        assert_eq!(credentials("redis://h:1"), "");
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(
             parse_url("redis://127.0.0.1:6379/0").unwrap(),
@@ -684,6 +828,8 @@ mod tests {
         let (cluster, nodes) = parse_url("redis+cluster://a:1, b:2").unwrap();
         assert!(cluster);
         assert_eq!(nodes, vec!["redis://a:1", "redis://b:2"]);
+        let (_, nodes) = parse_url("redis+cluster://:pw@a:1,b:2").unwrap();
+        assert_eq!(nodes, vec!["redis://:pw@a:1", "redis://:pw@b:2"]);
         assert!(parse_url("rediss://x").is_err());
         assert!(parse_url("redis+cluster://").is_err());
     }
