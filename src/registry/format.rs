@@ -1,8 +1,8 @@
-//! The stored form of an anchor, shared by every store: `2:{version}:{payload}`.
+//! The stored form of an anchor, shared by every store: `3:{version}:{payload}`.
 //!
 //! The ASCII header lets the Redis write script check the format and bump the version without decoding the record.
-//! The payload is postcard (compact binary serde) of a wire struct in which the link-type namespaces we emit are
-//! one byte: a two-link anchor takes about half the bytes of JSON, which matters at millions of anchors in Redis
+//! The payload is postcard (compact binary serde) of a wire struct in which the link-type namespaces we emit and
+//! common media types are one byte: a two-link anchor takes about half the bytes of JSON, which matters at millions of anchors in Redis
 //! memory, and decodes faster on a cache miss. A reader refuses any other format, so an old binary never misreads
 //! newer data.
 
@@ -10,9 +10,9 @@ use super::record::{AnchorRecord, DecodeError, Link, StoredAnchor};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
-/// Namespaces stored as one byte (index + 1). Frozen for format 2: new namespaces are appended, never reordered.
+/// Namespaces stored as one byte (index + 1). Frozen for format 3: new namespaces are appended, never reordered.
 const NAMESPACES: [&str; 2] = [
     "https://gs1.org/voc/",
     "https://test.uncefact.org/vocabulary/linkTypes/",
@@ -41,7 +41,7 @@ struct WireLink<'a> {
     #[serde(borrow)]
     title: Cow<'a, str>,
     #[serde(borrow)]
-    media_type: Option<Cow<'a, str>>,
+    media_type: Option<Packed<'a>>,
     #[serde(borrow)]
     hreflang: Vec<Cow<'a, str>>,
     #[serde(borrow)]
@@ -56,22 +56,42 @@ struct WireLink<'a> {
     access_role: Vec<Cow<'a, str>>,
 }
 
-fn pack(uri: &str) -> Packed<'_> {
-    for (i, ns) in NAMESPACES.iter().enumerate() {
-        if let Some(rest) = uri.strip_prefix(ns) {
-            return Packed(i as u8 + 1, Cow::Borrowed(rest));
-        }
+/// Common media types stored as one byte (index + 1), by the same prefix scheme. Frozen for format 3.
+const MEDIA_TYPES: [&str; 12] = [
+    "text/html",
+    "application/vc+jwt",
+    "application/ld+json",
+    "application/json",
+    "application/vc+ld+json",
+    "application/vc",
+    "application/linkset+json",
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "video/mp4",
+    "text/plain",
+];
+
+/// `value` as (code of the longest matching prefix in `table`, rest); code 0 keeps it whole.
+fn pack<'a>(table: &[&str], value: &'a str) -> Packed<'a> {
+    let best = table
+        .iter()
+        .enumerate()
+        .filter(|(_, prefix)| value.starts_with(**prefix))
+        .max_by_key(|(_, prefix)| prefix.len());
+    match best {
+        Some((i, prefix)) => Packed(i as u8 + 1, Cow::Borrowed(&value[prefix.len()..])),
+        None => Packed(0, Cow::Borrowed(value)),
     }
-    Packed(0, Cow::Borrowed(uri))
 }
 
-fn unpack(p: Packed<'_>) -> Result<String, DecodeError> {
+fn unpack(table: &[&str], p: Packed<'_>) -> Result<String, DecodeError> {
     match p.0 {
         0 => Ok(p.1.into_owned()),
-        code => NAMESPACES
+        code => table
             .get(usize::from(code) - 1)
-            .map(|ns| format!("{ns}{}", p.1))
-            .ok_or_else(|| DecodeError::Corrupt(format!("unknown namespace code {code}"))),
+            .map(|prefix| format!("{prefix}{}", p.1))
+            .ok_or_else(|| DecodeError::Corrupt(format!("unknown prefix code {code}"))),
     }
 }
 
@@ -83,19 +103,22 @@ fn owned(v: Vec<Cow<'_, str>>) -> Vec<String> {
     v.into_iter().map(Cow::into_owned).collect()
 }
 
-/// The payload of a record, without the header (what the Redis write script stores after `2:{version}:`).
+/// The payload of a record, without the header (what the Redis write script stores after `3:{version}:`).
 pub fn payload(record: &AnchorRecord) -> Vec<u8> {
     let wire = Wire {
         description: Cow::Borrowed(&record.item_description),
-        default_link_type: record.default_link_type.as_deref().map(pack),
+        default_link_type: record
+            .default_link_type
+            .as_deref()
+            .map(|t| pack(&NAMESPACES, t)),
         links: record
             .links
             .iter()
             .map(|l| WireLink {
-                link_type: pack(&l.link_type),
+                link_type: pack(&NAMESPACES, &l.link_type),
                 href: Cow::Borrowed(&l.href),
                 title: Cow::Borrowed(&l.title),
-                media_type: l.media_type.as_deref().map(Cow::Borrowed),
+                media_type: l.media_type.as_deref().map(|m| pack(&MEDIA_TYPES, m)),
                 hreflang: borrowed(&l.hreflang),
                 context: borrowed(&l.context),
                 rel: borrowed(&l.rel),
@@ -130,10 +153,10 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
         .into_iter()
         .map(|l| {
             Ok(Link {
-                link_type: unpack(l.link_type)?,
+                link_type: unpack(&NAMESPACES, l.link_type)?,
                 href: l.href.into_owned(),
                 title: l.title.into_owned(),
-                media_type: l.media_type.map(Cow::into_owned),
+                media_type: l.media_type.map(|m| unpack(&MEDIA_TYPES, m)).transpose()?,
                 hreflang: owned(l.hreflang),
                 context: owned(l.context),
                 rel: owned(l.rel),
@@ -145,7 +168,10 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
         .collect::<Result<Vec<Link>, DecodeError>>()?;
     let record = AnchorRecord {
         item_description: wire.description.into_owned(),
-        default_link_type: wire.default_link_type.map(unpack).transpose()?,
+        default_link_type: wire
+            .default_link_type
+            .map(|t| unpack(&NAMESPACES, t))
+            .transpose()?,
         links,
     };
     Ok(StoredAnchor { version, record })
@@ -207,8 +233,28 @@ mod tests {
     fn round_trips_every_field() {
         let s = sample();
         let bytes = encode(&s);
-        assert!(bytes.starts_with(b"2:42:"));
+        assert!(bytes.starts_with(b"3:42:"));
         assert_eq!(decode(&bytes).unwrap(), s);
+    }
+
+    #[test]
+    fn prefix_codes_round_trip() {
+        for media in [
+            "application/vc",
+            "application/vc+jwt",
+            "application/vc+ld+json",
+            "application/json-patch+json",
+            "model/gltf+json",
+        ] {
+            let packed = pack(&MEDIA_TYPES, media);
+            assert_eq!(unpack(&MEDIA_TYPES, packed).unwrap(), media);
+        }
+        assert_eq!(
+            pack(&MEDIA_TYPES, "application/vc+jwt").1,
+            "",
+            "longest prefix wins"
+        );
+        assert_eq!(pack(&MEDIA_TYPES, "model/gltf+json").0, 0);
     }
 
     #[test]
@@ -237,19 +283,23 @@ mod tests {
     #[test]
     fn refuses_unknown_formats_and_garbage() {
         assert_eq!(
-            decode(b"3:1:abc"),
-            Err(DecodeError::UnknownFormat { found: 3 })
+            decode(b"2:1:abc"),
+            Err(DecodeError::UnknownFormat { found: 2 })
+        );
+        assert_eq!(
+            decode(b"4:1:abc"),
+            Err(DecodeError::UnknownFormat { found: 4 })
         );
         assert_eq!(
             decode(br#"{"format":1,"version":1,"record":{}}"#),
             Err(DecodeError::UnknownFormat { found: 1 })
         );
         assert!(matches!(
-            decode(b"2:1:\xff\xff\xff"),
+            decode(b"3:1:\xff\xff\xff"),
             Err(DecodeError::Corrupt(_))
         ));
         assert!(matches!(decode(b""), Err(DecodeError::Corrupt(_))));
-        assert!(matches!(decode(b"2:x:"), Err(DecodeError::Corrupt(_))));
+        assert!(matches!(decode(b"3:x:"), Err(DecodeError::Corrupt(_))));
         let mut bytes = encode(&sample());
         let cut = bytes.len() - 5;
         bytes.truncate(cut);
@@ -258,7 +308,7 @@ mod tests {
 
     #[test]
     fn unknown_namespace_codes_are_corrupt() {
-        let mut bytes = b"2:1:".to_vec();
+        let mut bytes = b"3:1:".to_vec();
         let wire = Wire {
             description: "d".into(),
             default_link_type: Some(Packed(9, "x".into())),

@@ -25,7 +25,7 @@ local current = redis.call('GET', KEYS[1])
 local version = nil
 if current then
   local format, v = string.match(current, '^(%d+):(%d+):')
-  if format ~= '2' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+  if format ~= '__FORMAT__' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
   version = tonumber(v)
 end
 local mode = ARGV[1]
@@ -39,7 +39,7 @@ if not ok then return {0, version or -1} end
 "#;
 
 /// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV[3..5]: record payload (`registry::format`),
-/// invalidation channel, canonical path. The `2:{version}:` header is the stored format's, written here so the
+/// invalidation channel, canonical path. The `{format}:{version}:` header is the stored format's, written here so the
 /// version bump is atomic with the check. Returns {1, version, created}.
 static PUT: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
@@ -51,7 +51,7 @@ if base == nil then
   redis.call('DEL', KEYS[2])
 end
 local next = base + 1
-redis.call('SET', KEYS[1], '2:' .. next .. ':' .. ARGV[3])
+redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 if version == nil then return {1, next, 1} end
 return {1, next, 0}
