@@ -81,7 +81,9 @@ struct WriteScript {
 }
 
 impl WriteScript {
+    /// `__FORMAT__` in the source becomes the stored format's number.
     fn new(source: String) -> WriteScript {
+        let source = source.replace("__FORMAT__", &super::format::FORMAT.to_string());
         WriteScript {
             compiled: Script::new(&source),
             source,
