@@ -4,8 +4,10 @@ use crate::auth::Authenticator;
 use crate::bulk;
 use crate::config::{ConfigError, Settings};
 use crate::http::{self, AppState};
+use crate::identifier::Parser;
 use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
+use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
 use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::redis::RedisStore;
@@ -24,6 +26,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vocabulary(#[from] VocabularyError),
+    #[error("identifier scheme {0}")]
+    Scheme(#[from] SchemeLoadError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -33,11 +37,38 @@ pub enum StartupError {
     Demo { file: String, reason: String },
 }
 
-pub fn parse_options(settings: &Settings) -> ParseOptions {
-    ParseOptions {
+/// The identifier parser: the schemes in `{config_dir}/schemes` (or the shipped ones) with the GS1 switches, each
+/// scheme's vocabularies checked against the loaded link types.
+pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, StartupError> {
+    let schemes = SchemeSet::load(&settings.config_dir().join("schemes"))?;
+    for scheme in schemes.iter() {
+        if let Some(unknown) = scheme.vocabularies.iter().find(|v| {
+            !vocabulary
+                .namespaces()
+                .iter()
+                .any(|n| n.prefix.eq_ignore_ascii_case(v))
+        }) {
+            return Err(ConfigError::invalid(
+                format!("{}: vocabularies", scheme.source),
+                format!("no link-type vocabulary has the prefix {unknown:?}"),
+            )
+            .into());
+        }
+    }
+    let options = ParseOptions {
         legacy_gtin: settings.resolver.legacy_gtin,
         convenience_alphas: settings.resolver.convenience_alphas,
-    }
+    };
+    Ok(Parser::new(schemes, options))
+}
+
+/// Everything start-up checks before it opens a store: what `idr check-config` runs.
+pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>), StartupError> {
+    let vocabulary = Arc::new(load_vocabulary(settings)?);
+    let parser = Arc::new(parser(settings, &vocabulary)?);
+    Authenticator::from_settings(settings, &parser)?;
+    delegations(settings, &parser)?;
+    Ok((vocabulary, parser))
 }
 
 /// The configured store itself: Redis when a URL is set, else the embedded file.
@@ -77,9 +108,9 @@ pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> 
     Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
 }
 
-fn delegations(settings: &Settings, options: &ParseOptions) -> Result<Delegations, ConfigError> {
+fn delegations(settings: &Settings, parser: &Parser) -> Result<Delegations, ConfigError> {
     let rules = settings.delegations.iter().enumerate().map(|(i, d)| {
-        PathPattern::parse_canonical(&d.identifiers, options)
+        PathPattern::parse_canonical(&d.identifiers, parser)
             .map(|p| (p, d.resolver.clone()))
             .map_err(|e| ConfigError::invalid(format!("delegations[{i}].identifiers"), e))
     });
@@ -93,10 +124,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let options = parse_options(&settings);
         // Configuration errors first, before anything is opened.
-        let auth = Authenticator::from_settings(&settings, &options)?;
-        let delegations = delegations(&settings, &options)?;
+        let (vocabulary, parser) = check_config(&settings)?;
+        let auth = Authenticator::from_settings(&settings, &parser)?;
+        let delegations = delegations(&settings, &parser)?;
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \
@@ -104,9 +135,8 @@ impl Application {
             );
         }
         let store = serving_store(&settings).await?;
-        let vocabulary = Arc::new(load_vocabulary(&settings)?);
         if settings.resolver.load_demo {
-            load_demo_once(store.as_ref(), &vocabulary, &options, &settings).await?;
+            load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
         let addr = settings.server.listen;
         let listener =
@@ -122,7 +152,7 @@ impl Application {
             store,
             vocabulary,
             auth,
-            parse_options: options,
+            parser,
             delegations,
             settings,
         });
@@ -154,7 +184,7 @@ impl Application {
 async fn load_demo_once(
     store: &dyn LinkStore,
     vocabulary: &Vocabulary,
-    options: &ParseOptions,
+    parser: &Parser,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     let first_start = match store.claim_first_start().await {
@@ -166,7 +196,7 @@ async fn load_demo_once(
         Err(e) => return Err(e.into()),
     };
     if first_start && store.is_empty().await? {
-        load_demo(store, vocabulary, options, settings).await?;
+        load_demo(store, vocabulary, parser, settings).await?;
     }
     Ok(())
 }
@@ -175,7 +205,7 @@ async fn load_demo_once(
 async fn load_demo(
     store: &dyn LinkStore,
     vocabulary: &Vocabulary,
-    options: &ParseOptions,
+    parser: &Parser,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     const SHIPPED: &str = include_str!("../resolver-config/demo/demo.ndjson");
@@ -198,7 +228,7 @@ async fn load_demo(
         files.push(("shipped demo".into(), SHIPPED.into()));
     }
     for (file, text) in files {
-        let report = bulk::import(store, vocabulary, options, text.as_bytes())
+        let report = bulk::import(store, vocabulary, parser, text.as_bytes())
             .await
             .map_err(|e| StartupError::Demo {
                 file: file.clone(),

@@ -4,7 +4,7 @@
 //! compared in constant time against every key.
 
 use crate::config::{ConfigError, Settings};
-use crate::identifier::gs1::ParseOptions;
+use crate::identifier::Parser;
 pub use crate::identifier::pattern::PathPattern as Scope;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -43,7 +43,7 @@ impl Authenticator {
     /// Builds the key table; a scope that cannot match any canonical identifier is a configuration error.
     pub fn from_settings(
         settings: &Settings,
-        options: &ParseOptions,
+        parser: &Parser,
     ) -> Result<Authenticator, ConfigError> {
         let mut keys = Vec::with_capacity(settings.keys.len() + 1);
         for (i, k) in settings.keys.iter().enumerate() {
@@ -55,7 +55,7 @@ impl Authenticator {
                 .iter()
                 .enumerate()
                 .map(|(j, s)| {
-                    Scope::parse_canonical(s, options)
+                    Scope::parse_canonical(s, parser)
                         .map_err(|e| ConfigError::invalid(format!("keys[{i}].scopes[{j}]"), e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -134,7 +134,7 @@ mod tests {
             sha256: "307c609f87da43c3d563428a4f7efdf9857f4871fd10465732c4ab11a985a08c".into(),
             scopes: vec!["01/0952012*".into(), "414/9520123456788".into()],
         }];
-        Authenticator::from_settings(&settings, &ParseOptions::default()).unwrap()
+        Authenticator::from_settings(&settings, &Parser::embedded().unwrap()).unwrap()
     }
 
     #[test]
@@ -184,7 +184,7 @@ mod tests {
             sha256: "307c609f87da43c3d563428a4f7efdf9857f4871fd10465732c4ab11a985a08c".into(),
             scopes: vec!["01/9520123456788".into(), "gtin/0952*".into()],
         }];
-        let err = Authenticator::from_settings(&settings, &ParseOptions::default())
+        let err = Authenticator::from_settings(&settings, &Parser::embedded().unwrap())
             .err()
             .unwrap()
             .to_string();

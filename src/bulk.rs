@@ -1,7 +1,7 @@
 //! NDJSON import and export: one `{"identifier": …, …anchor}` per line. Import is all-or-nothing per line and
 //! reports every bad line; export writes what import reads.
 
-use crate::identifier::gs1::{Gs1Key, ParseOptions};
+use crate::identifier::{Identifier, Parser};
 use crate::registration::{self, Fallback, FieldError};
 use crate::registry::{AnchorRecord, LinkStore, StoreError, StoredAnchor};
 use crate::vocabulary::Vocabulary;
@@ -31,29 +31,30 @@ pub enum BulkError {
 pub async fn import(
     store: &dyn LinkStore,
     vocab: &Vocabulary,
-    options: &ParseOptions,
+    parser: &Parser,
     input: impl BufRead,
 ) -> Result<ImportReport, BulkError> {
     let mut report = ImportReport::default();
     let mut batch = Batch::default();
     // Lines whose default link type lives at an ancestor that comes later in the file.
-    let mut deferred: Vec<(usize, Gs1Key, AnchorRecord)> = Vec::new();
-    let mut deferred_keys: HashSet<Gs1Key> = HashSet::new();
+    let mut deferred: Vec<(usize, Identifier, AnchorRecord)> = Vec::new();
+    // Canonical paths (identifiers hold compiled patterns, which are not hash keys).
+    let mut deferred_keys: HashSet<String> = HashSet::new();
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        match import_line(vocab, options, &line) {
+        match import_line(vocab, parser, &line) {
             Ok((key, record)) => {
                 // A later line for the same identifier wins over an earlier deferred one.
-                if deferred_keys.remove(&key) {
+                if deferred_keys.remove(key.canonical_path()) {
                     deferred.retain(|(_, k, _)| k != &key);
                 }
                 match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
                     Ok(settled) => batch.add(&key, settled),
                     Err(_) => {
-                        deferred_keys.insert(key.clone());
+                        deferred_keys.insert(key.canonical_path().to_string());
                         deferred.push((index + 1, key, record));
                     }
                 }
@@ -76,7 +77,7 @@ pub async fn import(
 /// shallowest level first so deeper ones can inherit from it, exactly as one `PUT` at a time would have.
 async fn retry_deferred(
     store: &dyn LinkStore,
-    mut deferred: Vec<(usize, Gs1Key, AnchorRecord)>,
+    mut deferred: Vec<(usize, Identifier, AnchorRecord)>,
     report: &mut ImportReport,
 ) -> Result<(), BulkError> {
     loop {
@@ -95,7 +96,7 @@ async fn retry_deferred(
             break;
         }
     }
-    deferred.sort_by_key(|(_, key, _)| key.qualifiers().count());
+    deferred.sort_by_key(|(_, key, _)| key.qualifier_count());
     let mut batch = Batch::default();
     for (line, key, record) in deferred {
         match settle(store, &key, record, &mut batch, Fallback::FirstLink).await? {
@@ -129,7 +130,7 @@ struct Batch {
 const KNOWN_MAX: usize = 200_000;
 
 impl Batch {
-    fn add(&mut self, key: &Gs1Key, record: AnchorRecord) {
+    fn add(&mut self, key: &Identifier, record: AnchorRecord) {
         let key = key.canonical_path().to_string();
         let stored = Arc::new(StoredAnchor { version: 0, record });
         if self.pending.insert(key.clone(), stored).is_none() {
@@ -160,7 +161,7 @@ impl Batch {
     async fn ancestors(
         &mut self,
         store: &dyn LinkStore,
-        key: &Gs1Key,
+        key: &Identifier,
     ) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         let levels = key.levels();
         let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
@@ -187,9 +188,9 @@ impl Batch {
 /// Parses and validates one line; the default link type is settled separately (it needs the store).
 fn import_line(
     vocab: &Vocabulary,
-    options: &ParseOptions,
+    parser: &Parser,
     line: &str,
-) -> Result<(Gs1Key, AnchorRecord), FieldError> {
+) -> Result<(Identifier, AnchorRecord), FieldError> {
     let mut value: Value = serde_json::from_str(line)
         .map_err(|e| FieldError::new("line", format!("not JSON: {e}")))?;
     let identifier = match value.as_object_mut().and_then(|o| o.remove("identifier")) {
@@ -201,17 +202,18 @@ fn import_line(
             ));
         }
     };
-    let key = Gs1Key::parse_key(&identifier, options)
+    let key = parser
+        .parse_key(&identifier)
         .map_err(|e| FieldError::new("identifier", e.to_string()))?;
     let submission = registration::parse_value(value)?;
-    let validated =
-        registration::validate(submission, vocab).map_err(|mut errors| errors.remove(0))?;
+    let validated = registration::validate(submission, vocab, key.scheme())
+        .map_err(|mut errors| errors.remove(0))?;
     Ok((key, validated.record))
 }
 
 async fn settle(
     store: &dyn LinkStore,
-    key: &Gs1Key,
+    key: &Identifier,
     mut record: AnchorRecord,
     batch: &mut Batch,
     fallback: Fallback,
@@ -269,7 +271,7 @@ not json
         let report = import(
             &store,
             &Vocabulary::embedded(),
-            &ParseOptions::default(),
+            &Parser::embedded().unwrap(),
             input.as_bytes(),
         )
         .await
@@ -302,7 +304,7 @@ not json
         let report = import(
             &store,
             &Vocabulary::embedded(),
-            &ParseOptions::default(),
+            &Parser::embedded().unwrap(),
             input.as_bytes(),
         )
         .await
@@ -336,7 +338,7 @@ not json
         let report = import(
             &store,
             &Vocabulary::embedded(),
-            &ParseOptions::default(),
+            &Parser::embedded().unwrap(),
             input.as_bytes(),
         )
         .await

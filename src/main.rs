@@ -46,6 +46,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Check the configuration (settings, keys, delegations, link types, identifier schemes) without serving.
+    CheckConfig {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     HashSecret,
 }
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
             }
             Command::Import { common, file } => import(common.overrides(), file).await,
             Command::Export { common } => export(common.overrides()).await,
+            Command::CheckConfig { common } => check_config(common.overrides()),
             Command::HashSecret => hash_secret(),
         }
     });
@@ -127,16 +133,10 @@ async fn serve(overrides: Overrides) -> Result<ExitCode> {
 
 async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
+    let (vocabulary, parser) = app::check_config(&settings)?;
     let store = app::open_store(&settings).await?;
-    let vocabulary = app::load_vocabulary(&settings)?;
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let report = bulk::import(
-        store.as_ref(),
-        &vocabulary,
-        &app::parse_options(&settings),
-        BufReader::new(input),
-    )
-    .await?;
+    let report = bulk::import(store.as_ref(), &vocabulary, &parser, BufReader::new(input)).await?;
     for (line, reason) in &report.rejected {
         eprintln!("{}:{line}: rejected: {reason}", file.display());
     }
@@ -159,6 +159,23 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
     let count = bulk::export(store.as_ref(), &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} anchors");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    let (vocabulary, parser) = app::check_config(&settings)?;
+    let schemes: Vec<String> = parser
+        .schemes()
+        .iter()
+        .map(|s| format!("{} ({})", s.namespace, s.source))
+        .collect();
+    println!(
+        "configuration is valid: {} link types, {} keys, schemes: {}",
+        vocabulary.all().len(),
+        settings.keys.len(),
+        schemes.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }
 

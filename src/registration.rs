@@ -2,6 +2,7 @@
 //!
 //! Every problem is reported with the JSON path of the offending field, so an issuer can fix it without guessing.
 
+use crate::identifier::scheme::Scheme;
 use crate::registry::{AnchorRecord, Link, StoredAnchor};
 use crate::vocabulary::{self, Vocabulary};
 use serde::{Deserialize, Serialize};
@@ -117,7 +118,12 @@ pub struct Validated {
     pub warnings: Vec<String>,
 }
 
-pub fn validate(sub: Submission, vocab: &Vocabulary) -> Result<Validated, Vec<FieldError>> {
+/// Checks a submission for an identifier of `scheme` (which limits the vocabularies its links may use).
+pub fn validate(
+    sub: Submission,
+    vocab: &Vocabulary,
+    scheme: &Scheme,
+) -> Result<Validated, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let description = sub.item_description.trim().to_string();
@@ -135,7 +141,7 @@ pub fn validate(sub: Submission, vocab: &Vocabulary) -> Result<Validated, Vec<Fi
         .links
         .into_iter()
         .enumerate()
-        .filter_map(|(i, l)| validate_link(i, l, vocab, &mut errors, &mut warnings))
+        .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, &mut errors, &mut warnings))
         .collect();
     find_duplicates(&links, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
@@ -161,6 +167,7 @@ fn validate_link(
     i: usize,
     l: LinkSubmission,
     vocab: &Vocabulary,
+    scheme: &Scheme,
     errors: &mut Vec<FieldError>,
     warnings: &mut Vec<String>,
 ) -> Option<Link> {
@@ -170,6 +177,16 @@ fn validate_link(
         Some(def) if vocabulary::is_default_link(&def.uri) => {
             let msg = "the default link is derived: register the link under its descriptive type and name that \
                        type in defaultLinkType";
+            errors.push(FieldError::new(field("linkType"), msg));
+            String::new()
+        }
+        Some(def) if !scheme.allows_vocabulary(def.prefix()) => {
+            let msg = format!(
+                "{} identifiers take link types from {}; {} is not one of them",
+                scheme.title,
+                scheme.vocabularies.join(", "),
+                def.curie
+            );
             errors.push(FieldError::new(field("linkType"), msg));
             String::new()
         }
@@ -386,7 +403,8 @@ mod tests {
 
     fn run(body: &str) -> Result<Validated, Vec<FieldError>> {
         let sub = parse(body.as_bytes()).map_err(|e| vec![e])?;
-        validate(sub, &Vocabulary::embedded())
+        let schemes = crate::identifier::scheme::SchemeSet::embedded().unwrap();
+        validate(sub, &Vocabulary::embedded(), schemes.gs1().unwrap())
     }
 
     fn fields(body: &str) -> Vec<String> {

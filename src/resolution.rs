@@ -1,8 +1,9 @@
 //! The resolution algorithm: walk up the qualifier tree in one store round trip, then pick the linkset, the
 //! requested link type or the default link, level by level.
 
-use crate::identifier::gs1::Gs1Key;
+use crate::identifier::Identifier;
 use crate::identifier::pattern::PathPattern;
+use crate::identifier::scheme::UnknownLinkType;
 use crate::linkset::{self, Level};
 use crate::negotiate::{Choice, Preferences};
 use crate::registry::{Link, LinkStore, StoreError, StoredAnchor};
@@ -67,7 +68,7 @@ impl Delegations {
         Delegations(rules)
     }
 
-    fn target(&self, key: &Gs1Key) -> Option<String> {
+    fn target(&self, key: &Identifier) -> Option<String> {
         let path = key.canonical_path();
         let (_, root) = self.0.iter().find(|(pattern, _)| pattern.covers(path))?;
         Some(format!("{root}/{path}"))
@@ -76,13 +77,13 @@ impl Delegations {
 
 /// A level of the request's qualifier tree that has a record.
 struct Found<'a> {
-    key: &'a Gs1Key,
+    key: &'a Identifier,
     anchor: Arc<StoredAnchor>,
 }
 
 pub async fn resolve(
     store: &dyn LinkStore,
-    key: &Gs1Key,
+    key: &Identifier,
     query: &Query,
     root: &str,
     delegations: &Delegations,
@@ -107,8 +108,8 @@ pub async fn resolve(
 }
 
 fn decide(
-    key: &Gs1Key,
-    candidates: &[Gs1Key],
+    key: &Identifier,
+    candidates: &[Identifier],
     records: Vec<Option<Arc<StoredAnchor>>>,
     query: &Query,
     root: &str,
@@ -130,16 +131,27 @@ fn decide(
         let levels: Vec<Level<'_>> = found.iter().map(|f| level(f, root)).collect();
         return Outcome::Linkset(linkset::build(&levels, &keep));
     }
-    match &query.link_type {
+    let outcome = match &query.link_type {
         LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
         LinkTypeQuery::Unknown(name) => Outcome::NoSuchLinkType(name.clone()),
-        LinkTypeQuery::Default | LinkTypeQuery::Linkset => default_link(&found, query, &keep),
+        LinkTypeQuery::Default | LinkTypeQuery::Linkset => {
+            return default_link(&found, query, &keep);
+        }
+    };
+    // UNTP schemes answer a link type they do not hold with the default link; GS1 answers 404.
+    match outcome {
+        Outcome::NoSuchLinkType(_)
+            if key.scheme().unknown_link_type == UnknownLinkType::Default =>
+        {
+            default_link(&found, query, &keep)
+        }
+        outcome => outcome,
     }
 }
 
 fn level<'a>(f: &'a Found<'_>, root: &str) -> Level<'a> {
     Level {
-        anchor: format!("{root}/{}", f.key.canonical_path()),
+        anchor: format!("{root}/{}", f.key.public_path()),
         record: &f.anchor.record,
     }
 }
@@ -173,7 +185,7 @@ fn by_type(
                     links: tied.into_iter().cloned().collect(),
                 };
                 let levels = [Level {
-                    anchor: format!("{root}/{}", f.key.canonical_path()),
+                    anchor: format!("{root}/{}", f.key.public_path()),
                     record: &record,
                 }];
                 return Outcome::MultipleChoices(linkset::build(&levels, &|_| true));

@@ -65,6 +65,13 @@ pub struct LinkTypeDef {
     pub description: String,
 }
 
+impl LinkTypeDef {
+    /// The vocabulary prefix, e.g. `gs1` for `gs1:pip`.
+    pub fn prefix(&self) -> &str {
+        self.curie.split(':').next().unwrap_or("")
+    }
+}
+
 /// A namespace we emit, for the resolver description file.
 #[derive(Clone, Debug)]
 pub struct Namespace {

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::auth::Principal;
-use crate::identifier::gs1::Gs1Key;
+use crate::identifier::Identifier;
 use crate::registration::{self, FieldError};
 use crate::registry::{Precondition, StoredAnchor};
 use actix_web::http::{Method, header};
@@ -27,7 +27,7 @@ pub async fn anchor(
         .auth
         .authenticate(header_str(&req, header::AUTHORIZATION))?;
     let raw = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
-    let key = Gs1Key::parse_key(raw, &state.parse_options)?;
+    let key = state.parser.parse_key(raw)?;
     authorise(&principal, &key)?;
     match *req.method() {
         Method::GET | Method::HEAD => get(&state, &key, &req).await,
@@ -37,7 +37,7 @@ pub async fn anchor(
     }
 }
 
-fn authorise(principal: &Principal, key: &Gs1Key) -> Result<(), ApiError> {
+fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {
     if principal.may_access(key.canonical_path()) {
         return Ok(());
     }
@@ -48,7 +48,11 @@ fn authorise(principal: &Principal, key: &Gs1Key) -> Result<(), ApiError> {
     })
 }
 
-async fn get(state: &AppState, key: &Gs1Key, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn get(
+    state: &AppState,
+    key: &Identifier,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     match state.store.get(key.canonical_path()).await? {
         Some(stored) => Ok(record_response(
             HttpResponse::Ok(),
@@ -66,15 +70,15 @@ async fn get(state: &AppState, key: &Gs1Key, req: &HttpRequest) -> Result<HttpRe
 
 async fn put(
     state: &AppState,
-    key: &Gs1Key,
+    key: &Identifier,
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let precondition = precondition(req);
     let body = read_body(payload, state.settings.server.max_body_bytes).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
-    let mut validated =
-        registration::validate(submission, &state.vocabulary).map_err(ApiError::Invalid)?;
+    let mut validated = registration::validate(submission, &state.vocabulary, key.scheme())
+        .map_err(ApiError::Invalid)?;
     let ancestors = ancestors(state, key).await?;
     registration::settle_default(
         &mut validated.record,
@@ -115,7 +119,7 @@ async fn put(
 
 async fn delete(
     state: &AppState,
-    key: &Gs1Key,
+    key: &Identifier,
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     if state
@@ -136,7 +140,7 @@ async fn delete(
 /// Records of the levels above `key`, most specific first.
 async fn ancestors(
     state: &AppState,
-    key: &Gs1Key,
+    key: &Identifier,
 ) -> Result<Vec<Option<std::sync::Arc<StoredAnchor>>>, ApiError> {
     let levels = key.levels();
     let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
@@ -145,14 +149,14 @@ async fn ancestors(
 
 fn record_response(
     mut builder: actix_web::HttpResponseBuilder,
-    key: &Gs1Key,
+    key: &Identifier,
     stored: &StoredAnchor,
     warnings: &[String],
     root: &str,
 ) -> HttpResponse {
     let mut body = json!({
         "identifier": key.canonical_path(),
-        "anchor": format!("{root}/{}", key.canonical_path()),
+        "anchor": format!("{root}/{}", key.public_path()),
         "version": stored.version,
         "itemDescription": stored.record.item_description,
         "defaultLinkType": stored.record.default_link_type,

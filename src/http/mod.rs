@@ -7,7 +7,7 @@ pub mod wellknown;
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
-use crate::identifier::gs1::ParseOptions;
+use crate::identifier::Parser;
 use crate::registry::LinkStore;
 use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
@@ -20,7 +20,7 @@ pub struct AppState {
     pub vocabulary: Arc<Vocabulary>,
     pub auth: Authenticator,
     pub settings: Settings,
-    pub parse_options: ParseOptions,
+    pub parser: Arc<Parser>,
     pub delegations: Delegations,
 }
 

@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP answers: RFC 9457 `application/problem+json`.
 
 use crate::auth::AuthError;
-use crate::identifier::gs1::Gs1Error;
+use crate::identifier::IdentifierError;
 use crate::registration::FieldError;
 use crate::registry::StoreError;
 use actix_web::http::StatusCode;
@@ -14,7 +14,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
-    Identifier(#[from] Gs1Error),
+    Identifier(#[from] IdentifierError),
     #[error("{0}")]
     Auth(#[from] AuthError),
     #[error("this key's scopes ({held}) do not cover {identifier}")]

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::problem::ApiError;
-use crate::identifier::gs1::{self, Gs1Key};
+use crate::identifier::Identifier;
 use crate::negotiate::{self, Preferences};
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
 use crate::vocabulary;
@@ -27,19 +27,25 @@ pub async fn resolve(
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     }
     let raw_query = req.uri().query().unwrap_or("");
-    let link = gs1::parse_request(req.uri().path(), raw_query, &state.parse_options)?;
+    let request = state.parser.parse_request(req.uri().path(), raw_query)?;
     let query = build_query(&req, raw_query, &state);
     let root = state.origin(&req);
     let resolved = resolution::resolve(
         state.store.as_ref(),
-        &link.key,
+        &request.identifier,
         &query,
         &root,
         &state.delegations,
     )
     .await?;
     let json_ld = negotiate::prefers_json_ld(header_value(&req, header::ACCEPT));
-    let mut response = respond(resolved.outcome, &link.key, &root, raw_query, json_ld);
+    let mut response = respond(
+        resolved.outcome,
+        &request.identifier,
+        &root,
+        raw_query,
+        json_ld,
+    );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
         let warning = header::HeaderValue::from_static("110 - \"Response is Stale\"");
@@ -107,12 +113,12 @@ fn query_param(raw_query: &str, name: &str) -> Option<String> {
 
 fn respond(
     outcome: Outcome,
-    key: &Gs1Key,
+    key: &Identifier,
     root: &str,
     raw_query: &str,
     json_ld: bool,
 ) -> HttpResponse {
-    let canonical = format!("{root}/{}", key.canonical_path());
+    let canonical = format!("{root}/{}", key.public_path());
     let links = format!(
         "<{canonical}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\", <{canonical}>; rel=\"owl:sameAs\""
     );

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::identifier::gs1;
+use crate::identifier::scheme::CanonicalForm;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -73,12 +74,41 @@ pub async fn description(
     let body = json!({
         "name": state.settings.resolver.name,
         "resolverRoot": root,
-        "supportedPrimaryKeys": gs1::primary_keys(),
+        "supportedPrimaryKeys": if state.parser.has_gs1() { gs1::primary_keys() } else { &[] },
         "supportedLinkType": link_types,
+        "identifierSchemes": schemes(&state, &root),
         "linkTypeDefaultCanBeLinkset": false,
         "jsonLdContextLocation": JSONLD_CONTEXT,
     });
     Ok(json_response(body))
+}
+
+/// The configured schemes with a resolver URI template per key type (UNTP's identifier-scheme register asks for one).
+fn schemes(state: &AppState, root: &str) -> Vec<Value> {
+    state
+        .parser
+        .schemes()
+        .iter()
+        .map(|s| {
+            let key_types: Vec<Value> = s
+                .key_types
+                .iter()
+                .map(|k| {
+                    let qualifiers: Vec<&str> = k.qualifiers.iter().map(|q| q.name.as_str()).collect();
+                    let mut template = format!("{root}/{}/{}/{{key}}", s.namespace, k.name);
+                    if let (CanonicalForm::Root, Some(r)) = (s.canonical, &k.root_path) {
+                        template = format!("{root}/{r}/{{key}}");
+                    }
+                    json!({"name": k.name, "title": k.title, "qualifiers": qualifiers, "resolverUriTemplate": template})
+                })
+                .collect();
+            let mut scheme = json!({"namespace": s.namespace, "title": s.title, "keyTypes": key_types});
+            if s.native_gs1 {
+                scheme["resolverUriTemplate"] = json!(format!("{root}/{{ai}}/{{value}}"));
+            }
+            scheme
+        })
+        .collect()
 }
 
 /// `/voc?show=linktypes` (and `/voc`): every link type we know, keyed by CURIE.

@@ -1,6 +1,6 @@
 //! Patterns over canonical identifier paths, used by key scopes and delegation rules.
 
-use super::gs1::{self, Gs1Key, ParseOptions};
+use super::{Parser, gs1};
 
 /// `*` (everything), `01/0952012*` (every canonical path starting with `01/0952012`), or `01/09520123456788` (that
 /// identifier and every level beneath it).
@@ -25,22 +25,23 @@ impl PathPattern {
 
     /// Parses a configured pattern into the canonical form stored keys use, so `01/9520123456788` (GTIN-13) or
     /// `gtin/…` cannot silently never match.
-    pub fn parse_canonical(pattern: &str, options: &ParseOptions) -> Result<PathPattern, String> {
+    pub fn parse_canonical(pattern: &str, parser: &Parser) -> Result<PathPattern, String> {
         match Self::parse(pattern) {
             PathPattern::All => Ok(PathPattern::All),
-            PathPattern::Subtree(p) => Gs1Key::parse_key(&p, options)
+            PathPattern::Subtree(p) => parser
+                .parse_key(&p)
                 .map(|k| PathPattern::Subtree(k.canonical_path().to_string()))
                 .map_err(|e| format!("{pattern:?} is not an identifier: {e}")),
             PathPattern::Prefix(p) => {
                 let (first, rest) = p.split_once('/').unwrap_or((&p, ""));
-                let known = gs1::primary_keys().contains(&first);
+                let known = gs1::primary_keys().contains(&first) || parser.is_namespace(first);
                 let partial_ai =
                     rest.is_empty() && !p.contains('/') && p.bytes().all(|b| b.is_ascii_digit());
                 if known || partial_ai {
                     Ok(PathPattern::Prefix(p))
                 } else {
                     Err(format!(
-                        "{pattern:?} must start with a numeric GS1 primary-key AI, e.g. 01/0952012*"
+                        "{pattern:?} must start with a numeric GS1 primary-key AI or a scheme namespace, e.g. 01/0952012* or abr/*"
                     ))
                 }
             }
@@ -90,7 +91,7 @@ mod tests {
 
     #[test]
     fn configured_patterns_are_canonicalised() {
-        let o = ParseOptions::default();
+        let o = Parser::embedded().unwrap();
         let gtin13 = PathPattern::parse_canonical("01/9520123456788", &o).unwrap();
         assert_eq!(gtin13, PathPattern::Subtree("01/09520123456788".into()));
         let alpha = PathPattern::parse_canonical("gtin/09520123456788/lot/A", &o).unwrap();

@@ -387,11 +387,14 @@ fn credentials(url: &str) -> &str {
 }
 
 /// `{prefix}:{kind}:{01/09520123456788}/10/ABC`: the hash tag is the primary key (its value is percent-encoded
-/// and cannot contain braces).
+/// and cannot contain braces), so every level of one identifier lives in one cluster slot and a walk-up is one
+/// MGET. GS1 paths start with a numeric AI (`01/…`: two segments); other schemes with their namespace and key type
+/// (`abr/abn/51824753556/branch/001`: three).
 fn key(prefix: &str, kind: &str, canonical: &str) -> String {
+    let gs1 = canonical.bytes().next().is_some_and(|b| b.is_ascii_digit());
     let split = canonical
         .match_indices('/')
-        .nth(1)
+        .nth(if gs1 { 1 } else { 2 })
         .map_or(canonical.len(), |(i, _)| i);
     let (primary, rest) = canonical.split_at(split);
     format!("{prefix}:{kind}:{{{primary}}}{rest}")
@@ -791,6 +794,19 @@ mod tests {
             Some("01/09520123456788/10/ABC")
         );
         assert_eq!(canonical_of("idr", "other:a:{01/1}"), None);
+        assert_eq!(
+            k("abr/abn/51824753556/branch/001"),
+            "idr:a:{abr/abn/51824753556}/branch/001"
+        );
+        assert_ne!(
+            slot(&k("abr/abn/51824753556")),
+            slot(&k("abr/abn/53004085616")),
+            "one scheme's identifiers spread over the cluster"
+        );
+        assert_eq!(
+            canonical_of("idr", "idr:a:{abr/abn/51824753556}/branch/001").as_deref(),
+            Some("abr/abn/51824753556/branch/001")
+        );
     }
 
     #[test]

@@ -16,10 +16,12 @@ mod epc;
 mod error;
 mod format;
 mod key;
-mod percent;
+pub(crate) mod percent;
 mod request;
 
+pub(crate) use check_digit::mod10_valid;
 pub use error::Gs1Error;
+pub(crate) use error::excerpt;
 pub use key::Gs1Key;
 pub use request::parse_request;
 
@@ -54,6 +56,11 @@ pub struct DigitalLink {
 /// The primary-key AIs we support, e.g. ["00","01","253",...].
 pub fn primary_keys() -> &'static [&'static str] {
     ai_table::PRIMARY_KEYS
+}
+
+/// Whether a path segment is a GS1 Digital Link element: a known numeric AI or a convenience alpha (`gtin`).
+pub fn is_path_alpha(segment: &str) -> bool {
+    key::resolve_ai(segment, &ParseOptions::default()).is_some()
 }
 
 /// Whether `ai` is a known AI (any AI in the dictionary, including ranges).
