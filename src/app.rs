@@ -67,7 +67,7 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
-    delegations(settings, &parser)?;
+    delegations(settings, &parser, &vocabulary)?;
     Ok((vocabulary, parser))
 }
 
@@ -108,13 +108,18 @@ pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> 
     Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
 }
 
-fn delegations(settings: &Settings, parser: &Parser) -> Result<Delegations, ConfigError> {
+fn delegations(
+    settings: &Settings,
+    parser: &Parser,
+    vocabulary: &Vocabulary,
+) -> Result<Delegations, ConfigError> {
     let rules = settings.delegations.iter().enumerate().map(|(i, d)| {
         PathPattern::parse_canonical(&d.identifiers, parser)
             .map(|p| (p, d.resolver.clone()))
             .map_err(|e| ConfigError::invalid(format!("delegations[{i}].identifiers"), e))
     });
-    Ok(Delegations::new(rules.collect::<Result<_, _>>()?))
+    let idr = vocabulary.lookup("untp:idr").map(|d| d.uri.clone());
+    Ok(Delegations::new(rules.collect::<Result<_, _>>()?, idr))
 }
 
 pub struct Application {
@@ -127,7 +132,7 @@ impl Application {
         // Configuration errors first, before anything is opened.
         let (vocabulary, parser) = check_config(&settings)?;
         let auth = Authenticator::from_settings(&settings, &parser)?;
-        let delegations = delegations(&settings, &parser)?;
+        let delegations = delegations(&settings, &parser, &vocabulary)?;
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \

@@ -274,6 +274,82 @@ fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
     }
 }
 
+/// How many earlier targets one variant keeps; older ones are dropped so a record cannot grow without bound.
+pub const MAX_PREDECESSORS: usize = 20;
+const PREDECESSOR: &str = "predecessor-version";
+
+fn is_predecessor(l: &Link) -> bool {
+    l.rel.iter().any(|r| r.eq_ignore_ascii_case(PREDECESSOR))
+}
+
+/// Two links are the same variant when they share a link type and every negotiation attribute.
+fn same_variant(a: &Link, b: &Link) -> bool {
+    a.link_type == b.link_type && a.negotiation_attributes() == b.negotiation_attributes()
+}
+
+/// UNTP versioned targets (IDR-10): when a registration gives a variant a new `href`, the target it replaces stays in
+/// the record as `rel: ["predecessor-version"]`, newest first, right after the current link, so the default always
+/// points at the latest and the linkset shows the history. Variants the registration drops lose their history too;
+/// predecessors the issuer submits are kept as submitted.
+pub fn carry_versions(record: &mut AnchorRecord, previous: Option<&AnchorRecord>) {
+    let Some(previous) = previous else { return };
+    let mut links = Vec::with_capacity(record.links.len());
+    for link in std::mem::take(&mut record.links) {
+        let is_current = !is_predecessor(&link);
+        links.push(link);
+        if !is_current {
+            continue;
+        }
+        let current = links.last().cloned().expect("just pushed");
+        let old_current = previous
+            .links
+            .iter()
+            .filter(|o| !is_predecessor(o) && same_variant(o, &current));
+        let old_history = previous
+            .links
+            .iter()
+            .filter(|o| is_predecessor(o) && same_variant(o, &current));
+        let history: Vec<Link> = old_current
+            .map(|o| {
+                let mut o = o.clone();
+                o.rel.retain(|r| !r.eq_ignore_ascii_case(PREDECESSOR));
+                o.rel.insert(0, PREDECESSOR.to_string());
+                o
+            })
+            .chain(old_history.cloned())
+            .filter(|o| o.href != current.href)
+            .collect();
+        let mut kept = 0;
+        for old in history {
+            let known = links
+                .iter()
+                .any(|l| l.href == old.href && same_variant(l, &old));
+            if !known && kept < MAX_PREDECESSORS {
+                links.push(old);
+                kept += 1;
+            }
+        }
+    }
+    record.links = links;
+}
+
+/// A variant's targets, newest first: what `GET …/history` lists.
+pub fn history(record: &AnchorRecord) -> Vec<(&Link, Vec<&Link>)> {
+    record
+        .links
+        .iter()
+        .filter(|l| !is_predecessor(l))
+        .map(|current| {
+            let earlier = record
+                .links
+                .iter()
+                .filter(|l| is_predecessor(l) && same_variant(l, current))
+                .collect();
+            (current, earlier)
+        })
+        .collect()
+}
+
 /// What to do when an anchor sets no default link type and no ancestor has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fallback {
@@ -543,5 +619,109 @@ mod tests {
         assert!(is_language_tag("zh-Hant-TW"));
         assert!(!is_language_tag("12"));
         assert!(is_schema_language("en-GB") && !is_schema_language("es-419"));
+    }
+
+    fn dpp(href: &str, lang: &str) -> Link {
+        Link {
+            link_type: "untp:dpp".into(),
+            href: href.into(),
+            title: "DPP".into(),
+            media_type: Some("application/vc+jwt".into()),
+            hreflang: vec![lang.into()],
+            context: vec![],
+            rel: vec![],
+            method: vec![],
+            encryption_method: None,
+            access_role: vec![],
+        }
+    }
+
+    fn record(links: Vec<Link>) -> AnchorRecord {
+        AnchorRecord {
+            item_description: "x".into(),
+            default_link_type: None,
+            links,
+        }
+    }
+
+    fn hrefs(r: &AnchorRecord) -> Vec<(String, Vec<String>)> {
+        r.links
+            .iter()
+            .map(|l| (l.href.clone(), l.rel.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_replaced_target_becomes_a_predecessor_version() {
+        let v1 = record(vec![dpp("https://a/v1", "en"), dpp("https://a/de1", "de")]);
+        let mut v2 = record(vec![dpp("https://a/v2", "en"), dpp("https://a/de1", "de")]);
+        carry_versions(&mut v2, Some(&v1));
+        let pred = || vec!["predecessor-version".to_string()];
+        assert_eq!(
+            hrefs(&v2),
+            [
+                ("https://a/v2".into(), vec![]),
+                ("https://a/v1".into(), pred()),
+                ("https://a/de1".into(), vec![]),
+            ]
+        );
+        let mut v3 = record(vec![dpp("https://a/v3", "en"), dpp("https://a/de1", "de")]);
+        carry_versions(&mut v3, Some(&v2));
+        let en: Vec<String> = v3
+            .links
+            .iter()
+            .filter(|l| l.hreflang == ["en"])
+            .map(|l| l.href.clone())
+            .collect();
+        assert_eq!(
+            en,
+            ["https://a/v3", "https://a/v2", "https://a/v1"],
+            "newest first"
+        );
+        let history = history(&v3);
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].0.href, "https://a/v3");
+        assert_eq!(history[0].1.len(), 2);
+        assert!(history[1].1.is_empty());
+    }
+
+    #[test]
+    fn rewriting_the_same_target_or_rolling_back_adds_no_duplicate() {
+        let v1 = record(vec![dpp("https://a/v1", "en")]);
+        let mut same = record(vec![dpp("https://a/v1", "en")]);
+        carry_versions(&mut same, Some(&v1));
+        assert_eq!(same.links.len(), 1);
+        let mut v2 = record(vec![dpp("https://a/v2", "en")]);
+        carry_versions(&mut v2, Some(&v1));
+        let mut back = record(vec![dpp("https://a/v1", "en")]);
+        carry_versions(&mut back, Some(&v2));
+        assert_eq!(
+            hrefs(&back),
+            [
+                ("https://a/v1".into(), vec![]),
+                (
+                    "https://a/v2".into(),
+                    vec!["predecessor-version".to_string()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn dropped_variants_lose_their_history_and_history_is_bounded() {
+        let mut r = record(vec![dpp("https://a/0", "en")]);
+        for i in 1..=(MAX_PREDECESSORS + 5) {
+            let mut next = record(vec![dpp(&format!("https://a/{i}"), "en")]);
+            carry_versions(&mut next, Some(&r));
+            r = next;
+        }
+        assert_eq!(r.links.len(), 1 + MAX_PREDECESSORS);
+        let mut other = record(vec![dpp("https://a/fr", "fr")]);
+        carry_versions(&mut other, Some(&r));
+        assert_eq!(
+            other.links.len(),
+            1,
+            "the en variant was removed with its history"
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::UnknownLinkType;
 use crate::linkset::{self, Level};
 use crate::negotiate::{Choice, Preferences};
-use crate::registry::{Link, LinkStore, StoreError, StoredAnchor};
+use crate::registry::{AnchorRecord, Link, LinkStore, StoreError, StoredAnchor};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -60,18 +60,60 @@ pub struct Resolved {
 
 /// Identifier patterns held by other resolvers, in configuration order.
 #[derive(Clone, Debug, Default)]
-pub struct Delegations(Vec<(PathPattern, String)>);
+pub struct Delegations {
+    rules: Vec<(PathPattern, String)>,
+    /// The canonical URI of `untp:idr`, when a vocabulary defines it.
+    idr_link_type: Option<String>,
+}
+
+/// IANA-style relation GS1 uses for delegation, in `rel` of a secondary-resolver link.
+const HANDLED_BY: &str = "https://gs1.org/voc/handledBy";
 
 impl Delegations {
     /// `(pattern, resolver root without trailing slash)` pairs.
-    pub fn new(rules: Vec<(PathPattern, String)>) -> Self {
-        Delegations(rules)
+    pub fn new(rules: Vec<(PathPattern, String)>, idr_link_type: Option<String>) -> Self {
+        Delegations {
+            rules,
+            idr_link_type,
+        }
     }
 
     fn target(&self, key: &Identifier) -> Option<String> {
         let path = key.canonical_path();
-        let (_, root) = self.0.iter().find(|(pattern, _)| pattern.covers(path))?;
+        let (_, root) = self
+            .rules
+            .iter()
+            .find(|(pattern, _)| pattern.covers(path))?;
         Some(format!("{root}/{path}"))
+    }
+
+    /// UNTP secondary resolvers (item 93): when only coarser levels are held here and another resolver holds this
+    /// identifier, the linkset lists that resolver under the requested anchor.
+    fn secondary(&self, key: &Identifier, found: &[Found<'_>]) -> Option<AnchorRecord> {
+        if found
+            .first()
+            .is_some_and(|f| f.key.canonical_path() == key.canonical_path())
+        {
+            return None;
+        }
+        let target = self.target(key)?;
+        let link_type = self.idr_link_type.clone()?;
+        Some(AnchorRecord {
+            item_description: "Held by another resolver".into(),
+            default_link_type: None,
+            links: vec![Link {
+                link_type,
+                href: target,
+                title: "Secondary identity resolver".into(),
+                media_type: Some("application/linkset+json".into()),
+                hreflang: vec![],
+                context: vec![],
+                rel: vec!["untp:idr".into(), HANDLED_BY.into()],
+                method: vec![],
+                encryption_method: None,
+                access_role: vec![],
+            }],
+        })
     }
 }
 
@@ -128,7 +170,15 @@ fn decide(
     }
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
     if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
-        let levels: Vec<Level<'_>> = found.iter().map(|f| level(f, root)).collect();
+        let secondary = delegations.secondary(key, &found);
+        let secondary_level = secondary.as_ref().map(|record| Level {
+            anchor: format!("{root}/{}", key.public_path()),
+            record,
+        });
+        let levels: Vec<Level<'_>> = secondary_level
+            .into_iter()
+            .chain(found.iter().map(|f| level(f, root)))
+            .collect();
         return Outcome::Linkset(linkset::build(&levels, &keep));
     }
     let outcome = match &query.link_type {
@@ -179,7 +229,7 @@ fn by_type(
                 };
             }
             Some(Choice::Tie(tied)) => {
-                let record = crate::registry::AnchorRecord {
+                let record = AnchorRecord {
                     item_description: f.anchor.record.item_description.clone(),
                     default_link_type: None,
                     links: tied.into_iter().cloned().collect(),

@@ -6,7 +6,7 @@ use super::problem::ApiError;
 use crate::auth::Principal;
 use crate::identifier::Identifier;
 use crate::registration::{self, FieldError};
-use crate::registry::{Precondition, StoredAnchor};
+use crate::registry::{Precondition, StoreError, StoredAnchor};
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -27,6 +27,13 @@ pub async fn anchor(
         .auth
         .authenticate(header_str(&req, header::AUTHORIZATION))?;
     let raw = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
+    if let Some(key) = history_of(&state, raw) {
+        authorise(&principal, &key)?;
+        return match *req.method() {
+            Method::GET | Method::HEAD => history(&state, &key, &req).await,
+            _ => Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
+        };
+    }
     let key = state.parser.parse_key(raw)?;
     authorise(&principal, &key)?;
     match *req.method() {
@@ -74,22 +81,38 @@ async fn put(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let precondition = precondition(req);
+    let asked = precondition(req);
     let body = read_body(payload, state.settings.server.max_body_bytes).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
-    let mut validated = registration::validate(submission, &state.vocabulary, key.scheme())
+    let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
-    let ancestors = ancestors(state, key).await?;
-    registration::settle_default(
-        &mut validated.record,
-        &ancestors,
-        registration::Fallback::FirstLink,
-    )
-    .map_err(|e| ApiError::Invalid(vec![e]))?;
-    let outcome = state
-        .store
-        .put(key.canonical_path(), validated.record, precondition)
-        .await?;
+    // The new record carries the replaced targets of the current one, so it is written only if the current one is
+    // still the one read; a concurrent writer makes us read again (unless the client set its own precondition).
+    let mut attempts = 0;
+    let outcome = loop {
+        let (current, ancestors) = levels(state, key).await?;
+        let mut record = validated.record.clone();
+        registration::carry_versions(&mut record, current.as_ref().map(|c| &c.record));
+        registration::settle_default(&mut record, &ancestors, registration::Fallback::FirstLink)
+            .map_err(|e| ApiError::Invalid(vec![e]))?;
+        let precondition = match (&asked, &current) {
+            (Precondition::None, Some(c)) => Precondition::Version(vec![c.version]),
+            (Precondition::None, None) => Precondition::Absent,
+            (asked, _) => asked.clone(),
+        };
+        match state
+            .store
+            .put(key.canonical_path(), record, precondition)
+            .await
+        {
+            Err(StoreError::PreconditionFailed { .. })
+                if asked == Precondition::None && attempts < 5 =>
+            {
+                attempts += 1;
+            }
+            result => break result?,
+        }
+    };
     tracing::info!(
         identifier = key.canonical_path(),
         version = outcome.stored.version,
@@ -138,13 +161,71 @@ async fn delete(
 }
 
 /// Records of the levels above `key`, most specific first.
-async fn ancestors(
+/// `{identifier}/history`, when what precedes `/history` is an identifier (`01/…/10/history` is a batch called
+/// "history", since `01/…/10` is not an identifier).
+fn history_of(state: &AppState, raw: &str) -> Option<Identifier> {
+    let raw = raw.strip_suffix('/').unwrap_or(raw);
+    let id = raw.strip_suffix("/history")?;
+    state.parser.parse_key(id).ok()
+}
+
+/// Every variant's current target and the targets it replaced, newest first (UNTP IDR-10).
+async fn history(
     state: &AppState,
     key: &Identifier,
-) -> Result<Vec<Option<std::sync::Arc<StoredAnchor>>>, ApiError> {
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let Some(stored) = state.store.get(key.canonical_path()).await? else {
+        return Err(ApiError::NotFound(format!(
+            "no anchor {}",
+            key.canonical_path()
+        )));
+    };
+    let variants: Vec<serde_json::Value> = registration::history(&stored.record)
+        .into_iter()
+        .map(|(current, earlier)| {
+            let curie = |uri: &str| {
+                state
+                    .vocabulary
+                    .by_uri(uri)
+                    .map_or(uri.to_string(), |d| d.curie.clone())
+            };
+            let versions: Vec<serde_json::Value> = std::iter::once(current)
+                .chain(earlier)
+                .enumerate()
+                .map(|(i, l)| json!({"href": l.href, "title": l.title, "latest": i == 0}))
+                .collect();
+            json!({
+                "linkType": curie(&current.link_type),
+                "type": current.media_type,
+                "hreflang": current.hreflang,
+                "context": current.context,
+                "accessRole": current.access_role,
+                "versions": versions,
+            })
+        })
+        .collect();
+    let body = json!({
+        "identifier": key.canonical_path(),
+        "anchor": format!("{}/{}", state.origin(req), key.public_path()),
+        "version": stored.version,
+        "variants": variants,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json")
+        .body(body.to_string()))
+}
+
+type Stored = Option<std::sync::Arc<StoredAnchor>>;
+
+/// The identifier's own record and its ancestors' (most specific first), in one store read.
+async fn levels(state: &AppState, key: &Identifier) -> Result<(Stored, Vec<Stored>), ApiError> {
     let levels = key.levels();
-    let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
-    Ok(state.store.get_many(&paths).await?)
+    let paths: Vec<&str> = levels.iter().map(|k| k.canonical_path()).collect();
+    let mut records = state.store.get_many(&paths).await?.into_iter();
+    let own = records.next().flatten();
+    Ok((own, records.collect()))
 }
 
 fn record_response(

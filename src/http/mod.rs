@@ -49,6 +49,29 @@ impl AppState {
     }
 }
 
+/// Query parameters whose values are secrets (UNTP: the key that decrypts a target, or a shared-secret key).
+const SECRET_PARAMS: &[&str] = &["key", "decryptionkey"];
+
+/// The raw query with the values of secret parameters replaced, for logs. Nothing else may log a raw query.
+pub fn redact_query(raw: &str) -> std::borrow::Cow<'_, str> {
+    let secret = |pair: &str| {
+        let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+        let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+        SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s))
+    };
+    if !raw.split('&').any(secret) {
+        return raw.into();
+    }
+    let parts: Vec<String> = raw
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if secret(pair) => format!("{k}=REDACTED"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    parts.join("&").into()
+}
+
 /// A host[:port] that is safe to echo into Link headers and JSON.
 fn is_host(h: &str) -> bool {
     h.len() <= 255
@@ -88,4 +111,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::route().to(manage::anchor),
         )
         .default_service(web::route().to(resolve::resolve));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_query;
+
+    #[test]
+    fn secrets_never_reach_the_logs() {
+        assert_eq!(redact_query("linkType=untp:dte"), "linkType=untp:dte");
+        assert_eq!(
+            redact_query("linkType=untp:dte&key=s3cret&decryptionKey=abc"),
+            "linkType=untp:dte&key=REDACTED&decryptionKey=REDACTED"
+        );
+        assert_eq!(
+            redact_query("KEY=x&%6Bey=y&keys=z"),
+            "KEY=REDACTED&%6Bey=REDACTED&keys=z"
+        );
+    }
 }

@@ -27,6 +27,7 @@ pub async fn resolve(
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     }
     let raw_query = req.uri().query().unwrap_or("");
+    tracing::debug!(path = req.uri().path(), query = %super::redact_query(raw_query), "resolve");
     let request = state.parser.parse_request(req.uri().path(), raw_query)?;
     let query = build_query(&req, raw_query, &state);
     let root = state.origin(&req);
