@@ -185,6 +185,11 @@ impl Batch {
     }
 }
 
+/// Whether a line would be accepted, without touching a store (peer-format imports check every entry first).
+pub fn check_line(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<(), FieldError> {
+    import_line(vocab, parser, line).map(|_| ())
+}
+
 /// Parses and validates one line; the default link type is settled separately (it needs the store).
 fn import_line(
     vocab: &Vocabulary,

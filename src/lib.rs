@@ -11,6 +11,7 @@ pub mod http;
 pub mod identifier;
 pub mod linkset;
 pub mod negotiate;
+pub mod peer_formats;
 pub mod registration;
 pub mod registry;
 pub mod resolution;

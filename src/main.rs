@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use idr::app::{self, Application};
 use idr::bulk;
 use idr::config::{Overrides, Settings};
+use idr::peer_formats::{self, Format};
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,10 +36,18 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
-    /// Import anchors from an NDJSON file (one {"identifier": …, …anchor} per line).
+    /// Import anchors from a file: our NDJSON (one {"identifier": …, …anchor} per line), GS1 Resolver CE v3
+    /// data-entry documents, or Pyx v4 registration bodies.
+    #[command(
+        after_help = "Examples:\n  idr import anchors.ndjson\n  idr import --format gs1-ce ce-export.json\n  \
+                            idr import --format pyx registrations.ndjson"
+    )]
     Import {
         #[command(flatten)]
         common: Common,
+        /// Input format. Peer formats are all-or-nothing: one bad entry and nothing is imported.
+        #[arg(long, value_enum, default_value = "native")]
+        format: Format,
         file: PathBuf,
     },
     /// Write every anchor as NDJSON to standard output.
@@ -110,7 +119,11 @@ fn main() -> ExitCode {
                 };
                 serve(overrides).await
             }
-            Command::Import { common, file } => import(common.overrides(), file).await,
+            Command::Import {
+                common,
+                format,
+                file,
+            } => import(common.overrides(), format, file).await,
             Command::Export { common } => export(common.overrides()).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
             Command::HashSecret => hash_secret(),
@@ -131,9 +144,12 @@ async fn serve(overrides: Overrides) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
+async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
     let (vocabulary, parser) = app::check_config(&settings)?;
+    if format != Format::Native {
+        return import_peer(&settings, &vocabulary, &parser, format, &file).await;
+    }
     let store = app::open_store(&settings).await?;
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = bulk::import(store.as_ref(), &vocabulary, &parser, BufReader::new(input)).await?;
@@ -142,6 +158,60 @@ async fn import(overrides: Overrides, file: PathBuf) -> Result<ExitCode> {
     }
     println!(
         "imported {} anchors, rejected {} lines",
+        report.imported,
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Converts and checks every entry before anything is written: a peer file is imported whole or not at all.
+async fn import_peer(
+    settings: &Settings,
+    vocabulary: &idr::vocabulary::Vocabulary,
+    parser: &idr::identifier::Parser,
+    format: Format,
+    file: &std::path::Path,
+) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let converted = peer_formats::convert(format, &text, parser);
+    let mut errors = converted.errors;
+    let lines: Vec<String> = converted.lines.iter().map(|(_, l)| l.to_string()).collect();
+    for ((at, _), line) in converted.lines.iter().zip(&lines) {
+        if let Err(e) = bulk::check_line(vocabulary, parser, line) {
+            errors.push((at.clone(), format!("{}: {}", e.field, e.message)));
+        }
+    }
+    if !errors.is_empty() {
+        for (at, reason) in &errors {
+            eprintln!("{}: {at}: rejected: {reason}", file.display());
+        }
+        println!(
+            "imported 0 anchors: {} entries rejected, nothing written",
+            errors.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let store = app::open_store(settings).await?;
+    let report = bulk::import(
+        store.as_ref(),
+        vocabulary,
+        parser,
+        lines.join("\n").as_bytes(),
+    )
+    .await?;
+    for (line, reason) in &report.rejected {
+        let at = converted
+            .lines
+            .get(line - 1)
+            .map_or("?", |(at, _)| at.as_str());
+        eprintln!("{}: {at}: rejected: {reason}", file.display());
+    }
+    println!(
+        "imported {} anchors, rejected {} entries",
         report.imported,
         report.rejected.len()
     );

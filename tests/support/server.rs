@@ -60,6 +60,19 @@ impl Server {
         wait_healthy(&self.base).await;
     }
 
+    /// Stops the server (the data folder stays), e.g. to run `idr import` on it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+        }
+    }
+
+    /// Starts a stopped server again on its data folder.
+    pub async fn resume(&mut self) {
+        self.launch().await;
+    }
+
     /// `kill -9`, then start again on the same data folder.
     pub async fn crash_and_restart(&mut self) {
         if let Some(mut child) = self.child.take() {

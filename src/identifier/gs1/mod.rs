@@ -63,6 +63,11 @@ pub fn is_path_alpha(segment: &str) -> bool {
     key::resolve_ai(segment, &ParseOptions::default()).is_some()
 }
 
+/// The AI a Digital Link convenience alpha or Pyx shortcode stands for (`gtin` → `01`).
+pub fn ai_for_shortcode(shortcode: &str) -> Option<&'static str> {
+    format::alpha_to_ai(&shortcode.to_ascii_lowercase())
+}
+
 /// Whether `ai` is a known AI (any AI in the dictionary, including ranges).
 pub fn is_known_ai(ai: &str) -> bool {
     format::lookup_ai(ai).is_some()
