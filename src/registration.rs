@@ -2,8 +2,10 @@
 //!
 //! Every problem is reported with the JSON path of the offending field, so an issuer can fix it without guessing.
 
+use crate::identifier::Identifier;
 use crate::identifier::scheme::Scheme;
 use crate::registry::{AnchorRecord, Link, StoredAnchor};
+use crate::registry::{LinkStore, Precondition, PutOutcome, StoreError};
 use crate::vocabulary::{self, Vocabulary};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -270,6 +272,71 @@ fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
                 format!("links[{i}]"),
                 format!("duplicates links[{j}]"),
             ));
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the anchor is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a read-modify-write did.
+#[derive(Debug)]
+pub enum Written {
+    Put(PutOutcome),
+    /// `build` left nothing to keep, and the anchor was removed.
+    Deleted,
+}
+
+/// Read-modify-write of one anchor, the one write path of the management APIs. `build` makes the new record from the
+/// current one (`None`: remove the anchor); replaced targets are kept as predecessor versions and the default link
+/// type is settled against the ancestors. The record is written only over the one it was computed from: after a
+/// concurrent write it is rebuilt, unless the client set its own precondition (`asked`), which then decides.
+pub async fn write(
+    store: &dyn LinkStore,
+    key: &Identifier,
+    asked: Precondition,
+    build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
+) -> Result<Written, WriteError> {
+    let levels = key.levels();
+    let paths: Vec<&str> = levels.iter().map(|k| k.canonical_path()).collect();
+    let mut attempts = 0;
+    loop {
+        let mut records = store.get_many(&paths).await?.into_iter();
+        let current = records.next().flatten();
+        let ancestors: Vec<_> = records.collect();
+        let precondition = match (&asked, &current) {
+            (Precondition::None, Some(c)) => Precondition::Version(vec![c.version]),
+            (Precondition::None, None) => Precondition::Absent,
+            (asked, _) => asked.clone(),
+        };
+        let result =
+            match build(current.as_ref().map(|c| &c.record)).map_err(WriteError::Invalid)? {
+                Some(mut record) => {
+                    carry_versions(&mut record, current.as_ref().map(|c| &c.record));
+                    settle_default(&mut record, &ancestors, Fallback::FirstLink)
+                        .map_err(|e| WriteError::Invalid(vec![e]))?;
+                    store
+                        .put(key.canonical_path(), record, precondition)
+                        .await
+                        .map(Written::Put)
+                }
+                None => store
+                    .delete(key.canonical_path(), precondition)
+                    .await
+                    .map(|_| Written::Deleted),
+            };
+        match result {
+            Err(StoreError::PreconditionFailed { .. })
+                if asked == Precondition::None && attempts < 5 =>
+            {
+                attempts += 1;
+            }
+            result => return Ok(result?),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::problem::ApiError;
 use crate::auth::Principal;
 use crate::identifier::Identifier;
 use crate::registration::{self, FieldError};
-use crate::registry::{Precondition, StoreError, StoredAnchor};
+use crate::registry::{Precondition, StoredAnchor};
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -86,32 +86,13 @@ async fn put(
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
-    // The new record carries the replaced targets of the current one, so it is written only if the current one is
-    // still the one read; a concurrent writer makes us read again (unless the client set its own precondition).
-    let mut attempts = 0;
-    let outcome = loop {
-        let (current, ancestors) = levels(state, key).await?;
-        let mut record = validated.record.clone();
-        registration::carry_versions(&mut record, current.as_ref().map(|c| &c.record));
-        registration::settle_default(&mut record, &ancestors, registration::Fallback::FirstLink)
-            .map_err(|e| ApiError::Invalid(vec![e]))?;
-        let precondition = match (&asked, &current) {
-            (Precondition::None, Some(c)) => Precondition::Version(vec![c.version]),
-            (Precondition::None, None) => Precondition::Absent,
-            (asked, _) => asked.clone(),
-        };
-        match state
-            .store
-            .put(key.canonical_path(), record, precondition)
-            .await
-        {
-            Err(StoreError::PreconditionFailed { .. })
-                if asked == Precondition::None && attempts < 5 =>
-            {
-                attempts += 1;
-            }
-            result => break result?,
-        }
+    let record = validated.record;
+    let written = registration::write(state.store.as_ref(), key, asked, |_| {
+        Ok(Some(record.clone()))
+    })
+    .await?;
+    let registration::Written::Put(outcome) = written else {
+        unreachable!("a PUT always builds a record")
     };
     tracing::info!(
         identifier = key.canonical_path(),
@@ -215,17 +196,6 @@ async fn history(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
         .body(body.to_string()))
-}
-
-type Stored = Option<std::sync::Arc<StoredAnchor>>;
-
-/// The identifier's own record and its ancestors' (most specific first), in one store read.
-async fn levels(state: &AppState, key: &Identifier) -> Result<(Stored, Vec<Stored>), ApiError> {
-    let levels = key.levels();
-    let paths: Vec<&str> = levels.iter().map(|k| k.canonical_path()).collect();
-    let mut records = state.store.get_many(&paths).await?.into_iter();
-    let own = records.next().flatten();
-    Ok((own, records.collect()))
 }
 
 fn record_response(

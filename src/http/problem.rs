@@ -35,6 +35,15 @@ pub enum ApiError {
     BadRequest(String),
 }
 
+impl From<crate::registration::WriteError> for ApiError {
+    fn from(e: crate::registration::WriteError) -> Self {
+        match e {
+            crate::registration::WriteError::Invalid(errors) => ApiError::Invalid(errors),
+            crate::registration::WriteError::Store(e) => ApiError::Store(e),
+        }
+    }
+}
+
 impl ApiError {
     fn title(&self) -> &'static str {
         match self {
