@@ -7,6 +7,7 @@ use crate::http::{self, AppState};
 use crate::identifier::Parser;
 use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
+use crate::identifier::scheme::registered::Registration;
 use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
 use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
@@ -140,6 +141,8 @@ impl Application {
             );
         }
         let store = serving_store(&settings).await?;
+        load_registered_schemes(store.as_ref(), &parser).await;
+        tokio::spawn(refresh_registered_schemes(store.clone(), parser.clone()));
         if settings.resolver.load_demo {
             load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
@@ -181,6 +184,51 @@ impl Application {
 
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// How often a replica re-reads the schemes registered through the API (another replica may have added one).
+const SCHEME_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Adds the schemes registered through the API to the parser. A shared store that is down only delays this.
+async fn load_registered_schemes(store: &dyn LinkStore, parser: &Parser) {
+    let stored = match store.schemes().await {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::warn!(error = %e, "registered identifier schemes not loaded yet");
+            return;
+        }
+    };
+    let known = parser.schemes();
+    for (namespace, definition) in stored {
+        let current = known
+            .iter()
+            .find(|s| s.registered && s.namespace == namespace);
+        if current.is_some_and(|s| s.definition == definition) {
+            continue;
+        }
+        let scheme = serde_json::from_str::<Registration>(&definition)
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.compile().map_err(|e| e.to_string()))
+            .map(|mut s| {
+                s.definition = definition.clone();
+                s
+            });
+        match scheme.map(|s| parser.register(s).map_err(|e| e.to_string())) {
+            Ok(Ok(())) => tracing::info!(namespace, "registered identifier scheme loaded"),
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(namespace, error = %e, "registered identifier scheme skipped")
+            }
+        }
+    }
+}
+
+async fn refresh_registered_schemes(store: Arc<dyn LinkStore>, parser: Arc<Parser>) {
+    let mut ticks = tokio::time::interval(SCHEME_REFRESH);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        load_registered_schemes(store.as_ref(), &parser).await;
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn anchor(
     }
 }
 
-fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {
+pub(super) fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {
     if principal.may_access(key.canonical_path()) {
         return Ok(());
     }
@@ -250,7 +250,10 @@ fn precondition(req: &HttpRequest) -> Precondition {
     }
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+pub(super) async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -269,7 +272,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
     Ok(body.freeze())
 }
 
-fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+pub(super) fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

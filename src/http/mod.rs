@@ -2,6 +2,7 @@
 
 pub mod manage;
 pub mod problem;
+pub mod pyx;
 pub mod resolve;
 pub mod wellknown;
 
@@ -110,6 +111,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/anchors/{identifier:.*}",
             web::route().to(manage::anchor),
         )
+        // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
+        .route("/api/{version}/{rest:.*}", web::route().to(pyx::route))
         .default_service(web::route().to(resolve::resolve));
 }
 

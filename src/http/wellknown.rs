@@ -76,6 +76,8 @@ pub async fn description(
         "resolverRoot": root,
         "supportedPrimaryKeys": if state.parser.has_gs1() { gs1::primary_keys() } else { &[] },
         "supportedLinkType": link_types,
+        // The Pyx/UNTP reference implementation's shape: [{"namespace", "type", "title", "description"}].
+        "supportedLinkTypes": super::pyx::link_types(&state),
         "identifierSchemes": schemes(&state, &root),
         "linkTypeDefaultCanBeLinkset": false,
         "jsonLdContextLocation": JSONLD_CONTEXT,

@@ -9,10 +9,10 @@ pub mod pattern;
 pub mod scheme;
 
 use gs1::{Gs1Error, Gs1Key, ParseOptions};
-use scheme::{Scheme, SchemeError, SchemeKey, SchemeLoadError, SchemeSet};
+use scheme::{FieldProblem, Scheme, SchemeError, SchemeKey, SchemeLoadError, SchemeSet};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// A validated identifier of any configured scheme, at one level of its qualifier tree.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -113,9 +113,12 @@ pub struct Request {
 }
 
 /// Every configured scheme plus the GS1 parser's switches: the one way from a raw path to an `Identifier`.
+///
+/// Schemes registered at run time join the set by swapping it whole: a request clones the current `Arc` under a
+/// read lock held for no longer than that (never across an await).
 #[derive(Debug)]
 pub struct Parser {
-    schemes: SchemeSet,
+    schemes: RwLock<Arc<SchemeSet>>,
     gs1: Option<Arc<SchemeRef>>,
     pub gs1_options: ParseOptions,
 }
@@ -124,10 +127,18 @@ impl Parser {
     pub fn new(schemes: SchemeSet, gs1_options: ParseOptions) -> Parser {
         let gs1 = schemes.gs1().map(|s| Arc::new(SchemeRef(s.clone())));
         Parser {
-            schemes,
+            schemes: RwLock::new(Arc::new(schemes)),
             gs1,
             gs1_options,
         }
+    }
+
+    /// Adds (or replaces) a scheme registered at run time.
+    pub fn register(&self, scheme: Scheme) -> Result<(), FieldProblem> {
+        let mut guard = self.schemes.write().unwrap_or_else(|e| e.into_inner());
+        let next = guard.with_registered(scheme)?;
+        *guard = Arc::new(next);
+        Ok(())
     }
 
     /// The shipped schemes with default GS1 switches (tests, tools).
@@ -135,8 +146,12 @@ impl Parser {
         Ok(Parser::new(SchemeSet::embedded()?, ParseOptions::default()))
     }
 
-    pub fn schemes(&self) -> &SchemeSet {
-        &self.schemes
+    /// The schemes in force now.
+    pub fn schemes(&self) -> Arc<SchemeSet> {
+        self.schemes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether GS1 Digital Link is configured.
@@ -186,7 +201,8 @@ impl Parser {
         let mut segs = path.split('/');
         let first = segs.next().unwrap_or("");
         let first = gs1::percent::decode(first)?;
-        match self.schemes.by_first_segment(&first) {
+        let schemes = self.schemes();
+        match schemes.by_first_segment(&first) {
             Some((scheme, root)) => Ok(Some(SchemeKey::parse(scheme, root, segs)?)),
             None => Ok(None),
         }
@@ -201,7 +217,7 @@ impl Parser {
 
     /// Whether a first path segment names a configured non-GS1 namespace (for scope and delegation patterns).
     pub fn is_namespace(&self, segment: &str) -> bool {
-        self.schemes
+        self.schemes()
             .iter()
             .any(|s| !s.native_gs1 && s.namespace == segment)
     }

@@ -5,7 +5,7 @@
 //! converted is reported with its position, and nothing is imported unless every entry converts and validates.
 
 mod gs1_ce;
-mod pyx;
+pub mod pyx;
 
 use crate::identifier::Parser;
 use serde::Deserialize;
@@ -88,7 +88,7 @@ fn entries(text: &str) -> Result<Vec<(String, Value)>, (String, String)> {
 /// A value peers write either as `"x"` or as `["x", …]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(from = "OneOrManyRepr")]
-pub(crate) struct OneOrMany(pub Vec<String>);
+pub struct OneOrMany(pub Vec<String>);
 
 #[derive(Deserialize)]
 #[serde(untagged)]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Body {
+pub struct Body {
     pub namespace: String,
     pub identification_key_type: String,
     pub identification_key: String,
@@ -33,7 +33,7 @@ fn yes() -> bool {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Response {
+pub struct Response {
     pub link_type: String,
     pub target_url: String,
     #[serde(default, alias = "linkTitle")]

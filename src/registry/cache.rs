@@ -264,6 +264,14 @@ impl LinkStore for CachedStore {
         self.inner.claim_first_start().await
     }
 
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        self.inner.put_scheme(namespace, definition).await
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.schemes().await
+    }
+
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         self.inner.for_each(sink).await
     }

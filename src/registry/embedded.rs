@@ -15,6 +15,8 @@ const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
 /// Last version of each deleted anchor, so a re-created anchor never reuses an old `ETag`.
 const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Identifier schemes registered at run time: namespace → definition document.
+const SCHEMES: TableDefinition<&str, &str> = TableDefinition::new("schemes");
 const FILE_NAME: &str = "idr.redb";
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
@@ -208,6 +210,35 @@ impl LinkStore for EmbeddedStore {
             Ok(first)
         })
         .await
+    }
+
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        let (this, namespace, definition) =
+            (self.clone(), namespace.to_string(), definition.to_string());
+        blocking(move || {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            txn.open_table(SCHEMES)
+                .map_err(unavailable)?
+                .insert(namespace.as_str(), definition.as_str())
+                .map_err(unavailable)?;
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(SCHEMES) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(unavailable)? {
+            let (k, v) = entry.map_err(unavailable)?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {

@@ -113,6 +113,13 @@ pub trait LinkStore: Send + Sync + 'static {
     /// whenever the store happens to be empty).
     async fn claim_first_start(&self) -> Result<bool, StoreError>;
 
+    /// Stores an identifier scheme registered at run time (its definition document), replacing one of the same
+    /// namespace. Durable once it returns `Ok`.
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError>;
+
+    /// Every scheme registered at run time, as `(namespace, definition)`.
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Calls `sink` for every anchor (export).
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
 

@@ -619,6 +619,22 @@ impl LinkStore for RedisStore {
         Ok(reply.is_some())
     }
 
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(format!("{}:schemes", self.prefix))
+            .arg(namespace)
+            .arg(definition);
+        let _: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(format!("{}:schemes", self.prefix));
+        let all: Vec<(String, String)> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(all)
+    }
+
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         let prefix = self.prefix.clone();
         let (tx, mut rx) =

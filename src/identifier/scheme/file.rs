@@ -15,23 +15,23 @@ const PATTERN_MAX_LEN: usize = 1024;
 #[serde(deny_unknown_fields)]
 pub struct SchemeFile {
     /// The first path segment of the UNTP form `/{namespace}/{keyType}/{key}`.
-    namespace: String,
+    pub(super) namespace: String,
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     /// `gs1`: the built-in GS1 Digital Link parser (key types come from the GS1 Syntax Dictionary).
     #[serde(default)]
-    native: Option<String>,
+    pub(super) native: Option<String>,
     #[serde(default = "default_unknown")]
-    unknown_link_type: UnknownLinkType,
+    pub(super) unknown_link_type: UnknownLinkType,
     /// Vocabulary prefixes (`gs1`, `untp`) whose link types may be registered; empty means all.
     #[serde(default)]
-    vocabularies: Vec<String>,
+    pub(super) vocabularies: Vec<String>,
     #[serde(default)]
-    canonical: CanonicalForm,
+    pub(super) canonical: CanonicalForm,
     #[serde(default)]
-    walk_up: WalkUp,
+    pub(super) walk_up: WalkUp,
     #[serde(default)]
-    key_types: Vec<KeyTypeFile>,
+    pub(super) key_types: Vec<KeyTypeFile>,
 }
 
 fn default_unknown() -> UnknownLinkType {
@@ -40,35 +40,35 @@ fn default_unknown() -> UnknownLinkType {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeyTypeFile {
-    name: String,
+pub(super) struct KeyTypeFile {
+    pub(super) name: String,
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     #[serde(default)]
-    aliases: Vec<String>,
-    pattern: String,
+    pub(super) aliases: Vec<String>,
+    pub(super) pattern: String,
     #[serde(default)]
-    check_digit: Option<CheckDigit>,
+    pub(super) check_digit: Option<CheckDigit>,
     #[serde(default)]
-    case: Case,
+    pub(super) case: Case,
     /// Also answer `/{root_path}/{key}…` at the resolver root.
     #[serde(default)]
-    root_path: Option<String>,
+    pub(super) root_path: Option<String>,
     #[serde(default)]
-    qualifiers: Vec<QualifierFile>,
+    pub(super) qualifiers: Vec<QualifierFile>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct QualifierFile {
-    name: String,
+pub(super) struct QualifierFile {
+    pub(super) name: String,
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     #[serde(default)]
-    aliases: Vec<String>,
-    pattern: String,
+    pub(super) aliases: Vec<String>,
+    pub(super) pattern: String,
     #[serde(default)]
-    case: Case,
+    pub(super) case: Case,
 }
 
 /// A problem in one field of one scheme file.
@@ -144,6 +144,8 @@ impl SchemeFile {
         )?;
         Ok(Scheme {
             source: String::new(),
+            registered: false,
+            definition: String::new(),
             title: if self.title.is_empty() {
                 self.namespace.clone()
             } else {
@@ -162,9 +164,9 @@ impl SchemeFile {
 
 impl KeyTypeFile {
     fn compile(self, at: &str) -> Result<KeyType, FieldProblem> {
-        check_segment(&format!("{at}.name"), &self.name)?;
+        check_name(&format!("{at}.name"), &self.name)?;
         for (i, a) in self.aliases.iter().enumerate() {
-            check_segment(&format!("{at}.aliases[{i}]"), a)?;
+            check_name(&format!("{at}.aliases[{i}]"), a)?;
         }
         if let Some(root) = &self.root_path {
             check_segment(&format!("{at}.root_path"), root)?;
@@ -200,7 +202,7 @@ impl KeyTypeFile {
 
 impl QualifierFile {
     fn compile(self, at: &str) -> Result<Qualifier, FieldProblem> {
-        check_segment(&format!("{at}.name"), &self.name)?;
+        check_name(&format!("{at}.name"), &self.name)?;
         Ok(Qualifier {
             pattern: compile_pattern(&format!("{at}.pattern"), &self.pattern)?,
             title: if self.title.is_empty() {
@@ -216,7 +218,7 @@ impl QualifierFile {
 }
 
 /// Anchors the pattern (a value must match as a whole) and bounds its compiled size.
-fn compile_pattern(field: &str, source: &str) -> Result<regex::Regex, FieldProblem> {
+pub(super) fn compile_pattern(field: &str, source: &str) -> Result<regex::Regex, FieldProblem> {
     if source.is_empty() {
         return Err(problem(field, "must not be empty"));
     }
@@ -231,6 +233,23 @@ fn compile_pattern(field: &str, source: &str) -> Result<regex::Regex, FieldProbl
         .dfa_size_limit(PATTERN_SIZE_LIMIT)
         .build()
         .map_err(|e| problem(field, e.to_string().replace('\n', " ")))
+}
+
+/// Key-type and qualifier names: path segments after the namespace, where digits (GS1-style AIs) are fine.
+fn check_name(field: &str, value: &str) -> Result<(), FieldProblem> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(problem(
+            field,
+            format!("{value:?} must be 1-64 ASCII letters, digits, '-', '_' or '.'"),
+        ))
+    }
 }
 
 /// Names that appear as path segments: short, lower-case-insensitive ASCII, never a GS1 AI (all digits) or a DID.

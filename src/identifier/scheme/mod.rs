@@ -5,6 +5,7 @@
 
 mod file;
 mod key;
+pub mod registered;
 
 pub use file::FieldProblem;
 pub use key::{SchemeError, SchemeKey};
@@ -90,6 +91,10 @@ impl Case {
 pub struct Scheme {
     /// The file it came from, for error messages.
     pub source: String,
+    /// Registered at run time (and stored), not read from a file.
+    pub registered: bool,
+    /// The stored definition of a registered scheme (to tell when another replica changed it).
+    pub definition: String,
     pub namespace: String,
     pub title: String,
     pub native_gs1: bool,
@@ -157,7 +162,7 @@ pub enum SchemeLoadError {
 }
 
 /// Every configured scheme, checked against each other.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SchemeSet {
     schemes: Vec<Arc<Scheme>>,
 }
@@ -244,6 +249,35 @@ impl SchemeSet {
             }
         }
         Ok(())
+    }
+
+    /// This set with a scheme registered at run time added, replacing an earlier registration of its namespace.
+    /// A namespace defined by a file stays the file's, and GS1 stays native.
+    pub fn with_registered(&self, scheme: Scheme) -> Result<SchemeSet, FieldProblem> {
+        if let Some(owner) = self
+            .schemes
+            .iter()
+            .find(|s| s.namespace.eq_ignore_ascii_case(&scheme.namespace) && !s.registered)
+        {
+            return Err(FieldProblem {
+                field: "namespace".into(),
+                reason: format!(
+                    "{:?} is defined by {}; change that file instead",
+                    scheme.namespace, owner.source
+                ),
+            });
+        }
+        let mut set = SchemeSet {
+            schemes: self
+                .schemes
+                .iter()
+                .filter(|s| !s.namespace.eq_ignore_ascii_case(&scheme.namespace))
+                .cloned()
+                .collect(),
+        };
+        set.check_clashes(&scheme)?;
+        set.schemes.push(Arc::new(scheme));
+        Ok(set)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Scheme>> {
