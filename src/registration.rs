@@ -331,14 +331,34 @@ pub async fn write(
                     .map(|_| Written::Deleted),
             };
         match result {
-            Err(StoreError::PreconditionFailed { .. })
-                if asked == Precondition::None && attempts < 5 =>
-            {
+            // Another writer got in between: every lost round is someone else's success, so this ends; the
+            // bound and the growing, jittered pause only matter under a pathological write storm.
+            Err(StoreError::PreconditionFailed { .. }) if asked == Precondition::None => {
                 attempts += 1;
+                if attempts > MAX_WRITE_ATTEMPTS {
+                    return Err(StoreError::Unavailable(format!(
+                        "{} is being written by many clients at once; try again",
+                        key.canonical_path()
+                    ))
+                    .into());
+                }
+                tokio::time::sleep(backoff(attempts)).await;
             }
             result => return Ok(result?),
         }
     }
+}
+
+/// Rounds an unconditional write may lose to concurrent writers before it answers 503.
+const MAX_WRITE_ATTEMPTS: u32 = 200;
+
+/// Up to `attempts` ms, jittered so that racing writers spread out.
+fn backoff(attempts: u32) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let cap_us = u64::from(attempts.min(20)) * 1000;
+    std::time::Duration::from_micros(u64::from(nanos) % cap_us.max(1))
 }
 
 /// How many earlier targets one variant keeps; older ones are dropped so a record cannot grow without bound.
