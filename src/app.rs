@@ -3,6 +3,7 @@
 use crate::auth::Authenticator;
 use crate::bulk;
 use crate::config::{ConfigError, Settings};
+use crate::did::DidResolver;
 use crate::http::{self, AppState};
 use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
@@ -97,6 +98,10 @@ impl Application {
         // Configuration errors first, before anything is opened.
         let auth = Authenticator::from_settings(&settings, &options)?;
         let delegations = delegations(&settings, &options)?;
+        let did_web = match settings.did_web.enabled {
+            true => Some(Arc::new(DidResolver::new(&settings.did_web)?)),
+            false => None,
+        };
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \
@@ -124,6 +129,7 @@ impl Application {
             auth,
             parse_options: options,
             delegations,
+            did_web,
             settings,
         });
         let server = HttpServer::new(move || {

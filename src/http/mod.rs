@@ -1,5 +1,6 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
+pub mod did;
 pub mod manage;
 pub mod problem;
 pub mod resolve;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub settings: Settings,
     pub parse_options: ParseOptions,
     pub delegations: Delegations,
+    /// `None` when `did_web.enabled` is false.
+    pub did_web: Option<Arc<crate::did::DidResolver>>,
 }
 
 impl AppState {

@@ -21,6 +21,9 @@ pub async fn resolve(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if req.uri().path().starts_with("/did:") {
+        return super::did::resolve(req, state).await;
+    }
     match *req.method() {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return Ok(preflight(ALLOW)),
@@ -97,7 +100,7 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
 
 /// The first non-empty value of a query parameter, percent-decoded. Parameters are `&`-separated, as in GS1
 /// Digital Link, and an empty value counts as absent.
-fn query_param(raw_query: &str, name: &str) -> Option<String> {
+pub(super) fn query_param(raw_query: &str, name: &str) -> Option<String> {
     raw_query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_decode_str(v).decode_utf8_lossy();
