@@ -3,6 +3,7 @@
 use crate::auth::Authenticator;
 use crate::bulk;
 use crate::config::{ConfigError, Settings};
+use crate::did::DidResolver;
 use crate::http::{self, AppState};
 use crate::identifier::Parser;
 use crate::identifier::gs1::ParseOptions;
@@ -69,6 +70,10 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
     delegations(settings, &parser, &vocabulary)?;
+    if settings.did_web.enabled {
+        // Reads and checks the extra CA bundle.
+        DidResolver::new(&settings.did_web)?;
+    }
     Ok((vocabulary, parser))
 }
 
@@ -134,6 +139,10 @@ impl Application {
         let (vocabulary, parser) = check_config(&settings)?;
         let auth = Authenticator::from_settings(&settings, &parser)?;
         let delegations = delegations(&settings, &parser, &vocabulary)?;
+        let did_web = match settings.did_web.enabled {
+            true => Some(Arc::new(DidResolver::new(&settings.did_web)?)),
+            false => None,
+        };
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \
@@ -162,6 +171,7 @@ impl Application {
             auth,
             parser,
             delegations,
+            did_web,
             settings,
         });
         let server = HttpServer::new(move || {

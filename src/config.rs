@@ -24,6 +24,7 @@ pub struct Settings {
     pub resolver: ResolverSettings,
     pub store: StoreSettings,
     pub cache: CacheSettings,
+    pub did_web: DidWebSettings,
     #[serde(default)]
     pub keys: Vec<KeySettings>,
     #[serde(default)]
@@ -70,6 +71,46 @@ pub struct CacheSettings {
     pub max_bytes: u64,
     pub ttl_seconds: u64,
     pub negative_ttl_ms: u64,
+}
+
+/// Resolution of `GET /did:web:…` (see `did::resolver`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidWebSettings {
+    pub enabled: bool,
+    /// Connect and total time allowed for fetching one DID document.
+    pub timeout_ms: u64,
+    pub max_document_bytes: usize,
+    /// Bounds on how long a fetched document is reused, whatever its `Cache-Control` says.
+    pub min_cache_seconds: u64,
+    pub max_cache_seconds: u64,
+    /// How long a failed fetch is remembered.
+    pub failure_cache_seconds: u64,
+    /// Memory for cached DID documents, counted in document bytes.
+    pub cache_bytes: u64,
+    /// PEM bundle of extra CA certificates trusted besides the system roots; empty for none.
+    pub extra_ca_file: PathBuf,
+}
+
+impl DidWebSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout_ms == 0 {
+            return Err(invalid("did_web.timeout_ms", "must be greater than 0"));
+        }
+        if self.max_document_bytes == 0 {
+            return Err(invalid(
+                "did_web.max_document_bytes",
+                "must be greater than 0",
+            ));
+        }
+        if self.min_cache_seconds > self.max_cache_seconds {
+            return Err(invalid(
+                "did_web.min_cache_seconds",
+                "must not be greater than did_web.max_cache_seconds",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -212,7 +253,7 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }
-        Ok(())
+        self.did_web.validate()
     }
 
     /// The Redis URL, when Redis is the store.
@@ -391,5 +432,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("keys[0].sha256"), "{err}");
+    }
+
+    #[test]
+    fn did_web_settings_are_checked() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert!(s.did_web.enabled);
+        assert!(s.did_web.extra_ca_file.as_os_str().is_empty());
+        let e = env(&[
+            ("IDR_DID_WEB__MIN_CACHE_SECONDS", "10"),
+            ("IDR_DID_WEB__MAX_CACHE_SECONDS", "5"),
+        ]);
+        let err = Settings::load_with_env(&Overrides::default(), &e)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did_web.min_cache_seconds"), "{err}");
+        let e = env(&[("IDR_DID_WEB__TIMEOUT_MS", "0")]);
+        let err = Settings::load_with_env(&Overrides::default(), &e)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did_web.timeout_ms"), "{err}");
     }
 }

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod bulk;
 pub mod config;
+pub mod did;
 pub mod http;
 pub mod identifier;
 pub mod linkset;

@@ -1,5 +1,6 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
+pub mod did;
 pub mod manage;
 pub mod problem;
 pub mod pyx;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub settings: Settings,
     pub parser: Arc<Parser>,
     pub delegations: Delegations,
+    /// `None` when `did_web.enabled` is false.
+    pub did_web: Option<Arc<crate::did::DidResolver>>,
 }
 
 impl AppState {
@@ -131,5 +134,7 @@ mod tests {
             redact_query("KEY=x&%6Bey=y&keys=z"),
             "KEY=REDACTED&%6Bey=REDACTED&keys=z"
         );
+        assert_eq!(redact_query("key"), "key");
+        assert_eq!(redact_query(""), "");
     }
 }

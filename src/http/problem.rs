@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP answers: RFC 9457 `application/problem+json`.
 
 use crate::auth::AuthError;
+use crate::did::DidError;
 use crate::identifier::IdentifierError;
 use crate::registration::FieldError;
 use crate::registry::StoreError;
@@ -33,6 +34,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Did(#[from] DidError),
 }
 
 impl From<crate::registration::WriteError> for ApiError {
@@ -57,6 +60,10 @@ impl ApiError {
             ApiError::Store(_) => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::PayloadTooLarge(_) => "Payload too large",
+            ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
+            ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
+            ApiError::Did(DidError::Timeout { .. }) => "Gateway timeout",
+            ApiError::Did(_) => "Bad gateway",
         }
     }
 
@@ -95,6 +102,11 @@ impl ResponseError for ApiError {
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            // A bad DID is the client's fault; anything the DID's host did wrong is an upstream failure.
+            ApiError::Did(DidError::Syntax(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            ApiError::Did(DidError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Did(_) => StatusCode::BAD_GATEWAY,
         }
     }
 

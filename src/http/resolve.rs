@@ -21,10 +21,16 @@ pub async fn resolve(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if req.uri().path().starts_with("/did:") {
+        return super::did::resolve(req, state).await;
+    }
     match *req.method() {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return Ok(preflight(ALLOW)),
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
+    }
+    if let Some(identifier) = hosted_did(&state, req.uri().path()) {
+        return super::did::hosted(&req, &state, &identifier).await;
     }
     let raw_query = req.uri().query().unwrap_or("");
     tracing::debug!(path = req.uri().path(), query = %super::redact_query(raw_query), "resolve");
@@ -53,6 +59,17 @@ pub async fn resolve(
         response.headers_mut().insert(header::WARNING, warning);
     }
     Ok(response)
+}
+
+/// `/{identifier}/did.json`, when what precedes `/did.json` is an identifier (`/01/…/10/did.json` is a batch called
+/// "did.json", since `/01/…/10` is not an identifier).
+fn hosted_did(state: &AppState, path: &str) -> Option<Identifier> {
+    let id = path.strip_suffix("/did.json")?;
+    state
+        .parser
+        .parse_request(id, "")
+        .ok()
+        .map(|r| r.identifier)
 }
 
 /// Answers a CORS preflight.
@@ -104,7 +121,7 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
 
 /// The first non-empty value of a query parameter, percent-decoded. Parameters are `&`-separated, as in GS1
 /// Digital Link, and an empty value counts as absent.
-fn query_param(raw_query: &str, name: &str) -> Option<String> {
+pub(super) fn query_param(raw_query: &str, name: &str) -> Option<String> {
     raw_query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_decode_str(v).decode_utf8_lossy();

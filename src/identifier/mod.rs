@@ -4,6 +4,7 @@
 //! everything else is GS1 Digital Link (root form, custom stems such as `/gs1/…`, compressed URIs).
 
 pub mod check_digit;
+pub mod did_web;
 pub mod gs1;
 pub mod pattern;
 pub mod scheme;

@@ -1,0 +1,42 @@
+//! DIDs: resolving did:web DIDs to their DID documents (`resolver`), turning a document's services into a linkset
+//! or a redirect (`services`), and building DID documents for identifiers registered here (`hosting`).
+
+pub mod hosting;
+pub mod resolver;
+pub mod services;
+
+pub use resolver::DidResolver;
+
+use crate::identifier::did_web::DidWebError;
+
+/// Why a DID could not be resolved. Every variant names what went wrong and where; `http::problem` maps them to
+/// statuses (bad DIDs 400, a missing document 404, a slow host 504, anything else upstream 502).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DidError {
+    #[error(transparent)]
+    Syntax(#[from] DidWebError),
+    #[error("did:web resolution is not enabled on this resolver")]
+    Disabled,
+    #[error("no DID document at {url} (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+    #[error("fetching {url} took longer than {ms} ms")]
+    Timeout { url: String, ms: u64 },
+    #[error("cannot fetch {url}: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error(
+        "{url} answered HTTP {status} (a redirect); DID documents are fetched without following redirects"
+    )]
+    Redirect { url: String, status: u16 },
+    #[error("the DID document at {url} is larger than did_web.max_document_bytes ({limit} bytes)")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url} is not a DID document: {reason}")]
+    BadDocument { url: String, reason: String },
+    #[error("the DID document at {url} has id \"{found}\", not the DID resolved (\"{did}\")")]
+    IdMismatch {
+        url: String,
+        found: String,
+        did: String,
+    },
+}
