@@ -12,7 +12,6 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 const ALLOW: &str = "GET, HEAD, OPTIONS";
-/// Query parameters whose values are secrets (UNTP decryption keys): never written to logs.
 
 pub async fn resolve(
     req: HttpRequest,
