@@ -19,6 +19,8 @@ use crate::vocabulary::{Vocabulary, VocabularyError};
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -131,6 +133,8 @@ fn delegations(
 pub struct Application {
     server: actix_web::dev::Server,
     addr: SocketAddr,
+    draining: Arc<AtomicBool>,
+    drain: Duration,
 }
 
 impl Application {
@@ -165,6 +169,11 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        // Installs the recorder before the first request records anything.
+        crate::telemetry::metrics();
+        let draining = Arc::new(AtomicBool::new(false));
+        let drain = Duration::from_millis(settings.server.shutdown_drain_ms);
+        let shutdown_timeout = settings.server.shutdown_timeout_seconds;
         let state = web::Data::new(AppState {
             store,
             vocabulary,
@@ -173,27 +182,77 @@ impl Application {
             delegations,
             did_web,
             settings,
+            draining: draining.clone(),
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::common_headers())
+                .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
         })
         .workers(workers)
+        // Signals are ours: readiness must turn false before the server stops accepting (see `run`).
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
         tracing::info!(%addr, workers, "idr listening");
-        Ok(Application { server, addr })
+        Ok(Application {
+            server,
+            addr,
+            draining,
+            drain,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: `/readyz` fails for `shutdown_drain_ms` so load
+    /// balancers stop sending traffic, then new connections are refused and in-flight requests finish (at most
+    /// `shutdown_timeout_seconds`).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        let (draining, drain) = (self.draining, self.drain);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!(
+                drain_ms = drain.as_millis() as u64,
+                "shutting down: draining"
+            );
+            draining.store(true, Ordering::Release);
+            tokio::time::sleep(drain).await;
+            handle.stop(true).await;
+        });
+        self.server.await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

@@ -21,6 +21,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub log: LogSettings,
     pub resolver: ResolverSettings,
     pub store: StoreSettings,
     pub cache: CacheSettings,
@@ -40,6 +41,21 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub workers: usize,
     pub max_body_bytes: usize,
+    pub shutdown_drain_ms: u64,
+    pub shutdown_timeout_seconds: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -16,4 +16,5 @@ pub mod peer_formats;
 pub mod registration;
 pub mod registry;
 pub mod resolution;
+pub mod telemetry;
 pub mod vocabulary;

@@ -60,6 +60,15 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Exit 0 when a running resolver answers its health check (for container HEALTHCHECKs), 1 otherwise.
+    #[command(after_help = "Example:\n  idr healthcheck --url http://127.0.0.1:8080/healthz")]
+    Healthcheck {
+        /// The URL to GET; any 2xx answer within --timeout-ms is healthy.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     HashSecret,
 }
@@ -89,12 +98,6 @@ impl Common {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
             Command::Export { common } => export(common.overrides()).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
             Command::HashSecret => hash_secret(),
+            Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
         }
     });
     match result {
@@ -139,6 +143,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 async fn serve(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
     let application = Application::build(settings).await?;
     application.run().await?;
     Ok(ExitCode::SUCCESS)
@@ -146,6 +151,7 @@ async fn serve(overrides: Overrides) -> Result<ExitCode> {
 
 async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
     let (vocabulary, parser) = app::check_config(&settings)?;
     if format != Format::Native {
         return import_peer(&settings, &vocabulary, &parser, format, &file).await;
@@ -224,6 +230,7 @@ async fn import_peer(
 
 async fn export(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
     let store = app::open_store(&settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let count = bulk::export(store.as_ref(), &mut out).await?;
@@ -234,6 +241,7 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
 
 fn check_config(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
     let (vocabulary, parser) = app::check_config(&settings)?;
     let schemes: Vec<String> = parser
         .schemes()
@@ -247,6 +255,24 @@ fn check_config(overrides: Overrides) -> Result<ExitCode> {
         schemes.join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn healthcheck(url: &str, timeout_ms: u64) -> Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(timeout_ms))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("idr: {url} answered {}", r.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("idr: {url}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn hash_secret() -> Result<ExitCode> {

@@ -36,12 +36,21 @@ pub async fn anchor(
     }
     let key = state.parser.parse_key(raw)?;
     authorise(&principal, &key)?;
-    match *req.method() {
-        Method::GET | Method::HEAD => get(&state, &key, &req).await,
+    let result = match *req.method() {
+        Method::GET | Method::HEAD => return get(&state, &key, &req).await,
         Method::PUT => put(&state, &key, &req, payload).await,
         Method::DELETE => delete(&state, &key, &req).await,
-        _ => Err(ApiError::MethodNotAllowed(ALLOW)),
+        _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
+    };
+    if result.is_ok() {
+        let operation = if req.method() == Method::PUT {
+            "put"
+        } else {
+            "delete"
+        };
+        super::observe::record_write(&principal, operation);
     }
+    result
 }
 
 pub(super) fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {

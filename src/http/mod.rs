@@ -2,6 +2,7 @@
 
 pub mod did;
 pub mod manage;
+pub mod observe;
 pub mod problem;
 pub mod pyx;
 pub mod resolve;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub settings: Settings,
     pub parser: Arc<Parser>,
+    /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub delegations: Delegations,
     /// `None` when `did_web.enabled` is false.
     pub did_web: Option<Arc<crate::did::DidResolver>>,
@@ -99,6 +102,7 @@ pub fn common_headers() -> middleware::DefaultHeaders {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::route().to(wellknown::healthz))
         .route("/readyz", web::route().to(wellknown::readyz))
+        .route("/metrics", web::route().to(wellknown::metrics))
         .route(
             "/.well-known/gs1resolver",
             web::route().to(wellknown::description),

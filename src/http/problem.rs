@@ -112,8 +112,18 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::error!(error = %self, "store failure");
+        if let ApiError::Store(e) = self {
+            let kind = match e {
+                StoreError::PreconditionFailed { .. } => None,
+                StoreError::Unavailable(_) => Some("unavailable"),
+                StoreError::Uncertain(_) => Some("uncertain"),
+                StoreError::Decode { .. } => Some("decode"),
+            };
+            if let Some(kind) = kind {
+                metrics::counter!(crate::telemetry::names::STORE_ERRORS, "kind" => kind)
+                    .increment(1);
+                tracing::error!(error = %self, "store failure");
+            }
         }
         let mut body = problem_body(status, self.title(), &self.to_string());
         let errors = self.errors();

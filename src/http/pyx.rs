@@ -56,9 +56,16 @@ pub async fn route(
                 match method {
                     Method::GET | Method::HEAD => get_link(&state, &req, &key, &variant).await,
                     Method::PUT => {
-                        update_link(&state, &req, &key, &variant, &body(payload).await?).await
+                        let bytes = body(payload).await?;
+                        let r = update_link(&state, &req, &key, &variant, &bytes).await?;
+                        super::observe::record_write(&principal, "update_link");
+                        Ok(r)
                     }
-                    Method::DELETE => delete_link(&state, &key, &variant).await,
+                    Method::DELETE => {
+                        let r = delete_link(&state, &key, &variant).await?;
+                        super::observe::record_write(&principal, "delete_link");
+                        Ok(r)
+                    }
                     _ => Err(ApiError::MethodNotAllowed("GET, PUT, DELETE, OPTIONS")),
                 }
             }
@@ -119,6 +126,7 @@ async fn register(
         credential = principal.name,
         "links registered (Pyx API)"
     );
+    super::observe::record_write(principal, "register");
     let root = state.origin(req);
     let responses: Vec<Value> = links
         .iter()

@@ -7,7 +7,7 @@ use crate::negotiate::{self, Preferences};
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
 use crate::vocabulary;
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use percent_encoding::percent_decode_str;
 
 pub const LINKSET_JSON: &str = "application/linkset+json";
@@ -36,6 +36,8 @@ pub async fn resolve(
     tracing::debug!(path = req.uri().path(), query = %super::redact_query(raw_query), "resolve");
     let request = state.parser.parse_request(req.uri().path(), raw_query)?;
     let query = build_query(&req, raw_query, &state);
+    req.extensions_mut()
+        .insert(link_type_label(&query.link_type, &state));
     let root = state.origin(&req);
     let resolved = resolution::resolve(
         state.store.as_ref(),
@@ -70,6 +72,21 @@ fn hosted_did(state: &AppState, path: &str) -> Option<Identifier> {
         .parse_request(id, "")
         .ok()
         .map(|r| r.identifier)
+}
+
+/// The requested link type as a metric label: bounded by the vocabulary (unknown spellings are one value).
+fn link_type_label(q: &LinkTypeQuery, state: &AppState) -> super::observe::LinkTypeLabel {
+    use std::borrow::Cow;
+    let label = match q {
+        LinkTypeQuery::Default => Cow::Borrowed("default"),
+        LinkTypeQuery::Linkset => Cow::Borrowed("linkset"),
+        LinkTypeQuery::Unknown(_) => Cow::Borrowed("unknown"),
+        LinkTypeQuery::Type(uri) => state
+            .vocabulary
+            .by_uri(uri)
+            .map_or(Cow::Borrowed("unknown"), |d| Cow::Owned(d.curie.clone())),
+    };
+    super::observe::LinkTypeLabel(label)
 }
 
 /// Answers a CORS preflight.

@@ -29,7 +29,31 @@ pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .body(r#"{"status":"ok"}"#))
 }
 
-/// Readiness: the store answers now.
+/// Prometheus metrics. Cache gauges are read at scrape time.
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    let Some(handle) = crate::telemetry::metrics() else {
+        return Err(ApiError::NotFound(
+            "metrics are not available in this process".into(),
+        ));
+    };
+    if let Some(stats) = state.store.cache_stats() {
+        use crate::telemetry::names;
+        metrics::gauge!(names::CACHE_ENTRIES).set(stats.entries as f64);
+        metrics::gauge!(names::CACHE_BYTES).set(stats.bytes as f64);
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render()))
+}
+
+/// Readiness: the store answers now, and the server is not draining for shutdown.
 pub async fn readyz(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -42,6 +66,13 @@ pub async fn readyz(
     } else {
         "embedded"
     };
+    if state.draining.load(std::sync::atomic::Ordering::Acquire) {
+        let body = json!({"ready": false, "store": kind, "detail": "shutting down"});
+        return Ok(HttpResponse::ServiceUnavailable()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("application/json")
+            .body(body.to_string()));
+    }
     let (status, body) = match state.store.ready().await {
         Ok(()) => (StatusCode::OK, json!({"ready": true, "store": kind})),
         Err(e) => (

@@ -7,6 +7,7 @@
 //! - While the feed is down, cached records are not trusted: reads go to the store. When the store itself cannot be
 //!   reached, cached records are served and marked stale; identifiers with nothing cached get `503`, never `404`.
 
+use super::CacheStats;
 use super::{
     AnchorRecord, AnchorSink, InvalidationSink, LinkStore, Lookup, Precondition, PutOutcome, Sink,
     StoreError, StoredAnchor,
@@ -200,6 +201,13 @@ impl InvalidationSink for CachedStore {
 
 #[async_trait::async_trait]
 impl LinkStore for CachedStore {
+    fn cache_stats(&self) -> Option<CacheStats> {
+        Some(CacheStats {
+            entries: self.present.entry_count() + self.absent.entry_count(),
+            bytes: self.present.weighted_size() + self.absent.weighted_size(),
+        })
+    }
+
     /// Management reads go to the store: a writer must see what is there, not what was.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         self.inner.get_many(keys).await
@@ -208,6 +216,7 @@ impl LinkStore for CachedStore {
     async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
         if self.live.load(Ordering::Acquire) {
             if let Some(records) = self.cached(keys) {
+                metrics::counter!(crate::telemetry::names::CACHE_HITS).increment(1);
                 return Ok(Lookup {
                     records,
                     stale: false,
@@ -215,6 +224,7 @@ impl LinkStore for CachedStore {
                 });
             }
         }
+        metrics::counter!(crate::telemetry::names::CACHE_MISSES).increment(1);
         let seen = self.snapshot(keys);
         match self.inner.get_many(keys).await {
             Ok(records) => {

@@ -82,6 +82,13 @@ pub trait InvalidationSink: Send + Sync {
 /// How a sink is told which anchor keys to forget, as a callback set by the store's listener.
 pub type Sink = Arc<dyn InvalidationSink>;
 
+/// Entries and (estimated) bytes held by a replica's cache.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheStats {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct PutOutcome {
     pub stored: Arc<StoredAnchor>,
@@ -130,6 +137,11 @@ pub trait LinkStore: Send + Sync + 'static {
             stale: false,
             complete: true,
         })
+    }
+
+    /// Size of an in-process cache in front of the store, if there is one (`/metrics`).
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
     }
 
     /// Whether the store can serve reads and writes now (`/readyz`).

@@ -727,6 +727,7 @@ async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Durati
                 tracing::info!(node, "invalidation feed connected");
                 follow(pubsub, &sink, timeout).await;
                 sink.disconnected();
+                metrics::counter!(crate::telemetry::names::STORE_RECONNECTS).increment(1);
                 tracing::warn!(
                     node,
                     "invalidation feed lost; cached records are not trusted until it is back"

@@ -1,0 +1,251 @@
+//! What operators rely on: Prometheus metrics, request ids in JSON logs, graceful shutdown (readiness first), and the
+//! container health check.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::server::{ADMIN_TOKEN, Server, binary};
+
+fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_outcomes_latency_and_writes() {
+    let server = Server::start().await;
+    let client = Server::client();
+    let body = json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://a.example", "title": "t"}]});
+    server.put_anchor("01/09520123456788", body).await;
+    for path in [
+        "/01/09520123456788",
+        "/01/09520123456788",
+        "/01/09520123456788?linkType=gs1:pip",
+        "/01/09520123456787",
+        "/01/09506000134369",
+    ] {
+        client.get(server.url(path)).send().await.unwrap();
+    }
+    let r = client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    let resolutions = "idr_resolutions_total";
+    assert_eq!(
+        metric(
+            &text,
+            resolutions,
+            &["outcome=\"redirect\"", "link_type=\"default\""]
+        ),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            resolutions,
+            &["outcome=\"redirect\"", "link_type=\"gs1:pip\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, resolutions, &["outcome=\"bad_request\""]),
+        1.0
+    );
+    assert_eq!(metric(&text, resolutions, &["outcome=\"not_found\""]), 1.0);
+    assert_eq!(
+        metric(
+            &text,
+            "idr_request_duration_seconds_count",
+            &["route=\"resolve\""]
+        ),
+        5.0
+    );
+    assert!(
+        text.contains("idr_request_duration_seconds_bucket{route=\"resolve\",le=\"0.001\"}"),
+        "histogram buckets"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "idr_writes_total",
+            &["credential=\"admin\"", "operation=\"put\""]
+        ),
+        1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("IDR_LOG__FORMAT", "json")
+        .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "info")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = Server::client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = client
+        .put(format!("{base}/api/v1/anchors/01/09520123456788"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("x-request-id", "trace-me-42")
+        .json(&json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://a.example", "title": "t"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+    let generated = client
+        .get(format!("{base}/01/09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !generated.headers()["x-request-id"].is_empty(),
+        "an id is made when none is sent"
+    );
+    child.kill().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    assert!(!lines.is_empty(), "logs are JSON lines");
+    let written = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "anchor written")
+        .expect("the write is logged");
+    assert_eq!(written["span"]["request_id"], "trace-me-42", "{written}");
+    assert_eq!(written["fields"]["identifier"], "01/09520123456788");
+}
+
+#[tokio::test]
+async fn shutdown_fails_readiness_first_then_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        "[server]\nshutdown_drain_ms = 1500\nshutdown_timeout_seconds = 5\n",
+    )
+    .unwrap();
+    let mut server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let client = Server::client();
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let pid = server.pid();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Draining: not ready, but still serving.
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(server.url("/01/09506000134369"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("the process exits after draining");
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    assert!(
+        client.get(server.url("/healthz")).send().await.is_err(),
+        "no longer listening"
+    );
+}
+
+#[tokio::test]
+async fn the_health_check_command_reflects_the_server() {
+    let server = Server::start().await;
+    let ok = Command::new(binary())
+        .args(["healthcheck", "--url", &server.url("/healthz")])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = Command::new(binary())
+        .args([
+            "healthcheck",
+            "--timeout-ms",
+            "500",
+            "--url",
+            &format!("http://127.0.0.1:{port}/healthz"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let not_found = Command::new(binary())
+        .args(["healthcheck", "--url", &server.url("/nope")])
+        .status()
+        .unwrap();
+    assert_eq!(not_found.code(), Some(1), "a 400/404 is not healthy");
+}
