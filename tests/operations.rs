@@ -137,6 +137,7 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
         "an id is made when none is sent"
     );
     child.kill().unwrap();
+    child.wait().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let lines: Vec<Value> = stderr
         .lines()
