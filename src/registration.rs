@@ -15,7 +15,7 @@ const MAX_LINKS: usize = 500;
 const MAX_TEXT: usize = 2000;
 const MAX_URL: usize = 4096;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -41,8 +41,14 @@ impl FieldError {
     }
 }
 
-#[derive(Deserialize)]
+/// An anchor as a writer submits it: the links of one identifier at one level.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"itemDescription": "Battery pack, model X", "defaultLinkType": "gs1:pip", "links": [
+    {"linkType": "gs1:pip", "href": "https://brand.example/products/09520123456788", "title": "Product information",
+     "type": "text/html", "hreflang": ["en"]},
+    {"linkType": "untp:dpp", "href": "https://credentials.example/dpp/09520123456788.jwt", "title": "Digital Product Passport",
+     "type": "application/vc+jwt", "hreflang": ["en"]}]}))]
 pub struct Submission {
     item_description: String,
     #[serde(default)]
@@ -50,7 +56,8 @@ pub struct Submission {
     links: Vec<LinkSubmission>,
 }
 
-#[derive(Deserialize)]
+/// One link. List fields take a string or an array of strings.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct LinkSubmission {
     link_type: String,
@@ -59,16 +66,21 @@ struct LinkSubmission {
     #[serde(default, rename = "type")]
     media_type: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     hreflang: OneOrMany,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     context: OneOrMany,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     rel: OneOrMany,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     method: OneOrMany,
     #[serde(default)]
     encryption_method: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     access_role: OneOrMany,
 }
 

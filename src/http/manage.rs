@@ -64,7 +64,16 @@ pub(super) fn authorise(principal: &Principal, key: &Identifier) -> Result<(), A
     })
 }
 
-async fn get(
+#[utoipa::path(get, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Read an anchor",
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stored anchor; `ETag` is its version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
+        (status = 401, description = "No or unknown bearer token", body = super::openapi::Problem, example = json!(super::openapi::problem_example(401))),
+        (status = 403, description = "The key's scopes do not cover the identifier", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403))),
+        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+    ))]
+pub(super) async fn get(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
@@ -84,7 +93,18 @@ async fn get(
     }
 }
 
-async fn put(
+#[utoipa::path(put, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Create or replace an anchor",
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    security(("bearer" = [])),
+    request_body(content = crate::registration::Submission, description = "The anchor's links"),
+    responses(
+        (status = 201, description = "Created; `Location` and `ETag` set", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
+        (status = 200, description = "Replaced; a changed `href` keeps the old target as a predecessor version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
+        (status = 400, description = "Malformed JSON, unknown field, invalid identifier or unknown link type", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
+        (status = 412, description = "`If-Match` / `If-None-Match` failed", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412))),
+        (status = 422, description = "Invalid link data, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(422)))
+    ))]
+pub(super) async fn put(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
@@ -130,7 +150,15 @@ async fn put(
     Ok(response)
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Delete an anchor",
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
+        (status = 412, description = "`If-Match` failed", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412)))
+    ))]
+pub(super) async fn delete(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
@@ -160,7 +188,14 @@ fn history_of(state: &AppState, raw: &str) -> Option<Identifier> {
 }
 
 /// Every variant's current target and the targets it replaced, newest first (UNTP IDR-10).
-async fn history(
+#[utoipa::path(get, path = "/api/v1/anchors/{identifier}/history", tag = "anchors", summary = "List each variant's targets, newest first",
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Versions per variant", body = super::openapi::HistoryView, example = json!(super::openapi::history_example())),
+        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+    ))]
+pub(super) async fn history(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
@@ -214,17 +249,16 @@ fn record_response(
     warnings: &[String],
     root: &str,
 ) -> HttpResponse {
-    let mut body = json!({
-        "identifier": key.canonical_path(),
-        "anchor": format!("{root}/{}", key.public_path()),
-        "version": stored.version,
-        "itemDescription": stored.record.item_description,
-        "defaultLinkType": stored.record.default_link_type,
-        "links": stored.record.links,
-    });
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
+    let body = super::openapi::AnchorView {
+        identifier: key.canonical_path().to_string(),
+        anchor: format!("{root}/{}", key.public_path()),
+        version: stored.version,
+        item_description: stored.record.item_description.clone(),
+        default_link_type: stored.record.default_link_type.clone(),
+        links: stored.record.links.clone(),
+        warnings: warnings.to_vec(),
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
     builder
         .insert_header((header::ETAG, etag(stored.version)))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -3,6 +3,7 @@
 pub mod did;
 pub mod manage;
 pub mod observe;
+pub mod openapi;
 pub mod problem;
 pub mod pyx;
 pub mod resolve;
@@ -118,6 +119,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/anchors/{identifier:.*}",
             web::route().to(manage::anchor),
         )
+        .route("/api/openapi.json", web::route().to(openapi::openapi_json))
+        .route("/api/docs", web::route().to(openapi::docs))
         // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
         .route("/api/{version}/{rest:.*}", web::route().to(pyx::route))
         .default_service(web::route().to(resolve::resolve));

@@ -77,7 +77,16 @@ pub async fn route(
 }
 
 /// `POST …/resolver`: one identifier's links, merged into its anchor.
-async fn register(
+#[utoipa::path(post, path = "/api/{version}/resolver", tag = "pyx", summary = "Register one identifier's links (Pyx-compatible)",
+    params(("version" = String, Path, description = "2.0.0 or 4.0.0", example = "2.0.0")),
+    security(("bearer" = [])),
+    request_body(content = crate::peer_formats::pyx::Body),
+    responses(
+        (status = 201, description = "Registered", body = super::openapi::PyxRegistered, example = json!(super::openapi::pyx_registered_example())),
+        (status = 400, description = "Malformed body or unknown namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
+        (status = 403, description = "Out of scope", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403)))
+    ))]
+pub(super) async fn register(
     state: &AppState,
     req: &HttpRequest,
     principal: &crate::auth::Principal,
@@ -279,7 +288,14 @@ async fn find_link(state: &AppState, key: &Identifier, variant: &str) -> Result<
         .ok_or_else(|| ApiError::NotFound(format!("no such link for {}", key.canonical_path())))
 }
 
-async fn get_link(
+#[utoipa::path(get, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Read one link",
+    params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
+        (status = 404, description = "Unknown or deleted link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+    ))]
+pub(super) async fn get_link(
     state: &AppState,
     req: &HttpRequest,
     key: &Identifier,
@@ -292,9 +308,10 @@ async fn get_link(
     ))
 }
 
-#[derive(Deserialize)]
+/// Any subset of a link's fields to change.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct LinkUpdate {
+pub(super) struct LinkUpdate {
     target_url: Option<String>,
     link_type: Option<String>,
     mime_type: Option<String>,
@@ -303,7 +320,15 @@ struct LinkUpdate {
 }
 
 /// `PUT …/resolver/links/{id}`: changes some of a link's fields. A new target keeps the old one as a predecessor.
-async fn update_link(
+#[utoipa::path(put, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Change a link's target, type, media type or title",
+    params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
+    security(("bearer" = [])),
+    request_body(content = super::openapi::PyxLinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
+    responses(
+        (status = 200, description = "The updated link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
+        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+    ))]
+pub(super) async fn update_link(
     state: &AppState,
     req: &HttpRequest,
     key: &Identifier,
@@ -375,7 +400,14 @@ fn revalidate(
 }
 
 /// `DELETE …/resolver/links/{id}`: removes the variant and its earlier targets; an anchor left with no links goes.
-async fn delete_link(
+#[utoipa::path(delete, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Delete a link (and its earlier targets)",
+    params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = super::openapi::Message, example = json!({"message": "link deleted"})),
+        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+    ))]
+pub(super) async fn delete_link(
     state: &AppState,
     key: &Identifier,
     variant: &str,
@@ -404,7 +436,15 @@ async fn delete_link(
 }
 
 /// `POST …/identifiers`: a scheme registered at run time, stored, then resolvable under `/{namespace}/…`.
-async fn register_scheme(
+#[utoipa::path(post, path = "/api/{version}/identifiers", tag = "pyx", summary = "Register an identifier scheme at run time",
+    params(("version" = String, Path, description = "2.0.0 or 4.0.0", example = "2.0.0")),
+    security(("bearer" = [])),
+    request_body(content = crate::identifier::scheme::registered::Registration),
+    responses(
+        (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::openapi::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
+        (status = 400, description = "A bad entry, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400)))
+    ))]
+pub(super) async fn register_scheme(
     state: &AppState,
     principal: &crate::auth::Principal,
     bytes: &[u8],

@@ -11,8 +11,15 @@ use crate::identifier::{Parser, gs1};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Deserialize)]
+/// A Pyx registration: one identifier's links.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"namespace": "gs1", "identificationKeyType": "gtin", "identificationKey": "09520123456788",
+    "itemDescription": "Battery pack", "qualifierPath": "/10/ABC", "active": true,
+    "responses": [{"linkType": "untp:dpp", "ianaLanguage": "en", "context": "au", "mimeType": "application/vc+jwt",
+                   "linkTitle": "Digital Product Passport", "targetUrl": "https://credentials.example/dpp/abc.jwt",
+                   "defaultLinkType": true, "defaultMimeType": false, "defaultIanaLanguage": false,
+                   "defaultContext": false, "fwqs": false}]}))]
 pub struct Body {
     pub namespace: String,
     pub identification_key_type: String,
@@ -31,7 +38,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+/// One link variant of a Pyx registration (v2 names; v4's `title` and `hreflang` are accepted too).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
     pub link_type: String,
@@ -41,8 +49,10 @@ pub struct Response {
     #[serde(default)]
     pub mime_type: Option<String>,
     #[serde(default, alias = "ianaLanguage")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub hreflang: OneOrMany,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub context: OneOrMany,
     #[serde(default)]
     pub default_link_type: bool,
@@ -55,12 +65,15 @@ pub struct Response {
     #[serde(default = "yes")]
     pub active: bool,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub access_role: OneOrMany,
     #[serde(default)]
     pub encryption_method: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub method: OneOrMany,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub rel: OneOrMany,
 }
 

@@ -14,7 +14,7 @@ pub struct AnchorRecord {
 }
 
 /// One typed link. Fields beyond `href`/`title`/`type`/`hreflang`/`context` are the UNTP 0.7 extensions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Link {
     pub link_type: String,

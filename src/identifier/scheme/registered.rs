@@ -9,14 +9,19 @@ use super::file::{FieldProblem, KeyTypeFile, QualifierFile, SchemeFile};
 use super::{CanonicalForm, Case, Scheme, UnknownLinkType, WalkUp};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// A Pyx identifier scheme.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"namespace": "acme", "applicationIdentifiers": [
+    {"title": "Product", "label": "Product", "shortcode": "product", "ai": "p", "type": "I", "regex": "[0-9]{5}",
+     "qualifiers": ["ser"]},
+    {"title": "Serial", "label": "Serial", "shortcode": "ser", "ai": "s", "type": "Q", "regex": "[A-Z0-9]{1,10}"}]}))]
 pub struct Registration {
     pub namespace: String,
     pub application_identifiers: Vec<ApplicationIdentifier>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ApplicationIdentifier {
     #[serde(default)]
     pub title: String,
