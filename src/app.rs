@@ -116,7 +116,7 @@ pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> 
     Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
 }
 
-fn delegations(
+pub fn delegations(
     settings: &Settings,
     parser: &Parser,
     vocabulary: &Vocabulary,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bulk;
 pub mod config;
 pub mod did;
+pub mod explain;
 pub mod http;
 pub mod identifier;
 pub mod linkset;

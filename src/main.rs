@@ -23,6 +23,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve resolution and the management API.
+    #[command(
+        after_help = "Examples:\n  idr serve                                   # embedded store in ./data, demo data on first start\n  \
+                            idr serve --listen 0.0.0.0:8080 --resolver-root https://id.example.com --no-demo\n  \
+                            IDR_REDIS_URL=redis://127.0.0.1:6379 idr serve --config /etc/idr/idr.toml"
+    )]
     Serve {
         #[command(flatten)]
         common: Common,
@@ -51,11 +56,31 @@ enum Command {
         file: PathBuf,
     },
     /// Write every anchor as NDJSON to standard output.
+    #[command(after_help = "Example:\n  idr export --data-dir ./data > anchors.ndjson")]
     Export {
         #[command(flatten)]
         common: Common,
     },
+    /// Explain what the resolver would answer for a URI, and why: the walk-up levels and what each holds, the
+    /// link type looked for, how negotiation scored its candidates, and the answer. Reads the store (with the
+    /// embedded store, stop the server first: it holds the file).
+    #[command(after_help = "Examples:\n  idr resolve /01/09520123456788/10/ABC\n  \
+                            idr resolve 'https://id.example.com/01/09520123456788?linkType=gs1:pip' --accept-language de\n  \
+                            idr resolve /abn/51824753556 --redis-url redis://127.0.0.1:6379")]
+    Resolve {
+        #[command(flatten)]
+        common: Common,
+        /// An absolute URI or a path with its query.
+        uri: String,
+        /// The Accept header to negotiate with.
+        #[arg(long)]
+        accept: Option<String>,
+        /// The Accept-Language header to negotiate with.
+        #[arg(long)]
+        accept_language: Option<String>,
+    },
     /// Check the configuration (settings, keys, delegations, link types, identifier schemes) without serving.
+    #[command(after_help = "Example:\n  idr check-config --config /etc/idr/idr.toml")]
     CheckConfig {
         #[command(flatten)]
         common: Common,
@@ -70,6 +95,7 @@ enum Command {
         timeout_ms: u64,
     },
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
+    #[command(after_help = "Example:\n  printf '%s' \"$SECRET\" | idr hash-secret")]
     HashSecret,
 }
 
@@ -129,6 +155,12 @@ fn main() -> ExitCode {
             } => import(common.overrides(), format, file).await,
             Command::Export { common } => export(common.overrides()).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
+            Command::Resolve {
+                common,
+                uri,
+                accept,
+                accept_language,
+            } => resolve(common.overrides(), &uri, accept, accept_language).await,
             Command::HashSecret => hash_secret(),
             Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
         }
@@ -236,6 +268,37 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
     let count = bulk::export(store.as_ref(), &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} anchors");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resolve(
+    overrides: Overrides,
+    uri: &str,
+    accept: Option<String>,
+    accept_language: Option<String>,
+) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    let (vocabulary, parser) = app::check_config(&settings)?;
+    let delegations = app::delegations(&settings, &parser, &vocabulary)?;
+    let store = app::open_store(&settings).await?;
+    let root = settings
+        .fixed_root()
+        .unwrap_or("http://localhost")
+        .to_string();
+    let cx = idr::explain::Context {
+        store: store.as_ref(),
+        parser: &parser,
+        vocabulary: &vocabulary,
+        delegations: &delegations,
+        root: &root,
+    };
+    let request = idr::explain::Request {
+        uri,
+        accept: accept.as_deref(),
+        accept_language: accept_language.as_deref(),
+    };
+    print!("{}", idr::explain::explain(&cx, &request).await?);
     Ok(ExitCode::SUCCESS)
 }
 

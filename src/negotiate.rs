@@ -64,6 +64,15 @@ impl Preferences {
         }
     }
 
+    /// How well a link matches, for `idr resolve`'s explanation: context, language and media scores (q × 1000).
+    pub fn describe(&self, link: &Link) -> String {
+        let s = self.score(link);
+        format!(
+            "context {} · language {} · media {}",
+            s.context, s.language, s.media
+        )
+    }
+
     fn score(&self, link: &Link) -> Score {
         let context = match &self.context {
             Some(c) => link.context.iter().any(|x| x.eq_ignore_ascii_case(c)) as u32,

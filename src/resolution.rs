@@ -23,6 +23,53 @@ pub enum LinkTypeQuery {
     Unknown(String),
 }
 
+/// The first non-empty value of a query parameter, percent-decoded. Parameters are `&`-separated, as in GS1
+/// Digital Link, and an empty value counts as absent.
+pub fn query_param(raw_query: &str, name: &str) -> Option<String> {
+    raw_query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+        (k == name && !value.trim().is_empty()).then(|| value.into_owned())
+    })
+}
+
+impl Query {
+    /// What a request asks for, from its raw query and its `Accept` / `Accept-Language` headers.
+    pub fn from_parts(
+        raw_query: &str,
+        accept: Option<&str>,
+        accept_language: Option<&str>,
+        vocabulary: &crate::vocabulary::Vocabulary,
+    ) -> Query {
+        let param = |name: &str| query_param(raw_query, name);
+        let link_type = match param("linkType") {
+            None => LinkTypeQuery::Default,
+            Some(t) if t.eq_ignore_ascii_case("linkset") || t.eq_ignore_ascii_case("all") => {
+                LinkTypeQuery::Linkset
+            }
+            Some(t) => match vocabulary.lookup(&t) {
+                // Every linkset lists defaultLink, so asking for it means the default link.
+                Some(def) if crate::vocabulary::is_default_link(&def.uri) => LinkTypeQuery::Default,
+                Some(def) => LinkTypeQuery::Type(def.uri.clone()),
+                None => LinkTypeQuery::Unknown(t),
+            },
+        };
+        let context = param("context");
+        // UNTP's `language=` overrides Accept-Language.
+        let language = param("language");
+        Query {
+            link_type,
+            accept_linkset: crate::negotiate::wants_linkset(accept),
+            preferences: Preferences::new(
+                language.as_deref().or(accept_language),
+                accept,
+                context.as_deref(),
+            ),
+            access_role: param("accessRole").map(|r| normalise_access_role(&r)),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Query {
     pub link_type: LinkTypeQuery,

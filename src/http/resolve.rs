@@ -3,12 +3,10 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::identifier::Identifier;
-use crate::negotiate::{self, Preferences};
+use crate::negotiate;
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
-use crate::vocabulary;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use percent_encoding::percent_decode_str;
 
 pub const LINKSET_JSON: &str = "application/linkset+json";
 const JSONLD_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-context>; \
@@ -108,43 +106,15 @@ fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
 
 fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
     let header = |name: header::HeaderName| header_value(req, name);
-    let param = |name: &str| query_param(raw_query, name);
-    let link_type = match param("linkType") {
-        None => LinkTypeQuery::Default,
-        Some(t) if t.eq_ignore_ascii_case("linkset") || t.eq_ignore_ascii_case("all") => {
-            LinkTypeQuery::Linkset
-        }
-        Some(t) => match state.vocabulary.lookup(&t) {
-            // Every linkset lists defaultLink, so asking for it means the default link.
-            Some(def) if vocabulary::is_default_link(&def.uri) => LinkTypeQuery::Default,
-            Some(def) => LinkTypeQuery::Type(def.uri.clone()),
-            None => LinkTypeQuery::Unknown(t),
-        },
-    };
-    let context = param("context");
-    // UNTP's `language=` overrides Accept-Language.
-    let language = param("language");
-    Query {
-        link_type,
-        accept_linkset: negotiate::wants_linkset(header(header::ACCEPT)),
-        preferences: Preferences::new(
-            language.as_deref().or(header(header::ACCEPT_LANGUAGE)),
-            header(header::ACCEPT),
-            context.as_deref(),
-        ),
-        access_role: param("accessRole").map(|r| resolution::normalise_access_role(&r)),
-    }
+    Query::from_parts(
+        raw_query,
+        header(header::ACCEPT),
+        header(header::ACCEPT_LANGUAGE),
+        &state.vocabulary,
+    )
 }
 
-/// The first non-empty value of a query parameter, percent-decoded. Parameters are `&`-separated, as in GS1
-/// Digital Link, and an empty value counts as absent.
-pub(super) fn query_param(raw_query: &str, name: &str) -> Option<String> {
-    raw_query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode_str(v).decode_utf8_lossy();
-        (k == name && !value.trim().is_empty()).then(|| value.into_owned())
-    })
-}
+pub(super) use crate::resolution::query_param;
 
 fn respond(
     outcome: Outcome,

@@ -1,0 +1,245 @@
+//! `idr resolve <URI>`: what the resolver would answer for a request, and why: the levels of the walk-up and what
+//! each holds, the link type looked for, how negotiation scored its candidates, and the answer.
+
+use crate::identifier::Parser;
+use crate::registry::{Link, LinkStore, StoreError};
+use crate::resolution::{self, Delegations, LinkTypeQuery, Outcome, Query};
+use crate::vocabulary::Vocabulary;
+use std::fmt::Write;
+
+/// A request to explain: an absolute URI or a path with its query, plus the negotiation headers.
+pub struct Request<'a> {
+    pub uri: &'a str,
+    pub accept: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+}
+
+pub struct Context<'a> {
+    pub store: &'a dyn LinkStore,
+    pub parser: &'a Parser,
+    pub vocabulary: &'a Vocabulary,
+    pub delegations: &'a Delegations,
+    pub root: &'a str,
+}
+
+/// The explanation, as lines of text.
+pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, StoreError> {
+    let mut out = String::new();
+    let (path, raw_query) = split_uri(request.uri);
+    let _ = writeln!(
+        out,
+        "request: GET {path}{}",
+        if raw_query.is_empty() {
+            String::new()
+        } else {
+            format!("?{raw_query}")
+        }
+    );
+    let parsed = match cx.parser.parse_request(&path, &raw_query) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let _ = writeln!(out, "answer: 400 Bad Request: {e}");
+            return Ok(out);
+        }
+    };
+    let id = &parsed.identifier;
+    let _ = writeln!(
+        out,
+        "identifier: {} (scheme {}; anchor {}/{})",
+        id.canonical_path(),
+        id.scheme().namespace,
+        cx.root,
+        id.public_path()
+    );
+    let query = Query::from_parts(
+        &raw_query,
+        request.accept,
+        request.accept_language,
+        cx.vocabulary,
+    );
+    let levels = id.levels();
+    let paths: Vec<&str> = levels.iter().map(|l| l.canonical_path()).collect();
+    let records = cx.store.get_many(&paths).await?;
+    let _ = writeln!(
+        out,
+        "levels (most specific first, read in one store round trip):"
+    );
+    for (path, record) in paths.iter().zip(&records) {
+        let state = match record {
+            None => "nothing registered".to_string(),
+            Some(r) => format!(
+                "version {}, {} links, default link type {}",
+                r.version,
+                r.record.links.len(),
+                r.record
+                    .default_link_type
+                    .as_deref()
+                    .map_or("(inherited)".into(), |t| curie(cx.vocabulary, t))
+            ),
+        };
+        let _ = writeln!(out, "  {path:<50} {state}");
+    }
+    let wanted = match &query.link_type {
+        LinkTypeQuery::Default => records
+            .iter()
+            .flatten()
+            .find_map(|r| r.record.default_link_type.clone()),
+        LinkTypeQuery::Type(uri) => Some(uri.clone()),
+        LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => None,
+    };
+    let _ = writeln!(out, "asked for: {}", describe_query(&query, cx.vocabulary));
+    let resolved = resolution::resolve(cx.store, id, &query, cx.root, cx.delegations).await?;
+    if let Some(link_type) = wanted.filter(|_| !query.accept_linkset) {
+        candidates(
+            &mut out,
+            cx,
+            &query,
+            &levels,
+            &records,
+            &link_type,
+            &resolved.outcome,
+        );
+    }
+    let _ = writeln!(out, "answer: {}", answer(&resolved.outcome, &raw_query));
+    Ok(out)
+}
+
+fn candidates(
+    out: &mut String,
+    cx: &Context<'_>,
+    query: &Query,
+    levels: &[crate::identifier::Identifier],
+    records: &[Option<std::sync::Arc<crate::registry::StoredAnchor>>],
+    link_type: &str,
+    outcome: &Outcome,
+) {
+    let chosen = match outcome {
+        Outcome::Redirect { href } => Some(href.as_str()),
+        _ => None,
+    };
+    let found = levels.iter().zip(records).find_map(|(level, r)| {
+        let links: Vec<&Link> = r
+            .as_ref()?
+            .record
+            .links
+            .iter()
+            .filter(|l| l.link_type == link_type)
+            .collect();
+        (!links.is_empty()).then_some((level, links))
+    });
+    let Some((level, links)) = found else {
+        let _ = writeln!(
+            out,
+            "no level holds {} links",
+            curie(cx.vocabulary, link_type)
+        );
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "candidates of type {} at {} (first best wins; the publisher's order breaks ties):",
+        curie(cx.vocabulary, link_type),
+        level.canonical_path()
+    );
+    for link in links {
+        let mark = if Some(link.href.as_str()) == chosen {
+            "→"
+        } else {
+            " "
+        };
+        let note = if link.is_redirect_target() {
+            ""
+        } else {
+            " (listed only: earlier version or action)"
+        };
+        let _ = writeln!(
+            out,
+            "  {mark} {} [type {}, hreflang {}, context {}] {}{note}",
+            link.href,
+            link.media_type.as_deref().unwrap_or("-"),
+            if link.hreflang.is_empty() {
+                "-".into()
+            } else {
+                link.hreflang.join(",")
+            },
+            if link.context.is_empty() {
+                "-".into()
+            } else {
+                link.context.join(",")
+            },
+            query.preferences.describe(link)
+        );
+    }
+}
+
+fn describe_query(q: &Query, vocab: &Vocabulary) -> String {
+    let what = match &q.link_type {
+        LinkTypeQuery::Default => "the default link".to_string(),
+        LinkTypeQuery::Linkset => "the linkset".to_string(),
+        LinkTypeQuery::Type(uri) => format!("link type {}", curie(vocab, uri)),
+        LinkTypeQuery::Unknown(t) => format!("link type {t:?}, which no vocabulary knows"),
+    };
+    if q.accept_linkset {
+        format!("{what} (Accept asks for the linkset)")
+    } else {
+        what
+    }
+}
+
+fn answer(outcome: &Outcome, raw_query: &str) -> String {
+    match outcome {
+        Outcome::Redirect { href } => format!(
+            "307 Location: {}",
+            crate::http::resolve::forward_query(href, raw_query)
+        ),
+        Outcome::Delegated { target } => format!("307 to another resolver (handledBy): {target}"),
+        Outcome::Linkset(body) => format!(
+            "200 linkset with {} context objects",
+            body["linkset"].as_array().map_or(0, Vec::len)
+        ),
+        Outcome::MultipleChoices(_) => "300 Multiple Choices (indistinguishable links)".into(),
+        Outcome::UnknownIdentifier => "404: nothing is registered at any level".into(),
+        Outcome::NoSuchLinkType(t) => format!("404: no link of type {t} at any level"),
+    }
+}
+
+fn curie(vocab: &Vocabulary, uri: &str) -> String {
+    vocab
+        .by_uri(uri)
+        .map_or(uri.to_string(), |d| d.curie.clone())
+}
+
+/// `https://id.example.com/01/…?x=1` or `/01/…?x=1` → (path, raw query).
+fn split_uri(uri: &str) -> (String, String) {
+    let rest = match uri.find("://") {
+        Some(i) => {
+            let after = &uri[i + 3..];
+            after.find('/').map_or("/", |p| &after[p..])
+        }
+        None => uri,
+    };
+    let rest = rest.split('#').next().unwrap_or(rest);
+    match rest.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (rest.to_string(), String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uris_split_into_path_and_raw_query() {
+        assert_eq!(
+            super::split_uri("https://id.example.com/01/09520123456788?linkType=gs1:pip#x"),
+            ("/01/09520123456788".into(), "linkType=gs1:pip".into())
+        );
+        assert_eq!(
+            super::split_uri("/01/1/10/A%2FB"),
+            ("/01/1/10/A%2FB".into(), String::new())
+        );
+        assert_eq!(
+            super::split_uri("https://id.example.com"),
+            ("/".into(), String::new())
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The command line: every command has `--help` with examples, errors exit non-zero with a message, and
+//! `idr resolve` explains an answer.
+
+mod support;
+
+use std::process::{Command, Output};
+use support::server::binary;
+
+fn idr(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "error")
+        .env_remove("IDR_ADMIN_TOKEN")
+        .output()
+        .expect("run idr")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_command_documents_itself_with_examples() {
+    for command in [
+        "serve",
+        "import",
+        "export",
+        "check-config",
+        "resolve",
+        "healthcheck",
+        "hash-secret",
+    ] {
+        let out = idr(&[command, "--help"]);
+        assert!(out.status.success(), "{command} --help");
+        let help = stdout(&out);
+        assert!(
+            help.contains("Example"),
+            "{command} --help has no example:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn resolve_explains_the_walk_up_and_the_negotiation() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    assert!(
+        idr(&[
+            "import",
+            "--data-dir",
+            dir,
+            "resolver-config/demo/demo.ndjson"
+        ])
+        .status
+        .success()
+    );
+    let out = idr(&[
+        "resolve",
+        "--data-dir",
+        dir,
+        "--accept-language",
+        "de-CH, en;q=0.5",
+        "https://id.example.com/01/09520123456788/10/NOPE?linkType=gs1:pip",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("01/09520123456788/10/NOPE") && l.contains("nothing registered")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("01/09520123456788 ")
+                && l.contains("default link type gs1:pip")),
+        "{text}"
+    );
+    let chosen: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with('→'))
+        .collect();
+    assert_eq!(chosen.len(), 1, "{text}");
+    assert!(
+        chosen[0].contains("/de/"),
+        "de-CH falls back to the de variant: {text}"
+    );
+    assert!(text.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{text}");
+
+    let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
+    assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_message() {
+    let missing = idr(&[
+        "import",
+        "/nonexistent/file.ndjson",
+        "--data-dir",
+        "/tmp/idr-cli-none",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/file.ndjson"));
+    let bad_config = idr(&["check-config", "--config", "/nonexistent/idr.toml"]);
+    assert_eq!(bad_config.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_config.stderr).starts_with("idr: "));
+    let unknown = idr(&["frobnicate"]);
+    assert_eq!(unknown.status.code(), Some(2), "clap usage errors exit 2");
+}
