@@ -141,7 +141,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         // Configuration errors first, before anything is opened.
         let (vocabulary, parser) = check_config(&settings)?;
-        let auth = Authenticator::from_settings(&settings, &parser)?;
+        let auth = Arc::new(Authenticator::from_settings(&settings, &parser)?);
         let delegations = delegations(&settings, &parser, &vocabulary)?;
         let did_web = match settings.did_web.enabled {
             true => Some(Arc::new(DidResolver::new(&settings.did_web)?)),
@@ -155,7 +155,12 @@ impl Application {
         }
         let store = serving_store(&settings).await?;
         load_registered_schemes(store.as_ref(), &parser).await;
-        tokio::spawn(refresh_registered_schemes(store.clone(), parser.clone()));
+        load_stored_keys(store.as_ref(), &auth, &parser).await;
+        tokio::spawn(refresh_registered(
+            store.clone(),
+            parser.clone(),
+            auth.clone(),
+        ));
         if settings.resolver.load_demo {
             load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
@@ -256,7 +261,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// How often a replica re-reads the schemes registered through the API (another replica may have added one).
+/// How often a replica re-reads schemes registered through the API and API keys (another replica or `idr keys`
+/// may have changed them).
 const SCHEME_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Adds the schemes registered through the API to the parser. A shared store that is down only delays this.
@@ -292,12 +298,26 @@ async fn load_registered_schemes(store: &dyn LinkStore, parser: &Parser) {
     }
 }
 
-async fn refresh_registered_schemes(store: Arc<dyn LinkStore>, parser: Arc<Parser>) {
+/// Keys created or revoked with `idr keys` (on any replica, or offline) take effect here.
+async fn load_stored_keys(store: &dyn LinkStore, auth: &Authenticator, parser: &Parser) {
+    match store.keys().await {
+        Ok(records) => auth.load_stored(&records, parser),
+        Err(e) => tracing::warn!(error = %e, "stored API keys not loaded yet"),
+    }
+}
+
+/// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes and API keys.
+async fn refresh_registered(
+    store: Arc<dyn LinkStore>,
+    parser: Arc<Parser>,
+    auth: Arc<Authenticator>,
+) {
     let mut ticks = tokio::time::interval(SCHEME_REFRESH);
     ticks.tick().await;
     loop {
         ticks.tick().await;
         load_registered_schemes(store.as_ref(), &parser).await;
+        load_stored_keys(store.as_ref(), &auth, &parser).await;
     }
 }
 

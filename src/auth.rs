@@ -6,7 +6,9 @@
 use crate::config::{ConfigError, Settings};
 use crate::identifier::Parser;
 pub use crate::identifier::pattern::PathPattern as Scope;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub enum AuthError {
     Missing,
     #[error("unknown or malformed bearer token")]
     Invalid,
+    #[error("this key expired; create a new one with `idr keys create`")]
+    Expired,
 }
 
 /// An authenticated caller.
@@ -33,10 +37,33 @@ impl Principal {
 struct ApiKey {
     digest: [u8; 32],
     principal: Principal,
+    /// Unix seconds after which the key no longer authenticates.
+    expires: Option<u64>,
 }
 
+/// Keys from the config file and `IDR_ADMIN_TOKEN` (fixed for the process), plus keys created with `idr keys`
+/// (read from the store at start-up and re-read periodically, so a revocation reaches every replica).
 pub struct Authenticator {
     keys: Vec<ApiKey>,
+    stored: RwLock<Arc<Vec<ApiKey>>>,
+}
+
+/// A key created with `idr keys create`, as stored: only the secret's hash.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoredKey {
+    pub name: String,
+    pub sha256: String,
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created: u64,
+    pub expires: Option<u64>,
+    pub revoked: bool,
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Authenticator {
@@ -65,6 +92,7 @@ impl Authenticator {
                     name: k.name.clone(),
                     scopes,
                 },
+                expires: None,
             });
         }
         if let Some(token) = &settings.admin_token {
@@ -75,9 +103,30 @@ impl Authenticator {
             keys.push(ApiKey {
                 digest: digest(token),
                 principal,
+                expires: None,
             });
         }
-        Ok(Authenticator { keys })
+        Ok(Authenticator {
+            keys,
+            stored: RwLock::new(Arc::new(Vec::new())),
+        })
+    }
+
+    /// Replaces the stored keys with `records` (name, JSON): revoked ones are dropped, and one that no longer
+    /// parses (a scope whose scheme is gone) is skipped with a warning rather than locking everyone out.
+    pub fn load_stored(&self, records: &[(String, String)], parser: &Parser) {
+        let mut keys = Vec::new();
+        for (name, json) in records {
+            let parsed = serde_json::from_str::<StoredKey>(json)
+                .map_err(|e| e.to_string())
+                .and_then(|k| api_key(&k, parser));
+            match parsed {
+                Ok(Some(key)) => keys.push(key),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(key = name, error = %e, "stored API key skipped"),
+            }
+        }
+        *self.stored.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
     }
 
     /// Checks an `Authorization` header value.
@@ -88,15 +137,44 @@ impl Authenticator {
             return Err(AuthError::Invalid);
         }
         let presented = digest(token.trim());
+        let stored = self
+            .stored
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         // Compare against every key so timing does not reveal which one matched.
         let mut found = None;
-        for key in &self.keys {
+        for key in self.keys.iter().chain(stored.iter()) {
             if bool::from(key.digest.ct_eq(&presented)) {
-                found = Some(&key.principal);
+                found = Some(key);
             }
         }
-        found.cloned().ok_or(AuthError::Invalid)
+        let key = found.ok_or(AuthError::Invalid)?;
+        if key.expires.is_some_and(|e| now() >= e) {
+            return Err(AuthError::Expired);
+        }
+        Ok(key.principal.clone())
     }
+}
+
+fn api_key(k: &StoredKey, parser: &Parser) -> Result<Option<ApiKey>, String> {
+    if k.revoked {
+        return Ok(None);
+    }
+    let digest = parse_hex_digest(&k.sha256).ok_or("sha256 must be 64 hex digits")?;
+    let scopes = k
+        .scopes
+        .iter()
+        .map(|s| Scope::parse_canonical(s, parser))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(ApiKey {
+        digest,
+        principal: Principal {
+            name: k.name.clone(),
+            scopes,
+        },
+        expires: k.expires,
+    }))
 }
 
 pub fn digest(secret: &str) -> [u8; 32] {

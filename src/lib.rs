@@ -11,6 +11,7 @@ pub mod did;
 pub mod explain;
 pub mod http;
 pub mod identifier;
+pub mod keys;
 pub mod linkset;
 pub mod negotiate;
 pub mod peer_formats;

@@ -85,6 +85,9 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Create, list and revoke API keys (stored in the link store; secrets are shown once and never stored).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Exit 0 when a running resolver answers its health check (for container HEALTHCHECKs), 1 otherwise.
     #[command(after_help = "Example:\n  idr healthcheck --url http://127.0.0.1:8080/healthz")]
     Healthcheck {
@@ -97,6 +100,42 @@ enum Command {
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     #[command(after_help = "Example:\n  printf '%s' \"$SECRET\" | idr hash-secret")]
     HashSecret,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its secret (once).
+    #[command(
+        after_help = "Examples:\n  idr keys create --name acme --scope '01/0952012*' --scope '414/0952012*' --expires-in 365d\n  \
+                            idr keys create --name registry --scope 'abr/*'\n  idr keys create --name ops --scope admin"
+    )]
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+        /// What the key may read and write: a prefix (`01/0952012*`), a namespace (`abr/*`), one identifier and its
+        /// levels (`01/09520123456788`), or `admin`. Repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. `90d`, `12h`; without it the key does not expire.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List keys: name, scopes, created, expiry, status (never secrets).
+    #[command(after_help = "Example:\n  idr keys list --data-dir ./data")]
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a key: every replica refuses it within 10 seconds.
+    #[command(after_help = "Example:\n  idr keys revoke --name acme")]
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -162,6 +201,7 @@ fn main() -> ExitCode {
                 accept_language,
             } => resolve(common.overrides(), &uri, accept, accept_language).await,
             Command::HashSecret => hash_secret(),
+            Command::Keys(command) => keys(command).await,
             Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
         }
     });
@@ -317,6 +357,78 @@ fn check_config(overrides: Overrides) -> Result<ExitCode> {
         settings.keys.len(),
         schemes.join(", ")
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(command: KeysCommand) -> Result<ExitCode> {
+    let common = match &command {
+        KeysCommand::Create { common, .. }
+        | KeysCommand::List { common }
+        | KeysCommand::Revoke { common, .. } => common,
+    };
+    let settings = Settings::load(&common.overrides())?;
+    idr::telemetry::init_logging(settings.log.format);
+    let (_, parser) = app::check_config(&settings)?;
+    let store = app::open_store(&settings).await?;
+    match command {
+        KeysCommand::Create {
+            name,
+            scopes,
+            expires_in,
+            ..
+        } => {
+            let expires = match expires_in {
+                None => None,
+                Some(d) => {
+                    let secs = idr::keys::parse_duration(&d).ok_or_else(|| {
+                        format!("--expires-in {d:?}: use a number and s, m, h or d (e.g. 90d)")
+                    })?;
+                    Some(idr::auth::now() + secs)
+                }
+            };
+            let configured: Vec<String> = settings.keys.iter().map(|k| k.name.clone()).collect();
+            let (record, secret) = idr::keys::create(
+                store.as_ref(),
+                &parser,
+                &name,
+                &scopes,
+                expires,
+                &configured,
+            )
+            .await?;
+            eprintln!(
+                "created key {:?} with scopes {}; the secret is shown once:",
+                record.name,
+                record.scopes.join(", ")
+            );
+            println!("{secret}");
+        }
+        KeysCommand::List { .. } => {
+            for k in idr::keys::list(store.as_ref()).await? {
+                let status = if k.revoked {
+                    "revoked"
+                } else if k.expires.is_some_and(|e| idr::auth::now() >= e) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let expires = k
+                    .expires
+                    .map_or("never".to_string(), |e| format!("{e} (unix)"));
+                println!(
+                    "{}\t{}\tscopes {}\tcreated {} (unix)\texpires {expires}",
+                    k.name,
+                    status,
+                    k.scopes.join(","),
+                    k.created
+                );
+            }
+        }
+        KeysCommand::Revoke { name, .. } => {
+            idr::keys::revoke(store.as_ref(), &name).await?;
+            eprintln!("revoked key {name:?}; running replicas refuse it within 10 seconds");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn LinkStore>,
     pub vocabulary: Arc<Vocabulary>,
-    pub auth: Authenticator,
+    pub auth: Arc<Authenticator>,
     pub settings: Settings,
     pub parser: Arc<Parser>,
     /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.

@@ -282,6 +282,14 @@ impl LinkStore for CachedStore {
         self.inner.schemes().await
     }
 
+    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.inner.put_key(name, record).await
+    }
+
+    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.keys().await
+    }
+
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         self.inner.for_each(sink).await
     }

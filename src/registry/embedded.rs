@@ -17,6 +17,8 @@ const TOMBSTONES: TableDefinition<&str, u64> = TableDefinition::new("tombstones"
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Identifier schemes registered at run time: namespace → definition document.
 const SCHEMES: TableDefinition<&str, &str> = TableDefinition::new("schemes");
+/// API keys created with `idr keys`: name → key record (hash, scopes, expiry, revocation).
+const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
 const FILE_NAME: &str = "idr.redb";
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
@@ -158,6 +160,44 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Runs a blocking store operation off the async executor.
+/// Small named documents beside the anchors (run-time schemes, API keys).
+type Documents = TableDefinition<'static, &'static str, &'static str>;
+
+impl EmbeddedStore {
+    async fn put_document(
+        &self,
+        table: Documents,
+        name: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        let (this, name, document) = (self.clone(), name.to_string(), document.to_string());
+        blocking(move || {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            txn.open_table(table)
+                .map_err(unavailable)?
+                .insert(name.as_str(), document.as_str())
+                .map_err(unavailable)?;
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    fn documents(&self, table: Documents) -> Result<Vec<(String, String)>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(table) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(unavailable)? {
+            let (k, v) = entry.map_err(unavailable)?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -213,32 +253,19 @@ impl LinkStore for EmbeddedStore {
     }
 
     async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        let (this, namespace, definition) =
-            (self.clone(), namespace.to_string(), definition.to_string());
-        blocking(move || {
-            let txn = this.db.begin_write().map_err(unavailable)?;
-            txn.open_table(SCHEMES)
-                .map_err(unavailable)?
-                .insert(namespace.as_str(), definition.as_str())
-                .map_err(unavailable)?;
-            txn.commit().map_err(unavailable)
-        })
-        .await
+        self.put_document(SCHEMES, namespace, definition).await
     }
 
     async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let txn = self.db.begin_read().map_err(unavailable)?;
-        let table = match txn.open_table(SCHEMES) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
-            Err(e) => return Err(unavailable(e)),
-        };
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(unavailable)? {
-            let (k, v) = entry.map_err(unavailable)?;
-            out.push((k.value().to_string(), v.value().to_string()));
-        }
-        Ok(out)
+        self.documents(SCHEMES)
+    }
+
+    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.put_document(KEYS, name, record).await
+    }
+
+    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(KEYS)
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {

@@ -127,6 +127,12 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Every scheme registered at run time, as `(namespace, definition)`.
     async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Stores an API key record (`idr keys`), replacing one of the same name. Durable once it returns `Ok`.
+    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError>;
+
+    /// Every stored API key record, as `(name, record)`.
+    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Calls `sink` for every anchor (export).
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
 

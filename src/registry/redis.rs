@@ -386,6 +386,24 @@ fn credentials(url: &str) -> &str {
     }
 }
 
+impl RedisStore {
+    /// Small named documents beside the anchors (run-time schemes, API keys), one hash per kind.
+    async fn put_document(&self, kind: &str, name: &str, document: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(format!("{}:{kind}", self.prefix))
+            .arg(name)
+            .arg(document);
+        let _: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(format!("{}:{kind}", self.prefix));
+        self.conn.query(&cmd).await.map_err(unavailable)
+    }
+}
+
 /// `{prefix}:{kind}:{01/09520123456788}/10/ABC`: the hash tag is the primary key (its value is percent-encoded
 /// and cannot contain braces), so every level of one identifier lives in one cluster slot and a walk-up is one
 /// MGET. GS1 paths start with a numeric AI (`01/…`: two segments); other schemes with their namespace and key type
@@ -620,19 +638,19 @@ impl LinkStore for RedisStore {
     }
 
     async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        let mut cmd = redis::cmd("HSET");
-        cmd.arg(format!("{}:schemes", self.prefix))
-            .arg(namespace)
-            .arg(definition);
-        let _: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
-        Ok(())
+        self.put_document("schemes", namespace, definition).await
     }
 
     async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut cmd = redis::cmd("HGETALL");
-        cmd.arg(format!("{}:schemes", self.prefix));
-        let all: Vec<(String, String)> = self.conn.query(&cmd).await.map_err(unavailable)?;
-        Ok(all)
+        self.documents("schemes").await
+    }
+
+    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.put_document("keys", name, record).await
+    }
+
+    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents("keys").await
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
