@@ -30,8 +30,13 @@ fn every_command_documents_itself_with_examples() {
         "resolve",
         "healthcheck",
         "hash-secret",
+        "keys create",
+        "keys list",
+        "keys revoke",
     ] {
-        let out = idr(&[command, "--help"]);
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let out = idr(&args);
         assert!(out.status.success(), "{command} --help");
         let help = stdout(&out);
         assert!(
