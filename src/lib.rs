@@ -13,6 +13,7 @@ pub mod identifier;
 pub mod linkset;
 pub mod negotiate;
 pub mod peer_formats;
+pub mod qr;
 pub mod registration;
 pub mod registry;
 pub mod resolution;

@@ -1,9 +1,11 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
 pub mod did;
+pub mod html;
 pub mod manage;
 pub mod problem;
 pub mod pyx;
+pub mod qr;
 pub mod resolve;
 pub mod wellknown;
 
@@ -114,6 +116,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/anchors/{identifier:.*}",
             web::route().to(manage::anchor),
         )
+        .route("/api/v1/qr/{identifier:.*}", web::route().to(qr::code))
         // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
         .route("/api/{version}/{rest:.*}", web::route().to(pyx::route))
         .default_service(web::route().to(resolve::resolve));
