@@ -15,6 +15,7 @@ pub mod keys;
 pub mod linkset;
 pub mod negotiate;
 pub mod peer_formats;
+pub mod qr;
 pub mod registration;
 pub mod registry;
 pub mod resolution;

@@ -100,6 +100,44 @@ enum Command {
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     #[command(after_help = "Example:\n  printf '%s' \"$SECRET\" | idr hash-secret")]
     HashSecret,
+    /// Draw the QR code of an identifier's public URI ({resolver root}/{identifier}), offline, for labels.
+    #[command(after_help = QR_EXAMPLES)]
+    Qr(QrArgs),
+}
+
+const QR_EXAMPLES: &str = "Examples:
+  idr qr 01/09520123456788/10/ABC --resolver-root https://id.example.com > label.svg
+  idr qr 01/09520123456788/21/12345 --format png --size 1024 --ecc H --output serial.png
+  idr qr abr/abn/51824753556 --config production.toml --output abn.svg
+  idr qr did:web:id.example.com:01:09520123456788 --resolver-root https://id.example.com --format png -o did.png
+
+The resolver root comes from --resolver-root, else from resolver.resolver_root in the configuration
+(--config, IDR_RESOLVER__RESOLVER_ROOT); there is no request to take it from, so one of them is required.";
+
+#[derive(Args)]
+struct QrArgs {
+    /// An identifier as the management API writes it (01/09520123456788/10/ABC, abr/abn/51824753556), or a did:web DID.
+    identifier: String,
+    #[arg(long, value_enum, default_value = "svg")]
+    format: idr::qr::Format,
+    /// Edge of the image in pixels (64-4096).
+    #[arg(long, default_value_t = idr::qr::DEFAULT_SIZE)]
+    size: u32,
+    /// Quiet zone around the code, in modules (0-16).
+    #[arg(long, default_value_t = idr::qr::DEFAULT_MARGIN)]
+    margin: u32,
+    /// Error correction: how much of the code may be damaged or covered and still scan.
+    #[arg(long, value_enum, ignore_case = true, default_value = "M")]
+    ecc: idr::qr::Ecc,
+    /// Public origin the code points to, e.g. https://id.example.com [default: resolver.resolver_root].
+    #[arg(long)]
+    resolver_root: Option<String>,
+    /// Config file (TOML) layered over resolver-config/default.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Write the image here instead of to standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -203,6 +241,7 @@ fn main() -> ExitCode {
             Command::HashSecret => hash_secret(),
             Command::Keys(command) => keys(command).await,
             Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
+            Command::Qr(args) => qr(args),
         }
     });
     match result {
@@ -457,6 +496,42 @@ fn hash_secret() -> Result<ExitCode> {
         "{}",
         idr::auth::hex_digest(secret.trim_end_matches(['\n', '\r']))
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn qr(args: QrArgs) -> Result<ExitCode> {
+    use idr::qr;
+    let overrides = Overrides {
+        config_file: args.config.clone(),
+        resolver_root: args.resolver_root.clone(),
+        ..Default::default()
+    };
+    let settings = Settings::load(&overrides)?;
+    let root = settings.fixed_root().ok_or(
+        "no resolver root: pass --resolver-root https://id.example.com or set resolver.resolver_root",
+    )?;
+    if qr::is_did(&args.identifier) && !settings.did_web.enabled {
+        return Err(
+            "did:web resolution is off (did_web.enabled = false): the code would lead nowhere"
+                .into(),
+        );
+    }
+    let (_, parser) = app::check_config(&settings)?;
+    let uri = qr::label_uri(&parser, root, &args.identifier)?;
+    let options = qr::Options::new(args.format, args.size, args.margin, args.ecc)?;
+    let bytes = qr::render(&uri, &options)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("{uri} → {}", path.display());
+        }
+        None if options.format == qr::Format::Png
+            && std::io::IsTerminal::is_terminal(&std::io::stdout()) =>
+        {
+            return Err("a PNG is binary: use --output FILE or redirect standard output".into());
+        }
+        None => std::io::stdout().write_all(&bytes)?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -187,6 +187,17 @@ pub fn prefers_json_ld(accept: Option<&str>) -> bool {
 
 const LINKSET: &str = "application/linkset+json";
 
+/// Whether a linkset should be served as an HTML page: `text/html` is preferred over every JSON form (ties go to the
+/// order in the header). Browsers ask this way; `*/*` alone does not, so command-line clients keep getting JSON.
+pub fn prefers_html(accept: Option<&str>) -> bool {
+    const JSON: [&str; 3] = ["application/json", LINKSET, "application/ld+json"];
+    let ranked = accept.map(parse_weighted).unwrap_or_default();
+    let first = ranked
+        .iter()
+        .find(|(m, _)| m == "text/html" || JSON.contains(&m.as_str()));
+    first.is_some_and(|(m, _)| m == "text/html")
+}
+
 /// Parses `a, b;q=0.5, c;q=0` into lower-cased values with q in thousandths, dropping q=0, highest q first.
 fn parse_weighted(header: &str) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = header
@@ -379,6 +390,25 @@ mod tests {
         )));
         assert!(!prefers_json_ld(Some("text/html")));
         assert!(!prefers_json_ld(None));
+    }
+
+    #[test]
+    fn html_only_when_preferred_over_json() {
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(prefers_html(Some(browser)));
+        assert!(prefers_html(Some("TEXT/HTML")));
+        assert!(prefers_html(Some(
+            "application/linkset+json;q=0.5, text/html"
+        )));
+        assert!(prefers_html(Some("text/html, application/json")));
+        assert!(!prefers_html(Some("application/json, text/html")));
+        assert!(!prefers_html(Some(
+            "text/html;q=0.4, application/linkset+json"
+        )));
+        assert!(!prefers_html(Some("text/html;q=0.5, application/ld+json")));
+        assert!(!prefers_html(Some("text/html;q=0")));
+        assert!(!prefers_html(Some("*/*")));
+        assert!(!prefers_html(None));
     }
 
     #[test]

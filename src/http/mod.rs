@@ -1,11 +1,13 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
 pub mod did;
+pub mod html;
 pub mod manage;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod pyx;
+pub mod qr;
 pub mod resolve;
 pub mod wellknown;
 
@@ -121,6 +123,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/openapi.json", web::route().to(openapi::openapi_json))
         .route("/api/docs", web::route().to(openapi::docs))
+        .route("/api/v1/qr/{identifier:.*}", web::route().to(qr::code))
         // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
         .route("/api/{version}/{rest:.*}", web::route().to(pyx::route))
         .default_service(web::route().to(resolve::resolve));

@@ -3,6 +3,7 @@
 use crate::auth::AuthError;
 use crate::did::DidError;
 use crate::identifier::IdentifierError;
+use crate::qr::QrError;
 use crate::registration::FieldError;
 use crate::registry::StoreError;
 use actix_web::http::StatusCode;
@@ -36,6 +37,19 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Did(#[from] DidError),
+    /// A QR code option or size problem (identifier and DID problems become `Identifier` and `Did`).
+    #[error("{0}")]
+    Qr(QrError),
+}
+
+impl From<QrError> for ApiError {
+    fn from(e: QrError) -> Self {
+        match e {
+            QrError::Identifier(e) => ApiError::Identifier(e),
+            QrError::Did(e) => ApiError::Did(DidError::Syntax(e)),
+            other => ApiError::Qr(other),
+        }
+    }
 }
 
 impl From<crate::registration::WriteError> for ApiError {
@@ -64,6 +78,8 @@ impl ApiError {
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
             ApiError::Did(DidError::Timeout { .. }) => "Gateway timeout",
             ApiError::Did(_) => "Bad gateway",
+            ApiError::Qr(QrError::Encode(_)) => "Internal server error",
+            ApiError::Qr(_) => "Bad request",
         }
     }
 
@@ -72,6 +88,12 @@ impl ApiError {
             ApiError::Invalid(errors) => errors.clone(),
             ApiError::BadBody(e) => vec![e.clone()],
             ApiError::Identifier(e) => vec![FieldError::new("identifier", e.to_string())],
+            ApiError::Qr(QrError::Option { parameter, reason }) => {
+                vec![FieldError::new(*parameter, reason.clone())]
+            }
+            ApiError::Qr(e @ QrError::TooLong { .. }) => {
+                vec![FieldError::new("ecc", e.to_string())]
+            }
             _ => vec![],
         }
     }
@@ -107,6 +129,9 @@ impl ResponseError for ApiError {
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
             ApiError::Did(DidError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Did(_) => StatusCode::BAD_GATEWAY,
+            // Encoding into a buffer we own fails only on a bug; everything else is the request's options.
+            ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Qr(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -124,6 +149,9 @@ impl ResponseError for ApiError {
                     .increment(1);
                 tracing::error!(error = %self, "store failure");
             }
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
         }
         let mut body = problem_body(status, self.title(), &self.to_string());
         let errors = self.errors();

@@ -1,10 +1,12 @@
 //! Public, anonymous resolution: GET, HEAD and OPTIONS on any identifier path.
 
 use super::AppState;
+use super::html;
 use super::problem::ApiError;
 use crate::identifier::Identifier;
 use crate::negotiate;
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
+use crate::vocabulary::Vocabulary;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
@@ -45,13 +47,12 @@ pub async fn resolve(
         &state.delegations,
     )
     .await?;
-    let json_ld = negotiate::prefers_json_ld(header_value(&req, header::ACCEPT));
     let mut response = respond(
         resolved.outcome,
         &request.identifier,
         &root,
         raw_query,
-        json_ld,
+        LinksetFormat::negotiate(header_value(&req, header::ACCEPT), &state.vocabulary),
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -116,17 +117,38 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
 
 pub(super) use crate::resolution::query_param;
 
+/// How a linkset (`200`) or a set of choices (`300`) is written, from `Accept`.
+enum LinksetFormat<'a> {
+    Json,
+    JsonLd,
+    /// For people: browsers prefer `text/html` to JSON.
+    Html(&'a Vocabulary),
+}
+
+impl<'a> LinksetFormat<'a> {
+    fn negotiate(accept: Option<&str>, vocabulary: &'a Vocabulary) -> Self {
+        if negotiate::prefers_html(accept) {
+            LinksetFormat::Html(vocabulary)
+        } else if negotiate::prefers_json_ld(accept) {
+            LinksetFormat::JsonLd
+        } else {
+            LinksetFormat::Json
+        }
+    }
+}
+
 fn respond(
     outcome: Outcome,
     key: &Identifier,
     root: &str,
     raw_query: &str,
-    json_ld: bool,
+    format: LinksetFormat<'_>,
 ) -> HttpResponse {
     let canonical = format!("{root}/{}", key.public_path());
     let links = format!(
         "<{canonical}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\", <{canonical}>; rel=\"owl:sameAs\""
     );
+    let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
     let mut response = match &outcome {
         Outcome::Redirect { .. } | Outcome::Delegated { .. } => HttpResponse::TemporaryRedirect(),
         Outcome::Linkset(_) => HttpResponse::Ok(),
@@ -148,9 +170,22 @@ fn respond(
             response.finish()
         }
         Outcome::Linkset(mut body) | Outcome::MultipleChoices(mut body) => {
-            response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
             response.insert_header(("X-Robots-Tag", "noindex"));
-            if json_ld {
+            if let LinksetFormat::Html(vocabulary) = format {
+                response.insert_header((header::LINK, links));
+                response.insert_header((header::CONTENT_TYPE, html::CONTENT_TYPE));
+                let csp = html::CONTENT_SECURITY_POLICY.as_str();
+                response.insert_header((header::CONTENT_SECURITY_POLICY, csp));
+                return response.body(html::render(&html::Page {
+                    identifier: key.canonical_path(),
+                    uri: &canonical,
+                    linkset: &body,
+                    multiple_choices,
+                    vocabulary,
+                }));
+            }
+            response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
+            if let LinksetFormat::JsonLd = format {
                 body["@context"] = serde_json::Value::String(JSONLD_CONTEXT_URL.into());
                 response.insert_header((header::CONTENT_TYPE, "application/ld+json"));
             } else {

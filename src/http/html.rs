@@ -1,0 +1,379 @@
+//! The linkset as a page for people: what a browser gets for `linkType=linkset` or a `300`. Semantic, mobile-first
+//! HTML without scripts, compiled by maud (which escapes every value), with the linkset JSON embedded for machines.
+
+use crate::vocabulary::Vocabulary;
+use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";
+
+/// Context object members that are not link relations.
+const NOT_RELATIONS: [&str; 3] = ["anchor", "itemDescription", "@context"];
+
+/// What a page shows.
+pub struct Page<'a> {
+    /// The identifier as written in the management API, e.g. `01/09520123456788/10/ABC`.
+    pub identifier: &'a str,
+    /// Its canonical public URI.
+    pub uri: &'a str,
+    /// `{"linkset": [context objects…]}`, most specific level first.
+    pub linkset: &'a Value,
+    /// A `300`: the linkset holds the equally good candidates for the requested type.
+    pub multiple_choices: bool,
+    pub vocabulary: &'a Vocabulary,
+}
+
+/// Nothing may run, load or submit except the page's own style (by hash) and the QR code image from this host.
+pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+});
+
+pub fn render(page: &Page<'_>) -> String {
+    let levels: &[Value] = page.linkset["linkset"]
+        .as_array()
+        .map_or(&[], Vec::as_slice);
+    let description = levels
+        .first()
+        .and_then(|l| l["itemDescription"].as_str())
+        .unwrap_or(page.identifier);
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (description) " · " (page.identifier) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                main {
+                    header {
+                        @if page.multiple_choices {
+                            p.kicker { "Several links fit equally well — choose one" }
+                        } @else {
+                            p.kicker { "Links for" }
+                        }
+                        h1 { (description) }
+                        p.meta { code { (page.identifier) } }
+                    }
+                    @for (i, level) in levels.iter().enumerate() {
+                        (level_section(i, level, page.vocabulary))
+                    }
+                    @if levels.is_empty() {
+                        p { "No links are registered." }
+                    }
+                    (label(page))
+                }
+                script type="application/linkset+json" { (PreEscaped(embedded_json(page.linkset))) }
+            }
+        }
+    };
+    markup.into_string()
+}
+
+/// One level of the qualifier tree: its description, its anchor, and its links grouped by type.
+fn level_section(index: usize, level: &Value, vocabulary: &Vocabulary) -> Markup {
+    let empty = Map::new();
+    let object = level.as_object().unwrap_or(&empty);
+    let heading = format!("level-{index}");
+    let relations: Vec<(&String, &Vec<Value>)> = object
+        .iter()
+        .filter(|(k, _)| !NOT_RELATIONS.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k, v.as_array()?)))
+        .collect();
+    html! {
+        section aria-labelledby=(heading) {
+            // The first level is what the page is about (its description is the page title); the others are the
+            // broader identifiers whose links apply too.
+            @if index == 0 {
+                h2 id=(heading) { "This item" }
+            } @else {
+                p.kicker { "Inherited from" }
+                h2 id=(heading) { (text(&level["itemDescription"])) }
+            }
+            p.meta { code { (text(&level["anchor"])) } }
+            @for (relation, targets) in &relations {
+                (link_type_group(relation, targets, vocabulary))
+            }
+            @if relations.is_empty() {
+                p { "No links at this level." }
+            }
+        }
+    }
+}
+
+fn link_type_group(relation: &str, targets: &[Value], vocabulary: &Vocabulary) -> Markup {
+    let def = vocabulary.by_uri(relation);
+    html! {
+        h3 {
+            (def.map_or(relation, |d| d.title.as_str()))
+            " " span.meta { code { (def.map_or(relation, |d| d.curie.as_str())) } }
+        }
+        ul.links {
+            @for target in targets {
+                li { (link_item(target)) }
+            }
+        }
+    }
+}
+
+/// A link: its title as the link text, then the attributes a person chooses by.
+fn link_item(target: &Value) -> Markup {
+    let href = text(&target["href"]);
+    let title = match text(&target["title"]) {
+        "" => href,
+        t => t,
+    };
+    let languages = strings(&target["hreflang"]);
+    let media = text(&target["type"]);
+    let rel = strings(&target["rel"]);
+    let methods = strings(&target["method"]);
+    let previous = rel
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case("predecessor-version"));
+    let action = !methods.is_empty() || rel.iter().any(|r| r.eq_ignore_ascii_case("edit"));
+    let other_rel: Vec<&str> = rel
+        .iter()
+        .copied()
+        .filter(|r| {
+            !r.eq_ignore_ascii_case("predecessor-version") && !r.eq_ignore_ascii_case("edit")
+        })
+        .collect();
+    let roles: Vec<&str> = strings(&target["accessRole"])
+        .into_iter()
+        .map(role_name)
+        .collect();
+    html! {
+        // Only web links are clickable: a stored `javascript:` or `data:` target is shown, never followed.
+        @if is_web_link(href) {
+            a href=(href) hreflang=[single(&languages)] type=[non_empty(media)] { (title) }
+        } @else {
+            span.title { (title) }
+        }
+        @if previous || action {
+            p.badges {
+                @if previous { span.badge { "previous version" } }
+                @if action {
+                    span.badge { "action" @if !methods.is_empty() { " (" (methods.join(", ")) ")" } }
+                }
+            }
+        }
+        dl {
+            (row("Language", &languages.join(", ")))
+            (row("Media type", media))
+            (row("Context", &strings(&target["context"]).join(", ")))
+            (row("Access", &roles.join(", ")))
+            (row("Encryption", text(&target["encryptionMethod"])))
+            (row("Relation", &other_rel.join(", ")))
+            (row("Address", href))
+        }
+    }
+}
+
+/// A `dt`/`dd` pair, left out when there is nothing to say.
+fn row(name: &str, value: &str) -> Markup {
+    html! {
+        @if !value.is_empty() {
+            dt { (name) }
+            dd { (value) }
+        }
+    }
+}
+
+/// The QR code of the identifier, to carry the page to a phone or onto a label.
+fn label(page: &Page<'_>) -> Markup {
+    let src = format!("/api/v1/qr/{}?size=320", page.identifier);
+    let png = format!("/api/v1/qr/{}?format=png&size=1024", page.identifier);
+    html! {
+        aside.label aria-label="Label" {
+            img src=(src) width="160" height="160" alt={ "QR code for " (page.uri) };
+            p.meta { a href=(png) { "QR code as PNG" } }
+        }
+    }
+}
+
+/// The linkset as JSON that cannot end the script element: every `<` is written as `\u003c`, which JSON parsers
+/// read back as `<`.
+fn embedded_json(linkset: &Value) -> String {
+    linkset.to_string().replace('<', "\\u003c")
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("")
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn single<'a>(values: &[&'a str]) -> Option<&'a str> {
+    match values {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+fn non_empty(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// `untp:accessRole#Customer` → `Customer`.
+fn role_name(role: &str) -> &str {
+    role.rsplit_once('#').map_or(role, |(_, name)| name)
+}
+
+fn is_web_link(href: &str) -> bool {
+    let lower = href.get(..8).unwrap_or(href).to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Mobile first: one column, large tap targets, system fonts, WCAG AA contrast in light and dark schemes.
+const CSS: &str = "\
+:root{color-scheme:light dark;--fg:#1b1b1b;--muted:#4f5358;--bg:#fff;--card:#f4f5f7;--line:#d0d4da;\
+--link:#0b57d0;--badge:#e3eafc}\
+@media (prefers-color-scheme:dark){:root{--fg:#ececec;--muted:#b4b8bd;--bg:#121212;--card:#1e1f22;\
+--line:#3a3d42;--link:#8ab4f8;--badge:#26324a}}\
+*{box-sizing:border-box}\
+body{margin:0;font:1rem/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;color:var(--fg);\
+background:var(--bg)}\
+main{max-width:42rem;margin:0 auto;padding:1rem}\
+h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0}\
+h2{font-size:1.2rem;line-height:1.3;margin:0 0 .25rem}\
+section{margin-top:2rem}\
+h3{font-size:1rem;margin:1.25rem 0 .5rem}\
+.kicker,.meta{color:var(--muted);font-size:.875rem;margin:0}\
+h3 .meta{font-weight:normal}\
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}\
+ul{list-style:none;margin:0;padding:0}\
+li{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.5rem .75rem .75rem;\
+margin:0 0 .5rem}\
+li>a,.title{display:block;font-weight:600;font-size:1.05rem;padding:.5rem 0;overflow-wrap:anywhere}\
+a{color:var(--link)}\
+a:focus-visible{outline:3px solid var(--link);outline-offset:2px}\
+.badges{margin:0 0 .25rem}\
+.badge{display:inline-block;background:var(--badge);border-radius:1rem;padding:0 .6rem;font-size:.8rem;\
+margin-right:.25rem}\
+dl{display:grid;grid-template-columns:auto 1fr;gap:.125rem .75rem;margin:0;font-size:.875rem}\
+dt{color:var(--muted)}\
+dd{margin:0;overflow-wrap:anywhere}\
+.label{margin:2rem 0 1rem;text-align:center}\
+.label img{display:block;margin:0 auto .5rem;background:#fff;border-radius:.25rem}\
+@media (min-width:40rem){main{padding:2rem}h1{font-size:2rem}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn page(linkset: &Value, multiple_choices: bool) -> String {
+        let vocabulary = Vocabulary::embedded();
+        render(&Page {
+            identifier: "01/09520123456788/21/12345",
+            uri: "https://id.example.com/01/09520123456788/21/12345",
+            linkset,
+            multiple_choices,
+            vocabulary: &vocabulary,
+        })
+    }
+
+    fn linkset() -> Value {
+        json!({"linkset": [
+            {
+                "anchor": "https://id.example.com/01/09520123456788/21/12345",
+                "itemDescription": "Battery, serial 12345",
+                "https://test.uncefact.org/vocabulary/linkTypes/dpp": [
+                    {"href": "https://c.example/dpp/v2", "title": "Passport", "type": "application/vc+jwt",
+                     "hreflang": ["en"]},
+                    {"href": "https://c.example/dpp/v1", "title": "Passport v1", "rel": ["predecessor-version"]},
+                    {"href": "https://c.example/dpp/edit", "title": "Update", "method": ["POST"]}
+                ],
+                "https://test.uncefact.org/vocabulary/linkTypes/dte": [
+                    {"href": "https://c.example/dte", "title": "Events", "encryptionMethod": "AES-128",
+                     "accessRole": ["untp:accessRole#Customer"], "context": ["eu"]}
+                ]
+            },
+            {
+                "anchor": "https://id.example.com/01/09520123456788",
+                "itemDescription": "Battery",
+                "https://gs1.org/voc/pip": [{"href": "https://b.example/de", "title": "Info", "hreflang": ["de", "en"]}]
+            }
+        ]})
+    }
+
+    #[test]
+    fn levels_link_types_and_attributes_are_shown() {
+        let html = page(&linkset(), false);
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+        assert!(html.contains("<main>"));
+        assert!(html.contains("<h1>Battery, serial 12345</h1>"));
+        assert!(html.contains("<h2 id=\"level-0\">This item</h2>"));
+        assert!(html.contains("<h2 id=\"level-1\">Battery</h2>"));
+        assert!(
+            html.contains("Digital Product Passport"),
+            "vocabulary title"
+        );
+        assert!(html.contains("<code>untp:dpp</code>"));
+        assert!(html.contains(
+            "<a href=\"https://c.example/dpp/v2\" hreflang=\"en\" type=\"application/vc+jwt\">Passport</a>"
+        ));
+        assert!(html.contains("previous version"));
+        assert!(html.contains("action (POST)"));
+        assert!(html.contains("<dt>Access</dt><dd>Customer</dd>"));
+        assert!(html.contains("<dt>Encryption</dt><dd>AES-128</dd>"));
+        assert!(html.contains("<dt>Context</dt><dd>eu</dd>"));
+        assert!(html.contains("<dt>Language</dt><dd>de, en</dd>"));
+        assert!(html.contains("Links for"));
+        assert!(!html.contains("choose one"));
+    }
+
+    #[test]
+    fn the_embedded_linkset_cannot_close_the_script() {
+        let hostile = json!({"linkset": [{
+            "anchor": "https://id.example.com/01/1",
+            "itemDescription": "</script><script>alert(1)</script>",
+            "https://gs1.org/voc/pip": [{"href": "javascript:alert(1)", "title": "<img src=x onerror=alert(1)>"}]
+        }]});
+        let html = page(&hostile, true);
+        assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("<img src=x"));
+        assert!(!html.contains("href=\"javascript:"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("choose one"));
+        let start = html
+            .find("<script type=\"application/linkset+json\">")
+            .unwrap();
+        let body = &html[start..];
+        let json_start = body.find('>').unwrap() + 1;
+        let json_end = body.find("</script>").unwrap();
+        let embedded: Value = serde_json::from_str(&body[json_start..json_end]).unwrap();
+        assert_eq!(embedded, hostile);
+        assert_eq!(html.matches("</script>").count(), 1);
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_page_style() {
+        let html = page(&linkset(), false);
+        assert!(html.contains(&format!("<style>{CSS}</style>")));
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+        assert!(CONTENT_SECURITY_POLICY.contains(&format!("style-src 'sha256-{hash}'")));
+        assert!(CONTENT_SECURITY_POLICY.starts_with("default-src 'none'"));
+    }
+
+    #[test]
+    fn an_empty_linkset_still_renders() {
+        let html = page(&json!({"linkset": []}), false);
+        assert!(html.contains("No links are registered."));
+        assert!(html.contains("<h1>01/09520123456788/21/12345</h1>"));
+    }
+}
