@@ -68,6 +68,12 @@ pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, St
 
 /// Everything start-up checks before it opens a store: what `idr check-config` runs.
 pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>), StartupError> {
+    let limits = &settings.limits;
+    crate::registration::set_limits(crate::registration::Limits {
+        links: limits.max_links_per_anchor,
+        text: limits.max_text_bytes,
+        url: limits.max_url_bytes,
+    });
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
@@ -179,7 +185,17 @@ impl Application {
         let draining = Arc::new(AtomicBool::new(false));
         let drain = Duration::from_millis(settings.server.shutdown_drain_ms);
         let shutdown_timeout = settings.server.shutdown_timeout_seconds;
+        let limits = &settings.limits;
+        let resolutions = Arc::new(tokio::sync::Semaphore::new(
+            limits.max_concurrent_resolutions.max(1),
+        ));
+        let rate_limiter = http::guard::RateLimiter::new(
+            limits.management_requests_per_second,
+            limits.management_burst,
+        );
         let state = web::Data::new(AppState {
+            resolutions,
+            rate_limiter,
             store,
             vocabulary,
             auth,
@@ -193,6 +209,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::common_headers())
+                .wrap(actix_web::middleware::from_fn(http::guard::guard))
                 .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
         })

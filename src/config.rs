@@ -21,6 +21,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
     pub resolver: ResolverSettings,
     pub store: StoreSettings,
@@ -43,6 +44,22 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
     pub shutdown_timeout_seconds: u64,
+    pub management_cors_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_path_segments: usize,
+    pub max_json_depth: usize,
+    pub max_links_per_anchor: usize,
+    pub max_text_bytes: usize,
+    pub max_url_bytes: usize,
+    pub management_requests_per_second: f64,
+    pub management_burst: f64,
+    pub max_concurrent_resolutions: usize,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

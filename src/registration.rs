@@ -11,9 +11,28 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Largest sizes we accept; generous for real data, small enough that one anchor cannot exhaust memory.
-const MAX_LINKS: usize = 500;
-const MAX_TEXT: usize = 2000;
-const MAX_URL: usize = 4096;
+/// Size limits of one anchor (`[limits]` in the config; set once at start-up, these defaults otherwise).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub links: usize,
+    pub text: usize,
+    pub url: usize,
+}
+
+static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+
+/// Sets the limits for the process (the first call wins).
+pub fn set_limits(limits: Limits) {
+    let _ = LIMITS.set(limits);
+}
+
+fn limits() -> Limits {
+    *LIMITS.get_or_init(|| Limits {
+        links: 500,
+        text: 2000,
+        url: 4096,
+    })
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -144,11 +163,16 @@ pub fn validate(
     if description.is_empty() {
         errors.push(FieldError::new("itemDescription", "must not be empty"));
     }
-    check_len(&mut errors, "itemDescription", &description, MAX_TEXT);
-    if sub.links.len() > MAX_LINKS {
+    let Limits {
+        links: max_links,
+        text: max_text,
+        ..
+    } = limits();
+    check_len(&mut errors, "itemDescription", &description, max_text);
+    if sub.links.len() > max_links {
         errors.push(FieldError::new(
             "links",
-            format!("at most {MAX_LINKS} links per anchor"),
+            format!("at most {max_links} links per anchor"),
         ));
     }
     let links: Vec<Link> = sub
@@ -219,7 +243,7 @@ fn validate_link(
     if title.is_empty() {
         errors.push(FieldError::new(field("title"), "must not be empty"));
     }
-    check_len(errors, &field("title"), &title, MAX_TEXT);
+    check_len(errors, &field("title"), &title, limits().text);
     if let Some(t) = &l.media_type {
         if !is_media_type(t) {
             errors.push(FieldError::new(
@@ -247,7 +271,7 @@ fn validate_link(
     ];
     for (name, values) in lists {
         for (j, v) in values.iter().enumerate() {
-            if v.trim().is_empty() || v.len() > MAX_TEXT {
+            if v.trim().is_empty() || v.len() > limits().text {
                 errors.push(FieldError::new(
                     format!("links[{i}].{name}[{j}]"),
                     "must be a non-empty string",
@@ -507,10 +531,11 @@ fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize)
 /// Checks a target URL and returns the form to store: as given when it is plain ASCII, else the URL parser's
 /// percent-encoded serialisation, so it is always safe in a `Location` header.
 fn check_url(errors: &mut Vec<FieldError>, field: &str, href: &str) -> String {
-    if href.len() > MAX_URL {
+    let max_url = limits().url;
+    if href.len() > max_url {
         errors.push(FieldError::new(
             field,
-            format!("longer than {MAX_URL} bytes"),
+            format!("longer than {max_url} bytes"),
         ));
         return String::new();
     }

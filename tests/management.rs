@@ -593,14 +593,47 @@ async fn default_link_type_may_come_from_an_ancestor() {
     assert_eq!(r.status(), 404, "no dpp above the batch level");
 }
 
+/// CORS is by audience: any origin may read resolutions, only configured origins may script the management API.
 #[tokio::test]
-async fn errors_carry_cors() {
+async fn management_cors_is_for_configured_origins_only() {
     let server = start().await;
     let r = Server::client()
         .get(anchor_url(&server, GTIN))
+        .header("origin", "https://evil.example")
         .send()
         .await
         .unwrap();
-    assert_eq!(header(&r, "access-control-allow-origin"), "*");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
     problem(r, 401).await;
+    let r = Server::client()
+        .get(server.url("/01/09520123456787"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        "*",
+        "resolution errors carry CORS"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        "[server]\nmanagement_cors_origins = [\"https://console.example\"]\n",
+    )
+    .unwrap();
+    let configured = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let r = Server::client()
+        .get(configured.url("/api/v1/anchors/01/09520123456788"))
+        .header("origin", "https://console.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        "https://console.example"
+    );
+    assert!(header(&r, "vary").contains("Origin"));
 }

@@ -26,6 +26,10 @@ pub async fn anchor(
     let principal = state
         .auth
         .authenticate(header_str(&req, header::AUTHORIZATION))?;
+    state
+        .rate_limiter
+        .check(&principal.name)
+        .map_err(ApiError::TooManyRequests)?;
     let raw = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
     if let Some(key) = history_of(&state, raw) {
         authorise(&principal, &key)?;
@@ -111,7 +115,7 @@ pub(super) async fn put(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
-    let body = read_body(payload, state.settings.server.max_body_bytes).await?;
+    let body = read_body(payload, state).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
@@ -295,8 +299,9 @@ fn precondition(req: &HttpRequest) -> Precondition {
 
 pub(super) async fn read_body(
     mut payload: web::Payload,
-    limit: usize,
+    state: &AppState,
 ) -> Result<web::Bytes, ApiError> {
+    let limit = state.settings.server.max_body_bytes;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -310,6 +315,13 @@ pub(super) async fn read_body(
         return Err(ApiError::BadBody(FieldError::new(
             "body",
             "a JSON anchor is required",
+        )));
+    }
+    let max_depth = state.settings.limits.max_json_depth;
+    if super::guard::json_depth(&body) > max_depth {
+        return Err(ApiError::BadBody(FieldError::new(
+            "body",
+            format!("JSON nested deeper than {max_depth} levels"),
         )));
     }
     Ok(body.freeze())

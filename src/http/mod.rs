@@ -1,6 +1,7 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
 pub mod did;
+pub mod guard;
 pub mod html;
 pub mod manage;
 pub mod observe;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub settings: Settings,
     pub parser: Arc<Parser>,
+    /// Resolutions in flight may not exceed this (`limits.max_concurrent_resolutions`).
+    pub resolutions: Arc<tokio::sync::Semaphore>,
+    pub rate_limiter: guard::RateLimiter,
     /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub delegations: Delegations,
@@ -89,17 +93,9 @@ fn is_host(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
 }
 
-/// Headers every response carries (CORS for browsers and GS1's conformance checks).
+/// Headers every response carries. CORS depends on the audience and is set by `guard`.
 pub fn common_headers() -> middleware::DefaultHeaders {
-    middleware::DefaultHeaders::new()
-        .add(("Access-Control-Allow-Origin", "*"))
-        // GS1's conformance suite reads the allowed methods from a plain GET, not only from preflights.
-        .add(("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"))
-        .add((
-            "Access-Control-Expose-Headers",
-            "Link, Location, ETag, Retry-After",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
+    middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

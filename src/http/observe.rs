@@ -51,6 +51,8 @@ pub fn record_write(principal: &crate::auth::Principal, operation: &'static str)
 
 fn route_of(path: &str) -> &'static str {
     match path {
+        p if p.starts_with("/api/v1/qr/") => "other",
+        "/api/openapi.json" | "/api/docs" => "other",
         p if p.starts_with("/api/v1/") => "manage",
         p if p.starts_with("/api/") => "pyx",
         p if p.starts_with("/did:") => "did",

@@ -40,6 +40,8 @@ pub enum ApiError {
     /// A QR code option or size problem (identifier and DID problems become `Identifier` and `Did`).
     #[error("{0}")]
     Qr(QrError),
+    #[error("too many management requests from this credential; retry in {} s", .0.as_secs().max(1))]
+    TooManyRequests(std::time::Duration),
 }
 
 impl From<QrError> for ApiError {
@@ -74,6 +76,7 @@ impl ApiError {
             ApiError::Store(_) => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::PayloadTooLarge(_) => "Payload too large",
+            ApiError::TooManyRequests(_) => "Too many requests",
             ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
             ApiError::Did(DidError::Timeout { .. }) => "Gateway timeout",
@@ -124,6 +127,7 @@ impl ResponseError for ApiError {
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             // A bad DID is the client's fault; anything the DID's host did wrong is an upstream failure.
             ApiError::Did(DidError::Syntax(_)) => StatusCode::BAD_REQUEST,
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
@@ -171,6 +175,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Store(StoreError::Unavailable(_) | StoreError::Uncertain(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::TooManyRequests(wait) => {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                response.insert_header((header::RETRY_AFTER, secs.to_string()));
             }
             _ => {}
         }

@@ -41,7 +41,11 @@ pub async fn route(
     let principal = state
         .auth
         .authenticate(header_str(&req, header::AUTHORIZATION))?;
-    let body = |p| read_body(p, state.settings.server.max_body_bytes);
+    state
+        .rate_limiter
+        .check(&principal.name)
+        .map_err(ApiError::TooManyRequests)?;
+    let body = |p| read_body(p, &state);
     match (req.method().clone(), rest) {
         (Method::POST, "resolver") => {
             register(&state, &req, &principal, &body(payload).await?).await

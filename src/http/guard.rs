@@ -1,0 +1,258 @@
+//! What protects the server from bad input and floods before any handler runs: URI, header and path-segment limits,
+//! a global cap on concurrent resolutions (excess shed at once with 503, never queued), a per-credential rate limit
+//! for the management API, a JSON nesting limit, and CORS by audience (any origin may read public resolution; only
+//! configured origins may script the management API).
+
+use super::AppState;
+use super::problem::{PROBLEM_JSON, problem_body};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Who a path is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Scans, discovery, QR codes, API descriptions: anonymous, any origin.
+    Public,
+    /// The management APIs: credentials, configured origins only.
+    Management,
+}
+
+pub fn audience(path: &str) -> Audience {
+    let public_api =
+        path.starts_with("/api/v1/qr/") || path == "/api/openapi.json" || path == "/api/docs";
+    if path.starts_with("/api/") && !public_api {
+        Audience::Management
+    } else {
+        Audience::Public
+    }
+}
+
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let limits = &state.settings.limits;
+    let uri_bytes = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    if uri_bytes > limits.max_uri_bytes {
+        return Ok(refuse(
+            req,
+            StatusCode::URI_TOO_LONG,
+            format!("the URI is longer than {} bytes", limits.max_uri_bytes),
+            &state,
+        ));
+    }
+    let segments = req.uri().path().split('/').count().saturating_sub(1);
+    if segments > limits.max_path_segments {
+        return Ok(refuse(
+            req,
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "the path has more than {} segments",
+                limits.max_path_segments
+            ),
+            &state,
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        return Ok(refuse(
+            req,
+            status,
+            format!(
+                "the headers are larger than {} bytes",
+                limits.max_header_bytes
+            ),
+            &state,
+        ));
+    }
+    let audience = audience(req.path());
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    // Resolution capacity: a permit per request in flight; none left means shed now, not queue.
+    let _permit = match audience {
+        Audience::Public => match state.resolutions.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let mut res = refuse(
+                    req,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the resolver is at capacity; retry shortly".into(),
+                    &state,
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Ok(res);
+            }
+        },
+        Audience::Management => None,
+    };
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    cors(res.headers_mut(), audience, origin.as_ref(), &state);
+    Ok(res)
+}
+
+fn refuse(
+    req: ServiceRequest,
+    status: StatusCode,
+    detail: String,
+    state: &AppState,
+) -> ServiceResponse<BoxBody> {
+    let audience = audience(req.path());
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let title = status.canonical_reason().unwrap_or("Refused");
+    let body = problem_body(status, title, &detail);
+    let response = HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body.to_string());
+    let mut res = req.into_response(response);
+    cors(res.headers_mut(), audience, origin.as_ref(), state);
+    res
+}
+
+fn cors(
+    headers: &mut header::HeaderMap,
+    audience: Audience,
+    origin: Option<&HeaderValue>,
+    state: &AppState,
+) {
+    let allowed = match audience {
+        Audience::Public => Some(HeaderValue::from_static("*")),
+        Audience::Management => origin
+            .filter(|o| {
+                o.to_str().is_ok_and(|o| {
+                    state
+                        .settings
+                        .server
+                        .management_cors_origins
+                        .iter()
+                        .any(|a| a == o)
+                })
+            })
+            .cloned(),
+    };
+    if audience == Audience::Management {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    let Some(allowed) = allowed else { return };
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_METHODS) {
+        // GS1's conformance suite reads the allowed methods from a plain GET, not only from preflights.
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Link, Location, ETag, Retry-After, X-Request-Id"),
+    );
+}
+
+/// A token bucket per credential for the management API.
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(rate: f64, burst: f64) -> RateLimiter {
+        RateLimiter {
+            rate: rate.max(0.001),
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `credential`, or says how long until one is available.
+    pub fn check(&self, credential: &str) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, last) = buckets
+            .entry(credential.to_string())
+            .or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}
+
+/// How deeply a JSON document nests (objects and arrays), without parsing it: refused before serde recurses.
+pub fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": "[[[{{{"}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a": "\"[[["}"#), 1);
+        assert_eq!(json_depth(b"[[[[[]]]]]"), 5);
+        assert_eq!(json_depth(b"12"), 0);
+    }
+
+    #[test]
+    fn buckets_refill_at_the_rate() {
+        let limiter = RateLimiter::new(1000.0, 2.0);
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_ok());
+        let wait = limiter.check("a").unwrap_err();
+        assert!(wait <= Duration::from_millis(2), "{wait:?}");
+        assert!(limiter.check("b").is_ok(), "buckets are per credential");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(limiter.check("a").is_ok());
+    }
+
+    #[test]
+    fn audiences() {
+        assert_eq!(audience("/01/09520123456788"), Audience::Public);
+        assert_eq!(audience("/api/v1/qr/01/09520123456788"), Audience::Public);
+        assert_eq!(audience("/api/openapi.json"), Audience::Public);
+        assert_eq!(audience("/api/v1/anchors/01/1"), Audience::Management);
+        assert_eq!(audience("/api/2.0.0/resolver"), Audience::Management);
+    }
+}
