@@ -8,7 +8,7 @@ use base64::Engine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("a key named {0:?} already exists (revoke it or choose another name)")]
+    #[error("a key named {0:?} already exists (names stay taken after revocation: choose another)")]
     Exists(String),
     #[error("no key named {0:?}")]
     NotFound(String),

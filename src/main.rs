@@ -144,7 +144,7 @@ struct QrArgs {
 enum KeysCommand {
     /// Create a key and print its secret (once).
     #[command(
-        after_help = "Examples:\n  idr keys create --name acme --scope '01/0952012*' --scope '414/0952012*' --expires-in 365d\n  \
+        after_help = "Examples:\n  idr keys create --name acme --scope '01/0952012*' --scope '414/952012*' --expires-in 365d\n  \
                             idr keys create --name registry --scope 'abr/*'\n  idr keys create --name ops --scope admin"
     )]
     Create {
@@ -465,7 +465,12 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
         }
         KeysCommand::Revoke { name, .. } => {
             idr::keys::revoke(store.as_ref(), &name).await?;
-            eprintln!("revoked key {name:?}; running replicas refuse it within 10 seconds");
+            let when = if settings.redis_url().is_some() {
+                "running replicas refuse it within 10 seconds"
+            } else {
+                "the server refuses it from its next start (the embedded store is used by one process at a time)"
+            };
+            eprintln!("revoked key {name:?}; {when}");
         }
     }
     Ok(ExitCode::SUCCESS)

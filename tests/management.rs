@@ -637,3 +637,86 @@ async fn management_cors_is_for_configured_origins_only() {
     );
     assert!(header(&r, "vary").contains("Origin"));
 }
+
+/// Deletes are soft: `POST …:restore` brings the record back as a new version; `?hard=true` deletes for good.
+#[tokio::test]
+async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
+    let server = start().await;
+    put(&server, GTIN, &product("Pack", PIP_EN)).await;
+    let client = Server::client();
+    let restore = |id: &str| {
+        client
+            .post(server.url(&format!("/api/v1/anchors/{id}:restore")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let r = restore(GTIN).await.unwrap();
+    assert_eq!(
+        r.status(),
+        412,
+        "nothing to restore while the anchor exists"
+    );
+    let r = client
+        .delete(anchor_url(&server, GTIN))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        client
+            .get(server.url("/01/09520123456788"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = restore(GTIN).await.unwrap();
+    let body = json_body(r, 201).await;
+    assert_eq!(body["version"], 2, "a new version, never a repeated one");
+    assert_eq!(body["links"][0]["href"], PIP_EN);
+    let r = client
+        .get(server.url("/01/09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "location"), PIP_EN, "resolves again");
+    problem(restore(GTIN).await.unwrap(), 412).await;
+
+    let r = client
+        .delete(server.url(&format!("/api/v1/anchors/{GTIN}?hard=true")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    problem(restore(GTIN).await.unwrap(), 404).await;
+    // Re-creating drops what a soft delete kept.
+    put(&server, GTIN, &product("Pack", PIP_EN)).await;
+    client
+        .delete(anchor_url(&server, GTIN))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    put(&server, GTIN, &product("Other", PIP_EN)).await;
+    client
+        .delete(anchor_url(&server, GTIN))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let body = json_body(restore(GTIN).await.unwrap(), 201).await;
+    assert_eq!(
+        body["itemDescription"], "Other",
+        "the last deleted record comes back"
+    );
+    let other = client
+        .post(server.url(&format!("/api/v1/anchors/{GTIN}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 405, "POST only restores");
+}

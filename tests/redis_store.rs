@@ -633,3 +633,89 @@ fn redis_harness_keeps_aof_data_across_kill_9() {
     redis.restart();
     assert_eq!(redis.cli(&["get", "idr:test"]), "1");
 }
+
+/// Soft deletes on Redis: the delete keeps a copy in the anchor's slot, restore brings it back as a new version on
+/// every replica, and a hard delete leaves nothing to restore.
+#[tokio::test]
+async fn restore_brings_a_deleted_anchor_back_on_every_replica() {
+    let redis = RedisServer::start();
+    let a = replica(&redis.url()).await;
+    let b = replica(&redis.url()).await;
+    let body = product("Pack", "https://brand.example/p");
+    assert_eq!(
+        send(&a, Method::PUT, &api(G), &[], Some(&body), true)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        send(&b, Method::GET, "/01/09520123456788", &[], None, false)
+            .await
+            .status,
+        307
+    );
+    assert_eq!(
+        send(&a, Method::DELETE, &api(G), &[], None, true)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(&b, Method::GET, "/01/09520123456788", &[], None, false)
+            .await
+            .status,
+        404
+    );
+    let restored = send(
+        &b,
+        Method::POST,
+        &format!("{}:restore", api(G)),
+        &[],
+        None,
+        true,
+    )
+    .await;
+    assert_eq!(restored.status, 201, "{:?}", restored.body);
+    assert_eq!(restored.body["version"], 2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        send(&a, Method::GET, "/01/09520123456788", &[], None, false)
+            .await
+            .status,
+        307,
+        "the other replica sees it"
+    );
+    assert_eq!(
+        send(
+            &a,
+            Method::POST,
+            &format!("{}:restore", api(G)),
+            &[],
+            None,
+            true
+        )
+        .await
+        .status,
+        412
+    );
+    let hard = format!("{}?hard=true", api(G));
+    assert_eq!(
+        send(&a, Method::DELETE, &hard, &[], None, true)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(
+            &a,
+            Method::POST,
+            &format!("{}:restore", api(G)),
+            &[],
+            None,
+            true
+        )
+        .await
+        .status,
+        404
+    );
+}

@@ -14,6 +14,8 @@ use serde_json::json;
 
 const PREFIX: &str = "/api/v1/anchors/";
 const ALLOW: &str = "GET, PUT, DELETE, OPTIONS";
+/// What browsers may send here, including `POST …:restore`.
+const PREFLIGHT_ALLOW: &str = "GET, PUT, DELETE, POST, OPTIONS";
 
 pub async fn anchor(
     req: HttpRequest,
@@ -21,7 +23,7 @@ pub async fn anchor(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if req.method() == Method::OPTIONS {
-        return Ok(super::resolve::preflight(ALLOW));
+        return Ok(super::resolve::preflight(PREFLIGHT_ALLOW));
     }
     let principal = state
         .auth
@@ -38,6 +40,22 @@ pub async fn anchor(
             _ => Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
         };
     }
+    // POST is allowed only here, so `…:restore` cannot be mistaken for a value ending in ":restore".
+    if req.method() == Method::POST {
+        let id = raw
+            .strip_suffix(":restore")
+            .ok_or(ApiError::MethodNotAllowed(ALLOW))?;
+        let key = state.parser.parse_key(id)?;
+        authorise(&principal, &key)?;
+        let response = restore(&state, &key, &req).await?;
+        tracing::info!(
+            identifier = key.canonical_path(),
+            credential = principal.name,
+            "anchor restored"
+        );
+        super::observe::record_write(&principal, "restore");
+        return Ok(response);
+    }
     let key = state.parser.parse_key(raw)?;
     authorise(&principal, &key)?;
     let result = match *req.method() {
@@ -52,6 +70,12 @@ pub async fn anchor(
         } else {
             "delete"
         };
+        tracing::info!(
+            identifier = key.canonical_path(),
+            credential = principal.name,
+            operation,
+            "write accepted"
+        );
         super::observe::record_write(&principal, operation);
     }
     result
@@ -172,6 +196,12 @@ pub(super) async fn delete(
         .delete(key.canonical_path(), precondition(req))
         .await?
     {
+        // Deletes are soft: the store keeps the record for `…:restore` unless the client asks for a hard delete.
+        if crate::resolution::query_param(req.uri().query().unwrap_or(""), "hard").as_deref()
+            == Some("true")
+        {
+            state.store.purge_deleted(key.canonical_path()).await?;
+        }
         tracing::info!(identifier = key.canonical_path(), "anchor deleted");
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -182,7 +212,35 @@ pub(super) async fn delete(
     }
 }
 
-/// Records of the levels above `key`, most specific first.
+/// `POST /api/v1/anchors/{identifier}:restore`: brings back the last deleted record as a new version.
+#[utoipa::path(post, path = "/api/v1/anchors/{identifier}:restore", tag = "anchors", summary = "Restore a deleted anchor",
+    params(("identifier" = String, Path, description = "Canonical identifier path", example = "01/09520123456788")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Restored as a new version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
+        (status = 404, description = "Nothing deleted to restore (or deleted with ?hard=true)", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
+        (status = 412, description = "An anchor exists there now", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412)))
+    ))]
+pub(super) async fn restore(
+    state: &AppState,
+    key: &Identifier,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    match state.store.restore(key.canonical_path()).await? {
+        Some(outcome) => Ok(record_response(
+            HttpResponse::Created(),
+            key,
+            &outcome.stored,
+            &[],
+            &state.origin(req),
+        )),
+        None => Err(ApiError::NotFound(format!(
+            "nothing deleted to restore at {}",
+            key.canonical_path()
+        ))),
+    }
+}
+
 /// `{identifier}/history`, when what precedes `/history` is an identifier (`01/…/10/history` is a batch called
 /// "history", since `01/…/10` is not an identifier).
 fn history_of(state: &AppState, raw: &str) -> Option<Identifier> {

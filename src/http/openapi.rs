@@ -24,6 +24,7 @@ pub(super) use super::pyx::LinkUpdate as PyxLinkUpdate;
     ),
     paths(
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
+        super::manage::restore,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
         super::pyx::register_scheme, link_types
     ),

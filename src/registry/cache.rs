@@ -257,6 +257,16 @@ impl LinkStore for CachedStore {
         outcome
     }
 
+    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let outcome = self.inner.restore(key).await;
+        self.forget(key);
+        outcome
+    }
+
+    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.purge_deleted(key).await
+    }
+
     async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         let outcome = self.inner.put_batch(batch).await;

@@ -19,6 +19,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SCHEMES: TableDefinition<&str, &str> = TableDefinition::new("schemes");
 /// API keys created with `idr keys`: name → key record (hash, scopes, expiry, revocation).
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
+/// The last deleted record of each anchor (deletes are soft): what `restore` brings back.
+const DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("deleted");
 const FILE_NAME: &str = "idr.redb";
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
@@ -78,6 +80,11 @@ impl EmbeddedStore {
             table
                 .insert(key, stored.encode().as_slice())
                 .map_err(unavailable)?;
+            if current.is_none() {
+                // A new anchor replaces what a delete kept: that one can no longer be restored.
+                let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+                deleted.remove(key).map_err(unavailable)?;
+            }
             (stored, current.is_none())
         };
         txn.commit().map_err(unavailable)?;
@@ -94,12 +101,62 @@ impl EmbeddedStore {
             let current = current_version(&table, key)?;
             precondition.check(current)?;
             if let Some(version) = current {
-                table.remove(key).map_err(unavailable)?;
+                let removed = table.remove(key).map_err(unavailable)?;
+                let copy = removed.map(|v| v.value().to_vec());
                 let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
                 tombstones.insert(key, version).map_err(unavailable)?;
+                if let Some(copy) = copy {
+                    let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+                    deleted.insert(key, copy.as_slice()).map_err(unavailable)?;
+                }
             }
             current.is_some()
         };
+        txn.commit().map_err(unavailable)?;
+        Ok(existed)
+    }
+
+    fn restore_one(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        let stored = {
+            let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            if let Some(current) = current_version(&table, key)? {
+                return Err(StoreError::PreconditionFailed {
+                    current: Some(current),
+                });
+            }
+            let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+            let Some(copy) = deleted.remove(key).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            let old = decode(key, copy.value())?;
+            drop(copy);
+            let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
+            let version = next_version(None, &mut tombstones, key)?;
+            let stored = StoredAnchor {
+                version,
+                record: old.record,
+            };
+            table
+                .insert(key, stored.encode().as_slice())
+                .map_err(unavailable)?;
+            stored
+        };
+        txn.commit().map_err(unavailable)?;
+        Ok(Some(PutOutcome {
+            stored: Arc::new(stored),
+            created: true,
+        }))
+    }
+
+    fn purge_one(&self, key: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        let existed = txn
+            .open_table(DELETED)
+            .map_err(unavailable)?
+            .remove(key)
+            .map_err(unavailable)?
+            .is_some();
         txn.commit().map_err(unavailable)?;
         Ok(existed)
     }
@@ -223,6 +280,16 @@ impl LinkStore for EmbeddedStore {
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
         let (this, key) = (self.clone(), key.to_string());
         blocking(move || this.delete_one(&key, precondition)).await
+    }
+
+    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.restore_one(&key)).await
+    }
+
+    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.purge_one(&key)).await
     }
 
     async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {

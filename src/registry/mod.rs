@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("precondition failed (current version: {current:?})")]
+    #[error("precondition failed ({})", match current {
+        Some(v) => format!("the anchor is at version {v}"),
+        None => "the anchor does not exist".to_string(),
+    })]
     PreconditionFailed { current: Option<u64> },
     #[error("the link store is unavailable: {0}")]
     Unavailable(String),
@@ -110,6 +113,13 @@ pub trait LinkStore: Send + Sync + 'static {
 
     /// Removes one anchor. `Ok(false)` when it did not exist.
     async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError>;
+
+    /// Brings back the anchor deleted last at `key` (deletes keep a copy), as a new version. `Ok(None)`: nothing to
+    /// restore; `PreconditionFailed`: an anchor exists there now.
+    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError>;
+
+    /// Drops the copy a delete kept (a hard delete). `Ok(false)` when there was none.
+    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Upserts many already-validated anchors in one transaction (bulk import).
     async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError>;

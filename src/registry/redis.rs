@@ -38,7 +38,7 @@ end
 if not ok then return {0, version or -1} end
 "#;
 
-/// Creates or replaces one anchor. KEYS: anchor, tombstone. ARGV[3..5]: record payload (`registry::format`),
+/// Creates or replaces one anchor. KEYS: anchor, tombstone, deleted copy (dropped when the anchor is created anew). ARGV[3..5]: record payload (`registry::format`),
 /// invalidation channel, canonical path. The `{format}:{version}:` header is the stored format's, written here so the
 /// version bump is atomic with the check. Returns {1, version, created}.
 static PUT: LazyLock<WriteScript> = LazyLock::new(|| {
@@ -49,6 +49,7 @@ local base = version
 if base == nil then
   base = tonumber(redis.call('GET', KEYS[2]) or '0')
   redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[3])
 end
 local next = base + 1
 redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. ARGV[3])
@@ -59,19 +60,48 @@ return {1, next, 0}
     ))
 });
 
-/// Deletes one anchor, leaving a tombstone with its last version. KEYS as for `PUT`; ARGV[3..4]: channel,
-/// canonical path. Returns {1, existed}.
+/// Deletes one anchor, leaving a tombstone with its last version and a copy of the record (deletes are soft; see
+/// `RESTORE`). KEYS as for `PUT`; ARGV[3..4]: channel, canonical path. Returns {1, existed}.
 static DELETE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
         "{CHECK}{}",
         r#"
 if version == nil then return {1, 0} end
+redis.call('SET', KEYS[3], current)
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return {1, 1}
 "#
     ))
+});
+
+/// Brings back the last deleted record as a new version. KEYS as for `PUT`; ARGV[1..2]: channel, canonical path.
+/// Returns {1, version}, {1, 0} when there is nothing to restore, or {0, current version} when an anchor exists.
+static RESTORE: LazyLock<WriteScript> = LazyLock::new(|| {
+    WriteScript::new(
+        r#"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local _, v = string.match(current, '^(%d+):(%d+):')
+  return {0, tonumber(v)}
+end
+local copy = redis.call('GET', KEYS[3])
+if not copy then return {1, 0} end
+local p1 = string.find(copy, ':', 1, true)
+local p2 = string.find(copy, ':', p1 + 1, true)
+local format = string.sub(copy, 1, p1 - 1)
+if format ~= '__FORMAT__' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
+local base = tonumber(redis.call('GET', KEYS[2]) or string.sub(copy, p1 + 1, p2 - 1))
+local next = base + 1
+redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1))
+redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return {1, next}
+"#
+        .to_string(),
+    )
 });
 
 /// A Lua write script, kept as source (for `EVAL`) and as a `Script` (for `EVALSHA`).
@@ -256,6 +286,11 @@ impl RedisStore {
 
     fn tombstone_key(&self, canonical: &str) -> String {
         key(&self.prefix, "t", canonical)
+    }
+
+    /// The copy a delete keeps; same hash tag, so it shares the anchor's slot.
+    fn deleted_key(&self, canonical: &str) -> String {
+        key(&self.prefix, "d", canonical)
     }
 
     /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`.
@@ -554,7 +589,11 @@ impl LinkStore for RedisStore {
         ];
         let reply: Vec<i64> = self
             .writer
-            .run(&PUT, &[&anchor_key, &tombstone], &args)
+            .run(
+                &PUT,
+                &[&anchor_key, &tombstone, &self.deleted_key(key)],
+                &args,
+            )
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
@@ -590,7 +629,11 @@ impl LinkStore for RedisStore {
         ];
         let reply: Vec<i64> = self
             .writer
-            .run(&DELETE, &[&anchor_key, &tombstone], &args)
+            .run(
+                &DELETE,
+                &[&anchor_key, &tombstone, &self.deleted_key(key)],
+                &args,
+            )
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
@@ -605,6 +648,44 @@ impl LinkStore for RedisStore {
                 "unexpected reply from the delete script: {other:?}"
             ))),
         }
+    }
+
+    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let (tombstone, deleted) = (self.tombstone_key(key), self.deleted_key(key));
+        let keys = [anchor_key.as_str(), tombstone.as_str(), deleted.as_str()];
+        let args: [&[u8]; 2] = [self.channel.as_bytes(), key.as_bytes()];
+        let reply: Vec<i64> = self
+            .writer
+            .run(&RESTORE, &keys, &args)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, 0] => Ok(None),
+            [1, _] => {
+                self.wait_for_replicas(&anchor_key).await;
+                let stored = self.get(key).await?.ok_or_else(|| {
+                    unavailable(format!("{key} was restored but cannot be read back"))
+                })?;
+                Ok(Some(PutOutcome {
+                    stored,
+                    created: true,
+                }))
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the restore script: {other:?}"
+            ))),
+        }
+    }
+
+    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.deleted_key(key));
+        let removed: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(removed > 0)
     }
 
     async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
