@@ -387,7 +387,7 @@ async fn load_demo(
         files.push(("shipped demo".into(), SHIPPED.into()));
     }
     for (file, text) in files {
-        let report = bulk::import(store, vocabulary, parser, text.as_bytes())
+        let report = bulk::import(store, vocabulary, parser, text.as_bytes(), "demo data")
             .await
             .map_err(|e| StartupError::Demo {
                 file: file.clone(),

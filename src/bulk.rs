@@ -33,6 +33,7 @@ pub async fn import(
     vocab: &Vocabulary,
     parser: &Parser,
     input: impl BufRead,
+    who: &str,
 ) -> Result<ImportReport, BulkError> {
     let mut report = ImportReport::default();
     let mut batch = Batch::default();
@@ -62,12 +63,12 @@ pub async fn import(
             Err(e) => report.reject(index + 1, &e),
         }
         if batch.order.len() >= BATCH {
-            batch.flush(store).await?;
+            batch.flush(store, who).await?;
         }
     }
-    batch.flush(store).await?;
+    batch.flush(store, who).await?;
     report.imported = batch.written;
-    retry_deferred(store, deferred, &mut report).await?;
+    retry_deferred(store, deferred, &mut report, who).await?;
     report.rejected.sort();
     Ok(report)
 }
@@ -79,6 +80,7 @@ async fn retry_deferred(
     store: &dyn LinkStore,
     mut deferred: Vec<(usize, Identifier, AnchorRecord)>,
     report: &mut ImportReport,
+    who: &str,
 ) -> Result<(), BulkError> {
     loop {
         let mut batch = Batch::default();
@@ -89,7 +91,7 @@ async fn retry_deferred(
                 Err(_) => still.push((line, key, record)),
             }
         }
-        batch.flush(store).await?;
+        batch.flush(store, who).await?;
         report.imported += batch.written;
         deferred = still;
         if batch.written == 0 || deferred.is_empty() {
@@ -104,7 +106,7 @@ async fn retry_deferred(
             Err(e) => report.reject(line, &e),
         }
     }
-    batch.flush(store).await?;
+    batch.flush(store, who).await?;
     report.imported += batch.written;
     Ok(())
 }
@@ -138,7 +140,7 @@ impl Batch {
         }
     }
 
-    async fn flush(&mut self, store: &dyn LinkStore) -> Result<(), StoreError> {
+    async fn flush(&mut self, store: &dyn LinkStore, who: &str) -> Result<(), StoreError> {
         if self.known.len() > KNOWN_MAX {
             self.known.clear();
         }
@@ -153,7 +155,7 @@ impl Batch {
             return Ok(());
         }
         self.written += batch.len();
-        store.put_batch(batch).await
+        store.put_batch(batch, who).await
     }
 
     /// Ancestor records of `key`, most specific first: this import's own lines first, then the store (one read
@@ -278,6 +280,7 @@ not json
             &Vocabulary::embedded(),
             &Parser::embedded().unwrap(),
             input.as_bytes(),
+            "test",
         )
         .await
         .unwrap();
@@ -311,6 +314,7 @@ not json
             &Vocabulary::embedded(),
             &Parser::embedded().unwrap(),
             input.as_bytes(),
+            "test",
         )
         .await
         .unwrap();
@@ -345,6 +349,7 @@ not json
             &Vocabulary::embedded(),
             &Parser::embedded().unwrap(),
             input.as_bytes(),
+            "test",
         )
         .await
         .unwrap();

@@ -9,6 +9,9 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Who the audit trail names for writes made by `idr import` on this machine.
+const CLI_WRITER: &str = "cli (idr import)";
+
 #[derive(Parser)]
 #[command(
     name = "idr",
@@ -269,7 +272,14 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
     }
     let store = app::open_store(&settings).await?;
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let report = bulk::import(store.as_ref(), &vocabulary, &parser, BufReader::new(input)).await?;
+    let report = bulk::import(
+        store.as_ref(),
+        &vocabulary,
+        &parser,
+        BufReader::new(input),
+        CLI_WRITER,
+    )
+    .await?;
     for (line, reason) in &report.rejected {
         eprintln!("{}:{line}: rejected: {reason}", file.display());
     }
@@ -318,6 +328,7 @@ async fn import_peer(
         vocabulary,
         parser,
         lines.join("\n").as_bytes(),
+        CLI_WRITER,
     )
     .await?;
     for (line, reason) in &report.rejected {

@@ -336,6 +336,7 @@ pub async fn write(
     store: &dyn LinkStore,
     key: &Identifier,
     asked: Precondition,
+    who: &str,
     build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
 ) -> Result<Written, WriteError> {
     let levels = key.levels();
@@ -357,12 +358,12 @@ pub async fn write(
                     settle_default(&mut record, &ancestors, Fallback::FirstLink)
                         .map_err(|e| WriteError::Invalid(vec![e]))?;
                     store
-                        .put(key.canonical_path(), record, precondition)
+                        .put(key.canonical_path(), record, precondition, who)
                         .await
                         .map(Written::Put)
                 }
                 None => store
-                    .delete(key.canonical_path(), precondition)
+                    .delete(key.canonical_path(), precondition, who)
                     .await
                     .map(|_| Written::Deleted),
             };

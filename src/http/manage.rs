@@ -47,7 +47,7 @@ pub async fn anchor(
             .ok_or(ApiError::MethodNotAllowed(ALLOW))?;
         let key = state.parser.parse_key(id)?;
         authorise(&principal, &key)?;
-        let response = restore(&state, &key, &req).await?;
+        let response = restore(&state, &key, &req, &principal.name).await?;
         tracing::info!(
             identifier = key.canonical_path(),
             credential = principal.name,
@@ -60,8 +60,8 @@ pub async fn anchor(
     authorise(&principal, &key)?;
     let result = match *req.method() {
         Method::GET | Method::HEAD => return get(&state, &key, &req).await,
-        Method::PUT => put(&state, &key, &req, payload).await,
-        Method::DELETE => delete(&state, &key, &req).await,
+        Method::PUT => put(&state, &key, &req, payload, &principal.name).await,
+        Method::DELETE => delete(&state, &key, &req, &principal.name).await,
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     };
     if result.is_ok() {
@@ -137,6 +137,7 @@ pub(super) async fn put(
     key: &Identifier,
     req: &HttpRequest,
     payload: web::Payload,
+    who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
     let body = read_body(payload, state).await?;
@@ -144,7 +145,7 @@ pub(super) async fn put(
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
     let record = validated.record;
-    let written = registration::write(state.store.as_ref(), key, asked, |_| {
+    let written = registration::write(state.store.as_ref(), key, asked, who, |_| {
         Ok(Some(record.clone()))
     })
     .await?;
@@ -190,17 +191,18 @@ pub(super) async fn delete(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
+    who: &str,
 ) -> Result<HttpResponse, ApiError> {
     if state
         .store
-        .delete(key.canonical_path(), precondition(req))
+        .delete(key.canonical_path(), precondition(req), who)
         .await?
     {
         // Deletes are soft: the store keeps the record for `…:restore` unless the client asks for a hard delete.
         if crate::resolution::query_param(req.uri().query().unwrap_or(""), "hard").as_deref()
             == Some("true")
         {
-            state.store.purge_deleted(key.canonical_path()).await?;
+            state.store.purge_deleted(key.canonical_path(), who).await?;
         }
         tracing::info!(identifier = key.canonical_path(), "anchor deleted");
         Ok(HttpResponse::NoContent().finish())
@@ -225,8 +227,9 @@ pub(super) async fn restore(
     state: &AppState,
     key: &Identifier,
     req: &HttpRequest,
+    who: &str,
 ) -> Result<HttpResponse, ApiError> {
-    match state.store.restore(key.canonical_path()).await? {
+    match state.store.restore(key.canonical_path(), who).await? {
         Some(outcome) => Ok(record_response(
             HttpResponse::Created(),
             key,

@@ -1,5 +1,6 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
+pub mod audit;
 pub mod did;
 pub mod guard;
 pub mod html;
@@ -117,6 +118,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/anchors/{identifier:.*}",
             web::route().to(manage::anchor),
         )
+        .route("/api/v1/audit", web::route().to(audit::audit))
         .route("/api/openapi.json", web::route().to(openapi::openapi_json))
         .route("/api/docs", web::route().to(openapi::docs))
         .route("/api/v1/qr/{identifier:.*}", web::route().to(qr::code))

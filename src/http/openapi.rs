@@ -24,11 +24,11 @@ pub(super) use super::pyx::LinkUpdate as PyxLinkUpdate;
     ),
     paths(
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
-        super::manage::restore,
+        super::manage::restore, super::audit::audit,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
         super::pyx::register_scheme, link_types
     ),
-    components(schemas(AnchorView, HistoryView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError)),
+    components(schemas(AnchorView, HistoryView, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "anchors", description = "The native API: one anchor (identifier at one level) per call"),

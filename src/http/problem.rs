@@ -73,6 +73,7 @@ impl ApiError {
             ApiError::Invalid(_) => "Invalid anchor",
             ApiError::NotFound(_) => "Not found",
             ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
+            ApiError::Store(StoreError::InvalidCursor(_)) => "Bad request",
             ApiError::Store(_) => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::PayloadTooLarge(_) => "Payload too large",
@@ -124,6 +125,7 @@ impl ResponseError for ApiError {
             ApiError::Store(StoreError::PreconditionFailed { .. }) => {
                 StatusCode::PRECONDITION_FAILED
             }
+            ApiError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,7 +145,7 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         if let ApiError::Store(e) = self {
             let kind = match e {
-                StoreError::PreconditionFailed { .. } => None,
+                StoreError::PreconditionFailed { .. } | StoreError::InvalidCursor(_) => None,
                 StoreError::Unavailable(_) => Some("unavailable"),
                 StoreError::Uncertain(_) => Some("uncertain"),
                 StoreError::Decode { .. } => Some("decode"),

@@ -61,12 +61,13 @@ pub async fn route(
                     Method::GET | Method::HEAD => get_link(&state, &req, &key, &variant).await,
                     Method::PUT => {
                         let bytes = body(payload).await?;
-                        let r = update_link(&state, &req, &key, &variant, &bytes).await?;
+                        let r = update_link(&state, &req, &key, &variant, &bytes, &principal.name)
+                            .await?;
                         super::observe::record_write(&principal, "update_link");
                         Ok(r)
                     }
                     Method::DELETE => {
-                        let r = delete_link(&state, &key, &variant).await?;
+                        let r = delete_link(&state, &key, &variant, &principal.name).await?;
                         super::observe::record_write(&principal, "delete_link");
                         Ok(r)
                     }
@@ -123,16 +124,22 @@ pub(super) async fn register(
         .item_description
         .clone()
         .filter(|d| !d.trim().is_empty());
-    registration::write(state.store.as_ref(), &key, Precondition::None, |current| {
-        Ok(Some(merge(
-            current,
-            &key,
-            &links,
-            &flagged,
-            default_type.as_deref(),
-            description.as_deref(),
-        )))
-    })
+    registration::write(
+        state.store.as_ref(),
+        &key,
+        Precondition::None,
+        &principal.name,
+        |current| {
+            Ok(Some(merge(
+                current,
+                &key,
+                &links,
+                &flagged,
+                default_type.as_deref(),
+                description.as_deref(),
+            )))
+        },
+    )
     .await?;
     tracing::info!(
         identifier = key.canonical_path(),
@@ -338,6 +345,7 @@ pub(super) async fn update_link(
     key: &Identifier,
     variant: &str,
     bytes: &[u8],
+    who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let update: LinkUpdate = parse_json(bytes)?;
     let mut link = find_link(state, key, variant).await?;
@@ -360,27 +368,33 @@ pub(super) async fn update_link(
         link.title = t;
     }
     let updated = link.clone();
-    let written = registration::write(state.store.as_ref(), key, Precondition::None, |current| {
-        let Some(current) = current else {
-            return Err(vec![FieldError::new(
-                "linkId",
-                "the link was deleted meanwhile",
-            )]);
-        };
-        let mut record = current.clone();
-        let Some(at) = record
-            .links
-            .iter()
-            .position(|l| is_current(l) && variant_id(l) == variant)
-        else {
-            return Err(vec![FieldError::new(
-                "linkId",
-                "the link was deleted meanwhile",
-            )]);
-        };
-        record.links[at] = updated.clone();
-        revalidate(state, key, record).map(Some)
-    })
+    let written = registration::write(
+        state.store.as_ref(),
+        key,
+        Precondition::None,
+        who,
+        |current| {
+            let Some(current) = current else {
+                return Err(vec![FieldError::new(
+                    "linkId",
+                    "the link was deleted meanwhile",
+                )]);
+            };
+            let mut record = current.clone();
+            let Some(at) = record
+                .links
+                .iter()
+                .position(|l| is_current(l) && variant_id(l) == variant)
+            else {
+                return Err(vec![FieldError::new(
+                    "linkId",
+                    "the link was deleted meanwhile",
+                )]);
+            };
+            record.links[at] = updated.clone();
+            revalidate(state, key, record).map(Some)
+        },
+    )
     .await?;
     let Written::Put(_) = written else {
         unreachable!("an update keeps the anchor")
@@ -415,24 +429,31 @@ pub(super) async fn delete_link(
     state: &AppState,
     key: &Identifier,
     variant: &str,
+    who: &str,
 ) -> Result<HttpResponse, ApiError> {
     find_link(state, key, variant).await?;
-    registration::write(state.store.as_ref(), key, Precondition::None, |current| {
-        let Some(current) = current else {
-            return Ok(None);
-        };
-        let mut record = current.clone();
-        record.links.retain(|l| variant_id(l) != variant);
-        if record.links.is_empty() {
-            return Ok(None);
-        }
-        if let Some(t) = &record.default_link_type {
-            if !record.links.iter().any(|l| &l.link_type == t) {
-                record.default_link_type = None;
+    registration::write(
+        state.store.as_ref(),
+        key,
+        Precondition::None,
+        who,
+        |current| {
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let mut record = current.clone();
+            record.links.retain(|l| variant_id(l) != variant);
+            if record.links.is_empty() {
+                return Ok(None);
             }
-        }
-        Ok(Some(record))
-    })
+            if let Some(t) = &record.default_link_type {
+                if !record.links.iter().any(|l| &l.link_type == t) {
+                    record.default_link_type = None;
+                }
+            }
+            Ok(Some(record))
+        },
+    )
     .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

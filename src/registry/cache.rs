@@ -9,8 +9,8 @@
 
 use super::CacheStats;
 use super::{
-    AnchorRecord, AnchorSink, InvalidationSink, LinkStore, Lookup, Precondition, PutOutcome, Sink,
-    StoreError, StoredAnchor,
+    AnchorRecord, AnchorSink, AuditEntry, AuditQuery, InvalidationSink, LinkStore, Lookup,
+    Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
 };
 use crate::config::CacheSettings;
 use moka::sync::Cache;
@@ -245,31 +245,45 @@ impl LinkStore for CachedStore {
         key: &str,
         record: AnchorRecord,
         precondition: Precondition,
+        who: &str,
     ) -> Result<PutOutcome, StoreError> {
-        let outcome = self.inner.put(key, record, precondition).await;
+        let outcome = self.inner.put(key, record, precondition, who).await;
         self.forget_unless_refused(key, &outcome);
         outcome
     }
 
-    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        let outcome = self.inner.delete(key, precondition).await;
+    async fn delete(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        let outcome = self.inner.delete(key, precondition, who).await;
         self.forget_unless_refused(key, &outcome);
         outcome
     }
 
-    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
-        let outcome = self.inner.restore(key).await;
+    async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let outcome = self.inner.restore(key, who).await;
         self.forget(key);
         outcome
     }
 
-    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
-        self.inner.purge_deleted(key).await
+    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
+        self.inner.purge_deleted(key, who).await
     }
 
-    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit(query).await
+    }
+
+    async fn put_batch(
+        &self,
+        batch: Vec<(String, AnchorRecord)>,
+        who: &str,
+    ) -> Result<(), StoreError> {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
-        let outcome = self.inner.put_batch(batch).await;
+        let outcome = self.inner.put_batch(batch, who).await;
         for key in keys {
             self.forget(&key);
         }
@@ -342,7 +356,7 @@ mod tests {
     async fn hits_stay_until_invalidated() {
         let (_dir, other, cached) = setup().await;
         other
-            .put("01/a", record("v1"), Precondition::None)
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         let first = cached.lookup(&["01/a", "01/b"]).await.unwrap();
@@ -352,11 +366,11 @@ mod tests {
         );
         assert!(first.records[1].is_none());
         other
-            .put("01/a", record("v2"), Precondition::None)
+            .put("01/a", record("v2"), Precondition::None, "test")
             .await
             .unwrap();
         other
-            .put("01/b", record("new"), Precondition::None)
+            .put("01/b", record("new"), Precondition::None, "test")
             .await
             .unwrap();
         let hit = cached.lookup(&["01/a", "01/b"]).await.unwrap();
@@ -384,11 +398,14 @@ mod tests {
     async fn local_writes_invalidate_at_once() {
         let (_dir, _other, cached) = setup().await;
         cached
-            .put("01/a", record("v1"), Precondition::None)
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_some());
-        cached.delete("01/a", Precondition::None).await.unwrap();
+        cached
+            .delete("01/a", Precondition::None, "test")
+            .await
+            .unwrap();
         assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_none());
     }
 
@@ -396,13 +413,13 @@ mod tests {
     async fn without_the_feed_the_cache_is_bypassed() {
         let (_dir, other, cached) = setup().await;
         other
-            .put("01/a", record("v1"), Precondition::None)
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         cached.lookup(&["01/a"]).await.unwrap();
         cached.disconnected();
         other
-            .put("01/a", record("v2"), Precondition::None)
+            .put("01/a", record("v2"), Precondition::None, "test")
             .await
             .unwrap();
         let read = cached.lookup(&["01/a"]).await.unwrap();
@@ -422,7 +439,7 @@ mod tests {
     async fn a_fill_that_raced_an_invalidation_is_dropped() {
         let (_dir, other, cached) = setup().await;
         other
-            .put("01/a", record("v1"), Precondition::None)
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         let seen = cached.snapshot(&["01/a"]);
@@ -436,12 +453,12 @@ mod tests {
     async fn after_a_reconnect_old_entries_are_only_a_fallback() {
         let (_dir, other, cached) = setup().await;
         other
-            .put("01/a", record("v1"), Precondition::None)
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         cached.lookup(&["01/a"]).await.unwrap();
         other
-            .put("01/a", record("v2"), Precondition::None)
+            .put("01/a", record("v2"), Precondition::None, "test")
             .await
             .unwrap();
         cached.disconnected();

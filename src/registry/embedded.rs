@@ -4,6 +4,7 @@
 //! Reads run inline (a redb read is a few microseconds and never blocks on the writer); writes, which fsync, run
 //! on the blocking pool.
 
+use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
 };
@@ -21,6 +22,10 @@ const SCHEMES: TableDefinition<&str, &str> = TableDefinition::new("schemes");
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
 /// The last deleted record of each anchor (deletes are soft): what `restore` brings back.
 const DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("deleted");
+/// The audit trail: (primary key, sequence number) → entry (JSON, without its cursor). The sequence is global
+/// (`META["audit_seq"]`), so entries sort by write order within each primary key.
+const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+const AUDIT_SEQ: &str = "audit_seq";
 const FILE_NAME: &str = "idr.redb";
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
@@ -68,6 +73,7 @@ impl EmbeddedStore {
         key: &str,
         record: AnchorRecord,
         precondition: Precondition,
+        who: &str,
     ) -> Result<PutOutcome, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let stored = {
@@ -85,6 +91,8 @@ impl EmbeddedStore {
                 let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
                 deleted.remove(key).map_err(unavailable)?;
             }
+            let op = audit::put_operation(current);
+            append_audit(&txn, key, op, who, current, Some(version))?;
             (stored, current.is_none())
         };
         txn.commit().map_err(unavailable)?;
@@ -94,7 +102,12 @@ impl EmbeddedStore {
         })
     }
 
-    fn delete_one(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
+    fn delete_one(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let existed = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
@@ -109,6 +122,7 @@ impl EmbeddedStore {
                     let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
                     deleted.insert(key, copy.as_slice()).map_err(unavailable)?;
                 }
+                append_audit(&txn, key, Operation::Delete, who, current, None)?;
             }
             current.is_some()
         };
@@ -116,7 +130,7 @@ impl EmbeddedStore {
         Ok(existed)
     }
 
-    fn restore_one(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+    fn restore_one(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let stored = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
@@ -140,6 +154,7 @@ impl EmbeddedStore {
             table
                 .insert(key, stored.encode().as_slice())
                 .map_err(unavailable)?;
+            append_audit(&txn, key, Operation::Restore, who, None, Some(version))?;
             stored
         };
         txn.commit().map_err(unavailable)?;
@@ -149,7 +164,7 @@ impl EmbeddedStore {
         }))
     }
 
-    fn purge_one(&self, key: &str) -> Result<bool, StoreError> {
+    fn purge_one(&self, key: &str, who: &str) -> Result<bool, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let existed = txn
             .open_table(DELETED)
@@ -157,11 +172,14 @@ impl EmbeddedStore {
             .remove(key)
             .map_err(unavailable)?
             .is_some();
+        if existed {
+            append_audit(&txn, key, Operation::Purge, who, None, None)?;
+        }
         txn.commit().map_err(unavailable)?;
         Ok(existed)
     }
 
-    fn write_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+    fn write_batch(&self, batch: Vec<(String, AnchorRecord)>, who: &str) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
@@ -173,10 +191,108 @@ impl EmbeddedStore {
                 table
                     .insert(key.as_str(), stored.encode().as_slice())
                     .map_err(unavailable)?;
+                append_audit(&txn, &key, Operation::Import, who, current, Some(version))?;
             }
         }
         txn.commit().map_err(unavailable)
     }
+
+    fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        let after = match query.after {
+            Some(c) => c
+                .parse::<u64>()
+                .map_err(|_| StoreError::InvalidCursor(c.to_string()))?,
+            None => 0,
+        };
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(AUDIT) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![]),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let part = audit::partition(query.identifier);
+        let mut out = Vec::new();
+        let range = table
+            .range((part, after.saturating_add(1))..=(part, u64::MAX))
+            .map_err(unavailable)?;
+        for entry in range {
+            let (k, v) = entry.map_err(unavailable)?;
+            let seq = k.value().1;
+            let stored: StoredAudit = serde_json::from_slice(v.value())
+                .map_err(|e| unavailable(format!("audit entry {part}/{seq}: {e}")))?;
+            if stored.at_ms < query.since_ms || !query.covers(&stored.identifier) {
+                continue;
+            }
+            out.push(stored.into_entry(seq));
+            if out.len() >= query.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An audit entry as the embedded store keeps it (the cursor is its key).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAudit {
+    at_ms: u64,
+    who: String,
+    identifier: String,
+    operation: Operation,
+    before: Option<u64>,
+    after: Option<u64>,
+}
+
+impl StoredAudit {
+    fn into_entry(self, seq: u64) -> AuditEntry {
+        AuditEntry {
+            cursor: seq.to_string(),
+            at_ms: self.at_ms,
+            who: self.who,
+            identifier: self.identifier,
+            operation: self.operation,
+            before: self.before,
+            after: self.after,
+        }
+    }
+}
+
+/// Appends an audit entry inside the write's own transaction.
+fn append_audit(
+    txn: &redb::WriteTransaction,
+    key: &str,
+    operation: Operation,
+    who: &str,
+    before: Option<u64>,
+    after: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(unavailable)?;
+    let seq = meta
+        .get(AUDIT_SEQ)
+        .map_err(unavailable)?
+        .map_or(0, |v| v.value())
+        + 1;
+    meta.insert(AUDIT_SEQ, seq).map_err(unavailable)?;
+    let entry = StoredAudit {
+        at_ms: now_ms(),
+        who: who.to_string(),
+        identifier: key.to_string(),
+        operation,
+        before,
+        after,
+    };
+    let bytes = serde_json::to_vec(&entry).map_err(unavailable)?;
+    txn.open_table(AUDIT)
+        .map_err(unavailable)?
+        .insert((audit::partition(key), seq), bytes.as_slice())
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One more than the anchor's current version, or than its version when last deleted.
@@ -272,29 +388,43 @@ impl LinkStore for EmbeddedStore {
         key: &str,
         record: AnchorRecord,
         precondition: Precondition,
+        who: &str,
     ) -> Result<PutOutcome, StoreError> {
-        let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.write_one(&key, record, precondition)).await
+        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
+        blocking(move || this.write_one(&key, record, precondition, &who)).await
     }
 
-    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.delete_one(&key, precondition)).await
+    async fn delete(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
+        blocking(move || this.delete_one(&key, precondition, &who)).await
     }
 
-    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
-        let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.restore_one(&key)).await
+    async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
+        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
+        blocking(move || this.restore_one(&key, &who)).await
     }
 
-    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
-        let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.purge_one(&key)).await
+    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
+        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
+        blocking(move || this.purge_one(&key, &who)).await
     }
 
-    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
-        let this = self.clone();
-        blocking(move || this.write_batch(batch)).await
+    async fn put_batch(
+        &self,
+        batch: Vec<(String, AnchorRecord)>,
+        who: &str,
+    ) -> Result<(), StoreError> {
+        let (this, who) = (self.clone(), who.to_string());
+        blocking(move || this.write_batch(batch, &who)).await
+    }
+
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit(query)
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {
@@ -364,13 +494,13 @@ mod tests {
         let store = EmbeddedStore::open(dir.path()).unwrap();
         assert!(store.is_empty().await.unwrap());
         let first = store
-            .put("01/x", record("a"), Precondition::Absent)
+            .put("01/x", record("a"), Precondition::Absent, "test")
             .await
             .unwrap();
         assert!(first.created);
         assert_eq!(first.stored.version, 1);
         let err = store
-            .put("01/x", record("b"), Precondition::Absent)
+            .put("01/x", record("b"), Precondition::Absent, "test")
             .await
             .unwrap_err();
         assert!(matches!(
@@ -378,7 +508,7 @@ mod tests {
             StoreError::PreconditionFailed { current: Some(1) }
         ));
         let err = store
-            .put("01/x", record("b"), Precondition::Version(vec![5]))
+            .put("01/x", record("b"), Precondition::Version(vec![5]), "test")
             .await
             .unwrap_err();
         assert!(matches!(
@@ -386,7 +516,7 @@ mod tests {
             StoreError::PreconditionFailed { current: Some(1) }
         ));
         let second = store
-            .put("01/x", record("b"), Precondition::Version(vec![1]))
+            .put("01/x", record("b"), Precondition::Version(vec![1]), "test")
             .await
             .unwrap();
         assert!(!second.created);
@@ -394,11 +524,21 @@ mod tests {
         let got = store.get_many(&["01/y", "01/x"]).await.unwrap();
         assert!(got[0].is_none());
         assert_eq!(got[1].as_ref().unwrap().record.item_description, "b");
-        assert!(store.delete("01/x", Precondition::None).await.unwrap());
-        assert!(!store.delete("01/x", Precondition::None).await.unwrap());
+        assert!(
+            store
+                .delete("01/x", Precondition::None, "test")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .delete("01/x", Precondition::None, "test")
+                .await
+                .unwrap()
+        );
         assert!(store.is_empty().await.unwrap());
         let again = store
-            .put("01/x", record("c"), Precondition::Absent)
+            .put("01/x", record("c"), Precondition::Absent, "test")
             .await
             .unwrap();
         assert_eq!(
@@ -415,10 +555,10 @@ mod tests {
         {
             let store = EmbeddedStore::open(dir.path()).unwrap();
             store
-                .put_batch(vec![
-                    ("01/a".into(), record("a")),
-                    ("01/b".into(), record("b")),
-                ])
+                .put_batch(
+                    vec![("01/a".into(), record("a")), ("01/b".into(), record("b"))],
+                    "test",
+                )
                 .await
                 .unwrap();
         }

@@ -1,11 +1,13 @@
 //! The link registry: a `LinkStore` trait keyed by canonical identifier paths, and its implementations.
 
+pub mod audit;
 pub mod cache;
 pub mod embedded;
 pub mod format;
 pub mod record;
 pub mod redis;
 
+pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
 
 use std::sync::Arc;
@@ -22,6 +24,9 @@ pub enum StoreError {
     /// The store stopped answering after a write was sent: it may or may not have been applied.
     #[error("the link store did not confirm the write: {0}")]
     Uncertain(String),
+    /// A paging cursor that this store did not hand out.
+    #[error("unknown cursor {0:?}: pass back the `next` value of an earlier page")]
+    InvalidCursor(String),
     #[error("record {key}: {source}")]
     Decode {
         key: String,
@@ -103,26 +108,41 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Fetches several anchors in one round trip, in the order of `keys`.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError>;
 
+    // Every write names `who` made it (a credential) and appends an audit entry in the same atomic step.
+
     /// Creates or replaces one anchor atomically, bumping its version. Durable once it returns `Ok`.
     async fn put(
         &self,
         key: &str,
         record: AnchorRecord,
         precondition: Precondition,
+        who: &str,
     ) -> Result<PutOutcome, StoreError>;
 
-    /// Removes one anchor. `Ok(false)` when it did not exist.
-    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError>;
+    /// Removes one anchor. `Ok(false)` when it did not exist (nothing is written then, nor audited).
+    async fn delete(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Brings back the anchor deleted last at `key` (deletes keep a copy), as a new version. `Ok(None)`: nothing to
     /// restore; `PreconditionFailed`: an anchor exists there now.
-    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError>;
+    async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError>;
 
     /// Drops the copy a delete kept (a hard delete). `Ok(false)` when there was none.
-    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError>;
+    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError>;
 
-    /// Upserts many already-validated anchors in one transaction (bulk import).
-    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError>;
+    /// Upserts many already-validated anchors (bulk import), each with an `import` audit entry.
+    async fn put_batch(
+        &self,
+        batch: Vec<(String, AnchorRecord)>,
+        who: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Audit entries of one identifier and the identifiers below it, oldest first (at most `query.limit`).
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError>;
 
     async fn is_empty(&self) -> Result<bool, StoreError>;
 

@@ -5,6 +5,7 @@
 //! precondition check, the version bump and the invalidation message are one atomic step. Values are the same
 //! stored format the embedded store writes (`registry::format`); a reader refuses formats it does not know.
 
+use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
 };
@@ -38,9 +39,17 @@ end
 if not ok then return {0, version or -1} end
 "#;
 
-/// Creates or replaces one anchor. KEYS: anchor, tombstone, deleted copy (dropped when the anchor is created anew). ARGV[3..5]: record payload (`registry::format`),
-/// invalidation channel, canonical path. The `{format}:{version}:` header is the stored format's, written here so the
-/// version bump is atomic with the check. Returns {1, version, created}.
+/// Appends the audit entry to the primary key's audit stream (same hash tag, so the same slot as the anchor).
+/// Expects locals `stream`, `path`, `who`, `op`, `before`, `after` (versions; false when absent).
+const AUDIT: &str = r#"
+redis.call('XADD', stream, '*', 'id', path, 'who', who, 'op', op,
+  'before', before and tostring(before) or '', 'after', after and tostring(after) or '')
+"#;
+
+/// Creates or replaces one anchor. KEYS: anchor, tombstone, deleted copy (dropped when the anchor is created anew),
+/// audit stream. ARGV[3..7]: record payload (`registry::format`), invalidation channel, canonical path, who, and
+/// `put` or `import` (the audit operation). The `{format}:{version}:` header is the stored format's, written here so
+/// the version bump is atomic with the check. Returns {1, version, created}.
 static PUT: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
         "{CHECK}{}",
@@ -53,15 +62,20 @@ if base == nil then
 end
 local next = base + 1
 redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. ARGV[3])
+local stream, path, who, before, after = KEYS[4], ARGV[5], ARGV[6], version or false, next
+local op = ARGV[7]
+if op == 'put' then op = version and 'replace' or 'create' end
+{AUDIT}
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 if version == nil then return {1, next, 1} end
 return {1, next, 0}
 "#
+        .replace("{AUDIT}", AUDIT)
     ))
 });
 
 /// Deletes one anchor, leaving a tombstone with its last version and a copy of the record (deletes are soft; see
-/// `RESTORE`). KEYS as for `PUT`; ARGV[3..4]: channel, canonical path. Returns {1, existed}.
+/// `RESTORE`). KEYS as for `PUT`; ARGV[3..5]: channel, canonical path, who. Returns {1, existed}.
 static DELETE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
         "{CHECK}{}",
@@ -70,13 +84,17 @@ if version == nil then return {1, 0} end
 redis.call('SET', KEYS[3], current)
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], version)
+local stream, path, who, op, before, after = KEYS[4], ARGV[4], ARGV[5], 'delete', version, false
+{AUDIT}
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return {1, 1}
 "#
+        .replace("{AUDIT}", AUDIT)
     ))
 });
 
-/// Brings back the last deleted record as a new version. KEYS as for `PUT`; ARGV[1..2]: channel, canonical path.
+/// Brings back the last deleted record as a new version. KEYS as for `PUT`; ARGV[1..3]: channel, canonical path,
+/// who.
 /// Returns {1, version}, {1, 0} when there is nothing to restore, or {0, current version} when an anchor exists.
 static RESTORE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(
@@ -97,10 +115,26 @@ local next = base + 1
 redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1))
 redis.call('DEL', KEYS[2])
 redis.call('DEL', KEYS[3])
+local stream, path, who, op, before, after = KEYS[4], ARGV[2], ARGV[3], 'restore', false, next
+{AUDIT}
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return {1, next}
 "#
-        .to_string(),
+        .replace("{AUDIT}", AUDIT),
+    )
+});
+
+/// Drops the copy a delete kept. KEYS: deleted copy, audit stream; ARGV: canonical path, who. Returns 1 when there
+/// was a copy.
+static PURGE: LazyLock<WriteScript> = LazyLock::new(|| {
+    WriteScript::new(
+        r#"
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+local stream, path, who, op, before, after = KEYS[2], ARGV[1], ARGV[2], 'purge', false, false
+{AUDIT}
+return 1
+"#
+        .replace("{AUDIT}", AUDIT),
     )
 });
 
@@ -288,6 +322,11 @@ impl RedisStore {
         key(&self.prefix, "t", canonical)
     }
 
+    /// The primary key's audit stream; same hash tag, so it shares the anchor's slot.
+    fn audit_key(&self, canonical: &str) -> String {
+        key(&self.prefix, "audit", audit::partition(canonical))
+    }
+
     /// The copy a delete keeps; same hash tag, so it shares the anchor's slot.
     fn deleted_key(&self, canonical: &str) -> String {
         key(&self.prefix, "d", canonical)
@@ -444,12 +483,7 @@ impl RedisStore {
 /// MGET. GS1 paths start with a numeric AI (`01/…`: two segments); other schemes with their namespace and key type
 /// (`abr/abn/51824753556/branch/001`: three).
 fn key(prefix: &str, kind: &str, canonical: &str) -> String {
-    let gs1 = canonical.bytes().next().is_some_and(|b| b.is_ascii_digit());
-    let split = canonical
-        .match_indices('/')
-        .nth(if gs1 { 1 } else { 2 })
-        .map_or(canonical.len(), |(i, _)| i);
-    let (primary, rest) = canonical.split_at(split);
+    let (primary, rest) = canonical.split_at(audit::partition(canonical).len());
     format!("{prefix}:{kind}:{{{primary}}}{rest}")
 }
 
@@ -483,6 +517,41 @@ fn crc16(data: &[u8]) -> u16 {
         }
     }
     crc
+}
+
+/// `1733330000000-0` → (milliseconds, sequence).
+fn parse_stream_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// An audit entry from a stream entry's id and its flat field list.
+fn stream_entry(stream: &str, id: String, fields: &[String]) -> Result<AuditEntry, StoreError> {
+    let corrupt = |what: &str| unavailable(format!("audit entry {stream} {id}: {what}"));
+    let field = |name: &str| {
+        fields
+            .chunks_exact(2)
+            .find(|kv| kv[0] == name)
+            .map(|kv| kv[1].as_str())
+    };
+    let version = |name: &str| -> Result<Option<u64>, StoreError> {
+        match field(name) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| corrupt(name)),
+        }
+    };
+    let (at_ms, _) = parse_stream_id(&id).ok_or_else(|| corrupt("id"))?;
+    Ok(AuditEntry {
+        at_ms,
+        who: field("who").ok_or_else(|| corrupt("who"))?.to_string(),
+        identifier: field("id").ok_or_else(|| corrupt("id"))?.to_string(),
+        operation: field("op")
+            .and_then(Operation::parse)
+            .ok_or_else(|| corrupt("op"))?,
+        before: version("before")?,
+        after: version("after")?,
+        cursor: id,
+    })
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -538,6 +607,101 @@ fn decode(key: &str, bytes: Option<Vec<u8>>) -> Result<Option<Arc<StoredAnchor>>
         .transpose()
 }
 
+/// How many stream entries one `XRANGE` of an audit read fetches.
+const AUDIT_BATCH: usize = 500;
+
+impl RedisStore {
+    /// Reads one primary key's audit stream from the cursor (exclusive) or from `since`, skipping entries for other
+    /// levels, until `limit` entries match or the stream ends.
+    async fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut start = match query.after {
+            Some(c) if parse_stream_id(c).is_some() => format!("({c}"),
+            Some(c) => return Err(StoreError::InvalidCursor(c.to_string())),
+            None => format!("{}-0", query.since_ms),
+        };
+        let stream = self.audit_key(query.identifier);
+        let mut out = Vec::new();
+        loop {
+            let mut cmd = redis::cmd("XRANGE");
+            cmd.arg(&stream)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(AUDIT_BATCH);
+            let page: Vec<(String, Vec<String>)> =
+                self.conn.query(&cmd).await.map_err(unavailable)?;
+            let full = page.len() == AUDIT_BATCH;
+            for (id, fields) in page {
+                start = format!("({id}");
+                let entry = stream_entry(&stream, id, &fields)?;
+                if entry.at_ms >= query.since_ms && query.covers(&entry.identifier) {
+                    out.push(entry);
+                    if out.len() >= query.limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Runs the put script; `op` is the audit operation (`put`: create or replace; `import`).
+    async fn write(
+        &self,
+        key: &str,
+        record: AnchorRecord,
+        precondition: Precondition,
+        who: &str,
+        op: &str,
+    ) -> Result<PutOutcome, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let payload = super::format::payload(&record);
+        let (mode, versions) = precondition_args(&precondition);
+        let tombstone = self.tombstone_key(key);
+        let args: [&[u8]; 7] = [
+            mode.as_bytes(),
+            versions.as_bytes(),
+            &payload,
+            self.channel.as_bytes(),
+            key.as_bytes(),
+            who.as_bytes(),
+            op.as_bytes(),
+        ];
+        let keys = [
+            anchor_key.as_str(),
+            &tombstone,
+            &self.deleted_key(key),
+            &self.audit_key(key),
+        ];
+        let reply: Vec<i64> = self
+            .writer
+            .run(&PUT, &keys, &args)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, version, created] => {
+                self.wait_for_replicas(&anchor_key).await;
+                let stored = Arc::new(StoredAnchor {
+                    version: *version as u64,
+                    record,
+                });
+                Ok(PutOutcome {
+                    stored,
+                    created: *created == 1,
+                })
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the write script: {other:?}"
+            ))),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl LinkStore for RedisStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
@@ -575,65 +739,36 @@ impl LinkStore for RedisStore {
         key: &str,
         record: AnchorRecord,
         precondition: Precondition,
+        who: &str,
     ) -> Result<PutOutcome, StoreError> {
+        self.write(key, record, precondition, who, "put").await
+    }
+
+    async fn delete(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
         let anchor_key = self.anchor_key(key);
-        let payload = super::format::payload(&record);
         let (mode, versions) = precondition_args(&precondition);
         let tombstone = self.tombstone_key(key);
         let args: [&[u8]; 5] = [
             mode.as_bytes(),
             versions.as_bytes(),
-            &payload,
             self.channel.as_bytes(),
             key.as_bytes(),
+            who.as_bytes(),
+        ];
+        let keys = [
+            anchor_key.as_str(),
+            &tombstone,
+            &self.deleted_key(key),
+            &self.audit_key(key),
         ];
         let reply: Vec<i64> = self
             .writer
-            .run(
-                &PUT,
-                &[&anchor_key, &tombstone, &self.deleted_key(key)],
-                &args,
-            )
-            .await
-            .map_err(|e| script_error(key, e))?;
-        match reply.as_slice() {
-            [1, version, created] => {
-                self.wait_for_replicas(&anchor_key).await;
-                let stored = Arc::new(StoredAnchor {
-                    version: *version as u64,
-                    record,
-                });
-                Ok(PutOutcome {
-                    stored,
-                    created: *created == 1,
-                })
-            }
-            [0, now] => Err(StoreError::PreconditionFailed {
-                current: current(*now),
-            }),
-            other => Err(unavailable(format!(
-                "unexpected reply from the write script: {other:?}"
-            ))),
-        }
-    }
-
-    async fn delete(&self, key: &str, precondition: Precondition) -> Result<bool, StoreError> {
-        let anchor_key = self.anchor_key(key);
-        let (mode, versions) = precondition_args(&precondition);
-        let tombstone = self.tombstone_key(key);
-        let args: [&[u8]; 4] = [
-            mode.as_bytes(),
-            versions.as_bytes(),
-            self.channel.as_bytes(),
-            key.as_bytes(),
-        ];
-        let reply: Vec<i64> = self
-            .writer
-            .run(
-                &DELETE,
-                &[&anchor_key, &tombstone, &self.deleted_key(key)],
-                &args,
-            )
+            .run(&DELETE, &keys, &args)
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
@@ -650,11 +785,12 @@ impl LinkStore for RedisStore {
         }
     }
 
-    async fn restore(&self, key: &str) -> Result<Option<PutOutcome>, StoreError> {
+    async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let anchor_key = self.anchor_key(key);
         let (tombstone, deleted) = (self.tombstone_key(key), self.deleted_key(key));
-        let keys = [anchor_key.as_str(), tombstone.as_str(), deleted.as_str()];
-        let args: [&[u8]; 2] = [self.channel.as_bytes(), key.as_bytes()];
+        let audit = self.audit_key(key);
+        let keys = [anchor_key.as_str(), &tombstone, &deleted, &audit];
+        let args: [&[u8]; 3] = [self.channel.as_bytes(), key.as_bytes(), who.as_bytes()];
         let reply: Vec<i64> = self
             .writer
             .run(&RESTORE, &keys, &args)
@@ -681,22 +817,37 @@ impl LinkStore for RedisStore {
         }
     }
 
-    async fn purge_deleted(&self, key: &str) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("DEL");
-        cmd.arg(self.deleted_key(key));
-        let removed: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
+    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
+        let keys = [self.deleted_key(key), self.audit_key(key)];
+        let keys = [keys[0].as_str(), keys[1].as_str()];
+        let args: [&[u8]; 2] = [key.as_bytes(), who.as_bytes()];
+        let removed: i64 = self
+            .writer
+            .run(&PURGE, &keys, &args)
+            .await
+            .map_err(|e| script_error(key, e))?;
         Ok(removed > 0)
     }
 
-    async fn put_batch(&self, batch: Vec<(String, AnchorRecord)>) -> Result<(), StoreError> {
+    async fn put_batch(
+        &self,
+        batch: Vec<(String, AnchorRecord)>,
+        who: &str,
+    ) -> Result<(), StoreError> {
         futures_util::stream::iter(batch)
             .map(|(key, record)| async move {
-                self.put(&key, record, Precondition::None).await.map(|_| ())
+                self.write(&key, record, Precondition::None, who, "import")
+                    .await
+                    .map(|_| ())
             })
             .buffer_unordered(IMPORT_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await
             .map(|_| ())
+    }
+
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit(query).await
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {
