@@ -96,16 +96,15 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, Start
     })
 }
 
-/// The store a server reads through: a shared store gets the in-process cache in front.
+/// The store a server reads through, with the in-process cache of hot records in front. The embedded file has one
+/// writer, this process (redb locks it), so invalidation on write keeps that cache coherent; Redis also feeds it
+/// other replicas' writes.
 async fn serving_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
     let store = open_store(settings).await?;
-    Ok(match settings.redis_url() {
-        Some(url) => {
-            tracing::info!(url = %redacted(url), "link registry: Redis");
-            CachedStore::wrap(store, &settings.cache)
-        }
-        None => store,
-    })
+    if let Some(url) = settings.redis_url() {
+        tracing::info!(url = %redacted(url), "link registry: Redis");
+    }
+    Ok(CachedStore::wrap(store, &settings.cache))
 }
 
 /// A Redis URL without its password, for logs.

@@ -63,6 +63,12 @@ async fn metrics_count_outcomes_latency_and_writes() {
         1.0
     );
     assert_eq!(metric(&text, resolutions, &["outcome=\"not_found\""]), 1.0);
+    // The embedded store is read through the record cache too: the repeats of the first scan are hits.
+    assert!(metric(&text, "idr_cache_hits_total", &[]) >= 2.0, "{text}");
+    assert!(
+        metric(&text, "idr_cache_misses_total", &[]) >= 1.0,
+        "{text}"
+    );
     assert_eq!(
         metric(
             &text,

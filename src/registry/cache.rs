@@ -1,5 +1,5 @@
-//! A bounded in-process cache of link records in front of a shared store (Redis), kept coherent by the store's
-//! invalidation feed.
+//! A bounded in-process cache of link records in front of the store, kept coherent by invalidation on each local
+//! write and, for a shared store (Redis), by the store's invalidation feed of other replicas' writes.
 //!
 //! - Hits never leave the process. Misses fetch every level in one round trip and fill the cache.
 //! - Coherence: every write anywhere publishes the key; the feed drops it here. A read that raced an invalidation
