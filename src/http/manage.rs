@@ -25,9 +25,7 @@ pub async fn anchor(
     if req.method() == Method::OPTIONS {
         return Ok(super::resolve::preflight(PREFLIGHT_ALLOW));
     }
-    let principal = state
-        .auth
-        .authenticate(header_str(&req, header::AUTHORIZATION))?;
+    let principal = super::credential::authenticate(&req, &state).await?;
     state
         .rate_limiter
         .check(&principal.name)
@@ -139,7 +137,7 @@ pub(super) async fn put(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
-    let body = read_body(payload, state).await?;
+    let body = read_body(payload, state, req).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
@@ -358,6 +356,7 @@ fn precondition(req: &HttpRequest) -> Precondition {
 pub(super) async fn read_body(
     mut payload: web::Payload,
     state: &AppState,
+    req: &HttpRequest,
 ) -> Result<web::Bytes, ApiError> {
     let limit = state.settings.server.max_body_bytes;
     let mut body = web::BytesMut::new();
@@ -369,6 +368,7 @@ pub(super) async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
+    super::credential::check_body(req, state, &body)?;
     if body.is_empty() {
         return Err(ApiError::BadBody(FieldError::new(
             "body",

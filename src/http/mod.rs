@@ -1,5 +1,6 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
+pub mod credential;
 pub mod did;
 pub mod guard;
 pub mod html;
