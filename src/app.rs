@@ -78,11 +78,30 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
     delegations(settings, &parser, &vocabulary)?;
-    if settings.did_web.enabled {
+    if settings.did_web.enabled || !settings.did_writers.is_empty() {
         // Reads and checks the extra CA bundle.
         DidResolver::new(&settings.did_web)?;
     }
     Ok((vocabulary, parser))
+}
+
+/// API keys and DID writers. DID writers' documents are fetched with the did:web resolver of `GET /did:web:…`
+/// (sharing its cache), or with one of their own when that endpoint is turned off: `did_web.enabled` governs public
+/// resolution, while `did_writers` alone decides whose documents are fetched to check signatures.
+fn authenticator(
+    settings: &Settings,
+    parser: &Parser,
+    did_web: Option<&Arc<DidResolver>>,
+) -> Result<Authenticator, StartupError> {
+    let auth = Authenticator::from_settings(settings, parser)?;
+    if !auth.has_did_writers() {
+        return Ok(auth);
+    }
+    let resolver = match did_web {
+        Some(shared) => shared.clone(),
+        None => Arc::new(DidResolver::new(&settings.did_web)?),
+    };
+    Ok(auth.with_did_resolver(resolver))
 }
 
 /// The configured store itself: Redis when a URL is set, else the embedded file.
@@ -146,12 +165,12 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         // Configuration errors first, before anything is opened.
         let (vocabulary, parser) = check_config(&settings)?;
-        let auth = Arc::new(Authenticator::from_settings(&settings, &parser)?);
         let delegations = delegations(&settings, &parser, &vocabulary)?;
         let did_web = match settings.did_web.enabled {
             true => Some(Arc::new(DidResolver::new(&settings.did_web)?)),
             false => None,
         };
+        let auth = Arc::new(authenticator(&settings, &parser, did_web.as_ref())?);
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \

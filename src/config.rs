@@ -31,6 +31,10 @@ pub struct Settings {
     pub keys: Vec<KeySettings>,
     #[serde(default)]
     pub delegations: Vec<DelegationSettings>,
+    pub did_auth: DidAuthSettings,
+    /// Issuers that sign their requests with a key from their did:web DID document (see `auth::did`).
+    #[serde(default)]
+    pub did_writers: Vec<DidWriterSettings>,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -154,6 +158,37 @@ pub struct KeySettings {
     pub scopes: Vec<String>,
 }
 
+/// Limits on DID-signed request tokens (see `auth::did`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidAuthSettings {
+    /// Longest lifetime (`exp` - `iat`) a token may declare; its `jti` is remembered that long.
+    pub max_token_seconds: u64,
+    /// Clock difference tolerated between the issuer and this resolver.
+    pub clock_skew_seconds: u64,
+}
+
+impl DidAuthSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        // A long-lived token is a bearer secret in all but name: keep the window short.
+        if !(1..=3600).contains(&self.max_token_seconds) {
+            return Err(invalid("did_auth.max_token_seconds", "must be 1-3600"));
+        }
+        if self.clock_skew_seconds > 300 {
+            return Err(invalid("did_auth.clock_skew_seconds", "must be 0-300"));
+        }
+        Ok(())
+    }
+}
+
+/// A did:web DID allowed to write, and the identifiers it may write.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidWriterSettings {
+    pub did: String,
+    pub scopes: Vec<String>,
+}
+
 /// Identifiers held by another resolver: scans for them that match nothing here are redirected there.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,6 +286,7 @@ impl Settings {
                 ));
             }
         }
+        self.validate_did_writers()?;
         for (i, d) in self.delegations.iter_mut().enumerate() {
             d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
             check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;
@@ -286,7 +322,29 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }
+        self.did_auth.validate()?;
         self.did_web.validate()
+    }
+
+    /// DID syntax and non-empty scopes here; the scopes themselves are parsed with the identifier schemes in `auth`.
+    fn validate_did_writers(&self) -> Result<(), ConfigError> {
+        for (i, writer) in self.did_writers.iter().enumerate() {
+            crate::identifier::did_web::DidWeb::parse(&writer.did)
+                .map_err(|e| invalid(format!("did_writers[{i}].did"), e.to_string()))?;
+            if self.did_writers[..i].iter().any(|w| w.did == writer.did) {
+                return Err(invalid(
+                    format!("did_writers[{i}].did"),
+                    format!("{} is listed twice", writer.did),
+                ));
+            }
+            if writer.scopes.is_empty() {
+                return Err(invalid(
+                    format!("did_writers[{i}].scopes"),
+                    "must list at least one scope",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The Redis URL, when Redis is the store.
@@ -465,6 +523,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("keys[0].sha256"), "{err}");
+    }
+
+    #[test]
+    fn did_writers_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let file = dir.path().join("w.toml");
+            std::fs::write(&file, toml).unwrap();
+            let overrides = Overrides {
+                config_file: Some(file),
+                ..Default::default()
+            };
+            Settings::load_with_env(&overrides, &env(&[]))
+        };
+        let ok = "[[did_writers]]\ndid = \"did:web:brand.example\"\nscopes = [\"01/0952012*\"]\n";
+        assert_eq!(load(ok).unwrap().did_writers.len(), 1);
+        for (toml, field) in [
+            (
+                "[[did_writers]]\ndid = \"did:key:z6Mk\"\nscopes = [\"*\"]\n",
+                "did_writers[0].did",
+            ),
+            (
+                "[[did_writers]]\ndid = \"did:web:brand.example#key-1\"\nscopes = [\"*\"]\n",
+                "did_writers[0].did",
+            ),
+            (
+                "[[did_writers]]\ndid = \"did:web:brand.example\"\nscopes = []\n",
+                "did_writers[0].scopes",
+            ),
+            (&format!("{ok}{ok}"), "did_writers[1].did"),
+            (
+                "[did_auth]\nmax_token_seconds = 0\n",
+                "did_auth.max_token_seconds",
+            ),
+        ] {
+            let err = load(toml).unwrap_err().to_string();
+            assert!(err.contains(field), "{toml}: {err}");
+        }
     }
 
     #[test]

@@ -40,9 +40,7 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         Method::GET | Method::HEAD => {}
         _ => return Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
     }
-    let principal = state
-        .auth
-        .authenticate(super::manage::header_str(&req, header::AUTHORIZATION))?;
+    let principal = super::credential::authenticate(&req, &state).await?;
     state
         .rate_limiter
         .check(&principal.name)

@@ -25,9 +25,7 @@ pub async fn anchor(
     if req.method() == Method::OPTIONS {
         return Ok(super::resolve::preflight(PREFLIGHT_ALLOW));
     }
-    let principal = state
-        .auth
-        .authenticate(header_str(&req, header::AUTHORIZATION))?;
+    let principal = super::credential::authenticate(&req, &state).await?;
     state
         .rate_limiter
         .check(&principal.name)
@@ -98,7 +96,7 @@ pub(super) fn authorise(principal: &Principal, key: &Identifier) -> Result<(), A
     responses(
         (status = 200, description = "The stored anchor; `ETag` is its version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
         (status = 401, description = "No or unknown bearer token", body = super::openapi::Problem, example = json!(super::openapi::problem_example(401))),
-        (status = 403, description = "The key's scopes do not cover the identifier", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403))),
+        (status = 403, description = "The credential's scopes do not cover the identifier", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403))),
         (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
     ))]
 pub(super) async fn get(
@@ -140,7 +138,7 @@ pub(super) async fn put(
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
-    let body = read_body(payload, state).await?;
+    let body = read_body(payload, state, req).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
@@ -361,6 +359,7 @@ fn precondition(req: &HttpRequest) -> Precondition {
 pub(super) async fn read_body(
     mut payload: web::Payload,
     state: &AppState,
+    req: &HttpRequest,
 ) -> Result<web::Bytes, ApiError> {
     let limit = state.settings.server.max_body_bytes;
     let mut body = web::BytesMut::new();
@@ -372,6 +371,7 @@ pub(super) async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
+    super::credential::check_body(req, state, &body)?;
     if body.is_empty() {
         return Err(ApiError::BadBody(FieldError::new(
             "body",

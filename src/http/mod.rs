@@ -1,6 +1,7 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
 pub mod audit;
+pub mod credential;
 pub mod did;
 pub mod guard;
 pub mod html;

@@ -44,7 +44,15 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key. Issuers listed in `did_writers` may instead send `Authorization: DID <JWS>`, \
+                         a token signed with a key from their did:web DID document (docs/security.md).",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
@@ -140,6 +148,8 @@ pub struct Problem {
     pub detail: String,
     /// Every offending field, when the problem is in the body.
     pub errors: Option<Vec<crate::registration::FieldError>>,
+    /// On 401 and 403: the canonical identifier a credential's scopes must cover (when the path names one).
+    pub scope: Option<String>,
 }
 
 /// Each variant's targets, newest first.
@@ -194,10 +204,15 @@ pub fn problem_example(status: u16) -> Value {
             "links[0].linkType: unknown link type \"gs1:nope\"",
             json!([{"field": "links[0].linkType", "message": "unknown link type \"gs1:nope\"; see /voc?show=linktypes"}]),
         ),
-        401 => ("Unauthorized", "a bearer token is required", Value::Null),
+        401 => (
+            "Unauthorized",
+            "missing credentials: send Authorization: Bearer <API key> or Authorization: DID <signed request token> \
+             (this request needs a credential whose scopes cover 01/09506000134369)",
+            Value::Null,
+        ),
         403 => (
             "Forbidden",
-            "this key's scopes (01/0952012*) do not cover 01/09506000134369",
+            "this credential's scopes (01/0952012*) do not cover 01/09506000134369",
             Value::Null,
         ),
         404 => ("Not found", "no anchor 01/09506000134369", Value::Null),
@@ -214,6 +229,9 @@ pub fn problem_example(status: u16) -> Value {
     };
     let mut body =
         json!({"type": "about:blank", "title": title, "status": status, "detail": detail});
+    if matches!(status, 401 | 403) {
+        body["scope"] = json!("01/09506000134369");
+    }
     if !errors.is_null() {
         body["errors"] = errors;
     }

@@ -17,9 +17,15 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ApiError {
     #[error("{0}")]
     Identifier(#[from] IdentifierError),
-    #[error("{0}")]
-    Auth(#[from] AuthError),
-    #[error("this key's scopes ({held}) do not cover {identifier}")]
+    /// No credential, or one that does not hold for this request. `scope` is the scope the request needed, when
+    /// the path names an identifier.
+    #[error("{error}{}", scope.as_ref().map(|s| format!(" (this request needs a credential whose scopes cover {s})")).unwrap_or_default())]
+    Unauthorized {
+        error: AuthError,
+        scope: Option<String>,
+    },
+    /// `identifier` is also the scope that was needed.
+    #[error("this credential's scopes ({held}) do not cover {identifier}")]
     Forbidden { identifier: String, held: String },
     #[error("{}", .0.message)]
     BadBody(FieldError),
@@ -54,6 +60,16 @@ impl From<QrError> for ApiError {
     }
 }
 
+/// A store failure during authentication (the replay check) is the store's problem, not the caller's.
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Store(e) => ApiError::Store(e),
+            error => ApiError::Unauthorized { error, scope: None },
+        }
+    }
+}
+
 impl From<crate::registration::WriteError> for ApiError {
     fn from(e: crate::registration::WriteError) -> Self {
         match e {
@@ -67,7 +83,7 @@ impl ApiError {
     fn title(&self) -> &'static str {
         match self {
             ApiError::Identifier(_) => "Invalid identifier",
-            ApiError::Auth(_) => "Unauthorized",
+            ApiError::Unauthorized { .. } => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::BadBody(_) | ApiError::BadRequest(_) => "Bad request",
             ApiError::Invalid(_) => "Invalid anchor",
@@ -87,6 +103,15 @@ impl ApiError {
         }
     }
 
+    /// The scope a refused request needed (RFC 6750's `scope`), as a problem member.
+    fn needed_scope(&self) -> Option<&str> {
+        match self {
+            ApiError::Unauthorized { scope, .. } => scope.as_deref(),
+            ApiError::Forbidden { identifier, .. } => Some(identifier),
+            _ => None,
+        }
+    }
+
     fn errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::Invalid(errors) => errors.clone(),
@@ -103,6 +128,29 @@ impl ApiError {
     }
 }
 
+/// One challenge per accepted scheme: API keys, and DID-signed requests with the algorithms accepted (as DPoP,
+/// RFC 9449, advertises `algs`).
+fn challenges(scope: Option<&str>) -> Vec<HeaderValue> {
+    // Canonical paths are plain ASCII; anything a quoted-string cannot carry as is is left out.
+    let quotable = |s: &&str| {
+        s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    };
+    let scope = scope
+        .filter(quotable)
+        .map(|s| format!(", scope=\"{s}\""))
+        .unwrap_or_default();
+    let did = crate::auth::did::SCHEME;
+    let algs = crate::auth::did::ALGORITHMS;
+    [
+        format!("Bearer realm=\"idr\"{scope}"),
+        format!("{did} realm=\"idr\", algs=\"{algs}\"{scope}"),
+    ]
+    .into_iter()
+    .filter_map(|c| HeaderValue::from_str(&c).ok())
+    .collect()
+}
+
 /// The RFC 9457 members every problem document has.
 pub fn problem_body(status: StatusCode, title: &str, detail: &str) -> serde_json::Value {
     json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail})
@@ -114,7 +162,7 @@ impl ResponseError for ApiError {
             ApiError::Identifier(_) | ApiError::BadBody(_) | ApiError::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             // The issue contract: a link type no vocabulary knows is a 400; other broken rules are 422.
             ApiError::Invalid(errors) if errors.iter().any(|e| e.unknown_term) => {
@@ -164,13 +212,17 @@ impl ResponseError for ApiError {
         if !errors.is_empty() {
             body["errors"] = json!(errors);
         }
+        if let Some(scope) = self.needed_scope() {
+            body["scope"] = json!(scope);
+        }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
-            ApiError::Auth(_) => {
-                let challenge = HeaderValue::from_static("Bearer realm=\"idr\"");
-                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            ApiError::Unauthorized { scope, .. } => {
+                for challenge in challenges(scope.as_deref()) {
+                    response.append_header((header::WWW_AUTHENTICATE, challenge));
+                }
             }
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, *allow));

@@ -3,7 +3,7 @@
 //! name an identifier and a variant, so they survive re-registration and target changes.
 
 use super::AppState;
-use super::manage::{authorise, header_str, read_body};
+use super::manage::{authorise, read_body};
 use super::problem::ApiError;
 use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
@@ -38,14 +38,12 @@ pub async fn route(
     if rest == "voc" && matches!(*req.method(), Method::GET | Method::HEAD) {
         return Ok(json_response(HttpResponse::Ok(), link_types(&state)));
     }
-    let principal = state
-        .auth
-        .authenticate(header_str(&req, header::AUTHORIZATION))?;
+    let principal = super::credential::authenticate(&req, &state).await?;
     state
         .rate_limiter
         .check(&principal.name)
         .map_err(ApiError::TooManyRequests)?;
-    let body = |p| read_body(p, &state);
+    let body = |p| read_body(p, &state, &req);
     match (req.method().clone(), rest) {
         (Method::POST, "resolver") => {
             register(&state, &req, &principal, &body(payload).await?).await

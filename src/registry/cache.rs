@@ -321,6 +321,10 @@ impl LinkStore for CachedStore {
     async fn ready(&self) -> Result<(), StoreError> {
         self.inner.ready().await
     }
+
+    async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
+        self.inner.claim_nonce(nonce, ttl).await
+    }
 }
 
 #[cfg(test)]

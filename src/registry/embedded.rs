@@ -32,6 +32,7 @@ const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    nonces: Arc<Nonces>,
 }
 
 impl EmbeddedStore {
@@ -54,7 +55,10 @@ impl EmbeddedStore {
         txn.open_table(TOMBSTONES).map_err(unavailable)?;
         txn.open_table(META).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            nonces: Arc::default(),
+        })
     }
 
     fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
@@ -474,6 +478,43 @@ impl LinkStore for EmbeddedStore {
         }
         Ok(())
     }
+
+    /// In memory: the embedded store has one process (redb locks its file), and a token outlives no restart by
+    /// more than its few minutes.
+    async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
+        Ok(self.nonces.claim(nonce, ttl))
+    }
+}
+
+/// One-time values with an expiry. Expired entries are swept whenever the map has doubled since the last sweep, so
+/// memory follows the number of live tokens.
+#[derive(Default)]
+struct Nonces {
+    inner: std::sync::Mutex<NonceMap>,
+}
+
+#[derive(Default)]
+struct NonceMap {
+    expiries: std::collections::HashMap<String, std::time::Instant>,
+    sweep_at: usize,
+}
+
+impl Nonces {
+    fn claim(&self, nonce: &str, ttl: std::time::Duration) -> bool {
+        let now = std::time::Instant::now();
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if map.expiries.len() >= map.sweep_at {
+            map.expiries.retain(|_, expiry| *expiry > now);
+            map.sweep_at = (map.expiries.len() * 2).max(1024);
+        }
+        match map.expiries.get(nonce) {
+            Some(expiry) if *expiry > now => false,
+            _ => {
+                map.expiries.insert(nonce.to_string(), now + ttl);
+                true
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -575,5 +616,23 @@ mod tests {
             seen,
             vec![("01/a".into(), "a".into()), ("01/b".into(), "b".into())]
         );
+    }
+
+    #[tokio::test]
+    async fn nonces_are_claimed_once_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let short = std::time::Duration::from_millis(50);
+        assert!(store.claim_nonce("a", short).await.unwrap());
+        assert!(!store.claim_nonce("a", short).await.unwrap());
+        assert!(store.claim_nonce("b", short).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        assert!(store.claim_nonce("a", short).await.unwrap(), "expired");
+        let nonces = Nonces::default();
+        for i in 0..5000 {
+            assert!(nonces.claim(&i.to_string(), std::time::Duration::ZERO));
+        }
+        let swept = nonces.inner.lock().unwrap().expiries.len();
+        assert!(swept < 2100, "expired entries are swept: {swept}");
     }
 }

@@ -194,4 +194,9 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
         Ok(self.get_many(&[key]).await?.pop().flatten())
     }
+
+    /// Records a one-time value (a signed request's `jti`, hashed) for `ttl`. `Ok(true)` for the first claim;
+    /// `Ok(false)` while an earlier claim is remembered, on any replica sharing the store. Deliberately no default:
+    /// a store that forgot to implement it would silently accept replays.
+    async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError>;
 }

@@ -952,6 +952,18 @@ impl LinkStore for RedisStore {
         tokio::spawn(listen(nodes, channel, sink, timeout));
         true
     }
+
+    /// `SET … NX PX`: one atomic step on the shared server, so a token replayed to another replica is refused too.
+    async fn claim_nonce(&self, nonce: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}:nonce:{nonce}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        Ok(reply.is_some())
+    }
 }
 
 fn same_slot(keys: &[String]) -> bool {
