@@ -28,8 +28,11 @@ pub enum LinkTypeQuery {
 pub fn query_param(raw_query: &str, name: &str) -> Option<String> {
     raw_query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != name {
+            return None;
+        }
         let value = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
-        (k == name && !value.trim().is_empty()).then(|| value.into_owned())
+        (!value.trim().is_empty()).then(|| value.into_owned())
     })
 }
 

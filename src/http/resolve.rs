@@ -16,6 +16,9 @@ const JSONLD_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-co
 const JSONLD_CONTEXT_URL: &str = "https://ref.gs1.org/standards/resolver/1.2.0/linkset-context";
 const HANDLED_BY: &str = "https://gs1.org/voc/handledBy";
 const ALLOW: &str = "GET, HEAD, OPTIONS";
+// Fixed header values, built at compile time rather than validated on every scan.
+const VARY: header::HeaderValue = header::HeaderValue::from_static("Accept, Accept-Language");
+const NO_STORE: header::HeaderValue = header::HeaderValue::from_static("no-store");
 
 pub async fn resolve(
     req: HttpRequest,
@@ -145,9 +148,7 @@ fn respond(
     format: LinksetFormat<'_>,
 ) -> HttpResponse {
     let canonical = format!("{root}/{}", key.public_path());
-    let links = format!(
-        "<{canonical}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\", <{canonical}>; rel=\"owl:sameAs\""
-    );
+    let links = linkset_link(&canonical);
     let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
     let mut response = match &outcome {
         Outcome::Redirect { .. } | Outcome::Delegated { .. } => HttpResponse::TemporaryRedirect(),
@@ -155,8 +156,8 @@ fn respond(
         Outcome::MultipleChoices(_) => HttpResponse::build(StatusCode::MULTIPLE_CHOICES),
         Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_) => HttpResponse::NotFound(),
     };
-    response.insert_header((header::VARY, "Accept, Accept-Language"));
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    response.insert_header((header::VARY, VARY));
+    response.insert_header((header::CACHE_CONTROL, NO_STORE));
     match outcome {
         Outcome::Redirect { href } => {
             response.insert_header((header::LOCATION, forward_query(&href, raw_query)));
@@ -206,6 +207,18 @@ fn respond(
     }
 }
 
+/// `Link`: the linkset of the identifier and its canonical URI (GS1: every answer points to its linkset).
+fn linkset_link(canonical: &str) -> String {
+    const LINKSET: &str =
+        "?linkType=linkset>; rel=\"linkset\"; type=\"application/linkset+json\", <";
+    const SAME_AS: &str = ">; rel=\"owl:sameAs\"";
+    let mut link = String::with_capacity(2 * canonical.len() + LINKSET.len() + SAME_AS.len() + 1);
+    for part in ["<", canonical, LINKSET, canonical, SAME_AS] {
+        link.push_str(part);
+    }
+    link
+}
+
 /// A resolution 404 keeps the resolution headers (`Vary`, the linkset `Link`), so it is built here with the shared
 /// problem body rather than through `ApiError`.
 fn not_found(mut response: actix_web::HttpResponseBuilder, detail: String) -> HttpResponse {
@@ -231,6 +244,15 @@ pub fn forward_query(href: &str, raw_query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_link_header_names_the_linkset_and_the_canonical_uri() {
+        assert_eq!(
+            linkset_link("https://id.example.com/01/09520123456788"),
+            "<https://id.example.com/01/09520123456788?linkType=linkset>; rel=\"linkset\"; \
+             type=\"application/linkset+json\", <https://id.example.com/01/09520123456788>; rel=\"owl:sameAs\""
+        );
+    }
 
     #[test]
     fn query_forwarding() {
