@@ -188,6 +188,7 @@ impl EmbeddedStore {
         {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
+            let mut log = AuditLog::open(&txn)?;
             for (key, record) in batch {
                 let current = current_version(&table, &key)?;
                 let version = next_version(current, &mut tombstones, &key)?;
@@ -195,8 +196,9 @@ impl EmbeddedStore {
                 table
                     .insert(key.as_str(), stored.encode().as_slice())
                     .map_err(unavailable)?;
-                append_audit(&txn, &key, Operation::Import, who, current, Some(version))?;
+                log.append(&key, Operation::Import, who, current, Some(version))?;
             }
+            log.close()?;
         }
         txn.commit().map_err(unavailable)
     }
@@ -261,7 +263,57 @@ impl StoredAudit {
     }
 }
 
-/// Appends an audit entry inside the write's own transaction.
+/// Appends audit entries inside a write's own transaction: the tables are opened and the sequence read once, so a
+/// batch of a thousand imported anchors does not reopen them a thousand times.
+struct AuditLog<'t> {
+    meta: redb::Table<'t, &'static str, u64>,
+    entries: redb::Table<'t, (&'static str, u64), &'static [u8]>,
+    seq: u64,
+}
+
+impl<'t> AuditLog<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        let meta = txn.open_table(META).map_err(unavailable)?;
+        let seq = meta
+            .get(AUDIT_SEQ)
+            .map_err(unavailable)?
+            .map_or(0, |v| v.value());
+        let entries = txn.open_table(AUDIT).map_err(unavailable)?;
+        Ok(AuditLog { meta, entries, seq })
+    }
+
+    fn append(
+        &mut self,
+        key: &str,
+        operation: Operation,
+        who: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.seq += 1;
+        let entry = StoredAudit {
+            at_ms: now_ms(),
+            who: who.to_string(),
+            identifier: key.to_string(),
+            operation,
+            before,
+            after,
+        };
+        let bytes = serde_json::to_vec(&entry).map_err(unavailable)?;
+        self.entries
+            .insert((audit::partition(key), self.seq), bytes.as_slice())
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Stores the sequence; the entries are committed (or not) with the transaction.
+    fn close(mut self) -> Result<(), StoreError> {
+        self.meta.insert(AUDIT_SEQ, self.seq).map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Appends one audit entry inside the write's own transaction.
 fn append_audit(
     txn: &redb::WriteTransaction,
     key: &str,
@@ -270,27 +322,9 @@ fn append_audit(
     before: Option<u64>,
     after: Option<u64>,
 ) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(META).map_err(unavailable)?;
-    let seq = meta
-        .get(AUDIT_SEQ)
-        .map_err(unavailable)?
-        .map_or(0, |v| v.value())
-        + 1;
-    meta.insert(AUDIT_SEQ, seq).map_err(unavailable)?;
-    let entry = StoredAudit {
-        at_ms: now_ms(),
-        who: who.to_string(),
-        identifier: key.to_string(),
-        operation,
-        before,
-        after,
-    };
-    let bytes = serde_json::to_vec(&entry).map_err(unavailable)?;
-    txn.open_table(AUDIT)
-        .map_err(unavailable)?
-        .insert((audit::partition(key), seq), bytes.as_slice())
-        .map_err(unavailable)?;
-    Ok(())
+    let mut log = AuditLog::open(txn)?;
+    log.append(key, operation, who, before, after)?;
+    log.close()
 }
 
 fn now_ms() -> u64 {
