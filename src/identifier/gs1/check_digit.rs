@@ -11,13 +11,16 @@ pub(crate) fn mod10_valid(data: &[u8]) -> bool {
 
 /// The check digit (as an ASCII byte) for `body`, or `None` for non-digits.
 pub(crate) fn mod10_digit(body: &[u8]) -> Option<u8> {
-    let mut sum = 0u32;
-    for (i, &b) in body.iter().rev().enumerate() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        let weight = if i % 2 == 0 { 3 } else { 1 };
-        sum += u32::from(b - b'0') * weight;
+    let digit = |b: u8| Some(u32::from(b.wrapping_sub(b'0'))).filter(|&d| d <= 9);
+    // Weights 3, 1, 3, ... from the right: two digits a step (right 3, left 1), and a left-over first digit (even
+    // position from the right) weighs 3.
+    let pairs = body.rchunks_exact(2);
+    let mut sum = match pairs.remainder() {
+        [first] => 3 * digit(*first)?,
+        _ => 0,
+    };
+    for pair in pairs {
+        sum += digit(pair[0])? + 3 * digit(pair[1])?;
     }
     // (10 - sum mod 10) mod 10 is < 10, so the cast cannot truncate
     Some(b'0' + ((10 - sum % 10) % 10) as u8)
@@ -73,6 +76,32 @@ mod tests {
         assert!(mod10_valid(b"0614141123452"));
         assert!(!mod10_valid(b""));
         assert!(!mod10_valid(b"0952012345678A"));
+    }
+
+    #[test]
+    fn mod10_matches_the_textbook_loop() {
+        let textbook = |body: &[u8]| -> Option<u8> {
+            let mut sum = 0;
+            for (i, &b) in body.iter().rev().enumerate() {
+                let d = u32::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+                sum += d * if i % 2 == 0 { 3 } else { 1 };
+            }
+            Some(b'0' + ((10 - sum % 10) % 10) as u8)
+        };
+        let digits = b"09520123456788106141412345678908";
+        for len in 0..=digits.len() {
+            for start in 0..=digits.len() - len {
+                let body = &digits[start..start + len];
+                assert_eq!(mod10_digit(body), textbook(body), "{body:?}");
+                for bad in [b'/', b':', b'A', 0] {
+                    for at in 0..len {
+                        let mut body = body.to_vec();
+                        body[at] = bad;
+                        assert_eq!(mod10_digit(&body), None);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::charset;
 use super::check_digit::mod10_digit;
 use super::error::{Gs1Error, excerpt};
 
@@ -22,23 +23,92 @@ const CP_BITS: [u32; 7] = [40, 37, 34, 30, 27, 24, 20];
 /// An uncompressed element string: primary key plus an optional qualifier.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Decoded {
-    pub primary: (&'static str, String),
-    pub qualifier: Option<(&'static str, String)>,
+    pub primary: (&'static str, Digits),
+    pub qualifier: Option<(&'static str, Digits)>,
+}
+
+/// Room for the longest value built here (GIAI-96: a 12-digit company prefix and a 20-digit u64) and then some.
+const MAX_DIGITS: usize = 40;
+
+/// A decimal string built on the stack: decoding allocates nothing, and the key copies the digits once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digits {
+    buf: [u8; MAX_DIGITS],
+    len: usize,
+}
+
+impl Digits {
+    const EMPTY: Digits = Digits {
+        buf: [0; MAX_DIGITS],
+        len: 0,
+    };
+
+    pub(crate) fn as_str(&self) -> &str {
+        // only ASCII digits are ever written
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `v` as exactly `width` digits, zero-padded; `None` if it does not fit.
+    fn push_padded(&mut self, mut v: u64, width: usize) -> Option<()> {
+        let end = self.len + width;
+        for slot in self.buf.get_mut(self.len..end)?.iter_mut().rev() {
+            // v % 10 < 10, so the cast is lossless
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        if v != 0 {
+            return None;
+        }
+        self.len = end;
+        Some(())
+    }
+
+    /// Appends `v` in decimal, unpadded.
+    fn push_int(&mut self, v: u64) -> Option<()> {
+        let width = v.checked_ilog10().map_or(1, |log| log + 1);
+        // a u64 has at most 20 decimal digits
+        self.push_padded(v, width as usize)
+    }
+
+    fn push_digits(&mut self, digits: &[u8]) -> Option<()> {
+        let end = self.len + digits.len();
+        self.buf.get_mut(self.len..end)?.copy_from_slice(digits);
+        self.len = end;
+        Some(())
+    }
+
+    fn push_check_digit(&mut self) -> Option<()> {
+        let check = mod10_digit(self.bytes())?;
+        self.push_digits(&[check])
+    }
+}
+
+impl std::fmt::Debug for Digits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// Whether `seg` has the shape of a compressed EPC binary string. The prefix
 /// is case-sensitive: `EH...` is not compressed.
 pub(crate) fn looks_compressed(seg: &str) -> bool {
-    if let Some(hex) = seg.strip_prefix("eh") {
-        !hex.is_empty() && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    let (body, class) = if let Some(hex) = seg.strip_prefix("eh") {
+        (hex, charset::LOWER_HEX)
     } else if let Some(b64) = seg.strip_prefix("ex") {
-        !b64.is_empty()
-            && b64
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        // base64url without padding: CSET 64 less '='
+        (b64, charset::CSET64)
     } else {
-        false
-    }
+        return false;
+    };
+    !body.is_empty() && charset::all_in(body.as_bytes(), class)
 }
 
 fn invalid(seg: &str, reason: &'static str) -> Gs1Error {
@@ -106,27 +176,34 @@ impl Bits {
     }
 }
 
-/// Zero-padded decimal of exactly `digits` digits, or None if it does not fit.
-fn padded(v: u64, digits: u32) -> Option<String> {
-    if digits < 20 && v >= 10u64.pow(digits) {
-        return None;
-    }
-    if digits == 0 {
-        // e.g. SGLN partition 0: a 1-bit location reference with no digits
-        return Some(String::new());
-    }
-    Some(format!("{v:0width$}", width = digits as usize))
+/// `v` as exactly `digits` digits, or None if it does not fit (0 digits hold only 0: SGLN partition 0 has a 1-bit
+/// location reference with no digits).
+fn padded(v: u64, digits: u32) -> Option<Digits> {
+    let mut out = Digits::EMPTY;
+    out.push_padded(v, digits as usize)?;
+    Some(out)
 }
 
-fn with_check_digit(mut body: String) -> String {
-    if let Some(c) = mod10_digit(body.as_bytes()) {
-        body.push(char::from(c));
+/// `v` in decimal, unpadded.
+fn decimal(v: u64) -> Digits {
+    let mut out = Digits::EMPTY;
+    // at most 20 digits: always fits
+    let _ = out.push_int(v);
+    out
+}
+
+/// Concatenates digit strings and appends the GS1 check digit. The parts are far shorter than `MAX_DIGITS`.
+fn with_check_digit(parts: &[&[u8]]) -> Digits {
+    let mut out = Digits::EMPTY;
+    for part in parts {
+        let _ = out.push_digits(part);
     }
-    body
+    let _ = out.push_check_digit();
+    out
 }
 
 /// Filter and partition; returns (company prefix digits, reference bits).
-fn partition(bits: &mut Bits, seg: &str, after_header: u32) -> Result<(String, u32), Gs1Error> {
+fn partition(bits: &mut Bits, seg: &str, after_header: u32) -> Result<(Digits, u32), Gs1Error> {
     bits.take(3); // filter value: irrelevant for the identifier
     let p = bits.take(3) as usize; // 3 bits: < 8
     let Some(&cp_bits) = CP_BITS.get(p) else {
@@ -139,19 +216,19 @@ fn partition(bits: &mut Bits, seg: &str, after_header: u32) -> Result<(String, u
 }
 
 /// Splits a reference that carries a leading indicator/extension digit.
-fn lead_digit(cp: &str, reference: &str) -> String {
-    let (lead, rest) = reference.split_at(1);
-    with_check_digit(format!("{lead}{cp}{rest}"))
+fn lead_digit(cp: &Digits, reference: &Digits) -> Digits {
+    let (lead, rest) = reference.bytes().split_at(1);
+    with_check_digit(&[lead, cp.bytes(), rest])
 }
 
-fn ref_digits(bits: &mut Bits, seg: &str, n: u32, digits: u32) -> Result<String, Gs1Error> {
+fn ref_digits(bits: &mut Bits, seg: &str, n: u32, digits: u32) -> Result<Digits, Gs1Error> {
     padded(bits.take(n), digits).ok_or_else(|| invalid(seg, "reference out of range"))
 }
 
 fn sgtin(bits: &mut Bits, seg: &str) -> Result<Decoded, Gs1Error> {
     let (cp, ref_bits) = partition(bits, seg, 88 - 38)?;
     let item = ref_digits(bits, seg, ref_bits, 13 - cp.len() as u32)?;
-    let serial = bits.take(38).to_string();
+    let serial = decimal(bits.take(38));
     Ok(Decoded {
         primary: ("01", lead_digit(&cp, &item)),
         qualifier: Some(("21", serial)),
@@ -173,9 +250,10 @@ fn sgln(bits: &mut Bits, seg: &str) -> Result<Decoded, Gs1Error> {
     let loc = ref_digits(bits, seg, ref_bits, 12 - cp.len() as u32)?;
     let ext = bits.take(41);
     // TDS: extension value 0 means "no GLN extension" (AI 254 absent)
-    let qualifier = (ext != 0).then(|| ("254", ext.to_string()));
+    let qualifier = (ext != 0).then(|| ("254", decimal(ext)));
+    let gln = with_check_digit(&[cp.bytes(), loc.bytes()]);
     Ok(Decoded {
-        primary: ("414", with_check_digit(format!("{cp}{loc}"))),
+        primary: ("414", gln),
         qualifier,
     })
 }
@@ -184,19 +262,21 @@ fn grai(bits: &mut Bits, seg: &str) -> Result<Decoded, Gs1Error> {
     let (cp, ref_bits) = partition(bits, seg, 88 - 38)?;
     let asset_type = ref_digits(bits, seg, ref_bits, 12 - cp.len() as u32)?;
     let serial = bits.take(38);
-    let grai = with_check_digit(format!("0{cp}{asset_type}"));
+    let mut grai = with_check_digit(&[b"0", cp.bytes(), asset_type.bytes()]);
+    // 14 digits and at most 12 more (38 bits)
+    let _ = grai.push_int(serial);
     Ok(Decoded {
-        primary: ("8003", format!("{grai}{serial}")),
+        primary: ("8003", grai),
         qualifier: None,
     })
 }
 
 fn giai(bits: &mut Bits, seg: &str) -> Result<Decoded, Gs1Error> {
-    let (cp, ref_bits) = partition(bits, seg, 88)?;
-    // GIAI-96 asset references are integers printed without padding
-    let asset = bits.take(ref_bits);
+    let (mut giai, ref_bits) = partition(bits, seg, 88)?;
+    // GIAI-96 asset references are integers printed without padding; at most 12 + 20 digits
+    let _ = giai.push_int(bits.take(ref_bits));
     Ok(Decoded {
-        primary: ("8004", format!("{cp}{asset}")),
+        primary: ("8004", giai),
         qualifier: None,
     })
 }
@@ -233,8 +313,10 @@ pub(crate) fn decompress(seg: &str) -> Result<Decoded, Gs1Error> {
 mod tests {
     use super::*;
 
-    fn pair(ai: &'static str, v: &str) -> (&'static str, String) {
-        (ai, v.to_owned())
+    fn pair(ai: &'static str, v: &str) -> (&'static str, Digits) {
+        let mut digits = Digits::EMPTY;
+        digits.push_digits(v.as_bytes()).expect("short");
+        (ai, digits)
     }
 
     #[test]

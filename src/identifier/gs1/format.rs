@@ -2,7 +2,7 @@
 //! format specification (component character sets, lengths and linters).
 
 use super::ai_table::{AI_CODES, AIS, ALPHAS, KEYS};
-use super::check_digit;
+use super::{charset, check_digit};
 
 /// Character set of one component ("N", "X" = CSET 82, "Y" = CSET 39, "Z" = CSET 64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,28 +60,105 @@ pub(crate) struct KeySpec {
 
 /// Numeric search key of a 2-4 digit AI: digit count * 10000 + value, so
 /// look-ups compare small integers instead of strings (same as the generator).
-fn ai_code(ai: &str) -> Option<u16> {
-    if !(2..=4).contains(&ai.len()) {
+const fn ai_code(ai: &str) -> Option<u16> {
+    let bytes = ai.as_bytes();
+    if bytes.len() < 2 || bytes.len() > 4 {
         return None;
     }
     let mut value = 0u16;
-    for b in ai.bytes() {
-        if !b.is_ascii_digit() {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
             return None;
         }
-        value = value * 10 + u16::from(b - b'0');
+        value = value * 10 + (bytes[i] - b'0') as u16;
+        i += 1;
     }
     // len <= 4, so len * 10000 + 9999 < u16::MAX
-    Some(ai.len() as u16 * 10000 + value)
+    Some(bytes.len() as u16 * 10000 + value)
+}
+
+/// `ai_code` of each `KEYS` entry, same order: finding a primary key compares integers, not strings.
+static KEY_CODES: [u16; KEYS.len()] = key_codes();
+
+const fn key_codes() -> [u16; KEYS.len()] {
+    let mut codes = [0; KEYS.len()];
+    let mut i = 0;
+    while i < KEYS.len() {
+        codes[i] = match ai_code(KEYS[i].ai) {
+            Some(code) => code,
+            None => panic!("primary key AIs are 2 to 4 digits"),
+        };
+        i += 1;
+    }
+    codes
+}
+
+/// Longest value any AI allows: the sum of its components' maximum lengths, which `validate` enforces.
+pub(crate) const MAX_VALUE_LEN: usize = max_value_len();
+
+const fn max_value_len() -> usize {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < AIS.len() {
+        let components = AIS[i].components;
+        let mut len = 0;
+        let mut c = 0;
+        while c < components.len() {
+            len += components[c].max as usize;
+            c += 1;
+        }
+        if len > longest {
+            longest = len;
+        }
+        i += 1;
+    }
+    longest
+}
+
+/// Position of an AI code in `AI_SLOTS`: 2-digit AIs first, then the 3- and 4-digit ones.
+const fn slot(code: u16) -> usize {
+    let (len, value) = ((code / 10000) as usize, (code % 10000) as usize);
+    match len {
+        2 => value,
+        3 => 100 + value,
+        _ => 1100 + value,
+    }
+}
+
+/// No AI of that code.
+const NO_AI: u16 = u16::MAX;
+
+/// `AIS` index of every possible 2 to 4 digit AI (`NO_AI` for most), built at compile time from `AI_CODES`: looking
+/// an AI up is one load rather than a binary search, for 22 KB of table.
+static AI_SLOTS: [u16; 11100] = ai_slots();
+
+const _: () = assert!(AI_CODES.len() < NO_AI as usize);
+
+const fn ai_slots() -> [u16; 11100] {
+    let mut slots = [NO_AI; 11100];
+    let mut i = 0;
+    while i < AI_CODES.len() {
+        // the dictionary has far fewer than 65535 AIs
+        slots[slot(AI_CODES[i])] = i as u16;
+        i += 1;
+    }
+    slots
 }
 
 pub(crate) fn lookup_ai(ai: &str) -> Option<&'static AiEntry> {
-    let code = ai_code(ai)?;
-    AI_CODES.binary_search(&code).ok().and_then(|i| AIS.get(i))
+    let index = AI_SLOTS[slot(ai_code(ai)?)];
+    AIS.get(usize::from(index))
 }
 
 pub(crate) fn key_index(ai: &str) -> Option<usize> {
-    KEYS.binary_search_by(|k| k.ai.cmp(ai)).ok()
+    let code = ai_code(ai)?;
+    KEY_CODES.iter().position(|&c| c == code)
+}
+
+/// AI equality. AIs are 2 to 4 bytes: an inline loop is cheaper than the `bcmp` call `==` on `str` makes.
+pub(crate) fn same_ai(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 pub(crate) fn alpha_to_ai(alpha: &str) -> Option<&'static str> {
@@ -91,28 +168,15 @@ pub(crate) fn alpha_to_ai(alpha: &str) -> Option<&'static str> {
         .map(|i| ALPHAS[i].1)
 }
 
-/// CSET 82: the GS1 "AI encodable character set 82".
-pub(crate) fn is_cset82(b: u8) -> bool {
-    matches!(b, b'!' | b'"' | b'%'..=b'?' | b'A'..=b'Z' | b'_' | b'a'..=b'z')
-}
-
-fn is_cset39(b: u8) -> bool {
-    matches!(b, b'#' | b'-' | b'/' | b'0'..=b'9' | b'A'..=b'Z')
-}
-
-fn is_cset64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
 fn cset_ok(cset: Cset, data: &[u8]) -> bool {
     match cset {
-        Cset::N => data.iter().all(u8::is_ascii_digit),
-        Cset::X => data.iter().all(|&b| is_cset82(b)),
-        Cset::Y => data.iter().all(|&b| is_cset39(b)),
+        Cset::N => charset::all_in(data, charset::DIGIT),
+        Cset::X => charset::all_in(data, charset::CSET82),
+        Cset::Y => charset::all_in(data, charset::CSET39),
         // base64url with at most two trailing '=' pad characters
         Cset::Z => {
             let body = data.strip_suffix(b"==").or_else(|| data.strip_suffix(b"="));
-            body.unwrap_or(data).iter().all(|&b| is_cset64(b))
+            charset::all_in(body.unwrap_or(data), charset::CSET64)
         }
     }
 }
@@ -199,6 +263,21 @@ mod tests {
         // ranges are expanded
         assert!(lookup_ai("3103").is_some() && lookup_ai("3106").is_none());
         assert!(lookup_ai("91").is_some() && lookup_ai("99").is_some());
+    }
+
+    #[test]
+    fn slot_table_agrees_with_the_sorted_codes() {
+        for digits in 2..=4 {
+            for value in 0..10usize.pow(digits) {
+                let ai = format!("{value:0width$}", width = digits as usize);
+                let code = ai_code(&ai).expect("digits");
+                let want = AI_CODES.binary_search(&code).ok().map(|i| &AIS[i]);
+                assert!(
+                    lookup_ai(&ai).map(std::ptr::from_ref) == want.map(std::ptr::from_ref),
+                    "{ai}"
+                );
+            }
+        }
     }
 
     #[test]

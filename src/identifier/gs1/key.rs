@@ -35,61 +35,59 @@ impl Pair<'_> {
     };
 }
 
-/// One element of a key: its AI and the byte range of its decoded value in `buf`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-struct Elem {
-    ai: &'static str,
-    start: usize,
-    end: usize,
-}
-
 /// A validated GS1 key path (primary key + ordered key qualifiers). Cannot hold an invalid value.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Kept small (64 bytes) because every parse moves one through several return values.
+#[derive(Clone)]
 pub struct Gs1Key {
     /// Canonical path followed by the decoded values: one allocation per key.
     buf: Box<str>,
-    canon_len: usize,
+    /// Each element's AI, the primary key first; slots from `len` on are unused.
+    ais: [&'static AiEntry; 1 + MAX_QUALIFIERS],
+    /// `bounds[0]` ends the canonical path; element `i`'s decoded value is `buf[bounds[i]..bounds[i + 1]]`.
+    bounds: [u16; 2 + MAX_QUALIFIERS],
     /// Index into `KEYS` and into that key's `alternatives`.
     key: u8,
     alt: u8,
     len: u8,
-    /// `elems[0]` is the primary key; unused slots stay `Elem::default()`.
-    elems: [Elem; 1 + MAX_QUALIFIERS],
 }
+
+/// Longest `buf`: per element an AI (at most 4 bytes), two separators, and its value both encoded (at most 3 bytes
+/// a byte) and decoded. `build` validates every value, so none is longer than the dictionary allows.
+const MAX_BUF: usize = (1 + MAX_QUALIFIERS) * (4 + 2 + 4 * format::MAX_VALUE_LEN);
+const _: () = assert!(MAX_BUF <= u16::MAX as usize, "Gs1Key bounds must fit u16");
 
 impl Gs1Key {
     pub fn primary_ai(&self) -> &'static str {
-        self.elems[0].ai
+        self.ais[0].ai
     }
 
     pub fn primary_value(&self) -> &str {
-        self.value(&self.elems[0])
+        self.value(0)
     }
 
     pub fn qualifiers(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        self.elems[1..usize::from(self.len)]
-            .iter()
-            .map(|e| (e.ai, self.value(e)))
+        (1..usize::from(self.len)).map(|i| (self.ais[i].ai, self.value(i)))
     }
 
     /// Canonical path, no leading slash, values percent-encoded.
     pub fn canonical_path(&self) -> &str {
-        &self.buf[..self.canon_len]
+        &self.buf[..usize::from(self.bounds[0])]
     }
 
     pub fn is_primary_only(&self) -> bool {
         self.len == 1
     }
 
-    fn value(&self, e: &Elem) -> &str {
-        &self.buf[e.start..e.end]
+    fn value(&self, i: usize) -> &str {
+        &self.buf[usize::from(self.bounds[i])..usize::from(self.bounds[i + 1])]
     }
 
     /// Walk-up candidates, most specific first: self first, the bare primary key last.
     pub fn levels(&self) -> Vec<Gs1Key> {
         let spec = &KEYS[usize::from(self.key)];
         let seq = spec.alternatives[usize::from(self.alt)];
-        let quals = &self.elems[1..usize::from(self.len)];
+        let quals = &self.ais[1..usize::from(self.len)];
         let mut ranked: Vec<(u32, u32)> = (0..1u32 << quals.len())
             .filter(|&mask| {
                 let has = |ai: &str| {
@@ -105,22 +103,22 @@ impl Gs1Key {
         ranked.sort_unstable_by_key(|&(rank, _)| std::cmp::Reverse(rank));
         ranked
             .into_iter()
-            .map(|(_, mask)| self.subset(quals, mask))
+            .map(|(_, mask)| self.subset(mask))
             .collect()
     }
 
-    fn subset(&self, quals: &[Elem], mask: u32) -> Gs1Key {
-        if mask + 1 == 1 << quals.len() {
+    /// The key with only the qualifiers whose bit is set in `mask` (bit 0: first qualifier).
+    fn subset(&self, mask: u32) -> Gs1Key {
+        let quals = usize::from(self.len) - 1;
+        if mask + 1 == 1 << quals {
             return self.clone();
         }
-        let mut parts = [("", ""); 1 + MAX_QUALIFIERS];
-        parts[0] = (self.primary_ai(), self.primary_value());
+        let mut parts = [(&NO_AI, ""); 1 + MAX_QUALIFIERS];
+        parts[0] = (self.ais[0], self.primary_value());
         let mut n = 1;
-        for (i, q) in quals.iter().enumerate() {
-            if mask >> i & 1 == 1 {
-                parts[n] = (q.ai, self.value(q));
-                n += 1;
-            }
+        for i in (0..quals).filter(|i| mask >> i & 1 == 1) {
+            parts[n] = (self.ais[i + 1], self.value(i + 1));
+            n += 1;
         }
         assemble(self.key, self.alt, &parts[..n])
     }
@@ -147,6 +145,29 @@ impl Gs1Key {
     }
 }
 
+// The canonical path determines every other field (AIs, decoded values, layout), so it alone is compared and hashed.
+impl PartialEq for Gs1Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical_path() == other.canonical_path()
+    }
+}
+
+impl Eq for Gs1Key {}
+
+impl std::hash::Hash for Gs1Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.canonical_path().hash(state);
+    }
+}
+
+impl fmt::Debug for Gs1Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Gs1Key")
+            .field(&self.canonical_path())
+            .finish()
+    }
+}
+
 impl fmt::Display for Gs1Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.canonical_path())
@@ -155,7 +176,7 @@ impl fmt::Display for Gs1Key {
 
 /// Sort key for walk-up: serial-level first, then more qualifiers, then
 /// later dlpkey positions (base-4 digits, highest position first).
-fn rank(quals: &[Elem], seq: &[&str], mask: u32) -> u32 {
+fn rank(quals: &[&'static AiEntry], seq: &[&str], mask: u32) -> u32 {
     let mut serial = 0;
     let mut positions = [0u32; MAX_QUALIFIERS];
     let mut count = 0;
@@ -194,13 +215,12 @@ fn pair_from<'a>(
 
 /// Maps a decoded AI segment (numeric, or a convenience alpha if enabled) to its entry.
 pub(crate) fn resolve_ai(seg: &str, opts: &ParseOptions) -> Option<&'static AiEntry> {
-    if seg.bytes().all(|b| b.is_ascii_digit()) {
-        return format::lookup_ai(seg);
-    }
-    if opts.convenience_alphas {
-        return format::alpha_to_ai(seg).and_then(format::lookup_ai);
-    }
-    None
+    // no alpha is all digits, so trying the alphas after a failed numeric look-up changes nothing
+    format::lookup_ai(seg).or_else(|| {
+        opts.convenience_alphas
+            .then(|| format::alpha_to_ai(seg).and_then(format::lookup_ai))
+            .flatten()
+    })
 }
 
 /// GTIN-8/12/13 are left-padded to GTIN-14 (legacy DL URIs).
@@ -252,11 +272,11 @@ fn choose_alternative(spec_idx: usize, quals: &[Pair<'_>]) -> Result<usize, Gs1E
     let mut chosen: Option<(usize, usize, &'static str)> = None; // (alt, pos, ai)
     for q in quals {
         let ai = q.ai.ai;
-        let found = spec
-            .alternatives
-            .iter()
-            .enumerate()
-            .find_map(|(a, seq)| seq.iter().position(|&s| s == ai).map(|p| (a, p)));
+        let found = spec.alternatives.iter().enumerate().find_map(|(a, seq)| {
+            seq.iter()
+                .position(|s| format::same_ai(s, ai))
+                .map(|p| (a, p))
+        });
         let Some((alt, pos)) = found else {
             return Err(not_qualifier(q.ai, spec.ai));
         };
@@ -298,56 +318,65 @@ pub(crate) fn build(
         check_value(q.ai, &q.value)?;
     }
     let spec = &KEYS[key];
-    let present = |r: &&str| quals.iter().any(|q| q.ai.ai == *r);
+    let present = |r: &&str| quals.iter().any(|q| format::same_ai(q.ai.ai, r));
     if let Some(&missing) = spec.required.iter().find(|r| !present(r)) {
         return Err(Gs1Error::MissingQualifier {
             primary: primary.ai,
             qualifier: missing,
         });
     }
-    let mut parts = [("", ""); 1 + MAX_QUALIFIERS];
-    parts[0] = (primary.ai, &*value);
+    let mut parts = [(&NO_AI, ""); 1 + MAX_QUALIFIERS];
+    parts[0] = (primary, &*value);
     for (slot, q) in parts[1..].iter_mut().zip(quals) {
-        *slot = (q.ai.ai, &*q.value);
+        *slot = (q.ai, &*q.value);
     }
     // KEYS has < 256 entries and at most a few alternatives per key
     Ok(assemble(key as u8, alt as u8, &parts[..=quals.len()]))
 }
 
-/// Lays out canonical path + decoded values in one buffer. Inputs are valid.
-fn assemble(key: u8, alt: u8, parts: &[(&'static str, &str)]) -> Gs1Key {
+/// Lays out canonical path + decoded values in one buffer. Inputs are valid (so short: see `MAX_BUF`).
+fn assemble(key: u8, alt: u8, parts: &[(&'static AiEntry, &str)]) -> Gs1Key {
+    let mut encoded_lens = [0; 1 + MAX_QUALIFIERS];
+    for (len, (_, v)) in encoded_lens.iter_mut().zip(parts) {
+        *len = percent::encoded_len(v);
+    }
     let canon_len: usize = parts
         .iter()
-        .map(|(ai, v)| ai.len() + 2 + percent::encoded_len(v))
+        .zip(&encoded_lens)
+        .map(|((ai, _), len)| ai.ai.len() + 2 + len)
         .sum::<usize>()
         - 1;
     let raw_len: usize = parts.iter().map(|(_, v)| v.len()).sum();
     let mut buf = String::with_capacity(canon_len + raw_len);
-    for (i, (ai, v)) in parts.iter().enumerate() {
+    for (i, ((ai, v), &len)) in parts.iter().zip(&encoded_lens).enumerate() {
         if i > 0 {
             buf.push('/');
         }
-        buf.push_str(ai);
+        buf.push_str(ai.ai);
         buf.push('/');
-        percent::encode_into(&mut buf, v);
+        // the length already tells whether anything needs escaping
+        if len == v.len() {
+            buf.push_str(v);
+        } else {
+            percent::encode_into(&mut buf, v);
+        }
     }
-    let mut elems = [Elem::default(); 1 + MAX_QUALIFIERS];
-    for (slot, (ai, v)) in elems.iter_mut().zip(parts) {
-        let start = buf.len();
+    let mut ais = [&NO_AI; 1 + MAX_QUALIFIERS];
+    let mut bounds = [0; 2 + MAX_QUALIFIERS];
+    // buf.len() <= MAX_BUF <= u16::MAX (checked at compile time)
+    bounds[0] = buf.len() as u16;
+    for (i, (ai, v)) in parts.iter().enumerate() {
         buf.push_str(v);
-        *slot = Elem {
-            ai,
-            start,
-            end: buf.len(),
-        };
+        ais[i] = ai;
+        bounds[i + 1] = buf.len() as u16;
     }
     Gs1Key {
         buf: buf.into_boxed_str(),
-        canon_len,
+        ais,
+        bounds,
         key,
         alt,
         // parts.len() <= 1 + MAX_QUALIFIERS
         len: parts.len() as u8,
-        elems,
     }
 }

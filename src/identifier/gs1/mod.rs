@@ -11,6 +11,7 @@
 
 #[rustfmt::skip]
 mod ai_table;
+mod charset;
 mod check_digit;
 mod epc;
 mod error;
@@ -18,6 +19,7 @@ mod format;
 mod key;
 pub(crate) mod percent;
 mod request;
+mod segments;
 
 pub(crate) use check_digit::mod10_valid;
 pub use error::Gs1Error;

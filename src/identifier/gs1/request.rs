@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::error::{Gs1Error, excerpt};
 use super::format::{self, Role};
 use super::key::{self, Gs1Key, MAX_QUALIFIERS, Pair};
+use super::segments::{RawSeg, RevSegments, split_ascii, split_once_ascii};
 use super::{DigitalLink, ParseOptions, epc, percent};
 
 /// Parses a raw (undecoded) resolver request path and query string.
@@ -23,10 +24,7 @@ pub fn parse_request(
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     // a single trailing slash is tolerated (GS1 conformance §5.25)
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (key, compressed) = match parse_path(path, opts) {
-        Ok(key) => (key, false),
-        Err(path_err) => (parse_compressed(path, opts).ok_or(path_err)??, true),
-    };
+    let (key, compressed) = parse_any(path, opts)?;
     let attributes = parse_query(raw_query)?;
     Ok(DigitalLink {
         key,
@@ -35,28 +33,53 @@ pub fn parse_request(
     })
 }
 
+/// A plain `/AI/value` path first; the last segment as an EPC binary string only when that fails (`/8004/eh12`
+/// is a plain GIAI). The key, and whether it came compressed.
+fn parse_any(path: &str, opts: &ParseOptions) -> Result<(Gs1Key, bool), Gs1Error> {
+    // A path that looks compressed is a single segment ('/' is neither hex nor base64url), which is never a plain
+    // path: skip that attempt and the error it would build. Plain paths fail this test on their first bytes.
+    if epc::looks_compressed(path) {
+        return decompressed_key("", path, opts).map(|key| (key, true));
+    }
+    let path_err = match parse_path(path, opts) {
+        Ok(key) => return Ok((key, false)),
+        Err(e) => e,
+    };
+    let mut segs = RevSegments::new(path);
+    let last = segs.next().map_or("", |seg| seg.text);
+    if !epc::looks_compressed(last) {
+        return Err(path_err);
+    }
+    decompressed_key(segs.rest().unwrap_or(""), last, opts).map(|key| (key, true))
+}
+
 /// Scans `/AI/value` pairs from the right (as GS1's gs1_parseDLuri does)
 /// until a primary key is found; whatever precedes it is the custom stem.
 fn parse_path(path: &str, opts: &ParseOptions) -> Result<Gs1Key, Gs1Error> {
     if path.is_empty() {
         return Err(Gs1Error::EmptyPath);
     }
-    let mut segs = path.rsplit('/');
+    // Decoded values live here, not on the heap, until the key copies them. Declared before `quals`, which
+    // borrows it.
+    let mut scratch = [0u8; 128];
+    let mut space: &mut [u8] = &mut scratch;
+    let mut segs = RevSegments::new(path);
     let mut quals = [const { Pair::EMPTY }; MAX_QUALIFIERS];
     let mut n = 0;
     while let Some(raw_value) = segs.next() {
         let Some(raw_ai) = segs.next() else {
             return Err(lone_segment(raw_value, n, opts));
         };
-        let ai_seg = percent::decode(raw_ai)?;
+        let ai_seg = raw_ai.decode()?;
         let entry = key::resolve_ai(&ai_seg, opts).ok_or_else(|| not_an_ai(&ai_seg))?;
-        let value = percent::decode(raw_value)?;
+        let value = raw_value.decode_in(&mut space)?;
         if value.is_empty() {
             return Err(Gs1Error::EmptyValue(entry.ai));
         }
         match entry.role {
             Role::Primary => {
-                check_stem(segs)?;
+                // the stem is opaque, but must still be well-formed percent-encoding
+                segs.try_for_each(|seg| seg.decode().map(drop))?;
                 return key::build(entry, value, &quals[MAX_QUALIFIERS - n..], opts);
             }
             Role::Qualifier if n < MAX_QUALIFIERS => {
@@ -76,8 +99,8 @@ fn parse_path(path: &str, opts: &ParseOptions) -> Result<Gs1Key, Gs1Error> {
 }
 
 /// Error for a leftover single segment: an AI without value, or no key at all.
-fn lone_segment(raw: &str, qualifiers_seen: usize, opts: &ParseOptions) -> Gs1Error {
-    let seg = match percent::decode(raw) {
+fn lone_segment(raw: RawSeg<'_>, qualifiers_seen: usize, opts: &ParseOptions) -> Gs1Error {
+    let seg = match raw.decode() {
         Ok(seg) => seg,
         Err(e) => return e,
     };
@@ -96,45 +119,36 @@ fn not_an_ai(seg: &str) -> Gs1Error {
     }
 }
 
-/// The stem is opaque, but must still be well-formed percent-encoding.
-fn check_stem<'a>(segs: impl Iterator<Item = &'a str>) -> Result<(), Gs1Error> {
-    for seg in segs {
-        percent::decode(seg)?;
-    }
-    Ok(())
-}
-
-/// `Some` when the last segment is shaped like an EPC binary string.
-fn parse_compressed(path: &str, opts: &ParseOptions) -> Option<Result<Gs1Key, Gs1Error>> {
-    let (stem, last) = path.rsplit_once('/').unwrap_or(("", path));
-    if !epc::looks_compressed(last) {
-        return None;
-    }
-    Some(decompressed_key(stem, last, opts))
-}
-
 fn decompressed_key(stem: &str, last: &str, opts: &ParseOptions) -> Result<Gs1Key, Gs1Error> {
     if !stem.is_empty() {
-        check_stem(stem.split('/'))?;
+        // the stem is opaque, but must still be well-formed percent-encoding
+        stem.split('/')
+            .try_for_each(|seg| percent::decode(seg).map(drop))?;
     }
     let decoded = epc::decompress(last)?;
-    let (ai, value) = decoded.primary;
-    let mut quals = Vec::with_capacity(1);
-    if let Some((q, v)) = decoded.qualifier {
-        quals.push(Pair {
-            ai: key::entry(q)?,
-            value: Cow::Owned(v),
-        });
-    }
-    key::build(key::entry(ai)?, Cow::Owned(value), &quals, opts)
+    let qualifier = match &decoded.qualifier {
+        Some((ai, value)) => Some(Pair {
+            ai: key::entry(ai)?,
+            value: Cow::Borrowed(value.as_str()),
+        }),
+        None => None,
+    };
+    let (ai, value) = &decoded.primary;
+    let value = Cow::Borrowed(value.as_str());
+    key::build(key::entry(ai)?, value, qualifier.as_slice(), opts)
 }
 
 /// Extracts numeric-AI data attributes; other keys are left to the caller and are not checked here: the query is
 /// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400.
 fn parse_query(raw_query: &str) -> Result<Vec<(&'static str, String)>, Gs1Error> {
     let mut attributes: Vec<(&'static str, String)> = Vec::new();
-    for part in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = part.split_once('=').unwrap_or((part, ""));
+    for part in split_ascii(raw_query, b'&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = split_once_ascii(part, b'=').unwrap_or((part, ""));
+        // Only all-digit keys are AIs. Escapes can spell digits (`%31%37` is 17), but no other byte decodes to a digit
+        // nor is one, so other keys are skipped here without decoding them.
+        if !raw_key.bytes().all(|b| b.is_ascii_digit() || b == b'%') {
+            continue;
+        }
         let Ok(key) = percent::decode(raw_key) else {
             continue;
         };
@@ -143,7 +157,7 @@ fn parse_query(raw_query: &str) -> Result<Vec<(&'static str, String)>, Gs1Error>
         }
         let value = percent::decode(raw_value)?;
         let ai = query_ai(&key)?;
-        if attributes.iter().any(|(a, _)| *a == ai.ai) {
+        if attributes.iter().any(|(a, _)| format::same_ai(a, ai.ai)) {
             return Err(Gs1Error::DuplicateAi(ai.ai));
         }
         format::validate(ai, &value).map_err(|reason| Gs1Error::InvalidValue {

@@ -41,6 +41,17 @@ fn query(q: &str) -> Result<Vec<(&'static str, String)>, Gs1Error> {
 // ---- valid forms ----
 
 #[test]
+fn keys_stay_small_and_compare_by_canonical_path() {
+    // every parse moves a key through several return values
+    assert!(std::mem::size_of::<Gs1Key>() <= 64);
+    let a = req("/01/09520123456788/10/A%2FB").expect("valid").key;
+    let b = Gs1Key::parse_key("01/09520123456788/10/A%2fB", &opts()).expect("valid");
+    assert_eq!(a, b);
+    assert_eq!(format!("{a:?}"), "Gs1Key(\"01/09520123456788/10/A%2FB\")");
+    assert_ne!(a, req("/01/09520123456788/10/A%2FC").expect("valid").key);
+}
+
+#[test]
 fn plain_key_and_accessors() {
     let dl = req("/01/09520123456788/22/V1/10/ABC/21/S1").expect("valid");
     let k = &dl.key;
