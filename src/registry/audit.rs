@@ -3,7 +3,7 @@
 //! without its write.
 //!
 //! Entries are partitioned by primary key (`01/09520123456788`, `abr/abn/51824753556`): on Redis Cluster one
-//! stream per primary key lives in the anchor's slot, which a script can write atomically with the anchor.
+//! list per primary key lives in the anchor's slot, which a script can write atomically with the anchor.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +51,7 @@ impl Operation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Where the entry sits in its partition; pass it back as `after` for the next page. Opaque: a sequence number
-    /// in the embedded store, a stream entry id on Redis.
+    /// in the embedded store, an index in the primary key's list on Redis.
     pub cursor: String,
     /// Unix milliseconds, by the store's clock.
     pub at_ms: u64,
