@@ -32,11 +32,14 @@ struct Snapshot {
 }
 
 fn stripe(key: &str) -> usize {
-    // FNV-1a: cheap and well spread for short keys.
-    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+    (fnv1a(key) as usize) & (STRIPES - 1)
+}
+
+/// FNV-1a: cheap and well spread for short keys.
+fn fnv1a(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    (hash as usize) & (STRIPES - 1)
+    })
 }
 
 /// Share of the byte budget for "nothing registered here" entries.
@@ -56,6 +59,48 @@ pub struct CachedStore {
     /// The invalidation feed is connected, so cached records of this generation are current.
     live: AtomicBool,
     generation: AtomicU64,
+    /// Admission once a cache is nearly full: a key is inserted only on its second miss within a window, so scans
+    /// spread over far more identifiers than fit do not pay an insert and an eviction each for entries that are
+    /// evicted before they are read again (they made spread scans slower with the cache than without it).
+    doorkeeper: Doorkeeper,
+    present_capacity: u64,
+    absent_capacity: u64,
+}
+
+/// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
+const DOORKEEPER_BITS: usize = 1 << 18;
+
+/// A bitset of recently missed keys, cleared when half of its bits are set.
+struct Doorkeeper {
+    words: Box<[AtomicU64]>,
+    marked: AtomicU64,
+}
+
+impl Doorkeeper {
+    fn new() -> Doorkeeper {
+        Doorkeeper {
+            words: (0..DOORKEEPER_BITS / 64)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            marked: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether `key` missed before in this window; marks it.
+    fn seen_before(&self, key: &str) -> bool {
+        let bit = (fnv1a(key) as usize) & (DOORKEEPER_BITS - 1);
+        let mask = 1u64 << (bit % 64);
+        if self.words[bit / 64].fetch_or(mask, Ordering::Relaxed) & mask != 0 {
+            return true;
+        }
+        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= (DOORKEEPER_BITS / 2) as u64 {
+            self.marked.store(0, Ordering::Relaxed);
+            for word in self.words.iter() {
+                word.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
 }
 
 impl CachedStore {
@@ -79,6 +124,9 @@ impl CachedStore {
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
+            doorkeeper: Doorkeeper::new(),
+            present_capacity: settings.max_bytes - absent_bytes,
+            absent_capacity: absent_bytes,
         });
         let sink: Sink = store.clone();
         if !store.inner.subscribe(sink) {
@@ -118,7 +166,7 @@ impl CachedStore {
     fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], seen: &Snapshot) {
         for ((key, record), epoch) in keys.iter().zip(records).zip(&seen.epochs) {
             let counter = &self.epochs[stripe(key)];
-            if counter.load(Ordering::Acquire) != *epoch {
+            if counter.load(Ordering::Acquire) != *epoch || !self.admit(key, record.is_some()) {
                 continue;
             }
             match record {
@@ -132,6 +180,16 @@ impl CachedStore {
                 self.absent.invalidate(*key);
             }
         }
+    }
+
+    /// Whether to cache what a miss read: always while the cache has room, then only keys that missed before.
+    fn admit(&self, key: &str, present: bool) -> bool {
+        let (used, capacity) = if present {
+            (self.present.weighted_size(), self.present_capacity)
+        } else {
+            (self.absent.weighted_size(), self.absent_capacity)
+        };
+        used < capacity / 10 * 9 || self.doorkeeper.seen_before(key)
     }
 
     /// The store is unreachable: answer from whatever is cached, if any level of the identifier is.
@@ -396,6 +454,46 @@ mod tests {
             "new"
         );
         assert!(!fresh.stale);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_admits_a_key_on_its_second_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        // Room for a few dozen records: the first ones fill it, then admission needs a second miss.
+        let small = CacheSettings {
+            max_bytes: 16 << 10,
+            ..settings()
+        };
+        let cached = CachedStore::wrap(inner.clone(), &small);
+        let keys: Vec<String> = (0..400).map(|i| format!("01/{i:014}")).collect();
+        for k in &keys {
+            inner
+                .put(k, record("x"), Precondition::None, "test")
+                .await
+                .unwrap();
+        }
+        for k in &keys {
+            cached.lookup(&[k]).await.unwrap();
+        }
+        cached.present.run_pending_tasks();
+        let full = cached.present.weighted_size();
+        assert!(full >= cached.present_capacity / 10 * 9, "filled: {full}");
+        // A key never read before is read from the store and not cached; its second miss caches it.
+        let late = "01/99999999999999";
+        inner
+            .put(late, record("late"), Precondition::None, "test")
+            .await
+            .unwrap();
+        cached.lookup(&[late]).await.unwrap();
+        cached.present.run_pending_tasks();
+        assert!(
+            !cached.present.contains_key(late),
+            "one-off miss not admitted"
+        );
+        cached.lookup(&[late]).await.unwrap();
+        cached.present.run_pending_tasks();
+        assert!(cached.present.contains_key(late), "second miss admitted");
     }
 
     #[tokio::test]
