@@ -61,13 +61,5 @@ fn refused(error: AuthError, req: &HttpRequest, state: &AppState) -> ApiError {
 /// theirs in the body, which is not read before authentication.
 fn needed_scope(req: &HttpRequest, state: &AppState) -> Option<String> {
     let raw = req.path().strip_prefix("/api/v1/anchors/")?;
-    let history = raw
-        .strip_suffix('/')
-        .unwrap_or(raw)
-        .strip_suffix("/history");
-    [history, raw.strip_suffix(":restore"), Some(raw)]
-        .into_iter()
-        .flatten()
-        .find_map(|id| state.parser.parse_key(id).ok())
-        .map(|key| key.canonical_path().to_string())
+    super::manage::named_identifier(state, raw).map(|key| key.canonical_path().to_string())
 }

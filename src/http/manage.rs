@@ -250,6 +250,17 @@ fn history_of(state: &AppState, raw: &str) -> Option<Identifier> {
     state.parser.parse_key(id).ok()
 }
 
+/// The identifier a native-API path (after `/api/v1/anchors/`) names, read the way `anchor` reads it: a history,
+/// a restore, or the anchor itself. `None` when it names none.
+pub(super) fn named_identifier(state: &AppState, raw: &str) -> Option<Identifier> {
+    history_of(state, raw)
+        .or_else(|| {
+            let id = raw.strip_suffix(":restore")?;
+            state.parser.parse_key(id).ok()
+        })
+        .or_else(|| state.parser.parse_key(raw).ok())
+}
+
 /// Every variant's current target and the targets it replaced, newest first (UNTP IDR-10).
 #[utoipa::path(get, path = "/api/v1/anchors/{identifier}/history", tag = "anchors", summary = "List each variant's targets, newest first",
     params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
