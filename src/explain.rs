@@ -193,10 +193,7 @@ fn answer(outcome: &Outcome, raw_query: &str) -> String {
             crate::http::resolve::forward_query(href, raw_query)
         ),
         Outcome::Delegated { target } => format!("307 to another resolver (handledBy): {target}"),
-        Outcome::Linkset(body) => format!(
-            "200 linkset with {} context objects",
-            body["linkset"].as_array().map_or(0, Vec::len)
-        ),
+        Outcome::Linkset(body) => format!("200 linkset with {} context objects", body.len()),
         Outcome::MultipleChoices(_) => "300 Multiple Choices (indistinguishable links)".into(),
         Outcome::UnknownIdentifier => "404: nothing is registered at any level".into(),
         Outcome::NoSuchLinkType(t) => format!("404: no link of type {t} at any level"),

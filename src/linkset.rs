@@ -1,64 +1,107 @@
 //! RFC 9264 linksets in the profile both the GS1 and the UNTP 0.7 linkset schemas accept: one context object per
 //! level, each with `anchor` and `itemDescription`, relation keys as full URIs.
 
-use crate::registry::{AnchorRecord, Link};
-use serde_json::{Map, Value, json};
+use crate::registry::{Link, StoredAnchor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+use std::sync::Arc;
 
 use crate::vocabulary::DEFAULT_LINK;
 
 /// One level of the qualifier tree that has a record.
-pub struct Level<'a> {
+pub struct Level {
     /// Absolute canonical URI of the level (no query).
     pub anchor: String,
-    pub record: &'a AnchorRecord,
+    pub record: Arc<StoredAnchor>,
 }
 
-/// Builds `{"linkset": [...]}` from levels ordered most specific first, keeping only links `keep` accepts.
-pub fn build(levels: &[Level<'_>], keep: &dyn Fn(&Link) -> bool) -> Value {
-    let objects: Vec<Value> = levels
+/// `{"linkset": [...]}`, ready to be written. It shares the records it was built from and serializes straight to
+/// JSON: building a `serde_json::Value` tree first (maps, a clone of every string) cost more than the rest of a
+/// linkset request together.
+#[derive(Debug)]
+pub struct Linkset {
+    objects: Vec<ContextObject>,
+    /// JSON-LD `@context`, written after `linkset` when set.
+    pub context: Option<&'static str>,
+}
+
+#[derive(Debug)]
+struct ContextObject {
+    anchor: String,
+    record: Arc<StoredAnchor>,
+    /// GS1: the defaultLink entry carries only href and title; its target also appears under its own type.
+    default: Option<(String, String)>,
+    /// Indices of the links kept, grouped by link type in order of first appearance.
+    order: Vec<usize>,
+}
+
+/// Builds the linkset of levels ordered most specific first, keeping only links `keep` accepts.
+pub fn build(levels: &[Level], keep: &dyn Fn(&Link) -> bool) -> Linkset {
+    let objects = levels
         .iter()
         .enumerate()
-        .map(|(i, level)| context_object(level, &levels[i..], keep))
+        .map(|(i, level)| ContextObject {
+            anchor: level.anchor.clone(),
+            record: level.record.clone(),
+            default: default_target(&level.record, &levels[i..], keep)
+                .map(|l| (l.href.clone(), l.title.clone())),
+            order: grouped(&level.record.record.links, keep),
+        })
         .collect();
-    json!({ "linkset": objects })
+    Linkset {
+        objects,
+        context: None,
+    }
 }
 
-fn context_object(
-    level: &Level<'_>,
-    from_here_up: &[Level<'_>],
-    keep: &dyn Fn(&Link) -> bool,
-) -> Value {
-    let mut object = Map::new();
-    object.insert("anchor".into(), Value::String(level.anchor.clone()));
-    object.insert(
-        "itemDescription".into(),
-        Value::String(level.record.item_description.clone()),
-    );
-    if let Some(default) = default_target(level.record, from_here_up, keep) {
-        // GS1: the defaultLink entry carries only href and title; its target also appears under its own type.
-        let entry = json!([{ "href": default.href, "title": default.title }]);
-        object.insert(DEFAULT_LINK.into(), entry);
+impl Linkset {
+    /// Context objects, one per level.
+    pub fn len(&self) -> usize {
+        self.objects.len()
     }
-    for link in level.record.links.iter().filter(|l| keep(l)) {
-        let entry = object
-            .entry(link.link_type.clone())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(targets) = entry {
-            targets.push(target_object(link));
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The same JSON as a value, for the HTML view and tests.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Indices of the kept links, each link type's links together, types in order of first appearance. Quadratic in the
+/// number of links, which is bounded by the anchor limit and small in practice: cheaper than hashing.
+fn grouped(links: &[Link], keep: &dyn Fn(&Link) -> bool) -> Vec<usize> {
+    let kept: Vec<usize> = (0..links.len()).filter(|&i| keep(&links[i])).collect();
+    let mut order = Vec::with_capacity(kept.len());
+    for (n, &i) in kept.iter().enumerate() {
+        let link_type = &links[i].link_type;
+        if kept[..n].iter().any(|&j| links[j].link_type == *link_type) {
+            continue;
         }
+        order.extend(
+            kept[n..]
+                .iter()
+                .filter(|&&j| links[j].link_type == *link_type),
+        );
     }
-    Value::Object(object)
+    order
 }
 
 /// The default variant of this level's default link type, looked for from this level upwards.
 fn default_target<'a>(
-    record: &AnchorRecord,
-    from_here_up: &'a [Level<'a>],
+    stored: &StoredAnchor,
+    from_here_up: &'a [Level],
     keep: &dyn Fn(&Link) -> bool,
 ) -> Option<&'a Link> {
-    let link_type = record.default_link_type.as_deref()?;
+    let link_type = stored.record.default_link_type.as_deref()?;
     let of_type = |x: &&Link| x.link_type == link_type && keep(x);
-    let links = || from_here_up.iter().flat_map(|l| l.record.links.iter());
+    let links = || {
+        from_here_up
+            .iter()
+            .flat_map(|l| l.record.record.links.iter())
+    };
     // The latest version of the default type, not a predecessor or an action endpoint, unless that is all there is.
     links()
         .filter(of_type)
@@ -66,44 +109,124 @@ fn default_target<'a>(
         .or_else(|| links().find(of_type))
 }
 
-/// A link target object: RFC 9264 attributes plus the UNTP 0.7 extensions.
-pub fn target_object(link: &Link) -> Value {
-    let mut t = Map::new();
-    t.insert("href".into(), Value::String(link.href.clone()));
-    t.insert("title".into(), Value::String(link.title.clone()));
-    if let Some(media) = &link.media_type {
-        t.insert("type".into(), Value::String(media.clone()));
+impl Serialize for Linkset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("linkset", &self.objects)?;
+        if let Some(context) = self.context {
+            map.serialize_entry("@context", context)?;
+        }
+        map.end()
     }
-    let languages: Vec<&String> = link
-        .hreflang
-        .iter()
-        .filter(|l| !l.eq_ignore_ascii_case("und"))
-        .collect();
-    insert_list(&mut t, "hreflang", &languages);
-    insert_list(&mut t, "context", &link.context.iter().collect::<Vec<_>>());
-    insert_list(&mut t, "rel", &link.rel.iter().collect::<Vec<_>>());
-    insert_list(&mut t, "method", &link.method.iter().collect::<Vec<_>>());
-    if let Some(method) = &link.encryption_method {
-        t.insert("encryptionMethod".into(), Value::String(method.clone()));
-    }
-    insert_list(
-        &mut t,
-        "accessRole",
-        &link.access_role.iter().collect::<Vec<_>>(),
-    );
-    Value::Object(t)
 }
 
-fn insert_list(target: &mut Map<String, Value>, name: &str, values: &[&String]) {
-    if !values.is_empty() {
-        let list = values.iter().map(|v| Value::String((*v).clone())).collect();
-        target.insert(name.into(), Value::Array(list));
+impl Serialize for ContextObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = &self.record.record;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("anchor", &self.anchor)?;
+        map.serialize_entry("itemDescription", &record.item_description)?;
+        if let Some((href, title)) = &self.default {
+            map.serialize_entry(DEFAULT_LINK, &[DefaultEntry { href, title }])?;
+        }
+        let links = &record.links;
+        for group in self
+            .order
+            .chunk_by(|&a, &b| links[a].link_type == links[b].link_type)
+        {
+            let targets = Targets {
+                links,
+                indices: group,
+            };
+            map.serialize_entry(&links[group[0]].link_type, &targets)?;
+        }
+        map.end()
     }
+}
+
+#[derive(serde::Serialize)]
+struct DefaultEntry<'a> {
+    href: &'a str,
+    title: &'a str,
+}
+
+struct Targets<'a> {
+    links: &'a [Link],
+    indices: &'a [usize],
+}
+
+impl Serialize for Targets<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.indices.iter().map(|&i| Target(&self.links[i])))
+    }
+}
+
+/// A link target object: RFC 9264 attributes plus the UNTP 0.7 extensions.
+struct Target<'a>(&'a Link);
+
+impl Serialize for Target<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let link = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("href", &link.href)?;
+        map.serialize_entry("title", &link.title)?;
+        if let Some(media) = &link.media_type {
+            map.serialize_entry("type", media)?;
+        }
+        // `und` is an internal placeholder for "any language", not a language to announce.
+        let languages = || {
+            link.hreflang
+                .iter()
+                .filter(|l| !l.eq_ignore_ascii_case("und"))
+        };
+        if languages().next().is_some() {
+            map.serialize_entry("hreflang", &List(languages))?;
+        }
+        list_entry(&mut map, "context", &link.context)?;
+        list_entry(&mut map, "rel", &link.rel)?;
+        list_entry(&mut map, "method", &link.method)?;
+        if let Some(method) = &link.encryption_method {
+            map.serialize_entry("encryptionMethod", method)?;
+        }
+        list_entry(&mut map, "accessRole", &link.access_role)?;
+        map.end()
+    }
+}
+
+/// A sequence written from an iterator that can be restarted.
+struct List<F>(F);
+
+impl<'a, F, I> Serialize for List<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = &'a String>,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
+}
+
+fn list_entry<M: SerializeMap>(map: &mut M, name: &str, values: &[String]) -> Result<(), M::Error> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    map.serialize_entry(name, values)
+}
+
+/// A link target object as a JSON value (DID documents' service entries use the same shape).
+pub fn target_object(link: &Link) -> Value {
+    serde_json::to_value(Target(link)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::AnchorRecord;
+    use serde_json::json;
+
+    fn stored(record: AnchorRecord) -> Arc<StoredAnchor> {
+        Arc::new(StoredAnchor { version: 1, record })
+    }
 
     fn link(t: &str, href: &str, lang: &[&str]) -> Link {
         Link {
@@ -141,14 +264,14 @@ mod tests {
         let levels = [
             Level {
                 anchor: "https://r.example/01/1/21/2".into(),
-                record: &serial,
+                record: stored(serial),
             },
             Level {
                 anchor: "https://r.example/01/1".into(),
-                record: &gtin,
+                record: stored(gtin),
             },
         ];
-        let v = build(&levels, &|_| true);
+        let v = build(&levels, &|_| true).to_value();
         let set = v["linkset"].as_array().unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set[0]["anchor"], "https://r.example/01/1/21/2");
@@ -179,12 +302,52 @@ mod tests {
         };
         let levels = [Level {
             anchor: "https://r.example/01/1".into(),
-            record: &r,
+            record: stored(r),
         }];
-        let v = build(&levels, &|l| l.href.ends_with('2'));
+        let v = build(&levels, &|l| l.href.ends_with('2')).to_value();
         assert_eq!(
             v["linkset"][0][PIP],
             json!([{"href": "https://a.example/2", "title": "title https://a.example/2", "type": "text/html"}])
+        );
+    }
+
+    #[test]
+    fn links_of_one_type_are_listed_together_in_order_of_first_appearance() {
+        let r = AnchorRecord {
+            item_description: "x".into(),
+            default_link_type: Some(DPP.into()),
+            links: vec![
+                link(DPP, "https://a.example/1", &[]),
+                link(PIP, "https://a.example/2", &[]),
+                link(DPP, "https://a.example/3", &["und"]),
+            ],
+        };
+        let levels = [Level {
+            anchor: "https://r.example/01/1".into(),
+            record: stored(r),
+        }];
+        let mut linkset = build(&levels, &|_| true);
+        linkset.context = Some("https://example.org/context");
+        let text = serde_json::to_string(&linkset).unwrap();
+        let at = |needle: &str| text.find(needle).unwrap();
+        let (dpp, pip) = (format!("\"{DPP}\":"), format!("\"{PIP}\":"));
+        assert!(at("\"anchor\":") < at("\"itemDescription\":"));
+        assert!(at("\"itemDescription\":") < at(DEFAULT_LINK));
+        assert!(at(DEFAULT_LINK) < at(&dpp) && at(&dpp) < at(&pip));
+        assert!(at("\"linkset\":") < at("\"@context\":"));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["@context"], "https://example.org/context");
+        assert_eq!(
+            v["linkset"][0][DPP],
+            json!([
+                {"href": "https://a.example/1", "title": "title https://a.example/1", "type": "text/html"},
+                {"href": "https://a.example/3", "title": "title https://a.example/3", "type": "text/html"}
+            ])
+        );
+        assert_eq!(v["linkset"][0][PIP].as_array().unwrap().len(), 1);
+        assert_eq!(
+            v["linkset"][0][DEFAULT_LINK],
+            json!([{"href": "https://a.example/1", "title": "title https://a.example/1"}])
         );
     }
 }

@@ -9,6 +9,11 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator: a scan that misses the cache allocates and frees many short-lived
+/// records, and glibc's bin consolidation showed as a fifth of the CPU of linkset requests (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Who the audit trail names for writes made by `idr import` on this machine.
 const CLI_WRITER: &str = "cli (idr import)";
 

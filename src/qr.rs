@@ -215,7 +215,7 @@ pub fn label_uri(parser: &Parser, root: &str, subject: &str) -> Result<String, Q
         return Ok(format!("{root}/{did}"));
     }
     let key = parser.parse_key(subject)?;
-    Ok(format!("{root}/{}", key.public_path()))
+    Ok(key.uri_under(root))
 }
 
 /// The image bytes of a QR code carrying `uri`.

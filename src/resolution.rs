@@ -4,10 +4,9 @@
 use crate::identifier::Identifier;
 use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::UnknownLinkType;
-use crate::linkset::{self, Level};
+use crate::linkset::{self, Level, Linkset};
 use crate::negotiate::{Choice, Preferences};
 use crate::registry::{AnchorRecord, Link, LinkStore, StoreError, StoredAnchor};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// What the client asked for with `linkType` (already mapped through the vocabulary).
@@ -88,9 +87,9 @@ pub enum Outcome {
     Redirect {
         href: String,
     },
-    Linkset(Value),
+    Linkset(Linkset),
     /// Indistinguishable candidates for the requested type: a linkset of just those.
-    MultipleChoices(Value),
+    MultipleChoices(Linkset),
     /// Nothing is registered here, but another resolver holds this identifier: `target` is its canonical URI there.
     Delegated {
         target: String,
@@ -221,11 +220,11 @@ fn decide(
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
     if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
         let secondary = delegations.secondary(key, &found);
-        let secondary_level = secondary.as_ref().map(|record| Level {
-            anchor: format!("{root}/{}", key.public_path()),
-            record,
+        let secondary_level = secondary.map(|record| Level {
+            anchor: key.uri_under(root),
+            record: Arc::new(StoredAnchor { version: 0, record }),
         });
-        let levels: Vec<Level<'_>> = secondary_level
+        let levels: Vec<Level> = secondary_level
             .into_iter()
             .chain(found.iter().map(|f| level(f, root)))
             .collect();
@@ -249,10 +248,10 @@ fn decide(
     }
 }
 
-fn level<'a>(f: &'a Found<'_>, root: &str) -> Level<'a> {
+fn level(f: &Found<'_>, root: &str) -> Level {
     Level {
-        anchor: format!("{root}/{}", f.key.public_path()),
-        record: &f.anchor.record,
+        anchor: f.key.uri_under(root),
+        record: f.anchor.clone(),
     }
 }
 
@@ -285,8 +284,8 @@ fn by_type(
                     links: tied.into_iter().cloned().collect(),
                 };
                 let levels = [Level {
-                    anchor: format!("{root}/{}", f.key.public_path()),
-                    record: &record,
+                    anchor: f.key.uri_under(root),
+                    record: Arc::new(StoredAnchor { version: 0, record }),
                 }];
                 return Outcome::MultipleChoices(linkset::build(&levels, &|_| true));
             }

@@ -306,7 +306,7 @@ pub(super) async fn history(
         .collect();
     let body = json!({
         "identifier": key.canonical_path(),
-        "anchor": format!("{}/{}", state.origin(req), key.public_path()),
+        "anchor": key.uri_under(&state.origin(req)),
         "version": stored.version,
         "variants": variants,
     });
@@ -325,7 +325,7 @@ fn record_response(
 ) -> HttpResponse {
     let body = super::openapi::AnchorView {
         identifier: key.canonical_path().to_string(),
-        anchor: format!("{root}/{}", key.public_path()),
+        anchor: key.uri_under(root),
         version: stored.version,
         item_description: stored.record.item_description.clone(),
         default_link_type: stored.record.default_link_type.clone(),

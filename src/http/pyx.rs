@@ -151,7 +151,7 @@ pub(super) async fn register(
         .map(|l| link_json(state, &root, &key, l))
         .collect();
     let answer = json!({
-        "resolverUri": format!("{root}/{}", key.public_path()),
+        "resolverUri": key.uri_under(&root),
         "identifier": key.canonical_path(),
         "linkResponses": responses,
     });
@@ -279,7 +279,7 @@ fn link_json(state: &AppState, root: &str, key: &Identifier, l: &Link) -> Value 
         "hreflang": l.hreflang,
         "context": l.context.first(),
         "identifier": key.canonical_path(),
-        "resolverUri": format!("{root}/{}", key.public_path()),
+        "resolverUri": key.uri_under(root),
         "active": true,
     })
 }

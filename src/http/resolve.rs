@@ -147,7 +147,7 @@ fn respond(
     raw_query: &str,
     format: LinksetFormat<'_>,
 ) -> HttpResponse {
-    let canonical = format!("{root}/{}", key.public_path());
+    let canonical = key.uri_under(root);
     let links = linkset_link(&canonical);
     let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
     let mut response = match &outcome {
@@ -180,19 +180,20 @@ fn respond(
                 return response.body(html::render(&html::Page {
                     identifier: key.canonical_path(),
                     uri: &canonical,
-                    linkset: &body,
+                    linkset: &body.to_value(),
                     multiple_choices,
                     vocabulary,
                 }));
             }
             response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
             if let LinksetFormat::JsonLd = format {
-                body["@context"] = serde_json::Value::String(JSONLD_CONTEXT_URL.into());
+                body.context = Some(JSONLD_CONTEXT_URL);
                 response.insert_header((header::CONTENT_TYPE, "application/ld+json"));
             } else {
                 response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
             }
-            response.body(body.to_string())
+            // Serializing a linkset of strings into memory cannot fail.
+            response.body(serde_json::to_vec(&body).unwrap_or_default())
         }
         Outcome::UnknownIdentifier => {
             not_found(response, format!("nothing is registered for {canonical}"))

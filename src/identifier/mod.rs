@@ -55,6 +55,16 @@ impl Identifier {
         }
     }
 
+    /// The absolute URI of the identifier under a resolver root (no trailing slash).
+    pub fn uri_under(&self, root: &str) -> String {
+        let path = self.public_path();
+        let mut uri = String::with_capacity(root.len() + 1 + path.len());
+        uri.push_str(root);
+        uri.push('/');
+        uri.push_str(&path);
+        uri
+    }
+
     pub fn scheme(&self) -> &Scheme {
         match self {
             Identifier::Gs1(_, s) => &s.0,

@@ -13,14 +13,39 @@ use super::{
     Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
 };
 use crate::config::CacheSettings;
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Records, with the feed generation they were read in. Entries from before a reconnect may have missed
-/// invalidations: they are not served as current, but remain a fallback during an outage.
-type Present = (Arc<StoredAnchor>, u64);
+/// A cached record (`None`: nothing is registered), the feed generation it was read in, and when it expires.
+/// Entries from before a reconnect may have missed invalidations: they are not served as current, but remain a
+/// fallback during an outage. Expired entries are treated as absent and replaced by the next read.
+#[derive(Clone)]
+struct Entry<T> {
+    value: T,
+    generation: u64,
+    expires: Instant,
+}
+
+type Present = Entry<Arc<StoredAnchor>>;
+type Absent = Entry<()>;
+
+/// Bytes an entry is counted as, so that the bound is on memory rather than on a count.
+#[derive(Clone)]
+struct Weigh;
+
+impl quick_cache::Weighter<String, Present> for Weigh {
+    fn weight(&self, key: &String, entry: &Present) -> u64 {
+        weight(key, Some(&entry.value)).into()
+    }
+}
+
+impl quick_cache::Weighter<String, Absent> for Weigh {
+    fn weight(&self, key: &String, _: &Absent) -> u64 {
+        weight(key, None).into()
+    }
+}
 
 /// Invalidation stripes (a power of two).
 const STRIPES: usize = 1024;
@@ -45,88 +70,42 @@ fn fnv1a(key: &str) -> u64 {
 /// Share of the byte budget for "nothing registered here" entries.
 const ABSENT_SHARE: u64 = 8;
 
+/// quick_cache rather than moka: its S3-FIFO policy keeps identifiers read once (a scan spread over far more
+/// identifiers than fit) in a small probationary queue, so they cost an insert into a hash table and leave without
+/// disturbing the identifiers read repeatedly; moka paid for each one-off miss with an admission, an eviction and
+/// the rehashing of its table, a tenth of the CPU of a spread scan (docs/performance.md).
 pub struct CachedStore {
     inner: Arc<dyn LinkStore>,
-    /// Two caches with fixed lifetimes rather than one with per-entry expiry: moka expires fixed-TTL entries from a
-    /// queue in O(1), while per-entry expiry runs a timer wheel on request threads, which showed as 100 ms p99
-    /// spikes under a churn of short-lived negative entries (docs/performance.md).
-    present: Cache<String, Present>,
-    /// Keys known to have nothing registered, with the generation they were read in.
-    absent: Cache<String, u64>,
+    /// Records and "nothing registered here" in separate caches: their lifetimes and byte budgets differ.
+    present: Cache<String, Present, Weigh>,
+    absent: Cache<String, Absent, Weigh>,
+    record_ttl: Duration,
+    absent_ttl: Duration,
     /// Per-key-stripe counters bumped by every invalidation; a fill whose read began before an invalidation of its
     /// stripe is dropped. Striped so that writes elsewhere do not void every fill in flight.
     epochs: Box<[AtomicU64]>,
     /// The invalidation feed is connected, so cached records of this generation are current.
     live: AtomicBool,
     generation: AtomicU64,
-    /// Admission once a cache is nearly full: a key is inserted only on its second miss within a window, so scans
-    /// spread over far more identifiers than fit do not pay an insert and an eviction each for entries that are
-    /// evicted before they are read again (they made spread scans slower with the cache than without it).
-    doorkeeper: Doorkeeper,
-    present_capacity: u64,
-    absent_capacity: u64,
-}
-
-/// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
-const DOORKEEPER_BITS: usize = 1 << 18;
-
-/// A bitset of recently missed keys, cleared when half of its bits are set.
-struct Doorkeeper {
-    words: Box<[AtomicU64]>,
-    marked: AtomicU64,
-}
-
-impl Doorkeeper {
-    fn new() -> Doorkeeper {
-        Doorkeeper {
-            words: (0..DOORKEEPER_BITS / 64)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            marked: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether `key` missed before in this window; marks it.
-    fn seen_before(&self, key: &str) -> bool {
-        let bit = (fnv1a(key) as usize) & (DOORKEEPER_BITS - 1);
-        let mask = 1u64 << (bit % 64);
-        if self.words[bit / 64].fetch_or(mask, Ordering::Relaxed) & mask != 0 {
-            return true;
-        }
-        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= (DOORKEEPER_BITS / 2) as u64 {
-            self.marked.store(0, Ordering::Relaxed);
-            for word in self.words.iter() {
-                word.store(0, Ordering::Relaxed);
-            }
-        }
-        false
-    }
 }
 
 impl CachedStore {
     /// Wraps `inner` and subscribes to its invalidation feed.
     pub fn wrap(inner: Arc<dyn LinkStore>, settings: &CacheSettings) -> Arc<CachedStore> {
         let absent_bytes = settings.max_bytes / ABSENT_SHARE;
-        let present = Cache::builder()
-            .max_capacity(settings.max_bytes - absent_bytes)
-            .weigher(|key: &String, value: &Present| weight(key, Some(&value.0)))
-            .time_to_live(Duration::from_secs(settings.ttl_seconds))
-            .build();
-        let absent = Cache::builder()
-            .max_capacity(absent_bytes)
-            .weigher(|key: &String, _: &u64| weight(key, None))
-            .time_to_live(Duration::from_millis(settings.negative_ttl_ms))
-            .build();
+        let present_bytes = settings.max_bytes - absent_bytes;
+        // The item estimates only size the hash tables up front; the bound is the weight.
+        let present = Cache::with_weighter(items(present_bytes, 600), present_bytes, Weigh);
+        let absent = Cache::with_weighter(items(absent_bytes, 200), absent_bytes, Weigh);
         let store = Arc::new(CachedStore {
             inner,
             present,
             absent,
+            record_ttl: Duration::from_secs(settings.ttl_seconds),
+            absent_ttl: Duration::from_millis(settings.negative_ttl_ms),
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
-            doorkeeper: Doorkeeper::new(),
-            present_capacity: settings.max_bytes - absent_bytes,
-            absent_capacity: absent_bytes,
         });
         let sink: Sink = store.clone();
         if !store.inner.subscribe(sink) {
@@ -136,16 +115,18 @@ impl CachedStore {
         store
     }
 
-    /// Current entries for every key, or `None` when any key is missing or from an older generation.
+    /// Current entries for every key, or `None` when any key is missing, expired or from an older generation.
     fn cached(&self, keys: &[&str]) -> Option<Vec<Option<Arc<StoredAnchor>>>> {
         let generation = self.generation.load(Ordering::Acquire);
+        let now = Instant::now();
+        let current = |g: u64, expires: Instant| g == generation && now < expires;
         keys.iter()
             .map(|k| match self.present.get(*k) {
-                Some((record, g)) if g == generation => Some(Some(record)),
+                Some(e) if current(e.generation, e.expires) => Some(Some(e.value)),
                 _ => self
                     .absent
                     .get(*k)
-                    .filter(|g| *g == generation)
+                    .filter(|e| current(e.generation, e.expires))
                     .map(|_| None),
             })
             .collect()
@@ -164,42 +145,51 @@ impl CachedStore {
     /// Caches what a read returned, except keys invalidated since the read began. The check is repeated after the
     /// insert, so an invalidation that lands in between still removes the entry.
     fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], seen: &Snapshot) {
+        let now = Instant::now();
         for ((key, record), epoch) in keys.iter().zip(records).zip(&seen.epochs) {
             let counter = &self.epochs[stripe(key)];
-            if counter.load(Ordering::Acquire) != *epoch || !self.admit(key, record.is_some()) {
+            if counter.load(Ordering::Acquire) != *epoch {
                 continue;
             }
+            let generation = seen.generation;
             match record {
-                Some(record) => self
-                    .present
-                    .insert((*key).to_string(), (record.clone(), seen.generation)),
-                None => self.absent.insert((*key).to_string(), seen.generation),
+                Some(record) => {
+                    let expires = now + self.record_ttl;
+                    let entry = Entry {
+                        value: record.clone(),
+                        generation,
+                        expires,
+                    };
+                    self.present.insert((*key).to_string(), entry);
+                }
+                None => {
+                    let expires = now + self.absent_ttl;
+                    let entry = Entry {
+                        value: (),
+                        generation,
+                        expires,
+                    };
+                    self.absent.insert((*key).to_string(), entry);
+                }
             }
             if counter.load(Ordering::Acquire) != *epoch {
-                self.present.invalidate(*key);
-                self.absent.invalidate(*key);
+                self.present.remove(*key);
+                self.absent.remove(*key);
             }
         }
     }
 
-    /// Whether to cache what a miss read: always while the cache has room, then only keys that missed before.
-    fn admit(&self, key: &str, present: bool) -> bool {
-        let (used, capacity) = if present {
-            (self.present.weighted_size(), self.present_capacity)
-        } else {
-            (self.absent.weighted_size(), self.absent_capacity)
-        };
-        used < capacity / 10 * 9 || self.doorkeeper.seen_before(key)
-    }
-
     /// The store is unreachable: answer from whatever is cached, if any level of the identifier is.
     fn fallback(&self, keys: &[&str], error: StoreError) -> Result<Lookup, StoreError> {
-        let records: Vec<Option<Arc<StoredAnchor>>> = keys
-            .iter()
-            .map(|k| self.present.get(*k).map(|(record, _)| record))
-            .collect();
+        // Entries past their lifetime are not served even in an outage: the lifetime bounds staleness.
+        let now = Instant::now();
+        let record = |k: &str| self.present.peek(k).filter(|e| now < e.expires);
+        let records: Vec<Option<Arc<StoredAnchor>>> =
+            keys.iter().map(|k| record(k).map(|e| e.value)).collect();
         if records.iter().any(Option::is_some) {
-            let known = |k: &&str| self.present.contains_key(*k) || self.absent.contains_key(*k);
+            let known = |k: &&str| {
+                record(k).is_some() || self.absent.peek(*k).is_some_and(|e| now < e.expires)
+            };
             let complete = keys.iter().all(known);
             Ok(Lookup {
                 records,
@@ -227,9 +217,16 @@ impl CachedStore {
 
     fn forget(&self, key: &str) {
         self.epochs[stripe(key)].fetch_add(1, Ordering::AcqRel);
-        self.present.invalidate(key);
-        self.absent.invalidate(key);
+        self.present.remove(key);
+        self.absent.remove(key);
     }
+}
+
+/// Hash-table slots to reserve for a byte budget, from a typical entry size.
+fn items(bytes: u64, typical_entry: u64) -> usize {
+    usize::try_from(bytes / typical_entry)
+        .unwrap_or(usize::MAX)
+        .max(16)
 }
 
 /// Approximate bytes held for one entry (key, record, and the cache's own bookkeeping), so the bound is on memory
@@ -261,8 +258,8 @@ impl InvalidationSink for CachedStore {
 impl LinkStore for CachedStore {
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(CacheStats {
-            entries: self.present.entry_count() + self.absent.entry_count(),
-            bytes: self.present.weighted_size() + self.absent.weighted_size(),
+            entries: (self.present.len() + self.absent.len()) as u64,
+            bytes: self.present.weight() + self.absent.weight(),
         })
     }
 
@@ -457,43 +454,66 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_cache_admits_a_key_on_its_second_miss() {
+    async fn a_scan_of_one_off_identifiers_keeps_the_ones_read_repeatedly() {
         let dir = tempfile::tempdir().unwrap();
         let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        // Room for a few dozen records: the first ones fill it, then admission needs a second miss.
+        // Room for about two hundred records; the scan reads ten times as many, each once.
         let small = CacheSettings {
-            max_bytes: 16 << 10,
+            max_bytes: 64 << 10,
             ..settings()
         };
         let cached = CachedStore::wrap(inner.clone(), &small);
-        let keys: Vec<String> = (0..400).map(|i| format!("01/{i:014}")).collect();
-        for k in &keys {
+        let key = |i: usize| format!("01/{i:014}");
+        for i in 0..2_020 {
             inner
-                .put(k, record("x"), Precondition::None, "test")
+                .put(&key(i), record("x"), Precondition::None, "test")
                 .await
                 .unwrap();
         }
-        for k in &keys {
-            cached.lookup(&[k]).await.unwrap();
+        let hot: Vec<String> = (0..20).map(key).collect();
+        for _ in 0..3 {
+            for k in &hot {
+                cached.lookup(&[k]).await.unwrap();
+            }
         }
-        cached.present.run_pending_tasks();
-        let full = cached.present.weighted_size();
-        assert!(full >= cached.present_capacity / 10 * 9, "filled: {full}");
-        // A key never read before is read from the store and not cached; its second miss caches it.
-        let late = "01/99999999999999";
+        for i in 20..2_020 {
+            cached.lookup(&[&key(i)]).await.unwrap();
+        }
+        assert!(cached.present.weight() <= cached.present.capacity());
+        let kept = hot
+            .iter()
+            .filter(|k| cached.present.peek(k.as_str()).is_some())
+            .count();
+        assert_eq!(
+            kept,
+            hot.len(),
+            "the scan evicted identifiers read repeatedly"
+        );
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_their_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let short = CacheSettings {
+            negative_ttl_ms: 50,
+            ..settings()
+        };
+        let cached = CachedStore::wrap(inner.clone(), &short);
+        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_none());
         inner
-            .put(late, record("late"), Precondition::None, "test")
+            .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
-        cached.lookup(&[late]).await.unwrap();
-        cached.present.run_pending_tasks();
         assert!(
-            !cached.present.contains_key(late),
-            "one-off miss not admitted"
+            cached.lookup(&["01/a"]).await.unwrap().records[0].is_none(),
+            "absence cached"
         );
-        cached.lookup(&[late]).await.unwrap();
-        cached.present.run_pending_tasks();
-        assert!(cached.present.contains_key(late), "second miss admitted");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(
+            cached.lookup(&["01/a"]).await.unwrap().records[0].is_some(),
+            "an expired absence is read again"
+        );
     }
 
     #[tokio::test]

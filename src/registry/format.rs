@@ -90,7 +90,7 @@ fn unpack(table: &[&str], p: Packed<'_>) -> Result<String, DecodeError> {
         0 => Ok(p.1.into_owned()),
         code => table
             .get(usize::from(code) - 1)
-            .map(|prefix| format!("{prefix}{}", p.1))
+            .map(|prefix| [*prefix, &p.1].concat())
             .ok_or_else(|| DecodeError::Corrupt(format!("unknown prefix code {code}"))),
     }
 }
