@@ -360,8 +360,8 @@ async fn refresh_registered(
 /// down at start-up is not fatal: the replica starts, answers 503 and recovers; the demo is simply not loaded.
 async fn load_demo_once(
     store: &dyn LinkStore,
-    vocabulary: &Vocabulary,
-    parser: &Parser,
+    vocabulary: &Arc<Vocabulary>,
+    parser: &Arc<Parser>,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     let first_start = match store.claim_first_start().await {
@@ -381,8 +381,8 @@ async fn load_demo_once(
 /// Loads `demo/*.ndjson` from the config folder (or the shipped demo when the folder is absent).
 async fn load_demo(
     store: &dyn LinkStore,
-    vocabulary: &Vocabulary,
-    parser: &Parser,
+    vocabulary: &Arc<Vocabulary>,
+    parser: &Arc<Parser>,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     const SHIPPED: &str = include_str!("../resolver-config/demo/demo.ndjson");

@@ -1,17 +1,29 @@
 //! NDJSON import and export: one `{"identifier": …, …anchor}` per line. Import is all-or-nothing per line and
 //! reports every bad line; export writes what import reads.
+//!
+//! Import is a pipeline. Chunks of lines are parsed and validated on the blocking pool, several at once; their
+//! results are settled (default link types, which may depend on earlier lines) here, one at a time in input order;
+//! full batches go to a writer that stores them while later lines are parsed. The outcome is that of reading the
+//! file one line at a time and storing each batch before reading on.
 
 use crate::identifier::{Identifier, Parser};
-use crate::registration::{self, Fallback, FieldError};
-use crate::registry::{AnchorRecord, LinkStore, StoreError, StoredAnchor};
+use crate::registration::{self, Ancestor, Fallback, FieldError};
+use crate::registry::format::Payload;
+use crate::registry::{AnchorRecord, LinkStore, StoreError};
 use crate::vocabulary::Vocabulary;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 /// Lines written per store transaction.
 const BATCH: usize = 5_000;
+/// Lines parsed per blocking task: enough that handing a chunk over costs nothing per line.
+const CHUNK: usize = 256;
+/// Batches waiting for the writer besides the one it is writing (memory stays bounded when the store is slow).
+const QUEUED: usize = 1;
 
 #[derive(Debug, Default)]
 pub struct ImportReport {
@@ -30,46 +42,92 @@ pub enum BulkError {
 
 pub async fn import(
     store: &dyn LinkStore,
-    vocab: &Vocabulary,
-    parser: &Parser,
+    vocab: &Arc<Vocabulary>,
+    parser: &Arc<Parser>,
     input: impl BufRead,
     who: &str,
 ) -> Result<ImportReport, BulkError> {
+    let (to_writer, from_reader) = mpsc::channel(QUEUED);
+    let lines = ParsedLines::new(input, vocab.clone(), parser.clone());
+    let (read, written) = tokio::join!(
+        read_all(store, lines, Writer(to_writer)),
+        write_all(store, who, from_reader),
+    );
+    // A failed write closes the channel, which stops the reading: the write's error is the cause.
+    let written = written?;
+    let mut report = read?;
+    report.imported = written;
+    report.rejected.sort();
+    Ok(report)
+}
+
+/// A line that waits for its default link type, which an ancestor later in the file may supply.
+type Deferred = (usize, Identifier, AnchorRecord);
+
+/// A valid line as parsing hands it over.
+struct Line {
+    /// The canonical path: the store's key.
+    path: String,
+    payload: Payload,
+    settle: Settle,
+}
+
+enum Settle {
+    /// Names its default link type among its own links, so it settles whatever its ancestors hold
+    /// (`registration::settles_alone`): only what its descendants will read of it is kept.
+    Alone(DefaultSource),
+    /// Needs its ancestors, perhaps ones later in the file.
+    WithAncestors(Identifier, AnchorRecord),
+}
+
+/// Settles every line in input order and hands full batches to the writer. `imported` is left to the writer.
+async fn read_all(
+    store: &dyn LinkStore,
+    mut lines: ParsedLines<impl BufRead>,
+    writer: Writer,
+) -> Result<ImportReport, BulkError> {
     let mut report = ImportReport::default();
     let mut batch = Batch::default();
-    // Lines whose default link type lives at an ancestor that comes later in the file.
-    let mut deferred: Vec<(usize, Identifier, AnchorRecord)> = Vec::new();
-    // Canonical paths (identifiers hold compiled patterns, which are not hash keys).
-    let mut deferred_keys: HashSet<String> = HashSet::new();
-    for (index, line) in input.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match import_line(vocab, parser, &line) {
-            Ok((key, record)) => {
-                // A later line for the same identifier wins over an earlier deferred one.
-                if deferred_keys.remove(key.canonical_path()) {
-                    deferred.retain(|(_, k, _)| k != &key);
+    let mut deferred: Vec<Deferred> = Vec::new();
+    // Canonical paths (an identifier is equal to another exactly when their canonical paths are).
+    let mut deferred_paths: HashSet<String> = HashSet::new();
+    while let Some(chunk) = lines.next().await? {
+        for (number, parsed) in chunk {
+            let line = match parsed {
+                Ok(line) => line,
+                Err(e) => {
+                    report.reject(number, &e);
+                    continue;
                 }
-                match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
-                    Ok(settled) => batch.add(&key, settled),
-                    Err(_) => {
-                        deferred_keys.insert(key.canonical_path().to_string());
-                        deferred.push((index + 1, key, record));
+            };
+            // A later line for the same identifier wins over an earlier deferred one.
+            if deferred_paths.remove(&line.path) {
+                deferred.retain(|(_, key, _)| key.canonical_path() != line.path);
+            }
+            match line.settle {
+                Settle::Alone(source) => batch.add(line.path, source, line.payload),
+                // Waiting changes no record: the payload encoded with it stays right.
+                Settle::WithAncestors(key, record) => {
+                    match settle(store, &key, record, &mut batch, Fallback::Wait).await? {
+                        Ok(settled) => {
+                            batch.add(line.path, DefaultSource::of(settled), line.payload)
+                        }
+                        Err((record, _)) => {
+                            deferred_paths.insert(line.path);
+                            deferred.push((number, key, record));
+                        }
                     }
                 }
             }
-            Err(e) => report.reject(index + 1, &e),
+            if batch.order.len() >= BATCH {
+                batch.flush(&writer).await?;
+            }
         }
-        if batch.order.len() >= BATCH {
-            batch.flush(store, who).await?;
-        }
+        // Lets the writer take the batch just sent while parsing goes on.
+        tokio::task::yield_now().await;
     }
-    batch.flush(store, who).await?;
-    report.imported = batch.written;
-    retry_deferred(store, deferred, &mut report, who).await?;
-    report.rejected.sort();
+    batch.flush(&writer).await?;
+    retry_deferred(store, deferred, &mut report, &writer).await?;
     Ok(report)
 }
 
@@ -78,36 +136,37 @@ pub async fn import(
 /// shallowest level first so deeper ones can inherit from it, exactly as one `PUT` at a time would have.
 async fn retry_deferred(
     store: &dyn LinkStore,
-    mut deferred: Vec<(usize, Identifier, AnchorRecord)>,
+    mut deferred: Vec<Deferred>,
     report: &mut ImportReport,
-    who: &str,
+    writer: &Writer,
 ) -> Result<(), BulkError> {
     loop {
+        // Each pass reads from the store what the lines and passes before it wrote.
+        writer.sync().await?;
         let mut batch = Batch::default();
         let mut still = Vec::new();
         for (line, key, record) in deferred {
-            match settle(store, &key, record.clone(), &mut batch, Fallback::Wait).await? {
-                Ok(settled) => batch.add(&key, settled),
-                Err(_) => still.push((line, key, record)),
+            match settle(store, &key, record, &mut batch, Fallback::Wait).await? {
+                Ok(settled) => batch.add_encoding(&key, settled),
+                Err((record, _)) => still.push((line, key, record)),
             }
         }
-        batch.flush(store, who).await?;
-        report.imported += batch.written;
+        let written = batch.flush(writer).await?;
         deferred = still;
-        if batch.written == 0 || deferred.is_empty() {
+        if written == 0 || deferred.is_empty() {
             break;
         }
     }
+    writer.sync().await?;
     deferred.sort_by_key(|(_, key, _)| key.qualifier_count());
     let mut batch = Batch::default();
     for (line, key, record) in deferred {
         match settle(store, &key, record, &mut batch, Fallback::FirstLink).await? {
-            Ok(settled) => batch.add(&key, settled),
-            Err(e) => report.reject(line, &e),
+            Ok(settled) => batch.add_encoding(&key, settled),
+            Err((_, e)) => report.reject(line, &e),
         }
     }
-    batch.flush(store, who).await?;
-    report.imported += batch.written;
+    batch.flush(writer).await?;
     Ok(())
 }
 
@@ -118,72 +177,242 @@ impl ImportReport {
     }
 }
 
+/// Anchors for one store transaction, as the store takes them.
+type Anchors = Vec<(String, Payload)>;
+
+enum ToWriter {
+    Batch(Anchors),
+    /// Answered once every batch sent before it is stored.
+    Sync(oneshot::Sender<()>),
+}
+
+/// The reading side's end of the channel to `write_all`.
+struct Writer(mpsc::Sender<ToWriter>);
+
+impl Writer {
+    async fn send(&self, lines: Anchors) -> Result<(), BulkError> {
+        self.0
+            .send(ToWriter::Batch(lines))
+            .await
+            .map_err(|_| writer_stopped())
+    }
+
+    /// Waits until the store holds every batch sent so far.
+    async fn sync(&self) -> Result<(), BulkError> {
+        let (done, stored) = oneshot::channel();
+        self.0
+            .send(ToWriter::Sync(done))
+            .await
+            .map_err(|_| writer_stopped())?;
+        stored.await.map_err(|_| writer_stopped())
+    }
+}
+
+/// Only seen when the writer failed, and then its own error is reported instead.
+fn writer_stopped() -> BulkError {
+    StoreError::Unavailable("the import's writer stopped".into()).into()
+}
+
+/// Stores batches in the order received, until the reading side is done. Returns the number of anchors written.
+async fn write_all(
+    store: &dyn LinkStore,
+    who: &str,
+    mut from_reader: mpsc::Receiver<ToWriter>,
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    while let Some(message) = from_reader.recv().await {
+        match message {
+            ToWriter::Batch(lines) => {
+                written += lines.len();
+                store.put_batch(lines, who).await?;
+            }
+            ToWriter::Sync(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// The result of parsing one line, with its 1-based number.
+type ParsedLine = (usize, Result<Line, FieldError>);
+
+/// Lines parsed and validated ahead on the blocking pool, handed back in input order, a chunk at a time.
+struct ParsedLines<R> {
+    input: std::iter::Enumerate<std::io::Lines<R>>,
+    vocab: Arc<Vocabulary>,
+    parser: Arc<Parser>,
+    running: VecDeque<JoinHandle<Vec<ParsedLine>>>,
+    /// Chunks parsed at once: one per core and one more, so a core that finishes early finds work.
+    ahead: usize,
+    /// The input ended (or failed).
+    ended: bool,
+    /// A read error, reported after the lines read before it.
+    failed: Option<std::io::Error>,
+}
+
+impl<R: BufRead> ParsedLines<R> {
+    fn new(input: R, vocab: Arc<Vocabulary>, parser: Arc<Parser>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        ParsedLines {
+            input: input.lines().enumerate(),
+            vocab,
+            parser,
+            running: VecDeque::new(),
+            ahead: cores + 1,
+            ended: false,
+            failed: None,
+        }
+    }
+
+    /// The next chunk of parsed lines (blank lines are skipped), `None` at the end of the input.
+    async fn next(&mut self) -> Result<Option<Vec<ParsedLine>>, BulkError> {
+        while !self.ended && self.running.len() < self.ahead {
+            self.start_chunk();
+        }
+        match self.running.pop_front() {
+            Some(task) => match task.await {
+                Ok(chunk) => Ok(Some(chunk)),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => Err(StoreError::Unavailable(format!("import stopped: {e}")).into()),
+            },
+            None => self.failed.take().map_or(Ok(None), |e| Err(e.into())),
+        }
+    }
+
+    /// Reads up to `CHUNK` lines and starts parsing them.
+    fn start_chunk(&mut self) {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            match self.input.next() {
+                Some((index, Ok(line))) if !line.trim().is_empty() => chunk.push((index + 1, line)),
+                Some((_, Ok(_))) => {}
+                Some((_, Err(e))) => {
+                    self.failed = Some(e);
+                    self.ended = true;
+                    break;
+                }
+                None => {
+                    self.ended = true;
+                    break;
+                }
+            }
+        }
+        if chunk.is_empty() {
+            return;
+        }
+        let (vocab, parser) = (self.vocab.clone(), self.parser.clone());
+        self.running.push_back(tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|(number, line)| (number, prepare(&vocab, &parser, &line)))
+                .collect()
+        }));
+    }
+}
+
 /// Validated records waiting for one store transaction.
 #[derive(Default)]
 struct Batch {
-    pending: HashMap<String, Arc<StoredAnchor>>,
+    pending: HashMap<String, (DefaultSource, Payload)>,
     order: Vec<String>,
-    written: usize,
     /// Levels already read or written, so a GTIN is fetched once for all its batches and serials, not per line.
-    known: HashMap<String, Option<Arc<StoredAnchor>>>,
+    known: HashMap<String, Option<DefaultSource>>,
+}
+
+/// What settling reads of a level (`registration::Ancestor`): all an import keeps of a line once it is settled,
+/// rather than the whole record.
+struct DefaultSource {
+    default_link_type: Option<String>,
+    link_types: Vec<String>,
+}
+
+impl DefaultSource {
+    fn of(record: AnchorRecord) -> Self {
+        DefaultSource {
+            default_link_type: record.default_link_type,
+            link_types: record.links.into_iter().map(|l| l.link_type).collect(),
+        }
+    }
+}
+
+impl Ancestor for DefaultSource {
+    fn default_link_type(&self) -> Option<&str> {
+        self.default_link_type.as_deref()
+    }
+
+    fn has_link_type(&self, link_type: &str) -> bool {
+        self.link_types.iter().any(|t| t == link_type)
+    }
 }
 
 /// Entries of `Batch::known` kept at most (a long import stays bounded in memory).
 const KNOWN_MAX: usize = 200_000;
 
 impl Batch {
-    fn add(&mut self, key: &Identifier, record: AnchorRecord) {
-        let key = key.canonical_path().to_string();
-        let stored = Arc::new(StoredAnchor { version: 0, record });
-        if self.pending.insert(key.clone(), stored).is_none() {
-            self.order.push(key);
+    /// Adds a settled line (a later line for the same identifier replaces it in place).
+    fn add(&mut self, path: String, source: DefaultSource, payload: Payload) {
+        if self
+            .pending
+            .insert(path.clone(), (source, payload))
+            .is_none()
+        {
+            self.order.push(path);
         }
     }
 
-    async fn flush(&mut self, store: &dyn LinkStore, who: &str) -> Result<(), StoreError> {
+    fn add_encoding(&mut self, key: &Identifier, record: AnchorRecord) {
+        let payload = Payload::of(&record);
+        let path = key.canonical_path().to_string();
+        self.add(path, DefaultSource::of(record), payload);
+    }
+
+    /// Hands the pending lines to the writer, remembering them as known levels. Returns how many there were.
+    async fn flush(&mut self, writer: &Writer) -> Result<usize, BulkError> {
         if self.known.len() > KNOWN_MAX {
-            self.known.clear();
+            // What is forgotten is read from the store again, so the store must hold it first.
+            writer.sync().await?;
+            // Freeing this many entries takes a while: another thread does it while lines are settled.
+            let known = std::mem::take(&mut self.known);
+            tokio::task::spawn_blocking(move || drop(known));
         }
-        let mut batch = Vec::with_capacity(self.order.len());
+        let mut lines = Vec::with_capacity(self.order.len());
         for key in self.order.drain(..) {
-            if let Some(stored) = self.pending.remove(&key) {
-                batch.push((key.clone(), stored.record.clone()));
-                self.known.insert(key, Some(stored));
+            if let Some((source, payload)) = self.pending.remove(&key) {
+                self.known.insert(key.clone(), Some(source));
+                lines.push((key, payload));
             }
         }
-        if batch.is_empty() {
-            return Ok(());
+        let count = lines.len();
+        if count > 0 {
+            writer.send(lines).await?;
         }
-        self.written += batch.len();
-        store.put_batch(batch, who).await
+        Ok(count)
     }
 
-    /// Ancestor records of `key`, most specific first: this import's own lines first, then the store (one read
-    /// for the levels not seen before).
-    async fn ancestors(
-        &mut self,
-        store: &dyn LinkStore,
-        key: &Identifier,
-    ) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
-        let levels = key.levels();
-        let paths: Vec<&str> = levels.iter().skip(1).map(|k| k.canonical_path()).collect();
+    /// Makes sure every level in `paths` is pending or known: this import's own lines first, then the store (one
+    /// read for the levels not seen before).
+    async fn load(&mut self, store: &dyn LinkStore, paths: &[&str]) -> Result<(), StoreError> {
         let unseen: Vec<&str> = paths
             .iter()
             .copied()
             .filter(|p| !self.pending.contains_key(*p) && !self.known.contains_key(*p))
             .collect();
         if !unseen.is_empty() {
-            for (path, record) in unseen.iter().zip(store.get_many(&unseen).await?) {
+            for (path, stored) in unseen.iter().zip(store.get_many(&unseen).await?) {
+                let record = stored.map(|s| DefaultSource::of(Arc::unwrap_or_clone(s).record));
                 self.known.insert((*path).to_string(), record);
             }
         }
-        Ok(paths
-            .iter()
-            .map(|p| match self.pending.get(*p) {
-                Some(stored) => Some(stored.clone()),
-                None => self.known.get(*p).cloned().flatten(),
-            })
-            .collect())
+        Ok(())
+    }
+
+    /// The level at `path`, once `load` has seen it, if there is a record there.
+    fn get(&self, path: &str) -> Option<&DefaultSource> {
+        match self.pending.get(path) {
+            Some((source, _)) => Some(source),
+            None => self.known.get(path)?.as_ref(),
+        }
     }
 }
 
@@ -192,8 +421,42 @@ pub fn check_line(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<(),
     import_line(vocab, parser, line).map(|_| ())
 }
 
+/// `import_line`, with all that can be done before settling (on whichever core parses the line): the record
+/// encoded, and, when it settles alone, cut down to what settling its descendants will read.
+fn prepare(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<Line, FieldError> {
+    let (key, record) = import_line(vocab, parser, line)?;
+    let payload = Payload::of(&record);
+    let path = key.canonical_path().to_string();
+    let settle = if registration::settles_alone(&record) {
+        Settle::Alone(DefaultSource::of(record))
+    } else {
+        Settle::WithAncestors(key, record)
+    };
+    Ok(Line {
+        path,
+        payload,
+        settle,
+    })
+}
+
 /// Parses and validates one line; the default link type is settled separately (it needs the store).
 fn import_line(
+    vocab: &Vocabulary,
+    parser: &Parser,
+    line: &str,
+) -> Result<(Identifier, AnchorRecord), FieldError> {
+    match registration::parse_line(line) {
+        Some((identifier, submission)) => {
+            let key = parse_identifier(parser, &identifier)?;
+            validate(vocab, key, submission)
+        }
+        None => import_line_via_value(vocab, parser, line),
+    }
+}
+
+/// `import_line` through a `serde_json::Value`: slower, but it accepts what the direct reading does not (such as
+/// repeated keys, the last one winning) and names what is wrong, in this order of checks.
+fn import_line_via_value(
     vocab: &Vocabulary,
     parser: &Parser,
     line: &str,
@@ -209,24 +472,50 @@ fn import_line(
             ));
         }
     };
-    let key = parser
-        .parse_key(&identifier)
-        .map_err(|e| FieldError::new("identifier", e.to_string()))?;
+    let key = parse_identifier(parser, &identifier)?;
     let submission = registration::parse_value(value)?;
+    validate(vocab, key, submission)
+}
+
+fn parse_identifier(parser: &Parser, identifier: &str) -> Result<Identifier, FieldError> {
+    parser
+        .parse_key(identifier)
+        .map_err(|e| FieldError::new("identifier", e.to_string()))
+}
+
+fn validate(
+    vocab: &Vocabulary,
+    key: Identifier,
+    submission: registration::Submission,
+) -> Result<(Identifier, AnchorRecord), FieldError> {
     let validated = registration::validate(submission, vocab, key.scheme())
         .map_err(|mut errors| errors.remove(0))?;
     Ok((key, validated.record))
 }
 
+/// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with
+/// the reason.
 async fn settle(
     store: &dyn LinkStore,
     key: &Identifier,
     mut record: AnchorRecord,
     batch: &mut Batch,
     fallback: Fallback,
-) -> Result<Result<AnchorRecord, FieldError>, StoreError> {
-    let ancestors = batch.ancestors(store, key).await?;
-    Ok(registration::settle_default(&mut record, &ancestors, fallback).map(|()| record))
+) -> Result<Result<AnchorRecord, (AnchorRecord, FieldError)>, StoreError> {
+    let levels = key.levels();
+    let paths: Vec<&str> = levels
+        .iter()
+        .skip(1)
+        .map(Identifier::canonical_path)
+        .collect();
+    batch.load(store, &paths).await?;
+    let ancestors: Vec<Option<&DefaultSource>> = paths.iter().map(|p| batch.get(p)).collect();
+    Ok(
+        match registration::settle_default(&mut record, &ancestors, fallback) {
+            Ok(()) => Ok(record),
+            Err(e) => Err((record, e)),
+        },
+    )
 }
 
 /// Writes every anchor as one NDJSON line. Returns the number written.
@@ -277,8 +566,8 @@ not json
         );
         let report = import(
             &store,
-            &Vocabulary::embedded(),
-            &Parser::embedded().unwrap(),
+            &Arc::new(Vocabulary::embedded()),
+            &Arc::new(Parser::embedded().unwrap()),
             input.as_bytes(),
             "test",
         )
@@ -311,8 +600,8 @@ not json
         );
         let report = import(
             &store,
-            &Vocabulary::embedded(),
-            &Parser::embedded().unwrap(),
+            &Arc::new(Vocabulary::embedded()),
+            &Arc::new(Parser::embedded().unwrap()),
             input.as_bytes(),
             "test",
         )
@@ -346,8 +635,8 @@ not json
         );
         let report = import(
             &store,
-            &Vocabulary::embedded(),
-            &Parser::embedded().unwrap(),
+            &Arc::new(Vocabulary::embedded()),
+            &Arc::new(Parser::embedded().unwrap()),
             input.as_bytes(),
             "test",
         )
@@ -356,5 +645,162 @@ not json
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let got = store.get(&format!("{G}/10/B")).await.unwrap().unwrap();
         assert_eq!(got.record.item_description, "second");
+    }
+
+    fn setup() -> (Arc<Vocabulary>, Arc<Parser>) {
+        (
+            Arc::new(Vocabulary::embedded()),
+            Arc::new(Parser::embedded().unwrap()),
+        )
+    }
+
+    #[test]
+    fn reading_a_line_directly_answers_as_through_a_json_value() {
+        let (vocab, parser) = setup();
+        let link = r#"{"linkType":"gs1:pip","href":"https://a.example/p","title":"P","type":"text/html","hreflang":["en"]}"#;
+        let direct = [
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","defaultLinkType":"gs1:pip","links":[{link}]}}"#
+            ),
+            format!(
+                r#"  {{"itemDescription":" d\u0041 ","links":[{link}],"identifier":"{G}/10/B"}} "#
+            ),
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","defaultLinkType":null,"links":[]}}"#
+            ),
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","links":[{{"linkType":"untp:dpp","href":"https://a.example/é","title":"t","hreflang":"en","method":"POST"}}]}}"#
+            ),
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","links":[["gs1:pip","https://a.example/p","P"]]}}"#
+            ),
+            format!(r#"{{"identifier":"{G}","itemDescription":"","links":[]}}"#),
+            format!(r#"{{"identifier":"{G}","itemDescription":"d","links":[{link},{link}]}}"#),
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","links":[{{"linkType":"gs1:nope","href":"ftp://x","title":" "}}]}}"#
+            ),
+            r#"{"identifier":"01/123","itemDescription":"d","links":[]}"#.to_string(),
+        ];
+        let via_value_only = [
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"a","itemDescription":"b","links":[]}}"#
+            ),
+            format!(
+                r#"{{"identifier":"{G}","identifier":"{G}/10/B","itemDescription":"a","links":[]}}"#
+            ),
+            format!(r#"["{G}","d",null,[]]"#),
+            format!(r#"{{"identifier":"{G}","itemDescription":"d","links":[],"extra":1}}"#),
+            format!(
+                r#"{{"identifier":"{G}","itemDescription":"d","links":[{{"linkType":"gs1:pip","href":"https://a.example","title":"t","hreflang":[1]}}]}}"#
+            ),
+            format!(r#"{{"identifier":"{G}","links":[]}}"#),
+            format!(r#"{{"identifier":"{G}","itemDescription":"d","links":[]}} x"#),
+            r#"{"identifier":1,"itemDescription":"d","links":[]}"#.to_string(),
+            r#"{"itemDescription":"d","links":[]}"#.to_string(),
+            "not json".to_string(),
+            "[]".to_string(),
+        ];
+        for line in &direct {
+            assert!(registration::parse_line(line).is_some(), "{line}");
+        }
+        for line in &via_value_only {
+            assert!(registration::parse_line(line).is_none(), "{line}");
+        }
+        for line in direct.iter().chain(&via_value_only) {
+            assert_eq!(
+                import_line(&vocab, &parser, line),
+                import_line_via_value(&vocab, &parser, line),
+                "{line}"
+            );
+        }
+    }
+
+    /// A GTIN-14 of `n` with its check digit.
+    fn gtin(n: usize) -> String {
+        let body = format!("0952{n:09}");
+        let sum: u32 = body
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+            .sum();
+        format!("{body}{}", (10 - sum % 10) % 10)
+    }
+
+    fn anchor_line(identifier: &str, description: &str, default: bool) -> String {
+        let default = if default {
+            r#""defaultLinkType":"untp:dcc","#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"identifier":"{identifier}","itemDescription":"{description}",{default}"links":[{{"linkType":"untp:dcc","href":"https://a.example/{description}","title":"t"}}]}}"#
+        )
+    }
+
+    /// Lines are parsed in chunks on several threads and written in batches while later ones are parsed: bad lines,
+    /// duplicates and deferred lines on either side of chunk and batch boundaries come out as when read one by one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chunk_and_batch_boundaries_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let (vocab, parser) = setup();
+        let total = BATCH + 300;
+        let bad = [CHUNK, CHUNK + 1, 2 * CHUNK, BATCH, BATCH + 1];
+        let blank = [100, 3000];
+        let lines: Vec<String> = (1..=total)
+            .map(|n| match n {
+                _ if bad.contains(&n) => format!("not json {n}"),
+                _ if blank.contains(&n) => String::new(),
+                // Duplicates in one batch, across a chunk boundary, and in two batches.
+                260 => anchor_line(&format!("01/{}", gtin(250)), "second", true),
+                5200 => anchor_line(&format!("01/{}", gtin(4900)), "second", true),
+                // Waits for its GTIN, in a later chunk.
+                510 => anchor_line(&format!("01/{}/10/B", gtin(600)), "batch", false),
+                // Waits, but a later line for the same identifier replaces it.
+                700 => anchor_line(&format!("01/{}/10/C", gtin(900)), "first", false),
+                800 => anchor_line(&format!("01/{}/10/C", gtin(900)), "later", true),
+                n => anchor_line(&format!("01/{}", gtin(n)), "first", true),
+            })
+            .collect();
+        let input = lines.join("\n");
+        let report = import(&store, &vocab, &parser, input.as_bytes(), "test")
+            .await
+            .unwrap();
+        let rejected: Vec<usize> = report.rejected.iter().map(|(l, _)| *l).collect();
+        assert_eq!(rejected, bad);
+        assert!(report.rejected[0].1.starts_with("line: not JSON: "));
+        // Every valid line is written once, except the duplicate within a batch and the replaced waiting line.
+        assert_eq!(report.imported, total - bad.len() - blank.len() - 2);
+        let description = |key: String| {
+            let store = &store;
+            async move {
+                let got = store.get(&key).await.unwrap().unwrap();
+                (got.version, got.record.item_description.clone())
+            }
+        };
+        let g250 = format!("01/{}", gtin(250));
+        let g4900 = format!("01/{}", gtin(4900));
+        assert_eq!(description(g250.clone()).await, (1, "second".into()));
+        assert_eq!(description(g4900.clone()).await, (2, "second".into()));
+        assert_eq!(
+            description(format!("01/{}/10/C", gtin(900))).await,
+            (1, "later".into())
+        );
+        let waited = store
+            .get(&format!("01/{}/10/B", gtin(600)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(waited.record.default_link_type, None, "inherits");
+        for (key, entries) in [(g250, 1), (g4900, 2)] {
+            let query = crate::registry::AuditQuery {
+                identifier: &key,
+                since_ms: 0,
+                after: None,
+                limit: 10,
+            };
+            assert_eq!(store.audit(&query).await.unwrap().len(), entries, "{key}");
+        }
     }
 }

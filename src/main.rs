@@ -8,6 +8,7 @@ use idr::peer_formats::{self, Format};
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// mimalloc rather than glibc's allocator: a scan that misses the cache allocates and frees many short-lived
 /// records, and glibc's bin consolidation showed as a fifth of the CPU of linkset requests (docs/performance.md).
@@ -303,8 +304,8 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
 /// Converts and checks every entry before anything is written: a peer file is imported whole or not at all.
 async fn import_peer(
     settings: &Settings,
-    vocabulary: &idr::vocabulary::Vocabulary,
-    parser: &idr::identifier::Parser,
+    vocabulary: &Arc<idr::vocabulary::Vocabulary>,
+    parser: &Arc<idr::identifier::Parser>,
     format: Format,
     file: &std::path::Path,
 ) -> Result<ExitCode> {

@@ -4,11 +4,10 @@
 
 use crate::identifier::Identifier;
 use crate::identifier::scheme::Scheme;
-use crate::registry::{AnchorRecord, Link, StoredAnchor};
+use crate::registry::{AnchorRecord, Link};
 use crate::registry::{LinkStore, Precondition, PutOutcome, StoreError};
 use crate::vocabulary::{self, Vocabulary};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// Largest sizes we accept; generous for real data, small enough that one anchor cannot exhaust memory.
 /// Size limits of one anchor (`[limits]` in the config; set once at start-up, these defaults otherwise).
@@ -104,23 +103,90 @@ struct LinkSubmission {
 }
 
 /// Accepts `"x"` or `["x", …]` (UNTP's `method` is a string in prose and an array in its schema).
-#[derive(Default, Deserialize)]
-#[serde(from = "OneOrManyRepr")]
+#[derive(Default)]
 struct OneOrMany(Vec<String>);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrManyRepr {
-    One(String),
-    Many(Vec<String>),
+/// What `#[serde(untagged)]` over `String | Vec<String>` reported for any other value, which this keeps.
+const NOT_ONE_OR_MANY: &str = "data did not match any variant of untagged enum OneOrManyRepr";
+
+/// Reads the strings directly, where `untagged` buffered the value and tried each variant in turn (building and
+/// dropping an error per array) at several times the cost. Anything else is read to its end and refused afterwards,
+/// as `untagged` did, so error reports name the same field, message and position.
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match d.deserialize_any(JsonValue)? {
+            Strings::One(s) => Ok(OneOrMany(vec![s])),
+            Strings::Many(v) => Ok(OneOrMany(v)),
+            Strings::Neither => Err(serde::de::Error::custom(NOT_ONE_OR_MANY)),
+        }
+    }
 }
 
-impl From<OneOrManyRepr> for OneOrMany {
-    fn from(r: OneOrManyRepr) -> Self {
-        match r {
-            OneOrManyRepr::One(s) => OneOrMany(vec![s]),
-            OneOrManyRepr::Many(v) => OneOrMany(v),
+/// Any JSON value, read in full (numbers parsed, not skipped, as the buffering did), sorted by what `OneOrMany`
+/// makes of it.
+enum Strings {
+    One(String),
+    Many(Vec<String>),
+    Neither,
+}
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonValue)
+    }
+}
+
+struct JsonValue;
+
+impl<'de> serde::de::Visitor<'de> for JsonValue {
+    type Value = Strings;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Strings, E> {
+        Ok(Strings::One(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Strings, E> {
+        Ok(Strings::One(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+        let mut all = Some(Vec::new());
+        while let Some(item) = seq.next_element::<Strings>()? {
+            match (item, &mut all) {
+                (Strings::One(s), Some(all)) => all.push(s),
+                _ => all = None,
+            }
         }
+        Ok(all.map_or(Strings::Neither, Strings::Many))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Strings, A::Error> {
+        while map.next_entry::<Strings, Strings>()?.is_some() {}
+        Ok(Strings::Neither)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Strings, E> {
+        Ok(Strings::Neither)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Strings, E> {
+        Ok(Strings::Neither)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Strings, E> {
+        Ok(Strings::Neither)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Strings, E> {
+        Ok(Strings::Neither)
+    }
+
+    fn visit_unit<E>(self) -> Result<Strings, E> {
+        Ok(Strings::Neither)
     }
 }
 
@@ -133,6 +199,39 @@ pub fn parse(bytes: &[u8]) -> Result<Submission, FieldError> {
 /// Like `parse`, from an already parsed JSON value (an import line).
 pub fn parse_value(value: serde_json::Value) -> Result<Submission, FieldError> {
     serde_path_to_error::deserialize(value).map_err(field_error)
+}
+
+/// An import line: `identifier` beside a submission's fields. Mirrors `Submission`, which refuses an `identifier`
+/// field, so that a line can be read straight from its text rather than through a `serde_json::Value`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ImportLine {
+    identifier: String,
+    item_description: String,
+    #[serde(default)]
+    default_link_type: Option<String>,
+    links: Vec<LinkSubmission>,
+}
+
+/// Reads an import line `{"identifier": "…", …submission}` in one pass: (identifier, submission). `None` unless the
+/// line is a clean object of that shape (no repeated or unknown keys): the caller then goes through
+/// `serde_json::Value` and `parse_value`, which give the same result for every line this reads, and read or name
+/// what is wrong with the rest.
+pub fn parse_line(line: &str) -> Option<(String, Submission)> {
+    // A struct also deserialises from an array, which is not a line.
+    if !line
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        return None;
+    }
+    let line: ImportLine = serde_json::from_str(line).ok()?;
+    let submission = Submission {
+        item_description: line.item_description,
+        default_link_type: line.default_link_type,
+        links: line.links,
+    };
+    Some((line.identifier, submission))
 }
 
 fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> FieldError {
@@ -159,7 +258,7 @@ pub fn validate(
 ) -> Result<Validated, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let description = sub.item_description.trim().to_string();
+    let description = trimmed(sub.item_description);
     if description.is_empty() {
         errors.push(FieldError::new("itemDescription", "must not be empty"));
     }
@@ -168,7 +267,9 @@ pub fn validate(
         text: max_text,
         ..
     } = limits();
-    check_len(&mut errors, "itemDescription", &description, max_text);
+    if let Some(msg) = too_long(&description, max_text) {
+        errors.push(FieldError::new("itemDescription", msg));
+    }
     if sub.links.len() > max_links {
         errors.push(FieldError::new(
             "links",
@@ -238,12 +339,18 @@ fn validate_link(
             String::new()
         }
     };
-    let href = check_url(errors, &field("href"), &l.href);
-    let title = l.title.trim().to_string();
+    // Field names are formatted only for an error: most links have none.
+    let href = check_url(l.href).unwrap_or_else(|msg| {
+        errors.push(FieldError::new(field("href"), msg));
+        String::new()
+    });
+    let title = trimmed(l.title);
     if title.is_empty() {
         errors.push(FieldError::new(field("title"), "must not be empty"));
     }
-    check_len(errors, &field("title"), &title, limits().text);
+    if let Some(msg) = too_long(&title, limits().text) {
+        errors.push(FieldError::new(field("title"), msg));
+    }
     if let Some(t) = &l.media_type {
         if !is_media_type(t) {
             errors.push(FieldError::new(
@@ -355,7 +462,11 @@ pub async fn write(
             match build(current.as_ref().map(|c| &c.record)).map_err(WriteError::Invalid)? {
                 Some(mut record) => {
                     carry_versions(&mut record, current.as_ref().map(|c| &c.record));
-                    settle_default(&mut record, &ancestors, Fallback::FirstLink)
+                    let above: Vec<Option<&AnchorRecord>> = ancestors
+                        .iter()
+                        .map(|a| a.as_ref().map(|a| &a.record))
+                        .collect();
+                    settle_default(&mut record, &above, Fallback::FirstLink)
                         .map_err(|e| WriteError::Invalid(vec![e]))?;
                     store
                         .put(key.canonical_path(), record, precondition, who)
@@ -483,28 +594,43 @@ pub enum Fallback {
     Wait,
 }
 
+/// What settling a default link type reads of an ancestor level.
+pub trait Ancestor {
+    fn default_link_type(&self) -> Option<&str>;
+    fn has_link_type(&self, link_type: &str) -> bool;
+}
+
+impl Ancestor for AnchorRecord {
+    fn default_link_type(&self) -> Option<&str> {
+        self.default_link_type.as_deref()
+    }
+
+    fn has_link_type(&self, link_type: &str) -> bool {
+        self.links.iter().any(|l| l.link_type == link_type)
+    }
+}
+
 /// Settles the anchor's default link type against its ancestors (most specific first).
 ///
 /// Every identifier must have a default link at its own level or above (GS1). An explicit `defaultLinkType` must
 /// name a type registered at this level or an ancestor. Without one, the anchor inherits its ancestors' default; with
 /// nothing to inherit, the first link's type becomes the default.
-pub fn settle_default(
+pub fn settle_default<A: Ancestor>(
     record: &mut AnchorRecord,
-    ancestors: &[Option<Arc<StoredAnchor>>],
+    ancestors: &[Option<&A>],
     fallback: Fallback,
 ) -> Result<(), FieldError> {
-    let ancestor_records = || ancestors.iter().flatten().map(|a| &a.record);
+    let ancestors = || ancestors.iter().flatten();
     if let Some(t) = &record.default_link_type {
-        let here = record.links.iter().any(|l| &l.link_type == t);
-        let above = ancestor_records().any(|r| r.links.iter().any(|l| &l.link_type == t));
-        if !here && !above {
+        let above = ancestors().any(|a| a.has_link_type(t));
+        if !settles_alone(record) && !above {
             let msg =
                 format!("no link of type {t} is registered at this level or an ancestor level");
             return Err(FieldError::new("defaultLinkType", msg));
         }
         return Ok(());
     }
-    if ancestor_records().any(|r| r.default_link_type.is_some()) {
+    if ancestors().any(|a| a.default_link_type().is_some()) {
         return Ok(());
     }
     match record.links.first() {
@@ -523,47 +649,85 @@ pub fn settle_default(
     }
 }
 
-fn check_len(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.len() > max {
-        errors.push(FieldError::new(field, format!("longer than {max} bytes")));
+/// Whether `settle_default` accepts the record, unchanged, whatever its ancestors hold: it names its default link
+/// type among its own links.
+pub fn settles_alone(record: &AnchorRecord) -> bool {
+    record
+        .default_link_type
+        .as_deref()
+        .is_some_and(|t| record.has_link_type(t))
+}
+
+/// The message for a value longer than `max` bytes.
+fn too_long(value: &str, max: usize) -> Option<String> {
+    (value.len() > max).then(|| format!("longer than {max} bytes"))
+}
+
+/// `s` without surrounding whitespace, keeping its buffer when there is none to cut (the usual case).
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() {
+        s
+    } else {
+        s.trim().to_string()
     }
 }
 
 /// Checks a target URL and returns the form to store: as given when it is plain ASCII, else the URL parser's
-/// percent-encoded serialisation, so it is always safe in a `Location` header.
-fn check_url(errors: &mut Vec<FieldError>, field: &str, href: &str) -> String {
+/// percent-encoded serialisation, so it is always safe in a `Location` header. `Err`: what is wrong.
+fn check_url(href: String) -> Result<String, String> {
     let max_url = limits().url;
     if href.len() > max_url {
-        errors.push(FieldError::new(
-            field,
-            format!("longer than {max_url} bytes"),
-        ));
-        return String::new();
+        return Err(format!("longer than {max_url} bytes"));
     }
-    if href.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        errors.push(FieldError::new(
-            field,
-            "must not contain spaces or control characters",
-        ));
-        return String::new();
+    let ascii = href.is_ascii();
+    // In ASCII, the spaces and control characters are the bytes up to ' ' and DEL.
+    let bad = if ascii {
+        href.bytes().any(|b| b <= b' ' || b == 0x7f)
+    } else {
+        href.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad {
+        return Err("must not contain spaces or control characters".into());
     }
-    match url::Url::parse(href) {
+    if ascii && plainly_valid_url(&href) {
+        return Ok(href);
+    }
+    match url::Url::parse(&href) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-            if href.is_ascii() {
-                href.to_string()
+            if ascii {
+                Ok(href)
             } else {
-                u.to_string()
+                Ok(u.to_string())
             }
         }
-        Ok(_) => {
-            errors.push(FieldError::new(field, "must be an absolute http(s) URL"));
-            String::new()
-        }
-        Err(e) => {
-            errors.push(FieldError::new(field, format!("not an absolute URL: {e}")));
-            String::new()
-        }
+        Ok(_) => Err("must be an absolute http(s) URL".into()),
+        Err(e) => Err(format!("not an absolute URL: {e}")),
     }
+}
+
+/// Whether `href` (ASCII, without spaces or control characters) is surely one that `url::Url::parse` accepts with
+/// an http(s) scheme and a host, told without parsing it (which costs more than the rest of an anchor's checks):
+/// `http://` or `https://`, then a plain lower-case DNS name (no port, user, IP address, IDNA label or upper case),
+/// then anything, as a path, query or fragment never fails to parse. `false` leaves the answer to the parser.
+fn plainly_valid_url(href: &str) -> bool {
+    let Some(rest) = href
+        .strip_prefix("https://")
+        .or_else(|| href.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && !l.starts_with("xn--")
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    // A name whose last label could read as a number is an IPv4 address to the parser.
+    let last = host.rsplit('.').next().unwrap_or_default();
+    host.len() <= 253
+        && host.split('.').all(label)
+        && last.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 /// `type/subtype` with RFC 6838 restricted-name characters.
@@ -683,7 +847,7 @@ mod tests {
         assert_eq!(fields(dup), vec!["links[1]"]);
     }
 
-    fn stored(default: Option<&str>, types: &[&str]) -> Option<Arc<StoredAnchor>> {
+    fn anchor(default: Option<&str>, types: &[&str]) -> AnchorRecord {
         let links = types
             .iter()
             .map(|t| Link {
@@ -699,40 +863,198 @@ mod tests {
                 access_role: vec![],
             })
             .collect();
-        let record = AnchorRecord {
+        AnchorRecord {
             item_description: "a".into(),
             default_link_type: default.map(Into::into),
             links,
-        };
-        Some(Arc::new(StoredAnchor { version: 1, record }))
+        }
+    }
+
+    fn settle(
+        r: &mut AnchorRecord,
+        ancestors: &[Option<&AnchorRecord>],
+        fallback: Fallback,
+    ) -> Result<(), FieldError> {
+        settle_default(r, ancestors, fallback)
     }
 
     #[test]
     fn default_link_type_must_exist_here_or_above() {
-        let mut r = stored(Some("T"), &[]).unwrap().record.clone();
+        let mut r = anchor(Some("T"), &[]);
         assert_eq!(
-            settle_default(&mut r, &[None], Fallback::FirstLink)
+            settle(&mut r, &[None], Fallback::FirstLink)
                 .unwrap_err()
                 .field,
             "defaultLinkType"
         );
-        assert!(settle_default(&mut r, &[None, stored(None, &["T"])], Fallback::FirstLink).is_ok());
-
-        let mut r = stored(None, &[]).unwrap().record.clone();
         assert!(
-            settle_default(&mut r, &[], Fallback::FirstLink).is_err(),
+            settle(
+                &mut r,
+                &[None, Some(&anchor(None, &["T"]))],
+                Fallback::FirstLink
+            )
+            .is_ok()
+        );
+
+        let mut r = anchor(None, &[]);
+        assert!(
+            settle(&mut r, &[], Fallback::FirstLink).is_err(),
             "nothing to inherit and no links"
         );
-        assert!(settle_default(&mut r, &[stored(Some("U"), &["U"])], Fallback::FirstLink).is_ok());
+        assert!(
+            settle(
+                &mut r,
+                &[Some(&anchor(Some("U"), &["U"]))],
+                Fallback::FirstLink
+            )
+            .is_ok()
+        );
         assert_eq!(r.default_link_type, None, "inherits rather than copies");
 
-        let mut r = stored(None, &["A", "B"]).unwrap().record.clone();
+        let mut r = anchor(None, &["A", "B"]);
         assert!(
-            settle_default(&mut r, &[], Fallback::Wait).is_err(),
+            settle(&mut r, &[], Fallback::Wait).is_err(),
             "an import waits for a later ancestor"
         );
-        settle_default(&mut r, &[], Fallback::FirstLink).unwrap();
+        settle(&mut r, &[], Fallback::FirstLink).unwrap();
         assert_eq!(r.default_link_type.as_deref(), Some("A"));
+    }
+
+    /// The untagged enum `OneOrMany` used to deserialise through: the reference for what it must answer.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrManyRepr {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Before {
+        #[serde(default)]
+        v: Option<OneOrManyRepr>,
+        #[allow(dead_code)]
+        w: u8,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct After {
+        #[serde(default)]
+        v: Option<OneOrMany>,
+        #[allow(dead_code)]
+        w: u8,
+    }
+
+    type Outcome = Result<Option<Vec<String>>, (String, String)>;
+
+    /// (from the text, from a `serde_json::Value`): the strings, or the error's path and message.
+    fn outcomes<T: serde::de::DeserializeOwned>(
+        doc: &str,
+        strings: impl Fn(T) -> Option<Vec<String>>,
+    ) -> (Outcome, Option<Outcome>) {
+        let report = |e: serde_path_to_error::Error<serde_json::Error>| {
+            (e.path().to_string(), e.into_inner().to_string())
+        };
+        let text = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(doc));
+        let value = serde_json::from_str::<serde_json::Value>(doc)
+            .ok()
+            .map(|v| {
+                serde_path_to_error::deserialize(v)
+                    .map(&strings)
+                    .map_err(report)
+            });
+        (text.map(&strings).map_err(report), value)
+    }
+
+    #[test]
+    fn one_or_many_answers_as_the_untagged_enum_did() {
+        let values = [
+            r#""en""#,
+            r#"["en","fr"]"#,
+            "[]",
+            r#"["e\u006e"]"#,
+            r#" [ "a" , "b" ] "#,
+            "1",
+            "-1",
+            "1.5",
+            "1e400",
+            "true",
+            "null",
+            "{}",
+            r#"{"a":1}"#,
+            r#"{"a":[1e400]}"#,
+            "[1]",
+            r#"["a",1]"#,
+            r#"[["a"]]"#,
+            r#"[{"a":[1,2]}]"#,
+            "[1,]",
+            r#"["a" "b"]"#,
+            r#""\ud800""#,
+            "[true]  ",
+            r#"["\u0000"]"#,
+        ];
+        for v in values {
+            let doc = format!(r#"{{"v": {v}, "w": 1}}"#);
+            let before = outcomes(&doc, |b: Before| {
+                b.v.map(|r| match r {
+                    OneOrManyRepr::One(s) => vec![s],
+                    OneOrManyRepr::Many(v) => v,
+                })
+            });
+            let after = outcomes(&doc, |a: After| a.v.map(|v| v.0));
+            assert_eq!(after, before, "{doc}");
+        }
+    }
+
+    /// What `check_url` made of an ASCII href before `plainly_valid_url` was asked first.
+    fn parsed(href: &str) -> bool {
+        url::Url::parse(href)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    }
+
+    #[test]
+    fn urls_taken_without_parsing_are_ones_the_parser_takes() {
+        for href in [
+            "https://brand.example/products/09520123456788",
+            "http://a/",
+            "https://a-b.c-d.example?q=1#f",
+            "https://x.example/%zz/<>^`{|}/..",
+        ] {
+            assert!(plainly_valid_url(href) && parsed(href), "{href}");
+        }
+        for href in [
+            "https://Brand.example/",
+            "https://a.example:8080/",
+            "https://u@a.example/",
+            "https://1.2.3.4/",
+            "https://a.0x1f/",
+            "http://a.0",
+            "https://a.example./",
+            "https://a..example/",
+            "https://xn--nxasmq6b.example/",
+            "https:///a.example",
+            "https:a.example",
+            "HTTPS://a.example",
+            "ftp://a.example",
+            "https://a.example\\b",
+            "https://%61.example/",
+        ] {
+            assert!(!plainly_valid_url(href), "{href}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn a_url_taken_without_parsing_parses(href in proptest::prop_oneof![
+            "https?://[a-z0-9.-]{1,24}([/?#\\\\][!-~]{0,24})?",
+            "(https?|HTTP|ftp):(//)?[a-zA-Z0-9.:@%_\\[\\]-]{0,24}([/?#\\\\][!-~]{0,24})?",
+        ]) {
+            if plainly_valid_url(&href) {
+                proptest::prop_assert!(parsed(&href), "{}", href);
+            }
+        }
     }
 
     #[test]

@@ -334,7 +334,7 @@ impl LinkStore for CachedStore {
 
     async fn put_batch(
         &self,
-        batch: Vec<(String, AnchorRecord)>,
+        batch: Vec<(String, super::format::Payload)>,
         who: &str,
     ) -> Result<(), StoreError> {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();

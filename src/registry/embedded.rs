@@ -5,6 +5,7 @@
 //! on the blocking pool.
 
 use super::audit::{self, AuditEntry, AuditQuery, Operation};
+use super::format::{Payload, push_decimal};
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
 };
@@ -183,20 +184,19 @@ impl EmbeddedStore {
         Ok(existed)
     }
 
-    fn write_batch(&self, batch: Vec<(String, AnchorRecord)>, who: &str) -> Result<(), StoreError> {
+    fn write_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
             let mut log = AuditLog::open(&txn)?;
-            for (key, record) in batch {
-                let current = current_version(&table, &key)?;
-                let version = next_version(current, &mut tombstones, &key)?;
-                let stored = StoredAnchor { version, record };
+            for (key, payload) in &batch {
+                let current = current_version(&table, key)?;
+                let version = next_version(current, &mut tombstones, key)?;
                 table
-                    .insert(key.as_str(), stored.encode().as_slice())
+                    .insert(key.as_str(), payload.stored(version).as_slice())
                     .map_err(unavailable)?;
-                log.append(&key, Operation::Import, who, current, Some(version))?;
+                log.append(key, Operation::Import, who, current, Some(version))?;
             }
             log.close()?;
         }
@@ -238,15 +238,44 @@ impl EmbeddedStore {
     }
 }
 
-/// An audit entry as the embedded store keeps it (the cursor is its key).
+/// An audit entry as the embedded store keeps it (the cursor is its key). Written from borrowed strings (`&str`),
+/// read into owned ones.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredAudit {
+struct StoredAudit<S = String> {
     at_ms: u64,
-    who: String,
-    identifier: String,
+    who: S,
+    identifier: S,
     operation: Operation,
     before: Option<u64>,
     after: Option<u64>,
+}
+
+impl StoredAudit<&str> {
+    /// The JSON `serde_json` writes for the entry (a test holds them equal), without its machinery for every field
+    /// name: an import's one writer appends an entry per anchor.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(br#"{"at_ms":"#);
+        push_decimal(out, self.at_ms);
+        out.extend_from_slice(br#","who":"#);
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, self.who);
+        out.extend_from_slice(br#","identifier":"#);
+        let _ = serde_json::to_writer(&mut *out, self.identifier);
+        out.extend_from_slice(br#","operation":""#);
+        out.extend_from_slice(self.operation.as_str().as_bytes());
+        out.extend_from_slice(br#"","before":"#);
+        push_version(out, self.before);
+        out.extend_from_slice(br#","after":"#);
+        push_version(out, self.after);
+        out.push(b'}');
+    }
+}
+
+fn push_version(out: &mut Vec<u8>, version: Option<u64>) {
+    match version {
+        Some(v) => push_decimal(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 impl StoredAudit {
@@ -269,6 +298,8 @@ struct AuditLog<'t> {
     meta: redb::Table<'t, &'static str, u64>,
     entries: redb::Table<'t, (&'static str, u64), &'static [u8]>,
     seq: u64,
+    /// One entry's JSON, reused for every entry.
+    buf: Vec<u8>,
 }
 
 impl<'t> AuditLog<'t> {
@@ -279,7 +310,12 @@ impl<'t> AuditLog<'t> {
             .map_err(unavailable)?
             .map_or(0, |v| v.value());
         let entries = txn.open_table(AUDIT).map_err(unavailable)?;
-        Ok(AuditLog { meta, entries, seq })
+        Ok(AuditLog {
+            meta,
+            entries,
+            seq,
+            buf: Vec::new(),
+        })
     }
 
     fn append(
@@ -293,15 +329,16 @@ impl<'t> AuditLog<'t> {
         self.seq += 1;
         let entry = StoredAudit {
             at_ms: now_ms(),
-            who: who.to_string(),
-            identifier: key.to_string(),
+            who,
+            identifier: key,
             operation,
             before,
             after,
         };
-        let bytes = serde_json::to_vec(&entry).map_err(unavailable)?;
+        self.buf.clear();
+        entry.write_json(&mut self.buf);
         self.entries
-            .insert((audit::partition(key), self.seq), bytes.as_slice())
+            .insert((audit::partition(key), self.seq), self.buf.as_slice())
             .map_err(unavailable)?;
         Ok(())
     }
@@ -452,11 +489,7 @@ impl LinkStore for EmbeddedStore {
         blocking(move || this.purge_one(&key, &who)).await
     }
 
-    async fn put_batch(
-        &self,
-        batch: Vec<(String, AnchorRecord)>,
-        who: &str,
-    ) -> Result<(), StoreError> {
+    async fn put_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
         let (this, who) = (self.clone(), who.to_string());
         blocking(move || this.write_batch(batch, &who)).await
     }
@@ -624,6 +657,32 @@ mod tests {
         assert!(!store.claim_first_start().await.unwrap());
     }
 
+    #[test]
+    fn audit_entries_are_written_as_serde_json_writes_them() {
+        let whos = [
+            "cli (idr import)",
+            "a \"quoted\" \\ key\n\u{1}",
+            "did:web:é.example",
+        ];
+        let ops = ["create", "replace", "delete", "restore", "purge", "import"];
+        for (i, op) in ops.into_iter().enumerate() {
+            let entry = StoredAudit {
+                at_ms: 1_733_347_200_123 + i as u64,
+                who: whos[i % whos.len()],
+                identifier: "01/09520123456788/10/A%22B",
+                operation: Operation::parse(op).unwrap(),
+                before: (i % 2 == 1).then_some(u64::MAX - i as u64),
+                after: (i % 3 != 2).then_some(i as u64),
+            };
+            let mut ours = Vec::new();
+            entry.write_json(&mut ours);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&entry).unwrap()
+            );
+        }
+    }
+
     #[tokio::test]
     async fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -631,7 +690,10 @@ mod tests {
             let store = EmbeddedStore::open(dir.path()).unwrap();
             store
                 .put_batch(
-                    vec![("01/a".into(), record("a")), ("01/b".into(), record("b"))],
+                    vec![
+                        ("01/a".into(), Payload::of(&record("a"))),
+                        ("01/b".into(), Payload::of(&record("b"))),
+                    ],
                     "test",
                 )
                 .await

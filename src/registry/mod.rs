@@ -134,10 +134,11 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Drops the copy a delete kept (a hard delete). `Ok(false)` when there was none.
     async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError>;
 
-    /// Upserts many already-validated anchors (bulk import), each with an `import` audit entry.
+    /// Upserts many already-validated anchors (bulk import), each with an `import` audit entry. The records come
+    /// encoded (`format::payload`): an import encodes on every core, and its one writer only stores.
     async fn put_batch(
         &self,
-        batch: Vec<(String, AnchorRecord)>,
+        batch: Vec<(String, format::Payload)>,
         who: &str,
     ) -> Result<(), StoreError>;
 

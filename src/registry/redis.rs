@@ -641,14 +641,30 @@ impl RedisStore {
         who: &str,
         op: &str,
     ) -> Result<PutOutcome, StoreError> {
-        let anchor_key = self.anchor_key(key);
         let payload = super::format::payload(&record);
+        let (version, created) = self
+            .write_payload(key, &payload, precondition, who, op)
+            .await?;
+        let stored = Arc::new(StoredAnchor { version, record });
+        Ok(PutOutcome { stored, created })
+    }
+
+    /// `write` of a record already encoded (`format::payload`): (new version, created).
+    async fn write_payload(
+        &self,
+        key: &str,
+        payload: &[u8],
+        precondition: Precondition,
+        who: &str,
+        op: &str,
+    ) -> Result<(u64, bool), StoreError> {
+        let anchor_key = self.anchor_key(key);
         let (mode, versions) = precondition_args(&precondition);
         let tombstone = self.tombstone_key(key);
         let args: [&[u8]; 7] = [
             mode.as_bytes(),
             versions.as_bytes(),
-            &payload,
+            payload,
             self.channel.as_bytes(),
             key.as_bytes(),
             who.as_bytes(),
@@ -668,14 +684,7 @@ impl RedisStore {
         match reply.as_slice() {
             [1, version, created] => {
                 self.wait_for_replicas(&anchor_key).await;
-                let stored = Arc::new(StoredAnchor {
-                    version: *version as u64,
-                    record,
-                });
-                Ok(PutOutcome {
-                    stored,
-                    created: *created == 1,
-                })
+                Ok((*version as u64, *created == 1))
             }
             [0, now] => Err(StoreError::PreconditionFailed {
                 current: current(*now),
@@ -816,12 +825,12 @@ impl LinkStore for RedisStore {
 
     async fn put_batch(
         &self,
-        batch: Vec<(String, AnchorRecord)>,
+        batch: Vec<(String, super::format::Payload)>,
         who: &str,
     ) -> Result<(), StoreError> {
         futures_util::stream::iter(batch)
-            .map(|(key, record)| async move {
-                self.write(&key, record, Precondition::None, who, "import")
+            .map(|(key, payload)| async move {
+                self.write_payload(&key, payload.as_bytes(), Precondition::None, who, "import")
                     .await
                     .map(|_| ())
             })
