@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A cached record (`None`: nothing is registered), the feed generation it was read in, and when it expires.
+/// A cached record (or `()`: nothing is registered), the feed generation it was read in, and when it expires.
 /// Entries from before a reconnect may have missed invalidations: they are not served as current, but remain a
 /// fallback during an outage. Expired entries are treated as absent and replaced by the next read.
 #[derive(Clone)]
@@ -26,6 +26,8 @@ struct Entry<T> {
     value: T,
     generation: u64,
     expires: Instant,
+    /// Computed once: the cache asks for it again on every eviction.
+    weight: u32,
 }
 
 type Present = Entry<Arc<StoredAnchor>>;
@@ -35,15 +37,9 @@ type Absent = Entry<()>;
 #[derive(Clone)]
 struct Weigh;
 
-impl quick_cache::Weighter<String, Present> for Weigh {
-    fn weight(&self, key: &String, entry: &Present) -> u64 {
-        weight(key, Some(&entry.value)).into()
-    }
-}
-
-impl quick_cache::Weighter<String, Absent> for Weigh {
-    fn weight(&self, key: &String, _: &Absent) -> u64 {
-        weight(key, None).into()
+impl<T> quick_cache::Weighter<String, Entry<T>> for Weigh {
+    fn weight(&self, _: &String, entry: &Entry<T>) -> u64 {
+        entry.weight.into()
     }
 }
 
@@ -159,6 +155,7 @@ impl CachedStore {
                         value: record.clone(),
                         generation,
                         expires,
+                        weight: weight(key, Some(record)),
                     };
                     self.present.insert((*key).to_string(), entry);
                 }
@@ -168,6 +165,7 @@ impl CachedStore {
                         value: (),
                         generation,
                         expires,
+                        weight: weight(key, None),
                     };
                     self.absent.insert((*key).to_string(), entry);
                 }
