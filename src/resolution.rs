@@ -1,12 +1,13 @@
-//! The resolution algorithm: walk up the qualifier tree in one store round trip, then pick the linkset, the
-//! requested link type or the default link, level by level.
+//! The resolution algorithm: walk up the qualifier tree in at most one store round trip (a local store stops at the
+//! first level that settles the answer), then pick the linkset, the requested link type or the default link, level
+//! by level.
 
 use crate::identifier::Identifier;
 use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::UnknownLinkType;
 use crate::linkset::{self, Level, Linkset};
 use crate::negotiate::{Choice, Preferences};
-use crate::registry::{AnchorRecord, Link, LinkStore, StoreError, StoredAnchor};
+use crate::registry::{AnchorRecord, Link, LinkStore, Settles, StoreError, StoredAnchor};
 use std::sync::Arc;
 
 /// What the client asked for with `linkType` (already mapped through the vocabulary).
@@ -181,7 +182,9 @@ pub async fn resolve(
 ) -> Result<Resolved, StoreError> {
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
-    let lookup = store.lookup(&paths).await?;
+    let settles = |record: &StoredAnchor| settles(record, query);
+    let settles: Option<Settles<'_>> = may_settle(query).then_some(&settles);
+    let lookup = store.lookup_until(&paths, settles).await?;
     let (stale, complete) = (lookup.stale, lookup.complete);
     let outcome = decide(key, &candidates, lookup.records, query, root, delegations);
     // From a cache with gaps during an outage, "not found" may only mean "not cached": never a 404 for that.
@@ -248,6 +251,51 @@ fn decide(
     }
 }
 
+/// Whether `record`, as the most specific level that has one, decides the answer alone, so the levels above it need
+/// not be read. It must agree with `decide`: only a redirect (or, for a requested type, a set of choices) taken from
+/// this level's own links settles; a linkset lists every level, and a fallback may look further up.
+fn settles(record: &StoredAnchor, query: &Query) -> bool {
+    if !may_settle(query) {
+        return false;
+    }
+    let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
+    let record = &record.record;
+    match &query.link_type {
+        LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
+            let links = links_of(record, t, &keep);
+            query.preferences.choose(&links, false).is_some()
+        }),
+        LinkTypeQuery::Type(uri) => {
+            let links = links_of(record, uri, &keep);
+            query.preferences.choose(&links, true).is_some()
+        }
+        LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => false,
+    }
+}
+
+/// Whether one level can settle the answer at all: a linkset lists every level, and an unknown type may fall back to
+/// the default link of any level.
+fn may_settle(query: &Query) -> bool {
+    !query.accept_linkset
+        && matches!(
+            query.link_type,
+            LinkTypeQuery::Default | LinkTypeQuery::Type(_)
+        )
+}
+
+/// A record's links of one type that the request may see.
+fn links_of<'a>(
+    record: &'a AnchorRecord,
+    link_type: &str,
+    keep: &dyn Fn(&Link) -> bool,
+) -> Vec<&'a Link> {
+    record
+        .links
+        .iter()
+        .filter(|l| l.link_type == link_type && keep(l))
+        .collect()
+}
+
 fn level(f: &Found<'_>, root: &str) -> Level {
     Level {
         anchor: f.key.uri_under(root),
@@ -264,13 +312,7 @@ fn by_type(
     keep: &dyn Fn(&Link) -> bool,
 ) -> Outcome {
     for f in found {
-        let links: Vec<&Link> = f
-            .anchor
-            .record
-            .links
-            .iter()
-            .filter(|l| l.link_type == uri && keep(l))
-            .collect();
+        let links = links_of(&f.anchor.record, uri, keep);
         match query.preferences.choose(&links, true) {
             Some(Choice::One(link)) => {
                 return Outcome::Redirect {
@@ -303,13 +345,7 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         .find_map(|f| f.anchor.record.default_link_type.as_deref());
     let of_type = |t: &str| {
         found.iter().find_map(|f| {
-            let links: Vec<&Link> = f
-                .anchor
-                .record
-                .links
-                .iter()
-                .filter(|l| l.link_type == t && keep(l))
-                .collect();
+            let links = links_of(&f.anchor.record, t, keep);
             match query.preferences.choose(&links, false) {
                 Some(Choice::One(link)) => Some(link.href.clone()),
                 _ => None,
@@ -361,6 +397,121 @@ pub fn normalise_access_role(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Precondition;
+    use crate::registry::cache::CachedStore;
+    use crate::registry::embedded::EmbeddedStore;
+    use proptest::prelude::*;
+
+    const TYPES: [&str; 3] = [
+        "https://gs1.org/voc/pip",
+        "https://gs1.org/voc/certificationInfo",
+        "https://test.uncefact.org/vocabulary/linkTypes/dpp",
+    ];
+    const ROLES: [&str; 2] = ["untp:accessRole#Customer", "untp:accessRole#Regulator"];
+
+    /// (type, language, role, an old version) of one link, as indexes.
+    type LinkSpec = (usize, usize, usize, bool);
+    /// A level's record: its default type and links; `None` when nothing is registered there.
+    type LevelSpec = Option<(Option<usize>, Vec<LinkSpec>)>;
+
+    fn record((default, links): &(Option<usize>, Vec<LinkSpec>)) -> AnchorRecord {
+        AnchorRecord {
+            item_description: "Thing".into(),
+            default_link_type: default.map(|t| TYPES[t].to_string()),
+            links: links
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, lang, role, old))| Link {
+                    link_type: TYPES[t].into(),
+                    href: format!("https://example.com/{i}/{t}/{lang}/{role}"),
+                    title: "A link".into(),
+                    media_type: Some("text/html".into()),
+                    hreflang: vec![["en", "fr"][lang % 2].into()],
+                    context: vec![],
+                    rel: if old {
+                        vec!["predecessor-version".into()]
+                    } else {
+                        vec![]
+                    },
+                    method: vec![],
+                    encryption_method: None,
+                    access_role: ROLES
+                        .get(role)
+                        .map(|r| vec![r.to_string()])
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+
+    fn level_spec() -> impl Strategy<Value = LevelSpec> {
+        let link = (
+            0..3usize,
+            0..2usize,
+            0..3usize,
+            proptest::bool::weighted(0.2),
+        );
+        proptest::option::weighted(
+            0.7,
+            (
+                proptest::option::of(0..3usize),
+                proptest::collection::vec(link, 0..4),
+            ),
+        )
+    }
+
+    fn query_spec() -> impl Strategy<Value = Query> {
+        let link_type = prop_oneof![
+            Just(LinkTypeQuery::Default),
+            Just(LinkTypeQuery::Linkset),
+            (0..3usize).prop_map(|t| LinkTypeQuery::Type(TYPES[t].into())),
+        ];
+        let language = proptest::option::of(prop_oneof![Just("fr"), Just("en")]);
+        let role = proptest::option::of(0..2usize);
+        (link_type, any::<bool>(), language, role).prop_map(
+            |(link_type, accept_linkset, language, role)| Query {
+                link_type,
+                accept_linkset,
+                preferences: Preferences::new(language, None, None),
+                access_role: role.map(|r| ROLES[r].to_string()),
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Stopping at the level that settles the answer (the cached embedded store) answers exactly as reading
+        /// every level (the bare store) does.
+        #[test]
+        fn stopping_early_gives_the_answer_of_every_level(
+            levels in proptest::collection::vec(level_spec(), 4),
+            query in query_spec(),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let parser = crate::identifier::Parser::embedded().unwrap();
+            let key = parser.parse_request("/01/09520123456788/10/ABC/21/S1", "").unwrap().identifier;
+            let paths: Vec<String> = key.levels().iter().map(|k| k.canonical_path().to_string()).collect();
+            prop_assert_eq!(paths.len(), 4);
+            let (full, lazy) = runtime.block_on(async {
+                let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+                for (path, spec) in paths.iter().zip(&levels) {
+                    if let Some(spec) = spec {
+                        store.put(path, record(spec), Precondition::None, "test").await.unwrap();
+                    }
+                }
+                let settings = crate::config::CacheSettings { max_bytes: 1 << 20, ttl_seconds: 60, negative_ttl_ms: 60_000 };
+                let cached = CachedStore::wrap(store.clone(), &settings);
+                let none = Delegations::default();
+                let root = "https://id.example.com";
+                let full = resolve(store.as_ref(), &key, &query, root, &none).await.unwrap();
+                let lazy = resolve(cached.as_ref(), &key, &query, root, &none).await.unwrap();
+                (format!("{:?}", full.outcome), format!("{:?}", lazy.outcome))
+            });
+            prop_assert_eq!(full, lazy);
+        }
+    }
 
     #[test]
     fn access_role_shorthand() {

@@ -1,7 +1,8 @@
 //! A bounded in-process cache of link records in front of the store, kept coherent by invalidation on each local
 //! write and, for a shared store (Redis), by the store's invalidation feed of other replicas' writes.
 //!
-//! - Hits never leave the process. Misses fetch every level in one round trip and fill the cache.
+//! - Hits never leave the process. Misses fetch the levels not cached in one round trip (a shared store) or level by
+//!   level up to the one that settles the answer (a store in this process), and fill the cache.
 //! - Coherence: every write anywhere publishes the key; the feed drops it here. A read that raced an invalidation
 //!   does not fill the cache (an epoch counter), so an old value cannot be re-inserted after its invalidation.
 //! - While the feed is down, cached records are not trusted: reads go to the store. When the store itself cannot be
@@ -10,7 +11,7 @@
 use super::CacheStats;
 use super::{
     AnchorRecord, AnchorSink, AuditEntry, AuditQuery, InvalidationSink, LinkStore, Lookup,
-    Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
+    Precondition, PutOutcome, Settles, Sink, StoreError, StoredAnchor,
 };
 use crate::config::CacheSettings;
 use quick_cache::sync::Cache;
@@ -52,8 +53,8 @@ struct Snapshot {
     epochs: Vec<u64>,
 }
 
-fn stripe(key: &str) -> usize {
-    (fnv1a(key) as usize) & (STRIPES - 1)
+fn stripe(hash: u64) -> usize {
+    (hash as usize) & (STRIPES - 1)
 }
 
 /// FNV-1a: cheap and well spread for short keys.
@@ -83,6 +84,47 @@ pub struct CachedStore {
     /// The invalidation feed is connected, so cached records of this generation are current.
     live: AtomicBool,
     generation: AtomicU64,
+    /// Admission once a cache is nearly full: a key is inserted only on its second miss within a window. S3-FIFO
+    /// evicts one-off entries early, but each still costs an insert and, later, freeing a record gone cold: a
+    /// seventh of the CPU of a scan spread over far more identifiers than fit (docs/performance.md).
+    doorkeeper: Doorkeeper,
+}
+
+/// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
+const DOORKEEPER_BITS: usize = 1 << 18;
+
+/// A bitset of recently missed keys (by hash), cleared when half of its bits are set.
+struct Doorkeeper {
+    words: Box<[AtomicU64]>,
+    marked: AtomicU64,
+}
+
+impl Doorkeeper {
+    fn new() -> Doorkeeper {
+        Doorkeeper {
+            words: (0..DOORKEEPER_BITS / 64)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            marked: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the key of `hash` missed before in this window; marks it. The bit is taken from the high half of the
+    /// hash, so that keys sharing an invalidation stripe (the low bits) do not share a bit.
+    fn seen_before(&self, hash: u64) -> bool {
+        let bit = ((hash >> 32) as usize) & (DOORKEEPER_BITS - 1);
+        let mask = 1u64 << (bit % 64);
+        if self.words[bit / 64].fetch_or(mask, Ordering::Relaxed) & mask != 0 {
+            return true;
+        }
+        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= (DOORKEEPER_BITS / 2) as u64 {
+            self.marked.store(0, Ordering::Relaxed);
+            for word in self.words.iter() {
+                word.store(0, Ordering::Relaxed);
+            }
+        }
+        false
+    }
 }
 
 impl CachedStore {
@@ -102,6 +144,7 @@ impl CachedStore {
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
+            doorkeeper: Doorkeeper::new(),
         });
         let sink: Sink = store.clone();
         if !store.inner.subscribe(sink) {
@@ -111,21 +154,75 @@ impl CachedStore {
         store
     }
 
-    /// Current entries for every key, or `None` when any key is missing, expired or from an older generation.
-    fn cached(&self, keys: &[&str]) -> Option<Vec<Option<Arc<StoredAnchor>>>> {
+    /// What is cached for `key` as current: `Some(None)` for "nothing registered". `None` when it is missing,
+    /// expired or from an older generation.
+    fn current(
+        &self,
+        key: &str,
+        generation: u64,
+        now: Instant,
+    ) -> Option<Option<Arc<StoredAnchor>>> {
+        let current = |g: u64, expires: Instant| g == generation && now < expires;
+        match self.present.get(key) {
+            Some(e) if current(e.generation, e.expires) => Some(Some(e.value)),
+            _ => self
+                .absent
+                .get(key)
+                .filter(|e| current(e.generation, e.expires))
+                .map(|_| None),
+        }
+    }
+
+    /// Levels answered from memory, most specific first, up to the first that is not cached or the one that settles
+    /// the answer. `true` when nothing more is needed.
+    fn walk_cached(&self, keys: &[&str], walk: &mut Walk, settles: Option<Settles<'_>>) -> bool {
+        if !self.live.load(Ordering::Acquire) {
+            return false;
+        }
         let generation = self.generation.load(Ordering::Acquire);
         let now = Instant::now();
-        let current = |g: u64, expires: Instant| g == generation && now < expires;
-        keys.iter()
-            .map(|k| match self.present.get(*k) {
-                Some(e) if current(e.generation, e.expires) => Some(Some(e.value)),
-                _ => self
-                    .absent
-                    .get(*k)
-                    .filter(|e| current(e.generation, e.expires))
-                    .map(|_| None),
-            })
-            .collect()
+        for key in &keys[walk.records.len()..] {
+            let Some(record) = self.current(key, generation, now) else {
+                return false;
+            };
+            if walk.push(record, settles) {
+                return true;
+            }
+        }
+        true
+    }
+
+    /// The remaining levels from a store in this process, one at a time (each is cheap), stopping at the one that
+    /// settles the answer; cached levels on the way are taken from memory.
+    async fn read_each(
+        &self,
+        keys: &[&str],
+        walk: &mut Walk,
+        settles: Option<Settles<'_>>,
+    ) -> Result<(), StoreError> {
+        while walk.records.len() < keys.len() {
+            if self.walk_cached(keys, walk, settles) {
+                return Ok(());
+            }
+            let key = &keys[walk.records.len()..][..1];
+            let seen = self.snapshot(key);
+            let mut record = self.inner.get_many(key).await?;
+            self.fill(key, &record, &seen);
+            if walk.push(record.pop().flatten(), settles) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The remaining levels from a shared store, in one round trip.
+    async fn read_rest(&self, keys: &[&str], walk: &mut Walk) -> Result<(), StoreError> {
+        let rest = &keys[walk.records.len()..];
+        let seen = self.snapshot(rest);
+        let records = self.inner.get_many(rest).await?;
+        self.fill(rest, &records, &seen);
+        walk.records.extend(records);
+        Ok(())
     }
 
     fn snapshot(&self, keys: &[&str]) -> Snapshot {
@@ -133,7 +230,7 @@ impl CachedStore {
             generation: self.generation.load(Ordering::Acquire),
             epochs: keys
                 .iter()
-                .map(|k| self.epochs[stripe(k)].load(Ordering::Acquire))
+                .map(|k| self.epochs[stripe(fnv1a(k))].load(Ordering::Acquire))
                 .collect(),
         }
     }
@@ -143,8 +240,9 @@ impl CachedStore {
     fn fill(&self, keys: &[&str], records: &[Option<Arc<StoredAnchor>>], seen: &Snapshot) {
         let now = Instant::now();
         for ((key, record), epoch) in keys.iter().zip(records).zip(&seen.epochs) {
-            let counter = &self.epochs[stripe(key)];
-            if counter.load(Ordering::Acquire) != *epoch {
+            let hash = fnv1a(key);
+            let counter = &self.epochs[stripe(hash)];
+            if counter.load(Ordering::Acquire) != *epoch || !self.admit(hash, record.is_some()) {
                 continue;
             }
             let generation = seen.generation;
@@ -175,6 +273,16 @@ impl CachedStore {
                 self.absent.remove(*key);
             }
         }
+    }
+
+    /// Whether to cache what a miss read: always while the cache has room, then only keys that missed before.
+    fn admit(&self, hash: u64, present: bool) -> bool {
+        let (used, capacity) = if present {
+            (self.present.weight(), self.present.capacity())
+        } else {
+            (self.absent.weight(), self.absent.capacity())
+        };
+        used < capacity / 10 * 9 || self.doorkeeper.seen_before(hash)
     }
 
     /// The store is unreachable: answer from whatever is cached, if any level of the identifier is.
@@ -214,9 +322,38 @@ impl CachedStore {
     }
 
     fn forget(&self, key: &str) {
-        self.epochs[stripe(key)].fetch_add(1, Ordering::AcqRel);
+        self.epochs[stripe(fnv1a(key))].fetch_add(1, Ordering::AcqRel);
         self.present.remove(key);
         self.absent.remove(key);
+    }
+}
+
+/// The levels of a resolution read so far, most specific first.
+#[derive(Default)]
+struct Walk {
+    records: Vec<Option<Arc<StoredAnchor>>>,
+    found: bool,
+}
+
+impl Walk {
+    /// Adds the next level. `true` when it is the first level with a record and it settles the answer.
+    fn push(&mut self, record: Option<Arc<StoredAnchor>>, settles: Option<Settles<'_>>) -> bool {
+        let first = !self.found && record.is_some();
+        self.found |= record.is_some();
+        let done = first
+            && record
+                .as_deref()
+                .is_some_and(|r| settles.is_some_and(|f| f(r)));
+        self.records.push(record);
+        done
+    }
+
+    fn lookup(self) -> Lookup {
+        Lookup {
+            records: self.records,
+            stale: false,
+            complete: true,
+        }
     }
 }
 
@@ -266,28 +403,24 @@ impl LinkStore for CachedStore {
         self.inner.get_many(keys).await
     }
 
-    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
-        if self.live.load(Ordering::Acquire) {
-            if let Some(records) = self.cached(keys) {
-                metrics::counter!(crate::telemetry::names::CACHE_HITS).increment(1);
-                return Ok(Lookup {
-                    records,
-                    stale: false,
-                    complete: true,
-                });
-            }
+    async fn lookup_until(
+        &self,
+        keys: &[&str],
+        settles: Option<Settles<'_>>,
+    ) -> Result<Lookup, StoreError> {
+        let mut walk = Walk::default();
+        if self.walk_cached(keys, &mut walk, settles) {
+            metrics::counter!(crate::telemetry::names::CACHE_HITS).increment(1);
+            return Ok(walk.lookup());
         }
         metrics::counter!(crate::telemetry::names::CACHE_MISSES).increment(1);
-        let seen = self.snapshot(keys);
-        match self.inner.get_many(keys).await {
-            Ok(records) => {
-                self.fill(keys, &records, &seen);
-                Ok(Lookup {
-                    records,
-                    stale: false,
-                    complete: true,
-                })
-            }
+        let read = if self.inner.local_reads() && settles.is_some() {
+            self.read_each(keys, &mut walk, settles).await
+        } else {
+            self.read_rest(keys, &mut walk).await
+        };
+        match read {
+            Ok(()) => Ok(walk.lookup()),
             Err(e @ StoreError::Unavailable(_)) => self.fallback(keys, e),
             Err(e) => Err(e),
         }
@@ -487,6 +620,80 @@ mod tests {
             hot.len(),
             "the scan evicted identifiers read repeatedly"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_admits_a_key_on_its_second_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        // Room for about a hundred records: the first ones fill it, then admission needs a second miss.
+        let small = CacheSettings {
+            max_bytes: 32 << 10,
+            ..settings()
+        };
+        let cached = CachedStore::wrap(inner.clone(), &small);
+        let key = |i: usize| format!("01/{i:014}");
+        for i in 0..400 {
+            let k = key(i);
+            inner
+                .put(&k, record("x"), Precondition::None, "test")
+                .await
+                .unwrap();
+            cached.lookup(&[&k]).await.unwrap();
+        }
+        let full = cached.present.weight();
+        assert!(full >= cached.present.capacity() / 10 * 9, "filled: {full}");
+        let late = "01/99999999999999";
+        inner
+            .put(late, record("late"), Precondition::None, "test")
+            .await
+            .unwrap();
+        cached.lookup(&[late]).await.unwrap();
+        assert!(
+            cached.present.peek(late).is_none(),
+            "a first miss is not cached"
+        );
+        let second = cached.lookup(&[late]).await.unwrap();
+        assert_eq!(
+            second.records[0].as_ref().unwrap().record.item_description,
+            "late"
+        );
+        assert!(cached.present.peek(late).is_some(), "a second miss is");
+    }
+
+    #[tokio::test]
+    async fn a_local_store_is_read_up_to_the_level_that_settles() {
+        let (_dir, inner, cached) = setup().await;
+        for (k, desc) in [("01/a/21/s", "serial"), ("01/a", "gtin")] {
+            inner
+                .put(k, record(desc), Precondition::None, "test")
+                .await
+                .unwrap();
+        }
+        let keys = ["01/a/21/x", "01/a/21/s", "01/a"];
+        let settles = |r: &StoredAnchor| r.record.item_description == "serial";
+        let read = cached.lookup_until(&keys, Some(&settles)).await.unwrap();
+        let descriptions: Vec<Option<&str>> = read
+            .records
+            .iter()
+            .map(|r| r.as_ref().map(|a| a.record.item_description.as_str()))
+            .collect();
+        assert_eq!(descriptions, [None, Some("serial")], "stops at the serial");
+        assert!(
+            cached.present.peek("01/a").is_none(),
+            "the level above was not read"
+        );
+        // From the cache too: the same answer without the store.
+        let again = cached.lookup_until(&keys, Some(&settles)).await.unwrap();
+        assert_eq!(again.records.len(), 2);
+        // Only the first level with a record may settle: when it does not, every level is read.
+        let gtin_settles = |r: &StoredAnchor| r.record.item_description == "gtin";
+        let all = cached
+            .lookup_until(&keys, Some(&gtin_settles))
+            .await
+            .unwrap();
+        assert_eq!(all.records.len(), 3);
+        assert!(cached.present.peek("01/a").is_some());
     }
 
     #[tokio::test]

@@ -458,6 +458,10 @@ impl LinkStore for EmbeddedStore {
         self.read_many(keys)
     }
 
+    fn local_reads(&self) -> bool {
+        true
+    }
+
     async fn put(
         &self,
         key: &str,

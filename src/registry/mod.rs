@@ -70,12 +70,16 @@ pub type AnchorSink<'s> =
 /// cannot be reached).
 #[derive(Clone, Debug)]
 pub struct Lookup {
+    /// One entry per level read, in the order of the keys asked for; a lookup that stopped early is shorter.
     pub records: Vec<Option<Arc<StoredAnchor>>>,
     pub stale: bool,
     /// Every level is known (present or known absent). A stale lookup may have gaps: an absent level there is
     /// unknown, not "nothing registered".
     pub complete: bool,
 }
+
+/// Whether a record, as the most specific level that has one, decides a resolution alone (see `LinkStore::lookup_until`).
+pub type Settles<'a> = &'a (dyn Fn(&StoredAnchor) -> bool + Sync);
 
 /// Receives a store's invalidation events (a cache in front of a shared store).
 pub trait InvalidationSink: Send + Sync {
@@ -167,13 +171,31 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Calls `sink` for every anchor (export).
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
 
-    /// The read of a resolution. A cached store may answer from memory, and say when that is stale.
-    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
+    /// The read of a resolution: `keys` are the levels of an identifier, most specific first. A cached store may
+    /// answer from memory, and say when that is stale. It may also stop early: when the first level that has a
+    /// record `settles` the answer, the levels above it are not needed, and `records` may end there. `None`: every
+    /// level is needed.
+    async fn lookup_until(
+        &self,
+        keys: &[&str],
+        _settles: Option<Settles<'_>>,
+    ) -> Result<Lookup, StoreError> {
         Ok(Lookup {
             records: self.get_many(keys).await?,
             stale: false,
             complete: true,
         })
+    }
+
+    /// Every level of a resolution.
+    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
+        self.lookup_until(keys, None).await
+    }
+
+    /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the
+    /// level that settles it, rather than fetching every level at once.
+    fn local_reads(&self) -> bool {
+        false
     }
 
     /// Size of an in-process cache in front of the store, if there is one (`/metrics`).
