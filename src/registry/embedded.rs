@@ -9,9 +9,13 @@ use super::format::{Payload, push_decimal};
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
 /// Last version of each deleted anchor, so a re-created anchor never reuses an old `ETag`.
@@ -34,6 +38,19 @@ const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 pub struct EmbeddedStore {
     db: Arc<Database>,
     nonces: Arc<Nonces>,
+    snapshot: Arc<Snapshot>,
+}
+
+type AnchorTable = ReadOnlyTable<&'static str, &'static [u8]>;
+
+/// The anchors table as of the last commit, shared by scans until the next one: opening a read transaction and its
+/// table costs more than a point read from redb's page cache. This process is the file's only writer (redb locks
+/// it), and every commit drops the snapshot.
+#[derive(Default)]
+struct Snapshot {
+    table: RwLock<Option<Arc<AnchorTable>>>,
+    /// Commits so far: a snapshot opened while one landed is used once, not kept.
+    commits: AtomicU64,
 }
 
 impl EmbeddedStore {
@@ -59,12 +76,41 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             nonces: Arc::default(),
+            snapshot: Arc::default(),
         })
     }
 
-    fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+    /// The anchors table of the last committed state.
+    fn anchors(&self) -> Result<Arc<AnchorTable>, StoreError> {
+        let slot = &self.snapshot.table;
+        if let Some(table) = slot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            return Ok(table.clone());
+        }
+        let commits = self.snapshot.commits.load(Ordering::Acquire);
         let txn = self.db.begin_read().map_err(unavailable)?;
-        let table = txn.open_table(ANCHORS).map_err(unavailable)?;
+        let table = Arc::new(txn.open_table(ANCHORS).map_err(unavailable)?);
+        let mut slot = slot.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock that `commit` clears the slot with, so a snapshot older than a commit is never kept.
+        if self.snapshot.commits.load(Ordering::Acquire) == commits {
+            *slot = Some(table.clone());
+        }
+        Ok(table)
+    }
+
+    /// Commits, then makes the next scan read the new state.
+    fn commit(&self, txn: redb::WriteTransaction) -> Result<(), StoreError> {
+        let committed = txn.commit().map_err(unavailable);
+        self.snapshot.commits.fetch_add(1, Ordering::AcqRel);
+        *self
+            .snapshot
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        committed
+    }
+
+    fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+        let table = self.anchors()?;
         keys.iter()
             .map(|key| match table.get(*key).map_err(unavailable)? {
                 Some(bytes) => decode(key, bytes.value()).map(|a| Some(Arc::new(a))),
@@ -100,7 +146,7 @@ impl EmbeddedStore {
             append_audit(&txn, key, op, who, current, Some(version))?;
             (stored, current.is_none())
         };
-        txn.commit().map_err(unavailable)?;
+        self.commit(txn)?;
         Ok(PutOutcome {
             stored: Arc::new(stored.0),
             created: stored.1,
@@ -131,7 +177,7 @@ impl EmbeddedStore {
             }
             current.is_some()
         };
-        txn.commit().map_err(unavailable)?;
+        self.commit(txn)?;
         Ok(existed)
     }
 
@@ -162,7 +208,7 @@ impl EmbeddedStore {
             append_audit(&txn, key, Operation::Restore, who, None, Some(version))?;
             stored
         };
-        txn.commit().map_err(unavailable)?;
+        self.commit(txn)?;
         Ok(Some(PutOutcome {
             stored: Arc::new(stored),
             created: true,
@@ -180,7 +226,7 @@ impl EmbeddedStore {
         if existed {
             append_audit(&txn, key, Operation::Purge, who, None, None)?;
         }
-        txn.commit().map_err(unavailable)?;
+        self.commit(txn)?;
         Ok(existed)
     }
 
@@ -200,7 +246,7 @@ impl EmbeddedStore {
             }
             log.close()?;
         }
-        txn.commit().map_err(unavailable)
+        self.commit(txn)
     }
 
     fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
@@ -425,7 +471,7 @@ impl EmbeddedStore {
                 .map_err(unavailable)?
                 .insert(name.as_str(), document.as_str())
                 .map_err(unavailable)?;
-            txn.commit().map_err(unavailable)
+            this.commit(txn)
         })
         .await
     }
@@ -518,7 +564,7 @@ impl LinkStore for EmbeddedStore {
                     .map_err(unavailable)?
                     .is_none()
             };
-            txn.commit().map_err(unavailable)?;
+            this.commit(txn)?;
             Ok(first)
         })
         .await
@@ -598,6 +644,46 @@ mod tests {
             default_link_type: None,
             links: vec![],
         }
+    }
+
+    #[tokio::test]
+    async fn reads_see_every_commit_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let read = |s: &EmbeddedStore| {
+            s.read_many(&["01/x"]).unwrap()[0]
+                .as_ref()
+                .map(|a| a.record.item_description.clone())
+        };
+        assert_eq!(read(&store), None);
+        let kept = store.anchors().unwrap();
+        store
+            .put("01/x", record("a"), Precondition::None, "test")
+            .await
+            .unwrap();
+        assert_eq!(read(&store).as_deref(), Some("a"), "a put is seen at once");
+        assert!(
+            kept.get("01/x").unwrap().is_none(),
+            "a snapshot taken before stays as it was"
+        );
+        store
+            .put("01/x", record("b"), Precondition::None, "test")
+            .await
+            .unwrap();
+        assert_eq!(read(&store).as_deref(), Some("b"));
+        store
+            .delete("01/x", Precondition::None, "test")
+            .await
+            .unwrap();
+        assert_eq!(read(&store), None, "so is a delete");
+        store.restore("01/x", "test").await.unwrap();
+        assert_eq!(read(&store).as_deref(), Some("b"), "and a restore");
+        let payload = crate::registry::format::Payload::of(&record("c"));
+        store
+            .put_batch(vec![("01/x".into(), payload)], "test")
+            .await
+            .unwrap();
+        assert_eq!(read(&store).as_deref(), Some("c"), "and an import");
     }
 
     #[tokio::test]
