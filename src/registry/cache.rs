@@ -329,18 +329,30 @@ impl CachedStore {
 }
 
 /// The levels of a resolution read so far, most specific first.
-#[derive(Default)]
 struct Walk {
     records: Vec<Option<Arc<StoredAnchor>>>,
+    /// Levels the resolution has.
+    levels: usize,
     found: bool,
 }
 
 impl Walk {
-    /// Adds the next level. `true` when it is the first level with a record and it settles the answer.
+    fn new(levels: usize) -> Walk {
+        Walk {
+            records: Vec::with_capacity(levels),
+            levels,
+            found: false,
+        }
+    }
+
+    /// Adds the next level. `true` when it is the first level with a record and it settles the answer. The last level
+    /// is not asked: nothing above it would be saved (a cached single-level scan pays no second choice of link).
     fn push(&mut self, record: Option<Arc<StoredAnchor>>, settles: Option<Settles<'_>>) -> bool {
         let first = !self.found && record.is_some();
         self.found |= record.is_some();
+        let last = self.records.len() + 1 >= self.levels;
         let done = first
+            && !last
             && record
                 .as_deref()
                 .is_some_and(|r| settles.is_some_and(|f| f(r)));
@@ -408,7 +420,7 @@ impl LinkStore for CachedStore {
         keys: &[&str],
         settles: Option<Settles<'_>>,
     ) -> Result<Lookup, StoreError> {
-        let mut walk = Walk::default();
+        let mut walk = Walk::new(keys.len());
         if self.walk_cached(keys, &mut walk, settles) {
             metrics::counter!(crate::telemetry::names::CACHE_HITS).increment(1);
             return Ok(walk.lookup());
