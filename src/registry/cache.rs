@@ -2,7 +2,8 @@
 //! write and, for a shared store (Redis), by the store's invalidation feed of other replicas' writes.
 //!
 //! - Hits never leave the process. Misses fetch the levels not cached in one round trip (a shared store) or level by
-//!   level up to the one that settles the answer (a store in this process), and fill the cache.
+//!   level up to the one that settles the answer (a store in this process), and fill the cache. Once the cache is
+//!   nearly full, a key is only cached on its second miss, so a scan of one-off identifiers does not churn it.
 //! - Coherence: every write anywhere publishes the key; the feed drops it here. A read that raced an invalidation
 //!   does not fill the cache (an epoch counter), so an old value cannot be re-inserted after its invalidation.
 //! - While the feed is down, cached records are not trusted: reads go to the store. When the store itself cannot be
