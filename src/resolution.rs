@@ -182,8 +182,8 @@ pub async fn resolve(
 ) -> Result<Resolved, StoreError> {
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
-    let settles = |record: &StoredAnchor| settles(record, query);
-    let settles: Option<Settles<'_>> = may_settle(query).then_some(&settles);
+    let settles = settling(query);
+    let settles = settles.as_ref().map(|f| f as Settles<'_>);
     let lookup = store.lookup_until(&paths, settles).await?;
     let (stale, complete) = (lookup.stale, lookup.complete);
     let outcome = decide(key, &candidates, lookup.records, query, root, delegations);
@@ -251,36 +251,34 @@ fn decide(
     }
 }
 
-/// Whether `record`, as the most specific level that has one, decides the answer alone, so the levels above it need
-/// not be read. It must agree with `decide`: only a redirect (or, for a requested type, a set of choices) taken from
-/// this level's own links settles; a linkset lists every level, and a fallback may look further up.
-fn settles(record: &StoredAnchor, query: &Query) -> bool {
-    if !may_settle(query) {
-        return false;
-    }
-    let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
-    let record = &record.record;
-    match &query.link_type {
-        LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
-            let links = links_of(record, t, &keep);
-            query.preferences.choose(&links, false).is_some()
-        }),
-        LinkTypeQuery::Type(uri) => {
-            let links = links_of(record, uri, &keep);
-            query.preferences.choose(&links, true).is_some()
-        }
-        LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => false,
-    }
-}
-
-/// Whether one level can settle the answer at all: a linkset lists every level, and an unknown type may fall back to
-/// the default link of any level.
-fn may_settle(query: &Query) -> bool {
-    !query.accept_linkset
-        && matches!(
+/// Whether a record, as the most specific level that has one, decides the answer alone, so the levels above it need
+/// not be read; `None` when no single level can (a linkset lists every level, and an unknown type may fall back to
+/// the default link of any level). It must agree with `decide`: only a redirect (or, for a requested type, a set of
+/// choices) taken from that level's own links settles.
+fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_> {
+    if query.accept_linkset
+        || !matches!(
             query.link_type,
             LinkTypeQuery::Default | LinkTypeQuery::Type(_)
         )
+    {
+        return None;
+    }
+    Some(move |anchor: &StoredAnchor| {
+        let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
+        let record = &anchor.record;
+        match &query.link_type {
+            LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
+                let links = links_of(record, t, &keep);
+                query.preferences.choose(&links, false).is_some()
+            }),
+            LinkTypeQuery::Type(uri) => {
+                let links = links_of(record, uri, &keep);
+                query.preferences.choose(&links, true).is_some()
+            }
+            LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => false,
+        }
+    })
 }
 
 /// A record's links of one type that the request may see.

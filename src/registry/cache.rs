@@ -555,6 +555,31 @@ mod tests {
         (dir, inner, cached)
     }
 
+    fn numbered(i: usize) -> String {
+        format!("01/{i:014}")
+    }
+
+    /// A cache of `max_bytes` over a store holding `anchors` records, at `numbered(0..anchors)`.
+    async fn small_cache(
+        max_bytes: u64,
+        anchors: usize,
+    ) -> (tempfile::TempDir, Arc<EmbeddedStore>, Arc<CachedStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        for i in 0..anchors {
+            inner
+                .put(&numbered(i), record("x"), Precondition::None, "test")
+                .await
+                .unwrap();
+        }
+        let small = CacheSettings {
+            max_bytes,
+            ..settings()
+        };
+        let cached = CachedStore::wrap(inner.clone(), &small);
+        (dir, inner, cached)
+    }
+
     #[tokio::test]
     async fn hits_stay_until_invalidated() {
         let (_dir, other, cached) = setup().await;
@@ -562,7 +587,7 @@ mod tests {
             .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
-        let first = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        let first = cached.lookup_until(&["01/a", "01/b"], None).await.unwrap();
         assert_eq!(
             first.records[0].as_ref().unwrap().record.item_description,
             "v1"
@@ -576,7 +601,7 @@ mod tests {
             .put("01/b", record("new"), Precondition::None, "test")
             .await
             .unwrap();
-        let hit = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        let hit = cached.lookup_until(&["01/a", "01/b"], None).await.unwrap();
         assert_eq!(
             hit.records[0].as_ref().unwrap().record.item_description,
             "v1",
@@ -585,7 +610,7 @@ mod tests {
         assert!(hit.records[1].is_none(), "negative entries are cached too");
         cached.invalidate("01/a");
         cached.invalidate("01/b");
-        let fresh = cached.lookup(&["01/a", "01/b"]).await.unwrap();
+        let fresh = cached.lookup_until(&["01/a", "01/b"], None).await.unwrap();
         assert_eq!(
             fresh.records[0].as_ref().unwrap().record.item_description,
             "v2"
@@ -599,29 +624,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_scan_of_one_off_identifiers_keeps_the_ones_read_repeatedly() {
-        let dir = tempfile::tempdir().unwrap();
-        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         // Room for about two hundred records; the scan reads ten times as many, each once.
-        let small = CacheSettings {
-            max_bytes: 64 << 10,
-            ..settings()
-        };
-        let cached = CachedStore::wrap(inner.clone(), &small);
-        let key = |i: usize| format!("01/{i:014}");
-        for i in 0..2_020 {
-            inner
-                .put(&key(i), record("x"), Precondition::None, "test")
-                .await
-                .unwrap();
-        }
-        let hot: Vec<String> = (0..20).map(key).collect();
+        let (_dir, _inner, cached) = small_cache(64 << 10, 2_020).await;
+        let hot: Vec<String> = (0..20).map(numbered).collect();
         for _ in 0..3 {
             for k in &hot {
-                cached.lookup(&[k]).await.unwrap();
+                cached.lookup_until(&[k], None).await.unwrap();
             }
         }
         for i in 20..2_020 {
-            cached.lookup(&[&key(i)]).await.unwrap();
+            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
         }
         assert!(cached.present.weight() <= cached.present.capacity());
         let kept = hot
@@ -637,22 +649,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_cache_admits_a_key_on_its_second_miss() {
-        let dir = tempfile::tempdir().unwrap();
-        let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         // Room for about a hundred records: the first ones fill it, then admission needs a second miss.
-        let small = CacheSettings {
-            max_bytes: 32 << 10,
-            ..settings()
-        };
-        let cached = CachedStore::wrap(inner.clone(), &small);
-        let key = |i: usize| format!("01/{i:014}");
+        let (_dir, inner, cached) = small_cache(32 << 10, 400).await;
         for i in 0..400 {
-            let k = key(i);
-            inner
-                .put(&k, record("x"), Precondition::None, "test")
-                .await
-                .unwrap();
-            cached.lookup(&[&k]).await.unwrap();
+            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
         }
         let full = cached.present.weight();
         assert!(full >= cached.present.capacity() / 10 * 9, "filled: {full}");
@@ -661,12 +661,12 @@ mod tests {
             .put(late, record("late"), Precondition::None, "test")
             .await
             .unwrap();
-        cached.lookup(&[late]).await.unwrap();
+        cached.lookup_until(&[late], None).await.unwrap();
         assert!(
             cached.present.peek(late).is_none(),
             "a first miss is not cached"
         );
-        let second = cached.lookup(&[late]).await.unwrap();
+        let second = cached.lookup_until(&[late], None).await.unwrap();
         assert_eq!(
             second.records[0].as_ref().unwrap().record.item_description,
             "late"
@@ -718,18 +718,18 @@ mod tests {
             ..settings()
         };
         let cached = CachedStore::wrap(inner.clone(), &short);
-        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_none());
+        assert!(cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_none());
         inner
             .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
         assert!(
-            cached.lookup(&["01/a"]).await.unwrap().records[0].is_none(),
+            cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_none(),
             "absence cached"
         );
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert!(
-            cached.lookup(&["01/a"]).await.unwrap().records[0].is_some(),
+            cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_some(),
             "an expired absence is read again"
         );
     }
@@ -741,12 +741,12 @@ mod tests {
             .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
-        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_some());
+        assert!(cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_some());
         cached
             .delete("01/a", Precondition::None, "test")
             .await
             .unwrap();
-        assert!(cached.lookup(&["01/a"]).await.unwrap().records[0].is_none());
+        assert!(cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_none());
     }
 
     #[tokio::test]
@@ -756,19 +756,19 @@ mod tests {
             .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
-        cached.lookup(&["01/a"]).await.unwrap();
+        cached.lookup_until(&["01/a"], None).await.unwrap();
         cached.disconnected();
         other
             .put("01/a", record("v2"), Precondition::None, "test")
             .await
             .unwrap();
-        let read = cached.lookup(&["01/a"]).await.unwrap();
+        let read = cached.lookup_until(&["01/a"], None).await.unwrap();
         assert_eq!(
             read.records[0].as_ref().unwrap().record.item_description,
             "v2"
         );
         cached.connected();
-        let read = cached.lookup(&["01/a"]).await.unwrap();
+        let read = cached.lookup_until(&["01/a"], None).await.unwrap();
         assert_eq!(
             read.records[0].as_ref().unwrap().record.item_description,
             "v2"
@@ -796,14 +796,14 @@ mod tests {
             .put("01/a", record("v1"), Precondition::None, "test")
             .await
             .unwrap();
-        cached.lookup(&["01/a"]).await.unwrap();
+        cached.lookup_until(&["01/a"], None).await.unwrap();
         other
             .put("01/a", record("v2"), Precondition::None, "test")
             .await
             .unwrap();
         cached.disconnected();
         cached.connected(); // the v2 event was missed while disconnected
-        let read = cached.lookup(&["01/a"]).await.unwrap();
+        let read = cached.lookup_until(&["01/a"], None).await.unwrap();
         assert_eq!(
             read.records[0].as_ref().unwrap().record.item_description,
             "v2"
@@ -817,7 +817,7 @@ mod tests {
             !outage.complete,
             "01/b was never read: its absence is unknown, not a 404"
         );
-        cached.lookup(&["01/b"]).await.unwrap(); // now known absent
+        cached.lookup_until(&["01/b"], None).await.unwrap(); // now known absent
         let outage = cached
             .fallback(&["01/a", "01/b"], StoreError::Unavailable("down".into()))
             .unwrap();

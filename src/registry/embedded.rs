@@ -38,7 +38,7 @@ const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 pub struct EmbeddedStore {
     db: Arc<Database>,
     nonces: Arc<Nonces>,
-    snapshot: Arc<Snapshot>,
+    committed: Arc<CommittedTable>,
 }
 
 type AnchorTable = ReadOnlyTable<&'static str, &'static [u8]>;
@@ -47,7 +47,7 @@ type AnchorTable = ReadOnlyTable<&'static str, &'static [u8]>;
 /// table costs more than a point read from redb's page cache. This process is the file's only writer (redb locks
 /// it), and every commit drops the snapshot.
 #[derive(Default)]
-struct Snapshot {
+struct CommittedTable {
     table: RwLock<Option<Arc<AnchorTable>>>,
     /// Commits so far: a snapshot opened while one landed is used once, not kept.
     commits: AtomicU64,
@@ -76,22 +76,22 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             nonces: Arc::default(),
-            snapshot: Arc::default(),
+            committed: Arc::default(),
         })
     }
 
     /// The anchors table of the last committed state.
     fn anchors(&self) -> Result<Arc<AnchorTable>, StoreError> {
-        let slot = &self.snapshot.table;
+        let slot = &self.committed.table;
         if let Some(table) = slot.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
             return Ok(table.clone());
         }
-        let commits = self.snapshot.commits.load(Ordering::Acquire);
+        let commits = self.committed.commits.load(Ordering::Acquire);
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = Arc::new(txn.open_table(ANCHORS).map_err(unavailable)?);
         let mut slot = slot.write().unwrap_or_else(PoisonError::into_inner);
         // Checked under the lock that `commit` clears the slot with, so a snapshot older than a commit is never kept.
-        if self.snapshot.commits.load(Ordering::Acquire) == commits {
+        if self.committed.commits.load(Ordering::Acquire) == commits {
             *slot = Some(table.clone());
         }
         Ok(table)
@@ -99,14 +99,14 @@ impl EmbeddedStore {
 
     /// Commits, then makes the next scan read the new state.
     fn commit(&self, txn: redb::WriteTransaction) -> Result<(), StoreError> {
-        let committed = txn.commit().map_err(unavailable);
-        self.snapshot.commits.fetch_add(1, Ordering::AcqRel);
+        let result = txn.commit().map_err(unavailable);
+        self.committed.commits.fetch_add(1, Ordering::AcqRel);
         *self
-            .snapshot
+            .committed
             .table
             .write()
             .unwrap_or_else(PoisonError::into_inner) = None;
-        committed
+        result
     }
 
     fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {

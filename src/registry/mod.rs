@@ -187,11 +187,6 @@ pub trait LinkStore: Send + Sync + 'static {
         })
     }
 
-    /// Every level of a resolution.
-    async fn lookup(&self, keys: &[&str]) -> Result<Lookup, StoreError> {
-        self.lookup_until(keys, None).await
-    }
-
     /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the
     /// level that settles it, rather than fetching every level at once.
     fn local_reads(&self) -> bool {
