@@ -89,6 +89,17 @@ pub struct CachedStore {
     /// evicts one-off entries early, but each still costs an insert and, later, freeing a record gone cold: a
     /// seventh of the CPU of a scan spread over far more identifiers than fit (docs/performance.md).
     doorkeeper: Doorkeeper,
+    /// Weight from which each cache (records, then "nothing registered") counts as nearly full.
+    full_at: [u64; 2],
+    /// Whether each cache was nearly full when its weight was last read (see `nearly_full`).
+    full: [AtomicBool; 2],
+}
+
+/// Fills on one thread between two readings of the caches' total weight.
+const WEIGH_EVERY: u32 = 64;
+
+thread_local! {
+    static FILLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
@@ -146,6 +157,8 @@ impl CachedStore {
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             doorkeeper: Doorkeeper::new(),
+            full_at: [present_bytes / 10 * 9, absent_bytes / 10 * 9],
+            full: [AtomicBool::new(false), AtomicBool::new(false)],
         });
         let sink: Sink = store.clone();
         if !store.inner.subscribe(sink) {
@@ -278,12 +291,22 @@ impl CachedStore {
 
     /// Whether to cache what a miss read: always while the cache has room, then only keys that missed before.
     fn admit(&self, hash: u64, present: bool) -> bool {
-        let (used, capacity) = if present {
-            (self.present.weight(), self.present.capacity())
-        } else {
-            (self.absent.weight(), self.absent.capacity())
-        };
-        used < capacity / 10 * 9 || self.doorkeeper.seen_before(hash)
+        !self.nearly_full(present) || self.doorkeeper.seen_before(hash)
+    }
+
+    /// Whether the records cache (`present`) or the other holds 90% of its budget. Reading a cache's weight takes
+    /// the lock of each of its shards, cache lines the workers contend for; so each thread reads the weights once
+    /// every `WEIGH_EVERY` fills, and admission lags the fill level by at most that many inserts per thread.
+    fn nearly_full(&self, present: bool) -> bool {
+        let fills = FILLS.get();
+        FILLS.set(fills.wrapping_add(1));
+        if fills % WEIGH_EVERY == 0 {
+            let weights = [self.present.weight(), self.absent.weight()];
+            for ((flag, weight), limit) in self.full.iter().zip(weights).zip(self.full_at) {
+                flag.store(weight >= limit, Ordering::Relaxed);
+            }
+        }
+        self.full[usize::from(!present)].load(Ordering::Relaxed)
     }
 
     /// The store is unreachable: answer from whatever is cached, if any level of the identifier is.
@@ -649,7 +672,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_cache_admits_a_key_on_its_second_miss() {
-        // Room for about a hundred records: the first ones fill it, then admission needs a second miss.
+        // Room for about a hundred records: the first ones fill it, then admission needs a second miss. Fullness is
+        // read every WEIGH_EVERY fills, well within the three hundred past full.
         let (_dir, inner, cached) = small_cache(32 << 10, 400).await;
         for i in 0..400 {
             cached.lookup_until(&[&numbered(i)], None).await.unwrap();
