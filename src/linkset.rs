@@ -2,7 +2,6 @@
 //! level, each with `anchor` and `itemDescription`, relation keys as full URIs.
 
 use crate::registry::{Link, StoredAnchor};
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -15,8 +14,8 @@ pub struct Level {
     pub record: Arc<StoredAnchor>,
 }
 
-/// `{"linkset": [...]}`, ready to be written. It shares the records it was built from and serializes straight to
-/// JSON: building a `serde_json::Value` tree first (maps, a clone of every string) cost more than the rest of a
+/// `{"linkset": [...]}`, ready to be written. It shares the records it was built from and is written straight to
+/// JSON text: building a `serde_json::Value` tree first (maps, a clone of every string) cost more than the rest of a
 /// linkset request together.
 #[derive(Debug)]
 pub struct Linkset {
@@ -63,11 +62,6 @@ impl Linkset {
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
-
-    /// The same JSON as a value, for the HTML view and tests.
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
 }
 
 /// Indices of the kept links, each link type's links together, types in order of first appearance. Quadratic in the
@@ -109,113 +103,152 @@ fn default_target<'a>(
         .or_else(|| links().find(of_type))
 }
 
-impl Serialize for Linkset {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("linkset", &self.objects)?;
-        if let Some(context) = self.context {
-            map.serialize_entry("@context", context)?;
+impl Linkset {
+    /// The document as JSON text. Written straight into one buffer rather than through serde: a linkset response is
+    /// mostly strings, nearly all of them URIs and titles with nothing to escape, and serde_json looked at every one
+    /// of their bytes in turn (its escaping was the largest part of writing a linkset).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.estimated_len());
+        out.extend_from_slice(b"{\"linkset\":[");
+        for (i, object) in self.objects.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            object.write(&mut out);
         }
-        map.end()
+        out.push(b']');
+        if let Some(context) = self.context {
+            out.extend_from_slice(b",\"@context\":");
+            string(&mut out, context);
+        }
+        out.push(b'}');
+        out
+    }
+
+    /// The same JSON as a value, for the HTML view and tests.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_slice(&self.to_json()).unwrap_or(Value::Null)
+    }
+
+    /// Enough for the document unless much of it needs escaping, so the buffer is rarely grown.
+    fn estimated_len(&self) -> usize {
+        let link_bytes = |l: &Link| 64 + l.link_type.len() + l.href.len() + 2 * l.title.len();
+        self.objects
+            .iter()
+            .map(|o| {
+                let links = &o.record.record.links;
+                let kept: usize = o.order.iter().map(|&i| link_bytes(&links[i])).sum();
+                64 + o.anchor.len() + o.record.record.item_description.len() + kept
+            })
+            .sum::<usize>()
+            + 64
     }
 }
 
-impl Serialize for ContextObject {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl ContextObject {
+    fn write(&self, out: &mut Vec<u8>) {
         let record = &self.record.record;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("anchor", &self.anchor)?;
-        map.serialize_entry("itemDescription", &record.item_description)?;
+        out.extend_from_slice(b"{\"anchor\":");
+        string(out, &self.anchor);
+        out.extend_from_slice(b",\"itemDescription\":");
+        string(out, &record.item_description);
         if let Some((href, title)) = &self.default {
-            map.serialize_entry(DEFAULT_LINK, &[DefaultEntry { href, title }])?;
+            out.push(b',');
+            string(out, DEFAULT_LINK);
+            out.extend_from_slice(b":[{\"href\":");
+            string(out, href);
+            out.extend_from_slice(b",\"title\":");
+            string(out, title);
+            out.extend_from_slice(b"}]");
         }
         let links = &record.links;
         for group in self
             .order
             .chunk_by(|&a, &b| links[a].link_type == links[b].link_type)
         {
-            let targets = Targets {
-                links,
-                indices: group,
-            };
-            map.serialize_entry(&links[group[0]].link_type, &targets)?;
+            out.push(b',');
+            string(out, &links[group[0]].link_type);
+            out.extend_from_slice(b":[");
+            for (n, &i) in group.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_target(out, &links[i]);
+            }
+            out.push(b']');
         }
-        map.end()
-    }
-}
-
-#[derive(serde::Serialize)]
-struct DefaultEntry<'a> {
-    href: &'a str,
-    title: &'a str,
-}
-
-struct Targets<'a> {
-    links: &'a [Link],
-    indices: &'a [usize],
-}
-
-impl Serialize for Targets<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.indices.iter().map(|&i| Target(&self.links[i])))
+        out.push(b'}');
     }
 }
 
 /// A link target object: RFC 9264 attributes plus the UNTP 0.7 extensions.
-struct Target<'a>(&'a Link);
-
-impl Serialize for Target<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let link = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("href", &link.href)?;
-        map.serialize_entry("title", &link.title)?;
-        if let Some(media) = &link.media_type {
-            map.serialize_entry("type", media)?;
-        }
-        // `und` is an internal placeholder for "any language", not a language to announce.
-        let languages = || {
-            link.hreflang
-                .iter()
-                .filter(|l| !l.eq_ignore_ascii_case("und"))
-        };
-        if languages().next().is_some() {
-            map.serialize_entry("hreflang", &List(languages))?;
-        }
-        list_entry(&mut map, "context", &link.context)?;
-        list_entry(&mut map, "rel", &link.rel)?;
-        list_entry(&mut map, "method", &link.method)?;
-        if let Some(method) = &link.encryption_method {
-            map.serialize_entry("encryptionMethod", method)?;
-        }
-        list_entry(&mut map, "accessRole", &link.access_role)?;
-        map.end()
+fn write_target(out: &mut Vec<u8>, link: &Link) {
+    out.extend_from_slice(b"{\"href\":");
+    string(out, &link.href);
+    out.extend_from_slice(b",\"title\":");
+    string(out, &link.title);
+    if let Some(media) = &link.media_type {
+        out.extend_from_slice(b",\"type\":");
+        string(out, media);
     }
+    // `und` is an internal placeholder for "any language", not a language to announce.
+    let languages = || {
+        link.hreflang
+            .iter()
+            .filter(|l| !l.eq_ignore_ascii_case("und"))
+    };
+    list(out, "hreflang", languages());
+    list(out, "context", link.context.iter());
+    list(out, "rel", link.rel.iter());
+    list(out, "method", link.method.iter());
+    if let Some(method) = &link.encryption_method {
+        out.extend_from_slice(b",\"encryptionMethod\":");
+        string(out, method);
+    }
+    list(out, "accessRole", link.access_role.iter());
+    out.push(b'}');
 }
 
-/// A sequence written from an iterator that can be restarted.
-struct List<F>(F);
-
-impl<'a, F, I> Serialize for List<F>
-where
-    F: Fn() -> I,
-    I: Iterator<Item = &'a String>,
-{
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq((self.0)())
+/// `,"name":[...]`, left out when there are no values.
+fn list<'a>(out: &mut Vec<u8>, name: &str, values: impl Iterator<Item = &'a String>) {
+    let mut values = values.peekable();
+    if values.peek().is_none() {
+        return;
     }
+    out.push(b',');
+    string(out, name);
+    out.extend_from_slice(b":[");
+    for (n, value) in values.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        string(out, value);
+    }
+    out.push(b']');
 }
 
-fn list_entry<M: SerializeMap>(map: &mut M, name: &str, values: &[String]) -> Result<(), M::Error> {
-    if values.is_empty() {
-        return Ok(());
+/// A JSON string. One pass over the bytes without early exit (which the compiler turns into wide compares) finds
+/// whether anything needs escaping; the rare string that does is written by serde_json.
+fn string(out: &mut Vec<u8>, s: &str) {
+    let plain = !s.bytes().fold(false, |escape, b| {
+        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
     }
-    map.serialize_entry(name, values)
 }
 
 /// A link target object as a JSON value (DID documents' service entries use the same shape).
 pub fn target_object(link: &Link) -> Value {
-    serde_json::to_value(Target(link)).unwrap_or(Value::Null)
+    let mut out = Vec::new();
+    write_target(&mut out, link);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -328,7 +361,7 @@ mod tests {
         }];
         let mut linkset = build(&levels, &|_| true);
         linkset.context = Some("https://example.org/context");
-        let text = serde_json::to_string(&linkset).unwrap();
+        let text = String::from_utf8(linkset.to_json()).unwrap();
         let at = |needle: &str| text.find(needle).unwrap();
         let (dpp, pip) = (format!("\"{DPP}\":"), format!("\"{PIP}\":"));
         assert!(at("\"anchor\":") < at("\"itemDescription\":"));
@@ -349,5 +382,44 @@ mod tests {
             v["linkset"][0][DEFAULT_LINK],
             json!([{"href": "https://a.example/1", "title": "title https://a.example/1"}])
         );
+    }
+
+    #[test]
+    fn strings_that_need_escaping_come_back_unchanged() {
+        let odd = "say \"hi\" \\ tab\t line\n bell\u{7} é ☃";
+        let mut l = link(PIP, "https://a.example/?q=\"x\"", &[odd]);
+        l.title = odd.into();
+        let r = AnchorRecord {
+            item_description: odd.into(),
+            default_link_type: Some(PIP.into()),
+            links: vec![l],
+        };
+        let levels = [Level {
+            anchor: "https://r.example/01/1".into(),
+            record: stored(r),
+        }];
+        let v: Value = serde_json::from_slice(&build(&levels, &|_| true).to_json()).unwrap();
+        let object = &v["linkset"][0];
+        assert_eq!(object["itemDescription"], odd);
+        assert_eq!(object[PIP][0]["title"], odd);
+        assert_eq!(object[PIP][0]["hreflang"], json!([odd]));
+        assert_eq!(object[PIP][0]["href"], "https://a.example/?q=\"x\"");
+        assert_eq!(object[DEFAULT_LINK][0]["title"], odd);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(
+            any in proptest::prelude::any::<String>(),
+            tricky in "[ -~\t\n\r\u{0}\u{1f}\u{7f}\"\\\\é☃]{0,40}",
+        ) {
+            for s in [any, tricky] {
+                let mut out = b"x".to_vec();
+                string(&mut out, &s);
+                let mut expected = b"x".to_vec();
+                expected.extend(serde_json::to_vec(&s).unwrap());
+                proptest::prop_assert_eq!(out, expected);
+            }
+        }
     }
 }

@@ -192,8 +192,7 @@ fn respond(
             } else {
                 response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
             }
-            // Serializing a linkset of strings into memory cannot fail.
-            response.body(serde_json::to_vec(&body).unwrap_or_default())
+            response.body(body.to_json())
         }
         Outcome::UnknownIdentifier => {
             not_found(response, format!("nothing is registered for {canonical}"))

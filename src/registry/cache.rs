@@ -100,6 +100,11 @@ const WEIGH_EVERY: u32 = 64;
 
 thread_local! {
     static FILLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// Hit and miss counters, looked up in the metrics recorder once per thread rather than on every lookup.
+    static LOOKUPS: (metrics::Counter, metrics::Counter) = (
+        metrics::counter!(crate::telemetry::names::CACHE_HITS),
+        metrics::counter!(crate::telemetry::names::CACHE_MISSES),
+    );
 }
 
 /// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
@@ -446,10 +451,10 @@ impl LinkStore for CachedStore {
     ) -> Result<Lookup, StoreError> {
         let mut walk = Walk::new(keys.len());
         if self.walk_cached(keys, &mut walk, settles) {
-            metrics::counter!(crate::telemetry::names::CACHE_HITS).increment(1);
+            LOOKUPS.with(|(hits, _)| hits.increment(1));
             return Ok(walk.lookup());
         }
-        metrics::counter!(crate::telemetry::names::CACHE_MISSES).increment(1);
+        LOOKUPS.with(|(_, misses)| misses.increment(1));
         let read = if self.inner.local_reads() && settles.is_some() {
             self.read_each(keys, &mut walk, settles).await
         } else {
