@@ -59,32 +59,37 @@ struct Handles {
 
 impl Handles {
     fn duration(&mut self, route: &'static str) -> &Histogram {
-        let at = match self.durations.iter().position(|(r, _)| *r == route) {
-            Some(at) => at,
-            None => {
-                let histogram = metrics::histogram!(names::REQUEST_DURATION, "route" => route);
-                self.durations.push((route, histogram));
-                self.durations.len() - 1
-            }
-        };
-        &self.durations[at].1
+        slot(
+            &mut self.durations,
+            route,
+            || metrics::histogram!(names::REQUEST_DURATION, "route" => route),
+        )
     }
 
     fn resolution(&mut self, outcome: &'static str, link_type: &str) -> &Counter {
-        let at = match self.resolutions.iter().position(|(o, _)| *o == outcome) {
-            Some(at) => at,
-            None => {
-                self.resolutions.push((outcome, HashMap::new()));
-                self.resolutions.len() - 1
-            }
-        };
-        let by_type = &mut self.resolutions[at].1;
+        let by_type = slot(&mut self.resolutions, outcome, HashMap::new);
         if !by_type.contains_key(link_type) {
             let counter = metrics::counter!(names::RESOLUTIONS, "outcome" => outcome, "link_type" => link_type.to_owned());
             by_type.insert(link_type.into(), counter);
         }
         &by_type[link_type]
     }
+}
+
+/// The value kept for `key`, made the first time it is asked for.
+fn slot<'a, V>(
+    slots: &'a mut Vec<(&'static str, V)>,
+    key: &'static str,
+    make: impl FnOnce() -> V,
+) -> &'a mut V {
+    let at = match slots.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            slots.push((key, make()));
+            slots.len() - 1
+        }
+    };
+    &mut slots[at].1
 }
 
 /// Counts an accepted write by the credential that made it.

@@ -90,7 +90,13 @@ fn unpack(table: &[&str], p: Packed<'_>) -> Result<String, DecodeError> {
         0 => Ok(p.1.into_owned()),
         code => table
             .get(usize::from(code) - 1)
-            .map(|prefix| [*prefix, &p.1].concat())
+            .map(|prefix| {
+                // Not `concat`: its generic join was a third of unpacking, which runs for every link decoded.
+                let mut uri = String::with_capacity(prefix.len() + p.1.len());
+                uri.push_str(prefix);
+                uri.push_str(&p.1);
+                uri
+            })
             .ok_or_else(|| DecodeError::Corrupt(format!("unknown prefix code {code}"))),
     }
 }
