@@ -18,14 +18,16 @@ const NAMESPACES: [&str; 2] = [
     "https://test.uncefact.org/vocabulary/linkTypes/",
 ];
 
+/// A record's stored fields. `S` is `&str` when encoding (nothing is copied) and `String` when decoding (each string is
+/// copied once, straight into the record it becomes: decoding into borrowed strings and then copying them into a
+/// record cost an intermediate list of links and a conversion per field).
 #[derive(Serialize, Deserialize)]
-struct Wire<'a> {
-    #[serde(borrow)]
-    description: Cow<'a, str>,
+struct Wire<'a, S> {
+    description: S,
     #[serde(borrow)]
     default_link_type: Option<Packed<'a>>,
     #[serde(borrow)]
-    links: Vec<WireLink<'a>>,
+    links: Vec<WireLink<'a, S>>,
 }
 
 /// A relation URI as (namespace code, rest); code 0 means the whole URI is in `rest`.
@@ -33,27 +35,19 @@ struct Wire<'a> {
 struct Packed<'a>(u8, #[serde(borrow)] Cow<'a, str>);
 
 #[derive(Serialize, Deserialize)]
-struct WireLink<'a> {
+struct WireLink<'a, S> {
     #[serde(borrow)]
     link_type: Packed<'a>,
-    #[serde(borrow)]
-    href: Cow<'a, str>,
-    #[serde(borrow)]
-    title: Cow<'a, str>,
+    href: S,
+    title: S,
     #[serde(borrow)]
     media_type: Option<Packed<'a>>,
-    #[serde(borrow)]
-    hreflang: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    context: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    rel: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    method: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    encryption_method: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    access_role: Vec<Cow<'a, str>>,
+    hreflang: Vec<S>,
+    context: Vec<S>,
+    rel: Vec<S>,
+    method: Vec<S>,
+    encryption_method: Option<S>,
+    access_role: Vec<S>,
 }
 
 /// Common media types stored as one byte (index + 1), by the same prefix scheme. Frozen for format 3.
@@ -101,17 +95,13 @@ fn unpack(table: &[&str], p: Packed<'_>) -> Result<String, DecodeError> {
     }
 }
 
-fn borrowed(v: &[String]) -> Vec<Cow<'_, str>> {
-    v.iter().map(|s| Cow::Borrowed(s.as_str())).collect()
+fn borrowed(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
-fn owned(v: Vec<Cow<'_, str>>) -> Vec<String> {
-    v.into_iter().map(Cow::into_owned).collect()
-}
-
-fn wire(record: &AnchorRecord) -> Wire<'_> {
+fn wire(record: &AnchorRecord) -> Wire<'_, &str> {
     Wire {
-        description: Cow::Borrowed(&record.item_description),
+        description: record.item_description.as_str(),
         default_link_type: record
             .default_link_type
             .as_deref()
@@ -121,14 +111,14 @@ fn wire(record: &AnchorRecord) -> Wire<'_> {
             .iter()
             .map(|l| WireLink {
                 link_type: pack(&NAMESPACES, &l.link_type),
-                href: Cow::Borrowed(&l.href),
-                title: Cow::Borrowed(&l.title),
+                href: l.href.as_str(),
+                title: l.title.as_str(),
                 media_type: l.media_type.as_deref().map(|m| pack(&MEDIA_TYPES, m)),
                 hreflang: borrowed(&l.hreflang),
                 context: borrowed(&l.context),
                 rel: borrowed(&l.rel),
                 method: borrowed(&l.method),
-                encryption_method: l.encryption_method.as_deref().map(Cow::Borrowed),
+                encryption_method: l.encryption_method.as_deref(),
                 access_role: borrowed(&l.access_role),
             })
             .collect(),
@@ -232,7 +222,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
         });
     }
     let (version, payload) = number(rest).ok_or_else(|| corrupt_header(bytes))?;
-    let wire: Wire<'_> =
+    let wire: Wire<'_, String> =
         postcard::from_bytes(payload).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     let links = wire
         .links
@@ -240,20 +230,20 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
         .map(|l| {
             Ok(Link {
                 link_type: unpack(&NAMESPACES, l.link_type)?,
-                href: l.href.into_owned(),
-                title: l.title.into_owned(),
+                href: l.href,
+                title: l.title,
                 media_type: l.media_type.map(|m| unpack(&MEDIA_TYPES, m)).transpose()?,
-                hreflang: owned(l.hreflang),
-                context: owned(l.context),
-                rel: owned(l.rel),
-                method: owned(l.method),
-                encryption_method: l.encryption_method.map(Cow::into_owned),
-                access_role: owned(l.access_role),
+                hreflang: l.hreflang,
+                context: l.context,
+                rel: l.rel,
+                method: l.method,
+                encryption_method: l.encryption_method,
+                access_role: l.access_role,
             })
         })
         .collect::<Result<Vec<Link>, DecodeError>>()?;
     let record = AnchorRecord {
-        item_description: wire.description.into_owned(),
+        item_description: wire.description,
         default_link_type: wire
             .default_link_type
             .map(|t| unpack(&NAMESPACES, t))
@@ -417,11 +407,58 @@ mod tests {
     fn unknown_namespace_codes_are_corrupt() {
         let mut bytes = b"3:1:".to_vec();
         let wire = Wire {
-            description: "d".into(),
+            description: "d",
             default_link_type: Some(Packed(9, "x".into())),
             links: vec![],
         };
         bytes.extend(postcard::to_allocvec(&wire).unwrap());
         assert!(matches!(decode(&bytes), Err(DecodeError::Corrupt(_))));
+    }
+
+    /// Format 3 as stored on disk and in Redis, written out by hand from postcard's rules (a `str` is its length
+    /// then its bytes, an `Option` a 0/1 tag, a `Vec` its length then its items, fields in order): records already
+    /// stored must keep decoding, whatever the structs behind the format become.
+    #[test]
+    fn the_stored_layout_of_format_3() {
+        let bytes: &[u8] = b"3:7:\
+            \x01D\x01\x01\x03pip\x02\
+            \x01\x03pip\x01h\x01t\x01\x01\x00\x01\x02en\x00\x00\x00\x00\x00\
+            \x00\x03x:y\x02h2\x00\x00\x00\x01\x01c\x01\x04edit\x01\x04POST\x01\x01A\x01\x01r";
+        let plain = |s: &str| vec![s.to_string()];
+        let expected = StoredAnchor {
+            version: 7,
+            record: AnchorRecord {
+                item_description: "D".into(),
+                default_link_type: Some("https://gs1.org/voc/pip".into()),
+                links: vec![
+                    Link {
+                        link_type: "https://gs1.org/voc/pip".into(),
+                        href: "h".into(),
+                        title: "t".into(),
+                        media_type: Some("text/html".into()),
+                        hreflang: plain("en"),
+                        context: vec![],
+                        rel: vec![],
+                        method: vec![],
+                        encryption_method: None,
+                        access_role: vec![],
+                    },
+                    Link {
+                        link_type: "x:y".into(),
+                        href: "h2".into(),
+                        title: String::new(),
+                        media_type: None,
+                        hreflang: vec![],
+                        context: plain("c"),
+                        rel: plain("edit"),
+                        method: plain("POST"),
+                        encryption_method: Some("A".into()),
+                        access_role: plain("r"),
+                    },
+                ],
+            },
+        };
+        assert_eq!(decode(bytes).unwrap(), expected);
+        assert_eq!(encode(&expected), bytes);
     }
 }
