@@ -227,13 +227,10 @@ fn list<'a>(out: &mut Vec<u8>, name: &str, values: impl Iterator<Item = &'a Stri
     out.push(b']');
 }
 
-/// A JSON string. One pass over the bytes without early exit (which the compiler turns into wide compares) finds
-/// whether anything needs escaping; the rare string that does is written by serde_json.
+/// A JSON string: between quotes as it is when nothing in it needs escaping, as serde_json writes it otherwise (rare:
+/// URIs and titles).
 fn string(out: &mut Vec<u8>, s: &str) {
-    let plain = !s.bytes().fold(false, |escape, b| {
-        escape | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if plain {
+    if plain(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -242,6 +239,39 @@ fn string(out: &mut Vec<u8>, s: &str) {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
+}
+
+/// Whether `s` holds no control character, quote or backslash, looked for eight bytes at a time rather than byte by
+/// byte (a linkset writes some fifty strings).
+fn plain(s: &[u8]) -> bool {
+    let chunks = s.chunks_exact(8);
+    let tail = chunks.remainder();
+    let mut special = chunks.fold(0, |found, chunk| {
+        // Always eight bytes; the fallback would only send the string down the escaping path.
+        found | special_bytes(chunk.try_into().unwrap_or([0; 8]))
+    });
+    if let Some(last) = s.last_chunk::<8>() {
+        // The last eight bytes again, overlapping the chunks: the tail is among them.
+        special |= special_bytes(*last);
+    } else {
+        special |= tail
+            .iter()
+            .fold(0, |found, &b| found | special_bytes([b; 8]));
+    }
+    special == 0
+}
+
+/// Non-zero when one of the bytes is below 0x20, `"` or `\`. For a byte below `n` (n ≤ 0x80), `x - n` borrows into
+/// its high bit while `!x` keeps it; a byte of 0x80 or above has its high bit cleared by `!x`. A borrow out of a byte
+/// can only set bits above a byte that matched, so the test is exact for "any".
+fn special_bytes(chunk: [u8; 8]) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let x = u64::from_ne_bytes(chunk);
+    below(x, 0x20)
+        | below(x ^ (ONES * u64::from(b'"')), 1)
+        | below(x ^ (ONES * u64::from(b'\\')), 1)
 }
 
 /// A link target object as a JSON value (DID documents' service entries use the same shape).
@@ -405,6 +435,25 @@ mod tests {
         assert_eq!(object[PIP][0]["hreflang"], json!([odd]));
         assert_eq!(object[PIP][0]["href"], "https://a.example/?q=\"x\"");
         assert_eq!(object[DEFAULT_LINK][0]["title"], odd);
+    }
+
+    #[test]
+    fn every_byte_that_needs_escaping_is_found_at_every_position() {
+        let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        for len in 1..=24 {
+            for at in 0..len {
+                for b in 0..0x80u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(plain(&s), !needs_escape(b), "byte {b:#x} at {at} of {len}");
+                }
+                // Multi-byte UTF-8 (bytes 0x80 and above) never needs escaping, wherever it falls.
+                let mut s = "a".repeat(len - 1);
+                s.insert_str(at, "é☃\u{10FFFF}");
+                assert!(plain(s.as_bytes()), "{s:?}");
+            }
+        }
+        assert!(plain(b""));
     }
 
     proptest::proptest! {

@@ -168,34 +168,45 @@ fn media_match(range: &str, media_type: &str) -> u32 {
 
 /// Whether the client asks for the linkset itself (`Accept: application/linkset+json` with q > 0).
 pub fn wants_linkset(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| {
-        parse_weighted(a)
-            .iter()
-            .any(|(m, _)| m == "application/linkset+json")
-    })
+    accept.is_some_and(|a| lists_linkset(&parse_weighted(a)))
 }
 
-/// Whether a linkset should be served as JSON-LD: `application/ld+json` is preferred over
-/// `application/linkset+json` (ties go to the order in the header).
-pub fn prefers_json_ld(accept: Option<&str>) -> bool {
-    let ranked = accept.map(parse_weighted).unwrap_or_default();
-    let first = ranked
-        .iter()
-        .find(|(m, _)| m == "application/ld+json" || m == LINKSET);
-    first.is_some_and(|(m, _)| m == "application/ld+json")
+fn lists_linkset(media: &[(String, u32)]) -> bool {
+    media.iter().any(|(m, _)| m == LINKSET)
 }
 
 const LINKSET: &str = "application/linkset+json";
+const JSON_LD: &str = "application/ld+json";
 
-/// Whether a linkset should be served as an HTML page: `text/html` is preferred over every JSON form (ties go to the
-/// order in the header). Browsers ask this way; `*/*` alone does not, so command-line clients keep getting JSON.
-pub fn prefers_html(accept: Option<&str>) -> bool {
-    const JSON: [&str; 3] = ["application/json", LINKSET, "application/ld+json"];
-    let ranked = accept.map(parse_weighted).unwrap_or_default();
-    let first = ranked
-        .iter()
-        .find(|(m, _)| m == "text/html" || JSON.contains(&m.as_str()));
-    first.is_some_and(|(m, _)| m == "text/html")
+/// The answers about a linkset's form, from the `Accept` already parsed for choosing among links (a linkset request
+/// asked all three, and parsing the header three more times was a twentieth of it).
+impl Preferences {
+    /// `Accept` lists `application/linkset+json` with q > 0.
+    pub fn wants_linkset(&self) -> bool {
+        lists_linkset(&self.media)
+    }
+
+    /// Whether a linkset should be served as JSON-LD: `application/ld+json` is preferred over
+    /// `application/linkset+json` (ties go to the order in the header).
+    pub fn prefers_json_ld(&self) -> bool {
+        self.first_of(&[JSON_LD, LINKSET]) == Some(JSON_LD)
+    }
+
+    /// Whether a linkset should be served as an HTML page: `text/html` is preferred over every JSON form (ties go to
+    /// the order in the header). Browsers ask this way; `*/*` alone does not, so command-line clients keep getting
+    /// JSON.
+    pub fn prefers_html(&self) -> bool {
+        const HTML: &str = "text/html";
+        self.first_of(&[HTML, "application/json", LINKSET, JSON_LD]) == Some(HTML)
+    }
+
+    /// The first of `types` in order of preference.
+    fn first_of(&self, types: &[&str]) -> Option<&str> {
+        self.media
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .find(|m| types.contains(m))
+    }
 }
 
 /// Parses `a, b;q=0.5, c;q=0` into lower-cased values with q in thousandths, dropping q=0, highest q first.
@@ -379,6 +390,14 @@ mod tests {
         assert_eq!(href(pick(&p, &links, true)), "html");
     }
 
+    fn prefers_json_ld(accept: Option<&str>) -> bool {
+        Preferences::new(None, accept, None).prefers_json_ld()
+    }
+
+    fn prefers_html(accept: Option<&str>) -> bool {
+        Preferences::new(None, accept, None).prefers_html()
+    }
+
     #[test]
     fn json_ld_only_when_preferred() {
         assert!(prefers_json_ld(Some("application/ld+json")));
@@ -413,6 +432,15 @@ mod tests {
 
     #[test]
     fn linkset_is_requested_only_with_positive_q() {
+        let parsed = |a: &str| Preferences::new(None, Some(a), None).wants_linkset();
+        for accept in [
+            "application/linkset+json",
+            "text/html, application/linkset+json;q=0.5",
+            "application/linkset+json;q=0",
+            "application/json",
+        ] {
+            assert_eq!(parsed(accept), wants_linkset(Some(accept)), "{accept}");
+        }
         assert!(wants_linkset(Some("application/linkset+json")));
         assert!(wants_linkset(Some(
             "text/html, application/linkset+json;q=0.5"

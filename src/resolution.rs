@@ -60,14 +60,15 @@ impl Query {
         let context = param("context");
         // UNTP's `language=` overrides Accept-Language.
         let language = param("language");
+        let preferences = Preferences::new(
+            language.as_deref().or(accept_language),
+            accept,
+            context.as_deref(),
+        );
         Query {
             link_type,
-            accept_linkset: crate::negotiate::wants_linkset(accept),
-            preferences: Preferences::new(
-                language.as_deref().or(accept_language),
-                accept,
-                context.as_deref(),
-            ),
+            accept_linkset: preferences.wants_linkset(),
+            preferences,
             access_role: param("accessRole").map(|r| normalise_access_role(&r)),
         }
     }

@@ -19,6 +19,10 @@ const ALLOW: &str = "GET, HEAD, OPTIONS";
 // Fixed header values, built at compile time rather than validated on every scan.
 const VARY: header::HeaderValue = header::HeaderValue::from_static("Accept, Accept-Language");
 const NO_STORE: header::HeaderValue = header::HeaderValue::from_static("no-store");
+const ROBOTS: header::HeaderName = header::HeaderName::from_static("x-robots-tag");
+const NOINDEX: header::HeaderValue = header::HeaderValue::from_static("noindex");
+const LINKSET_TYPE: header::HeaderValue = header::HeaderValue::from_static(LINKSET_JSON);
+const JSON_LD_TYPE: header::HeaderValue = header::HeaderValue::from_static("application/ld+json");
 
 pub async fn resolve(
     req: HttpRequest,
@@ -55,7 +59,7 @@ pub async fn resolve(
         &request.identifier,
         &root,
         raw_query,
-        LinksetFormat::negotiate(header_value(&req, header::ACCEPT), &state.vocabulary),
+        LinksetFormat::negotiate(&query.preferences, &state.vocabulary),
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -129,10 +133,10 @@ enum LinksetFormat<'a> {
 }
 
 impl<'a> LinksetFormat<'a> {
-    fn negotiate(accept: Option<&str>, vocabulary: &'a Vocabulary) -> Self {
-        if negotiate::prefers_html(accept) {
+    fn negotiate(accept: &negotiate::Preferences, vocabulary: &'a Vocabulary) -> Self {
+        if accept.prefers_html() {
             LinksetFormat::Html(vocabulary)
-        } else if negotiate::prefers_json_ld(accept) {
+        } else if accept.prefers_json_ld() {
             LinksetFormat::JsonLd
         } else {
             LinksetFormat::Json
@@ -148,7 +152,6 @@ fn respond(
     format: LinksetFormat<'_>,
 ) -> HttpResponse {
     let canonical = key.uri_under(root);
-    let links = linkset_link(&canonical);
     let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
     let mut response = match &outcome {
         Outcome::Redirect { .. } | Outcome::Delegated { .. } => HttpResponse::TemporaryRedirect(),
@@ -161,7 +164,7 @@ fn respond(
     match outcome {
         Outcome::Redirect { href } => {
             response.insert_header((header::LOCATION, forward_query(&href, raw_query)));
-            response.insert_header((header::LINK, links));
+            response.insert_header((header::LINK, linkset_link(&canonical, "")));
             response.finish()
         }
         Outcome::Delegated { target } => {
@@ -171,9 +174,9 @@ fn respond(
             response.finish()
         }
         Outcome::Linkset(mut body) | Outcome::MultipleChoices(mut body) => {
-            response.insert_header(("X-Robots-Tag", "noindex"));
+            response.insert_header((ROBOTS, NOINDEX));
             if let LinksetFormat::Html(vocabulary) = format {
-                response.insert_header((header::LINK, links));
+                response.insert_header((header::LINK, linkset_link(&canonical, "")));
                 response.insert_header((header::CONTENT_TYPE, html::CONTENT_TYPE));
                 let csp = html::CONTENT_SECURITY_POLICY.as_str();
                 response.insert_header((header::CONTENT_SECURITY_POLICY, csp));
@@ -185,12 +188,13 @@ fn respond(
                     vocabulary,
                 }));
             }
-            response.insert_header((header::LINK, format!("{links}, {JSONLD_CONTEXT}")));
+            let links = linkset_link(&canonical, JSONLD_CONTEXT);
+            response.insert_header((header::LINK, links));
             if let LinksetFormat::JsonLd = format {
                 body.context = Some(JSONLD_CONTEXT_URL);
-                response.insert_header((header::CONTENT_TYPE, "application/ld+json"));
+                response.insert_header((header::CONTENT_TYPE, JSON_LD_TYPE));
             } else {
-                response.insert_header((header::CONTENT_TYPE, LINKSET_JSON));
+                response.insert_header((header::CONTENT_TYPE, LINKSET_TYPE));
             }
             response.body(body.to_json())
         }
@@ -198,7 +202,7 @@ fn respond(
             not_found(response, format!("nothing is registered for {canonical}"))
         }
         Outcome::NoSuchLinkType(t) => {
-            response.insert_header((header::LINK, links));
+            response.insert_header((header::LINK, linkset_link(&canonical, "")));
             not_found(
                 response,
                 format!("no link of type {t} is registered for {canonical} or its ancestors"),
@@ -207,13 +211,16 @@ fn respond(
     }
 }
 
-/// `Link`: the linkset of the identifier and its canonical URI (GS1: every answer points to its linkset).
-fn linkset_link(canonical: &str) -> String {
+/// `Link`: the linkset of the identifier and its canonical URI (GS1: every answer points to its linkset), then
+/// `more` links if not empty.
+fn linkset_link(canonical: &str, more: &str) -> String {
     const LINKSET: &str =
         "?linkType=linkset>; rel=\"linkset\"; type=\"application/linkset+json\", <";
     const SAME_AS: &str = ">; rel=\"owl:sameAs\"";
-    let mut link = String::with_capacity(2 * canonical.len() + LINKSET.len() + SAME_AS.len() + 1);
-    for part in ["<", canonical, LINKSET, canonical, SAME_AS] {
+    let separator = if more.is_empty() { "" } else { ", " };
+    let parts = ["<", canonical, LINKSET, canonical, SAME_AS, separator, more];
+    let mut link = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
         link.push_str(part);
     }
     link
@@ -248,9 +255,14 @@ mod tests {
     #[test]
     fn the_link_header_names_the_linkset_and_the_canonical_uri() {
         assert_eq!(
-            linkset_link("https://id.example.com/01/09520123456788"),
+            linkset_link("https://id.example.com/01/09520123456788", ""),
             "<https://id.example.com/01/09520123456788?linkType=linkset>; rel=\"linkset\"; \
              type=\"application/linkset+json\", <https://id.example.com/01/09520123456788>; rel=\"owl:sameAs\""
+        );
+        assert_eq!(
+            linkset_link("https://r.example/01/1", "<https://c.example/>; rel=\"x\""),
+            "<https://r.example/01/1?linkType=linkset>; rel=\"linkset\"; type=\"application/linkset+json\", \
+             <https://r.example/01/1>; rel=\"owl:sameAs\", <https://c.example/>; rel=\"x\""
         );
     }
 
