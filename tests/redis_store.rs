@@ -719,3 +719,69 @@ async fn restore_brings_a_deleted_anchor_back_on_every_replica() {
         404
     );
 }
+
+/// Scans on a standalone Redis read through a connection per thread, driven by the thread that awaits the reply (one
+/// shared connection, driven by a task on another thread, cost every round trip two wake-ups across threads). Reads
+/// from new threads, each on a runtime of its own, get the record, each over a connection of its own.
+#[test]
+fn each_thread_reads_through_its_own_connection() {
+    use idr::registry::{AnchorRecord, LinkStore, Precondition, redis::RedisStore};
+    let redis = RedisServer::start();
+    let overrides = idr::config::Overrides {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    };
+    let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let record = AnchorRecord {
+        item_description: "Thing".into(),
+        default_link_type: None,
+        links: vec![],
+    };
+    // As in the server: the store is connected, and written to, on a multi-threaded runtime that stays up.
+    let connecting = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = connecting
+        .block_on(RedisStore::connect(&settings.store))
+        .unwrap();
+    connecting
+        .block_on(store.put(G, record.clone(), Precondition::None, "test"))
+        .unwrap();
+    let clients = || {
+        support::redis::cli_on(redis.port, &["CLIENT", "LIST"])
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let before = clients();
+    // Counted while the threads' runtimes, which drive their connections, are still up.
+    let (read, counted) = (std::sync::Barrier::new(3), std::sync::Barrier::new(3));
+    std::thread::scope(|threads| {
+        for _ in 0..2 {
+            threads.spawn(|| {
+                let own = runtime();
+                let reading = async {
+                    tokio::time::timeout(Duration::from_secs(5), store.get_many(&[G])).await
+                };
+                let got = own.block_on(reading);
+                read.wait();
+                counted.wait();
+                let got = got.expect("read within 5 s").unwrap();
+                assert_eq!(got[0].as_ref().map(|s| &s.record), Some(&record));
+            });
+        }
+        read.wait();
+        let after = clients();
+        counted.wait();
+        // The two threads' connections (and redis-cli's own, counted both times).
+        assert_eq!(after, before + 2);
+    });
+}

@@ -214,8 +214,12 @@ impl Conn {
 }
 
 pub struct RedisStore {
-    /// Reads.
+    /// Reads other than scans' (versions, audit, listings), and writes unless `writer` differs.
     conn: Conn,
+    /// Scans' reads on a standalone Redis: a connection per thread, made on first use on that thread's runtime, so
+    /// that the worker awaiting a reply also drives the connection. Through the shared connection, whose task runs
+    /// on another thread, every round trip woke that thread and then the worker again. `None` for a cluster.
+    scans: Option<PerThread>,
     /// Writes (the same connection as `conn` unless writes wait for replicas).
     writer: Conn,
     prefix: String,
@@ -225,6 +229,33 @@ pub struct RedisStore {
     cluster: bool,
     wait: Option<(u32, u64)>,
     timeout: Duration,
+}
+
+/// A connection to a standalone Redis per thread, each made lazily and re-made after failures.
+struct PerThread {
+    client: redis::Client,
+    timeout: Duration,
+    conns: thread_local::ThreadLocal<ConnectionManager>,
+}
+
+impl PerThread {
+    /// This thread's connection (`None` only if one cannot even be set up, which needs no network).
+    fn conn(&self) -> Option<Conn> {
+        let made = self
+            .conns
+            .get_or_try(|| single(self.client.clone(), self.timeout));
+        made.ok().map(|c| Conn::Single(c.clone()))
+    }
+}
+
+/// A connection to a standalone Redis, made on first use and re-made after failures.
+fn single(client: redis::Client, timeout: Duration) -> RedisResult<ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 /// A connection to a standalone Redis (made lazily and re-made after failures) or to a cluster (which needs one
@@ -242,14 +273,7 @@ async fn open(cluster: bool, nodes: &[String], timeout: Duration) -> Result<Conn
         ));
     }
     let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    Ok(Conn::Single(
-        ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?,
-    ))
+    Ok(Conn::Single(single(client, timeout).map_err(unavailable)?))
 }
 
 /// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
@@ -307,8 +331,18 @@ impl RedisStore {
             None => conn.clone(),
         };
         let prefix = settings.redis_key_prefix.clone();
+        let scans = if cluster {
+            None
+        } else {
+            Some(PerThread {
+                client: redis::Client::open(nodes[0].as_str()).map_err(unavailable)?,
+                timeout,
+                conns: thread_local::ThreadLocal::new(),
+            })
+        };
         Ok(RedisStore {
             conn,
+            scans,
             writer,
             channel: format!("{prefix}:invalidate"),
             prefix,
@@ -700,24 +734,23 @@ impl RedisStore {
 impl LinkStore for RedisStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
+        let local = self.scans.as_ref().and_then(PerThread::conn);
+        let conn = local.as_ref().unwrap_or(&self.conn);
         let values: Vec<Option<Vec<u8>>> = match redis_keys.as_slice() {
             [] => Vec::new(),
             [one] => vec![
-                self.conn
-                    .query(redis::cmd("GET").arg(one))
+                conn.query(redis::cmd("GET").arg(one))
                     .await
                     .map_err(unavailable)?,
             ],
-            many if same_slot(many) => self
-                .conn
+            many if same_slot(many) => conn
                 .query(redis::cmd("MGET").arg(many))
                 .await
                 .map_err(unavailable)?,
             many => {
                 // Keys of different identifiers: one GET each, in flight together.
                 let gets = many.iter().map(|k| async move {
-                    self.conn
-                        .query::<Option<Vec<u8>>>(redis::cmd("GET").arg(k))
+                    conn.query::<Option<Vec<u8>>>(redis::cmd("GET").arg(k))
                         .await
                 });
                 futures_util::future::try_join_all(gets)
