@@ -179,7 +179,7 @@ const LINKSET: &str = "application/linkset+json";
 const JSON_LD: &str = "application/ld+json";
 
 /// The answers about a linkset's form, from the `Accept` already parsed for choosing among links (a linkset request
-/// asked all three, and parsing the header three more times was a twentieth of it).
+/// asked all three, and parsing the header three more times was 3% of it).
 impl Preferences {
     /// `Accept` lists `application/linkset+json` with q > 0.
     pub fn wants_linkset(&self) -> bool {

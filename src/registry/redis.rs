@@ -231,7 +231,10 @@ pub struct RedisStore {
     timeout: Duration,
 }
 
-/// A connection to a standalone Redis per thread, each made lazily and re-made after failures.
+/// A connection to a standalone Redis per thread, each made lazily and re-made after failures. The threads that scan
+/// live as long as the server (its workers). A thread that ends leaves its connection to the next thread given its
+/// id, which finds the connection's task gone with the old runtime; the manager then reconnects on the new thread's
+/// runtime after that one failed read.
 struct PerThread {
     client: redis::Client,
     timeout: Duration,
