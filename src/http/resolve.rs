@@ -59,7 +59,7 @@ pub async fn resolve(
         &request.identifier,
         &root,
         raw_query,
-        LinksetFormat::negotiate(&query.preferences, &state.vocabulary),
+        (&query.preferences, &state.vocabulary),
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -149,7 +149,7 @@ fn respond(
     key: &Identifier,
     root: &str,
     raw_query: &str,
-    format: LinksetFormat<'_>,
+    (accept, vocabulary): (&negotiate::Preferences, &Vocabulary),
 ) -> HttpResponse {
     let canonical = key.uri_under(root);
     let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
@@ -175,6 +175,8 @@ fn respond(
         }
         Outcome::Linkset(mut body) | Outcome::MultipleChoices(mut body) => {
             response.insert_header((ROBOTS, NOINDEX));
+            // Only a linkset's form is negotiated; a redirect needs none of it.
+            let format = LinksetFormat::negotiate(accept, vocabulary);
             if let LinksetFormat::Html(vocabulary) = format {
                 response.insert_header((header::LINK, linkset_link(&canonical, "")));
                 response.insert_header((header::CONTENT_TYPE, html::CONTENT_TYPE));
