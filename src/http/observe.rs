@@ -38,7 +38,7 @@ pub async fn observe(
             let outcome = outcome_of(res.status().as_u16());
             let extensions = res.request().extensions();
             let link_type = extensions.get::<LinkTypeLabel>().map_or("none", |l| &l.0);
-            handles.resolution(outcome, link_type).increment(1);
+            handles.count_resolution(outcome, link_type);
         }
     });
     Ok(res)
@@ -66,13 +66,16 @@ impl Handles {
         )
     }
 
-    fn resolution(&mut self, outcome: &'static str, link_type: &str) -> &Counter {
+    /// One hash of the link type per request: looked up, and inserted only the first time.
+    fn count_resolution(&mut self, outcome: &'static str, link_type: &str) {
         let by_type = slot(&mut self.resolutions, outcome, HashMap::new);
-        if !by_type.contains_key(link_type) {
-            let counter = metrics::counter!(names::RESOLUTIONS, "outcome" => outcome, "link_type" => link_type.to_owned());
-            by_type.insert(link_type.into(), counter);
+        if let Some(counter) = by_type.get(link_type) {
+            counter.increment(1);
+            return;
         }
-        &by_type[link_type]
+        let counter = metrics::counter!(names::RESOLUTIONS, "outcome" => outcome, "link_type" => link_type.to_owned());
+        counter.increment(1);
+        by_type.insert(link_type.into(), counter);
     }
 }
 
