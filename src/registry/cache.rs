@@ -65,6 +65,15 @@ fn fnv1a(key: &str) -> u64 {
     })
 }
 
+/// MurmurHash3's 64-bit finalizer: every bit of the input moves about half of the output's bits.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// Share of the byte budget for "nothing registered here" entries.
 const ABSENT_SHARE: u64 = 8;
 
@@ -107,34 +116,54 @@ thread_local! {
     );
 }
 
-/// Bits of the doorkeeper (a power of two): it forgets everything after about half as many distinct misses.
-const DOORKEEPER_BITS: usize = 1 << 18;
+/// Bits of the doorkeeper per key of its window: after a whole window of distinct misses one bit in sixteen is set,
+/// so a first miss is taken for a second one time in thirty-two on average. At half of its bits set (as once), a
+/// quarter of one-off keys were admitted, each an insert and later an eviction.
+const DOORKEEPER_BITS_PER_KEY: usize = 16;
 
-/// A bitset of recently missed keys (by hash), cleared when half of its bits are set.
+/// A bitset of recently missed keys (by hash), cleared after `window` distinct misses.
 struct Doorkeeper {
     words: Box<[AtomicU64]>,
+    /// Bits minus one (their number is a power of two).
+    mask: usize,
+    /// How many distinct misses it remembers: as many as the caches hold (`set_window`), so that a key is admitted
+    /// when it came back sooner than an entry stays. Far more (as once) admits keys that will be evicted unread.
+    window: AtomicU64,
     marked: AtomicU64,
 }
 
 impl Doorkeeper {
-    fn new() -> Doorkeeper {
+    /// A doorkeeper with bits for `window` distinct misses (the caches' estimated capacity in entries).
+    fn new(window: usize) -> Doorkeeper {
+        let bits = window
+            .saturating_mul(DOORKEEPER_BITS_PER_KEY)
+            .clamp(1 << 12, 1 << 30)
+            .next_power_of_two();
         Doorkeeper {
-            words: (0..DOORKEEPER_BITS / 64)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
+            words: (0..bits / 64).map(|_| AtomicU64::new(0)).collect(),
+            mask: bits - 1,
+            window: AtomicU64::new(window.max(1) as u64),
             marked: AtomicU64::new(0),
         }
     }
 
-    /// Whether the key of `hash` missed before in this window; marks it. The bit is taken from the high half of the
-    /// hash, so that keys sharing an invalidation stripe (the low bits) do not share a bit.
+    /// Remembers `entries` misses from now on, at most what its bits allow.
+    fn set_window(&self, entries: usize) {
+        let most = (self.mask as u64 + 1) / DOORKEEPER_BITS_PER_KEY as u64;
+        self.window
+            .store((entries as u64).clamp(1, most), Ordering::Relaxed);
+    }
+
+    /// Whether the key of `hash` missed before in this window; marks it. The hash is mixed first: FNV-1a's bits
+    /// vary little between keys that differ in their last characters (serials, numbered GTINs), and taking them as
+    /// they were had keys share bits, so that more than half of one-off keys looked seen before.
     fn seen_before(&self, hash: u64) -> bool {
-        let bit = ((hash >> 32) as usize) & (DOORKEEPER_BITS - 1);
+        let bit = (mix(hash) as usize) & self.mask;
         let mask = 1u64 << (bit % 64);
         if self.words[bit / 64].fetch_or(mask, Ordering::Relaxed) & mask != 0 {
             return true;
         }
-        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= (DOORKEEPER_BITS / 2) as u64 {
+        if self.marked.fetch_add(1, Ordering::Relaxed) + 1 >= self.window.load(Ordering::Relaxed) {
             self.marked.store(0, Ordering::Relaxed);
             for word in self.words.iter() {
                 word.store(0, Ordering::Relaxed);
@@ -150,8 +179,9 @@ impl CachedStore {
         let absent_bytes = settings.max_bytes / ABSENT_SHARE;
         let present_bytes = settings.max_bytes - absent_bytes;
         // The item estimates only size the hash tables up front; the bound is the weight.
-        let present = Cache::with_weighter(items(present_bytes, 600), present_bytes, Weigh);
-        let absent = Cache::with_weighter(items(absent_bytes, 200), absent_bytes, Weigh);
+        let (present_items, absent_items) = (items(present_bytes, 600), items(absent_bytes, 200));
+        let present = Cache::with_weighter(present_items, present_bytes, Weigh);
+        let absent = Cache::with_weighter(absent_items, absent_bytes, Weigh);
         let store = Arc::new(CachedStore {
             inner,
             present,
@@ -161,7 +191,7 @@ impl CachedStore {
             epochs: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             live: AtomicBool::new(false),
             generation: AtomicU64::new(0),
-            doorkeeper: Doorkeeper::new(),
+            doorkeeper: Doorkeeper::new(present_items.saturating_add(absent_items)),
             full_at: [present_bytes / 10 * 9, absent_bytes / 10 * 9],
             full: [AtomicBool::new(false), AtomicBool::new(false)],
         });
@@ -300,8 +330,9 @@ impl CachedStore {
     }
 
     /// Whether the records cache (`present`) or the other holds 90% of its budget. Reading a cache's weight takes
-    /// the lock of each of its shards, cache lines the workers contend for; so each thread reads the weights once
-    /// every `WEIGH_EVERY` fills, and admission lags the fill level by at most that many inserts per thread.
+    /// the lock of each of its shards, cache lines the workers contend for; so each thread reads the weights (and
+    /// the entry counts, the doorkeeper's window) once every `WEIGH_EVERY` fills, and admission lags the fill level
+    /// by at most that many inserts per thread.
     fn nearly_full(&self, present: bool) -> bool {
         let fills = FILLS.get();
         FILLS.set(fills.wrapping_add(1));
@@ -310,6 +341,8 @@ impl CachedStore {
             for ((flag, weight), limit) in self.full.iter().zip(weights).zip(self.full_at) {
                 flag.store(weight >= limit, Ordering::Relaxed);
             }
+            self.doorkeeper
+                .set_window(self.present.len() + self.absent.len());
         }
         self.full[usize::from(!present)].load(Ordering::Relaxed)
     }
@@ -701,6 +734,53 @@ mod tests {
             "late"
         );
         assert!(cached.present.peek(late).is_some(), "a second miss is");
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_forgets_a_miss_after_as_many_misses_as_it_holds() {
+        // A key that comes back only after more other misses than the cache has entries would be evicted before
+        // its next read: its second miss is not admitted, a third right after it is.
+        let (_dir, inner, cached) = small_cache(32 << 10, 1_000).await;
+        for i in 0..400 {
+            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
+        }
+        let entries = cached.present.len() + cached.absent.len();
+        assert!(entries < 300, "{entries} entries");
+        let late = "01/99999999999999";
+        inner
+            .put(late, record("late"), Precondition::None, "test")
+            .await
+            .unwrap();
+        cached.lookup_until(&[late], None).await.unwrap();
+        for i in 400..400 + 2 * entries + 2 * WEIGH_EVERY as usize {
+            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
+        }
+        cached.lookup_until(&[late], None).await.unwrap();
+        assert!(
+            cached.present.peek(late).is_none(),
+            "a miss long forgotten is a first miss"
+        );
+        cached.lookup_until(&[late], None).await.unwrap();
+        assert!(
+            cached.present.peek(late).is_some(),
+            "a second miss is cached"
+        );
+    }
+
+    #[test]
+    fn the_doorkeeper_rarely_takes_a_first_miss_for_a_second() {
+        let window = 50_000;
+        let doorkeeper = Doorkeeper::new(window);
+        let keys: Vec<u64> = (0..window - 1).map(|i| fnv1a(&numbered(i))).collect();
+        // Every key is new, so each "seen before" is a mistake: a one-off key admitted. One short of the window, so
+        // that nothing is forgotten before the second pass.
+        let mistaken = keys.iter().filter(|&&h| doorkeeper.seen_before(h)).count();
+        assert!(
+            mistaken < window / 20,
+            "{mistaken} of {window} first misses taken for second ones"
+        );
+        let forgotten = keys.iter().filter(|&&h| !doorkeeper.seen_before(h)).count();
+        assert_eq!(forgotten, 0, "a miss within the window is remembered");
     }
 
     #[tokio::test]
