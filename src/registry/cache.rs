@@ -641,6 +641,23 @@ mod tests {
         (dir, inner, cached)
     }
 
+    const LATE: &str = "01/99999999999999";
+
+    /// A cache with room for about a hundred records, filled past full by reads of the first 400 of `anchors`, then
+    /// one read of `LATE`, written to the store after the fill.
+    async fn full_after_a_miss_of_late(anchors: usize) -> (tempfile::TempDir, Arc<CachedStore>) {
+        let (dir, inner, cached) = small_cache(32 << 10, anchors).await;
+        for i in 0..400 {
+            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
+        }
+        inner
+            .put(LATE, record("late"), Precondition::None, "test")
+            .await
+            .unwrap();
+        cached.lookup_until(&[LATE], None).await.unwrap();
+        (dir, cached)
+    }
+
     #[tokio::test]
     async fn hits_stay_until_invalidated() {
         let (_dir, other, cached) = setup().await;
@@ -712,57 +729,39 @@ mod tests {
     async fn a_full_cache_admits_a_key_on_its_second_miss() {
         // Room for about a hundred records: the first ones fill it, then admission needs a second miss. Fullness is
         // read every WEIGH_EVERY fills, well within the three hundred past full.
-        let (_dir, inner, cached) = small_cache(32 << 10, 400).await;
-        for i in 0..400 {
-            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
-        }
+        let (_dir, cached) = full_after_a_miss_of_late(400).await;
         let full = cached.present.weight();
         assert!(full >= cached.present.capacity() / 10 * 9, "filled: {full}");
-        let late = "01/99999999999999";
-        inner
-            .put(late, record("late"), Precondition::None, "test")
-            .await
-            .unwrap();
-        cached.lookup_until(&[late], None).await.unwrap();
         assert!(
-            cached.present.peek(late).is_none(),
+            cached.present.peek(LATE).is_none(),
             "a first miss is not cached"
         );
-        let second = cached.lookup_until(&[late], None).await.unwrap();
+        let second = cached.lookup_until(&[LATE], None).await.unwrap();
         assert_eq!(
             second.records[0].as_ref().unwrap().record.item_description,
             "late"
         );
-        assert!(cached.present.peek(late).is_some(), "a second miss is");
+        assert!(cached.present.peek(LATE).is_some(), "a second miss is");
     }
 
     #[tokio::test]
     async fn a_full_cache_forgets_a_miss_after_as_many_misses_as_it_holds() {
         // A key that comes back only after more other misses than the cache has entries would be evicted before
         // its next read: its second miss is not admitted, a third right after it is.
-        let (_dir, inner, cached) = small_cache(32 << 10, 1_000).await;
-        for i in 0..400 {
-            cached.lookup_until(&[&numbered(i)], None).await.unwrap();
-        }
+        let (_dir, cached) = full_after_a_miss_of_late(1_000).await;
         let entries = cached.present.len() + cached.absent.len();
         assert!(entries < 300, "{entries} entries");
-        let late = "01/99999999999999";
-        inner
-            .put(late, record("late"), Precondition::None, "test")
-            .await
-            .unwrap();
-        cached.lookup_until(&[late], None).await.unwrap();
         for i in 400..400 + 2 * entries + 2 * WEIGH_EVERY as usize {
             cached.lookup_until(&[&numbered(i)], None).await.unwrap();
         }
-        cached.lookup_until(&[late], None).await.unwrap();
+        cached.lookup_until(&[LATE], None).await.unwrap();
         assert!(
-            cached.present.peek(late).is_none(),
+            cached.present.peek(LATE).is_none(),
             "a miss long forgotten is a first miss"
         );
-        cached.lookup_until(&[late], None).await.unwrap();
+        cached.lookup_until(&[LATE], None).await.unwrap();
         assert!(
-            cached.present.peek(late).is_some(),
+            cached.present.peek(LATE).is_some(),
             "a second miss is cached"
         );
     }
