@@ -300,6 +300,11 @@ impl Drop for Serve {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
+    serve_logging_to(data_dir, Stdio::null()).await
+}
+
+/// `idr serve` with its log (stderr, warnings and up) written to `log`.
+async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>) -> Serve {
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -313,6 +318,7 @@ async fn serve(data_dir: &Path) -> Serve {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn idr serve");
     let base = format!("http://127.0.0.1:{port}");
@@ -331,6 +337,35 @@ async fn serve(data_dir: &Path) -> Serve {
         assert!(Instant::now() < deadline, "idr serve did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_start_after_kill_9_says_why_it_checks_the_store() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let data = work.path().join("data");
+    let log_of = |name: &str| {
+        let path = work.path().join(name);
+        (std::fs::File::create(&path).expect("log file"), path)
+    };
+    let (file, first) = log_of("first.log");
+    let mut crashed = serve_logging_to(&data, file).await;
+    crashed.child.kill().expect("kill -9");
+    crashed.child.wait().expect("reap");
+    let (file, second) = log_of("second.log");
+    let restarted = serve_logging_to(&data, file).await;
+    drop(restarted);
+    let read = |path: &Path| std::fs::read_to_string(path).expect("read log");
+    let warning = "was not closed cleanly";
+    assert!(
+        !read(&first).contains(warning),
+        "a new store needs no check"
+    );
+    let second = read(&second);
+    assert!(second.contains(warning), "{second}");
+    assert!(
+        second.contains("the store was checked and repaired"),
+        "{second}"
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use redb::{
     TableDefinition,
 };
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
@@ -64,10 +64,25 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
+        let started = std::time::Instant::now();
+        let repairing = Arc::new(AtomicBool::new(false));
+        let seen = repairing.clone();
         let db = Database::builder()
             .set_cache_size(cache_bytes)
+            .set_repair_callback(move |_| {
+                // Said once, before the wait: the check reads the whole file, so it lasts in proportion to its size.
+                if !seen.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "the store was not closed cleanly (a crash or SIGKILL): checking the whole file before serving"
+                    );
+                }
+            })
             .create(&path)
             .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+        if repairing.load(Ordering::Relaxed) {
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::warn!(ms, "the store was checked and repaired");
+        }
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(ANCHORS).map_err(unavailable)?;
         txn.open_table(TOMBSTONES).map_err(unavailable)?;
