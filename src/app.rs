@@ -108,9 +108,10 @@ fn authenticator(
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
     Ok(match settings.redis_url() {
         Some(_) => Arc::new(RedisStore::connect(&settings.store).await?),
-        None => Arc::new(EmbeddedStore::open_with_cache(
+        None => Arc::new(EmbeddedStore::open_with(
             &settings.store.data_dir,
             settings.store.embedded_cache_bytes,
+            settings.store.embedded_quick_repair,
         )?),
     })
 }

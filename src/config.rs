@@ -95,6 +95,7 @@ pub struct ResolverSettings {
 pub struct StoreSettings {
     pub data_dir: PathBuf,
     pub embedded_cache_bytes: usize,
+    pub embedded_quick_repair: bool,
     pub redis_url: String,
     pub redis_key_prefix: String,
     pub redis_timeout_ms: u64,

@@ -300,11 +300,11 @@ impl Drop for Serve {
 }
 
 async fn serve(data_dir: &Path) -> Serve {
-    serve_logging_to(data_dir, Stdio::null()).await
+    serve_logging_to(data_dir, Stdio::null(), &[]).await
 }
 
-/// `idr serve` with its log (stderr, warnings and up) written to `log`.
-async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>) -> Serve {
+/// `idr serve` with its log (stderr, warnings and up) written to `log`, and the environment variables `env`.
+async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>, env: &[(&str, &str)]) -> Serve {
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -317,6 +317,8 @@ async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>) -> Serve {
         .arg(data_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")
+        .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -339,33 +341,58 @@ async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>) -> Serve {
     }
 }
 
-#[tokio::test]
-async fn a_start_after_kill_9_says_why_it_checks_the_store() {
+/// The log of a start after `kill -9` of a server that took a write, with the environment `env`.
+async fn log_of_a_start_after_kill_9(env: &[(&str, &str)]) -> (String, String) {
     let work = tempfile::tempdir().expect("temp dir");
     let data = work.path().join("data");
-    let log_of = |name: &str| {
+    let log_file = |name: &str| {
         let path = work.path().join(name);
         (std::fs::File::create(&path).expect("log file"), path)
     };
-    let (file, first) = log_of("first.log");
-    let mut crashed = serve_logging_to(&data, file).await;
+    let (file, first) = log_file("first.log");
+    let mut crashed = serve_logging_to(&data, file, env).await;
+    let r = Server::client()
+        .put(format!("{}/api/v1/anchors/{GTIN}", crashed.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&product("Pack", PIP_EN))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 201);
     crashed.child.kill().expect("kill -9");
     crashed.child.wait().expect("reap");
-    let (file, second) = log_of("second.log");
-    let restarted = serve_logging_to(&data, file).await;
+    let (file, second) = log_file("second.log");
+    let restarted = serve_logging_to(&data, file, env).await;
+    let r = Server::client()
+        .get(format!("{}/{GTIN}", restarted.base))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 307, "the write survived");
     drop(restarted);
     let read = |path: &Path| std::fs::read_to_string(path).expect("read log");
-    let warning = "was not closed cleanly";
-    assert!(
-        !read(&first).contains(warning),
-        "a new store needs no check"
-    );
-    let second = read(&second);
-    assert!(second.contains(warning), "{second}");
+    (read(&first), read(&second))
+}
+
+const UNCLEAN: &str = "was not closed cleanly";
+
+#[tokio::test]
+async fn without_quick_repair_a_start_after_kill_9_says_it_checks_the_store() {
+    let off = [("IDR_STORE__EMBEDDED_QUICK_REPAIR", "false")];
+    let (first, second) = log_of_a_start_after_kill_9(&off).await;
+    assert!(!first.contains(UNCLEAN), "a new store needs no check");
+    assert!(second.contains(UNCLEAN), "{second}");
     assert!(
         second.contains("the store was checked and repaired"),
         "{second}"
     );
+}
+
+#[tokio::test]
+async fn with_quick_repair_a_start_after_kill_9_checks_nothing() {
+    let (first, second) = log_of_a_start_after_kill_9(&[]).await;
+    assert!(!first.contains(UNCLEAN), "{first}");
+    assert!(!second.contains(UNCLEAN), "{second}");
 }
 
 #[tokio::test]

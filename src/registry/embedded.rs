@@ -39,6 +39,8 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     nonces: Arc<Nonces>,
     committed: Arc<CommittedTable>,
+    /// Every commit saves redb's allocator state (`store.embedded_quick_repair`).
+    quick_repair: bool,
 }
 
 type AnchorTable = ReadOnlyTable<&'static str, &'static [u8]>;
@@ -53,14 +55,26 @@ struct CommittedTable {
     commits: AtomicU64,
 }
 
+/// A write transaction; with `quick_repair`, its commit also saves the allocator state, and commits in two phases.
+fn begin_write(db: &Database, quick_repair: bool) -> Result<redb::WriteTransaction, StoreError> {
+    let mut txn = db.begin_write().map_err(unavailable)?;
+    txn.set_quick_repair(quick_repair);
+    Ok(txn)
+}
+
 impl EmbeddedStore {
-    /// Opens (creating when missing) the store in `dir`, with redb's default page cache.
+    /// Opens (creating when missing) the store in `dir`, with redb's default page cache and quick repair.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+        Self::open_with(dir, DEFAULT_CACHE_BYTES, true)
     }
 
-    /// Opens the store with a bound on the memory redb may use to cache pages.
-    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+    /// Opens the store with a bound on the memory redb may use to cache pages. With `quick_repair`, every commit
+    /// saves redb's allocator state, so that a start after a crash loads it instead of checking the whole file.
+    pub fn open_with(
+        dir: &Path,
+        cache_bytes: usize,
+        quick_repair: bool,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
@@ -83,7 +97,7 @@ impl EmbeddedStore {
             let ms = started.elapsed().as_millis() as u64;
             tracing::warn!(ms, "the store was checked and repaired");
         }
-        let txn = db.begin_write().map_err(unavailable)?;
+        let txn = begin_write(&db, quick_repair)?;
         txn.open_table(ANCHORS).map_err(unavailable)?;
         txn.open_table(TOMBSTONES).map_err(unavailable)?;
         txn.open_table(META).map_err(unavailable)?;
@@ -92,7 +106,12 @@ impl EmbeddedStore {
             db: Arc::new(db),
             nonces: Arc::default(),
             committed: Arc::default(),
+            quick_repair,
         })
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        begin_write(&self.db, self.quick_repair)
     }
 
     /// The anchors table of the last committed state.
@@ -141,7 +160,7 @@ impl EmbeddedStore {
         precondition: Precondition,
         who: &str,
     ) -> Result<PutOutcome, StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
+        let txn = self.begin_write()?;
         let stored = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
@@ -174,7 +193,7 @@ impl EmbeddedStore {
         precondition: Precondition,
         who: &str,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
+        let txn = self.begin_write()?;
         let existed = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let current = current_version(&table, key)?;
@@ -197,7 +216,7 @@ impl EmbeddedStore {
     }
 
     fn restore_one(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
+        let txn = self.begin_write()?;
         let stored = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             if let Some(current) = current_version(&table, key)? {
@@ -231,7 +250,7 @@ impl EmbeddedStore {
     }
 
     fn purge_one(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
+        let txn = self.begin_write()?;
         let existed = txn
             .open_table(DELETED)
             .map_err(unavailable)?
@@ -246,7 +265,7 @@ impl EmbeddedStore {
     }
 
     fn write_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
@@ -481,7 +500,7 @@ impl EmbeddedStore {
     ) -> Result<(), StoreError> {
         let (this, name, document) = (self.clone(), name.to_string(), document.to_string());
         blocking(move || {
-            let txn = this.db.begin_write().map_err(unavailable)?;
+            let txn = this.begin_write()?;
             txn.open_table(table)
                 .map_err(unavailable)?
                 .insert(name.as_str(), document.as_str())
@@ -572,7 +591,7 @@ impl LinkStore for EmbeddedStore {
     async fn claim_first_start(&self) -> Result<bool, StoreError> {
         let this = self.clone();
         blocking(move || {
-            let txn = this.db.begin_write().map_err(unavailable)?;
+            let txn = this.begin_write()?;
             let first = {
                 let mut meta = txn.open_table(META).map_err(unavailable)?;
                 meta.insert("initialised", 1)
