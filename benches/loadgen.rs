@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,15 @@ struct Tally {
     latencies: Vec<u64>,
     lags: Vec<u64>,
     unexpected: u64,
+    reconnects: u64,
+}
+
+/// What a readable connection had for us.
+enum Received {
+    Partial,
+    Answer,
+    /// The server closed a connection with nothing in flight (a keep-alive or first-request timeout): open another.
+    ClosedIdle,
 }
 
 fn main() -> ExitCode {
@@ -105,46 +114,45 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     })
 }
 
-fn connect(options: &Options, poll: &Poll) -> Result<Vec<Connection>, String> {
+fn connect(address: SocketAddr, token: usize, poll: &Poll) -> Result<Connection, String> {
+    let stream =
+        std::net::TcpStream::connect(address).map_err(|e| format!("connect {address}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut stream = TcpStream::from_std(stream);
+    poll.registry()
+        .register(
+            &mut stream,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(Connection {
+        stream,
+        due: None,
+        unwritten: 0,
+        read: Vec::with_capacity(4096),
+    })
+}
+
+fn run(options: &Options) -> Result<String, String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let address = options
         .host
         .to_socket_addrs()
         .map_err(|e| format!("{}: {e}", options.host))?
         .next()
         .ok_or_else(|| format!("{}: no address", options.host))?;
-    (0..options.connections)
-        .map(|i| {
-            let stream = std::net::TcpStream::connect(address)
-                .map_err(|e| format!("connect {address}: {e}"))?;
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-            let mut stream = TcpStream::from_std(stream);
-            poll.registry()
-                .register(
-                    &mut stream,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                )
-                .map_err(|e| e.to_string())?;
-            Ok(Connection {
-                stream,
-                due: None,
-                unwritten: 0,
-                read: Vec::with_capacity(4096),
-            })
-        })
-        .collect()
-}
-
-fn run(options: &Options) -> Result<String, String> {
-    let mut poll = Poll::new().map_err(|e| e.to_string())?;
-    let mut connections = connect(options, &poll)?;
+    let mut connections = (0..options.connections)
+        .map(|i| connect(address, i, &poll))
+        .collect::<Result<Vec<_>, _>>()?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: idr-loadgen\r\nAccept: */*\r\n\r\n",
         options.path, options.host
     )
     .into_bytes();
-    let mut idle: Vec<usize> = (0..connections.len()).collect();
+    // First in, first out: each connection is used in turn, so none idles long enough for a keep-alive timeout.
+    let mut idle: VecDeque<usize> = (0..connections.len()).collect();
     let mut waiting: VecDeque<Instant> = VecDeque::new();
     let mut events = Events::with_capacity(connections.len());
     // Room for every request up front: growing a vector of half a million latencies mid-run copies it, a stall
@@ -154,6 +162,7 @@ fn run(options: &Options) -> Result<String, String> {
         latencies: Vec::with_capacity(expected),
         lags: Vec::with_capacity(expected),
         unexpected: 0,
+        reconnects: 0,
     };
     let interval = Duration::from_secs_f64(1.0 / options.rate);
     let start = Instant::now();
@@ -167,9 +176,9 @@ fn run(options: &Options) -> Result<String, String> {
             scheduled += 1;
             next = start + interval.mul_f64(scheduled as f64);
         }
-        while let (Some(_), Some(&i)) = (waiting.front(), idle.last()) {
+        while !waiting.is_empty() {
+            let Some(i) = idle.pop_front() else { break };
             let due = waiting.pop_front().expect("checked above");
-            idle.pop();
             send(&mut connections[i], due, &request)?;
         }
         let outstanding = connections.iter().any(|c| c.due.is_some());
@@ -184,8 +193,20 @@ fn run(options: &Options) -> Result<String, String> {
             if event.is_writable() && connection.unwritten > 0 {
                 write_rest(connection, &request)?;
             }
-            if event.is_readable() && receive(connection, options.status, &mut tally)? {
-                idle.push(i);
+            if !event.is_readable() {
+                continue;
+            }
+            match receive(connection, options.status, &mut tally)? {
+                Received::Partial => {}
+                Received::Answer => idle.push_back(i),
+                Received::ClosedIdle => {
+                    // Still queued in `idle`: only its socket changes.
+                    poll.registry()
+                        .deregister(&mut connection.stream)
+                        .map_err(|e| e.to_string())?;
+                    *connection = connect(address, i, &poll)?;
+                    tally.reconnects += 1;
+                }
             }
         }
     }
@@ -212,12 +233,17 @@ fn write_rest(connection: &mut Connection, request: &[u8]) -> Result<(), String>
     Ok(())
 }
 
-/// Reads what the socket holds; true when it completed the answer in flight.
-fn receive(connection: &mut Connection, status: u16, tally: &mut Tally) -> Result<bool, String> {
+/// Reads what the socket holds, and records the answer in flight once it is complete.
+fn receive(
+    connection: &mut Connection,
+    status: u16,
+    tally: &mut Tally,
+) -> Result<Received, String> {
     let mut chunk = [0u8; 8192];
     loop {
         match connection.stream.read(&mut chunk) {
-            Ok(0) => return Err("the server closed a connection".into()),
+            Ok(0) if connection.due.is_none() => return Ok(Received::ClosedIdle),
+            Ok(0) => return Err("the server closed a connection with a request in flight".into()),
             Ok(n) => connection.read.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -225,12 +251,12 @@ fn receive(connection: &mut Connection, status: u16, tally: &mut Tally) -> Resul
         }
     }
     let Some((length, answered)) = parse_answer(&connection.read)? else {
-        return Ok(false);
+        return Ok(Received::Partial);
     };
-    let due = connection
-        .due
-        .take()
-        .ok_or("an answer came on a connection with no request in flight")?;
+    let Some(due) = connection.due.take() else {
+        // An answer to no request: actix-web's 408 to a connection that sent nothing for 5 s, which it then closes.
+        return Ok(Received::ClosedIdle);
+    };
     tally.latencies.push(as_nanos(due.elapsed()));
     if answered != status {
         tally.unexpected += 1;
@@ -239,7 +265,7 @@ fn receive(connection: &mut Connection, status: u16, tally: &mut Tally) -> Resul
     if !connection.read.is_empty() {
         return Err("more bytes than one answer on a connection".into());
     }
-    Ok(true)
+    Ok(Received::Answer)
 }
 
 /// The length and status of a complete answer at the start of `bytes`, or `None` while it is incomplete.
@@ -286,7 +312,7 @@ fn report(options: &Options, tally: &mut Tally, scheduled: u64) -> String {
         concat!(
             "{{\"offered_rps\":{:.0},\"achieved_rps\":{:.0},\"scheduled\":{},\"answered\":{},\"unanswered\":{},",
             "\"unexpected\":{},\"p50_us\":{:.1},\"p90_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},",
-            "\"max_us\":{:.1},\"lag_p99_us\":{:.1}}}"
+            "\"max_us\":{:.1},\"lag_p99_us\":{:.1},\"reconnects\":{}}}"
         ),
         options.rate,
         answered as f64 / options.duration.as_secs_f64(),
@@ -300,5 +326,6 @@ fn report(options: &Options, tally: &mut Tally, scheduled: u64) -> String {
         percentile(l, 0.999),
         percentile(l, 1.0),
         percentile(&tally.lags, 0.99),
+        tally.reconnects,
     )
 }
