@@ -8,10 +8,11 @@
 //! fixed string. Run it on a core of its own.
 //!
 //! `cargo bench --bench loadgen -- URL RATE SECONDS [CONNECTIONS [STATUS]]`, or the binary that
-//! `cargo bench --bench loadgen --no-run` builds. URL is `http://HOST:PORT/PATH`; every answer must have STATUS
-//! (default 307) and a `Content-Length`. Prints one JSON object: the offered and achieved rates, the latency
-//! percentiles in microseconds, the generator's own lag behind its schedule (how late it noticed a request was due; its p99 should be a few microseconds;
-//! if not, the generator, not the server, set the figures), and the count of unexpected answers.
+//! `cargo bench --bench loadgen --no-run` builds. URL is `http://HOST:PORT/PATH`; every answer needs a
+//! `Content-Length`, and answers without STATUS (default 307) are counted as unexpected. Prints one JSON object: the
+//! offered and achieved rates, the latency percentiles in microseconds, the generator's own lag behind its schedule
+//! (how late it noticed a request was due: its p99 should be a few microseconds, or the generator, not the server, set
+//! the figures), the unexpected answers, and the idle connections the server closed (reopened).
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
