@@ -102,7 +102,15 @@ mod tests {
     #[test]
     fn installing_the_recorder_starts_the_thread_that_drains_its_histograms() {
         assert!(super::metrics().is_some(), "recorder installed");
-        let names = thread_names();
+        // A new thread names itself once it runs; until then it carries its parent's name.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut names = thread_names();
+        while !names.iter().any(|name| name == "metrics-upkeep")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            names = thread_names();
+        }
         assert!(
             names.iter().any(|name| name == "metrics-upkeep"),
             "threads: {names:?}"
