@@ -182,7 +182,8 @@ fn run(options: &Options) -> Result<String, String> {
             let due = waiting.pop_front().expect("checked above");
             send(&mut connections[i], due, &request)?;
         }
-        let outstanding = connections.iter().any(|c| c.due.is_some());
+        // A connection is either idle or has a request in flight.
+        let outstanding = idle.len() < connections.len();
         if now >= end && (!outstanding || now >= end + DRAIN) {
             break;
         }
