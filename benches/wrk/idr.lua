@@ -44,6 +44,20 @@ end
 local function lot(g, k) return string.format("L%05d", (g * 7 + k) % 100000) end
 local function serial(g, k) return string.format("S%08d", (g * 31 + k) % 100000000) end
 
+-- The check digit of "0952" followed by g in nine digits, by arithmetic: the request functions below run once per
+-- request, and every string the generator builds costs CPU on the cores it shares with the server. The digits of g
+-- take the weights 3, 1, 3, ... from the right; 26 is the weighted sum of "0952" (0*3 + 9*1 + 5*3 + 2*1).
+local function imported_check(g)
+  local total, w = 26, 3
+  for _ = 1, 9 do
+    local d = g % 10
+    total = total + d * w
+    g = (g - d) / 10
+    w = 4 - w
+  end
+  return (10 - total % 10) % 10
+end
+
 -- Anchor index i (0-based line of gen-anchors output) -> group, kind, k.
 local function locate(i)
   local block = math.floor(i / 16)
@@ -51,12 +65,14 @@ local function locate(i)
   return block * 4 + e[1], e[2], e[3]
 end
 
+-- One string.format per path, no intermediate strings: the same paths as gtin, lot and serial give (scripts/bench
+-- checks them against scripts/gen-anchors).
 local function anchor_path(i)
   local g, kind, k = locate(i)
-  local p = "/01/" .. gtin(g)
-  if kind == "b" then return p .. "/10/" .. lot(g, k) end
-  if kind == "s" then return p .. "/21/" .. serial(g, k) end
-  return p
+  local c = imported_check(g)
+  if kind == "b" then return string.format("/01/0952%09d%d/10/L%05d", g, c, (g * 7 + k) % 100000) end
+  if kind == "s" then return string.format("/01/0952%09d%d/21/S%08d", g, c, (g * 31 + k) % 100000000) end
+  return string.format("/01/0952%09d%d", g, c)
 end
 
 -- Groups whose first batch and first serial are both within the first N lines (for the linkset scenario).
@@ -80,6 +96,24 @@ function setup(thread)
   thread:set("thread_id", counter)
 end
 
+-- Request heads as wrk.format writes them, cut from one it wrote at the start and completed by one concatenation per
+-- request: wrk.format builds a table and a string.format per line for every request, which costs the load generator
+-- CPU on the cores it shares with the server.
+local get_tail, linkset_tail
+local linkset_headers = { ["Accept"] = "application/linkset+json" }
+local function get(path) return "GET " .. path .. get_tail end
+
+local function tail_after_root(head)
+  assert(string.sub(head, 1, 5) == "GET /", "wrk.format starts otherwise: " .. head)
+  return string.sub(head, 6)
+end
+
+local function init_tails()
+  get_tail = tail_after_root(wrk.format("GET", "/"))
+  linkset_tail = tail_after_root(wrk.format("GET", "/", linkset_headers))
+  assert(get("/01/x") == wrk.format("GET", "/01/x"), "wrk.format writes paths otherwise")
+end
+
 local groups = 1
 local put_base, put_count = 0, 0
 local put_headers = {
@@ -92,9 +126,8 @@ function init(args)
   if scenario == "linkset" then groups = math.max(1, full_groups()) end
   -- 9 digits after 0953: run (1 digit), thread (2 digits), counter (6 digits, wraps after 1,000,000).
   put_base = (tonumber(os.getenv("BENCH_PUT_RUN") or "0") % 10) * 100000000 + ((thread_id or 0) % 100) * 1000000
+  init_tails()
 end
-
-local linkset_headers = { ["Accept"] = "application/linkset+json" }
 
 -- A two-link body like a GTIN line of scripts/gen-anchors.
 local function put_body(code)
@@ -107,17 +140,19 @@ end
 
 function request()
   if scenario == "miss" then
-    return wrk.format("GET", anchor_path(math.random(0, N - 1)))
+    return get(anchor_path(math.random(0, N - 1)))
   elseif scenario == "walkup" then
     local g = locate(math.random(0, N - 1))
-    return wrk.format("GET", "/01/" .. gtin(g) .. "/21/UNKNOWN" .. math.random(1, 2000000000))
+    return get(string.format("/01/0952%09d%d/21/UNKNOWN%d", g, imported_check(g), math.random(1, 2000000000)))
   elseif scenario == "linkset" then
     local g = math.random(0, groups - 1)
-    return wrk.format("GET", "/01/" .. gtin(g) .. "/10/" .. lot(g, 0) .. "/21/" .. serial(g, 0), linkset_headers)
+    local path = string.format("/01/0952%09d%d/10/L%05d/21/S%08d", g, imported_check(g), (g * 7) % 100000,
+      (g * 31) % 100000000)
+    return "GET " .. path .. linkset_tail
   elseif scenario == "badcheck" then
     local p = anchor_path(math.random(0, N - 1))   -- "/01/" .. 14 digits ..., check digit at position 18
-    local bad = tostring((string.byte(p, 18) - 48 + 1) % 10)
-    return wrk.format("GET", string.sub(p, 1, 17) .. bad .. string.sub(p, 19))
+    local bad = (string.byte(p, 18) - 48 + 1) % 10
+    return get(string.sub(p, 1, 17) .. bad .. string.sub(p, 19))
   elseif scenario == "put" then
     local code = gtin(put_base + put_count % 1000000, "0953")
     put_count = put_count + 1
