@@ -440,6 +440,63 @@ async fn anchor_keys_are_hash_tagged_by_primary_key() {
     }
 }
 
+/// Entries in the replica's record cache, as `/metrics` reports them.
+async fn cache_entries(server: &Server) -> u64 {
+    let text = Server::client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("idr_cache_entries "))
+        .unwrap_or_else(|| panic!("no idr_cache_entries in:\n{text}"));
+    line["idr_cache_entries ".len()..]
+        .trim()
+        .parse::<f64>()
+        .expect("a number") as u64
+}
+
+#[tokio::test]
+async fn a_scan_caches_the_levels_its_answer_used() {
+    let redis = RedisServer::start();
+    let server = replica(&redis.url()).await;
+    let serial = format!("{G}/21/S1");
+    server
+        .put_anchor(G, product("Pack", "https://brand.example/p"))
+        .await;
+    server
+        .put_anchor(&serial, product("Item", "https://brand.example/s1"))
+        .await;
+    let client = Server::client();
+    assert_eq!(cache_entries(&server).await, 0, "writes cache nothing");
+
+    // The serial's own default link settles the answer: its GTIN came in the same MGET but is not cached.
+    let scan = location_on(&server, &client, &format!("/{serial}")).await;
+    assert_eq!(scan, (307, "https://brand.example/s1".to_string()));
+    assert_eq!(cache_entries(&server).await, 1, "the serial's record only");
+    let scan = location_on(&server, &client, &format!("/{G}")).await;
+    assert_eq!(scan, (307, "https://brand.example/p".to_string()));
+    assert_eq!(
+        cache_entries(&server).await,
+        2,
+        "and the GTIN's, once scanned"
+    );
+
+    // An unknown serial resolves at its GTIN: both levels were needed, and both are cached (one as "nothing there").
+    let unknown = format!("/{G}/21/UNKNOWN");
+    let scan = location_on(&server, &client, &unknown).await;
+    assert_eq!(scan, (307, "https://brand.example/p".to_string()));
+    assert_eq!(
+        cache_entries(&server).await,
+        3,
+        "the unknown serial's absence too"
+    );
+}
+
 #[tokio::test]
 async fn a_config_file_selects_redis() {
     let redis = RedisServer::start();
