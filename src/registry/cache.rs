@@ -275,14 +275,17 @@ impl CachedStore {
         walk: &mut Walk,
         settles: Option<Settles<'_>>,
     ) -> Result<(), StoreError> {
-        let rest = &keys[walk.records.len()..];
+        let start = walk.records.len();
+        let rest = &keys[start..];
         let seen = self.snapshot(rest);
-        let records = self.inner.get_many(rest).await?;
-        let upto = settles
-            .and_then(|f| records.iter().position(|r| r.as_deref().is_some_and(f)))
-            .map_or(rest.len(), |i| i + 1);
-        self.fill(&rest[..upto], &records[..upto], &seen);
-        walk.records.extend(records);
+        // The walk's own rule says which level settles, as it does for `read_each`.
+        let mut used = rest.len();
+        for (i, record) in self.inner.get_many(rest).await?.into_iter().enumerate() {
+            if walk.push(record, settles) {
+                used = i + 1;
+            }
+        }
+        self.fill(&rest[..used], &walk.records[start..start + used], &seen);
         Ok(())
     }
 
