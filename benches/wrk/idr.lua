@@ -36,13 +36,11 @@ local function check_digit(body)
   return tostring((10 - total % 10) % 10)
 end
 
+-- A GTIN of another prefix (the writes scenario).
 local function gtin(g, prefix)
   local body = (prefix or "0952") .. string.format("%09d", g)
   return body .. check_digit(body)
 end
-
-local function lot(g, k) return string.format("L%05d", (g * 7 + k) % 100000) end
-local function serial(g, k) return string.format("S%08d", (g * 31 + k) % 100000000) end
 
 -- The check digit of "0952" followed by g in nine digits, by arithmetic: the request functions below run once per
 -- request, and every string the generator builds costs CPU on the cores it shares with the server. The digits of g
@@ -65,8 +63,8 @@ local function locate(i)
   return block * 4 + e[1], e[2], e[3]
 end
 
--- One string.format per path, no intermediate strings: the same paths as gtin, lot and serial give (scripts/bench
--- checks them against scripts/gen-anchors).
+-- One string.format per path, no intermediate strings: lots are L + 5 digits, serials S + 8, as scripts/gen-anchors
+-- writes them (scripts/bench checks the paths against its output).
 local function anchor_path(i)
   local g, kind, k = locate(i)
   local c = imported_check(g)
