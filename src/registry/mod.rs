@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod format;
 pub mod record;
 pub mod redis;
+mod walk;
 
 pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
@@ -81,6 +82,9 @@ pub struct Lookup {
 /// Whether a record, as the most specific level that has one, decides a resolution alone (see `LinkStore::lookup_until`).
 pub type Settles<'a> = &'a (dyn Fn(&StoredAnchor) -> bool + Sync);
 
+/// Takes the records of a read level by level (see `LinkStore::get_until`); `true` when it needs no more.
+pub type Take<'a> = dyn FnMut(Option<Arc<StoredAnchor>>) -> bool + Send + 'a;
+
 /// Receives a store's invalidation events (a cache in front of a shared store).
 pub trait InvalidationSink: Send + Sync {
     /// Another writer changed `key` (a canonical path).
@@ -111,6 +115,17 @@ pub struct PutOutcome {
 pub trait LinkStore: Send + Sync + 'static {
     /// Fetches several anchors in one round trip, in the order of `keys`.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError>;
+
+    /// Fetches several anchors in one round trip, as `get_many`, and hands them to `take` in the order of `keys` until
+    /// it says it needs no more. A store that fetches records encoded decodes no further than that.
+    async fn get_until(&self, keys: &[&str], take: &mut Take<'_>) -> Result<(), StoreError> {
+        for record in self.get_many(keys).await? {
+            if take(record) {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     // Every write names `who` made it (a credential) and appends an audit entry in the same atomic step.
 
@@ -178,13 +193,12 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn lookup_until(
         &self,
         keys: &[&str],
-        _settles: Option<Settles<'_>>,
+        settles: Option<Settles<'_>>,
     ) -> Result<Lookup, StoreError> {
-        Ok(Lookup {
-            records: self.get_many(keys).await?,
-            stale: false,
-            complete: true,
-        })
+        let mut walk = walk::Walk::new(keys.len());
+        self.get_until(keys, &mut |record| walk.push(record, settles))
+            .await?;
+        Ok(walk.lookup())
     }
 
     /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the

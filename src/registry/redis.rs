@@ -8,6 +8,7 @@
 use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::{
     AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
+    Take,
 };
 use crate::config::StoreSettings;
 use futures_util::{StreamExt, TryStreamExt};
@@ -636,6 +637,36 @@ fn decode(key: &str, bytes: Option<Vec<u8>>) -> Result<Option<Arc<StoredAnchor>>
 const AUDIT_BATCH: usize = 500;
 
 impl RedisStore {
+    /// The encoded records of `keys`, in their order, in one round trip: one `MGET` when the keys share a slot.
+    async fn fetch(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
+        let local = self.scans.as_ref().and_then(PerThread::conn);
+        let conn = local.as_ref().unwrap_or(&self.conn);
+        let values: Vec<Option<Vec<u8>>> = match redis_keys.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![
+                conn.query(redis::cmd("GET").arg(one))
+                    .await
+                    .map_err(unavailable)?,
+            ],
+            many if same_slot(many) => conn
+                .query(redis::cmd("MGET").arg(many))
+                .await
+                .map_err(unavailable)?,
+            many => {
+                // Keys of different identifiers: one GET each, in flight together.
+                let gets = many.iter().map(|k| async move {
+                    conn.query::<Option<Vec<u8>>>(redis::cmd("GET").arg(k))
+                        .await
+                });
+                futures_util::future::try_join_all(gets)
+                    .await
+                    .map_err(unavailable)?
+            }
+        };
+        Ok(values)
+    }
+
     /// Reads one primary key's audit list after the cursor (a list index: entries are only ever appended), skipping
     /// entries before `since` or for other levels, until `limit` entries match or the list ends.
     async fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
@@ -736,32 +767,19 @@ impl RedisStore {
 #[async_trait::async_trait]
 impl LinkStore for RedisStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
-        let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
-        let local = self.scans.as_ref().and_then(PerThread::conn);
-        let conn = local.as_ref().unwrap_or(&self.conn);
-        let values: Vec<Option<Vec<u8>>> = match redis_keys.as_slice() {
-            [] => Vec::new(),
-            [one] => vec![
-                conn.query(redis::cmd("GET").arg(one))
-                    .await
-                    .map_err(unavailable)?,
-            ],
-            many if same_slot(many) => conn
-                .query(redis::cmd("MGET").arg(many))
-                .await
-                .map_err(unavailable)?,
-            many => {
-                // Keys of different identifiers: one GET each, in flight together.
-                let gets = many.iter().map(|k| async move {
-                    conn.query::<Option<Vec<u8>>>(redis::cmd("GET").arg(k))
-                        .await
-                });
-                futures_util::future::try_join_all(gets)
-                    .await
-                    .map_err(unavailable)?
-            }
-        };
+        let values = self.fetch(keys).await?;
         keys.iter().zip(values).map(|(k, v)| decode(k, v)).collect()
+    }
+
+    /// Decodes only the levels `take` asks for: a scan settled by its own level leaves the levels above, which came
+    /// with the same `MGET`, undecoded.
+    async fn get_until(&self, keys: &[&str], take: &mut Take<'_>) -> Result<(), StoreError> {
+        for (key, value) in keys.iter().zip(self.fetch(keys).await?) {
+            if take(decode(key, value)?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     async fn put(
