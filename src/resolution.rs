@@ -396,9 +396,10 @@ pub fn normalise_access_role(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Precondition;
     use crate::registry::cache::CachedStore;
     use crate::registry::embedded::EmbeddedStore;
+    use crate::registry::format::Payload;
+    use crate::registry::{AnchorSink, AuditEntry, AuditQuery, Precondition, PutOutcome};
     use proptest::prelude::*;
 
     const TYPES: [&str; 3] = [
@@ -412,6 +413,68 @@ mod tests {
     type LinkSpec = (usize, usize, usize, bool);
     /// A level's record: its default type and links; `None` when nothing is registered there.
     type LevelSpec = Option<(Option<usize>, Vec<LinkSpec>)>;
+
+    /// The embedded store read as a shared one is (every remaining level in one fetch, decoded as the walk takes
+    /// them), so that the proptest below covers that read as well. Only reads are ever asked of it.
+    struct AsShared(Arc<EmbeddedStore>);
+
+    #[async_trait::async_trait]
+    impl LinkStore for AsShared {
+        async fn get_many(
+            &self,
+            keys: &[&str],
+        ) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
+            self.0.get_many(keys).await
+        }
+        async fn put(
+            &self,
+            _: &str,
+            _: AnchorRecord,
+            _: Precondition,
+            _: &str,
+        ) -> Result<PutOutcome, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn delete(&self, _: &str, _: Precondition, _: &str) -> Result<bool, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn restore(&self, _: &str, _: &str) -> Result<Option<PutOutcome>, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn purge_deleted(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn put_batch(&self, _: Vec<(String, Payload)>, _: &str) -> Result<(), StoreError> {
+            unreachable!("reads only")
+        }
+        async fn audit(&self, _: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn is_empty(&self) -> Result<bool, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn claim_first_start(&self) -> Result<bool, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn put_scheme(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!("reads only")
+        }
+        async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn put_key(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!("reads only")
+        }
+        async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn for_each(&self, _: &mut AnchorSink<'_>) -> Result<(), StoreError> {
+            unreachable!("reads only")
+        }
+        async fn claim_nonce(&self, _: &str, _: std::time::Duration) -> Result<bool, StoreError> {
+            unreachable!("reads only")
+        }
+    }
 
     fn record((default, links): &(Option<usize>, Vec<LinkSpec>)) -> AnchorRecord {
         AnchorRecord {
@@ -480,8 +543,9 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-        /// Stopping at the level that settles the answer (the cached embedded store) answers exactly as reading
-        /// every level (the bare store) does.
+        /// Stopping at the level that settles the answer answers exactly as reading every level (the bare store)
+        /// does: read level by level (the cached embedded store) or all levels in one fetch (the same store read as
+        /// a shared one).
         #[test]
         fn stopping_early_gives_the_answer_of_every_level(
             levels in proptest::collection::vec(level_spec(), 4),
@@ -493,7 +557,7 @@ mod tests {
             let key = parser.parse_request("/01/09520123456788/10/ABC/21/S1", "").unwrap().identifier;
             let paths: Vec<String> = key.levels().iter().map(|k| k.canonical_path().to_string()).collect();
             prop_assert_eq!(paths.len(), 4);
-            let (full, lazy) = runtime.block_on(async {
+            let (full, lazy, shared) = runtime.block_on(async {
                 let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
                 for (path, spec) in paths.iter().zip(&levels) {
                     if let Some(spec) = spec {
@@ -502,13 +566,17 @@ mod tests {
                 }
                 let settings = crate::config::CacheSettings { max_bytes: 1 << 20, ttl_seconds: 60, negative_ttl_ms: 60_000 };
                 let cached = CachedStore::wrap(store.clone(), &settings);
+                let shared = CachedStore::wrap(Arc::new(AsShared(store.clone())), &settings);
                 let none = Delegations::default();
                 let root = "https://id.example.com";
                 let full = resolve(store.as_ref(), &key, &query, root, &none).await.unwrap();
                 let lazy = resolve(cached.as_ref(), &key, &query, root, &none).await.unwrap();
-                (format!("{:?}", full.outcome), format!("{:?}", lazy.outcome))
+                let shared = resolve(shared.as_ref(), &key, &query, root, &none).await.unwrap();
+                let show = |r: Resolved| format!("{:?}", r.outcome);
+                (show(full), show(lazy), show(shared))
             });
-            prop_assert_eq!(full, lazy);
+            prop_assert_eq!(&full, &lazy);
+            prop_assert_eq!(&full, &shared);
         }
     }
 

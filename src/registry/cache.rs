@@ -11,10 +11,9 @@
 //!   reached, cached records are served and marked stale; identifiers with nothing cached get `503`, never `404`.
 
 use super::CacheStats;
-use super::walk::Walk;
 use super::{
     AnchorRecord, AnchorSink, AuditEntry, AuditQuery, InvalidationSink, LinkStore, Lookup,
-    Precondition, PutOutcome, Settles, Sink, StoreError, StoredAnchor,
+    Precondition, PutOutcome, Settles, Sink, StoreError, StoredAnchor, Take,
 };
 use crate::config::CacheSettings;
 use quick_cache::sync::Cache;
@@ -403,6 +402,47 @@ impl CachedStore {
     }
 }
 
+/// The levels of a resolution read so far, most specific first.
+struct Walk {
+    records: Vec<Option<Arc<StoredAnchor>>>,
+    /// Levels the resolution has.
+    levels: usize,
+    found: bool,
+}
+
+impl Walk {
+    fn new(levels: usize) -> Walk {
+        Walk {
+            records: Vec::with_capacity(levels),
+            levels,
+            found: false,
+        }
+    }
+
+    /// Adds the next level. `true` when it is the first level with a record and it settles the answer. The last level
+    /// is not asked: nothing above it would be saved (a cached single-level scan pays no second choice of link).
+    fn push(&mut self, record: Option<Arc<StoredAnchor>>, settles: Option<Settles<'_>>) -> bool {
+        let first = !self.found && record.is_some();
+        self.found |= record.is_some();
+        let last = self.records.len() + 1 >= self.levels;
+        let done = first
+            && !last
+            && record
+                .as_deref()
+                .is_some_and(|r| settles.is_some_and(|f| f(r)));
+        self.records.push(record);
+        done
+    }
+
+    fn lookup(self) -> Lookup {
+        Lookup {
+            records: self.records,
+            stale: false,
+            complete: true,
+        }
+    }
+}
+
 /// Hash-table slots to reserve for a byte budget, from a typical entry size.
 fn items(bytes: u64, typical_entry: u64) -> usize {
     usize::try_from(bytes / typical_entry)
@@ -447,6 +487,10 @@ impl LinkStore for CachedStore {
     /// Management reads go to the store: a writer must see what is there, not what was.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         self.inner.get_many(keys).await
+    }
+
+    async fn get_until(&self, keys: &[&str], take: &mut Take<'_>) -> Result<(), StoreError> {
+        self.inner.get_until(keys, take).await
     }
 
     async fn lookup_until(

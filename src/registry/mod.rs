@@ -6,7 +6,6 @@ pub mod embedded;
 pub mod format;
 pub mod record;
 pub mod redis;
-mod walk;
 
 pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
@@ -193,12 +192,13 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn lookup_until(
         &self,
         keys: &[&str],
-        settles: Option<Settles<'_>>,
+        _settles: Option<Settles<'_>>,
     ) -> Result<Lookup, StoreError> {
-        let mut walk = walk::Walk::new(keys.len());
-        self.get_until(keys, &mut |record| walk.push(record, settles))
-            .await?;
-        Ok(walk.lookup())
+        Ok(Lookup {
+            records: self.get_many(keys).await?,
+            stale: false,
+            complete: true,
+        })
     }
 
     /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the
