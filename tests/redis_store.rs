@@ -460,9 +460,8 @@ async fn cache_entries(server: &Server) -> u64 {
         .expect("a number") as u64
 }
 
-#[tokio::test]
-async fn a_scan_caches_the_levels_its_answer_used() {
-    let redis = RedisServer::start();
+/// A replica with a GTIN and one of its serials registered, each with a default link of its own (`/p`, `/s1`).
+async fn gtin_and_serial(redis: &RedisServer) -> (Server, String) {
     let server = replica(&redis.url()).await;
     let serial = format!("{G}/21/S1");
     server
@@ -471,6 +470,13 @@ async fn a_scan_caches_the_levels_its_answer_used() {
     server
         .put_anchor(&serial, product("Item", "https://brand.example/s1"))
         .await;
+    (server, serial)
+}
+
+#[tokio::test]
+async fn a_scan_caches_the_levels_its_answer_used() {
+    let redis = RedisServer::start();
+    let (server, serial) = gtin_and_serial(&redis).await;
     let client = Server::client();
     assert_eq!(cache_entries(&server).await, 0, "writes cache nothing");
 
@@ -502,14 +508,7 @@ async fn a_scan_caches_the_levels_its_answer_used() {
 #[tokio::test]
 async fn a_scan_decodes_only_the_levels_its_answer_used() {
     let redis = RedisServer::start();
-    let server = replica(&redis.url()).await;
-    let serial = format!("{G}/21/S1");
-    server
-        .put_anchor(G, product("Pack", "https://brand.example/p"))
-        .await;
-    server
-        .put_anchor(&serial, product("Item", "https://brand.example/s1"))
-        .await;
+    let (server, serial) = gtin_and_serial(&redis).await;
     let gtin_key = "idr:a:{01/09520123456788}";
     assert!(redis.keys("idr:a:*").iter().any(|k| k == gtin_key));
     assert_eq!(redis.cli(&["SET", gtin_key, "not a record"]).trim(), "OK");
