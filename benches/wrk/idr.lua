@@ -27,34 +27,21 @@ for j = 0, 3 do
 end
 assert(#BLOCK == 16)
 
+-- The GS1 check digit of a 13-digit body given as a number (the prefix and a group's nine digits: IMPORTED + g), by
+-- arithmetic: the request functions below run once per request, and every string the generator builds costs CPU on
+-- the cores it shares with the server. The digits take the weights 3, 1, 3, ... from the right.
 local function check_digit(body)
   local total, w = 0, 3
-  for i = #body, 1, -1 do
-    total = total + (string.byte(body, i) - 48) * w
-    w = (w == 3) and 1 or 3
-  end
-  return tostring((10 - total % 10) % 10)
-end
-
--- A GTIN of another prefix (the writes scenario).
-local function gtin(g, prefix)
-  local body = (prefix or "0952") .. string.format("%09d", g)
-  return body .. check_digit(body)
-end
-
--- The check digit of "0952" followed by g in nine digits, by arithmetic: the request functions below run once per
--- request, and every string the generator builds costs CPU on the cores it shares with the server. The digits of g
--- take the weights 3, 1, 3, ... from the right; 26 is the weighted sum of "0952" (0*3 + 9*1 + 5*3 + 2*1).
-local function imported_check(g)
-  local total, w = 26, 3
-  for _ = 1, 9 do
-    local d = g % 10
+  for _ = 1, 13 do
+    local d = body % 10
     total = total + d * w
-    g = (g - d) / 10
+    body = (body - d) / 10
     w = 4 - w
   end
   return (10 - total % 10) % 10
 end
+local IMPORTED = 952e9  -- "0952" before a group's nine digits: the GTINs scripts/gen-anchors writes
+local WRITTEN = 953e9   -- "0953": the writes scenario's new GTINs, outside the imported range
 
 -- Anchor index i (0-based line of gen-anchors output) -> group, kind, k.
 local function locate(i)
@@ -67,7 +54,7 @@ end
 -- writes them (scripts/bench checks the paths against its output).
 local function anchor_path(i)
   local g, kind, k = locate(i)
-  local c = imported_check(g)
+  local c = check_digit(IMPORTED + g)
   if kind == "b" then return string.format("/01/0952%09d%d/10/L%05d", g, c, (g * 7 + k) % 100000) end
   if kind == "s" then return string.format("/01/0952%09d%d/21/S%08d", g, c, (g * 31 + k) % 100000000) end
   return string.format("/01/0952%09d%d", g, c)
@@ -141,10 +128,10 @@ function request()
     return get(anchor_path(math.random(0, N - 1)))
   elseif scenario == "walkup" then
     local g = locate(math.random(0, N - 1))
-    return get(string.format("/01/0952%09d%d/21/UNKNOWN%d", g, imported_check(g), math.random(1, 2000000000)))
+    return get(string.format("/01/0952%09d%d/21/UNKNOWN%d", g, check_digit(IMPORTED + g), math.random(1, 2000000000)))
   elseif scenario == "linkset" then
     local g = math.random(0, groups - 1)
-    local path = string.format("/01/0952%09d%d/10/L%05d/21/S%08d", g, imported_check(g), (g * 7) % 100000,
+    local path = string.format("/01/0952%09d%d/10/L%05d/21/S%08d", g, check_digit(IMPORTED + g), (g * 7) % 100000,
       (g * 31) % 100000000)
     return "GET " .. path .. linkset_tail
   elseif scenario == "badcheck" then
@@ -152,7 +139,8 @@ function request()
     local bad = (string.byte(p, 18) - 48 + 1) % 10
     return get(string.sub(p, 1, 17) .. bad .. string.sub(p, 19))
   elseif scenario == "put" then
-    local code = gtin(put_base + put_count % 1000000, "0953")
+    local n = put_base + put_count % 1000000
+    local code = string.format("0953%09d%d", n, check_digit(WRITTEN + n))
     put_count = put_count + 1
     return wrk.format("PUT", "/api/v1/anchors/01/" .. code, put_headers, put_body(code))
   end

@@ -642,7 +642,7 @@ impl RedisStore {
         let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
         let local = self.scans.as_ref().and_then(PerThread::conn);
         let conn = local.as_ref().unwrap_or(&self.conn);
-        let values: Vec<Option<Vec<u8>>> = match redis_keys.as_slice() {
+        Ok(match redis_keys.as_slice() {
             [] => Vec::new(),
             [one] => vec![
                 conn.query(redis::cmd("GET").arg(one))
@@ -663,8 +663,7 @@ impl RedisStore {
                     .await
                     .map_err(unavailable)?
             }
-        };
-        Ok(values)
+        })
     }
 
     /// Reads one primary key's audit list after the cursor (a list index: entries are only ever appended), skipping
