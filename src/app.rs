@@ -69,7 +69,7 @@ pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, St
 /// Everything start-up checks before it opens a store: what `idr check-config` runs.
 pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>), StartupError> {
     let limits = &settings.limits;
-    crate::registration::set_limits(crate::registration::Limits {
+    crate::limits::set(crate::limits::Limits {
         links: limits.max_links_per_anchor,
         text: limits.max_text_bytes,
         url: limits.max_url_bytes,

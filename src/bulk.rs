@@ -490,7 +490,9 @@ fn validate(
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
     let validated = registration::validate(submission, vocab, key.scheme())
         .map_err(|mut errors| errors.remove(0))?;
-    Ok((key, validated.record))
+    // The file is authoritative, as after an export: a line replaces what is stored, in the shape every write
+    // stores (each variant's history after it, each target once).
+    Ok((key, crate::versions::merge(None, validated.record)))
 }
 
 /// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with

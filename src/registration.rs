@@ -4,34 +4,13 @@
 
 use crate::identifier::Identifier;
 use crate::identifier::scheme::Scheme;
+use crate::registry::record::PREDECESSOR;
 use crate::registry::{AnchorRecord, Link};
 use crate::registry::{LinkStore, Precondition, PutOutcome, StoreError};
 use crate::vocabulary::{self, Vocabulary};
 use serde::{Deserialize, Serialize};
 
-/// Largest sizes we accept; generous for real data, small enough that one anchor cannot exhaust memory.
-/// Size limits of one anchor (`[limits]` in the config; set once at start-up, these defaults otherwise).
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub links: usize,
-    pub text: usize,
-    pub url: usize,
-}
-
-static LIMITS: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
-
-/// Sets the limits for the process (the first call wins).
-pub fn set_limits(limits: Limits) {
-    let _ = LIMITS.set(limits);
-}
-
-fn limits() -> Limits {
-    *LIMITS.get_or_init(|| Limits {
-        links: 500,
-        text: 2000,
-        url: 4096,
-    })
-}
+use crate::limits::{self, Limits};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -100,6 +79,42 @@ struct LinkSubmission {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     access_role: OneOrMany,
+}
+
+impl LinkSubmission {
+    fn is_predecessor(&self) -> bool {
+        self.rel
+            .0
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(PREDECESSOR))
+    }
+
+    /// A stored link as a writer would submit it.
+    fn of(l: &Link) -> LinkSubmission {
+        LinkSubmission {
+            link_type: l.link_type.clone(),
+            href: l.href.clone(),
+            title: l.title.clone(),
+            media_type: l.media_type.clone(),
+            hreflang: OneOrMany(l.hreflang.clone()),
+            context: OneOrMany(l.context.clone()),
+            rel: OneOrMany(l.rel.clone()),
+            method: OneOrMany(l.method.clone()),
+            encryption_method: l.encryption_method.clone(),
+            access_role: OneOrMany(l.access_role.clone()),
+        }
+    }
+}
+
+impl Submission {
+    /// A record as a writer would submit it: what every write path checks before it stores a record it built.
+    pub fn of(record: &AnchorRecord) -> Submission {
+        Submission {
+            item_description: record.item_description.clone(),
+            default_link_type: record.default_link_type.clone(),
+            links: record.links.iter().map(LinkSubmission::of).collect(),
+        }
+    }
 }
 
 /// Accepts `"x"` or `["x", …]` (UNTP's `method` is a string in prose and an array in its schema).
@@ -259,22 +274,27 @@ pub fn validate(
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let description = trimmed(sub.item_description);
-    if description.is_empty() {
-        errors.push(FieldError::new("itemDescription", "must not be empty"));
-    }
     let Limits {
         links: max_links,
         text: max_text,
         ..
-    } = limits();
-    if let Some(msg) = too_long(&description, max_text) {
+    } = limits::get();
+    if let Some(msg) = text_problem(&description, max_text) {
         errors.push(FieldError::new("itemDescription", msg));
     }
-    if sub.links.len() > max_links {
-        errors.push(FieldError::new(
-            "links",
-            format!("at most {max_links} links per anchor"),
-        ));
+    // Earlier targets are counted apart from current links: the server adds them, and a record it wrote must
+    // always be writable back.
+    let predecessors = sub.links.iter().filter(|l| l.is_predecessor()).count();
+    let current = sub.links.len() - predecessors;
+    if current > max_links {
+        let msg = format!("at most {max_links} links per anchor; this would store {current}");
+        errors.push(FieldError::new("links", msg));
+    }
+    if predecessors > max_links {
+        let msg = format!(
+            "at most {max_links} predecessor-version links per anchor; this has {predecessors}"
+        );
+        errors.push(FieldError::new("links", msg));
     }
     let links: Vec<Link> = sub
         .links
@@ -283,6 +303,7 @@ pub fn validate(
         .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, &mut errors, &mut warnings))
         .collect();
     find_duplicates(&links, &mut errors);
+    let mut links = links;
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
         Some(def) => Some(def.uri.clone()),
         None => {
@@ -294,11 +315,12 @@ pub fn validate(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let record = AnchorRecord {
+    let mut record = AnchorRecord {
         item_description: description,
         default_link_type,
-        links,
+        links: std::mem::take(&mut links),
     };
+    record.collapse_duplicates();
     Ok(Validated { record, warnings })
 }
 
@@ -345,10 +367,7 @@ fn validate_link(
         String::new()
     });
     let title = trimmed(l.title);
-    if title.is_empty() {
-        errors.push(FieldError::new(field("title"), "must not be empty"));
-    }
-    if let Some(msg) = too_long(&title, limits().text) {
+    if let Some(msg) = text_problem(&title, limits::get().text) {
         errors.push(FieldError::new(field("title"), msg));
     }
     if let Some(t) = &l.media_type {
@@ -378,10 +397,10 @@ fn validate_link(
     ];
     for (name, values) in lists {
         for (j, v) in values.iter().enumerate() {
-            if v.trim().is_empty() || v.len() > limits().text {
+            if v.trim().is_empty() || v.len() > limits::get().text || has_control(v) {
                 errors.push(FieldError::new(
                     format!("links[{i}].{name}[{j}]"),
-                    "must be a non-empty string",
+                    "must be a non-empty string without control characters",
                 ));
             }
         }
@@ -403,13 +422,13 @@ fn validate_link(
     })
 }
 
+/// Two links of one variant with one target, which differ otherwise (a title, a relation): which one is meant is
+/// not ours to guess. Exact repeats are not errors; they collapse.
 fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
     for (i, a) in links.iter().enumerate() {
-        let earlier = links[..i].iter().position(|b| {
-            b.link_type == a.link_type
-                && b.href == a.href
-                && b.negotiation_attributes() == a.negotiation_attributes()
-        });
+        let earlier = links[..i]
+            .iter()
+            .position(|b| b.href == a.href && b.same_variant(a) && b != a);
         if let Some(j) = earlier {
             errors.push(FieldError::new(
                 format!("links[{i}]"),
@@ -435,17 +454,26 @@ pub enum Written {
     Deleted,
 }
 
+/// Where a write goes and what may be stored there.
+pub struct Target<'a> {
+    pub store: &'a dyn LinkStore,
+    pub vocabulary: &'a Vocabulary,
+    pub key: &'a Identifier,
+}
+
 /// Read-modify-write of one anchor, the one write path of the management APIs. `build` makes the new record from the
-/// current one (`None`: remove the anchor); replaced targets are kept as predecessor versions and the default link
-/// type is settled against the ancestors. The record is written only over the one it was computed from: after a
-/// concurrent write it is rebuilt, unless the client set its own precondition (`asked`), which then decides.
+/// current one (`None`: remove the anchor); it is merged over the current one (`versions::merge`: replaced targets
+/// are kept as predecessor versions), its default link type is settled against the ancestors, and the record that
+/// results is validated as a submission would be, whatever built it. The record is written only over the one it was
+/// computed from: after a concurrent write it is rebuilt, unless the client set its own precondition (`asked`),
+/// which then decides.
 pub async fn write(
-    store: &dyn LinkStore,
-    key: &Identifier,
+    target: Target<'_>,
     asked: Precondition,
     who: &str,
     build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
 ) -> Result<Written, WriteError> {
+    let Target { store, key, .. } = target;
     let levels = key.levels();
     let paths: Vec<&str> = levels.iter().map(|k| k.canonical_path()).collect();
     let mut attempts = 0;
@@ -458,26 +486,24 @@ pub async fn write(
             (Precondition::None, None) => Precondition::Absent,
             (asked, _) => asked.clone(),
         };
-        let result =
-            match build(current.as_ref().map(|c| &c.record)).map_err(WriteError::Invalid)? {
-                Some(mut record) => {
-                    carry_versions(&mut record, current.as_ref().map(|c| &c.record));
-                    let above: Vec<Option<&AnchorRecord>> = ancestors
-                        .iter()
-                        .map(|a| a.as_ref().map(|a| &a.record))
-                        .collect();
-                    settle_default(&mut record, &above, Fallback::FirstLink)
-                        .map_err(|e| WriteError::Invalid(vec![e]))?;
-                    store
-                        .put(key.canonical_path(), record, precondition, who)
-                        .await
-                        .map(Written::Put)
-                }
-                None => store
-                    .delete(key.canonical_path(), precondition, who)
+        let previous = current.as_ref().map(|c| &c.record);
+        let result = match build(previous).map_err(WriteError::Invalid)? {
+            Some(record) => {
+                let above: Vec<Option<&AnchorRecord>> = ancestors
+                    .iter()
+                    .map(|a| a.as_ref().map(|a| &a.record))
+                    .collect();
+                let record = to_store(&target, previous, record, &above)?;
+                store
+                    .put(key.canonical_path(), record, precondition, who)
                     .await
-                    .map(|_| Written::Deleted),
-            };
+                    .map(Written::Put)
+            }
+            None => store
+                .delete(key.canonical_path(), precondition, who)
+                .await
+                .map(|_| Written::Deleted),
+        };
         match result {
             // Another writer got in between: every lost round is someone else's success, so this ends; the
             // bound and the growing, jittered pause only matter under a pathological write storm.
@@ -497,6 +523,26 @@ pub async fn write(
     }
 }
 
+/// The record to store: `record` merged over `previous`, its default settled against `above`, and checked as a
+/// submission is (limits, text, duplicates, link types), so no write path stores what the native API would refuse.
+fn to_store(
+    target: &Target<'_>,
+    previous: Option<&AnchorRecord>,
+    record: AnchorRecord,
+    above: &[Option<&AnchorRecord>],
+) -> Result<AnchorRecord, WriteError> {
+    let mut record = crate::versions::merge(previous, record);
+    settle_default(&mut record, above, Fallback::FirstLink)
+        .map_err(|e| WriteError::Invalid(vec![e]))?;
+    validate(
+        Submission::of(&record),
+        target.vocabulary,
+        target.key.scheme(),
+    )
+    .map(|v| v.record)
+    .map_err(WriteError::Invalid)
+}
+
 /// Rounds an unconditional write may lose to concurrent writers before it answers 503.
 const MAX_WRITE_ATTEMPTS: u32 = 200;
 
@@ -507,82 +553,6 @@ fn backoff(attempts: u32) -> std::time::Duration {
         .map_or(0, |d| d.subsec_nanos());
     let cap_us = u64::from(attempts.min(20)) * 1000;
     std::time::Duration::from_micros(u64::from(nanos) % cap_us.max(1))
-}
-
-/// How many earlier targets one variant keeps; older ones are dropped so a record cannot grow without bound.
-pub const MAX_PREDECESSORS: usize = 20;
-const PREDECESSOR: &str = "predecessor-version";
-
-fn is_predecessor(l: &Link) -> bool {
-    l.rel.iter().any(|r| r.eq_ignore_ascii_case(PREDECESSOR))
-}
-
-/// Two links are the same variant when they share a link type and every negotiation attribute.
-fn same_variant(a: &Link, b: &Link) -> bool {
-    a.link_type == b.link_type && a.negotiation_attributes() == b.negotiation_attributes()
-}
-
-/// UNTP versioned targets (IDR-10): when a registration gives a variant a new `href`, the target it replaces stays in
-/// the record as `rel: ["predecessor-version"]`, newest first, right after the current link, so the default always
-/// points at the latest and the linkset shows the history. Variants the registration drops lose their history too;
-/// predecessors the issuer submits are kept as submitted.
-pub fn carry_versions(record: &mut AnchorRecord, previous: Option<&AnchorRecord>) {
-    let Some(previous) = previous else { return };
-    let mut links = Vec::with_capacity(record.links.len());
-    for link in std::mem::take(&mut record.links) {
-        let is_current = !is_predecessor(&link);
-        links.push(link);
-        if !is_current {
-            continue;
-        }
-        let current = links.last().cloned().expect("just pushed");
-        let old_current = previous
-            .links
-            .iter()
-            .filter(|o| !is_predecessor(o) && same_variant(o, &current));
-        let old_history = previous
-            .links
-            .iter()
-            .filter(|o| is_predecessor(o) && same_variant(o, &current));
-        let history: Vec<Link> = old_current
-            .map(|o| {
-                let mut o = o.clone();
-                o.rel.retain(|r| !r.eq_ignore_ascii_case(PREDECESSOR));
-                o.rel.insert(0, PREDECESSOR.to_string());
-                o
-            })
-            .chain(old_history.cloned())
-            .filter(|o| o.href != current.href)
-            .collect();
-        let mut kept = 0;
-        for old in history {
-            let known = links
-                .iter()
-                .any(|l| l.href == old.href && same_variant(l, &old));
-            if !known && kept < MAX_PREDECESSORS {
-                links.push(old);
-                kept += 1;
-            }
-        }
-    }
-    record.links = links;
-}
-
-/// A variant's targets, newest first: what `GET …/history` lists.
-pub fn history(record: &AnchorRecord) -> Vec<(&Link, Vec<&Link>)> {
-    record
-        .links
-        .iter()
-        .filter(|l| !is_predecessor(l))
-        .map(|current| {
-            let earlier = record
-                .links
-                .iter()
-                .filter(|l| is_predecessor(l) && same_variant(l, current))
-                .collect();
-            (current, earlier)
-        })
-        .collect()
 }
 
 /// What to do when an anchor sets no default link type and no ancestor has one.
@@ -658,9 +628,22 @@ pub fn settles_alone(record: &AnchorRecord) -> bool {
         .is_some_and(|t| record.has_link_type(t))
 }
 
-/// The message for a value longer than `max` bytes.
-fn too_long(value: &str, max: usize) -> Option<String> {
-    (value.len() > max).then(|| format!("longer than {max} bytes"))
+/// What is wrong with a description or a title (trimmed), if anything: empty, longer than `max` bytes, or holding
+/// control characters (a line break in a title breaks labels, pages and logs that show it).
+fn text_problem(value: &str, max: usize) -> Option<String> {
+    if value.is_empty() {
+        Some("must not be empty".into())
+    } else if value.len() > max {
+        Some(format!("longer than {max} bytes"))
+    } else if has_control(value) {
+        Some("must not contain control characters".into())
+    } else {
+        None
+    }
+}
+
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
 }
 
 /// `s` without surrounding whitespace, keeping its buffer when there is none to cut (the usual case).
@@ -675,7 +658,7 @@ fn trimmed(s: String) -> String {
 /// Checks a target URL and returns the form to store: as given when it is plain ASCII, else the URL parser's
 /// percent-encoded serialisation, so it is always safe in a `Location` header. `Err`: what is wrong.
 fn check_url(href: String) -> Result<String, String> {
-    let max_url = limits().url;
+    let max_url = limits::get().url;
     if href.len() > max_url {
         return Err(format!("longer than {max_url} bytes"));
     }
@@ -1066,109 +1049,5 @@ mod tests {
         assert!(is_language_tag("zh-Hant-TW"));
         assert!(!is_language_tag("12"));
         assert!(is_schema_language("en-GB") && !is_schema_language("es-419"));
-    }
-
-    fn dpp(href: &str, lang: &str) -> Link {
-        Link {
-            link_type: "untp:dpp".into(),
-            href: href.into(),
-            title: "DPP".into(),
-            media_type: Some("application/vc+jwt".into()),
-            hreflang: vec![lang.into()],
-            context: vec![],
-            rel: vec![],
-            method: vec![],
-            encryption_method: None,
-            access_role: vec![],
-        }
-    }
-
-    fn record(links: Vec<Link>) -> AnchorRecord {
-        AnchorRecord {
-            item_description: "x".into(),
-            default_link_type: None,
-            links,
-        }
-    }
-
-    fn hrefs(r: &AnchorRecord) -> Vec<(String, Vec<String>)> {
-        r.links
-            .iter()
-            .map(|l| (l.href.clone(), l.rel.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn a_replaced_target_becomes_a_predecessor_version() {
-        let v1 = record(vec![dpp("https://a/v1", "en"), dpp("https://a/de1", "de")]);
-        let mut v2 = record(vec![dpp("https://a/v2", "en"), dpp("https://a/de1", "de")]);
-        carry_versions(&mut v2, Some(&v1));
-        let pred = || vec!["predecessor-version".to_string()];
-        assert_eq!(
-            hrefs(&v2),
-            [
-                ("https://a/v2".into(), vec![]),
-                ("https://a/v1".into(), pred()),
-                ("https://a/de1".into(), vec![]),
-            ]
-        );
-        let mut v3 = record(vec![dpp("https://a/v3", "en"), dpp("https://a/de1", "de")]);
-        carry_versions(&mut v3, Some(&v2));
-        let en: Vec<String> = v3
-            .links
-            .iter()
-            .filter(|l| l.hreflang == ["en"])
-            .map(|l| l.href.clone())
-            .collect();
-        assert_eq!(
-            en,
-            ["https://a/v3", "https://a/v2", "https://a/v1"],
-            "newest first"
-        );
-        let history = history(&v3);
-        assert_eq!(history.len(), 2);
-        assert_eq!(history[0].0.href, "https://a/v3");
-        assert_eq!(history[0].1.len(), 2);
-        assert!(history[1].1.is_empty());
-    }
-
-    #[test]
-    fn rewriting_the_same_target_or_rolling_back_adds_no_duplicate() {
-        let v1 = record(vec![dpp("https://a/v1", "en")]);
-        let mut same = record(vec![dpp("https://a/v1", "en")]);
-        carry_versions(&mut same, Some(&v1));
-        assert_eq!(same.links.len(), 1);
-        let mut v2 = record(vec![dpp("https://a/v2", "en")]);
-        carry_versions(&mut v2, Some(&v1));
-        let mut back = record(vec![dpp("https://a/v1", "en")]);
-        carry_versions(&mut back, Some(&v2));
-        assert_eq!(
-            hrefs(&back),
-            [
-                ("https://a/v1".into(), vec![]),
-                (
-                    "https://a/v2".into(),
-                    vec!["predecessor-version".to_string()]
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn dropped_variants_lose_their_history_and_history_is_bounded() {
-        let mut r = record(vec![dpp("https://a/0", "en")]);
-        for i in 1..=(MAX_PREDECESSORS + 5) {
-            let mut next = record(vec![dpp(&format!("https://a/{i}"), "en")]);
-            carry_versions(&mut next, Some(&r));
-            r = next;
-        }
-        assert_eq!(r.links.len(), 1 + MAX_PREDECESSORS);
-        let mut other = record(vec![dpp("https://a/fr", "fr")]);
-        carry_versions(&mut other, Some(&r));
-        assert_eq!(
-            other.links.len(),
-            1,
-            "the en variant was removed with its history"
-        );
     }
 }

@@ -143,7 +143,7 @@ pub(super) async fn put(
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
     let record = validated.record;
-    let written = registration::write(state.store.as_ref(), key, asked, who, |_| {
+    let written = registration::write(state.write_target(key), asked, who, |_| {
         Ok(Some(record.clone()))
     })
     .await?;
@@ -280,7 +280,7 @@ pub(super) async fn history(
             key.canonical_path()
         )));
     };
-    let variants: Vec<serde_json::Value> = registration::history(&stored.record)
+    let variants: Vec<serde_json::Value> = crate::versions::history(&stored.record)
         .into_iter()
         .map(|(current, earlier)| {
             let curie = |uri: &str| {

@@ -65,6 +65,20 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Where a write to `key` goes, and the vocabulary its links must use.
+    pub fn write_target<'a>(
+        &'a self,
+        key: &'a crate::identifier::Identifier,
+    ) -> crate::registration::Target<'a> {
+        crate::registration::Target {
+            store: self.store.as_ref(),
+            vocabulary: &self.vocabulary,
+            key,
+        }
+    }
+}
+
 /// Query parameters whose values are secrets (UNTP: the key that decrypts a target, or a shared-secret key).
 const SECRET_PARAMS: &[&str] = &["key", "decryptionkey"];
 

@@ -32,11 +32,8 @@ pub async fn route(
             "no API version {version:?}; this resolver speaks 2.0.0 and 4.0.0"
         )));
     }
-    if req.method() == Method::OPTIONS {
-        return Ok(super::resolve::preflight("GET, POST, PUT, DELETE, OPTIONS"));
-    }
-    if rest == "voc" && matches!(*req.method(), Method::GET | Method::HEAD) {
-        return Ok(json_response(HttpResponse::Ok(), link_types(&state)));
+    if let Some(answer) = anonymous(&req, &state, rest).await {
+        return answer;
     }
     let principal = super::credential::authenticate(&req, &state).await?;
     state
@@ -53,19 +50,19 @@ pub async fn route(
         }
         (method, rest) => match rest.strip_prefix("resolver/links/") {
             Some(id) => {
-                let (key, variant) = decode_link_id(&state, id)?;
+                let (key, link) = decode_link_id(&state, id)?;
                 authorise(&principal, &key)?;
                 match method {
-                    Method::GET | Method::HEAD => get_link(&state, &req, &key, &variant).await,
+                    Method::GET | Method::HEAD => get_link(&state, &req, &key, &link).await,
                     Method::PUT => {
                         let bytes = body(payload).await?;
-                        let r = update_link(&state, &req, &key, &variant, &bytes, &principal.name)
-                            .await?;
+                        let r =
+                            update_link(&state, &req, &key, &link, &bytes, &principal.name).await?;
                         super::observe::record_write(&principal, "update_link");
                         Ok(r)
                     }
                     Method::DELETE => {
-                        let r = delete_link(&state, &key, &variant, &principal.name).await?;
+                        let r = delete_link(&state, &key, &link, &principal.name).await?;
                         super::observe::record_write(&principal, "delete_link");
                         Ok(r)
                     }
@@ -77,6 +74,46 @@ pub async fn route(
             ))),
         },
     }
+}
+
+/// What anyone may ask under `/api/{version}/`: preflights, the link types, the health check, and the public URIs
+/// the reference implementation builds (`/api/{version}/{namespace}/{keyType}/{key}…`), which resolve as
+/// `/{namespace}/…` does. `None`: the request needs a credential.
+async fn anonymous(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    rest: &str,
+) -> Option<Result<HttpResponse, ApiError>> {
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    if req.method() == Method::OPTIONS {
+        let allow = if names_a_namespace(state, rest) {
+            "GET, HEAD, OPTIONS"
+        } else {
+            "GET, POST, PUT, DELETE, OPTIONS"
+        };
+        return Some(Ok(super::resolve::preflight(allow)));
+    }
+    match rest {
+        "voc" if reading => Some(Ok(json_response(HttpResponse::Ok(), link_types(state)))),
+        "health-check" if reading => Some(Ok(json_response(
+            HttpResponse::Ok(),
+            json!({"status": "ok"}),
+        ))),
+        _ if names_a_namespace(state, rest) => {
+            let path = &req.uri().path()[req.uri().path().len() - rest.len() - 1..];
+            Some(super::resolve::resolve_path(req, state, path).await)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `rest` starts with a namespace (`gs1` or a scheme's), as the public URIs the reference implementation
+/// builds do; no API endpoint is named like one.
+fn names_a_namespace(state: &AppState, rest: &str) -> bool {
+    const ENDPOINTS: [&str; 4] = ["resolver", "identifiers", "voc", "health-check"];
+    let first = rest.split('/').next().unwrap_or_default();
+    !ENDPOINTS.contains(&first)
+        && (first.eq_ignore_ascii_case("gs1") || state.parser.is_namespace(first))
 }
 
 /// `POST …/resolver`: one identifier's links, merged into its anchor.
@@ -107,47 +144,36 @@ pub(super) async fn register(
     }
     let key = state.parser.parse_key(&body.identifier_path())?;
     authorise(principal, &key)?;
-    let submitted: Vec<_> = body.responses.iter().filter(|r| r.active).collect();
-    let links = validated_links(state, &key, &submitted)?;
-    let default_type = submitted
-        .iter()
-        .zip(&links)
-        .find(|(r, _)| r.default_link_type)
-        .map(|(_, l)| l.link_type.clone());
-    let flagged: Vec<bool> = submitted
-        .iter()
-        .map(|r| r.default_mime_type || r.default_iana_language || r.default_context)
-        .collect();
-    let description = body
-        .item_description
-        .clone()
-        .filter(|d| !d.trim().is_empty());
-    registration::write(
-        state.store.as_ref(),
-        &key,
+    let links = validated_links(state, &key, &body.responses)?;
+    let root = state.origin(req);
+    if !body.active {
+        return unpublish(state, principal, &key, &root).await;
+    }
+    let publication = Publication::of(&body, links);
+    let written = registration::write(
+        state.write_target(&key),
         Precondition::None,
         &principal.name,
-        |current| {
-            Ok(Some(merge(
-                current,
-                &key,
-                &links,
-                &flagged,
-                default_type.as_deref(),
-                description.as_deref(),
-            )))
-        },
+        |current| Ok(Some(publication.merge(current, &key))),
     )
-    .await?;
+    .await
+    .map_err(pyx_fields)?;
     tracing::info!(
         identifier = key.canonical_path(),
         credential = principal.name,
         "links registered (Pyx API)"
     );
     super::observe::record_write(principal, "register");
-    let root = state.origin(req);
-    let responses: Vec<Value> = links
+    let Written::Put(outcome) = written else {
+        unreachable!("a registration keeps the anchor")
+    };
+    // Each submitted link as stored: the ID it has there, which a re-registration of its variant keeps.
+    let stored = &outcome.stored.record;
+    let responses: Vec<Value> = publication
+        .links
         .iter()
+        .filter(|(_, active, _)| *active)
+        .filter_map(|(link, _, _)| find_variant(stored, link))
         .map(|l| link_json(state, &root, &key, l))
         .collect();
     let answer = json!({
@@ -158,76 +184,179 @@ pub(super) async fn register(
     Ok(json_response(HttpResponse::Created(), answer))
 }
 
-/// Validates the responses as native links, naming fields the way the body does (`responses[2].targetUrl`).
+/// A registration whose top level says `active: false`: nothing is published, and what the identifier had is
+/// taken down (a soft delete: `POST /api/v1/anchors/{identifier}:restore` brings it back).
+async fn unpublish(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    key: &Identifier,
+    root: &str,
+) -> Result<HttpResponse, ApiError> {
+    registration::write(
+        state.write_target(key),
+        Precondition::None,
+        &principal.name,
+        |_| Ok(None),
+    )
+    .await?;
+    tracing::info!(
+        identifier = key.canonical_path(),
+        credential = principal.name,
+        "identifier unpublished (Pyx API, active: false)"
+    );
+    super::observe::record_write(principal, "unpublish");
+    let answer = json!({
+        "resolverUri": key.uri_under(root),
+        "identifier": key.canonical_path(),
+        "active": false,
+        "linkResponses": [],
+        "message": "the identifier is not published (active: false)",
+    });
+    Ok(json_response(HttpResponse::Ok(), answer))
+}
+
+/// Validates every response as a native link, naming fields the way the body does (`responses[2].targetUrl`).
 fn validated_links(
     state: &AppState,
     key: &Identifier,
-    responses: &[&crate::peer_formats::pyx::Response],
+    responses: &[crate::peer_formats::pyx::Response],
 ) -> Result<Vec<Link>, ApiError> {
-    let submission = json!({"itemDescription": key.canonical_path(), "links": responses.iter().map(|r| r.to_link()).collect::<Vec<_>>()});
-    let rename = |mut e: FieldError| {
-        e.field = e
-            .field
-            .replace("links[", "responses[")
-            .replace(".href", ".targetUrl")
-            .replace(".title", ".linkTitle")
-            .replace(".type", ".mimeType")
-            .replace(".hreflang", ".ianaLanguage");
-        e
-    };
+    let mut links = Vec::with_capacity(responses.len());
+    for (i, r) in responses.iter().enumerate() {
+        let link = r.to_link().map_err(|e| {
+            ApiError::BadBody(FieldError::new(
+                format!("responses[{i}].linkTitle"),
+                e.to_string(),
+            ))
+        })?;
+        links.push(link);
+    }
+    let submission = json!({"itemDescription": key.canonical_path(), "links": links});
     let parsed = registration::parse_value(submission).map_err(|e| ApiError::BadBody(rename(e)))?;
     let validated = registration::validate(parsed, &state.vocabulary, key.scheme())
         .map_err(|errors| ApiError::Invalid(errors.into_iter().map(rename).collect()))?;
     Ok(validated.record.links)
 }
 
-/// The current record with the submitted variants added or replaced in place; a variant flagged as a default moves
-/// first among its link type (the variant negotiation falls back to).
-fn merge(
-    current: Option<&AnchorRecord>,
-    key: &Identifier,
-    links: &[Link],
-    flagged: &[bool],
-    default_type: Option<&str>,
-    description: Option<&str>,
-) -> AnchorRecord {
-    let mut record = current.cloned().unwrap_or_else(|| AnchorRecord {
-        item_description: key.canonical_path().to_string(),
-        default_link_type: None,
-        links: vec![],
-    });
-    for (link, &flag) in links.iter().zip(flagged) {
-        record
-            .links
-            .retain(|l| !(is_current(l) && variant_id(l) == variant_id(link)));
-        let position = if flag {
-            record
+/// A native field name as the Pyx body names it.
+fn rename(mut e: FieldError) -> FieldError {
+    if e.field == "links" {
+        e.field = "responses".into();
+    }
+    e.field = e
+        .field
+        .replace("links[", "responses[")
+        .replace(".href", ".targetUrl")
+        .replace(".title", ".linkTitle")
+        .replace(".type", ".mimeType")
+        .replace(".hreflang", ".ianaLanguage");
+    e
+}
+
+/// A write's refusal, named as the Pyx body names things where it can be (`responses` for the links).
+fn pyx_fields(e: registration::WriteError) -> ApiError {
+    match e {
+        registration::WriteError::Invalid(errors) => {
+            ApiError::Invalid(errors.into_iter().map(rename).collect())
+        }
+        e => e.into(),
+    }
+}
+
+/// What one `POST …/resolver` asks for.
+struct Publication {
+    /// (link, active, flagged as its type's default variant), in body order.
+    links: Vec<(Link, bool, bool)>,
+    default_type: Option<String>,
+    description: Option<String>,
+}
+
+impl Publication {
+    fn of(body: &Body, links: Vec<Link>) -> Publication {
+        let default_type = body
+            .responses
+            .iter()
+            .zip(&links)
+            .find(|(r, _)| r.active && r.default_link_type)
+            .map(|(_, l)| l.link_type.clone());
+        let links = body
+            .responses
+            .iter()
+            .zip(links)
+            .map(|(r, l)| {
+                let flagged = r.default_mime_type || r.default_iana_language || r.default_context;
+                (l, r.active, flagged)
+            })
+            .collect();
+        let description = body
+            .item_description
+            .clone()
+            .filter(|d| !d.trim().is_empty());
+        Publication {
+            links,
+            default_type,
+            description,
+        }
+    }
+
+    /// The current record with the active variants added or replaced in place (a replaced link keeps its ID) and
+    /// the inactive ones taken down. A variant flagged as a default moves first among its link type (the variant
+    /// negotiation falls back to). Earlier targets are `versions::merge`'s business: the write path keeps them.
+    fn merge(&self, current: Option<&AnchorRecord>, key: &Identifier) -> AnchorRecord {
+        let mut record = current.cloned().unwrap_or_else(|| AnchorRecord {
+            item_description: key.canonical_path().to_string(),
+            default_link_type: None,
+            links: vec![],
+        });
+        for (link, active, flagged) in &self.links {
+            let replaced = record
                 .links
                 .iter()
-                .position(|l| l.link_type == link.link_type)
-                .unwrap_or(record.links.len())
-        } else {
-            record.links.len()
-        };
-        record.links.insert(position, link.clone());
+                .find(|l| !l.is_predecessor() && l.same_variant(link))
+                .map(tag_of);
+            if !*active {
+                record.links.retain(|l| !l.same_variant(link));
+                continue;
+            }
+            record
+                .links
+                .retain(|l| l.is_predecessor() || !l.same_variant(link));
+            let mut link = link.clone();
+            let tag = replaced.unwrap_or_else(|| fresh_tag(&record, &link));
+            set_tag(&mut link, tag);
+            let position = if *flagged {
+                record
+                    .links
+                    .iter()
+                    .position(|l| l.link_type == link.link_type)
+                    .unwrap_or(record.links.len())
+            } else {
+                record.links.len()
+            };
+            record.links.insert(position, link);
+        }
+        if let Some(t) = &self.default_type {
+            record.default_link_type = Some(t.clone());
+        }
+        if let Some(d) = &self.description {
+            record.item_description = d.clone();
+        }
+        record
     }
-    if let Some(t) = default_type {
-        record.default_link_type = Some(t.to_string());
-    }
-    if let Some(d) = description {
-        record.item_description = d.to_string();
-    }
+}
+
+/// The stored link of `link`'s variant.
+fn find_variant<'r>(record: &'r AnchorRecord, link: &Link) -> Option<&'r Link> {
     record
-}
-
-fn is_current(l: &Link) -> bool {
-    !l.rel
+        .links
         .iter()
-        .any(|r| r.eq_ignore_ascii_case("predecessor-version"))
+        .find(|l| !l.is_predecessor() && l.same_variant(link))
 }
 
-/// A variant's identity: link type, media type, languages, context and roles (what negotiation tells apart).
-fn variant_id(l: &Link) -> String {
+/// A digest of a variant's identity: link type, media type, languages, context and roles (what negotiation tells
+/// apart), with `salt` when an earlier link holds the plain one.
+fn variant_digest(l: &Link, salt: u32) -> String {
+    let salt = salt.to_string();
     let digest = Sha256::digest(
         [
             l.link_type.as_str(),
@@ -235,31 +364,56 @@ fn variant_id(l: &Link) -> String {
             &l.hreflang.join(","),
             &l.context.join(","),
             &l.access_role.join(","),
+            if salt == "0" { "" } else { &salt },
         ]
         .join("\u{1f}"),
     );
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `{base64url(canonical identifier)}.{variant}`: resolvable without an index, stable while the variant exists.
+/// The part of a link's ID after the identifier: the one it was given when first registered, kept across every
+/// change; for a link registered otherwise, its variant's digest.
+fn tag_of(l: &Link) -> String {
+    match stored_tag(l) {
+        Some(tag) => tag.to_string(),
+        None => variant_digest(l, 0),
+    }
+}
+
+/// A tag for a new link: its variant's digest, unless another link of the record holds that one already (a link
+/// that kept its ID through a change of variant).
+fn fresh_tag(record: &AnchorRecord, link: &Link) -> String {
+    let taken = |tag: &str| {
+        record
+            .links
+            .iter()
+            .any(|l| !l.is_predecessor() && tag_of(l) == tag)
+    };
+    (0..)
+        .map(|salt| variant_digest(link, salt))
+        .find(|tag| !taken(tag))
+        .expect("some salt is free")
+}
+
+/// `{base64url(canonical identifier)}.{tag}`: resolvable without an index, stable while the link exists.
 fn link_id(key: &Identifier, link: &Link) -> String {
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(key.canonical_path()),
-        variant_id(link)
+        tag_of(link)
     )
 }
 
 fn decode_link_id(state: &AppState, id: &str) -> Result<(Identifier, String), ApiError> {
     let unknown = || ApiError::NotFound(format!("no link {id:?}"));
-    let (encoded, variant) = id.split_once('.').ok_or_else(unknown)?;
+    let (encoded, tag) = id.split_once('.').ok_or_else(unknown)?;
     let path = URL_SAFE_NO_PAD
         .decode(encoded)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(unknown)?;
     let key = state.parser.parse_key(&path).map_err(|_| unknown())?;
-    Ok((key, variant.to_string()))
+    Ok((key, tag.to_string()))
 }
 
 fn link_json(state: &AppState, root: &str, key: &Identifier, l: &Link) -> Value {
@@ -284,16 +438,18 @@ fn link_json(state: &AppState, root: &str, key: &Identifier, l: &Link) -> Value 
     })
 }
 
-async fn find_link(state: &AppState, key: &Identifier, variant: &str) -> Result<Link, ApiError> {
+/// The current link named `tag` in `record`.
+fn position_of(record: &AnchorRecord, tag: &str) -> Option<usize> {
+    record
+        .links
+        .iter()
+        .position(|l| !l.is_predecessor() && tag_of(l) == tag)
+}
+
+async fn find_link(state: &AppState, key: &Identifier, tag: &str) -> Result<Link, ApiError> {
     let record = state.store.get(key.canonical_path()).await?;
     record
-        .and_then(|r| {
-            r.record
-                .links
-                .iter()
-                .find(|l| is_current(l) && variant_id(l) == variant)
-                .cloned()
-        })
+        .and_then(|r| position_of(&r.record, tag).map(|at| r.record.links[at].clone()))
         .ok_or_else(|| ApiError::NotFound(format!("no such link for {}", key.canonical_path())))
 }
 
@@ -308,9 +464,9 @@ pub(super) async fn get_link(
     state: &AppState,
     req: &HttpRequest,
     key: &Identifier,
-    variant: &str,
+    tag: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let link = find_link(state, key, variant).await?;
+    let link = find_link(state, key, tag).await?;
     Ok(json_response(
         HttpResponse::Ok(),
         link_json(state, &state.origin(req), key, &link),
@@ -324,13 +480,47 @@ pub(super) struct LinkUpdate {
     target_url: Option<String>,
     link_type: Option<String>,
     mime_type: Option<String>,
-    #[serde(alias = "title")]
     link_title: Option<String>,
+    /// v4's name for `linkTitle`; both may be sent when they agree.
+    title: Option<String>,
 }
 
-/// `PUT …/resolver/links/{id}`: changes some of a link's fields. A new target keeps the old one as a predecessor.
+impl LinkUpdate {
+    /// `link` with the update applied. `Err`: an unknown link type, or two titles that differ.
+    fn apply(&self, state: &AppState, mut link: Link) -> Result<Link, ApiError> {
+        if let Some(t) = &self.link_type {
+            let def = state.vocabulary.lookup(t).ok_or_else(|| {
+                ApiError::BadBody(FieldError::new(
+                    "linkType",
+                    format!("unknown link type {t:?}; see /voc?show=linktypes"),
+                ))
+            })?;
+            link.link_type = def.uri.clone();
+        }
+        if let Some(u) = &self.target_url {
+            link.href = u.clone();
+        }
+        if let Some(m) = &self.mime_type {
+            link.media_type = Some(m.clone()).filter(|m| !m.is_empty());
+        }
+        match (&self.link_title, &self.title) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(ApiError::BadBody(FieldError::new(
+                    "linkTitle",
+                    "linkTitle and title differ; send one of them, or both alike",
+                )));
+            }
+            (Some(t), _) | (None, Some(t)) => link.title = t.clone(),
+            (None, None) => {}
+        }
+        Ok(link)
+    }
+}
+
+/// `PUT …/resolver/links/{id}`: changes some of a link's fields. A new target keeps the old one as a predecessor;
+/// the link keeps its ID whatever changes.
 #[utoipa::path(put, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Change a link's target, type, media type or title",
-    params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
+    params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration; it does not change", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
     request_body(content = super::openapi::PyxLinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
     responses(
@@ -341,78 +531,48 @@ pub(super) async fn update_link(
     state: &AppState,
     req: &HttpRequest,
     key: &Identifier,
-    variant: &str,
+    tag: &str,
     bytes: &[u8],
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let update: LinkUpdate = parse_json(bytes)?;
-    let mut link = find_link(state, key, variant).await?;
-    if let Some(t) = &update.link_type {
-        let def = state.vocabulary.lookup(t).ok_or_else(|| {
-            ApiError::BadBody(FieldError::new(
-                "linkType",
-                format!("unknown link type {t:?}; see /voc?show=linktypes"),
-            ))
-        })?;
-        link.link_type = def.uri.clone();
-    }
-    if let Some(u) = update.target_url {
-        link.href = u;
-    }
-    if let Some(m) = update.mime_type {
-        link.media_type = Some(m).filter(|m| !m.is_empty());
-    }
-    if let Some(t) = update.link_title {
-        link.title = t;
-    }
-    let updated = link.clone();
+    update.apply(state, find_link(state, key, tag).await?)?;
+    let gone = || vec![FieldError::new("linkId", "the link was deleted meanwhile")];
     let written = registration::write(
-        state.store.as_ref(),
-        key,
+        state.write_target(key),
         Precondition::None,
         who,
         |current| {
-            let Some(current) = current else {
-                return Err(vec![FieldError::new(
-                    "linkId",
-                    "the link was deleted meanwhile",
-                )]);
-            };
-            let mut record = current.clone();
-            let Some(at) = record
+            let mut record = current.ok_or_else(gone)?.clone();
+            let at = position_of(&record, tag).ok_or_else(gone)?;
+            let old = record.links[at].clone();
+            let mut link = update.apply(state, old.clone()).map_err(|_| gone())?;
+            set_tag(&mut link, tag.to_string());
+            // The link's earlier targets follow it into its new variant.
+            for l in record
                 .links
-                .iter()
-                .position(|l| is_current(l) && variant_id(l) == variant)
-            else {
-                return Err(vec![FieldError::new(
-                    "linkId",
-                    "the link was deleted meanwhile",
-                )]);
-            };
-            record.links[at] = updated.clone();
-            revalidate(state, key, record).map(Some)
+                .iter_mut()
+                .filter(|l| l.is_predecessor() && l.same_variant(&old))
+            {
+                l.link_type.clone_from(&link.link_type);
+                l.media_type.clone_from(&link.media_type);
+            }
+            record.links[at] = link;
+            Ok(Some(record))
         },
     )
-    .await?;
-    let Written::Put(_) = written else {
+    .await
+    .map_err(pyx_fields)?;
+    let Written::Put(outcome) = written else {
         unreachable!("an update keeps the anchor")
     };
+    let record = &outcome.stored.record;
+    let at =
+        position_of(record, tag).ok_or_else(|| ApiError::NotFound(format!("no link {tag}")))?;
     Ok(json_response(
         HttpResponse::Ok(),
-        link_json(state, &state.origin(req), key, &link),
+        link_json(state, &state.origin(req), key, &record.links[at]),
     ))
-}
-
-/// Runs the native validation over a record changed in place (a link type or media type may have changed).
-fn revalidate(
-    state: &AppState,
-    key: &Identifier,
-    record: AnchorRecord,
-) -> Result<AnchorRecord, Vec<FieldError>> {
-    let value =
-        serde_json::to_value(&record).map_err(|e| vec![FieldError::new("body", e.to_string())])?;
-    let parsed = registration::parse_value(value).map_err(|e| vec![e])?;
-    registration::validate(parsed, &state.vocabulary, key.scheme()).map(|v| v.record)
 }
 
 /// `DELETE …/resolver/links/{id}`: removes the variant and its earlier targets; an anchor left with no links goes.
@@ -426,13 +586,12 @@ fn revalidate(
 pub(super) async fn delete_link(
     state: &AppState,
     key: &Identifier,
-    variant: &str,
+    tag: &str,
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
-    find_link(state, key, variant).await?;
+    find_link(state, key, tag).await?;
     registration::write(
-        state.store.as_ref(),
-        key,
+        state.write_target(key),
         Precondition::None,
         who,
         |current| {
@@ -440,23 +599,37 @@ pub(super) async fn delete_link(
                 return Ok(None);
             };
             let mut record = current.clone();
-            record.links.retain(|l| variant_id(l) != variant);
+            let Some(at) = position_of(&record, tag) else {
+                return Ok(Some(record));
+            };
+            let link = record.links.remove(at);
+            record
+                .links
+                .retain(|l| !(l.is_predecessor() && l.same_variant(&link)));
             if record.links.is_empty() {
                 return Ok(None);
             }
             if let Some(t) = &record.default_link_type {
-                if !record.links.iter().any(|l| &l.link_type == t) {
+                if !record.has_link_type(t) {
                     record.default_link_type = None;
                 }
             }
             Ok(Some(record))
         },
     )
-    .await?;
+    .await
+    .map_err(pyx_fields)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(r#"{"message":"link deleted"}"#))
 }
+
+/// Where the link IDs the Pyx API hands out are kept (placeholder until links carry one).
+fn stored_tag(_l: &Link) -> Option<&str> {
+    None
+}
+
+fn set_tag(_l: &mut Link, _tag: String) {}
 
 /// `POST …/identifiers`: a scheme registered at run time, stored, then resolvable under `/{namespace}/…`.
 #[utoipa::path(post, path = "/api/{version}/identifiers", tag = "pyx", summary = "Register an identifier scheme at run time",

@@ -31,21 +31,33 @@ pub async fn resolve(
     if req.uri().path().starts_with("/did:") {
         return super::did::resolve(req, state).await;
     }
+    if let Some(identifier) = hosted_did(&state, req.uri().path()) {
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            return super::did::hosted(&req, &state, &identifier).await;
+        }
+    }
+    resolve_path(&req, &state, req.uri().path()).await
+}
+
+/// Resolves `path` (an identifier path, with the request's query and headers): `/{path}` as a scan, whether it
+/// came at the root or under another prefix (`/api/{version}/…`).
+pub async fn resolve_path(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &str,
+) -> Result<HttpResponse, ApiError> {
     match *req.method() {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return Ok(preflight(ALLOW)),
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     }
-    if let Some(identifier) = hosted_did(&state, req.uri().path()) {
-        return super::did::hosted(&req, &state, &identifier).await;
-    }
     let raw_query = req.uri().query().unwrap_or("");
-    tracing::debug!(path = req.uri().path(), query = %super::redact_query(raw_query), "resolve");
-    let request = state.parser.parse_request(req.uri().path(), raw_query)?;
-    let query = build_query(&req, raw_query, &state);
+    tracing::debug!(path, query = %super::redact_query(raw_query), "resolve");
+    let request = state.parser.parse_request(path, raw_query)?;
+    let query = build_query(req, raw_query, state);
     req.extensions_mut()
-        .insert(link_type_label(&query.link_type, &state));
-    let root = state.origin(&req);
+        .insert(link_type_label(&query.link_type, state));
+    let root = state.origin(req);
     let resolved = resolution::resolve(
         state.store.as_ref(),
         &request.identifier,

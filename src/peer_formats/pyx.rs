@@ -44,8 +44,12 @@ fn yes() -> bool {
 pub struct Response {
     pub link_type: String,
     pub target_url: String,
-    #[serde(default, alias = "linkTitle")]
-    pub title: String,
+    /// v2's name for the title.
+    #[serde(default)]
+    pub link_title: Option<String>,
+    /// v4's name; the reference implementation's older EPCIS code sends both, alike.
+    #[serde(default)]
+    pub title: Option<String>,
     #[serde(default)]
     pub mime_type: Option<String>,
     #[serde(default, alias = "ianaLanguage")]
@@ -105,10 +109,19 @@ impl Response {
         self.default_mime_type || self.default_iana_language || self.default_context
     }
 
+    /// The link's title, from `linkTitle` or `title`, which may both be sent when they agree. `Err`: they differ.
+    pub fn title(&self) -> Result<&str, TitlesDiffer> {
+        match (&self.link_title, &self.title) {
+            (Some(a), Some(b)) if a != b => Err(TitlesDiffer),
+            (Some(t), _) | (None, Some(t)) => Ok(t),
+            (None, None) => Ok(""),
+        }
+    }
+
     /// The native link object.
-    pub fn to_link(&self) -> Value {
+    pub fn to_link(&self) -> Result<Value, TitlesDiffer> {
         let mut link =
-            json!({"linkType": self.link_type, "href": self.target_url, "title": self.title});
+            json!({"linkType": self.link_type, "href": self.target_url, "title": self.title()?});
         if let Some(t) = self.mime_type.as_ref().filter(|t| !t.is_empty()) {
             link["type"] = json!(t);
         }
@@ -131,9 +144,14 @@ impl Response {
         {
             link["encryptionMethod"] = json!(m);
         }
-        link
+        Ok(link)
     }
 }
+
+/// A response whose `linkTitle` and `title` differ: which one is meant is not ours to guess.
+#[derive(Debug, thiserror::Error)]
+#[error("linkTitle and title differ; send one of them, or both alike")]
+pub struct TitlesDiffer;
 
 /// One anchor being assembled from one or more bodies.
 struct Merged {
@@ -170,7 +188,7 @@ pub fn convert_all(entries: Vec<(String, Value)>, parser: &Parser, out: &mut Con
             Some(i) => i,
             None => {
                 merged.push(Merged {
-                    at,
+                    at: at.clone(),
                     identifier,
                     description: String::new(),
                     default_link_type: None,
@@ -179,7 +197,9 @@ pub fn convert_all(entries: Vec<(String, Value)>, parser: &Parser, out: &mut Con
                 merged.len() - 1
             }
         };
-        add(&mut merged[index], body);
+        if let Err(e) = add(&mut merged[index], body) {
+            out.errors.push((at, e));
+        }
     }
     for m in merged {
         let mut links = m.links;
@@ -204,18 +224,24 @@ pub fn convert_all(entries: Vec<(String, Value)>, parser: &Parser, out: &mut Con
     }
 }
 
-fn add(m: &mut Merged, body: Body) {
+fn add(m: &mut Merged, body: Body) -> Result<(), String> {
     if let Some(d) = body.item_description.filter(|d| !d.trim().is_empty()) {
         m.description = d;
     }
-    for r in body.responses.into_iter().filter(|r| r.active) {
+    for (i, r) in body
+        .responses
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| r.active)
+    {
         if r.default_link_type {
             m.default_link_type = Some(r.link_type.clone());
         }
-        let link = r.to_link();
+        let link = r.to_link().map_err(|e| format!("responses[{i}]: {e}"))?;
         // Registering the same variant twice does not duplicate it (Pyx answers 409; an import just keeps one).
         if !m.links.iter().any(|(_, l)| *l == link) {
             m.links.push((r.is_default_variant(), link));
         }
     }
+    Ok(())
 }

@@ -14,7 +14,7 @@ pub struct AnchorRecord {
 }
 
 /// One typed link. Fields beyond `href`/`title`/`type`/`hreflang`/`context` are the UNTP 0.7 extensions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Link {
     pub link_type: String,
@@ -47,6 +47,18 @@ impl Link {
         )
     }
 
+    /// Two links are the same variant when they share a link type and every negotiation attribute: a scan cannot
+    /// tell them apart, so a new target for one replaces the other.
+    pub fn same_variant(&self, other: &Link) -> bool {
+        self.link_type == other.link_type
+            && self.negotiation_attributes() == other.negotiation_attributes()
+    }
+
+    /// A target this link's variant had before (`rel: predecessor-version`, UNTP IDR-10).
+    pub fn is_predecessor(&self) -> bool {
+        self.rel.iter().any(|r| r.eq_ignore_ascii_case(PREDECESSOR))
+    }
+
     /// Whether a scan should be redirected here. A previous version (`rel: predecessor-version`, UNTP IDR-10) or an
     /// action endpoint (`rel: edit`, or one that needs a `method`) is listed in linksets but is not a target.
     pub fn is_redirect_target(&self) -> bool {
@@ -54,6 +66,43 @@ impl Link {
             r.eq_ignore_ascii_case("predecessor-version") || r.eq_ignore_ascii_case("edit")
         };
         self.method.is_empty() && !self.rel.iter().any(special)
+    }
+}
+
+/// The relation that marks an earlier target of a variant.
+pub const PREDECESSOR: &str = "predecessor-version";
+
+impl AnchorRecord {
+    /// Drops every link that repeats an earlier one exactly, keeping the first. Writes made before the merge rule
+    /// of `crate::versions` repeated predecessor entries; reading such a record (and so writing it back) heals it.
+    pub fn collapse_duplicates(&mut self) {
+        if !self.has_exact_duplicates() {
+            return;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.links.len());
+        self.links.retain(|l| seen.insert(l.clone()));
+    }
+
+    /// Whether two links are equal. Told by their `href`s first, which differ in almost every record: a few
+    /// comparisons, no allocation for a small record.
+    fn has_exact_duplicates(&self) -> bool {
+        let links = &self.links;
+        let equal_pair =
+            |i: usize, j: usize| links[i].href == links[j].href && links[i] == links[j];
+        if links.len() <= 32 {
+            return (1..links.len()).any(|j| (0..j).any(|i| equal_pair(i, j)));
+        }
+        let mut hrefs = std::collections::HashSet::with_capacity(links.len());
+        let shared = links.iter().any(|l| !hrefs.insert(l.href.as_str()));
+        shared && {
+            let mut seen = std::collections::HashSet::with_capacity(links.len());
+            !links.iter().all(|l| seen.insert(l))
+        }
+    }
+
+    /// Whether a link of `link_type` is registered here.
+    pub fn has_link_type(&self, link_type: &str) -> bool {
+        self.links.iter().any(|l| l.link_type == link_type)
     }
 }
 
@@ -109,8 +158,11 @@ impl StoredAnchor {
         super::format::encode(self)
     }
 
+    /// The record a stored form holds, healed of exact duplicate links (see `AnchorRecord::collapse_duplicates`).
     pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
-        super::format::decode(bytes)
+        let mut stored = super::format::decode(bytes)?;
+        stored.record.collapse_duplicates();
+        Ok(stored)
     }
 }
 
