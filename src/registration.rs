@@ -51,6 +51,28 @@ pub struct Submission {
     #[serde(default)]
     default_link_type: Option<String>,
     links: Vec<LinkSubmission>,
+    /// What a `GET` answers besides the record, accepted so that a record read can be written back as it is:
+    /// `identifier`, when given, must name the anchor written; `anchor`, `version` and `warnings` are ignored
+    /// (`If-Match` is how a write names the version it replaces).
+    #[serde(default)]
+    #[schema(read_only)]
+    identifier: Option<String>,
+    #[serde(default, rename = "anchor")]
+    #[schema(read_only, value_type = Option<String>)]
+    _anchor: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "version")]
+    #[schema(read_only, value_type = Option<u64>)]
+    _version: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "warnings")]
+    #[schema(read_only, value_type = Option<Vec<String>>)]
+    _warnings: Option<serde::de::IgnoredAny>,
+}
+
+impl Submission {
+    /// The identifier the body names, if it names one (a `GET` answer written back does).
+    pub fn identifier(&self) -> Option<&str> {
+        self.identifier.as_deref()
+    }
 }
 
 /// One link. List fields take a string or an array of strings.
@@ -113,6 +135,10 @@ impl Submission {
             item_description: record.item_description.clone(),
             default_link_type: record.default_link_type.clone(),
             links: record.links.iter().map(LinkSubmission::of).collect(),
+            identifier: None,
+            _anchor: None,
+            _version: None,
+            _warnings: None,
         }
     }
 }
@@ -245,6 +271,10 @@ pub fn parse_line(line: &str) -> Option<(String, Submission)> {
         item_description: line.item_description,
         default_link_type: line.default_link_type,
         links: line.links,
+        identifier: None,
+        _anchor: None,
+        _version: None,
+        _warnings: None,
     };
     Some((line.identifier, submission))
 }

@@ -140,6 +140,19 @@ pub(super) async fn put(
     let asked = precondition(req);
     let body = read_body(payload, state, req).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
+    if let Some(named) = submission.identifier() {
+        let same = state
+            .parser
+            .parse_key(named)
+            .is_ok_and(|k| k.canonical_path() == key.canonical_path());
+        if !same {
+            let msg = format!("names {named:?}, but this writes {}", key.canonical_path());
+            return Err(ApiError::Invalid(vec![registration::FieldError::new(
+                "identifier",
+                msg,
+            )]));
+        }
+    }
     let validated = registration::validate(submission, &state.vocabulary, key.scheme())
         .map_err(ApiError::Invalid)?;
     let record = validated.record;
