@@ -100,6 +100,10 @@ struct LinkSubmission {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     access_role: OneOrMany,
+    /// `false`: a redirect here drops the scan's query string (default: forwarded).
+    #[serde(default)]
+    #[schema(default = true)]
+    fwqs: Option<bool>,
 }
 
 /// Accepts `"x"` or `["x", …]` (UNTP's `method` is a string in prose and an array in its schema).
@@ -400,6 +404,7 @@ fn validate_link(
         method: l.method.0,
         encryption_method: l.encryption_method,
         access_role: l.access_role.0,
+        forwards_query: l.fwqs.unwrap_or(true),
     })
 }
 
@@ -861,6 +866,7 @@ mod tests {
                 method: vec![],
                 encryption_method: None,
                 access_role: vec![],
+                forwards_query: true,
             })
             .collect();
         AnchorRecord {
@@ -1080,6 +1086,7 @@ mod tests {
             method: vec![],
             encryption_method: None,
             access_role: vec![],
+            forwards_query: true,
         }
     }
 
