@@ -114,7 +114,7 @@ fn candidates(
     outcome: &Outcome,
 ) {
     let chosen = match outcome {
-        Outcome::Redirect { href } => Some(href.as_str()),
+        Outcome::Redirect { href, .. } => Some(href.as_str()),
         _ => None,
     };
     let found = levels.iter().zip(records).find_map(|(level, r)| {
@@ -188,10 +188,16 @@ fn describe_query(q: &Query, vocab: &Vocabulary) -> String {
 
 fn answer(outcome: &Outcome, raw_query: &str) -> String {
     match outcome {
-        Outcome::Redirect { href } => format!(
+        Outcome::Redirect {
+            href,
+            forward_query: true,
+        } => format!(
             "307 Location: {}",
             crate::http::resolve::forward_query(href, raw_query)
         ),
+        Outcome::Redirect { href, .. } => {
+            format!("307 Location: {href} (the link's fwqs is false)")
+        }
         Outcome::Delegated { target } => format!("307 to another resolver (handledBy): {target}"),
         Outcome::Linkset(body) => format!("200 linkset with {} context objects", body.len()),
         Outcome::MultipleChoices(_) => "300 Multiple Choices (indistinguishable links)".into(),

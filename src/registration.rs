@@ -101,6 +101,10 @@ struct LinkSubmission {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     access_role: OneOrMany,
+    /// `false`: a redirect here drops the scan's query string (default: forwarded).
+    #[serde(default)]
+    #[schema(default = true)]
+    fwqs: Option<bool>,
 }
 
 impl LinkSubmission {
@@ -124,6 +128,7 @@ impl LinkSubmission {
             method: OneOrMany(l.method.clone()),
             encryption_method: l.encryption_method.clone(),
             access_role: OneOrMany(l.access_role.clone()),
+            fwqs: Some(l.forwards_query),
         }
     }
 }
@@ -449,6 +454,7 @@ fn validate_link(
         method: l.method.0,
         encryption_method: l.encryption_method,
         access_role: l.access_role.0,
+        forwards_query: l.fwqs.unwrap_or(true),
     })
 }
 
@@ -874,6 +880,7 @@ mod tests {
                 method: vec![],
                 encryption_method: None,
                 access_role: vec![],
+                forwards_query: true,
             })
             .collect();
         AnchorRecord {

@@ -86,8 +86,10 @@ pub struct Query {
 
 #[derive(Debug)]
 pub enum Outcome {
+    /// `forward_query`: whether the scan's query string goes along (the link's `fwqs`).
     Redirect {
         href: String,
+        forward_query: bool,
     },
     Linkset(Linkset),
     /// Indistinguishable candidates for the requested type: a linkset of just those.
@@ -163,6 +165,7 @@ impl Delegations {
                 method: vec![],
                 encryption_method: None,
                 access_role: vec![],
+                forwards_query: true,
             }],
         })
     }
@@ -316,6 +319,7 @@ fn by_type(
             Some(Choice::One(link)) => {
                 return Outcome::Redirect {
                     href: link.href.clone(),
+                    forward_query: link.forwards_query,
                 };
             }
             Some(Choice::Tie(tied)) => {
@@ -346,21 +350,23 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         found.iter().find_map(|f| {
             let links = links_of(&f.anchor.record, t, keep);
             match query.preferences.choose(&links, false) {
-                Some(Choice::One(link)) => Some(link.href.clone()),
+                Some(Choice::One(link)) => Some(link),
                 _ => None,
             }
         })
     };
-    let href = default_type.and_then(of_type).or_else(|| {
+    let link = default_type.and_then(of_type).or_else(|| {
         // A default whose links were all deleted: fall back to the most specific link rather than fail.
         found
             .iter()
             .flat_map(|f| f.anchor.record.links.iter())
             .find(|l| keep(l))
-            .map(|l| l.href.clone())
     });
-    match href {
-        Some(href) => Outcome::Redirect { href },
+    match link {
+        Some(link) => Outcome::Redirect {
+            href: link.href.clone(),
+            forward_query: link.forwards_query,
+        },
         None => Outcome::NoSuchLinkType("the default link".into()),
     }
 }
@@ -501,6 +507,7 @@ mod tests {
                         .get(role)
                         .map(|r| vec![r.to_string()])
                         .unwrap_or_default(),
+                    forwards_query: true,
                 })
                 .collect(),
         }

@@ -17,6 +17,7 @@ fn link(lang: &str, media: &str) -> Link {
         method: vec![],
         encryption_method: None,
         access_role: vec![],
+        forwards_query: true,
     }
 }
 

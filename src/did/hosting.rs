@@ -123,6 +123,7 @@ mod tests {
             method: vec![],
             encryption_method: None,
             access_role: vec![],
+            forwards_query: true,
         }
     }
 

@@ -158,6 +158,7 @@ fn bare_link(href: String) -> Link {
         method: vec![],
         encryption_method: None,
         access_role: vec![],
+        forwards_query: true,
     }
 }
 

@@ -180,6 +180,8 @@ pub struct PyxLink {
     pub iana_language: Option<String>,
     pub context: Option<String>,
     pub resolver_uri: String,
+    /// Whether a redirect to this target carries the scan's query string (`fwqs: false` in the registration: no).
+    pub fwqs: bool,
 }
 
 pub fn anchor_example() -> Value {
@@ -242,7 +244,7 @@ pub fn pyx_link_example() -> Value {
     json!({"linkId": "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55", "linkType": "untp:dpp",
            "targetUrl": "https://credentials.example/dpp/abc.jwt", "linkTitle": "Digital Product Passport",
            "mimeType": "application/vc+jwt", "ianaLanguage": "en", "context": "au",
-           "resolverUri": "https://id.example.com/01/09520123456788"})
+           "resolverUri": "https://id.example.com/01/09520123456788", "fwqs": false})
 }
 
 pub fn pyx_registered_example() -> Value {

@@ -434,6 +434,7 @@ fn link_json(state: &AppState, root: &str, key: &Identifier, l: &Link) -> Value 
         "context": l.context.first(),
         "identifier": key.canonical_path(),
         "resolverUri": key.uri_under(root),
+        "fwqs": l.forwards_query,
         "active": true,
     })
 }

@@ -174,8 +174,17 @@ fn respond(
     response.insert_header((header::VARY, VARY));
     response.insert_header((header::CACHE_CONTROL, NO_STORE));
     match outcome {
-        Outcome::Redirect { href } => {
-            response.insert_header((header::LOCATION, forward_query(&href, raw_query)));
+        Outcome::Redirect {
+            href,
+            forward_query: forward,
+        } => {
+            // A link registered with `fwqs: false` gets its bare target.
+            let location = if forward {
+                forward_query(&href, raw_query)
+            } else {
+                href
+            };
+            response.insert_header((header::LOCATION, location));
             response.insert_header((header::LINK, linkset_link(&canonical, "")));
             response.finish()
         }

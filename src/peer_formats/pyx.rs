@@ -79,6 +79,10 @@ pub struct Response {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub rel: OneOrMany,
+    /// Whether a redirect to this target carries the scan's query string ("forward query string").
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub fwqs: bool,
 }
 
 impl Body {
@@ -143,6 +147,9 @@ impl Response {
             .filter(|m| !m.is_empty() && *m != "none")
         {
             link["encryptionMethod"] = json!(m);
+        }
+        if !self.fwqs {
+            link["fwqs"] = json!(false);
         }
         Ok(link)
     }
@@ -238,10 +245,20 @@ fn add(m: &mut Merged, body: Body) -> Result<(), String> {
             m.default_link_type = Some(r.link_type.clone());
         }
         let link = r.to_link().map_err(|e| format!("responses[{i}]: {e}"))?;
-        // Registering the same variant twice does not duplicate it (Pyx answers 409; an import just keeps one).
-        if !m.links.iter().any(|(_, l)| *l == link) {
+        // Registering the same variant twice does not duplicate it (Pyx answers 409; an import just keeps the first).
+        if !m.links.iter().any(|(_, l)| same_but_fwqs(l, &link)) {
             m.links.push((r.is_default_variant(), link));
         }
     }
     Ok(())
+}
+
+/// Two native link objects equal apart from `fwqs`: registered again with another `fwqs`, a link is still the same
+/// link, not a second one (which validation would then refuse as a duplicate).
+fn same_but_fwqs(a: &Value, b: &Value) -> bool {
+    fn fields(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+        let object = v.as_object().into_iter().flatten();
+        object.filter(|(name, _)| *name != "fwqs")
+    }
+    fields(a).eq(fields(b))
 }

@@ -91,6 +91,15 @@ fn pyx_bodies_merge_per_identifier_with_default_variants_first() {
         ],
         "flagged variant first, the repeated one once, the inactive one dropped"
     );
+    assert_eq!(
+        batch["links"][0]["fwqs"],
+        json!(false),
+        "the first registration of a variant is kept, fwqs and all"
+    );
+    assert!(
+        batch["links"][1].get("fwqs").is_none(),
+        "forwarding is the default"
+    );
     assert_eq!(batch["links"][1]["hreflang"], json!(["de"]));
     assert_eq!(batch["links"][1]["context"], json!(["au"]));
     assert_eq!(batch["links"][2]["method"], json!(["POST"]));

@@ -5,6 +5,14 @@
 //! common media types are one byte: a two-link anchor takes about half the bytes of JSON, which matters at millions of anchors in Redis
 //! memory, and decodes faster on a cache miss. A reader refuses any other format, so an old binary never misreads
 //! newer data.
+//!
+//! After the wire struct an optional trailer may follow: postcard of a `Vec<u32>`, the indices (ascending) of the
+//! links that do not forward the scan's query string (`"fwqs": false`). It is written only when there is one, so a
+//! record without such links is stored exactly as before the trailer existed. Postcard's `from_bytes` ignores bytes
+//! after the value it reads, so a binary that predates the trailer (which decodes with `from_bytes`) still reads
+//! such a record, every link forwarding the query; it would drop the trailer if it wrote the record back. A reader
+//! likewise ignores anything after the trailer: a later extension goes there (and then the trailer is written even
+//! when empty), and this binary reads the record without it.
 
 use super::record::{AnchorRecord, DecodeError, Link, StoredAnchor};
 use serde::{Deserialize, Serialize};
@@ -134,13 +142,46 @@ impl Extend<u8> for Append<'_> {
     }
 }
 
-/// Appends the payload of `record` to `out`.
+/// Appends the payload of `record` to `out`: the wire struct, then the trailer when some link needs it.
 fn append_payload(record: &AnchorRecord, out: &mut Vec<u8>) {
     let start = out.len();
-    if postcard::to_extend(&wire(record), Append(out)).is_err() {
+    let mut written = postcard::to_extend(&wire(record), Append(&mut *out)).map(|_| ());
+    if let (Ok(()), Some(trailer)) = (&written, trailer(record)) {
+        written = postcard::to_extend(&trailer, Append(&mut *out)).map(|_| ());
+    }
+    if written.is_err() {
         // Serialising strings and vectors into a Vec cannot fail; were it to, the payload would be empty.
         out.truncate(start);
     }
+}
+
+/// The indices of the links that do not forward the query string, if any (most records have none: no allocation).
+fn trailer(record: &AnchorRecord) -> Option<Vec<u32>> {
+    if record.links.iter().all(|l| l.forwards_query) {
+        return None;
+    }
+    let bare = record
+        .links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.forwards_query);
+    // A record holds at most a few hundred links: every index fits a u32.
+    Some(bare.map(|(i, _)| i as u32).collect())
+}
+
+/// Applies the trailer in `rest` (what follows the wire struct) to `links`. Bytes after the trailer are ignored.
+fn apply_trailer(rest: &[u8], links: &mut [Link]) -> Result<(), DecodeError> {
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let (indices, _later): (Vec<u32>, _) = postcard::take_from_bytes(rest)
+        .map_err(|e| DecodeError::Corrupt(format!("trailer: {e}")))?;
+    for i in indices {
+        let link = usize::try_from(i).ok().and_then(|i| links.get_mut(i));
+        let link = link.ok_or_else(|| DecodeError::Corrupt(format!("trailer names link {i}")))?;
+        link.forwards_query = false;
+    }
+    Ok(())
 }
 
 /// Bytes enough for most payloads: the strings, plus a few bytes of lengths and codes per field.
@@ -222,9 +263,9 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
         });
     }
     let (version, payload) = number(rest).ok_or_else(|| corrupt_header(bytes))?;
-    let wire: Wire<'_, String> =
-        postcard::from_bytes(payload).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    let links = wire
+    let (wire, rest): (Wire<'_, String>, _) =
+        postcard::take_from_bytes(payload).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let mut links = wire
         .links
         .into_iter()
         .map(|l| {
@@ -239,9 +280,11 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
                 method: l.method,
                 encryption_method: l.encryption_method,
                 access_role: l.access_role,
+                forwards_query: true,
             })
         })
         .collect::<Result<Vec<Link>, DecodeError>>()?;
+    apply_trailer(rest, &mut links)?;
     let record = AnchorRecord {
         item_description: wire.description,
         default_link_type: wire
@@ -287,6 +330,7 @@ mod tests {
             method: vec!["POST".into()],
             encryption_method: Some("AES-128".into()),
             access_role: vec!["untp:accessRole#Customer".into()],
+            forwards_query: true,
         }
     }
 
@@ -442,6 +486,7 @@ mod tests {
                         method: vec![],
                         encryption_method: None,
                         access_role: vec![],
+                        forwards_query: true,
                     },
                     Link {
                         link_type: "x:y".into(),
@@ -454,11 +499,107 @@ mod tests {
                         method: plain("POST"),
                         encryption_method: Some("A".into()),
                         access_role: plain("r"),
+                        forwards_query: true,
                     },
                 ],
             },
         };
         assert_eq!(decode(bytes).unwrap(), expected);
         assert_eq!(encode(&expected), bytes);
+    }
+
+    /// The query trailer as stored, written out by hand like format 3 above: three bare links (no media type, empty
+    /// lists), the first and third not forwarding the query, then the trailer `[0, 2]` (its length, then each index).
+    #[test]
+    fn the_stored_layout_of_the_query_trailer() {
+        let bytes: &[u8] = b"3:5:\
+            \x01D\x00\x03\
+            \x01\x03pip\x01h\x01t\x00\x00\x00\x00\x00\x00\x00\
+            \x00\x03x:y\x02h2\x00\x00\x00\x00\x00\x00\x00\x00\
+            \x01\x03pip\x02h3\x01t\x00\x00\x00\x00\x00\x00\x00\
+            \x02\x00\x02";
+        let bare = |link_type: &str, href: &str, title: &str, forwards_query: bool| Link {
+            link_type: link_type.into(),
+            href: href.into(),
+            title: title.into(),
+            media_type: None,
+            hreflang: vec![],
+            context: vec![],
+            rel: vec![],
+            method: vec![],
+            encryption_method: None,
+            access_role: vec![],
+            forwards_query,
+        };
+        let expected = StoredAnchor {
+            version: 5,
+            record: AnchorRecord {
+                item_description: "D".into(),
+                default_link_type: None,
+                links: vec![
+                    bare("https://gs1.org/voc/pip", "h", "t", false),
+                    bare("x:y", "h2", "", true),
+                    bare("https://gs1.org/voc/pip", "h3", "t", false),
+                ],
+            },
+        };
+        assert_eq!(decode(bytes).unwrap(), expected);
+        assert_eq!(encode(&expected), bytes);
+        let ahead = Payload::of(&expected.record);
+        assert_eq!(ahead.stored(5), bytes, "one encoder for writes and imports");
+    }
+
+    fn with_bare_second_link() -> StoredAnchor {
+        let mut s = sample();
+        s.record.links[1].forwards_query = false;
+        s
+    }
+
+    #[test]
+    fn the_trailer_round_trips_and_only_when_needed() {
+        let s = with_bare_second_link();
+        assert_eq!(decode(&encode(&s)).unwrap(), s);
+        let mut plain = s.clone();
+        plain.record.links[1].forwards_query = true;
+        let mut expected = encode(&plain);
+        expected.extend_from_slice(b"\x01\x01");
+        assert_eq!(
+            encode(&s),
+            expected,
+            "the trailer is appended to the unchanged payload"
+        );
+    }
+
+    /// A binary from before the trailer decodes the payload with `postcard::from_bytes`, which ignores trailing
+    /// bytes: in a rolling upgrade it reads the record, every link forwarding the query.
+    #[test]
+    fn a_decoder_from_before_the_trailer_still_reads_the_record() {
+        let s = with_bare_second_link();
+        let with_trailer = payload(&s.record);
+        let old: Wire<'_, String> = postcard::from_bytes(&with_trailer).unwrap();
+        let mut forwarding = s.record.clone();
+        forwarding.links[1].forwards_query = true;
+        assert_eq!(postcard::to_allocvec(&old).unwrap(), payload(&forwarding));
+    }
+
+    #[test]
+    fn a_bad_trailer_is_corrupt_and_what_follows_it_is_ignored() {
+        let s = with_bare_second_link();
+        let mut plain = s.clone();
+        plain.record.links[1].forwards_query = true;
+        let stored = encode(&plain);
+        let with = |trailer: &[u8]| [stored.as_slice(), trailer].concat();
+        // Link 3 of three, a truncated list, and a non-varint.
+        for bad in [
+            &b"\x01\x03"[..],
+            b"\x02\x01",
+            b"\x01\xff\xff\xff\xff\xff\xff",
+        ] {
+            assert!(
+                matches!(decode(&with(bad)), Err(DecodeError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(decode(&with(b"\x01\x01\x07later")).unwrap(), s);
     }
 }

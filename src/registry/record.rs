@@ -34,6 +34,24 @@ pub struct Link {
     pub encryption_method: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_role: Vec<String>,
+    /// Whether a redirect here carries the scan's query string (GS1's rule, and the default). `"fwqs": false`
+    /// (Pyx's name) sends the bare target. Written only when false, so records without it serialise as before. Not a
+    /// negotiation attribute, and not part of linksets.
+    #[serde(
+        default = "forwards",
+        rename = "fwqs",
+        skip_serializing_if = "is_forwarding"
+    )]
+    #[schema(default = true)]
+    pub forwards_query: bool,
+}
+
+fn forwards() -> bool {
+    true
+}
+
+fn is_forwarding(forwards_query: &bool) -> bool {
+    *forwards_query
 }
 
 impl Link {
@@ -187,6 +205,7 @@ mod tests {
                     method: vec![],
                     encryption_method: None,
                     access_role: vec![],
+                    forwards_query: true,
                 }],
             },
         }
@@ -208,5 +227,17 @@ mod tests {
             StoredAnchor::decode(b"\xff"),
             Err(DecodeError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn fwqs_is_written_only_when_false() {
+        let mut link = sample().record.links.remove(0);
+        let json = serde_json::to_value(&link).unwrap();
+        assert!(json.get("fwqs").is_none(), "{json}");
+        assert!(serde_json::from_value::<Link>(json).unwrap().forwards_query);
+        link.forwards_query = false;
+        let json = serde_json::to_value(&link).unwrap();
+        assert_eq!(json["fwqs"], serde_json::json!(false));
+        assert_eq!(serde_json::from_value::<Link>(json).unwrap(), link);
     }
 }
