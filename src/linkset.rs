@@ -304,6 +304,7 @@ mod tests {
             encryption_method: None,
             access_role: vec![],
             forwards_query: true,
+            id: None,
         }
     }
 

@@ -105,6 +105,9 @@ struct LinkSubmission {
     #[serde(default)]
     #[schema(default = true)]
     fwqs: Option<bool>,
+    /// The link's stable name, as a `GET` shows it (given by the Pyx-compatible API; 16 lower-case hex digits).
+    #[serde(default)]
+    id: Option<String>,
 }
 
 impl LinkSubmission {
@@ -129,6 +132,7 @@ impl LinkSubmission {
             encryption_method: l.encryption_method.clone(),
             access_role: OneOrMany(l.access_role.clone()),
             fwqs: Some(l.forwards_query),
+            id: l.id.clone(),
         }
     }
 }
@@ -440,6 +444,14 @@ fn validate_link(
             }
         }
     }
+    if let Some(id) = &l.id {
+        if !is_link_id(id) {
+            errors.push(FieldError::new(
+                field("id"),
+                "must be 16 lower-case hexadecimal digits",
+            ));
+        }
+    }
     if errors.len() > before {
         return None;
     }
@@ -455,6 +467,7 @@ fn validate_link(
         encryption_method: l.encryption_method,
         access_role: l.access_role.0,
         forwards_query: l.fwqs.unwrap_or(true),
+        id: l.id,
     })
 }
 
@@ -462,6 +475,13 @@ fn validate_link(
 /// not ours to guess. Exact repeats are not errors; they collapse.
 fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
     for (i, a) in links.iter().enumerate() {
+        let same_id = |b: &Link| a.id.is_some() && b.id == a.id && !b.is_predecessor();
+        if !a.is_predecessor() {
+            if let Some(j) = links[..i].iter().position(same_id) {
+                let msg = format!("has the id of links[{j}]");
+                errors.push(FieldError::new(format!("links[{i}].id"), msg));
+            }
+        }
         let earlier = links[..i]
             .iter()
             .position(|b| b.href == a.href && b.same_variant(a) && b != a);
@@ -749,6 +769,13 @@ fn plainly_valid_url(href: &str) -> bool {
         && last.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
+/// A link's stable name: 16 lower-case hexadecimal digits (what the Pyx-compatible API hands out).
+fn is_link_id(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// `type/subtype` with RFC 6838 restricted-name characters.
 fn is_media_type(s: &str) -> bool {
     let name = |p: &str| {
@@ -881,6 +908,7 @@ mod tests {
                 encryption_method: None,
                 access_role: vec![],
                 forwards_query: true,
+                id: None,
             })
             .collect();
         AnchorRecord {

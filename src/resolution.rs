@@ -166,6 +166,7 @@ impl Delegations {
                 encryption_method: None,
                 access_role: vec![],
                 forwards_query: true,
+                id: None,
             }],
         })
     }
@@ -508,6 +509,7 @@ mod tests {
                         .map(|r| vec![r.to_string()])
                         .unwrap_or_default(),
                     forwards_query: true,
+                    id: None,
                 })
                 .collect(),
         }

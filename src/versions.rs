@@ -35,10 +35,22 @@ pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> An
         left: limits::get().links,
     };
     for (i, link) in current.iter().enumerate() {
-        history.links.push(link.clone());
-        if current[..i].iter().any(|c| c.same_variant(link)) {
+        let mut link = link.clone();
+        if current[..i].iter().any(|c| c.same_variant(&link)) {
+            history.links.push(link);
             continue;
         }
+        // A new target for a variant keeps the variant's stable name (the Pyx API's link ID).
+        if link.id.is_none() {
+            link.id = before
+                .iter()
+                .find(|o| !o.is_predecessor() && o.same_variant(&link))
+                .and_then(|o| o.id.clone())
+                .filter(|id| !current.iter().any(|c| c.id.as_ref() == Some(id)));
+        }
+        history.links.push(link);
+        let link = history.links.last().expect("just pushed").clone();
+        let link = &link;
         let live: Vec<&str> = current
             .iter()
             .filter(|c| c.same_variant(link))
@@ -100,6 +112,8 @@ impl History {
 /// A replaced current link as a predecessor entry: `predecessor-version` first among its relations.
 fn as_predecessor(link: &Link) -> Link {
     let mut old = link.clone();
+    // An earlier target is not addressed by the link's name.
+    old.id = None;
     old.rel.retain(|r| !r.eq_ignore_ascii_case(PREDECESSOR));
     old.rel.insert(0, PREDECESSOR.to_string());
     old
@@ -140,6 +154,7 @@ mod tests {
             encryption_method: None,
             access_role: vec![],
             forwards_query: true,
+            id: None,
         }
     }
 

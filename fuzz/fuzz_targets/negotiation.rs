@@ -18,6 +18,7 @@ fn link(lang: &str, media: &str) -> Link {
         encryption_method: None,
         access_role: vec![],
         forwards_query: true,
+        id: None,
     }
 }
 

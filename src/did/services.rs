@@ -159,6 +159,7 @@ fn bare_link(href: String) -> Link {
         encryption_method: None,
         access_role: vec![],
         forwards_query: true,
+        id: None,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
 use crate::peer_formats::pyx::Body;
 use crate::registration::{self, FieldError, Written};
+use crate::registry::record::PREDECESSOR;
 use crate::registry::{AnchorRecord, Link, Precondition};
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -558,7 +559,17 @@ pub(super) async fn update_link(
                 l.link_type.clone_from(&link.link_type);
                 l.media_type.clone_from(&link.media_type);
             }
+            if !old.same_variant(&link) && old.href != link.href {
+                // The replaced target, which the merge would not find under the new variant.
+                let mut replaced = old.clone();
+                replaced.link_type.clone_from(&link.link_type);
+                replaced.media_type.clone_from(&link.media_type);
+                replaced.id = None;
+                replaced.rel.insert(0, PREDECESSOR.to_string());
+                record.links.insert(at + 1, replaced);
+            }
             record.links[at] = link;
+            forget_missing_default(&mut record);
             Ok(Some(record))
         },
     )
@@ -610,11 +621,7 @@ pub(super) async fn delete_link(
             if record.links.is_empty() {
                 return Ok(None);
             }
-            if let Some(t) = &record.default_link_type {
-                if !record.has_link_type(t) {
-                    record.default_link_type = None;
-                }
-            }
+            forget_missing_default(&mut record);
             Ok(Some(record))
         },
     )
@@ -625,12 +632,25 @@ pub(super) async fn delete_link(
         .body(r#"{"message":"link deleted"}"#))
 }
 
-/// Where the link IDs the Pyx API hands out are kept (placeholder until links carry one).
-fn stored_tag(_l: &Link) -> Option<&str> {
-    None
+/// A default link type whose last link changed type or went: the record inherits its ancestors' default again, or
+/// takes its first link's type (`registration::settle_default`).
+fn forget_missing_default(record: &mut AnchorRecord) {
+    if let Some(t) = &record.default_link_type {
+        if !record.has_link_type(t) {
+            record.default_link_type = None;
+        }
+    }
 }
 
-fn set_tag(_l: &mut Link, _tag: String) {}
+/// The name a link keeps when its variant changes, if it has one (`Link::id`).
+fn stored_tag(l: &Link) -> Option<&str> {
+    l.id.as_deref()
+}
+
+/// Names `l` by `tag`, storing the name only where its variant would not give it anyway.
+fn set_tag(l: &mut Link, tag: String) {
+    l.id = (tag != variant_digest(l, 0)).then_some(tag);
+}
 
 /// `POST …/identifiers`: a scheme registered at run time, stored, then resolvable under `/{namespace}/…`.
 #[utoipa::path(post, path = "/api/{version}/identifiers", tag = "pyx", summary = "Register an identifier scheme at run time",

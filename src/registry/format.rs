@@ -11,8 +11,11 @@
 //! record without such links is stored exactly as before the trailer existed. Postcard's `from_bytes` ignores bytes
 //! after the value it reads, so a binary that predates the trailer (which decodes with `from_bytes`) still reads
 //! such a record, every link forwarding the query; it would drop the trailer if it wrote the record back. A reader
-//! likewise ignores anything after the trailer: a later extension goes there (and then the trailer is written even
-//! when empty), and this binary reads the record without it.
+//! likewise ignores anything after what it knows: a later extension goes there.
+//!
+//! The second extension: postcard of a `Vec<(u32, String)>`, the links (by index) that carry a stable name (`id`,
+//! the Pyx-compatible API's link ID kept through a change of variant). When it is written, the first trailer is
+//! written too, empty if need be.
 
 use super::record::{AnchorRecord, DecodeError, Link, StoredAnchor};
 use serde::{Deserialize, Serialize};
@@ -142,12 +145,17 @@ impl Extend<u8> for Append<'_> {
     }
 }
 
-/// Appends the payload of `record` to `out`: the wire struct, then the trailer when some link needs it.
+/// Appends the payload of `record` to `out`: the wire struct, then the trailers when some link needs them.
 fn append_payload(record: &AnchorRecord, out: &mut Vec<u8>) {
     let start = out.len();
     let mut written = postcard::to_extend(&wire(record), Append(&mut *out)).map(|_| ());
-    if let (Ok(()), Some(trailer)) = (&written, trailer(record)) {
-        written = postcard::to_extend(&trailer, Append(&mut *out)).map(|_| ());
+    let names = names(record);
+    let bare = trailer(record).or_else(|| names.as_ref().map(|_| Vec::new()));
+    if let (Ok(()), Some(bare)) = (&written, bare) {
+        written = postcard::to_extend(&bare, Append(&mut *out)).map(|_| ());
+    }
+    if let (Ok(()), Some(names)) = (&written, names) {
+        written = postcard::to_extend(&names, Append(&mut *out)).map(|_| ());
     }
     if written.is_err() {
         // Serialising strings and vectors into a Vec cannot fail; were it to, the payload would be empty.
@@ -169,19 +177,43 @@ fn trailer(record: &AnchorRecord) -> Option<Vec<u32>> {
     Some(bare.map(|(i, _)| i as u32).collect())
 }
 
-/// Applies the trailer in `rest` (what follows the wire struct) to `links`. Bytes after the trailer are ignored.
+/// The links' stable names, by index, if any link has one.
+fn names(record: &AnchorRecord) -> Option<Vec<(u32, &str)>> {
+    if record.links.iter().all(|l| l.id.is_none()) {
+        return None;
+    }
+    let named = record.links.iter().enumerate();
+    Some(
+        named
+            .filter_map(|(i, l)| Some((i as u32, l.id.as_deref()?)))
+            .collect(),
+    )
+}
+
+/// Applies the trailers in `rest` (what follows the wire struct) to `links`. Bytes after them are ignored.
 fn apply_trailer(rest: &[u8], links: &mut [Link]) -> Result<(), DecodeError> {
     if rest.is_empty() {
         return Ok(());
     }
-    let (indices, _later): (Vec<u32>, _) = postcard::take_from_bytes(rest)
+    let (indices, rest): (Vec<u32>, _) = postcard::take_from_bytes(rest)
         .map_err(|e| DecodeError::Corrupt(format!("trailer: {e}")))?;
     for i in indices {
-        let link = usize::try_from(i).ok().and_then(|i| links.get_mut(i));
-        let link = link.ok_or_else(|| DecodeError::Corrupt(format!("trailer names link {i}")))?;
-        link.forwards_query = false;
+        link_at(links, i)?.forwards_query = false;
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let (names, _later): (Vec<(u32, String)>, _) =
+        postcard::take_from_bytes(rest).map_err(|e| DecodeError::Corrupt(format!("names: {e}")))?;
+    for (i, name) in names {
+        link_at(links, i)?.id = Some(name);
     }
     Ok(())
+}
+
+fn link_at(links: &mut [Link], i: u32) -> Result<&mut Link, DecodeError> {
+    let link = usize::try_from(i).ok().and_then(|i| links.get_mut(i));
+    link.ok_or_else(|| DecodeError::Corrupt(format!("trailer names link {i}")))
 }
 
 /// Bytes enough for most payloads: the strings, plus a few bytes of lengths and codes per field.
@@ -281,6 +313,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
                 encryption_method: l.encryption_method,
                 access_role: l.access_role,
                 forwards_query: true,
+                id: None,
             })
         })
         .collect::<Result<Vec<Link>, DecodeError>>()?;
@@ -331,6 +364,7 @@ mod tests {
             encryption_method: Some("AES-128".into()),
             access_role: vec!["untp:accessRole#Customer".into()],
             forwards_query: true,
+            id: None,
         }
     }
 
@@ -487,6 +521,7 @@ mod tests {
                         encryption_method: None,
                         access_role: vec![],
                         forwards_query: true,
+                        id: None,
                     },
                     Link {
                         link_type: "x:y".into(),
@@ -500,6 +535,7 @@ mod tests {
                         encryption_method: Some("A".into()),
                         access_role: plain("r"),
                         forwards_query: true,
+                        id: None,
                     },
                 ],
             },
@@ -530,6 +566,7 @@ mod tests {
             encryption_method: None,
             access_role: vec![],
             forwards_query,
+            id: None,
         };
         let expected = StoredAnchor {
             version: 5,
@@ -582,6 +619,26 @@ mod tests {
         assert_eq!(postcard::to_allocvec(&old).unwrap(), payload(&forwarding));
     }
 
+    /// The names trailer as stored: an empty first trailer, then `[(1, "ab")]`.
+    #[test]
+    fn the_stored_layout_of_the_names_trailer() {
+        let mut s = sample();
+        s.record.links[1].id = Some("ab".into());
+        let mut plain = s.clone();
+        plain.record.links[1].id = None;
+        let mut expected = encode(&plain);
+        expected.extend_from_slice(b"\x00\x01\x01\x02ab");
+        assert_eq!(encode(&s), expected);
+        assert_eq!(decode(&expected).unwrap(), s);
+        s.record.links[0].forwards_query = false;
+        let both = decode(&encode(&s)).unwrap();
+        assert_eq!(both, s, "both trailers");
+        assert!(matches!(
+            decode(&[encode(&plain).as_slice(), b"\x00\x01\x09\x02ab"].concat()),
+            Err(DecodeError::Corrupt(_))
+        ));
+    }
+
     #[test]
     fn a_bad_trailer_is_corrupt_and_what_follows_it_is_ignored() {
         let s = with_bare_second_link();
@@ -600,6 +657,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(decode(&with(b"\x01\x01\x07later")).unwrap(), s);
+        assert_eq!(decode(&with(b"\x01\x01\x00later")).unwrap(), s);
     }
 }

@@ -44,6 +44,12 @@ pub struct Link {
     )]
     #[schema(default = true)]
     pub forwards_query: bool,
+    /// A name for the link that outlives changes to its variant: the Pyx-compatible API's link ID (after the
+    /// identifier), kept when a change (of media type, of link type) would otherwise rename the link. Absent while the
+    /// name is the one its variant gives. Not part of linksets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "3f2a9c1e0b7d4a55")]
+    pub id: Option<String>,
 }
 
 fn forwards() -> bool {
@@ -206,6 +212,7 @@ mod tests {
                     encryption_method: None,
                     access_role: vec![],
                     forwards_query: true,
+                    id: None,
                 }],
             },
         }
@@ -215,6 +222,28 @@ mod tests {
     fn round_trips() {
         let s = sample();
         assert_eq!(StoredAnchor::decode(&s.encode()).unwrap(), s);
+    }
+
+    /// What the merge before `crate::versions` stored: a predecessor entry repeated by every round trip.
+    #[test]
+    fn a_record_damaged_by_repeated_entries_heals_when_read() {
+        let mut damaged = sample();
+        let current = damaged.record.links[0].clone();
+        let mut old = current.clone();
+        old.href = "https://example.com/v1".into();
+        old.rel = vec![PREDECESSOR.into()];
+        damaged.record.links = vec![current.clone(), old.clone(), old.clone(), old.clone()];
+        let read = StoredAnchor::decode(&damaged.encode()).unwrap();
+        assert_eq!(read.record.links, vec![current, old.clone()]);
+        let many: Vec<Link> = (0..40)
+            .map(|i| Link {
+                href: format!("https://example.com/{}", i % 20),
+                ..old.clone()
+            })
+            .collect();
+        damaged.record.links = many;
+        let read = StoredAnchor::decode(&damaged.encode()).unwrap();
+        assert_eq!(read.record.links.len(), 20, "the large-record path too");
     }
 
     #[test]
