@@ -434,7 +434,8 @@ async fn pyx_semantics_its_users_rely_on() {
     for path in [
         format!("{API}/gs1/01/09520123456788"),
         format!("{API}/gs1/01/09520123456788/21/999"),
-        format!("/api/4.0.0/gs1/01/09520123456788"),
+        "/api/4.0.0/gs1/01/09520123456788".to_string(),
+        "/api/2.0.2/gs1/01/09520123456788".to_string(),
     ] {
         assert_eq!(
             scan(path.clone()).await,

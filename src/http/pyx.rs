@@ -19,7 +19,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const VERSIONS: &[&str] = &["2.0.0", "4.0.0"];
+/// The Pyx API's major versions spoken here: any `2.x.y` (the reference implementation's adapter now asks for
+/// `2.0.2`) and `4.x.y`.
+fn is_spoken(version: &str) -> bool {
+    let mut parts = version.split('.');
+    let major = parts.next();
+    let numeric = |p: &str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+    matches!(major, Some("2" | "4")) && parts.clone().count() == 2 && parts.all(numeric)
+}
 
 pub async fn route(
     req: HttpRequest,
@@ -28,9 +35,9 @@ pub async fn route(
 ) -> Result<HttpResponse, ApiError> {
     let path = req.uri().path().strip_prefix("/api/").unwrap_or("");
     let (version, rest) = path.split_once('/').unwrap_or((path, ""));
-    if !VERSIONS.contains(&version) {
+    if !is_spoken(version) {
         return Err(ApiError::NotFound(format!(
-            "no API version {version:?}; this resolver speaks 2.0.0 and 4.0.0"
+            "no API version {version:?}; this resolver speaks 2.x.y and 4.x.y"
         )));
     }
     if let Some(answer) = anonymous(&req, &state, rest).await {
