@@ -80,19 +80,31 @@ return {1, next, 0}
     ))
 });
 
-/// Deletes one anchor, leaving a tombstone with its last version and a copy of the record (deletes are soft; see
-/// `RESTORE`). KEYS as for `PUT`; ARGV[3..5]: channel, canonical path, who. Returns {1, existed}.
+/// Deletes one anchor, leaving a tombstone with its last version. A soft delete keeps a copy of the record (see
+/// `RESTORE`); a hard one (ARGV[6] `hard`) keeps none and drops a copy an earlier delete kept, in the same step, so a
+/// restore racing it either came first (and is removed too) or finds nothing. KEYS as for `PUT`; ARGV[3..6]:
+/// channel, canonical path, who, `soft` or `hard`. Audited as `delete` (a live anchor was removed), then `purge`
+/// (a hard delete). Returns {1, existed}: whether there was a live anchor or a kept copy to remove.
 static DELETE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
         "{CHECK}{}",
         r#"
-if version == nil then return {1, 0} end
-redis.call('SET', KEYS[3], current)
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], version)
-local log, path, who, op, before, after = KEYS[4], ARGV[4], ARGV[5], 'delete', version, false
-{AUDIT}
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+local hard = ARGV[6] == 'hard'
+local log, path, who = KEYS[4], ARGV[4], ARGV[5]
+local kept = hard and redis.call('DEL', KEYS[3]) == 1
+if version == nil and not kept then return {1, 0} end
+if version ~= nil then
+  if not hard then redis.call('SET', KEYS[3], current) end
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], version)
+  local op, before, after = 'delete', version, false
+  {AUDIT}
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
+if hard then
+  local op, before, after = 'purge', false, false
+  {AUDIT}
+end
 return {1, 1}
 "#
         .replace("{AUDIT}", AUDIT)
@@ -125,20 +137,6 @@ local log, path, who, op, before, after = KEYS[4], ARGV[2], ARGV[3], 'restore', 
 {AUDIT}
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return {1, next}
-"#
-        .replace("{AUDIT}", AUDIT),
-    )
-});
-
-/// Drops the copy a delete kept. KEYS: deleted copy, audit list; ARGV: canonical path, who. Returns 1 when there
-/// was a copy.
-static PURGE: LazyLock<WriteScript> = LazyLock::new(|| {
-    WriteScript::new(
-        r#"
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-local log, path, who, op, before, after = KEYS[2], ARGV[1], ARGV[2], 'purge', false, false
-{AUDIT}
-return 1
 "#
         .replace("{AUDIT}", AUDIT),
     )
@@ -763,6 +761,52 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Runs the delete script: `mode` is `soft` (keep a copy for `restore`) or `hard` (keep none, drop a kept one).
+    async fn remove(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+        mode: &str,
+    ) -> Result<bool, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let (check, versions) = precondition_args(&precondition);
+        let tombstone = self.tombstone_key(key);
+        let args: [&[u8]; 6] = [
+            check.as_bytes(),
+            versions.as_bytes(),
+            self.channel.as_bytes(),
+            key.as_bytes(),
+            who.as_bytes(),
+            mode.as_bytes(),
+        ];
+        let keys = [
+            anchor_key.as_str(),
+            &tombstone,
+            &self.deleted_key(key),
+            &self.audit_key(key),
+        ];
+        let reply: Vec<i64> = self
+            .writer
+            .run(&DELETE, &keys, &args)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, existed] => {
+                self.wait_for_replicas(&anchor_key).await;
+                Ok(*existed == 1)
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the delete script: {other:?}"
+            ))),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl LinkStore for RedisStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
@@ -797,39 +841,16 @@ impl LinkStore for RedisStore {
         precondition: Precondition,
         who: &str,
     ) -> Result<bool, StoreError> {
-        let anchor_key = self.anchor_key(key);
-        let (mode, versions) = precondition_args(&precondition);
-        let tombstone = self.tombstone_key(key);
-        let args: [&[u8]; 5] = [
-            mode.as_bytes(),
-            versions.as_bytes(),
-            self.channel.as_bytes(),
-            key.as_bytes(),
-            who.as_bytes(),
-        ];
-        let keys = [
-            anchor_key.as_str(),
-            &tombstone,
-            &self.deleted_key(key),
-            &self.audit_key(key),
-        ];
-        let reply: Vec<i64> = self
-            .writer
-            .run(&DELETE, &keys, &args)
-            .await
-            .map_err(|e| script_error(key, e))?;
-        match reply.as_slice() {
-            [1, existed] => {
-                self.wait_for_replicas(&anchor_key).await;
-                Ok(*existed == 1)
-            }
-            [0, now] => Err(StoreError::PreconditionFailed {
-                current: current(*now),
-            }),
-            other => Err(unavailable(format!(
-                "unexpected reply from the delete script: {other:?}"
-            ))),
-        }
+        self.remove(key, precondition, who, "soft").await
+    }
+
+    async fn delete_hard(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        self.remove(key, precondition, who, "hard").await
     }
 
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
@@ -862,18 +883,6 @@ impl LinkStore for RedisStore {
                 "unexpected reply from the restore script: {other:?}"
             ))),
         }
-    }
-
-    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        let keys = [self.deleted_key(key), self.audit_key(key)];
-        let keys = [keys[0].as_str(), keys[1].as_str()];
-        let args: [&[u8]; 2] = [key.as_bytes(), who.as_bytes()];
-        let removed: i64 = self
-            .writer
-            .run(&PURGE, &keys, &args)
-            .await
-            .map_err(|e| script_error(key, e))?;
-        Ok(removed > 0)
     }
 
     async fn put_batch(
