@@ -280,12 +280,8 @@ impl EmbeddedStore {
     }
 
     fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        let after = match query.after {
-            Some(c) => c
-                .parse::<u64>()
-                .map_err(|_| StoreError::InvalidCursor(c.to_string()))?,
-            None => 0,
-        };
+        // Sequence numbers start at 1, so "after 0" is everything.
+        let after = query.after.unwrap_or(0);
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = match txn.open_table(AUDIT) {
             Ok(table) => table,

@@ -24,9 +24,6 @@ pub enum StoreError {
     /// The store stopped answering after a write was sent: it may or may not have been applied.
     #[error("the link store did not confirm the write: {0}")]
     Uncertain(String),
-    /// A paging cursor that this store did not hand out.
-    #[error("unknown cursor {0:?}: pass back the `next` value of an earlier page")]
-    InvalidCursor(String),
     #[error("record {key}: {source}")]
     Decode {
         key: String,

@@ -561,7 +561,7 @@ fn crc16(data: &[u8]) -> u16 {
 }
 
 /// An audit entry from its list index and its JSON array `[ms, op, before, after, path, who]`.
-fn list_entry(list: &str, index: usize, raw: &str) -> Result<AuditEntry, StoreError> {
+fn list_entry(list: &str, index: u64, raw: &str) -> Result<AuditEntry, StoreError> {
     type Raw = (u64, String, Option<u64>, Option<u64>, String, String);
     let (at_ms, op, before, after, identifier, who): Raw = serde_json::from_str(raw)
         .map_err(|e| unavailable(format!("audit entry {list}[{index}]: {e}")))?;
@@ -667,18 +667,18 @@ impl RedisStore {
     /// Reads one primary key's audit list after the cursor (a list index: entries are only ever appended), skipping
     /// entries before `since` or for other levels, until `limit` entries match or the list ends.
     async fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut next: usize = match query.after {
-            Some(c) => c
-                .parse::<usize>()
-                .map_err(|_| StoreError::InvalidCursor(c.to_string()))?
-                .saturating_add(1),
+        // No list grows near `MAX_CURSOR`, so nothing follows a larger cursor; below it the index arithmetic (and
+        // `LRANGE`'s signed 64-bit range) cannot overflow.
+        let mut next: u64 = match query.after {
+            Some(c) if c >= audit::MAX_CURSOR => return Ok(Vec::new()),
+            Some(c) => c + 1,
             None => 0,
         };
         let list = self.audit_key(query.identifier);
         let mut out = Vec::new();
         loop {
             let mut cmd = redis::cmd("LRANGE");
-            cmd.arg(&list).arg(next).arg(next + AUDIT_BATCH - 1);
+            cmd.arg(&list).arg(next).arg(next + AUDIT_BATCH as u64 - 1);
             let page: Vec<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
             let full = page.len() == AUDIT_BATCH;
             for raw in page {
