@@ -12,11 +12,13 @@ use super::{
 };
 use crate::config::StoreSettings;
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
 use std::sync::{Arc, LazyLock};
+
+mod link;
+use link::{Failure, Link};
 use std::time::Duration;
 
 /// The start of both write scripts: read the current version (refusing a stored format we do not know) and check
@@ -168,29 +170,45 @@ const SCAN_COUNT: usize = 1000;
 
 #[derive(Clone)]
 enum Conn {
-    Single(ConnectionManager),
+    Single(Arc<Link>),
     Cluster(ClusterConnection),
 }
 
 impl Conn {
+    /// A read. Reads are idempotent: one whose connection dropped on the way is sent once more, on a fresh
+    /// connection.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         match self {
-            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Single(link) => match link.send(cmd).await {
+                Err(failure) if failure.dropped() => {
+                    link.send(cmd).await.map_err(Failure::into_inner)
+                }
+                result => result.map_err(Failure::into_inner),
+            },
             Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
         }
     }
 
-    /// Runs a write script. A standalone Redis gets `EVALSHA` (loading the script on `NOSCRIPT`); a cluster gets
-    /// `EVAL` routed by the first key, because after a failover a new primary lacks the script and redis-rs would
-    /// then load it on every node, failing writes while any node is down.
+    /// A command that must not run twice (a claim, `WAIT`): sent once, never repeated.
+    async fn query_once<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        match self {
+            Conn::Single(link) => link.send(cmd).await.map_err(Failure::into_inner),
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+    }
+
+    /// Runs a write script, once: a failure after it was sent is not repeated (it may have been applied). A
+    /// standalone Redis gets `EVALSHA` (loading the script on `NOSCRIPT`); a cluster gets `EVAL` routed by the first
+    /// key, because after a failover a new primary lacks the script and redis-rs would then load it on every node,
+    /// failing writes while any node is down.
     async fn run<T: FromRedisValue>(
         &self,
         script: &WriteScript,
         keys: &[&str],
         args: &[&[u8]],
-    ) -> RedisResult<T> {
+    ) -> Result<T, Failure> {
         match self {
-            Conn::Single(c) => {
+            Conn::Single(link) => {
                 let mut call = script.compiled.prepare_invoke();
                 for k in keys {
                     call.key(*k);
@@ -198,7 +216,8 @@ impl Conn {
                 for a in args {
                     call.arg(*a);
                 }
-                call.invoke_async(&mut c.clone()).await
+                link.call(|mut conn| async move { call.invoke_async(&mut conn).await })
+                    .await
             }
             Conn::Cluster(c) => {
                 let mut cmd = redis::cmd("EVAL");
@@ -206,7 +225,7 @@ impl Conn {
                 for a in args {
                     cmd.arg(*a);
                 }
-                cmd.query_async(&mut c.clone()).await
+                cmd.query_async(&mut c.clone()).await.map_err(Failure::Sent)
             }
         }
     }
@@ -230,34 +249,24 @@ pub struct RedisStore {
     timeout: Duration,
 }
 
-/// A connection to a standalone Redis per thread, each made lazily and re-made after failures. The threads that scan
-/// live as long as the server (its workers). A thread that ends leaves its connection to the next thread given its
-/// id, which finds the connection's task gone with the old runtime; the manager then reconnects on the new thread's
-/// runtime after that one failed read.
+/// A connection to a standalone Redis per thread, each made lazily and re-made before its next command once it has
+/// closed (`Link`). The threads that scan live as long as the server (its workers). A thread that ends leaves its
+/// link to the next thread given its id; the connection's task ended with the old runtime, so that thread connects
+/// anew on its own runtime before its first read.
 struct PerThread {
     client: redis::Client,
     timeout: Duration,
-    conns: thread_local::ThreadLocal<ConnectionManager>,
+    links: thread_local::ThreadLocal<Arc<Link>>,
 }
 
 impl PerThread {
-    /// This thread's connection (`None` only if one cannot even be set up, which needs no network).
-    fn conn(&self) -> Option<Conn> {
-        let made = self
-            .conns
-            .get_or_try(|| single(self.client.clone(), self.timeout));
-        made.ok().map(|c| Conn::Single(c.clone()))
+    /// This thread's connection.
+    fn conn(&self) -> Conn {
+        let link = self
+            .links
+            .get_or(|| Arc::new(Link::new(self.client.clone(), self.timeout)));
+        Conn::Single(link.clone())
     }
-}
-
-/// A connection to a standalone Redis, made on first use and re-made after failures.
-fn single(client: redis::Client, timeout: Duration) -> RedisResult<ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 /// A connection to a standalone Redis (made lazily and re-made after failures) or to a cluster (which needs one
@@ -275,7 +284,7 @@ async fn open(cluster: bool, nodes: &[String], timeout: Duration) -> Result<Conn
         ));
     }
     let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
-    Ok(Conn::Single(single(client, timeout).map_err(unavailable)?))
+    Ok(Conn::Single(Arc::new(Link::new(client, timeout))))
 }
 
 /// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
@@ -339,7 +348,7 @@ impl RedisStore {
             Some(PerThread {
                 client: redis::Client::open(nodes[0].as_str()).map_err(unavailable)?,
                 timeout,
-                conns: thread_local::ThreadLocal::new(),
+                links: thread_local::ThreadLocal::new(),
             })
         };
         Ok(RedisStore {
@@ -381,7 +390,8 @@ impl RedisStore {
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout_ms);
         let acked: RedisResult<i64> = match &self.writer {
-            Conn::Single(_) => self.writer.query(&cmd).await,
+            // Never repeated: `WAIT` counts the writes of the connection it runs on.
+            Conn::Single(_) => self.writer.query_once(&cmd).await,
             Conn::Cluster(c) => {
                 // On the primary that took the write: the same per-node connection the script went through.
                 let route = Route::new(slot(key), SlotAddr::Master);
@@ -582,9 +592,13 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// A write's error: about the data (a format we do not know), certainly not applied (no connection), or
-/// possibly applied (the connection failed or timed out after the script was sent).
-fn script_error(key: &str, e: RedisError) -> StoreError {
+/// A write's error: about the data (a format we do not know), certainly not applied (no connection could be made,
+/// or Redis refused it), or possibly applied (the connection failed or timed out after the script was sent).
+fn script_error(key: &str, failure: Failure) -> StoreError {
+    let e = match failure {
+        Failure::Unsent(e) => return unavailable(e),
+        Failure::Sent(e) => e,
+    };
     let text = e.to_string();
     if text.contains("IDR_FORMAT") {
         let source = super::record::DecodeError::Corrupt(text);
@@ -638,7 +652,7 @@ impl RedisStore {
     /// The encoded records of `keys`, in their order, in one round trip: one `MGET` when the keys share a slot.
     async fn fetch(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
-        let local = self.scans.as_ref().and_then(PerThread::conn);
+        let local = self.scans.as_ref().map(PerThread::conn);
         let conn = local.as_ref().unwrap_or(&self.conn);
         Ok(match redis_keys.as_slice() {
             [] => Vec::new(),
@@ -921,7 +935,7 @@ impl LinkStore for RedisStore {
         cmd.arg(format!("{}:meta:initialised", self.prefix))
             .arg(1)
             .arg("NX");
-        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
         Ok(reply.is_some())
     }
 
@@ -1017,7 +1031,7 @@ impl LinkStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
         Ok(reply.is_some())
     }
 }
