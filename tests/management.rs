@@ -769,4 +769,5 @@ async fn hard_delete_never_loses_to_a_concurrent_restore() {
     let tally = support::delete_race::hard_delete_against_restore(&server, &server, GTIN, 60).await;
     assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
     assert_eq!(tally.not_deleted, 0, "{tally:?}");
+    assert_eq!(tally.restore_errors, 0, "{tally:?}");
 }

@@ -893,6 +893,7 @@ async fn hard_delete_never_loses_to_a_restore_on_another_replica() {
     let tally = support::delete_race::hard_delete_against_restore(&a, &b, G, 60).await;
     assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
     assert_eq!(tally.not_deleted, 0, "{tally:?}");
+    assert_eq!(tally.restore_errors, 0, "{tally:?}");
     // Nothing is left behind in Redis: no anchor, no kept copy.
     assert_eq!(redis.keys("idr:a:*"), Vec::<String>::new());
     assert_eq!(redis.keys("idr:d:*"), Vec::<String>::new());

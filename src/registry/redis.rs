@@ -114,8 +114,8 @@ return {1, 1}
 });
 
 /// Brings back the last deleted record as a new version. KEYS as for `PUT`; ARGV[1..3]: channel, canonical path,
-/// who.
-/// Returns {1, version}, {1, 0} when there is nothing to restore, or {0, current version} when an anchor exists.
+/// who. Returns {1, version, stored value}, {1, 0} when there is nothing to restore, or {0, current version} when an
+/// anchor exists.
 static RESTORE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(
         r#"
@@ -132,13 +132,14 @@ local format = string.sub(copy, 1, p1 - 1)
 if format ~= '__FORMAT__' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
 local base = tonumber(redis.call('GET', KEYS[2]) or string.sub(copy, p1 + 1, p2 - 1))
 local next = base + 1
-redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1))
+local value = '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1)
+redis.call('SET', KEYS[1], value)
 redis.call('DEL', KEYS[2])
 redis.call('DEL', KEYS[3])
 local log, path, who, op, before, after = KEYS[4], ARGV[2], ARGV[3], 'restore', false, next
 {AUDIT}
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return {1, next}
+return {1, next, value}
 "#
         .replace("{AUDIT}", AUDIT),
     )
@@ -867,34 +868,40 @@ impl LinkStore for RedisStore {
         self.remove(key, precondition, who, "hard").await
     }
 
+    /// The script hands back the record it restored: read again afterwards, it could already be gone (a hard delete
+    /// right after), and a restore that happened would be answered as a failure.
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let anchor_key = self.anchor_key(key);
         let (tombstone, deleted) = (self.tombstone_key(key), self.deleted_key(key));
         let audit = self.audit_key(key);
         let keys = [anchor_key.as_str(), &tombstone, &deleted, &audit];
         let args: [&[u8]; 3] = [self.channel.as_bytes(), key.as_bytes(), who.as_bytes()];
-        let reply: Vec<i64> = self
+        let reply: Vec<redis::Value> = self
             .writer
             .run(&RESTORE, &keys, &args)
             .await
             .map_err(|e| script_error(key, e))?;
-        match reply.as_slice() {
-            [1, 0] => Ok(None),
-            [1, _] => {
+        let number = |i: usize| {
+            let value = reply.get(i).cloned()?;
+            i64::from_redis_value(value).ok()
+        };
+        match (number(0), number(1), reply.get(2)) {
+            (Some(1), Some(0), None) => Ok(None),
+            (Some(1), Some(_), Some(value)) => {
+                let bytes = Vec::<u8>::from_redis_value(value.clone()).map_err(unavailable)?;
+                let stored = decode(key, Some(bytes))?
+                    .ok_or_else(|| unavailable("the restore script returned no record"))?;
                 self.wait_for_replicas(&anchor_key).await;
-                let stored = self.get(key).await?.ok_or_else(|| {
-                    unavailable(format!("{key} was restored but cannot be read back"))
-                })?;
                 Ok(Some(PutOutcome {
                     stored,
                     created: true,
                 }))
             }
-            [0, now] => Err(StoreError::PreconditionFailed {
-                current: current(*now),
+            (Some(0), Some(now), None) => Err(StoreError::PreconditionFailed {
+                current: current(now),
             }),
-            other => Err(unavailable(format!(
-                "unexpected reply from the restore script: {other:?}"
+            _ => Err(unavailable(format!(
+                "unexpected reply from the restore script: {reply:?}"
             ))),
         }
     }

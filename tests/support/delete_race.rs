@@ -25,6 +25,8 @@ pub struct Tally {
     pub not_deleted: usize,
     /// Restores that answered 201: each came before the hard delete, which then had to remove it too.
     pub restored: usize,
+    /// Restores that answered 5xx: a restore either happens (201) or is refused (404, 412), and says which.
+    pub restore_errors: usize,
 }
 
 async fn send(request: reqwest::RequestBuilder) -> u16 {
@@ -70,6 +72,9 @@ pub async fn hard_delete_against_restore(
         }
         if restored == 201 {
             tally.restored += 1;
+        }
+        if restored >= 500 {
+            tally.restore_errors += 1;
         }
     }
     tally
