@@ -448,7 +448,7 @@ mod tests {
         async fn restore(&self, _: &str, _: &str) -> Result<Option<PutOutcome>, StoreError> {
             unreachable!("reads only")
         }
-        async fn purge_deleted(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        async fn delete_hard(&self, _: &str, _: Precondition, _: &str) -> Result<bool, StoreError> {
             unreachable!("reads only")
         }
         async fn put_batch(&self, _: Vec<(String, Payload)>, _: &str) -> Result<(), StoreError> {

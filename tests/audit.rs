@@ -14,6 +14,10 @@ use support::server::{ADMIN_TOKEN, Server};
 const G: &str = "01/09520123456788";
 const ACME: &str = "acme-secret";
 const OTHER: &str = "other-secret";
+/// The largest `after` a store accepts (2^53 - 1, the largest integer every JSON reader holds exactly).
+const MAX_CURSOR: &str = "9007199254740991";
+const AFTER_PROBLEM: &str =
+    "must be the `next` value of an earlier page: a whole number from 0 to 9007199254740991";
 
 /// Two scoped keys (hashes computed with coreutils `sha256sum`) and a management rate limit high enough for the
 /// write storm.
@@ -312,9 +316,39 @@ async fn writes_are_audited(server: &Server) {
         assert_eq!(status, 400, "{query}: {problem}");
         assert!(problem.to_string().contains(field), "{query}: {problem}");
     }
-    let (status, problem) =
-        trail(server, &format!("identifier={G}&after=not-a-cursor"), ACME).await;
-    assert_eq!(status, 400, "{problem}");
+    // A cursor out of range or malformed is the client's error, the same problem on every store (no store's text).
+    for after in [
+        "not-a-cursor",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775807",
+        "-1",
+        "%2B1",
+        "1.5",
+    ] {
+        let (status, problem) = trail(server, &format!("identifier={G}&after={after}"), ACME).await;
+        assert_eq!(status, 400, "after={after}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["field"], "after",
+            "after={after}: {problem}"
+        );
+        assert_eq!(problem["detail"], AFTER_PROBLEM, "after={after}: {problem}");
+    }
+    // The largest cursor accepted finds nothing after it.
+    let (status, page) = trail(server, &format!("identifier={G}&after={MAX_CURSOR}"), ACME).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["entries"], json!([]));
+    let (status, page) = trail(
+        server,
+        &format!("identifier={G}&since=18446744073709551615"),
+        ACME,
+    )
+    .await;
+    assert_eq!(
+        (status, &page["entries"]),
+        (StatusCode::OK, &json!([])),
+        "{page}"
+    );
     let (status, _) = trail(server, "identifier=01/09520123456789", ACME).await;
     assert_eq!(status, 400, "a bad check digit is a bad identifier");
 }

@@ -720,3 +720,54 @@ async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
         .unwrap();
     assert_eq!(other.status(), 405, "POST only restores");
 }
+
+/// `?hard=true` means for good: a hard delete of an anchor a soft delete kept purges the copy (`204`), so there is
+/// nothing left to restore; with neither a live anchor nor a kept copy it is `404`.
+#[tokio::test]
+async fn hard_delete_purges_a_soft_deleted_copy() {
+    let server = start().await;
+    put(&server, GTIN, &product("Pack", PIP_EN)).await;
+    let client = Server::client();
+    let send = |r: RequestBuilder| async move { r.bearer_auth(ADMIN_TOKEN).send().await.unwrap() };
+    let hard = server.url(&format!("/api/v1/anchors/{GTIN}?hard=true"));
+    let restore = server.url(&format!("/api/v1/anchors/{GTIN}:restore"));
+    assert_eq!(
+        send(client.delete(anchor_url(&server, GTIN)))
+            .await
+            .status(),
+        204
+    );
+    let r = send(client.delete(&hard)).await;
+    assert_eq!(r.status(), 204, "the kept copy is purged");
+    problem(send(client.post(&restore)).await, 404).await;
+    problem(send(client.delete(&hard)).await, 404).await;
+    assert_absent(&server, GTIN).await;
+    // The precondition is about the live anchor, as for any delete: there is none, so `If-Match` fails.
+    put(&server, GTIN, &product("Pack", PIP_EN)).await;
+    assert_eq!(
+        send(client.delete(anchor_url(&server, GTIN)))
+            .await
+            .status(),
+        204
+    );
+    let r = send(client.delete(&hard).header("If-Match", "\"1\"")).await;
+    problem(r, 412).await;
+    let body = json_body(send(client.post(&restore)).await, 201).await;
+    assert_eq!(
+        body["itemDescription"], "Pack",
+        "a refused hard delete keeps the copy"
+    );
+}
+
+/// A hard delete is one atomic step: a restore sent at the same moment either comes first (and the hard delete then
+/// removes the restored anchor) or finds nothing to restore. Never a `204` with the anchor live afterwards.
+#[tokio::test]
+async fn hard_delete_never_loses_to_a_concurrent_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = support::delete_race::config(dir.path());
+    let server = Server::start_with(&["--no-demo", "--config", &config]).await;
+    let tally = support::delete_race::hard_delete_against_restore(&server, &server, GTIN, 60).await;
+    assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
+    assert_eq!(tally.not_deleted, 0, "{tally:?}");
+    assert_eq!(tally.restore_errors, 0, "{tally:?}");
+}

@@ -876,3 +876,25 @@ fn each_thread_reads_through_its_own_connection() {
         assert_eq!(after, before + 2);
     });
 }
+
+/// A hard delete on one replica racing a restore on another: the delete script removes the anchor and the kept copy
+/// in one step, so a `204` never leaves the anchor live, and a hard delete of a soft-deleted anchor purges its copy.
+#[tokio::test]
+async fn hard_delete_never_loses_to_a_restore_on_another_replica() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = support::delete_race::config(dir.path());
+    let started = |url: String| {
+        let config = config.clone();
+        async move { Server::start_with(&["--no-demo", "--config", &config, "--redis-url", &url]).await }
+    };
+    let a = started(redis.url()).await;
+    let b = started(redis.url()).await;
+    let tally = support::delete_race::hard_delete_against_restore(&a, &b, G, 60).await;
+    assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
+    assert_eq!(tally.not_deleted, 0, "{tally:?}");
+    assert_eq!(tally.restore_errors, 0, "{tally:?}");
+    // Nothing is left behind in Redis: no anchor, no kept copy.
+    assert_eq!(redis.keys("idr:a:*"), Vec::<String>::new());
+    assert_eq!(redis.keys("idr:d:*"), Vec::<String>::new());
+}

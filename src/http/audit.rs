@@ -4,7 +4,7 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::registration::FieldError;
-use crate::registry::{AuditEntry, AuditQuery};
+use crate::registry::{AuditEntry, AuditQuery, audit};
 use crate::resolution::query_param;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,7 +24,7 @@ const MAX_LIMIT: usize = 1000;
     params(
         ("identifier" = String, Query, description = "Canonical identifier path; entries below it are included", example = "01/09520123456788"),
         ("since" = Option<String>, Query, description = "RFC 3339 time or Unix seconds: only entries at or after it", example = "2026-12-01T00:00:00Z"),
-        ("after" = Option<String>, Query, description = "The `next` cursor of the previous page", example = "42"),
+        ("after" = Option<String>, Query, description = "The `next` cursor of the previous page: a whole number from 0 to 2^53 - 1", example = "42"),
         ("limit" = Option<usize>, Query, description = "Entries per page, 1 to 1000 (default 100)", example = 100)
     ),
     security(("bearer" = [])),
@@ -51,11 +51,10 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         .ok_or_else(|| bad("identifier", "required: the identifier whose trail to read"))?;
     let key = state.parser.parse_key(identifier.trim_start_matches('/'))?;
     super::manage::authorise(&principal, &key)?;
-    let after = query_param(raw, "after");
     let query = AuditQuery {
         identifier: key.canonical_path(),
         since_ms: since(raw)?,
-        after: after.as_deref(),
+        after: after(raw)?,
         limit: limit(raw)?,
     };
     let mut entries = state.store.audit(&query).await?;
@@ -109,6 +108,21 @@ fn since(raw: &str) -> Result<u64, ApiError> {
         )
     })?;
     Ok(u64::try_from(time.timestamp_millis()).unwrap_or(0))
+}
+
+/// `after`: the `next` cursor of an earlier page, checked here so that every store refuses the same values alike.
+/// Empty counts as absent.
+fn after(raw: &str) -> Result<Option<u64>, ApiError> {
+    let Some(value) = query_param(raw, "after").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let rule = format!(
+        "must be the `next` value of an earlier page: a whole number from 0 to {}",
+        audit::MAX_CURSOR
+    );
+    audit::parse_cursor(&value)
+        .map(Some)
+        .ok_or_else(|| bad("after", &rule))
 }
 
 fn limit(raw: &str) -> Result<usize, ApiError> {
@@ -192,6 +206,15 @@ mod tests {
         );
         assert_eq!(since("").unwrap(), 0);
         assert!(since("since=yesterday").is_err());
+    }
+
+    #[test]
+    fn cursors_are_checked_before_any_store_sees_them() {
+        assert_eq!(after("").unwrap(), None);
+        assert_eq!(after("after=").unwrap(), None);
+        assert_eq!(after("after=41").unwrap(), Some(41));
+        assert!(after("after=18446744073709551615").is_err());
+        assert!(after("after=%2B1").is_err());
     }
 
     #[test]

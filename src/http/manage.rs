@@ -191,11 +191,12 @@ pub(super) async fn put(
 }
 
 #[utoipa::path(delete, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Delete an anchor",
-    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC"),
+        ("hard" = Option<bool>, Query, description = "`true`: delete for good, keeping nothing to restore (and dropping what an earlier delete kept)")),
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
+        (status = 204, description = "Deleted; with `?hard=true`, the anchor and the copy a soft delete kept are gone for good (a hard delete of an anchor deleted before purges that copy)"),
+        (status = 404, description = "No anchor here (with `?hard=true`: nor a kept copy)", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
         (status = 412, description = "`If-Match` failed", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412)))
     ))]
 pub(super) async fn delete(
@@ -204,25 +205,21 @@ pub(super) async fn delete(
     req: &HttpRequest,
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
-    if state
-        .store
-        .delete(key.canonical_path(), precondition(req), who)
-        .await?
-    {
-        // Deletes are soft: the store keeps the record for `…:restore` unless the client asks for a hard delete.
-        if crate::resolution::query_param(req.uri().query().unwrap_or(""), "hard").as_deref()
-            == Some("true")
-        {
-            state.store.purge_deleted(key.canonical_path(), who).await?;
-        }
-        tracing::info!(identifier = key.canonical_path(), "anchor deleted");
-        Ok(HttpResponse::NoContent().finish())
+    let (path, asked) = (key.canonical_path(), precondition(req));
+    // Deletes are soft: the store keeps the record for `…:restore`, unless the client asks for a hard delete, which
+    // also drops a copy kept before, in the same atomic step.
+    let hard = crate::resolution::query_param(req.uri().query().unwrap_or(""), "hard").as_deref()
+        == Some("true");
+    let removed = if hard {
+        state.store.delete_hard(path, asked, who).await?
     } else {
-        Err(ApiError::NotFound(format!(
-            "no anchor {}",
-            key.canonical_path()
-        )))
+        state.store.delete(path, asked, who).await?
+    };
+    if !removed {
+        return Err(ApiError::NotFound(format!("no anchor {path}")));
     }
+    tracing::info!(identifier = path, hard, "anchor deleted");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/anchors/{identifier}:restore`: brings back the last deleted record as a new version.

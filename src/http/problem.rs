@@ -13,6 +13,13 @@ use serde_json::json;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The `detail` of store failures (`503`), the same on every store.
+const STORE_UNAVAILABLE: &str = "the link store cannot answer now; try again shortly";
+const STORE_UNCERTAIN: &str = "the link store did not confirm the write: it may or may not have been applied; \
+    repeat it (with If-Match if it matters)";
+const STORE_UNREADABLE: &str =
+    "a stored record could not be read (the server's log says which and why)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -89,7 +96,6 @@ impl ApiError {
             ApiError::Invalid(_) => "Invalid anchor",
             ApiError::NotFound(_) => "Not found",
             ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
-            ApiError::Store(StoreError::InvalidCursor(_)) => "Bad request",
             ApiError::Store(_) => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::PayloadTooLarge(_) => "Payload too large",
@@ -109,6 +115,17 @@ impl ApiError {
             ApiError::Unauthorized { scope, .. } => scope.as_deref(),
             ApiError::Forbidden { identifier, .. } => Some(identifier),
             _ => None,
+        }
+    }
+
+    /// The problem's `detail`. A store failure gets a fixed text per kind: what the store said (a Redis or redb
+    /// message, a key, a decoding error) is for the operator's log, not for the client.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Store(StoreError::Unavailable(_)) => STORE_UNAVAILABLE.to_string(),
+            ApiError::Store(StoreError::Uncertain(_)) => STORE_UNCERTAIN.to_string(),
+            ApiError::Store(StoreError::Decode { .. }) => STORE_UNREADABLE.to_string(),
+            other => other.to_string(),
         }
     }
 
@@ -173,7 +190,6 @@ impl ResponseError for ApiError {
             ApiError::Store(StoreError::PreconditionFailed { .. }) => {
                 StatusCode::PRECONDITION_FAILED
             }
-            ApiError::Store(StoreError::InvalidCursor(_)) => StatusCode::BAD_REQUEST,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -193,7 +209,7 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         if let ApiError::Store(e) = self {
             let kind = match e {
-                StoreError::PreconditionFailed { .. } | StoreError::InvalidCursor(_) => None,
+                StoreError::PreconditionFailed { .. } => None,
                 StoreError::Unavailable(_) => Some("unavailable"),
                 StoreError::Uncertain(_) => Some("uncertain"),
                 StoreError::Decode { .. } => Some("decode"),
@@ -201,13 +217,14 @@ impl ResponseError for ApiError {
             if let Some(kind) = kind {
                 metrics::counter!(crate::telemetry::names::STORE_ERRORS, "kind" => kind)
                     .increment(1);
-                tracing::error!(error = %self, "store failure");
+                // The only place the store's own words go: the answer's detail is generic (`detail`).
+                tracing::error!(kind, error = %self, "store failure");
             }
         }
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "internal error");
         }
-        let mut body = problem_body(status, self.title(), &self.to_string());
+        let mut body = problem_body(status, self.title(), &self.detail());
         let errors = self.errors();
         if !errors.is_empty() {
             body["errors"] = json!(errors);
@@ -237,5 +254,47 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.body(body.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (u16, serde_json::Value) {
+        let response = error.error_response();
+        let status = response.status().as_u16();
+        let bytes = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn store_failures_keep_the_store_words_out_of_the_answer() {
+        let secret = "ResponseError: value is not an integer or out of range";
+        let decode = StoreError::Decode {
+            key: "01/09520123456788".into(),
+            source: crate::registry::record::DecodeError::Corrupt(secret.into()),
+        };
+        for (error, detail) in [
+            (StoreError::Unavailable(secret.into()), STORE_UNAVAILABLE),
+            (StoreError::Uncertain(secret.into()), STORE_UNCERTAIN),
+            (decode, STORE_UNREADABLE),
+        ] {
+            let (status, body) = body_of(ApiError::Store(error)).await;
+            assert_eq!(status, 503);
+            assert_eq!(body["detail"], detail);
+            assert!(!body.to_string().contains("integer"), "{body}");
+        }
+        let (status, body) = body_of(ApiError::Store(StoreError::PreconditionFailed {
+            current: Some(3),
+        }))
+        .await;
+        assert_eq!(status, 412);
+        assert!(
+            body["detail"].as_str().unwrap().contains("version 3"),
+            "{body}"
+        );
     }
 }

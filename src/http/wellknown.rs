@@ -75,10 +75,15 @@ pub async fn readyz(
     }
     let (status, body) = match state.store.ready().await {
         Ok(()) => (StatusCode::OK, json!({"ready": true, "store": kind})),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"ready": false, "store": kind, "detail": e.to_string()}),
-        ),
+        Err(e) => {
+            // What the store said is for the log; anyone may call /readyz.
+            tracing::warn!(error = %e, "not ready: the store cannot be reached");
+            let detail = "the store cannot be reached";
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"ready": false, "store": kind, "detail": detail}),
+            )
+        }
     };
     Ok(HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -73,9 +73,22 @@ pub struct AuditQuery<'a> {
     pub identifier: &'a str,
     /// Only entries at or after this time (unix milliseconds).
     pub since_ms: u64,
-    /// Only entries after this cursor (from an earlier page).
-    pub after: Option<&'a str>,
+    /// Only entries after this cursor (the `cursor` of an entry of an earlier page; see `parse_cursor`).
+    pub after: Option<u64>,
     pub limit: usize,
+}
+
+/// The largest cursor accepted: 2^53 - 1, the largest integer every JSON reader holds exactly. Both stores hand out
+/// far smaller ones (a sequence number, a list index), and a read after this one finds nothing.
+pub const MAX_CURSOR: u64 = (1 << 53) - 1;
+
+/// A cursor as a client passes it back (`after`): decimal digits only (no sign, no spaces), at most `MAX_CURSOR`.
+/// `None` for anything else, the same on every store.
+pub fn parse_cursor(raw: &str) -> Option<u64> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok().filter(|c| *c <= MAX_CURSOR)
 }
 
 impl AuditQuery<'_> {
@@ -136,6 +149,26 @@ mod tests {
         assert!(q.covers("01/09520123456788/10/AB/21/1"));
         assert!(!q.covers("01/09520123456788/10/ABC"));
         assert!(!q.covers("01/09520123456788"));
+    }
+
+    #[test]
+    fn cursors_are_bounded_whole_numbers() {
+        assert_eq!(parse_cursor("0"), Some(0));
+        assert_eq!(parse_cursor("42"), Some(42));
+        assert_eq!(parse_cursor("9007199254740991"), Some(MAX_CURSOR));
+        for bad in [
+            "",
+            "9007199254740992",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "+1",
+            " 1",
+            "1.5",
+            "x",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -545,8 +545,15 @@ impl LinkStore for CachedStore {
         outcome
     }
 
-    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        self.inner.purge_deleted(key, who).await
+    async fn delete_hard(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        let outcome = self.inner.delete_hard(key, precondition, who).await;
+        self.forget_unless_refused(key, &outcome);
+        outcome
     }
 
     async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {

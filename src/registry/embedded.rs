@@ -187,29 +187,40 @@ impl EmbeddedStore {
         })
     }
 
+    /// Removes the live anchor, leaving its tombstone, in one transaction with its audit entries. A soft delete keeps
+    /// the record for `restore`; a hard one keeps nothing and drops what an earlier delete kept, so a `restore` racing
+    /// it either came first (and is removed too) or finds nothing. `Ok(false)`: nothing was there to remove.
     fn delete_one(
         &self,
         key: &str,
         precondition: Precondition,
         who: &str,
+        hard: bool,
     ) -> Result<bool, StoreError> {
         let txn = self.begin_write()?;
         let existed = {
             let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
             let current = current_version(&table, key)?;
             precondition.check(current)?;
+            let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+            let kept = hard && deleted.remove(key).map_err(unavailable)?.is_some();
+            let mut log = AuditLog::open(&txn)?;
             if let Some(version) = current {
                 let removed = table.remove(key).map_err(unavailable)?;
                 let copy = removed.map(|v| v.value().to_vec());
                 let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
                 tombstones.insert(key, version).map_err(unavailable)?;
-                if let Some(copy) = copy {
-                    let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+                if let (Some(copy), false) = (copy, hard) {
                     deleted.insert(key, copy.as_slice()).map_err(unavailable)?;
                 }
-                append_audit(&txn, key, Operation::Delete, who, current, None)?;
+                log.append(key, Operation::Delete, who, current, None)?;
             }
-            current.is_some()
+            let existed = current.is_some() || kept;
+            if hard && existed {
+                log.append(key, Operation::Purge, who, None, None)?;
+            }
+            log.close()?;
+            existed
         };
         self.commit(txn)?;
         Ok(existed)
@@ -249,21 +260,6 @@ impl EmbeddedStore {
         }))
     }
 
-    fn purge_one(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        let txn = self.begin_write()?;
-        let existed = txn
-            .open_table(DELETED)
-            .map_err(unavailable)?
-            .remove(key)
-            .map_err(unavailable)?
-            .is_some();
-        if existed {
-            append_audit(&txn, key, Operation::Purge, who, None, None)?;
-        }
-        self.commit(txn)?;
-        Ok(existed)
-    }
-
     fn write_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
         let txn = self.begin_write()?;
         {
@@ -284,12 +280,8 @@ impl EmbeddedStore {
     }
 
     fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        let after = match query.after {
-            Some(c) => c
-                .parse::<u64>()
-                .map_err(|_| StoreError::InvalidCursor(c.to_string()))?,
-            None => 0,
-        };
+        // Sequence numbers start at 1, so "after 0" is everything.
+        let after = query.after.unwrap_or(0);
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = match txn.open_table(AUDIT) {
             Ok(table) => table,
@@ -560,17 +552,22 @@ impl LinkStore for EmbeddedStore {
         who: &str,
     ) -> Result<bool, StoreError> {
         let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
-        blocking(move || this.delete_one(&key, precondition, &who)).await
+        blocking(move || this.delete_one(&key, precondition, &who, false)).await
+    }
+
+    async fn delete_hard(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
+        blocking(move || this.delete_one(&key, precondition, &who, true)).await
     }
 
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
         blocking(move || this.restore_one(&key, &who)).await
-    }
-
-    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        let (this, key, who) = (self.clone(), key.to_string(), who.to_string());
-        blocking(move || this.purge_one(&key, &who)).await
     }
 
     async fn put_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
@@ -779,6 +776,53 @@ mod tests {
         );
         assert!(store.claim_first_start().await.unwrap());
         assert!(!store.claim_first_start().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hard_delete_takes_the_kept_copy_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let none = Precondition::None;
+        store
+            .put("01/x", record("a"), none.clone(), "t")
+            .await
+            .unwrap();
+        assert!(store.delete("01/x", none.clone(), "t").await.unwrap());
+        assert!(
+            store.delete_hard("01/x", none.clone(), "t").await.unwrap(),
+            "the kept copy"
+        );
+        assert!(store.restore("01/x", "t").await.unwrap().is_none());
+        assert!(
+            !store.delete_hard("01/x", none.clone(), "t").await.unwrap(),
+            "nothing left"
+        );
+        store
+            .put("01/x", record("b"), none.clone(), "t")
+            .await
+            .unwrap();
+        assert!(
+            store.delete_hard("01/x", none, "t").await.unwrap(),
+            "a live anchor"
+        );
+        assert!(store.restore("01/x", "t").await.unwrap().is_none());
+        let query = AuditQuery {
+            identifier: "01/x",
+            since_ms: 0,
+            after: None,
+            limit: 100,
+        };
+        let ops: Vec<&str> = store
+            .audit(&query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.operation.as_str())
+            .collect();
+        assert_eq!(
+            ops,
+            ["create", "delete", "purge", "create", "delete", "purge"]
+        );
     }
 
     #[test]

@@ -24,9 +24,6 @@ pub enum StoreError {
     /// The store stopped answering after a write was sent: it may or may not have been applied.
     #[error("the link store did not confirm the write: {0}")]
     Uncertain(String),
-    /// A paging cursor that this store did not hand out.
-    #[error("unknown cursor {0:?}: pass back the `next` value of an earlier page")]
-    InvalidCursor(String),
     #[error("record {key}: {source}")]
     Decode {
         key: String,
@@ -137,8 +134,20 @@ pub trait LinkStore: Send + Sync + 'static {
         who: &str,
     ) -> Result<PutOutcome, StoreError>;
 
-    /// Removes one anchor. `Ok(false)` when it did not exist (nothing is written then, nor audited).
+    /// Removes one anchor, keeping a copy for `restore` (a soft delete), audited as `delete`. `precondition` is checked
+    /// against the anchor. `Ok(false)` when it did not exist (nothing is written then, nor audited).
     async fn delete(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes one anchor for good (`?hard=true`): the live record, if any, and the copy a soft delete kept, in one
+    /// atomic step, so a concurrent `restore` either comes first (and its record is removed too) or finds nothing.
+    /// `precondition` is checked against the live anchor, as for `delete`. Audited as `delete` (a live record was
+    /// removed), then `purge`. `Ok(false)` when there was neither (nothing is written then, nor audited).
+    async fn delete_hard(
         &self,
         key: &str,
         precondition: Precondition,
@@ -148,9 +157,6 @@ pub trait LinkStore: Send + Sync + 'static {
     /// Brings back the anchor deleted last at `key` (deletes keep a copy), as a new version. `Ok(None)`: nothing to
     /// restore; `PreconditionFailed`: an anchor exists there now.
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError>;
-
-    /// Drops the copy a delete kept (a hard delete). `Ok(false)` when there was none.
-    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError>;
 
     /// Upserts many already-validated anchors (bulk import), each with an `import` audit entry. The records come
     /// encoded (`format::payload`): an import encodes on every core, and its one writer only stores.

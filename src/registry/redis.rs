@@ -12,11 +12,13 @@ use super::{
 };
 use crate::config::StoreSettings;
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
 use std::sync::{Arc, LazyLock};
+
+mod link;
+use link::{Failure, Link};
 use std::time::Duration;
 
 /// The start of both write scripts: read the current version (refusing a stored format we do not know) and check
@@ -80,19 +82,31 @@ return {1, next, 0}
     ))
 });
 
-/// Deletes one anchor, leaving a tombstone with its last version and a copy of the record (deletes are soft; see
-/// `RESTORE`). KEYS as for `PUT`; ARGV[3..5]: channel, canonical path, who. Returns {1, existed}.
+/// Deletes one anchor, leaving a tombstone with its last version. A soft delete keeps a copy of the record (see
+/// `RESTORE`); a hard one (ARGV[6] `hard`) keeps none and drops a copy an earlier delete kept, in the same step, so a
+/// restore racing it either came first (and is removed too) or finds nothing. KEYS as for `PUT`; ARGV[3..6]:
+/// channel, canonical path, who, `soft` or `hard`. Audited as `delete` (a live anchor was removed), then `purge`
+/// (a hard delete). Returns {1, existed}: whether there was a live anchor or a kept copy to remove.
 static DELETE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(format!(
         "{CHECK}{}",
         r#"
-if version == nil then return {1, 0} end
-redis.call('SET', KEYS[3], current)
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], version)
-local log, path, who, op, before, after = KEYS[4], ARGV[4], ARGV[5], 'delete', version, false
-{AUDIT}
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+local hard = ARGV[6] == 'hard'
+local log, path, who = KEYS[4], ARGV[4], ARGV[5]
+local kept = hard and redis.call('DEL', KEYS[3]) == 1
+if version == nil and not kept then return {1, 0} end
+if version ~= nil then
+  if not hard then redis.call('SET', KEYS[3], current) end
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], version)
+  local op, before, after = 'delete', version, false
+  {AUDIT}
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
+if hard then
+  local op, before, after = 'purge', false, false
+  {AUDIT}
+end
 return {1, 1}
 "#
         .replace("{AUDIT}", AUDIT)
@@ -100,8 +114,8 @@ return {1, 1}
 });
 
 /// Brings back the last deleted record as a new version. KEYS as for `PUT`; ARGV[1..3]: channel, canonical path,
-/// who.
-/// Returns {1, version}, {1, 0} when there is nothing to restore, or {0, current version} when an anchor exists.
+/// who. Returns {1, version, stored value}, {1, 0} when there is nothing to restore, or {0, current version} when an
+/// anchor exists.
 static RESTORE: LazyLock<WriteScript> = LazyLock::new(|| {
     WriteScript::new(
         r#"
@@ -118,27 +132,14 @@ local format = string.sub(copy, 1, p1 - 1)
 if format ~= '__FORMAT__' then return redis.error_reply('IDR_FORMAT unknown stored format ' .. tostring(format)) end
 local base = tonumber(redis.call('GET', KEYS[2]) or string.sub(copy, p1 + 1, p2 - 1))
 local next = base + 1
-redis.call('SET', KEYS[1], '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1))
+local value = '__FORMAT__:' .. next .. ':' .. string.sub(copy, p2 + 1)
+redis.call('SET', KEYS[1], value)
 redis.call('DEL', KEYS[2])
 redis.call('DEL', KEYS[3])
 local log, path, who, op, before, after = KEYS[4], ARGV[2], ARGV[3], 'restore', false, next
 {AUDIT}
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return {1, next}
-"#
-        .replace("{AUDIT}", AUDIT),
-    )
-});
-
-/// Drops the copy a delete kept. KEYS: deleted copy, audit list; ARGV: canonical path, who. Returns 1 when there
-/// was a copy.
-static PURGE: LazyLock<WriteScript> = LazyLock::new(|| {
-    WriteScript::new(
-        r#"
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-local log, path, who, op, before, after = KEYS[2], ARGV[1], ARGV[2], 'purge', false, false
-{AUDIT}
-return 1
+return {1, next, value}
 "#
         .replace("{AUDIT}", AUDIT),
     )
@@ -170,29 +171,45 @@ const SCAN_COUNT: usize = 1000;
 
 #[derive(Clone)]
 enum Conn {
-    Single(ConnectionManager),
+    Single(Arc<Link>),
     Cluster(ClusterConnection),
 }
 
 impl Conn {
+    /// A read. Reads are idempotent: one whose connection dropped on the way is sent once more, on a fresh
+    /// connection.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         match self {
-            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Single(link) => match link.send(cmd).await {
+                Err(failure) if failure.dropped() => {
+                    link.send(cmd).await.map_err(Failure::into_inner)
+                }
+                result => result.map_err(Failure::into_inner),
+            },
             Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
         }
     }
 
-    /// Runs a write script. A standalone Redis gets `EVALSHA` (loading the script on `NOSCRIPT`); a cluster gets
-    /// `EVAL` routed by the first key, because after a failover a new primary lacks the script and redis-rs would
-    /// then load it on every node, failing writes while any node is down.
+    /// A command that must not run twice (a claim, `WAIT`): sent once, never repeated.
+    async fn query_once<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        match self {
+            Conn::Single(link) => link.send(cmd).await.map_err(Failure::into_inner),
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+    }
+
+    /// Runs a write script, once: a failure after it was sent is not repeated (it may have been applied). A
+    /// standalone Redis gets `EVALSHA` (loading the script on `NOSCRIPT`); a cluster gets `EVAL` routed by the first
+    /// key, because after a failover a new primary lacks the script and redis-rs would then load it on every node,
+    /// failing writes while any node is down.
     async fn run<T: FromRedisValue>(
         &self,
         script: &WriteScript,
         keys: &[&str],
         args: &[&[u8]],
-    ) -> RedisResult<T> {
+    ) -> Result<T, Failure> {
         match self {
-            Conn::Single(c) => {
+            Conn::Single(link) => {
                 let mut call = script.compiled.prepare_invoke();
                 for k in keys {
                     call.key(*k);
@@ -200,7 +217,8 @@ impl Conn {
                 for a in args {
                     call.arg(*a);
                 }
-                call.invoke_async(&mut c.clone()).await
+                link.call(|mut conn| async move { call.invoke_async(&mut conn).await })
+                    .await
             }
             Conn::Cluster(c) => {
                 let mut cmd = redis::cmd("EVAL");
@@ -208,7 +226,7 @@ impl Conn {
                 for a in args {
                     cmd.arg(*a);
                 }
-                cmd.query_async(&mut c.clone()).await
+                cmd.query_async(&mut c.clone()).await.map_err(Failure::Sent)
             }
         }
     }
@@ -232,34 +250,24 @@ pub struct RedisStore {
     timeout: Duration,
 }
 
-/// A connection to a standalone Redis per thread, each made lazily and re-made after failures. The threads that scan
-/// live as long as the server (its workers). A thread that ends leaves its connection to the next thread given its
-/// id, which finds the connection's task gone with the old runtime; the manager then reconnects on the new thread's
-/// runtime after that one failed read.
+/// A connection to a standalone Redis per thread, each made lazily and re-made before its next command once it has
+/// closed (`Link`). The threads that scan live as long as the server (its workers). A thread that ends leaves its
+/// link to the next thread given its id; the connection's task ended with the old runtime, so that thread connects
+/// anew on its own runtime before its first read.
 struct PerThread {
     client: redis::Client,
     timeout: Duration,
-    conns: thread_local::ThreadLocal<ConnectionManager>,
+    links: thread_local::ThreadLocal<Arc<Link>>,
 }
 
 impl PerThread {
-    /// This thread's connection (`None` only if one cannot even be set up, which needs no network).
-    fn conn(&self) -> Option<Conn> {
-        let made = self
-            .conns
-            .get_or_try(|| single(self.client.clone(), self.timeout));
-        made.ok().map(|c| Conn::Single(c.clone()))
+    /// This thread's connection.
+    fn conn(&self) -> Conn {
+        let link = self
+            .links
+            .get_or(|| Arc::new(Link::new(self.client.clone(), self.timeout)));
+        Conn::Single(link.clone())
     }
-}
-
-/// A connection to a standalone Redis, made on first use and re-made after failures.
-fn single(client: redis::Client, timeout: Duration) -> RedisResult<ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 /// A connection to a standalone Redis (made lazily and re-made after failures) or to a cluster (which needs one
@@ -277,7 +285,7 @@ async fn open(cluster: bool, nodes: &[String], timeout: Duration) -> Result<Conn
         ));
     }
     let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
-    Ok(Conn::Single(single(client, timeout).map_err(unavailable)?))
+    Ok(Conn::Single(Arc::new(Link::new(client, timeout))))
 }
 
 /// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
@@ -341,7 +349,7 @@ impl RedisStore {
             Some(PerThread {
                 client: redis::Client::open(nodes[0].as_str()).map_err(unavailable)?,
                 timeout,
-                conns: thread_local::ThreadLocal::new(),
+                links: thread_local::ThreadLocal::new(),
             })
         };
         Ok(RedisStore {
@@ -383,7 +391,8 @@ impl RedisStore {
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout_ms);
         let acked: RedisResult<i64> = match &self.writer {
-            Conn::Single(_) => self.writer.query(&cmd).await,
+            // Never repeated: `WAIT` counts the writes of the connection it runs on.
+            Conn::Single(_) => self.writer.query_once(&cmd).await,
             Conn::Cluster(c) => {
                 // On the primary that took the write: the same per-node connection the script went through.
                 let route = Route::new(slot(key), SlotAddr::Master);
@@ -563,7 +572,7 @@ fn crc16(data: &[u8]) -> u16 {
 }
 
 /// An audit entry from its list index and its JSON array `[ms, op, before, after, path, who]`.
-fn list_entry(list: &str, index: usize, raw: &str) -> Result<AuditEntry, StoreError> {
+fn list_entry(list: &str, index: u64, raw: &str) -> Result<AuditEntry, StoreError> {
     type Raw = (u64, String, Option<u64>, Option<u64>, String, String);
     let (at_ms, op, before, after, identifier, who): Raw = serde_json::from_str(raw)
         .map_err(|e| unavailable(format!("audit entry {list}[{index}]: {e}")))?;
@@ -584,9 +593,13 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// A write's error: about the data (a format we do not know), certainly not applied (no connection), or
-/// possibly applied (the connection failed or timed out after the script was sent).
-fn script_error(key: &str, e: RedisError) -> StoreError {
+/// A write's error: about the data (a format we do not know), certainly not applied (no connection could be made,
+/// or Redis refused it), or possibly applied (the connection failed or timed out after the script was sent).
+fn script_error(key: &str, failure: Failure) -> StoreError {
+    let e = match failure {
+        Failure::Unsent(e) => return unavailable(e),
+        Failure::Sent(e) => e,
+    };
     let text = e.to_string();
     if text.contains("IDR_FORMAT") {
         let source = super::record::DecodeError::Corrupt(text);
@@ -640,7 +653,7 @@ impl RedisStore {
     /// The encoded records of `keys`, in their order, in one round trip: one `MGET` when the keys share a slot.
     async fn fetch(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let redis_keys: Vec<String> = keys.iter().map(|k| self.anchor_key(k)).collect();
-        let local = self.scans.as_ref().and_then(PerThread::conn);
+        let local = self.scans.as_ref().map(PerThread::conn);
         let conn = local.as_ref().unwrap_or(&self.conn);
         Ok(match redis_keys.as_slice() {
             [] => Vec::new(),
@@ -669,18 +682,18 @@ impl RedisStore {
     /// Reads one primary key's audit list after the cursor (a list index: entries are only ever appended), skipping
     /// entries before `since` or for other levels, until `limit` entries match or the list ends.
     async fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut next: usize = match query.after {
-            Some(c) => c
-                .parse::<usize>()
-                .map_err(|_| StoreError::InvalidCursor(c.to_string()))?
-                .saturating_add(1),
+        // No list grows near `MAX_CURSOR`, so nothing follows a larger cursor; below it the index arithmetic (and
+        // `LRANGE`'s signed 64-bit range) cannot overflow.
+        let mut next: u64 = match query.after {
+            Some(c) if c >= audit::MAX_CURSOR => return Ok(Vec::new()),
+            Some(c) => c + 1,
             None => 0,
         };
         let list = self.audit_key(query.identifier);
         let mut out = Vec::new();
         loop {
             let mut cmd = redis::cmd("LRANGE");
-            cmd.arg(&list).arg(next).arg(next + AUDIT_BATCH - 1);
+            cmd.arg(&list).arg(next).arg(next + AUDIT_BATCH as u64 - 1);
             let page: Vec<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
             let full = page.len() == AUDIT_BATCH;
             for raw in page {
@@ -763,6 +776,52 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Runs the delete script: `mode` is `soft` (keep a copy for `restore`) or `hard` (keep none, drop a kept one).
+    async fn remove(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+        mode: &str,
+    ) -> Result<bool, StoreError> {
+        let anchor_key = self.anchor_key(key);
+        let (check, versions) = precondition_args(&precondition);
+        let tombstone = self.tombstone_key(key);
+        let args: [&[u8]; 6] = [
+            check.as_bytes(),
+            versions.as_bytes(),
+            self.channel.as_bytes(),
+            key.as_bytes(),
+            who.as_bytes(),
+            mode.as_bytes(),
+        ];
+        let keys = [
+            anchor_key.as_str(),
+            &tombstone,
+            &self.deleted_key(key),
+            &self.audit_key(key),
+        ];
+        let reply: Vec<i64> = self
+            .writer
+            .run(&DELETE, &keys, &args)
+            .await
+            .map_err(|e| script_error(key, e))?;
+        match reply.as_slice() {
+            [1, existed] => {
+                self.wait_for_replicas(&anchor_key).await;
+                Ok(*existed == 1)
+            }
+            [0, now] => Err(StoreError::PreconditionFailed {
+                current: current(*now),
+            }),
+            other => Err(unavailable(format!(
+                "unexpected reply from the delete script: {other:?}"
+            ))),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl LinkStore for RedisStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
@@ -797,83 +856,54 @@ impl LinkStore for RedisStore {
         precondition: Precondition,
         who: &str,
     ) -> Result<bool, StoreError> {
-        let anchor_key = self.anchor_key(key);
-        let (mode, versions) = precondition_args(&precondition);
-        let tombstone = self.tombstone_key(key);
-        let args: [&[u8]; 5] = [
-            mode.as_bytes(),
-            versions.as_bytes(),
-            self.channel.as_bytes(),
-            key.as_bytes(),
-            who.as_bytes(),
-        ];
-        let keys = [
-            anchor_key.as_str(),
-            &tombstone,
-            &self.deleted_key(key),
-            &self.audit_key(key),
-        ];
-        let reply: Vec<i64> = self
-            .writer
-            .run(&DELETE, &keys, &args)
-            .await
-            .map_err(|e| script_error(key, e))?;
-        match reply.as_slice() {
-            [1, existed] => {
-                self.wait_for_replicas(&anchor_key).await;
-                Ok(*existed == 1)
-            }
-            [0, now] => Err(StoreError::PreconditionFailed {
-                current: current(*now),
-            }),
-            other => Err(unavailable(format!(
-                "unexpected reply from the delete script: {other:?}"
-            ))),
-        }
+        self.remove(key, precondition, who, "soft").await
     }
 
+    async fn delete_hard(
+        &self,
+        key: &str,
+        precondition: Precondition,
+        who: &str,
+    ) -> Result<bool, StoreError> {
+        self.remove(key, precondition, who, "hard").await
+    }
+
+    /// The script hands back the record it restored: read again afterwards, it could already be gone (a hard delete
+    /// right after), and a restore that happened would be answered as a failure.
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let anchor_key = self.anchor_key(key);
         let (tombstone, deleted) = (self.tombstone_key(key), self.deleted_key(key));
         let audit = self.audit_key(key);
         let keys = [anchor_key.as_str(), &tombstone, &deleted, &audit];
         let args: [&[u8]; 3] = [self.channel.as_bytes(), key.as_bytes(), who.as_bytes()];
-        let reply: Vec<i64> = self
+        let reply: Vec<redis::Value> = self
             .writer
             .run(&RESTORE, &keys, &args)
             .await
             .map_err(|e| script_error(key, e))?;
-        match reply.as_slice() {
-            [1, 0] => Ok(None),
-            [1, _] => {
+        let number = |i: usize| {
+            let value = reply.get(i).cloned()?;
+            i64::from_redis_value(value).ok()
+        };
+        match (number(0), number(1), reply.get(2)) {
+            (Some(1), Some(0), None) => Ok(None),
+            (Some(1), Some(_), Some(value)) => {
+                let bytes = Vec::<u8>::from_redis_value(value.clone()).map_err(unavailable)?;
+                let stored = decode(key, Some(bytes))?
+                    .ok_or_else(|| unavailable("the restore script returned no record"))?;
                 self.wait_for_replicas(&anchor_key).await;
-                let stored = self.get(key).await?.ok_or_else(|| {
-                    unavailable(format!("{key} was restored but cannot be read back"))
-                })?;
                 Ok(Some(PutOutcome {
                     stored,
                     created: true,
                 }))
             }
-            [0, now] => Err(StoreError::PreconditionFailed {
-                current: current(*now),
+            (Some(0), Some(now), None) => Err(StoreError::PreconditionFailed {
+                current: current(now),
             }),
-            other => Err(unavailable(format!(
-                "unexpected reply from the restore script: {other:?}"
+            _ => Err(unavailable(format!(
+                "unexpected reply from the restore script: {reply:?}"
             ))),
         }
-    }
-
-    async fn purge_deleted(&self, key: &str, who: &str) -> Result<bool, StoreError> {
-        let keys = [self.deleted_key(key), self.audit_key(key)];
-        let keys = [keys[0].as_str(), keys[1].as_str()];
-        let args: [&[u8]; 2] = [key.as_bytes(), who.as_bytes()];
-        let removed: i64 = self
-            .writer
-            .run(&PURGE, &keys, &args)
-            .await
-            .map_err(|e| script_error(key, e))?;
-        Ok(removed > 0)
     }
 
     async fn put_batch(
@@ -912,7 +942,7 @@ impl LinkStore for RedisStore {
         cmd.arg(format!("{}:meta:initialised", self.prefix))
             .arg(1)
             .arg("NX");
-        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
         Ok(reply.is_some())
     }
 
@@ -1008,7 +1038,7 @@ impl LinkStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let reply: Option<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
         Ok(reply.is_some())
     }
 }

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests (`mod support;` in a test file).
 
+pub mod delete_race;
 pub mod did_host;
 pub mod redis;
 pub mod schema;
