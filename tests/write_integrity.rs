@@ -130,6 +130,18 @@ fn publish(links: &[(&str, &str, &str, &str)]) -> Value {
            "itemDescription": "", "qualifierPath": "/", "active": true, "responses": responses})
 }
 
+/// The record of the GTIN, as the management API shows it.
+async fn stored(server: &Server) -> Value {
+    call(
+        server,
+        Method::GET,
+        &format!("/api/v1/anchors/{GTIN}"),
+        None,
+    )
+    .await
+    .1
+}
+
 fn link_id(answer: &Value, i: usize) -> String {
     answer["linkResponses"][i]["linkId"]
         .as_str()
@@ -139,13 +151,7 @@ fn link_id(answer: &Value, i: usize) -> String {
 
 /// Every `(href, rel)` of the record, and that no two are the same target of the same link type.
 async fn no_duplicates(server: &Server, store: &str) -> Value {
-    let (_, record) = call(
-        server,
-        Method::GET,
-        &format!("/api/v1/anchors/{GTIN}"),
-        None,
-    )
-    .await;
+    let record = stored(server).await;
     let links = record["links"].as_array().expect("links");
     for (i, a) in links.iter().enumerate() {
         for b in &links[..i] {
@@ -336,13 +342,7 @@ async fn the_pyx_api_keeps_the_native_limits_and_writes_nothing_it_refuses() {
             problem["errors"][0]["field"], "responses",
             "{store}: {problem}"
         );
-        let (_, record) = call(
-            &server,
-            Method::GET,
-            &format!("/api/v1/anchors/{GTIN}"),
-            None,
-        )
-        .await;
+        let record = stored(&server).await;
         assert_eq!(
             record["links"].as_array().unwrap().len(),
             400,
@@ -356,13 +356,7 @@ async fn the_pyx_api_keeps_the_native_limits_and_writes_nothing_it_refuses() {
             status == 413 || status == 422,
             "{store}: {status} {problem}"
         );
-        let (_, record) = call(
-            &server,
-            Method::GET,
-            &format!("/api/v1/anchors/{GTIN}"),
-            None,
-        )
-        .await;
+        let record = stored(&server).await;
         assert_eq!(record["itemDescription"], "Battery", "{store}");
         long["itemDescription"] = json!("two\nlines");
         let (status, problem) = call(&server, Method::POST, &resolver, Some(&long)).await;
