@@ -16,10 +16,10 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 mod link;
 use link::{Failure, Link};
-use std::time::Duration;
 
 /// The start of both write scripts: read the current version (refusing a stored format we do not know) and check
 /// the precondition. KEYS[1] is the anchor; ARGV[1] the precondition mode, ARGV[2] the accepted versions. On a failed
