@@ -138,17 +138,30 @@ impl LinkSubmission {
 }
 
 impl Submission {
-    /// A record as a writer would submit it: what every write path checks before it stores a record it built.
-    pub fn of(record: &AnchorRecord) -> Submission {
+    /// A submission of these fields, naming nothing read-only.
+    fn new(
+        item_description: String,
+        default_link_type: Option<String>,
+        links: Vec<LinkSubmission>,
+    ) -> Submission {
         Submission {
-            item_description: record.item_description.clone(),
-            default_link_type: record.default_link_type.clone(),
-            links: record.links.iter().map(LinkSubmission::of).collect(),
+            item_description,
+            default_link_type,
+            links,
             identifier: None,
             _anchor: None,
             _version: None,
             _warnings: None,
         }
+    }
+
+    /// A record as a writer would submit it: what every write path checks before it stores a record it built.
+    pub fn of(record: &AnchorRecord) -> Submission {
+        Submission::new(
+            record.item_description.clone(),
+            record.default_link_type.clone(),
+            record.links.iter().map(LinkSubmission::of).collect(),
+        )
     }
 }
 
@@ -276,15 +289,7 @@ pub fn parse_line(line: &str) -> Option<(String, Submission)> {
         return None;
     }
     let line: ImportLine = serde_json::from_str(line).ok()?;
-    let submission = Submission {
-        item_description: line.item_description,
-        default_link_type: line.default_link_type,
-        links: line.links,
-        identifier: None,
-        _anchor: None,
-        _version: None,
-        _warnings: None,
-    };
+    let submission = Submission::new(line.item_description, line.default_link_type, line.links);
     Some((line.identifier, submission))
 }
 
@@ -342,7 +347,6 @@ pub fn validate(
         .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, &mut errors, &mut warnings))
         .collect();
     find_duplicates(&links, &mut errors);
-    let mut links = links;
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
         Some(def) => Some(def.uri.clone()),
         None => {
@@ -357,7 +361,7 @@ pub fn validate(
     let mut record = AnchorRecord {
         item_description: description,
         default_link_type,
-        links: std::mem::take(&mut links),
+        links,
     };
     record.collapse_duplicates();
     Ok(Validated { record, warnings })
@@ -632,7 +636,7 @@ impl Ancestor for AnchorRecord {
     }
 
     fn has_link_type(&self, link_type: &str) -> bool {
-        self.links.iter().any(|l| l.link_type == link_type)
+        AnchorRecord::has_link_type(self, link_type)
     }
 }
 

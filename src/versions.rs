@@ -35,22 +35,10 @@ pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> An
         left: limits::get().links,
     };
     for (i, link) in current.iter().enumerate() {
-        let mut link = link.clone();
-        if current[..i].iter().any(|c| c.same_variant(&link)) {
-            history.links.push(link);
+        if current[..i].iter().any(|c| c.same_variant(link)) {
+            history.links.push(link.clone());
             continue;
         }
-        // A new target for a variant keeps the variant's stable name (the Pyx API's link ID).
-        if link.id.is_none() {
-            link.id = before
-                .iter()
-                .find(|o| !o.is_predecessor() && o.same_variant(&link))
-                .and_then(|o| o.id.clone())
-                .filter(|id| !current.iter().any(|c| c.id.as_ref() == Some(id)));
-        }
-        history.links.push(link);
-        let link = history.links.last().expect("just pushed").clone();
-        let link = &link;
         let live: Vec<&str> = current
             .iter()
             .filter(|c| c.same_variant(link))
@@ -68,6 +56,9 @@ pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> An
             .filter(of_variant)
             .cloned();
         let offers = offered.iter().filter(of_variant).cloned();
+        history
+            .links
+            .push(keep_name(link.clone(), before, &current));
         for old in replaced.chain(kept).chain(offers) {
             history.keep(old, &live);
         }
@@ -79,6 +70,19 @@ pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> An
     }
     submitted.links = history.links;
     submitted
+}
+
+/// A variant's first current `link`, with the stable name (the Pyx API's link ID) its variant had in `before` when
+/// it names none itself and no current link of the submission holds that name.
+fn keep_name(mut link: Link, before: &[Link], current: &[Link]) -> Link {
+    if link.id.is_none() {
+        link.id = before
+            .iter()
+            .find(|o| !o.is_predecessor() && o.same_variant(&link))
+            .and_then(|o| o.id.clone())
+            .filter(|id| !current.iter().any(|c| c.id.as_ref() == Some(id)));
+    }
+    link
 }
 
 /// The links being assembled, and how many more predecessors the anchor may keep.

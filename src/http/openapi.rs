@@ -26,7 +26,7 @@ pub(super) use super::pyx::LinkUpdate as PyxLinkUpdate;
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
         super::manage::restore, super::audit::audit,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
-        super::pyx::register_scheme, link_types
+        super::pyx::register_scheme, link_types, health_check, public_uri
     ),
     components(schemas(AnchorView, HistoryView, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError)),
     modifiers(&BearerAuth),
@@ -100,6 +100,27 @@ const DOCS_PAGE: &str = include_str!("openapi_page.html");
 )]
 #[allow(dead_code)]
 fn link_types() {}
+
+#[utoipa::path(get, path = "/api/{version}/health-check", tag = "pyx", summary = "Health check (anonymous)",
+    params(("version" = String, Path, description = "Any 2.x.y or 4.x.y", example = "2.0.2")),
+    responses((status = 200, description = "The resolver answers", content_type = "application/json", example = json!({"status": "ok"})))
+)]
+#[allow(dead_code)]
+fn health_check() {}
+
+#[utoipa::path(get, path = "/api/{version}/{namespace}/{identifier}", tag = "pyx",
+    summary = "Resolve a public URI the reference implementation builds (anonymous)",
+    description = "`/api/{version}/{namespace}/{keyType}/{key}…` resolves exactly as `/{namespace}/{keyType}/{key}…`         does: a `307` to the chosen link, or the linkset. `namespace` is `gs1` or a registered scheme's.",
+    params(("version" = String, Path, example = "2.0.2"), ("namespace" = String, Path, example = "gs1"),
+        ("identifier" = String, Path, description = "The rest of the identifier path", example = "01/09520123456788")),
+    responses(
+        (status = 307, description = "Redirect to the chosen link (`Location`)"),
+        (status = 400, description = "Not a valid identifier", body = Problem, example = json!(problem_example(400))),
+        (status = 404, description = "Nothing registered", body = Problem, example = json!(problem_example(404)))
+    )
+)]
+#[allow(dead_code)]
+fn public_uri() {}
 
 /// One link type, as the Pyx API lists them.
 #[derive(Serialize, ToSchema)]

@@ -364,18 +364,18 @@ fn find_variant<'r>(record: &'r AnchorRecord, link: &Link) -> Option<&'r Link> {
 /// A digest of a variant's identity: link type, media type, languages, context and roles (what negotiation tells
 /// apart), with `salt` when an earlier link holds the plain one.
 fn variant_digest(l: &Link, salt: u32) -> String {
-    let salt = salt.to_string();
-    let digest = Sha256::digest(
-        [
-            l.link_type.as_str(),
-            l.media_type.as_deref().unwrap_or(""),
-            &l.hreflang.join(","),
-            &l.context.join(","),
-            &l.access_role.join(","),
-            if salt == "0" { "" } else { &salt },
-        ]
-        .join("\u{1f}"),
-    );
+    let mut parts = vec![
+        l.link_type.clone(),
+        l.media_type.clone().unwrap_or_default(),
+        l.hreflang.join(","),
+        l.context.join(","),
+        l.access_role.join(","),
+    ];
+    // Unsalted, the digest is the one IDs were made of before links kept their names.
+    if salt > 0 {
+        parts.push(salt.to_string());
+    }
+    let digest = Sha256::digest(parts.join("\u{1f}"));
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -755,4 +755,31 @@ fn json_response(mut builder: actix_web::HttpResponseBuilder, body: Value) -> Ht
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
         .body(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IDs handed out before links kept their names must still find their links: the unsalted digest is the one
+    /// a780a3d made (SHA-256 of the variant's fields joined by U+001F, first 8 bytes; value computed outside Rust).
+    #[test]
+    fn ids_handed_out_earlier_still_name_their_links() {
+        let link = Link {
+            link_type: "https://test.uncefact.org/vocabulary/linkTypes/dpp".into(),
+            href: "https://cred.example/dpp.json".into(),
+            title: "DPP".into(),
+            media_type: Some("application/json".into()),
+            hreflang: vec!["en".into()],
+            context: vec!["au".into()],
+            rel: vec![],
+            method: vec![],
+            encryption_method: None,
+            access_role: vec![],
+            forwards_query: false,
+            id: None,
+        };
+        assert_eq!(tag_of(&link), "27e4e9350f743f6f");
+        assert_ne!(variant_digest(&link, 1), tag_of(&link));
+    }
 }
