@@ -380,22 +380,24 @@ async fn the_pyx_api_keeps_the_native_limits_and_writes_nothing_it_refuses() {
 
 #[tokio::test]
 async fn pyx_semantics_its_users_rely_on() {
-    let server = Server::start().await;
+    for (store, server, _redis) in each_store().await {
+        pyx_semantics_on(store, &server).await;
+    }
+}
+
+async fn pyx_semantics_on(store: &str, server: &Server) {
     let resolver = format!("{API}/resolver");
-    let scan = |path: String| {
-        let server = &server;
-        async move {
-            let r = Server::client()
-                .get(server.url(&path))
-                .send()
-                .await
-                .unwrap();
-            let location = r
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_string());
-            (r.status().as_u16(), location)
-        }
+    let scan = |path: String| async move {
+        let r = Server::client()
+            .get(server.url(&path))
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), location)
     };
 
     // The older EPCIS code sends title and linkTitle alike: accepted. Different ones are refused.
@@ -406,22 +408,22 @@ async fn pyx_semantics_its_users_rely_on() {
         "application/json",
     )]);
     body["responses"][0]["title"] = json!("DPP");
-    let (status, answer) = call(&server, Method::POST, &resolver, Some(&body)).await;
-    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = call(server, Method::POST, &resolver, Some(&body)).await;
+    assert_eq!(status, 201, "{store}: {answer}");
     body["responses"][0]["title"] = json!("Another");
-    let (status, problem) = call(&server, Method::POST, &resolver, Some(&body)).await;
-    assert_eq!(status, 400, "{problem}");
+    let (status, problem) = call(server, Method::POST, &resolver, Some(&body)).await;
+    assert_eq!(status, 400, "{store}: {problem}");
     assert_eq!(problem["errors"][0]["field"], "responses[0].linkTitle");
     let id = link_id(&answer, 0);
     let update = json!({"title": "Passport", "linkTitle": "Passport"});
     let (status, updated) = call(
-        &server,
+        server,
         Method::PUT,
         &format!("{API}/resolver/links/{id}"),
         Some(&update),
     )
     .await;
-    assert_eq!(status, 200, "{updated}");
+    assert_eq!(status, 200, "{store}: {updated}");
     assert_eq!(updated["linkTitle"], "Passport");
 
     // The public URIs the reference implementation builds resolve, anonymously, as the root forms do.
@@ -434,13 +436,13 @@ async fn pyx_semantics_its_users_rely_on() {
         assert_eq!(
             scan(path.clone()).await,
             (307, Some("https://cred.example/a.json".into())),
-            "{path}"
+            "{store}: {path}"
         );
     }
     let (status, _) = scan(format!("{API}/gs1/01/09520123456789")).await;
     assert_eq!(status, 400, "a wrong check digit is the resolver's 400");
     let (status, _) = call(
-        &server,
+        server,
         Method::GET,
         &format!("{API}/no-such-endpoint"),
         None,
@@ -463,26 +465,26 @@ async fn pyx_semantics_its_users_rely_on() {
     )]);
     inactive["identificationKey"] = json!("09506000134369");
     inactive["active"] = json!(false);
-    let (status, answer) = call(&server, Method::POST, &resolver, Some(&inactive)).await;
-    assert!((200..300).contains(&status), "{answer}");
+    let (status, answer) = call(server, Method::POST, &resolver, Some(&inactive)).await;
+    assert!((200..300).contains(&status), "{store}: {answer}");
     assert_eq!(
         scan("/01/09506000134369".into()).await.0,
         404,
-        "nothing published"
+        "{store}: nothing published"
     );
     inactive["active"] = json!(true);
-    call(&server, Method::POST, &resolver, Some(&inactive)).await;
+    call(server, Method::POST, &resolver, Some(&inactive)).await;
     assert_eq!(scan("/01/09506000134369".into()).await.0, 307);
     inactive["active"] = json!(false);
-    call(&server, Method::POST, &resolver, Some(&inactive)).await;
+    call(server, Method::POST, &resolver, Some(&inactive)).await;
     assert_eq!(
         scan("/01/09506000134369".into()).await.0,
         404,
-        "unpublished"
+        "{store}: unpublished"
     );
     assert_eq!(
         scan(format!("/{GTIN}")).await.0,
         307,
-        "other identifiers stay"
+        "{store}: other identifiers stay"
     );
 }
