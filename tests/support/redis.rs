@@ -154,7 +154,10 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if cli_on(self.port, &["ping"]).is_ok_and(|out| out == "PONG") {
+            // Whoever answers must be the process just started: after a `kill9`, another test may have taken the
+            // port, and its server would answer our ping (then our server fails to bind and exits).
+            if cli_on(self.port, &["ping"]).is_ok_and(|out| out == "PONG") && self.answers_itself()
+            {
                 return Ok(());
             }
             let exited = self
@@ -174,6 +177,17 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the server on `port` is this one's child process (`INFO server` names its process id).
+    fn answers_itself(&self) -> bool {
+        let Some(child) = &self.child else {
+            return false;
+        };
+        let info = cli_on(self.port, &["INFO", "server"]).unwrap_or_default();
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix("process_id:"))
+            .is_some_and(|pid| pid.trim() == child.id().to_string())
     }
 
     fn stop(&mut self) {
