@@ -10,6 +10,7 @@ use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::registered::Registration;
 use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
+use crate::outbound::Outbound;
 use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::redis::RedisStore;
@@ -78,11 +79,16 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
     delegations(settings, &parser, &vocabulary)?;
-    if settings.did_web.enabled || !settings.did_writers.is_empty() {
+    if fetches(settings) {
         // Reads and checks the extra CA bundle.
-        DidResolver::new(&settings.did_web)?;
+        Outbound::new(&settings.outbound)?;
     }
     Ok((vocabulary, parser))
+}
+
+/// Whether this configuration fetches anything from elsewhere (did:web documents, DID writers' documents).
+fn fetches(settings: &Settings) -> bool {
+    settings.did_web.enabled || !settings.did_writers.is_empty()
 }
 
 /// API keys and DID writers. DID writers' documents are fetched with the did:web resolver of `GET /did:web:…`
@@ -92,14 +98,19 @@ fn authenticator(
     settings: &Settings,
     parser: &Parser,
     did_web: Option<&Arc<DidResolver>>,
+    outbound: Option<&Arc<Outbound>>,
 ) -> Result<Authenticator, StartupError> {
     let auth = Authenticator::from_settings(settings, parser)?;
     if !auth.has_did_writers() {
         return Ok(auth);
     }
-    let resolver = match did_web {
-        Some(shared) => shared.clone(),
-        None => Arc::new(DidResolver::new(&settings.did_web)?),
+    let resolver = match (did_web, outbound) {
+        (Some(shared), _) => shared.clone(),
+        (None, Some(outbound)) => Arc::new(DidResolver::new(&settings.did_web, outbound.clone())),
+        (None, None) => Arc::new(DidResolver::new(
+            &settings.did_web,
+            Arc::new(Outbound::new(&settings.outbound)?),
+        )),
     };
     Ok(auth.with_did_resolver(resolver))
 }
@@ -167,11 +178,24 @@ impl Application {
         // Configuration errors first, before anything is opened.
         let (vocabulary, parser) = check_config(&settings)?;
         let delegations = delegations(&settings, &parser, &vocabulary)?;
-        let did_web = match settings.did_web.enabled {
-            true => Some(Arc::new(DidResolver::new(&settings.did_web)?)),
+        // The one client every fetch goes through (see `outbound`).
+        let outbound = match fetches(&settings) {
+            true => Some(Arc::new(Outbound::new(&settings.outbound)?)),
             false => None,
         };
-        let auth = Arc::new(authenticator(&settings, &parser, did_web.as_ref())?);
+        let did_web = match (settings.did_web.enabled, &outbound) {
+            (true, Some(outbound)) => Some(Arc::new(DidResolver::new(
+                &settings.did_web,
+                outbound.clone(),
+            ))),
+            _ => None,
+        };
+        let auth = Arc::new(authenticator(
+            &settings,
+            &parser,
+            did_web.as_ref(),
+            outbound.as_ref(),
+        )?);
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \

@@ -27,6 +27,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub cache: CacheSettings,
     pub did_web: DidWebSettings,
+    pub outbound: OutboundSettings,
     #[serde(default)]
     pub keys: Vec<KeySettings>,
     #[serde(default)]
@@ -126,8 +127,68 @@ pub struct DidWebSettings {
     pub failure_cache_seconds: u64,
     /// Memory for cached DID documents, counted in document bytes.
     pub cache_bytes: u64,
+    /// Deprecated: the former place of `outbound.extra_ca_file`, still read (see `Settings::validate`).
+    pub extra_ca_file: PathBuf,
+}
+
+/// Every fetch idr makes (see `outbound`): which addresses it may reach, and how often per host.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Loopback, private (RFC 1918), CGNAT, unique-local and other non-public addresses (not link-local).
+    pub allow_private_addresses: bool,
+    /// Host names (`did.corp.example`, `*.corp.example`), IP addresses and CIDR blocks fetches may reach even
+    /// though they are not public.
+    pub allow: Vec<String>,
+    /// Per host: fetches a second (token bucket refill) and the most at once (bucket size).
+    pub per_host_requests_per_second: f64,
+    pub per_host_burst: f64,
+    /// Fetches in flight at once, all hosts together; more are refused at once.
+    pub max_concurrent_fetches: usize,
+    /// How long a host that could not be reached fails fast, for any URL on it.
+    pub failure_cache_seconds: u64,
     /// PEM bundle of extra CA certificates trusted besides the system roots; empty for none.
     pub extra_ca_file: PathBuf,
+    /// The setting `extra_ca_file` came from, for error messages (`did_web.extra_ca_file` is its old name).
+    #[serde(skip)]
+    pub extra_ca_from_did_web: bool,
+}
+
+impl OutboundSettings {
+    /// The address policy of `allow_private_addresses` and `allow`; a bad entry names `outbound.allow[i]`.
+    pub fn policy(&self) -> Result<crate::outbound::address::AddressPolicy, ConfigError> {
+        crate::outbound::address::AddressPolicy::new(self.allow_private_addresses, &self.allow)
+            .map_err(|(i, reason)| invalid(format!("outbound.allow[{i}]"), reason))
+    }
+
+    pub fn extra_ca_field(&self) -> &'static str {
+        if self.extra_ca_from_did_web {
+            "did_web.extra_ca_file"
+        } else {
+            "outbound.extra_ca_file"
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.policy()?;
+        let rate = self.per_host_requests_per_second;
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(invalid(
+                "outbound.per_host_requests_per_second",
+                "must be a number greater than 0",
+            ));
+        }
+        if !(self.per_host_burst.is_finite() && self.per_host_burst >= 1.0) {
+            return Err(invalid("outbound.per_host_burst", "must be at least 1"));
+        }
+        if self.max_concurrent_fetches == 0 {
+            return Err(invalid(
+                "outbound.max_concurrent_fetches",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl DidWebSettings {
@@ -246,6 +307,15 @@ impl Settings {
             .clone()
             .or_else(|| env.get("IDR_REDIS_URL").filter(|u| !u.is_empty()).cloned());
         builder = set(builder, "store.redis_url", redis_url)?;
+        // A list in one variable: comma-separated (the environment source reads every value as one string).
+        if let Some(allow) = env.get(OUTBOUND_ALLOW) {
+            let entries: Vec<&str> = allow
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            builder = builder.set_override("outbound.allow", entries)?;
+        }
         let data_dir = overrides.data_dir.as_ref().map(|p| p.display().to_string());
         builder = set(builder, "store.data_dir", data_dir)?;
         if overrides.no_demo {
@@ -324,7 +394,28 @@ impl Settings {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }
         self.did_auth.validate()?;
-        self.did_web.validate()
+        self.did_web.validate()?;
+        self.merge_extra_ca()?;
+        self.outbound.validate()
+    }
+
+    /// `did_web.extra_ca_file` is the old name of `outbound.extra_ca_file` (the CA file serves every fetch now);
+    /// it still works alone, and contradicting the new one is an error.
+    fn merge_extra_ca(&mut self) -> Result<(), ConfigError> {
+        let old = std::mem::take(&mut self.did_web.extra_ca_file);
+        if old.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let new = &self.outbound.extra_ca_file;
+        if !new.as_os_str().is_empty() && *new != old {
+            return Err(invalid(
+                "did_web.extra_ca_file",
+                "is the old name of outbound.extra_ca_file, which is set to another file; keep only outbound.extra_ca_file",
+            ));
+        }
+        self.outbound.extra_ca_file = old;
+        self.outbound.extra_ca_from_did_web = true;
+        Ok(())
     }
 
     /// DID syntax and non-empty scopes here; the scopes themselves are parsed with the identifier schemes in `auth`.
@@ -374,11 +465,14 @@ fn set(
     })
 }
 
+/// `outbound.allow` from the environment, comma-separated.
+const OUTBOUND_ALLOW: &str = "IDR_OUTBOUND__ALLOW";
+
 /// Only `IDR_SECTION__KEY` variables are configuration; other `IDR_*` names (the admin token, test helpers)
 /// must not trip the unknown-field check.
 fn section_variables(env: &HashMap<String, String>) -> HashMap<String, String> {
     env.iter()
-        .filter(|(k, _)| k.starts_with("IDR_") && k.contains("__"))
+        .filter(|(k, _)| k.starts_with("IDR_") && k.contains("__") && *k != OUTBOUND_ALLOW)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -582,5 +676,72 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("did_web.timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn outbound_settings_load_from_the_environment_and_are_checked() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert!(
+            !s.outbound.allow_private_addresses,
+            "public addresses only by default"
+        );
+        assert!(s.outbound.allow.is_empty());
+        assert_eq!(
+            s.did_web.min_cache_seconds, 60,
+            "a floor for documents without Cache-Control"
+        );
+        let e = env(&[
+            ("IDR_OUTBOUND__ALLOW_PRIVATE_ADDRESSES", "true"),
+            ("IDR_OUTBOUND__ALLOW", "did.corp.example,10.1.0.0/16"),
+        ]);
+        let s = Settings::load_with_env(&Overrides::default(), &e).unwrap();
+        assert!(s.outbound.allow_private_addresses);
+        assert_eq!(s.outbound.allow, ["did.corp.example", "10.1.0.0/16"]);
+        for (variable, value, field) in [
+            (
+                "IDR_OUTBOUND__ALLOW",
+                "localhost,10.0.0.0/40",
+                "outbound.allow[1]",
+            ),
+            (
+                "IDR_OUTBOUND__PER_HOST_REQUESTS_PER_SECOND",
+                "0",
+                "outbound.per_host_requests_per_second",
+            ),
+            (
+                "IDR_OUTBOUND__PER_HOST_BURST",
+                "0.5",
+                "outbound.per_host_burst",
+            ),
+            (
+                "IDR_OUTBOUND__MAX_CONCURRENT_FETCHES",
+                "0",
+                "outbound.max_concurrent_fetches",
+            ),
+        ] {
+            let err = Settings::load_with_env(&Overrides::default(), &env(&[(variable, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{variable}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_old_name_of_the_extra_ca_file_still_works() {
+        let old = env(&[("IDR_DID_WEB__EXTRA_CA_FILE", "/etc/idr/ca.pem")]);
+        let s = Settings::load_with_env(&Overrides::default(), &old).unwrap();
+        assert_eq!(s.outbound.extra_ca_file, PathBuf::from("/etc/idr/ca.pem"));
+        assert_eq!(s.outbound.extra_ca_field(), "did_web.extra_ca_file");
+        let new = env(&[("IDR_OUTBOUND__EXTRA_CA_FILE", "/etc/idr/ca.pem")]);
+        let s = Settings::load_with_env(&Overrides::default(), &new).unwrap();
+        assert_eq!(s.outbound.extra_ca_field(), "outbound.extra_ca_file");
+        let both = env(&[
+            ("IDR_DID_WEB__EXTRA_CA_FILE", "/etc/idr/old.pem"),
+            ("IDR_OUTBOUND__EXTRA_CA_FILE", "/etc/idr/ca.pem"),
+        ]);
+        let err = Settings::load_with_env(&Overrides::default(), &both)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did_web.extra_ca_file"), "{err}");
     }
 }

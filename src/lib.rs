@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod linkset;
 pub mod negotiate;
+pub mod outbound;
 pub mod peer_formats;
 pub mod qr;
 pub mod registration;

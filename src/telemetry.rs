@@ -86,6 +86,8 @@ pub mod names {
     pub const STORE_ERRORS: &str = "idr_store_errors_total";
     pub const STORE_RECONNECTS: &str = "idr_store_reconnects_total";
     pub const WRITES: &str = "idr_writes_total";
+    /// Outbound fetches by `outcome` only: hosts are chosen by clients, so they are never a label.
+    pub const OUTBOUND_FETCHES: &str = "idr_outbound_fetches_total";
 }
 
 #[cfg(test)]

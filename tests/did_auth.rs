@@ -170,7 +170,7 @@ impl Issuer {
     fn config_with(&self, did_web: &str, extra: &str) -> String {
         let path = self.host.dir().join(format!("idr-{}.toml", jti()));
         let toml = format!(
-            "{extra}\n[did_web]\nextra_ca_file = {:?}\n{did_web}\n\n[[did_writers]]\ndid = {:?}\nscopes = [{SCOPE:?}]\n",
+            "{extra}\n[outbound]\nallow = [\"localhost\"]\n[did_web]\nextra_ca_file = {:?}\n{did_web}\n\n[[did_writers]]\ndid = {:?}\nscopes = [{SCOPE:?}]\n",
             self.host.ca_file().display().to_string(),
             self.did
         );

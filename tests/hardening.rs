@@ -129,7 +129,7 @@ async fn resolutions_beyond_the_cap_are_shed_at_once() {
     );
     let config = host.dir().join("idr.toml");
     let toml = format!(
-        "[did_web]\nextra_ca_file = {:?}\n[limits]\nmax_concurrent_resolutions = 1\n",
+        "[outbound]\nextra_ca_file = {:?}\nallow = [\"localhost\"]\n[limits]\nmax_concurrent_resolutions = 1\n",
         host.ca_file().display().to_string()
     );
     std::fs::write(&config, toml).unwrap();

@@ -9,8 +9,13 @@ pub use resolver::DidResolver;
 
 use crate::identifier::did_web::DidWebError;
 
-/// Why a DID could not be resolved. Every variant names what went wrong and where; `http::problem` maps them to
-/// statuses (bad DIDs 400, a missing document 404, a slow host 504, anything else upstream 502).
+/// Why a DID could not be resolved; `http::problem` maps them to statuses (bad DIDs 400, a missing document 404, a
+/// slow host 504, a host fetched from too often 503, anything else upstream 502).
+///
+/// A fetch that got no HTTP answer (refused by the outbound guard, name not resolving, connection or TLS failure) is
+/// `Unreachable`, naming the DID only: which of these it was would map the operator's network, so it goes to the log.
+/// What a host answered once TLS proved it is the DID's host (a status, a bad document) is the DID's own business and
+/// is named.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DidError {
     #[error(transparent)]
@@ -19,10 +24,14 @@ pub enum DidError {
     Disabled,
     #[error("no DID document at {url} (HTTP {status})")]
     NotFound { url: String, status: u16 },
-    #[error("fetching {url} took longer than {ms} ms")]
-    Timeout { url: String, ms: u64 },
-    #[error("cannot fetch {url}: {reason}")]
-    Fetch { url: String, reason: String },
+    #[error("fetching the DID document of {did} took longer than {ms} ms")]
+    Timeout { did: String, ms: u64 },
+    #[error("the DID document of {did} could not be fetched")]
+    Unreachable { did: String },
+    #[error(
+        "the DID document of {did} is not fetched now: too many fetches from its host; retry in {seconds} s"
+    )]
+    Busy { did: String, seconds: u64 },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error(

@@ -1,27 +1,28 @@
-//! Fetching did:web DID documents with our own HTTPS client, and caching them.
+//! Fetching did:web DID documents through the guarded outbound client (`crate::outbound`), and caching them.
 //!
-//! ssi's own did:web resolver builds a fresh client per call (no timeouts, size limit or extra CAs, and plain HTTP
-//! for `localhost`), so only ssi's DID syntax and `Document` type are used here. The client follows no redirects:
-//! did:web binds a DID to the document at one URL on one host, and a redirect would let another URL answer for it.
+//! ssi's own did:web resolver builds a fresh client per call (no timeouts, size limit, extra CAs or address guard,
+//! and plain HTTP for `localhost`), so only ssi's DID syntax and `Document` type are used here. Redirects are not
+//! followed: did:web binds a DID to the document at one URL on one host, and a redirect would let another URL answer
+//! for it.
 //!
 //! One fetch per DID at a time: concurrent requests for a DID that is not cached wait for the same fetch (a
 //! `OnceCell` per cache entry). A fetched document is kept as long as its `Cache-Control` allows, within the
-//! configured bounds; a failure is kept `failure_cache_seconds`.
+//! configured bounds; a failure is kept `failure_cache_seconds`. Per host, the outbound client adds its own memory
+//! of unreachable hosts and a rate limit, so varying a DID's path or port does not multiply fetches.
 
 use super::DidError;
-use crate::config::{ConfigError, DidWebSettings};
+use crate::config::DidWebSettings;
 use crate::identifier::did_web::DidWeb;
+use crate::outbound::{FetchError, Outbound, Request};
 use reqwest::header::{self, HeaderMap};
 use ssi::dids::Document;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use url::Url;
 
-const USER_AGENT: &str = concat!("idr/", env!("CARGO_PKG_VERSION"), " (did:web resolver)");
 const ACCEPT: &str = "application/did+json, application/did+ld+json, application/json;q=0.9";
-/// Longest upstream error text quoted in a problem document.
+/// Longest upstream text quoted in a problem document.
 const MAX_REASON: usize = 300;
 
 /// A resolved DID document, or why there is none. Shared by every request that reads it from the cache.
@@ -45,7 +46,7 @@ struct Fetched {
 type Slot = Arc<OnceCell<Fetched>>;
 
 pub struct DidResolver {
-    client: reqwest::Client,
+    outbound: Arc<Outbound>,
     cache: moka::sync::Cache<String, Slot>,
     timeout: Duration,
     max_bytes: usize,
@@ -54,30 +55,9 @@ pub struct DidResolver {
 }
 
 impl DidResolver {
-    /// Builds the HTTPS client (system roots plus `extra_ca_file`) and the cache. A CA file that cannot be read or
-    /// holds no certificate is a configuration error naming the field.
-    pub fn new(settings: &DidWebSettings) -> Result<DidResolver, ConfigError> {
-        let extra = extra_roots(&settings.extra_ca_file)?;
-        let field = if extra.is_empty() {
-            "did_web"
-        } else {
-            "did_web.extra_ca_file"
-        };
+    /// The cache in front of `outbound`, the client every fetch goes through.
+    pub fn new(settings: &DidWebSettings, outbound: Arc<Outbound>) -> DidResolver {
         let timeout = Duration::from_millis(settings.timeout_ms);
-        let client = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(true)
-            .tls_certs_merge(extra)
-            .build()
-            .map_err(|e| {
-                ConfigError::invalid(
-                    field,
-                    format!("cannot build the HTTPS client: {}", chain(&e)),
-                )
-            })?;
         // An entry whose fetch never finished (its request was dropped) must not outlive the fetch's timeout.
         let pending = timeout + Duration::from_secs(1);
         let cache = moka::sync::Cache::builder()
@@ -88,8 +68,8 @@ impl DidResolver {
             })
             .expire_after(SlotExpiry { pending })
             .build();
-        Ok(DidResolver {
-            client,
+        DidResolver {
+            outbound,
             cache,
             timeout,
             max_bytes: settings.max_document_bytes,
@@ -98,7 +78,7 @@ impl DidResolver {
                 max: Duration::from_secs(settings.max_cache_seconds),
             },
             failure_ttl: Duration::from_secs(settings.failure_cache_seconds),
-        })
+        }
     }
 
     /// The DID document of `did`, from the cache or fetched now.
@@ -136,10 +116,15 @@ impl DidResolver {
                 }
             }
             Err(error) => {
-                tracing::warn!(%did, %error, "did:web resolution failed");
+                // Not fetched for lack of budget: nothing is known about the DID, so nothing is kept.
+                let ttl = match error {
+                    DidError::Busy { .. } => Duration::ZERO,
+                    _ => self.failure_ttl,
+                };
+                tracing::info!(%did, %error, "did:web resolution failed");
                 Fetched {
                     outcome: Err(error),
-                    ttl: self.failure_ttl,
+                    ttl,
                     bytes: 0,
                 }
             }
@@ -148,61 +133,39 @@ impl DidResolver {
 
     async fn download(&self, did: &DidWeb) -> Result<(Document, Duration, usize), DidError> {
         let url = did.document_url();
-        let response = self
-            .client
-            .get(url.clone())
-            .header(header::ACCEPT, ACCEPT)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(url, &e))?;
-        check_status(url, response.status().as_u16())?;
-        let ttl = freshness(response.headers(), self.bounds);
-        let body = self.read_limited(url, response).await?;
-        let document = parse_document(did, url, &body)?;
-        Ok((document, ttl, body.len()))
-    }
-
-    /// Reads the body chunk by chunk and stops as soon as it passes the limit, so a huge or endless answer costs
-    /// at most `max_document_bytes` of memory.
-    async fn read_limited(
-        &self,
-        url: &Url,
-        mut response: reqwest::Response,
-    ) -> Result<Vec<u8>, DidError> {
-        let too_large = || DidError::TooLarge {
-            url: url.to_string(),
-            limit: self.max_bytes,
+        let request = Request {
+            url,
+            accept: ACCEPT,
+            timeout: self.timeout,
+            max_bytes: self.max_bytes,
         };
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let response = self
+            .outbound
+            .get(request)
             .await
-            .map_err(|e| self.transport_error(url, &e))?
-        {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            .map_err(|e| self.fetch_error(did, url, e))?;
+        check_status(url, response.status)?;
+        let ttl = freshness(&response.headers, self.bounds);
+        let document = parse_document(did, url, &response.body)?;
+        Ok((document, ttl, response.body.len()))
     }
 
-    fn transport_error(&self, url: &Url, error: &reqwest::Error) -> DidError {
-        if error.is_timeout() {
-            return DidError::Timeout {
-                url: url.to_string(),
+    fn fetch_error(&self, did: &DidWeb, url: &Url, error: FetchError) -> DidError {
+        let did = did.to_string();
+        match error {
+            FetchError::Refused | FetchError::Unreachable => DidError::Unreachable { did },
+            FetchError::Timeout => DidError::Timeout {
+                did,
                 ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-            };
-        }
-        DidError::Fetch {
-            url: url.to_string(),
-            reason: shorten(chain(error)),
+            },
+            FetchError::RateLimited(wait) => DidError::Busy {
+                did,
+                seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            FetchError::TooLarge(limit) => DidError::TooLarge {
+                url: url.to_string(),
+                limit,
+            },
         }
     }
 }
@@ -235,7 +198,9 @@ fn parse_document(did: &DidWeb, url: &Url, body: &[u8]) -> Result<Document, DidE
 }
 
 /// How long a fetched document may be reused: `s-maxage`, else `max-age`, minus `Age`, within `bounds`; `bounds.min`
-/// when the answer gives no lifetime; zero for `no-store`, `no-cache` and `private` (we are a shared cache).
+/// when the answer gives no lifetime, and also for `no-store`, `no-cache` and `private`. The floor is what keeps a
+/// stream of scans or forged DID-signed requests from fetching a document on every request; with a floor of 0 those
+/// three directives mean the document is not kept at all.
 pub fn freshness(headers: &HeaderMap, bounds: CacheBounds) -> Duration {
     let directives: Vec<&str> = headers
         .get_all(header::CACHE_CONTROL)
@@ -257,7 +222,7 @@ fn cache_lifetime(directives: &[&str], age: Option<u64>, bounds: CacheBounds) ->
         let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
         let seconds = value.trim().trim_matches('"').parse::<u64>().ok();
         match name.trim().to_ascii_lowercase().as_str() {
-            "no-store" | "no-cache" | "private" => return Duration::ZERO,
+            "no-store" | "no-cache" | "private" => return bounds.min,
             "max-age" => max_age = max_age.or(seconds),
             "s-maxage" => s_maxage = s_maxage.or(seconds),
             _ => {}
@@ -297,37 +262,6 @@ impl moka::Expiry<String, Slot> for SlotExpiry {
     ) -> Option<Duration> {
         self.lifetime(slot)
     }
-}
-
-fn extra_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, ConfigError> {
-    const FIELD: &str = "did_web.extra_ca_file";
-    if path.as_os_str().is_empty() {
-        return Ok(Vec::new());
-    }
-    let shown = path.display();
-    let pem = std::fs::read(path)
-        .map_err(|e| ConfigError::invalid(FIELD, format!("cannot read {shown}: {e}")))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| ConfigError::invalid(FIELD, format!("{shown}: {}", chain(&e))))?;
-    if certs.is_empty() {
-        return Err(ConfigError::invalid(
-            FIELD,
-            format!("{shown} holds no PEM certificate"),
-        ));
-    }
-    Ok(certs)
-}
-
-/// An error with its causes, `outer: inner: innermost` (reqwest's own message hides the cause).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn shorten(mut text: String) -> String {
@@ -381,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn no_store_no_cache_and_private_are_never_cached() {
+    fn no_store_no_cache_and_private_keep_only_the_floor() {
         let floor = CacheBounds {
             min: Duration::from_secs(30),
             max: Duration::from_secs(3600),
@@ -392,11 +326,12 @@ mod tests {
             "private, max-age=60",
             "No-Store",
         ] {
-            assert_eq!(lifetime(&[value], None, floor), 0, "{value}");
+            assert_eq!(lifetime(&[value], None, floor), 30, "{value}");
+            assert_eq!(lifetime(&[value], None, BOUNDS), 0, "{value}: no floor");
         }
         assert_eq!(
-            lifetime(&["max-age=60", "no-store"], None, floor),
-            0,
+            lifetime(&["max-age=600", "no-store"], None, floor),
+            30,
             "across header lines"
         );
     }
@@ -477,18 +412,5 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
-    }
-
-    #[test]
-    fn bad_ca_files_name_the_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("missing.pem");
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "no certificates here\n").unwrap();
-        for path in [missing, empty] {
-            let err = extra_roots(&path).unwrap_err().to_string();
-            assert!(err.contains("did_web.extra_ca_file"), "{err}");
-        }
-        assert!(extra_roots(Path::new("")).unwrap().is_empty());
     }
 }

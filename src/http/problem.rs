@@ -103,6 +103,7 @@ impl ApiError {
             ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
             ApiError::Did(DidError::Timeout { .. }) => "Gateway timeout",
+            ApiError::Did(DidError::Busy { .. }) => "Service unavailable",
             ApiError::Did(_) => "Bad gateway",
             ApiError::Qr(QrError::Encode(_)) => "Internal server error",
             ApiError::Qr(_) => "Bad request",
@@ -198,6 +199,7 @@ impl ResponseError for ApiError {
             ApiError::Did(DidError::Syntax(_)) => StatusCode::BAD_REQUEST,
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
             ApiError::Did(DidError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Did(DidError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Did(_) => StatusCode::BAD_GATEWAY,
             // Encoding into a buffer we own fails only on a bug; everything else is the request's options.
             ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -246,6 +248,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Store(StoreError::Unavailable(_) | StoreError::Uncertain(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::Did(DidError::Busy { seconds, .. }) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             ApiError::TooManyRequests(wait) => {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
