@@ -67,11 +67,16 @@ impl From<QrError> for ApiError {
     }
 }
 
-/// A store failure during authentication (the replay check) is the store's problem, not the caller's.
+/// A store failure during authentication (the replay check) is the store's problem, not the caller's; so is a DID
+/// document not fetched because its host's fetch budget is spent (`503` with `Retry-After`, like a scan).
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Store(e) => ApiError::Store(e),
+            AuthError::DidResolution {
+                error: error @ DidError::Busy { .. },
+                ..
+            } => ApiError::Did(error),
             error => ApiError::Unauthorized { error, scope: None },
         }
     }
@@ -273,6 +278,38 @@ mod tests {
             .await
             .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn did_fetch_failures_name_the_did_only() {
+        let did = "did:web:brand.example";
+        let (status, body) =
+            body_of(ApiError::Did(DidError::Unreachable { did: did.into() })).await;
+        assert_eq!(status, 502);
+        assert_eq!(
+            body["detail"],
+            format!("the DID document of {did} could not be fetched")
+        );
+        let busy = DidError::Busy {
+            did: did.into(),
+            seconds: 7,
+        };
+        let response = ApiError::from(AuthError::DidResolution {
+            did: did.into(),
+            error: busy,
+        })
+        .error_response();
+        assert_eq!(
+            response.status(),
+            503,
+            "a spent fetch budget is not the caller's fault"
+        );
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let unreachable = ApiError::from(AuthError::DidResolution {
+            did: did.into(),
+            error: DidError::Unreachable { did: did.into() },
+        });
+        assert_eq!(unreachable.status_code(), 401);
     }
 
     #[tokio::test]
