@@ -525,4 +525,89 @@ mod tests {
             assert_eq!(host_key(&Url::parse(url).unwrap()), "did.example", "{url}");
         }
     }
+
+    /// A rebinding name: allowed 127.0.0.2 at the first lookup, refused 127.0.0.1 at every later one. The fetch
+    /// connects where the checked lookup said, and the next fetch's single lookup is checked afresh.
+    #[tokio::test]
+    async fn the_connection_goes_to_the_address_checked_with_one_lookup() {
+        let listen = |ip: &'static str| async move {
+            let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let counter = accepted.clone();
+            let task = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    drop(stream);
+                }
+            });
+            (port, accepted, task)
+        };
+        let (port, allowed_hits, allowed_task) = listen("127.0.0.2").await;
+        // The refused address listens on the same port where it can, so a connection there would be seen.
+        let refused = std::net::TcpListener::bind(("127.0.0.1", port)).ok();
+        let refused_hits = Arc::new(AtomicUsize::new(0));
+        let refused_task = refused.map(|l| {
+            l.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(l).unwrap();
+            let counter = refused_hits.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    drop(stream);
+                }
+            })
+        });
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let counter = lookups.clone();
+        let lookup: Lookup = Arc::new(move |_host: String| {
+            let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+            let ip: IpAddr = if first { "127.0.0.2" } else { "127.0.0.1" }
+                .parse()
+                .unwrap();
+            Box::pin(async move { Ok(vec![ip]) })
+        });
+        let toml = "[outbound]\nfailure_cache_seconds = 0\nallow = [\"127.0.0.2\"]\n";
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("idr.toml");
+        std::fs::write(&file, toml).unwrap();
+        let overrides = crate::config::Overrides {
+            config_file: Some(file),
+            ..Default::default()
+        };
+        let settings = crate::config::Settings::load_with_env(&overrides, &Default::default())
+            .unwrap()
+            .outbound;
+        let policy = Arc::new(settings.policy().unwrap());
+        let outbound = Outbound::with_lookup(&settings, policy, lookup).unwrap();
+        let url = Url::parse(&format!("https://rebind.test:{port}/did.json")).unwrap();
+        let get = || {
+            outbound.get(Request {
+                url: &url,
+                accept: "application/json",
+                timeout: Duration::from_secs(2),
+                max_bytes: 1024,
+            })
+        };
+        // The TLS handshake fails on the plain listener: the connection was made, to 127.0.0.2.
+        assert_eq!(get().await.err(), Some(FetchError::Unreachable));
+        assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            1,
+            "one lookup per connection"
+        );
+        assert_eq!(get().await.err(), Some(FetchError::Refused));
+        assert_eq!(lookups.load(Ordering::SeqCst), 2);
+        assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            refused_hits.load(Ordering::SeqCst),
+            0,
+            "never the rebound address"
+        );
+        allowed_task.abort();
+        if let Some(task) = refused_task {
+            task.abort();
+        }
+    }
 }
