@@ -256,3 +256,110 @@ async fn the_health_check_command_reflects_the_server() {
         .unwrap();
     assert_eq!(not_found.code(), Some(1), "a 400/404 is not healthy");
 }
+
+/// Malformed HTTP is the client's error: it is answered `400`, counted, and logged at debug level, never at ERROR
+/// (actix-http logs it as an ERROR of its own; see `telemetry::ClientErrors`).
+#[tokio::test]
+async fn malformed_http_is_not_logged_as_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("IDR_LOG__FORMAT", "json")
+        .env("RUST_LOG", "info,idr::client=debug")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = Server::client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let malformed: [&[u8]; 4] = [
+        b"GET /\x01\x02 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"NOT AN HTTP REQUEST\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost x\r\nbroken header line\r\n\r\n",
+        b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    ];
+    for request in malformed {
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        socket.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let relayed = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains(r#""target":"idr::client""#))
+            .count()
+    };
+    while relayed(&lines.lock().unwrap()) < malformed.len() {
+        assert!(
+            Instant::now() < deadline,
+            "client errors are logged at debug level: {:?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&metrics, "idr_client_errors_total", &[]),
+        malformed.len() as f64
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lines = lines.lock().unwrap();
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let errors: Vec<&Value> = parsed.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "ERROR events: {errors:?}");
+    let debug = parsed
+        .iter()
+        .find(|l| l["target"] == "idr::client")
+        .unwrap();
+    assert_eq!(debug["level"], "DEBUG", "{debug}");
+    assert!(
+        debug["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("stream error")),
+        "{debug}"
+    );
+}
