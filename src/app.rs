@@ -158,6 +158,8 @@ pub fn delegations(
 pub struct Application {
     server: actix_web::dev::Server,
     addr: SocketAddr,
+    /// The operators' listener (`server.admin_listen`), when configured.
+    admin: Option<(actix_web::dev::Server, SocketAddr)>,
     draining: Arc<AtomicBool>,
     drain: Duration,
 }
@@ -189,12 +191,8 @@ impl Application {
         if settings.resolver.load_demo {
             load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
-        let addr = settings.server.listen;
-        let listener =
-            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr, source })?;
+        let (listener, addr) = bind(settings.server.listen)?;
+        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -224,6 +222,13 @@ impl Application {
             settings,
             draining: draining.clone(),
         });
+        let admin = match admin_listener {
+            Some((listener, admin_addr)) => Some((
+                admin_server(state.clone(), listener, admin_addr, shutdown_timeout)?,
+                admin_addr,
+            )),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -240,9 +245,13 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
         tracing::info!(%addr, workers, "idr listening");
+        if let Some((_, admin_addr)) = &admin {
+            tracing::info!(%admin_addr, "admin listener (/metrics, /readyz detail)");
+        }
         Ok(Application {
             server,
             addr,
+            admin,
             draining,
             drain,
         })
@@ -252,11 +261,18 @@ impl Application {
         self.addr
     }
 
+    /// The admin listener's address, when one is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully: `/readyz` fails for `shutdown_drain_ms` so load
     /// balancers stop sending traffic, then new connections are refused and in-flight requests finish (at most
     /// `shutdown_timeout_seconds`).
+    /// The admin listener answers throughout and stops with the public one.
     pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let admin_handle = self.admin.as_ref().map(|(server, _)| server.handle());
         let (draining, drain) = (self.draining, self.drain);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -267,11 +283,51 @@ impl Application {
             draining.store(true, Ordering::Release);
             tokio::time::sleep(drain).await;
             handle.stop(true).await;
+            if let Some(admin) = admin_handle {
+                admin.stop(true).await;
+            }
         });
-        self.server.await?;
+        match self.admin {
+            Some((admin, _)) => {
+                let (public, admin) = tokio::join!(self.server, admin);
+                public?;
+                admin?;
+            }
+            None => self.server.await?,
+        }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// The operators' server: one worker, metrics and readiness only, sharing the public server's state (so its
+/// readiness turns false with the public one's on shutdown).
+fn admin_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    shutdown_timeout: u64,
+) -> Result<actix_web::dev::Server, StartupError> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(http::common_headers())
+            .configure(http::admin_routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr, source })?
+    .run())
 }
 
 async fn shutdown_signal() {

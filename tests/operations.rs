@@ -363,3 +363,106 @@ async fn malformed_http_is_not_logged_as_an_error() {
         "{debug}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// With `server.admin_listen`, metrics and the readiness detail are on that port only; the public port keeps a bare
+/// readiness status for load balancers and answers `404` for `/metrics`. A graceful stop stops both listeners.
+#[tokio::test]
+async fn the_admin_listener_takes_metrics_and_readiness_detail_off_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_drain_ms = 1500\nshutdown_timeout_seconds = 5\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let client = Server::client();
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(server.url("/01/09506000134369")).await.0, 404, "a scan");
+
+    let (status, body) = get(server.url("/metrics")).await;
+    assert_eq!(status, 404, "public /metrics: {body}");
+    assert!(!body.contains("idr_"), "{body}");
+    let (status, body) = get(server.url("/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": true}),
+        "the public readiness is the bare status"
+    );
+
+    let (status, body) = get(format!("{admin}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        metric(&body, "idr_resolutions_total", &["outcome=\"not_found\""]) >= 1.0,
+        "the public port's scans are counted: {body}"
+    );
+    let (status, body) = get(format!("{admin}/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": true, "store": "embedded"})
+    );
+    assert_eq!(get(format!("{admin}/healthz")).await.0, 200);
+    for path in [
+        "/01/09506000134369",
+        "/api/v1/audit",
+        "/.well-known/resolver",
+        "/",
+    ] {
+        assert_eq!(get(format!("{admin}{path}")).await.0, 404, "admin {path}");
+    }
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Draining: both listeners say not ready; the admin one says why.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get(format!("{admin}/readyz")).await;
+        if status == 503 {
+            assert!(body.contains("shutting down"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "admin readiness did not turn");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = get(server.url("/readyz")).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": false})
+    );
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("the process exits after draining");
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    assert!(client.get(server.url("/healthz")).send().await.is_err());
+    assert!(
+        client.get(format!("{admin}/healthz")).send().await.is_err(),
+        "the admin listener stopped too"
+    );
+}
