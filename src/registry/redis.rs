@@ -1031,14 +1031,20 @@ impl LinkStore for RedisStore {
     }
 
     /// `SET … NX PX`: one atomic step on the shared server, so a token replayed to another replica is refused too.
+    /// Sent on the write connection and followed by `WAIT` like every write (`store.redis_wait_replicas`), so a
+    /// claim a replica has not seen cannot be replayed after a failover to it.
     async fn claim_nonce(&self, nonce: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{}:nonce:{nonce}", self.prefix);
         let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("{}:nonce:{nonce}", self.prefix))
+        cmd.arg(&key)
             .arg(1)
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.writer.query_once(&cmd).await.map_err(unavailable)?;
+        if reply.is_some() {
+            self.wait_for_replicas(&key).await;
+        }
         Ok(reply.is_some())
     }
 }
