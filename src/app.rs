@@ -191,6 +191,13 @@ impl Application {
         if settings.resolver.load_demo {
             load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
+        if let Some(retain) = settings.audit.retention() {
+            tracing::info!(
+                retain_days = settings.audit.retain_days,
+                "audit retention: older entries are removed"
+            );
+            tokio::spawn(crate::registry::retention::run(store.clone(), retain));
+        }
         let (listener, addr) = bind(settings.server.listen)?;
         let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let workers = match settings.server.workers {

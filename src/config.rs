@@ -32,6 +32,7 @@ pub struct Settings {
     #[serde(default)]
     pub delegations: Vec<DelegationSettings>,
     pub did_auth: DidAuthSettings,
+    pub audit: AuditSettings,
     /// Issuers that sign their requests with a key from their did:web DID document (see `auth::did`).
     #[serde(default)]
     pub did_writers: Vec<DidWriterSettings>,
@@ -112,6 +113,22 @@ pub struct CacheSettings {
     pub max_bytes: u64,
     pub ttl_seconds: u64,
     pub negative_ttl_ms: u64,
+}
+
+/// How long the audit trail is kept (see `registry::retention`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Entries older than this many days are removed by a background trim; 0 keeps them for good.
+    pub retain_days: u64,
+}
+
+impl AuditSettings {
+    /// How long entries are kept, when they are not kept for good.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retain_days > 0)
+            .then(|| std::time::Duration::from_secs(self.retain_days.saturating_mul(86_400)))
+    }
 }
 
 /// Resolution of `GET /did:web:…` (see `did::resolver`).

@@ -442,6 +442,26 @@ fn append_audit(
     log.close()
 }
 
+/// When an audit entry was written: its first field, read without decoding the rest.
+fn audit_time(part: &str, seq: u64, json: &[u8]) -> Result<u64, StoreError> {
+    let digits = json
+        .strip_prefix(br#"{"at_ms":"#)
+        .map(|rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+        .filter(|n| *n > 0);
+    if let Some(n) = digits {
+        // At most 20 ASCII digits: parses unless it overflows.
+        if let Some(ms) = std::str::from_utf8(&json[9..9 + n])
+            .ok()
+            .and_then(|d| d.parse().ok())
+        {
+            return Ok(ms);
+        }
+    }
+    let stored: StoredAudit = serde_json::from_slice(json)
+        .map_err(|e| unavailable(format!("audit entry {part}/{seq}: {e}")))?;
+    Ok(stored.at_ms)
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -633,6 +653,33 @@ impl LinkStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        let this = self.clone();
+        blocking(move || this.trim_audit_now(before_ms, budget, resume)).await
+    }
+
+    async fn export_audit(&self, sink: &mut super::AuditSink<'_>) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(AUDIT) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        };
+        for entry in table.iter().map_err(unavailable)? {
+            let (k, v) = entry.map_err(unavailable)?;
+            let (part, seq) = k.value();
+            let stored: StoredAudit = serde_json::from_slice(v.value())
+                .map_err(|e| unavailable(format!("audit entry {part}/{seq}: {e}")))?;
+            sink(stored.into_entry(seq))?;
+        }
+        Ok(())
+    }
+
     /// In the file, in its own transaction: a token replayed after a restart is refused as before it.
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
@@ -693,6 +740,66 @@ impl EmbeddedStore {
             Ok(claimed)
         })
         .await
+    }
+
+    /// One step of an audit trim, in one write transaction. Partitions are visited in key order from `resume`; within
+    /// a partition entries are in write order, so the first entry at or after `before_ms` ends the partition's visit.
+    fn trim_audit_now(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let txn = self.begin_write()?;
+        let step = {
+            let mut table = txn.open_table(AUDIT).map_err(unavailable)?;
+            let mut doomed: Vec<(String, u64)> = Vec::new();
+            let budget = budget.max(1);
+            let mut examined = 0usize;
+            // The partition to start at (included: a step may stop in the middle of one).
+            let mut from: Option<(String, bool)> = resume.map(|p| (p, true));
+            let resume = 'pass: loop {
+                let range = match &from {
+                    None => table.range::<(&str, u64)>(..),
+                    Some((p, true)) => table.range((Included((p.as_str(), 0u64)), Unbounded)),
+                    Some((p, false)) => table.range((Excluded((p.as_str(), u64::MAX)), Unbounded)),
+                }
+                .map_err(unavailable)?;
+                let mut newer_in = None;
+                for entry in range {
+                    let (k, v) = entry.map_err(unavailable)?;
+                    let (part, seq) = k.value();
+                    if examined >= budget {
+                        break 'pass Some(part.to_string());
+                    }
+                    examined += 1;
+                    if audit_time(part, seq, v.value())? < before_ms {
+                        doomed.push((part.to_string(), seq));
+                    } else {
+                        newer_in = Some(part.to_string());
+                        break;
+                    }
+                }
+                match newer_in {
+                    Some(part) => from = Some((part, false)),
+                    None => break None,
+                }
+            };
+            for (part, seq) in &doomed {
+                table.remove((part.as_str(), *seq)).map_err(unavailable)?;
+            }
+            super::TrimStep {
+                removed: doomed.len() as u64,
+                resume,
+            }
+        };
+        if step.removed > 0 {
+            self.commit(txn)?;
+        } else {
+            txn.abort().map_err(unavailable)?;
+        }
+        Ok(step)
     }
 
     /// Claims remembered now (tests).
