@@ -33,6 +33,7 @@ fn every_command_documents_itself_with_examples() {
         "keys create",
         "keys list",
         "keys revoke",
+        "audit export",
     ] {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");
