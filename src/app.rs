@@ -44,7 +44,12 @@ pub enum StartupError {
 /// The identifier parser: the schemes in `{config_dir}/schemes` (or the shipped ones) with the GS1 switches, each
 /// scheme's vocabularies checked against the loaded link types.
 pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, StartupError> {
-    let schemes = SchemeSet::load(&settings.config_dir().join("schemes"))?;
+    let mut schemes = SchemeSet::load(&settings.config_dir().join("schemes"))?;
+    if let Some(stem) = root_stem(settings) {
+        // URIs printed under a root with a path reach this server with that path in front, as a GS1 custom stem
+        // (unless a proxy strips it): no scheme may take it.
+        schemes = schemes.with_stem(&stem, "the path of resolver.resolver_root")?;
+    }
     for scheme in schemes.iter() {
         if let Some(unknown) = scheme.vocabularies.iter().find(|v| {
             !vocabulary
@@ -64,6 +69,13 @@ pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, St
         convenience_alphas: settings.resolver.convenience_alphas,
     };
     Ok(Parser::new(schemes, options))
+}
+
+/// The first path segment of the configured resolver root (`https://id.example.com/dl` → `dl`), if it has a path.
+fn root_stem(settings: &Settings) -> Option<String> {
+    let root = url::Url::parse(settings.fixed_root()?).ok()?;
+    let first = root.path_segments()?.next()?.to_string();
+    (!first.is_empty()).then_some(first)
 }
 
 /// Everything start-up checks before it opens a store: what `idr check-config` runs.
