@@ -591,6 +591,20 @@ fn canonical_of(prefix: &str, key: &str) -> Option<String> {
     Some(format!("{primary}{rest}"))
 }
 
+/// `{node}:{cursor}:{last list done}` back into its parts; a start from the beginning for anything else.
+fn parse_trim_resume(resume: Option<&str>) -> (usize, u64, Option<String>) {
+    let mut parts = resume.unwrap_or("").splitn(3, ':');
+    let node = parts.next().and_then(|n| n.parse().ok());
+    let cursor = parts.next().and_then(|c| c.parse().ok());
+    match (node, cursor) {
+        (Some(node), Some(cursor)) => {
+            let done = parts.next().filter(|d| !d.is_empty()).map(str::to_string);
+            (node, cursor, done)
+        }
+        _ => (0, 0, None),
+    }
+}
+
 /// The primary key (audit partition) of an audit list key: `{prefix}:audit:{01/09520123456788}`.
 fn audit_partition_of(prefix: &str, key: &str) -> Option<String> {
     let tagged = key.strip_prefix(prefix)?.strip_prefix(":audit:{")?;
@@ -1007,30 +1021,39 @@ impl LinkStore for RedisStore {
         self.read_audit(query).await
     }
 
-    /// Visits the audit lists with `SCAN`, node by node; `resume` is `{node index}:{SCAN cursor}`. Every list
-    /// visited costs one script, which removes at most the remaining budget.
+    /// Visits the audit lists with `SCAN`, node by node; `resume` is `{node index}:{SCAN cursor}:{last list done}`
+    /// (a step that stops inside a batch scans that batch again and skips the lists before it had finished, so
+    /// every step gets further). Every list visited costs one script, which removes at most the remaining budget.
     async fn trim_audit(
         &self,
         before_ms: u64,
         budget: usize,
         resume: Option<String>,
     ) -> Result<super::TrimStep, StoreError> {
-        let nodes = self.scan_nodes().await?;
-        let (mut node, mut cursor) = resume
-            .as_deref()
-            .and_then(|r| r.split_once(':'))
-            .and_then(|(n, c)| Some((n.parse::<usize>().ok()?, c.parse::<u64>().ok()?)))
-            .unwrap_or((0, 0));
+        // In a fixed order: `CLUSTER NODES` lists them as the node asked sees them, and a resume names one by index.
+        let mut nodes = self.scan_nodes().await?;
+        nodes.sort();
+        let (mut node, mut cursor, mut done) = parse_trim_resume(resume.as_deref());
         let mut left = budget.max(1) as u64;
         let mut removed = 0;
         while node < nodes.len() {
             let (next, lists) = self.scan_audit_lists(&nodes[node], cursor).await?;
-            for list in &lists {
+            // Skip what the last step finished in this batch (all of it when that list is gone: emptied lists are
+            // deleted, and seeing a finished list again costs one script).
+            let skip = done
+                .take()
+                .and_then(|d| lists.iter().position(|l| *l == d))
+                .map_or(0, |i| i + 1);
+            let mut last_done: Option<&String> = None;
+            for list in &lists[skip..] {
+                let resume = |last_done: Option<&String>| {
+                    let done = last_done.map_or("", |l| l.as_str());
+                    Some(format!("{node}:{cursor}:{done}"))
+                };
                 if left == 0 {
-                    // Go on from this batch next time: its lists trimmed so far cost little to see again.
                     return Ok(super::TrimStep {
                         removed,
-                        resume: Some(format!("{node}:{cursor}")),
+                        resume: resume(last_done),
                     });
                 }
                 let base = self.audit_base_key(list);
@@ -1048,13 +1071,14 @@ impl LinkStore for RedisStore {
                     .map_err(|e| script_error(list, e))?;
                 removed += n;
                 if n == left {
-                    // The list may hold more past the retention: go on from this batch next time.
+                    // The list may hold more past the retention: it is not done.
                     return Ok(super::TrimStep {
                         removed,
-                        resume: Some(format!("{node}:{cursor}")),
+                        resume: resume(last_done),
                     });
                 }
                 left -= n + 1;
+                last_done = Some(list);
             }
             if next == 0 {
                 node += 1;
@@ -1356,6 +1380,17 @@ mod tests {
         assert_eq!(slot("foo"), 12182);
         assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
         assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn trim_resumes_name_node_cursor_and_the_last_list_done() {
+        assert_eq!(parse_trim_resume(None), (0, 0, None));
+        assert_eq!(parse_trim_resume(Some("2:17:")), (2, 17, None));
+        assert_eq!(
+            parse_trim_resume(Some("1:0:idr:audit:{01/09520123456788}")),
+            (1, 0, Some("idr:audit:{01/09520123456788}".to_string()))
+        );
+        assert_eq!(parse_trim_resume(Some("x:1:y")), (0, 0, None));
     }
 
     #[test]
