@@ -45,7 +45,12 @@ pub enum StartupError {
 /// The identifier parser: the schemes in `{config_dir}/schemes` (or the shipped ones) with the GS1 switches, each
 /// scheme's vocabularies checked against the loaded link types.
 pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, StartupError> {
-    let schemes = SchemeSet::load(&settings.config_dir().join("schemes"))?;
+    let mut schemes = SchemeSet::load(&settings.config_dir().join("schemes"))?;
+    if let Some(stem) = root_stem(settings) {
+        // URIs printed under a root with a path reach this server with that path in front, as a GS1 custom stem
+        // (unless a proxy strips it): no scheme may take it.
+        schemes = schemes.with_stem(&stem, "the path of resolver.resolver_root")?;
+    }
     for scheme in schemes.iter() {
         if let Some(unknown) = scheme.vocabularies.iter().find(|v| {
             !vocabulary
@@ -65,6 +70,13 @@ pub fn parser(settings: &Settings, vocabulary: &Vocabulary) -> Result<Parser, St
         convenience_alphas: settings.resolver.convenience_alphas,
     };
     Ok(Parser::new(schemes, options))
+}
+
+/// The first path segment of the configured resolver root (`https://id.example.com/dl` → `dl`), if it has a path.
+fn root_stem(settings: &Settings) -> Option<String> {
+    let root = url::Url::parse(settings.fixed_root()?).ok()?;
+    let first = root.path_segments()?.next()?.to_string();
+    (!first.is_empty()).then_some(first)
 }
 
 /// Everything start-up checks before it opens a store: what `idr check-config` runs.
@@ -169,6 +181,8 @@ pub fn delegations(
 pub struct Application {
     server: actix_web::dev::Server,
     addr: SocketAddr,
+    /// The operators' listener (`server.admin_listen`), when configured.
+    admin: Option<(actix_web::dev::Server, SocketAddr)>,
     draining: Arc<AtomicBool>,
     drain: Duration,
 }
@@ -213,12 +227,15 @@ impl Application {
         if settings.resolver.load_demo {
             load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
         }
-        let addr = settings.server.listen;
-        let listener =
-            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr, source })?;
+        if let Some(retain) = settings.audit.retention() {
+            tracing::info!(
+                retain_days = settings.audit.retain_days,
+                "audit retention: older entries are removed"
+            );
+            tokio::spawn(crate::registry::retention::run(store.clone(), retain));
+        }
+        let (listener, addr) = bind(settings.server.listen)?;
+        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -248,6 +265,13 @@ impl Application {
             settings,
             draining: draining.clone(),
         });
+        let admin = match admin_listener {
+            Some((listener, admin_addr)) => Some((
+                admin_server(state.clone(), listener, admin_addr, shutdown_timeout)?,
+                admin_addr,
+            )),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -264,9 +288,13 @@ impl Application {
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
         tracing::info!(%addr, workers, "idr listening");
+        if let Some((_, admin_addr)) = &admin {
+            tracing::info!(%admin_addr, "admin listener (/metrics, /readyz detail)");
+        }
         Ok(Application {
             server,
             addr,
+            admin,
             draining,
             drain,
         })
@@ -276,11 +304,18 @@ impl Application {
         self.addr
     }
 
+    /// The admin listener's address, when one is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully: `/readyz` fails for `shutdown_drain_ms` so load
     /// balancers stop sending traffic, then new connections are refused and in-flight requests finish (at most
     /// `shutdown_timeout_seconds`).
+    /// The admin listener answers throughout and stops with the public one.
     pub async fn run(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let admin_handle = self.admin.as_ref().map(|(server, _)| server.handle());
         let (draining, drain) = (self.draining, self.drain);
         tokio::spawn(async move {
             shutdown_signal().await;
@@ -291,11 +326,51 @@ impl Application {
             draining.store(true, Ordering::Release);
             tokio::time::sleep(drain).await;
             handle.stop(true).await;
+            if let Some(admin) = admin_handle {
+                admin.stop(true).await;
+            }
         });
-        self.server.await?;
+        match self.admin {
+            Some((admin, _)) => {
+                let (public, admin) = tokio::join!(self.server, admin);
+                public?;
+                admin?;
+            }
+            None => self.server.await?,
+        }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    Ok((listener, bound))
+}
+
+/// The operators' server: one worker, metrics and readiness only, sharing the public server's state (so its
+/// readiness turns false with the public one's on shutdown).
+fn admin_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    addr: SocketAddr,
+    shutdown_timeout: u64,
+) -> Result<actix_web::dev::Server, StartupError> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(http::common_headers())
+            .configure(http::admin_routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { addr, source })?
+    .run())
 }
 
 async fn shutdown_signal() {

@@ -33,6 +33,7 @@ pub struct Settings {
     #[serde(default)]
     pub delegations: Vec<DelegationSettings>,
     pub did_auth: DidAuthSettings,
+    pub audit: AuditSettings,
     /// Issuers that sign their requests with a key from their did:web DID document (see `auth::did`).
     #[serde(default)]
     pub did_writers: Vec<DidWriterSettings>,
@@ -45,6 +46,9 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// A second listener for operators (`/metrics`, readiness detail); empty: none, and both stay on `listen`.
+    #[serde(default)]
+    pub admin_listen: String,
     pub workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_drain_ms: u64,
@@ -110,6 +114,22 @@ pub struct CacheSettings {
     pub max_bytes: u64,
     pub ttl_seconds: u64,
     pub negative_ttl_ms: u64,
+}
+
+/// How long the audit trail is kept (see `registry::retention`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Entries older than this many days are removed by a background trim; 0 keeps them for good.
+    pub retain_days: u64,
+}
+
+impl AuditSettings {
+    /// How long entries are kept, when they are not kept for good.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retain_days > 0)
+            .then(|| std::time::Duration::from_secs(self.retain_days.saturating_mul(86_400)))
+    }
 }
 
 /// Resolution of `GET /did:web:…` (see `did::resolver`).
@@ -218,6 +238,35 @@ pub struct KeySettings {
     pub name: String,
     pub sha256: String,
     pub scopes: Vec<String>,
+}
+
+impl ServerSettings {
+    /// The operators' listener, when one is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_listen.trim().parse().ok()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let admin = self.admin_listen.trim();
+        if admin.is_empty() {
+            return Ok(());
+        }
+        let addr: SocketAddr = admin.parse().map_err(|_| {
+            invalid(
+                "server.admin_listen",
+                format!(
+                    "{admin:?} is not an address such as 127.0.0.1:9091 (empty: no admin listener)"
+                ),
+            )
+        })?;
+        if addr == self.listen && addr.port() != 0 {
+            return Err(invalid(
+                "server.admin_listen",
+                "must differ from server.listen",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Limits on DID-signed request tokens (see `auth::did`).
@@ -390,6 +439,7 @@ impl Settings {
         if self.store.redis_timeout_ms == 0 {
             return Err(invalid("store.redis_timeout_ms", "must be greater than 0"));
         }
+        self.server.validate()?;
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }
@@ -514,6 +564,32 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_admin_listener_is_off_unless_set_and_must_be_an_address() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(s.server.admin_addr(), None);
+        let s = Settings::load_with_env(
+            &Overrides::default(),
+            &env(&[("IDR_SERVER__ADMIN_LISTEN", "127.0.0.1:9091")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.server.admin_addr(),
+            Some("127.0.0.1:9091".parse().unwrap())
+        );
+        for bad in ["localhost", "127.0.0.1", "127.0.0.1:8080"] {
+            let err = Settings::load_with_env(
+                &Overrides::default(),
+                &env(&[("IDR_SERVER__ADMIN_LISTEN", bad)]),
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("server.admin_listen"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

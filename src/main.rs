@@ -97,6 +97,9 @@ enum Command {
     /// Create, list and revoke API keys (stored in the link store; secrets are shown once and never stored).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit trail out of the store (e.g. before `audit.retain_days` trims it).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Exit 0 when a running resolver answers its health check (for container HEALTHCHECKs), 1 otherwise.
     #[command(after_help = "Example:\n  idr healthcheck --url http://127.0.0.1:8080/healthz")]
     Healthcheck {
@@ -147,6 +150,20 @@ struct QrArgs {
     /// Write the image here instead of to standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write every audit entry of every identifier as NDJSON to standard output, in the shape of the audit API's
+    /// entries, each identifier's oldest first. With the embedded store, stop the server first: it holds the file.
+    #[command(
+        after_help = "Examples:\n  idr audit export --data-dir ./data > audit-2026-12.ndjson\n  \
+                      idr audit export --redis-url redis://127.0.0.1:6379 | gzip > audit.ndjson.gz"
+    )]
+    Export {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +266,9 @@ fn main() -> ExitCode {
             } => resolve(common.overrides(), &uri, accept, accept_language).await,
             Command::HashSecret => hash_secret(),
             Command::Keys(command) => keys(command).await,
+            Command::Audit(AuditCommand::Export { common }) => {
+                audit_export(common.overrides()).await
+            }
             Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
             Command::Qr(args) => qr(args),
         }
@@ -364,6 +384,30 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
     let count = bulk::export(store.as_ref(), &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} anchors");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_export(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    let store = app::open_store(&settings).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut count = 0u64;
+    store
+        .export_audit(&mut |entry| {
+            let view = idr::http::audit::AuditView::from(entry);
+            serde_json::to_writer(&mut out, &view)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| {
+                    idr::registry::StoreError::Unavailable(format!("standard output: {e}"))
+                })?;
+            count += 1;
+            Ok(())
+        })
+        .await?;
+    out.flush()?;
+    eprintln!("exported {count} audit entries");
     Ok(ExitCode::SUCCESS)
 }
 

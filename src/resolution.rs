@@ -481,6 +481,20 @@ mod tests {
         async fn claim_nonce(&self, _: &str, _: std::time::Duration) -> Result<bool, StoreError> {
             unreachable!("reads only")
         }
+        async fn trim_audit(
+            &self,
+            _: u64,
+            _: usize,
+            _: Option<String>,
+        ) -> Result<crate::registry::TrimStep, StoreError> {
+            unreachable!("reads only")
+        }
+        async fn export_audit(
+            &self,
+            _: &mut crate::registry::AuditSink<'_>,
+        ) -> Result<(), StoreError> {
+            unreachable!("reads only")
+        }
     }
 
     fn record((default, links): &(Option<usize>, Vec<LinkSpec>)) -> AnchorRecord {

@@ -8,20 +8,92 @@ use std::time::Duration;
 
 /// Starts logging to standard error. `RUST_LOG` picks levels (default `info`).
 pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(ClientErrors::start())
+        .with(filter);
     // A second initialisation (tests, tools) keeps the first.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry
+            .with(fmt.json().with_current_span(true).with_span_list(false))
             .try_init(),
     };
+}
+
+/// Where client protocol errors are logged again, at debug level (`RUST_LOG=idr::client=debug` shows them).
+pub const CLIENT_ERRORS_TARGET: &str = "idr::client";
+
+/// actix-http logs a client's protocol error (a malformed request, a body cut short, a connection reset) at ERROR
+/// as `stream error: …`, after answering it (`400`) or dropping the connection: on a public server that is anyone's
+/// to trigger, and it buried real errors. This layer takes those events out of the log and counts them
+/// (`idr_client_errors_total`); a thread of its own logs each again at debug level under `idr::client` (an event
+/// cannot be emitted from inside the handling of another). actix-http's other ERROR events (a response stream that
+/// failed, a service that would not start) are the server's and stay as they are.
+pub struct ClientErrors {
+    relay: std::sync::mpsc::SyncSender<String>,
+}
+
+/// Client errors waiting to be logged again; beyond this many they are only counted.
+const CLIENT_ERROR_BACKLOG: usize = 1024;
+
+impl ClientErrors {
+    /// The layer, with the thread that logs what it takes out.
+    pub fn start() -> ClientErrors {
+        let (relay, queue) = std::sync::mpsc::sync_channel::<String>(CLIENT_ERROR_BACKLOG);
+        let spawned = std::thread::Builder::new()
+            .name("client-errors".into())
+            .spawn(move || {
+                for error in queue {
+                    tracing::debug!(target: CLIENT_ERRORS_TARGET, %error, "client protocol error");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "client-error log thread not started: client errors are only counted");
+        }
+        ClientErrors { relay }
+    }
+
+    /// The message of an actix-http client protocol error, if `event` is one.
+    fn client_error(event: &tracing::Event<'_>) -> Option<String> {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || meta.target() != "actix_http::h1::dispatcher" {
+            return None;
+        }
+        let mut message = Message(None);
+        event.record(&mut message);
+        message.0.filter(|m| m.starts_with("stream error"))
+    }
+}
+
+/// The `message` field of an event.
+struct Message(Option<String>);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ClientErrors {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        let Some(error) = Self::client_error(event) else {
+            return true;
+        };
+        metrics::counter!(names::CLIENT_ERRORS).increment(1);
+        let _ = self.relay.try_send(error);
+        false
+    }
 }
 
 /// Latency buckets (seconds): a cached scan answers in well under a millisecond, a cold Redis walk-up in a few.
@@ -88,10 +160,65 @@ pub mod names {
     pub const WRITES: &str = "idr_writes_total";
     /// Outbound fetches by `outcome` only: hosts are chosen by clients, so they are never a label.
     pub const OUTBOUND_FETCHES: &str = "idr_outbound_fetches_total";
+    /// Malformed requests and broken connections from clients (see `ClientErrors`).
+    pub const CLIENT_ERRORS: &str = "idr_client_errors_total";
 }
 
 #[cfg(test)]
 mod tests {
+    use super::ClientErrors;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Keeps (level, target, message) of every event that reaches it.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<(tracing::Level, String, String)>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let mut message = super::Message(None);
+            event.record(&mut message);
+            let meta = event.metadata();
+            self.0.lock().unwrap().push((
+                *meta.level(),
+                meta.target().to_string(),
+                message.0.unwrap_or_default(),
+            ));
+        }
+    }
+
+    #[test]
+    fn client_protocol_errors_leave_the_error_level_and_server_errors_stay() {
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(ClientErrors::start())
+            .with(seen.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "actix_http::h1::dispatcher", "stream error: {}", "Parse(Header)");
+            tracing::error!(target: "actix_http::h1::dispatcher", "Response payload stream error: {:?}", "boom");
+            tracing::error!(target: "idr::http::problem", "store failure");
+            tracing::warn!(target: "actix_http::h1::dispatcher", "stream error: not an ERROR event");
+        });
+        let seen = seen.0.lock().unwrap();
+        let errors: Vec<&str> = seen
+            .iter()
+            .filter(|(level, _, _)| *level == tracing::Level::ERROR)
+            .map(|(_, _, m)| m.as_str())
+            .collect();
+        assert_eq!(
+            errors,
+            ["Response payload stream error: \"boom\"", "store failure"]
+        );
+        assert!(
+            seen.iter()
+                .any(|(l, _, m)| *l == tracing::Level::WARN && m.starts_with("stream error"))
+        );
+    }
+
     /// Names of this process's threads (Linux).
     fn thread_names() -> Vec<String> {
         std::fs::read_dir("/proc/self/task")

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use support::redis::RedisServer;
+use support::redis::{RedisCluster, RedisServer};
 use support::server::{ADMIN_TOKEN, Server};
 
 const G: &str = "01/09520123456788";
@@ -522,4 +522,253 @@ async fn a_crash_never_separates_a_write_from_its_entry() {
             "{id}: an acknowledged write was lost"
         );
     }
+}
+
+// Retention (`audit.retain_days`): the trim is driven here with an explicit cut-off time, as the background task
+// drives it with "now minus the retention"; no test waits for days to pass.
+
+const H: &str = "01/09506000134369";
+
+fn record(description: &str) -> idr::registry::AnchorRecord {
+    serde_json::from_value(anchor(description, "https://a.example/p")).unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+async fn entries(
+    store: &dyn idr::registry::LinkStore,
+    identifier: &str,
+    after: Option<u64>,
+) -> Vec<idr::registry::AuditEntry> {
+    let query = idr::registry::AuditQuery {
+        identifier,
+        since_ms: 0,
+        after,
+        limit: 1000,
+    };
+    store.audit(&query).await.unwrap()
+}
+
+/// Entries written before the cut-off go, later ones stay with their cursors, in steps of bounded work that resume
+/// where the last stopped; the export then holds what is left.
+async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
+    use idr::registry::Precondition;
+    for (key, description) in [
+        (G, "a"),
+        (G, "b"),
+        ("01/09520123456788/10/A", "c"),
+        (H, "d"),
+    ] {
+        store
+            .put(key, record(description), Precondition::None, "test")
+            .await
+            .unwrap();
+    }
+    let old = entries(store, G, None).await;
+    assert_eq!(old.len(), 3);
+    let newest_old = old
+        .iter()
+        .chain(&entries(store, H, None).await)
+        .map(|e| e.at_ms)
+        .max()
+        .unwrap();
+    // The next entry is written in a later millisecond than every old one.
+    while now_ms() <= newest_old {
+        std::thread::yield_now();
+    }
+    store
+        .put(G, record("e"), Precondition::None, "test")
+        .await
+        .unwrap();
+    let before_trim = entries(store, G, None).await;
+    let kept = before_trim.last().unwrap().clone();
+    assert!(kept.at_ms > newest_old);
+
+    let cutoff = newest_old + 1;
+    let (mut removed, mut steps, mut resume) = (0, 0, None);
+    loop {
+        let step = store.trim_audit(cutoff, 1, resume).await.unwrap();
+        removed += step.removed;
+        steps += 1;
+        resume = step.resume;
+        if resume.is_none() {
+            break;
+        }
+        assert!(steps < 100, "the trim does not finish");
+    }
+    assert_eq!(removed, 4, "three old entries of {G}, one of {H}");
+    assert!(steps > 2, "a budget of 1 takes several steps: {steps}");
+
+    assert_eq!(
+        entries(store, G, None).await,
+        vec![kept.clone()],
+        "the newer entry stays, cursor and all"
+    );
+    assert!(entries(store, H, None).await.is_empty());
+    let after_an_old_cursor: u64 = old[0].cursor.parse().unwrap();
+    assert_eq!(
+        entries(store, G, Some(after_an_old_cursor)).await,
+        vec![kept.clone()]
+    );
+    let after_kept: u64 = kept.cursor.parse().unwrap();
+    assert!(entries(store, G, Some(after_kept)).await.is_empty());
+
+    let again = store.trim_audit(cutoff, 1000, None).await.unwrap();
+    assert_eq!(
+        again,
+        idr::registry::TrimStep {
+            removed: 0,
+            resume: None
+        }
+    );
+    // New writes continue the cursors.
+    store
+        .put(G, record("f"), Precondition::None, "test")
+        .await
+        .unwrap();
+    let now = entries(store, G, None).await;
+    assert_eq!(now.len(), 2);
+    assert!(now[1].cursor.parse::<u64>().unwrap() > after_kept);
+
+    let mut exported = Vec::new();
+    store
+        .export_audit(&mut |e| {
+            exported.push(e);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(exported, now, "the export holds every entry left");
+}
+
+#[tokio::test]
+async fn old_entries_are_trimmed_on_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = idr::registry::embedded::EmbeddedStore::open(dir.path()).unwrap();
+    old_entries_are_trimmed(&store).await;
+}
+
+#[tokio::test]
+async fn old_entries_are_trimmed_on_redis() {
+    let redis = RedisServer::start();
+    let overrides = idr::config::Overrides {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    };
+    let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
+    let store = idr::app::open_store(&settings).await.unwrap();
+    old_entries_are_trimmed(store.as_ref()).await;
+    assert_eq!(redis.cli(&["GET", &format!("idr:audit-base:{{{G}}}")]), "3");
+}
+
+/// The server runs the trim itself, from start-up: an entry from 400 days ago (written straight into Redis) goes,
+/// today's stay.
+#[tokio::test]
+async fn the_server_trims_past_the_retention_from_start_up() {
+    let redis = RedisServer::start();
+    let old_ms = now_ms() - 400 * 86_400_000;
+    let list = format!("idr:audit:{{{G}}}");
+    let entry = format!(r#"[{old_ms},"create",null,1,"{G}","admin"]"#);
+    redis.cli(&["RPUSH", &list, &entry]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("retain.toml");
+    std::fs::write(&config, "[audit]\nretain_days = 30\n").unwrap();
+    let server = Server::start_with(&[
+        "--no-demo",
+        "--config",
+        config.to_str().unwrap(),
+        "--redis-url",
+        &redis.url(),
+    ])
+    .await;
+    server
+        .put_anchor(G, anchor("x", "https://a.example/p"))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, page) = trail(&server, &format!("identifier={G}"), ADMIN_TOKEN).await;
+        assert_eq!(status, 200);
+        let ops: Vec<(String, String)> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["operation"].as_str().unwrap().to_string(),
+                    e["cursor"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        if ops.len() == 1 {
+            // Today's write, at index 1 before the trim and base 1 + index 0 after it.
+            assert_eq!(ops, [("create".to_string(), "1".to_string())]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not trimmed: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// `idr audit export` writes every entry of every identifier as NDJSON, in the audit API's shape.
+#[tokio::test]
+async fn the_audit_export_command_writes_every_entry() {
+    let mut server = Server::start().await;
+    server
+        .put_anchor(G, anchor("x", "https://a.example/p"))
+        .await;
+    server
+        .put_anchor(G, anchor("y", "https://a.example/p"))
+        .await;
+    server
+        .put_anchor(H, anchor("z", "https://a.example/p"))
+        .await;
+    server.stop();
+    let out = std::process::Command::new(support::server::binary())
+        .args(["audit", "export", "--data-dir"])
+        .arg(server.data_dir())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["identifier"].as_str().unwrap(),
+                l["operation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(H, "create"), (G, "create"), (G, "replace")]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["who"] == "admin" && l["at"].as_str().unwrap().ends_with('Z'))
+    );
+}
+
+#[tokio::test]
+async fn old_entries_are_trimmed_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let overrides = idr::config::Overrides {
+        redis_url: Some(cluster.url()),
+        ..Default::default()
+    };
+    let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
+    let store = idr::app::open_store(&settings).await.unwrap();
+    old_entries_are_trimmed(store.as_ref()).await;
 }

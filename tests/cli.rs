@@ -33,6 +33,7 @@ fn every_command_documents_itself_with_examples() {
         "keys create",
         "keys list",
         "keys revoke",
+        "audit export",
     ] {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");
@@ -118,4 +119,62 @@ fn errors_exit_non_zero_with_a_message() {
     assert!(String::from_utf8_lossy(&bad_config.stderr).starts_with("idr: "));
     let unknown = idr(&["frobnicate"]);
     assert_eq!(unknown.status.code(), Some(2), "clap usage errors exit 2");
+}
+
+/// At start-up (and in `idr check-config`), a scheme file whose namespace would capture GS1 URIs is a configuration
+/// error naming the file and the field: here the shipped `abr` scheme against a resolver root whose path is `/abr`,
+/// and a scheme file spelled like a compressed URI segment.
+#[test]
+fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        "[resolver]\nresolver_root = \"https://id.example.com/abr\"\n",
+    )
+    .unwrap();
+    let out = idr(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("schemes/abr.toml: namespace: \"abr\" is the custom stem"),
+        "{err}"
+    );
+    assert!(err.contains("resolver.resolver_root"), "{err}");
+
+    let config_dir = dir.path().join("conf");
+    std::fs::create_dir_all(config_dir.join("schemes")).unwrap();
+    std::fs::copy(
+        "resolver-config/schemes/gs1.toml",
+        config_dir.join("schemes/gs1.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        config_dir.join("schemes/brand.toml"),
+        "namespace = \"exBrand\"\n[[key_types]]\nname = \"sku\"\npattern = \"[0-9]+\"\n",
+    )
+    .unwrap();
+    let linktypes = config_dir.join("linktypes");
+    std::fs::create_dir_all(&linktypes).unwrap();
+    for entry in std::fs::read_dir("resolver-config/linktypes").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, linktypes.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        &config,
+        format!(
+            "[resolver]\nconfig_dir = {:?}\n",
+            config_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = idr(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "brand.toml: namespace: \"exBrand\" has the form of a compressed GS1 Digital Link URI"
+        ),
+        "{err}"
+    );
 }

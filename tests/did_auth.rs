@@ -703,3 +703,128 @@ fn bad_did_writers_stop_start_up_naming_the_field() {
         assert!(stderr.contains(field), "{field}: {stderr}");
     }
 }
+
+/// The embedded store keeps claimed token ids in its file: a token replayed after a restart, within its lifetime, is
+/// refused as it would have been before.
+#[tokio::test]
+async fn replays_are_refused_after_a_restart_of_the_embedded_store() {
+    let issuer = Issuer::start().await;
+    let mut server = issuer.server("").await;
+    let path = anchor_path(GTIN);
+    let body = product("Pack");
+    let token = issuer.es256.token("PUT", &path, &body);
+    let r = send(
+        &server,
+        Method::PUT,
+        &path,
+        &body,
+        Some(format!("DID {token}")),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    server.stop();
+    server.resume().await;
+    let r = send(
+        &server,
+        Method::PUT,
+        &path,
+        &body,
+        Some(format!("DID {token}")),
+    )
+    .await;
+    refused(r, "already used").await;
+    assert_eq!(
+        version(&server, GTIN).await,
+        Some(1),
+        "the replay wrote nothing"
+    );
+    // And after a crash (kill -9) too, with a fresh token still accepted.
+    server.crash_and_restart().await;
+    let r = send(
+        &server,
+        Method::PUT,
+        &path,
+        &body,
+        Some(format!("DID {token}")),
+    )
+    .await;
+    refused(r, "already used").await;
+    let r = signed(&server, &issuer.es256, Method::PUT, &path, &body).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(version(&server, GTIN).await, Some(2));
+}
+
+/// With `store.redis_wait_replicas`, a token's claim waits for the replica like any write (`WAIT` after the
+/// `SET NX`): one `WAIT` for the claim, one for the write, and the claim is on the replica when the answer comes.
+#[tokio::test]
+async fn the_redis_claim_of_a_token_waits_for_the_replica() {
+    let primary = RedisServer::start();
+    let replica_of = primary.port.to_string();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &replica_of]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !replica
+        .cli(&["INFO", "replication"])
+        .contains("master_link_status:up")
+    {
+        assert!(std::time::Instant::now() < deadline, "replica did not sync");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let issuer = Issuer::start().await;
+    let config = issuer.config("[store]\nredis_wait_replicas = 1\nredis_wait_timeout_ms = 2000\n");
+    let server = Server::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--config",
+        &config,
+        "--redis-url",
+        &primary.url(),
+    ])
+    .await;
+    let waits = || {
+        primary
+            .cli(&["INFO", "commandstats"])
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = waits();
+    let path = anchor_path(GTIN);
+    let body = product("Pack");
+    let token = issuer.es256.token("PUT", &path, &body);
+    let r = send(
+        &server,
+        Method::PUT,
+        &path,
+        &body,
+        Some(format!("DID {token}")),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(
+        waits(),
+        before + 2,
+        "a WAIT for the claim and one for the write"
+    );
+    assert_eq!(
+        replica.keys("idr:nonce:*").len(),
+        1,
+        "the claim is on the replica"
+    );
+    let r = send(
+        &server,
+        Method::PUT,
+        &path,
+        &body,
+        Some(format!("DID {token}")),
+    )
+    .await;
+    refused(r, "already used").await;
+    assert_eq!(
+        waits(),
+        before + 2,
+        "a refused claim wrote nothing to wait for"
+    );
+}

@@ -256,3 +256,213 @@ async fn the_health_check_command_reflects_the_server() {
         .unwrap();
     assert_eq!(not_found.code(), Some(1), "a 400/404 is not healthy");
 }
+
+/// Malformed HTTP is the client's error: it is answered `400`, counted, and logged at debug level, never at ERROR
+/// (actix-http logs it as an ERROR of its own; see `telemetry::ClientErrors`).
+#[tokio::test]
+async fn malformed_http_is_not_logged_as_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("IDR_LOG__FORMAT", "json")
+        .env("RUST_LOG", "info,idr::client=debug")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = Server::client();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let malformed: [&[u8]; 4] = [
+        b"GET /\x01\x02 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"NOT AN HTTP REQUEST\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost x\r\nbroken header line\r\n\r\n",
+        b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    ];
+    for request in malformed {
+        let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        socket.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let relayed = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains(r#""target":"idr::client""#))
+            .count()
+    };
+    while relayed(&lines.lock().unwrap()) < malformed.len() {
+        assert!(
+            Instant::now() < deadline,
+            "client errors are logged at debug level: {:?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&metrics, "idr_client_errors_total", &[]),
+        malformed.len() as f64
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lines = lines.lock().unwrap();
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let errors: Vec<&Value> = parsed.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "ERROR events: {errors:?}");
+    let debug = parsed
+        .iter()
+        .find(|l| l["target"] == "idr::client")
+        .unwrap();
+    assert_eq!(debug["level"], "DEBUG", "{debug}");
+    assert!(
+        debug["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("stream error")),
+        "{debug}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// With `server.admin_listen`, metrics and the readiness detail are on that port only; the public port keeps a bare
+/// readiness status for load balancers and answers `404` for `/metrics`. A graceful stop stops both listeners.
+#[tokio::test]
+async fn the_admin_listener_takes_metrics_and_readiness_detail_off_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_drain_ms = 1500\nshutdown_timeout_seconds = 5\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let client = Server::client();
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(server.url("/01/09506000134369")).await.0, 404, "a scan");
+
+    let (status, body) = get(server.url("/metrics")).await;
+    assert_eq!(status, 404, "public /metrics: {body}");
+    assert!(!body.contains("idr_"), "{body}");
+    let (status, body) = get(server.url("/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": true}),
+        "the public readiness is the bare status"
+    );
+
+    let (status, body) = get(format!("{admin}/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(
+        metric(&body, "idr_resolutions_total", &["outcome=\"not_found\""]) >= 1.0,
+        "the public port's scans are counted: {body}"
+    );
+    let (status, body) = get(format!("{admin}/readyz")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": true, "store": "embedded"})
+    );
+    assert_eq!(get(format!("{admin}/healthz")).await.0, 200);
+    for path in [
+        "/01/09506000134369",
+        "/api/v1/audit",
+        "/.well-known/resolver",
+        "/",
+    ] {
+        assert_eq!(get(format!("{admin}{path}")).await.0, 404, "admin {path}");
+    }
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Draining: both listeners say not ready; the admin one says why.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get(format!("{admin}/readyz")).await;
+        if status == 503 {
+            assert!(body.contains("shutting down"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "admin readiness did not turn");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = get(server.url("/readyz")).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ready": false})
+    );
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("the process exits after draining");
+    assert!(status.success(), "a graceful stop exits 0: {status:?}");
+    assert!(client.get(server.url("/healthz")).send().await.is_err());
+    assert!(
+        client.get(format!("{admin}/healthz")).send().await.is_err(),
+        "the admin listener stopped too"
+    );
+}

@@ -524,3 +524,52 @@ async fn errors_are_problems_naming_what_is_wrong() {
         "registering a scheme needs a scope over its namespace"
     );
 }
+
+/// A namespace registered through the API cannot capture GS1 URIs: one spelled like a compressed Digital Link
+/// segment, or the custom stem of the resolver root's path, is refused with `409` naming `namespace`, and those URIs
+/// keep resolving as GS1. Other namespaces register as before.
+#[tokio::test]
+async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
+    let server =
+        Server::start_with(&["--no-demo", "--resolver-root", "https://id.example.com/dl"]).await;
+    let body = json!({"itemDescription": "x", "links": [
+        {"linkType": "gs1:pip", "href": "https://a.example/p", "title": "p"}]});
+    server.put_anchor("01/09528765123457", body.clone()).await;
+    server.put_anchor("01/09520123456788", body).await;
+    for namespace in ["exMBZFlvQMDly", "EH30164596f40c0e5cbe991a83", "dl", "DL"] {
+        let scheme = json!({"namespace": namespace, "applicationIdentifiers": [
+            {"shortcode": "p", "type": "I", "regex": "[0-9]+"}]});
+        let (status, problem) = call(
+            &server,
+            reqwest::Method::POST,
+            &format!("{API}/identifiers"),
+            ADMIN_TOKEN,
+            Some(scheme),
+        )
+        .await;
+        assert_eq!(status, 409, "{namespace}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "namespace", "{problem}");
+        assert_eq!(problem["status"], 409);
+    }
+    // Still GS1: a compressed URI (decompressed, walking up to the GTIN) and a URI under the root's stem.
+    for path in [
+        "/exMBZFlvQMDly-mRqD",
+        "/eh30164596f40c0e5cbe991a83",
+        "/dl/01/09520123456788",
+    ] {
+        let r = Server::client().get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 307, "{path}");
+        assert_eq!(r.headers()["location"], "https://a.example/p", "{path}");
+    }
+    let fine = json!({"namespace": "brand", "applicationIdentifiers": [
+        {"shortcode": "p", "type": "I", "regex": "[0-9]+"}]});
+    let (status, answer) = call(
+        &server,
+        reqwest::Method::POST,
+        &format!("{API}/identifiers"),
+        ADMIN_TOKEN,
+        Some(fine),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+}

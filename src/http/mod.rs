@@ -152,6 +152,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::route().to(resolve::resolve));
 }
 
+/// The admin listener (`server.admin_listen`): metrics, readiness with its detail, liveness; nothing else.
+pub fn admin_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::route().to(wellknown::healthz))
+        .route("/readyz", web::route().to(wellknown::admin_readyz))
+        .route("/metrics", web::route().to(wellknown::admin_metrics))
+        .default_service(web::route().to(wellknown::admin_not_found));
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_query;

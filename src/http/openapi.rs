@@ -239,6 +239,12 @@ pub fn problem_example(status: u16) -> Value {
             Value::Null,
         ),
         404 => ("Not found", "no anchor 01/09506000134369", Value::Null),
+        409 => (
+            "Conflict",
+            "\"exBrand\" has the form of a compressed GS1 Digital Link URI (\"eh\" or \"ex\" and then hex or base64url): \
+             /exBrand would be read as this scheme's, not decompressed; choose another name",
+            json!([{"field": "namespace", "message": "\"exBrand\" has the form of a compressed GS1 Digital Link URI"}]),
+        ),
         412 => (
             "Precondition failed",
             "the anchor is at version 4",

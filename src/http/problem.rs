@@ -36,6 +36,9 @@ pub enum ApiError {
     Forbidden { identifier: String, held: String },
     #[error("{}", .0.message)]
     BadBody(FieldError),
+    /// The request conflicts with what is configured (a scheme namespace that would capture GS1 URIs).
+    #[error("{}", .0.message)]
+    Conflict(FieldError),
     #[error("the submitted anchor is invalid")]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::BadBody(_) | ApiError::BadRequest(_) => "Bad request",
+            ApiError::Conflict(_) => "Conflict",
             ApiError::Invalid(_) => "Invalid anchor",
             ApiError::NotFound(_) => "Not found",
             ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
@@ -138,7 +142,7 @@ impl ApiError {
     fn errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::Invalid(errors) => errors.clone(),
-            ApiError::BadBody(e) => vec![e.clone()],
+            ApiError::BadBody(e) | ApiError::Conflict(e) => vec![e.clone()],
             ApiError::Identifier(e) => vec![FieldError::new("identifier", e.to_string())],
             ApiError::Qr(QrError::Option { parameter, reason }) => {
                 vec![FieldError::new(*parameter, reason.clone())]
@@ -187,6 +191,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             // The issue contract: a link type no vocabulary knows is a 400; other broken rules are 422.
             ApiError::Invalid(errors) if errors.iter().any(|e| e.unknown_term) => {
                 StatusCode::BAD_REQUEST

@@ -666,7 +666,8 @@ fn set_tag(l: &mut Link, tag: String) {
     request_body(content = crate::identifier::scheme::registered::Registration),
     responses(
         (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::openapi::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
-        (status = 400, description = "A bad entry, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400)))
+        (status = 400, description = "A bad entry, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
+        (status = 409, description = "The namespace would capture GS1 Digital Link URIs (a compressed segment, a configured custom stem); errors[0].field is namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(409)))
     ))]
 pub(super) async fn register_scheme(
     state: &AppState,
@@ -698,11 +699,12 @@ pub(super) async fn register_scheme(
     // Check against the set in force before storing, so nothing unusable is ever stored.
     let mut probe = registration.compile().map_err(scheme_error)?;
     probe.definition = definition.clone();
-    state
-        .parser
-        .schemes()
-        .with_registered(probe)
-        .map_err(scheme_error)?;
+    let schemes = state.parser.schemes();
+    // A namespace that would capture GS1 URIs conflicts with the GS1 scheme: 409, naming the field.
+    schemes
+        .check_shadowing(&probe)
+        .map_err(|p| ApiError::Conflict(FieldError::new(p.field, p.reason)))?;
+    schemes.with_registered(probe).map_err(scheme_error)?;
     state
         .store
         .put_scheme(&registration.namespace, &definition)

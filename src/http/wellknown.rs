@@ -29,8 +29,24 @@ pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .body(r#"{"status":"ok"}"#))
 }
 
-/// Prometheus metrics. Cache gauges are read at scrape time.
+/// Whether `/metrics` and the readiness detail moved to the admin listener (`server.admin_listen`).
+fn has_admin_listener(state: &AppState) -> bool {
+    state.settings.server.admin_addr().is_some()
+}
+
+/// Prometheus metrics on the public port: there only while no admin listener is configured.
 pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if has_admin_listener(&state) {
+        return Err(ApiError::NotFound("not found".into()));
+    }
+    admin_metrics(req, state).await
+}
+
+/// Prometheus metrics. Cache gauges are read at scrape time.
+pub async fn admin_metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -53,7 +69,8 @@ pub async fn metrics(
         .body(handle.render()))
 }
 
-/// Readiness: the store answers now, and the server is not draining for shutdown.
+/// Readiness on the public port. With an admin listener it is the bare status a load balancer needs
+/// (`{"ready":true|false}`, `200`/`503`); the store kind and the reason stay on the admin listener.
 pub async fn readyz(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -61,6 +78,34 @@ pub async fn readyz(
     if let Some(r) = read_only(&req)? {
         return Ok(r);
     }
+    let (status, mut body) = readiness(&state).await;
+    if has_admin_listener(&state) {
+        body = json!({"ready": status == StatusCode::OK});
+    }
+    Ok(readiness_response(status, body))
+}
+
+/// Readiness with its detail (store kind, why not ready), on the admin listener.
+pub async fn admin_readyz(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    let (status, body) = readiness(&state).await;
+    Ok(readiness_response(status, body))
+}
+
+/// Anything else asked of the admin listener.
+pub async fn admin_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(
+        "the admin listener serves /metrics, /readyz and /healthz".into(),
+    ))
+}
+
+/// Readiness: the store answers now, and the server is not draining for shutdown.
+async fn readiness(state: &AppState) -> (StatusCode, Value) {
     let kind = if state.settings.redis_url().is_some() {
         "redis"
     } else {
@@ -68,12 +113,9 @@ pub async fn readyz(
     };
     if state.draining.load(std::sync::atomic::Ordering::Acquire) {
         let body = json!({"ready": false, "store": kind, "detail": "shutting down"});
-        return Ok(HttpResponse::ServiceUnavailable()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type("application/json")
-            .body(body.to_string()));
+        return (StatusCode::SERVICE_UNAVAILABLE, body);
     }
-    let (status, body) = match state.store.ready().await {
+    match state.store.ready().await {
         Ok(()) => (StatusCode::OK, json!({"ready": true, "store": kind})),
         Err(e) => {
             // What the store said is for the log; anyone may call /readyz.
@@ -84,11 +126,14 @@ pub async fn readyz(
                 json!({"ready": false, "store": kind, "detail": detail}),
             )
         }
-    };
-    Ok(HttpResponse::build(status)
+    }
+}
+
+fn readiness_response(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("application/json")
-        .body(body.to_string()))
+        .body(body.to_string())
 }
 
 /// One document satisfying both `/.well-known/gs1resolver` (GS1) and `/.well-known/resolver` (UNTP 0.7 IDR-14).

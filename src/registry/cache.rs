@@ -608,6 +608,19 @@ impl LinkStore for CachedStore {
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
         self.inner.claim_nonce(nonce, ttl).await
     }
+
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        self.inner.trim_audit(before_ms, budget, resume).await
+    }
+
+    async fn export_audit(&self, sink: &mut super::AuditSink<'_>) -> Result<(), StoreError> {
+        self.inner.export_audit(sink).await
+    }
 }
 
 #[cfg(test)]

@@ -31,13 +31,20 @@ const DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("deleted");
 /// (`META["audit_seq"]`), so entries sort by write order within each primary key.
 const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 const AUDIT_SEQ: &str = "audit_seq";
+/// One-time values claimed by DID-signed requests (their `jti`, hashed): nonce → expiry (unix ms). Kept in the file so
+/// a replay after a restart is refused too.
+const NONCES: TableDefinition<&str, u64> = TableDefinition::new("nonces");
+/// The same claims ordered by expiry, (expiry ms, nonce), so expired ones are found without a scan.
+const NONCE_EXPIRIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("nonce_expiries");
+/// Expired claims removed by one new claim, at most: a claim adds one, so the tables stay near the number of live
+/// tokens while no claim does unbounded work.
+const NONCE_SWEEP: usize = 64;
 const FILE_NAME: &str = "idr.redb";
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    nonces: Arc<Nonces>,
     committed: Arc<CommittedTable>,
     /// Every commit saves redb's allocator state (`store.embedded_quick_repair`).
     quick_repair: bool,
@@ -104,7 +111,6 @@ impl EmbeddedStore {
         txn.commit().map_err(unavailable)?;
         Ok(Self {
             db: Arc::new(db),
-            nonces: Arc::default(),
             committed: Arc::default(),
             quick_repair,
         })
@@ -436,6 +442,26 @@ fn append_audit(
     log.close()
 }
 
+/// When an audit entry was written: its first field, read without decoding the rest.
+fn audit_time(part: &str, seq: u64, json: &[u8]) -> Result<u64, StoreError> {
+    let digits = json
+        .strip_prefix(br#"{"at_ms":"#)
+        .map(|rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+        .filter(|n| *n > 0);
+    if let Some(n) = digits {
+        // At most 20 ASCII digits: parses unless it overflows.
+        if let Some(ms) = std::str::from_utf8(&json[9..9 + n])
+            .ok()
+            .and_then(|d| d.parse().ok())
+        {
+            return Ok(ms);
+        }
+    }
+    let stored: StoredAudit = serde_json::from_slice(json)
+        .map_err(|e| unavailable(format!("audit entry {part}/{seq}: {e}")))?;
+    Ok(stored.at_ms)
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -627,40 +653,162 @@ impl LinkStore for EmbeddedStore {
         Ok(())
     }
 
-    /// In memory: the embedded store has one process (redb locks its file), and a token outlives no restart by
-    /// more than its few minutes.
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        let this = self.clone();
+        blocking(move || this.trim_audit_now(before_ms, budget, resume)).await
+    }
+
+    async fn export_audit(&self, sink: &mut super::AuditSink<'_>) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(AUDIT) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        };
+        for entry in table.iter().map_err(unavailable)? {
+            let (k, v) = entry.map_err(unavailable)?;
+            let (part, seq) = k.value();
+            let stored: StoredAudit = serde_json::from_slice(v.value())
+                .map_err(|e| unavailable(format!("audit entry {part}/{seq}: {e}")))?;
+            sink(stored.into_entry(seq))?;
+        }
+        Ok(())
+    }
+
+    /// In the file, in its own transaction: a token replayed after a restart is refused as before it.
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
-        Ok(self.nonces.claim(nonce, ttl))
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.claim_nonce_at(nonce, now_ms(), ttl_ms).await
     }
 }
 
-/// One-time values with an expiry. Expired entries are swept whenever the map has doubled since the last sweep, so
-/// memory follows the number of live tokens.
-#[derive(Default)]
-struct Nonces {
-    inner: std::sync::Mutex<NonceMap>,
-}
-
-#[derive(Default)]
-struct NonceMap {
-    expiries: std::collections::HashMap<String, std::time::Instant>,
-    sweep_at: usize,
-}
-
-impl Nonces {
-    fn claim(&self, nonce: &str, ttl: std::time::Duration) -> bool {
-        let now = std::time::Instant::now();
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if map.expiries.len() >= map.sweep_at {
-            map.expiries.retain(|_, expiry| *expiry > now);
-            map.sweep_at = (map.expiries.len() * 2).max(1024);
-        }
-        match map.expiries.get(nonce) {
-            Some(expiry) if *expiry > now => false,
-            _ => {
-                map.expiries.insert(nonce.to_string(), now + ttl);
-                true
+impl EmbeddedStore {
+    /// `claim_nonce` at a given time (unix ms). Removes up to `NONCE_SWEEP` claims expired by then.
+    async fn claim_nonce_at(&self, nonce: &str, now: u64, ttl_ms: u64) -> Result<bool, StoreError> {
+        let (this, nonce) = (self.clone(), nonce.to_string());
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let claimed = {
+                let mut nonces = txn.open_table(NONCES).map_err(unavailable)?;
+                let mut expiries = txn.open_table(NONCE_EXPIRIES).map_err(unavailable)?;
+                let expired: Vec<(u64, String)> = expiries
+                    .range(..(now, ""))
+                    .map_err(unavailable)?
+                    .take(NONCE_SWEEP)
+                    .map(|e| e.map(|(k, _)| (k.value().0, k.value().1.to_string())))
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)?;
+                for (expiry, old) in &expired {
+                    expiries
+                        .remove((*expiry, old.as_str()))
+                        .map_err(unavailable)?;
+                    nonces.remove(old.as_str()).map_err(unavailable)?;
+                }
+                let live = nonces
+                    .get(nonce.as_str())
+                    .map_err(unavailable)?
+                    .map(|v| v.value())
+                    .filter(|expiry| *expiry > now);
+                match live {
+                    Some(_) => false,
+                    None => {
+                        let expiry = now.saturating_add(ttl_ms);
+                        if let Some(old) =
+                            nonces.insert(nonce.as_str(), expiry).map_err(unavailable)?
+                        {
+                            expiries
+                                .remove((old.value(), nonce.as_str()))
+                                .map_err(unavailable)?;
+                        }
+                        expiries
+                            .insert((expiry, nonce.as_str()), ())
+                            .map_err(unavailable)?;
+                        true
+                    }
+                }
+            };
+            if claimed {
+                this.commit(txn)?;
+            } else {
+                txn.abort().map_err(unavailable)?;
             }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    /// One step of an audit trim, in one write transaction. Partitions are visited in key order from `resume`; within
+    /// a partition entries are in write order, so the first entry at or after `before_ms` ends the partition's visit.
+    fn trim_audit_now(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let txn = self.begin_write()?;
+        let step = {
+            let mut table = txn.open_table(AUDIT).map_err(unavailable)?;
+            let mut doomed: Vec<(String, u64)> = Vec::new();
+            let budget = budget.max(1);
+            let mut examined = 0usize;
+            // The partition to start at (included: a step may stop in the middle of one).
+            let mut from: Option<(String, bool)> = resume.map(|p| (p, true));
+            let resume = 'pass: loop {
+                let range = match &from {
+                    None => table.range::<(&str, u64)>(..),
+                    Some((p, true)) => table.range((Included((p.as_str(), 0u64)), Unbounded)),
+                    Some((p, false)) => table.range((Excluded((p.as_str(), u64::MAX)), Unbounded)),
+                }
+                .map_err(unavailable)?;
+                let mut newer_in = None;
+                for entry in range {
+                    let (k, v) = entry.map_err(unavailable)?;
+                    let (part, seq) = k.value();
+                    if examined >= budget {
+                        break 'pass Some(part.to_string());
+                    }
+                    examined += 1;
+                    if audit_time(part, seq, v.value())? < before_ms {
+                        doomed.push((part.to_string(), seq));
+                    } else {
+                        newer_in = Some(part.to_string());
+                        break;
+                    }
+                }
+                match newer_in {
+                    Some(part) => from = Some((part, false)),
+                    None => break None,
+                }
+            };
+            for (part, seq) in &doomed {
+                table.remove((part.as_str(), *seq)).map_err(unavailable)?;
+            }
+            super::TrimStep {
+                removed: doomed.len() as u64,
+                resume,
+            }
+        };
+        if step.removed > 0 {
+            self.commit(txn)?;
+        } else {
+            txn.abort().map_err(unavailable)?;
+        }
+        Ok(step)
+    }
+
+    /// Claims remembered now (tests).
+    #[cfg(test)]
+    fn nonce_count(&self) -> u64 {
+        let txn = self.db.begin_read().unwrap();
+        match txn.open_table(NONCES) {
+            Ok(t) => t.len().unwrap(),
+            Err(_) => 0,
         }
     }
 }
@@ -883,20 +1031,67 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn nonces_are_claimed_once_until_they_expire() {
+    async fn nonces_are_claimed_once_until_they_expire_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = 1_800_000_000_000;
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert!(store.claim_nonce_at("a", t0, 1000).await.unwrap());
+            assert!(!store.claim_nonce_at("a", t0 + 999, 1000).await.unwrap());
+            assert!(store.claim_nonce_at("b", t0, 5000).await.unwrap());
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert!(
+            !store.claim_nonce_at("a", t0 + 500, 1000).await.unwrap(),
+            "remembered across a reopen"
+        );
+        assert!(!store.claim_nonce_at("b", t0 + 4999, 5000).await.unwrap());
+        assert!(
+            store.claim_nonce_at("a", t0 + 1000, 1000).await.unwrap(),
+            "expired"
+        );
+        assert!(
+            !store.claim_nonce_at("a", t0 + 1999, 1000).await.unwrap(),
+            "claimed anew"
+        );
+        // The real clock: a claim is a claim.
+        assert!(
+            store
+                .claim_nonce("c", std::time::Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_nonce("c", std::time::Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_nonces_are_swept_a_bounded_number_per_claim() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        let short = std::time::Duration::from_millis(50);
-        assert!(store.claim_nonce("a", short).await.unwrap());
-        assert!(!store.claim_nonce("a", short).await.unwrap());
-        assert!(store.claim_nonce("b", short).await.unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
-        assert!(store.claim_nonce("a", short).await.unwrap(), "expired");
-        let nonces = Nonces::default();
-        for i in 0..5000 {
-            assert!(nonces.claim(&i.to_string(), std::time::Duration::ZERO));
+        let t0 = 1_800_000_000_000;
+        for i in 0..200 {
+            assert!(
+                store
+                    .claim_nonce_at(&format!("old{i}"), t0, 10)
+                    .await
+                    .unwrap()
+            );
         }
-        let swept = nonces.inner.lock().unwrap().expiries.len();
-        assert!(swept < 2100, "expired entries are swept: {swept}");
+        assert_eq!(store.nonce_count(), 200);
+        // Long after they expired: each claim takes away at most NONCE_SWEEP of them.
+        assert!(store.claim_nonce_at("new0", t0 + 1000, 10).await.unwrap());
+        assert_eq!(store.nonce_count(), 200 - NONCE_SWEEP as u64 + 1);
+        for i in 1..4 {
+            store
+                .claim_nonce_at(&format!("new{i}"), t0 + 1000, 10)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.nonce_count(), 4, "only the live claims are left");
     }
 }

@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod format;
 pub mod record;
 pub mod redis;
+pub mod retention;
 
 pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
@@ -57,6 +58,18 @@ impl Precondition {
             Err(StoreError::PreconditionFailed { current })
         }
     }
+}
+
+/// Receives every audit entry during an audit export.
+pub type AuditSink<'s> = dyn FnMut(AuditEntry) -> Result<(), StoreError> + Send + 's;
+
+/// What one step of an audit trim did (`LinkStore::trim_audit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrimStep {
+    /// Entries removed.
+    pub removed: u64,
+    /// Where the next step goes on; `None` when this step finished a pass over the whole trail.
+    pub resume: Option<String>,
 }
 
 /// Receives every anchor during an export: (canonical path, record).
@@ -232,6 +245,19 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
         Ok(self.get_many(&[key]).await?.pop().flatten())
     }
+
+    /// Removes audit entries written before `before_ms` (unix milliseconds), looking at no more than about `budget`
+    /// entries, from where the previous step stopped (`resume`; `None` starts a pass). Entries after the removed
+    /// ones keep their cursors.
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<TrimStep, StoreError>;
+
+    /// Calls `sink` with every audit entry of every identifier (`idr audit export`), each partition oldest first.
+    async fn export_audit(&self, sink: &mut AuditSink<'_>) -> Result<(), StoreError>;
 
     /// Records a one-time value (a signed request's `jti`, hashed) for `ttl`. `Ok(true)` for the first claim;
     /// `Ok(false)` while an earlier claim is remembered, on any replica sharing the store. Deliberately no default:

@@ -145,6 +145,37 @@ return {1, next, value}
     )
 });
 
+/// Removes the oldest entries of one audit list while they are older than ARGV[1] (unix ms), at most ARGV[2] of
+/// them, and adds their number to the list's base (KEYS[2]): a cursor is the base plus the list index, so the
+/// entries that stay keep their cursors. KEYS: audit list, its base. Returns how many were removed.
+static TRIM_AUDIT: LazyLock<WriteScript> = LazyLock::new(|| {
+    WriteScript::new(
+        r#"
+local before, max, n = tonumber(ARGV[1]), tonumber(ARGV[2]), 0
+while n < max do
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then break end
+  local ms = tonumber(string.match(head, '^%[(%d+),'))
+  if ms == nil or ms >= before then break end
+  redis.call('LPOP', KEYS[1])
+  n = n + 1
+end
+if n > 0 then redis.call('INCRBY', KEYS[2], n) end
+return n
+"#
+        .to_string(),
+    )
+});
+
+/// One page of an audit list with the list's base, read in one step so a trim cannot shift the indices between
+/// the two. KEYS: audit list, its base; ARGV: first cursor wanted, page size. Returns {base, first index read, entries}.
+const READ_AUDIT: &str = r#"
+local base = tonumber(redis.call('GET', KEYS[2]) or '0')
+local from = tonumber(ARGV[1]) - base
+if from < 0 then from = 0 end
+return {base, from, redis.call('LRANGE', KEYS[1], from, from + tonumber(ARGV[2]) - 1)}
+"#;
+
 /// A Lua write script, kept as source (for `EVAL`) and as a `Script` (for `EVALSHA`).
 struct WriteScript {
     source: String,
@@ -378,6 +409,15 @@ impl RedisStore {
         key(&self.prefix, "audit", audit::partition(canonical))
     }
 
+    /// How many entries were trimmed from the front of an audit list (`audit_key`): cursors are that plus the index.
+    fn audit_base_key(&self, list: &str) -> String {
+        let tagged = list
+            .strip_prefix(&self.prefix)
+            .and_then(|k| k.strip_prefix(":audit:"))
+            .unwrap_or(list);
+        format!("{}:audit-base:{tagged}", self.prefix)
+    }
+
     /// The copy a delete keeps; same hash tag, so it shares the anchor's slot.
     fn deleted_key(&self, canonical: &str) -> String {
         key(&self.prefix, "d", canonical)
@@ -436,11 +476,7 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let pattern = format!("{}:a:*", self.prefix);
         for node in self.scan_nodes().await? {
-            let client = redis::Client::open(node.as_str()).map_err(unavailable)?;
-            let mut conn = client
-                .get_multiplexed_async_connection()
-                .await
-                .map_err(unavailable)?;
+            let mut conn = node_connection(&node).await?;
             let mut cursor: u64 = 0;
             loop {
                 let mut cmd = redis::cmd("SCAN");
@@ -465,6 +501,15 @@ impl RedisStore {
         }
         Ok(())
     }
+}
+
+/// A connection to one node, to scan it.
+async fn node_connection(node: &str) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+    let client = redis::Client::open(node).map_err(unavailable)?;
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(unavailable)
 }
 
 /// What a scan visitor wants next.
@@ -542,6 +587,27 @@ fn key(prefix: &str, kind: &str, canonical: &str) -> String {
 /// The canonical path back from an anchor key.
 fn canonical_of(prefix: &str, key: &str) -> Option<String> {
     let tagged = key.strip_prefix(prefix)?.strip_prefix(":a:{")?;
+    let (primary, rest) = tagged.split_once('}')?;
+    Some(format!("{primary}{rest}"))
+}
+
+/// `{node}:{cursor}:{last list done}` back into its parts; a start from the beginning for anything else.
+fn parse_trim_resume(resume: Option<&str>) -> (usize, u64, Option<String>) {
+    let mut parts = resume.unwrap_or("").splitn(3, ':');
+    let node = parts.next().and_then(|n| n.parse().ok());
+    let cursor = parts.next().and_then(|c| c.parse().ok());
+    match (node, cursor) {
+        (Some(node), Some(cursor)) => {
+            let done = parts.next().filter(|d| !d.is_empty()).map(str::to_string);
+            (node, cursor, done)
+        }
+        _ => (0, 0, None),
+    }
+}
+
+/// The primary key (audit partition) of an audit list key: `{prefix}:audit:{01/09520123456788}`.
+fn audit_partition_of(prefix: &str, key: &str) -> Option<String> {
+    let tagged = key.strip_prefix(prefix)?.strip_prefix(":audit:{")?;
     let (primary, rest) = tagged.split_once('}')?;
     Some(format!("{primary}{rest}"))
 }
@@ -648,6 +714,8 @@ fn decode(key: &str, bytes: Option<Vec<u8>>) -> Result<Option<Arc<StoredAnchor>>
 
 /// How many entries one `LRANGE` of an audit read fetches.
 const AUDIT_BATCH: usize = 500;
+/// Audit lists asked for per `SCAN` of a trim or an export.
+const AUDIT_SCAN_COUNT: usize = 100;
 
 impl RedisStore {
     /// The encoded records of `keys`, in their order, in one round trip: one `MGET` when the keys share a slot.
@@ -679,8 +747,9 @@ impl RedisStore {
         })
     }
 
-    /// Reads one primary key's audit list after the cursor (a list index: entries are only ever appended), skipping
-    /// entries before `since` or for other levels, until `limit` entries match or the list ends.
+    /// Reads one primary key's audit list after the cursor (the list's base plus an index: entries are appended at
+    /// the end and trimmed from the front), skipping entries before `since` or for other levels, until `limit`
+    /// entries match or the list ends.
     async fn read_audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
         // No list grows near `MAX_CURSOR`, so nothing follows a larger cursor; below it the index arithmetic (and
         // `LRANGE`'s signed 64-bit range) cannot overflow.
@@ -690,12 +759,21 @@ impl RedisStore {
             None => 0,
         };
         let list = self.audit_key(query.identifier);
+        let base_key = self.audit_base_key(&list);
         let mut out = Vec::new();
         loop {
-            let mut cmd = redis::cmd("LRANGE");
-            cmd.arg(&list).arg(next).arg(next + AUDIT_BATCH as u64 - 1);
-            let page: Vec<String> = self.conn.query(&cmd).await.map_err(unavailable)?;
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(READ_AUDIT)
+                .arg(2)
+                .arg(&list)
+                .arg(&base_key)
+                .arg(next)
+                .arg(AUDIT_BATCH);
+            let (base, from, page): (u64, u64, Vec<String>) =
+                self.conn.query(&cmd).await.map_err(unavailable)?;
             let full = page.len() == AUDIT_BATCH;
+            // Entries trimmed since `next` was handed out are skipped, not repeated.
+            next = next.max(base + from);
             for raw in page {
                 let entry = list_entry(&list, next, &raw)?;
                 next += 1;
@@ -710,6 +788,22 @@ impl RedisStore {
                 return Ok(out);
             }
         }
+    }
+
+    /// Audit list keys found by `SCAN` on node `node` (an index into `scan_nodes`) from `cursor`: (next cursor, keys).
+    async fn scan_audit_lists(
+        &self,
+        node: &str,
+        cursor: u64,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let mut conn = node_connection(node).await?;
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}:audit:*", self.prefix))
+            .arg("COUNT")
+            .arg(AUDIT_SCAN_COUNT);
+        cmd.query_async(&mut conn).await.map_err(unavailable)
     }
 
     /// Runs the put script; `op` is the audit operation (`put`: create or replace; `import`).
@@ -927,6 +1021,115 @@ impl LinkStore for RedisStore {
         self.read_audit(query).await
     }
 
+    /// Visits the audit lists with `SCAN`, node by node; `resume` is `{node index}:{SCAN cursor}:{last list done}`
+    /// (a step that stops inside a batch scans that batch again and skips the lists before it had finished, so
+    /// every step gets further). Every list visited costs one script, which removes at most the remaining budget.
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<super::TrimStep, StoreError> {
+        // In a fixed order: `CLUSTER NODES` lists them as the node asked sees them, and a resume names one by index.
+        let mut nodes = self.scan_nodes().await?;
+        nodes.sort();
+        let (mut node, mut cursor, mut done) = parse_trim_resume(resume.as_deref());
+        let mut left = budget.max(1) as u64;
+        let mut removed = 0;
+        while node < nodes.len() {
+            let (next, lists) = self.scan_audit_lists(&nodes[node], cursor).await?;
+            // Skip what the last step finished in this batch (all of it when that list is gone: emptied lists are
+            // deleted, and seeing a finished list again costs one script).
+            let skip = done
+                .take()
+                .and_then(|d| lists.iter().position(|l| *l == d))
+                .map_or(0, |i| i + 1);
+            let mut last_done: Option<&String> = None;
+            for list in &lists[skip..] {
+                let resume = |last_done: Option<&String>| {
+                    let done = last_done.map_or("", |l| l.as_str());
+                    Some(format!("{node}:{cursor}:{done}"))
+                };
+                if left == 0 {
+                    return Ok(super::TrimStep {
+                        removed,
+                        resume: resume(last_done),
+                    });
+                }
+                let base = self.audit_base_key(list);
+                let n: u64 = self
+                    .writer
+                    .run(
+                        &TRIM_AUDIT,
+                        &[list.as_str(), &base],
+                        &[
+                            before_ms.to_string().as_bytes(),
+                            left.to_string().as_bytes(),
+                        ],
+                    )
+                    .await
+                    .map_err(|e| script_error(list, e))?;
+                removed += n;
+                if n == left {
+                    // The list may hold more past the retention: it is not done.
+                    return Ok(super::TrimStep {
+                        removed,
+                        resume: resume(last_done),
+                    });
+                }
+                left -= n + 1;
+                last_done = Some(list);
+            }
+            if next == 0 {
+                node += 1;
+                cursor = 0;
+            } else {
+                cursor = next;
+            }
+        }
+        Ok(super::TrimStep {
+            removed,
+            resume: None,
+        })
+    }
+
+    async fn export_audit(&self, sink: &mut super::AuditSink<'_>) -> Result<(), StoreError> {
+        for node in self.scan_nodes().await? {
+            let mut cursor = 0;
+            loop {
+                let (next, lists) = self.scan_audit_lists(&node, cursor).await?;
+                for list in lists {
+                    let Some(partition) = audit_partition_of(&self.prefix, &list) else {
+                        continue;
+                    };
+                    let mut after = None;
+                    loop {
+                        let query = AuditQuery {
+                            identifier: &partition,
+                            since_ms: 0,
+                            after,
+                            limit: AUDIT_BATCH,
+                        };
+                        let page = self.read_audit(&query).await?;
+                        let full = page.len() == AUDIT_BATCH;
+                        after = page.last().and_then(|e| e.cursor.parse().ok());
+                        for entry in page {
+                            sink(entry)?;
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(())
+    }
+
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let mut found = false;
         self.scan(&mut |_, _| {
@@ -1031,14 +1234,20 @@ impl LinkStore for RedisStore {
     }
 
     /// `SET … NX PX`: one atomic step on the shared server, so a token replayed to another replica is refused too.
+    /// Sent on the write connection and followed by `WAIT` like every write (`store.redis_wait_replicas`), so a
+    /// claim a replica has not seen cannot be replayed after a failover to it.
     async fn claim_nonce(&self, nonce: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let key = format!("{}:nonce:{nonce}", self.prefix);
         let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("{}:nonce:{nonce}", self.prefix))
+        cmd.arg(&key)
             .arg(1)
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
+        let reply: Option<String> = self.writer.query_once(&cmd).await.map_err(unavailable)?;
+        if reply.is_some() {
+            self.wait_for_replicas(&key).await;
+        }
         Ok(reply.is_some())
     }
 }
@@ -1171,6 +1380,17 @@ mod tests {
         assert_eq!(slot("foo"), 12182);
         assert_eq!(slot("{user1000}.following"), slot("{user1000}.followers"));
         assert_eq!(crc16(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn trim_resumes_name_node_cursor_and_the_last_list_done() {
+        assert_eq!(parse_trim_resume(None), (0, 0, None));
+        assert_eq!(parse_trim_resume(Some("2:17:")), (2, 17, None));
+        assert_eq!(
+            parse_trim_resume(Some("1:0:idr:audit:{01/09520123456788}")),
+            (1, 0, Some("idr:audit:{01/09520123456788}".to_string()))
+        );
+        assert_eq!(parse_trim_resume(Some("x:1:y")), (0, 0, None));
     }
 
     #[test]

@@ -65,6 +65,17 @@ pub fn is_path_alpha(segment: &str) -> bool {
     key::resolve_ai(segment, &ParseOptions::default()).is_some()
 }
 
+/// Whether some spelling of `segment` in another letter case is a compressed URI segment the parser decompresses
+/// (`eh` + lower-case hex, `ex` + base64url): what a case-insensitive first-segment match would capture.
+pub fn could_be_compressed(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    if epc::looks_compressed(&lower) {
+        return true;
+    }
+    // base64url has both cases: `ex` in any case followed by base64url characters as written.
+    lower.starts_with("ex") && epc::looks_compressed(&format!("ex{}", &segment[2..]))
+}
+
 /// The AI a Digital Link convenience alpha or Pyx shortcode stands for (`gtin` → `01`).
 pub fn ai_for_shortcode(shortcode: &str) -> Option<&'static str> {
     format::alpha_to_ai(&shortcode.to_ascii_lowercase())

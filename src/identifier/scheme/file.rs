@@ -32,6 +32,10 @@ pub struct SchemeFile {
     pub(super) walk_up: WalkUp,
     #[serde(default)]
     pub(super) key_types: Vec<KeyTypeFile>,
+    /// Native GS1 only: the first segments of the custom stems the operator's GS1 URIs use (`/dl/01/…` → `dl`),
+    /// which no other scheme's namespace or root path may take.
+    #[serde(default)]
+    pub(super) custom_stems: Vec<String>,
 }
 
 fn default_unknown() -> UnknownLinkType {
@@ -118,6 +122,15 @@ impl SchemeFile {
         if !native_gs1 && self.key_types.is_empty() {
             return Err(problem("key_types", "at least one key type is needed"));
         }
+        if !native_gs1 && !self.custom_stems.is_empty() {
+            return Err(problem(
+                "custom_stems",
+                "only the native GS1 scheme has custom stems",
+            ));
+        }
+        for (i, stem) in self.custom_stems.iter().enumerate() {
+            check_segment(&format!("custom_stems[{i}]"), stem)?;
+        }
         if self.canonical == CanonicalForm::Root
             && !self.key_types.iter().all(|k| k.root_path.is_some())
         {
@@ -158,6 +171,7 @@ impl SchemeFile {
             canonical: self.canonical,
             walk_up: self.walk_up,
             key_types,
+            custom_stems: self.custom_stems,
         })
     }
 }

@@ -103,6 +103,8 @@ pub struct Scheme {
     pub canonical: CanonicalForm,
     pub walk_up: WalkUp,
     pub key_types: Vec<KeyType>,
+    /// Native GS1 only: first segments of the custom stems its URIs use (see `SchemeSet::check_shadowing`).
+    pub custom_stems: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -165,6 +167,9 @@ pub enum SchemeLoadError {
 #[derive(Clone, Debug, Default)]
 pub struct SchemeSet {
     schemes: Vec<Arc<Scheme>>,
+    /// First path segments of GS1 custom stems no scheme may take: the native scheme's `custom_stems` and the path
+    /// of the resolver root (see `with_stem`), each with where it was configured.
+    stems: Vec<(String, String)>,
 }
 
 impl SchemeSet {
@@ -211,9 +216,69 @@ impl SchemeSet {
                 .map_err(invalid)?;
             scheme.source = file.clone();
             set.check_clashes(&scheme).map_err(invalid)?;
+            for stem in &scheme.custom_stems {
+                set.stems
+                    .push((stem.clone(), format!("custom_stems of {file}")));
+            }
             set.schemes.push(Arc::new(scheme));
         }
+        // After every file: the GS1 file, which names the stems, may come after the schemes they bind.
+        set.check_all_shadowing()?;
         Ok(set)
+    }
+
+    /// Reserves the first segment of a GS1 custom stem configured elsewhere (`origin` names where), e.g. the path of
+    /// the resolver root: a scheme file that takes it is an error.
+    pub fn with_stem(mut self, stem: &str, origin: &str) -> Result<SchemeSet, SchemeLoadError> {
+        self.stems.push((stem.to_string(), origin.to_string()));
+        self.check_all_shadowing()?;
+        Ok(self)
+    }
+
+    fn check_all_shadowing(&self) -> Result<(), SchemeLoadError> {
+        for scheme in &self.schemes {
+            self.check_shadowing(scheme)
+                .map_err(|problem| SchemeLoadError::Invalid {
+                    file: scheme.source.clone(),
+                    problem,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A scheme is chosen by a path's first segment before GS1 is tried (`Parser::parse_request`), so a namespace or
+    /// root path equal to a first segment GS1 answers would capture those URIs: a compressed GS1 Digital Link URI
+    /// (`/eh…`/`/ex…`, one segment, matched case-insensitively like every namespace) or a URI under a configured
+    /// custom stem (`/dl/01/…`). Neither may be claimed.
+    pub fn check_shadowing(&self, scheme: &Scheme) -> Result<(), FieldProblem> {
+        if scheme.native_gs1 || self.gs1().is_none() {
+            return Ok(());
+        }
+        for (field, claim) in claims(scheme) {
+            let shadow = |reason: String| {
+                Err(FieldProblem {
+                    field: field.into(),
+                    reason,
+                })
+            };
+            if crate::identifier::gs1::could_be_compressed(claim) {
+                return shadow(format!(
+                    "{claim:?} has the form of a compressed GS1 Digital Link URI (\"eh\" or \"ex\" and then hex or \
+                     base64url): /{claim} would be read as this scheme's, not decompressed; choose another name"
+                ));
+            }
+            if let Some((stem, origin)) = self
+                .stems
+                .iter()
+                .find(|(s, _)| s.eq_ignore_ascii_case(claim))
+            {
+                return shadow(format!(
+                    "{claim:?} is the custom stem {stem:?} of GS1 Digital Link URIs ({origin}): /{stem}/01/… would be \
+                     read as this scheme's; choose another name"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Namespaces and root paths share the first path segment: no two may claim the same one, nor may they take
@@ -268,6 +333,7 @@ impl SchemeSet {
             });
         }
         let mut set = SchemeSet {
+            stems: self.stems.clone(),
             schemes: self
                 .schemes
                 .iter()
@@ -276,6 +342,7 @@ impl SchemeSet {
                 .collect(),
         };
         set.check_clashes(&scheme)?;
+        set.check_shadowing(&scheme)?;
         set.schemes.push(Arc::new(scheme));
         Ok(set)
     }
@@ -303,6 +370,17 @@ impl SchemeSet {
             Some((s, Some(root)))
         })
     }
+}
+
+/// The first path segments a scheme claims, with the field that names each: its namespace, its root paths.
+fn claims(scheme: &Scheme) -> impl Iterator<Item = (&'static str, &str)> {
+    std::iter::once(("namespace", scheme.namespace.as_str())).chain(
+        scheme
+            .key_types
+            .iter()
+            .filter_map(|k| k.root_path.as_deref())
+            .map(|r| ("key_types[].root_path", r)),
+    )
 }
 
 /// First path segments the resolver answers itself.

@@ -147,6 +147,7 @@ impl Registration {
             canonical: CanonicalForm::Namespace,
             walk_up: WalkUp::Qualifiers,
             key_types,
+            custom_stems: vec![],
         };
         let mut scheme = file.compile().map_err(|p| self.rename(p))?;
         scheme.source = "(registered through the API)".into();

@@ -296,3 +296,152 @@ fn patterns_are_anchored_and_size_limited() {
         "{e}"
     );
 }
+
+const GS1_FILE: &str = include_str!("../../../resolver-config/schemes/gs1.toml");
+
+fn scheme_file(namespace: &str, root_path: &str) -> String {
+    format!(
+        "namespace = {namespace:?}\n[[key_types]]\nname = \"k\"\nroot_path = {root_path:?}\npattern = \"[0-9]+\"\n"
+    )
+}
+
+/// GS1 with custom stems, and one other scheme, in the given file order.
+fn with_gs1(gs1_name: &str, stems: &str, other: &str) -> Result<SchemeSet, SchemeLoadError> {
+    let gs1 = GS1_FILE.replace("custom_stems = []", &format!("custom_stems = {stems}"));
+    assert!(gs1.contains(&format!("custom_stems = {stems}")));
+    SchemeSet::from_sources([
+        (gs1_name.to_string(), gs1),
+        ("other.toml".to_string(), other.to_string()),
+    ])
+}
+
+/// A namespace or root path spelled like a compressed GS1 URI segment, in any letter case, would capture that URI
+/// (schemes are chosen by the first segment before GS1 is tried): refused, naming the file and the field.
+#[test]
+fn a_scheme_cannot_take_a_compressed_gs1_segment() {
+    for claim in [
+        "eh30164596f40c0e5cbe991a83",
+        "EH3016",
+        "exMBZFlvQMDly-mRqD",
+        "EXmbz",
+        "ex0",
+        "example",
+    ] {
+        let e = with_gs1("gs1.toml", "[]", &scheme_file(claim, "rootk"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("other.toml: namespace: "), "{claim}: {e}");
+        assert!(e.contains("compressed GS1 Digital Link"), "{claim}: {e}");
+        let e = with_gs1("gs1.toml", "[]", &scheme_file("acme", claim))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("other.toml: key_types[].root_path: "),
+            "{claim}: {e}"
+        );
+    }
+    // Names that no compressed segment can be: kept.
+    for fine in ["ehr", "eh", "ex", "ex.co", "exa.mple", "acme", "hex30"] {
+        with_gs1("gs1.toml", "[]", &scheme_file(fine, "rootk"))
+            .unwrap_or_else(|e| panic!("{fine}: {e}"));
+    }
+    // Without GS1 configured there is nothing to shadow.
+    assert!(load_one(&scheme_file("eh30", "rootk")).is_ok());
+}
+
+/// The other direction: with the rule in force, compressed URIs still reach GS1, and the schemes still answer theirs.
+#[test]
+fn compressed_uris_and_allowed_schemes_both_still_resolve() {
+    let set = with_gs1("gs1.toml", "[\"dl\"]", &scheme_file("acme", "ehr")).unwrap();
+    let parser = Parser::new(set, Default::default());
+    let compressed = parser
+        .parse_request("/eh30164596f40c0e5cbe991a83", "")
+        .unwrap();
+    assert!(compressed.compressed);
+    assert!(matches!(compressed.identifier, Identifier::Gs1(..)));
+    let stemmed = parser.parse_request("/dl/01/09520123456788", "").unwrap();
+    assert_eq!(stemmed.identifier.canonical_path(), "01/09520123456788");
+    let own = parser.parse_request("/acme/k/42", "").unwrap();
+    assert_eq!(own.identifier.canonical_path(), "acme/k/42");
+    assert_eq!(
+        parser
+            .parse_request("/ehr/42", "")
+            .unwrap()
+            .identifier
+            .canonical_path(),
+        "acme/k/42"
+    );
+}
+
+/// A configured custom stem (`custom_stems` of the GS1 file, or the resolver root's path) cannot be a scheme's first
+/// segment, whichever file comes first.
+#[test]
+fn a_scheme_cannot_take_a_configured_custom_stem() {
+    for gs1_name in ["a-gs1.toml", "z-gs1.toml"] {
+        let e = with_gs1(
+            gs1_name,
+            "[\"dl\", \"Products\"]",
+            &scheme_file("DL", "rootk"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("other.toml: namespace: "), "{e}");
+        assert!(e.contains(&format!("custom_stems of {gs1_name}")), "{e}");
+        let e = with_gs1(
+            gs1_name,
+            "[\"dl\", \"Products\"]",
+            &scheme_file("acme", "products"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("other.toml: key_types[].root_path: "), "{e}");
+    }
+    let set = with_gs1("gs1.toml", "[]", &scheme_file("acme", "rootk")).unwrap();
+    let e = set
+        .clone()
+        .with_stem("acme", "the path of resolver.resolver_root")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("other.toml: namespace: "), "{e}");
+    assert!(e.contains("resolver.resolver_root"), "{e}");
+    assert!(
+        set.with_stem("dl", "the path of resolver.resolver_root")
+            .is_ok()
+    );
+    // Stems belong to GS1 only.
+    let e = load_error(&format!(
+        "{}custom_stems = [\"dl\"]\n",
+        scheme_file("acme", "rootk")
+    ));
+    assert!(e.contains("custom_stems"), "{e}");
+}
+
+/// A scheme registered at run time meets the same rule (the API answers 409 with it).
+#[test]
+fn a_registered_scheme_cannot_shadow_gs1() {
+    let set = with_gs1("gs1.toml", "[\"dl\"]", &scheme_file("acme", "rootk")).unwrap();
+    let registration = |namespace: &str| {
+        serde_json::from_value::<registered::Registration>(serde_json::json!({
+            "namespace": namespace,
+            "applicationIdentifiers": [{"shortcode": "p", "type": "I", "regex": "[0-9]+"}]
+        }))
+        .unwrap()
+        .compile()
+        .unwrap()
+    };
+    for namespace in ["exMBZFlvQMDly", "DL"] {
+        assert_eq!(
+            set.check_shadowing(&registration(namespace))
+                .unwrap_err()
+                .field,
+            "namespace"
+        );
+        assert_eq!(
+            set.with_registered(registration(namespace))
+                .unwrap_err()
+                .field,
+            "namespace"
+        );
+    }
+    assert!(set.with_registered(registration("brand")).is_ok());
+}
