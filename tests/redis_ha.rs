@@ -533,9 +533,13 @@ async fn tls_with_a_private_ca_and_a_client_certificate() {
     // Mutual TLS: the server checks the client's certificate.
     let (redis, tls_port) = pki.redis(true);
     let url = format!("rediss://localhost:{tls_port}");
+    // Without a client certificate: refused, at start-up.
     let (ok, stderr) = run_idr(
         &[
-            "export",
+            "serve",
+            "--no-demo",
+            "--listen",
+            "127.0.0.1:0",
             "--redis-url",
             &url,
             "--config",
@@ -544,6 +548,10 @@ async fn tls_with_a_private_ca_and_a_client_certificate() {
         &[],
     );
     assert!(!ok, "a client without a certificate was let in: {stderr}");
+    assert!(
+        stderr.contains("CertificateRequired") && stderr.contains("store.redis_client_cert_file"),
+        "{stderr}"
+    );
     let mutual = write_config(
         dir.path(),
         "mutual.toml",
@@ -691,4 +699,47 @@ async fn an_acl_user_with_only_the_commands_idr_needs() {
         !stderr.contains("not-the-pa55"),
         "the password was shown: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_cluster_as_an_acl_user() {
+    let cluster = support::redis::RedisCluster::start();
+    // The cluster client learns the topology with CLUSTER SLOTS; export lists the primaries with CLUSTER NODES.
+    let mut acl = vec!["ACL", "SETUSER"];
+    acl.extend_from_slice(ACL);
+    acl.extend_from_slice(&["+cluster|slots", "+cluster|nodes"]);
+    for port in cluster.ports() {
+        assert_eq!(cli_on(port, &acl).unwrap(), "OK");
+    }
+    let url = cluster
+        .url()
+        .replace("redis+cluster://", "redis+cluster://idr@");
+    let server = Server::start_with_env(
+        &["--no-demo", "--redis-url", &url],
+        &[("IDR_STORE__REDIS_PASSWORD", "pa55-w0rd!")],
+    )
+    .await;
+    // Enough primary keys to land on every master.
+    for n in 0..12 {
+        let path = format!("01/{}", gtin(n));
+        let href = format!("https://cluster.example/{n}");
+        server.put_anchor(&path, product(&href)).await;
+        assert_eq!(scan(&server, &path).await, (307, href));
+    }
+    let (ok, stderr) = run_idr(
+        &["export", "--redis-url", &url],
+        &[("IDR_STORE__REDIS_PASSWORD", "pa55-w0rd!")],
+    );
+    assert!(ok, "export from the cluster as the ACL user: {stderr}");
+    for port in cluster.ports() {
+        assert!(
+            !support::redis::scan_on(port, "idr:a:*").is_empty(),
+            "a master holds no anchor"
+        );
+        assert_eq!(
+            cli_on(port, &["ACL", "LOG"]).unwrap(),
+            "",
+            "refused on {port}"
+        );
+    }
 }

@@ -303,13 +303,21 @@ fn tls_error(addr: &Addr, e: std::io::Error) -> DialError {
     }
 }
 
-/// A failed connection set-up: refused credentials are a configuration problem; the rest may pass.
+/// A failed connection set-up: refused credentials are a configuration problem, and so is a TLS session the server
+/// ended with an alert once the handshake was done (with TLS 1.3 that is how a missing or untrusted client
+/// certificate shows); the rest may pass.
 fn setup_error(addr: &Addr, e: RedisError) -> DialError {
     let auth = matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
         || e.kind() == redis::ErrorKind::AuthenticationFailed;
     if auth {
-        DialError::Refused(format!("{addr}: the ACL user or password was refused: {e}"))
-    } else {
-        DialError::Unreachable(format!("{addr}: {e}"))
+        return DialError::Refused(format!("{addr}: the ACL user or password was refused: {e}"));
     }
+    let text = e.to_string();
+    if text.contains("received fatal alert") {
+        return DialError::Refused(format!(
+            "{addr}: the server ended the TLS session: {text} (check store.redis_client_cert_file and \
+             store.redis_client_key_file)"
+        ));
+    }
+    DialError::Unreachable(format!("{addr}: {text}"))
 }
