@@ -90,12 +90,13 @@ struct Sentinel {
 
 impl Sentinel {
     fn start(master_port: u16) -> Sentinel {
+        Self::start_with(master_port, "")
+    }
+
+    /// With more configuration lines (e.g. TLS).
+    fn start_with(master_port: u16, extra: &str) -> Sentinel {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         // The sentinel rewrites its configuration file as it learns: it must be writable.
         let conf = write_config(
             dir.path(),
@@ -105,7 +106,7 @@ impl Sentinel {
                  sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {MASTER} 1000\n\
                  sentinel failover-timeout {MASTER} 5000\n\
-                 sentinel parallel-syncs {MASTER} 2\n",
+                 sentinel parallel-syncs {MASTER} 2\n{extra}",
                 dir.path().display()
             ),
         );
@@ -398,12 +399,7 @@ impl Pki {
 
     /// A Redis that speaks TLS on a second port (its plain port is the test's own, for `redis-cli`).
     fn redis(&self, auth_clients: bool) -> (RedisServer, u16) {
-        let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            .to_string();
+        let tls_port = free_port().to_string();
         let (cert, key, ca) = (
             self.path("server.pem"),
             self.path("server.key"),
@@ -571,6 +567,57 @@ async fn tls_with_a_private_ca_and_a_client_certificate() {
     ])
     .await;
     write_and_scan(&server, &redis, 2).await;
+}
+
+#[tokio::test]
+async fn sentinel_over_tls() {
+    let pki = Pki::new();
+    let (redis, tls_port) = pki.redis(false);
+    let sentinel_tls = free_port();
+    // The sentinel watches the master on its TLS port (so it names that port to clients) and serves TLS itself.
+    let sentinel = Sentinel::start_with(
+        tls_port,
+        &format!(
+            "tls-port {sentinel_tls}\ntls-replication yes\ntls-auth-clients no\ntls-cert-file {}\n\
+             tls-key-file {}\ntls-ca-cert-file {}\n",
+            pki.path("server.pem"),
+            pki.path("server.key"),
+            pki.path("ca.pem")
+        ),
+    );
+    wait_until(
+        "the sentinel reaches the master",
+        Duration::from_secs(10),
+        || {
+            let flags = field(&sentinel.master(), "flags").unwrap_or_default();
+            flags == "master"
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "tls.toml",
+        &format!("[store]\nredis_ca_file = {:?}\n", pki.path("ca.pem")),
+    );
+    let url = format!("rediss+sentinel://localhost:{sentinel_tls}/{MASTER}");
+    let server = Server::start_with(&[
+        "--no-demo",
+        "--redis-url",
+        &url,
+        "--config",
+        config.to_str().unwrap(),
+    ])
+    .await;
+    write_and_scan(&server, &redis, 3).await;
+    assert_eq!(send(&server, Method::GET, "/readyz", None).await.0, 200);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The ACL of a managed Redis that allows only what idr needs: its keys and channel, Lua scripts, pub/sub, and the
