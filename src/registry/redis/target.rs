@@ -527,6 +527,29 @@ mod tests {
         assert!(e.contains("u:***@h:1") && !e.contains("top-secret"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Whatever the password (percent-encoded or not, holding '@', '/' or ':'), and whatever else is wrong with
+        /// the URL, neither the redacted URL nor a parse error nor the target's description shows it.
+        #[test]
+        fn a_password_never_shows(
+            password in "[!-~]{8,24}",
+            scheme in proptest::sample::select(vec!["redis", "rediss", "redis+cluster", "redis+sentinel", "ftp"]),
+            tail in proptest::sample::select(vec!["h:1", "h:1/0", "h:x", "a:1,b:2/m", "h:1/m/x/y", ""]),
+        ) {
+            let secret = format!("S3cr{password}");
+            for written in [secret.clone(), percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string()] {
+                let url = format!("{scheme}://user:{written}@{tail}");
+                let redacted = redact_url(&url);
+                proptest::prop_assert!(!redacted.contains(&written), "{redacted}");
+                let shown = match Target::from_settings(&settings(&url)) {
+                    Ok(t) => format!("{t} {t:?}"),
+                    Err(e) => e.to_string(),
+                };
+                proptest::prop_assert!(!shown.contains(&secret) && !shown.contains(&written), "{shown}");
+            }
+        }
+    }
+
     #[test]
     fn tls_files_are_checked() {
         let dir = tempfile::tempdir().unwrap();
