@@ -85,16 +85,21 @@ fn field(text: &str, name: &str) -> Option<String> {
 struct Sentinel {
     child: Child,
     port: u16,
+    /// `requirepass` of the sentinel itself.
+    password: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Sentinel {
     fn start(master_port: u16) -> Sentinel {
-        Self::start_with(master_port, "")
+        Self::start_with(master_port, "", None)
     }
 
-    /// With more configuration lines (e.g. TLS).
-    fn start_with(master_port: u16, extra: &str) -> Sentinel {
+    /// With more configuration lines (e.g. TLS) and a password of its own.
+    fn start_with(master_port: u16, extra: &str, password: Option<&str>) -> Sentinel {
+        let requirepass = password
+            .map(|p| format!("requirepass {p}\n"))
+            .unwrap_or_default();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         // The sentinel rewrites its configuration file as it learns: it must be writable.
@@ -106,7 +111,7 @@ impl Sentinel {
                  sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {MASTER} 1000\n\
                  sentinel failover-timeout {MASTER} 5000\n\
-                 sentinel parallel-syncs {MASTER} 2\n{extra}",
+                 sentinel parallel-syncs {MASTER} 2\n{extra}{requirepass}",
                 dir.path().display()
             ),
         );
@@ -122,21 +127,35 @@ impl Sentinel {
         let sentinel = Sentinel {
             child,
             port,
+            password: password.map(str::to_string),
             _dir: dir,
         };
         wait_until("sentinel answers", Duration::from_secs(10), || {
-            cli_on(port, &["PING"]).is_ok_and(|p| p == "PONG")
+            sentinel.cli(&["PING"]).is_ok_and(|p| p == "PONG")
         });
         sentinel
     }
 
+    /// `redis-cli` against the sentinel's plain port, with its password.
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let mut full: Vec<&str> = Vec::new();
+        if let Some(password) = &self.password {
+            full.extend(["-a", password, "--no-auth-warning"]);
+        }
+        full.extend_from_slice(args);
+        cli_on(self.port, &full)
+    }
+
     fn master(&self) -> String {
-        cli_on(self.port, &["SENTINEL", "MASTER", MASTER]).unwrap_or_default()
+        self.cli(&["SENTINEL", "MASTER", MASTER])
+            .unwrap_or_default()
     }
 
     /// The master's port as this sentinel names it.
     fn master_port(&self) -> Option<u16> {
-        let out = cli_on(self.port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER]).ok()?;
+        let out = self
+            .cli(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER])
+            .ok()?;
         out.lines().nth(1)?.trim().parse().ok()
     }
 }
@@ -584,6 +603,7 @@ async fn sentinel_over_tls() {
             pki.path("server.key"),
             pki.path("ca.pem")
         ),
+        Some("sentinel-pa55"),
     );
     wait_until(
         "the sentinel reaches the master",
@@ -600,13 +620,27 @@ async fn sentinel_over_tls() {
         &format!("[store]\nredis_ca_file = {:?}\n", pki.path("ca.pem")),
     );
     let url = format!("rediss+sentinel://localhost:{sentinel_tls}/{MASTER}");
-    let server = Server::start_with(&[
+    let args = [
         "--no-demo",
         "--redis-url",
         &url,
         "--config",
         config.to_str().unwrap(),
-    ])
+    ];
+    // The sentinel's own password is needed: without it, a start-up error.
+    let mut serve = vec!["serve", "--listen", "127.0.0.1:0"];
+    serve.extend_from_slice(&args);
+    let (ok, stderr) = run_idr(&serve, &[]);
+    assert!(!ok, "started without the sentinel's password: {stderr}");
+    assert!(
+        stderr.contains(&format!("localhost:{sentinel_tls}"))
+            && stderr.contains("password was refused"),
+        "{stderr}"
+    );
+    let server = Server::start_with_env(
+        &args,
+        &[("IDR_STORE__REDIS_SENTINEL_PASSWORD", "sentinel-pa55")],
+    )
     .await;
     write_and_scan(&server, &redis, 3).await;
     assert_eq!(send(&server, Method::GET, "/readyz", None).await.0, 200);

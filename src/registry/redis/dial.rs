@@ -169,26 +169,37 @@ impl Dialer {
         }
     }
 
-    /// A connection to the master: for Sentinel, one whose `ROLE` says master.
+    /// A connection to the master, checked with one command before it is handed out: `ROLE` behind Sentinel (it
+    /// must say master), else `PING` (so that a server that wants a password we do not give refuses us here).
     pub async fn open(
         &self,
         config: AsyncConnectionConfig,
     ) -> Result<(Addr, MultiplexedConnection, Driver), DialError> {
         let addr = self.master().await?;
         let (conn, driver) = self.node(&addr, config).await?;
-        if matches!(self.target.topology, Topology::Sentinel { .. }) {
-            let (role, driver) = self.drive(driver, role(conn.clone())).await;
-            match role {
-                Ok(role) if role == "master" => return Ok((addr, conn, driver)),
-                Ok(role) => {
-                    return Err(DialError::Unreachable(format!(
-                        "{addr} is a {role}, not the master (a failover is under way)"
-                    )));
-                }
-                Err(e) => return Err(DialError::Unreachable(format!("{addr}: ROLE: {e}"))),
+        let sentinel = matches!(self.target.topology, Topology::Sentinel { .. });
+        let check = async {
+            if sentinel {
+                role(conn.clone()).await
+            } else {
+                let mut conn = conn.clone();
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map(|_| "master".to_string())
             }
+        };
+        let (role, driver) = self.drive(driver, check).await;
+        match role {
+            Ok(role) if role == "master" => Ok((addr, conn, driver)),
+            Ok(role) => Err(DialError::Unreachable(format!(
+                "{addr} is a {role}, not the master (a failover is under way)"
+            ))),
+            Err(e) if refused(&e) => Err(DialError::Refused(format!(
+                "{addr}: the ACL user or password was refused: {e}"
+            ))),
+            Err(e) => Err(DialError::Unreachable(format!("{addr}: {e}"))),
         }
-        Ok((addr, conn, driver))
     }
 
     /// Runs `work` on a connection whose driver is not spawned yet, polling the driver meanwhile; hands the driver
@@ -266,6 +277,10 @@ impl Dialer {
             Ok(None) => Err(DialError::Unreachable(format!(
                 "sentinel {sentinel} knows no master {master:?}"
             ))),
+            Err(e) if refused(&e) => Err(DialError::Refused(format!(
+                "sentinel {sentinel}: the user or password was refused (store.redis_sentinel_username, \
+                 store.redis_sentinel_password): {e}"
+            ))),
             Err(e) => Err(DialError::Unreachable(format!("sentinel {sentinel}: {e}"))),
         }
     }
@@ -303,13 +318,17 @@ fn tls_error(addr: &Addr, e: std::io::Error) -> DialError {
     }
 }
 
+/// The server refused our user or password (or, without any, asks for one).
+fn refused(e: &RedisError) -> bool {
+    matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
+        || e.kind() == redis::ErrorKind::AuthenticationFailed
+}
+
 /// A failed connection set-up: refused credentials are a configuration problem, and so is a TLS session the server
 /// ended with an alert once the handshake was done (with TLS 1.3 that is how a missing or untrusted client
 /// certificate shows); the rest may pass.
 fn setup_error(addr: &Addr, e: RedisError) -> DialError {
-    let auth = matches!(e.code(), Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
-        || e.kind() == redis::ErrorKind::AuthenticationFailed;
-    if auth {
+    if refused(&e) {
         return DialError::Refused(format!("{addr}: the ACL user or password was refused: {e}"));
     }
     let text = e.to_string();
