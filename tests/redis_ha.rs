@@ -230,7 +230,7 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
     let b = Arc::new(Server::start_with(&args).await);
 
     // Records both replicas have cached before the failover.
-    let cached: Vec<(String, String)> = (0..10)
+    let mut cached: Vec<(String, String)> = (0..10)
         .map(|i| (format!("01/{}", gtin(i)), format!("https://ha.example/{i}")))
         .collect();
     for (path, href) in &cached {
@@ -245,6 +245,74 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
         numsub(master.port) == 2
     });
 
+    let seen = through_failover([&a, &b], &cached, 0, "SIGKILL of the master", || {
+        master.kill9()
+    })
+    .await;
+    assert!(seen.refused_writes > 0, "the kill interrupted no write");
+    let new_master = sentinels[0].master_port().expect("a master");
+    assert_ne!(new_master, master.port, "the sentinels promoted a replica");
+    assert_on(new_master, &seen);
+
+    // The invalidation feed follows the new master: both replicas subscribe there, and a write through A is seen at
+    // once through B, whose cache held the old record.
+    wait_until(
+        "both feeds on the new master",
+        Duration::from_secs(10),
+        || numsub(new_master) == 2,
+    );
+    let path = cached[0].0.clone();
+    assert_eq!(scan(&b, &path).await.0, 307);
+    let moved = "https://ha.example/after-failover";
+    a.put_anchor(&path, product(moved)).await;
+    let start = Instant::now();
+    while scan(&b, &path).await != (307, moved.to_string()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "B still serves the old record"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cached[0].1 = moved.to_string();
+
+    // A planned failover: the old master comes back (the sentinels make it a replica), then SENTINEL FAILOVER. The
+    // demoted master stays up; Sentinel closes its clients, and idr follows to the new one.
+    master.restart();
+    wait_until(
+        "two replicas follow the new master",
+        Duration::from_secs(20),
+        || {
+            cli_on(new_master, &["INFO", "replication"])
+                .is_ok_and(|info| info.contains("connected_slaves:2"))
+        },
+    );
+    let sentinel = &sentinels[0];
+    let seen = through_failover([&a, &b], &cached, 50_000, "SENTINEL FAILOVER", || {
+        let started = sentinel.cli(&["SENTINEL", "FAILOVER", MASTER]);
+        assert_eq!(started.unwrap(), "OK");
+        // The command only starts it: go on once the sentinels name the new master.
+        wait_until(
+            "the sentinels name another master",
+            Duration::from_secs(30),
+            || sentinel.master_port().is_some_and(|p| p != new_master),
+        );
+    })
+    .await;
+    assert_on(sentinel.master_port().unwrap(), &seen);
+}
+
+/// Runs scans of the `cached` records and fresh writes through both idr replicas, calls `disrupt`, and goes on until a
+/// write sent after it is acknowledged (at most 60 s), and one second more. Asserts that every scan answered the
+/// cached record and every write `2xx` or `503`; prints how long writes were refused.
+async fn through_failover(
+    servers: [&Arc<Server>; 2],
+    cached: &[(String, String)],
+    first: u32,
+    what: &str,
+    disrupt: impl FnOnce(),
+) -> Seen {
+    let (a, b) = (servers[0].clone(), servers[1].clone());
+    let cached = cached.to_vec();
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut load = Vec::new();
@@ -270,7 +338,7 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let path = format!("01/{}", gtin(100_000 * (w as u32 + 1) + n));
+                let path = format!("01/{}", gtin(100_000 * (w as u32 + 1) + first + n));
                 let body = product(&format!("https://ha.example/w/{n}"));
                 let started = Instant::now();
                 let (status, text) = send(
@@ -294,24 +362,24 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
     }
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let killed = Instant::now();
-    master.kill9();
-    // Writes are back when one sent after the kill is acknowledged.
-    let deadline = killed + Duration::from_secs(60);
+    let disrupted = Instant::now();
+    disrupt();
+    // Writes are back when one sent after the disruption is acknowledged.
+    let deadline = disrupted + Duration::from_secs(60);
     let back = loop {
         let first = seen
             .lock()
             .unwrap()
             .acknowledged
             .iter()
-            .find(|(_, at)| *at > killed)
+            .find(|(_, at)| *at > disrupted)
             .map(|(_, at)| *at);
         if let Some(at) = first {
-            break at.duration_since(killed);
+            break at.duration_since(disrupted);
         }
         assert!(
             Instant::now() < deadline,
-            "no write acknowledged within 60 s of the kill"
+            "no write acknowledged within 60 s of the {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -321,9 +389,18 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
         task.await.unwrap();
     }
     let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
+    let mut starts: Vec<Instant> = seen.acknowledged.iter().map(|(_, at)| *at).collect();
+    starts.sort();
+    let outage = starts
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
     println!(
-        "failover: writes acknowledged again {:.1} s after SIGKILL of the master; {} scans, {} writes acknowledged, {} answered 503",
+        "failover: {what}: writes acknowledged again {:.1} s after it; longest stretch without an acknowledged write \
+         {:.1} s; {} scans, {} writes acknowledged, {} answered 503",
         back.as_secs_f64(),
+        outage.as_secs_f64(),
         seen.scans,
         seen.acknowledged.len(),
         seen.refused_writes
@@ -338,44 +415,24 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
         "writes answered other than 2xx or 503: {:?}",
         seen.bad_writes
     );
-    assert!(seen.refused_writes > 0, "the kill interrupted no write");
+    seen
+}
 
-    // Every acknowledged write is on the new master.
-    let new_master = sentinels[0].master_port().expect("a master");
-    assert_ne!(new_master, master.port, "the sentinels promoted a replica");
+/// Every acknowledged write is on the master at `port`.
+fn assert_on(port: u16, seen: &Seen) {
     let missing: Vec<&String> = seen
         .acknowledged
         .iter()
         .map(|(path, _)| path)
         .filter(|path| {
             let key = format!("idr:a:{{{path}}}");
-            cli_on(new_master, &["EXISTS", &key]).as_deref() != Ok("1")
+            cli_on(port, &["EXISTS", &key]).as_deref() != Ok("1")
         })
         .collect();
     assert!(
         missing.is_empty(),
         "acknowledged writes missing on the new master: {missing:?}"
     );
-
-    // The invalidation feed follows the new master: both replicas subscribe there, and a write through A is seen at
-    // once through B, whose cache held the old record.
-    wait_until(
-        "both feeds on the new master",
-        Duration::from_secs(10),
-        || numsub(new_master) == 2,
-    );
-    let (path, _) = &cached[0];
-    assert_eq!(scan(&b, path).await.0, 307);
-    let moved = "https://ha.example/after-failover";
-    a.put_anchor(path, product(moved)).await;
-    let start = Instant::now();
-    while scan(&b, path).await != (307, moved.to_string()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "B still serves the old record"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Subscribers of the invalidation channel on a node.
