@@ -42,7 +42,8 @@ impl Failure {
     }
 }
 
-/// One connection at a time to a standalone Redis, made on first use and again whenever the last one closed.
+/// One connection at a time to a standalone Redis or Sentinel's master, made on first use and again whenever the last one
+/// closed.
 pub struct Link {
     dialer: Arc<Dialer>,
     /// Connection and response timeout.
