@@ -143,8 +143,17 @@ impl std::fmt::Debug for StoreSettings {
     }
 }
 
-/// A Redis URL with the password of its `user:password@` part (if any) replaced by `***`, for logs and messages.
+/// A Redis URL with the password of its `user:password@` part, or of a socket URL's `pass=` parameter, replaced by
+/// `***`, for logs and messages.
 pub fn redact_url(url: &str) -> String {
+    let socket = url.starts_with("redis+unix://") || url.starts_with("unix://");
+    if let Some((path, query)) = url.split_once('?').filter(|_| socket) {
+        let params: Vec<&str> = query
+            .split('&')
+            .map(|p| if p.starts_with("pass=") { "pass=***" } else { p })
+            .collect();
+        return format!("{}?{}", redact_url(path), params.join("&"));
+    }
     let Some(scheme) = url.find("://") else {
         return url.to_string();
     };
