@@ -150,7 +150,13 @@ pub fn redact_url(url: &str) -> String {
     if let Some((path, query)) = url.split_once('?').filter(|_| socket) {
         let params: Vec<&str> = query
             .split('&')
-            .map(|p| if p.starts_with("pass=") { "pass=***" } else { p })
+            .map(|p| {
+                if p.starts_with("pass=") {
+                    "pass=***"
+                } else {
+                    p
+                }
+            })
             .collect();
         return format!("{}?{}", redact_url(path), params.join("&"));
     }
