@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -168,8 +169,11 @@ def check_compose(config_json):
     env = idr.get("environment", {})
     for key in ("IDR_REDIS_URL", "IDR_ADMIN_TOKEN", "IDR_RESOLVER__RESOLVER_ROOT"):
         require(env.get(key), f"compose: idr has no {key}")
-    require(env["IDR_REDIS_URL"].startswith("redis://") and "@redis:" in env["IDR_REDIS_URL"],
+    url = urllib.parse.urlsplit(env["IDR_REDIS_URL"])
+    require(url.scheme in ("redis", "rediss") and url.hostname == "redis",
             "compose: IDR_REDIS_URL does not point at the redis service")
+    require(url.password is None and env.get("IDR_STORE__REDIS_PASSWORD"),
+            "compose: idr's Redis password belongs in IDR_STORE__REDIS_PASSWORD, not in IDR_REDIS_URL")
     redis = services["redis"]
     mounts = {m["target"]: m.get("source", "") for m in redis.get("volumes", [])}
     require(mounts.get("/usr/local/etc/redis/redis.conf", "").endswith("deploy/redis/redis.conf"),
@@ -247,7 +251,11 @@ def redis_directives(text):
 def check_redis_values():
     values = yaml.safe_load((ROOT / "deploy/kubernetes/redis/values.yaml").read_text())
     require(values.get("architecture") in ("standalone", "replication"), "redis values: architecture")
-    require(values.get("sentinel", {}).get("enabled") is False, "redis values: idr does not speak Sentinel")
+    sentinel = values.get("sentinel", {})
+    require(sentinel.get("enabled") is True, "redis values: idr follows the primary through Sentinel")
+    deployment = (ROOT / "deploy/kubernetes/deployment.yaml").read_text()
+    require(f"redis+sentinel://idr-redis:26379/{sentinel.get('masterSet')}" in deployment,
+            "redis values: sentinel.masterSet is not the master named in deployment.yaml's IDR_REDIS_URL")
     require(values.get("auth", {}).get("enabled") is True, "redis values: auth must be enabled")
     chart = redis_directives(values["commonConfiguration"])
     conf = redis_directives((ROOT / "deploy/redis/redis.conf").read_text())

@@ -2,7 +2,7 @@
 
 use crate::auth::Authenticator;
 use crate::bulk;
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Settings, redact_url};
 use crate::did::DidResolver;
 use crate::http::{self, AppState};
 use crate::identifier::Parser;
@@ -13,7 +13,7 @@ use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
 use crate::outbound::Outbound;
 use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
-use crate::registry::redis::RedisStore;
+use crate::registry::redis::{RedisStore, Target};
 use crate::registry::{LinkStore, StoreError};
 use crate::resolution::Delegations;
 use crate::vocabulary::{Vocabulary, VocabularyError};
@@ -95,6 +95,10 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
         // Reads and checks the extra CA bundle.
         Outbound::new(&settings.outbound)?;
     }
+    if settings.redis_url().is_some() {
+        // Parses the URL and reads the password, CA and client certificate files (no connection).
+        Target::from_settings(&settings.store)?;
+    }
     Ok((vocabulary, parser))
 }
 
@@ -130,7 +134,10 @@ fn authenticator(
 /// The configured store itself: Redis when a URL is set, else the embedded file.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
     Ok(match settings.redis_url() {
-        Some(_) => Arc::new(RedisStore::connect(&settings.store).await?),
+        Some(_) => {
+            let target = Target::from_settings(&settings.store)?;
+            Arc::new(RedisStore::connect_to(target, &settings.store).await?)
+        }
         None => Arc::new(EmbeddedStore::open_with(
             &settings.store.data_dir,
             settings.store.embedded_cache_bytes,
@@ -145,19 +152,9 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, Start
 async fn serving_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
     let store = open_store(settings).await?;
     if let Some(url) = settings.redis_url() {
-        tracing::info!(url = %redacted(url), "link registry: Redis");
+        tracing::info!(url = %redact_url(url), "link registry: Redis");
     }
     Ok(CachedStore::wrap(store, &settings.cache))
-}
-
-/// A Redis URL without its password, for logs.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {
@@ -526,10 +523,16 @@ async fn load_demo(
 mod tests {
     #[test]
     fn passwords_stay_out_of_logs() {
+        use crate::config::redact_url;
         assert_eq!(
-            super::redacted("redis://user:secret@h:6379/0"),
-            "redis://***@h:6379/0"
+            redact_url("redis://user:secret@h:6379/0"),
+            "redis://user:***@h:6379/0"
         );
-        assert_eq!(super::redacted("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact_url("rediss://:p@ss/w@h:1"), "rediss://:***@h:1");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        assert_eq!(
+            redact_url("redis+unix:///run/r.sock?db=2&pass=s3cret&user=u"),
+            "redis+unix:///run/r.sock?db=2&pass=***&user=u"
+        );
     }
 }

@@ -95,7 +95,8 @@ pub struct ResolverSettings {
     pub load_demo: bool,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// `Debug` hides the Redis URL's password and the password settings (see `redact_url`).
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     pub data_dir: PathBuf,
@@ -106,6 +107,75 @@ pub struct StoreSettings {
     pub redis_timeout_ms: u64,
     pub redis_wait_replicas: u32,
     pub redis_wait_timeout_ms: u64,
+    /// ACL user and password for the data nodes, when not in the URL (`registry::redis::target` checks that each
+    /// is given in one place only). Empty: none.
+    pub redis_username: String,
+    pub redis_password: String,
+    pub redis_password_file: PathBuf,
+    /// Sentinels' own credentials (`requirepass` / an ACL user on the sentinels); empty: none.
+    pub redis_sentinel_username: String,
+    pub redis_sentinel_password: String,
+    /// `rediss://`: a PEM bundle of CAs trusted instead of the system roots, and a client certificate and key.
+    pub redis_ca_file: PathBuf,
+    pub redis_client_cert_file: PathBuf,
+    pub redis_client_key_file: PathBuf,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &str| if s.is_empty() { "" } else { "***" };
+        f.debug_struct("StoreSettings")
+            .field("data_dir", &self.data_dir)
+            .field("embedded_cache_bytes", &self.embedded_cache_bytes)
+            .field("embedded_quick_repair", &self.embedded_quick_repair)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("redis_wait_replicas", &self.redis_wait_replicas)
+            .field("redis_wait_timeout_ms", &self.redis_wait_timeout_ms)
+            .field("redis_username", &self.redis_username)
+            .field("redis_password", &hidden(&self.redis_password))
+            .field("redis_password_file", &self.redis_password_file)
+            .field("redis_sentinel_username", &self.redis_sentinel_username)
+            .field(
+                "redis_sentinel_password",
+                &hidden(&self.redis_sentinel_password),
+            )
+            .field("redis_ca_file", &self.redis_ca_file)
+            .field("redis_client_cert_file", &self.redis_client_cert_file)
+            .field("redis_client_key_file", &self.redis_client_key_file)
+            .finish()
+    }
+}
+
+/// A Redis URL with the password of its `user:password@` part, or of a socket URL's `pass=` parameter, replaced by
+/// `***`, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    let socket = url.starts_with("redis+unix://") || url.starts_with("unix://");
+    if let Some((path, query)) = url.split_once('?').filter(|_| socket) {
+        let params: Vec<&str> = query
+            .split('&')
+            .map(|p| {
+                if p.starts_with("pass=") {
+                    "pass=***"
+                } else {
+                    p
+                }
+            })
+            .collect();
+        return format!("{}?{}", redact_url(path), params.join("&"));
+    }
+    let Some(scheme) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme + 3..];
+    // The userinfo ends at the last '@' before the path (a password may itself contain '@' or '/').
+    let Some(at) = rest.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &rest[..at];
+    let user = userinfo.split_once(':').map_or("", |(user, _)| user);
+    format!("{}://{user}:***{}", &url[..scheme], &rest[at..])
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -210,7 +210,8 @@ struct Common {
     /// Folder of the embedded store [default: ./data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Use Redis as the store: redis://host:port or redis+cluster://h1:p1,h2:p2 (also IDR_REDIS_URL).
+    /// Use Redis as the store: redis://host:port, redis+sentinel://s1:p1,s2:p2/master or redis+cluster://h1:p1,h2:p2;
+    /// rediss… for TLS (also IDR_REDIS_URL).
     #[arg(long)]
     redis_url: Option<String>,
 }

@@ -1,4 +1,5 @@
-//! Redis as the shared link registry for many resolver replicas: standalone Redis or Redis Cluster.
+//! Redis as the shared link registry for many resolver replicas: standalone Redis, Redis behind Sentinel, or Redis
+//! Cluster; over TLS and with an ACL user when configured (`target`).
 //!
 //! Keys: `{prefix}:a:{01/09520123456788}/10/ABC`. The hash tag is the primary key, so every level of one
 //! identifier lives in one slot and a resolution is one `MGET`, on a cluster too. Writes run as Lua scripts, so the
@@ -18,8 +19,13 @@ use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+mod dial;
 mod link;
+mod target;
+use dial::{DialError, Dialer};
 use link::{Failure, Link};
+pub use target::Target;
+use target::{Addr, Topology};
 
 /// The start of both write scripts: read the current version (refusing a stored format we do not know) and check
 /// the precondition. KEYS[1] is the anchor; ARGV[1] the precondition mode, ARGV[2] the accepted versions. On a failed
@@ -274,9 +280,8 @@ pub struct RedisStore {
     writer: Conn,
     prefix: String,
     channel: String,
-    /// Standalone URL, or every seed node of a cluster: where to subscribe and scan.
-    nodes: Vec<String>,
-    cluster: bool,
+    /// Where the nodes are and how to connect to them: for subscriptions and scans.
+    dialer: Arc<Dialer>,
     wait: Option<(u32, u64)>,
     timeout: Duration,
 }
@@ -286,7 +291,7 @@ pub struct RedisStore {
 /// link to the next thread given its id; the connection's task ended with the old runtime, so that thread connects
 /// anew on its own runtime before its first read.
 struct PerThread {
-    client: redis::Client,
+    dialer: Arc<Dialer>,
     timeout: Duration,
     links: thread_local::ThreadLocal<Arc<Link>>,
 }
@@ -296,63 +301,44 @@ impl PerThread {
     fn conn(&self) -> Conn {
         let link = self
             .links
-            .get_or(|| Arc::new(Link::new(self.client.clone(), self.timeout)));
+            .get_or(|| Arc::new(Link::new(self.dialer.clone(), self.timeout)));
         Conn::Single(link.clone())
     }
 }
 
-/// A connection to a standalone Redis (made lazily and re-made after failures) or to a cluster (which needs one
-/// seed node up to learn its topology).
-async fn open(cluster: bool, nodes: &[String], timeout: Duration) -> Result<Conn, StoreError> {
-    if cluster {
-        let client = redis::cluster::ClusterClient::builder(nodes.to_vec())
-            .connection_timeout(timeout)
-            .response_timeout(timeout)
-            .retries(1)
-            .build()
-            .map_err(unavailable)?;
-        return Ok(Conn::Cluster(
-            client.get_async_connection().await.map_err(unavailable)?,
-        ));
+/// A connection to a standalone Redis or Sentinel's master (made lazily and re-made after failures) or to a cluster
+/// (which needs one seed node up to learn its topology). `writes`: the cluster client never sends a command twice.
+async fn open(dialer: &Arc<Dialer>, timeout: Duration, writes: bool) -> Result<Conn, StoreError> {
+    let target = &dialer.target;
+    let Topology::Cluster(seeds) = &target.topology else {
+        return Ok(Conn::Single(Arc::new(Link::new(dialer.clone(), timeout))));
+    };
+    let scheme = if target.tls.is_some() {
+        "rediss"
+    } else {
+        "redis"
+    };
+    let nodes: Vec<String> = seeds.iter().map(|a| format!("{scheme}://{a}")).collect();
+    let mut builder = redis::cluster::ClusterClient::builder(nodes)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        // The cluster client retries a command whose connection failed, after it may have run: fine for a read, not
+        // for a write, which must never run twice. A write's `MOVED` after a failover is then a `503` (nothing was
+        // written) while the client refreshes its slot map.
+        .retries(if writes { 0 } else { 1 });
+    if let Some(user) = target.node.username() {
+        builder = builder.username(user);
     }
-    let client = redis::Client::open(nodes[0].as_str()).map_err(unavailable)?;
-    Ok(Conn::Single(Arc::new(Link::new(client, timeout))))
-}
-
-/// `redis://…` / `redis+cluster://h1:p1,h2:p2` → (cluster?, node URLs).
-fn parse_url(url: &str) -> Result<(bool, Vec<String>), StoreError> {
-    if let Some(rest) = url.strip_prefix("redis+cluster://") {
-        let hosts: Vec<&str> = rest
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .collect();
-        if hosts.is_empty() {
-            return Err(StoreError::Unavailable(format!(
-                "{url}: no cluster nodes listed"
-            )));
-        }
-        // Credentials written once, on the first node, apply to every node.
-        let auth = hosts[0].find('@').map_or("", |at| &hosts[0][..=at]);
-        let nodes = hosts
-            .iter()
-            .map(|h| {
-                if h.contains('@') {
-                    format!("redis://{h}")
-                } else {
-                    format!("redis://{auth}{h}")
-                }
-            })
-            .collect();
-        return Ok((true, nodes));
+    if let Some(password) = target.node.password() {
+        builder = builder.password(password);
     }
-    if url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")
-    {
-        return Ok((false, vec![url.to_string()]));
+    if let Some(tls) = &target.tls {
+        builder = builder.certs(tls.certificates.clone());
     }
-    Err(StoreError::Unavailable(format!(
-        "{url}: use redis://host:port[/db] or redis+cluster://host:port,host:port (TLS is not built in)"
-    )))
+    let client = builder.build().map_err(unavailable)?;
+    Ok(Conn::Cluster(
+        client.get_async_connection().await.map_err(unavailable)?,
+    ))
 }
 
 impl RedisStore {
@@ -360,17 +346,39 @@ impl RedisStore {
     /// re-made after failures, so a replica starts and recovers without a restart. A cluster needs one seed node
     /// up to learn its topology.
     pub async fn connect(settings: &StoreSettings) -> Result<RedisStore, StoreError> {
-        let (cluster, nodes) = parse_url(settings.redis_url.trim())?;
+        let target = Target::from_settings(settings).map_err(unavailable)?;
+        Self::connect_to(target, settings).await
+    }
+
+    /// `connect` to a target parsed beforehand (`Target::from_settings`). A node that answers but refuses us (a TLS
+    /// certificate, the ACL user or password) is an error here, at start-up; one that does not answer yet is not.
+    pub async fn connect_to(
+        target: Target,
+        settings: &StoreSettings,
+    ) -> Result<RedisStore, StoreError> {
         let timeout = Duration::from_millis(settings.redis_timeout_ms);
-        let conn = open(cluster, &nodes, timeout).await?;
+        let cluster = matches!(target.topology, Topology::Cluster(_));
+        let dialer = Arc::new(Dialer::new(Arc::new(target), timeout));
+        if !cluster {
+            match dialer.open(redis::AsyncConnectionConfig::new()).await {
+                Err(DialError::Refused(e)) => return Err(StoreError::Unavailable(e)),
+                Err(DialError::Unreachable(e)) => {
+                    tracing::warn!(error = %e, "Redis is not reachable yet; connecting on first use");
+                }
+                Ok(_) => {}
+            }
+        }
+        let conn = open(&dialer, timeout, false).await?;
         let wait = (settings.redis_wait_replicas > 0)
             .then_some((settings.redis_wait_replicas, settings.redis_wait_timeout_ms));
         // `WAIT` covers the writes of the connection it runs on and blocks it meanwhile: writes get their own
-        // connection, with room for the wait in its timeout, so reads never queue behind a `WAIT`.
+        // connection, with room for the wait in its timeout, so reads never queue behind a `WAIT`. On a cluster,
+        // writes always get their own, which never retries.
         let writer = match wait {
             Some((_, wait_ms)) => {
-                open(cluster, &nodes, timeout + Duration::from_millis(wait_ms)).await?
+                open(&dialer, timeout + Duration::from_millis(wait_ms), true).await?
             }
+            None if cluster => open(&dialer, timeout, true).await?,
             None => conn.clone(),
         };
         let prefix = settings.redis_key_prefix.clone();
@@ -378,7 +386,7 @@ impl RedisStore {
             None
         } else {
             Some(PerThread {
-                client: redis::Client::open(nodes[0].as_str()).map_err(unavailable)?,
+                dialer: dialer.clone(),
                 timeout,
                 links: thread_local::ThreadLocal::new(),
             })
@@ -389,8 +397,7 @@ impl RedisStore {
             writer,
             channel: format!("{prefix}:invalidate"),
             prefix,
-            nodes,
-            cluster,
+            dialer,
             wait,
             timeout,
         })
@@ -423,10 +430,12 @@ impl RedisStore {
         key(&self.prefix, "d", canonical)
     }
 
-    /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`.
-    async fn wait_for_replicas(&self, key: &str) {
+    /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`. A write
+    /// fewer replicas confirmed in time is not acknowledged: it is on the primary and may survive, or be lost in a
+    /// failover, so it is answered as uncertain (`503`, repeat it), never as done.
+    async fn wait_for_replicas(&self, key: &str) -> Result<(), StoreError> {
         let Some((replicas, timeout_ms)) = self.wait else {
-            return;
+            return Ok(());
         };
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout_ms);
@@ -443,30 +452,53 @@ impl RedisStore {
                 }
             }
         };
-        // The write is on the primary either way; failing it now would invite a retry of a write that happened.
         match acked {
-            Ok(n) if n >= i64::from(replicas) => {}
-            Ok(n) => tracing::warn!(
-                key,
-                acked = n,
-                wanted = replicas,
-                "write not yet on enough Redis replicas"
-            ),
-            Err(e) => tracing::warn!(key, error = %e, "could not confirm replication of a write"),
+            Ok(n) if n >= i64::from(replicas) => Ok(()),
+            Ok(n) => {
+                tracing::warn!(
+                    key,
+                    acked = n,
+                    wanted = replicas,
+                    "write not on enough Redis replicas in time"
+                );
+                Err(StoreError::Uncertain(format!(
+                    "{n} of {replicas} replicas confirmed the write within {timeout_ms} ms"
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "could not confirm replication of a write");
+                Err(StoreError::Uncertain(format!(
+                    "replication of the write not confirmed: {e}"
+                )))
+            }
         }
     }
 
-    /// Addresses of every node to scan: the standalone server, or each cluster primary.
-    async fn scan_nodes(&self) -> Result<Vec<String>, StoreError> {
-        if !self.cluster {
-            return Ok(self.nodes.clone());
+    /// Addresses of every node to scan: the standalone server or Sentinel's master, or each cluster primary.
+    /// A data connection to one node (a cluster primary, or the master), with the URL's credentials and TLS.
+    async fn node_connection(
+        &self,
+        node: &Addr,
+    ) -> Result<redis::aio::MultiplexedConnection, StoreError> {
+        let (conn, driver) = self
+            .dialer
+            .node(node, redis::AsyncConnectionConfig::new())
+            .await
+            .map_err(unavailable)?;
+        tokio::spawn(driver);
+        Ok(conn)
+    }
+
+    async fn scan_nodes(&self) -> Result<Vec<Addr>, StoreError> {
+        if !matches!(self.dialer.target.topology, Topology::Cluster(_)) {
+            return Ok(vec![self.dialer.master().await.map_err(unavailable)?]);
         }
         let text: String = self
             .conn
             .query(redis::cmd("CLUSTER").arg("NODES"))
             .await
             .map_err(unavailable)?;
-        primaries(&text, credentials(&self.nodes[0]))
+        primaries(&text)
     }
 
     /// Calls `visit` with batches of anchor keys found by `SCAN` on every node, with a connection to that node.
@@ -476,7 +508,7 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let pattern = format!("{}:a:*", self.prefix);
         for node in self.scan_nodes().await? {
-            let mut conn = node_connection(&node).await?;
+            let mut conn = self.node_connection(&node).await?;
             let mut cursor: u64 = 0;
             loop {
                 let mut cmd = redis::cmd("SCAN");
@@ -503,24 +535,15 @@ impl RedisStore {
     }
 }
 
-/// A connection to one node, to scan it.
-async fn node_connection(node: &str) -> Result<redis::aio::MultiplexedConnection, StoreError> {
-    let client = redis::Client::open(node).map_err(unavailable)?;
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(unavailable)
-}
-
 /// What a scan visitor wants next.
 enum ScanStep {
     Stop,
     Fetch(futures_util::future::BoxFuture<'static, Result<(), StoreError>>),
 }
 
-/// Primary addresses from `CLUSTER NODES`, as URLs carrying the seed's credentials. A primary marked failing is an
-/// error: scanning around it would report an export as complete with its keys missing.
-fn primaries(cluster_nodes: &str, credentials: &str) -> Result<Vec<String>, StoreError> {
+/// Primary addresses from `CLUSTER NODES`. A primary marked failing is an error: scanning around it would report an
+/// export as complete with its keys missing.
+fn primaries(cluster_nodes: &str) -> Result<Vec<Addr>, StoreError> {
     let mut urls = Vec::new();
     for line in cluster_nodes.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
@@ -537,24 +560,12 @@ fn primaries(cluster_nodes: &str, credentials: &str) -> Result<Vec<String>, Stor
             )));
         }
         // IPv6 addresses come as `::1:7000`: the port follows the last colon.
-        let url = match host_port.rsplit_once(':') {
-            Some((host, port)) if host.contains(':') => {
-                format!("redis://{credentials}[{host}]:{port}")
-            }
-            _ => format!("redis://{credentials}{host_port}"),
-        };
-        urls.push(url);
+        let parsed = host_port
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some(Addr::Tcp(host.to_string(), port.parse().ok()?)));
+        urls.push(parsed.ok_or_else(|| unavailable(format!("CLUSTER NODES: address {addr}")))?);
     }
     Ok(urls)
-}
-
-/// The `user:password@` part of a seed URL (or nothing).
-fn credentials(url: &str) -> &str {
-    let rest = url.strip_prefix("redis://").unwrap_or(url);
-    match rest.find('@') {
-        Some(at) if !rest[..at].contains('/') => &rest[..=at],
-        _ => "",
-    }
 }
 
 impl RedisStore {
@@ -793,10 +804,10 @@ impl RedisStore {
     /// Audit list keys found by `SCAN` on node `node` (an index into `scan_nodes`) from `cursor`: (next cursor, keys).
     async fn scan_audit_lists(
         &self,
-        node: &str,
+        node: &Addr,
         cursor: u64,
     ) -> Result<(u64, Vec<String>), StoreError> {
-        let mut conn = node_connection(node).await?;
+        let mut conn = self.node_connection(node).await?;
         let mut cmd = redis::cmd("SCAN");
         cmd.arg(cursor)
             .arg("MATCH")
@@ -857,7 +868,7 @@ impl RedisStore {
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, version, created] => {
-                self.wait_for_replicas(&anchor_key).await;
+                self.wait_for_replicas(&anchor_key).await?;
                 Ok((*version as u64, *created == 1))
             }
             [0, now] => Err(StoreError::PreconditionFailed {
@@ -903,7 +914,7 @@ impl RedisStore {
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, existed] => {
-                self.wait_for_replicas(&anchor_key).await;
+                self.wait_for_replicas(&anchor_key).await?;
                 Ok(*existed == 1)
             }
             [0, now] => Err(StoreError::PreconditionFailed {
@@ -985,7 +996,7 @@ impl LinkStore for RedisStore {
                 let bytes = Vec::<u8>::from_redis_value(value.clone()).map_err(unavailable)?;
                 let stored = decode(key, Some(bytes))?
                     .ok_or_else(|| unavailable("the restore script returned no record"))?;
-                self.wait_for_replicas(&anchor_key).await;
+                self.wait_for_replicas(&anchor_key).await?;
                 Ok(Some(PutOutcome {
                     stored,
                     created: true,
@@ -1226,10 +1237,10 @@ impl LinkStore for RedisStore {
     }
 
     fn subscribe(&self, sink: Sink) -> bool {
-        let nodes = self.nodes.clone();
+        let dialer = self.dialer.clone();
         let channel = self.channel.clone();
         let timeout = self.timeout;
-        tokio::spawn(listen(nodes, channel, sink, timeout));
+        tokio::spawn(listen(dialer, channel, sink, timeout));
         true
     }
 
@@ -1246,7 +1257,8 @@ impl LinkStore for RedisStore {
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         let reply: Option<String> = self.writer.query_once(&cmd).await.map_err(unavailable)?;
         if reply.is_some() {
-            self.wait_for_replicas(&key).await;
+            // A claim the replicas did not confirm could be lost in a failover and the token replayed: refuse.
+            self.wait_for_replicas(&key).await?;
         }
         Ok(reply.is_some())
     }
@@ -1262,14 +1274,25 @@ fn same_slot(keys: &[String]) -> bool {
     first.is_some() && keys.iter().all(|k| tag(k) == first)
 }
 
-/// Follows the invalidation channel forever, reconnecting (to the next node of a cluster) when it drops.
-/// A cluster broadcasts every `PUBLISH` to all nodes, so any one node will do.
-async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Duration) {
+/// Follows the invalidation channel forever, reconnecting when it drops: to the next node of a cluster, or to the
+/// master the sentinels name now. A cluster broadcasts every `PUBLISH` to all nodes, so any one node will do.
+async fn listen(dialer: Arc<Dialer>, channel: String, sink: Sink, timeout: Duration) {
     let mut attempt: u32 = 0;
     loop {
-        let node = &nodes[attempt as usize % nodes.len()];
-        match subscribe_once(node, &channel, timeout).await {
-            Ok(pubsub) => {
+        let node = match &dialer.target.topology {
+            Topology::Cluster(seeds) => Ok(seeds[attempt as usize % seeds.len()].clone()),
+            _ => dialer.master().await,
+        };
+        let subscribed = match node {
+            Ok(node) => subscribe_once(&dialer, &node, &channel, timeout)
+                .await
+                .map(|pubsub| (node, pubsub)),
+            Err(e) => Err(RedisError::from(e)),
+        };
+        match subscribed {
+            Ok((node, pubsub)) => {
+                let node = node.to_string();
+                let node = node.as_str();
                 attempt = 0;
                 sink.connected();
                 tracing::info!(node, "invalidation feed connected");
@@ -1284,7 +1307,7 @@ async fn listen(nodes: Vec<String>, channel: String, sink: Sink, timeout: Durati
             Err(e) => {
                 sink.disconnected();
                 attempt = attempt.saturating_add(1);
-                tracing::debug!(node, error = %e, "invalidation feed unavailable");
+                tracing::debug!(error = %e, "invalidation feed unavailable");
             }
         }
         let backoff = 50u64.saturating_mul(1 << attempt.min(4));
@@ -1319,13 +1342,13 @@ async fn follow(pubsub: redis::aio::PubSub, sink: &Sink, timeout: Duration) {
 }
 
 async fn subscribe_once(
-    node: &str,
+    dialer: &Dialer,
+    node: &Addr,
     channel: &str,
     timeout: Duration,
 ) -> RedisResult<redis::aio::PubSub> {
-    let client = redis::Client::open(node)?;
     let connect = async {
-        let mut pubsub = client.get_async_pubsub().await?;
+        let mut pubsub = dialer.pubsub(node).await?;
         pubsub.subscribe(channel).await?;
         Ok(pubsub)
     };
@@ -1394,37 +1417,21 @@ mod tests {
     }
 
     #[test]
-    fn cluster_primaries_keep_credentials() {
+    fn cluster_primaries() {
         let nodes = "a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n\
                      b2 10.0.0.2:7001@17001 master - 0 0 2 connected 5461-10922\n\
                      c3 10.0.0.3:7002@17002 slave b2 0 0 2 connected\n\
                      d4 ::1:7003@17003 master - 0 0 3 connected 10923-16383\n";
-        let urls = primaries(nodes, credentials("redis://:s3cret@10.0.0.1:7000")).unwrap();
+        let tcp = |h: &str, p| Addr::Tcp(h.into(), p);
         assert_eq!(
-            urls,
+            primaries(nodes).unwrap(),
             vec![
-                "redis://:s3cret@127.0.0.1:7000",
-                "redis://:s3cret@10.0.0.2:7001",
-                "redis://:s3cret@[::1]:7003"
+                tcp("127.0.0.1", 7000),
+                tcp("10.0.0.2", 7001),
+                tcp("::1", 7003)
             ]
         );
         let failing = "a1 127.0.0.1:7000@17000 master,fail? - 0 0 1 connected 0-16383\n";
-        assert!(primaries(failing, "").is_err());
-        assert_eq!(credentials("redis://h:1"), "");
-    }
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            parse_url("redis://127.0.0.1:6379/0").unwrap(),
-            (false, vec!["redis://127.0.0.1:6379/0".into()])
-        );
-        let (cluster, nodes) = parse_url("redis+cluster://a:1, b:2").unwrap();
-        assert!(cluster);
-        assert_eq!(nodes, vec!["redis://a:1", "redis://b:2"]);
-        let (_, nodes) = parse_url("redis+cluster://:pw@a:1,b:2").unwrap();
-        assert_eq!(nodes, vec!["redis://:pw@a:1", "redis://:pw@b:2"]);
-        assert!(parse_url("rediss://x").is_err());
-        assert!(parse_url("redis+cluster://").is_err());
+        assert!(primaries(failing).is_err());
     }
 }

@@ -13,6 +13,7 @@ pub struct Server {
     pub base: String,
     data: tempfile::TempDir,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -23,14 +24,24 @@ impl Server {
 
     /// Starts with extra `idr serve` arguments (e.g. `--resolver-root`, `--config`).
     pub async fn start_with(args: &[&str]) -> Server {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// Like `start_with`, with environment variables for the process (e.g. `IDR_STORE__…` settings).
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let data = tempfile::tempdir().expect("temp dir");
         let extra_args = args.iter().map(|s| s.to_string()).collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut server = Server {
             child: None,
             port: 0,
             base: String::new(),
             data,
             extra_args,
+            env,
         };
         server.launch().await;
         server
@@ -49,6 +60,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data.path())
             .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "error")
             .current_dir(env!("CARGO_MANIFEST_DIR"))

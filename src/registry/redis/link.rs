@@ -7,9 +7,14 @@
 //! closed the socket, or the runtime that ran it went away) the connection is marked closed, and the next command
 //! is sent on a fresh one. A command then fails on a dropped connection only when the connection drops while the
 //! command is on its way, and that command may have reached Redis (`Failure::Sent`).
+//!
+//! Each new connection goes where the `Dialer` says: behind Sentinel, to the master the sentinels name at that
+//! moment, so a failover is followed by the next command after the old master's connection closed. A node that
+//! answers `READONLY` has become a replica: its connection is dropped too, and the next command asks again.
 
+use super::dial::Dialer;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, RedisError};
+use redis::{AsyncConnectionConfig, Cmd, FromRedisValue, RedisError};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -37,9 +42,10 @@ impl Failure {
     }
 }
 
-/// One connection at a time to a standalone Redis, made on first use and again whenever the last one closed.
+/// One connection at a time to a standalone Redis or Sentinel's master, made on first use and again whenever the last one
+/// closed.
 pub struct Link {
-    client: Client,
+    dialer: Arc<Dialer>,
     /// Connection and response timeout.
     timeout: Duration,
     live: RwLock<Option<Live>>,
@@ -58,9 +64,9 @@ struct Live {
 }
 
 impl Link {
-    pub fn new(client: Client, timeout: Duration) -> Link {
+    pub fn new(dialer: Arc<Dialer>, timeout: Duration) -> Link {
         Link {
-            client,
+            dialer,
             timeout,
             live: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
@@ -90,7 +96,7 @@ impl Link {
     /// A result, after marking its connection closed when it dropped (the driver may not have noticed yet).
     fn settle<T>(&self, live: &Live, result: redis::RedisResult<T>) -> Result<T, Failure> {
         result.map_err(|e| {
-            if e.is_connection_dropped() {
+            if e.is_connection_dropped() || read_only(&e) {
                 live.closed.store(true, Ordering::Release);
             }
             Failure::Sent(e)
@@ -113,7 +119,7 @@ impl Link {
                 "no connection to Redis (the attempt made meanwhile failed)",
             )));
         }
-        match connect(&self.client, self.timeout).await {
+        match connect(&self.dialer, self.timeout).await {
             Ok(live) => {
                 *self.live.write().unwrap_or_else(PoisonError::into_inner) = Some(live.clone());
                 Ok(live)
@@ -142,18 +148,16 @@ impl Drop for MarkClosed {
     }
 }
 
+/// The node refused a write because it is a replica now (a failover demoted it).
+fn read_only(e: &RedisError) -> bool {
+    e.code() == Some("READONLY") || e.to_string().contains("READONLY")
+}
+
 /// Connects (within `timeout`, handshake included) and runs the connection's driver on this thread's runtime, so
 /// the worker that awaits a reply also drives the connection.
-async fn connect(client: &Client, timeout: Duration) -> redis::RedisResult<Live> {
-    let made = tokio::time::timeout(timeout, handshake(client, timeout))
-        .await
-        .map_err(|_| {
-            RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "connecting to Redis timed out",
-            ))
-        })??;
-    let (conn, driver) = made;
+async fn connect(dialer: &Dialer, timeout: Duration) -> redis::RedisResult<Live> {
+    let config = AsyncConnectionConfig::new().set_response_timeout(Some(timeout));
+    let (_, conn, driver) = dialer.open(config).await?;
     let closed = Arc::new(AtomicBool::new(false));
     let mark = MarkClosed(closed.clone());
     tokio::spawn(async move {
@@ -161,36 +165,4 @@ async fn connect(client: &Client, timeout: Duration) -> redis::RedisResult<Live>
         driver.await;
     });
     Ok(Live { conn, closed })
-}
-
-type Driver = futures_util::future::BoxFuture<'static, ()>;
-
-/// Opens the socket and sets the connection up (`AUTH`, `SELECT`, …, from the URL), leaving its driver to the caller.
-async fn handshake(
-    client: &Client,
-    timeout: Duration,
-) -> redis::RedisResult<(MultiplexedConnection, Driver)> {
-    use futures_util::FutureExt;
-    let info = client.get_connection_info();
-    let config = AsyncConnectionConfig::new().set_response_timeout(Some(timeout));
-    let settings = info.redis_settings();
-    match info.addr() {
-        ConnectionAddr::Tcp(host, port) => {
-            let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-            stream.set_nodelay(true)?;
-            let (conn, driver) =
-                MultiplexedConnection::new_with_config(settings, stream, config).await?;
-            Ok((conn, driver.boxed()))
-        }
-        ConnectionAddr::Unix(path) => {
-            let stream = tokio::net::UnixStream::connect(path).await?;
-            let (conn, driver) =
-                MultiplexedConnection::new_with_config(settings, stream, config).await?;
-            Ok((conn, driver.boxed()))
-        }
-        _ => Err(RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "TLS is not built in",
-        ))),
-    }
 }
