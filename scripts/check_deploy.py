@@ -277,12 +277,14 @@ METRICS = {
     "idr_store_errors_total": {"kind"},
     "idr_store_reconnects_total": set(),
     "idr_writes_total": {"credential", "operation"},
+    "idr_outbound_fetches_total": {"outcome"},
 }
 TARGET_LABELS = {"job", "instance"}
 # The panels the dashboard must have: request rate by outcome, latency quantiles, cache hit ratio and size, store
-# errors and reconnects, writes by credential.
+# errors and reconnects, writes by credential, outbound fetches by outcome.
 PANELS = ["Resolutions by outcome", "Request latency (p50 / p95 / p99)", "Cache hit ratio", "Cache hit ratio by replica",
-          "Cache entries", "Cache size", "Store errors by kind", "Store reconnects", "Writes by credential"]
+          "Cache entries", "Cache size", "Store errors by kind", "Store reconnects", "Writes by credential",
+          "Outbound fetches by outcome"]
 
 
 def promql_names(expr):
