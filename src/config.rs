@@ -171,11 +171,21 @@ pub fn redact_url(url: &str) -> String {
     let rest = &url[scheme + 3..];
     // The userinfo ends at the last '@' before the path (a password may itself contain '@' or '/').
     let Some(at) = rest.rfind('@') else {
-        return url.to_string();
+        return without_query(url, scheme + 3);
     };
     let userinfo = &rest[..at];
     let user = userinfo.split_once(':').map_or("", |(user, _)| user);
-    format!("{}://{user}:***{}", &url[..scheme], &rest[at..])
+    let shown = format!("{}://{user}:***", &url[..scheme]);
+    let from = shown.len();
+    without_query(&format!("{shown}{}", &rest[at..]), from)
+}
+
+/// A URL's query may carry a password too (`?password=…`, which idr refuses, but names in the error): shown as `?…`.
+fn without_query(url: &str, from: usize) -> String {
+    match url[from..].find('?') {
+        Some(q) => format!("{}?…", &url[..from + q]),
+        None => url.to_string(),
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

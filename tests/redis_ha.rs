@@ -728,6 +728,9 @@ const ACL: &[&str] = &[
     "+hgetall",
     "+lrange",
     "+rpush",
+    "+lindex",
+    "+lpop",
+    "+incrby",
     "+time",
     "+scan",
     "+ping",
@@ -746,12 +749,21 @@ async fn an_acl_user_with_only_the_commands_idr_needs() {
     args.extend_from_slice(ACL);
     let redis = RedisServer::start_with(&args);
     let url = format!("redis://idr@127.0.0.1:{}", redis.port);
+    // An audit entry past the retention, for the background trim (its script's commands are checked too).
+    let old_list = format!("idr:audit:{{01/{}}}", gtin(8));
+    let old_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        - 400 * 86_400_000;
+    let old_entry = format!(r#"[{old_ms},"create",null,1,"01/{}","admin"]"#, gtin(8));
+    redis.cli(&["RPUSH", &old_list, &old_entry]);
     let dir = tempfile::tempdir().unwrap();
     let password_file = write_config(dir.path(), "password", "pa55-w0rd!\n");
     let config = write_config(
         dir.path(),
         "acl.toml",
-        &format!("[store]\nredis_password_file = {password_file:?}\n"),
+        &format!("[store]\nredis_password_file = {password_file:?}\n[audit]\nretain_days = 30\n"),
     );
     let a = Server::start_with(&[
         "--no-demo",
@@ -809,6 +821,15 @@ async fn an_acl_user_with_only_the_commands_idr_needs() {
         &[],
     );
     assert!(ok, "export as the ACL user: {stderr}");
+    let start = Instant::now();
+    while redis.cli(&["LLEN", &old_list]) != "0" {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the audit entry past the retention was not trimmed: ACL LOG {}",
+            redis.cli(&["ACL", "LOG"])
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Nothing idr did was refused.
     assert_eq!(
         redis.cli(&["ACL", "LOG"]),

@@ -64,3 +64,52 @@ fn wait_calls(port: u16) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// With no replica to confirm them, no write is acknowledged: not an anchor, and not the small documents beside the
+/// anchors either (an API key created or revoked, a scheme registered through the Pyx API), which must survive a
+/// failover as anchors do.
+#[tokio::test]
+async fn keys_and_schemes_wait_for_the_replica_too() {
+    let primary = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wait.toml");
+    std::fs::write(
+        &config,
+        "[store]\nredis_wait_replicas = 1\nredis_wait_timeout_ms = 200\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let url = primary.url();
+    let keys_create = std::process::Command::new(support::server::binary())
+        .args(["keys", "create", "--name", "ops", "--scope", "admin"])
+        .args(["--redis-url", &url, "--config", config])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&keys_create.stderr);
+    assert!(
+        !keys_create.status.success(),
+        "a key no replica confirmed was reported created: {stderr}"
+    );
+    assert!(stderr.contains("confirm"), "{stderr}");
+
+    let server = Server::start_with(&["--no-demo", "--redis-url", &url, "--config", config]).await;
+    let scheme = json!({"namespace": "acme", "applicationIdentifiers": [
+        {"title": "Product", "label": "Product", "shortcode": "product", "ai": "p", "type": "I", "regex": "[0-9]{5}"}]});
+    let r = Server::client()
+        .post(server.url("/api/2.0.0/identifiers"))
+        .bearer_auth(support::server::ADMIN_TOKEN)
+        .json(&scheme)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+    let r = Server::client()
+        .put(server.url("/api/v1/anchors/01/09520123456788"))
+        .bearer_auth(support::server::ADMIN_TOKEN)
+        .json(&json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://b.example/1", "title": "p"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+}

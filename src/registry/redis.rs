@@ -206,6 +206,10 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const IMPORT_CONCURRENCY: usize = 64;
 const SCAN_COUNT: usize = 1000;
 
+/// The connection a write ran on, where its `WAIT` must run (`None` on a cluster: `WAIT` is routed to the
+/// primary that holds the key).
+type Written = Option<link::Pinned>;
+
 #[derive(Clone)]
 enum Conn {
     Single(Arc<Link>),
@@ -227,11 +231,20 @@ impl Conn {
         }
     }
 
-    /// A command that must not run twice (a claim, `WAIT`): sent once, never repeated.
+    /// A command that must not run twice (a claim): sent once, never repeated.
     async fn query_once<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        self.write_once(cmd).await.map(|(value, _)| value)
+    }
+
+    /// A write sent once, and the connection it ran on (for `WAIT`).
+    async fn write_once<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<(T, Written)> {
         match self {
-            Conn::Single(link) => link.send(cmd).await.map_err(Failure::into_inner),
-            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Single(link) => link
+                .send_pinned(cmd)
+                .await
+                .map(|(value, pinned)| (value, Some(pinned)))
+                .map_err(Failure::into_inner),
+            Conn::Cluster(c) => Ok((cmd.query_async(&mut c.clone()).await?, None)),
         }
     }
 
@@ -244,7 +257,7 @@ impl Conn {
         script: &WriteScript,
         keys: &[&str],
         args: &[&[u8]],
-    ) -> Result<T, Failure> {
+    ) -> Result<(T, Written), Failure> {
         match self {
             Conn::Single(link) => {
                 let mut call = script.compiled.prepare_invoke();
@@ -256,6 +269,7 @@ impl Conn {
                 }
                 link.call(|mut conn| async move { call.invoke_async(&mut conn).await })
                     .await
+                    .map(|(value, pinned)| (value, Some(pinned)))
             }
             Conn::Cluster(c) => {
                 let mut cmd = redis::cmd("EVAL");
@@ -263,7 +277,10 @@ impl Conn {
                 for a in args {
                     cmd.arg(*a);
                 }
-                cmd.query_async(&mut c.clone()).await.map_err(Failure::Sent)
+                cmd.query_async(&mut c.clone())
+                    .await
+                    .map(|value| (value, None))
+                    .map_err(Failure::Sent)
             }
         }
     }
@@ -433,15 +450,24 @@ impl RedisStore {
     /// Waits for replicas to acknowledge the write when configured (`WAIT`), on the node that holds `key`. A write
     /// fewer replicas confirmed in time is not acknowledged: it is on the primary and may survive, or be lost in a
     /// failover, so it is answered as uncertain (`503`, repeat it), never as done.
-    async fn wait_for_replicas(&self, key: &str) -> Result<(), StoreError> {
+    async fn wait_for_replicas(&self, key: &str, written: &Written) -> Result<(), StoreError> {
         let Some((replicas, timeout_ms)) = self.wait else {
             return Ok(());
         };
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(replicas).arg(timeout_ms);
         let acked: RedisResult<i64> = match &self.writer {
-            // Never repeated: `WAIT` counts the writes of the connection it runs on.
-            Conn::Single(_) => self.writer.query_once(&cmd).await,
+            // On the write's own connection and never repeated: `WAIT` counts the writes of the connection it runs
+            // on, so on a new one (after the write's closed, maybe in a failover) it would confirm nothing.
+            Conn::Single(link) => match written {
+                Some(pinned) => link
+                    .send_on(pinned, &cmd)
+                    .await
+                    .map_err(Failure::into_inner),
+                None => Err(RedisError::from(std::io::Error::other(
+                    "no connection to wait on",
+                ))),
+            },
             Conn::Cluster(c) => {
                 // On the primary that took the write: the same per-node connection the script went through.
                 let route = Route::new(slot(key), SlotAddr::Master);
@@ -570,13 +596,15 @@ fn primaries(cluster_nodes: &str) -> Result<Vec<Addr>, StoreError> {
 
 impl RedisStore {
     /// Small named documents beside the anchors (run-time schemes, API keys), one hash per kind.
+    /// Written like an anchor: once, on the write connection, confirmed by `WAIT` when configured (a revoked key or
+    /// a registered scheme must survive a failover as an anchor does).
     async fn put_document(&self, kind: &str, name: &str, document: &str) -> Result<(), StoreError> {
+        let hash = format!("{}:{kind}", self.prefix);
         let mut cmd = redis::cmd("HSET");
-        cmd.arg(format!("{}:{kind}", self.prefix))
-            .arg(name)
-            .arg(document);
-        let _: i64 = self.conn.query(&cmd).await.map_err(unavailable)?;
-        Ok(())
+        cmd.arg(&hash).arg(name).arg(document);
+        let (_, written): (i64, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
+        self.wait_for_replicas(&hash, &written).await
     }
 
     async fn documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
@@ -861,14 +889,14 @@ impl RedisStore {
             &self.deleted_key(key),
             &self.audit_key(key),
         ];
-        let reply: Vec<i64> = self
+        let (reply, written): (Vec<i64>, Written) = self
             .writer
             .run(&PUT, &keys, &args)
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, version, created] => {
-                self.wait_for_replicas(&anchor_key).await?;
+                self.wait_for_replicas(&anchor_key, &written).await?;
                 Ok((*version as u64, *created == 1))
             }
             [0, now] => Err(StoreError::PreconditionFailed {
@@ -907,14 +935,14 @@ impl RedisStore {
             &self.deleted_key(key),
             &self.audit_key(key),
         ];
-        let reply: Vec<i64> = self
+        let (reply, written): (Vec<i64>, Written) = self
             .writer
             .run(&DELETE, &keys, &args)
             .await
             .map_err(|e| script_error(key, e))?;
         match reply.as_slice() {
             [1, existed] => {
-                self.wait_for_replicas(&anchor_key).await?;
+                self.wait_for_replicas(&anchor_key, &written).await?;
                 Ok(*existed == 1)
             }
             [0, now] => Err(StoreError::PreconditionFailed {
@@ -981,7 +1009,7 @@ impl LinkStore for RedisStore {
         let audit = self.audit_key(key);
         let keys = [anchor_key.as_str(), &tombstone, &deleted, &audit];
         let args: [&[u8]; 3] = [self.channel.as_bytes(), key.as_bytes(), who.as_bytes()];
-        let reply: Vec<redis::Value> = self
+        let (reply, written): (Vec<redis::Value>, Written) = self
             .writer
             .run(&RESTORE, &keys, &args)
             .await
@@ -996,7 +1024,7 @@ impl LinkStore for RedisStore {
                 let bytes = Vec::<u8>::from_redis_value(value.clone()).map_err(unavailable)?;
                 let stored = decode(key, Some(bytes))?
                     .ok_or_else(|| unavailable("the restore script returned no record"))?;
-                self.wait_for_replicas(&anchor_key).await?;
+                self.wait_for_replicas(&anchor_key, &written).await?;
                 Ok(Some(PutOutcome {
                     stored,
                     created: true,
@@ -1068,7 +1096,8 @@ impl LinkStore for RedisStore {
                     });
                 }
                 let base = self.audit_base_key(list);
-                let n: u64 = self
+                // No `WAIT`: a trim a failover loses is done again by the next step.
+                let (n, _): (u64, Written) = self
                     .writer
                     .run(
                         &TRIM_AUDIT,
@@ -1255,10 +1284,11 @@ impl LinkStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        let reply: Option<String> = self.writer.query_once(&cmd).await.map_err(unavailable)?;
+        let (reply, written): (Option<String>, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
         if reply.is_some() {
             // A claim the replicas did not confirm could be lost in a failover and the token replayed: refuse.
-            self.wait_for_replicas(&key).await?;
+            self.wait_for_replicas(&key, &written).await?;
         }
         Ok(reply.is_some())
     }

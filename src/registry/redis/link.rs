@@ -63,6 +63,11 @@ struct Live {
     closed: Arc<AtomicBool>,
 }
 
+/// The connection a command ran on, for a command that must follow it on that same connection (`WAIT` counts the
+/// writes of its own connection: on another one it would confirm nothing).
+#[derive(Clone)]
+pub struct Pinned(Live);
+
 impl Link {
     pub fn new(dialer: Arc<Dialer>, timeout: Duration) -> Link {
         Link {
@@ -82,15 +87,38 @@ impl Link {
     }
 
     /// Runs `call` once with an open connection, as `send` sends a command (for scripts, which may load themselves
-    /// first).
-    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, Failure>
+    /// first), and says which connection that was.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<(T, Pinned), Failure>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let live = self.open().await.map_err(Failure::Unsent)?;
         let result = call(live.conn.clone()).await;
-        self.settle(&live, result)
+        self.settle(&live, result).map(|t| (t, Pinned(live)))
+    }
+
+    /// As `send`, and says which connection the command ran on.
+    pub async fn send_pinned<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<(T, Pinned), Failure> {
+        self.call(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
+    }
+
+    /// Sends `cmd` on the connection `pinned` ran on, never on another: if that one has closed, nothing is sent.
+    pub async fn send_on<T: FromRedisValue>(
+        &self,
+        pinned: &Pinned,
+        cmd: &Cmd,
+    ) -> Result<T, Failure> {
+        let live = &pinned.0;
+        if live.closed.load(Ordering::Acquire) {
+            return Err(Failure::Unsent(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the connection of the write has closed",
+            ))));
+        }
+        let result = cmd.query_async(&mut live.conn.clone()).await;
+        self.settle(live, result)
     }
 
     /// A result, after marking its connection closed when it dropped (the driver may not have noticed yet).

@@ -537,8 +537,14 @@ mod tests {
             tail in proptest::sample::select(vec!["h:1", "h:1/0", "h:x", "a:1,b:2/m", "h:1/m/x/y", ""]),
         ) {
             let secret = format!("S3cr{password}");
-            for written in [secret.clone(), percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string()] {
-                let url = format!("{scheme}://user:{written}@{tail}");
+            let encoded = percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC).to_string();
+            for (written, url) in [
+                (secret.clone(), format!("{scheme}://user:{secret}@{tail}")),
+                (encoded.clone(), format!("{scheme}://user:{encoded}@{tail}")),
+                // In a query, which is refused, naming the URL.
+                (encoded.clone(), format!("{scheme}://{tail}?password={encoded}")),
+                (encoded.clone(), format!("{scheme}://user:x@{tail}?password={encoded}&db=1")),
+            ] {
                 let redacted = redact_url(&url);
                 proptest::prop_assert!(!redacted.contains(&written), "{redacted}");
                 let shown = match Target::from_settings(&settings(&url)) {
