@@ -536,7 +536,12 @@ async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
         {"linkType": "gs1:pip", "href": "https://a.example/p", "title": "p"}]});
     server.put_anchor("01/09528765123457", body.clone()).await;
     server.put_anchor("01/09520123456788", body).await;
-    for namespace in ["exMBZFlvQMDly", "EH30164596f40c0e5cbe991a83", "dl", "DL"] {
+    for namespace in [
+        "exMBZFlvQMDly-mRqD",
+        "EH30164596f40c0e5cbe991a83",
+        "dl",
+        "DL",
+    ] {
         let scheme = json!({"namespace": namespace, "applicationIdentifiers": [
             {"shortcode": "p", "type": "I", "regex": "[0-9]+"}]});
         let (status, problem) = call(

@@ -97,6 +97,9 @@ impl std::fmt::Debug for Digits {
     }
 }
 
+/// The shortest EPC binary string decompressed (the 96-bit schemes).
+pub(crate) const MIN_BITS: usize = 96;
+
 /// Whether `seg` has the shape of a compressed EPC binary string. The prefix
 /// is case-sensitive: `EH...` is not compressed.
 pub(crate) fn looks_compressed(seg: &str) -> bool {

@@ -65,15 +65,19 @@ pub fn is_path_alpha(segment: &str) -> bool {
     key::resolve_ai(segment, &ParseOptions::default()).is_some()
 }
 
-/// Whether some spelling of `segment` in another letter case is a compressed URI segment the parser decompresses
-/// (`eh` + lower-case hex, `ex` + base64url): what a case-insensitive first-segment match would capture.
+/// Whether some spelling of `segment` in another letter case could be a compressed URI segment the parser
+/// decompresses: what a case-insensitive first-segment match would capture. That is `eh` + lower-case hex or `ex` +
+/// base64url, at least as long as the shortest EPC binary string (`epc::MIN_BITS`); shorter ones, like `example`,
+/// never decompress.
 pub fn could_be_compressed(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
-    if epc::looks_compressed(&lower) {
+    if epc::looks_compressed(&lower) && lower.len() >= 2 + epc::MIN_BITS / 4 {
         return true;
     }
     // base64url has both cases: `ex` in any case followed by base64url characters as written.
-    lower.starts_with("ex") && epc::looks_compressed(&format!("ex{}", &segment[2..]))
+    lower.starts_with("ex")
+        && epc::looks_compressed(&format!("ex{}", &segment[2..]))
+        && segment.len() >= 2 + epc::MIN_BITS.div_ceil(6)
 }
 
 /// The AI a Digital Link convenience alpha or Pyx shortcode stands for (`gtin` → `01`).

@@ -321,11 +321,10 @@ fn with_gs1(gs1_name: &str, stems: &str, other: &str) -> Result<SchemeSet, Schem
 fn a_scheme_cannot_take_a_compressed_gs1_segment() {
     for claim in [
         "eh30164596f40c0e5cbe991a83",
-        "EH3016",
+        "EH30164596F40C0E5CBE991A83",
         "exMBZFlvQMDly-mRqD",
-        "EXmbz",
-        "ex0",
-        "example",
+        "EXMBZFLVQMDLY-MRQD",
+        "exAnyBase64urlWord",
     ] {
         let e = with_gs1("gs1.toml", "[]", &scheme_file(claim, "rootk"))
             .unwrap_err()
@@ -340,8 +339,26 @@ fn a_scheme_cannot_take_a_compressed_gs1_segment() {
             "{claim}: {e}"
         );
     }
-    // Names that no compressed segment can be: kept.
-    for fine in ["ehr", "eh", "ex", "ex.co", "exa.mple", "acme", "hex30"] {
+    // Names that no compressed segment can be (too short for the shortest, 96-bit EPC, or not hex/base64url): kept.
+    for fine in [
+        "ehr",
+        "eh",
+        "ex",
+        "ex.co",
+        "exa.mple",
+        "acme",
+        "hex30",
+        "EH3016",
+        "EXmbz",
+        "ex0",
+        "example",
+        "exim",
+        "export",
+        "exchange",
+        "ehbead",
+        "exMBZFlvQMDly-mR",
+        "eh30164596f40c0e5cbe991a",
+    ] {
         with_gs1("gs1.toml", "[]", &scheme_file(fine, "rootk"))
             .unwrap_or_else(|e| panic!("{fine}: {e}"));
     }
@@ -429,7 +446,7 @@ fn a_registered_scheme_cannot_shadow_gs1() {
         .compile()
         .unwrap()
     };
-    for namespace in ["exMBZFlvQMDly", "DL"] {
+    for namespace in ["exMBZFlvQMDly-mRqD", "DL"] {
         assert_eq!(
             set.check_shadowing(&registration(namespace))
                 .unwrap_err()
