@@ -107,27 +107,25 @@ fn fetches(settings: &Settings) -> bool {
     settings.did_web.enabled || !settings.did_writers.is_empty()
 }
 
-/// API keys and DID writers. DID writers' documents are fetched with the did:web resolver of `GET /did:web:…`
-/// (sharing its cache), or with one of their own when that endpoint is turned off: `did_web.enabled` governs public
-/// resolution, while `did_writers` alone decides whose documents are fetched to check signatures.
+/// API keys and DID writers. DID writers' documents are fetched with a did:web resolver of their own (its own cache,
+/// and its own per-host failures and budgets over the shared guarded client), never with the one of anonymous
+/// `GET /did:web:…`: a client scanning a writer's host (a closed port, a flood of made-up DIDs) must not be able to
+/// spend or poison what signature checks need. `did_web.enabled` governs public resolution, while `did_writers`
+/// alone decides whose documents are fetched to check signatures.
 fn authenticator(
     settings: &Settings,
     parser: &Parser,
-    did_web: Option<&Arc<DidResolver>>,
     outbound: Option<&Arc<Outbound>>,
 ) -> Result<Authenticator, StartupError> {
     let auth = Authenticator::from_settings(settings, parser)?;
     if !auth.has_did_writers() {
         return Ok(auth);
     }
-    let resolver = match (did_web, outbound) {
-        (Some(shared), _) => shared.clone(),
-        (None, Some(outbound)) => Arc::new(DidResolver::new(&settings.did_web, outbound.clone())),
-        (None, None) => Arc::new(DidResolver::new(
-            &settings.did_web,
-            Arc::new(Outbound::new(&settings.outbound)?),
-        )),
+    let own = match outbound {
+        Some(shared) => shared.sibling(),
+        None => Outbound::new(&settings.outbound)?,
     };
+    let resolver = Arc::new(DidResolver::new(&settings.did_web, Arc::new(own)));
     Ok(auth.with_did_resolver(resolver))
 }
 
@@ -201,12 +199,7 @@ impl Application {
             ))),
             _ => None,
         };
-        let auth = Arc::new(authenticator(
-            &settings,
-            &parser,
-            did_web.as_ref(),
-            outbound.as_ref(),
-        )?);
+        let auth = Arc::new(authenticator(&settings, &parser, outbound.as_ref())?);
         if settings.fixed_root().is_none() {
             tracing::warn!(
                 "resolver.resolver_root is not set: anchors and Link headers take their origin from each request's \

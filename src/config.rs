@@ -272,10 +272,11 @@ impl OutboundSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         self.policy()?;
         let rate = self.per_host_requests_per_second;
-        if !(rate.is_finite() && rate > 0.0) {
+        // At least one fetch a day: a smaller rate would make the wait for the next token overflow a `Duration`.
+        if !(rate.is_finite() && rate >= 1.0 / 86_400.0) {
             return Err(invalid(
                 "outbound.per_host_requests_per_second",
-                "must be a number greater than 0",
+                "must be a number of at least 1/86400 (one fetch a day)",
             ));
         }
         if !(self.per_host_burst.is_finite() && self.per_host_burst >= 1.0) {
@@ -862,6 +863,11 @@ mod tests {
             (
                 "IDR_OUTBOUND__PER_HOST_REQUESTS_PER_SECOND",
                 "0",
+                "outbound.per_host_requests_per_second",
+            ),
+            (
+                "IDR_OUTBOUND__PER_HOST_REQUESTS_PER_SECOND",
+                "1e-20",
                 "outbound.per_host_requests_per_second",
             ),
             (

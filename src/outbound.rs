@@ -7,9 +7,13 @@
 //!   the addresses that resolver hands it, so no second lookup can switch the address (DNS rebinding);
 //! - a URL whose host is an IP literal (reqwest does not resolve those) is checked before the request is sent;
 //! - redirects are not followed, and system proxies are not used (a proxy would resolve the name itself, unchecked);
-//! - per host: a host that could not be reached (refused, unresolvable, unreachable, too slow) fails fast for
-//!   `failure_cache_seconds` whatever the port or path; fetches are rate-limited by a token bucket; and the fetches
-//!   in flight are capped overall.
+//! - per host and port: one that could not be reached (refused, unresolvable, unreachable, too slow) fails fast for
+//!   `failure_cache_seconds` whatever the path; per host, whatever the port, fetches are rate-limited by a token
+//!   bucket; and the fetches in flight are capped overall. A failure is remembered per port so that a client naming
+//!   a closed port of a host cannot make the host's real documents fail; the bucket bounds what port variations
+//!   cost.
+//! - `Outbound::sibling` shares the client and guard but keeps that state apart: DID writers' documents are fetched
+//!   through one, so anonymous scans can neither spend nor poison what signature checks need.
 //!
 //! What went wrong is logged here, with the host and address; the errors returned carry no transport detail, so
 //! nothing of the operator's network can reach a client's answer.
@@ -97,12 +101,15 @@ struct Bucket {
 pub struct Outbound {
     client: reqwest::Client,
     policy: Arc<AddressPolicy>,
-    /// Hosts that failed recently, and how.
+    /// Hosts and ports (`host_port`) that failed recently, and how.
     failing: Option<moka::sync::Cache<String, FetchError>>,
+    failure_ttl: Duration,
+    /// Fetch budgets per host (`host_key`).
     buckets: moka::sync::Cache<String, Arc<Mutex<Bucket>>>,
     rate: f64,
     burst: f64,
     in_flight: Arc<tokio::sync::Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Outbound {
@@ -138,41 +145,72 @@ impl Outbound {
                     format!("cannot build the HTTPS client: {}", chain(&e)),
                 )
             })?;
-        let failing = (settings.failure_cache_seconds > 0).then(|| {
+        Ok(Outbound::state(
+            client,
+            policy,
+            Duration::from_secs(settings.failure_cache_seconds),
+            settings.per_host_requests_per_second,
+            settings.per_host_burst,
+            settings.max_concurrent_fetches,
+        ))
+    }
+
+    /// The same client and guard with per-host state of its own (failures, budgets, fetches in flight).
+    pub fn sibling(&self) -> Outbound {
+        Outbound::state(
+            self.client.clone(),
+            self.policy.clone(),
+            self.failure_ttl,
+            self.rate,
+            self.burst,
+            self.max_in_flight,
+        )
+    }
+
+    fn state(
+        client: reqwest::Client,
+        policy: Arc<AddressPolicy>,
+        failure_ttl: Duration,
+        rate: f64,
+        burst: f64,
+        max_in_flight: usize,
+    ) -> Outbound {
+        let failing = (!failure_ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(MAX_HOSTS)
-                .time_to_live(Duration::from_secs(settings.failure_cache_seconds))
+                .time_to_live(failure_ttl)
                 .build()
         });
-        let rate = settings.per_host_requests_per_second;
-        let burst = settings.per_host_burst;
         // A bucket left alone this long is full again, so forgetting it changes nothing.
         let refill = Duration::from_secs_f64((burst / rate).clamp(1.0, 86_400.0));
         let buckets = moka::sync::Cache::builder()
             .max_capacity(MAX_HOSTS)
             .time_to_idle(refill)
             .build();
-        Ok(Outbound {
+        Outbound {
             client,
             policy,
             failing,
+            failure_ttl,
             buckets,
             rate,
             burst,
-            in_flight: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent_fetches)),
-        })
+            in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+            max_in_flight,
+        }
     }
 
     /// GETs `request.url` if the guard and the host's budget allow, reading at most `max_bytes` of body.
     pub async fn get(&self, request: Request<'_>) -> Result<Response, FetchError> {
         let url = request.url;
         let host = host_key(url);
-        if let Some(error) = self.failing.as_ref().and_then(|f| f.get(&host)) {
-            tracing::debug!(%url, host, %error, "outbound fetch skipped: the host failed recently");
+        let endpoint = host_port(url);
+        if let Some(error) = self.failing.as_ref().and_then(|f| f.get(&endpoint)) {
+            tracing::debug!(%url, endpoint, %error, "outbound fetch skipped: the host failed recently");
             count("failing_host");
             return Err(error);
         }
-        let outcome = self.guarded_get(&host, &request).await;
+        let outcome = self.guarded_get(&host, &endpoint, &request).await;
         count(match &outcome {
             Ok(_) => "fetched",
             Err(e) => e.outcome(),
@@ -180,11 +218,16 @@ impl Outbound {
         outcome
     }
 
-    async fn guarded_get(&self, host: &str, request: &Request<'_>) -> Result<Response, FetchError> {
+    async fn guarded_get(
+        &self,
+        host: &str,
+        endpoint: &str,
+        request: &Request<'_>,
+    ) -> Result<Response, FetchError> {
         let url = request.url;
         if let Err(range) = self.check_literal(url) {
             tracing::info!(%url, range, "outbound fetch refused: the URL's address is not allowed");
-            return Err(self.remember(host, FetchError::Refused));
+            return Err(self.remember(endpoint, FetchError::Refused));
         }
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
             tracing::info!(%url, "outbound fetch not made: too many fetches in flight");
@@ -196,7 +239,7 @@ impl Outbound {
         }
         self.send(request)
             .await
-            .map_err(|error| self.remember(host, error))
+            .map_err(|error| self.remember(endpoint, error))
     }
 
     /// A URL whose host is an IP address is connected to without any lookup, so it is checked here.
@@ -215,9 +258,9 @@ impl Outbound {
         self.policy.permits(ip, false)
     }
 
-    fn remember(&self, host: &str, error: FetchError) -> FetchError {
+    fn remember(&self, endpoint: &str, error: FetchError) -> FetchError {
         if let Some(failing) = self.failing.as_ref().filter(|_| error.is_host_failure()) {
-            failing.insert(host.to_string(), error);
+            failing.insert(endpoint.to_string(), error);
         }
         error
     }
@@ -319,12 +362,21 @@ fn refused_by_guard(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The key of per-host state: the host alone, without port or path, lowercase, without a trailing dot.
+/// The key of per-host budgets: the host alone, without port or path, lowercase, without a trailing dot.
 fn host_key(url: &Url) -> String {
     url.host_str()
         .unwrap_or_default()
         .trim_end_matches('.')
         .to_ascii_lowercase()
+}
+
+/// The key of remembered failures: the host and the port (443 when none is given), without the path.
+fn host_port(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        host_key(url),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }
 
 /// Resolves a host name to its addresses.
@@ -524,6 +576,10 @@ mod tests {
         ] {
             assert_eq!(host_key(&Url::parse(url).unwrap()), "did.example", "{url}");
         }
+        let endpoint = |url: &str| host_port(&Url::parse(url).unwrap());
+        assert_eq!(endpoint("https://Did.Example/a"), "did.example:443");
+        assert_eq!(endpoint("https://did.example.:443/b"), "did.example:443");
+        assert_eq!(endpoint("https://did.example:8443/a"), "did.example:8443");
     }
 
     /// A rebinding name: allowed 127.0.0.2 at the first lookup, refused 127.0.0.1 at every later one. The fetch

@@ -344,6 +344,56 @@ async fn es256_and_eddsa_signed_writes_are_accepted_and_resolve() {
     );
 }
 
+/// DID writers' documents are fetched with a budget and failure memory of their own: anonymous scans that spend the
+/// writer's host's public budget (made-up DIDs on it) or make it fail (a closed port of it) leave signature checks
+/// unaffected.
+#[tokio::test]
+async fn anonymous_scans_cannot_starve_a_did_writer() {
+    let issuer = Issuer::start().await;
+    let config = issuer.config("");
+    let server = Server::start_with_env(
+        &["--no-demo", "--resolver-root", ROOT, "--config", &config],
+        &[
+            ("IDR_OUTBOUND__PER_HOST_BURST", "2"),
+            ("IDR_OUTBOUND__PER_HOST_REQUESTS_PER_SECOND", "0.01"),
+        ],
+    )
+    .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut statuses = Vec::new();
+    for path in [
+        format!("/did:web:localhost%3A{closed}"),
+        format!("/{}:made-up-1", issuer.did),
+        format!("/{}:made-up-2", issuer.did),
+        format!("/{}", issuer.did),
+    ] {
+        let r = Server::client()
+            .get(server.url(&path))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [502, 404, 503, 503],
+        "the public budget of the host is spent"
+    );
+    let r = signed(
+        &server,
+        &issuer.es256,
+        Method::PUT,
+        &anchor_path(GTIN),
+        &product("Pack"),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
 #[tokio::test]
 async fn did_writers_work_with_public_did_resolution_off() {
     let issuer = Issuer::start().await;
