@@ -1,6 +1,7 @@
 //! Redis the way operators run it: behind Sentinel (a master, two replicas and three sentinels, the master killed with
-//! SIGKILL under load through two idr replicas), over TLS with a test CA (server-only and mutual), and as an ACL user
-//! allowed only the commands idr needs (no CONFIG, no KEYS). Real processes on loopback only.
+//! SIGKILL under load through two idr replicas), over TLS with a test CA (server-only and mutual), as an ACL user
+//! allowed only the commands idr needs (no CONFIG, no KEYS), and a Redis Cluster on TLS only with such a user. Real
+//! processes on loopback only.
 
 mod support;
 
@@ -15,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::redis::{RedisServer, cli_on, gtin};
+use support::redis::{RedisCluster, RedisServer, cli_on, gtin};
 use support::server::{ADMIN_TOKEN, Server};
 
 const MASTER: &str = "mymaster";
@@ -495,6 +496,42 @@ impl Pki {
         ]);
         (redis, tls_port.parse().unwrap())
     }
+
+    /// A three-master cluster on TLS only (clients, cluster bus), checking clients' certificates: the nodes show
+    /// the client certificate to each other on the bus, and `redis-cli` shows it too.
+    fn cluster(&self) -> RedisCluster {
+        let (cert, key, ca) = (
+            self.path("server.pem"),
+            self.path("server.key"),
+            self.path("ca.pem"),
+        );
+        let (client_cert, client_key) = (self.path("client.pem"), self.path("client.key"));
+        RedisCluster::start_tls_only(
+            &[
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-client-cert-file",
+                &client_cert,
+                "--tls-client-key-file",
+                &client_key,
+                "--tls-auth-clients",
+                "yes",
+            ],
+            &[
+                "--tls".to_string(),
+                "--cacert".to_string(),
+                ca.clone(),
+                "--cert".to_string(),
+                client_cert.clone(),
+                "--key".to_string(),
+                client_key.clone(),
+            ],
+        )
+    }
 }
 
 fn new_ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
@@ -901,4 +938,131 @@ async fn a_cluster_as_an_acl_user() {
             "refused on {port}"
         );
     }
+}
+
+/// A cluster on TLS only (no plain port, the cluster bus on TLS too) that checks clients' certificates, as an ACL user:
+/// every connection idr makes — the cluster client's to the seeds and to the nodes `CLUSTER SLOTS` names, the
+/// invalidation feed's, export's scans of the primaries `CLUSTER NODES` lists — speaks TLS with the CA file and the
+/// client certificate, and sends the user's credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_as_an_acl_user() {
+    let pki = Pki::new();
+    let cluster = pki.cluster();
+    let mut acl = vec!["ACL", "SETUSER"];
+    acl.extend_from_slice(ACL);
+    acl.extend_from_slice(&["+cluster|slots", "+cluster|nodes"]);
+    for node in &cluster.nodes {
+        assert_eq!(node.cli(&acl), "OK");
+        // Nothing in the clear: the port idr is given speaks TLS only.
+        let plain = cli_on(node.port, &["PING"]);
+        assert!(
+            plain.is_err(),
+            "{} answered in the clear: {plain:?}",
+            node.port
+        );
+    }
+    // The seeds by name (the certificate's DNS name); the nodes the cluster names are 127.0.0.1 (its IP address).
+    let seeds: Vec<String> = cluster
+        .ports()
+        .iter()
+        .map(|p| format!("localhost:{p}"))
+        .collect();
+    let url = format!("rediss+cluster://idr@{}", seeds.join(","));
+    let dir = tempfile::tempdir().unwrap();
+    let toml = |name: &str, ca: &str, client: bool| {
+        let mut text = format!("[store]\nredis_ca_file = {:?}\n", pki.path(ca));
+        if client {
+            text += &format!(
+                "redis_client_cert_file = {:?}\nredis_client_key_file = {:?}\n",
+                pki.path("client.pem"),
+                pki.path("client.key")
+            );
+        }
+        write_config(dir.path(), name, &text)
+    };
+    let mutual = toml("mutual.toml", "ca.pem", true);
+    let password = [("IDR_STORE__REDIS_PASSWORD", "pa55-w0rd!")];
+    let args = [
+        "--no-demo",
+        "--redis-url",
+        &url,
+        "--config",
+        mutual.to_str().unwrap(),
+    ];
+    let a = Server::start_with_env(&args, &password).await;
+    let b = Server::start_with_env(&args, &password).await;
+
+    // Written through A, scanned through B: enough primary keys to land on every master.
+    for n in 0..12 {
+        let path = format!("01/{}", gtin(n));
+        let href = format!("https://cluster-tls.example/{n}");
+        a.put_anchor(&path, product(&href)).await;
+        assert_eq!(scan(&b, &path).await, (307, href), "{path}");
+    }
+    // B's cache follows A's writes through the invalidation feed.
+    let path = format!("01/{}", gtin(0));
+    let moved = "https://cluster-tls.example/moved";
+    a.put_anchor(&path, product(moved)).await;
+    let start = Instant::now();
+    while scan(&b, &path).await.1 != moved {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "B missed the invalidation"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, text) = send(
+        &a,
+        Method::GET,
+        &format!("/api/v1/audit?identifier={path}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "audit: {text}");
+    for server in [&a, &b] {
+        assert_eq!(send(server, Method::GET, "/readyz", None).await.0, 200);
+    }
+    let mut export = vec!["export"];
+    export.extend_from_slice(&args[1..]);
+    let (ok, stderr) = run_idr(&export, &password);
+    assert!(ok, "export from the cluster over TLS: {stderr}");
+    for node in &cluster.nodes {
+        assert!(
+            !node.keys("idr:a:*").is_empty(),
+            "{} holds no anchor",
+            node.port
+        );
+        assert_eq!(node.cli(&["ACL", "LOG"]), "", "refused on {}", node.port);
+    }
+
+    // A CA that did not sign the nodes' certificates, and no client certificate: start-up errors that say so.
+    let serve = |config: &Path| {
+        run_idr(
+            &[
+                "serve",
+                "--no-demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--redis-url",
+                &url,
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            &password,
+        )
+    };
+    let (ok, stderr) = serve(&toml("wrong.toml", "wrong-ca.pem", true));
+    assert!(!ok, "started with the wrong CA: {stderr}");
+    assert!(
+        stderr.contains("TLS handshake failed")
+            && stderr.contains("UnknownIssuer")
+            && stderr.contains("store.redis_ca_file"),
+        "{stderr}"
+    );
+    let (ok, stderr) = serve(&toml("ca.toml", "ca.pem", false));
+    assert!(!ok, "a client without a certificate was let in: {stderr}");
+    assert!(
+        stderr.contains("CertificateRequired") && stderr.contains("store.redis_client_cert_file"),
+        "{stderr}"
+    );
 }

@@ -358,6 +358,26 @@ async fn open(dialer: &Arc<Dialer>, timeout: Duration, writes: bool) -> Result<C
     ))
 }
 
+/// Connects to the cluster's seeds through our own dialer until one answers, so that a node that refuses us (a TLS
+/// certificate, the ACL user or password) stops start-up with the same reason, naming the setting, as a standalone
+/// server does; the cluster client's own error does not say which setting to check. Seeds that do not answer are
+/// left to the cluster client, which needs one of them.
+async fn check_seeds(dialer: &Dialer, seeds: &[Addr]) -> Result<(), StoreError> {
+    for seed in seeds {
+        match dialer
+            .checked(seed, redis::AsyncConnectionConfig::new())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(DialError::Refused(e)) => return Err(StoreError::Unavailable(e)),
+            Err(DialError::Unreachable(e)) => {
+                tracing::debug!(error = %e, "cluster seed not reachable");
+            }
+        }
+    }
+    Ok(())
+}
+
 impl RedisStore {
     /// Connects. A standalone Redis that is down is not an error here: the connection is made on first use and
     /// re-made after failures, so a replica starts and recovers without a restart. A cluster needs one seed node
@@ -376,7 +396,9 @@ impl RedisStore {
         let timeout = Duration::from_millis(settings.redis_timeout_ms);
         let cluster = matches!(target.topology, Topology::Cluster(_));
         let dialer = Arc::new(Dialer::new(Arc::new(target), timeout));
-        if !cluster {
+        if let Topology::Cluster(seeds) = &dialer.target.topology {
+            check_seeds(&dialer, seeds).await?;
+        } else {
             match dialer.open(redis::AsyncConnectionConfig::new()).await {
                 Err(DialError::Refused(e)) => return Err(StoreError::Unavailable(e)),
                 Err(DialError::Unreachable(e)) => {

@@ -1,6 +1,6 @@
 //! Real `redis-server` processes for the Redis store tests: a standalone server (AOF, `appendfsync always`) that can
-//! be killed with `kill -9` and restarted on the same port and data folder, and a three-master Redis Cluster.
-//! Tests talk to Redis through `redis-cli`; every process is stopped on drop.
+//! be killed with `kill -9` and restarted on the same port and data folder, and a three-master Redis Cluster (in the
+//! clear, or on TLS only). Tests talk to Redis through `redis-cli`; every process is stopped on drop.
 
 use std::fs::File;
 use std::net::TcpListener;
@@ -48,11 +48,17 @@ fn cluster_port() -> u16 {
 
 /// Runs `redis-cli -p PORT ARGS…` and returns its standard output, trimmed (`Err` with stderr when it fails).
 pub fn cli_on(port: u16, args: &[&str]) -> Result<String, String> {
+    cli_with(port, &[], args)
+}
+
+/// `cli_on` with connection arguments before the command (e.g. `--tls --cacert …`).
+pub fn cli_with(port: u16, connection: &[String], args: &[&str]) -> Result<String, String> {
     let output = Command::new(redis_cli_binary())
         .arg("-h")
         .arg("127.0.0.1")
         .arg("-p")
         .arg(port.to_string())
+        .args(connection)
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -71,7 +77,12 @@ pub fn cli_on(port: u16, args: &[&str]) -> Result<String, String> {
 
 /// Every key matching `pattern` on one node (`--scan`, so it never blocks the server).
 pub fn scan_on(port: u16, pattern: &str) -> Vec<String> {
-    let out = cli_on(port, &["--scan", "--pattern", pattern]).expect("redis-cli --scan");
+    scan_with(port, &[], pattern)
+}
+
+fn scan_with(port: u16, connection: &[String], pattern: &str) -> Vec<String> {
+    let out =
+        cli_with(port, connection, &["--scan", "--pattern", pattern]).expect("redis-cli --scan");
     let mut keys: Vec<String> = out
         .lines()
         .map(str::trim)
@@ -88,6 +99,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     extra_args: Vec<String>,
+    /// For a server on TLS only (`port` is then its TLS port): `redis-cli`'s TLS arguments (`--tls --cacert …`).
+    tls_cli: Option<Vec<String>>,
 }
 
 impl RedisServer {
@@ -98,12 +111,18 @@ impl RedisServer {
 
     /// Like [`RedisServer::start`], with more `redis-server` arguments.
     pub fn start_with(extra_args: &[&str]) -> RedisServer {
-        Self::start_on_free_port(extra_args, free_port)
+        Self::start_on_free_port(extra_args, None, free_port)
     }
 
     /// Starts on a port from `pick`, trying again with another port when that one turns out to be taken (a free
-    /// port can be taken between our probe and redis-server's bind).
-    fn start_on_free_port(extra_args: &[&str], pick: impl Fn() -> u16) -> RedisServer {
+    /// port can be taken between our probe and redis-server's bind). With `tls_cli`, the server listens on TLS only
+    /// (`--port 0 --tls-port PORT`; `extra_args` give its certificates) and `redis-cli` reaches it with those
+    /// arguments.
+    fn start_on_free_port(
+        extra_args: &[&str],
+        tls_cli: Option<&[String]>,
+        pick: impl Fn() -> u16,
+    ) -> RedisServer {
         let binary = redis_server_binary();
         let mut last_error = String::new();
         for _ in 0..5 {
@@ -112,6 +131,7 @@ impl RedisServer {
                 port: pick(),
                 dir: tempfile::tempdir().expect("temp dir"),
                 extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+                tls_cli: tls_cli.map(<[String]>::to_vec),
             };
             match server.launch(&binary) {
                 Ok(()) => return server,
@@ -137,9 +157,13 @@ impl RedisServer {
             .open(self.dir.path().join("redis.log"))
             .map_err(|e| format!("log file: {e}"))?;
         let log_err = log.try_clone().map_err(|e| format!("log file: {e}"))?;
+        let port = self.port.to_string();
+        let listen: &[&str] = match self.tls_cli {
+            None => &["--port", &port],
+            Some(_) => &["--port", "0", "--tls-port", &port],
+        };
         let child = Command::new(binary)
-            .arg("--port")
-            .arg(self.port.to_string())
+            .args(listen)
             .args(["--bind", "127.0.0.1", "--dir"])
             .arg(self.dir.path())
             .args(["--appendonly", "yes", "--appendfsync", "always"])
@@ -156,8 +180,7 @@ impl RedisServer {
         loop {
             // Whoever answers must be the process just started: after a `kill9`, another test may have taken the
             // port, and its server would answer our ping (then our server fails to bind and exits).
-            if cli_on(self.port, &["ping"]).is_ok_and(|out| out == "PONG") && self.answers_itself()
-            {
+            if self.try_cli(&["ping"]).is_ok_and(|out| out == "PONG") && self.answers_itself() {
                 return Ok(());
             }
             let exited = self
@@ -184,7 +207,7 @@ impl RedisServer {
         let Some(child) = &self.child else {
             return false;
         };
-        let info = cli_on(self.port, &["INFO", "server"]).unwrap_or_default();
+        let info = self.try_cli(&["INFO", "server"]).unwrap_or_default();
         info.lines()
             .find_map(|l| l.trim().strip_prefix("process_id:"))
             .is_some_and(|pid| pid.trim() == child.id().to_string())
@@ -223,14 +246,23 @@ impl RedisServer {
         self.child.is_some()
     }
 
-    /// `redis-cli -p PORT ARGS…` against this server; panics when it fails.
+    /// `redis-cli -p PORT ARGS…` against this server (over TLS when it listens on TLS only).
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
+        cli_with(self.port, self.tls_cli.as_deref().unwrap_or_default(), args)
+    }
+
+    /// `try_cli`; panics when it fails.
     pub fn cli(&self, args: &[&str]) -> String {
-        cli_on(self.port, args).unwrap_or_else(|e| panic!("{e}"))
+        self.try_cli(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Every key matching `pattern`, sorted.
     pub fn keys(&self, pattern: &str) -> Vec<String> {
-        scan_on(self.port, pattern)
+        scan_with(
+            self.port,
+            self.tls_cli.as_deref().unwrap_or_default(),
+            pattern,
+        )
     }
 }
 
@@ -247,40 +279,69 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        // The cluster bus listens on PORT + 10000: pick ports where both are free (no `--cluster-port`, which
-        // Redis 6 lacks).
+        Self::start_with(&[], None)
+    }
+
+    /// A cluster on TLS only: clients, the cluster bus and replication (`tls-cluster yes`, `tls-replication yes`,
+    /// no plain port). `server_args` give the nodes their certificates (`--tls-cert-file` …, and
+    /// `--tls-client-cert-file` … when they check clients' certificates, since a node is the client on the bus);
+    /// `tls_cli` are `redis-cli`'s (`--tls --cacert … [--cert … --key …]`).
+    pub fn start_tls_only(server_args: &[&str], tls_cli: &[String]) -> RedisCluster {
+        let mut args = server_args.to_vec();
+        args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+        Self::start_with(&args, Some(tls_cli))
+    }
+
+    fn start_with(server_args: &[&str], tls_cli: Option<&[String]>) -> RedisCluster {
+        // The cluster bus listens on PORT + 10000 (the TLS port's, on TLS only): pick ports where both are free (no
+        // `--cluster-port`, which Redis 6 lacks).
+        let mut args = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+        ];
+        args.extend_from_slice(server_args);
         let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                RedisServer::start_on_free_port(
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "2000",
-                    ],
-                    cluster_port,
-                )
-            })
+            .map(|_| RedisServer::start_on_free_port(&args, tls_cli, cluster_port))
             .collect();
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
-        let output = Command::new(redis_cli_binary())
+        // Bounded: a node that cannot reach the others' bus leaves `--cluster create` waiting for the join forever.
+        let log = nodes[0].dir().join("cluster-create.log");
+        let out = File::create(&log).expect("cluster-create.log");
+        let mut create = Command::new(redis_cli_binary())
+            .args(tls_cli.unwrap_or_default())
             .arg("--cluster")
             .arg("create")
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .stdin(Stdio::null())
-            .output()
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
             .expect("redis-cli --cluster create");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = create.try_wait().expect("redis-cli --cluster create") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = create.kill();
+                let _ = create.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert!(
-            output.status.success(),
-            "redis-cli --cluster create: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            status.is_some_and(|s| s.success()),
+            "redis-cli --cluster create: {}: {}",
+            status.map_or("not done within 30 s".to_string(), |s| s.to_string()),
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         let cluster = RedisCluster { nodes };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -289,7 +350,7 @@ impl RedisCluster {
                 .nodes
                 .iter()
                 .map(|n| {
-                    cli_on(n.port, &["cluster", "info"])
+                    n.try_cli(&["cluster", "info"])
                         .unwrap_or_default()
                         .lines()
                         .find(|l| l.starts_with("cluster_state:"))

@@ -176,7 +176,17 @@ impl Dialer {
         config: AsyncConnectionConfig,
     ) -> Result<(Addr, MultiplexedConnection, Driver), DialError> {
         let addr = self.master().await?;
-        let (conn, driver) = self.node(&addr, config).await?;
+        let (conn, driver) = self.checked(&addr, config).await?;
+        Ok((addr, conn, driver))
+    }
+
+    /// A data connection to `addr`, checked as `open` checks the master's.
+    pub async fn checked(
+        &self,
+        addr: &Addr,
+        config: AsyncConnectionConfig,
+    ) -> Result<(MultiplexedConnection, Driver), DialError> {
+        let (conn, driver) = self.node(addr, config).await?;
         let sentinel = matches!(self.target.topology, Topology::Sentinel { .. });
         let check = async {
             if sentinel {
@@ -191,7 +201,7 @@ impl Dialer {
         };
         let (role, driver) = self.drive(driver, check).await;
         match role {
-            Ok(role) if role == "master" => Ok((addr, conn, driver)),
+            Ok(role) if role == "master" => Ok((conn, driver)),
             Ok(role) => Err(DialError::Unreachable(format!(
                 "{addr} is a {role}, not the master (a failover is under way)"
             ))),
