@@ -524,6 +524,10 @@ mod tests {
         assert_eq!(redact_url("rediss://:p@ss/w@h:1"), "rediss://:***@h:1");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
         assert_eq!(
+            redact_url("rediss+cluster://idr@h:1,h:2"),
+            "rediss+cluster://***@h:1,h:2"
+        );
+        assert_eq!(
             redact_url("redis+unix:///run/r.sock?db=2&pass=s3cret&user=u"),
             "redis+unix:///run/r.sock?db=2&pass=***&user=u"
         );

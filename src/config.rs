@@ -174,8 +174,12 @@ pub fn redact_url(url: &str) -> String {
         return without_query(url, scheme + 3);
     };
     let userinfo = &rest[..at];
-    let user = userinfo.split_once(':').map_or("", |(user, _)| user);
-    let shown = format!("{}://{user}:***", &url[..scheme]);
+    // Userinfo without a colon is a user name to Redis, but may be a password written without its colon: hidden
+    // whole, without claiming a password is there.
+    let shown = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{}://{user}:***", &url[..scheme]),
+        None => format!("{}://***", &url[..scheme]),
+    };
     let from = shown.len();
     without_query(&format!("{shown}{}", &rest[at..]), from)
 }
