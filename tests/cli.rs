@@ -151,7 +151,7 @@ fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
     .unwrap();
     std::fs::write(
         config_dir.join("schemes/brand.toml"),
-        "namespace = \"exBrand\"\n[[key_types]]\nname = \"sku\"\npattern = \"[0-9]+\"\n",
+        "namespace = \"exBrandOfTheNorthSea\"\n[[key_types]]\nname = \"sku\"\npattern = \"[0-9]+\"\n",
     )
     .unwrap();
     let linktypes = config_dir.join("linktypes");
@@ -173,7 +173,7 @@ fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
-            "brand.toml: namespace: \"exBrand\" has the form of a compressed GS1 Digital Link URI"
+            "brand.toml: namespace: \"exBrandOfTheNorthSea\" has the form of a compressed GS1 Digital Link URI"
         ),
         "{err}"
     );
