@@ -461,6 +461,11 @@ async fn run_doc(path: &Path, report: &mut Report) {
 
 #[tokio::test]
 async fn documented_examples_do_what_the_docs_say() {
+    let curl = Command::new("curl").arg("--version").output();
+    assert!(
+        curl.is_ok_and(|o| o.status.success()),
+        "the documented examples need curl (scripts/test installs it)"
+    );
     let mut report = Report::default();
     for doc in docs() {
         run_doc(&doc, &mut report).await;
