@@ -329,3 +329,135 @@ async fn docs_screenshot() {
         .unwrap();
     assert_not_blank(&out);
 }
+
+/// `GET /` in a browser: a page saying what this is, with a form that resolves on this host and links that work; it
+/// loads nothing (no scripts, fonts, images or style sheets from anywhere).
+#[tokio::test]
+async fn the_root_is_a_home_page_for_browsers() {
+    let server = Server::start().await;
+    let response = get(&server, "/", BROWSER).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["vary"], "Accept");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-"),
+        "{csp}"
+    );
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    let html = response.text().await.unwrap();
+    // The page's one style is the one the policy allows.
+    let style = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .expect("a style element")
+        .0;
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+    for forbidden in [
+        "<script",
+        "<link",
+        "<img",
+        "src=",
+        "@import",
+        "url(",
+        "@font-face",
+    ] {
+        assert!(!html.contains(forbidden), "{forbidden} in {html}");
+    }
+    assert!(html.contains(r#"<form action="/" method="get">"#), "{html}");
+    assert!(html.contains(r#"name="id""#), "{html}");
+    // Every link on the page leads somewhere that answers.
+    let hrefs: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    for expected in ["/.well-known/resolver", "/api/docs", "/api/openapi.json"] {
+        assert!(hrefs.contains(&expected), "{expected} not in {hrefs:?}");
+    }
+    for href in hrefs {
+        let target = get(&server, href, "*/*").await;
+        assert_eq!(target.status(), 200, "{href}");
+    }
+}
+
+/// Other clients get JSON pointing to the description file; `HEAD` is the same without a body.
+#[tokio::test]
+async fn the_root_points_other_clients_to_the_description_file() {
+    let server = Server::start().await;
+    for accept in ["*/*", "application/json", ""] {
+        let response = get(&server, "/", accept).await;
+        assert_eq!(response.status(), 200, "Accept: {accept}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            response.headers()["link"].to_str().unwrap(),
+            format!(
+                "<{}/.well-known/resolver>; rel=\"describedby\"; type=\"application/json\"",
+                server.base
+            )
+        );
+        let body: Value = response.json().await.unwrap();
+        let description = body["resolverDescription"].as_str().unwrap();
+        assert_eq!(description, format!("{}/.well-known/resolver", server.base));
+        let described: Value = Server::client()
+            .get(description)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(described["resolverRoot"], server.base);
+    }
+    for accept in ["*/*", BROWSER] {
+        let head = Server::client()
+            .head(server.url("/"))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 200);
+        let expected = if accept == BROWSER {
+            "text/html; charset=utf-8"
+        } else {
+            "application/json"
+        };
+        assert_eq!(head.headers()["content-type"], expected);
+        assert!(head.bytes().await.unwrap().is_empty());
+    }
+    let post = Server::client().post(server.url("/")).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD, OPTIONS");
+}
+
+/// The form's submission (`/?id=…`) is a `303` to the identifier's path on this host, whatever was typed.
+#[tokio::test]
+async fn the_home_form_resolves_on_this_host() {
+    let server = Server::start().await;
+    register(&server).await;
+    let cases = [
+        ("01%2F09520123456788", "/01/09520123456788"),
+        ("+%2F01%2F09520123456788+", "/01/09520123456788"),
+        (
+            "https%3A%2F%2Fid.example.com%2F01%2F09520123456788%3FlinkType%3Dgs1%3Apip",
+            "/01/09520123456788?linkType=gs1:pip",
+        ),
+        ("%2F%2Fevil.example%2Fx", "/evil.example/x"),
+        ("%2F%5Cevil.example", "/evil.example"),
+    ];
+    for (typed, location) in cases {
+        let response = get(&server, &format!("/?id={typed}"), BROWSER).await;
+        assert_eq!(response.status(), 303, "{typed}");
+        assert_eq!(response.headers()["location"], location, "{typed}");
+    }
+    // Followed, the first one is the scan a phone would make.
+    let scan = get(&server, "/01/09520123456788", "*/*").await;
+    assert_eq!(scan.status(), 307);
+    assert_eq!(scan.headers()["location"], "https://brand.example/en");
+    // Nothing typed: the page again.
+    assert_eq!(get(&server, "/?id=", BROWSER).await.status(), 200);
+}

@@ -239,7 +239,7 @@ fn is_web_link(href: &str) -> bool {
 }
 
 /// Mobile first: one column, large tap targets, system fonts, WCAG AA contrast in light and dark schemes.
-const CSS: &str = "\
+pub(super) const CSS: &str = "\
 :root{color-scheme:light dark;--fg:#1b1b1b;--muted:#4f5358;--bg:#fff;--card:#f4f5f7;--line:#d0d4da;\
 --link:#0b57d0;--badge:#e3eafc}\
 @media (prefers-color-scheme:dark){:root{--fg:#ececec;--muted:#b4b8bd;--bg:#121212;--card:#1e1f22;\

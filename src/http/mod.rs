@@ -4,6 +4,7 @@ pub mod audit;
 pub mod credential;
 pub mod did;
 pub mod guard;
+pub mod home;
 pub mod html;
 pub mod manage;
 pub mod observe;
@@ -115,7 +116,8 @@ pub fn common_headers() -> middleware::DefaultHeaders {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::route().to(wellknown::healthz))
+    cfg.route("/", web::route().to(home::home))
+        .route("/healthz", web::route().to(wellknown::healthz))
         .route("/readyz", web::route().to(wellknown::readyz))
         .route("/metrics", web::route().to(wellknown::metrics))
         .route(

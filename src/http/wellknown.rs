@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 const JSONLD_CONTEXT: &str = "https://ref.gs1.org/standards/resolver/1.2.0/linkset-context";
 
-fn read_only(req: &HttpRequest) -> Result<Option<HttpResponse>, ApiError> {
+pub(super) fn read_only(req: &HttpRequest) -> Result<Option<HttpResponse>, ApiError> {
     match *req.method() {
         Method::GET | Method::HEAD => Ok(None),
         Method::OPTIONS => Ok(Some(super::resolve::preflight("GET, HEAD, OPTIONS"))),

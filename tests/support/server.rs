@@ -60,8 +60,9 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data.path())
             .args(&self.extra_args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
+            // After the default token: a caller's `IDR_ADMIN_TOKEN` wins (the docs test uses each doc's token).
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "error")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
