@@ -1,4 +1,4 @@
-//! Start-up: open the store, load vocabularies and demo data, bind, and serve.
+//! Start-up: check the configuration, bind, open the store, load demo data, and serve.
 
 use crate::auth::Authenticator;
 use crate::bulk;
@@ -213,6 +213,9 @@ impl Application {
                  Host or X-Forwarded-Host; set it in production"
             );
         }
+        // Bind before anything is created or loaded: a port in use stops start-up with the data folder untouched.
+        let (listener, addr) = bind(settings.server.listen)?;
+        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let store = serving_store(&settings).await?;
         load_registered_schemes(store.as_ref(), &parser).await;
         load_stored_keys(store.as_ref(), &auth, &parser).await;
@@ -231,8 +234,6 @@ impl Application {
             );
             tokio::spawn(crate::registry::retention::run(store.clone(), retain));
         }
-        let (listener, addr) = bind(settings.server.listen)?;
-        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
