@@ -219,6 +219,7 @@ impl Application {
         let store = serving_store(&settings).await?;
         load_registered_schemes(store.as_ref(), &parser).await;
         load_stored_keys(store.as_ref(), &auth, &parser).await;
+        warn_without_credentials(&auth, &settings);
         tokio::spawn(refresh_registered(
             store.clone(),
             parser.clone(),
@@ -437,6 +438,24 @@ async fn load_stored_keys(store: &dyn LinkStore, auth: &Authenticator, parser: &
         Ok(records) => auth.load_stored(&records, parser),
         Err(e) => tracing::warn!(error = %e, "stored API keys not loaded yet"),
     }
+}
+
+/// A server nothing can write to says so once, with the ways to give it a credential.
+fn warn_without_credentials(auth: &Authenticator, settings: &Settings) {
+    if auth.has_credentials() {
+        return;
+    }
+    let keys = match settings.redis_url() {
+        Some(_) => "`idr keys create --name NAME --scope admin --redis-url …` (replicas load it within 10 seconds)",
+        None => {
+            "`idr keys create --name NAME --scope admin` with this server stopped (the embedded store is used by one \
+             process at a time)"
+        }
+    };
+    tracing::warn!(
+        "no credentials: every write will be refused (401). Set IDR_ADMIN_TOKEN (a secret of your choice) and \
+         restart, add [[keys]] to the configuration, or create a key with {keys}"
+    );
 }
 
 /// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes and API keys.
