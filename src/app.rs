@@ -146,6 +146,20 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, Start
     })
 }
 
+/// The configured store, for commands that only read it (`idr export`, `idr resolve`, …): an embedded store must
+/// already exist, rather than be created empty and read as such.
+pub async fn open_existing_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+    let dir = &settings.store.data_dir;
+    if settings.redis_url().is_none() && !EmbeddedStore::exists(dir) {
+        return Err(StoreError::Unavailable(format!(
+            "no store at {}: pass --data-dir with the folder `idr serve` uses (or --redis-url for Redis)",
+            dir.display()
+        ))
+        .into());
+    }
+    open_store(settings).await
+}
+
 /// The store a server reads through, with the in-process cache of hot records in front. The embedded file has one
 /// writer, this process (redb locks it), so invalidation on write keeps that cache coherent; Redis also feeds it
 /// other replicas' writes.

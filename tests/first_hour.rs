@@ -92,31 +92,6 @@ async fn put(port: u16, token: Option<&str>) -> (u16, String) {
     (status, problem["detail"].as_str().unwrap_or("").to_string())
 }
 
-/// Item 1: a server nothing can write to warns at start-up and says so in its 401s; with a token it does neither.
-#[tokio::test]
-async fn a_server_without_credentials_warns_and_its_401_says_why() {
-    for env in [&[][..], &[("IDR_ADMIN_TOKEN", "")][..]] {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = serve(dir.path(), port, env);
-        wait_healthy(port).await;
-        for token in [Some("guess"), None] {
-            let (status, detail) = put(port, token).await;
-            assert_eq!(status, 401, "{env:?} {token:?}");
-            assert!(
-                detail.contains("no credentials at all") && detail.contains("IDR_ADMIN_TOKEN"),
-                "{env:?} {token:?}: {detail}"
-            );
-        }
-        let stderr = stop(child);
-        let warning = stderr
-            .lines()
-            .find(|l| l.contains("WARN") && l.contains("no credentials"))
-            .unwrap_or_else(|| panic!("{env:?}: no warning in\n{stderr}"));
-        assert!(warning.contains("IDR_ADMIN_TOKEN"), "{warning}");
-        assert!(warning.contains("idr keys create"), "{warning}");
-    }
-
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = serve(dir.path(), port, &[("IDR_ADMIN_TOKEN", "s3cret")]);
@@ -131,32 +106,6 @@ async fn a_server_without_credentials_warns_and_its_401_says_why() {
     let stderr = stop(child);
     assert!(!stderr.contains("no credentials"), "{stderr}");
 }
-
-/// Item 6: a port in use stops `idr serve` before it creates the data folder or loads the demo.
-#[test]
-fn a_port_in_use_stops_start_up_before_the_data_folder_is_created() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let listen = format!("127.0.0.1:{port}");
-    let out = idr(
-        &[
-            "serve",
-            "--listen",
-            &listen,
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-        &[("IDR_ADMIN_TOKEN", "t")],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(&format!("cannot listen on {listen}")),
-        "{stderr}"
-    );
-    assert!(!data.exists(), "the data folder was created");
 
     // The admin listener too.
     let admin = format!("127.0.0.1:{port}");
@@ -179,4 +128,90 @@ fn a_port_in_use_stops_start_up_before_the_data_folder_is_created() {
     );
     assert!(!data.exists(), "the data folder was created");
     drop(taken);
+}
+
+/// Item 3: the commands that read or write the embedded store say what to do while a server holds it.
+#[tokio::test]
+async fn commands_on_a_store_a_server_holds_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let child = serve(&data, port, &[("IDR_ADMIN_TOKEN", "t")]);
+    wait_healthy(port).await;
+    let file = dir.path().join("anchors.ndjson");
+    std::fs::write(
+        &file,
+        format!("{{\"identifier\":\"01/09520123456788\",{}\n", &ANCHOR[1..]),
+    )
+    .unwrap();
+    let data = data.to_str().unwrap();
+    for args in [
+        vec!["resolve", "--data-dir", data, "/01/09520123456788"],
+        vec!["export", "--data-dir", data],
+        vec!["import", "--data-dir", data, file.to_str().unwrap()],
+        vec!["audit", "export", "--data-dir", data],
+        vec!["keys", "list", "--data-dir", data],
+    ] {
+        let out = idr(&args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("in use by another process, most likely a running `idr serve`")
+                && stderr.contains("stop that server and run this command again"),
+            "{args:?}: {stderr}"
+        );
+    }
+    stop(child);
+    let out = idr(&["import", "--data-dir", data, file.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Item 3: commands that only read a store do not create an empty one where there is none.
+#[test]
+fn reading_commands_say_there_is_no_store_instead_of_creating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.to_str().unwrap();
+    for args in [
+        vec!["export", "--data-dir", path],
+        vec!["audit", "export", "--data-dir", path],
+        vec!["resolve", "--data-dir", path, "/01/09520123456788"],
+        vec!["keys", "list", "--data-dir", path],
+    ] {
+        let out = idr(&args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("no store at {path}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!data.exists(), "{args:?} created {path}");
+    }
+}
+
+    let out = idr(&["resolve", "--data-dir", data, "/01/09520123456788"], &[]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("origin: http://localhost (a path has no origin"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("anchor http://localhost/01/09520123456788)"),
+        "{stdout}"
+    );
+
+    let out = idr(
+        &["resolve", "--data-dir", data, uri],
+        &[("IDR_RESOLVER__RESOLVER_ROOT", "https://other.example")],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("origin: https://other.example (resolver.resolver_root;")
+            && stdout.contains("not https://id.example.com"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("anchor https://other.example/01/09520123456788)"),
+        "{stdout}"
+    );
 }
