@@ -423,10 +423,8 @@ async fn resolve(
     let (vocabulary, parser) = app::check_config(&settings)?;
     let delegations = app::delegations(&settings, &parser, &vocabulary)?;
     let store = app::open_existing_store(&settings).await?;
-    let root = settings
-        .fixed_root()
-        .unwrap_or("http://localhost")
-        .to_string();
+    let (root, why) = idr::explain::origin(settings.fixed_root(), uri);
+    println!("origin: {root} ({why})");
     let cx = idr::explain::Context {
         store: store.as_ref(),
         parser: &parser,

@@ -189,6 +189,34 @@ fn reading_commands_say_there_is_no_store_instead_of_creating_one() {
     }
 }
 
+/// Item 8: `idr resolve` prints anchors under the URI's own origin, or says why not.
+#[test]
+fn resolve_uses_the_uri_origin_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let imported = idr(
+        &[
+            "import",
+            "--data-dir",
+            data,
+            "resolver-config/demo/demo.ndjson",
+        ],
+        &[],
+    );
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let uri = "https://id.example.com/01/09520123456788?linkType=gs1:pip";
+    let out = idr(&["resolve", "--data-dir", data, uri], &[]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("origin: https://id.example.com (the URI's origin)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("anchor https://id.example.com/01/09520123456788)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("localhost"), "{stdout}");
+
     let out = idr(&["resolve", "--data-dir", data, "/01/09520123456788"], &[]);
     let stdout = text(&out.stdout);
     assert!(
