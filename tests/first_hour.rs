@@ -243,3 +243,29 @@ fn resolve_uses_the_uri_origin_or_says_why_not() {
         "{stdout}"
     );
 }
+
+/// Item 8: logs written to a pipe or a file carry no ANSI colour codes.
+#[test]
+fn logs_are_plain_text_when_standard_error_is_not_a_terminal() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Fails to bind after logging its warnings (no resolver root).
+    let out = idr(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("IDR_ADMIN_TOKEN", "t"), ("RUST_LOG", "info")],
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(" WARN ") && stderr.contains("resolver_root"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "ANSI escapes in:\n{stderr:?}");
+}
