@@ -269,3 +269,34 @@ fn logs_are_plain_text_when_standard_error_is_not_a_terminal() {
     );
     assert!(!stderr.contains('\u{1b}'), "ANSI escapes in:\n{stderr:?}");
 }
+
+/// Item 8: an import line with an unknown field lists every allowed field, `identifier` among them.
+#[test]
+fn an_unknown_import_field_lists_identifier_among_the_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("anchors.ndjson");
+    std::fs::write(
+        &file,
+        "{\"identifier\":\"01/09520123456788\",\"itemDescription\":\"x\",\"links\":[],\"colour\":\"red\"}\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = idr(
+        &[
+            "import",
+            "--data-dir",
+            data.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("unknown field `colour`"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    for field in ["identifier", "itemDescription", "defaultLinkType", "links"] {
+        assert!(line.contains(&format!("`{field}`")), "{field}: {line}");
+    }
+}
