@@ -92,6 +92,31 @@ async fn put(port: u16, token: Option<&str>) -> (u16, String) {
     (status, problem["detail"].as_str().unwrap_or("").to_string())
 }
 
+/// Item 1: a server nothing can write to warns at start-up and says so in its 401s; with a token it does neither.
+#[tokio::test]
+async fn a_server_without_credentials_warns_and_its_401_says_why() {
+    for env in [&[][..], &[("IDR_ADMIN_TOKEN", "")][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = serve(dir.path(), port, env);
+        wait_healthy(port).await;
+        for token in [Some("guess"), None] {
+            let (status, detail) = put(port, token).await;
+            assert_eq!(status, 401, "{env:?} {token:?}");
+            assert!(
+                detail.contains("no credentials at all") && detail.contains("IDR_ADMIN_TOKEN"),
+                "{env:?} {token:?}: {detail}"
+            );
+        }
+        let stderr = stop(child);
+        let warning = stderr
+            .lines()
+            .find(|l| l.contains("WARN") && l.contains("no credentials"))
+            .unwrap_or_else(|| panic!("{env:?}: no warning in\n{stderr}"));
+        assert!(warning.contains("IDR_ADMIN_TOKEN"), "{warning}");
+        assert!(warning.contains("idr keys create"), "{warning}");
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = serve(dir.path(), port, &[("IDR_ADMIN_TOKEN", "s3cret")]);
@@ -106,6 +131,32 @@ async fn put(port: u16, token: Option<&str>) -> (u16, String) {
     let stderr = stop(child);
     assert!(!stderr.contains("no credentials"), "{stderr}");
 }
+
+/// Item 6: a port in use stops `idr serve` before it creates the data folder or loads the demo.
+#[test]
+fn a_port_in_use_stops_start_up_before_the_data_folder_is_created() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{port}");
+    let out = idr(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("IDR_ADMIN_TOKEN", "t")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {listen}")),
+        "{stderr}"
+    );
+    assert!(!data.exists(), "the data folder was created");
 
     // The admin listener too.
     let admin = format!("127.0.0.1:{port}");
@@ -299,4 +350,76 @@ fn an_unknown_import_field_lists_identifier_among_the_allowed() {
     for field in ["identifier", "itemDescription", "defaultLinkType", "links"] {
         assert!(line.contains(&format!("`{field}`")), "{field}: {line}");
     }
+}
+
+/// The shell lines of README.md's fenced `sh` blocks, continuation lines joined.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = !in_sh && line.trim() == "```sh";
+            continue;
+        }
+        if !in_sh || line.trim_start().starts_with('#') {
+            continue;
+        }
+        pending.push_str(line.trim_end_matches('\\'));
+        if !line.ends_with('\\') {
+            commands.push(std::mem::take(&mut pending));
+        }
+    }
+    commands
+}
+
+/// Item 8: the README's commands, run from a clone, leave no files in it: whatever they write (`-o`, `--output`,
+/// `>`) goes to an absolute path, and what they read back (`@file`) is what an earlier command wrote.
+#[test]
+fn readme_commands_write_their_files_outside_the_repository() {
+    let commands = readme_commands();
+    assert!(commands.iter().any(|c| c.contains("qr")), "{commands:?}");
+    let mut written = Vec::new();
+    for command in &commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        for (i, word) in words.iter().enumerate() {
+            let target = match *word {
+                "-o" | "--output" | ">" => words.get(i + 1).copied(),
+                w if w.starts_with('>') && w.len() > 1 => Some(&w[1..]),
+                w if w.starts_with("@") => {
+                    assert!(written.contains(&&w[1..]), "{command}: reads {w}, which nothing wrote");
+                    None
+                }
+                _ => None,
+            };
+            if let Some(target) = target {
+                assert!(
+                    target.starts_with('/') && target != "/dev/stdout",
+                    "{command}: writes {target} into the current folder"
+                );
+                written.push(target);
+            }
+        }
+    }
+    assert!(written.len() >= 3, "{written:?}");
+}
+
+/// Item 2: the README says how to get an `idr` command before it first uses one.
+#[test]
+fn the_readme_says_how_to_install_idr_before_its_first_idr_command() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let install = readme
+        .find("cargo install --path .")
+        .expect("README gives `cargo install --path .`");
+    let first_use = ["`idr ", "\nidr "]
+        .iter()
+        .filter_map(|p| readme.find(p))
+        .min()
+        .expect("README uses idr");
+    assert!(
+        install < first_use,
+        "first `idr` command at byte {first_use}, install line at {install}"
+    );
+    assert!(readme[install..].contains("target/release/idr"));
 }
