@@ -35,7 +35,12 @@ fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// `idr serve` on `port` with `data` as its store and standard error piped.
 fn serve(data: &Path, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(binary())
-        .args(["serve", "--no-demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--data-dir")
         .arg(data)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -169,7 +174,10 @@ fn a_port_in_use_stops_start_up_before_the_data_folder_is_created() {
             "--data-dir",
             data.to_str().unwrap(),
         ],
-        &[("IDR_ADMIN_TOKEN", "t"), ("IDR_SERVER__ADMIN_LISTEN", &admin)],
+        &[
+            ("IDR_ADMIN_TOKEN", "t"),
+            ("IDR_SERVER__ADMIN_LISTEN", &admin),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -354,7 +362,8 @@ fn an_unknown_import_field_lists_identifier_among_the_allowed() {
 
 /// The shell lines of README.md's fenced `sh` blocks, continuation lines joined.
 fn readme_commands() -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut commands = Vec::new();
     let mut in_sh = false;
     let mut pending = String::new();
@@ -388,7 +397,10 @@ fn readme_commands_write_their_files_outside_the_repository() {
                 "-o" | "--output" | ">" => words.get(i + 1).copied(),
                 w if w.starts_with('>') && w.len() > 1 => Some(&w[1..]),
                 w if w.starts_with("@") => {
-                    assert!(written.contains(&&w[1..]), "{command}: reads {w}, which nothing wrote");
+                    assert!(
+                        written.contains(&&w[1..]),
+                        "{command}: reads {w}, which nothing wrote"
+                    );
                     None
                 }
                 _ => None,
@@ -408,7 +420,8 @@ fn readme_commands_write_their_files_outside_the_repository() {
 /// Item 2: the README says how to get an `idr` command before it first uses one.
 #[test]
 fn the_readme_says_how_to_install_idr_before_its_first_idr_command() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let install = readme
         .find("cargo install --path .")
         .expect("README gives `cargo install --path .`");
@@ -422,4 +435,44 @@ fn the_readme_says_how_to_install_idr_before_its_first_idr_command() {
         "first `idr` command at byte {first_use}, install line at {install}"
     );
     assert!(readme[install..].contains("target/release/idr"));
+}
+
+/// Item 7: configuration errors name the key, the value as given and where, and the form expected.
+#[test]
+fn config_errors_name_the_key_the_value_and_the_expected_form() {
+    let out = idr(&["check-config"], &[("IDR_SERVER__WORKERS", "-1")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "idr: configuration: server.workers: \"-1\" (IDR_SERVER__WORKERS): expected a whole number, 0 or more"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = idr(
+        &[
+            "serve",
+            "--listen",
+            "localhost",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "idr: configuration: server.listen: \"localhost\" (--listen): expected host:port with an IP address, such as \
+         127.0.0.1:8080 or [::]:8080 (not a host name such as localhost)"
+    );
+    assert!(!data.exists());
+    let config = dir.path().join("idr.toml");
+    std::fs::write(&config, "[limits]\nmanagement_burst = \"lots\"\n").unwrap();
+    let out = idr(&["check-config", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        format!(
+            "idr: configuration: limits.management_burst: \"lots\" ({}): expected a number, such as 2.5",
+            config.display()
+        )
+    );
 }
