@@ -460,7 +460,9 @@ fn warn_without_credentials(auth: &Authenticator, settings: &Settings) {
         return;
     }
     let keys = match settings.redis_url() {
-        Some(_) => "`idr keys create --name NAME --scope admin --redis-url …` (replicas load it within 10 seconds)",
+        Some(_) => {
+            "`idr keys create --name NAME --scope admin --redis-url …` (replicas load it within 10 seconds)"
+        }
         None => {
             "`idr keys create --name NAME --scope admin` with this server stopped (the embedded store is used by one \
              process at a time)"

@@ -220,7 +220,9 @@ pub fn origin(fixed_root: Option<&str>, uri: &str) -> (String, String) {
     match (fixed_root, own) {
         (Some(root), Some(own)) if origin_of(root).as_deref() != Some(own.as_str()) => (
             root.to_string(),
-            format!("resolver.resolver_root; the server answers under it whatever the request's host, not {own}"),
+            format!(
+                "resolver.resolver_root; the server answers under it whatever the request's host, not {own}"
+            ),
         ),
         (Some(root), _) => (root.to_string(), "resolver.resolver_root".into()),
         (None, Some(own)) => (own, "the URI's origin".into()),

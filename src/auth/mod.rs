@@ -162,7 +162,11 @@ impl Authenticator {
     pub fn has_credentials(&self) -> bool {
         !self.keys.is_empty()
             || self.has_did_writers()
-            || !self.stored.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+            || !self
+                .stored
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
     }
 
     /// A server without any credential says so, rather than calling every token unknown.
