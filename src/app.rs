@@ -1,4 +1,4 @@
-//! Start-up: open the store, load vocabularies and demo data, bind, and serve.
+//! Start-up: check the configuration, bind, open the store, load demo data, and serve.
 
 use crate::auth::Authenticator;
 use crate::bulk;
@@ -144,6 +144,20 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, Start
     })
 }
 
+/// The configured store, for commands that only read it (`idr export`, `idr resolve`, …): an embedded store must
+/// already exist, rather than be created empty and read as such.
+pub async fn open_existing_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+    let dir = &settings.store.data_dir;
+    if settings.redis_url().is_none() && !EmbeddedStore::exists(dir) {
+        return Err(StoreError::Unavailable(format!(
+            "no store at {}: pass --data-dir with the folder `idr serve` uses (or --redis-url for Redis)",
+            dir.display()
+        ))
+        .into());
+    }
+    open_store(settings).await
+}
+
 /// The store a server reads through, with the in-process cache of hot records in front. The embedded file has one
 /// writer, this process (redb locks it), so invalidation on write keeps that cache coherent; Redis also feeds it
 /// other replicas' writes.
@@ -206,9 +220,13 @@ impl Application {
                  Host or X-Forwarded-Host; set it in production"
             );
         }
+        // Bind before anything is created or loaded: a port in use stops start-up with the data folder untouched.
+        let (listener, addr) = bind(settings.server.listen)?;
+        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let store = serving_store(&settings).await?;
         load_registered_schemes(store.as_ref(), &parser).await;
         load_stored_keys(store.as_ref(), &auth, &parser).await;
+        warn_without_credentials(&auth, &settings);
         tokio::spawn(refresh_registered(
             store.clone(),
             parser.clone(),
@@ -224,8 +242,6 @@ impl Application {
             );
             tokio::spawn(crate::registry::retention::run(store.clone(), retain));
         }
-        let (listener, addr) = bind(settings.server.listen)?;
-        let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -429,6 +445,26 @@ async fn load_stored_keys(store: &dyn LinkStore, auth: &Authenticator, parser: &
         Ok(records) => auth.load_stored(&records, parser),
         Err(e) => tracing::warn!(error = %e, "stored API keys not loaded yet"),
     }
+}
+
+/// A server nothing can write to says so once, with the ways to give it a credential.
+fn warn_without_credentials(auth: &Authenticator, settings: &Settings) {
+    if auth.has_credentials() {
+        return;
+    }
+    let keys = match settings.redis_url() {
+        Some(_) => {
+            "`idr keys create --name NAME --scope admin --redis-url …` (replicas load it within 10 seconds)"
+        }
+        None => {
+            "`idr keys create --name NAME --scope admin` with this server stopped (the embedded store is used by one \
+             process at a time)"
+        }
+    };
+    tracing::warn!(
+        "no credentials: every write will be refused (401). Set IDR_ADMIN_TOKEN (a secret of your choice) and \
+         restart, add [[keys]] to the configuration, or create a key with {keys}"
+    );
 }
 
 /// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes and API keys.

@@ -9,12 +9,21 @@ use std::path::{Path, PathBuf};
 /// The defaults shipped in `resolver-config/default.toml`, compiled in so the binary starts anywhere.
 pub const DEFAULT_TOML: &str = include_str!("../resolver-config/default.toml");
 
+/// Every error about a setting reads `configuration: {key}: {value} ({where it was set}): {what is expected}`; the
+/// value and its source are filled in by `Layers::locate` when the key is a setting (other checks, such as a
+/// scheme file's fields, name their own file and field).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file that is missing or is not TOML (the parser's message gives the line and column).
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
-    #[error("configuration: {field}: {reason}")]
-    Invalid { field: String, reason: String },
+    #[error("configuration: {field}{}: {reason}", value.as_ref().map(|v| format!(": {v}")).unwrap_or_default())]
+    Invalid {
+        field: String,
+        /// The value as given, and where: `"-1" (IDR_SERVER__WORKERS)`.
+        value: Option<String>,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -339,9 +348,7 @@ impl ServerSettings {
         let addr: SocketAddr = admin.parse().map_err(|_| {
             invalid(
                 "server.admin_listen",
-                format!(
-                    "{admin:?} is not an address such as 127.0.0.1:9091 (empty: no admin listener)"
-                ),
+                "expected host:port with an IP address, such as 127.0.0.1:9091 (empty: no admin listener)",
             )
         })?;
         if addr == self.listen && addr.port() != 0 {
@@ -455,12 +462,21 @@ impl Settings {
         if overrides.no_demo {
             builder = builder.set_override("resolver.load_demo", false)?;
         }
-        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        let config = builder.build()?;
+        let layers = Layers {
+            config: &config,
+            overrides,
+            env,
+        };
+        let mut settings: Settings = config
+            .clone()
+            .try_deserialize()
+            .map_err(|e| layers.locate(layers.describe(e)))?;
         settings.admin_token = env
             .get("IDR_ADMIN_TOKEN")
             .filter(|t| !t.is_empty())
             .cloned();
-        settings.validate()?;
+        settings.validate().map_err(|e| layers.locate(e))?;
         Ok(settings)
     }
 
@@ -636,7 +652,208 @@ impl ConfigError {
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
+        value: None,
         reason: reason.into(),
+    }
+}
+
+/// The layers a configuration was built from, to say of a setting what value it has and where that was set.
+struct Layers<'a> {
+    config: &'a config::Config,
+    overrides: &'a Overrides,
+    env: &'a HashMap<String, String>,
+}
+
+impl Layers<'_> {
+    /// The `config` crate's error for a setting as `Invalid`: the key, and the expected form in words a person
+    /// editing a file or an environment variable can act on. Errors without a key stay as they are.
+    fn describe(&self, error: config::ConfigError) -> ConfigError {
+        use config::ConfigError as E;
+        let (key, message, expected) = match error {
+            E::Type {
+                key: Some(key),
+                expected,
+                ..
+            } => (key, String::new(), Some(expected.to_string())),
+            E::At {
+                error,
+                key: Some(key),
+                ..
+            } => {
+                let message = error.to_string();
+                // serde's own wording: "invalid type: string \"x\", expected a sequence".
+                let expected = message
+                    .strip_prefix("invalid ")
+                    .and_then(|m| m.split_once(", expected "))
+                    .map(|(_, e)| e.to_string());
+                (key, message, expected)
+            }
+            E::NotFound(key) => {
+                // The crate writes an array element's field without its dot: `keys[0]sha256`.
+                let key = key
+                    .replace("]", "].")
+                    .replace("].[", "][")
+                    .replace("].]", "]]");
+                let key = key.trim_end_matches('.').to_string();
+                return invalid(key, "missing: this setting is required here");
+            }
+            E::Message(message) if unknown_field(&message).is_some() => {
+                (String::new(), message, None)
+            }
+            other => return ConfigError::Load(other),
+        };
+        if let Some((field, allowed)) = unknown_field(&message) {
+            let field = if key.is_empty() {
+                field.to_string()
+            } else {
+                format!("{key}.{field}")
+            };
+            return invalid(
+                field,
+                format!(
+                    "not a setting; expected one of {}",
+                    allowed.replace('`', "")
+                ),
+            );
+        }
+        let reason = match expected_form(&key, expected.as_deref()) {
+            Some(form) => format!("expected {form}"),
+            None => message,
+        };
+        invalid(key, reason)
+    }
+
+    /// Fills in the value of a setting named in `error`, and the layer it came from.
+    fn locate(&self, error: ConfigError) -> ConfigError {
+        let ConfigError::Invalid {
+            field,
+            value: None,
+            reason,
+        } = error
+        else {
+            return error;
+        };
+        let value = self.config.get::<config::Value>(&field).ok().map(|v| {
+            let shown = shown(&field, &v);
+            match self.source(&field) {
+                Some(source) => format!("{shown} ({source})"),
+                None => shown,
+            }
+        });
+        ConfigError::Invalid {
+            field,
+            value,
+            reason,
+        }
+    }
+
+    /// The flag, environment variable or file a setting's value came from; `None` for the shipped defaults.
+    fn source(&self, key: &str) -> Option<String> {
+        let o = self.overrides;
+        let flag = match key {
+            "server.listen" => o.listen.as_ref().map(|_| "--listen"),
+            "store.data_dir" => o.data_dir.as_ref().map(|_| "--data-dir"),
+            "resolver.resolver_root" => o.resolver_root.as_ref().map(|_| "--resolver-root"),
+            "resolver.load_demo" => o.no_demo.then_some("--no-demo"),
+            "store.redis_url" if o.redis_url.is_some() => Some("--redis-url"),
+            "store.redis_url" => self
+                .env
+                .get("IDR_REDIS_URL")
+                .filter(|u| !u.is_empty())
+                .map(|_| "IDR_REDIS_URL"),
+            k if k == "outbound.allow" || k.starts_with("outbound.allow[") => self
+                .env
+                .contains_key(OUTBOUND_ALLOW)
+                .then_some(OUTBOUND_ALLOW),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Some(flag.to_string());
+        }
+        let variable = format!("IDR_{}", key.replace('.', "__")).to_uppercase();
+        if let Some(name) = self.env.keys().find(|name| name.to_uppercase() == variable) {
+            return Some(name.clone());
+        }
+        // Read again on its own (an error path only): the merged configuration does not keep each value's origin.
+        let file = o.config_file.as_ref()?;
+        config::Config::builder()
+            .add_source(config::File::from(file.as_path()))
+            .build()
+            .ok()?
+            .get::<config::Value>(key)
+            .ok()
+            .map(|_| file.display().to_string())
+    }
+}
+
+/// `unknown field `foo`, expected one of `a`, `b`` → (`foo`, "`a`, `b`").
+fn unknown_field(message: &str) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let allowed = rest
+        .split_once("expected one of ")
+        .or_else(|| rest.split_once("expected "))
+        .map_or("", |(_, a)| a);
+    let allowed = allowed.split(" for key `").next().unwrap_or(allowed);
+    Some((field, allowed))
+}
+
+/// What a setting must look like, in the words of the file and the environment rather than of Rust's types. Every
+/// integer setting is unsigned.
+fn expected_form(key: &str, serde_expected: Option<&str>) -> Option<String> {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let by_key = match leaf {
+        "listen" | "admin_listen" => Some(
+            "host:port with an IP address, such as 127.0.0.1:8080 or [::]:8080 (not a host name such as localhost)",
+        ),
+        "format" if key == "log.format" => Some("text or json"),
+        _ => None,
+    };
+    if let Some(form) = by_key {
+        return Some(form.into());
+    }
+    let expected = serde_expected?;
+    Some(
+        if expected.contains("integer") {
+            "a whole number, 0 or more"
+        } else if expected.contains("float") {
+            "a number, such as 2.5"
+        } else if expected.contains("boolean") {
+            "true or false"
+        } else if expected.contains("sequence") || expected.contains("array") {
+            "a list, such as [\"a\", \"b\"] in TOML"
+        } else if expected.contains("map") || expected.starts_with("struct ") {
+            "a table"
+        } else {
+            expected
+        }
+        .into(),
+    )
+}
+
+/// A setting's value for a message: quoted when a string, secrets hidden, long tables cut.
+fn shown(key: &str, value: &config::Value) -> String {
+    let text = match &value.kind {
+        config::ValueKind::String(s) => s.clone(),
+        config::ValueKind::Table(_) => return "a table".into(),
+        other => other.to_string(),
+    };
+    let text = if key.contains("password") {
+        "***".to_string()
+    } else if key.ends_with("redis_url") {
+        redact_url(&text)
+    } else {
+        text
+    };
+    let cut: String = text.chars().take(120).collect();
+    let cut = if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    };
+    match value.kind {
+        config::ValueKind::String(_) => format!("{cut:?}"),
+        _ => cut,
     }
 }
 
@@ -675,6 +892,129 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    /// Every kind of error about a setting, from each layer, reads `key: value (source): expected form`.
+    #[test]
+    fn config_errors_name_the_key_the_value_its_source_and_the_form_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("idr.toml");
+        let shown = file.display().to_string();
+        let from_file = |toml: &str| {
+            std::fs::write(&file, toml).unwrap();
+            let overrides = Overrides {
+                config_file: Some(file.clone()),
+                ..Default::default()
+            };
+            Settings::load_with_env(&overrides, &env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
+        let from_env = |name: &str, value: &str| {
+            Settings::load_with_env(&Overrides::default(), &env(&[(name, value)]))
+                .unwrap_err()
+                .to_string()
+        };
+        let cases = [
+            (
+                from_env("IDR_SERVER__WORKERS", "-1"),
+                "configuration: server.workers: \"-1\" (IDR_SERVER__WORKERS): expected a whole number, 0 or more".to_string(),
+            ),
+            (
+                from_env("IDR_LOG__FORMAT", "xml"),
+                "configuration: log.format: \"xml\" (IDR_LOG__FORMAT): expected text or json".into(),
+            ),
+            (
+                from_env("IDR_RESOLVER__LOAD_DEMO", "maybe"),
+                "configuration: resolver.load_demo: \"maybe\" (IDR_RESOLVER__LOAD_DEMO): expected true or false".into(),
+            ),
+            (
+                from_env("IDR_SERVER__FOO", "1"),
+                "configuration: server.foo: \"1\" (IDR_SERVER__FOO): not a setting; expected one of listen, admin_listen, workers,".into(),
+            ),
+            (
+                from_env("IDR_DID_WEB__TIMEOUT_MS", "0"),
+                "configuration: did_web.timeout_ms: \"0\" (IDR_DID_WEB__TIMEOUT_MS): must be greater than 0".into(),
+            ),
+            (
+                from_env("IDR_SERVER__ADMIN_LISTEN", "localhost"),
+                "configuration: server.admin_listen: \"localhost\" (IDR_SERVER__ADMIN_LISTEN): expected host:port with an IP address".into(),
+            ),
+            (
+                from_file("[server]\nworkers = -3\n"),
+                format!("configuration: server.workers: -3 ({shown}): expected a whole number, 0 or more"),
+            ),
+            (
+                from_file("[limits]\nmanagement_burst = \"x\"\n"),
+                format!("configuration: limits.management_burst: \"x\" ({shown}): expected a number, such as 2.5"),
+            ),
+            (
+                from_file("[server]\nmanagement_cors_origins = \"https://a.example\"\n"),
+                format!("configuration: server.management_cors_origins: \"https://a.example\" ({shown}): expected a list"),
+            ),
+            (
+                from_file("[[keys]]\nname = \"a\"\nsha256 = \"abc\"\nscopes = [\"*\"]\n"),
+                format!("configuration: keys[0].sha256: \"abc\" ({shown}): must be the 64-character hex SHA-256"),
+            ),
+            (
+                from_file("[sever]\nlisten = \"x\"\n"),
+                format!("configuration: sever: a table ({shown}): not a setting; expected one of server, limits,"),
+            ),
+            (
+                from_file("[[keys]]\nname = \"a\"\n"),
+                "configuration: keys[0].sha256: missing: this setting is required here".into(),
+            ),
+            (
+                from_file("server = 5\n"),
+                format!("configuration: server: 5 ({shown}): expected a table"),
+            ),
+        ];
+        for (error, expected) in &cases {
+            assert!(
+                error.starts_with(expected.as_str()),
+                "\n{error}\ndoes not start with\n{expected}"
+            );
+        }
+
+        let flags = Overrides {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
+        let error = Settings::load_with_env(&flags, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "configuration: server.listen: \"localhost\" (--listen): expected host:port with an IP address, such as \
+             127.0.0.1:8080 or [::]:8080 (not a host name such as localhost)"
+        );
+        let flags = Overrides {
+            resolver_root: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        let error = Settings::load_with_env(&flags, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("configuration: resolver.resolver_root: \"ftp://x\" (--resolver-root): must be an http(s) origin"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_config_errors() {
+        let password = config::Value::new(None, "s3cret");
+        assert_eq!(shown("store.redis_sentinel_password", &password), "\"***\"");
+        let url = config::Value::new(None, "redis://u:s3cret@h:6379");
+        assert_eq!(shown("store.redis_url", &url), "\"redis://u:***@h:6379\"");
+        let e = env(&[
+            ("IDR_STORE__REDIS_PASSWORD", "s3cret"),
+            ("IDR_STORE__REDIS_TIMEOUT_MS", "0"),
+        ]);
+        let error = Settings::load_with_env(&Overrides::default(), &e)
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("s3cret"), "{error}");
     }
 
     #[test]

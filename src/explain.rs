@@ -212,6 +212,35 @@ fn curie(vocab: &Vocabulary, uri: &str) -> String {
         .map_or(uri.to_string(), |d| d.curie.clone())
 }
 
+/// The origin anchors are printed under, and why that one: the configured root when there is one (the server uses it
+/// whatever a request's Host says), else the URI's own origin (as the server would take it from the Host), else
+/// `http://localhost` for a bare path.
+pub fn origin(fixed_root: Option<&str>, uri: &str) -> (String, String) {
+    let own = origin_of(uri);
+    match (fixed_root, own) {
+        (Some(root), Some(own)) if origin_of(root).as_deref() != Some(own.as_str()) => (
+            root.to_string(),
+            format!(
+                "resolver.resolver_root; the server answers under it whatever the request's host, not {own}"
+            ),
+        ),
+        (Some(root), _) => (root.to_string(), "resolver.resolver_root".into()),
+        (None, Some(own)) => (own, "the URI's origin".into()),
+        (None, None) => (
+            "http://localhost".into(),
+            "a path has no origin: give an absolute URI or set resolver.resolver_root".into(),
+        ),
+    }
+}
+
+/// `https://id.example.com:8443` of an absolute http(s) URI.
+fn origin_of(uri: &str) -> Option<String> {
+    url::Url::parse(uri)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .map(|u| u.origin().ascii_serialization())
+}
+
 /// `https://id.example.com/01/…?x=1` or `/01/…?x=1` → (path, raw query).
 fn split_uri(uri: &str) -> (String, String) {
     let rest = match uri.find("://") {
@@ -230,6 +259,24 @@ fn split_uri(uri: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn anchors_take_the_configured_root_else_the_uri_origin() {
+        let uri = "https://id.example.com:8443/01/09520123456788?linkType=all";
+        assert_eq!(super::origin(None, uri).0, "https://id.example.com:8443");
+        assert_eq!(
+            super::origin(None, "/01/09520123456788").0,
+            "http://localhost"
+        );
+        let (root, why) = super::origin(Some("https://other.example/dl"), uri);
+        assert_eq!(root, "https://other.example/dl");
+        assert!(why.contains("not https://id.example.com:8443"), "{why}");
+        let (root, why) = super::origin(Some("https://id.example.com:8443"), uri);
+        assert_eq!(
+            (root.as_str(), why.as_str()),
+            ("https://id.example.com:8443", "resolver.resolver_root")
+        );
+    }
+
     #[test]
     fn uris_split_into_path_and_raw_query() {
         assert_eq!(

@@ -380,7 +380,7 @@ async fn import_peer(
 async fn export(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
-    let store = app::open_store(&settings).await?;
+    let store = app::open_existing_store(&settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let count = bulk::export(store.as_ref(), &mut out).await?;
     out.flush()?;
@@ -391,7 +391,7 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
 async fn audit_export(overrides: Overrides) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
-    let store = app::open_store(&settings).await?;
+    let store = app::open_existing_store(&settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut count = 0u64;
     store
@@ -422,11 +422,9 @@ async fn resolve(
     idr::telemetry::init_logging(settings.log.format);
     let (vocabulary, parser) = app::check_config(&settings)?;
     let delegations = app::delegations(&settings, &parser, &vocabulary)?;
-    let store = app::open_store(&settings).await?;
-    let root = settings
-        .fixed_root()
-        .unwrap_or("http://localhost")
-        .to_string();
+    let store = app::open_existing_store(&settings).await?;
+    let (root, why) = idr::explain::origin(settings.fixed_root(), uri);
+    println!("origin: {root} ({why})");
     let cx = idr::explain::Context {
         store: store.as_ref(),
         parser: &parser,
@@ -470,7 +468,11 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
     let settings = Settings::load(&common.overrides())?;
     idr::telemetry::init_logging(settings.log.format);
     let (_, parser) = app::check_config(&settings)?;
-    let store = app::open_store(&settings).await?;
+    // A first key may be the first thing a new store holds; listing and revoking need one.
+    let store = match command {
+        KeysCommand::Create { .. } => app::open_store(&settings).await?,
+        _ => app::open_existing_store(&settings).await?,
+    };
     match command {
         KeysCommand::Create {
             name,

@@ -6,13 +6,17 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Starts logging to standard error. `RUST_LOG` picks levels (default `info`).
+/// Starts logging to standard error. `RUST_LOG` picks levels (default `info`). Text is coloured only on a terminal:
+/// a file, a pipe or a log collector gets plain lines.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let registry = tracing_subscriber::registry()
         .with(ClientErrors::start())
         .with(filter);

@@ -25,6 +25,12 @@ pub enum AuthError {
     Missing,
     #[error("unknown or malformed bearer token")]
     Invalid,
+    /// Nothing can write: no admin token, no configured or stored key, no DID writer.
+    #[error(
+        "this server has no credentials at all: start it with IDR_ADMIN_TOKEN set, add [[keys]] to its configuration, \
+         or create a key with `idr keys create --name NAME --scope admin`"
+    )]
+    NoCredentials,
     #[error("this key expired; create a new one with `idr keys create`")]
     Expired,
     #[error("malformed DID request token: {0}")]
@@ -152,6 +158,27 @@ impl Authenticator {
         !self.did.is_empty()
     }
 
+    /// Whether any credential could authenticate: the admin token, a configured or stored key, a DID writer.
+    pub fn has_credentials(&self) -> bool {
+        !self.keys.is_empty()
+            || self.has_did_writers()
+            || !self
+                .stored
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
+    /// A server without any credential says so, rather than calling every token unknown.
+    fn unless_empty(&self, error: AuthError) -> AuthError {
+        match error {
+            AuthError::Missing | AuthError::Invalid if !self.has_credentials() => {
+                AuthError::NoCredentials
+            }
+            other => other,
+        }
+    }
+
     /// Replaces the stored keys with `records` (name, JSON): revoked ones are dropped, and one that no longer
     /// parses (a scope whose scheme is gone) is skipped with a warning rather than locking everyone out.
     pub fn load_stored(&self, records: &[(String, String)], parser: &Parser) {
@@ -177,7 +204,7 @@ impl Authenticator {
         target: &RequestTarget<'_>,
         nonces: &dyn LinkStore,
     ) -> Result<(Principal, Option<SignedBody>), AuthError> {
-        let header = authorization.ok_or(AuthError::Missing)?;
+        let header = authorization.ok_or_else(|| self.unless_empty(AuthError::Missing))?;
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         if !scheme.eq_ignore_ascii_case(did::SCHEME) {
             return self.authenticate(Some(header)).map(|p| (p, None));
@@ -188,6 +215,10 @@ impl Authenticator {
 
     /// Checks an `Authorization: Bearer` header value.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        self.bearer(authorization).map_err(|e| self.unless_empty(e))
+    }
+
+    fn bearer(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         let header = authorization.ok_or(AuthError::Missing)?;
         let (scheme, token) = header.trim().split_once(' ').ok_or(AuthError::Invalid)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

@@ -69,7 +69,22 @@ fn begin_write(db: &Database, quick_repair: bool) -> Result<redb::WriteTransacti
     Ok(txn)
 }
 
+/// The error of a store file another process holds (redb locks it): say who, most likely, and what to do.
+fn in_use(path: &Path) -> StoreError {
+    unavailable(format!(
+        "{} is in use by another process, most likely a running `idr serve` (the embedded store is opened by one \
+         process at a time): stop that server and run this command again, or work through its HTTP API while it \
+         runs (`curl -i http://127.0.0.1:8080/01/…` resolves, `PUT /api/v1/anchors/…` writes)",
+        path.display()
+    ))
+}
+
 impl EmbeddedStore {
+    /// Whether `dir` holds a store, for commands that only read one (they must not create an empty one).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(FILE_NAME).is_file()
+    }
+
     /// Opens (creating when missing) the store in `dir`, with redb's default page cache and quick repair.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, DEFAULT_CACHE_BYTES, true)
@@ -99,7 +114,10 @@ impl EmbeddedStore {
                 }
             })
             .create(&path)
-            .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => in_use(&path),
+                e => unavailable(format!("cannot open {}: {e}", path.display())),
+            })?;
         if repairing.load(Ordering::Relaxed) {
             let ms = started.elapsed().as_millis() as u64;
             tracing::warn!(ms, "the store was checked and repaired");
