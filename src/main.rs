@@ -192,7 +192,8 @@ enum KeysCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Revoke a key: every replica refuses it within 10 seconds.
+    /// Revoke a key: with Redis every running replica refuses it within 10 seconds; with the embedded store, from
+    /// the server's next start.
     #[command(after_help = "Example:\n  idr keys revoke --name acme")]
     Revoke {
         #[command(flatten)]
