@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// mimalloc rather than glibc's allocator: a scan that misses the cache allocates and frees many short-lived
-/// records, and glibc's bin consolidation showed as a fifth of the CPU of linkset requests (docs/performance.md).
+/// records, which glibc's bin consolidation makes costly (measured in docs/performance.md, "Choices the figures rest
+/// on").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

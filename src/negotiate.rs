@@ -178,8 +178,8 @@ fn lists_linkset(media: &[(String, u32)]) -> bool {
 const LINKSET: &str = "application/linkset+json";
 const JSON_LD: &str = "application/ld+json";
 
-/// The answers about a linkset's form, from the `Accept` already parsed for choosing among links (a linkset request
-/// asked all three, and parsing the header three more times was 3% of it).
+/// The answers about a linkset's form, from the `Accept` already parsed for choosing among links: a linkset request
+/// asks all three, and need not parse the header again for each (docs/performance.md).
 impl Preferences {
     /// `Accept` lists `application/linkset+json` with q > 0.
     pub fn wants_linkset(&self) -> bool {

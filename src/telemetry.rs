@@ -108,8 +108,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// How often the recorder's histograms are drained into their buckets. Until then every recorded duration is kept
-/// (8 bytes and more each): without it a server nobody scrapes grew by about 20 bytes a request, and the fresh memory
-/// it kept faulting in stalled a worker for milliseconds at a time (benchmark sweep, docs/performance.md).
+/// (8 bytes and more each): without it a server nobody scrapes grows with every request, and faulting in the fresh
+/// memory stalls its workers (measured in docs/performance.md).
 const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Installs the process-wide metrics recorder once, and returns its handle for `/metrics`.

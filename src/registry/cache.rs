@@ -81,7 +81,7 @@ const ABSENT_SHARE: u64 = 8;
 /// quick_cache rather than moka: its S3-FIFO policy keeps identifiers read once (a scan spread over far more
 /// identifiers than fit) in a small probationary queue, so they cost an insert into a hash table and leave without
 /// disturbing the identifiers read repeatedly; moka paid for each one-off miss with an admission, an eviction and
-/// the rehashing of its table, a tenth of the CPU of a spread scan (docs/performance.md).
+/// the rehashing of its table (measured in docs/performance.md, "Choices the figures rest on").
 pub struct CachedStore {
     inner: Arc<dyn LinkStore>,
     /// Records and "nothing registered here" in separate caches: their lifetimes and byte budgets differ.
@@ -96,8 +96,8 @@ pub struct CachedStore {
     live: AtomicBool,
     generation: AtomicU64,
     /// Admission once a cache is nearly full: a key is inserted only on its second miss within a window. S3-FIFO
-    /// evicts one-off entries early, but each still costs an insert and, later, freeing a record gone cold: a
-    /// seventh of the CPU of a scan spread over far more identifiers than fit (docs/performance.md).
+    /// evicts one-off entries early, but each still costs an insert and, later, freeing a record gone cold, which
+    /// adds up when scans spread over far more identifiers than fit (docs/performance.md).
     doorkeeper: Doorkeeper,
     /// Weight from which each cache (records, then "nothing registered") counts as nearly full.
     full_at: [u64; 2],
@@ -267,8 +267,8 @@ impl CachedStore {
 
     /// The remaining levels from a shared store, in one round trip, taken up to the one that settles the answer, as a
     /// store in this process reads them. The levels above came with the same round trip, but the answer does not use
-    /// them: they are neither decoded nor cached (caching them evicted records for nothing: a uniform spread of Redis
-    /// scans ran 2–4% faster without it, at the same hit rate).
+    /// them: they are neither decoded nor cached (caching them evicted records for nothing, at no gain in hit rate;
+    /// docs/performance.md).
     async fn read_rest(
         &self,
         keys: &[&str],

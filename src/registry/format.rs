@@ -96,7 +96,8 @@ fn unpack(table: &[&str], p: Packed<'_>) -> Result<String, DecodeError> {
         code => table
             .get(usize::from(code) - 1)
             .map(|prefix| {
-                // Not `concat`: its generic join was a third of unpacking, which runs for every link decoded.
+                // Not `concat`: its generic join is slow here, and this runs for every link decoded
+                // (docs/performance.md).
                 let mut uri = String::with_capacity(prefix.len() + p.1.len());
                 uri.push_str(prefix);
                 uri.push_str(&p.1);
