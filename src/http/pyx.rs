@@ -3,7 +3,7 @@
 //! name an identifier and a variant, so they survive re-registration and target changes.
 
 use super::AppState;
-use super::manage::{authorise, read_body};
+use super::access::{Caller, authorise, read_body};
 use super::problem::ApiError;
 use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
@@ -43,11 +43,7 @@ pub async fn route(
     if let Some(answer) = anonymous(&req, &state, rest).await {
         return answer;
     }
-    let principal = super::credential::authenticate(&req, &state).await?;
-    state
-        .rate_limiter
-        .check(&principal.name)
-        .map_err(ApiError::TooManyRequests)?;
+    let principal = Caller::of(&req, &state).await?;
     let body = |p| read_body(p, &state, &req);
     match (req.method().clone(), rest) {
         (Method::POST, "resolver") => {
@@ -59,7 +55,7 @@ pub async fn route(
         (method, rest) => match rest.strip_prefix("resolver/links/") {
             Some(id) => {
                 let (key, link) = decode_link_id(&state, id)?;
-                authorise(&principal, &key)?;
+                principal.authorise(&key)?;
                 match method {
                     Method::GET | Method::HEAD => get_link(&state, &req, &key, &link).await,
                     Method::PUT => {
@@ -99,7 +95,7 @@ async fn anonymous(
         } else {
             "GET, POST, PUT, DELETE, OPTIONS"
         };
-        return Some(Ok(super::resolve::preflight(allow)));
+        return Some(Ok(super::guard::preflight(allow)));
     }
     match rest {
         "voc" if reading => Some(Ok(json_response(HttpResponse::Ok(), link_types(state)))),
@@ -130,9 +126,9 @@ fn names_a_namespace(state: &AppState, rest: &str) -> bool {
     security(("bearer" = [])),
     request_body(content = crate::peer_formats::pyx::Body),
     responses(
-        (status = 201, description = "Registered", body = super::openapi::PyxRegistered, example = json!(super::openapi::pyx_registered_example())),
-        (status = 400, description = "Malformed body or unknown namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 403, description = "Out of scope", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403)))
+        (status = 201, description = "Registered", body = super::views::PyxRegistered, example = json!(super::views::pyx_registered_example())),
+        (status = 400, description = "Malformed body or unknown namespace", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 403, description = "Out of scope", body = super::views::Problem, example = json!(super::views::problem_example(403)))
     ))]
 pub(super) async fn register(
     state: &AppState,
@@ -466,8 +462,8 @@ async fn find_link(state: &AppState, key: &Identifier, tag: &str) -> Result<Link
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
-        (status = 404, description = "Unknown or deleted link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "The link", body = super::views::PyxLink, example = json!(super::views::pyx_link_example())),
+        (status = 404, description = "Unknown or deleted link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn get_link(
     state: &AppState,
@@ -531,10 +527,10 @@ impl LinkUpdate {
 #[utoipa::path(put, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Change a link's target, type, media type or title",
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration; it does not change", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
-    request_body(content = super::openapi::PyxLinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
+    request_body(content = LinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
     responses(
-        (status = 200, description = "The updated link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
-        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "The updated link", body = super::views::PyxLink, example = json!(super::views::pyx_link_example())),
+        (status = 404, description = "Unknown link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn update_link(
     state: &AppState,
@@ -599,8 +595,8 @@ pub(super) async fn update_link(
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Deleted", body = super::openapi::Message, example = json!({"message": "link deleted"})),
-        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "Deleted", body = super::views::Message, example = json!({"message": "link deleted"})),
+        (status = 404, description = "Unknown link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn delete_link(
     state: &AppState,
@@ -665,9 +661,9 @@ fn set_tag(l: &mut Link, tag: String) {
     security(("bearer" = [])),
     request_body(content = crate::identifier::scheme::registered::Registration),
     responses(
-        (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::openapi::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
-        (status = 400, description = "A bad entry, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 409, description = "The namespace would capture GS1 Digital Link URIs (a compressed segment, a configured custom stem); errors[0].field is namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(409)))
+        (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::views::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
+        (status = 400, description = "A bad entry, named by field", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 409, description = "The namespace would capture GS1 Digital Link URIs (a compressed segment, a configured custom stem); errors[0].field is namespace", body = super::views::Problem, example = json!(super::views::problem_example(409)))
     ))]
 pub(super) async fn register_scheme(
     state: &AppState,
