@@ -165,9 +165,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/openapi.json", web::route().to(openapi::openapi_json))
                 .route("/docs", web::route().to(openapi::docs))
                 .route("/v1/qr/{identifier:.*}", web::route().to(qr::code))
-                // After the native API: everything else under /api/{version}/ is the Pyx-compatible API, which
-                // dispatches its endpoints in `pyx::route`.
-                .route("/{version}/{rest:.*}", web::route().to(pyx::route))
+                // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
+                .service(
+                    web::scope("/{version}")
+                        .guard(actix_web::guard::fn_guard(|ctx| {
+                            pyx::spoken_path(ctx.head().uri.path())
+                        }))
+                        .route("/voc", reading().to(pyx::voc))
+                        .route("/health-check", reading().to(pyx::health))
+                        .route("/resolver", web::post().to(pyx::post_resolver))
+                        .route("/identifiers", web::post().to(pyx::post_identifiers))
+                        .service(
+                            web::resource("/resolver/links/{link:.*}")
+                                .route(web::route().method(Method::OPTIONS).to(pyx::preflight))
+                                .route(reading().to(pyx::read_link))
+                                .route(web::put().to(pyx::put_link))
+                                .route(web::delete().to(pyx::remove_link))
+                                .default_service(web::to(pyx::link_other_method)),
+                        )
+                        // Preflights, other methods, and the public URIs of scheme namespaces.
+                        .default_service(web::to(pyx::other)),
+                )
+                .route(
+                    "/{version}/{rest:.*}",
+                    web::route().to(pyx::unknown_version),
+                )
                 .default_service(web::route().to(resolve::resolve)),
         )
         .default_service(web::route().to(resolve::resolve));
