@@ -79,3 +79,87 @@ fn history_of(parser: &Parser, raw: &str) -> Option<Identifier> {
     let id = raw.strip_suffix("/history")?;
     parser.parse_key(id).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(path: &str, method: Method) -> Result<AnchorPath, ApiError> {
+        AnchorPath::parse(&Parser::embedded().unwrap(), path, &method)
+    }
+
+    fn key_of(path: &str, method: Method) -> String {
+        parse(path, method)
+            .unwrap()
+            .key()
+            .canonical_path()
+            .to_string()
+    }
+
+    #[test]
+    fn reads_anchor_history_and_restore() {
+        let anchor = "/api/v1/anchors/01/09520123456788/10/ABC";
+        assert!(matches!(
+            parse(anchor, Method::GET),
+            Ok(AnchorPath::Anchor(_))
+        ));
+        assert_eq!(key_of(anchor, Method::PUT), "01/09520123456788/10/ABC");
+        for history in [format!("{anchor}/history"), format!("{anchor}/history/")] {
+            assert!(matches!(
+                parse(&history, Method::GET),
+                Ok(AnchorPath::History(_))
+            ));
+            assert_eq!(key_of(&history, Method::DELETE), "01/09520123456788/10/ABC");
+            assert_eq!(parse(&history, Method::GET).unwrap().allow(), HISTORY_ALLOW);
+        }
+        let restore = "/api/v1/anchors/01/09520123456788:restore";
+        assert!(matches!(
+            parse(restore, Method::POST),
+            Ok(AnchorPath::Restore(_))
+        ));
+        assert_eq!(key_of(restore, Method::POST), "01/09520123456788");
+    }
+
+    #[test]
+    fn restore_is_read_only_for_post() {
+        // Elsewhere `:restore` is part of the value: a serial may end in it (canonically percent-encoded).
+        let path = "/api/v1/anchors/01/09520123456788/21/ABC:restore";
+        assert_eq!(
+            key_of(path, Method::GET),
+            "01/09520123456788/21/ABC%3Arestore"
+        );
+        assert_eq!(key_of(path, Method::POST), "01/09520123456788/21/ABC");
+        let post_elsewhere = parse("/api/v1/anchors/01/09520123456788", Method::POST);
+        assert!(matches!(
+            post_elsewhere,
+            Err(ApiError::MethodNotAllowed(ANCHOR_ALLOW))
+        ));
+    }
+
+    #[test]
+    fn a_batch_called_history_is_an_anchor() {
+        // `01/…/10` is not an identifier, so `10/history` is a batch number.
+        let path = "/api/v1/anchors/01/09520123456788/10/history";
+        assert!(matches!(
+            parse(path, Method::GET),
+            Ok(AnchorPath::Anchor(_))
+        ));
+        assert_eq!(key_of(path, Method::GET), "01/09520123456788/10/history");
+    }
+
+    #[test]
+    fn named_is_the_identifier_whatever_the_method() {
+        let parser = Parser::embedded().unwrap();
+        let named = |p: &str| AnchorPath::named(&parser, p).map(|k| k.canonical_path().to_string());
+        assert_eq!(
+            named("/api/v1/anchors/01/09520123456788/history").as_deref(),
+            Some("01/09520123456788")
+        );
+        assert_eq!(
+            named("/api/v1/anchors/01/09520123456788:restore").as_deref(),
+            Some("01/09520123456788")
+        );
+        assert_eq!(named("/api/v1/anchors/nonsense"), None);
+        assert_eq!(named("/api/v1/audit"), None);
+    }
+}
