@@ -193,7 +193,7 @@ fn answer(outcome: &Outcome, raw_query: &str) -> String {
             forward_query: true,
         } => format!(
             "307 Location: {}",
-            crate::http::resolve::forward_query(href, raw_query)
+            crate::resolution::forward_query(href, raw_query)
         ),
         Outcome::Redirect { href, .. } => {
             format!("307 Location: {href} (the link's fwqs is false)")

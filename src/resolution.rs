@@ -36,6 +36,20 @@ pub fn query_param(raw_query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// GS1: the entire raw query string is passed on to the target, appended with `&` when it already has one.
+pub fn forward_query(href: &str, raw_query: &str) -> String {
+    if raw_query.is_empty() {
+        return href.to_string();
+    }
+    let (base, fragment) = href.split_at(href.find('#').unwrap_or(href.len()));
+    let separator = match base.find('?') {
+        None => "?",
+        Some(_) if base.ends_with('?') || base.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    format!("{base}{separator}{raw_query}{fragment}")
+}
+
 impl Query {
     /// What a request asks for, from its raw query and its `Accept` / `Accept-Language` headers.
     pub fn from_parts(

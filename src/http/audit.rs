@@ -2,11 +2,12 @@
 //! within the caller's scopes.
 
 use super::AppState;
+use super::access::Caller;
 use super::problem::ApiError;
 use crate::registration::FieldError;
 use crate::registry::{AuditEntry, AuditQuery, audit};
 use crate::resolution::query_param;
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
@@ -30,27 +31,21 @@ const MAX_LIMIT: usize = 1000;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of entries", body = AuditPage, example = json!(audit_example())),
-        (status = 400, description = "A missing or malformed parameter, named in the problem", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 401, description = "No or unknown credential", body = super::openapi::Problem, example = json!(super::openapi::problem_example(401))),
-        (status = 403, description = "The credential's scopes do not cover the identifier", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403)))
+        (status = 400, description = "A missing or malformed parameter, named in the problem", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 401, description = "No or unknown credential", body = super::views::Problem, example = json!(super::views::problem_example(401))),
+        (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403)))
     ))]
-pub async fn audit(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match *req.method() {
-        Method::OPTIONS => return Ok(super::resolve::preflight("GET, HEAD, OPTIONS")),
-        Method::GET | Method::HEAD => {}
-        _ => return Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
-    }
-    let principal = super::credential::authenticate(&req, &state).await?;
-    state
-        .rate_limiter
-        .check(&principal.name)
-        .map_err(ApiError::TooManyRequests)?;
+pub async fn audit(
+    req: HttpRequest,
+    principal: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let raw = req.uri().query().unwrap_or("");
     let identifier = query_param(raw, "identifier")
         .filter(|i| !i.is_empty())
         .ok_or_else(|| bad("identifier", "required: the identifier whose trail to read"))?;
     let key = state.parser.parse_key(identifier.trim_start_matches('/'))?;
-    super::manage::authorise(&principal, &key)?;
+    principal.authorise(&key)?;
     let query = AuditQuery {
         identifier: key.canonical_path(),
         since_ms: since(raw)?,

@@ -60,6 +60,6 @@ fn refused(error: AuthError, req: &HttpRequest, state: &AppState) -> ApiError {
 /// The canonical identifier a native-API request names, which a credential's scopes must cover. Pyx requests name
 /// theirs in the body, which is not read before authentication.
 fn needed_scope(req: &HttpRequest, state: &AppState) -> Option<String> {
-    let raw = req.path().strip_prefix("/api/v1/anchors/")?;
-    super::manage::named_identifier(state, raw).map(|key| key.canonical_path().to_string())
+    super::paths::AnchorPath::named(&state.parser, req.path())
+        .map(|key| key.canonical_path().to_string())
 }

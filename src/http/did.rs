@@ -2,12 +2,14 @@
 //! a `200` linkset of all of them (see `did::services` for the choice).
 
 use super::AppState;
+use super::guard::preflight;
 use super::problem::ApiError;
-use super::resolve::{LINKSET_JSON, forward_query, preflight, query_param};
+use super::views::LINKSET_JSON;
 use crate::did::DidError;
 use crate::did::services::{self, Selection, Selector};
 use crate::identifier::did_web::{DidWeb, DidWebError};
 use crate::negotiate::{self, Preferences};
+use crate::resolution::{forward_query, query_param};
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -92,7 +94,7 @@ pub async fn hosted(
     match *req.method() {
         actix_web::http::Method::GET | actix_web::http::Method::HEAD => {}
         actix_web::http::Method::OPTIONS => {
-            return Ok(super::resolve::preflight("GET, HEAD, OPTIONS"));
+            return Ok(super::guard::preflight("GET, HEAD, OPTIONS"));
         }
         _ => return Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
     }

@@ -163,6 +163,19 @@ fn cors(
     );
 }
 
+/// Answers a CORS preflight.
+pub fn preflight(allow: &'static str) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ALLOW, allow))
+        .insert_header(("Access-Control-Allow-Methods", allow))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Accept, Accept-Language, Authorization, Content-Type, If-Match, If-None-Match",
+        ))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
 /// A token bucket per credential for the management API.
 pub struct RateLimiter {
     rate: f64,

@@ -60,7 +60,7 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     }
     // A form submits a space as `+`.
     let query = req.query_string().replace('+', "%20");
-    if let Some(target) = super::resolve::query_param(&query, "id")
+    if let Some(target) = crate::resolution::query_param(&query, "id")
         .as_deref()
         .and_then(resolve_target)
     {

@@ -2,102 +2,125 @@
 //! and scoped to identifier prefixes.
 
 use super::AppState;
+use super::access::{Caller, read_body};
+use super::paths::{ANCHORS, AnchorPath, PREFLIGHT_ALLOW};
 use super::problem::ApiError;
-use crate::auth::Principal;
 use crate::identifier::Identifier;
-use crate::registration::{self, FieldError};
+use crate::registration;
 use crate::registry::{Precondition, StoredAnchor};
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use serde_json::json;
 
-const PREFIX: &str = "/api/v1/anchors/";
-const ALLOW: &str = "GET, PUT, DELETE, OPTIONS";
-/// What browsers may send here, including `POST …:restore`.
-const PREFLIGHT_ALLOW: &str = "GET, PUT, DELETE, POST, OPTIONS";
+/// `OPTIONS` anywhere under `/api/v1/anchors/`: anonymous.
+pub async fn preflight() -> HttpResponse {
+    super::guard::preflight(PREFLIGHT_ALLOW)
+}
 
-pub async fn anchor(
+/// `GET`/`HEAD`: an anchor or its history.
+pub async fn read(
     req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    match authorised(&req, &caller, &state)? {
+        AnchorPath::History(key) => history(&state, &key, &req).await,
+        path => get(&state, path.key(), &req).await,
+    }
+}
+
+/// `PUT`: create or replace an anchor.
+pub async fn replace(
+    req: HttpRequest,
+    caller: Caller,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if req.method() == Method::OPTIONS {
-        return Ok(super::resolve::preflight(PREFLIGHT_ALLOW));
-    }
-    let principal = super::credential::authenticate(&req, &state).await?;
-    state
-        .rate_limiter
-        .check(&principal.name)
-        .map_err(ApiError::TooManyRequests)?;
-    let raw = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
-    if let Some(key) = history_of(&state, raw) {
-        authorise(&principal, &key)?;
-        return match *req.method() {
-            Method::GET | Method::HEAD => history(&state, &key, &req).await,
-            _ => Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
-        };
-    }
-    // POST is allowed only here, so `…:restore` cannot be mistaken for a value ending in ":restore".
-    if req.method() == Method::POST {
-        let id = raw
-            .strip_suffix(":restore")
-            .ok_or(ApiError::MethodNotAllowed(ALLOW))?;
-        let key = state.parser.parse_key(id)?;
-        authorise(&principal, &key)?;
-        let response = restore(&state, &key, &req, &principal.name).await?;
-        tracing::info!(
-            identifier = key.canonical_path(),
-            credential = principal.name,
-            "anchor restored"
-        );
-        super::observe::record_write(&principal, "restore");
-        return Ok(response);
-    }
-    let key = state.parser.parse_key(raw)?;
-    authorise(&principal, &key)?;
-    let result = match *req.method() {
-        Method::GET | Method::HEAD => return get(&state, &key, &req).await,
-        Method::PUT => put(&state, &key, &req, payload, &principal.name).await,
-        Method::DELETE => delete(&state, &key, &req, &principal.name).await,
-        _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
-    };
-    if result.is_ok() {
-        let operation = if req.method() == Method::PUT {
-            "put"
-        } else {
-            "delete"
-        };
-        tracing::info!(
-            identifier = key.canonical_path(),
-            credential = principal.name,
-            operation,
-            "write accepted"
-        );
-        super::observe::record_write(&principal, operation);
-    }
-    result
+    let key = anchor_of(authorised(&req, &caller, &state)?)?;
+    let response = put(&state, &key, &req, payload, &caller.name).await?;
+    accepted(&key, &caller, "put");
+    Ok(response)
 }
 
-pub(super) fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {
-    if principal.may_access(key.canonical_path()) {
-        return Ok(());
+/// `DELETE`: delete an anchor (soft unless `?hard=true`).
+pub async fn remove(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let key = anchor_of(authorised(&req, &caller, &state)?)?;
+    let response = delete(&state, &key, &req, &caller.name).await?;
+    accepted(&key, &caller, "delete");
+    Ok(response)
+}
+
+/// `POST …:restore`: bring back what a soft delete kept.
+pub async fn bring_back(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let path = authorised(&req, &caller, &state)?;
+    let AnchorPath::Restore(key) = path else {
+        return Err(ApiError::MethodNotAllowed(path.allow()));
+    };
+    let response = restore(&state, &key, &req, &caller.name).await?;
+    tracing::info!(
+        identifier = key.canonical_path(),
+        credential = caller.name,
+        "anchor restored"
+    );
+    super::observe::record_write(&caller, "restore");
+    Ok(response)
+}
+
+/// Any other method: 405 — after authentication and the scope check, as for the methods allowed.
+pub async fn other_method(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let path = authorised(&req, &caller, &state)?;
+    Err(ApiError::MethodNotAllowed(path.allow()))
+}
+
+/// What the request's path names, once the caller's scopes are known to cover it.
+fn authorised(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+) -> Result<AnchorPath, ApiError> {
+    let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
+    caller.authorise(path.key())?;
+    Ok(path)
+}
+
+/// The anchor a PUT or DELETE writes; a history path allows neither.
+fn anchor_of(path: AnchorPath) -> Result<Identifier, ApiError> {
+    match path {
+        AnchorPath::Anchor(key) => Ok(key),
+        other => Err(ApiError::MethodNotAllowed(other.allow())),
     }
-    let held: Vec<String> = principal.scopes.iter().map(|s| s.to_string()).collect();
-    Err(ApiError::Forbidden {
-        identifier: key.canonical_path().to_string(),
-        held: held.join(", "),
-    })
+}
+
+fn accepted(key: &Identifier, caller: &Caller, operation: &'static str) {
+    tracing::info!(
+        identifier = key.canonical_path(),
+        credential = caller.name,
+        operation,
+        "write accepted"
+    );
+    super::observe::record_write(caller, operation);
 }
 
 #[utoipa::path(get, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Read an anchor",
     params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The stored anchor; `ETag` is its version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
-        (status = 401, description = "No or unknown bearer token", body = super::openapi::Problem, example = json!(super::openapi::problem_example(401))),
-        (status = 403, description = "The credential's scopes do not cover the identifier", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403))),
-        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "The stored anchor; `ETag` is its version", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
+        (status = 401, description = "No or unknown bearer token", body = super::views::Problem, example = json!(super::views::problem_example(401))),
+        (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403))),
+        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn get(
     state: &AppState,
@@ -124,11 +147,11 @@ pub(super) async fn get(
     security(("bearer" = [])),
     request_body(content = crate::registration::Submission, description = "The anchor's links"),
     responses(
-        (status = 201, description = "Created; `Location` and `ETag` set", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
-        (status = 200, description = "Replaced; a changed `href` keeps the old target as a predecessor version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
-        (status = 400, description = "Malformed JSON, unknown field, invalid identifier or unknown link type", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 412, description = "`If-Match` / `If-None-Match` failed", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412))),
-        (status = 422, description = "Invalid link data, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(422)))
+        (status = 201, description = "Created; `Location` and `ETag` set", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
+        (status = 200, description = "Replaced; a changed `href` keeps the old target as a predecessor version", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
+        (status = 400, description = "Malformed JSON, unknown field, invalid identifier or unknown link type", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 412, description = "`If-Match` / `If-None-Match` failed", body = super::views::Problem, example = json!(super::views::problem_example(412))),
+        (status = 422, description = "Invalid link data, named by field", body = super::views::Problem, example = json!(super::views::problem_example(422)))
     ))]
 pub(super) async fn put(
     state: &AppState,
@@ -181,7 +204,7 @@ pub(super) async fn put(
         &state.origin(req),
     );
     if outcome.created {
-        let location = format!("{PREFIX}{}", key.canonical_path());
+        let location = format!("{ANCHORS}{}", key.canonical_path());
         response.headers_mut().insert(
             header::LOCATION,
             header::HeaderValue::from_str(&location).map_err(bad)?,
@@ -196,8 +219,8 @@ pub(super) async fn put(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted; with `?hard=true`, the anchor and the copy a soft delete kept are gone for good (a hard delete of an anchor deleted before purges that copy)"),
-        (status = 404, description = "No anchor here (with `?hard=true`: nor a kept copy)", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
-        (status = 412, description = "`If-Match` failed", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412)))
+        (status = 404, description = "No anchor here (with `?hard=true`: nor a kept copy)", body = super::views::Problem, example = json!(super::views::problem_example(404))),
+        (status = 412, description = "`If-Match` failed", body = super::views::Problem, example = json!(super::views::problem_example(412)))
     ))]
 pub(super) async fn delete(
     state: &AppState,
@@ -227,9 +250,9 @@ pub(super) async fn delete(
     params(("identifier" = String, Path, description = "Canonical identifier path", example = "01/09520123456788")),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Restored as a new version", body = super::openapi::AnchorView, example = json!(super::openapi::anchor_example())),
-        (status = 404, description = "Nothing deleted to restore (or deleted with ?hard=true)", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404))),
-        (status = 412, description = "An anchor exists there now", body = super::openapi::Problem, example = json!(super::openapi::problem_example(412)))
+        (status = 201, description = "Restored as a new version", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
+        (status = 404, description = "Nothing deleted to restore (or deleted with ?hard=true)", body = super::views::Problem, example = json!(super::views::problem_example(404))),
+        (status = 412, description = "An anchor exists there now", body = super::views::Problem, example = json!(super::views::problem_example(412)))
     ))]
 pub(super) async fn restore(
     state: &AppState,
@@ -252,32 +275,13 @@ pub(super) async fn restore(
     }
 }
 
-/// `{identifier}/history`, when what precedes `/history` is an identifier (`01/…/10/history` is a batch called
-/// "history", since `01/…/10` is not an identifier).
-fn history_of(state: &AppState, raw: &str) -> Option<Identifier> {
-    let raw = raw.strip_suffix('/').unwrap_or(raw);
-    let id = raw.strip_suffix("/history")?;
-    state.parser.parse_key(id).ok()
-}
-
-/// The identifier a native-API path (after `/api/v1/anchors/`) names, read the way `anchor` reads it: a history,
-/// a restore, or the anchor itself. `None` when it names none.
-pub(super) fn named_identifier(state: &AppState, raw: &str) -> Option<Identifier> {
-    history_of(state, raw)
-        .or_else(|| {
-            let id = raw.strip_suffix(":restore")?;
-            state.parser.parse_key(id).ok()
-        })
-        .or_else(|| state.parser.parse_key(raw).ok())
-}
-
 /// Every variant's current target and the targets it replaced, newest first (UNTP IDR-10).
 #[utoipa::path(get, path = "/api/v1/anchors/{identifier}/history", tag = "anchors", summary = "List each variant's targets, newest first",
     params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Versions per variant", body = super::openapi::HistoryView, example = json!(super::openapi::history_example())),
-        (status = 404, description = "No anchor here", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "Versions per variant", body = super::views::HistoryView, example = json!(super::views::history_example())),
+        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn history(
     state: &AppState,
@@ -333,7 +337,7 @@ fn record_response(
     warnings: &[String],
     root: &str,
 ) -> HttpResponse {
-    let body = super::openapi::AnchorView {
+    let body = super::views::AnchorView {
         identifier: key.canonical_path().to_string(),
         anchor: key.uri_under(root),
         version: stored.version,
@@ -377,39 +381,7 @@ fn precondition(req: &HttpRequest) -> Precondition {
     }
 }
 
-pub(super) async fn read_body(
-    mut payload: web::Payload,
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<web::Bytes, ApiError> {
-    let limit = state.settings.server.max_body_bytes;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    super::credential::check_body(req, state, &body)?;
-    if body.is_empty() {
-        return Err(ApiError::BadBody(FieldError::new(
-            "body",
-            "a JSON anchor is required",
-        )));
-    }
-    let max_depth = state.settings.limits.max_json_depth;
-    if super::guard::json_depth(&body) > max_depth {
-        return Err(ApiError::BadBody(FieldError::new(
-            "body",
-            format!("JSON nested deeper than {max_depth} levels"),
-        )));
-    }
-    Ok(body.freeze())
-}
-
-pub(super) fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

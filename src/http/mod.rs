@@ -1,5 +1,6 @@
 //! HTTP: routing, shared state, and headers common to every answer.
 
+pub mod access;
 pub mod audit;
 pub mod credential;
 pub mod did;
@@ -9,10 +10,12 @@ pub mod html;
 pub mod manage;
 pub mod observe;
 pub mod openapi;
+pub mod paths;
 pub mod problem;
 pub mod pyx;
 pub mod qr;
 pub mod resolve;
+pub mod views;
 pub mod wellknown;
 
 use crate::auth::Authenticator;
@@ -21,6 +24,7 @@ use crate::identifier::Parser;
 use crate::registry::LinkStore;
 use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, middleware, web};
 use std::sync::Arc;
 
@@ -115,6 +119,10 @@ pub fn common_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"))
 }
 
+/// Every endpoint, its methods and its handler. Resolution is the fallback: whatever no route claims is an identifier
+/// path (or a DID), so it comes last at each level. Routes with variables are matched with regular expressions: they
+/// are kept inside scopes (a plain prefix test), so a scan, which matches none of them, never runs one (they were a
+/// sixth of a scan's instructions).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::route().to(home::home))
         .route("/healthz", web::route().to(wellknown::healthz))
@@ -128,8 +136,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/.well-known/resolver",
             web::route().to(wellknown::description),
         )
-        // Routes with variables are matched with regular expressions: kept inside scopes (a plain prefix test), so a
-        // scan, which matches none of them, never runs one (they were a sixth of a scan's instructions).
         .service(
             web::scope("/voc")
                 .route("", web::route().to(wellknown::vocabulary))
@@ -139,20 +145,72 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api")
-                .route(
-                    "/v1/anchors/{identifier:.*}",
-                    web::route().to(manage::anchor),
+                // The native management API. `{tail}` is the identifier, maybe with `/history` or `:restore`
+                // after it: `paths::AnchorPath` reads it. Every method but OPTIONS authenticates first.
+                .service(
+                    web::resource("/v1/anchors/{tail:.*}")
+                        .route(web::route().method(Method::OPTIONS).to(manage::preflight))
+                        .route(reading().to(manage::read))
+                        .route(web::put().to(manage::replace))
+                        .route(web::delete().to(manage::remove))
+                        .route(web::post().to(manage::bring_back))
+                        .default_service(web::to(manage::other_method)),
                 )
-                .route("/v1/audit", web::route().to(audit::audit))
+                .service(
+                    web::resource("/v1/audit")
+                        .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
+                        .route(reading().to(audit::audit))
+                        .default_service(web::to(read_only_refused)),
+                )
                 .route("/openapi.json", web::route().to(openapi::openapi_json))
                 .route("/docs", web::route().to(openapi::docs))
                 .route("/v1/qr/{identifier:.*}", web::route().to(qr::code))
                 // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
-                .route("/{version}/{rest:.*}", web::route().to(pyx::route))
+                .service(
+                    web::scope("/{version}")
+                        .guard(actix_web::guard::fn_guard(|ctx| {
+                            pyx::spoken_path(ctx.head().uri.path())
+                        }))
+                        .route("/voc", reading().to(pyx::voc))
+                        .route("/health-check", reading().to(pyx::health))
+                        .route("/resolver", web::post().to(pyx::post_resolver))
+                        .route("/identifiers", web::post().to(pyx::post_identifiers))
+                        .service(
+                            web::resource("/resolver/links/{link:.*}")
+                                .route(web::route().method(Method::OPTIONS).to(pyx::preflight))
+                                .route(reading().to(pyx::read_link))
+                                .route(web::put().to(pyx::put_link))
+                                .route(web::delete().to(pyx::remove_link))
+                                .default_service(web::to(pyx::link_other_method)),
+                        )
+                        // Preflights, other methods, and the public URIs of scheme namespaces.
+                        .default_service(web::to(pyx::other)),
+                )
+                .route(
+                    "/{version}/{rest:.*}",
+                    web::route().to(pyx::unknown_version),
+                )
                 .default_service(web::route().to(resolve::resolve)),
         )
         .default_service(web::route().to(resolve::resolve));
 }
+
+/// GET or HEAD: every read answers HEAD as it answers GET.
+fn reading() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+}
+
+/// A preflight of an endpoint that only reads.
+async fn read_only_preflight() -> actix_web::HttpResponse {
+    guard::preflight(READ_ONLY)
+}
+
+/// Any method but GET, HEAD and OPTIONS on an endpoint that only reads: 405, before authentication.
+async fn read_only_refused() -> Result<actix_web::HttpResponse, problem::ApiError> {
+    Err(problem::ApiError::MethodNotAllowed(READ_ONLY))
+}
+
+const READ_ONLY: &str = "GET, HEAD, OPTIONS";
 
 /// The admin listener (`server.admin_listen`): metrics, readiness with its detail, liveness; nothing else.
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {

@@ -3,7 +3,7 @@
 //! name an identifier and a variant, so they survive re-registration and target changes.
 
 use super::AppState;
-use super::manage::{authorise, read_body};
+use super::access::{Caller, authorise, read_body};
 use super::problem::ApiError;
 use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
@@ -28,91 +28,142 @@ fn is_spoken(version: &str) -> bool {
     matches!(major, Some("2" | "4")) && parts.clone().count() == 2 && parts.all(numeric)
 }
 
-pub async fn route(
+/// Whether a request's path is under `/api/{version}/` with a version spoken here: the guard of the Pyx API's scope.
+pub fn spoken_path(path: &str) -> bool {
+    let version = path.strip_prefix("/api/").and_then(|p| p.split_once('/'));
+    version.is_some_and(|(version, _)| is_spoken(version))
+}
+
+/// `/api/{version}/…` with any other version.
+pub async fn unknown_version(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (version, _) = version_and_rest(&req);
+    Err(ApiError::NotFound(format!(
+        "no API version {version:?}; this resolver speaks 2.x.y and 4.x.y"
+    )))
+}
+
+/// The version and what follows it, as received: `/api/{version}/{rest}`.
+fn version_and_rest(req: &HttpRequest) -> (&str, &str) {
+    let path = req.uri().path().strip_prefix("/api/").unwrap_or("");
+    path.split_once('/').unwrap_or((path, ""))
+}
+
+/// `OPTIONS` anywhere under `/api/{version}/`: anonymous.
+pub async fn preflight(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let allow = if names_a_namespace(&state, version_and_rest(&req).1) {
+        "GET, HEAD, OPTIONS"
+    } else {
+        "GET, POST, PUT, DELETE, OPTIONS"
+    };
+    super::guard::preflight(allow)
+}
+
+/// `GET …/voc`: every configured link type (anonymous).
+pub async fn voc(state: web::Data<AppState>) -> HttpResponse {
+    json_response(HttpResponse::Ok(), link_types(&state))
+}
+
+/// `GET …/health-check` (anonymous).
+pub async fn health() -> HttpResponse {
+    json_response(HttpResponse::Ok(), json!({"status": "ok"}))
+}
+
+/// `POST …/resolver`.
+pub async fn post_resolver(
     req: HttpRequest,
+    caller: Caller,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let path = req.uri().path().strip_prefix("/api/").unwrap_or("");
-    let (version, rest) = path.split_once('/').unwrap_or((path, ""));
-    if !is_spoken(version) {
-        return Err(ApiError::NotFound(format!(
-            "no API version {version:?}; this resolver speaks 2.x.y and 4.x.y"
-        )));
-    }
-    if let Some(answer) = anonymous(&req, &state, rest).await {
-        return answer;
-    }
-    let principal = super::credential::authenticate(&req, &state).await?;
-    state
-        .rate_limiter
-        .check(&principal.name)
-        .map_err(ApiError::TooManyRequests)?;
-    let body = |p| read_body(p, &state, &req);
-    match (req.method().clone(), rest) {
-        (Method::POST, "resolver") => {
-            register(&state, &req, &principal, &body(payload).await?).await
-        }
-        (Method::POST, "identifiers") => {
-            register_scheme(&state, &principal, &body(payload).await?).await
-        }
-        (method, rest) => match rest.strip_prefix("resolver/links/") {
-            Some(id) => {
-                let (key, link) = decode_link_id(&state, id)?;
-                authorise(&principal, &key)?;
-                match method {
-                    Method::GET | Method::HEAD => get_link(&state, &req, &key, &link).await,
-                    Method::PUT => {
-                        let bytes = body(payload).await?;
-                        let r =
-                            update_link(&state, &req, &key, &link, &bytes, &principal.name).await?;
-                        super::observe::record_write(&principal, "update_link");
-                        Ok(r)
-                    }
-                    Method::DELETE => {
-                        let r = delete_link(&state, &key, &link, &principal.name).await?;
-                        super::observe::record_write(&principal, "delete_link");
-                        Ok(r)
-                    }
-                    _ => Err(ApiError::MethodNotAllowed("GET, PUT, DELETE, OPTIONS")),
-                }
-            }
-            None => Err(ApiError::NotFound(format!(
-                "no such endpoint /api/{version}/{rest}"
-            ))),
-        },
-    }
+    let body = read_body(payload, &state, &req).await?;
+    register(&state, &req, &caller, &body).await
 }
 
-/// What anyone may ask under `/api/{version}/`: preflights, the link types, the health check, and the public URIs
-/// the reference implementation builds (`/api/{version}/{namespace}/{keyType}/{key}…`), which resolve as
-/// `/{namespace}/…` does. `None`: the request needs a credential.
-async fn anonymous(
+/// `POST …/identifiers`.
+pub async fn post_identifiers(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(payload, &state, &req).await?;
+    register_scheme(&state, &caller, &body).await
+}
+
+/// `GET …/resolver/links/{linkId}`.
+pub async fn read_link(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, link) = authorised_link(&req, &caller, &state)?;
+    get_link(&state, &req, &key, &link).await
+}
+
+/// `PUT …/resolver/links/{linkId}`.
+pub async fn put_link(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, link) = authorised_link(&req, &caller, &state)?;
+    let bytes = read_body(payload, &state, &req).await?;
+    let response = update_link(&state, &req, &key, &link, &bytes, &caller.name).await?;
+    super::observe::record_write(&caller, "update_link");
+    Ok(response)
+}
+
+/// `DELETE …/resolver/links/{linkId}`.
+pub async fn remove_link(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (key, link) = authorised_link(&req, &caller, &state)?;
+    let response = delete_link(&state, &key, &link, &caller.name).await?;
+    super::observe::record_write(&caller, "delete_link");
+    Ok(response)
+}
+
+/// Any other method on a link: 405, after authentication and the scope check.
+pub async fn link_other_method(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorised_link(&req, &caller, &state)?;
+    Err(ApiError::MethodNotAllowed("GET, PUT, DELETE, OPTIONS"))
+}
+
+/// The identifier and variant a link id names, once the caller's scopes are known to cover it.
+fn authorised_link(
     req: &HttpRequest,
-    state: &web::Data<AppState>,
-    rest: &str,
-) -> Option<Result<HttpResponse, ApiError>> {
-    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    caller: &Caller,
+    state: &AppState,
+) -> Result<(Identifier, String), ApiError> {
+    let id = req.match_info().get("link").unwrap_or_default();
+    let (key, link) = decode_link_id(state, id)?;
+    caller.authorise(&key)?;
+    Ok((key, link))
+}
+
+/// Anything else under `/api/{version}/` (preflights included): the public URIs the reference implementation builds
+/// (`/api/{version}/{namespace}/{keyType}/{key}…`) resolve as `/{namespace}/…` does, anonymously; the rest is no
+/// endpoint, said only to a caller with a credential.
+pub async fn other(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if req.method() == Method::OPTIONS {
-        let allow = if names_a_namespace(state, rest) {
-            "GET, HEAD, OPTIONS"
-        } else {
-            "GET, POST, PUT, DELETE, OPTIONS"
-        };
-        return Some(Ok(super::resolve::preflight(allow)));
+        return Ok(preflight(req, state).await);
     }
-    match rest {
-        "voc" if reading => Some(Ok(json_response(HttpResponse::Ok(), link_types(state)))),
-        "health-check" if reading => Some(Ok(json_response(
-            HttpResponse::Ok(),
-            json!({"status": "ok"}),
-        ))),
-        _ if names_a_namespace(state, rest) => {
-            let path = &req.uri().path()[req.uri().path().len() - rest.len() - 1..];
-            Some(super::resolve::resolve_path(req, state, path).await)
-        }
-        _ => None,
+    let (version, rest) = version_and_rest(&req);
+    if names_a_namespace(&state, rest) {
+        let path = &req.uri().path()[req.uri().path().len() - rest.len() - 1..];
+        return super::resolve::resolve_path(&req, &state, path).await;
     }
+    Caller::of(&req, &state).await?;
+    Err(ApiError::NotFound(format!(
+        "no such endpoint /api/{version}/{rest}"
+    )))
 }
 
 /// Whether `rest` starts with a namespace (`gs1` or a scheme's), as the public URIs the reference implementation
@@ -130,9 +181,9 @@ fn names_a_namespace(state: &AppState, rest: &str) -> bool {
     security(("bearer" = [])),
     request_body(content = crate::peer_formats::pyx::Body),
     responses(
-        (status = 201, description = "Registered", body = super::openapi::PyxRegistered, example = json!(super::openapi::pyx_registered_example())),
-        (status = 400, description = "Malformed body or unknown namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 403, description = "Out of scope", body = super::openapi::Problem, example = json!(super::openapi::problem_example(403)))
+        (status = 201, description = "Registered", body = super::views::PyxRegistered, example = json!(super::views::pyx_registered_example())),
+        (status = 400, description = "Malformed body or unknown namespace", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 403, description = "Out of scope", body = super::views::Problem, example = json!(super::views::problem_example(403)))
     ))]
 pub(super) async fn register(
     state: &AppState,
@@ -466,8 +517,8 @@ async fn find_link(state: &AppState, key: &Identifier, tag: &str) -> Result<Link
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
-        (status = 404, description = "Unknown or deleted link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "The link", body = super::views::PyxLink, example = json!(super::views::pyx_link_example())),
+        (status = 404, description = "Unknown or deleted link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn get_link(
     state: &AppState,
@@ -531,10 +582,10 @@ impl LinkUpdate {
 #[utoipa::path(put, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Change a link's target, type, media type or title",
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration; it does not change", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
-    request_body(content = super::openapi::PyxLinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
+    request_body(content = LinkUpdate, example = json!({"targetUrl": "https://credentials.example/dpp/abc-v2.jwt", "linkTitle": "DPP v2"})),
     responses(
-        (status = 200, description = "The updated link", body = super::openapi::PyxLink, example = json!(super::openapi::pyx_link_example())),
-        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "The updated link", body = super::views::PyxLink, example = json!(super::views::pyx_link_example())),
+        (status = 404, description = "Unknown link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn update_link(
     state: &AppState,
@@ -599,8 +650,8 @@ pub(super) async fn update_link(
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Deleted", body = super::openapi::Message, example = json!({"message": "link deleted"})),
-        (status = 404, description = "Unknown link", body = super::openapi::Problem, example = json!(super::openapi::problem_example(404)))
+        (status = 200, description = "Deleted", body = super::views::Message, example = json!({"message": "link deleted"})),
+        (status = 404, description = "Unknown link", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn delete_link(
     state: &AppState,
@@ -665,9 +716,9 @@ fn set_tag(l: &mut Link, tag: String) {
     security(("bearer" = [])),
     request_body(content = crate::identifier::scheme::registered::Registration),
     responses(
-        (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::openapi::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
-        (status = 400, description = "A bad entry, named by field", body = super::openapi::Problem, example = json!(super::openapi::problem_example(400))),
-        (status = 409, description = "The namespace would capture GS1 Digital Link URIs (a compressed segment, a configured custom stem); errors[0].field is namespace", body = super::openapi::Problem, example = json!(super::openapi::problem_example(409)))
+        (status = 201, description = "Stored and resolvable under /{namespace}/…", body = super::views::Message, example = json!({"namespace": "acme", "message": "scheme registered"})),
+        (status = 400, description = "A bad entry, named by field", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 409, description = "The namespace would capture GS1 Digital Link URIs (a compressed segment, a configured custom stem); errors[0].field is namespace", body = super::views::Problem, example = json!(super::views::problem_example(409)))
     ))]
 pub(super) async fn register_scheme(
     state: &AppState,

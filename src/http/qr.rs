@@ -4,10 +4,11 @@
 //! there is nothing to protect, and label tools and browsers can fetch it without a key.
 
 use super::AppState;
+use super::guard::preflight;
 use super::problem::ApiError;
-use super::resolve::{preflight, query_param};
 use crate::did::DidError;
 use crate::qr::{self, Options};
+use crate::resolution::query_param;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 

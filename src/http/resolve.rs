@@ -1,16 +1,17 @@
 //! Public, anonymous resolution: GET, HEAD and OPTIONS on any identifier path.
 
 use super::AppState;
+use super::guard::preflight;
 use super::html;
 use super::problem::ApiError;
+use super::views::LINKSET_JSON;
 use crate::identifier::Identifier;
 use crate::negotiate;
-use crate::resolution::{self, LinkTypeQuery, Outcome, Query};
+use crate::resolution::{self, LinkTypeQuery, Outcome, Query, forward_query};
 use crate::vocabulary::Vocabulary;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-pub const LINKSET_JSON: &str = "application/linkset+json";
 const JSONLD_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-context>; \
     rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"";
 const JSONLD_CONTEXT_URL: &str = "https://ref.gs1.org/standards/resolver/1.2.0/linkset-context";
@@ -107,19 +108,6 @@ fn link_type_label(q: &LinkTypeQuery, state: &AppState) -> super::observe::LinkT
     super::observe::LinkTypeLabel(label)
 }
 
-/// Answers a CORS preflight.
-pub fn preflight(allow: &'static str) -> HttpResponse {
-    HttpResponse::NoContent()
-        .insert_header((header::ALLOW, allow))
-        .insert_header(("Access-Control-Allow-Methods", allow))
-        .insert_header((
-            "Access-Control-Allow-Headers",
-            "Accept, Accept-Language, Authorization, Content-Type, If-Match, If-None-Match",
-        ))
-        .insert_header(("Access-Control-Max-Age", "86400"))
-        .finish()
-}
-
 fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -133,8 +121,6 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
         &state.vocabulary,
     )
 }
-
-pub(super) use crate::resolution::query_param;
 
 /// How a linkset (`200`) or a set of choices (`300`) is written, from `Accept`.
 enum LinksetFormat<'a> {
@@ -257,23 +243,10 @@ fn not_found(mut response: actix_web::HttpResponseBuilder, detail: String) -> Ht
     response.body(body.to_string())
 }
 
-/// GS1: the entire raw query string is passed on to the target, appended with `&` when it already has one.
-pub fn forward_query(href: &str, raw_query: &str) -> String {
-    if raw_query.is_empty() {
-        return href.to_string();
-    }
-    let (base, fragment) = href.split_at(href.find('#').unwrap_or(href.len()));
-    let separator = match base.find('?') {
-        None => "?",
-        Some(_) if base.ends_with('?') || base.ends_with('&') => "",
-        Some(_) => "&",
-    };
-    format!("{base}{separator}{raw_query}{fragment}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolution::query_param;
 
     #[test]
     fn the_link_header_names_the_linkset_and_the_canonical_uri() {

@@ -13,7 +13,7 @@ const JSONLD_CONTEXT: &str = "https://ref.gs1.org/standards/resolver/1.2.0/links
 pub(super) fn read_only(req: &HttpRequest) -> Result<Option<HttpResponse>, ApiError> {
     match *req.method() {
         Method::GET | Method::HEAD => Ok(None),
-        Method::OPTIONS => Ok(Some(super::resolve::preflight("GET, HEAD, OPTIONS"))),
+        Method::OPTIONS => Ok(Some(super::guard::preflight("GET, HEAD, OPTIONS"))),
         _ => Err(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")),
     }
 }

@@ -1,0 +1,100 @@
+//! Who may do what on the management APIs: the `Caller` (authenticated, then rate-limited), whether its scopes cover
+//! an identifier, and reading a request body within the configured limits.
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::auth::Principal;
+use crate::identifier::Identifier;
+use crate::registration::FieldError;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+
+/// The credential behind a management request: authenticated against this request, and within its rate limit.
+/// As a handler argument it is extracted before the handler runs; 401 and 429 answer before anything else.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Authenticates `req`, then takes a token from the credential's rate limit.
+    pub async fn of(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+        let principal = super::credential::authenticate(req, state).await?;
+        state
+            .rate_limiter
+            .check(&principal.name)
+            .map_err(ApiError::TooManyRequests)?;
+        Ok(Caller(principal))
+    }
+
+    /// `Ok` when the caller's scopes cover `key`, else 403 naming the scopes held.
+    pub fn authorise(&self, key: &Identifier) -> Result<(), ApiError> {
+        authorise(&self.0, key)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Caller, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = web::Data::<AppState>::extract(&req).await?;
+            Ok(Caller::of(&req, &state).await?)
+        })
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+/// `Ok` when `principal`'s scopes cover `key`, else 403 naming the scopes held.
+pub fn authorise(principal: &Principal, key: &Identifier) -> Result<(), ApiError> {
+    if principal.may_access(key.canonical_path()) {
+        return Ok(());
+    }
+    let held: Vec<String> = principal.scopes.iter().map(|s| s.to_string()).collect();
+    Err(ApiError::Forbidden {
+        identifier: key.canonical_path().to_string(),
+        held: held.join(", "),
+    })
+}
+
+/// A management request's JSON body: within `server.max_body_bytes`, matching a DID-signed request's `bh` claim,
+/// not empty, and nested no deeper than `limits.max_json_depth`.
+pub async fn read_body(
+    mut payload: web::Payload,
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<web::Bytes, ApiError> {
+    let limit = state.settings.server.max_body_bytes;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    super::credential::check_body(req, state, &body)?;
+    if body.is_empty() {
+        return Err(ApiError::BadBody(FieldError::new(
+            "body",
+            "a JSON anchor is required",
+        )));
+    }
+    let max_depth = state.settings.limits.max_json_depth;
+    if super::guard::json_depth(&body) > max_depth {
+        return Err(ApiError::BadBody(FieldError::new(
+            "body",
+            format!("JSON nested deeper than {max_depth} levels"),
+        )));
+    }
+    Ok(body.freeze())
+}
