@@ -265,7 +265,22 @@ async fn sentinel_failover_keeps_cached_scans_and_every_acknowledged_write() {
     let path = cached[0].0.clone();
     assert_eq!(scan(&b, &path).await.0, 307);
     let moved = "https://ha.example/after-failover";
-    a.put_anchor(&path, product(moved)).await;
+    // The other replica may still be resyncing with the new master, and a write no replica confirmed is a 503 that
+    // says to repeat it (the PUT is idempotent): repeated as a client would, for a bounded time.
+    let anchor = format!("/api/v1/anchors/{path}");
+    let start = Instant::now();
+    loop {
+        let (status, text) = send(&a, Method::PUT, &anchor, Some(&product(moved))).await;
+        if (200..300).contains(&status) {
+            break;
+        }
+        assert_eq!(status, 503, "{text}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no replica confirmed a write 20 s after the failover: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let start = Instant::now();
     while scan(&b, &path).await != (307, moved.to_string()) {
         assert!(
