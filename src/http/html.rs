@@ -1,6 +1,7 @@
 //! The linkset as a page for people: what a browser gets for `linkType=linkset` or a `300`. Semantic, mobile-first
 //! HTML without scripts, compiled by maud (which escapes every value), with the linkset JSON embedded for machines.
 
+use crate::registry::record::is_predecessor_rel;
 use crate::vocabulary::Vocabulary;
 use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -136,16 +137,12 @@ fn link_item(target: &Value) -> Markup {
     let media = text(&target["type"]);
     let rel = strings(&target["rel"]);
     let methods = strings(&target["method"]);
-    let previous = rel
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case("predecessor-version"));
+    let previous = rel.iter().any(|r| is_predecessor_rel(r));
     let action = !methods.is_empty() || rel.iter().any(|r| r.eq_ignore_ascii_case("edit"));
     let other_rel: Vec<&str> = rel
         .iter()
         .copied()
-        .filter(|r| {
-            !r.eq_ignore_ascii_case("predecessor-version") && !r.eq_ignore_ascii_case("edit")
-        })
+        .filter(|r| !is_predecessor_rel(r) && !r.eq_ignore_ascii_case("edit"))
         .collect();
     let roles: Vec<&str> = strings(&target["accessRole"])
         .into_iter()

@@ -415,12 +415,13 @@ fn find_variant<'r>(record: &'r AnchorRecord, link: &Link) -> Option<&'r Link> {
 /// A digest of a variant's identity: link type, media type, languages, context and roles (what negotiation tells
 /// apart), with `salt` when an earlier link holds the plain one.
 fn variant_digest(l: &Link, salt: u32) -> String {
+    let key = l.variant_key();
     let mut parts = vec![
-        l.link_type.clone(),
-        l.media_type.clone().unwrap_or_default(),
-        l.hreflang.join(","),
-        l.context.join(","),
-        l.access_role.join(","),
+        key.link_type.to_string(),
+        key.media_type.unwrap_or_default().to_string(),
+        key.hreflang.join(","),
+        key.context.join(","),
+        key.access_role.join(","),
     ];
     // Unsalted, the digest is the one IDs were made of before links kept their names.
     if salt > 0 {

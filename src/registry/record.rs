@@ -74,27 +74,53 @@ impl Link {
     /// Two links are the same variant when they share a link type and every negotiation attribute: a scan cannot
     /// tell them apart, so a new target for one replaces the other.
     pub fn same_variant(&self, other: &Link) -> bool {
-        self.link_type == other.link_type
-            && self.negotiation_attributes() == other.negotiation_attributes()
+        self.variant_key() == other.variant_key()
+    }
+
+    /// What makes a link's variant: its link type and every negotiation attribute (`same_variant` compares these;
+    /// the Pyx API's link ids digest them).
+    pub fn variant_key(&self) -> VariantKey<'_> {
+        let (media_type, hreflang, context, access_role) = self.negotiation_attributes();
+        VariantKey {
+            link_type: &self.link_type,
+            media_type: media_type.as_deref(),
+            hreflang,
+            context,
+            access_role,
+        }
     }
 
     /// A target this link's variant had before (`rel: predecessor-version`, UNTP IDR-10).
     pub fn is_predecessor(&self) -> bool {
-        self.rel.iter().any(|r| r.eq_ignore_ascii_case(PREDECESSOR))
+        self.rel.iter().any(|r| is_predecessor_rel(r))
     }
 
     /// Whether a scan should be redirected here. A previous version (`rel: predecessor-version`, UNTP IDR-10) or an
     /// action endpoint (`rel: edit`, or one that needs a `method`) is listed in linksets but is not a target.
     pub fn is_redirect_target(&self) -> bool {
-        let special = |r: &String| {
-            r.eq_ignore_ascii_case("predecessor-version") || r.eq_ignore_ascii_case("edit")
-        };
+        let special = |r: &String| is_predecessor_rel(r) || r.eq_ignore_ascii_case("edit");
         self.method.is_empty() && !self.rel.iter().any(special)
     }
 }
 
+/// The identity of a link's variant (`Link::variant_key`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VariantKey<'a> {
+    pub link_type: &'a str,
+    pub media_type: Option<&'a str>,
+    pub hreflang: &'a [String],
+    pub context: &'a [String],
+    pub access_role: &'a [String],
+}
+
 /// The relation that marks an earlier target of a variant.
 pub const PREDECESSOR: &str = "predecessor-version";
+
+/// Whether `rel` is the relation that marks an earlier target (`predecessor-version`, any case): the one test, for
+/// a stored link (`Link::is_predecessor`), a submitted one and a linkset's JSON alike.
+pub fn is_predecessor_rel(rel: &str) -> bool {
+    rel.eq_ignore_ascii_case(PREDECESSOR)
+}
 
 impl AnchorRecord {
     /// Drops every link that repeats an earlier one exactly, keeping the first. Writes made before the merge rule

@@ -1,0 +1,50 @@
+//! Turns a submitted anchor (management API body or import line) into a validated `AnchorRecord`.
+//!
+//! Every problem is reported with the JSON path of the offending field, so an issuer can fix it without guessing.
+
+//!
+//! - `submission`: the wire type and its serde (what a writer sends, and an import line);
+//! - `validation`: the checks a submission passes to become an `AnchorRecord`;
+//! - `write`: the retrying read-modify-write every management API writes through;
+//! - `default_link`: settling an anchor's default link type against its ancestors.
+
+mod default_link;
+mod submission;
+mod validation;
+mod write;
+
+pub use default_link::{Ancestor, Fallback, settle_default, settles_alone};
+pub use submission::{Submission, parse, parse_line, parse_value};
+pub use validation::{Validated, validate};
+pub use write::{Target, WriteError, Written, write};
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    /// The field names something no configuration knows (a link type): a bad request rather than a rule broken.
+    #[serde(skip)]
+    pub unknown_term: bool,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+            unknown_term: false,
+        }
+    }
+
+    pub(super) fn unknown(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            unknown_term: true,
+            ..FieldError::new(field, message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
