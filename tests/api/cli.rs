@@ -1,0 +1,178 @@
+//! The command line: every command has `--help` with examples, errors exit non-zero with a message, and
+//! `idr resolve` explains an answer.
+
+use crate::support::server::binary;
+use std::process::{Command, Output};
+
+fn idr(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "error")
+        .env_remove("IDR_ADMIN_TOKEN")
+        .output()
+        .expect("run idr")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_command_documents_itself_with_examples() {
+    for command in [
+        "serve",
+        "import",
+        "export",
+        "check-config",
+        "resolve",
+        "healthcheck",
+        "hash-secret",
+        "keys create",
+        "keys list",
+        "keys revoke",
+        "audit export",
+    ] {
+        let mut args: Vec<&str> = command.split(' ').collect();
+        args.push("--help");
+        let out = idr(&args);
+        assert!(out.status.success(), "{command} --help");
+        let help = stdout(&out);
+        assert!(
+            help.contains("Example"),
+            "{command} --help has no example:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn resolve_explains_the_walk_up_and_the_negotiation() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    assert!(
+        idr(&[
+            "import",
+            "--data-dir",
+            dir,
+            "resolver-config/demo/demo.ndjson"
+        ])
+        .status
+        .success()
+    );
+    let out = idr(&[
+        "resolve",
+        "--data-dir",
+        dir,
+        "--accept-language",
+        "de-CH, en;q=0.5",
+        "https://id.example.com/01/09520123456788/10/NOPE?linkType=gs1:pip",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("01/09520123456788/10/NOPE") && l.contains("nothing registered")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("01/09520123456788 ")
+                && l.contains("default link type gs1:pip")),
+        "{text}"
+    );
+    let chosen: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with('→'))
+        .collect();
+    assert_eq!(chosen.len(), 1, "{text}");
+    assert!(
+        chosen[0].contains("/de/"),
+        "de-CH falls back to the de variant: {text}"
+    );
+    assert!(text.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{text}");
+
+    let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
+    assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_message() {
+    let missing = idr(&[
+        "import",
+        "/nonexistent/file.ndjson",
+        "--data-dir",
+        "/tmp/idr-cli-none",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/file.ndjson"));
+    let bad_config = idr(&["check-config", "--config", "/nonexistent/idr.toml"]);
+    assert_eq!(bad_config.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_config.stderr).starts_with("idr: "));
+    let unknown = idr(&["frobnicate"]);
+    assert_eq!(unknown.status.code(), Some(2), "clap usage errors exit 2");
+}
+
+/// At start-up (and in `idr check-config`), a scheme file whose namespace would capture GS1 URIs is a configuration
+/// error naming the file and the field: here the shipped `abr` scheme against a resolver root whose path is `/abr`,
+/// and a scheme file spelled like a compressed URI segment.
+#[test]
+fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        "[resolver]\nresolver_root = \"https://id.example.com/abr\"\n",
+    )
+    .unwrap();
+    let out = idr(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("schemes/abr.toml: namespace: \"abr\" is the custom stem"),
+        "{err}"
+    );
+    assert!(err.contains("resolver.resolver_root"), "{err}");
+
+    let config_dir = dir.path().join("conf");
+    std::fs::create_dir_all(config_dir.join("schemes")).unwrap();
+    std::fs::copy(
+        "resolver-config/schemes/gs1.toml",
+        config_dir.join("schemes/gs1.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        config_dir.join("schemes/brand.toml"),
+        "namespace = \"exBrandOfTheNorthSea\"\n[[key_types]]\nname = \"sku\"\npattern = \"[0-9]+\"\n",
+    )
+    .unwrap();
+    let linktypes = config_dir.join("linktypes");
+    std::fs::create_dir_all(&linktypes).unwrap();
+    for entry in std::fs::read_dir("resolver-config/linktypes").unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, linktypes.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        &config,
+        format!(
+            "[resolver]\nconfig_dir = {:?}\n",
+            config_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = idr(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "brand.toml: namespace: \"exBrandOfTheNorthSea\" has the form of a compressed GS1 Digital Link URI"
+        ),
+        "{err}"
+    );
+}

@@ -1,0 +1,169 @@
+//! Limits and flood protection over real HTTP: oversize URIs and headers, deep JSON, the per-credential rate limit on
+//! the management API, and shedding of resolutions beyond the concurrency cap.
+
+use crate::support::did_host::{DidHost, Reply};
+use crate::support::server::{ADMIN_TOKEN, Server};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn problem_status(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/problem+json"),
+        "status {status}"
+    );
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn oversize_requests_get_the_right_4xx() {
+    let server = Server::start().await;
+    let client = Server::client();
+    let long = format!("/01/09520123456788/10/{}", "A".repeat(5000));
+    let (status, body) = problem_status(client.get(server.url(&long)).send().await.unwrap()).await;
+    assert_eq!(status, 414);
+    assert!(body["detail"].as_str().unwrap().contains("4096"));
+    let deep = format!("/x{}", "/a".repeat(40));
+    assert_eq!(
+        problem_status(client.get(server.url(&deep)).send().await.unwrap())
+            .await
+            .0,
+        414
+    );
+    let huge = "x".repeat(20_000);
+    let r = client
+        .get(server.url("/01/09520123456788"))
+        .header("x-filler", huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem_status(r).await.0, 431);
+
+    let mut nested = json!("leaf");
+    for _ in 0..40 {
+        nested = json!([nested]);
+    }
+    let body = json!({"itemDescription": "x", "links": [], "extra": nested});
+    let r = client
+        .put(server.url("/api/v1/anchors/01/09520123456788"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (status, problem) = problem_status(r).await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper than 32"),
+        "{problem}"
+    );
+    // Still serving after all that.
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_management_api_is_rate_limited_per_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idr.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nmanagement_requests_per_second = 1\nmanagement_burst = 3\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let client = Server::client();
+    let get = || {
+        client
+            .get(server.url("/api/v1/anchors/01/09520123456788"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(get().await.unwrap().status(), 404, "within the burst");
+    }
+    let r = get().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    // Resolution is not rate limited.
+    for _ in 0..10 {
+        assert_eq!(
+            client
+                .get(server.url("/01/09520123456788"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(get().await.unwrap().status(), 404, "the bucket refills");
+}
+
+#[tokio::test]
+async fn resolutions_beyond_the_cap_are_shed_at_once() {
+    let host = DidHost::start().await;
+    let did = host.did(&["slow"]);
+    let document = json!({"@context": ["https://www.w3.org/ns/did/v1"], "id": did, "service": []});
+    host.serve(
+        &DidHost::document_path(&["slow"]),
+        Reply::json(&document).delayed(Duration::from_secs(2)),
+    );
+    let config = host.dir().join("idr.toml");
+    let toml = format!(
+        "[outbound]\nextra_ca_file = {:?}\nallow = [\"localhost\"]\n[limits]\nmax_concurrent_resolutions = 1\n",
+        host.ca_file().display().to_string()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let slow_url = server.url(&format!("/{did}"));
+    let slow = tokio::spawn(async move {
+        Server::client()
+            .get(slow_url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let r = Server::client()
+        .get(server.url("/01/09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "shed without waiting"
+    );
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    // The slow resolution itself completes normally (a document without services: its empty linkset).
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(
+        Server::client()
+            .get(server.url("/01/09520123456788"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "capacity is back"
+    );
+}

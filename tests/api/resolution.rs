@@ -1,0 +1,858 @@
+//! Black-box resolution tests: the §15 cases (T1–T17) of the resolver requirements, plus walk-up order, linkset
+//! level order, HEAD, 405 and origin derivation. Expected values come from the requirements, not from the server.
+
+use crate::support::schema::{SchemaKind, assert_valid};
+use crate::support::server::Server;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+const ROOT: &str = "https://resolver.example";
+const GTIN: &str = "09520123456788";
+const PIP_EN: &str = "https://brand.example/products/09520123456788";
+const PIP_DE: &str = "https://brand.example/de/produkte/09520123456788";
+const VIDEO_1: &str = "https://brand.example/videos/09520123456788-1.mp4";
+const VIDEO_2: &str = "https://brand.example/videos/09520123456788-2.mp4";
+const MANUAL: &str = "https://brand.example/manual?edition=2";
+const DPP_SERIAL: &str = "https://credentials.example/dpp/09520123456788-12345.jwt";
+const DPP_BATCH: &str = "https://credentials.example/dpp/09520123456788-ABC.jwt";
+const DTE_CUSTOMER: &str = "https://credentials.example/dte/12345-customer.jwt";
+const DTE_REGULATOR: &str = "https://credentials.example/dte/12345-regulator.jwt";
+const DTE_PUBLIC: &str = "https://credentials.example/dte/12345-public.jwt";
+const GS1_VOC: &str = "https://gs1.org/voc/";
+const UNTP_VOC: &str = "https://test.uncefact.org/vocabulary/linkTypes/";
+const DEFAULT_LINK: &str = "https://gs1.org/voc/defaultLink";
+const CUSTOMER: &str = "untp:accessRole#Customer";
+const REGULATOR: &str = "untp:accessRole#Regulator";
+const LINKSET_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-context>; \
+     rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\"";
+
+// ---------------------------------------------------------------------------------------------
+// Fixture and helpers
+
+/// The §15 fixture, registered through the management API.
+async fn register_fixture(server: &Server) {
+    server
+        .put_anchor(
+            &format!("01/{GTIN}"),
+            json!({
+                "itemDescription": "Battery pack model X",
+                "defaultLinkType": "gs1:pip",
+                "links": [
+                    {"linkType": "gs1:pip", "href": PIP_EN, "title": "Product information",
+                     "type": "text/html", "hreflang": ["en"]},
+                    {"linkType": "gs1:pip", "href": PIP_DE, "title": "Produktinformationen",
+                     "type": "text/html", "hreflang": ["de"]},
+                    {"linkType": "gs1:relatedVideo", "href": VIDEO_1, "title": "Video one",
+                     "type": "video/mp4", "hreflang": ["en"]},
+                    {"linkType": "gs1:relatedVideo", "href": VIDEO_2, "title": "Video two",
+                     "type": "video/mp4", "hreflang": ["en"]},
+                    {"linkType": "gs1:instructions", "href": MANUAL, "title": "Manual",
+                     "type": "text/html", "hreflang": ["en"]}
+                ]
+            }),
+        )
+        .await;
+    server
+        .put_anchor(
+            &format!("01/{GTIN}/10/ABC"),
+            json!({
+                "itemDescription": "Battery pack model X, batch ABC",
+                "links": [
+                    {"linkType": "untp:dpp", "href": DPP_BATCH, "title": "Batch passport",
+                     "type": "application/vc+jwt", "hreflang": ["en"]}
+                ]
+            }),
+        )
+        .await;
+    server
+        .put_anchor(
+            &format!("01/{GTIN}/21/12345"),
+            json!({
+                "itemDescription": "Battery pack model X, serial 12345",
+                "links": [
+                    {"linkType": "untp:dpp", "href": DPP_SERIAL, "title": "Digital Product Passport",
+                     "type": "application/vc+jwt", "hreflang": ["en"]},
+                    {"linkType": "untp:dte", "href": DTE_CUSTOMER, "title": "Events for customers",
+                     "type": "application/vc+jwt", "accessRole": [CUSTOMER]},
+                    {"linkType": "untp:dte", "href": DTE_REGULATOR, "title": "Events for regulators",
+                     "type": "application/vc+jwt", "hreflang": ["de"], "accessRole": [REGULATOR]},
+                    {"linkType": "untp:dte", "href": DTE_PUBLIC, "title": "Public events",
+                     "type": "application/vc+jwt", "hreflang": ["fr"]}
+                ]
+            }),
+        )
+        .await;
+}
+
+async fn fixture_server() -> Server {
+    let server = Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
+    register_fixture(&server).await;
+    server
+}
+
+async fn get(server: &Server, path: &str) -> Response {
+    send(server, Method::GET, path, &[]).await
+}
+
+async fn send(server: &Server, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = Server::client().request(method, server.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("request")
+}
+
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().expect("ASCII header"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn location(r: &Response) -> String {
+    header(r.headers(), "location")
+}
+
+fn content_type(r: &Response) -> String {
+    header(r.headers(), "content-type")
+}
+
+fn assert_cors(r: &Response) {
+    assert_eq!(
+        header(r.headers(), "access-control-allow-origin"),
+        "*",
+        "CORS header on {} {}",
+        r.status(),
+        r.url()
+    );
+}
+
+/// Comma-separated header tokens, lower-cased (for `Vary`, `Allow`, `Access-Control-Allow-Methods`).
+fn tokens(headers: &HeaderMap, name: &str) -> Vec<String> {
+    header(headers, name)
+        .split(',')
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn assert_redirect(r: &Response, expected_location: &str) {
+    assert_eq!(r.status(), 307, "status for {}", r.url());
+    assert_eq!(location(r), expected_location, "Location for {}", r.url());
+    assert_cors(r);
+}
+
+async fn assert_problem(r: Response, status: u16) -> Value {
+    let url = r.url().clone();
+    assert_eq!(r.status(), status, "status for {url}");
+    assert_cors(&r);
+    let ct = content_type(&r);
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "problem content type for {url}: {ct}"
+    );
+    let body: Value = serde_json::from_str(&r.text().await.expect("body")).expect("problem JSON");
+    assert!(body.is_object(), "problem body for {url}: {body}");
+    body
+}
+
+async fn linkset(r: Response) -> Value {
+    let url = r.url().clone();
+    assert_eq!(r.status(), 200, "status for {url}");
+    assert_cors(&r);
+    let ct = content_type(&r);
+    assert!(
+        ct.starts_with("application/linkset+json"),
+        "linkset content type for {url}: {ct}"
+    );
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(LINKSET_CONTEXT),
+        "JSON-LD context Link for {url}: {link}"
+    );
+    let body: Value = serde_json::from_str(&r.text().await.expect("body")).expect("linkset JSON");
+    assert_linkset_valid(&body);
+    body
+}
+
+const UNTP_ONLY: &[&str] = &["rel", "method", "encryptionMethod", "accessRole"];
+
+fn has_untp_only_attributes(context: &Value) -> bool {
+    context.as_object().is_some_and(|o| {
+        o.values()
+            .filter_map(Value::as_array)
+            .flatten()
+            .any(|target| {
+                UNTP_ONLY
+                    .iter()
+                    .any(|k| target.as_object().is_some_and(|t| t.contains_key(*k)))
+            })
+    })
+}
+
+/// UNTP schema always; the GS1 schema for the whole body when it has no UNTP-only attribute, else for each
+/// context object that has none.
+fn assert_linkset_valid(body: &Value) {
+    assert_valid(SchemaKind::UntpLinkset, body);
+    let contexts = body["linkset"].as_array().expect("linkset array");
+    if !contexts.iter().any(has_untp_only_attributes) {
+        assert_valid(SchemaKind::Gs1Linkset, body);
+    } else {
+        for context in contexts.iter().filter(|c| !has_untp_only_attributes(c)) {
+            assert_valid(SchemaKind::Gs1Linkset, &json!({ "linkset": [context] }));
+        }
+    }
+}
+
+fn contexts(body: &Value) -> &Vec<Value> {
+    body["linkset"].as_array().expect("linkset array")
+}
+
+fn anchors(body: &Value) -> Vec<String> {
+    contexts(body)
+        .iter()
+        .map(|c| c["anchor"].as_str().expect("anchor string").to_string())
+        .collect()
+}
+
+fn context_for<'a>(body: &'a Value, anchor: &str) -> &'a Value {
+    contexts(body)
+        .iter()
+        .find(|c| c["anchor"] == anchor)
+        .unwrap_or_else(|| panic!("no context object for {anchor} in {body}"))
+}
+
+fn hrefs(context: &Value, relation: &str) -> Vec<String> {
+    context[relation]
+        .as_array()
+        .map(|targets| {
+            targets
+                .iter()
+                .map(|t| t["href"].as_str().expect("href").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn all_targets(body: &Value) -> Vec<&Value> {
+    contexts(body)
+        .iter()
+        .flat_map(|c| c.as_object().expect("context object").values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .collect()
+}
+
+fn gs1(term: &str) -> String {
+    format!("{GS1_VOC}{term}")
+}
+
+fn untp(term: &str) -> String {
+    format!("{UNTP_VOC}{term}")
+}
+
+/// Every context object has `anchor` and `itemDescription` and no `description` (Decision 1); exactly one
+/// `defaultLink` entry in the whole linkset, at `default_anchor`, with only `href` and `title`.
+fn assert_context_shape(body: &Value, default_anchor: &str, default_href: &str) {
+    let mut defaults = 0;
+    for context in contexts(body) {
+        let object = context.as_object().expect("context object");
+        assert!(object["anchor"].is_string(), "anchor in {context}");
+        assert!(
+            object.get("itemDescription").is_some_and(Value::is_string),
+            "itemDescription in {context}"
+        );
+        assert!(
+            !object.contains_key("description"),
+            "no description: {context}"
+        );
+        if let Some(entries) = object.get(DEFAULT_LINK) {
+            let entries = entries.as_array().expect("defaultLink array");
+            assert_eq!(context["anchor"], default_anchor, "defaultLink level");
+            assert_eq!(entries.len(), 1, "exactly one defaultLink: {context}");
+            let entry = entries[0].as_object().expect("defaultLink object");
+            let mut keys: Vec<&str> = entry.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["href", "title"], "defaultLink members: {context}");
+            assert_eq!(entry["href"], default_href);
+            defaults += 1;
+        }
+    }
+    assert_eq!(defaults, 1, "one defaultLink in {body}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// §15 T1–T17
+
+#[tokio::test]
+async fn t01_default_redirect_with_link_headers() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456788").await;
+    assert_redirect(&r, PIP_EN);
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://resolver.example/01/09520123456788?linkType=linkset>; rel=\"linkset\"; \
+             type=\"application/linkset+json\""
+        ),
+        "linkset Link: {link}"
+    );
+    assert!(
+        link.contains("<https://resolver.example/01/09520123456788>; rel=\"owl:sameAs\""),
+        "owl:sameAs Link: {link}"
+    );
+    assert!(!link.contains("rel=\"gs1:"), "no legacy gs1: links: {link}");
+    let vary = tokens(r.headers(), "vary");
+    assert!(vary.contains(&"accept".to_string()), "Vary: {vary:?}");
+    assert!(
+        vary.contains(&"accept-language".to_string()),
+        "Vary: {vary:?}"
+    );
+}
+
+#[tokio::test]
+async fn t02_linkset_all_levels() {
+    let server = fixture_server().await;
+    let path = "/01/09520123456788/10/ABC/21/12345";
+    let r = send(
+        &server,
+        Method::GET,
+        path,
+        &[("accept", "application/linkset+json")],
+    )
+    .await;
+    let body = linkset(r).await;
+    let serial = "https://resolver.example/01/09520123456788/21/12345";
+    let batch = "https://resolver.example/01/09520123456788/10/ABC";
+    let product = "https://resolver.example/01/09520123456788";
+    assert_eq!(anchors(&body), [serial, batch, product], "levels: {body}");
+    assert_context_shape(&body, product, PIP_EN);
+    assert_eq!(
+        hrefs(context_for(&body, product), &gs1("pip")),
+        [PIP_EN, PIP_DE]
+    );
+    assert_eq!(
+        hrefs(context_for(&body, product), &gs1("relatedVideo")),
+        [VIDEO_1, VIDEO_2]
+    );
+    assert_eq!(hrefs(context_for(&body, batch), &untp("dpp")), [DPP_BATCH]);
+    assert_eq!(
+        hrefs(context_for(&body, serial), &untp("dpp")),
+        [DPP_SERIAL]
+    );
+    assert_eq!(
+        hrefs(context_for(&body, serial), &untp("dte")),
+        [DTE_CUSTOMER, DTE_REGULATOR, DTE_PUBLIC]
+    );
+    // Same linkset for ?linkType=linkset and ?linkType=all, no redirect.
+    for query in ["?linkType=linkset", "?linkType=all"] {
+        let other = linkset(get(&server, &format!("{path}{query}")).await).await;
+        assert_eq!(other, body, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn t03_unknown_batch_walks_up() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456788/10/KL8G").await;
+    assert_redirect(&r, PIP_EN);
+    let r = get(&server, "/01/09520123456788/10/KL8G?linkType=gs1:pip").await;
+    assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
+}
+
+#[tokio::test]
+async fn t04_wrong_check_digit_is_400() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456787").await;
+    assert_problem(r, 400).await;
+}
+
+#[tokio::test]
+async fn t05_bad_ais_are_400() {
+    let server = fixture_server().await;
+    for path in [
+        "/01/09520123456788/99/ABC",
+        "/01/09520123456788/17/261231",
+        "/01/09520123456788/21/S1/10/L1",
+        "/01/09520123456788/foo",
+        "/9999/123",
+        "/01/09520123456788?9999=1",
+    ] {
+        let r = get(&server, path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_cors(&r);
+    }
+}
+
+#[tokio::test]
+async fn t06_percent_encoding() {
+    let server = fixture_server().await;
+    for path in ["/01/09520123456788/10/AB%ZZ", "/01/09520123456788/10/AB%4"] {
+        let r = get(&server, path).await;
+        assert_eq!(r.status(), 400, "{path}");
+    }
+    // %2F is part of the batch value A/B: unregistered, so it walks up to the GTIN.
+    let r = get(&server, "/01/09520123456788/10/A%2FB").await;
+    assert_redirect(&r, PIP_EN);
+    for query in ["", "?linkType=untp:dpp"] {
+        let plain = get(&server, &format!("/01/09520123456788/10/ABC{query}")).await;
+        let encoded = get(&server, &format!("/01/09520123456788/10/%41BC{query}")).await;
+        assert_eq!(plain.status(), 307, "{query}");
+        assert_eq!(encoded.status(), plain.status(), "{query}");
+        assert_eq!(location(&encoded), location(&plain), "{query}");
+    }
+    let r = get(&server, "/01/09520123456788/10/%41BC?linkType=untp:dpp").await;
+    assert_redirect(&r, &format!("{DPP_BATCH}?linkType=untp:dpp"));
+}
+
+#[tokio::test]
+async fn t07_unknown_link_type_is_404() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456788?linkType=gs1:nosuchlt").await;
+    assert_eq!(r.status(), 404);
+    assert_cors(&r);
+    // Known type, but registered nowhere up the tree from the GTIN: also 404 (Decision 4).
+    let r = get(&server, "/01/09520123456788?linkType=untp:dpp").await;
+    assert_eq!(r.status(), 404);
+    let r = get(&server, "/01/09520123456788/21/12345?linkType=gs1:nosuchlt").await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn t08_language_negotiation() {
+    let server = fixture_server().await;
+    let path = "/01/09520123456788?linkType=gs1:pip";
+    let r = send(
+        &server,
+        Method::GET,
+        path,
+        &[("accept-language", "de-CH, de;q=0.9, en;q=0.5")],
+    )
+    .await;
+    assert_redirect(&r, &format!("{PIP_DE}?linkType=gs1:pip"));
+    // RFC 4647 lookup: de-CH alone falls back to de.
+    let r = send(&server, Method::GET, path, &[("accept-language", "de-CH")]).await;
+    assert_redirect(&r, &format!("{PIP_DE}?linkType=gs1:pip"));
+    // q-values order the preferences.
+    let r = send(
+        &server,
+        Method::GET,
+        path,
+        &[("accept-language", "de;q=0.2, en;q=0.8")],
+    )
+    .await;
+    assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
+    // No match: the default (first-registered) variant, not 300 or 404.
+    let r = send(&server, Method::GET, path, &[("accept-language", "fr")]).await;
+    assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
+    // No linkType: the default link type's de variant.
+    let r = send(
+        &server,
+        Method::GET,
+        "/01/09520123456788",
+        &[("accept-language", "de")],
+    )
+    .await;
+    assert_redirect(&r, PIP_DE);
+}
+
+#[tokio::test]
+async fn t09_query_string_forwarded() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456788?foo=bar&linkType=gs1:pip").await;
+    assert_redirect(&r, &format!("{PIP_EN}?foo=bar&linkType=gs1:pip"));
+    // Target already has a query: joined with `&`, raw string unchanged.
+    let r = get(
+        &server,
+        "/01/09520123456788?linkType=gs1:instructions&foo=bar;x&y",
+    )
+    .await;
+    assert_redirect(
+        &r,
+        &format!("{MANUAL}&linkType=gs1:instructions&foo=bar;x&y"),
+    );
+    // Without linkType, the query is forwarded to the default link too.
+    let r = get(&server, "/01/09520123456788?foo=bar").await;
+    assert_redirect(&r, &format!("{PIP_EN}?foo=bar"));
+}
+
+#[tokio::test]
+async fn t10_trailing_slash() {
+    let server = fixture_server().await;
+    for (with, without) in [
+        ("/01/09520123456788/", "/01/09520123456788"),
+        (
+            "/01/09520123456788/?linkType=gs1:pip",
+            "/01/09520123456788?linkType=gs1:pip",
+        ),
+    ] {
+        let a = get(&server, with).await;
+        let b = get(&server, without).await;
+        assert_eq!(b.status(), 307);
+        assert_eq!(a.status(), b.status(), "{with}");
+        assert_eq!(location(&a), location(&b), "{with}");
+    }
+}
+
+#[tokio::test]
+async fn t11_description_files() {
+    let server = fixture_server().await;
+    for path in ["/.well-known/gs1resolver", "/.well-known/resolver"] {
+        let r = get(&server, path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_cors(&r);
+        let ct = content_type(&r);
+        assert!(ct.starts_with("application/json"), "{path}: {ct}");
+        let body: Value = r.json().await.expect("JSON");
+        assert_valid(SchemaKind::Description, &body);
+        assert_eq!(body["resolverRoot"], ROOT, "{path}");
+        let keys = body["supportedPrimaryKeys"]
+            .as_array()
+            .expect("supportedPrimaryKeys");
+        assert!(
+            keys.iter().any(|k| k == "01" || k == "all"),
+            "{path}: {keys:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn t12_options_and_head() {
+    let server = fixture_server().await;
+    let r = send(
+        &server,
+        Method::OPTIONS,
+        "/01/09520123456788",
+        &[
+            ("origin", "https://ref.gs1.org"),
+            ("access-control-request-method", "GET"),
+        ],
+    )
+    .await;
+    assert!(
+        r.status() == 200 || r.status() == 204,
+        "OPTIONS: {}",
+        r.status()
+    );
+    assert_cors(&r);
+    let methods = tokens(r.headers(), "access-control-allow-methods");
+    for m in ["get", "head", "options"] {
+        assert!(methods.contains(&m.to_string()), "{methods:?}");
+    }
+    assert_head_matches_get(&server, "/01/09520123456788", &[]).await;
+}
+
+async fn assert_head_matches_get(server: &Server, path: &str, headers: &[(&str, &str)]) {
+    let g = send(server, Method::GET, path, headers).await;
+    let h = send(server, Method::HEAD, path, headers).await;
+    assert_eq!(h.status(), g.status(), "HEAD status for {path}");
+    for name in g.headers().keys() {
+        // The request id names each request, so it differs between the two.
+        if matches!(name.as_str(), "date" | "content-length" | "x-request-id") {
+            continue;
+        }
+        assert_eq!(
+            header(h.headers(), name.as_str()),
+            header(g.headers(), name.as_str()),
+            "HEAD header {name} for {path}"
+        );
+    }
+    for name in h.headers().keys() {
+        assert!(
+            g.headers().contains_key(name) || name.as_str() == "content-length",
+            "HEAD-only header {name} for {path}"
+        );
+    }
+    let body = h.bytes().await.expect("HEAD body");
+    assert!(body.is_empty(), "HEAD body for {path}");
+}
+
+#[tokio::test]
+async fn t13_unknown_valid_identifier_is_404() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09506000134369").await;
+    assert_problem(r, 404).await;
+    let r = get(&server, "/01/09506000134369?linkType=linkset").await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn t14_compressed_uri() {
+    let server = fixture_server().await;
+    let target = "https://other.example/products/09528765123457";
+    server
+        .put_anchor(
+            "01/09528765123457",
+            json!({"itemDescription": "Other product", "defaultLinkType": "gs1:pip",
+                   "links": [{"linkType": "gs1:pip", "href": target, "title": "Product",
+                              "type": "text/html", "hreflang": ["en"]}]}),
+        )
+        .await;
+    let r = get(&server, "/eh30164596f40c0e5cbe991a83").await;
+    assert_redirect(&r, target);
+    assert!(
+        !location(&r).starts_with(ROOT),
+        "no redirect to the uncompressed URI on this host"
+    );
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://resolver.example/01/09528765123457/21/123456789123>; rel=\"owl:sameAs\""
+        ),
+        "owl:sameAs: {link}"
+    );
+    let r = get(&server, "/EH30164596F40C0E5CBE991A83").await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn t15_identical_candidates_give_300() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/09520123456788?linkType=gs1:relatedVideo").await;
+    assert_eq!(r.status(), 300);
+    assert_cors(&r);
+    let ct = content_type(&r);
+    assert!(ct.starts_with("application/linkset+json"), "{ct}");
+    let body: Value = r.json().await.expect("300 body");
+    assert_linkset_valid(&body);
+    let mut videos: Vec<String> = contexts(&body)
+        .iter()
+        .flat_map(|c| hrefs(c, &gs1("relatedVideo")))
+        .collect();
+    videos.sort();
+    assert_eq!(videos, [VIDEO_1, VIDEO_2], "{body}");
+    // Without linkType: never 300.
+    let r = get(&server, "/01/09520123456788").await;
+    assert_redirect(&r, PIP_EN);
+}
+
+#[tokio::test]
+async fn t16_access_role_filter() {
+    let server = fixture_server().await;
+    let base = "/01/09520123456788/21/12345?linkType=linkset";
+    let accept = [("accept", "application/linkset+json")];
+    let everything = linkset(send(&server, Method::GET, base, &accept).await).await;
+    let dte = untp("dte");
+    let serial = "https://resolver.example/01/09520123456788/21/12345";
+    assert_eq!(
+        hrefs(context_for(&everything, serial), &dte),
+        [DTE_CUSTOMER, DTE_REGULATOR, DTE_PUBLIC]
+    );
+    for role in ["untp:accessRole%23Customer", "customer"] {
+        let path = format!("{base}&accessRole={role}");
+        let body = linkset(send(&server, Method::GET, &path, &accept).await).await;
+        assert_eq!(
+            hrefs(context_for(&body, serial), &dte),
+            [DTE_CUSTOMER, DTE_PUBLIC],
+            "{path}"
+        );
+        for target in all_targets(&body) {
+            if let Some(roles) = target.get("accessRole") {
+                assert!(
+                    roles
+                        .as_array()
+                        .expect("accessRole array")
+                        .iter()
+                        .any(|r| r == CUSTOMER),
+                    "{path}: {target}"
+                );
+            }
+        }
+        // Public links at other levels stay.
+        let product = "https://resolver.example/01/09520123456788";
+        assert_eq!(
+            hrefs(context_for(&body, product), &gs1("pip")),
+            [PIP_EN, PIP_DE]
+        );
+        assert_eq!(
+            hrefs(context_for(&body, serial), &untp("dpp")),
+            [DPP_SERIAL]
+        );
+    }
+}
+
+#[tokio::test]
+async fn t17_gtin13_lenient() {
+    let server = fixture_server().await;
+    let r = get(&server, "/01/9520123456788").await;
+    assert_redirect(&r, PIP_EN);
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains("<https://resolver.example/01/09520123456788>; rel=\"owl:sameAs\""),
+        "owl:sameAs: {link}"
+    );
+    assert!(
+        link.contains("<https://resolver.example/01/09520123456788?linkType=linkset>"),
+        "linkset: {link}"
+    );
+    let body = linkset(get(&server, "/01/9520123456788?linkType=linkset").await).await;
+    assert_eq!(
+        anchors(&body),
+        ["https://resolver.example/01/09520123456788"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walk-up, level order, HEAD, 405, origin
+
+#[tokio::test]
+async fn walk_up_serial_outranks_batch() {
+    let server = fixture_server().await;
+    let cases = [
+        ("/01/09520123456788/10/ABC/21/12345", DPP_SERIAL),
+        ("/01/09520123456788/21/12345", DPP_SERIAL),
+        ("/01/09520123456788/10/ABC", DPP_BATCH),
+        // Serial not registered: the batch level answers.
+        ("/01/09520123456788/10/ABC/21/99999", DPP_BATCH),
+    ];
+    for (path, expected) in cases {
+        let r = get(&server, &format!("{path}?linkType=untp:dpp")).await;
+        assert_redirect(&r, &format!("{expected}?linkType=untp:dpp"));
+    }
+    // Serial without a batch registration and without dpp anywhere up the tree.
+    let r = get(
+        &server,
+        "/01/09520123456788/10/XYZ/21/99999?linkType=untp:dpp",
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    // A type only at the GTIN level is found from the serial level; no linkType → inherited default.
+    let r = get(
+        &server,
+        "/01/09520123456788/10/ABC/21/12345?linkType=gs1:pip",
+    )
+    .await;
+    assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
+    let r = get(&server, "/01/09520123456788/10/ABC/21/12345").await;
+    assert_redirect(&r, PIP_EN);
+    // The Link header points at the requested URI's own linkset.
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://resolver.example/01/09520123456788/10/ABC/21/12345?linkType=linkset>; \
+             rel=\"linkset\""
+        ),
+        "{link}"
+    );
+}
+
+#[tokio::test]
+async fn linkset_levels_and_anchors() {
+    let server = fixture_server().await;
+    let product = "https://resolver.example/01/09520123456788";
+    let batch = "https://resolver.example/01/09520123456788/10/ABC";
+    let serial = "https://resolver.example/01/09520123456788/21/12345";
+    let cases: [(&str, Vec<&str>); 4] = [
+        ("/01/09520123456788", vec![product]),
+        ("/01/09520123456788/10/ABC", vec![batch, product]),
+        ("/01/09520123456788/10/KL8G", vec![product]),
+        ("/01/09520123456788/21/12345", vec![serial, product]),
+    ];
+    for (path, expected) in cases {
+        let body = linkset(get(&server, &format!("{path}?linkType=linkset")).await).await;
+        assert_eq!(anchors(&body), expected, "{path}");
+        assert_context_shape(&body, product, PIP_EN);
+        assert_eq!(
+            context_for(&body, product)["itemDescription"],
+            "Battery pack model X"
+        );
+    }
+    let body = linkset(get(&server, "/01/09520123456788?linkType=linkset").await).await;
+    assert_valid(SchemaKind::Gs1Linkset, &body);
+    let link_types: Vec<&String> = contexts(&body)[0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .filter(|k| k.starts_with("http"))
+        .collect();
+    for key in link_types {
+        assert!(key.starts_with(GS1_VOC), "GS1 relation URI: {key}");
+    }
+}
+
+#[tokio::test]
+async fn head_equals_get_without_body() {
+    let server = fixture_server().await;
+    assert_head_matches_get(&server, "/01/09520123456788?linkType=gs1:pip", &[]).await;
+    assert_head_matches_get(&server, "/01/09520123456788?linkType=linkset", &[]).await;
+    assert_head_matches_get(
+        &server,
+        "/01/09520123456788/10/ABC",
+        &[("accept", "application/linkset+json")],
+    )
+    .await;
+    assert_head_matches_get(&server, "/01/09506000134369", &[]).await;
+    assert_head_matches_get(&server, "/01/09520123456788?linkType=gs1:nosuchlt", &[]).await;
+}
+
+#[tokio::test]
+async fn post_on_resolution_path_is_405() {
+    let server = fixture_server().await;
+    for method in [Method::POST, Method::PUT, Method::DELETE] {
+        let r = send(&server, method.clone(), "/01/09520123456788", &[]).await;
+        assert_eq!(r.status(), 405, "{method}");
+        assert_cors(&r);
+        let allow = tokens(r.headers(), "allow");
+        for m in ["get", "head", "options"] {
+            assert!(allow.contains(&m.to_string()), "{method}: Allow {allow:?}");
+        }
+    }
+    // Nothing changed.
+    assert_redirect(&get(&server, "/01/09520123456788").await, PIP_EN);
+}
+
+#[tokio::test]
+async fn origin_from_forwarded_headers_or_host() {
+    let server = Server::start().await;
+    register_fixture(&server).await;
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "id.example.org"),
+    ];
+    let r = send(&server, Method::GET, "/01/09520123456788", &forwarded).await;
+    assert_redirect(&r, PIP_EN);
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://id.example.org/01/09520123456788?linkType=linkset>; rel=\"linkset\""
+        ),
+        "{link}"
+    );
+    assert!(
+        link.contains("<https://id.example.org/01/09520123456788>; rel=\"owl:sameAs\""),
+        "{link}"
+    );
+    let body = linkset(
+        send(
+            &server,
+            Method::GET,
+            "/01/09520123456788?linkType=linkset",
+            &forwarded,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(anchors(&body), ["https://id.example.org/01/09520123456788"]);
+    // No forwarding headers: http://{Host}.
+    let r = get(&server, "/01/09520123456788").await;
+    let link = header(r.headers(), "link");
+    let own = format!("<{}/01/09520123456788>; rel=\"owl:sameAs\"", server.base);
+    assert!(link.contains(&own), "{link}");
+    let body = linkset(get(&server, "/01/09520123456788?linkType=linkset").await).await;
+    assert_eq!(
+        anchors(&body),
+        [format!("{}/01/09520123456788", server.base)]
+    );
+    // A configured root wins over forwarding headers.
+    let configured = fixture_server().await;
+    let r = send(&configured, Method::GET, "/01/09520123456788", &forwarded).await;
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains("<https://resolver.example/01/09520123456788>; rel=\"owl:sameAs\""),
+        "{link}"
+    );
+    assert!(!link.contains("id.example.org"), "{link}");
+}
