@@ -21,8 +21,8 @@ const CHECK: &str = include_str!("scripts/check.lua");
 
 /// Appends the audit entry to the primary key's audit list (same hash tag, so the same slot as the anchor), as a
 /// JSON array `[ms, op, before, after, path, who]` timed by the Redis clock. A list, not a stream: a stream
-/// preallocates a 4 KB node, which for the few entries of most identifiers cost 1,200 bytes per entry against about
-/// 130 in a list (`MEMORY USAGE`, four import entries). Expects locals `log`, `path`, `who`, `op`, `before`, `after` (versions; false when absent).
+/// preallocates a node per key, far more than the few entries most identifiers have (measured in docs/redis.md).
+/// Expects locals `log`, `path`, `who`, `op`, `before`, `after` (versions; false when absent).
 const AUDIT: &str = include_str!("scripts/audit.lua");
 
 /// Creates or replaces one anchor. KEYS: anchor, tombstone, deleted copy (dropped when the anchor is created anew),
