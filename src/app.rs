@@ -316,11 +316,20 @@ impl Application {
     /// `shutdown_timeout_seconds`).
     /// The admin listener answers throughout and stops with the public one.
     pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Like `run`, with `stop` in place of the signals: an application in a process that keeps its signals (a test)
+    /// shuts down the same way when `stop` completes.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let admin_handle = self.admin.as_ref().map(|(server, _)| server.handle());
         let (draining, drain) = (self.draining, self.drain);
         tokio::spawn(async move {
-            shutdown_signal().await;
+            stop.await;
             tracing::info!(
                 drain_ms = drain.as_millis() as u64,
                 "shutting down: draining"

@@ -3,6 +3,7 @@
 //! the middle of a write storm the trail and the anchors still agree.
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::{RedisCluster, RedisServer};
 use crate::support::server::{ADMIN_TOKEN, Server};

@@ -2,9 +2,12 @@
 //! local HTTPS host (`tests/api/support/did_host.rs`). Nothing here needs the internet. Expected values come from the
 //! did:web method, UNTP's DID-to-linkset mapping (requirements 102-104, test case T18) and the issue.
 
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{Server, binary};
+use crate::support::server::binary;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -39,12 +42,12 @@ fn product_document(did: &str) -> Value {
 
 /// Starts idr trusting `host`'s CA and allowed to reach it (it is on loopback, which the outbound guard refuses
 /// unless told otherwise), with extra `[did_web]` settings (TOML lines).
-async fn start_idr(host: &DidHost, did_web: &str) -> Server {
+async fn start_idr(host: &DidHost, did_web: &str) -> TestApp {
     start_idr_with(host, did_web, "").await
 }
 
 /// As `start_idr`, with extra `[outbound]` settings too.
-async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> Server {
+async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> TestApp {
     let config = host.dir().join("idr.toml");
     let ca = host.ca_file();
     let toml = format!(
@@ -53,11 +56,11 @@ async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> Server
     );
     std::fs::write(&config, toml).expect("write config");
     let config = config.display().to_string();
-    Server::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
 }
 
-async fn get(server: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = Server::client().get(server.url(path));
+async fn get(server: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = client().get(server.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -323,7 +326,7 @@ async fn bad_dids_are_400_without_any_fetch() {
         let detail = problem(r, StatusCode::BAD_REQUEST).await;
         assert!(detail.contains(words), "{path}: {detail}");
     }
-    let r = Server::client()
+    let r = client()
         .post(server.url("/did:web:example.com"))
         .send()
         .await
@@ -440,7 +443,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
     // The system roots alone do not trust the test CA: a generic 502 naming the DID; the TLS error is logged only.
     let config = host.dir().join("no-ca.toml");
     std::fs::write(&config, "[outbound]\nallow = [\"localhost\"]\n").unwrap();
-    let plain = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let plain = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     let detail = problem(
         get(&plain, &format!("/{did}"), &[]).await,
         StatusCode::BAD_GATEWAY,
@@ -521,7 +524,7 @@ async fn an_unreadable_ca_file_stops_start_up_naming_the_field() {
 async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
     let host = DidHost::start().await;
     let origin = format!("https://localhost:{}", host.port);
-    let issuer = Server::start_with(&["--no-demo", "--resolver-root", &origin]).await;
+    let issuer = TestApp::start_with(&["--no-demo", "--resolver-root", &origin]).await;
     let body = json!({"itemDescription": "Battery pack", "defaultLinkType": "untp:dpp", "links": [
         {"linkType": "untp:dpp", "href": DPP_EN, "title": "Passport", "type": "application/vc+jwt", "hreflang": ["en"]},
         {"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Product page", "type": "text/html"}]});

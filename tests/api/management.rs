@@ -2,8 +2,11 @@
 //! preconditions, authentication and scopes, and rejected writes (which must leave nothing behind).
 
 use crate::support;
+use crate::support::client::client;
 
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::server::binary;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -14,12 +17,12 @@ const GTIN: &str = "01/09520123456788";
 const OTHER: &str = "01/09506000134369";
 const PIP_EN: &str = "https://brand.example/products/09520123456788";
 
-fn anchor_url(server: &Server, identifier: &str) -> String {
+fn anchor_url(server: &TestApp, identifier: &str) -> String {
     server.url(&format!("/api/v1/anchors/{identifier}"))
 }
 
-fn api(server: &Server, method: Method, identifier: &str) -> RequestBuilder {
-    Server::client()
+fn api(server: &TestApp, method: Method, identifier: &str) -> RequestBuilder {
+    client()
         .request(method, anchor_url(server, identifier))
         .bearer_auth(ADMIN_TOKEN)
 }
@@ -33,7 +36,7 @@ fn product(description: &str, href: &str) -> Value {
     })
 }
 
-async fn put(server: &Server, identifier: &str, body: &Value) -> Response {
+async fn put(server: &TestApp, identifier: &str, body: &Value) -> Response {
     api(server, Method::PUT, identifier)
         .json(body)
         .send()
@@ -41,7 +44,7 @@ async fn put(server: &Server, identifier: &str, body: &Value) -> Response {
         .expect("PUT")
 }
 
-async fn put_raw(server: &Server, identifier: &str, body: &str) -> Response {
+async fn put_raw(server: &TestApp, identifier: &str, body: &str) -> Response {
     api(server, Method::PUT, identifier)
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -50,7 +53,7 @@ async fn put_raw(server: &Server, identifier: &str, body: &str) -> Response {
         .expect("PUT")
 }
 
-async fn get_anchor(server: &Server, identifier: &str) -> Response {
+async fn get_anchor(server: &TestApp, identifier: &str) -> Response {
     api(server, Method::GET, identifier)
         .send()
         .await
@@ -116,9 +119,9 @@ async fn assert_rejected(r: Response, status: u16, field: &str) -> Value {
 }
 
 /// Nothing stored for `identifier`: the API says 404 and resolution says 404.
-async fn assert_absent(server: &Server, identifier: &str) {
+async fn assert_absent(server: &TestApp, identifier: &str) {
     problem(get_anchor(server, identifier).await, 404).await;
-    let r = Server::client()
+    let r = client()
         .get(server.url(&format!("/{identifier}")))
         .send()
         .await
@@ -127,7 +130,7 @@ async fn assert_absent(server: &Server, identifier: &str) {
 }
 
 /// The stored anchor is still at `version` with description `description`.
-async fn assert_unchanged(server: &Server, identifier: &str, version: u64, description: &str) {
+async fn assert_unchanged(server: &TestApp, identifier: &str, version: u64, description: &str) {
     let r = get_anchor(server, identifier).await;
     assert_eq!(header(&r, "etag"), format!("\"{version}\""));
     let body = json_body(r, 200).await;
@@ -135,8 +138,8 @@ async fn assert_unchanged(server: &Server, identifier: &str, version: u64, descr
     assert_eq!(body["itemDescription"], description, "{body}");
 }
 
-async fn start() -> Server {
-    Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await
+async fn start() -> TestApp {
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,7 +176,7 @@ async fn create_replace_get_delete() {
     assert_eq!(got, body);
 
     // Resolution sees it.
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -189,7 +192,7 @@ async fn create_replace_get_delete() {
     let body = json_body(r, 200).await;
     assert_eq!(body["version"], 2);
     assert_eq!(body["itemDescription"], "Pack v2");
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -302,20 +305,20 @@ async fn concurrent_if_match_writers() {
 async fn missing_or_unknown_token_is_401() {
     let server = start().await;
     let body = product("Pack", PIP_EN);
-    let anonymous = Server::client()
+    let anonymous = client()
         .put(anchor_url(&server, GTIN))
         .json(&body)
         .send()
         .await
         .unwrap();
-    let unknown = Server::client()
+    let unknown = client()
         .put(anchor_url(&server, GTIN))
         .bearer_auth("not-a-known-token")
         .json(&body)
         .send()
         .await
         .unwrap();
-    let basic = Server::client()
+    let basic = client()
         .put(anchor_url(&server, GTIN))
         .header("authorization", format!("Basic {ADMIN_TOKEN}"))
         .json(&body)
@@ -327,7 +330,7 @@ async fn missing_or_unknown_token_is_401() {
         assert!(challenge.starts_with("Bearer"), "{challenge}");
         problem(r, 401).await;
     }
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, GTIN))
         .send()
         .await
@@ -375,7 +378,7 @@ async fn scoped_key_outside_scope_is_403() {
     )
     .expect("write config");
     let config_path = config.path().to_str().expect("UTF-8 path").to_string();
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--resolver-root",
         ROOT,
@@ -384,7 +387,7 @@ async fn scoped_key_outside_scope_is_403() {
     ])
     .await;
     let as_acme = |method: Method, identifier: &str| {
-        Server::client()
+        client()
             .request(method, anchor_url(&server, identifier))
             .bearer_auth(secret)
     };
@@ -412,7 +415,7 @@ async fn scoped_key_outside_scope_is_403() {
     problem(r, 403).await;
     assert_unchanged(&server, OTHER, 1, "Other").await;
     // A wrong secret is still 401, not 403.
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, OTHER))
         .bearer_auth("acme-secret-4712")
         .send()
@@ -552,7 +555,7 @@ async fn rejected_replacement_keeps_the_old_record() {
     )
     .await;
     assert_unchanged(&server, GTIN, 1, "Pack").await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -585,7 +588,7 @@ async fn default_link_type_may_come_from_an_ancestor() {
     assert_rejected(put(&server, batch, &orphan).await, 422, "defaultLinkType").await;
     problem(get_anchor(&server, batch).await, 404).await;
     // Resolution of the unwritten batch walks up to the GTIN.
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788/10/ABC?linkType=untp:dpp"))
         .send()
         .await
@@ -597,7 +600,7 @@ async fn default_link_type_may_come_from_an_ancestor() {
 #[tokio::test]
 async fn management_cors_is_for_configured_origins_only() {
     let server = start().await;
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, GTIN))
         .header("origin", "https://evil.example")
         .send()
@@ -605,7 +608,7 @@ async fn management_cors_is_for_configured_origins_only() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     problem(r, 401).await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456787"))
         .header("origin", "https://evil.example")
         .send()
@@ -624,8 +627,9 @@ async fn management_cors_is_for_configured_origins_only() {
         "[server]\nmanagement_cors_origins = [\"https://console.example\"]\n",
     )
     .unwrap();
-    let configured = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let r = Server::client()
+    let configured =
+        TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let r = client()
         .get(configured.url("/api/v1/anchors/01/09520123456788"))
         .header("origin", "https://console.example")
         .send()
@@ -643,7 +647,7 @@ async fn management_cors_is_for_configured_origins_only() {
 async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
     let server = start().await;
     put(&server, GTIN, &product("Pack", PIP_EN)).await;
-    let client = Server::client();
+    let client = client();
     let restore = |id: &str| {
         client
             .post(server.url(&format!("/api/v1/anchors/{id}:restore")))
@@ -727,7 +731,7 @@ async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
 async fn hard_delete_purges_a_soft_deleted_copy() {
     let server = start().await;
     put(&server, GTIN, &product("Pack", PIP_EN)).await;
-    let client = Server::client();
+    let client = client();
     let send = |r: RequestBuilder| async move { r.bearer_auth(ADMIN_TOKEN).send().await.unwrap() };
     let hard = server.url(&format!("/api/v1/anchors/{GTIN}?hard=true"));
     let restore = server.url(&format!("/api/v1/anchors/{GTIN}:restore"));
@@ -765,9 +769,30 @@ async fn hard_delete_purges_a_soft_deleted_copy() {
 async fn hard_delete_never_loses_to_a_concurrent_restore() {
     let dir = tempfile::tempdir().unwrap();
     let config = support::delete_race::config(dir.path());
-    let server = Server::start_with(&["--no-demo", "--config", &config]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", &config]).await;
     let tally = support::delete_race::hard_delete_against_restore(&server, &server, GTIN, 60).await;
     assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
     assert_eq!(tally.not_deleted, 0, "{tally:?}");
     assert_eq!(tally.restore_errors, 0, "{tally:?}");
+}
+
+/// Limits are the application's, not the process's: an app with a small `max_text_bytes` refuses a description
+/// that an app with the shipped limits, running in the same process at the same time, accepts.
+#[tokio::test]
+async fn two_apps_in_one_process_keep_their_own_limits() {
+    let strict =
+        TestApp::start_with_env(&["--no-demo"], &[("IDR_LIMITS__MAX_TEXT_BYTES", "10")]).await;
+    let shipped = TestApp::start().await;
+    let body = product("Twenty bytes of text", PIP_EN);
+    let r = put(&strict, GTIN, &body).await;
+    let problem = assert_rejected(r, 422, "itemDescription").await;
+    assert!(
+        problem.to_string().contains("longer than 10 bytes"),
+        "{problem}"
+    );
+    assert_eq!(put(&shipped, GTIN, &body).await.status(), 201);
+    // And the strict one still refuses after the other has written.
+    let r = put(&strict, GTIN, &body).await;
+    assert_rejected(r, 422, "itemDescription").await;
+    assert_absent(&strict, GTIN).await;
 }

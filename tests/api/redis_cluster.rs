@@ -2,6 +2,7 @@
 //! share a slot so a walk-up is one read, and replicas stay coherent across the cluster.
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::{RedisCluster, gtin, scan_on};
 use crate::support::server::{ADMIN_TOKEN, Server};

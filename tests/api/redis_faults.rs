@@ -4,6 +4,7 @@
 //! acknowledged write is there and the resolvers recover by themselves.
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::RedisServer;
 use crate::support::server::{ADMIN_TOKEN, Server};

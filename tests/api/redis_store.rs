@@ -3,6 +3,7 @@
 //! 100 ms).
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::RedisServer;
 use crate::support::server::{ADMIN_TOKEN, Server};

@@ -2,6 +2,7 @@
 //! replica loses no acknowledged write.
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::{RedisServer, cli_on};
 use crate::support::server::Server;

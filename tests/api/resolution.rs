@@ -1,8 +1,10 @@
 //! Black-box resolution tests: the §15 cases (T1–T17) of the resolver requirements, plus walk-up order, linkset
 //! level order, HEAD, 405 and origin derivation. Expected values come from the requirements, not from the server.
 
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::Server;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -31,7 +33,7 @@ const LINKSET_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-c
 // Fixture and helpers
 
 /// The §15 fixture, registered through the management API.
-async fn register_fixture(server: &Server) {
+async fn register_fixture(server: &TestApp) {
     server
         .put_anchor(
             &format!("01/{GTIN}"),
@@ -85,18 +87,18 @@ async fn register_fixture(server: &Server) {
         .await;
 }
 
-async fn fixture_server() -> Server {
-    let server = Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
+async fn fixture_server() -> TestApp {
+    let server = TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
     register_fixture(&server).await;
     server
 }
 
-async fn get(server: &Server, path: &str) -> Response {
+async fn get(server: &TestApp, path: &str) -> Response {
     send(server, Method::GET, path, &[]).await
 }
 
-async fn send(server: &Server, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = Server::client().request(method, server.url(path));
+async fn send(server: &TestApp, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = client().request(method, server.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -545,7 +547,7 @@ async fn t12_options_and_head() {
     assert_head_matches_get(&server, "/01/09520123456788", &[]).await;
 }
 
-async fn assert_head_matches_get(server: &Server, path: &str, headers: &[(&str, &str)]) {
+async fn assert_head_matches_get(server: &TestApp, path: &str, headers: &[(&str, &str)]) {
     let g = send(server, Method::GET, path, headers).await;
     let h = send(server, Method::HEAD, path, headers).await;
     assert_eq!(h.status(), g.status(), "HEAD status for {path}");
@@ -806,7 +808,7 @@ async fn post_on_resolution_path_is_405() {
 
 #[tokio::test]
 async fn origin_from_forwarded_headers_or_host() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register_fixture(&server).await;
     let forwarded = [
         ("x-forwarded-proto", "https"),
