@@ -4,6 +4,7 @@
 //! replays refused, 401 with `WWW-Authenticate` for a missing or bad credential and 403 for an out-of-scope write,
 //! both problem+json naming the scope needed, and nothing written on any refusal.
 
+use crate::support::client::problem;
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::redis::RedisServer;
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
@@ -218,19 +219,6 @@ async fn signed(
 ) -> Response {
     let token = signer.token(method.as_str(), path, body);
     send(server, method, path, body, Some(format!("DID {token}"))).await
-}
-
-/// Asserts a problem document and returns it.
-async fn problem(r: Response, status: u16) -> Value {
-    let url = r.url().clone();
-    let actual = r.status().as_u16();
-    let content_type = r.headers()["content-type"].clone();
-    let text = r.text().await.expect("body");
-    assert_eq!(actual, status, "{url}: {text}");
-    assert_eq!(content_type, "application/problem+json", "{url}");
-    let body: Value = serde_json::from_str(&text).expect("problem JSON");
-    assert_eq!(body["status"], status, "{body}");
-    body
 }
 
 /// A 401 problem whose detail contains `needle`.

@@ -5,6 +5,7 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
+use crate::support::client::{location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::binary;
@@ -67,21 +68,9 @@ async fn get(server: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response
     request.send().await.expect("request")
 }
 
-fn location(response: &Response) -> &str {
-    response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 /// Checks a problem document and returns its `detail`.
-async fn problem(response: Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status);
-    let content_type = response.headers()[header::CONTENT_TYPE].clone();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.expect("problem JSON");
-    assert_eq!(body["status"], status.as_u16());
+async fn problem_detail(response: Response, status: StatusCode) -> String {
+    let body = problem(response, status.as_u16()).await;
     body["detail"].as_str().expect("detail").to_string()
 }
 
@@ -186,7 +175,8 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
         "?linkType=gs1:pip",
         "?service=dia&linkType=untp:dpp",
     ] {
-        let detail = problem(get(&server, &at(query), &[]).await, StatusCode::NOT_FOUND).await;
+        let detail =
+            problem_detail(get(&server, &at(query), &[]).await, StatusCode::NOT_FOUND).await;
         assert!(detail.contains(&did), "{query}: {detail}");
     }
 
@@ -215,7 +205,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
         &DidHost::document_path(&["wrong"]),
         Reply::json(&product_document(&other)),
     );
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{wrong}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
@@ -230,7 +220,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     let slow_doc = Reply::json(&product_document(&slow)).delayed(Duration::from_secs(10));
     host.serve(&DidHost::document_path(&["slow"]), slow_doc);
     let started = Instant::now();
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{slow}"), &[]).await,
         StatusCode::GATEWAY_TIMEOUT,
     )
@@ -257,7 +247,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     );
     for did in [&big, &endless] {
         let started = Instant::now();
-        let detail = problem(
+        let detail = problem_detail(
             get(&server, &format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
@@ -284,7 +274,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     for (name, reply, words) in cases {
         host.serve(&DidHost::document_path(&[name]), reply);
         let did = host.did(&[name]);
-        let detail = problem(
+        let detail = problem_detail(
             get(&server, &format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
@@ -294,7 +284,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
 
     // A document that is not there: 404.
     let missing = host.did(&["missing"]);
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{missing}"), &[]).await,
         StatusCode::NOT_FOUND,
     )
@@ -323,7 +313,7 @@ async fn bad_dids_are_400_without_any_fetch() {
     ];
     for (path, words) in cases {
         let r = get(&server, path, &[]).await;
-        let detail = problem(r, StatusCode::BAD_REQUEST).await;
+        let detail = problem_detail(r, StatusCode::BAD_REQUEST).await;
         assert!(detail.contains(words), "{path}: {detail}");
     }
     let r = client()
@@ -444,7 +434,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
     let config = host.dir().join("no-ca.toml");
     std::fs::write(&config, "[outbound]\nallow = [\"localhost\"]\n").unwrap();
     let plain = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let detail = problem(
+    let detail = problem_detail(
         get(&plain, &format!("/{did}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
@@ -464,7 +454,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
 async fn resolution_can_be_switched_off() {
     let host = DidHost::start().await;
     let server = start_idr(&host, "enabled = false").await;
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{}", host.did(&[])), &[]).await,
         StatusCode::NOT_FOUND,
     )

@@ -3,6 +3,7 @@
 
 use crate::support;
 use crate::support::client::client;
+use crate::support::client::{Api, anchor_path, problem};
 
 use crate::support::app::TestApp;
 use crate::support::client::ADMIN_TOKEN;
@@ -18,13 +19,11 @@ const OTHER: &str = "01/09506000134369";
 const PIP_EN: &str = "https://brand.example/products/09520123456788";
 
 fn anchor_url(server: &TestApp, identifier: &str) -> String {
-    server.url(&format!("/api/v1/anchors/{identifier}"))
+    server.url(&anchor_path(identifier))
 }
 
 fn api(server: &TestApp, method: Method, identifier: &str) -> RequestBuilder {
-    client()
-        .request(method, anchor_url(server, identifier))
-        .bearer_auth(ADMIN_TOKEN)
+    server.admin(method, &anchor_path(identifier))
 }
 
 fn product(description: &str, href: &str) -> Value {
@@ -53,13 +52,6 @@ async fn put_raw(server: &TestApp, identifier: &str, body: &str) -> Response {
         .expect("PUT")
 }
 
-async fn get_anchor(server: &TestApp, identifier: &str) -> Response {
-    api(server, Method::GET, identifier)
-        .send()
-        .await
-        .expect("GET")
-}
-
 fn header(r: &Response, name: &str) -> String {
     r.headers()
         .get_all(name)
@@ -77,22 +69,6 @@ async fn json_body(r: Response, status: u16) -> Value {
     assert_eq!(actual, status, "{url}: {text}");
     assert!(ct.starts_with("application/json"), "{url}: {ct}");
     serde_json::from_str(&text).expect("JSON body")
-}
-
-/// Asserts a problem answer and returns its body.
-async fn problem(r: Response, status: u16) -> Value {
-    let url = r.url().clone();
-    let actual = r.status();
-    let ct = header(&r, "content-type");
-    let text = r.text().await.expect("body");
-    assert_eq!(actual, status, "{url}: {text}");
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "{url}: content type {ct}"
-    );
-    let body: Value = serde_json::from_str(&text).expect("problem JSON");
-    assert_eq!(body["status"], status, "{body}");
-    body
 }
 
 /// The `field`s named in a problem's `errors`.
@@ -120,7 +96,7 @@ async fn assert_rejected(r: Response, status: u16, field: &str) -> Value {
 
 /// Nothing stored for `identifier`: the API says 404 and resolution says 404.
 async fn assert_absent(server: &TestApp, identifier: &str) {
-    problem(get_anchor(server, identifier).await, 404).await;
+    problem(server.get_anchor(identifier).await, 404).await;
     let r = client()
         .get(server.url(&format!("/{identifier}")))
         .send()
@@ -131,7 +107,7 @@ async fn assert_absent(server: &TestApp, identifier: &str) {
 
 /// The stored anchor is still at `version` with description `description`.
 async fn assert_unchanged(server: &TestApp, identifier: &str, version: u64, description: &str) {
-    let r = get_anchor(server, identifier).await;
+    let r = server.get_anchor(identifier).await;
     assert_eq!(header(&r, "etag"), format!("\"{version}\""));
     let body = json_body(r, 200).await;
     assert_eq!(body["version"], version, "{body}");
@@ -170,7 +146,7 @@ async fn create_replace_get_delete() {
     assert_eq!(body["links"][0]["href"], PIP_EN, "{body}");
     assert!(body.get("warnings").is_none(), "{body}");
 
-    let r = get_anchor(&server, GTIN).await;
+    let r = server.get_anchor(GTIN).await;
     assert_eq!(header(&r, "etag"), "\"1\"");
     let got = json_body(r, 200).await;
     assert_eq!(got, body);
@@ -210,7 +186,7 @@ async fn create_replace_get_delete() {
 #[tokio::test]
 async fn get_unknown_is_404() {
     let server = start().await;
-    problem(get_anchor(&server, OTHER).await, 404).await;
+    problem(server.get_anchor(OTHER).await, 404).await;
 }
 
 #[tokio::test]
@@ -439,7 +415,7 @@ async fn bad_identifier_is_400() {
         let r = put(&server, identifier, &product("Pack", PIP_EN)).await;
         assert_rejected(r, 400, "identifier").await;
     }
-    problem(get_anchor(&server, "01/09520123456787").await, 400).await;
+    problem(server.get_anchor("01/09520123456787").await, 400).await;
 }
 
 #[tokio::test]
@@ -586,7 +562,7 @@ async fn default_link_type_may_come_from_an_ancestor() {
     let orphan = json!({"itemDescription": "Batch ABC", "defaultLinkType": "gs1:instructions",
         "links": [{"linkType": "untp:dpp", "href": dpp, "title": "DPP"}]});
     assert_rejected(put(&server, batch, &orphan).await, 422, "defaultLinkType").await;
-    problem(get_anchor(&server, batch).await, 404).await;
+    problem(server.get_anchor(batch).await, 404).await;
     // Resolution of the unwritten batch walks up to the GTIN.
     let r = client()
         .get(server.url("/01/09520123456788/10/ABC?linkType=untp:dpp"))

@@ -2,6 +2,7 @@
 //! (`pyx-idr.adapter.ts`: registerSchemes, publishLinks, getLinkById, updateLink, deleteLink,
 //! getResolverDescription, getLinkTypes), over real HTTP against the real binary.
 
+use crate::support;
 use crate::support::app::TestApp;
 use crate::support::client::ADMIN_TOKEN;
 use crate::support::client::Api;
@@ -54,13 +55,8 @@ fn publish_body(
 }
 
 async fn location(server: &impl Api, path: &str) -> (u16, String) {
-    let r = client().get(server.url(path)).send().await.unwrap();
-    let loc = r
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (r.status().as_u16(), loc)
+    let r = server.resolve(path).await;
+    (r.status().as_u16(), support::client::location(&r))
 }
 
 #[tokio::test]

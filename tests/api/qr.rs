@@ -6,10 +6,10 @@
 //! lets rqrr find and decode the code in it, so a wrong coordinate, quiet zone or run in the SVG fails the test.
 
 use crate::support::app::TestApp;
+use crate::support::client::Api;
 use crate::support::client::client;
 use crate::support::server::binary;
 use regex::Regex;
-use reqwest::Response;
 use serde_json::Value;
 use std::process::Command;
 
@@ -19,13 +19,9 @@ async fn start() -> TestApp {
     TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await
 }
 
-async fn get(server: &TestApp, path: &str) -> Response {
-    client().get(server.url(path)).send().await.expect("GET")
-}
-
 /// GETs an image, checking the status and content type.
 async fn image(server: &TestApp, path: &str, media_type: &str) -> Vec<u8> {
-    let r = get(server, path).await;
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 200, "{path}");
     assert_eq!(r.headers()["content-type"], media_type, "{path}");
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
@@ -103,7 +99,7 @@ fn decode_svg(svg: &[u8]) -> (String, usize) {
 }
 
 async fn problem(server: &TestApp, path: &str) -> Value {
-    let r = get(server, path).await;
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 400, "{path}");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     r.json().await.expect("problem JSON")
@@ -258,7 +254,7 @@ async fn without_a_configured_root_the_request_host_is_used_and_dids_follow_the_
     )
     .await;
     assert_eq!(decode_png(&png).0, server.url("/01/09520123456788"));
-    let r = get(&server, "/api/v1/qr/did:web:id.example.com").await;
+    let r = server.resolve("/api/v1/qr/did:web:id.example.com").await;
     assert_eq!(
         r.status(),
         404,

@@ -3,6 +3,7 @@
 //! option survives a GET→PUT round trip, a Pyx link update, `idr export`/`idr import` and the Redis store, and stays
 //! out of linksets. Over real HTTP against the real binary.
 
+use crate::support::client::Api;
 use crate::support::redis::RedisServer;
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
@@ -54,11 +55,7 @@ async fn send(server: &Server, method: reqwest::Method, path: &str, body: Option
 
 /// The `Location` of a scan, which must be a `307`.
 async fn location(server: &Server, path: &str) -> String {
-    let r = Server::client()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("GET");
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 307, "GET {path}");
     r.headers()["location"].to_str().expect("ASCII").to_string()
 }

@@ -3,6 +3,7 @@
 
 use crate::support;
 use crate::support::client::Api;
+use crate::support::client::location;
 
 use crate::support::redis::{RedisCluster, gtin, scan_on};
 use crate::support::server::{ADMIN_TOKEN, Server};
@@ -29,13 +30,6 @@ async fn get(server: &Server, path: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use crate::support::app::TestApp;
 use crate::support::client::ADMIN_TOKEN;
 use crate::support::client::Api;
 use crate::support::client::client;
+use crate::support::client::location;
 use crate::support::server::binary;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -21,10 +22,6 @@ async fn get(server: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Res
         request = request.header("accept", accept);
     }
     request.send().await.expect("GET")
-}
-
-fn location(r: &reqwest::Response) -> &str {
-    r.headers()["location"].to_str().unwrap()
 }
 
 #[tokio::test]

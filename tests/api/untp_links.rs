@@ -21,18 +21,13 @@ fn anchor(links: Vec<Value>) -> Value {
 }
 
 async fn linkset(server: &TestApp, path: &str) -> Value {
-    let r = client()
-        .get(server.url(path))
-        .header("accept", "application/linkset+json")
-        .send()
-        .await
-        .unwrap();
+    let r = server.linkset(path).await;
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
 
 async fn redirect(server: &TestApp, path: &str) -> String {
-    let r = client().get(server.url(path)).send().await.unwrap();
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 307, "{path}");
     r.headers()["location"].to_str().unwrap().to_string()
 }
