@@ -10,6 +10,7 @@ use crate::identifier::gs1::ParseOptions;
 use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::registered::Registration;
 use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
+use crate::limits::Limits;
 use crate::outbound::Outbound;
 use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
@@ -81,12 +82,6 @@ fn root_stem(settings: &Settings) -> Option<String> {
 
 /// Everything start-up checks before it opens a store: what `idr check-config` runs.
 pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>), StartupError> {
-    let limits = &settings.limits;
-    crate::limits::set(crate::limits::Limits {
-        links: limits.max_links_per_anchor,
-        text: limits.max_text_bytes,
-        url: limits.max_url_bytes,
-    });
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
@@ -265,6 +260,7 @@ impl Application {
             store,
             vocabulary,
             auth,
+            limits: Limits::from_settings(&settings),
             parser,
             delegations,
             did_web,
@@ -320,11 +316,20 @@ impl Application {
     /// `shutdown_timeout_seconds`).
     /// The admin listener answers throughout and stops with the public one.
     pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Like `run`, with `stop` in place of the signals: an application in a process that keeps its signals (a test)
+    /// shuts down the same way when `stop` completes.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let admin_handle = self.admin.as_ref().map(|(server, _)| server.handle());
         let (draining, drain) = (self.draining, self.drain);
         tokio::spawn(async move {
-            shutdown_signal().await;
+            stop.await;
             tracing::info!(
                 drain_ms = drain.as_millis() as u64,
                 "shutting down: draining"
@@ -531,12 +536,20 @@ async fn load_demo(
         files.push(("shipped demo".into(), SHIPPED.into()));
     }
     for (file, text) in files {
-        let report = bulk::import(store, vocabulary, parser, text.as_bytes(), "demo data")
-            .await
-            .map_err(|e| StartupError::Demo {
-                file: file.clone(),
-                reason: e.to_string(),
-            })?;
+        let limits = Limits::from_settings(settings);
+        let report = bulk::import(
+            store,
+            vocabulary,
+            parser,
+            &limits,
+            text.as_bytes(),
+            "demo data",
+        )
+        .await
+        .map_err(|e| StartupError::Demo {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
         if let Some((line, reason)) = report.rejected.first() {
             return Err(StartupError::Demo {
                 file,

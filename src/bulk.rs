@@ -7,6 +7,7 @@
 //! file one line at a time and storing each batch before reading on.
 
 use crate::identifier::{Identifier, Parser};
+use crate::limits::Limits;
 use crate::registration::{self, Ancestor, Fallback, FieldError};
 use crate::registry::format::Payload;
 use crate::registry::{AnchorRecord, LinkStore, StoreError};
@@ -44,11 +45,12 @@ pub async fn import(
     store: &dyn LinkStore,
     vocab: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
+    limits: &Limits,
     input: impl BufRead,
     who: &str,
 ) -> Result<ImportReport, BulkError> {
     let (to_writer, from_reader) = mpsc::channel(QUEUED);
-    let lines = ParsedLines::new(input, vocab.clone(), parser.clone());
+    let lines = ParsedLines::new(input, vocab.clone(), parser.clone(), *limits);
     let (read, written) = tokio::join!(
         read_all(store, lines, Writer(to_writer)),
         write_all(store, who, from_reader),
@@ -242,6 +244,7 @@ struct ParsedLines<R> {
     input: std::iter::Enumerate<std::io::Lines<R>>,
     vocab: Arc<Vocabulary>,
     parser: Arc<Parser>,
+    limits: Limits,
     running: VecDeque<JoinHandle<Vec<ParsedLine>>>,
     /// Chunks parsed at once: one per core and one more, so a core that finishes early finds work.
     ahead: usize,
@@ -252,12 +255,13 @@ struct ParsedLines<R> {
 }
 
 impl<R: BufRead> ParsedLines<R> {
-    fn new(input: R, vocab: Arc<Vocabulary>, parser: Arc<Parser>) -> Self {
+    fn new(input: R, vocab: Arc<Vocabulary>, parser: Arc<Parser>, limits: Limits) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         ParsedLines {
             input: input.lines().enumerate(),
             vocab,
             parser,
+            limits,
             running: VecDeque::new(),
             ahead: cores + 1,
             ended: false,
@@ -301,11 +305,11 @@ impl<R: BufRead> ParsedLines<R> {
         if chunk.is_empty() {
             return;
         }
-        let (vocab, parser) = (self.vocab.clone(), self.parser.clone());
+        let (vocab, parser, limits) = (self.vocab.clone(), self.parser.clone(), self.limits);
         self.running.push_back(tokio::task::spawn_blocking(move || {
             chunk
                 .into_iter()
-                .map(|(number, line)| (number, prepare(&vocab, &parser, &line)))
+                .map(|(number, line)| (number, prepare(&vocab, &parser, &limits, &line)))
                 .collect()
         }));
     }
@@ -417,14 +421,24 @@ impl Batch {
 }
 
 /// Whether a line would be accepted, without touching a store (peer-format imports check every entry first).
-pub fn check_line(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<(), FieldError> {
-    import_line(vocab, parser, line).map(|_| ())
+pub fn check_line(
+    vocab: &Vocabulary,
+    parser: &Parser,
+    limits: &Limits,
+    line: &str,
+) -> Result<(), FieldError> {
+    import_line(vocab, parser, limits, line).map(|_| ())
 }
 
 /// `import_line`, with all that can be done before settling (on whichever core parses the line): the record
 /// encoded, and, when it settles alone, cut down to what settling its descendants will read.
-fn prepare(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<Line, FieldError> {
-    let (key, record) = import_line(vocab, parser, line)?;
+fn prepare(
+    vocab: &Vocabulary,
+    parser: &Parser,
+    limits: &Limits,
+    line: &str,
+) -> Result<Line, FieldError> {
+    let (key, record) = import_line(vocab, parser, limits, line)?;
     let payload = Payload::of(&record);
     let path = key.canonical_path().to_string();
     let settle = if registration::settles_alone(&record) {
@@ -443,14 +457,15 @@ fn prepare(vocab: &Vocabulary, parser: &Parser, line: &str) -> Result<Line, Fiel
 fn import_line(
     vocab: &Vocabulary,
     parser: &Parser,
+    limits: &Limits,
     line: &str,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
     match registration::parse_line(line) {
         Some((identifier, submission)) => {
             let key = parse_identifier(parser, &identifier)?;
-            validate(vocab, key, submission)
+            validate(vocab, limits, key, submission)
         }
-        None => import_line_via_value(vocab, parser, line),
+        None => import_line_via_value(vocab, parser, limits, line),
     }
 }
 
@@ -459,6 +474,7 @@ fn import_line(
 fn import_line_via_value(
     vocab: &Vocabulary,
     parser: &Parser,
+    limits: &Limits,
     line: &str,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
     let mut value: Value = serde_json::from_str(line)
@@ -474,7 +490,7 @@ fn import_line_via_value(
     };
     let key = parse_identifier(parser, &identifier)?;
     let submission = registration::parse_value(value)?;
-    validate(vocab, key, submission)
+    validate(vocab, limits, key, submission)
 }
 
 fn parse_identifier(parser: &Parser, identifier: &str) -> Result<Identifier, FieldError> {
@@ -485,14 +501,15 @@ fn parse_identifier(parser: &Parser, identifier: &str) -> Result<Identifier, Fie
 
 fn validate(
     vocab: &Vocabulary,
+    limits: &Limits,
     key: Identifier,
     submission: registration::Submission,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
-    let validated = registration::validate(submission, vocab, key.scheme())
+    let validated = registration::validate(submission, vocab, key.scheme(), limits)
         .map_err(|mut errors| errors.remove(0))?;
     // The file is authoritative, as after an export: a line replaces what is stored, in the shape every write
     // stores (each variant's history after it, each target once).
-    Ok((key, crate::versions::merge(None, validated.record)))
+    Ok((key, crate::versions::merge(None, validated.record, limits)))
 }
 
 /// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with
@@ -570,6 +587,7 @@ not json
             &store,
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
+            &Limits::default(),
             input.as_bytes(),
             "test",
         )
@@ -604,6 +622,7 @@ not json
             &store,
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
+            &Limits::default(),
             input.as_bytes(),
             "test",
         )
@@ -639,6 +658,7 @@ not json
             &store,
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
+            &Limits::default(),
             input.as_bytes(),
             "test",
         )
@@ -710,8 +730,8 @@ not json
         }
         for line in direct.iter().chain(&via_value_only) {
             assert_eq!(
-                import_line(&vocab, &parser, line),
-                import_line_via_value(&vocab, &parser, line),
+                import_line(&vocab, &parser, &Limits::default(), line),
+                import_line_via_value(&vocab, &parser, &Limits::default(), line),
                 "{line}"
             );
         }
@@ -766,9 +786,16 @@ not json
             })
             .collect();
         let input = lines.join("\n");
-        let report = import(&store, &vocab, &parser, input.as_bytes(), "test")
-            .await
-            .unwrap();
+        let report = import(
+            &store,
+            &vocab,
+            &parser,
+            &Limits::default(),
+            input.as_bytes(),
+            "test",
+        )
+        .await
+        .unwrap();
         let rejected: Vec<usize> = report.rejected.iter().map(|(l, _)| *l).collect();
         assert_eq!(rejected, bad);
         assert!(report.rejected[0].1.starts_with("line: not JSON: "));

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use idr::app::{self, Application};
 use idr::bulk;
 use idr::config::{Overrides, Settings};
+use idr::limits::Limits;
 use idr::peer_formats::{self, Format};
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -305,6 +306,7 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
         store.as_ref(),
         &vocabulary,
         &parser,
+        &Limits::from_settings(&settings),
         BufReader::new(input),
         CLI_WRITER,
     )
@@ -334,10 +336,11 @@ async fn import_peer(
 ) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let converted = peer_formats::convert(format, &text, parser);
+    let limits = Limits::from_settings(settings);
     let mut errors = converted.errors;
     let lines: Vec<String> = converted.lines.iter().map(|(_, l)| l.to_string()).collect();
     for ((at, _), line) in converted.lines.iter().zip(&lines) {
-        if let Err(e) = bulk::check_line(vocabulary, parser, line) {
+        if let Err(e) = bulk::check_line(vocabulary, parser, &limits, line) {
             errors.push((at.clone(), format!("{}: {}", e.field, e.message)));
         }
     }
@@ -356,6 +359,7 @@ async fn import_peer(
         store.as_ref(),
         vocabulary,
         parser,
+        &limits,
         lines.join("\n").as_bytes(),
         CLI_WRITER,
     )

@@ -8,7 +8,7 @@
 //! The rule is idempotent by construction: `merge(Some(&merge(R, S)), S) == merge(R, S)`, so a record read back and
 //! written again is the same record, and a client that repeats a write changes nothing.
 
-use crate::limits;
+use crate::limits::Limits;
 use crate::registry::record::PREDECESSOR;
 use crate::registry::{AnchorRecord, Link};
 
@@ -24,7 +24,11 @@ pub const MAX_PREDECESSORS: usize = 20;
 /// - Predecessors submitted for a variant with no current link are kept, in their order, after the rest. A variant
 ///   the submission drops loses its stored history.
 /// - At most `MAX_PREDECESSORS` per variant and `limits.links` in all are kept; the oldest go first.
-pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> AnchorRecord {
+pub fn merge(
+    previous: Option<&AnchorRecord>,
+    mut submitted: AnchorRecord,
+    limits: &Limits,
+) -> AnchorRecord {
     submitted.collapse_duplicates();
     let (current, offered): (Vec<Link>, Vec<Link>) = std::mem::take(&mut submitted.links)
         .into_iter()
@@ -32,7 +36,7 @@ pub fn merge(previous: Option<&AnchorRecord>, mut submitted: AnchorRecord) -> An
     let before: &[Link] = previous.map_or(&[], |p| &p.links);
     let mut history = History {
         links: Vec::with_capacity(current.len() + offered.len()),
-        left: limits::get().links,
+        left: limits.links,
     };
     for (i, link) in current.iter().enumerate() {
         if current[..i].iter().any(|c| c.same_variant(link)) {
@@ -144,6 +148,11 @@ pub fn history(record: &AnchorRecord) -> Vec<(&Link, Vec<&Link>)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// `merge` under the shipped limits.
+    fn merge(previous: Option<&AnchorRecord>, submitted: AnchorRecord) -> AnchorRecord {
+        super::merge(previous, submitted, &Limits::default())
+    }
 
     fn dpp(href: &str, lang: &str) -> Link {
         Link {
@@ -313,7 +322,7 @@ mod tests {
 
     #[test]
     fn an_anchor_keeps_at_most_the_link_limit_of_predecessors() {
-        let max = limits::get().links;
+        let max = Limits::default().links;
         let langs: Vec<String> = (0..max + 10).map(|i| format!("l{i}")).collect();
         let first = record(langs.iter().map(|l| dpp("https://a/1", l)).collect());
         let second = merge(
@@ -323,6 +332,23 @@ mod tests {
         let predecessors = second.links.iter().filter(|l| l.is_predecessor()).count();
         assert_eq!(predecessors, max);
         assert_eq!(merge(Some(&second), second.clone()), second);
+    }
+
+    #[test]
+    fn the_limits_passed_in_bound_the_predecessors() {
+        let limits = Limits {
+            links: 3,
+            ..Limits::default()
+        };
+        let langs: Vec<String> = (0..5).map(|i| format!("l{i}")).collect();
+        let first = record(langs.iter().map(|l| dpp("https://a/1", l)).collect());
+        let second = super::merge(
+            Some(&first),
+            record(langs.iter().map(|l| dpp("https://a/2", l)).collect()),
+            &limits,
+        );
+        let predecessors = second.links.iter().filter(|l| l.is_predecessor()).count();
+        assert_eq!(predecessors, 3);
     }
 
     /// Links drawn from a small space, so that variants, targets and predecessors collide often.

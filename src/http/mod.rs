@@ -21,6 +21,7 @@ pub mod wellknown;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::identifier::Parser;
+use crate::limits::Limits;
 use crate::registry::LinkStore;
 use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub vocabulary: Arc<Vocabulary>,
     pub auth: Arc<Authenticator>,
     pub settings: Settings,
+    /// The size limits of one anchor (`[limits]`), checked by every write.
+    pub limits: Limits,
     pub parser: Arc<Parser>,
     /// Resolutions in flight may not exceed this (`limits.max_concurrent_resolutions`).
     pub resolutions: Arc<tokio::sync::Semaphore>,
@@ -79,6 +82,7 @@ impl AppState {
         crate::registration::Target {
             store: self.store.as_ref(),
             vocabulary: &self.vocabulary,
+            limits: &self.limits,
             key,
         }
     }

@@ -9,7 +9,12 @@ use serde::Deserialize;
 fn run(body: &str) -> Result<Validated, Vec<FieldError>> {
     let sub = parse(body.as_bytes()).map_err(|e| vec![e])?;
     let schemes = crate::identifier::scheme::SchemeSet::embedded().unwrap();
-    validate(sub, &Vocabulary::embedded(), schemes.gs1().unwrap())
+    validate(
+        sub,
+        &Vocabulary::embedded(),
+        schemes.gs1().unwrap(),
+        &crate::limits::Limits::default(),
+    )
 }
 
 fn fields(body: &str) -> Vec<String> {

@@ -3,7 +3,7 @@
 use super::FieldError;
 use super::submission::{LinkSubmission, Submission};
 use crate::identifier::scheme::Scheme;
-use crate::limits::{self, Limits};
+use crate::limits::Limits;
 use crate::registry::{AnchorRecord, Link};
 use crate::vocabulary::{self, Vocabulary};
 
@@ -13,11 +13,13 @@ pub struct Validated {
     pub warnings: Vec<String>,
 }
 
-/// Checks a submission for an identifier of `scheme` (which limits the vocabularies its links may use).
+/// Checks a submission for an identifier of `scheme` (which limits the vocabularies its links may use) against
+/// `limits`.
 pub fn validate(
     sub: Submission,
     vocab: &Vocabulary,
     scheme: &Scheme,
+    limits: &Limits,
 ) -> Result<Validated, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -26,7 +28,7 @@ pub fn validate(
         links: max_links,
         text: max_text,
         ..
-    } = limits::get();
+    } = *limits;
     if let Some(msg) = text_problem(&description, max_text) {
         errors.push(FieldError::new("itemDescription", msg));
     }
@@ -48,7 +50,7 @@ pub fn validate(
         .links
         .into_iter()
         .enumerate()
-        .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, &mut errors, &mut warnings))
+        .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, limits, &mut errors, &mut warnings))
         .collect();
     find_duplicates(&links, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
@@ -76,6 +78,7 @@ pub(super) fn validate_link(
     l: LinkSubmission,
     vocab: &Vocabulary,
     scheme: &Scheme,
+    limits: &Limits,
     errors: &mut Vec<FieldError>,
     warnings: &mut Vec<String>,
 ) -> Option<Link> {
@@ -109,12 +112,12 @@ pub(super) fn validate_link(
         }
     };
     // Field names are formatted only for an error: most links have none.
-    let href = check_url(l.href).unwrap_or_else(|msg| {
+    let href = check_url(l.href, limits.url).unwrap_or_else(|msg| {
         errors.push(FieldError::new(field("href"), msg));
         String::new()
     });
     let title = trimmed(l.title);
-    if let Some(msg) = text_problem(&title, limits::get().text) {
+    if let Some(msg) = text_problem(&title, limits.text) {
         errors.push(FieldError::new(field("title"), msg));
     }
     if let Some(t) = &l.media_type {
@@ -144,7 +147,7 @@ pub(super) fn validate_link(
     ];
     for (name, values) in lists {
         for (j, v) in values.iter().enumerate() {
-            if v.trim().is_empty() || v.len() > limits::get().text || has_control(v) {
+            if v.trim().is_empty() || v.len() > limits.text || has_control(v) {
                 errors.push(FieldError::new(
                     format!("links[{i}].{name}[{j}]"),
                     "must be a non-empty string without control characters",
@@ -230,9 +233,9 @@ pub(super) fn trimmed(s: String) -> String {
 }
 
 /// Checks a target URL and returns the form to store: as given when it is plain ASCII, else the URL parser's
-/// percent-encoded serialisation, so it is always safe in a `Location` header. `Err`: what is wrong.
-pub(super) fn check_url(href: String) -> Result<String, String> {
-    let max_url = limits::get().url;
+/// percent-encoded serialisation, so it is always safe in a `Location` header, and at most `max_url` bytes long.
+/// `Err`: what is wrong.
+pub(super) fn check_url(href: String, max_url: usize) -> Result<String, String> {
     if href.len() > max_url {
         return Err(format!("longer than {max_url} bytes"));
     }

@@ -3,6 +3,7 @@
 use super::default_link::{Fallback, settle_default};
 use super::{FieldError, Submission, validate};
 use crate::identifier::Identifier;
+use crate::limits::Limits;
 use crate::registry::{AnchorRecord, LinkStore, Precondition, PutOutcome, StoreError};
 use crate::vocabulary::Vocabulary;
 
@@ -26,6 +27,7 @@ pub enum Written {
 pub struct Target<'a> {
     pub store: &'a dyn LinkStore,
     pub vocabulary: &'a Vocabulary,
+    pub limits: &'a Limits,
     pub key: &'a Identifier,
 }
 
@@ -99,13 +101,14 @@ fn to_store(
     record: AnchorRecord,
     above: &[Option<&AnchorRecord>],
 ) -> Result<AnchorRecord, WriteError> {
-    let mut record = crate::versions::merge(previous, record);
+    let mut record = crate::versions::merge(previous, record, target.limits);
     settle_default(&mut record, above, Fallback::FirstLink)
         .map_err(|e| WriteError::Invalid(vec![e]))?;
     validate(
         Submission::of(&record),
         target.vocabulary,
         target.key.scheme(),
+        target.limits,
     )
     .map(|v| v.record)
     .map_err(WriteError::Invalid)

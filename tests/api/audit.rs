@@ -3,6 +3,8 @@
 //! the middle of a write storm the trail and the anchors still agree.
 
 use crate::support;
+use crate::support::app::TestApp;
+use crate::support::client::{Api, client};
 
 use crate::support::redis::{RedisCluster, RedisServer};
 use crate::support::server::{ADMIN_TOKEN, Server};
@@ -51,13 +53,13 @@ fn anchor(description: &str, href: &str) -> Value {
 }
 
 async fn call(
-    server: &Server,
+    server: &impl Api,
     method: Method,
     path: &str,
     token: &str,
     body: Option<Value>,
 ) -> u16 {
-    let mut request = Server::client()
+    let mut request = client()
         .request(method, server.url(path))
         .bearer_auth(token);
     if let Some(body) = body {
@@ -66,8 +68,8 @@ async fn call(
     request.send().await.unwrap().status().as_u16()
 }
 
-async fn trail(server: &Server, query: &str, token: &str) -> (StatusCode, Value) {
-    let r = Server::client()
+async fn trail(server: &impl Api, query: &str, token: &str) -> (StatusCode, Value) {
+    let r = client()
         .get(server.url(&format!("/api/v1/audit?{query}")))
         .bearer_auth(token)
         .send()
@@ -105,7 +107,7 @@ fn row(
 }
 
 /// The same script of writes against any store, then what the trail must say about it.
-async fn writes_are_audited(server: &Server) {
+async fn writes_are_audited(server: &impl Api) {
     let started = chrono::Utc::now() - chrono::Duration::seconds(5);
     let batch = format!("{G}/10/ABC");
     let anchors = |id: &str| format!("/api/v1/anchors/{id}");
@@ -154,7 +156,7 @@ async fn writes_are_audited(server: &Server) {
         .await,
         403
     );
-    let r = Server::client()
+    let r = client()
         .put(server.url(&anchors(G)))
         .bearer_auth(ACME)
         .header("If-Match", "\"9\"")
@@ -175,7 +177,7 @@ async fn writes_are_audited(server: &Server) {
         400
     );
     assert_eq!(
-        Server::client()
+        client()
             .delete(server.url(&anchors(G)))
             .send()
             .await
@@ -257,7 +259,7 @@ async fn writes_are_audited(server: &Server) {
             .as_ref()
             .map(|c| format!("&after={c}"))
             .unwrap_or_default();
-        let r = Server::client()
+        let r = client()
             .get(server.url(&format!("/api/v1/audit?identifier={G}&limit=2{after}")))
             .bearer_auth(ACME)
             .send()
@@ -300,7 +302,7 @@ async fn writes_are_audited(server: &Server) {
         problem["detail"].as_str().unwrap().contains("01/0950600*"),
         "{problem}"
     );
-    let r = Server::client()
+    let r = client()
         .get(server.url(&format!("/api/v1/audit?identifier={G}")))
         .send()
         .await
@@ -356,7 +358,7 @@ async fn writes_are_audited(server: &Server) {
 #[tokio::test]
 async fn writes_are_audited_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", &config(dir.path())]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", &config(dir.path())]).await;
     writes_are_audited(&server).await;
 }
 
@@ -364,7 +366,7 @@ async fn writes_are_audited_on_the_embedded_store() {
 async fn writes_are_audited_on_redis() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--config",
         &config(dir.path()),
@@ -454,7 +456,7 @@ async fn a_crash_never_separates_a_write_from_its_entry() {
         );
         writers.push(tokio::spawn(async move {
             for n in 0..1000 {
-                let r = Server::client()
+                let r = client()
                     .put(&url)
                     .bearer_auth(ACME)
                     .json(&anchor("Lot", &format!("https://a.example/{n}")))
@@ -484,7 +486,7 @@ async fn a_crash_never_separates_a_write_from_its_entry() {
         "the storm wrote too little to test: {acknowledged:?}"
     );
     for id in &ids {
-        let r = Server::client()
+        let r = client()
             .get(server.url(&format!("/api/v1/anchors/{id}")))
             .bearer_auth(ACME)
             .send()
@@ -678,7 +680,7 @@ async fn the_server_trims_past_the_retention_from_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("retain.toml");
     std::fs::write(&config, "[audit]\nretain_days = 30\n").unwrap();
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--config",
         config.to_str().unwrap(),

@@ -4,6 +4,9 @@
 //! replays refused, 401 with `WWW-Authenticate` for a missing or bad credential and 403 for an out-of-scope write,
 //! both problem+json naming the scope needed, and nothing written on any refusal.
 
+use crate::support::app::TestApp;
+use crate::support::client::problem;
+use crate::support::client::{Api, client};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::redis::RedisServer;
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
@@ -180,23 +183,29 @@ impl Issuer {
         self.config_with("", extra)
     }
 
-    async fn start_with_config(config: &str) -> Server {
-        Server::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", config]).await
+    async fn start_with_config(config: &str) -> TestApp {
+        TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", config]).await
     }
 
-    async fn server(&self, extra: &str) -> Server {
+    async fn server(&self, extra: &str) -> TestApp {
         Self::start_with_config(&self.config(extra)).await
+    }
+
+    /// As `server`, as a subprocess (to restart it).
+    async fn subprocess(&self, extra: &str) -> Server {
+        let config = self.config(extra);
+        Server::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
     }
 }
 
 async fn send(
-    server: &Server,
+    server: &impl Api,
     method: Method,
     path: &str,
     body: &[u8],
     authorization: Option<String>,
 ) -> Response {
-    let mut request = Server::client().request(method, server.url(path));
+    let mut request = client().request(method, server.url(path));
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
@@ -210,7 +219,7 @@ async fn send(
 
 /// Sends a request with a correct token for it.
 async fn signed(
-    server: &Server,
+    server: &impl Api,
     signer: &Signer,
     method: Method,
     path: &str,
@@ -218,19 +227,6 @@ async fn signed(
 ) -> Response {
     let token = signer.token(method.as_str(), path, body);
     send(server, method, path, body, Some(format!("DID {token}"))).await
-}
-
-/// Asserts a problem document and returns it.
-async fn problem(r: Response, status: u16) -> Value {
-    let url = r.url().clone();
-    let actual = r.status().as_u16();
-    let content_type = r.headers()["content-type"].clone();
-    let text = r.text().await.expect("body");
-    assert_eq!(actual, status, "{url}: {text}");
-    assert_eq!(content_type, "application/problem+json", "{url}");
-    let body: Value = serde_json::from_str(&text).expect("problem JSON");
-    assert_eq!(body["status"], status, "{body}");
-    body
 }
 
 /// A 401 problem whose detail contains `needle`.
@@ -242,8 +238,8 @@ async fn refused(r: Response, needle: &str) -> Value {
 }
 
 /// The stored version of an anchor (read with the admin token), or None.
-async fn version(server: &Server, identifier: &str) -> Option<u64> {
-    let r = Server::client()
+async fn version(server: &impl Api, identifier: &str) -> Option<u64> {
+    let r = client()
         .get(server.url(&anchor_path(identifier)))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -264,7 +260,7 @@ async fn es256_and_eddsa_signed_writes_are_accepted_and_resolve() {
     let path = anchor_path(GTIN);
     let r = signed(&server, &issuer.es256, Method::PUT, &path, &product("Pack")).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let scan = Server::client()
+    let scan = client()
         .get(server.url(&format!("/{GTIN}")))
         .send()
         .await
@@ -349,7 +345,7 @@ async fn es256_and_eddsa_signed_writes_are_accepted_and_resolve() {
 async fn anonymous_scans_cannot_starve_a_did_writer() {
     let issuer = Issuer::start().await;
     let config = issuer.config("");
-    let server = Server::start_with_env(
+    let server = TestApp::start_with_env(
         &["--no-demo", "--resolver-root", ROOT, "--config", &config],
         &[
             ("IDR_OUTBOUND__PER_HOST_BURST", "2"),
@@ -369,11 +365,7 @@ async fn anonymous_scans_cannot_starve_a_did_writer() {
         format!("/{}:made-up-2", issuer.did),
         format!("/{}", issuer.did),
     ] {
-        let r = Server::client()
-            .get(server.url(&path))
-            .send()
-            .await
-            .unwrap();
+        let r = client().get(server.url(&path)).send().await.unwrap();
         statuses.push(r.status().as_u16());
     }
     assert_eq!(
@@ -405,7 +397,7 @@ async fn did_writers_work_with_public_did_resolution_off() {
     )
     .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let public = Server::client()
+    let public = client()
         .get(server.url(&format!("/{}", issuer.did)))
         .send()
         .await
@@ -757,7 +749,7 @@ fn bad_did_writers_stop_start_up_naming_the_field() {
 #[tokio::test]
 async fn replays_are_refused_after_a_restart_of_the_embedded_store() {
     let issuer = Issuer::start().await;
-    let mut server = issuer.server("").await;
+    let mut server = issuer.subprocess("").await;
     let path = anchor_path(GTIN);
     let body = product("Pack");
     let token = issuer.es256.token("PUT", &path, &body);
@@ -819,7 +811,7 @@ async fn the_redis_claim_of_a_token_waits_for_the_replica() {
     }
     let issuer = Issuer::start().await;
     let config = issuer.config("[store]\nredis_wait_replicas = 1\nredis_wait_timeout_ms = 2000\n");
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--resolver-root",
         ROOT,

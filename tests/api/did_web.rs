@@ -2,9 +2,13 @@
 //! local HTTPS host (`tests/api/support/did_host.rs`). Nothing here needs the internet. Expected values come from the
 //! did:web method, UNTP's DID-to-linkset mapping (requirements 102-104, test case T18) and the issue.
 
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::client::{location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{Server, binary};
+use crate::support::server::binary;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -39,12 +43,12 @@ fn product_document(did: &str) -> Value {
 
 /// Starts idr trusting `host`'s CA and allowed to reach it (it is on loopback, which the outbound guard refuses
 /// unless told otherwise), with extra `[did_web]` settings (TOML lines).
-async fn start_idr(host: &DidHost, did_web: &str) -> Server {
+async fn start_idr(host: &DidHost, did_web: &str) -> TestApp {
     start_idr_with(host, did_web, "").await
 }
 
 /// As `start_idr`, with extra `[outbound]` settings too.
-async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> Server {
+async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> TestApp {
     let config = host.dir().join("idr.toml");
     let ca = host.ca_file();
     let toml = format!(
@@ -53,32 +57,20 @@ async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> Server
     );
     std::fs::write(&config, toml).expect("write config");
     let config = config.display().to_string();
-    Server::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
 }
 
-async fn get(server: &Server, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = Server::client().get(server.url(path));
+async fn get(server: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = client().get(server.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     request.send().await.expect("request")
 }
 
-fn location(response: &Response) -> &str {
-    response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 /// Checks a problem document and returns its `detail`.
-async fn problem(response: Response, status: StatusCode) -> String {
-    assert_eq!(response.status(), status);
-    let content_type = response.headers()[header::CONTENT_TYPE].clone();
-    assert_eq!(content_type, "application/problem+json");
-    let body: Value = response.json().await.expect("problem JSON");
-    assert_eq!(body["status"], status.as_u16());
+async fn problem_detail(response: Response, status: StatusCode) -> String {
+    let body = problem(response, status.as_u16()).await;
     body["detail"].as_str().expect("detail").to_string()
 }
 
@@ -183,7 +175,8 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
         "?linkType=gs1:pip",
         "?service=dia&linkType=untp:dpp",
     ] {
-        let detail = problem(get(&server, &at(query), &[]).await, StatusCode::NOT_FOUND).await;
+        let detail =
+            problem_detail(get(&server, &at(query), &[]).await, StatusCode::NOT_FOUND).await;
         assert!(detail.contains(&did), "{query}: {detail}");
     }
 
@@ -212,7 +205,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
         &DidHost::document_path(&["wrong"]),
         Reply::json(&product_document(&other)),
     );
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{wrong}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
@@ -227,7 +220,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     let slow_doc = Reply::json(&product_document(&slow)).delayed(Duration::from_secs(10));
     host.serve(&DidHost::document_path(&["slow"]), slow_doc);
     let started = Instant::now();
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{slow}"), &[]).await,
         StatusCode::GATEWAY_TIMEOUT,
     )
@@ -254,7 +247,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     );
     for did in [&big, &endless] {
         let started = Instant::now();
-        let detail = problem(
+        let detail = problem_detail(
             get(&server, &format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
@@ -281,7 +274,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     for (name, reply, words) in cases {
         host.serve(&DidHost::document_path(&[name]), reply);
         let did = host.did(&[name]);
-        let detail = problem(
+        let detail = problem_detail(
             get(&server, &format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
@@ -291,7 +284,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
 
     // A document that is not there: 404.
     let missing = host.did(&["missing"]);
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{missing}"), &[]).await,
         StatusCode::NOT_FOUND,
     )
@@ -320,10 +313,10 @@ async fn bad_dids_are_400_without_any_fetch() {
     ];
     for (path, words) in cases {
         let r = get(&server, path, &[]).await;
-        let detail = problem(r, StatusCode::BAD_REQUEST).await;
+        let detail = problem_detail(r, StatusCode::BAD_REQUEST).await;
         assert!(detail.contains(words), "{path}: {detail}");
     }
-    let r = Server::client()
+    let r = client()
         .post(server.url("/did:web:example.com"))
         .send()
         .await
@@ -440,8 +433,8 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
     // The system roots alone do not trust the test CA: a generic 502 naming the DID; the TLS error is logged only.
     let config = host.dir().join("no-ca.toml");
     std::fs::write(&config, "[outbound]\nallow = [\"localhost\"]\n").unwrap();
-    let plain = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let detail = problem(
+    let plain = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let detail = problem_detail(
         get(&plain, &format!("/{did}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
@@ -461,7 +454,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
 async fn resolution_can_be_switched_off() {
     let host = DidHost::start().await;
     let server = start_idr(&host, "enabled = false").await;
-    let detail = problem(
+    let detail = problem_detail(
         get(&server, &format!("/{}", host.did(&[])), &[]).await,
         StatusCode::NOT_FOUND,
     )
@@ -521,7 +514,7 @@ async fn an_unreadable_ca_file_stops_start_up_naming_the_field() {
 async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
     let host = DidHost::start().await;
     let origin = format!("https://localhost:{}", host.port);
-    let issuer = Server::start_with(&["--no-demo", "--resolver-root", &origin]).await;
+    let issuer = TestApp::start_with(&["--no-demo", "--resolver-root", &origin]).await;
     let body = json!({"itemDescription": "Battery pack", "defaultLinkType": "untp:dpp", "links": [
         {"linkType": "untp:dpp", "href": DPP_EN, "title": "Passport", "type": "application/vc+jwt", "hreflang": ["en"]},
         {"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Product page", "type": "text/html"}]});

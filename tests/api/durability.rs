@@ -1,5 +1,6 @@
 //! Durability: a write answered 2xx survives `kill -9`; `idr import` / `idr export` round-trip through NDJSON.
 
+use crate::support::client::{Api, location};
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -31,21 +32,6 @@ async fn api(server: &Server, method: Method, identifier: &str, body: Option<&Va
     request.send().await.expect("API request")
 }
 
-async fn resolve(server: &Server, path: &str) -> Response {
-    Server::client()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("resolve")
-}
-
-fn location(r: &Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().expect("ASCII").to_string())
-        .unwrap_or_default()
-}
-
 async fn stored(server: &Server, identifier: &str) -> Option<Value> {
     let r = api(server, Method::GET, identifier, None).await;
     match r.status().as_u16() {
@@ -64,7 +50,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let record = stored(&server, GTIN).await.expect("survived the crash");
     assert_eq!(record["version"], 1);
     assert_eq!(record["itemDescription"], "Pack");
-    let r = resolve(&server, "/01/09520123456788").await;
+    let r = server.resolve("/01/09520123456788").await;
     assert_eq!(r.status(), 307);
     assert_eq!(location(&r), PIP_EN);
 
@@ -76,7 +62,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let record = stored(&server, GTIN).await.expect("survived");
     assert_eq!(record["version"], 2);
     assert_eq!(record["itemDescription"], "Pack v2");
-    let r = resolve(&server, "/01/09520123456788").await;
+    let r = server.resolve("/01/09520123456788").await;
     assert_eq!(location(&r), v2);
     // The version counter continues after the restart.
     let r = api(&server, Method::PUT, GTIN, Some(&product("Pack v3", v2))).await;
@@ -88,7 +74,7 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(r.status(), 204);
     server.crash_and_restart().await;
     assert!(stored(&server, GTIN).await.is_none());
-    assert_eq!(resolve(&server, "/01/09520123456788").await.status(), 404);
+    assert_eq!(server.resolve("/01/09520123456788").await.status(), 404);
 }
 
 #[tokio::test]
@@ -102,7 +88,9 @@ async fn burst_of_writes_survives_kill_9() {
             .await
             .unwrap_or_else(|| panic!("{identifier} lost"));
         assert_eq!(record["itemDescription"], format!("Serial {i}"));
-        let r = resolve(&server, &format!("/{identifier}?linkType=untp:dpp")).await;
+        let r = server
+            .resolve(&format!("/{identifier}?linkType=untp:dpp"))
+            .await;
         assert_eq!(r.status(), 307, "{identifier}");
         assert_eq!(
             location(&r),

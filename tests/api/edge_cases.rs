@@ -2,8 +2,12 @@
 //! dot-segment values, ETags across delete and re-create, demo data only on first start.
 
 use crate::support;
+use crate::support::client::Api;
+use crate::support::client::client;
 
-use crate::support::server::{ADMIN_TOKEN, Server};
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::server::Server;
 use serde_json::json;
 
 const DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
@@ -20,7 +24,7 @@ fn dpp(href: &str, rel: Option<&str>) -> serde_json::Value {
 #[tokio::test]
 async fn the_latest_version_is_the_target_and_the_default() {
     let server =
-        Server::start_with(&["--no-demo", "--resolver-root", "https://resolver.example"]).await;
+        TestApp::start_with(&["--no-demo", "--resolver-root", "https://resolver.example"]).await;
     server
         .put_anchor(
             "01/09520123456788",
@@ -31,7 +35,7 @@ async fn the_latest_version_is_the_target_and_the_default() {
                 dpp("https://c.example/v2", None)]}),
         )
         .await;
-    let client = Server::client();
+    let client = client();
     for query in ["", "?linkType=untp:dpp"] {
         let r = client
             .get(server.url(&format!("/01/09520123456788{query}")))
@@ -66,7 +70,7 @@ async fn the_latest_version_is_the_target_and_the_default() {
 
 #[tokio::test]
 async fn asking_for_default_link_gets_the_default() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             "01/09520123456788",
@@ -78,7 +82,7 @@ async fn asking_for_default_link_gets_the_default() {
         "defaultlink",
         "https://ref.gs1.org/voc/defaultLink",
     ] {
-        let r = Server::client()
+        let r = client()
             .get(server.url(&format!("/01/09520123456788?linkType={lt}")))
             .send()
             .await
@@ -96,14 +100,14 @@ async fn asking_for_default_link_gets_the_default() {
 
 #[tokio::test]
 async fn foreign_query_parameters_are_forwarded_untouched() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             "01/09520123456788",
             json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://b.example/p", "title": "p"}]}),
         )
         .await;
-    let client = Server::client();
+    let client = client();
     for query in ["note=50%", "x=%FF", "a=1;b=2", "linkType=", "language="] {
         let r = client
             .get(server.url(&format!("/01/09520123456788?{query}")))
@@ -127,7 +131,7 @@ async fn foreign_query_parameters_are_forwarded_untouched() {
 
 #[tokio::test]
 async fn dot_segment_values_are_refused_not_mistaken_for_the_parent() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://b.example/p", "title": "p"}]});
     server.put_anchor("01/09520123456788", body.clone()).await;
     // Sent raw on purpose: a URL library would resolve `%2E%2E` away before it left the client.
@@ -156,10 +160,10 @@ async fn raw_http(port: u16, request_line: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn etags_never_repeat_after_delete_and_recreate() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://b.example/p", "title": "p"}]});
     let url = server.url("/api/v1/anchors/01/09520123456788");
-    let client = Server::client();
+    let client = client();
     server.put_anchor("01/09520123456788", body.clone()).await;
     let r = client
         .delete(&url)
@@ -202,8 +206,9 @@ async fn etags_never_repeat_after_delete_and_recreate() {
 
 #[tokio::test]
 async fn demo_data_loads_on_first_start_only() {
+    // A subprocess: it is killed and restarted.
     let mut server = Server::start_with(&[]).await;
-    let client = Server::client();
+    let client = client();
     let r = client
         .get(server.url("/01/09520123456788"))
         .send()

@@ -26,8 +26,10 @@
 //! Where the suite's code does not do what its own message says, the intent is ported and the literal
 //! behaviour is described in a comment (see [`redirect_per_link_type`] and [`methods_check`]).
 
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::schema::{self, SchemaKind};
-use crate::support::server::Server;
 use regex::Regex;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -54,8 +56,8 @@ const TRACE_ABC: &str = "https://brand.example/trace/ABC";
 
 /// A resolver rooted at [`ROOT`] holding the GTIN (pip in en and de, the default; a certificate; two videos the
 /// request cannot tell apart) and its batch ABC (a traceability link of its own, no default of its own).
-async fn start() -> Server {
-    let server = Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
+async fn start() -> TestApp {
+    let server = TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
     server
         .put_anchor(
             "01/09520123456788",
@@ -95,7 +97,7 @@ async fn start() -> Server {
 // ------------------------------------------------------------------------------------------------ HTTP
 
 /// The loopback URL for a URL under [`ROOT`].
-fn on(server: &Server, uri: &str) -> String {
+fn on(server: &TestApp, uri: &str) -> String {
     let path = uri
         .strip_prefix(ROOT)
         .unwrap_or_else(|| panic!("{uri} is not under {ROOT}"));
@@ -128,7 +130,7 @@ impl Reply {
 }
 
 async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = Server::client().request(method.clone(), url);
+    let mut request = client().request(method.clone(), url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -149,7 +151,7 @@ async fn send(method: Method, url: &str, headers: &[(&str, &str)]) -> Reply {
 /// `tester.php?test=getAllHeaders`: GET, no redirects followed, the suite's `Origin`, and `Accept` /
 /// `Accept-Language` when the suite supplies a media type / language.
 async fn get_all_headers(
-    server: &Server,
+    server: &TestApp,
     uri: &str,
     accept: Option<&str>,
     lang: Option<&str>,
@@ -165,13 +167,13 @@ async fn get_all_headers(
 }
 
 /// `tester.php?test=getLinksetHeaders`: as `getAllHeaders` with `Accept: application/linkset+json`.
-async fn get_linkset_headers(server: &Server, uri: &str) -> Reply {
+async fn get_linkset_headers(server: &TestApp, uri: &str) -> Reply {
     let headers = [("Origin", SUITE_ORIGIN), ("Accept", LINKSET_JSON)];
     send(Method::GET, &on(server, uri), &headers).await
 }
 
 /// `tester.php?test=getLinkset`: GET with only `Accept: application/linkset+json`.
-async fn get_linkset(server: &Server, uri: &str) -> Reply {
+async fn get_linkset(server: &TestApp, uri: &str) -> Reply {
     send(Method::GET, &on(server, uri), &[("Accept", LINKSET_JSON)]).await
 }
 
@@ -634,7 +636,7 @@ async fn lt_accept_header() {
 
 /// The suite's way to the linkset: `getLinkset` on the DL, with no `linkType` when the `Accept` header worked
 /// (`ltAcceptHeader`), else with `linkType=linkset`, else `linkType=all`.
-async fn fetch_linkset(server: &Server, dl: &str) -> (Reply, Value) {
+async fn fetch_linkset(server: &TestApp, dl: &str) -> (Reply, Value) {
     let base = strip_query(dl);
     let uri = if get_linkset_headers(server, &format!("{base}?linkType=all"))
         .await

@@ -1,8 +1,10 @@
 //! Limits and flood protection over real HTTP: oversize URIs and headers, deep JSON, the per-credential rate limit on
 //! the management API, and shedding of resolutions beyond the concurrency cap.
 
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::client::client;
 use crate::support::did_host::{DidHost, Reply};
-use crate::support::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -22,8 +24,8 @@ async fn problem_status(r: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn oversize_requests_get_the_right_4xx() {
-    let server = Server::start().await;
-    let client = Server::client();
+    let server = TestApp::start().await;
+    let client = client();
     let long = format!("/01/09520123456788/10/{}", "A".repeat(5000));
     let (status, body) = problem_status(client.get(server.url(&long)).send().await.unwrap()).await;
     assert_eq!(status, 414);
@@ -86,8 +88,8 @@ async fn the_management_api_is_rate_limited_per_credential() {
         "[limits]\nmanagement_requests_per_second = 1\nmanagement_burst = 3\n",
     )
     .unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let client = Server::client();
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let client = client();
     let get = || {
         client
             .get(server.url("/api/v1/anchors/01/09520123456788"))
@@ -131,19 +133,12 @@ async fn resolutions_beyond_the_cap_are_shed_at_once() {
         host.ca_file().display().to_string()
     );
     std::fs::write(&config, toml).unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     let slow_url = server.url(&format!("/{did}"));
-    let slow = tokio::spawn(async move {
-        Server::client()
-            .get(slow_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
+    let slow = tokio::spawn(async move { client().get(slow_url).send().await.unwrap().status() });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -157,7 +152,7 @@ async fn resolutions_beyond_the_cap_are_shed_at_once() {
     // The slow resolution itself completes normally (a document without services: its empty linkset).
     assert_eq!(slow.await.unwrap(), 200);
     assert_eq!(
-        Server::client()
+        client()
             .get(server.url("/01/09520123456788"))
             .send()
             .await

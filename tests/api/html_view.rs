@@ -2,7 +2,9 @@
 //! the same linkset embedded for machines; every other answer is unchanged. Then headless Chromium renders the page
 //! at phone width and the screenshot must show something.
 
-use crate::support::server::Server;
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
 use reqwest::Response;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -15,8 +17,8 @@ const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*
 const GTIN: &str = "01/09520123456788";
 const SERIAL: &str = "01/09520123456788/21/12345";
 
-async fn get(server: &Server, path: &str, accept: &str) -> Response {
-    Server::client()
+async fn get(server: &TestApp, path: &str, accept: &str) -> Response {
+    client()
         .get(server.url(path))
         .header("accept", accept)
         .send()
@@ -25,7 +27,7 @@ async fn get(server: &Server, path: &str, accept: &str) -> Response {
 }
 
 /// A product with pages in two languages, and a serial whose passport has an earlier version and an update action.
-async fn register(server: &Server) {
+async fn register(server: &TestApp) {
     server
         .put_anchor(
             GTIN,
@@ -66,7 +68,7 @@ fn embedded_linkset(html: &str) -> Value {
     serde_json::from_str(&html[start..end]).expect("the embedded linkset is JSON")
 }
 
-async fn html_page(server: &Server, path: &str, status: u16) -> String {
+async fn html_page(server: &TestApp, path: &str, status: u16) -> String {
     let r = get(server, path, BROWSER).await;
     assert_eq!(r.status(), status, "{path}");
     let h = r.headers();
@@ -86,7 +88,7 @@ async fn html_page(server: &Server, path: &str, status: u16) -> String {
     r.text().await.expect("body")
 }
 
-async fn json_linkset(server: &Server, path: &str) -> Value {
+async fn json_linkset(server: &TestApp, path: &str) -> Value {
     let r = get(server, path, "application/linkset+json").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/linkset+json");
@@ -95,7 +97,7 @@ async fn json_linkset(server: &Server, path: &str) -> Value {
 
 #[tokio::test]
 async fn a_browser_asking_for_the_linkset_gets_a_page_with_the_same_linkset_inside() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register(&server).await;
     let html = html_page(&server, &format!("/{SERIAL}?linkType=linkset"), 200).await;
     for text in [
@@ -127,7 +129,7 @@ async fn a_browser_asking_for_the_linkset_gets_a_page_with_the_same_linkset_insi
 
 #[tokio::test]
 async fn everything_else_is_unchanged() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register(&server).await;
     // A scan from a browser still redirects.
     let r = get(&server, &format!("/{GTIN}"), BROWSER).await;
@@ -170,7 +172,7 @@ async fn everything_else_is_unchanged() {
 
 #[tokio::test]
 async fn multiple_choices_are_a_page_listing_the_candidates() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             GTIN,
@@ -197,7 +199,7 @@ async fn multiple_choices_are_a_page_listing_the_candidates() {
 
 #[tokio::test]
 async fn hostile_titles_are_escaped() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let attack = "</script><script>alert(1)</script>";
     server
         .put_anchor(
@@ -298,7 +300,7 @@ async fn chromium_renders_the_page_at_phone_width() {
         );
         return;
     };
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("phone.png");
@@ -318,7 +320,7 @@ async fn chromium_renders_the_page_at_phone_width() {
 #[ignore = "writes docs/html-view-phone.png; run by hand"]
 async fn docs_screenshot() {
     let browser = chromium().expect("chromium on PATH");
-    let server = Server::start_with(&["--resolver-root", "https://id.example.com"]).await;
+    let server = TestApp::start_with(&["--resolver-root", "https://id.example.com"]).await;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/html-view-phone.png");
     let url = server.url(&format!("/{SERIAL}?linkType=linkset"));
     let written = out.clone();
@@ -332,7 +334,7 @@ async fn docs_screenshot() {
 /// loads nothing (no scripts, fonts, images or style sheets from anywhere).
 #[tokio::test]
 async fn the_root_is_a_home_page_for_browsers() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let response = get(&server, "/", BROWSER).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
@@ -386,7 +388,7 @@ async fn the_root_is_a_home_page_for_browsers() {
 /// Other clients get JSON pointing to the description file; `HEAD` is the same without a body.
 #[tokio::test]
 async fn the_root_points_other_clients_to_the_description_file() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     for accept in ["*/*", "application/json", ""] {
         let response = get(&server, "/", accept).await;
         assert_eq!(response.status(), 200, "Accept: {accept}");
@@ -401,7 +403,7 @@ async fn the_root_points_other_clients_to_the_description_file() {
         let body: Value = response.json().await.unwrap();
         let description = body["resolverDescription"].as_str().unwrap();
         assert_eq!(description, format!("{}/.well-known/resolver", server.base));
-        let described: Value = Server::client()
+        let described: Value = client()
             .get(description)
             .send()
             .await
@@ -412,7 +414,7 @@ async fn the_root_points_other_clients_to_the_description_file() {
         assert_eq!(described["resolverRoot"], server.base);
     }
     for accept in ["*/*", BROWSER] {
-        let head = Server::client()
+        let head = client()
             .head(server.url("/"))
             .header("accept", accept)
             .send()
@@ -427,7 +429,7 @@ async fn the_root_points_other_clients_to_the_description_file() {
         assert_eq!(head.headers()["content-type"], expected);
         assert!(head.bytes().await.unwrap().is_empty());
     }
-    let post = Server::client().post(server.url("/")).send().await.unwrap();
+    let post = client().post(server.url("/")).send().await.unwrap();
     assert_eq!(post.status(), 405);
     assert_eq!(post.headers()["allow"], "GET, HEAD, OPTIONS");
 }
@@ -435,7 +437,7 @@ async fn the_root_points_other_clients_to_the_description_file() {
 /// The form's submission (`/?id=…`) is a `303` to the identifier's path on this host, whatever was typed.
 #[tokio::test]
 async fn the_home_form_resolves_on_this_host() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register(&server).await;
     let cases = [
         ("01%2F09520123456788", "/01/09520123456788"),

@@ -2,6 +2,7 @@
 //! percent-encoding, invalid UTF-8, huge headers, truncated JSON bodies). Every answer must be a 4xx, the server must
 //! stay up, and its memory afterwards must be within 10% of before.
 
+use crate::support::client::Api;
 use crate::support::server::{ADMIN_TOKEN, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -2,8 +2,12 @@
 //! preconditions, authentication and scopes, and rejected writes (which must leave nothing behind).
 
 use crate::support;
+use crate::support::client::client;
+use crate::support::client::{Api, anchor_path, problem};
 
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::server::binary;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -14,14 +18,12 @@ const GTIN: &str = "01/09520123456788";
 const OTHER: &str = "01/09506000134369";
 const PIP_EN: &str = "https://brand.example/products/09520123456788";
 
-fn anchor_url(server: &Server, identifier: &str) -> String {
-    server.url(&format!("/api/v1/anchors/{identifier}"))
+fn anchor_url(server: &TestApp, identifier: &str) -> String {
+    server.url(&anchor_path(identifier))
 }
 
-fn api(server: &Server, method: Method, identifier: &str) -> RequestBuilder {
-    Server::client()
-        .request(method, anchor_url(server, identifier))
-        .bearer_auth(ADMIN_TOKEN)
+fn api(server: &TestApp, method: Method, identifier: &str) -> RequestBuilder {
+    server.admin(method, &anchor_path(identifier))
 }
 
 fn product(description: &str, href: &str) -> Value {
@@ -33,7 +35,7 @@ fn product(description: &str, href: &str) -> Value {
     })
 }
 
-async fn put(server: &Server, identifier: &str, body: &Value) -> Response {
+async fn put(server: &TestApp, identifier: &str, body: &Value) -> Response {
     api(server, Method::PUT, identifier)
         .json(body)
         .send()
@@ -41,20 +43,13 @@ async fn put(server: &Server, identifier: &str, body: &Value) -> Response {
         .expect("PUT")
 }
 
-async fn put_raw(server: &Server, identifier: &str, body: &str) -> Response {
+async fn put_raw(server: &TestApp, identifier: &str, body: &str) -> Response {
     api(server, Method::PUT, identifier)
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()
         .await
         .expect("PUT")
-}
-
-async fn get_anchor(server: &Server, identifier: &str) -> Response {
-    api(server, Method::GET, identifier)
-        .send()
-        .await
-        .expect("GET")
 }
 
 fn header(r: &Response, name: &str) -> String {
@@ -74,22 +69,6 @@ async fn json_body(r: Response, status: u16) -> Value {
     assert_eq!(actual, status, "{url}: {text}");
     assert!(ct.starts_with("application/json"), "{url}: {ct}");
     serde_json::from_str(&text).expect("JSON body")
-}
-
-/// Asserts a problem answer and returns its body.
-async fn problem(r: Response, status: u16) -> Value {
-    let url = r.url().clone();
-    let actual = r.status();
-    let ct = header(&r, "content-type");
-    let text = r.text().await.expect("body");
-    assert_eq!(actual, status, "{url}: {text}");
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "{url}: content type {ct}"
-    );
-    let body: Value = serde_json::from_str(&text).expect("problem JSON");
-    assert_eq!(body["status"], status, "{body}");
-    body
 }
 
 /// The `field`s named in a problem's `errors`.
@@ -116,9 +95,9 @@ async fn assert_rejected(r: Response, status: u16, field: &str) -> Value {
 }
 
 /// Nothing stored for `identifier`: the API says 404 and resolution says 404.
-async fn assert_absent(server: &Server, identifier: &str) {
-    problem(get_anchor(server, identifier).await, 404).await;
-    let r = Server::client()
+async fn assert_absent(server: &TestApp, identifier: &str) {
+    problem(server.get_anchor(identifier).await, 404).await;
+    let r = client()
         .get(server.url(&format!("/{identifier}")))
         .send()
         .await
@@ -127,16 +106,16 @@ async fn assert_absent(server: &Server, identifier: &str) {
 }
 
 /// The stored anchor is still at `version` with description `description`.
-async fn assert_unchanged(server: &Server, identifier: &str, version: u64, description: &str) {
-    let r = get_anchor(server, identifier).await;
+async fn assert_unchanged(server: &TestApp, identifier: &str, version: u64, description: &str) {
+    let r = server.get_anchor(identifier).await;
     assert_eq!(header(&r, "etag"), format!("\"{version}\""));
     let body = json_body(r, 200).await;
     assert_eq!(body["version"], version, "{body}");
     assert_eq!(body["itemDescription"], description, "{body}");
 }
 
-async fn start() -> Server {
-    Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await
+async fn start() -> TestApp {
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,13 +146,13 @@ async fn create_replace_get_delete() {
     assert_eq!(body["links"][0]["href"], PIP_EN, "{body}");
     assert!(body.get("warnings").is_none(), "{body}");
 
-    let r = get_anchor(&server, GTIN).await;
+    let r = server.get_anchor(GTIN).await;
     assert_eq!(header(&r, "etag"), "\"1\"");
     let got = json_body(r, 200).await;
     assert_eq!(got, body);
 
     // Resolution sees it.
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -189,7 +168,7 @@ async fn create_replace_get_delete() {
     let body = json_body(r, 200).await;
     assert_eq!(body["version"], 2);
     assert_eq!(body["itemDescription"], "Pack v2");
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -207,7 +186,7 @@ async fn create_replace_get_delete() {
 #[tokio::test]
 async fn get_unknown_is_404() {
     let server = start().await;
-    problem(get_anchor(&server, OTHER).await, 404).await;
+    problem(server.get_anchor(OTHER).await, 404).await;
 }
 
 #[tokio::test]
@@ -302,20 +281,20 @@ async fn concurrent_if_match_writers() {
 async fn missing_or_unknown_token_is_401() {
     let server = start().await;
     let body = product("Pack", PIP_EN);
-    let anonymous = Server::client()
+    let anonymous = client()
         .put(anchor_url(&server, GTIN))
         .json(&body)
         .send()
         .await
         .unwrap();
-    let unknown = Server::client()
+    let unknown = client()
         .put(anchor_url(&server, GTIN))
         .bearer_auth("not-a-known-token")
         .json(&body)
         .send()
         .await
         .unwrap();
-    let basic = Server::client()
+    let basic = client()
         .put(anchor_url(&server, GTIN))
         .header("authorization", format!("Basic {ADMIN_TOKEN}"))
         .json(&body)
@@ -327,7 +306,7 @@ async fn missing_or_unknown_token_is_401() {
         assert!(challenge.starts_with("Bearer"), "{challenge}");
         problem(r, 401).await;
     }
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, GTIN))
         .send()
         .await
@@ -375,7 +354,7 @@ async fn scoped_key_outside_scope_is_403() {
     )
     .expect("write config");
     let config_path = config.path().to_str().expect("UTF-8 path").to_string();
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--resolver-root",
         ROOT,
@@ -384,7 +363,7 @@ async fn scoped_key_outside_scope_is_403() {
     ])
     .await;
     let as_acme = |method: Method, identifier: &str| {
-        Server::client()
+        client()
             .request(method, anchor_url(&server, identifier))
             .bearer_auth(secret)
     };
@@ -412,7 +391,7 @@ async fn scoped_key_outside_scope_is_403() {
     problem(r, 403).await;
     assert_unchanged(&server, OTHER, 1, "Other").await;
     // A wrong secret is still 401, not 403.
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, OTHER))
         .bearer_auth("acme-secret-4712")
         .send()
@@ -436,7 +415,7 @@ async fn bad_identifier_is_400() {
         let r = put(&server, identifier, &product("Pack", PIP_EN)).await;
         assert_rejected(r, 400, "identifier").await;
     }
-    problem(get_anchor(&server, "01/09520123456787").await, 400).await;
+    problem(server.get_anchor("01/09520123456787").await, 400).await;
 }
 
 #[tokio::test]
@@ -552,7 +531,7 @@ async fn rejected_replacement_keeps_the_old_record() {
     )
     .await;
     assert_unchanged(&server, GTIN, 1, "Pack").await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788"))
         .send()
         .await
@@ -583,9 +562,9 @@ async fn default_link_type_may_come_from_an_ancestor() {
     let orphan = json!({"itemDescription": "Batch ABC", "defaultLinkType": "gs1:instructions",
         "links": [{"linkType": "untp:dpp", "href": dpp, "title": "DPP"}]});
     assert_rejected(put(&server, batch, &orphan).await, 422, "defaultLinkType").await;
-    problem(get_anchor(&server, batch).await, 404).await;
+    problem(server.get_anchor(batch).await, 404).await;
     // Resolution of the unwritten batch walks up to the GTIN.
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788/10/ABC?linkType=untp:dpp"))
         .send()
         .await
@@ -597,7 +576,7 @@ async fn default_link_type_may_come_from_an_ancestor() {
 #[tokio::test]
 async fn management_cors_is_for_configured_origins_only() {
     let server = start().await;
-    let r = Server::client()
+    let r = client()
         .get(anchor_url(&server, GTIN))
         .header("origin", "https://evil.example")
         .send()
@@ -605,7 +584,7 @@ async fn management_cors_is_for_configured_origins_only() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
     problem(r, 401).await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456787"))
         .header("origin", "https://evil.example")
         .send()
@@ -624,8 +603,9 @@ async fn management_cors_is_for_configured_origins_only() {
         "[server]\nmanagement_cors_origins = [\"https://console.example\"]\n",
     )
     .unwrap();
-    let configured = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let r = Server::client()
+    let configured =
+        TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let r = client()
         .get(configured.url("/api/v1/anchors/01/09520123456788"))
         .header("origin", "https://console.example")
         .send()
@@ -643,7 +623,7 @@ async fn management_cors_is_for_configured_origins_only() {
 async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
     let server = start().await;
     put(&server, GTIN, &product("Pack", PIP_EN)).await;
-    let client = Server::client();
+    let client = client();
     let restore = |id: &str| {
         client
             .post(server.url(&format!("/api/v1/anchors/{id}:restore")))
@@ -727,7 +707,7 @@ async fn deleted_anchors_can_be_restored_unless_deleted_hard() {
 async fn hard_delete_purges_a_soft_deleted_copy() {
     let server = start().await;
     put(&server, GTIN, &product("Pack", PIP_EN)).await;
-    let client = Server::client();
+    let client = client();
     let send = |r: RequestBuilder| async move { r.bearer_auth(ADMIN_TOKEN).send().await.unwrap() };
     let hard = server.url(&format!("/api/v1/anchors/{GTIN}?hard=true"));
     let restore = server.url(&format!("/api/v1/anchors/{GTIN}:restore"));
@@ -765,9 +745,30 @@ async fn hard_delete_purges_a_soft_deleted_copy() {
 async fn hard_delete_never_loses_to_a_concurrent_restore() {
     let dir = tempfile::tempdir().unwrap();
     let config = support::delete_race::config(dir.path());
-    let server = Server::start_with(&["--no-demo", "--config", &config]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", &config]).await;
     let tally = support::delete_race::hard_delete_against_restore(&server, &server, GTIN, 60).await;
     assert_eq!(tally.acknowledged_but_live, 0, "{tally:?}");
     assert_eq!(tally.not_deleted, 0, "{tally:?}");
     assert_eq!(tally.restore_errors, 0, "{tally:?}");
+}
+
+/// Limits are the application's, not the process's: an app with a small `max_text_bytes` refuses a description
+/// that an app with the shipped limits, running in the same process at the same time, accepts.
+#[tokio::test]
+async fn two_apps_in_one_process_keep_their_own_limits() {
+    let strict =
+        TestApp::start_with_env(&["--no-demo"], &[("IDR_LIMITS__MAX_TEXT_BYTES", "10")]).await;
+    let shipped = TestApp::start().await;
+    let body = product("Twenty bytes of text", PIP_EN);
+    let r = put(&strict, GTIN, &body).await;
+    let problem = assert_rejected(r, 422, "itemDescription").await;
+    assert!(
+        problem.to_string().contains("longer than 10 bytes"),
+        "{problem}"
+    );
+    assert_eq!(put(&shipped, GTIN, &body).await.status(), 201);
+    // And the strict one still refuses after the other has written.
+    let r = put(&strict, GTIN, &body).await;
+    assert_rejected(r, 422, "itemDescription").await;
+    assert_absent(&strict, GTIN).await;
 }

@@ -2,12 +2,13 @@
 //! `openapi-spec-validator` (installed by scripts/test; set IDR_REQUIRE_OPENAPI_VALIDATOR=1 to make its absence an
 //! error rather than a skipped check).
 
-use crate::support::server::Server;
+use crate::support::app::TestApp;
+use crate::support::client::client;
 use serde_json::Value;
 use std::process::Command;
 
-async fn document(server: &Server) -> Value {
-    let r = Server::client()
+async fn document(server: &TestApp) -> Value {
+    let r = client()
         .get(server.url("/api/openapi.json"))
         .send()
         .await
@@ -29,7 +30,7 @@ fn body_example<'a>(doc: &'a Value, op: &'a Value) -> Option<&'a Value> {
 
 #[tokio::test]
 async fn every_management_endpoint_is_described_with_examples() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let doc = document(&server).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
@@ -74,18 +75,14 @@ async fn every_management_endpoint_is_described_with_examples() {
         "bearer"
     );
 
-    let page = Server::client()
-        .get(server.url("/api/docs"))
-        .send()
-        .await
-        .unwrap();
+    let page = client().get(server.url("/api/docs")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/api/openapi.json"));
 }
 
 #[tokio::test]
 async fn the_document_passes_an_openapi_validator() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let doc = document(&server).await;
     let available = Command::new("python3")
         .args(["-c", "import openapi_spec_validator"])

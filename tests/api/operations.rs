@@ -1,6 +1,7 @@
 //! What operators rely on: Prometheus metrics, request ids in JSON logs, graceful shutdown (readiness first), and the
 //! container health check.
 
+use crate::support::client::Api;
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,10 @@
 //! Resolution options beyond the §15 table: delegation to another resolver, `language=`, JSON-LD linksets,
 //! configuration errors at start-up.
 
-use crate::support::server::{Server, binary};
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::server::binary;
 use serde_json::json;
 
 fn pip(href: &str, lang: &str) -> serde_json::Value {
@@ -17,8 +20,8 @@ async fn unknown_identifiers_under_a_delegated_prefix_go_to_the_other_resolver()
         "[[delegations]]\nidentifiers = \"01/0950600*\"\nresolver = \"https://brand-resolver.example/\"\n",
     )
     .unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
-    let client = Server::client();
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let client = client();
 
     let r = client
         .get(server.url("/01/09506000134369/10/B1?x=1"))
@@ -69,14 +72,14 @@ async fn unknown_identifiers_under_a_delegated_prefix_go_to_the_other_resolver()
 
 #[tokio::test]
 async fn language_parameter_overrides_accept_language() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             "01/09520123456788",
             json!({"itemDescription": "x", "links": [pip("https://b.example/en", "en"), pip("https://b.example/de", "de")]}),
         )
         .await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788?language=de"))
         .header("Accept-Language", "en")
         .send()
@@ -88,14 +91,14 @@ async fn language_parameter_overrides_accept_language() {
 
 #[tokio::test]
 async fn json_ld_linkset_embeds_the_context() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             "01/09520123456788",
             json!({"itemDescription": "x", "links": [pip("https://b.example/en", "en")]}),
         )
         .await;
-    let r = Server::client()
+    let r = client()
         .get(server.url("/01/09520123456788?linkType=linkset"))
         .header("Accept", "application/ld+json")
         .send()
@@ -144,14 +147,14 @@ async fn strict_mode_refuses_legacy_gtins_and_alphas() {
         "[resolver]\nlegacy_gtin = false\nconvenience_alphas = false\n",
     )
     .unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     server
         .put_anchor(
             "01/09520123456788",
             json!({"itemDescription": "x", "links": [pip("https://b.example/en", "en")]}),
         )
         .await;
-    let client = Server::client();
+    let client = client();
     let r = client
         .get(server.url("/01/09520123456788"))
         .send()

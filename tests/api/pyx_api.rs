@@ -2,20 +2,25 @@
 //! (`pyx-idr.adapter.ts`: registerSchemes, publishLinks, getLinkById, updateLink, deleteLink,
 //! getResolverDescription, getLinkTypes), over real HTTP against the real binary.
 
-use crate::support::server::{ADMIN_TOKEN, Server};
+use crate::support;
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::server::Server;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const API: &str = "/api/2.0.0";
 
 async fn call(
-    server: &Server,
+    server: &impl Api,
     method: reqwest::Method,
     path: &str,
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = Server::client()
+    let mut request = client()
         .request(method, server.url(path))
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json");
@@ -49,18 +54,14 @@ fn publish_body(
     })
 }
 
-async fn location(server: &Server, path: &str) -> (u16, String) {
-    let r = Server::client().get(server.url(path)).send().await.unwrap();
-    let loc = r
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (r.status().as_u16(), loc)
+async fn location(server: &impl Api, path: &str) -> (u16, String) {
+    let r = server.resolve(path).await;
+    (r.status().as_u16(), support::client::location(&r))
 }
 
 #[tokio::test]
 async fn the_adapter_call_sequence_works_end_to_end() {
+    // A subprocess: it ends with a crash and a restart.
     let mut server = Server::start().await;
     use reqwest::Method;
 
@@ -213,7 +214,7 @@ async fn the_adapter_call_sequence_works_end_to_end() {
         location(&server, "/01/09520123456788").await.1,
         "https://cred.example/dpp-v2.json"
     );
-    let linkset: Value = Server::client()
+    let linkset: Value = client()
         .get(server.url("/01/09520123456788?linkType=linkset"))
         .send()
         .await
@@ -247,7 +248,7 @@ async fn the_adapter_call_sequence_works_end_to_end() {
             "untp:{t}"
         );
     }
-    let description: Value = Server::client()
+    let description: Value = client()
         .get(server.url("/.well-known/resolver"))
         .send()
         .await
@@ -324,7 +325,7 @@ async fn the_adapter_call_sequence_works_end_to_end() {
 
 #[tokio::test]
 async fn version_4_field_names_are_accepted() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({"namespace": "gs1", "identificationKeyType": "01", "identificationKey": "09520123456788",
         "itemDescription": "Battery", "qualifierPath": "/21/12345", "active": true,
         "responses": [{"linkType": "gs1:pip", "hreflang": ["de"], "context": "au", "mimeType": "text/html",
@@ -373,7 +374,7 @@ async fn errors_are_problems_naming_what_is_wrong() {
         format!("[[keys]]\nname = \"brand\"\nsha256 = \"{digest}\"\nscopes = [\"01/0952012*\"]\n"),
     )
     .unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     use reqwest::Method;
     let resolver = format!("{API}/resolver");
     let ok_body = publish_body(
@@ -466,7 +467,7 @@ async fn errors_are_problems_naming_what_is_wrong() {
         problem["errors"][0]["field"], "responses[0].targetUrl",
         "{problem}"
     );
-    let not_json = Server::client()
+    let not_json = client()
         .post(server.url(&resolver))
         .bearer_auth(ADMIN_TOKEN)
         .body("{")
@@ -529,7 +530,7 @@ async fn errors_are_problems_naming_what_is_wrong() {
 #[tokio::test]
 async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
     let server =
-        Server::start_with(&["--no-demo", "--resolver-root", "https://id.example.com/dl"]).await;
+        TestApp::start_with(&["--no-demo", "--resolver-root", "https://id.example.com/dl"]).await;
     let body = json!({"itemDescription": "x", "links": [
         {"linkType": "gs1:pip", "href": "https://a.example/p", "title": "p"}]});
     server.put_anchor("01/09528765123457", body.clone()).await;
@@ -560,7 +561,7 @@ async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
         "/eh30164596f40c0e5cbe991a83",
         "/dl/01/09520123456788",
     ] {
-        let r = Server::client().get(server.url(path)).send().await.unwrap();
+        let r = client().get(server.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 307, "{path}");
         assert_eq!(r.headers()["location"], "https://a.example/p", "{path}");
     }

@@ -5,29 +5,23 @@
 //! (modules per side) and the path's runs of dark modules back into a module grid, draws that grid as pixels and
 //! lets rqrr find and decode the code in it, so a wrong coordinate, quiet zone or run in the SVG fails the test.
 
-use crate::support::server::{Server, binary};
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::server::binary;
 use regex::Regex;
-use reqwest::Response;
 use serde_json::Value;
 use std::process::Command;
 
 const ROOT: &str = "https://id.example.com";
 
-async fn start() -> Server {
-    Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await
-}
-
-async fn get(server: &Server, path: &str) -> Response {
-    Server::client()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("GET")
+async fn start() -> TestApp {
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await
 }
 
 /// GETs an image, checking the status and content type.
-async fn image(server: &Server, path: &str, media_type: &str) -> Vec<u8> {
-    let r = get(server, path).await;
+async fn image(server: &TestApp, path: &str, media_type: &str) -> Vec<u8> {
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 200, "{path}");
     assert_eq!(r.headers()["content-type"], media_type, "{path}");
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
@@ -104,8 +98,8 @@ fn decode_svg(svg: &[u8]) -> (String, usize) {
     })
 }
 
-async fn problem(server: &Server, path: &str) -> Value {
-    let r = get(server, path).await;
+async fn problem(server: &TestApp, path: &str) -> Value {
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 400, "{path}");
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     r.json().await.expect("problem JSON")
@@ -234,14 +228,10 @@ async fn invalid_identifiers_and_dids_are_400() {
 async fn the_endpoint_is_public_and_read_only() {
     let server = start().await;
     let path = "/api/v1/qr/01/09520123456788";
-    let r = Server::client()
-        .post(server.url(path))
-        .send()
-        .await
-        .unwrap();
+    let r = client().post(server.url(path)).send().await.unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
-    let r = Server::client()
+    let r = client()
         .request(reqwest::Method::OPTIONS, server.url(path))
         .send()
         .await
@@ -256,7 +246,7 @@ async fn without_a_configured_root_the_request_host_is_used_and_dids_follow_the_
     let config = dir.path().join("idr.toml");
     std::fs::write(&config, "[did_web]\nenabled = false\n").unwrap();
     let config = config.display().to_string();
-    let server = Server::start_with(&["--no-demo", "--config", &config]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", &config]).await;
     let png = image(
         &server,
         "/api/v1/qr/01/09520123456788?format=png",
@@ -264,7 +254,7 @@ async fn without_a_configured_root_the_request_host_is_used_and_dids_follow_the_
     )
     .await;
     assert_eq!(decode_png(&png).0, server.url("/01/09520123456788"));
-    let r = get(&server, "/api/v1/qr/did:web:id.example.com").await;
+    let r = server.resolve("/api/v1/qr/did:web:id.example.com").await;
     assert_eq!(
         r.status(),
         404,

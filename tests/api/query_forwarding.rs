@@ -3,6 +3,8 @@
 //! option survives a GET→PUT round trip, a Pyx link update, `idr export`/`idr import` and the Redis store, and stays
 //! out of linksets. Over real HTTP against the real binary.
 
+use crate::support::app::TestApp;
+use crate::support::client::{Api, client};
 use crate::support::redis::RedisServer;
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::{ADMIN_TOKEN, Server, binary};
@@ -38,8 +40,13 @@ fn pyx_body() -> Value {
            "responses": [response("untp:dpp", DPP, true, false), response("untp:dcc", DCC, false, true)]})
 }
 
-async fn send(server: &Server, method: reqwest::Method, path: &str, body: Option<&Value>) -> Value {
-    let mut request = Server::client()
+async fn send(
+    server: &impl Api,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Value {
+    let mut request = client()
         .request(method.clone(), server.url(path))
         .bearer_auth(ADMIN_TOKEN);
     if let Some(body) = body {
@@ -53,18 +60,14 @@ async fn send(server: &Server, method: reqwest::Method, path: &str, body: Option
 }
 
 /// The `Location` of a scan, which must be a `307`.
-async fn location(server: &Server, path: &str) -> String {
-    let r = Server::client()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("GET");
+async fn location(server: &impl Api, path: &str) -> String {
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 307, "GET {path}");
     r.headers()["location"].to_str().expect("ASCII").to_string()
 }
 
 /// The native anchor's scans: the default link and `linkType=gs1:pip` bare, the manual with the query.
-async fn assert_native_redirects(server: &Server) {
+async fn assert_native_redirects(server: &impl Api) {
     assert_eq!(location(server, &format!("/{GTIN}?foo=bar")).await, PAGE);
     let typed = format!("/{GTIN}?linkType=gs1:pip&foo=bar");
     assert_eq!(location(server, &typed).await, PAGE);
@@ -76,7 +79,7 @@ async fn assert_native_redirects(server: &Server) {
 }
 
 /// The Pyx anchor's scans: the DPP (the default) bare, the certificate with the query.
-async fn assert_pyx_redirects(server: &Server) {
+async fn assert_pyx_redirects(server: &impl Api) {
     assert_eq!(location(server, &format!("/{LOT}?foo=bar")).await, DPP);
     let dcc = format!("/{LOT}?linkType=untp:dcc&foo=bar");
     assert_eq!(
@@ -86,7 +89,7 @@ async fn assert_pyx_redirects(server: &Server) {
 }
 
 /// The `fwqs` member of each link of the stored record (`None`: absent).
-async fn stored_fwqs(server: &Server, identifier: &str) -> Vec<Option<bool>> {
+async fn stored_fwqs(server: &impl Api, identifier: &str) -> Vec<Option<bool>> {
     let record = send(
         server,
         reqwest::Method::GET,
@@ -102,7 +105,7 @@ async fn stored_fwqs(server: &Server, identifier: &str) -> Vec<Option<bool>> {
 }
 
 /// GET the record and PUT what it says back, unchanged.
-async fn get_and_put_back(server: &Server, identifier: &str) {
+async fn get_and_put_back(server: &impl Api, identifier: &str) {
     let path = format!("/api/v1/anchors/{identifier}");
     let record = send(server, reqwest::Method::GET, &path, None).await;
     let body = json!({"itemDescription": record["itemDescription"], "defaultLinkType": record["defaultLinkType"],
@@ -111,9 +114,9 @@ async fn get_and_put_back(server: &Server, identifier: &str) {
 }
 
 /// The linkset still validates against the GS1 and UNTP schemas, and never mentions `fwqs`.
-async fn assert_linkset_clean(server: &Server, identifier: &str) {
+async fn assert_linkset_clean(server: &impl Api, identifier: &str) {
     let url = server.url(&format!("/{identifier}?linkType=linkset"));
-    let r = Server::client().get(url).send().await.expect("GET");
+    let r = client().get(url).send().await.expect("GET");
     assert_eq!(r.status(), 200);
     let text = r.text().await.expect("body");
     assert!(!text.contains("fwqs"), "{text}");
@@ -123,7 +126,7 @@ async fn assert_linkset_clean(server: &Server, identifier: &str) {
 }
 
 /// Registration, scans, the record and its round trip, the linkset: the native API.
-async fn native_api(server: &Server) {
+async fn native_api(server: &impl Api) {
     send(
         server,
         reqwest::Method::PUT,
@@ -144,7 +147,7 @@ async fn native_api(server: &Server) {
 }
 
 /// The same through the Pyx-compatible API, and a Pyx link update that keeps the option.
-async fn pyx_api(server: &Server) {
+async fn pyx_api(server: &impl Api) {
     let registered = send(
         server,
         reqwest::Method::POST,
@@ -177,7 +180,7 @@ async fn pyx_api(server: &Server) {
 
 #[tokio::test]
 async fn native_and_pyx_links_forward_the_query_as_registered() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     native_api(&server).await;
     pyx_api(&server).await;
 }
@@ -185,7 +188,7 @@ async fn native_and_pyx_links_forward_the_query_as_registered() {
 #[tokio::test]
 async fn the_redis_store_keeps_fwqs() {
     let redis = RedisServer::start();
-    let server = Server::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
     native_api(&server).await;
     pyx_api(&server).await;
 }

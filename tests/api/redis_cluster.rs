@@ -2,9 +2,12 @@
 //! share a slot so a walk-up is one read, and replicas stay coherent across the cluster.
 
 use crate::support;
+use crate::support::app::TestApp;
+use crate::support::client::location;
+use crate::support::client::{Api, client};
 
+use crate::support::client::ADMIN_TOKEN;
 use crate::support::redis::{RedisCluster, gtin, scan_on};
-use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -12,8 +15,8 @@ use std::time::{Duration, Instant};
 
 const KEYS: u32 = 200;
 
-async fn replica(url: &str) -> Server {
-    Server::start_with(&["--no-demo", "--redis-url", url]).await
+async fn replica(url: &str) -> TestApp {
+    TestApp::start_with(&["--no-demo", "--redis-url", url]).await
 }
 
 fn anchor(description: &str, link_type: &str, href: &str) -> Value {
@@ -21,20 +24,13 @@ fn anchor(description: &str, link_type: &str, href: &str) -> Value {
         {"linkType": link_type, "href": href, "title": description, "type": "text/html", "hreflang": ["en"]}]})
 }
 
-async fn get(server: &Server, path: &str) -> reqwest::Response {
-    Server::client()
+async fn get(server: &impl Api, path: &str) -> reqwest::Response {
+    client()
         .get(server.url(path))
         .timeout(Duration::from_secs(10))
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -48,7 +44,7 @@ async fn primary_keys_spread_over_every_master() {
             let url = server.url(&format!("/api/v1/anchors/{id}"));
             let body = anchor(id, "gs1:pip", &format!("https://brand.example/{id}"));
             tasks.push(tokio::spawn(async move {
-                let r = Server::client()
+                let r = client()
                     .put(url.clone())
                     .bearer_auth(ADMIN_TOKEN)
                     .json(&body)
@@ -220,7 +216,7 @@ async fn replicas_on_a_cluster_stay_coherent() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(get(&a, &path).await.status(), 307);
-        let r = Server::client()
+        let r = client()
             .request(Method::DELETE, b.url(&format!("/api/v1/anchors/{g}")))
             .bearer_auth(ADMIN_TOKEN)
             .send()

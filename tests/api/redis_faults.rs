@@ -4,9 +4,11 @@
 //! acknowledged write is there and the resolvers recover by themselves.
 
 use crate::support;
+use crate::support::app::TestApp;
+use crate::support::client::{Api, client};
 
+use crate::support::client::ADMIN_TOKEN;
 use crate::support::redis::RedisServer;
-use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -16,8 +18,8 @@ const G2: &str = "01/09506000134369";
 const G3: &str = "01/09501101020917";
 const STALE: &str = "110 - \"Response is Stale\"";
 
-async fn replica(redis_url: &str) -> Server {
-    Server::start_with(&["--no-demo", "--redis-url", redis_url]).await
+async fn replica(redis_url: &str) -> TestApp {
+    TestApp::start_with(&["--no-demo", "--redis-url", redis_url]).await
 }
 
 fn product(description: &str, href: &str) -> Value {
@@ -26,8 +28,8 @@ fn product(description: &str, href: &str) -> Value {
          "hreflang": ["en"]}]})
 }
 
-async fn request(server: &Server, method: Method, path: &str, body: Option<&Value>) -> Response {
-    let mut r = Server::client()
+async fn request(server: &impl Api, method: Method, path: &str, body: Option<&Value>) -> Response {
+    let mut r = client()
         .request(method.clone(), server.url(path))
         .timeout(Duration::from_secs(10));
     if path.starts_with("/api/") {
@@ -55,7 +57,7 @@ async fn describe(r: Response) -> String {
 }
 
 /// A fresh resolution: `307` to `location`, no `Warning`.
-async fn assert_fresh(server: &Server, path: &str, location: &str) {
+async fn assert_fresh(server: &impl Api, path: &str, location: &str) {
     let r = request(server, Method::GET, path, None).await;
     let ok = r.status() == 307
         && header(&r, "location").as_deref() == Some(location)
@@ -93,7 +95,7 @@ async fn assert_503(r: Response, what: &str) {
     );
 }
 
-async fn status_of(server: &Server, path: &str) -> u16 {
+async fn status_of(server: &impl Api, path: &str) -> u16 {
     request(server, Method::GET, path, None)
         .await
         .status()
@@ -101,7 +103,7 @@ async fn status_of(server: &Server, path: &str) -> u16 {
 }
 
 /// Polls until `GET path` answers a fresh `307` to `location` (no `Warning`); panics after 10 s.
-async fn wait_fresh(server: &Server, path: &str, location: &str) -> Duration {
+async fn wait_fresh(server: &impl Api, path: &str, location: &str) -> Duration {
     let start = Instant::now();
     loop {
         let r = request(server, Method::GET, path, None).await;
@@ -279,7 +281,7 @@ async fn acknowledged_writes_survive_kill_9_of_redis() {
             {"linkType": "untp:dpp", "href": format!("https://cred.example/dpp/S{i}.jwt"),
              "title": "DPP", "type": "application/vc+jwt"}]});
         tasks.push(tokio::spawn(async move {
-            Server::client()
+            client()
                 .put(url)
                 .bearer_auth(ADMIN_TOKEN)
                 .json(&body)

@@ -4,6 +4,7 @@
 //! processes on loopback only.
 
 use crate::support;
+use crate::support::client::Api;
 
 use crate::support::redis::{RedisCluster, RedisServer, cli_on, gtin};
 use crate::support::server::{ADMIN_TOKEN, Server};

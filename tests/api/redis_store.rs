@@ -3,7 +3,10 @@
 //! 100 ms).
 
 use crate::support;
+use crate::support::client::Api;
 
+use crate::support::app::TestApp;
+use crate::support::client::client;
 use crate::support::redis::RedisServer;
 use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::Method;
@@ -14,8 +17,8 @@ use std::time::{Duration, Instant};
 const G: &str = "01/09520123456788";
 const ROOT: &str = "https://resolver.example";
 
-async fn replica(redis_url: &str) -> Server {
-    Server::start_with(&[
+async fn replica(redis_url: &str) -> TestApp {
+    TestApp::start_with(&[
         "--no-demo",
         "--resolver-root",
         ROOT,
@@ -55,14 +58,14 @@ const COMPARED_HEADERS: [&str; 9] = [
 ];
 
 async fn send(
-    server: &Server,
+    server: &impl Api,
     method: Method,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&Value>,
     auth: bool,
 ) -> Observation {
-    let mut request = Server::client()
+    let mut request = client()
         .request(method.clone(), server.url(path))
         .timeout(Duration::from_secs(10));
     if auth {
@@ -142,7 +145,7 @@ fn api(identifier: &str) -> String {
 #[tokio::test]
 async fn redis_answers_exactly_like_the_embedded_store() {
     let redis = RedisServer::start();
-    let embedded = Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
+    let embedded = TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
     let shared = replica(&redis.url()).await;
 
     let gtin_body = json!({"itemDescription": "Battery pack", "defaultLinkType": "gs1:pip", "links": [
@@ -298,7 +301,7 @@ async fn concurrent_if_match_writers_on_two_replicas_one_wins() {
             &format!("https://brand.example/w{i}"),
         );
         tasks.push(tokio::spawn(async move {
-            let r = Server::client()
+            let r = client()
                 .put(url)
                 .bearer_auth(ADMIN_TOKEN)
                 .header("if-match", "\"1\"")
@@ -355,7 +358,7 @@ async fn concurrent_unconditional_writers_never_lose_a_write() {
             &format!("https://brand.example/w{i}"),
         );
         tasks.push(tokio::spawn(async move {
-            let r = Server::client()
+            let r = client()
                 .put(url)
                 .bearer_auth(ADMIN_TOKEN)
                 .json(&body)
@@ -441,8 +444,8 @@ async fn anchor_keys_are_hash_tagged_by_primary_key() {
 }
 
 /// Entries in the replica's record cache, as `/metrics` reports them.
-async fn cache_entries(server: &Server) -> u64 {
-    let text = Server::client()
+async fn cache_entries(server: &impl Api) -> u64 {
+    let text = client()
         .get(server.url("/metrics"))
         .send()
         .await
@@ -461,8 +464,13 @@ async fn cache_entries(server: &Server) -> u64 {
 }
 
 /// A replica with a GTIN and one of its serials registered, each with a default link of its own (`/p`, `/s1`).
-async fn gtin_and_serial(redis: &RedisServer) -> (Server, String) {
+async fn gtin_and_serial(redis: &RedisServer) -> (TestApp, String) {
     let server = replica(&redis.url()).await;
+    with_gtin_and_serial(server).await
+}
+
+/// Registers a GTIN and one of its serials on `server`.
+async fn with_gtin_and_serial<A: Api>(server: A) -> (A, String) {
     let serial = format!("{G}/21/S1");
     server
         .put_anchor(G, product("Pack", "https://brand.example/p"))
@@ -476,8 +484,17 @@ async fn gtin_and_serial(redis: &RedisServer) -> (Server, String) {
 #[tokio::test]
 async fn a_scan_caches_the_levels_its_answer_used() {
     let redis = RedisServer::start();
-    let (server, serial) = gtin_and_serial(&redis).await;
-    let client = Server::client();
+    // A subprocess: `/metrics` values are per process.
+    let server = Server::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--redis-url",
+        &redis.url(),
+    ])
+    .await;
+    let (server, serial) = with_gtin_and_serial(server).await;
+    let client = client();
     assert_eq!(cache_entries(&server).await, 0, "writes cache nothing");
 
     // The serial's own default link settles the answer: its GTIN came in the same MGET but is not cached.
@@ -512,7 +529,7 @@ async fn a_scan_decodes_only_the_levels_its_answer_used() {
     let gtin_key = "idr:a:{01/09520123456788}";
     assert!(redis.keys("idr:a:*").iter().any(|k| k == gtin_key));
     assert_eq!(redis.cli(&["SET", gtin_key, "not a record"]).trim(), "OK");
-    let client = Server::client();
+    let client = client();
 
     let scan = location_on(&server, &client, &format!("/{serial}")).await;
     assert_eq!(scan, (307, "https://brand.example/s1".to_string()));
@@ -541,7 +558,7 @@ async fn a_config_file_selects_redis() {
         format!("[store]\nredis_url = \"{}\"\n", redis.url()),
     )
     .expect("write config");
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     server
         .put_anchor(G, product("Pack", "https://brand.example/p"))
         .await;
@@ -555,7 +572,7 @@ async fn a_config_file_selects_redis() {
     );
 }
 
-async fn location_on(server: &Server, client: &reqwest::Client, path: &str) -> (u16, String) {
+async fn location_on(server: &impl Api, client: &reqwest::Client, path: &str) -> (u16, String) {
     let r = client
         .get(server.url(path))
         .timeout(Duration::from_secs(5))
@@ -571,8 +588,8 @@ async fn location_on(server: &Server, client: &reqwest::Client, path: &str) -> (
 }
 
 /// Polls `path` on `server` every 5 ms until it answers `(status, location)`; panics after 100 ms.
-async fn seen_within_100ms(server: &Server, path: &str, status: u16, location: &str, what: &str) {
-    let client = Server::client();
+async fn seen_within_100ms(server: &impl Api, path: &str, status: u16, location: &str, what: &str) {
+    let client = client();
     let start = Instant::now();
     let mut last;
     loop {
@@ -592,8 +609,8 @@ async fn seen_within_100ms(server: &Server, path: &str, status: u16, location: &
     );
 }
 
-async fn cached(server: &Server, path: &str, status: u16, location: &str) {
-    let client = Server::client();
+async fn cached(server: &impl Api, path: &str, status: u16, location: &str) {
+    let client = client();
     for _ in 0..3 {
         assert_eq!(
             location_on(server, &client, path).await,
@@ -625,7 +642,7 @@ async fn writes_on_one_replica_reach_another_within_100ms() {
         seen_within_100ms(reader, &gtin, 307, &next, &format!("replacement {round}")).await;
         // The writer itself answers the new target at once.
         assert_eq!(
-            location_on(writer, &Server::client(), &gtin).await,
+            location_on(writer, &client(), &gtin).await,
             (307, next.clone())
         );
         current = next;
@@ -886,7 +903,9 @@ async fn hard_delete_never_loses_to_a_restore_on_another_replica() {
     let config = support::delete_race::config(dir.path());
     let started = |url: String| {
         let config = config.clone();
-        async move { Server::start_with(&["--no-demo", "--config", &config, "--redis-url", &url]).await }
+        async move {
+            TestApp::start_with(&["--no-demo", "--config", &config, "--redis-url", &url]).await
+        }
     };
     let a = started(redis.url()).await;
     let b = started(redis.url()).await;

@@ -2,6 +2,8 @@
 //! replica loses no acknowledged write.
 
 use crate::support;
+use crate::support::app::TestApp;
+use crate::support::client::{Api, client};
 
 use crate::support::redis::{RedisServer, cli_on};
 use crate::support::server::Server;
@@ -27,7 +29,7 @@ async fn writes_wait_for_the_replica() {
         "[store]\nredis_wait_replicas = 1\nredis_wait_timeout_ms = 2000\n",
     )
     .unwrap();
-    let server = Server::start_with(&[
+    let server = TestApp::start_with(&[
         "--no-demo",
         "--redis-url",
         &primary.url(),
@@ -96,7 +98,7 @@ async fn keys_and_schemes_wait_for_the_replica_too() {
     let server = Server::start_with(&["--no-demo", "--redis-url", &url, "--config", config]).await;
     let scheme = json!({"namespace": "acme", "applicationIdentifiers": [
         {"title": "Product", "label": "Product", "shortcode": "product", "ai": "p", "type": "I", "regex": "[0-9]{5}"}]});
-    let r = Server::client()
+    let r = client()
         .post(server.url("/api/2.0.0/identifiers"))
         .bearer_auth(support::server::ADMIN_TOKEN)
         .json(&scheme)
@@ -104,7 +106,7 @@ async fn keys_and_schemes_wait_for_the_replica_too() {
         .await
         .unwrap();
     assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
-    let r = Server::client()
+    let r = client()
         .put(server.url("/api/v1/anchors/01/09520123456788"))
         .bearer_auth(support::server::ADMIN_TOKEN)
         .json(&json!({"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://b.example/1", "title": "p"}]}))

@@ -1,8 +1,11 @@
 //! Black-box resolution tests: the §15 cases (T1–T17) of the resolver requirements, plus walk-up order, linkset
 //! level order, HEAD, 405 and origin derivation. Expected values come from the requirements, not from the server.
 
+use crate::support::app::TestApp;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::client::location;
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::Server;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -31,7 +34,7 @@ const LINKSET_CONTEXT: &str = "<https://ref.gs1.org/standards/resolver/linkset-c
 // Fixture and helpers
 
 /// The §15 fixture, registered through the management API.
-async fn register_fixture(server: &Server) {
+async fn register_fixture(server: &TestApp) {
     server
         .put_anchor(
             &format!("01/{GTIN}"),
@@ -85,18 +88,14 @@ async fn register_fixture(server: &Server) {
         .await;
 }
 
-async fn fixture_server() -> Server {
-    let server = Server::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
+async fn fixture_server() -> TestApp {
+    let server = TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
     register_fixture(&server).await;
     server
 }
 
-async fn get(server: &Server, path: &str) -> Response {
-    send(server, Method::GET, path, &[]).await
-}
-
-async fn send(server: &Server, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = Server::client().request(method, server.url(path));
+async fn send(server: &TestApp, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = client().request(method, server.url(path));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -110,10 +109,6 @@ fn header(headers: &HeaderMap, name: &str) -> String {
         .map(|v| v.to_str().expect("ASCII header"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn location(r: &Response) -> String {
-    header(r.headers(), "location")
 }
 
 fn content_type(r: &Response) -> String {
@@ -290,7 +285,7 @@ fn assert_context_shape(body: &Value, default_anchor: &str, default_href: &str) 
 #[tokio::test]
 async fn t01_default_redirect_with_link_headers() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456788").await;
+    let r = server.resolve("/01/09520123456788").await;
     assert_redirect(&r, PIP_EN);
     let link = header(r.headers(), "link");
     assert!(
@@ -349,7 +344,7 @@ async fn t02_linkset_all_levels() {
     );
     // Same linkset for ?linkType=linkset and ?linkType=all, no redirect.
     for query in ["?linkType=linkset", "?linkType=all"] {
-        let other = linkset(get(&server, &format!("{path}{query}")).await).await;
+        let other = linkset(server.resolve(&format!("{path}{query}")).await).await;
         assert_eq!(other, body, "{query}");
     }
 }
@@ -357,16 +352,18 @@ async fn t02_linkset_all_levels() {
 #[tokio::test]
 async fn t03_unknown_batch_walks_up() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456788/10/KL8G").await;
+    let r = server.resolve("/01/09520123456788/10/KL8G").await;
     assert_redirect(&r, PIP_EN);
-    let r = get(&server, "/01/09520123456788/10/KL8G?linkType=gs1:pip").await;
+    let r = server
+        .resolve("/01/09520123456788/10/KL8G?linkType=gs1:pip")
+        .await;
     assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
 }
 
 #[tokio::test]
 async fn t04_wrong_check_digit_is_400() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456787").await;
+    let r = server.resolve("/01/09520123456787").await;
     assert_problem(r, 400).await;
 }
 
@@ -381,7 +378,7 @@ async fn t05_bad_ais_are_400() {
         "/9999/123",
         "/01/09520123456788?9999=1",
     ] {
-        let r = get(&server, path).await;
+        let r = server.resolve(path).await;
         assert_eq!(r.status(), 400, "{path}");
         assert_cors(&r);
     }
@@ -391,33 +388,43 @@ async fn t05_bad_ais_are_400() {
 async fn t06_percent_encoding() {
     let server = fixture_server().await;
     for path in ["/01/09520123456788/10/AB%ZZ", "/01/09520123456788/10/AB%4"] {
-        let r = get(&server, path).await;
+        let r = server.resolve(path).await;
         assert_eq!(r.status(), 400, "{path}");
     }
     // %2F is part of the batch value A/B: unregistered, so it walks up to the GTIN.
-    let r = get(&server, "/01/09520123456788/10/A%2FB").await;
+    let r = server.resolve("/01/09520123456788/10/A%2FB").await;
     assert_redirect(&r, PIP_EN);
     for query in ["", "?linkType=untp:dpp"] {
-        let plain = get(&server, &format!("/01/09520123456788/10/ABC{query}")).await;
-        let encoded = get(&server, &format!("/01/09520123456788/10/%41BC{query}")).await;
+        let plain = server
+            .resolve(&format!("/01/09520123456788/10/ABC{query}"))
+            .await;
+        let encoded = server
+            .resolve(&format!("/01/09520123456788/10/%41BC{query}"))
+            .await;
         assert_eq!(plain.status(), 307, "{query}");
         assert_eq!(encoded.status(), plain.status(), "{query}");
         assert_eq!(location(&encoded), location(&plain), "{query}");
     }
-    let r = get(&server, "/01/09520123456788/10/%41BC?linkType=untp:dpp").await;
+    let r = server
+        .resolve("/01/09520123456788/10/%41BC?linkType=untp:dpp")
+        .await;
     assert_redirect(&r, &format!("{DPP_BATCH}?linkType=untp:dpp"));
 }
 
 #[tokio::test]
 async fn t07_unknown_link_type_is_404() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456788?linkType=gs1:nosuchlt").await;
+    let r = server
+        .resolve("/01/09520123456788?linkType=gs1:nosuchlt")
+        .await;
     assert_eq!(r.status(), 404);
     assert_cors(&r);
     // Known type, but registered nowhere up the tree from the GTIN: also 404 (Decision 4).
-    let r = get(&server, "/01/09520123456788?linkType=untp:dpp").await;
+    let r = server.resolve("/01/09520123456788?linkType=untp:dpp").await;
     assert_eq!(r.status(), 404);
-    let r = get(&server, "/01/09520123456788/21/12345?linkType=gs1:nosuchlt").await;
+    let r = server
+        .resolve("/01/09520123456788/21/12345?linkType=gs1:nosuchlt")
+        .await;
     assert_eq!(r.status(), 404);
 }
 
@@ -462,20 +469,20 @@ async fn t08_language_negotiation() {
 #[tokio::test]
 async fn t09_query_string_forwarded() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456788?foo=bar&linkType=gs1:pip").await;
+    let r = server
+        .resolve("/01/09520123456788?foo=bar&linkType=gs1:pip")
+        .await;
     assert_redirect(&r, &format!("{PIP_EN}?foo=bar&linkType=gs1:pip"));
     // Target already has a query: joined with `&`, raw string unchanged.
-    let r = get(
-        &server,
-        "/01/09520123456788?linkType=gs1:instructions&foo=bar;x&y",
-    )
-    .await;
+    let r = server
+        .resolve("/01/09520123456788?linkType=gs1:instructions&foo=bar;x&y")
+        .await;
     assert_redirect(
         &r,
         &format!("{MANUAL}&linkType=gs1:instructions&foo=bar;x&y"),
     );
     // Without linkType, the query is forwarded to the default link too.
-    let r = get(&server, "/01/09520123456788?foo=bar").await;
+    let r = server.resolve("/01/09520123456788?foo=bar").await;
     assert_redirect(&r, &format!("{PIP_EN}?foo=bar"));
 }
 
@@ -489,8 +496,8 @@ async fn t10_trailing_slash() {
             "/01/09520123456788?linkType=gs1:pip",
         ),
     ] {
-        let a = get(&server, with).await;
-        let b = get(&server, without).await;
+        let a = server.resolve(with).await;
+        let b = server.resolve(without).await;
         assert_eq!(b.status(), 307);
         assert_eq!(a.status(), b.status(), "{with}");
         assert_eq!(location(&a), location(&b), "{with}");
@@ -501,7 +508,7 @@ async fn t10_trailing_slash() {
 async fn t11_description_files() {
     let server = fixture_server().await;
     for path in ["/.well-known/gs1resolver", "/.well-known/resolver"] {
-        let r = get(&server, path).await;
+        let r = server.resolve(path).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_cors(&r);
         let ct = content_type(&r);
@@ -545,7 +552,7 @@ async fn t12_options_and_head() {
     assert_head_matches_get(&server, "/01/09520123456788", &[]).await;
 }
 
-async fn assert_head_matches_get(server: &Server, path: &str, headers: &[(&str, &str)]) {
+async fn assert_head_matches_get(server: &TestApp, path: &str, headers: &[(&str, &str)]) {
     let g = send(server, Method::GET, path, headers).await;
     let h = send(server, Method::HEAD, path, headers).await;
     assert_eq!(h.status(), g.status(), "HEAD status for {path}");
@@ -573,9 +580,9 @@ async fn assert_head_matches_get(server: &Server, path: &str, headers: &[(&str, 
 #[tokio::test]
 async fn t13_unknown_valid_identifier_is_404() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09506000134369").await;
+    let r = server.resolve("/01/09506000134369").await;
     assert_problem(r, 404).await;
-    let r = get(&server, "/01/09506000134369?linkType=linkset").await;
+    let r = server.resolve("/01/09506000134369?linkType=linkset").await;
     assert_eq!(r.status(), 404);
 }
 
@@ -591,7 +598,7 @@ async fn t14_compressed_uri() {
                               "type": "text/html", "hreflang": ["en"]}]}),
         )
         .await;
-    let r = get(&server, "/eh30164596f40c0e5cbe991a83").await;
+    let r = server.resolve("/eh30164596f40c0e5cbe991a83").await;
     assert_redirect(&r, target);
     assert!(
         !location(&r).starts_with(ROOT),
@@ -604,14 +611,16 @@ async fn t14_compressed_uri() {
         ),
         "owl:sameAs: {link}"
     );
-    let r = get(&server, "/EH30164596F40C0E5CBE991A83").await;
+    let r = server.resolve("/EH30164596F40C0E5CBE991A83").await;
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn t15_identical_candidates_give_300() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/09520123456788?linkType=gs1:relatedVideo").await;
+    let r = server
+        .resolve("/01/09520123456788?linkType=gs1:relatedVideo")
+        .await;
     assert_eq!(r.status(), 300);
     assert_cors(&r);
     let ct = content_type(&r);
@@ -625,7 +634,7 @@ async fn t15_identical_candidates_give_300() {
     videos.sort();
     assert_eq!(videos, [VIDEO_1, VIDEO_2], "{body}");
     // Without linkType: never 300.
-    let r = get(&server, "/01/09520123456788").await;
+    let r = server.resolve("/01/09520123456788").await;
     assert_redirect(&r, PIP_EN);
 }
 
@@ -677,7 +686,7 @@ async fn t16_access_role_filter() {
 #[tokio::test]
 async fn t17_gtin13_lenient() {
     let server = fixture_server().await;
-    let r = get(&server, "/01/9520123456788").await;
+    let r = server.resolve("/01/9520123456788").await;
     assert_redirect(&r, PIP_EN);
     let link = header(r.headers(), "link");
     assert!(
@@ -688,7 +697,7 @@ async fn t17_gtin13_lenient() {
         link.contains("<https://resolver.example/01/09520123456788?linkType=linkset>"),
         "linkset: {link}"
     );
-    let body = linkset(get(&server, "/01/9520123456788?linkType=linkset").await).await;
+    let body = linkset(server.resolve("/01/9520123456788?linkType=linkset").await).await;
     assert_eq!(
         anchors(&body),
         ["https://resolver.example/01/09520123456788"]
@@ -709,24 +718,20 @@ async fn walk_up_serial_outranks_batch() {
         ("/01/09520123456788/10/ABC/21/99999", DPP_BATCH),
     ];
     for (path, expected) in cases {
-        let r = get(&server, &format!("{path}?linkType=untp:dpp")).await;
+        let r = server.resolve(&format!("{path}?linkType=untp:dpp")).await;
         assert_redirect(&r, &format!("{expected}?linkType=untp:dpp"));
     }
     // Serial without a batch registration and without dpp anywhere up the tree.
-    let r = get(
-        &server,
-        "/01/09520123456788/10/XYZ/21/99999?linkType=untp:dpp",
-    )
-    .await;
+    let r = server
+        .resolve("/01/09520123456788/10/XYZ/21/99999?linkType=untp:dpp")
+        .await;
     assert_eq!(r.status(), 404);
     // A type only at the GTIN level is found from the serial level; no linkType → inherited default.
-    let r = get(
-        &server,
-        "/01/09520123456788/10/ABC/21/12345?linkType=gs1:pip",
-    )
-    .await;
+    let r = server
+        .resolve("/01/09520123456788/10/ABC/21/12345?linkType=gs1:pip")
+        .await;
     assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
-    let r = get(&server, "/01/09520123456788/10/ABC/21/12345").await;
+    let r = server.resolve("/01/09520123456788/10/ABC/21/12345").await;
     assert_redirect(&r, PIP_EN);
     // The Link header points at the requested URI's own linkset.
     let link = header(r.headers(), "link");
@@ -752,7 +757,7 @@ async fn linkset_levels_and_anchors() {
         ("/01/09520123456788/21/12345", vec![serial, product]),
     ];
     for (path, expected) in cases {
-        let body = linkset(get(&server, &format!("{path}?linkType=linkset")).await).await;
+        let body = linkset(server.resolve(&format!("{path}?linkType=linkset")).await).await;
         assert_eq!(anchors(&body), expected, "{path}");
         assert_context_shape(&body, product, PIP_EN);
         assert_eq!(
@@ -760,7 +765,7 @@ async fn linkset_levels_and_anchors() {
             "Battery pack model X"
         );
     }
-    let body = linkset(get(&server, "/01/09520123456788?linkType=linkset").await).await;
+    let body = linkset(server.resolve("/01/09520123456788?linkType=linkset").await).await;
     assert_valid(SchemaKind::Gs1Linkset, &body);
     let link_types: Vec<&String> = contexts(&body)[0]
         .as_object()
@@ -801,12 +806,12 @@ async fn post_on_resolution_path_is_405() {
         }
     }
     // Nothing changed.
-    assert_redirect(&get(&server, "/01/09520123456788").await, PIP_EN);
+    assert_redirect(&server.resolve("/01/09520123456788").await, PIP_EN);
 }
 
 #[tokio::test]
 async fn origin_from_forwarded_headers_or_host() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     register_fixture(&server).await;
     let forwarded = [
         ("x-forwarded-proto", "https"),
@@ -837,11 +842,11 @@ async fn origin_from_forwarded_headers_or_host() {
     .await;
     assert_eq!(anchors(&body), ["https://id.example.org/01/09520123456788"]);
     // No forwarding headers: http://{Host}.
-    let r = get(&server, "/01/09520123456788").await;
+    let r = server.resolve("/01/09520123456788").await;
     let link = header(r.headers(), "link");
     let own = format!("<{}/01/09520123456788>; rel=\"owl:sameAs\"", server.base);
     assert!(link.contains(&own), "{link}");
-    let body = linkset(get(&server, "/01/09520123456788?linkType=linkset").await).await;
+    let body = linkset(server.resolve("/01/09520123456788?linkType=linkset").await).await;
     assert_eq!(
         anchors(&body),
         [format!("{}/01/09520123456788", server.base)]

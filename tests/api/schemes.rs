@@ -1,7 +1,12 @@
 //! Identifier schemes as configuration, over real HTTP: the shipped LEI, ABN and facility-register schemes, GS1 under
 //! `/gs1/`, per-scheme policies, scopes by namespace, and bad scheme files stopping start-up.
 
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::client::Api;
+use crate::support::client::client;
+use crate::support::client::location;
+use crate::support::server::binary;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -11,21 +16,17 @@ fn link(link_type: &str, href: &str) -> Value {
     json!({"linkType": link_type, "href": href, "title": link_type, "type": "application/vc+jwt", "hreflang": ["en"]})
 }
 
-async fn get(server: &Server, path: &str, accept: Option<&str>) -> reqwest::Response {
-    let mut request = Server::client().get(server.url(path));
+async fn get(server: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Response {
+    let mut request = client().get(server.url(path));
     if let Some(accept) = accept {
         request = request.header("accept", accept);
     }
     request.send().await.expect("GET")
 }
 
-fn location(r: &reqwest::Response) -> &str {
-    r.headers()["location"].to_str().unwrap()
-}
-
 #[tokio::test]
 async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_branch() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({
         "itemDescription": "Australian Taxation Office",
         "defaultLinkType": "untp:dia",
@@ -105,7 +106,7 @@ async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_bra
 
 #[tokio::test]
 async fn lei_and_facility_identifiers_are_validated_and_canonicalised() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({"itemDescription": "Bloomberg", "links": [link("untp:dia", "https://lei.example/dia.jwt")]});
     server
         .put_anchor("lei/lei/5493001kjtiigc8y1r12", body)
@@ -161,7 +162,7 @@ async fn lei_and_facility_identifiers_are_validated_and_canonicalised() {
 
 #[tokio::test]
 async fn gs1_answers_under_gs1_with_its_own_policy() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let body = json!({"itemDescription": "Widget", "defaultLinkType": "gs1:pip",
         "links": [{"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Product"}]});
     server.put_anchor("01/09520123456788", body).await;
@@ -226,8 +227,8 @@ async fn a_scheme_limits_vocabularies_and_scopes_can_name_a_namespace() {
     let digest = hex(&Sha256::digest(b"abr-writer"));
     let keys = format!("[[keys]]\nname = \"abr\"\nsha256 = \"{digest}\"\nscopes = [\"abr/*\"]\n");
     let config = write_config(dir.path(), &keys);
-    let server = Server::start_with(&["--no-demo", "--config", &config]).await;
-    let client = Server::client();
+    let server = TestApp::start_with(&["--no-demo", "--config", &config]).await;
+    let client = client();
     let put = |path: &str, token: &str, body: Value| {
         client
             .put(server.url(&format!("/api/v1/anchors/{path}")))

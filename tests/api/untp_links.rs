@@ -1,8 +1,11 @@
 //! The UNTP link model over real HTTP: versioned targets and their history, secondary resolvers, and the UNTP
 //! attributes (`method` as a string on input, an array on output) in schema-valid linksets.
 
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
+use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 
 const DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
@@ -17,26 +20,21 @@ fn anchor(links: Vec<Value>) -> Value {
     json!({"itemDescription": "Battery pack", "defaultLinkType": "untp:dpp", "links": links})
 }
 
-async fn linkset(server: &Server, path: &str) -> Value {
-    let r = Server::client()
-        .get(server.url(path))
-        .header("accept", "application/linkset+json")
-        .send()
-        .await
-        .unwrap();
+async fn linkset(server: &TestApp, path: &str) -> Value {
+    let r = server.linkset(path).await;
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
 
-async fn redirect(server: &Server, path: &str) -> String {
-    let r = Server::client().get(server.url(path)).send().await.unwrap();
+async fn redirect(server: &TestApp, path: &str) -> String {
+    let r = server.resolve(path).await;
     assert_eq!(r.status(), 307, "{path}");
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
 #[tokio::test]
 async fn a_replaced_target_is_kept_as_a_predecessor_and_the_default_follows_the_latest() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let id = "01/09520123456788/21/12345";
     server
         .put_anchor(
@@ -104,7 +102,7 @@ async fn a_replaced_target_is_kept_as_a_predecessor_and_the_default_follows_the_
         "https://cred.example/v3.jwt?linkType=untp:dpp"
     );
 
-    let r = Server::client()
+    let r = client()
         .get(server.url(&format!("/api/v1/anchors/{id}/history")))
         .bearer_auth(ADMIN_TOKEN)
         .send()
@@ -136,14 +134,14 @@ async fn a_replaced_target_is_kept_as_a_predecessor_and_the_default_follows_the_
         "de never changed"
     );
 
-    let unknown = Server::client()
+    let unknown = client()
         .get(server.url("/api/v1/anchors/01/09506000134369/history"))
         .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let anonymous = Server::client()
+    let anonymous = client()
         .get(server.url(&format!("/api/v1/anchors/{id}/history")))
         .send()
         .await
@@ -153,7 +151,7 @@ async fn a_replaced_target_is_kept_as_a_predecessor_and_the_default_follows_the_
 
 #[tokio::test]
 async fn a_batch_called_history_is_still_an_identifier() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     server
         .put_anchor(
             "01/09520123456788",
@@ -171,7 +169,7 @@ async fn a_batch_called_history_is_still_an_identifier() {
 
 #[tokio::test]
 async fn update_services_and_encrypted_targets_keep_their_untp_attributes() {
-    let server = Server::start().await;
+    let server = TestApp::start().await;
     let links = vec![
         dpp("https://cred.example/dpp.jwt", "en"),
         json!({"linkType": "untp:dte", "href": "https://cred.example/events.enc", "title": "Events (encrypted)",
@@ -216,7 +214,7 @@ async fn a_secondary_resolver_is_listed_under_the_item_it_holds() {
         "[[delegations]]\nidentifiers = \"01/0952012*\"\nresolver = \"https://brand-resolver.example\"\n",
     )
     .unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     server
         .put_anchor(
             "01/09520123456788",

@@ -3,8 +3,9 @@
 //! leaves no duplicates and keeps its link IDs; the Pyx API keeps the native API's limits; Pyx semantics its users rely
 //! on (`active: false`, `title` with `linkTitle`, the `/api/{version}/{namespace}/…` public URIs, the health check).
 
+use crate::support::app::TestApp;
+use crate::support::client::ADMIN_TOKEN;
 use crate::support::redis::RedisServer;
-use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -12,17 +13,17 @@ const API: &str = "/api/2.0.0";
 const GTIN: &str = "01/09520123456788";
 
 /// An empty resolver on each store: the embedded one, then Redis (the Redis server lives as long as the pair).
-async fn each_store() -> Vec<(&'static str, Server, Option<RedisServer>)> {
+async fn each_store() -> Vec<(&'static str, TestApp, Option<RedisServer>)> {
     let redis = RedisServer::start();
-    let on_redis = Server::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    let on_redis = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
     vec![
-        ("embedded", Server::start().await, None),
+        ("embedded", TestApp::start().await, None),
         ("redis", on_redis, Some(redis)),
     ]
 }
 
-async fn call(server: &Server, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut request = Server::client()
+async fn call(server: &TestApp, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut request = TestApp::client()
         .request(method, server.url(path))
         .bearer_auth(ADMIN_TOKEN);
     if let Some(body) = body {
@@ -129,7 +130,7 @@ fn publish(links: &[(&str, &str, &str, &str)]) -> Value {
 }
 
 /// The record of the GTIN, as the management API shows it.
-async fn stored(server: &Server) -> Value {
+async fn stored(server: &TestApp) -> Value {
     call(
         server,
         Method::GET,
@@ -148,7 +149,7 @@ fn link_id(answer: &Value, i: usize) -> String {
 }
 
 /// Every `(href, rel)` of the record, and that no two are the same target of the same link type.
-async fn no_duplicates(server: &Server, store: &str) -> Value {
+async fn no_duplicates(server: &TestApp, store: &str) -> Value {
     let record = stored(server).await;
     let links = record["links"].as_array().expect("links");
     for (i, a) in links.iter().enumerate() {
@@ -158,7 +159,7 @@ async fn no_duplicates(server: &Server, store: &str) -> Value {
             assert!(!same, "{store}: {a} repeats {b} in {record}");
         }
     }
-    let linkset: Value = Server::client()
+    let linkset: Value = TestApp::client()
         .get(server.url(&format!("/{GTIN}?linkType=linkset")))
         .send()
         .await
@@ -383,10 +384,10 @@ async fn pyx_semantics_its_users_rely_on() {
     }
 }
 
-async fn pyx_semantics_on(store: &str, server: &Server) {
+async fn pyx_semantics_on(store: &str, server: &TestApp) {
     let resolver = format!("{API}/resolver");
     let scan = |path: String| async move {
-        let r = Server::client()
+        let r = TestApp::client()
             .get(server.url(&path))
             .send()
             .await
@@ -447,7 +448,7 @@ async fn pyx_semantics_on(store: &str, server: &Server) {
     )
     .await;
     assert_eq!(status, 404);
-    let health = Server::client()
+    let health = TestApp::client()
         .get(server.url(&format!("{API}/health-check")))
         .send()
         .await

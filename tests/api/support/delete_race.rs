@@ -2,7 +2,7 @@
 //! and Redis's (tests/api/redis_store.rs): whatever the interleaving, a hard delete that answered 2xx leaves no
 //! anchor, and a hard delete of an anchor that exists, live or kept by a soft delete, never answers 404.
 
-use super::server::{ADMIN_TOKEN, Server};
+use super::client::{ADMIN_TOKEN, Api, client};
 use serde_json::json;
 use std::path::Path;
 
@@ -43,12 +43,12 @@ async fn send(request: reqwest::RequestBuilder) -> u16 {
 /// `DELETE …?hard=true` through `deleter` and `POST …:restore` through `restorer` are sent at once. The verdict is the
 /// management API's read after both answered.
 pub async fn hard_delete_against_restore(
-    deleter: &Server,
-    restorer: &Server,
+    deleter: &impl Api,
+    restorer: &impl Api,
     identifier: &str,
     tries: usize,
 ) -> Tally {
-    let client = Server::client();
+    let client = client();
     let anchor = format!("/api/v1/anchors/{identifier}");
     let body = json!({"itemDescription": "Pack", "links": [{"linkType": "gs1:pip",
         "href": "https://brand.example/p", "title": "Product information"}]});

@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests (`mod support;` in a test file).
 
+pub mod app;
+pub mod client;
 pub mod delete_race;
 pub mod did_host;
 pub mod redis;

@@ -1,11 +1,14 @@
-//! Spawns the real `idr` binary on a free loopback port with its own data folder, and stops it on drop.
+//! Spawns the real `idr` binary with its own data folder, and stops it on drop. The child binds port 0 itself and
+//! the address it logs (`idr listening addr=…`) is read from its standard error, so no other process can take the
+//! port in between. For the CLI, signals, restarts and `kill -9`; HTTP-only tests use `TestApp` (in process).
 
-use std::net::TcpListener;
+pub use super::client::ADMIN_TOKEN;
+use super::client::Api;
+use super::client::client;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 pub struct Server {
     child: Option<Child>,
@@ -52,22 +55,28 @@ impl Server {
     }
 
     async fn launch(&mut self) {
-        let port = free_port();
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(self.data.path())
             .args(&self.extra_args)
             .env("IDR_ADMIN_TOKEN", ADMIN_TOKEN)
             // After the default token: a caller's `IDR_ADMIN_TOKEN` wins (the docs test uses each doc's token).
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "error")
+            // Errors, and the start-up line that names the bound address.
+            .env("RUST_LOG", "error,idr::app=info")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        self.child = Some(cmd.spawn().expect("spawn idr"));
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn idr");
+        let bound = relay_stderr(&mut child);
+        self.child = Some(child);
+        let port = tokio::time::timeout(Duration::from_secs(20), bound)
+            .await
+            .expect("idr logged its address within 20 s")
+            .expect("idr exited before it listened");
         self.port = port;
         self.base = format!("http://127.0.0.1:{port}");
         wait_healthy(&self.base).await;
@@ -114,30 +123,19 @@ impl Server {
         self.launch().await;
     }
 
+    /// An HTTP client that follows no redirects.
     pub fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+        client()
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.base, path_and_query)
+        Api::url(self, path_and_query)
     }
+}
 
-    /// PUT an anchor as the admin; panics unless it is accepted.
-    pub async fn put_anchor(&self, identifier: &str, body: serde_json::Value) -> serde_json::Value {
-        let response = Self::client()
-            .put(self.url(&format!("/api/v1/anchors/{identifier}")))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("PUT");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        assert!(status.is_success(), "PUT {identifier} → {status}: {text}");
-        serde_json::from_str(&text).expect("JSON answer")
+impl Api for Server {
+    fn base(&self) -> &str {
+        &self.base
     }
 }
 
@@ -154,12 +152,42 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_idr"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// Reads the child's standard error on a thread: the port of its `idr listening` line goes to the receiver, every
+/// other line to this process's standard error as before, except `idr::app`'s non-error lines (asked for only to
+/// see that one).
+fn relay_stderr(child: &mut Child) -> tokio::sync::oneshot::Receiver<u16> {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (found, bound) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = listening_port(&line) {
+                if let Some(found) = found.take() {
+                    let _ = found.send(port);
+                }
+            } else if !line.contains("idr::app") || line.contains("ERROR") {
+                eprintln!("{line}");
+            }
+        }
+    });
+    bound
+}
+
+/// The port of the public listener's start-up line, in text (`addr=127.0.0.1:4321`) or JSON (`"addr":"…"`) logs.
+fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("idr listening") {
+        return None;
+    }
+    let at = line
+        .find("addr=")
+        .map(|i| i + "addr=".len())
+        .or_else(|| line.find("\"addr\":\"").map(|i| i + "\"addr\":\"".len()))?;
+    let addr: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+        .collect();
+    addr.parse::<std::net::SocketAddr>().ok().map(|a| a.port())
 }
 
 async fn wait_healthy(base: &str) {

@@ -1,0 +1,121 @@
+//! The application in process, on a port the OS picks (bound before anyone connects, so no port race), with its own
+//! data folder; stopped on drop. For HTTP-only tests: no CLI, no signals, no restarts, no log scraping, and no
+//! `/metrics` values (the Prometheus recorder is process-wide, shared by every app in the test binary). Those stay
+//! on `Server`, the subprocess.
+
+use super::client::{ADMIN_TOKEN, Api};
+use idr::app::Application;
+use idr::config::{Overrides, Settings};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub port: u16,
+    pub base: String,
+    data: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// An empty resolver (no demo data) whose public root is `http://127.0.0.1:{port}`.
+    pub async fn start() -> TestApp {
+        Self::start_with(&["--no-demo"]).await
+    }
+
+    /// Starts with the `idr serve` arguments the subprocess takes (`--no-demo`, `--resolver-root`, `--config`,
+    /// `--redis-url`).
+    pub async fn start_with(args: &[&str]) -> TestApp {
+        Self::start_with_env(args, &[]).await
+    }
+
+    /// Like `start_with`, with settings from `IDR_…` variables (e.g. `IDR_LIMITS__MAX_TEXT_BYTES`), read from this
+    /// list and not from the process environment, which tests must not change.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> TestApp {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut overrides = overrides(args);
+        overrides.listen = Some("127.0.0.1:0".into());
+        overrides.data_dir = Some(data.path().to_path_buf());
+        // What the subprocess sees: this process's environment, the admin token, then the test's variables.
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        vars.insert("IDR_ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::load_with_env(&overrides, &vars).expect("settings");
+        let application = Application::build(settings)
+            .await
+            .expect("application starts");
+        let addr = application.addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(application.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            port: addr.port(),
+            base: format!("http://{addr}"),
+            data,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        Api::url(self, path_and_query)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// An HTTP client that follows no redirects.
+    pub fn client() -> reqwest::Client {
+        super::client::client()
+    }
+}
+
+impl Api for TestApp {
+    fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // Dropping the server's future stops its workers and closes the listener, whether or not the runtime
+        // polls it again.
+        self.task.abort();
+    }
+}
+
+/// The command-line settings `Server::start_with` passes to `idr serve`, read the way clap reads them.
+fn overrides(args: &[&str]) -> Overrides {
+    let mut overrides = Overrides::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (*arg, None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next().map(|v| v.to_string()))
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        match name {
+            "--no-demo" => overrides.no_demo = true,
+            "--resolver-root" => overrides.resolver_root = Some(value()),
+            "--config" => overrides.config_file = Some(PathBuf::from(value())),
+            "--redis-url" => overrides.redis_url = Some(value()),
+            other => panic!("TestApp does not take {other}: use Server"),
+        }
+    }
+    overrides
+}
