@@ -7,7 +7,8 @@
 use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::format::{Payload, push_decimal};
 use super::{
-    AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
+    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, Precondition,
+    PutOutcome, Sink, StoreError, StoredAnchor,
 };
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -569,7 +570,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[async_trait::async_trait]
-impl LinkStore for EmbeddedStore {
+impl AnchorStore for EmbeddedStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         self.read_many(keys)
     }
@@ -619,46 +620,10 @@ impl LinkStore for EmbeddedStore {
         blocking(move || this.write_batch(batch, &who)).await
     }
 
-    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read_audit(query)
-    }
-
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(ANCHORS).map_err(unavailable)?;
         table.is_empty().map_err(unavailable)
-    }
-
-    async fn claim_first_start(&self) -> Result<bool, StoreError> {
-        let this = self.clone();
-        blocking(move || {
-            let txn = this.begin_write()?;
-            let first = {
-                let mut meta = txn.open_table(META).map_err(unavailable)?;
-                meta.insert("initialised", 1)
-                    .map_err(unavailable)?
-                    .is_none()
-            };
-            this.commit(txn)?;
-            Ok(first)
-        })
-        .await
-    }
-
-    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        self.put_document(SCHEMES, namespace, definition).await
-    }
-
-    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents(SCHEMES)
-    }
-
-    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
-        self.put_document(KEYS, name, record).await
-    }
-
-    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents(KEYS)
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
@@ -669,6 +634,13 @@ impl LinkStore for EmbeddedStore {
             sink(key.value(), &decode(key.value(), value.value())?)?;
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for EmbeddedStore {
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit(query)
     }
 
     async fn trim_audit(
@@ -697,11 +669,60 @@ impl LinkStore for EmbeddedStore {
         }
         Ok(())
     }
+}
+
+/// Documents in tables of their own in the same file, one per kind.
+#[async_trait::async_trait]
+impl DocumentStore for EmbeddedStore {
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        self.put_document(SCHEMES, namespace, definition).await
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(SCHEMES)
+    }
+
+    async fn put_api_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.put_document(KEYS, name, record).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(KEYS)
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordination for EmbeddedStore {
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        let this = self.clone();
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let first = {
+                let mut meta = txn.open_table(META).map_err(unavailable)?;
+                meta.insert("initialised", 1)
+                    .map_err(unavailable)?
+                    .is_none()
+            };
+            this.commit(txn)?;
+            Ok(first)
+        })
+        .await
+    }
 
     /// In the file, in its own transaction: a token replayed after a restart is refused as before it.
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         self.claim_nonce_at(nonce, now_ms(), ttl_ms).await
+    }
+
+    /// A read of the anchors table: the file can be read (writes go through the same database).
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.read_many(&["readyz"]).map(|_| ())
+    }
+
+    /// This process is the file's only writer (redb locks it): there is no one else to hear from.
+    fn subscribe(&self, _sink: Sink) -> bool {
+        false
     }
 }
 
