@@ -128,6 +128,7 @@ pub trait AnchorStore: Send + Sync + 'static {
     /// Fetches several anchors in one round trip, in the order of `keys`.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError>;
 
+    /// One anchor: `get_many` of one key (management reads, which must see the store, not a cache).
     async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
         Ok(self.get_many(&[key]).await?.pop().flatten())
     }
