@@ -12,10 +12,9 @@ use crate::identifier::scheme::registered::Registration;
 use crate::identifier::scheme::{SchemeLoadError, SchemeSet};
 use crate::limits::Limits;
 use crate::outbound::Outbound;
-use crate::registry::cache::CachedStore;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::redis::{RedisStore, Target};
-use crate::registry::{LinkStore, StoreError};
+use crate::registry::{AnchorStore, DocumentStore, Registry, StoreError};
 use crate::resolution::Delegations;
 use crate::vocabulary::{Vocabulary, VocabularyError};
 use actix_web::{App, HttpServer, web};
@@ -124,24 +123,26 @@ fn authenticator(
     Ok(auth.with_did_resolver(resolver))
 }
 
-/// The configured store itself: Redis when a URL is set, else the embedded file.
-pub async fn open_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+/// The configured store itself, every part of it: Redis when a URL is set, else the embedded file.
+pub async fn open_store(settings: &Settings) -> Result<Registry, StartupError> {
     Ok(match settings.redis_url() {
         Some(_) => {
             let target = Target::from_settings(&settings.store)?;
-            Arc::new(RedisStore::connect_to(target, &settings.store).await?)
+            Registry::of(Arc::new(
+                RedisStore::connect_to(target, &settings.store).await?,
+            ))
         }
-        None => Arc::new(EmbeddedStore::open_with(
+        None => Registry::of(Arc::new(EmbeddedStore::open_with(
             &settings.store.data_dir,
             settings.store.embedded_cache_bytes,
             settings.store.embedded_quick_repair,
-        )?),
+        )?)),
     })
 }
 
 /// The configured store, for commands that only read it (`idr export`, `idr resolve`, …): an embedded store must
 /// already exist, rather than be created empty and read as such.
-pub async fn open_existing_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+pub async fn open_existing_store(settings: &Settings) -> Result<Registry, StartupError> {
     let dir = &settings.store.data_dir;
     if settings.redis_url().is_none() && !EmbeddedStore::exists(dir) {
         return Err(StoreError::Unavailable(format!(
@@ -153,15 +154,15 @@ pub async fn open_existing_store(settings: &Settings) -> Result<Arc<dyn LinkStor
     open_store(settings).await
 }
 
-/// The store a server reads through, with the in-process cache of hot records in front. The embedded file has one
-/// writer, this process (redb locks it), so invalidation on write keeps that cache coherent; Redis also feeds it
-/// other replicas' writes.
-async fn serving_store(settings: &Settings) -> Result<Arc<dyn LinkStore>, StartupError> {
+/// The store a server reads through, with the in-process cache of hot records in front of its anchors. The embedded
+/// file has one writer, this process (redb locks it), so invalidation on write keeps that cache coherent; Redis also
+/// feeds it other replicas' writes.
+async fn serving_store(settings: &Settings) -> Result<Registry, StartupError> {
     let store = open_store(settings).await?;
     if let Some(url) = settings.redis_url() {
         tracing::info!(url = %redact_url(url), "link registry: Redis");
     }
-    Ok(CachedStore::wrap(store, &settings.cache))
+    Ok(store.cached(&settings.cache))
 }
 
 pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {
@@ -218,24 +219,27 @@ impl Application {
         // Bind before anything is created or loaded: a port in use stops start-up with the data folder untouched.
         let (listener, addr) = bind(settings.server.listen)?;
         let admin_listener = settings.server.admin_addr().map(bind).transpose()?;
-        let store = serving_store(&settings).await?;
-        load_registered_schemes(store.as_ref(), &parser).await;
-        load_stored_keys(store.as_ref(), &auth, &parser).await;
+        let registry = serving_store(&settings).await?;
+        load_registered_schemes(registry.documents.as_ref(), &parser).await;
+        load_stored_keys(registry.documents.as_ref(), &auth, &parser).await;
         warn_without_credentials(&auth, &settings);
         tokio::spawn(refresh_registered(
-            store.clone(),
+            registry.documents.clone(),
             parser.clone(),
             auth.clone(),
         ));
         if settings.resolver.load_demo {
-            load_demo_once(store.as_ref(), &vocabulary, &parser, &settings).await?;
+            load_demo_once(&registry, &vocabulary, &parser, &settings).await?;
         }
         if let Some(retain) = settings.audit.retention() {
             tracing::info!(
                 retain_days = settings.audit.retain_days,
                 "audit retention: older entries are removed"
             );
-            tokio::spawn(crate::registry::retention::run(store.clone(), retain));
+            tokio::spawn(crate::registry::retention::run(
+                registry.audit.clone(),
+                retain,
+            ));
         }
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -254,10 +258,19 @@ impl Application {
             limits.management_requests_per_second,
             limits.management_burst,
         );
+        let Registry {
+            anchors: store,
+            audit,
+            documents,
+            coordination,
+        } = registry;
         let state = web::Data::new(AppState {
             resolutions,
             rate_limiter,
             store,
+            audit,
+            documents,
+            coordination,
             vocabulary,
             auth,
             limits: Limits::from_settings(&settings),
@@ -412,7 +425,7 @@ async fn shutdown_signal() {
 const SCHEME_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Adds the schemes registered through the API to the parser. A shared store that is down only delays this.
-async fn load_registered_schemes(store: &dyn LinkStore, parser: &Parser) {
+async fn load_registered_schemes(store: &dyn DocumentStore, parser: &Parser) {
     let stored = match store.schemes().await {
         Ok(stored) => stored,
         Err(e) => {
@@ -445,8 +458,8 @@ async fn load_registered_schemes(store: &dyn LinkStore, parser: &Parser) {
 }
 
 /// Keys created or revoked with `idr keys` (on any replica, or offline) take effect here.
-async fn load_stored_keys(store: &dyn LinkStore, auth: &Authenticator, parser: &Parser) {
-    match store.keys().await {
+async fn load_stored_keys(store: &dyn DocumentStore, auth: &Authenticator, parser: &Parser) {
+    match store.api_keys().await {
         Ok(records) => auth.load_stored(&records, parser),
         Err(e) => tracing::warn!(error = %e, "stored API keys not loaded yet"),
     }
@@ -474,7 +487,7 @@ fn warn_without_credentials(auth: &Authenticator, settings: &Settings) {
 
 /// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes and API keys.
 async fn refresh_registered(
-    store: Arc<dyn LinkStore>,
+    store: Arc<dyn DocumentStore>,
     parser: Arc<Parser>,
     auth: Arc<Authenticator>,
 ) {
@@ -490,12 +503,12 @@ async fn refresh_registered(
 /// Demo data is for a new store only: a store emptied later stays empty across restarts. A shared store that is
 /// down at start-up is not fatal: the replica starts, answers 503 and recovers; the demo is simply not loaded.
 async fn load_demo_once(
-    store: &dyn LinkStore,
+    registry: &Registry,
     vocabulary: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
     settings: &Settings,
 ) -> Result<(), StartupError> {
-    let first_start = match store.claim_first_start().await {
+    let first_start = match registry.coordination.claim_first_start().await {
         Ok(first) => first,
         Err(StoreError::Unavailable(e)) => {
             tracing::warn!(error = %e, "store unavailable at start-up; demo data not loaded");
@@ -503,6 +516,7 @@ async fn load_demo_once(
         }
         Err(e) => return Err(e.into()),
     };
+    let store = registry.anchors.as_ref();
     if first_start && store.is_empty().await? {
         load_demo(store, vocabulary, parser, settings).await?;
     }
@@ -511,7 +525,7 @@ async fn load_demo_once(
 
 /// Loads `demo/*.ndjson` from the config folder (or the shipped demo when the folder is absent).
 async fn load_demo(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     vocabulary: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
     settings: &Settings,

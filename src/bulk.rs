@@ -10,7 +10,7 @@ use crate::identifier::{Identifier, Parser};
 use crate::limits::Limits;
 use crate::registration::{self, Ancestor, Fallback, FieldError};
 use crate::registry::format::Payload;
-use crate::registry::{AnchorRecord, LinkStore, StoreError};
+use crate::registry::{AnchorRecord, AnchorStore, StoreError};
 use crate::vocabulary::Vocabulary;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -42,7 +42,7 @@ pub enum BulkError {
 }
 
 pub async fn import(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     vocab: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
     limits: &Limits,
@@ -84,7 +84,7 @@ enum Settle {
 
 /// Settles every line in input order and hands full batches to the writer. `imported` is left to the writer.
 async fn read_all(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     mut lines: ParsedLines<impl BufRead>,
     writer: Writer,
 ) -> Result<ImportReport, BulkError> {
@@ -137,7 +137,7 @@ async fn read_all(
 /// levels listed deepest first). What still inherits nothing then takes its first link's type as the default,
 /// shallowest level first so deeper ones can inherit from it, exactly as one `PUT` at a time would have.
 async fn retry_deferred(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     mut deferred: Vec<Deferred>,
     report: &mut ImportReport,
     writer: &Writer,
@@ -217,7 +217,7 @@ fn writer_stopped() -> BulkError {
 
 /// Stores batches in the order received, until the reading side is done. Returns the number of anchors written.
 async fn write_all(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     who: &str,
     mut from_reader: mpsc::Receiver<ToWriter>,
 ) -> Result<usize, StoreError> {
@@ -396,7 +396,7 @@ impl Batch {
 
     /// Makes sure every level in `paths` is pending or known: this import's own lines first, then the store (one
     /// read for the levels not seen before).
-    async fn load(&mut self, store: &dyn LinkStore, paths: &[&str]) -> Result<(), StoreError> {
+    async fn load(&mut self, store: &dyn AnchorStore, paths: &[&str]) -> Result<(), StoreError> {
         let unseen: Vec<&str> = paths
             .iter()
             .copied()
@@ -515,7 +515,7 @@ fn validate(
 /// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with
 /// the reason.
 async fn settle(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     key: &Identifier,
     mut record: AnchorRecord,
     batch: &mut Batch,
@@ -539,7 +539,7 @@ async fn settle(
 
 /// Writes every anchor as one NDJSON line. Returns the number written.
 pub async fn export(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     out: &mut (dyn Write + Send),
 ) -> Result<usize, BulkError> {
     let mut count = 0;
@@ -568,6 +568,7 @@ pub async fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::AuditStore;
     use crate::registry::embedded::EmbeddedStore;
 
     const G: &str = "01/09520123456788";

@@ -2,7 +2,7 @@
 //! each holds, the link type looked for, how negotiation scored its candidates, and the answer.
 
 use crate::identifier::Parser;
-use crate::registry::{Link, LinkStore, StoreError};
+use crate::registry::{AnchorStore, Link, StoreError};
 use crate::resolution::{self, Delegations, LinkTypeQuery, Outcome, Query};
 use crate::vocabulary::Vocabulary;
 use std::fmt::Write;
@@ -15,7 +15,7 @@ pub struct Request<'a> {
 }
 
 pub struct Context<'a> {
-    pub store: &'a dyn LinkStore,
+    pub store: &'a dyn AnchorStore,
     pub parser: &'a Parser,
     pub vocabulary: &'a Vocabulary,
     pub delegations: &'a Delegations,

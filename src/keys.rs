@@ -3,7 +3,7 @@
 
 use crate::auth::{Scope, StoredKey, hex_digest, now};
 use crate::identifier::Parser;
-use crate::registry::{LinkStore, StoreError};
+use crate::registry::{DocumentStore, StoreError};
 use base64::Engine;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum KeyError {
 
 /// Creates a key and returns its record and its secret (shown once, never stored).
 pub async fn create(
-    store: &dyn LinkStore,
+    store: &dyn DocumentStore,
     parser: &Parser,
     name: &str,
     scopes: &[String],
@@ -55,7 +55,7 @@ pub async fn create(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let exists = store.keys().await?.iter().any(|(n, _)| n == name);
+    let exists = store.api_keys().await?.iter().any(|(n, _)| n == name);
     if exists || configured.iter().any(|c| c == name) {
         return Err(KeyError::Exists(name.to_string()));
     }
@@ -68,13 +68,13 @@ pub async fn create(
         expires,
         revoked: false,
     };
-    store.put_key(name, &to_json(&record)).await?;
+    store.put_api_key(name, &to_json(&record)).await?;
     Ok((record, secret))
 }
 
-pub async fn list(store: &dyn LinkStore) -> Result<Vec<StoredKey>, KeyError> {
+pub async fn list(store: &dyn DocumentStore) -> Result<Vec<StoredKey>, KeyError> {
     let mut keys: Vec<StoredKey> = store
-        .keys()
+        .api_keys()
         .await?
         .into_iter()
         .filter_map(|(_, json)| serde_json::from_str(&json).ok())
@@ -84,14 +84,14 @@ pub async fn list(store: &dyn LinkStore) -> Result<Vec<StoredKey>, KeyError> {
 }
 
 /// Marks a key revoked (kept, so its name stays taken and the audit of who wrote what stays readable).
-pub async fn revoke(store: &dyn LinkStore, name: &str) -> Result<StoredKey, KeyError> {
+pub async fn revoke(store: &dyn DocumentStore, name: &str) -> Result<StoredKey, KeyError> {
     let mut key = list(store)
         .await?
         .into_iter()
         .find(|k| k.name == name)
         .ok_or_else(|| KeyError::NotFound(name.to_string()))?;
     key.revoked = true;
-    store.put_key(name, &to_json(&key)).await?;
+    store.put_api_key(name, &to_json(&key)).await?;
     Ok(key)
 }
 
@@ -140,7 +140,7 @@ mod tests {
         assert!(secret.starts_with("idr_") && secret.len() > 40);
         assert_eq!(record.sha256, hex_digest(&secret));
         assert!(
-            !store.keys().await.unwrap()[0].1.contains(&secret),
+            !store.api_keys().await.unwrap()[0].1.contains(&secret),
             "the secret is never stored"
         );
         assert!(matches!(

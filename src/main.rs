@@ -303,7 +303,7 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
     let store = app::open_store(&settings).await?;
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = bulk::import(
-        store.as_ref(),
+        store.anchors.as_ref(),
         &vocabulary,
         &parser,
         &Limits::from_settings(&settings),
@@ -356,7 +356,7 @@ async fn import_peer(
     }
     let store = app::open_store(settings).await?;
     let report = bulk::import(
-        store.as_ref(),
+        store.anchors.as_ref(),
         vocabulary,
         parser,
         &limits,
@@ -388,7 +388,7 @@ async fn export(overrides: Overrides) -> Result<ExitCode> {
     idr::telemetry::init_logging(settings.log.format);
     let store = app::open_existing_store(&settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    let count = bulk::export(store.as_ref(), &mut out).await?;
+    let count = bulk::export(store.anchors.as_ref(), &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} anchors");
     Ok(ExitCode::SUCCESS)
@@ -401,6 +401,7 @@ async fn audit_export(overrides: Overrides) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut count = 0u64;
     store
+        .audit
         .export_audit(&mut |entry| {
             let view = idr::http::audit::AuditView::from(entry);
             serde_json::to_writer(&mut out, &view)
@@ -432,7 +433,7 @@ async fn resolve(
     let (root, why) = idr::explain::origin(settings.fixed_root(), uri);
     println!("origin: {root} ({why})");
     let cx = idr::explain::Context {
-        store: store.as_ref(),
+        store: store.anchors.as_ref(),
         parser: &parser,
         vocabulary: &vocabulary,
         delegations: &delegations,
@@ -497,7 +498,7 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
             };
             let configured: Vec<String> = settings.keys.iter().map(|k| k.name.clone()).collect();
             let (record, secret) = idr::keys::create(
-                store.as_ref(),
+                store.documents.as_ref(),
                 &parser,
                 &name,
                 &scopes,
@@ -513,7 +514,7 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
             println!("{secret}");
         }
         KeysCommand::List { .. } => {
-            for k in idr::keys::list(store.as_ref()).await? {
+            for k in idr::keys::list(store.documents.as_ref()).await? {
                 let status = if k.revoked {
                     "revoked"
                 } else if k.expires.is_some_and(|e| idr::auth::now() >= e) {
@@ -534,7 +535,7 @@ async fn keys(command: KeysCommand) -> Result<ExitCode> {
             }
         }
         KeysCommand::Revoke { name, .. } => {
-            idr::keys::revoke(store.as_ref(), &name).await?;
+            idr::keys::revoke(store.documents.as_ref(), &name).await?;
             let when = if settings.redis_url().is_some() {
                 "running replicas refuse it within 10 seconds"
             } else {

@@ -7,7 +7,7 @@ use crate::identifier::pattern::PathPattern;
 use crate::identifier::scheme::UnknownLinkType;
 use crate::linkset::{self, Level, Linkset};
 use crate::negotiate::{Choice, Preferences};
-use crate::registry::{AnchorRecord, Link, LinkStore, Settles, StoreError, StoredAnchor};
+use crate::registry::{AnchorRecord, AnchorStore, Link, Settles, StoreError, StoredAnchor};
 use std::sync::Arc;
 
 /// What the client asked for with `linkType` (already mapped through the vocabulary).
@@ -193,7 +193,7 @@ struct Found<'a> {
 }
 
 pub async fn resolve(
-    store: &dyn LinkStore,
+    store: &dyn AnchorStore,
     key: &Identifier,
     query: &Query,
     root: &str,
@@ -420,7 +420,7 @@ mod tests {
     use crate::registry::cache::CachedStore;
     use crate::registry::embedded::EmbeddedStore;
     use crate::registry::format::Payload;
-    use crate::registry::{AnchorSink, AuditEntry, AuditQuery, Precondition, PutOutcome};
+    use crate::registry::{AnchorSink, Precondition, PutOutcome};
     use proptest::prelude::*;
 
     const TYPES: [&str; 3] = [
@@ -440,12 +440,15 @@ mod tests {
     struct AsShared(Arc<EmbeddedStore>);
 
     #[async_trait::async_trait]
-    impl LinkStore for AsShared {
+    impl AnchorStore for AsShared {
         async fn get_many(
             &self,
             keys: &[&str],
         ) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
             self.0.get_many(keys).await
+        }
+        fn local_reads(&self) -> bool {
+            false
         }
         async fn put(
             &self,
@@ -468,45 +471,10 @@ mod tests {
         async fn put_batch(&self, _: Vec<(String, Payload)>, _: &str) -> Result<(), StoreError> {
             unreachable!("reads only")
         }
-        async fn audit(&self, _: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn is_empty(&self) -> Result<bool, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn claim_first_start(&self) -> Result<bool, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn put_scheme(&self, _: &str, _: &str) -> Result<(), StoreError> {
-            unreachable!("reads only")
-        }
-        async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn put_key(&self, _: &str, _: &str) -> Result<(), StoreError> {
-            unreachable!("reads only")
-        }
-        async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-            unreachable!("reads only")
-        }
         async fn for_each(&self, _: &mut AnchorSink<'_>) -> Result<(), StoreError> {
             unreachable!("reads only")
         }
-        async fn claim_nonce(&self, _: &str, _: std::time::Duration) -> Result<bool, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn trim_audit(
-            &self,
-            _: u64,
-            _: usize,
-            _: Option<String>,
-        ) -> Result<crate::registry::TrimStep, StoreError> {
-            unreachable!("reads only")
-        }
-        async fn export_audit(
-            &self,
-            _: &mut crate::registry::AuditSink<'_>,
-        ) -> Result<(), StoreError> {
+        async fn is_empty(&self) -> Result<bool, StoreError> {
             unreachable!("reads only")
         }
     }
@@ -602,8 +570,8 @@ mod tests {
                     }
                 }
                 let settings = crate::config::CacheSettings { max_bytes: 1 << 20, ttl_seconds: 60, negative_ttl_ms: 60_000 };
-                let cached = CachedStore::wrap(store.clone(), &settings);
-                let shared = CachedStore::wrap(Arc::new(AsShared(store.clone())), &settings);
+                let cached = CachedStore::wrap(store.clone(), store.as_ref(), &settings);
+                let shared = CachedStore::wrap(Arc::new(AsShared(store.clone())), store.as_ref(), &settings);
                 let none = Delegations::default();
                 let root = "https://id.example.com";
                 let full = resolve(store.as_ref(), &key, &query, root, &none).await.unwrap();

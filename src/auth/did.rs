@@ -15,7 +15,7 @@ use crate::config::{ConfigError, Settings};
 use crate::did::{DidError, DidResolver};
 use crate::identifier::Parser;
 use crate::identifier::did_web::DidWeb;
-use crate::registry::LinkStore;
+use crate::registry::Coordination;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -124,7 +124,7 @@ impl DidWriters {
         &self,
         token: &str,
         target: &RequestTarget<'_>,
-        nonces: &dyn LinkStore,
+        nonces: &dyn Coordination,
     ) -> Result<(Principal, SignedBody), AuthError> {
         let token = Token::parse(token)?;
         let writer = self.writer(&token.kid)?;
@@ -177,7 +177,7 @@ impl DidWriters {
         did: &str,
         claims: &Claims,
         at: i64,
-        nonces: &dyn LinkStore,
+        nonces: &dyn Coordination,
     ) -> Result<(), AuthError> {
         let remaining = claims.exp.saturating_add(self.skew).saturating_sub(at);
         let ttl = Duration::from_secs(u64::try_from(remaining).unwrap_or(0) + 1);

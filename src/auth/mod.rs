@@ -10,7 +10,7 @@ use crate::config::{ConfigError, Settings};
 use crate::did::{DidError, DidResolver};
 use crate::identifier::Parser;
 pub use crate::identifier::pattern::PathPattern as Scope;
-use crate::registry::{LinkStore, StoreError};
+use crate::registry::{Coordination, StoreError};
 pub use did::{RequestTarget, SignedBody};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -202,7 +202,7 @@ impl Authenticator {
         &self,
         authorization: Option<&str>,
         target: &RequestTarget<'_>,
-        nonces: &dyn LinkStore,
+        nonces: &dyn Coordination,
     ) -> Result<(Principal, Option<SignedBody>), AuthError> {
         let header = authorization.ok_or_else(|| self.unless_empty(AuthError::Missing))?;
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));

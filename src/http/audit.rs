@@ -52,7 +52,7 @@ pub async fn audit(
         after: after(raw)?,
         limit: limit(raw)?,
     };
-    let mut entries = state.store.audit(&query).await?;
+    let mut entries = state.audit.audit(&query).await?;
     let next = (entries.len() >= query.limit)
         .then(|| entries.last().map(|e| e.cursor.clone()))
         .flatten();

@@ -21,7 +21,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         .and_then(|v| v.to_str().ok());
     let (principal, body) = state
         .auth
-        .authenticate_request(authorization, &target, state.store.as_ref())
+        .authenticate_request(authorization, &target, state.coordination.as_ref())
         .await
         .map_err(|e| refused(e, req, state))?;
     if let Some(body) = body {

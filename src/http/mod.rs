@@ -22,7 +22,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::identifier::Parser;
 use crate::limits::Limits;
-use crate::registry::LinkStore;
+use crate::registry::{AnchorStore, AuditStore, Coordination, DocumentStore};
 use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
 use actix_web::http::Method;
@@ -31,7 +31,14 @@ use std::sync::Arc;
 
 /// Everything a handler needs, shared by all workers.
 pub struct AppState {
-    pub store: Arc<dyn LinkStore>,
+    /// The anchors, behind the record cache.
+    pub store: Arc<dyn AnchorStore>,
+    /// The audit trail (`/api/v1/audit`).
+    pub audit: Arc<dyn AuditStore>,
+    /// Schemes registered at run time and API keys.
+    pub documents: Arc<dyn DocumentStore>,
+    /// Nonces of signed requests and readiness.
+    pub coordination: Arc<dyn Coordination>,
     pub vocabulary: Arc<Vocabulary>,
     pub auth: Arc<Authenticator>,
     pub settings: Settings,

@@ -758,7 +758,7 @@ pub(super) async fn register_scheme(
         .map_err(|p| ApiError::Conflict(FieldError::new(p.field, p.reason)))?;
     schemes.with_registered(probe).map_err(scheme_error)?;
     state
-        .store
+        .documents
         .put_scheme(&registration.namespace, &definition)
         .await?;
     state.parser.register(scheme).map_err(scheme_error)?;

@@ -115,7 +115,7 @@ async fn readiness(state: &AppState) -> (StatusCode, Value) {
         let body = json!({"ready": false, "store": kind, "detail": "shutting down"});
         return (StatusCode::SERVICE_UNAVAILABLE, body);
     }
-    match state.store.ready().await {
+    match state.coordination.ready().await {
         Ok(()) => (StatusCode::OK, json!({"ready": true, "store": kind})),
         Err(e) => {
             // What the store said is for the log; anyone may call /readyz.

@@ -4,7 +4,7 @@ use super::default_link::{Fallback, settle_default};
 use super::{FieldError, Submission, validate};
 use crate::identifier::Identifier;
 use crate::limits::Limits;
-use crate::registry::{AnchorRecord, LinkStore, Precondition, PutOutcome, StoreError};
+use crate::registry::{AnchorRecord, AnchorStore, Precondition, PutOutcome, StoreError};
 use crate::vocabulary::Vocabulary;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum Written {
 
 /// Where a write goes and what may be stored there.
 pub struct Target<'a> {
-    pub store: &'a dyn LinkStore,
+    pub store: &'a dyn AnchorStore,
     pub vocabulary: &'a Vocabulary,
     pub limits: &'a Limits,
     pub key: &'a Identifier,

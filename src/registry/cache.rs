@@ -12,8 +12,8 @@
 
 use super::CacheStats;
 use super::{
-    AnchorRecord, AnchorSink, AuditEntry, AuditQuery, InvalidationSink, LinkStore, Lookup,
-    Precondition, PutOutcome, Settles, Sink, StoreError, StoredAnchor, Take,
+    AnchorRecord, AnchorSink, AnchorStore, Coordination, InvalidationSink, Lookup, Precondition,
+    PutOutcome, Settles, Sink, StoreError, StoredAnchor, Take,
 };
 use crate::config::CacheSettings;
 use quick_cache::sync::Cache;
@@ -83,7 +83,7 @@ const ABSENT_SHARE: u64 = 8;
 /// disturbing the identifiers read repeatedly; moka paid for each one-off miss with an admission, an eviction and
 /// the rehashing of its table (measured in docs/performance.md, "Choices the figures rest on").
 pub struct CachedStore {
-    inner: Arc<dyn LinkStore>,
+    inner: Arc<dyn AnchorStore>,
     /// Records and "nothing registered here" in separate caches: their lifetimes and byte budgets differ.
     present: Cache<String, Present, Weigh>,
     absent: Cache<String, Absent, Weigh>,
@@ -175,8 +175,12 @@ impl Doorkeeper {
 }
 
 impl CachedStore {
-    /// Wraps `inner` and subscribes to its invalidation feed.
-    pub fn wrap(inner: Arc<dyn LinkStore>, settings: &CacheSettings) -> Arc<CachedStore> {
+    /// Wraps `inner` and subscribes to the invalidation feed of its backend (`feed`: the same store's coordination).
+    pub fn wrap(
+        inner: Arc<dyn AnchorStore>,
+        feed: &dyn Coordination,
+        settings: &CacheSettings,
+    ) -> Arc<CachedStore> {
         let absent_bytes = settings.max_bytes / ABSENT_SHARE;
         let present_bytes = settings.max_bytes - absent_bytes;
         // The item estimates only size the hash tables up front; the bound is the weight.
@@ -197,7 +201,7 @@ impl CachedStore {
             full: [AtomicBool::new(false), AtomicBool::new(false)],
         });
         let sink: Sink = store.clone();
-        if !store.inner.subscribe(sink) {
+        if !feed.subscribe(sink) {
             // No other writers to hear from: local invalidation on write is all coherence needs.
             store.live.store(true, Ordering::Release);
         }
@@ -475,8 +479,15 @@ impl InvalidationSink for CachedStore {
     }
 }
 
+/// Only the anchors are cached: the audit trail, documents and coordination are used through the backend's own
+/// handles (`Registry`).
 #[async_trait::async_trait]
-impl LinkStore for CachedStore {
+impl AnchorStore for CachedStore {
+    /// As the store behind: a miss is read the way that store reads best.
+    fn local_reads(&self) -> bool {
+        self.inner.local_reads()
+    }
+
     fn cache_stats(&self) -> Option<CacheStats> {
         Some(CacheStats {
             entries: (self.present.len() + self.absent.len()) as u64,
@@ -556,10 +567,6 @@ impl LinkStore for CachedStore {
         outcome
     }
 
-    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.audit(query).await
-    }
-
     async fn put_batch(
         &self,
         batch: Vec<(String, super::format::Payload)>,
@@ -577,49 +584,8 @@ impl LinkStore for CachedStore {
         self.inner.is_empty().await
     }
 
-    async fn claim_first_start(&self) -> Result<bool, StoreError> {
-        self.inner.claim_first_start().await
-    }
-
-    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        self.inner.put_scheme(namespace, definition).await
-    }
-
-    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.inner.schemes().await
-    }
-
-    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
-        self.inner.put_key(name, record).await
-    }
-
-    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.inner.keys().await
-    }
-
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         self.inner.for_each(sink).await
-    }
-
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.inner.ready().await
-    }
-
-    async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
-        self.inner.claim_nonce(nonce, ttl).await
-    }
-
-    async fn trim_audit(
-        &self,
-        before_ms: u64,
-        budget: usize,
-        resume: Option<String>,
-    ) -> Result<super::TrimStep, StoreError> {
-        self.inner.trim_audit(before_ms, budget, resume).await
-    }
-
-    async fn export_audit(&self, sink: &mut super::AuditSink<'_>) -> Result<(), StoreError> {
-        self.inner.export_audit(sink).await
     }
 }
 
@@ -648,7 +614,7 @@ mod tests {
     async fn setup() -> (tempfile::TempDir, Arc<EmbeddedStore>, Arc<CachedStore>) {
         let dir = tempfile::tempdir().unwrap();
         let inner = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        let cached = CachedStore::wrap(inner.clone(), &settings());
+        let cached = CachedStore::wrap(inner.clone(), inner.as_ref(), &settings());
         (dir, inner, cached)
     }
 
@@ -673,7 +639,7 @@ mod tests {
             max_bytes,
             ..settings()
         };
-        let cached = CachedStore::wrap(inner.clone(), &small);
+        let cached = CachedStore::wrap(inner.clone(), inner.as_ref(), &small);
         (dir, inner, cached)
     }
 
@@ -861,7 +827,7 @@ mod tests {
             negative_ttl_ms: 50,
             ..settings()
         };
-        let cached = CachedStore::wrap(inner.clone(), &short);
+        let cached = CachedStore::wrap(inner.clone(), inner.as_ref(), &short);
         assert!(cached.lookup_until(&["01/a"], None).await.unwrap().records[0].is_none());
         inner
             .put("01/a", record("v1"), Precondition::None, "test")

@@ -7,7 +7,8 @@
 use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::format::{Payload, push_decimal};
 use super::{
-    AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, StoreError, StoredAnchor,
+    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, Precondition,
+    PutOutcome, Sink, StoreError, StoredAnchor,
 };
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
@@ -569,7 +570,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[async_trait::async_trait]
-impl LinkStore for EmbeddedStore {
+impl AnchorStore for EmbeddedStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         self.read_many(keys)
     }
@@ -619,46 +620,10 @@ impl LinkStore for EmbeddedStore {
         blocking(move || this.write_batch(batch, &who)).await
     }
 
-    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read_audit(query)
-    }
-
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(ANCHORS).map_err(unavailable)?;
         table.is_empty().map_err(unavailable)
-    }
-
-    async fn claim_first_start(&self) -> Result<bool, StoreError> {
-        let this = self.clone();
-        blocking(move || {
-            let txn = this.begin_write()?;
-            let first = {
-                let mut meta = txn.open_table(META).map_err(unavailable)?;
-                meta.insert("initialised", 1)
-                    .map_err(unavailable)?
-                    .is_none()
-            };
-            this.commit(txn)?;
-            Ok(first)
-        })
-        .await
-    }
-
-    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        self.put_document(SCHEMES, namespace, definition).await
-    }
-
-    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents(SCHEMES)
-    }
-
-    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
-        self.put_document(KEYS, name, record).await
-    }
-
-    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents(KEYS)
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
@@ -669,6 +634,13 @@ impl LinkStore for EmbeddedStore {
             sink(key.value(), &decode(key.value(), value.value())?)?;
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for EmbeddedStore {
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit(query)
     }
 
     async fn trim_audit(
@@ -697,11 +669,60 @@ impl LinkStore for EmbeddedStore {
         }
         Ok(())
     }
+}
+
+/// Documents in tables of their own in the same file, one per kind.
+#[async_trait::async_trait]
+impl DocumentStore for EmbeddedStore {
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        self.put_document(SCHEMES, namespace, definition).await
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(SCHEMES)
+    }
+
+    async fn put_api_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.put_document(KEYS, name, record).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(KEYS)
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordination for EmbeddedStore {
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        let this = self.clone();
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let first = {
+                let mut meta = txn.open_table(META).map_err(unavailable)?;
+                meta.insert("initialised", 1)
+                    .map_err(unavailable)?
+                    .is_none()
+            };
+            this.commit(txn)?;
+            Ok(first)
+        })
+        .await
+    }
 
     /// In the file, in its own transaction: a token replayed after a restart is refused as before it.
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         self.claim_nonce_at(nonce, now_ms(), ttl_ms).await
+    }
+
+    /// A read of the anchors table: the file can be read (writes go through the same database).
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.read_many(&["readyz"]).map(|_| ())
+    }
+
+    /// This process is the file's only writer (redb locks it): there is no one else to hear from.
+    fn subscribe(&self, _sink: Sink) -> bool {
+        false
     }
 }
 
@@ -881,114 +902,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read(&store).as_deref(), Some("c"), "and an import");
-    }
-
-    #[tokio::test]
-    async fn versions_and_preconditions() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert!(store.is_empty().await.unwrap());
-        let first = store
-            .put("01/x", record("a"), Precondition::Absent, "test")
-            .await
-            .unwrap();
-        assert!(first.created);
-        assert_eq!(first.stored.version, 1);
-        let err = store
-            .put("01/x", record("b"), Precondition::Absent, "test")
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            StoreError::PreconditionFailed { current: Some(1) }
-        ));
-        let err = store
-            .put("01/x", record("b"), Precondition::Version(vec![5]), "test")
-            .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            StoreError::PreconditionFailed { current: Some(1) }
-        ));
-        let second = store
-            .put("01/x", record("b"), Precondition::Version(vec![1]), "test")
-            .await
-            .unwrap();
-        assert!(!second.created);
-        assert_eq!(second.stored.version, 2);
-        let got = store.get_many(&["01/y", "01/x"]).await.unwrap();
-        assert!(got[0].is_none());
-        assert_eq!(got[1].as_ref().unwrap().record.item_description, "b");
-        assert!(
-            store
-                .delete("01/x", Precondition::None, "test")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .delete("01/x", Precondition::None, "test")
-                .await
-                .unwrap()
-        );
-        assert!(store.is_empty().await.unwrap());
-        let again = store
-            .put("01/x", record("c"), Precondition::Absent, "test")
-            .await
-            .unwrap();
-        assert_eq!(
-            again.stored.version, 3,
-            "a re-created anchor continues after its last version"
-        );
-        assert!(store.claim_first_start().await.unwrap());
-        assert!(!store.claim_first_start().await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn a_hard_delete_takes_the_kept_copy_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        let none = Precondition::None;
-        store
-            .put("01/x", record("a"), none.clone(), "t")
-            .await
-            .unwrap();
-        assert!(store.delete("01/x", none.clone(), "t").await.unwrap());
-        assert!(
-            store.delete_hard("01/x", none.clone(), "t").await.unwrap(),
-            "the kept copy"
-        );
-        assert!(store.restore("01/x", "t").await.unwrap().is_none());
-        assert!(
-            !store.delete_hard("01/x", none.clone(), "t").await.unwrap(),
-            "nothing left"
-        );
-        store
-            .put("01/x", record("b"), none.clone(), "t")
-            .await
-            .unwrap();
-        assert!(
-            store.delete_hard("01/x", none, "t").await.unwrap(),
-            "a live anchor"
-        );
-        assert!(store.restore("01/x", "t").await.unwrap().is_none());
-        let query = AuditQuery {
-            identifier: "01/x",
-            since_ms: 0,
-            after: None,
-            limit: 100,
-        };
-        let ops: Vec<&str> = store
-            .audit(&query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.operation.as_str())
-            .collect();
-        assert_eq!(
-            ops,
-            ["create", "delete", "purge", "create", "delete", "purge"]
-        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The link registry: a `LinkStore` trait keyed by canonical identifier paths, and its implementations.
+//! The link registry, keyed by canonical identifier paths: narrow interfaces for its parts (`AnchorStore`,
+//! `AuditStore`, `DocumentStore`, `Coordination`), bundled as a `Registry`, and the backends that implement them all.
 
 pub mod audit;
 pub mod cache;
@@ -63,7 +64,7 @@ impl Precondition {
 /// Receives every audit entry during an audit export.
 pub type AuditSink<'s> = dyn FnMut(AuditEntry) -> Result<(), StoreError> + Send + 's;
 
-/// What one step of an audit trim did (`LinkStore::trim_audit`).
+/// What one step of an audit trim did (`AuditStore::trim_audit`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrimStep {
     /// Entries removed.
@@ -88,10 +89,10 @@ pub struct Lookup {
     pub complete: bool,
 }
 
-/// Whether a record, as the most specific level that has one, decides a resolution alone (see `LinkStore::lookup_until`).
+/// Whether a record, as the most specific level that has one, decides a resolution alone (see `AnchorStore::lookup_until`).
 pub type Settles<'a> = &'a (dyn Fn(&StoredAnchor) -> bool + Sync);
 
-/// Takes the records of a read level by level (see `LinkStore::get_until`); `true` when it needs no more.
+/// Takes the records of a read level by level (see `AnchorStore::get_until`); `true` when it needs no more.
 pub type Take<'a> = dyn FnMut(Option<Arc<StoredAnchor>>) -> bool + Send + 'a;
 
 /// Receives a store's invalidation events (a cache in front of a shared store).
@@ -120,10 +121,17 @@ pub struct PutOutcome {
     pub created: bool,
 }
 
+/// The anchors: the records resolution reads and the management API writes. The record cache (`cache::CachedStore`)
+/// is one of these, in front of a store's own.
 #[async_trait::async_trait]
-pub trait LinkStore: Send + Sync + 'static {
+pub trait AnchorStore: Send + Sync + 'static {
     /// Fetches several anchors in one round trip, in the order of `keys`.
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError>;
+
+    /// One anchor: `get_many` of one key (management reads, which must see the store, not a cache).
+    async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
+        Ok(self.get_many(&[key]).await?.pop().flatten())
+    }
 
     /// Fetches several anchors in one round trip, as `get_many`, and hands them to `take` in the order of `keys` until
     /// it says it needs no more. A store that fetches records encoded decodes no further than that.
@@ -134,6 +142,31 @@ pub trait LinkStore: Send + Sync + 'static {
             }
         }
         Ok(())
+    }
+
+    /// The read of a resolution: `keys` are the levels of an identifier, most specific first. A cached store may
+    /// answer from memory, and say when that is stale. It may also stop early: when the first level that has a
+    /// record `settles` the answer, the levels above it are not needed, and `records` may end there. `None`: every
+    /// level is needed. A store without a cache reads every level, current and complete.
+    async fn lookup_until(
+        &self,
+        keys: &[&str],
+        _settles: Option<Settles<'_>>,
+    ) -> Result<Lookup, StoreError> {
+        Ok(Lookup {
+            records: self.get_many(keys).await?,
+            stale: false,
+            complete: true,
+        })
+    }
+
+    /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the
+    /// level that settles it, rather than fetching every level at once. No default: a store must say which it is.
+    fn local_reads(&self) -> bool;
+
+    /// Size of an in-process cache in front of the store, if there is one (`/metrics`).
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
     }
 
     // Every write names `who` made it (a credential) and appends an audit entry in the same atomic step.
@@ -179,72 +212,17 @@ pub trait LinkStore: Send + Sync + 'static {
         who: &str,
     ) -> Result<(), StoreError>;
 
-    /// Audit entries of one identifier and the identifiers below it, oldest first (at most `query.limit`).
-    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError>;
-
-    async fn is_empty(&self) -> Result<bool, StoreError>;
-
-    /// Marks the store as initialised. `true` only for the first caller ever (so demo data loads once, not
-    /// whenever the store happens to be empty).
-    async fn claim_first_start(&self) -> Result<bool, StoreError>;
-
-    /// Stores an identifier scheme registered at run time (its definition document), replacing one of the same
-    /// namespace. Durable once it returns `Ok`.
-    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError>;
-
-    /// Every scheme registered at run time, as `(namespace, definition)`.
-    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError>;
-
-    /// Stores an API key record (`idr keys`), replacing one of the same name. Durable once it returns `Ok`.
-    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError>;
-
-    /// Every stored API key record, as `(name, record)`.
-    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError>;
-
     /// Calls `sink` for every anchor (export).
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
 
-    /// The read of a resolution: `keys` are the levels of an identifier, most specific first. A cached store may
-    /// answer from memory, and say when that is stale. It may also stop early: when the first level that has a
-    /// record `settles` the answer, the levels above it are not needed, and `records` may end there. `None`: every
-    /// level is needed.
-    async fn lookup_until(
-        &self,
-        keys: &[&str],
-        _settles: Option<Settles<'_>>,
-    ) -> Result<Lookup, StoreError> {
-        Ok(Lookup {
-            records: self.get_many(keys).await?,
-            stale: false,
-            complete: true,
-        })
-    }
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+}
 
-    /// Reads cost no round trip (a store in this process): a resolution is read level by level and stops at the
-    /// level that settles it, rather than fetching every level at once.
-    fn local_reads(&self) -> bool {
-        false
-    }
-
-    /// Size of an in-process cache in front of the store, if there is one (`/metrics`).
-    fn cache_stats(&self) -> Option<CacheStats> {
-        None
-    }
-
-    /// Whether the store can serve reads and writes now (`/readyz`).
-    async fn ready(&self) -> Result<(), StoreError> {
-        self.get("readyz").await.map(|_| ())
-    }
-
-    /// Starts delivering other writers' changes to `sink`, for stores shared between replicas. Returns `false`
-    /// when the store has no other writers to hear from.
-    fn subscribe(&self, _sink: Sink) -> bool {
-        false
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Arc<StoredAnchor>>, StoreError> {
-        Ok(self.get_many(&[key]).await?.pop().flatten())
-    }
+/// The audit trail the anchor writes append to (in the same atomic step as the write).
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Audit entries of one identifier and the identifiers below it, oldest first (at most `query.limit`).
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Removes audit entries written before `before_ms` (unix milliseconds), looking at no more than about `budget`
     /// entries, from where the previous step stopped (`resume`; `None` starts a pass). Entries after the removed
@@ -258,9 +236,75 @@ pub trait LinkStore: Send + Sync + 'static {
 
     /// Calls `sink` with every audit entry of every identifier (`idr audit export`), each partition oldest first.
     async fn export_audit(&self, sink: &mut AuditSink<'_>) -> Result<(), StoreError>;
+}
+
+/// Small named documents kept beside the anchors, one method pair per kind. Each `put_…` replaces the document of
+/// the same name and is durable once it returns `Ok`.
+#[async_trait::async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    /// Stores an identifier scheme registered at run time (its definition document), replacing one of the same
+    /// namespace.
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError>;
+
+    /// Every scheme registered at run time, as `(namespace, definition)`.
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Stores an API key record (`idr keys`), replacing one of the same name.
+    async fn put_api_key(&self, name: &str, record: &str) -> Result<(), StoreError>;
+
+    /// Every stored API key record, as `(name, record)`.
+    async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// What replicas sharing a store agree on through it: the first start, one-time values, whether the store answers,
+/// and the feed of other writers' changes. No defaults: each is a decision a store must make.
+#[async_trait::async_trait]
+pub trait Coordination: Send + Sync + 'static {
+    /// Marks the store as initialised. `true` only for the first caller ever (so demo data loads once, not
+    /// whenever the store happens to be empty).
+    async fn claim_first_start(&self) -> Result<bool, StoreError>;
 
     /// Records a one-time value (a signed request's `jti`, hashed) for `ttl`. `Ok(true)` for the first claim;
-    /// `Ok(false)` while an earlier claim is remembered, on any replica sharing the store. Deliberately no default:
-    /// a store that forgot to implement it would silently accept replays.
+    /// `Ok(false)` while an earlier claim is remembered, on any replica sharing the store. A store that forgot it
+    /// would silently accept replays.
     async fn claim_nonce(&self, nonce: &str, ttl: std::time::Duration) -> Result<bool, StoreError>;
+
+    /// Whether the store can serve reads and writes now (`/readyz`).
+    async fn ready(&self) -> Result<(), StoreError>;
+
+    /// Starts delivering other writers' changes to `sink`, for stores shared between replicas. Returns `false`
+    /// when the store has no other writers to hear from. A shared store that said `false` would leave a cache in
+    /// front of it serving other replicas' old records.
+    fn subscribe(&self, sink: Sink) -> bool;
+}
+
+/// The parts of one registry, as handles: one backend (embedded or Redis) implements them all; a server puts the
+/// record cache in front of its anchors (`cached`).
+#[derive(Clone)]
+pub struct Registry {
+    pub anchors: Arc<dyn AnchorStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub coordination: Arc<dyn Coordination>,
+}
+
+impl Registry {
+    /// Every part served by one backend.
+    pub fn of<S>(store: Arc<S>) -> Registry
+    where
+        S: AnchorStore + AuditStore + DocumentStore + Coordination,
+    {
+        Registry {
+            anchors: store.clone(),
+            audit: store.clone(),
+            documents: store.clone(),
+            coordination: store,
+        }
+    }
+
+    /// The same registry with the record cache in front of its anchors, fed the coordination's invalidations.
+    pub fn cached(self, settings: &crate::config::CacheSettings) -> Registry {
+        let anchors = cache::CachedStore::wrap(self.anchors, self.coordination.as_ref(), settings);
+        Registry { anchors, ..self }
+    }
 }

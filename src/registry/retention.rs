@@ -1,7 +1,7 @@
 //! Audit retention (`audit.retain_days`): a background task removes audit entries older than the retention, on
 //! either store, at start-up and then hourly, in steps of bounded work.
 
-use super::LinkStore;
+use super::AuditStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ const BETWEEN_STEPS: Duration = Duration::from_millis(200);
 const AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 /// Trims the trail forever, keeping `retain` of it.
-pub async fn run(store: Arc<dyn LinkStore>, retain: Duration) {
+pub async fn run(store: Arc<dyn AuditStore>, retain: Duration) {
     let mut resume = None;
     let mut removed = 0u64;
     loop {

@@ -543,7 +543,7 @@ fn now_ms() -> u64 {
 }
 
 async fn entries(
-    store: &dyn idr::registry::LinkStore,
+    store: &idr::registry::Registry,
     identifier: &str,
     after: Option<u64>,
 ) -> Vec<idr::registry::AuditEntry> {
@@ -553,12 +553,12 @@ async fn entries(
         after,
         limit: 1000,
     };
-    store.audit(&query).await.unwrap()
+    store.audit.audit(&query).await.unwrap()
 }
 
 /// Entries written before the cut-off go, later ones stay with their cursors, in steps of bounded work that resume
 /// where the last stopped; the export then holds what is left.
-async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
+async fn old_entries_are_trimmed(store: &idr::registry::Registry) {
     use idr::registry::Precondition;
     for (key, description) in [
         (G, "a"),
@@ -567,6 +567,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
         (H, "d"),
     ] {
         store
+            .anchors
             .put(key, record(description), Precondition::None, "test")
             .await
             .unwrap();
@@ -584,6 +585,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
         std::thread::yield_now();
     }
     store
+        .anchors
         .put(G, record("e"), Precondition::None, "test")
         .await
         .unwrap();
@@ -594,7 +596,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
     let cutoff = newest_old + 1;
     let (mut removed, mut steps, mut resume) = (0, 0, None);
     loop {
-        let step = store.trim_audit(cutoff, 1, resume).await.unwrap();
+        let step = store.audit.trim_audit(cutoff, 1, resume).await.unwrap();
         removed += step.removed;
         steps += 1;
         resume = step.resume;
@@ -620,7 +622,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
     let after_kept: u64 = kept.cursor.parse().unwrap();
     assert!(entries(store, G, Some(after_kept)).await.is_empty());
 
-    let again = store.trim_audit(cutoff, 1000, None).await.unwrap();
+    let again = store.audit.trim_audit(cutoff, 1000, None).await.unwrap();
     assert_eq!(
         again,
         idr::registry::TrimStep {
@@ -630,6 +632,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
     );
     // New writes continue the cursors.
     store
+        .anchors
         .put(G, record("f"), Precondition::None, "test")
         .await
         .unwrap();
@@ -639,6 +642,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
 
     let mut exported = Vec::new();
     store
+        .audit
         .export_audit(&mut |e| {
             exported.push(e);
             Ok(())
@@ -652,7 +656,7 @@ async fn old_entries_are_trimmed(store: &dyn idr::registry::LinkStore) {
 async fn old_entries_are_trimmed_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = idr::registry::embedded::EmbeddedStore::open(dir.path()).unwrap();
-    old_entries_are_trimmed(&store).await;
+    old_entries_are_trimmed(&idr::registry::Registry::of(std::sync::Arc::new(store))).await;
 }
 
 #[tokio::test]
@@ -664,7 +668,7 @@ async fn old_entries_are_trimmed_on_redis() {
     };
     let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
     let store = idr::app::open_store(&settings).await.unwrap();
-    old_entries_are_trimmed(store.as_ref()).await;
+    old_entries_are_trimmed(&store).await;
     assert_eq!(redis.cli(&["GET", &format!("idr:audit-base:{{{G}}}")]), "3");
 }
 
@@ -772,5 +776,5 @@ async fn old_entries_are_trimmed_on_a_redis_cluster() {
     };
     let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
     let store = idr::app::open_store(&settings).await.unwrap();
-    old_entries_are_trimmed(store.as_ref()).await;
+    old_entries_are_trimmed(&store).await;
 }

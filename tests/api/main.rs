@@ -35,5 +35,6 @@ mod redis_wait;
 mod resolution;
 mod schema_rules;
 mod schemes;
+mod store_contract;
 mod untp_links;
 mod write_integrity;

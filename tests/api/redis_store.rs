@@ -833,7 +833,7 @@ async fn restore_brings_a_deleted_anchor_back_on_every_replica() {
 /// from new threads, each on a runtime of its own, get the record, each over a connection of its own.
 #[test]
 fn each_thread_reads_through_its_own_connection() {
-    use idr::registry::{AnchorRecord, LinkStore, Precondition, redis::RedisStore};
+    use idr::registry::{AnchorRecord, AnchorStore, Precondition, redis::RedisStore};
     let redis = RedisServer::start();
     let overrides = idr::config::Overrides {
         redis_url: Some(redis.url()),

@@ -7,7 +7,8 @@
 //! stored format the embedded store writes (`registry::format`); a reader refuses formats it does not know.
 //!
 //! The modules, one job each:
-//! - `store`: `RedisStore`, the `LinkStore` over Redis (reads, writes through the scripts, `WAIT`, scans, audit);
+//! - `store`: `RedisStore`, every part of the registry over Redis (reads, writes through the scripts, `WAIT`, scans,
+//!   audit, documents, coordination);
 //! - `scripts`: the Lua scripts (`scripts/*.lua`) and the one helper that calls a script and reads its reply;
 //! - `conn`: the connections the store sends commands on, and how (a read retried once, a write sent once);
 //! - `keys`: the key layout (hash tags) and its inverse;

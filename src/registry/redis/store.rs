@@ -1,4 +1,4 @@
-//! `RedisStore`: the `LinkStore` over Redis. Reads are `GET`/`MGET` (per-thread connections for scans on a
+//! `RedisStore`: the registry's parts (anchors, audit, documents, coordination) over Redis. Reads are `GET`/`MGET` (per-thread connections for scans on a
 //! standalone Redis); writes run the Lua scripts (`scripts`) on the write connection and are confirmed by `WAIT` on
 //! the connection they ran on when configured; scans, exports and audit trims `SCAN` every primary.
 
@@ -16,8 +16,8 @@ use super::unavailable;
 use crate::config::StoreSettings;
 use crate::registry::audit::{AuditEntry, AuditQuery};
 use crate::registry::{
-    AnchorRecord, AnchorSink, LinkStore, Precondition, PutOutcome, Sink, StoreError, StoredAnchor,
-    Take,
+    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, Precondition,
+    PutOutcome, Sink, StoreError, StoredAnchor, Take,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
@@ -414,7 +414,12 @@ impl RedisStore {
 }
 
 #[async_trait::async_trait]
-impl LinkStore for RedisStore {
+impl AnchorStore for RedisStore {
+    /// Every read is a round trip: a resolution fetches all its levels at once.
+    fn local_reads(&self) -> bool {
+        false
+    }
+
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Arc<StoredAnchor>>>, StoreError> {
         let values = self.fetch(keys).await?;
         keys.iter().zip(values).map(|(k, v)| decode(k, v)).collect()
@@ -495,26 +500,6 @@ impl LinkStore for RedisStore {
             .map(|_| ())
     }
 
-    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read_audit(query).await
-    }
-
-    async fn trim_audit(
-        &self,
-        before_ms: u64,
-        budget: usize,
-        resume: Option<String>,
-    ) -> Result<crate::registry::TrimStep, StoreError> {
-        self.trim_audit_lists(before_ms, budget, resume).await
-    }
-
-    async fn export_audit(
-        &self,
-        sink: &mut crate::registry::AuditSink<'_>,
-    ) -> Result<(), StoreError> {
-        self.export_audit_lists(sink).await
-    }
-
     async fn is_empty(&self) -> Result<bool, StoreError> {
         let mut found = false;
         self.scan(&mut |_, _| {
@@ -523,31 +508,6 @@ impl LinkStore for RedisStore {
         })
         .await?;
         Ok(!found)
-    }
-
-    async fn claim_first_start(&self) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("{}:meta:initialised", self.prefix))
-            .arg(1)
-            .arg("NX");
-        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
-        Ok(reply.is_some())
-    }
-
-    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
-        self.put_document("schemes", namespace, definition).await
-    }
-
-    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents("schemes").await
-    }
-
-    async fn put_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
-        self.put_document("keys", name, record).await
-    }
-
-    async fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.documents("keys").await
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
@@ -596,26 +556,60 @@ impl LinkStore for RedisStore {
         let ((), drained) = tokio::join!(scanning, draining);
         drained
     }
+}
 
-    async fn ready(&self) -> Result<(), StoreError> {
-        let pong: String = self
-            .conn
-            .query(&redis::cmd("PING"))
-            .await
-            .map_err(unavailable)?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(unavailable(format!("PING answered {pong}")))
-        }
+#[async_trait::async_trait]
+impl AuditStore for RedisStore {
+    async fn audit(&self, query: &AuditQuery<'_>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read_audit(query).await
     }
 
-    fn subscribe(&self, sink: Sink) -> bool {
-        let dialer = self.dialer.clone();
-        let channel = self.channel.clone();
-        let timeout = self.timeout;
-        tokio::spawn(listen(dialer, channel, sink, timeout));
-        true
+    async fn trim_audit(
+        &self,
+        before_ms: u64,
+        budget: usize,
+        resume: Option<String>,
+    ) -> Result<crate::registry::TrimStep, StoreError> {
+        self.trim_audit_lists(before_ms, budget, resume).await
+    }
+
+    async fn export_audit(
+        &self,
+        sink: &mut crate::registry::AuditSink<'_>,
+    ) -> Result<(), StoreError> {
+        self.export_audit_lists(sink).await
+    }
+}
+
+/// One hash per kind of document (`{prefix}:schemes`, `{prefix}:keys`).
+#[async_trait::async_trait]
+impl DocumentStore for RedisStore {
+    async fn put_scheme(&self, namespace: &str, definition: &str) -> Result<(), StoreError> {
+        self.put_document("schemes", namespace, definition).await
+    }
+
+    async fn schemes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents("schemes").await
+    }
+
+    async fn put_api_key(&self, name: &str, record: &str) -> Result<(), StoreError> {
+        self.put_document("keys", name, record).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents("keys").await
+    }
+}
+
+#[async_trait::async_trait]
+impl Coordination for RedisStore {
+    async fn claim_first_start(&self) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}:meta:initialised", self.prefix))
+            .arg(1)
+            .arg("NX");
+        let reply: Option<String> = self.conn.query_once(&cmd).await.map_err(unavailable)?;
+        Ok(reply.is_some())
     }
 
     /// `SET … NX PX`: one atomic step on the shared server, so a token replayed to another replica is refused too.
@@ -636,5 +630,26 @@ impl LinkStore for RedisStore {
             self.wait_for_replicas(&key, &written).await?;
         }
         Ok(reply.is_some())
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let pong: String = self
+            .conn
+            .query(&redis::cmd("PING"))
+            .await
+            .map_err(unavailable)?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(unavailable(format!("PING answered {pong}")))
+        }
+    }
+
+    fn subscribe(&self, sink: Sink) -> bool {
+        let dialer = self.dialer.clone();
+        let channel = self.channel.clone();
+        let timeout = self.timeout;
+        tokio::spawn(listen(dialer, channel, sink, timeout));
+        true
     }
 }
