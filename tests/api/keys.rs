@@ -48,10 +48,12 @@ async fn keys_are_scoped_listed_revoked_and_expire() {
     server.stop();
     let data = server.data_dir().to_path_buf();
     let acme = create(&data, "acme", &["--scope", "01/0952012*"]);
+    // Long enough for the CLI calls and the restart below on a loaded machine; the test waits out the rest.
+    let brief_created = std::time::Instant::now();
     let brief = create(
         &data,
         "brief",
-        &["--scope", "01/0952012*", "--expires-in", "2s"],
+        &["--scope", "01/0952012*", "--expires-in", "8s"],
     );
     let refused = idr(
         &["keys", "create", "--name", "acme", "--scope", "01/1*"],
@@ -81,7 +83,8 @@ async fn keys_are_scoped_listed_revoked_and_expire() {
         "outside the key's scope"
     );
     assert_eq!(put(&server, "01/09520123456788", &brief).await, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let expired_at = brief_created + std::time::Duration::from_millis(8100);
+    tokio::time::sleep_until(expired_at.into()).await;
     let r = Server::client()
         .put(server.url("/api/v1/anchors/01/09520123456788"))
         .bearer_auth(&brief)
