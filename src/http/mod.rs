@@ -26,6 +26,7 @@ use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, middleware, web};
+use observe::RouteLabel;
 use std::sync::Arc;
 
 /// Everything a handler needs, shared by all workers.
@@ -119,25 +120,22 @@ pub fn common_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"))
 }
 
-/// Every endpoint, its methods and its handler. Resolution is the fallback: whatever no route claims is an identifier
-/// path (or a DID), so it comes last at each level. Routes with variables are matched with regular expressions: they
-/// are kept inside scopes (a plain prefix test), so a scan, which matches none of them, never runs one (they were a
-/// sixth of a scan's instructions).
+/// Every endpoint, its methods and its handler, and the `route` label of its latency (`observe::RouteLabel`, as
+/// resource data). Resolution is the fallback: whatever no route claims is an identifier path (or a DID), so it comes
+/// last at each level. Routes with variables are kept inside scopes, whose prefixes are plain string tests: actix
+/// matches a route with variables by a regular expression, and a scan, which matches none of them, would otherwise run
+/// every one (docs/performance.md, "Choices the figures rest on").
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::route().to(home::home))
-        .route("/healthz", web::route().to(wellknown::healthz))
-        .route("/readyz", web::route().to(wellknown::readyz))
-        .route("/metrics", web::route().to(wellknown::metrics))
-        .route(
-            "/.well-known/gs1resolver",
-            web::route().to(wellknown::description),
-        )
-        .route(
-            "/.well-known/resolver",
-            web::route().to(wellknown::description),
-        )
+    cfg.app_data(RouteLabel::RESOLVE)
+        .service(other("/").route(web::route().to(home::home)))
+        .service(other("/healthz").route(web::route().to(wellknown::healthz)))
+        .service(other("/readyz").route(web::route().to(wellknown::readyz)))
+        .service(other("/metrics").route(web::route().to(wellknown::metrics)))
+        .service(other("/.well-known/gs1resolver").route(web::route().to(wellknown::description)))
+        .service(other("/.well-known/resolver").route(web::route().to(wellknown::description)))
         .service(
             web::scope("/voc")
+                .app_data(RouteLabel::OTHER)
                 .route("", web::route().to(wellknown::vocabulary))
                 .route("/", web::route().to(wellknown::vocabulary))
                 .route("/{term}", web::route().to(wellknown::term))
@@ -145,10 +143,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api")
+                .app_data(RouteLabel::PYX)
                 // The native management API. `{tail}` is the identifier, maybe with `/history` or `:restore`
                 // after it: `paths::AnchorPath` reads it. Every method but OPTIONS authenticates first.
                 .service(
                     web::resource("/v1/anchors/{tail:.*}")
+                        .app_data(RouteLabel::MANAGE)
                         .route(web::route().method(Method::OPTIONS).to(manage::preflight))
                         .route(reading().to(manage::read))
                         .route(web::put().to(manage::replace))
@@ -158,13 +158,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     web::resource("/v1/audit")
+                        .app_data(RouteLabel::MANAGE)
                         .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
                         .route(reading().to(audit::audit))
                         .default_service(web::to(read_only_refused)),
                 )
-                .route("/openapi.json", web::route().to(openapi::openapi_json))
-                .route("/docs", web::route().to(openapi::docs))
-                .route("/v1/qr/{identifier:.*}", web::route().to(qr::code))
+                .service(other("/openapi.json").route(web::route().to(openapi::openapi_json)))
+                .service(other("/docs").route(web::route().to(openapi::docs)))
+                .service(other("/v1/qr/{identifier:.*}").route(web::route().to(qr::code)))
                 // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
                 .service(
                     web::scope("/{version}")
@@ -193,6 +194,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::route().to(resolve::resolve)),
         )
         .default_service(web::route().to(resolve::resolve));
+}
+
+/// A resource labelled `other` in the latency metric.
+fn other(path: &str) -> actix_web::Resource {
+    web::resource(path).app_data(RouteLabel::OTHER)
 }
 
 /// GET or HEAD: every read answers HEAD as it answers GET.
