@@ -116,17 +116,18 @@ fn is_host(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
 }
 
-/// Headers every response carries. CORS depends on the audience and is set by `guard`.
+/// Headers every response carries. CORS depends on the audience and is set by `guard::public` and `guard::management`.
 pub fn common_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"))
 }
 
 /// Every endpoint, its methods and its handler; its audience (wrapped in `guard::public` or `guard::management`,
 /// which decide shedding and CORS); and the `route` label of its latency (`observe::RouteLabel`, as resource data).
-/// Everything under `/api` but the API description and QR codes is for management. Resolution is the fallback: whatever no route claims is an identifier path (or a DID), so it comes
-/// last at each level. Routes with variables are kept inside scopes, whose prefixes are plain string tests: actix
-/// matches a route with variables by a regular expression, and a scan, which matches none of them, would otherwise run
-/// every one (docs/performance.md, "Choices the figures rest on").
+/// Everything under `/api` but the API description and QR codes is for management. Resolution is the fallback:
+/// whatever no route claims is an identifier path (or a DID), so it comes last at each level. Routes with variables
+/// are kept inside scopes, whose prefixes are plain string tests: actix matches a route with variables by a regular
+/// expression, and a scan, which matches none of them, would otherwise run every one (docs/performance.md, "Choices
+/// the figures rest on").
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(RouteLabel::RESOLVE)
         .service(
