@@ -25,38 +25,23 @@ pub enum Audience {
     Management,
 }
 
-/// Before routing: the URI, path-segment and header limits. Its refusals carry public CORS headers (a request
-/// refused here reached no route, so it has no audience).
-pub async fn guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    let limits = &state.settings.limits;
+/// The URI, path-segment and header limits a request exceeds, as the status and detail of its refusal.
+fn over_limits(
+    req: &ServiceRequest,
+    limits: &crate::config::LimitSettings,
+) -> Option<(StatusCode, String)> {
     let uri_bytes = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     if uri_bytes > limits.max_uri_bytes {
-        return Ok(refuse(
-            req,
-            Audience::Public,
-            StatusCode::URI_TOO_LONG,
-            format!("the URI is longer than {} bytes", limits.max_uri_bytes),
-            &state,
-        ));
+        let detail = format!("the URI is longer than {} bytes", limits.max_uri_bytes);
+        return Some((StatusCode::URI_TOO_LONG, detail));
     }
     let segments = req.uri().path().split('/').count().saturating_sub(1);
     if segments > limits.max_path_segments {
-        return Ok(refuse(
-            req,
-            Audience::Public,
-            StatusCode::URI_TOO_LONG,
-            format!(
-                "the path has more than {} segments",
-                limits.max_path_segments
-            ),
-            &state,
-        ));
+        let detail = format!(
+            "the path has more than {} segments",
+            limits.max_path_segments
+        );
+        return Some((StatusCode::URI_TOO_LONG, detail));
     }
     let header_bytes: usize = req
         .headers()
@@ -64,19 +49,13 @@ pub async fn guard(
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > limits.max_header_bytes {
-        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        return Ok(refuse(
-            req,
-            Audience::Public,
-            status,
-            format!(
-                "the headers are larger than {} bytes",
-                limits.max_header_bytes
-            ),
-            &state,
-        ));
+        let detail = format!(
+            "the headers are larger than {} bytes",
+            limits.max_header_bytes
+        );
+        return Some((StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, detail));
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+    None
 }
 
 /// The middleware of the public routes in the table (`http::routes`): resolution capacity, and CORS for any origin.
@@ -96,8 +75,9 @@ pub async fn management(
     admit(Audience::Management, req, next).await
 }
 
-/// What follows from a route's audience: public requests take a permit of resolution capacity while in flight (none
-/// left: shed at once with 503, never queued), and every answer carries the audience's CORS headers.
+/// What every route gets, by its audience: the URI, path-segment and header limits; for public requests a permit of
+/// resolution capacity while in flight (none left: shed at once with 503, never queued); and the audience's CORS
+/// headers on every answer, refusals included.
 async fn admit(
     audience: Audience,
     req: ServiceRequest,
@@ -106,6 +86,9 @@ async fn admit(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    if let Some((status, detail)) = over_limits(&req, &state.settings.limits) {
+        return Ok(refuse(req, audience, status, detail, &state));
+    }
     let origin = req.headers().get(header::ORIGIN).cloned();
     let _permit = match audience {
         Audience::Public => match state.resolutions.clone().try_acquire_owned() {
