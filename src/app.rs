@@ -291,7 +291,6 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::common_headers())
-                .wrap(actix_web::middleware::from_fn(http::guard::guard))
                 .wrap(actix_web::middleware::from_fn(http::observe::observe))
                 .configure(http::routes)
         })

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Who a path is for.
+/// Who a route is for. The route table (`http::routes`) wraps each route in `public` or `management`, so a route's
+/// audience is where it sits in the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience {
     /// Scans, discovery, QR codes, API descriptions: anonymous, any origin.
@@ -24,44 +25,23 @@ pub enum Audience {
     Management,
 }
 
-pub fn audience(path: &str) -> Audience {
-    let public_api =
-        path.starts_with("/api/v1/qr/") || path == "/api/openapi.json" || path == "/api/docs";
-    if path.starts_with("/api/") && !public_api {
-        Audience::Management
-    } else {
-        Audience::Public
-    }
-}
-
-pub async fn guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    let limits = &state.settings.limits;
+/// The URI, path-segment and header limits a request exceeds, as the status and detail of its refusal.
+fn over_limits(
+    req: &ServiceRequest,
+    limits: &crate::config::LimitSettings,
+) -> Option<(StatusCode, String)> {
     let uri_bytes = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     if uri_bytes > limits.max_uri_bytes {
-        return Ok(refuse(
-            req,
-            StatusCode::URI_TOO_LONG,
-            format!("the URI is longer than {} bytes", limits.max_uri_bytes),
-            &state,
-        ));
+        let detail = format!("the URI is longer than {} bytes", limits.max_uri_bytes);
+        return Some((StatusCode::URI_TOO_LONG, detail));
     }
     let segments = req.uri().path().split('/').count().saturating_sub(1);
     if segments > limits.max_path_segments {
-        return Ok(refuse(
-            req,
-            StatusCode::URI_TOO_LONG,
-            format!(
-                "the path has more than {} segments",
-                limits.max_path_segments
-            ),
-            &state,
-        ));
+        let detail = format!(
+            "the path has more than {} segments",
+            limits.max_path_segments
+        );
+        return Some((StatusCode::URI_TOO_LONG, detail));
     }
     let header_bytes: usize = req
         .headers()
@@ -69,26 +49,54 @@ pub async fn guard(
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > limits.max_header_bytes {
-        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        return Ok(refuse(
-            req,
-            status,
-            format!(
-                "the headers are larger than {} bytes",
-                limits.max_header_bytes
-            ),
-            &state,
-        ));
+        let detail = format!(
+            "the headers are larger than {} bytes",
+            limits.max_header_bytes
+        );
+        return Some((StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, detail));
     }
-    let audience = audience(req.path());
+    None
+}
+
+/// The middleware of the public routes in the table (`http::routes`): resolution capacity, and CORS for any origin.
+pub async fn public(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    admit(Audience::Public, req, next).await
+}
+
+/// The middleware of the management routes in the table: CORS for the configured origins only, and no share of the
+/// resolution capacity (the rate limit of each credential, `access::Caller`, bounds them instead).
+pub async fn management(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    admit(Audience::Management, req, next).await
+}
+
+/// What every route gets, by its audience: the URI, path-segment and header limits; for public requests a permit of
+/// resolution capacity while in flight (none left: shed at once with 503, never queued); and the audience's CORS
+/// headers on every answer, refusals included.
+async fn admit(
+    audience: Audience,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if let Some((status, detail)) = over_limits(&req, &state.settings.limits) {
+        return Ok(refuse(req, audience, status, detail, &state));
+    }
     let origin = req.headers().get(header::ORIGIN).cloned();
-    // Resolution capacity: a permit per request in flight; none left means shed now, not queue.
     let _permit = match audience {
         Audience::Public => match state.resolutions.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 let mut res = refuse(
                     req,
+                    audience,
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the resolver is at capacity; retry shortly".into(),
                     &state,
@@ -107,11 +115,11 @@ pub async fn guard(
 
 fn refuse(
     req: ServiceRequest,
+    audience: Audience,
     status: StatusCode,
     detail: String,
     state: &AppState,
 ) -> ServiceResponse<BoxBody> {
-    let audience = audience(req.path());
     let origin = req.headers().get(header::ORIGIN).cloned();
     let title = status.canonical_reason().unwrap_or("Refused");
     let body = problem_body(status, title, &detail);
@@ -258,14 +266,5 @@ mod tests {
         assert!(limiter.check("b").is_ok(), "buckets are per credential");
         std::thread::sleep(Duration::from_millis(5));
         assert!(limiter.check("a").is_ok());
-    }
-
-    #[test]
-    fn audiences() {
-        assert_eq!(audience("/01/09520123456788"), Audience::Public);
-        assert_eq!(audience("/api/v1/qr/01/09520123456788"), Audience::Public);
-        assert_eq!(audience("/api/openapi.json"), Audience::Public);
-        assert_eq!(audience("/api/v1/anchors/01/1"), Audience::Management);
-        assert_eq!(audience("/api/2.0.0/resolver"), Audience::Management);
     }
 }

@@ -26,7 +26,9 @@ use crate::registry::{AnchorStore, AuditStore, Coordination, DocumentStore};
 use crate::resolution::Delegations;
 use crate::vocabulary::Vocabulary;
 use actix_web::http::Method;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, middleware, web};
+use observe::RouteLabel;
 use std::sync::Arc;
 
 /// Everything a handler needs, shared by all workers.
@@ -125,85 +127,124 @@ fn is_host(h: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
 }
 
-/// Headers every response carries. CORS depends on the audience and is set by `guard`.
+/// Headers every response carries. CORS depends on the audience and is set by `guard::public` and `guard::management`.
 pub fn common_headers() -> middleware::DefaultHeaders {
     middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff"))
 }
 
-/// Every endpoint, its methods and its handler. Resolution is the fallback: whatever no route claims is an identifier
-/// path (or a DID), so it comes last at each level. Routes with variables are matched with regular expressions: they
-/// are kept inside scopes (a plain prefix test), so a scan, which matches none of them, never runs one (they were a
-/// sixth of a scan's instructions).
+/// Every endpoint, its methods and its handler; its audience (wrapped in `guard::public` or `guard::management`,
+/// which decide shedding and CORS); and the `route` label of its latency (`observe::RouteLabel`, as resource data).
+/// Everything under `/api` but the API description and QR codes is for management. Resolution is the fallback:
+/// whatever no route claims is an identifier path (or a DID), so it comes last at each level. Routes with variables
+/// are kept inside scopes, whose prefixes are plain string tests: actix matches a route with variables by a regular
+/// expression, and a scan, which matches none of them, would otherwise run every one (docs/performance.md, "Choices
+/// the figures rest on").
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::route().to(home::home))
-        .route("/healthz", web::route().to(wellknown::healthz))
-        .route("/readyz", web::route().to(wellknown::readyz))
-        .route("/metrics", web::route().to(wellknown::metrics))
-        .route(
-            "/.well-known/gs1resolver",
-            web::route().to(wellknown::description),
-        )
-        .route(
-            "/.well-known/resolver",
-            web::route().to(wellknown::description),
-        )
-        .service(
-            web::scope("/voc")
-                .route("", web::route().to(wellknown::vocabulary))
-                .route("/", web::route().to(wellknown::vocabulary))
-                .route("/{term}", web::route().to(wellknown::term))
-                .default_service(web::route().to(resolve::resolve)),
-        )
+    cfg.app_data(RouteLabel::RESOLVE)
         .service(
             web::scope("/api")
-                // The native management API. `{tail}` is the identifier, maybe with `/history` or `:restore`
-                // after it: `paths::AnchorPath` reads it. Every method but OPTIONS authenticates first.
+                .app_data(RouteLabel::PYX)
+                // The public part of /api: the API's description, and QR codes.
                 .service(
-                    web::resource("/v1/anchors/{tail:.*}")
-                        .route(web::route().method(Method::OPTIONS).to(manage::preflight))
-                        .route(reading().to(manage::read))
-                        .route(web::put().to(manage::replace))
-                        .route(web::delete().to(manage::remove))
-                        .route(web::post().to(manage::bring_back))
-                        .default_service(web::to(manage::other_method)),
+                    other("/openapi.json")
+                        .wrap(from_fn(guard::public))
+                        .route(web::route().to(openapi::openapi_json)),
                 )
                 .service(
-                    web::resource("/v1/audit")
-                        .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
-                        .route(reading().to(audit::audit))
-                        .default_service(web::to(read_only_refused)),
+                    other("/docs")
+                        .wrap(from_fn(guard::public))
+                        .route(web::route().to(openapi::docs)),
                 )
-                .route("/openapi.json", web::route().to(openapi::openapi_json))
-                .route("/docs", web::route().to(openapi::docs))
-                .route("/v1/qr/{identifier:.*}", web::route().to(qr::code))
-                // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
                 .service(
-                    web::scope("/{version}")
-                        .guard(actix_web::guard::fn_guard(|ctx| {
-                            pyx::spoken_path(ctx.head().uri.path())
-                        }))
-                        .route("/voc", reading().to(pyx::voc))
-                        .route("/health-check", reading().to(pyx::health))
-                        .route("/resolver", web::post().to(pyx::post_resolver))
-                        .route("/identifiers", web::post().to(pyx::post_identifiers))
-                        .service(
-                            web::resource("/resolver/links/{link:.*}")
-                                .route(web::route().method(Method::OPTIONS).to(pyx::preflight))
-                                .route(reading().to(pyx::read_link))
-                                .route(web::put().to(pyx::put_link))
-                                .route(web::delete().to(pyx::remove_link))
-                                .default_service(web::to(pyx::link_other_method)),
-                        )
-                        // Preflights, other methods, and the public URIs of scheme namespaces.
-                        .default_service(web::to(pyx::other)),
+                    other("/v1/qr/{identifier:.*}")
+                        .wrap(from_fn(guard::public))
+                        .route(web::route().to(qr::code)),
                 )
-                .route(
-                    "/{version}/{rest:.*}",
-                    web::route().to(pyx::unknown_version),
+                // Everything else under /api is for management: credentials, configured origins only.
+                .service(
+                    web::scope("")
+                        .wrap(from_fn(guard::management))
+                        .configure(management),
+                ),
+        )
+        .service(
+            web::scope("")
+                .wrap(from_fn(guard::public))
+                .service(other("/").route(web::route().to(home::home)))
+                .service(other("/healthz").route(web::route().to(wellknown::healthz)))
+                .service(other("/readyz").route(web::route().to(wellknown::readyz)))
+                .service(other("/metrics").route(web::route().to(wellknown::metrics)))
+                .service(
+                    other("/.well-known/gs1resolver")
+                        .route(web::route().to(wellknown::description)),
+                )
+                .service(
+                    other("/.well-known/resolver").route(web::route().to(wellknown::description)),
+                )
+                .service(
+                    web::scope("/voc")
+                        .app_data(RouteLabel::OTHER)
+                        .route("", web::route().to(wellknown::vocabulary))
+                        .route("/", web::route().to(wellknown::vocabulary))
+                        .route("/{term}", web::route().to(wellknown::term))
+                        .default_service(web::route().to(resolve::resolve)),
                 )
                 .default_service(web::route().to(resolve::resolve)),
-        )
-        .default_service(web::route().to(resolve::resolve));
+        );
+}
+
+/// The management routes under `/api`: the native API, the audit trail, and the Pyx-compatible API.
+fn management(cfg: &mut web::ServiceConfig) {
+    // The native management API. `{tail}` is the identifier, maybe with `/history` or `:restore` after it:
+    // `paths::AnchorPath` reads it. Every method but OPTIONS authenticates first.
+    cfg.service(
+        web::resource("/v1/anchors/{tail:.*}")
+            .app_data(RouteLabel::MANAGE)
+            .route(web::route().method(Method::OPTIONS).to(manage::preflight))
+            .route(reading().to(manage::read))
+            .route(web::put().to(manage::replace))
+            .route(web::delete().to(manage::remove))
+            .route(web::post().to(manage::bring_back))
+            .default_service(web::to(manage::other_method)),
+    )
+    .service(
+        web::resource("/v1/audit")
+            .app_data(RouteLabel::MANAGE)
+            .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
+            .route(reading().to(audit::audit))
+            .default_service(web::to(read_only_refused)),
+    )
+    // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
+    .service(
+        web::scope("/{version}")
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                pyx::spoken_path(ctx.head().uri.path())
+            }))
+            .route("/voc", reading().to(pyx::voc))
+            .route("/health-check", reading().to(pyx::health))
+            .route("/resolver", web::post().to(pyx::post_resolver))
+            .route("/identifiers", web::post().to(pyx::post_identifiers))
+            .service(
+                web::resource("/resolver/links/{link:.*}")
+                    .route(web::route().method(Method::OPTIONS).to(pyx::preflight))
+                    .route(reading().to(pyx::read_link))
+                    .route(web::put().to(pyx::put_link))
+                    .route(web::delete().to(pyx::remove_link))
+                    .default_service(web::to(pyx::link_other_method)),
+            )
+            // Preflights, other methods, and the public URIs of scheme namespaces.
+            .default_service(web::to(pyx::other)),
+    )
+    .route(
+        "/{version}/{rest:.*}",
+        web::route().to(pyx::unknown_version),
+    )
+    .default_service(web::route().to(resolve::resolve));
+}
+
+/// A resource labelled `other` in the latency metric.
+fn other(path: &str) -> actix_web::Resource {
+    web::resource(path).app_data(RouteLabel::OTHER)
 }
 
 /// GET or HEAD: every read answers HEAD as it answers GET.

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::guard::preflight;
 use super::html;
+use super::observe::RouteLabel;
 use super::problem::ApiError;
 use super::views::LINKSET_JSON;
 use crate::identifier::Identifier;
@@ -30,6 +31,7 @@ pub async fn resolve(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     if req.uri().path().starts_with("/did:") {
+        req.extensions_mut().insert(RouteLabel::DID);
         return super::did::resolve(req, state).await;
     }
     if let Some(identifier) = hosted_did(&state, req.uri().path()) {

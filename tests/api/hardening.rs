@@ -162,3 +162,54 @@ async fn resolutions_beyond_the_cap_are_shed_at_once() {
         "capacity is back"
     );
 }
+
+/// The management routes take no share of the resolution capacity: with the only permit held by a slow resolution,
+/// scans are shed while the native and Pyx management APIs still answer.
+#[tokio::test]
+async fn management_is_not_shed_when_resolutions_are() {
+    let host = DidHost::start().await;
+    let did = host.did(&["slow"]);
+    let document = json!({"@context": ["https://www.w3.org/ns/did/v1"], "id": did, "service": []});
+    host.serve(
+        &DidHost::document_path(&["slow"]),
+        Reply::json(&document).delayed(Duration::from_secs(2)),
+    );
+    let config = host.dir().join("idr.toml");
+    let toml = format!(
+        "[outbound]\nextra_ca_file = {:?}\nallow = [\"localhost\"]\n[limits]\nmax_concurrent_resolutions = 1\n",
+        host.ca_file().display().to_string()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let slow_url = server.url(&format!("/{did}"));
+    let slow = tokio::spawn(async move {
+        Server::client()
+            .get(slow_url)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = Server::client();
+    let scan = client
+        .get(server.url("/01/09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.status(), 503, "the permit is taken");
+    let native = client
+        .get(server.url("/api/v1/anchors/01/09520123456788"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(native.status(), 404, "the native API answers");
+    let pyx = client
+        .get(server.url("/api/2.0.0/health-check"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pyx.status(), 200, "the Pyx API answers");
+    assert_eq!(slow.await.unwrap(), 200);
+}

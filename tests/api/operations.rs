@@ -465,3 +465,56 @@ async fn the_admin_listener_takes_metrics_and_readiness_detail_off_the_public_po
         "the admin listener stopped too"
     );
 }
+
+/// The latency label comes from the route that answered, read by the outermost middleware after the response: each
+/// kind of route counts under its own label, and only scans count as resolutions.
+#[tokio::test]
+async fn latency_is_labelled_by_the_route_that_answered() {
+    let server = Server::start().await;
+    let client = Server::client();
+    let metrics = || async {
+        let r = client.get(server.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    };
+    let count = |text: &str, route: &str| {
+        metric(
+            text,
+            "idr_request_duration_seconds_count",
+            &[&format!("route=\"{route}\"")],
+        )
+    };
+    let before = metrics().await;
+    let requests = [
+        ("resolve", "/01/09520123456788"),
+        ("resolve", "/01/09520123456787"),
+        ("manage", "/api/v1/anchors/01/09520123456788"),
+        ("manage", "/api/v1/audit"),
+        ("pyx", "/api/2.0.0/health-check"),
+        ("pyx", "/api/2.0.0/gs1/01/09520123456788"),
+        ("pyx", "/api/9.9.9/resolver"),
+        ("did", "/did:key:z6Mkexample"),
+        ("other", "/"),
+        ("other", "/healthz"),
+        ("other", "/.well-known/resolver"),
+        ("other", "/voc"),
+        ("other", "/api/openapi.json"),
+        ("other", "/api/v1/qr/01/09520123456788"),
+    ];
+    for (_, path) in requests {
+        client.get(server.url(path)).send().await.unwrap();
+    }
+    let after = metrics().await;
+    for route in ["resolve", "manage", "pyx", "did", "other"] {
+        let mut expected = requests.iter().filter(|(r, _)| *r == route).count() as f64;
+        if route == "other" {
+            expected += 1.0; // the first read of /metrics
+        }
+        assert_eq!(
+            count(&after, route) - count(&before, route),
+            expected,
+            "route {route}\n{after}"
+        );
+    }
+    let resolutions = |text: &str| metric(text, "idr_resolutions_total", &[]);
+    assert_eq!(resolutions(&after) - resolutions(&before), 2.0, "{after}");
+}
