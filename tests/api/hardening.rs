@@ -180,18 +180,11 @@ async fn management_is_not_shed_when_resolutions_are() {
         host.ca_file().display().to_string()
     );
     std::fs::write(&config, toml).unwrap();
-    let server = Server::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     let slow_url = server.url(&format!("/{did}"));
-    let slow = tokio::spawn(async move {
-        Server::client()
-            .get(slow_url)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
+    let slow = tokio::spawn(async move { client().get(slow_url).send().await.unwrap().status() });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let client = Server::client();
+    let client = client();
     let scan = client
         .get(server.url("/01/09520123456788"))
         .send()
