@@ -292,7 +292,8 @@ mod tests {
             Err("contains a character outside GS1 CSET 82")
         );
         assert_eq!(check("10", "123456789012345678901"), Err("is too long"));
-        assert_eq!(check("8010", "AB-1/#"), Ok(()));
+        // CPID starts with a GS1 Company Prefix (gcppos1), as GS1's engine requires
+        assert_eq!(check("8010", "0614AB-1/#"), Ok(()));
         assert_eq!(
             check("8010", "ab"),
             Err("contains a character outside GS1 CSET 39")
