@@ -93,3 +93,5 @@ pub fn is_known_ai(ai: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;
