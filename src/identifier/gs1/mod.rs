@@ -92,6 +92,8 @@ pub fn is_known_ai(ai: &str) -> bool {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod verdict_tests;
