@@ -64,10 +64,11 @@ fn gtin_key() -> impl Strategy<Value = Spec> {
 
 fn cpid_key() -> impl Strategy<Value = Spec> {
     let serial = proptest::option::of((1u64..=999_999_999_999).prop_map(|n| n.to_string()));
-    (cset39(30), serial).prop_map(|(cpid, serial)| {
+    // a CPID starts with a GS1 Company Prefix (the dictionary's gcppos1 linter: four digits at least)
+    (digits(4), cset39(26), serial).prop_map(|(gcp, rest, serial)| {
         (
             "8010",
-            cpid,
+            gcp + &rest,
             serial.into_iter().map(|s| ("8011", s)).collect(),
         )
     })

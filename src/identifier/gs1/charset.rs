@@ -61,6 +61,52 @@ const fn class_of(b: u8) -> u8 {
     class
 }
 
+/// Characters a URI may hold: RFC 3986 unreserved and reserved, and `%` (a table of its own: the byte classes
+/// above fill all eight bits).
+static URI_CHARS: [bool; 256] = uri_chars();
+
+const fn uri_chars() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        // i < 256, so the cast is lossless
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'['
+                    | b']'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            );
+        i += 1;
+    }
+    table
+}
+
+/// Whether a URI may hold byte `b` literally.
+pub(crate) fn is_uri_char(b: u8) -> bool {
+    URI_CHARS[usize::from(b)]
+}
+
 /// The classes of one byte.
 pub(crate) fn of(b: u8) -> u8 {
     CLASSES[usize::from(b)]
@@ -106,6 +152,14 @@ mod tests {
                 b"0123456789abcdef".contains(&b),
                 "{b}"
             );
+        }
+    }
+
+    #[test]
+    fn uri_characters_are_rfc_3986_reserved_unreserved_and_percent() {
+        let uri = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%";
+        for b in 0..=255u8 {
+            assert_eq!(is_uri_char(b), uri.contains(&b), "{b}");
         }
     }
 

@@ -66,6 +66,18 @@ pub enum Gs1Error {
         primary: &'static str,
         qualifier: &'static str,
     },
+    #[error("AI ({ai}) requires AI ({requires}) in the same URI")]
+    RequiredAiMissing {
+        ai: &'static str,
+        /// The dictionary's alternatives, e.g. `01,02,8006`: one of them (all of a `+` group) must be present.
+        requires: String,
+    },
+    #[error("AIs ({0}) and ({1}) must not be used together")]
+    ExclusiveAis(&'static str, &'static str),
+    #[error("AI ({0}) must carry its serial component when a digital signature (8030) is given")]
+    SerialRequiredWithSignature(&'static str),
+    #[error("the URI contains a character that is not allowed in a URI (\"{0}\")")]
+    IllegalUriCharacter(String),
     #[error("too many key qualifiers in path")]
     TooManyQualifiers,
     #[error("AI ({0}) is a key or key qualifier and must be in the path, not the query string")]

@@ -1,8 +1,8 @@
 //! AI table types, table look-ups and value validation against a dictionary
 //! format specification (component character sets, lengths and linters).
 
-use super::ai_table::{AI_CODES, AIS, ALPHAS, KEYS};
-use super::{charset, check_digit};
+use super::ai_table::{AI_CODES, AIS, ALPHAS, KEYS, Linter};
+use super::{charset, lint};
 
 /// Character set of one component ("N", "X" = CSET 82, "Y" = CSET 39, "Z" = CSET 64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,12 +24,6 @@ pub(crate) enum Role {
     Attribute,
 }
 
-pub(crate) const L_CSUM: u8 = 1;
-pub(crate) const L_CSUMALPHA: u8 = 2;
-pub(crate) const L_ZERO: u8 = 4;
-pub(crate) const L_NOZEROPREFIX: u8 = 8;
-pub(crate) const L_HASNONDIGIT: u8 = 16;
-
 /// One component of an AI's format, e.g. `N13,csum` or `[X..17]`.
 #[derive(Debug)]
 pub(crate) struct Component {
@@ -37,7 +31,8 @@ pub(crate) struct Component {
     pub min: u8,
     pub max: u8,
     pub optional: bool,
-    pub linters: u8,
+    /// The dictionary's linters for this component, run in order after the character-set check.
+    pub linters: &'static [Linter],
 }
 
 #[derive(Debug)]
@@ -47,6 +42,10 @@ pub(crate) struct AiEntry {
     pub dl_attr: bool,
     pub role: Role,
     pub components: &'static [Component],
+    /// Dictionary `req=` attributes: each needs one of its groups (AI patterns, `n` any digit) wholly present.
+    pub req: &'static [&'static [&'static [&'static str]]],
+    /// Dictionary `ex=`: AI patterns that must not appear alongside this AI.
+    pub ex: &'static [&'static str],
 }
 
 /// A primary key and its alternative, ordered qualifier sequences.
@@ -190,23 +189,8 @@ fn cset_reason(cset: Cset) -> &'static str {
     }
 }
 
-fn lint(linters: u8, data: &[u8]) -> Result<(), &'static str> {
-    if linters & L_CSUM != 0 && !check_digit::mod10_valid(data) {
-        return Err("invalid check digit");
-    }
-    if linters & L_CSUMALPHA != 0 && !check_digit::alpha_pair_valid(data) {
-        return Err("invalid check character pair");
-    }
-    if linters & L_ZERO != 0 && data != b"0" {
-        return Err("digit must be 0");
-    }
-    if linters & L_NOZEROPREFIX != 0 && data.len() > 1 && data[0] == b'0' {
-        return Err("must not start with 0");
-    }
-    if linters & L_HASNONDIGIT != 0 && data.iter().all(u8::is_ascii_digit) {
-        return Err("must contain a non-digit");
-    }
-    Ok(())
+fn lint(linters: &[Linter], data: &[u8]) -> Result<(), &'static str> {
+    linters.iter().try_for_each(|&l| lint::run(l, data))
 }
 
 /// Checks `value` against the AI's component list. Components consume
@@ -292,7 +276,8 @@ mod tests {
             Err("contains a character outside GS1 CSET 82")
         );
         assert_eq!(check("10", "123456789012345678901"), Err("is too long"));
-        assert_eq!(check("8010", "AB-1/#"), Ok(()));
+        // CPID starts with a GS1 Company Prefix (gcppos1), as GS1's engine requires
+        assert_eq!(check("8010", "0614AB-1/#"), Ok(()));
         assert_eq!(
             check("8010", "ab"),
             Err("contains a character outside GS1 CSET 39")
@@ -308,8 +293,11 @@ mod tests {
         assert_eq!(check("8003", "10614141123452"), Err("digit must be 0"));
         assert_eq!(check("8011", "0"), Ok(()));
         assert_eq!(check("8011", "012"), Err("must not start with 0"));
-        assert_eq!(lint(L_HASNONDIGIT, b"123"), Err("must contain a non-digit"));
-        assert_eq!(lint(L_HASNONDIGIT, b"12A"), Ok(()));
+        assert_eq!(
+            lint(&[Linter::Hasnondigit], b"123"),
+            Err("must contain a non-digit")
+        );
+        assert_eq!(lint(&[Linter::Hasnondigit], b"12A"), Ok(()));
         assert_eq!(check("7040", "1ABC"), Ok(()));
         assert_eq!(check("7040", "1AB"), Err("is too short"));
     }

@@ -26,6 +26,8 @@ static NO_AI: AiEntry = AiEntry {
     dl_attr: false,
     role: Role::Attribute,
     components: &[],
+    req: &[],
+    ex: &[],
 };
 
 impl Pair<'_> {
@@ -77,6 +79,24 @@ impl Gs1Key {
 
     pub fn is_primary_only(&self) -> bool {
         self.len == 1
+    }
+
+    /// Every element, primary key first, with its AI entry and decoded value.
+    pub(crate) fn elements(&self) -> impl Iterator<Item = (&'static AiEntry, &str)> + Clone + '_ {
+        (0..usize::from(self.len)).map(|i| (self.ais[i], self.value(i)))
+    }
+
+    /// Whether `ai` belongs in this key's path: inserted among the qualifiers, it would still form a valid
+    /// key-qualifier sequence (GS1's engine refuses such an AI as a query attribute).
+    pub(crate) fn would_qualify(&self, ai: &str) -> bool {
+        let quals = &self.ais[1..usize::from(self.len)];
+        if quals.iter().any(|q| format::same_ai(q.ai, ai)) {
+            return false;
+        }
+        KEYS[usize::from(self.key)].alternatives.iter().any(|seq| {
+            let has = |a: &str| seq.iter().any(|s| format::same_ai(s, a));
+            has(ai) && quals.iter().all(|q| has(q.ai))
+        })
     }
 
     fn value(&self, i: usize) -> &str {
@@ -141,7 +161,9 @@ impl Gs1Key {
             *slot = Pair { ai, value };
             n += 1;
         }
-        build(primary, value, &quals[..n], opts)
+        let key = build(primary, value, &quals[..n], opts)?;
+        super::associations::check(key.elements())?;
+        Ok(key)
     }
 }
 

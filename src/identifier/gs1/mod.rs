@@ -4,19 +4,20 @@
 //!
 //! AI formats and primary-key/qualifier rules come from the GS1 Barcode
 //! Syntax Dictionary via the generated `ai_table.rs`
-//! (`scripts/gen-gs1-ai-table`). Linters enforced: csum, csumalpha, zero,
-//! nozeroprefix, hasnondigit. Ignored on purpose: date/time linters,
-//! country/currency codes, GCP position, pieceoftotal, pcenc, iban, coupon
-//! linters and the `req=`/`ex=` pairing rules for query attributes.
+//! (`scripts/gen-gs1-ai-table`). Verdicts follow GS1's reference syntax engine: every
+//! linter the dictionary names (`lint`), the `req=`/`ex=` rules between the AIs of a
+//! URI (`associations`), and its data-attribute rules (`request`).
 
 #[rustfmt::skip]
 mod ai_table;
+mod associations;
 mod charset;
 mod check_digit;
 mod epc;
 mod error;
 mod format;
 mod key;
+mod lint;
 pub(crate) mod percent;
 mod request;
 mod segments;
@@ -91,4 +92,8 @@ pub fn is_known_ai(ai: &str) -> bool {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdict_tests;

@@ -7,25 +7,29 @@ use super::error::{Gs1Error, excerpt};
 use super::format::{self, Role};
 use super::key::{self, Gs1Key, MAX_QUALIFIERS, Pair};
 use super::segments::{RawSeg, RevSegments, split_ascii, split_once_ascii};
-use super::{DigitalLink, ParseOptions, epc, percent};
+use super::{DigitalLink, ParseOptions, associations, charset, epc, percent};
 
 /// Parses a raw (undecoded) resolver request path and query string.
 ///
 /// Path: `[/stem...]/AI/value[/AI/value]*[/]` or `[/stem...]/eh<hex>|ex<base64url>`;
 /// segments are split on `/` before being percent-decoded once.
-/// Query: parts split on `&`, key/value on the first `=`; every key and value
-/// must be well-formed percent-encoding (`+` is kept literally). All-digit keys
-/// must be known AIs allowed as data attributes; other keys are left to the caller.
+/// Query: parts split on `&`, key/value on the first `=`; AI values are percent-decoded with `+` as a space.
+/// All-digit keys must be known AIs allowed as data attributes of this key; other keys are left to the caller.
+/// Then the dictionary's rules between all the URI's AIs (`req=`, `ex=`) must hold.
 pub fn parse_request(
     raw_path: &str,
     raw_query: &str,
     opts: &ParseOptions,
 ) -> Result<DigitalLink, Gs1Error> {
+    uri_characters(raw_path)?;
+    uri_characters(raw_query)?;
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     // a single trailing slash is tolerated (GS1 conformance §5.25)
     let path = path.strip_suffix('/').unwrap_or(path);
     let (key, compressed) = parse_any(path, opts)?;
-    let attributes = parse_query(raw_query)?;
+    let attributes = parse_query(raw_query, &key)?;
+    let query = attributes.iter().filter_map(query_element);
+    associations::check(key.elements().chain(query))?;
     Ok(DigitalLink {
         key,
         attributes,
@@ -138,9 +142,24 @@ fn decompressed_key(stem: &str, last: &str, opts: &ParseOptions) -> Result<Gs1Ke
     key::build(key::entry(ai)?, value, qualifier.as_slice(), opts)
 }
 
+/// A parsed attribute as an (entry, value) element; attributes hold known AIs only, so `None` never happens.
+fn query_element<'a>(
+    (ai, value): &'a (&'static str, String),
+) -> Option<(&'static format::AiEntry, &'a str)> {
+    Some((format::lookup_ai(ai)?, value.as_str()))
+}
+
+/// Refuses bytes no URI may hold (RFC 3986 reserved, unreserved and `%`), as GS1's engine does for the whole URI.
+fn uri_characters(raw: &str) -> Result<(), Gs1Error> {
+    match raw.bytes().position(|b| !charset::is_uri_char(b)) {
+        None => Ok(()),
+        Some(i) => Err(Gs1Error::IllegalUriCharacter(excerpt(&raw[i..]))),
+    }
+}
+
 /// Extracts numeric-AI data attributes; other keys are left to the caller and are not checked here: the query is
 /// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400.
-fn parse_query(raw_query: &str) -> Result<Vec<(&'static str, String)>, Gs1Error> {
+fn parse_query(raw_query: &str, key: &Gs1Key) -> Result<Vec<(&'static str, String)>, Gs1Error> {
     let mut attributes: Vec<(&'static str, String)> = Vec::new();
     for part in split_ascii(raw_query, b'&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = split_once_ascii(part, b'=').unwrap_or((part, ""));
@@ -149,35 +168,56 @@ fn parse_query(raw_query: &str) -> Result<Vec<(&'static str, String)>, Gs1Error>
         if !raw_key.bytes().all(|b| b.is_ascii_digit() || b == b'%') {
             continue;
         }
-        let Ok(key) = percent::decode(raw_key) else {
+        let Ok(name) = percent::decode(raw_key) else {
             continue;
         };
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let value = percent::decode(raw_value)?;
-        let ai = query_ai(&key)?;
-        if attributes.iter().any(|(a, _)| format::same_ai(a, ai.ai)) {
-            return Err(Gs1Error::DuplicateAi(ai.ai));
-        }
+        // an empty name is all digits too: `?=x` names no AI
+        let ai = format::lookup_ai(&name).ok_or_else(|| Gs1Error::UnknownAi(excerpt(&name)))?;
+        let value = query_value(ai, raw_value)?;
+        check_attribute(ai, key, &attributes)?;
         format::validate(ai, &value).map_err(|reason| Gs1Error::InvalidValue {
             ai: ai.ai,
             value: excerpt(&value),
             reason,
         })?;
-        attributes.push((ai.ai, value.into_owned()));
+        attributes.push((ai.ai, value));
     }
     Ok(attributes)
 }
 
-/// An all-digit query key must be a known AI allowed as a data attribute.
-fn query_ai(key: &str) -> Result<&'static format::AiEntry, Gs1Error> {
-    let ai = format::lookup_ai(key).ok_or_else(|| Gs1Error::UnknownAi(excerpt(key)))?;
-    if ai.role != Role::Attribute {
+/// A query value decoded: `+` is a space (HTML form encoding, as in GS1's engine), then percent-decoding. A GTIN-8,
+/// -12 or -13 under (01) is padded to 14 digits here whatever the path's legacy setting, as the engine does.
+fn query_value(ai: &format::AiEntry, raw_value: &str) -> Result<String, Gs1Error> {
+    let value = if raw_value.contains('+') {
+        percent::decode(&raw_value.replace('+', "%20"))?.into_owned()
+    } else {
+        percent::decode(raw_value)?.into_owned()
+    };
+    if ai.ai == "01" && matches!(value.len(), 8 | 12 | 13) {
+        return Ok(format!("{value:0>14}"));
+    }
+    Ok(value)
+}
+
+/// The engine's data-attribute rules: an AI once per URI; not one that would fit this key's path (a key
+/// qualifier it could take, or an AI already there); and one the dictionary permits as a data attribute (`?`).
+fn check_attribute(
+    ai: &'static format::AiEntry,
+    key: &Gs1Key,
+    attributes: &[(&'static str, String)],
+) -> Result<(), Gs1Error> {
+    if attributes.iter().any(|(a, _)| format::same_ai(a, ai.ai)) {
+        return Err(Gs1Error::DuplicateAi(ai.ai));
+    }
+    let in_path = key.elements().any(|(e, _)| format::same_ai(e.ai, ai.ai));
+    if in_path || key.would_qualify(ai.ai) {
         return Err(Gs1Error::KeyAiInQuery(ai.ai));
     }
     if !ai.dl_attr {
         return Err(Gs1Error::NotADataAttribute(ai.ai));
     }
-    Ok(ai)
+    Ok(())
 }

@@ -419,7 +419,7 @@ fn value_errors() {
         Gs1Error::InvalidValue { ai: "8010", .. }
     ));
     assert!(matches!(
-        err("/8010/ABC/8011/0123"),
+        err("/8010/0614ABC/8011/0123"),
         Gs1Error::InvalidValue { ai: "8011", .. }
     ));
 }
