@@ -548,8 +548,8 @@ async fn load_demo(
     } else {
         files.push(("shipped demo".into(), SHIPPED.into()));
     }
+    let limits = Limits::from_settings(settings);
     for (file, text) in files {
-        let limits = Limits::from_settings(settings);
         let report = bulk::import(
             store,
             vocabulary,

@@ -139,6 +139,10 @@ pub fn common_headers() -> middleware::DefaultHeaders {
 /// are kept inside scopes, whose prefixes are plain string tests: actix matches a route with variables by a regular
 /// expression, and a scan, which matches none of them, would otherwise run every one (docs/performance.md, "Choices
 /// the figures rest on").
+///
+/// Handlers that read their path raw (percent-encoding intact, which actix's match info has lost) spell their mount
+/// point once more: `paths::ANCHORS`, `qr::PREFIX` and the `/api/{version}/` reading in `pyx`. A mount point moved
+/// here moves there too.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(RouteLabel::RESOLVE)
         .service(
@@ -190,6 +194,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .default_service(web::route().to(resolve::resolve)),
                 )
                 .default_service(web::route().to(resolve::resolve)),
+        )
+        // A request target that is no path (`OPTIONS *`) matches no scope: it is answered as a public resolution
+        // too (a preflight), with the public guard's limits and CORS.
+        .default_service(
+            web::route()
+                .to(resolve::resolve)
+                .wrap(from_fn(guard::public)),
         );
 }
 

@@ -176,7 +176,7 @@ impl Doorkeeper {
 
 impl CachedStore {
     /// Wraps `inner` and subscribes to the invalidation feed of its backend (`feed`: the same store's coordination).
-    pub fn wrap(
+    pub(crate) fn wrap(
         inner: Arc<dyn AnchorStore>,
         feed: &dyn Coordination,
         settings: &CacheSettings,

@@ -206,3 +206,85 @@ async fn management_is_not_shed_when_resolutions_are() {
     assert_eq!(pyx.status(), 200, "the Pyx API answers");
     assert_eq!(slow.await.unwrap(), 200);
 }
+
+/// A request target that is no path (`OPTIONS *`, RFC 9110 §9.3.7) is answered as a public preflight, with CORS,
+/// not by the server's bare fallback.
+#[tokio::test]
+async fn options_asterisk_is_a_public_preflight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestApp::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nOrigin: https://scanner.example\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    let status_line = answer.lines().next().unwrap_or_default().to_string();
+    assert!(
+        status_line.starts_with("http/1.1 2"),
+        "a preflight succeeds: {answer}"
+    );
+    assert!(
+        answer.contains("\r\naccess-control-allow-origin: *\r\n"),
+        "public CORS: {answer}"
+    );
+    assert!(
+        answer.contains("\r\nallow: get, head, options\r\n"),
+        "{answer}"
+    );
+}
+
+/// The URI and header limits hold on every kind of route, each refusal with its audience's CORS: `*` on public
+/// routes, none for an unlisted origin on management routes.
+#[tokio::test]
+async fn limits_hold_on_every_kind_of_route() {
+    let server = TestApp::start().await;
+    let client = client();
+    let filler = "A".repeat(5000);
+    // (path prefix, public)
+    let routes = [
+        ("/01/09520123456788/10/", true),
+        ("/did:web:localhost:", true),
+        ("/api/openapi.json?x=", true),
+        ("/api/v1/qr/01/09520123456788/10/", true),
+        ("/healthz?x=", true),
+        ("/api/v1/anchors/01/09520123456788/10/", false),
+        ("/api/v1/audit?identifier=", false),
+        ("/api/2.0.0/resolver/links/", false),
+        ("/api?x=", false),
+    ];
+    for (prefix, public) in routes {
+        let long = format!("{prefix}{filler}");
+        let r = client
+            .get(server.url(&long))
+            .header("origin", "https://unlisted.example")
+            .send()
+            .await
+            .unwrap();
+        let cors = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        let (status, _) = problem_status(r).await;
+        assert_eq!(status, 414, "{prefix}");
+        assert_eq!(cors.as_deref() == Some("*"), public, "{prefix}: {cors:?}");
+
+        let r = client
+            .get(server.url(&format!("{prefix}1")))
+            .header("origin", "https://unlisted.example")
+            .header("x-filler", "x".repeat(20_000))
+            .send()
+            .await
+            .unwrap();
+        let cors = r
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(problem_status(r).await.0, 431, "{prefix}");
+        assert_eq!(cors.as_deref() == Some("*"), public, "{prefix}: {cors:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The application in process, on a port the OS picks (bound before anyone connects, so no port race), with its own
-//! data folder; stopped on drop. For HTTP-only tests: no CLI, no signals, no restarts, no log scraping, and no
+//! data folder and its own runtime on a thread of its own (so a test that blocks its thread, say on a CLI call,
+//! does not starve the app's background tasks: the Redis invalidation listener, refreshes); stopped on drop. For HTTP-only tests: no CLI, no signals, no restarts, no log scraping, and no
 //! `/metrics` values (the Prometheus recorder is process-wide, shared by every app in the test binary). Those stay
 //! on `Server`, the subprocess.
 
@@ -10,7 +11,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -18,7 +18,7 @@ pub struct TestApp {
     pub base: String,
     data: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -44,22 +44,26 @@ impl TestApp {
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         vars.insert("IDR_ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = Settings::load_with_env(&overrides, &vars).expect("settings");
-        let application = Application::build(settings)
-            .await
-            .expect("application starts");
-        let addr = application.addr();
+        let mut settings = Settings::load_with_env(&overrides, &vars).expect("settings");
+        if settings.server.workers == 0 {
+            // Not one worker per core for each of the many apps a test run starts at once.
+            settings.server.workers = 2;
+        }
+        let (started, addr) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(application.run_until(async {
-            let _ = stopped.await;
-        }));
+        let thread = std::thread::spawn(move || serve(settings, started, stopped));
+        let addr = match addr.recv() {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => panic!("application starts: {e}"),
+            Err(_) => panic!("application starts: its thread ended"),
+        };
         TestApp {
             addr,
             port: addr.port(),
             base: format!("http://{addr}"),
             data,
             stop: Some(stop),
-            task,
+            thread: Some(thread),
         }
     }
 
@@ -88,10 +92,40 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        // Dropping the server's future stops its workers and closes the listener, whether or not the runtime
-        // polls it again.
-        self.task.abort();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
+}
+
+/// The app's thread: builds the application on a runtime of its own, reports its address, and serves until `stopped`.
+/// Then the server future is dropped (which stops its workers and closes the listener) and the runtime with it,
+/// without the graceful drain a real shutdown waits out.
+fn serve(
+    settings: Settings,
+    started: std::sync::mpsc::Sender<Result<SocketAddr, String>>,
+    stopped: oneshot::Receiver<()>,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let application = match Application::build(settings).await {
+            Ok(application) => application,
+            Err(e) => {
+                let _ = started.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _ = started.send(Ok(application.addr()));
+        tokio::select! {
+            _ = application.run_until(std::future::pending()) => {}
+            _ = stopped => {}
+        }
+    });
+    runtime.shutdown_background();
 }
 
 /// The command-line settings `Server::start_with` passes to `idr serve`, read the way clap reads them.
