@@ -60,14 +60,6 @@ async fn start_idr_with(host: &DidHost, did_web: &str, outbound: &str) -> TestAp
     TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
 }
 
-async fn get(server: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = client().get(server.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.expect("request")
-}
-
 /// Checks a problem document and returns its `detail`.
 async fn problem_detail(response: Response, status: StatusCode) -> String {
     let body = problem(response, status.as_u16()).await;
@@ -88,7 +80,9 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
     let at = |query: &str| format!("/{did}{query}");
 
     // T18: Accept: application/linkset+json → 200 linkset derived from the services.
-    let r = get(&server, &at(""), &[("Accept", "application/linkset+json")]).await;
+    let r = server
+        .get_with(&at(""), &[("Accept", "application/linkset+json")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.headers()[header::CONTENT_TYPE],
@@ -132,32 +126,34 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
         "no type title: the fragment"
     );
 
-    let r = get(&server, &at("?linkType=linkset"), &[]).await;
+    let r = server.get_with(&at("?linkType=linkset"), &[]).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap(), linkset);
 
     // ?service= selects by id fragment, in UNTP's deep-link form with a trailing slash too.
     for query in ["?service=dia", "/?service=dia"] {
-        let r = get(&server, &at(query), &[]).await;
+        let r = server.get_with(&at(query), &[]).await;
         assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT, "{query}");
         assert_eq!(location(&r), format!("{DIA}?service=dia"), "{query}");
     }
-    let r = get(&server, &at("?service=web"), &[]).await;
+    let r = server.get_with(&at("?service=web"), &[]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(location(&r), "https://brand.example/?service=web");
 
     // T18: ?linkType=untp:dpp → 307 to the passport, negotiated by language.
-    let r = get(&server, &at("?linkType=untp:dpp"), &[]).await;
+    let r = server.get_with(&at("?linkType=untp:dpp"), &[]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(location(&r), format!("{DPP_EN}?linkType=untp:dpp"));
-    let r = get(
-        &server,
-        &at("?linkType=untp:dpp"),
-        &[("Accept-Language", "de-CH, en;q=0.3")],
-    )
-    .await;
+    let r = server
+        .get_with(
+            &at("?linkType=untp:dpp"),
+            &[("Accept-Language", "de-CH, en;q=0.3")],
+        )
+        .await;
     assert_eq!(location(&r), format!("{DPP_DE}?linkType=untp:dpp"));
-    let r = get(&server, &at("?serviceType=untp:dia&key=s3cret"), &[]).await;
+    let r = server
+        .get_with(&at("?serviceType=untp:dia&key=s3cret"), &[])
+        .await;
     assert_eq!(
         location(&r),
         format!("{DIA}?serviceType=untp:dia&key=s3cret"),
@@ -165,7 +161,7 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
     );
 
     // No selector: the passport, since the document has one.
-    let r = get(&server, &at(""), &[("Accept-Language", "de")]).await;
+    let r = server.get_with(&at(""), &[("Accept-Language", "de")]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(location(&r), DPP_DE);
 
@@ -175,8 +171,11 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
         "?linkType=gs1:pip",
         "?service=dia&linkType=untp:dpp",
     ] {
-        let detail =
-            problem_detail(get(&server, &at(query), &[]).await, StatusCode::NOT_FOUND).await;
+        let detail = problem_detail(
+            server.get_with(&at(query), &[]).await,
+            StatusCode::NOT_FOUND,
+        )
+        .await;
         assert!(detail.contains(&did), "{query}: {detail}");
     }
 
@@ -206,7 +205,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
         Reply::json(&product_document(&other)),
     );
     let detail = problem_detail(
-        get(&server, &format!("/{wrong}"), &[]).await,
+        server.get_with(&format!("/{wrong}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
     .await;
@@ -221,7 +220,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     host.serve(&DidHost::document_path(&["slow"]), slow_doc);
     let started = Instant::now();
     let detail = problem_detail(
-        get(&server, &format!("/{slow}"), &[]).await,
+        server.get_with(&format!("/{slow}"), &[]).await,
         StatusCode::GATEWAY_TIMEOUT,
     )
     .await;
@@ -248,7 +247,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     for did in [&big, &endless] {
         let started = Instant::now();
         let detail = problem_detail(
-            get(&server, &format!("/{did}"), &[]).await,
+            server.get_with(&format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
         .await;
@@ -275,7 +274,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
         host.serve(&DidHost::document_path(&[name]), reply);
         let did = host.did(&[name]);
         let detail = problem_detail(
-            get(&server, &format!("/{did}"), &[]).await,
+            server.get_with(&format!("/{did}"), &[]).await,
             StatusCode::BAD_GATEWAY,
         )
         .await;
@@ -285,7 +284,7 @@ async fn upstream_failures_are_502_or_504_with_a_named_cause() {
     // A document that is not there: 404.
     let missing = host.did(&["missing"]);
     let detail = problem_detail(
-        get(&server, &format!("/{missing}"), &[]).await,
+        server.get_with(&format!("/{missing}"), &[]).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -312,7 +311,7 @@ async fn bad_dids_are_400_without_any_fetch() {
         ("/did:web:example.com/some/path", "DID URL paths"),
     ];
     for (path, words) in cases {
-        let r = get(&server, path, &[]).await;
+        let r = server.get_with(path, &[]).await;
         let detail = problem_detail(r, StatusCode::BAD_REQUEST).await;
         assert!(detail.contains(words), "{path}: {detail}");
     }
@@ -359,7 +358,7 @@ async fn the_cache_honours_max_age_above_a_floor() {
         }
         host.serve(&path, reply);
         for _ in 0..3 {
-            let r = get(server, &format!("/{did}?service=dia"), &[]).await;
+            let r = server.get_with(&format!("/{did}?service=dia"), &[]).await;
             assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT, "{name}");
         }
         assert_eq!(
@@ -382,12 +381,12 @@ async fn concurrent_requests_share_one_fetch() {
         .delayed(Duration::from_millis(400));
     host.serve(&path, reply);
     let url = format!("/{did}?service=dia");
-    let requests = (0..6).map(|_| get(&server, &url, &[]));
+    let requests = (0..6).map(|_| server.get_with(&url, &[]));
     for r in futures_util::future::join_all(requests).await {
         assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     }
     assert_eq!(host.hits(&path), 1);
-    let r = get(&server, &url, &[]).await;
+    let r = server.get_with(&url, &[]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(
         host.hits(&path),
@@ -404,7 +403,7 @@ async fn a_failure_is_cached_only_briefly() {
     let path = DidHost::document_path(&["flaky"]);
     host.serve(&path, Reply::status(503));
     for _ in 0..2 {
-        let r = get(&server, &format!("/{did}"), &[]).await;
+        let r = server.get_with(&format!("/{did}"), &[]).await;
         assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
     }
     assert_eq!(
@@ -417,7 +416,7 @@ async fn a_failure_is_cached_only_briefly() {
         Reply::json(&product_document(&did)).header("Cache-Control", "max-age=60"),
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let r = get(&server, &format!("/{did}?service=dia"), &[]).await;
+    let r = server.get_with(&format!("/{did}?service=dia"), &[]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(host.hits(&path), 2, "and retried once it has expired");
 }
@@ -435,7 +434,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
     std::fs::write(&config, "[outbound]\nallow = [\"localhost\"]\n").unwrap();
     let plain = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
     let detail = problem_detail(
-        get(&plain, &format!("/{did}"), &[]).await,
+        plain.get_with(&format!("/{did}"), &[]).await,
         StatusCode::BAD_GATEWAY,
     )
     .await;
@@ -446,7 +445,7 @@ async fn hosts_are_trusted_only_through_the_configured_ca() {
     assert_eq!(host.hits(&DidHost::document_path(&[])), 0);
     // With the CA configured, the same DID resolves.
     let trusting = start_idr(&host, "").await;
-    let r = get(&trusting, &format!("/{did}?service=dia"), &[]).await;
+    let r = trusting.get_with(&format!("/{did}?service=dia"), &[]).await;
     assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
 }
 
@@ -455,7 +454,7 @@ async fn resolution_can_be_switched_off() {
     let host = DidHost::start().await;
     let server = start_idr(&host, "enabled = false").await;
     let detail = problem_detail(
-        get(&server, &format!("/{}", host.did(&[])), &[]).await,
+        server.get_with(&format!("/{}", host.did(&[])), &[]).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -520,7 +519,7 @@ async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
         {"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Product page", "type": "text/html"}]});
     issuer.put_anchor("01/09520123456788", body).await;
 
-    let r = get(&issuer, "/01/09520123456788/did.json", &[]).await;
+    let r = issuer.get_with("/01/09520123456788/did.json", &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()[header::CONTENT_TYPE], "application/did+json");
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
@@ -536,13 +535,15 @@ async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
         && s["serviceEndpoint"]["href"] == format!("{origin}/01/09520123456788?linkType=linkset")));
     // Unregistered identifiers have no document; a batch called "did.json" is still a batch.
     assert_eq!(
-        get(&issuer, "/01/09506000134369/did.json", &[])
+        issuer
+            .get_with("/01/09506000134369/did.json", &[])
             .await
             .status(),
         404
     );
     assert_eq!(
-        get(&issuer, "/01/09520123456788/10/did.json", &[])
+        issuer
+            .get_with("/01/09520123456788/10/did.json", &[])
             .await
             .status(),
         307
@@ -553,9 +554,11 @@ async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
         Reply::json(&document),
     );
     let verifier = start_idr(&host, "").await;
-    let r = get(&verifier, &format!("/{did}?linkType=gs1:pip"), &[]).await;
+    let r = verifier
+        .get_with(&format!("/{did}?linkType=gs1:pip"), &[])
+        .await;
     assert_eq!(r.status(), 307);
     assert_eq!(location(&r), "https://brand.example/p?linkType=gs1:pip");
-    let r = get(&verifier, &format!("/{did}"), &[]).await;
+    let r = verifier.get_with(&format!("/{did}"), &[]).await;
     assert_eq!(location(&r), DPP_EN, "no selector: the passport");
 }

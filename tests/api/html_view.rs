@@ -5,7 +5,6 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
-use reqwest::Response;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,15 +15,6 @@ use std::time::{Duration, Instant};
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 const GTIN: &str = "01/09520123456788";
 const SERIAL: &str = "01/09520123456788/21/12345";
-
-async fn get(server: &TestApp, path: &str, accept: &str) -> Response {
-    client()
-        .get(server.url(path))
-        .header("accept", accept)
-        .send()
-        .await
-        .expect("GET")
-}
 
 /// A product with pages in two languages, and a serial whose passport has an earlier version and an update action.
 async fn register(server: &TestApp) {
@@ -69,7 +59,7 @@ fn embedded_linkset(html: &str) -> Value {
 }
 
 async fn html_page(server: &TestApp, path: &str, status: u16) -> String {
-    let r = get(server, path, BROWSER).await;
+    let r = server.get_with(path, &[("accept", BROWSER)]).await;
     assert_eq!(r.status(), status, "{path}");
     let h = r.headers();
     assert_eq!(h["content-type"], "text/html; charset=utf-8");
@@ -89,7 +79,9 @@ async fn html_page(server: &TestApp, path: &str, status: u16) -> String {
 }
 
 async fn json_linkset(server: &TestApp, path: &str) -> Value {
-    let r = get(server, path, "application/linkset+json").await;
+    let r = server
+        .get_with(path, &[("accept", "application/linkset+json")])
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/linkset+json");
     r.json().await.expect("JSON")
@@ -132,10 +124,17 @@ async fn everything_else_is_unchanged() {
     let server = TestApp::start().await;
     register(&server).await;
     // A scan from a browser still redirects.
-    let r = get(&server, &format!("/{GTIN}"), BROWSER).await;
+    let r = server
+        .get_with(&format!("/{GTIN}"), &[("accept", BROWSER)])
+        .await;
     assert_eq!(r.status(), 307);
     assert_eq!(r.headers()["location"], "https://brand.example/en");
-    let r = get(&server, &format!("/{GTIN}?linkType=gs1:pip"), "text/html").await;
+    let r = server
+        .get_with(
+            &format!("/{GTIN}?linkType=gs1:pip"),
+            &[("accept", "text/html")],
+        )
+        .await;
     assert_eq!(r.status(), 307);
     // JSON wherever JSON is preferred or HTML not asked for.
     for accept in [
@@ -144,7 +143,9 @@ async fn everything_else_is_unchanged() {
         "text/html;q=0.5, application/json",
         "*/*",
     ] {
-        let r = get(&server, &format!("/{GTIN}?linkType=linkset"), accept).await;
+        let r = server
+            .get_with(&format!("/{GTIN}?linkType=linkset"), &[("accept", accept)])
+            .await;
         assert_eq!(r.status(), 200, "{accept}");
         assert_eq!(
             r.headers()["content-type"],
@@ -152,20 +153,20 @@ async fn everything_else_is_unchanged() {
             "{accept}"
         );
     }
-    let r = get(
-        &server,
-        &format!("/{GTIN}?linkType=linkset"),
-        "application/ld+json",
-    )
-    .await;
+    let r = server
+        .get_with(
+            &format!("/{GTIN}?linkType=linkset"),
+            &[("accept", "application/ld+json")],
+        )
+        .await;
     assert_eq!(r.headers()["content-type"], "application/ld+json");
     // The linkset asked for by Accept, with text/html ranked above it: the page.
-    let r = get(
-        &server,
-        &format!("/{GTIN}"),
-        "text/html, application/linkset+json;q=0.5",
-    )
-    .await;
+    let r = server
+        .get_with(
+            &format!("/{GTIN}"),
+            &[("accept", "text/html, application/linkset+json;q=0.5")],
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
 }
@@ -190,7 +191,9 @@ async fn multiple_choices_are_a_page_listing_the_candidates() {
     assert!(html.contains("<a href=\"https://cert.example/a\""));
     assert!(html.contains("<a href=\"https://cert.example/b\""));
     assert!(html.contains("Certification Information"));
-    let r = get(&server, &path, "application/json").await;
+    let r = server
+        .get_with(&path, &[("accept", "application/json")])
+        .await;
     assert_eq!(r.status(), 300);
     assert_eq!(r.headers()["content-type"], "application/linkset+json");
     let json: Value = r.json().await.unwrap();
@@ -335,7 +338,7 @@ async fn docs_screenshot() {
 #[tokio::test]
 async fn the_root_is_a_home_page_for_browsers() {
     let server = TestApp::start().await;
-    let response = get(&server, "/", BROWSER).await;
+    let response = server.get_with("/", &[("accept", BROWSER)]).await;
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
@@ -380,7 +383,7 @@ async fn the_root_is_a_home_page_for_browsers() {
         assert!(hrefs.contains(&expected), "{expected} not in {hrefs:?}");
     }
     for href in hrefs {
-        let target = get(&server, href, "*/*").await;
+        let target = server.get_with(href, &[("accept", "*/*")]).await;
         assert_eq!(target.status(), 200, "{href}");
     }
 }
@@ -390,7 +393,7 @@ async fn the_root_is_a_home_page_for_browsers() {
 async fn the_root_points_other_clients_to_the_description_file() {
     let server = TestApp::start().await;
     for accept in ["*/*", "application/json", ""] {
-        let response = get(&server, "/", accept).await;
+        let response = server.get_with("/", &[("accept", accept)]).await;
         assert_eq!(response.status(), 200, "Accept: {accept}");
         assert_eq!(response.headers()["content-type"], "application/json");
         assert_eq!(
@@ -450,14 +453,24 @@ async fn the_home_form_resolves_on_this_host() {
         ("%2F%5Cevil.example", "/evil.example"),
     ];
     for (typed, location) in cases {
-        let response = get(&server, &format!("/?id={typed}"), BROWSER).await;
+        let response = server
+            .get_with(&format!("/?id={typed}"), &[("accept", BROWSER)])
+            .await;
         assert_eq!(response.status(), 303, "{typed}");
         assert_eq!(response.headers()["location"], location, "{typed}");
     }
     // Followed, the first one is the scan a phone would make.
-    let scan = get(&server, "/01/09520123456788", "*/*").await;
+    let scan = server
+        .get_with("/01/09520123456788", &[("accept", "*/*")])
+        .await;
     assert_eq!(scan.status(), 307);
     assert_eq!(scan.headers()["location"], "https://brand.example/en");
     // Nothing typed: the page again.
-    assert_eq!(get(&server, "/?id=", BROWSER).await.status(), 200);
+    assert_eq!(
+        server
+            .get_with("/?id=", &[("accept", BROWSER)])
+            .await
+            .status(),
+        200
+    );
 }

@@ -8,6 +8,7 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
+use crate::support::client::problem;
 use crate::support::server::binary;
 use regex::Regex;
 use serde_json::Value;
@@ -98,11 +99,9 @@ fn decode_svg(svg: &[u8]) -> (String, usize) {
     })
 }
 
-async fn problem(server: &TestApp, path: &str) -> Value {
-    let r = server.resolve(path).await;
-    assert_eq!(r.status(), 400, "{path}");
-    assert_eq!(r.headers()["content-type"], "application/problem+json");
-    r.json().await.expect("problem JSON")
+/// The `400` problem a QR request gets.
+async fn refused(server: &TestApp, path: &str) -> Value {
+    problem(server.resolve(path).await, 400).await
 }
 
 #[tokio::test]
@@ -193,7 +192,7 @@ async fn bad_options_are_400_problems_naming_the_parameter() {
         ("ecc=X", "ecc"),
         ("format=gif", "format"),
     ] {
-        let body = problem(&server, &format!("{base}?{query}")).await;
+        let body = refused(&server, &format!("{base}?{query}")).await;
         assert_eq!(body["status"], 400);
         assert_eq!(body["errors"][0]["field"], parameter, "{query}: {body}");
         assert!(
@@ -208,20 +207,20 @@ async fn bad_options_are_400_problems_naming_the_parameter() {
 #[tokio::test]
 async fn invalid_identifiers_and_dids_are_400() {
     let server = start().await;
-    let body = problem(&server, "/api/v1/qr/01/09520123456787").await;
+    let body = refused(&server, "/api/v1/qr/01/09520123456787").await;
     assert_eq!(body["title"], "Invalid identifier");
     assert!(body["detail"].as_str().unwrap().contains("check digit"));
     assert_eq!(body["errors"][0]["field"], "identifier");
-    let body = problem(&server, "/api/v1/qr/did:web:127.0.0.1").await;
+    let body = refused(&server, "/api/v1/qr/did:web:127.0.0.1").await;
     assert_eq!(body["title"], "Invalid DID");
-    let body = problem(
+    let body = refused(
         &server,
         "/api/v1/qr/did:key:z6Mkf5rGMoatrSj1f4CyvuHBeXJELe9RPdzo2PKGNCKVtZxP",
     )
     .await;
     assert_eq!(body["title"], "Invalid DID");
-    problem(&server, "/api/v1/qr/").await;
-    problem(&server, "/api/v1/qr/abr/abn/51824753557").await;
+    refused(&server, "/api/v1/qr/").await;
+    refused(&server, "/api/v1/qr/abr/abn/51824753557").await;
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 
 use crate::support::app::TestApp;
 use crate::support::client::Api;
-use crate::support::client::client;
 use crate::support::client::location;
 use crate::support::schema::{SchemaKind, assert_valid};
 use reqwest::header::HeaderMap;
@@ -92,14 +91,6 @@ async fn fixture_server() -> TestApp {
     let server = TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await;
     register_fixture(&server).await;
     server
-}
-
-async fn send(server: &TestApp, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = client().request(method, server.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.expect("request")
 }
 
 fn header(headers: &HeaderMap, name: &str) -> String {
@@ -312,13 +303,9 @@ async fn t01_default_redirect_with_link_headers() {
 async fn t02_linkset_all_levels() {
     let server = fixture_server().await;
     let path = "/01/09520123456788/10/ABC/21/12345";
-    let r = send(
-        &server,
-        Method::GET,
-        path,
-        &[("accept", "application/linkset+json")],
-    )
-    .await;
+    let r = server
+        .send_with(Method::GET, path, &[("accept", "application/linkset+json")])
+        .await;
     let body = linkset(r).await;
     let serial = "https://resolver.example/01/09520123456788/21/12345";
     let batch = "https://resolver.example/01/09520123456788/10/ABC";
@@ -432,37 +419,41 @@ async fn t07_unknown_link_type_is_404() {
 async fn t08_language_negotiation() {
     let server = fixture_server().await;
     let path = "/01/09520123456788?linkType=gs1:pip";
-    let r = send(
-        &server,
-        Method::GET,
-        path,
-        &[("accept-language", "de-CH, de;q=0.9, en;q=0.5")],
-    )
-    .await;
+    let r = server
+        .send_with(
+            Method::GET,
+            path,
+            &[("accept-language", "de-CH, de;q=0.9, en;q=0.5")],
+        )
+        .await;
     assert_redirect(&r, &format!("{PIP_DE}?linkType=gs1:pip"));
     // RFC 4647 lookup: de-CH alone falls back to de.
-    let r = send(&server, Method::GET, path, &[("accept-language", "de-CH")]).await;
+    let r = server
+        .send_with(Method::GET, path, &[("accept-language", "de-CH")])
+        .await;
     assert_redirect(&r, &format!("{PIP_DE}?linkType=gs1:pip"));
     // q-values order the preferences.
-    let r = send(
-        &server,
-        Method::GET,
-        path,
-        &[("accept-language", "de;q=0.2, en;q=0.8")],
-    )
-    .await;
+    let r = server
+        .send_with(
+            Method::GET,
+            path,
+            &[("accept-language", "de;q=0.2, en;q=0.8")],
+        )
+        .await;
     assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
     // No match: the default (first-registered) variant, not 300 or 404.
-    let r = send(&server, Method::GET, path, &[("accept-language", "fr")]).await;
+    let r = server
+        .send_with(Method::GET, path, &[("accept-language", "fr")])
+        .await;
     assert_redirect(&r, &format!("{PIP_EN}?linkType=gs1:pip"));
     // No linkType: the default link type's de variant.
-    let r = send(
-        &server,
-        Method::GET,
-        "/01/09520123456788",
-        &[("accept-language", "de")],
-    )
-    .await;
+    let r = server
+        .send_with(
+            Method::GET,
+            "/01/09520123456788",
+            &[("accept-language", "de")],
+        )
+        .await;
     assert_redirect(&r, PIP_DE);
 }
 
@@ -529,16 +520,16 @@ async fn t11_description_files() {
 #[tokio::test]
 async fn t12_options_and_head() {
     let server = fixture_server().await;
-    let r = send(
-        &server,
-        Method::OPTIONS,
-        "/01/09520123456788",
-        &[
-            ("origin", "https://ref.gs1.org"),
-            ("access-control-request-method", "GET"),
-        ],
-    )
-    .await;
+    let r = server
+        .send_with(
+            Method::OPTIONS,
+            "/01/09520123456788",
+            &[
+                ("origin", "https://ref.gs1.org"),
+                ("access-control-request-method", "GET"),
+            ],
+        )
+        .await;
     assert!(
         r.status() == 200 || r.status() == 204,
         "OPTIONS: {}",
@@ -553,8 +544,8 @@ async fn t12_options_and_head() {
 }
 
 async fn assert_head_matches_get(server: &TestApp, path: &str, headers: &[(&str, &str)]) {
-    let g = send(server, Method::GET, path, headers).await;
-    let h = send(server, Method::HEAD, path, headers).await;
+    let g = server.send_with(Method::GET, path, headers).await;
+    let h = server.send_with(Method::HEAD, path, headers).await;
     assert_eq!(h.status(), g.status(), "HEAD status for {path}");
     for name in g.headers().keys() {
         // The request id names each request, so it differs between the two.
@@ -643,7 +634,7 @@ async fn t16_access_role_filter() {
     let server = fixture_server().await;
     let base = "/01/09520123456788/21/12345?linkType=linkset";
     let accept = [("accept", "application/linkset+json")];
-    let everything = linkset(send(&server, Method::GET, base, &accept).await).await;
+    let everything = linkset(server.send_with(Method::GET, base, &accept).await).await;
     let dte = untp("dte");
     let serial = "https://resolver.example/01/09520123456788/21/12345";
     assert_eq!(
@@ -652,7 +643,7 @@ async fn t16_access_role_filter() {
     );
     for role in ["untp:accessRole%23Customer", "customer"] {
         let path = format!("{base}&accessRole={role}");
-        let body = linkset(send(&server, Method::GET, &path, &accept).await).await;
+        let body = linkset(server.send_with(Method::GET, &path, &accept).await).await;
         assert_eq!(
             hrefs(context_for(&body, serial), &dte),
             [DTE_CUSTOMER, DTE_PUBLIC],
@@ -797,7 +788,9 @@ async fn head_equals_get_without_body() {
 async fn post_on_resolution_path_is_405() {
     let server = fixture_server().await;
     for method in [Method::POST, Method::PUT, Method::DELETE] {
-        let r = send(&server, method.clone(), "/01/09520123456788", &[]).await;
+        let r = server
+            .send_with(method.clone(), "/01/09520123456788", &[])
+            .await;
         assert_eq!(r.status(), 405, "{method}");
         assert_cors(&r);
         let allow = tokens(r.headers(), "allow");
@@ -817,7 +810,9 @@ async fn origin_from_forwarded_headers_or_host() {
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "id.example.org"),
     ];
-    let r = send(&server, Method::GET, "/01/09520123456788", &forwarded).await;
+    let r = server
+        .send_with(Method::GET, "/01/09520123456788", &forwarded)
+        .await;
     assert_redirect(&r, PIP_EN);
     let link = header(r.headers(), "link");
     assert!(
@@ -831,13 +826,13 @@ async fn origin_from_forwarded_headers_or_host() {
         "{link}"
     );
     let body = linkset(
-        send(
-            &server,
-            Method::GET,
-            "/01/09520123456788?linkType=linkset",
-            &forwarded,
-        )
-        .await,
+        server
+            .send_with(
+                Method::GET,
+                "/01/09520123456788?linkType=linkset",
+                &forwarded,
+            )
+            .await,
     )
     .await;
     assert_eq!(anchors(&body), ["https://id.example.org/01/09520123456788"]);
@@ -853,7 +848,9 @@ async fn origin_from_forwarded_headers_or_host() {
     );
     // A configured root wins over forwarding headers.
     let configured = fixture_server().await;
-    let r = send(&configured, Method::GET, "/01/09520123456788", &forwarded).await;
+    let r = configured
+        .send_with(Method::GET, "/01/09520123456788", &forwarded)
+        .await;
     let link = header(r.headers(), "link");
     assert!(
         link.contains("<https://resolver.example/01/09520123456788>; rel=\"owl:sameAs\""),

@@ -16,14 +16,6 @@ fn link(link_type: &str, href: &str) -> Value {
     json!({"linkType": link_type, "href": href, "title": link_type, "type": "application/vc+jwt", "hreflang": ["en"]})
 }
 
-async fn get(server: &TestApp, path: &str, accept: Option<&str>) -> reqwest::Response {
-    let mut request = client().get(server.url(path));
-    if let Some(accept) = accept {
-        request = request.header("accept", accept);
-    }
-    request.send().await.expect("GET")
-}
-
 #[tokio::test]
 async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_branch() {
     let server = TestApp::start().await;
@@ -42,7 +34,7 @@ async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_bra
         "/abn/51824753556/",
         "/ABR/ABN/51824753556",
     ] {
-        let r = get(&server, path, None).await;
+        let r = server.resolve(path).await;
         assert_eq!(r.status(), 307, "{path}");
         assert_eq!(
             location(&r),
@@ -59,23 +51,20 @@ async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_bra
         );
     }
     // A branch with nothing of its own answers with the business's links; the linkset anchors them at the business.
-    let r = get(
-        &server,
-        "/abn/51824753556/branch/002?linkType=untp:dfr",
-        None,
-    )
-    .await;
+    let r = server
+        .resolve("/abn/51824753556/branch/002?linkType=untp:dfr")
+        .await;
     assert_eq!(r.status(), 307);
     assert_eq!(
         location(&r),
         "https://abr.example/dfr/51824753556.jwt?linkType=untp:dfr"
     );
-    let r = get(
-        &server,
-        "/abn/51824753556/branch/002",
-        Some("application/linkset+json"),
-    )
-    .await;
+    let r = server
+        .get_with(
+            "/abn/51824753556/branch/002",
+            &[("accept", "application/linkset+json")],
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let linkset: Value = r.json().await.unwrap();
     assert_eq!(
@@ -84,16 +73,13 @@ async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_bra
     );
     assert_eq!(linkset["linkset"].as_array().unwrap().len(), 1);
     // UNTP policy: a link type this business does not publish gets the default link, not a 404.
-    let r = get(
-        &server,
-        "/abr/abn/51824753556?linkType=gs1:recallStatus",
-        None,
-    )
-    .await;
+    let r = server
+        .resolve("/abr/abn/51824753556?linkType=gs1:recallStatus")
+        .await;
     assert_eq!(r.status(), 307);
     assert!(location(&r).starts_with("https://abr.example/dia/51824753556.jwt"));
     // An ABN that fails its check digit is a 400 that says so; an unregistered valid one is a 404.
-    let r = get(&server, "/abn/51824753557", None).await;
+    let r = server.resolve("/abn/51824753557").await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let problem: Value = r.json().await.unwrap();
@@ -101,7 +87,7 @@ async fn a_business_register_resolves_in_both_path_forms_and_walks_up_from_a_bra
         problem["detail"].as_str().unwrap().contains("abn-mod89"),
         "{problem}"
     );
-    assert_eq!(get(&server, "/abn/53004085616", None).await.status(), 404);
+    assert_eq!(server.resolve("/abn/53004085616").await.status(), 404);
 }
 
 #[tokio::test]
@@ -111,15 +97,17 @@ async fn lei_and_facility_identifiers_are_validated_and_canonicalised() {
     server
         .put_anchor("lei/lei/5493001kjtiigc8y1r12", body)
         .await;
-    let r = get(&server, "/lei/lei/5493001KJTIIGC8Y1R12", None).await;
+    let r = server.resolve("/lei/lei/5493001KJTIIGC8Y1R12").await;
     assert_eq!(
         r.status(),
         307,
         "stored under the upper-cased canonical form"
     );
-    let r = get(&server, "/lei/lei/5493001KJTIIGC8Y1R13", None).await;
+    let r = server.resolve("/lei/lei/5493001KJTIIGC8Y1R13").await;
     assert_eq!(r.status(), 400);
-    let r = get(&server, "/lei/lei/5493001KJTIIGC8Y1R12/branch/1", None).await;
+    let r = server
+        .resolve("/lei/lei/5493001KJTIIGC8Y1R12/branch/1")
+        .await;
     assert_eq!(r.status(), 400, "LEI takes no qualifiers");
 
     let facility = json!({"itemDescription": "Smelter", "defaultLinkType": "untp:dfr",
@@ -131,12 +119,12 @@ async fn lei_and_facility_identifiers_are_validated_and_canonicalised() {
     server
         .put_anchor("frs/facility/110000350174/unit/k1", unit)
         .await;
-    let r = get(
-        &server,
-        "/frs/facility/110000350174/unit/K1/permit/P-9",
-        Some("application/linkset+json"),
-    )
-    .await;
+    let r = server
+        .get_with(
+            "/frs/facility/110000350174/unit/K1/permit/P-9",
+            &[("accept", "application/linkset+json")],
+        )
+        .await;
     let linkset: Value = r.json().await.unwrap();
     let anchors: Vec<&str> = linkset["linkset"]
         .as_array()
@@ -151,12 +139,9 @@ async fn lei_and_facility_identifiers_are_validated_and_canonicalised() {
             server.url("/frs/facility/110000350174")
         ]
     );
-    let r = get(
-        &server,
-        "/frs/facility/110000350174/permit/P-9/unit/K1",
-        None,
-    )
-    .await;
+    let r = server
+        .resolve("/frs/facility/110000350174/permit/P-9/unit/K1")
+        .await;
     assert_eq!(r.status(), 400, "qualifiers out of order");
 }
 
@@ -166,7 +151,7 @@ async fn gs1_answers_under_gs1_with_its_own_policy() {
     let body = json!({"itemDescription": "Widget", "defaultLinkType": "gs1:pip",
         "links": [{"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "Product"}]});
     server.put_anchor("01/09520123456788", body).await;
-    let r = get(&server, "/gs1/01/09520123456788/10/ABC", None).await;
+    let r = server.resolve("/gs1/01/09520123456788/10/ABC").await;
     assert_eq!(r.status(), 307);
     assert_eq!(location(&r), "https://brand.example/p");
     let link = r.headers()["link"].to_str().unwrap();
@@ -179,13 +164,10 @@ async fn gs1_answers_under_gs1_with_its_own_policy() {
     );
     // GS1 keeps the 404 for a link type registered nowhere.
     assert_eq!(
-        get(
-            &server,
-            "/gs1/01/09520123456788?linkType=gs1:recallStatus",
-            None
-        )
-        .await
-        .status(),
+        server
+            .resolve("/gs1/01/09520123456788?linkType=gs1:recallStatus")
+            .await
+            .status(),
         404
     );
 }
@@ -263,10 +245,11 @@ async fn a_scheme_limits_vocabularies_and_scopes_can_name_a_namespace() {
             .status(),
         400
     );
-    assert_eq!(get(&server, "/01/09520123456788", None).await.status(), 400);
+    assert_eq!(server.resolve("/01/09520123456788").await.status(), 400);
     // not-found policy from this file
     assert_eq!(
-        get(&server, "/abr/abn/51824753556?linkType=untp:dpp", None)
+        server
+            .resolve("/abr/abn/51824753556?linkType=untp:dpp")
             .await
             .status(),
         404

@@ -70,21 +70,32 @@ pub trait Api {
             .expect("DELETE")
     }
 
-    /// GET a path as a scanner would (redirects are not followed).
-    async fn resolve(&self, path: &str) -> Response {
-        self.request(Method::GET, path)
+    /// An anonymous request with these headers, sent (redirects are not followed).
+    async fn send_with(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.request(method.clone(), path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// GET a path with these headers, as a scanner or browser would.
+    async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.send_with(Method::GET, path, headers).await
+    }
+
+    /// GET a path as a scanner would (redirects are not followed).
+    async fn resolve(&self, path: &str) -> Response {
+        self.get_with(path, &[]).await
     }
 
     /// GET a path asking for its linkset (`Accept: application/linkset+json`).
     async fn linkset(&self, path: &str) -> Response {
-        self.request(Method::GET, path)
-            .header("accept", "application/linkset+json")
-            .send()
+        self.get_with(path, &[("accept", "application/linkset+json")])
             .await
-            .unwrap_or_else(|e| panic!("GET {path} (linkset): {e}"))
     }
 }
 
