@@ -117,7 +117,32 @@ enum Command {
     /// Draw the QR code of an identifier's public URI ({resolver root}/{identifier}), offline, for labels.
     #[command(after_help = QR_EXAMPLES)]
     Qr(QrArgs),
+    /// Convert carrier data (barcode scanner output, an element string, an EPC URI or a Digital Link URI) to the
+    /// canonical Digital Link URI, and print it with the element string and each AI. Offline.
+    #[command(after_help = CONVERT_EXAMPLES)]
+    Convert {
+        /// The data, as a scanner sends it (`]d2…`; a GS character, `^` also stands for FNC1), `(01)…(10)…`,
+        /// `urn:epc:id:sgtin:…`, or `https://…/01/…`.
+        data: String,
+        /// Public origin of the URI, e.g. https://id.example.com [default: resolver.resolver_root, else
+        /// https://id.gs1.org].
+        #[arg(long)]
+        resolver_root: Option<String>,
+        /// Config file (TOML) layered over resolver-config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
+
+const CONVERT_EXAMPLES: &str = "Examples:
+  idr convert $']d2010952012345678810ABC\\x1d17201231' --resolver-root https://id.example.com
+  idr convert '(01)09520123456788(10)ABC(17)201231'
+  idr convert '^010952012345678810ABC^17201231'
+  idr convert urn:epc:id:sgtin:0614141.812345.6789
+  idr convert 'https://id.gs1.org/01/09520123456788/10/ABC?17=201231'
+
+Prints the Digital Link URI, the element string (bracketed, and as the barcode carries it, <GS> marking FNC1)
+and each AI with its title. GET /api/v1/convert?data=… answers the same as JSON.";
 
 const QR_EXAMPLES: &str = "Examples:
   idr qr 01/09520123456788/10/ABC --resolver-root https://id.example.com > label.svg
@@ -275,6 +300,11 @@ fn main() -> ExitCode {
             }
             Command::Healthcheck { url, timeout_ms } => healthcheck(&url, timeout_ms).await,
             Command::Qr(args) => qr(args),
+            Command::Convert {
+                data,
+                resolver_root,
+                config,
+            } => convert(&data, resolver_root, config),
         }
     });
     match result {
@@ -607,6 +637,36 @@ fn qr(args: QrArgs) -> Result<ExitCode> {
             return Err("a PNG is binary: use --output FILE or redirect standard output".into());
         }
         None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn convert(data: &str, resolver_root: Option<String>, config: Option<PathBuf>) -> Result<ExitCode> {
+    use idr::identifier::gs1::carrier;
+    let overrides = Overrides {
+        config_file: config,
+        resolver_root,
+        ..Default::default()
+    };
+    let settings = Settings::load(&overrides)?;
+    let (_, parser) = app::check_config(&settings)?;
+    let root = settings.fixed_root().unwrap_or("https://id.gs1.org");
+    let converted = carrier::convert(data, &parser.gs1_options)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "uri: {}", converted.uri_under(root))?;
+    writeln!(out, "element string: {}", converted.element_string())?;
+    let barcode = converted.barcode_data().replace(carrier::GS, "<GS>");
+    writeln!(out, "barcode data: {barcode}")?;
+    if let carrier::Source::Scanned(symbology) = converted.source {
+        writeln!(
+            out,
+            "symbology: {} {}",
+            symbology.identifier, symbology.name
+        )?;
+    }
+    for e in converted.elements() {
+        let role = e.placement.name();
+        writeln!(out, "  ({}) {}: {} [{role}]", e.ai, e.title, e.value)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod convert;
 pub mod credential;
 pub mod did;
 pub mod guard;
@@ -134,7 +135,7 @@ pub fn common_headers() -> middleware::DefaultHeaders {
 
 /// Every endpoint, its methods and its handler; its audience (wrapped in `guard::public` or `guard::management`,
 /// which decide shedding and CORS); and the `route` label of its latency (`observe::RouteLabel`, as resource data).
-/// Everything under `/api` but the API description and QR codes is for management. Resolution is the fallback:
+/// Everything under `/api` but the API description, QR codes and carrier-data conversion is for management. Resolution is the fallback:
 /// whatever no route claims is an identifier path (or a DID), so it comes last at each level. Routes with variables
 /// are kept inside scopes, whose prefixes are plain string tests: actix matches a route with variables by a regular
 /// expression, and a scan, which matches none of them, would otherwise run every one (docs/performance.md, "Choices
@@ -148,7 +149,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api")
                 .app_data(RouteLabel::PYX)
-                // The public part of /api: the API's description, and QR codes.
+                // The public part of /api: the API's description, QR codes, and carrier data to URIs.
                 .service(
                     other("/openapi.json")
                         .wrap(from_fn(guard::public))
@@ -163,6 +164,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     other("/v1/qr/{identifier:.*}")
                         .wrap(from_fn(guard::public))
                         .route(web::route().to(qr::code)),
+                )
+                .service(
+                    other("/v1/convert")
+                        .wrap(from_fn(guard::public))
+                        .route(web::route().to(convert::convert)),
                 )
                 // Everything else under /api is for management: credentials, configured origins only.
                 .service(

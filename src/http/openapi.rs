@@ -26,13 +26,14 @@ use super::views::{
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
         super::manage::restore, super::audit::audit,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
-        super::pyx::register_scheme, link_types, health_check, public_uri
+        super::pyx::register_scheme, link_types, health_check, public_uri, super::convert::convert
     ),
-    components(schemas(AnchorView, HistoryView, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError)),
+    components(schemas(AnchorView, HistoryView, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError, super::convert::ConversionView, super::convert::SymbologyView, super::convert::ElementView)),
     modifiers(&BearerAuth),
     tags(
         (name = "anchors", description = "The native API: one anchor (identifier at one level) per call"),
-        (name = "pyx", description = "Pyx-compatible API used by the UNTP reference implementation")
+        (name = "pyx", description = "Pyx-compatible API used by the UNTP reference implementation"),
+        (name = "convert", description = "Carrier data (barcode scanner output, element strings, EPC URIs) to GS1 Digital Link URIs")
     )
 )]
 struct ApiDoc;

@@ -3,6 +3,7 @@
 use crate::auth::AuthError;
 use crate::did::DidError;
 use crate::identifier::IdentifierError;
+use crate::identifier::gs1::carrier::CarrierError;
 use crate::qr::QrError;
 use crate::registration::FieldError;
 use crate::registry::StoreError;
@@ -56,6 +57,9 @@ pub enum ApiError {
     /// A QR code option or size problem (identifier and DID problems become `Identifier` and `Did`).
     #[error("{0}")]
     Qr(QrError),
+    /// Carrier data (`/api/v1/convert`) that does not convert.
+    #[error("{0}")]
+    Carrier(#[from] CarrierError),
     #[error("too many management requests from this credential; retry in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
 }
@@ -116,6 +120,7 @@ impl ApiError {
             ApiError::Did(_) => "Bad gateway",
             ApiError::Qr(QrError::Encode(_)) => "Internal server error",
             ApiError::Qr(_) => "Bad request",
+            ApiError::Carrier(_) => "Invalid carrier data",
         }
     }
 
@@ -150,6 +155,7 @@ impl ApiError {
             ApiError::Qr(e @ QrError::TooLong { .. }) => {
                 vec![FieldError::new("ecc", e.to_string())]
             }
+            ApiError::Carrier(e) => vec![FieldError::new("data", e.to_string())],
             _ => vec![],
         }
     }
@@ -214,6 +220,7 @@ impl ResponseError for ApiError {
             // Encoding into a buffer we own fails only on a bug; everything else is the request's options.
             ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Qr(_) => StatusCode::BAD_REQUEST,
+            ApiError::Carrier(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -243,6 +250,12 @@ impl ResponseError for ApiError {
         }
         if let Some(scope) = self.needed_scope() {
             body["scope"] = json!(scope);
+        }
+        if let ApiError::Carrier(e) = self {
+            if let Some(position) = e.position() {
+                // where in `data` the problem is (a byte offset from 0)
+                body["position"] = json!(position);
+            }
         }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));

@@ -51,7 +51,7 @@ pub async fn resolve_path(
 ) -> Result<HttpResponse, ApiError> {
     match *req.method() {
         Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return Ok(preflight(ALLOW)),
+        Method::OPTIONS => return Ok(options(req, state, path)),
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     }
     let raw_query = req.uri().query().unwrap_or("");
@@ -82,6 +82,21 @@ pub async fn resolve_path(
         response.headers_mut().insert(header::WARNING, warning);
     }
     Ok(response)
+}
+
+/// OPTIONS: the CORS preflight, with the `Link` header a GET carries when the path is an identifier (its linkset
+/// and `owl:sameAs`; GS1's test suite reads `linkOnRedirect` from this answer). Neither depends on the store, so
+/// nothing is looked up. A path that is not an identifier still gets its preflight, never a 400.
+fn options(req: &HttpRequest, state: &AppState, path: &str) -> HttpResponse {
+    let mut response = preflight(ALLOW);
+    let raw_query = req.uri().query().unwrap_or("");
+    if let Ok(request) = state.parser.parse_request(path, raw_query) {
+        let canonical = request.identifier.uri_under(&state.origin(req));
+        if let Ok(link) = header::HeaderValue::from_str(&linkset_link(&canonical, "")) {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    response
 }
 
 /// `/{identifier}/did.json`, when what precedes `/did.json` is an identifier (`/01/…/10/did.json` is a batch called

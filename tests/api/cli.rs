@@ -32,6 +32,7 @@ fn every_command_documents_itself_with_examples() {
         "keys list",
         "keys revoke",
         "audit export",
+        "convert",
     ] {
         let mut args: Vec<&str> = command.split(' ').collect();
         args.push("--help");
@@ -100,6 +101,54 @@ fn resolve_explains_the_walk_up_and_the_negotiation() {
 
     let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
     assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
+}
+
+/// `idr convert`: scanner output (with its symbology identifier and a GS for FNC1) to the Digital Link URI, the
+/// element string and the AIs; bad data exits 1 naming the AI.
+#[test]
+fn convert_prints_the_uri_the_element_string_and_the_ais() {
+    let out = idr(&[
+        "convert",
+        "]d2010952012345678810ABC\u{1d}17201231",
+        "--resolver-root",
+        "https://id.example.com",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for line in [
+        "uri: https://id.example.com/01/09520123456788/10/ABC?17=201231",
+        "element string: (01)09520123456788(10)ABC(17)201231",
+        "barcode data: 010952012345678810ABC<GS>17201231",
+        "symbology: ]d2 GS1 DataMatrix",
+        "  (01) GTIN: 09520123456788 [primaryKey]",
+        "  (10) BATCH/LOT: ABC [keyQualifier]",
+        "  (17) USE BY or EXPIRY: 201231 [dataAttribute]",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no line {line:?} in:\n{text}"
+        );
+    }
+
+    let epc = idr(&["convert", "urn:epc:id:sgtin:0614141.812345.6789"]);
+    assert!(epc.status.success());
+    assert!(
+        stdout(&epc).contains("uri: https://id.gs1.org/01/80614141123458/21/6789"),
+        "without a configured root, GS1's: {}",
+        stdout(&epc)
+    );
+
+    let bad = idr(&["convert", "(01)09520123456787(10)ABC"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("AI (01) at position 0") && stderr.contains("check digit"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //!   `IDR_ADMIN_TOKEN=…` somewhere in their text; the test uses that token.
 //! - Not run, and listed as skipped with the reason: a block after `<!-- docs-test: skip REASON -->`, `curl`
 //!   commands that reach any other host, anything naming a did:web DID, elided commands (`…`), commands using
-//!   variables set outside the examples, `idr` commands other than `qr` (which is offline; the others need a store, a
+//!   variables set outside the examples, `idr` commands other than `qr` and `convert` (which are offline; the others need a store, a
 //!   config file or a second server), and everything else.
 //!
 //! No example can make the server fetch anything: it runs with `did_web.enabled = false` and no DID writers, and every
@@ -208,7 +208,8 @@ fn skip_reason(
         },
         "idr" => {
             let sub = command.split_whitespace().nth(1).unwrap_or("");
-            if sub != "qr" {
+            // `qr` and `convert` are offline: no store, no server
+            if !matches!(sub, "qr" | "convert") {
                 Some(format!(
                     "`idr {sub}` needs a store, a config file or a second server"
                 ))

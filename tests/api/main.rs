@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod cli;
+mod convert;
 mod did_auth;
 mod did_web;
 mod docs;

@@ -9,11 +9,15 @@
 //! URI (`associations`), and its data-attribute rules (`request`).
 
 #[rustfmt::skip]
+mod ai_info;
+#[rustfmt::skip]
 mod ai_table;
 mod associations;
+pub mod carrier;
 mod charset;
 mod check_digit;
 mod epc;
+mod epc_uri;
 mod error;
 mod format;
 mod key;

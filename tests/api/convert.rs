@@ -1,0 +1,190 @@
+//! `GET /api/v1/convert?data=…` over HTTP: scanner output, element strings and EPC URIs to the canonical Digital
+//! Link URI on the resolver's root, anonymous; bad data is an RFC 9457 problem naming the AI and its position; and
+//! the URI it answers resolves.
+
+use crate::support::app::TestApp;
+use crate::support::client::{Api, client};
+use serde_json::{Value, json};
+
+const ROOT: &str = "https://id.example.com";
+
+async fn start() -> TestApp {
+    TestApp::start_with(&["--no-demo", "--resolver-root", ROOT]).await
+}
+
+/// `data` percent-encoded as a client must (every byte outside unreserved).
+fn convert_url(server: &TestApp, data: &str) -> String {
+    let encoded =
+        percent_encoding::utf8_percent_encode(data, percent_encoding::NON_ALPHANUMERIC).to_string();
+    server.url(&format!("/api/v1/convert?data={encoded}"))
+}
+
+async fn get(server: &TestApp, data: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+    let r = client()
+        .get(convert_url(server, data))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, r.json().await.unwrap(), headers)
+}
+
+#[tokio::test]
+async fn a_gs1_datamatrix_scan_becomes_the_digital_link_uri() {
+    let server = start().await;
+    let (status, body, headers) = get(&server, "]d2010952012345678810ABC\u{1d}17201231\r\n").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(
+        body,
+        json!({
+            "input": "scannerData",
+            "symbology": {"identifier": "]d2", "name": "GS1 DataMatrix"},
+            "uri": "https://id.example.com/01/09520123456788/10/ABC?17=201231",
+            "elementString": "(01)09520123456788(10)ABC(17)201231",
+            "barcodeData": "010952012345678810ABC\u{1d}17201231",
+            "elements": [
+                {"ai": "01", "title": "GTIN", "value": "09520123456788", "role": "primaryKey"},
+                {"ai": "10", "title": "BATCH/LOT", "value": "ABC", "role": "keyQualifier"},
+                {"ai": "17", "title": "USE BY or EXPIRY", "value": "201231", "role": "dataAttribute"}
+            ]
+        })
+    );
+}
+
+#[tokio::test]
+async fn every_form_of_the_same_item_gives_the_same_uri() {
+    let server = start().await;
+    let uri = "https://id.example.com/01/09520123456788/10/ABC%2F1/21/S1";
+    for (data, input) in [
+        ("]d2010952012345678810ABC/1\u{1d}21S1", "scannerData"),
+        ("]Q3010952012345678810ABC/1\u{1d}21S1", "scannerData"),
+        ("]C1010952012345678810ABC/1\u{1d}21S1", "scannerData"),
+        ("]e0010952012345678810ABC/1\u{1d}21S1", "scannerData"),
+        ("]J1010952012345678810ABC/1\u{1d}21S1", "scannerData"),
+        ("(01)09520123456788(10)ABC/1(21)S1", "elementString"),
+        ("(21)S1(10)ABC/1(01)09520123456788", "elementString"),
+        ("^010952012345678810ABC/1^21S1", "barcodeData"),
+        ("010952012345678810ABC/1\u{1d}21S1", "barcodeData"),
+        (
+            "]Q1https://brand.example/01/09520123456788/10/ABC%2F1/21/S1",
+            "scannerData",
+        ),
+        (
+            "https://id.gs1.org/01/9520123456788/10/ABC%2F1/21/S1",
+            "digitalLink",
+        ),
+    ] {
+        let (status, body, _) = get(&server, data).await;
+        assert_eq!(status, 200, "{data:?}: {body}");
+        assert_eq!(body["uri"], uri, "{data:?}");
+        assert_eq!(body["input"], input, "{data:?}");
+    }
+}
+
+#[tokio::test]
+async fn epc_uris_become_their_gs1_keys() {
+    let server = start().await;
+    for (data, uri) in [
+        (
+            "urn:epc:id:sgtin:0614141.812345.6789",
+            "https://id.example.com/01/80614141123458/21/6789",
+        ),
+        (
+            "urn:epc:tag:sgtin-96:3.0614141.812345.6789",
+            "https://id.example.com/01/80614141123458/21/6789",
+        ),
+        (
+            "urn:epc:id:sscc:0614141.1234567890",
+            "https://id.example.com/00/106141412345678908",
+        ),
+        (
+            "urn:epc:id:sgln:9521141.12345.5678",
+            "https://id.example.com/414/9521141123454/254/5678",
+        ),
+    ] {
+        let (status, body, _) = get(&server, data).await;
+        assert_eq!(status, 200, "{data}: {body}");
+        assert_eq!(body["uri"], uri, "{data}");
+        assert_eq!(body["input"], "epcUri");
+    }
+}
+
+#[tokio::test]
+async fn bad_data_is_a_problem_naming_the_ai_and_the_position() {
+    let server = start().await;
+    let (status, body, headers) = get(&server, "]d20109520123456787\u{1d}10ABC").await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["title"], "Invalid carrier data");
+    assert_eq!(body["position"], 3);
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("AI (01)") && detail.contains("check digit"),
+        "{detail}"
+    );
+    assert_eq!(body["errors"][0]["field"], "data");
+
+    for (data, says) in [
+        ("]X1ABC", "symbology identifier \"]X1\""),
+        ("(10)ABC", "no GS1 Digital Link primary key"),
+        ("urn:epc:id:gid:95100000.12345.400", "gid"),
+        ("hello", "not carrier data"),
+    ] {
+        let (status, body, _) = get(&server, data).await;
+        assert_eq!(status, 400, "{data}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(says),
+            "{data}: {body}"
+        );
+    }
+
+    let r = client()
+        .get(server.url("/api/v1/convert"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "no data");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("`data`"),
+        "{body}"
+    );
+
+    let r = client()
+        .post(convert_url(&server, "(01)09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD, OPTIONS");
+}
+
+#[tokio::test]
+async fn the_converted_uri_resolves() {
+    let server = TestApp::start().await;
+    server
+        .put_anchor(
+            "01/09520123456788",
+            json!({"itemDescription": "x", "links": [
+                {"linkType": "gs1:pip", "href": "https://brand.example/pip", "title": "pip"}]}),
+        )
+        .await;
+    let (status, body, _) = get(&server, "]d2010952012345678810ABC\u{1d}17201231").await;
+    assert_eq!(status, 200, "{body}");
+    let uri = body["uri"].as_str().unwrap();
+    assert!(uri.starts_with(&server.url("/")), "{uri}");
+    let r = client().get(uri).send().await.unwrap();
+    assert_eq!(r.status(), 307, "{uri}");
+    assert_eq!(
+        r.headers()["location"],
+        "https://brand.example/pip?17=201231"
+    );
+}
