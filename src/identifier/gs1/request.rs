@@ -26,8 +26,9 @@ pub fn parse_request(
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     // a single trailing slash is tolerated (GS1 conformance §5.25)
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (key, compressed) = parse_any(path, opts)?;
-    let attributes = parse_query(raw_query, &key)?;
+    let (key, epc_attributes) = parse_any(path, opts)?;
+    let compressed = epc_attributes.is_some();
+    let attributes = parse_query(raw_query, &key, epc_attributes.unwrap_or_default())?;
     let query = attributes.iter().filter_map(query_element);
     associations::check(key.elements().chain(query))?;
     Ok(DigitalLink {
@@ -37,16 +38,19 @@ pub fn parse_request(
     })
 }
 
+/// Data attributes an EPC binary string carried (DSGTIN+ dates, +AIDC data); `None` for a plain path.
+type EpcAttributes = Option<Vec<(&'static str, String)>>;
+
 /// A plain `/AI/value` path first; the last segment as an EPC binary string only when that fails (`/8004/eh12`
-/// is a plain GIAI). The key, and whether it came compressed.
-fn parse_any(path: &str, opts: &ParseOptions) -> Result<(Gs1Key, bool), Gs1Error> {
+/// is a plain GIAI). The key, and for a compressed path the data attributes it carried.
+fn parse_any(path: &str, opts: &ParseOptions) -> Result<(Gs1Key, EpcAttributes), Gs1Error> {
     // A path that looks compressed is a single segment ('/' is neither hex nor base64url), which is never a plain
     // path: skip that attempt and the error it would build. Plain paths fail this test on their first bytes.
     if epc::looks_compressed(path) {
-        return decompressed_key("", path, opts).map(|key| (key, true));
+        return decompressed_key("", path, opts);
     }
     let path_err = match parse_path(path, opts) {
-        Ok(key) => return Ok((key, false)),
+        Ok(key) => return Ok((key, None)),
         Err(e) => e,
     };
     let mut segs = RevSegments::new(path);
@@ -54,7 +58,7 @@ fn parse_any(path: &str, opts: &ParseOptions) -> Result<(Gs1Key, bool), Gs1Error
     if !epc::looks_compressed(last) {
         return Err(path_err);
     }
-    decompressed_key(segs.rest().unwrap_or(""), last, opts).map(|key| (key, true))
+    decompressed_key(segs.rest().unwrap_or(""), last, opts)
 }
 
 /// Scans `/AI/value` pairs from the right (as GS1's gs1_parseDLuri does)
@@ -123,23 +127,32 @@ fn not_an_ai(seg: &str) -> Gs1Error {
     }
 }
 
-fn decompressed_key(stem: &str, last: &str, opts: &ParseOptions) -> Result<Gs1Key, Gs1Error> {
+fn decompressed_key(
+    stem: &str,
+    last: &str,
+    opts: &ParseOptions,
+) -> Result<(Gs1Key, EpcAttributes), Gs1Error> {
     if !stem.is_empty() {
         // the stem is opaque, but must still be well-formed percent-encoding
         stem.split('/')
             .try_for_each(|seg| percent::decode(seg).map(drop))?;
     }
     let decoded = epc::decompress(last)?;
-    let qualifier = match &decoded.qualifier {
-        Some((ai, value)) => Some(Pair {
-            ai: key::entry(ai)?,
-            value: Cow::Borrowed(value.as_str()),
-        }),
-        None => None,
-    };
+    tracing::debug!(scheme = decoded.scheme, "EPC binary string decompressed");
+    let qualifiers = decoded
+        .qualifiers
+        .iter()
+        .map(|(ai, value)| -> Result<Pair<'_>, Gs1Error> {
+            Ok(Pair {
+                ai: key::entry(ai)?,
+                value: Cow::Borrowed(value.as_str()),
+            })
+        })
+        .collect::<Result<Vec<_>, Gs1Error>>()?;
     let (ai, value) = &decoded.primary;
     let value = Cow::Borrowed(value.as_str());
-    key::build(key::entry(ai)?, value, qualifier.as_slice(), opts)
+    let key = key::build(key::entry(ai)?, value, &qualifiers, opts)?;
+    Ok((key, Some(decoded.attributes)))
 }
 
 /// A parsed attribute as an (entry, value) element; attributes hold known AIs only, so `None` never happens.
@@ -158,9 +171,18 @@ fn uri_characters(raw: &str) -> Result<(), Gs1Error> {
 }
 
 /// Extracts numeric-AI data attributes; other keys are left to the caller and are not checked here: the query is
-/// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400.
-fn parse_query(raw_query: &str, key: &Gs1Key) -> Result<Vec<(&'static str, String)>, Gs1Error> {
-    let mut attributes: Vec<(&'static str, String)> = Vec::new();
+/// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400. Attributes an EPC binary
+/// string carried come first and pass the same checks.
+fn parse_query(
+    raw_query: &str,
+    key: &Gs1Key,
+    carried: Vec<(&'static str, String)>,
+) -> Result<Vec<(&'static str, String)>, Gs1Error> {
+    let mut attributes: Vec<(&'static str, String)> = Vec::with_capacity(carried.len());
+    for (ai, value) in carried {
+        let ai = format::lookup_ai(ai).ok_or_else(|| Gs1Error::UnknownAi(ai.to_owned()))?;
+        push_attribute(ai, value, key, &mut attributes)?;
+    }
     for part in split_ascii(raw_query, b'&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = split_once_ascii(part, b'=').unwrap_or((part, ""));
         // Only all-digit keys are AIs. Escapes can spell digits (`%31%37` is 17), but no other byte decodes to a digit
@@ -177,15 +199,26 @@ fn parse_query(raw_query: &str, key: &Gs1Key) -> Result<Vec<(&'static str, Strin
         // an empty name is all digits too: `?=x` names no AI
         let ai = format::lookup_ai(&name).ok_or_else(|| Gs1Error::UnknownAi(excerpt(&name)))?;
         let value = query_value(ai, raw_value)?;
-        check_attribute(ai, key, &attributes)?;
-        format::validate(ai, &value).map_err(|reason| Gs1Error::InvalidValue {
-            ai: ai.ai,
-            value: excerpt(&value),
-            reason,
-        })?;
-        attributes.push((ai.ai, value));
+        push_attribute(ai, value, key, &mut attributes)?;
     }
     Ok(attributes)
+}
+
+/// Checks one data attribute against the key and those before it, and its value against its AI's format.
+fn push_attribute(
+    ai: &'static format::AiEntry,
+    value: String,
+    key: &Gs1Key,
+    attributes: &mut Vec<(&'static str, String)>,
+) -> Result<(), Gs1Error> {
+    check_attribute(ai, key, attributes)?;
+    format::validate(ai, &value).map_err(|reason| Gs1Error::InvalidValue {
+        ai: ai.ai,
+        value: excerpt(&value),
+        reason,
+    })?;
+    attributes.push((ai.ai, value));
+    Ok(())
 }
 
 /// A query value decoded: `+` is a space (HTML form encoding, as in GS1's engine), then percent-decoding. A GTIN-8,

@@ -1,0 +1,160 @@
+//! Compressed GS1 Digital Link URIs carrying EPC binary strings (GS1 "Digital Link URI Compression Technical
+//! Standard for EPC binary strings" 1.0): `eh` + lower-case hex or `ex` + unpadded base64url of the bits of an EPC
+//! binary string of the GS1 EPC Tag Data Standard (TDS 2.3), which begins with its 8-bit header.
+//!
+//! Every TDS scheme with a Digital Link equivalent is decoded (`schemes::SCHEMES`): the GCP-partitioned schemes of
+//! TDS 1.x (`classic`), and the "+" schemes of TDS 2.0 and "++" schemes of TDS 2.3 with their +AIDC data
+//! (`plus`). The result is the element string of a Digital Link: primary key, key qualifiers in path order, and
+//! data attributes; the caller validates it as any other Digital Link.
+
+mod bits;
+mod classic;
+mod fields;
+mod plus;
+mod schemes;
+mod table_f;
+
+use super::charset;
+use super::error::{Gs1Error, excerpt};
+use bits::Bits;
+use schemes::Layout;
+
+/// An AI and its decoded value.
+pub(crate) type Element = (&'static str, String);
+
+/// Why a binary string does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fail {
+    Invalid(&'static str),
+}
+
+/// An uncompressed element string.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// The TDS scheme, e.g. `SGTIN-96`, `DSGTIN+`.
+    pub scheme: &'static str,
+    pub primary: Element,
+    /// Key qualifiers of the primary key, in Digital Link path order.
+    pub qualifiers: Vec<Element>,
+    /// Everything else (DSGTIN+ dates, +AIDC data): query-string data attributes.
+    pub attributes: Vec<Element>,
+}
+
+/// The length from which `could_be_compressed` reserves `eh`/`ex` names (the 96-bit schemes of TDS 1.x). The "+"
+/// schemes of TDS 2.x can be shorter (SSCC+, GSRN+ and GSRNP+ have 84 bits, GIAI+ and CPI+ of short keys fewer):
+/// they decompress all the same, but a namespace could still claim such a name.
+pub(crate) const MIN_BITS: usize = 96;
+
+/// The longest segment decoded, in characters after `eh`/`ex`. TDS puts a practical limit of 496 bits on an EPC
+/// with its +AIDC data (the PC bits count at most 31 words); longer strings are refused before decoding.
+const MAX_CHARS: usize = 496 / 4;
+
+/// Whether `seg` has the shape of a compressed EPC binary string. The prefix is case-sensitive: `EH...` is not
+/// compressed.
+pub(crate) fn looks_compressed(seg: &str) -> bool {
+    let (body, class) = if let Some(hex) = seg.strip_prefix("eh") {
+        (hex, charset::LOWER_HEX)
+    } else if let Some(b64) = seg.strip_prefix("ex") {
+        // base64url without padding: CSET 64 less '='
+        (b64, charset::CSET64)
+    } else {
+        return false;
+    };
+    !body.is_empty() && charset::all_in(body.as_bytes(), class)
+}
+
+fn invalid(seg: &str, reason: &'static str) -> Gs1Error {
+    Gs1Error::InvalidCompressed {
+        segment: excerpt(seg),
+        reason,
+    }
+}
+
+/// Digital Link path order of the key qualifiers an EPC can carry, per primary key.
+fn qualifier_order(primary: &str) -> &'static [&'static str] {
+    match primary {
+        "01" | "8006" => &["22", "10", "21"],
+        "414" => &["254"],
+        "8010" => &["8011"],
+        _ => &[],
+    }
+}
+
+/// Splits decoded elements into primary key, qualifiers (in path order) and attributes; an AI twice is invalid.
+fn split(scheme: &'static str, elements: Vec<Element>) -> Result<Decoded, Fail> {
+    // a GLN extension of no characters (SGLN+) is a GLN without (254), as SGLN-96's extension 0
+    let elements: Vec<Element> = elements
+        .into_iter()
+        .filter(|(ai, value)| !(*ai == "254" && value.is_empty()))
+        .collect();
+    for (i, (ai, _)) in elements.iter().enumerate() {
+        if elements[..i].iter().any(|(seen, _)| seen == ai) {
+            return Err(Fail::Invalid("an AI appears twice"));
+        }
+    }
+    let mut elements = elements.into_iter();
+    let primary = elements.next().ok_or(Fail::Invalid("no primary key"))?;
+    let order = qualifier_order(primary.0);
+    let (mut qualifiers, attributes): (Vec<Element>, Vec<Element>) =
+        elements.partition(|(ai, _)| order.contains(ai));
+    qualifiers.sort_by_key(|(ai, _)| order.iter().position(|q| q == ai));
+    Ok(Decoded {
+        scheme,
+        primary,
+        qualifiers,
+        attributes,
+    })
+}
+
+/// Decodes an `eh`/`ex` segment into its uncompressed element string.
+pub(crate) fn decompress(seg: &str) -> Result<Decoded, Gs1Error> {
+    if !looks_compressed(seg) {
+        return Err(invalid(seg, "not an eh/ex EPC binary string"));
+    }
+    let (kind, body) = seg.split_at(2);
+    if body.len() > MAX_CHARS {
+        return Err(invalid(seg, "longer than any EPC binary string"));
+    }
+    let mut bits = if kind == "eh" {
+        Bits::hex(body.as_bytes())
+    } else {
+        Bits::base64(body.as_bytes())
+    };
+    let Ok(header) = bits.read(8) else {
+        return Err(invalid(seg, "shorter than an EPC header"));
+    };
+    // 8 bits: < 256
+    let header = header as u8;
+    let scheme = schemes::by_header(header).ok_or_else(|| Gs1Error::UnsupportedEpcHeader {
+        segment: excerpt(seg),
+        header,
+    })?;
+    let decoded = decode(&mut bits, scheme).and_then(|elements| split(scheme.name, elements));
+    decoded.map_err(|Fail::Invalid(reason)| invalid(seg, reason))
+}
+
+fn decode(bits: &mut Bits<'_>, scheme: &'static schemes::Scheme) -> Result<Vec<Element>, Fail> {
+    if let Some(n) = scheme.bits {
+        // the header is read
+        if bits.remaining() + 8 < n {
+            return Err(Fail::Invalid("shorter than its scheme's bit length"));
+        }
+    }
+    match scheme.layout {
+        Layout::Classic(family) => {
+            let elements = classic::decode(bits, family)?;
+            if !bits.rest_is_zero() {
+                return Err(Fail::Invalid("non-zero bits after the end of the EPC"));
+            }
+            Ok(elements)
+        }
+        Layout::Plus {
+            dated,
+            hostname,
+            ais,
+        } => plus::decode(bits, dated, hostname, ais),
+    }
+}
+
+#[cfg(test)]
+mod tests;
