@@ -258,6 +258,8 @@ impl Application {
             limits.management_requests_per_second,
             limits.management_burst,
         );
+        let convert_limiter =
+            http::guard::RateLimiter::new(limits.convert_requests_per_second, limits.convert_burst);
         let Registry {
             anchors: store,
             audit,
@@ -267,6 +269,7 @@ impl Application {
         let state = web::Data::new(AppState {
             resolutions,
             rate_limiter,
+            convert_limiter,
             store,
             audit,
             documents,

@@ -77,6 +77,8 @@ pub struct LimitSettings {
     pub max_url_bytes: usize,
     pub management_requests_per_second: f64,
     pub management_burst: f64,
+    pub convert_requests_per_second: f64,
+    pub convert_burst: f64,
     pub max_concurrent_resolutions: usize,
 }
 

@@ -184,12 +184,16 @@ pub fn preflight(allow: &'static str) -> HttpResponse {
         .finish()
 }
 
-/// A token bucket per credential for the management API.
+/// A token bucket per client: per credential for the management API, per address for conversions. Buckets that
+/// have refilled are forgotten once more than `MAX_BUCKETS` are held, so many clients cannot grow it without bound.
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
+
+/// Buckets held before the full ones are forgotten.
+const MAX_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(rate: f64, burst: f64) -> RateLimiter {
@@ -204,6 +208,12 @@ impl RateLimiter {
     pub fn check(&self, credential: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(credential) {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, last)| {
+                *tokens + now.duration_since(*last).as_secs_f64() * rate < burst
+            });
+        }
         let (tokens, last) = buckets
             .entry(credential.to_string())
             .or_insert((self.burst, now));

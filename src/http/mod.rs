@@ -51,6 +51,8 @@ pub struct AppState {
     /// Resolutions in flight may not exceed this (`limits.max_concurrent_resolutions`).
     pub resolutions: Arc<tokio::sync::Semaphore>,
     pub rate_limiter: guard::RateLimiter,
+    /// `/api/v1/convert` per client address (`limits.convert_requests_per_second`).
+    pub convert_limiter: guard::RateLimiter,
     /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub delegations: Delegations,

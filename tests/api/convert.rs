@@ -188,3 +188,29 @@ async fn the_converted_uri_resolves() {
         "https://brand.example/pip?17=201231"
     );
 }
+
+/// Conversions are rate-limited per client address (`limits.convert_requests_per_second`, `convert_burst`): beyond
+/// the burst a 429 problem with `Retry-After`; resolution is not affected.
+#[tokio::test]
+async fn conversions_are_rate_limited_per_address() {
+    let server = TestApp::start_with_env(
+        &["--no-demo", "--resolver-root", ROOT],
+        &[
+            ("IDR_LIMITS__CONVERT_REQUESTS_PER_SECOND", "0.01"),
+            ("IDR_LIMITS__CONVERT_BURST", "3"),
+        ],
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(get(&server, "(01)09520123456788").await.0, 200);
+    }
+    let r = client()
+        .get(convert_url(&server, "(01)09520123456788"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(server.resolve("/01/09520123456788").await.status(), 404);
+}
