@@ -144,7 +144,7 @@ struct QrArgs {
     /// Error correction: how much of the code may be damaged or covered and still scan.
     #[arg(long, value_enum, ignore_case = true, default_value = "M")]
     ecc: idr::qr::Ecc,
-    /// Draw the GS1 Digital Link compressed URI ({resolver root}/DBHKVAdpQgowOQ): shorter, so a smaller code.
+    /// Draw the GS1 Digital Link compressed URI ({resolver root}/DBHKVAdpQgowOQ): shorter, so a code no larger.
     #[arg(long)]
     compressed: bool,
     /// Public origin the code points to, e.g. https://id.example.com [default: resolver.resolver_root].

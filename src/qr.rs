@@ -219,7 +219,7 @@ pub fn label_uri(parser: &Parser, root: &str, subject: &str) -> Result<String, Q
 }
 
 /// The label URI of a GS1 identifier with the identifier compressed (GS1 Digital Link URI compression, as GS1's
-/// toolkit writes it): `{root}/{segment}`, a shorter URI and so a smaller code, which this resolver (and any that
+/// toolkit writes it): `{root}/{segment}`, a shorter URI and so a code no larger, which this resolver (and any that
 /// reads compressed URIs) answers like the uncompressed one.
 pub fn compressed_label_uri(parser: &Parser, root: &str, subject: &str) -> Result<String, QrError> {
     let root = root.trim_end_matches('/');

@@ -19,8 +19,8 @@ const ALLOW: &str = "GET, HEAD, OPTIONS";
     summary = "A QR code of an identifier's public URI, for labels (anonymous)",
     description = "Draws `{resolver root}/{identifier}` (the identifier as the management API writes it, or a \
         did:web DID). With `compressed=true` a GS1 identifier is drawn as its GS1 Digital Link compressed URI \
-        (`https://id.example.com/DBHKVAdpQgowOQ` for `01/09780345418913/21/12345`): a shorter URI and a smaller \
-        code, which the resolver answers exactly like the uncompressed one.",
+        (`https://id.example.com/DBHKVAdpQgowOQ` for `01/09780345418913/21/12345`): a shorter URI and a code no larger, \
+        which the resolver answers exactly like the uncompressed one.",
     params(
         ("identifier" = String, Path, example = "01/09780345418913/21/12345"),
         ("compressed" = Option<bool>, Query, description = "Draw the GS1 Digital Link compressed URI (GS1 \
