@@ -43,6 +43,17 @@ pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, 
         }
     };
     let id = &parsed.identifier;
+    if parsed.compressed {
+        // Processed in place, as the uncompressed URI (which `owl:sameAs` names).
+        let query = parsed.query.as_deref().unwrap_or(&raw_query);
+        let _ = writeln!(
+            out,
+            "decompressed: the last path segment is a compressed GS1 Digital Link URI; uncompressed: {}{}{query}",
+            id.uri_under(cx.root),
+            if query.is_empty() { "" } else { "?" }
+        );
+    }
+    let raw_query = parsed.query.clone().unwrap_or(raw_query);
     let _ = writeln!(
         out,
         "identifier: {} (scheme {}; anchor {}/{})",

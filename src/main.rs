@@ -149,6 +149,7 @@ const QR_EXAMPLES: &str = "Examples:
   idr qr 01/09520123456788/21/12345 --format png --size 1024 --ecc H --output serial.png
   idr qr abr/abn/51824753556 --config production.toml --output abn.svg
   idr qr did:web:id.example.com:01:09520123456788 --resolver-root https://id.example.com --format png -o did.png
+  idr qr 01/09780345418913/21/12345 --compressed --resolver-root https://id.example.com > small.svg
 
 The resolver root comes from --resolver-root, else from resolver.resolver_root in the configuration
 (--config, IDR_RESOLVER__RESOLVER_ROOT); there is no request to take it from, so one of them is required.";
@@ -168,6 +169,9 @@ struct QrArgs {
     /// Error correction: how much of the code may be damaged or covered and still scan.
     #[arg(long, value_enum, ignore_case = true, default_value = "M")]
     ecc: idr::qr::Ecc,
+    /// Draw the GS1 Digital Link compressed URI ({resolver root}/DBHKVAdpQgowOQ): shorter, so a code no larger.
+    #[arg(long)]
+    compressed: bool,
     /// Public origin the code points to, e.g. https://id.example.com [default: resolver.resolver_root].
     #[arg(long)]
     resolver_root: Option<String>,
@@ -623,7 +627,11 @@ fn qr(args: QrArgs) -> Result<ExitCode> {
         );
     }
     let (_, parser) = app::check_config(&settings)?;
-    let uri = qr::label_uri(&parser, root, &args.identifier)?;
+    let uri = if args.compressed {
+        qr::compressed_label_uri(&parser, root, &args.identifier)?
+    } else {
+        qr::label_uri(&parser, root, &args.identifier)?
+    };
     let options = qr::Options::new(args.format, args.size, args.margin, args.ecc)?;
     let bytes = qr::render(&uri, &options)?;
     match &args.output {

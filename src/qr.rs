@@ -218,6 +218,46 @@ pub fn label_uri(parser: &Parser, root: &str, subject: &str) -> Result<String, Q
     Ok(key.uri_under(root))
 }
 
+/// The label URI of a GS1 identifier with the identifier compressed (GS1 Digital Link URI compression, as GS1's
+/// toolkit writes it): `{root}/{segment}`, a shorter URI and so a code no larger, which this resolver (and any that
+/// reads compressed URIs) answers like the uncompressed one.
+pub fn compressed_label_uri(parser: &Parser, root: &str, subject: &str) -> Result<String, QrError> {
+    let root = root.trim_end_matches('/');
+    let refuse = |reason: String| option("compressed", reason);
+    if is_did(subject) {
+        return Err(refuse(
+            "compression applies to GS1 Digital Link identifiers, not to DIDs".into(),
+        ));
+    }
+    let id = parser.parse_key(subject)?;
+    let Some(key) = id.as_gs1() else {
+        return Err(refuse(format!(
+            "compression applies to GS1 Digital Link identifiers, not to the {} scheme's",
+            id.scheme().namespace
+        )));
+    };
+    let segment = crate::identifier::gs1::compressed_path(key).ok_or_else(|| {
+        refuse(format!(
+            "{} has an AI that GS1 Digital Link compression cannot carry",
+            key.canonical_path()
+        ))
+    })?;
+    Ok(format!("{root}/{segment}"))
+}
+
+/// The `compressed` query parameter: absent, `true` or `false`.
+pub fn compressed_param(value: Option<&str>) -> Result<bool, QrError> {
+    match value.map(str::trim) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(option(
+            "compressed",
+            format!("must be true or false, not \"{}\"", excerpt(v)),
+        )),
+    }
+}
+
 /// The image bytes of a QR code carrying `uri`.
 pub fn render(uri: &str, options: &Options) -> Result<Vec<u8>, QrError> {
     let code =

@@ -26,7 +26,7 @@ use super::views::{
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
         super::manage::restore, super::audit::audit,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
-        super::pyx::register_scheme, link_types, health_check, public_uri, super::convert::convert
+        super::pyx::register_scheme, link_types, health_check, public_uri, super::convert::convert, super::qr::code
     ),
     components(schemas(AnchorView, HistoryView, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError, super::convert::ConversionView, super::convert::SymbologyView, super::convert::ElementView)),
     modifiers(&BearerAuth),

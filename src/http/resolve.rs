@@ -57,6 +57,8 @@ pub async fn resolve_path(
     let raw_query = req.uri().query().unwrap_or("");
     tracing::debug!(path, query = %super::redact_query(raw_query), "resolve");
     let request = state.parser.parse_request(path, raw_query)?;
+    // A compressed segment may carry query pairs: answer as for the uncompressed URI.
+    let raw_query = request.query.as_deref().unwrap_or(raw_query);
     let query = build_query(req, raw_query, state);
     req.extensions_mut()
         .insert(link_type_label(&query.link_type, state));

@@ -121,6 +121,9 @@ pub struct Request {
     pub identifier: Identifier,
     /// The request was a compressed GS1 Digital Link URI.
     pub compressed: bool,
+    /// The query to act on instead of the request's own, when a compressed segment carried one (its attributes and
+    /// other pairs, then the request's query): what the uncompressed URI would have had.
+    pub query: Option<String>,
 }
 
 /// Every configured scheme plus the GS1 parser's switches: the one way from a raw path to an `Identifier`.
@@ -182,6 +185,7 @@ impl Parser {
             return Ok(Request {
                 identifier: Identifier::Scheme(key),
                 compressed: false,
+                query: None,
             });
         }
         let gs1 = self.gs1_scheme(path)?;
@@ -189,6 +193,7 @@ impl Parser {
         Ok(Request {
             identifier: Identifier::Gs1(link.key, gs1),
             compressed: link.compressed,
+            query: link.query,
         })
     }
 

@@ -99,6 +99,26 @@ fn resolve_explains_the_walk_up_and_the_negotiation() {
     );
     assert!(text.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{text}");
 
+    // The same request compressed (GS1 Digital Link compression, 0B = 01 + 10, written by an independent encoder).
+    let out = idr(&[
+        "resolve",
+        "--data-dir",
+        dir,
+        "--accept-language",
+        "de-CH, en;q=0.5",
+        "https://id.example.com/CxFRJydaKMhpx4g?linkType=gs1:pip",
+    ]);
+    let compressed = stdout(&out);
+    let decompressed = compressed
+        .lines()
+        .find(|l| l.starts_with("decompressed: "))
+        .unwrap_or_else(|| panic!("{compressed}"));
+    assert!(
+        decompressed.ends_with("/01/09520123456788/10/NOPE?linkType=gs1:pip"),
+        "{compressed}"
+    );
+    assert!(compressed.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{compressed}");
+
     let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
     assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
 }

@@ -1,6 +1,6 @@
 //! Property tests for the GS1 Digital Link parser.
 
-use idr::identifier::gs1::{Gs1Key, ParseOptions, parse_request};
+use idr::identifier::gs1::{Gs1Key, ParseOptions, compressed_path, parse_request};
 use proptest::prelude::*;
 
 /// Independent GS1 mod-10 check digit (weights 3,1,3,... from the right of the body).
@@ -128,6 +128,30 @@ proptest! {
         prop_assert_eq!(&via_request.key, &key);
         let with_stem = parse_request(&format!("/some/stem/{}/", key.canonical_path()), "", &opts()).expect("stem parses");
         prop_assert_eq!(&with_stem.key, &key);
+    }
+
+    /// GS1 Digital Link compression round trip: a valid key compresses and decompresses, in place and under a stem,
+    /// to the same key. Only a TPX (235) that does not start with three digits cannot be written (GS1's toolkit reads
+    /// three digits first, an erratum idr keeps so that codes stay interchangeable).
+    #[test]
+    fn compression_round_trip(spec in any_key()) {
+        let key = Gs1Key::parse_key(&path_of(&spec), &opts()).expect("generated key is valid");
+        let tpx_erratum = spec.2.iter().any(|(ai, v)| {
+            *ai == "235" && (v.len() < 3 || !v.bytes().take(3).all(|b| b.is_ascii_digit()))
+        });
+        match compressed_path(&key) {
+            Some(segment) => {
+                prop_assert!(!tpx_erratum, "{} compressed", key);
+                prop_assert!(segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                let dl = parse_request(&format!("/{segment}"), "", &opts()).expect("compressed key parses");
+                prop_assert!(dl.compressed);
+                prop_assert_eq!(&dl.key, &key);
+                prop_assert!(dl.query.is_none());
+                let stemmed = parse_request(&format!("/some/stem/{segment}"), "", &opts()).expect("stem parses");
+                prop_assert_eq!(&stemmed.key, &key);
+            }
+            None => prop_assert!(tpx_erratum, "{} did not compress", key),
+        }
     }
 
     #[test]

@@ -121,6 +121,48 @@ async fn a_gs1_identifier_as_svg_and_png_carries_its_canonical_uri() {
     assert_eq!((decoded.width(), decoded.height()), (512, 512));
 }
 
+/// `?compressed=true` draws the GS1 Digital Link compressed URI (the value is GS1's own test vector for this key): a
+/// shorter URI, which the resolver reads like the uncompressed URI.
+#[tokio::test]
+async fn compressed_codes_are_smaller_and_resolve() {
+    let server = start().await;
+    let path = "/api/v1/qr/01/09780345418913/21/12345";
+    let plain = image(&server, path, "image/svg+xml").await;
+    let small = image(&server, &format!("{path}?compressed=true"), "image/svg+xml").await;
+    let (uri, version) = decode_svg(&small);
+    assert_eq!(uri, format!("{ROOT}/DBHKVAdpQgowOQ"));
+    let (plain_uri, plain_version) = decode_svg(&plain);
+    assert_eq!(plain_uri, format!("{ROOT}/01/09780345418913/21/12345"));
+    // Shorter; the QR version is no larger (digit runs of the plain URI pack densely in numeric mode, so for a key
+    // this short both fit version 3).
+    assert!(uri.len() < plain_uri.len());
+    assert!(version <= plain_version, "{version} <= {plain_version}");
+    let png = image(
+        &server,
+        &format!("{path}?compressed=TRUE&format=png"),
+        "image/png",
+    )
+    .await;
+    assert_eq!(decode_png(&png).0, uri);
+    let same = image(
+        &server,
+        &format!("{path}?compressed=false"),
+        "image/svg+xml",
+    )
+    .await;
+    assert_eq!(decode_svg(&same).0, plain_uri);
+    // Nothing is registered: the compressed URI is a valid identifier (404), not a bad request.
+    let r = server.resolve("/DBHKVAdpQgowOQ").await;
+    assert_eq!(r.status(), 404);
+    for (query, subject) in [
+        ("compressed=yes", "01/09780345418913"),
+        ("compressed=true", "abr/abn/51824753556"),
+    ] {
+        let body = refused(&server, &format!("/api/v1/qr/{subject}?{query}")).await;
+        assert_eq!(body["errors"][0]["field"], "compressed", "{query}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn scheme_identifiers_and_did_web_dids_are_encoded() {
     let server = start().await;
@@ -295,6 +337,15 @@ async fn idr_qr_writes_the_same_code_offline() {
     assert_eq!(decode_png(&written).0, decode_png(&served).0);
     assert_eq!(decode_png(&written).0, format!("{ROOT}/{identifier}"));
     assert_eq!(image::load_from_memory(&written).unwrap().width(), 300);
+
+    let run = idr_qr(&[identifier, "--compressed", "--resolver-root", ROOT]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // written by GS1's toolkit as 0C (01 + 21) and checked by hand
+    assert_eq!(decode_svg(&run.stdout).0, format!("{ROOT}/DBFRJydaKAowOQ"));
 
     // SVG goes to standard output without --output.
     let run = idr_qr(&["abr/abn/51824753556", "--resolver-root", ROOT]);

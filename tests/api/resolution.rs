@@ -606,6 +606,54 @@ async fn t14_compressed_uri() {
     assert_eq!(r.status(), 400);
 }
 
+/// GS1 Digital Link URI compression (URI Syntax 1.1): processed in place like the uncompressed URI, whatever the
+/// stem, with the query pairs carried inside the data or left outside it; `owl:sameAs` names the uncompressed URI.
+/// The compressed forms are GS1's own test vectors (gs1/digital-link.js).
+#[tokio::test]
+async fn t14_digital_link_compressed_uris() {
+    let server = fixture_server().await;
+    let target = "https://books.example/9780345418913";
+    server
+        .put_anchor(
+            "01/09780345418913",
+            json!({"itemDescription": "A book", "defaultLinkType": "gs1:pip",
+                   "links": [{"linkType": "gs1:pip", "href": target, "title": "Book",
+                              "type": "text/html", "hreflang": ["en"]}]}),
+        )
+        .await;
+    let plain = server.resolve("/01/09780345418913/21/43786?foo=bar").await;
+    assert_redirect(&plain, &format!("{target}?foo=bar"));
+    let same_as = format!("<{ROOT}/01/09780345418913/21/43786>; rel=\"owl:sameAs\"");
+    for compressed in [
+        "/DBHKVAdpQgqrCvBv0UMG21W",
+        "/ARHKVAdpQkIKqwo?foo=bar",
+        "/some/other/path/info/DBHKVAdpQgqrCvBv0UMG21W",
+    ] {
+        let r = server.resolve(compressed).await;
+        assert_eq!(r.status(), 307, "{compressed}");
+        assert_eq!(location(&r), location(&plain), "{compressed}");
+        let link = header(r.headers(), "link");
+        assert!(link.contains(&same_as), "{compressed}: {link}");
+    }
+    // A data attribute inside the data reaches the target as the uncompressed URI's query would.
+    let r = server.resolve("/HxHKVAdpQgZzjr-hCDKigI").await;
+    assert_redirect(&r, &format!("{target}?15=120820"));
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(&format!(
+            "<{ROOT}/01/09780345418913/10/231/21/345345>; rel=\"owl:sameAs\""
+        )),
+        "{link}"
+    );
+    // Valid but unregistered: 404, not 400.
+    assert_eq!(server.resolve("/ARFKk4XB0CDKWcnpq").await.status(), 404);
+    // A padding bit set: not a compressed URI, and not a plain one either.
+    assert_eq!(
+        server.resolve("/DBHKVAdpQgqrCvBv0UMG21X").await.status(),
+        400
+    );
+}
+
 #[tokio::test]
 async fn t15_identical_candidates_give_300() {
     let server = fixture_server().await;

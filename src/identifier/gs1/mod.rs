@@ -1,6 +1,6 @@
-//! GS1 Digital Link identifier parsing: request paths (with custom stems and
-//! compressed EPC binary strings), query-string AI attributes, canonical key
-//! paths and the walk-up hierarchy used by the resolver.
+//! GS1 Digital Link identifier parsing: request paths (with custom stems, compressed
+//! EPC binary strings and Digital Link compressed segments), query-string AI attributes,
+//! canonical key paths and the walk-up hierarchy used by the resolver.
 //!
 //! AI formats and primary-key/qualifier rules come from the GS1 Barcode
 //! Syntax Dictionary via the generated `ai_table.rs`
@@ -16,6 +16,7 @@ mod associations;
 pub mod carrier;
 mod charset;
 mod check_digit;
+mod compression;
 mod epc;
 mod epc_uri;
 mod error;
@@ -56,8 +57,11 @@ pub struct DigitalLink {
     pub key: Gs1Key,
     /// Validated numeric-AI query attributes, decoded.
     pub attributes: Vec<(&'static str, String)>,
-    /// The request was an EPC binary string.
+    /// The request was compressed: an EPC binary string or a Digital Link compressed segment.
     pub compressed: bool,
+    /// The query to act on instead of the request's, when a compressed segment carried one: its attributes and
+    /// other pairs (percent-encoded, in stream order), then the request's own query.
+    pub query: Option<String>,
 }
 
 /// The primary-key AIs we support, e.g. ["00","01","253",...].
@@ -71,18 +75,67 @@ pub fn is_path_alpha(segment: &str) -> bool {
 }
 
 /// Whether some spelling of `segment` in another letter case could be a compressed URI segment the parser
-/// decompresses: what a case-insensitive first-segment match would capture. That is `eh` + lower-case hex or `ex` +
-/// base64url, at least as long as the shortest EPC binary string (`epc::MIN_BITS`); shorter ones, like `example`,
-/// never decompress.
+/// decompresses: what a case-insensitive first-segment match would capture. For EPC binary strings that is `eh` +
+/// lower-case hex or `ex` + base64url, at least as long as the shortest EPC binary string (`epc::MIN_BITS`); shorter
+/// ones, like `example`, never decompress. For Digital Link compression it is a spelling that decodes to a valid
+/// key: every spelling for names of up to `CASE_VARIANT_LETTERS` letters, else the name as written, in lower and
+/// in upper case. Ordinary words (`acme`, `products`) do not decode (the first bits of a segment must name an AI
+/// or an optimisation, the values must fit and pass their checks).
 pub fn could_be_compressed(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
     if epc::looks_compressed(&lower) && lower.len() >= 2 + epc::MIN_BITS / 4 {
         return true;
     }
     // base64url has both cases: `ex` in any case followed by base64url characters as written.
-    lower.starts_with("ex")
+    if lower.starts_with("ex")
         && epc::looks_compressed(&format!("ex{}", &segment[2..]))
         && segment.len() >= 2 + epc::MIN_BITS.div_ceil(6)
+    {
+        return true;
+    }
+    compression::looks_compressed(segment)
+        && case_variants(segment).any(|spelling| {
+            parse_request(&spelling, "", &ParseOptions::default()).is_ok_and(|dl| dl.compressed)
+        })
+}
+
+/// Names with more letters than this are checked in three spellings only (2^14 parses at most otherwise).
+const CASE_VARIANT_LETTERS: u32 = 14;
+
+/// Spellings of `segment` in other letter cases (`segment` itself first).
+fn case_variants(segment: &str) -> impl Iterator<Item = String> + '_ {
+    let letters: Vec<usize> = segment
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| b.is_ascii_alphabetic())
+        .map(|(i, _)| i)
+        .collect();
+    let n = letters.len() as u32;
+    let every = n <= CASE_VARIANT_LETTERS;
+    let few = [
+        segment.to_string(),
+        segment.to_ascii_lowercase(),
+        segment.to_ascii_uppercase(),
+    ];
+    let all = (0..if every { 1u32 << n } else { 0 }).map(move |mask| {
+        let mut bytes = segment.as_bytes().to_vec();
+        for (bit, &i) in letters.iter().enumerate() {
+            bytes[i] = if mask >> bit & 1 == 1 {
+                bytes[i].to_ascii_uppercase()
+            } else {
+                bytes[i].to_ascii_lowercase()
+            };
+        }
+        String::from_utf8(bytes).unwrap_or_default()
+    });
+    few.into_iter().filter(move |_| !every).chain(all)
+}
+
+/// The key as a Digital Link compressed segment (`DBHKVAdpQgowOQ` for `01/09780345418913/21/12345`), written as
+/// GS1's toolkit writes it; `None` if one of its AIs has no compressed form (or a value does not fit it).
+pub fn compressed_path(key: &Gs1Key) -> Option<String> {
+    let elements: Vec<_> = key.elements().collect();
+    compression::compress(&elements, &[])
 }
 
 /// The AI a Digital Link convenience alpha or Pyx shortcode stands for (`gtin` → `01`).

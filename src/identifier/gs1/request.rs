@@ -1,5 +1,5 @@
-//! Resolver request parsing: raw path (optional stem, `/AI/value` pairs or a
-//! compressed EPC segment) and the raw query string's AI data attributes.
+//! Resolver request parsing: raw path (optional stem, `/AI/value` pairs, a
+//! compressed EPC segment or a Digital Link compressed segment) and the raw query string's AI data attributes.
 
 use std::borrow::Cow;
 
@@ -7,11 +7,12 @@ use super::error::{Gs1Error, excerpt};
 use super::format::{self, Role};
 use super::key::{self, Gs1Key, MAX_QUALIFIERS, Pair};
 use super::segments::{RawSeg, RevSegments, split_ascii, split_once_ascii};
-use super::{DigitalLink, ParseOptions, associations, charset, epc, percent};
+use super::{DigitalLink, ParseOptions, associations, charset, compression, epc, percent};
 
 /// Parses a raw (undecoded) resolver request path and query string.
 ///
-/// Path: `[/stem...]/AI/value[/AI/value]*[/]` or `[/stem...]/eh<hex>|ex<base64url>`;
+/// Path: `[/stem...]/AI/value[/AI/value]*[/]`, `[/stem...]/eh<hex>|ex<base64url>` or `[/stem...]/<base64url>`
+/// (Digital Link compression, which may carry query attributes and other pairs too);
 /// segments are split on `/` before being percent-decoded once.
 /// Query: parts split on `&`, key/value on the first `=`; AI values are percent-decoded with `+` as a space.
 /// All-digit keys must be known AIs allowed as data attributes of this key; other keys are left to the caller.
@@ -26,39 +27,127 @@ pub fn parse_request(
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     // a single trailing slash is tolerated (GS1 conformance §5.25)
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (key, epc_attributes) = parse_any(path, opts)?;
-    let compressed = epc_attributes.is_some();
-    let attributes = parse_query(raw_query, &key, epc_attributes.unwrap_or_default())?;
-    let query = attributes.iter().filter_map(query_element);
-    associations::check(key.elements().chain(query))?;
+    parse_any(path, raw_query, opts)
+}
+
+/// Data attributes as (AI, value), in the order read.
+type Attributes = Vec<(&'static str, String)>;
+
+/// A parsed key with the query's attributes, after the dictionary's rules between all the URI's AIs. `carried` is
+/// the query a compressed segment held, read before the request's own.
+fn finish(
+    key: Gs1Key,
+    raw_query: &str,
+    compressed: bool,
+    carried: Option<String>,
+    epc_attributes: Attributes,
+) -> Result<DigitalLink, Gs1Error> {
+    let query = match carried {
+        Some(q) if raw_query.is_empty() => Some(q),
+        Some(q) => Some(format!("{q}&{raw_query}")),
+        None => None,
+    };
+    let attributes = parse_query(query.as_deref().unwrap_or(raw_query), &key, epc_attributes)?;
+    let elements = attributes.iter().filter_map(query_element);
+    associations::check(key.elements().chain(elements))?;
     Ok(DigitalLink {
         key,
         attributes,
         compressed,
+        query,
     })
 }
 
-/// Data attributes an EPC binary string carried (DSGTIN+ dates, +AIDC data); `None` for a plain path.
-type EpcAttributes = Option<Vec<(&'static str, String)>>;
-
 /// A plain `/AI/value` path first; the last segment as an EPC binary string only when that fails (`/8004/eh12`
-/// is a plain GIAI). The key, and for a compressed path the data attributes it carried.
-fn parse_any(path: &str, opts: &ParseOptions) -> Result<(Gs1Key, EpcAttributes), Gs1Error> {
+/// is a plain GIAI), then as a Digital Link compressed segment (after EPC: an `eh`/`ex` segment is never one).
+fn parse_any(path: &str, raw_query: &str, opts: &ParseOptions) -> Result<DigitalLink, Gs1Error> {
     // A path that looks compressed is a single segment ('/' is neither hex nor base64url), which is never a plain
     // path: skip that attempt and the error it would build. Plain paths fail this test on their first bytes.
     if epc::looks_compressed(path) {
-        return decompressed_key("", path, opts);
+        let (key, carried) = decompressed_key("", path, opts)?;
+        return finish(key, raw_query, true, None, carried);
     }
     let path_err = match parse_path(path, opts) {
-        Ok(key) => return Ok((key, None)),
+        Ok(key) => return finish(key, raw_query, false, None, Vec::new()),
         Err(e) => e,
     };
     let mut segs = RevSegments::new(path);
     let last = segs.next().map_or("", |seg| seg.text);
-    if !epc::looks_compressed(last) {
-        return Err(path_err);
+    let stem = segs.rest().unwrap_or("");
+    if epc::looks_compressed(last) {
+        let (key, carried) = decompressed_key(stem, last, opts)?;
+        return finish(key, raw_query, true, None, carried);
     }
-    decompressed_key(segs.rest().unwrap_or(""), last, opts)
+    // Any word has the shape of a compressed segment: only one that decodes to a key is read as one.
+    dl_compressed(stem, last, raw_query, opts).unwrap_or(Err(path_err))
+}
+
+/// The request with `last` read as a Digital Link compressed segment: `None` when it does not decode to exactly one
+/// primary key, else what the uncompressed URI would give. Codes 1A and 9D are read in the prototype toolkit's order
+/// too when the released order gives no valid URI.
+fn dl_compressed(
+    stem: &str,
+    last: &str,
+    raw_query: &str,
+    opts: &ParseOptions,
+) -> Option<Result<DigitalLink, Gs1Error>> {
+    let read = |prototype_order: bool| {
+        let mut decoded = compression::decompress(last, prototype_order).ok()?;
+        // Partially compressed, `/{key AI}/{key value}/{segment}`: the key is written out before the segment, which
+        // then holds none (two keys, one written and one compressed, are no URI).
+        let (path, query) = match (decoded.uncompressed(), written_key(stem)) {
+            (Some(parts), None) => parts,
+            (None, Some(key)) => {
+                decoded.ais.insert(0, key);
+                decoded.uncompressed()?
+            }
+            _ => return None,
+        };
+        Some((decoded.ambiguous, path, query))
+    };
+    let (ambiguous, path, query) = match read(false) {
+        Some(found) => found,
+        // the prototype's order may be the one that decodes at all
+        None => read(true).map(|(_, path, query)| (false, path, query))?,
+    };
+    if let Err(e) = check_stem(stem) {
+        return Some(Err(e));
+    }
+    let from = |path: &str, query: String| {
+        let carried = (!query.is_empty()).then_some(query);
+        finish(
+            parse_path(path, opts)?,
+            raw_query,
+            true,
+            carried,
+            Vec::new(),
+        )
+    };
+    let first = from(&path, query);
+    if first.is_err() && ambiguous {
+        let second = read(true).map(|(_, path, query)| from(&path, query));
+        if let Some(Ok(dl)) = second {
+            return Some(Ok(dl));
+        }
+    }
+    Some(first)
+}
+
+/// The primary key written out at the end of `stem`, before a partially compressed segment.
+fn written_key(stem: &str) -> Option<(&'static format::AiEntry, String)> {
+    let mut segs = stem.rsplit('/');
+    let value = percent::decode(segs.next()?).ok()?;
+    let ai = format::lookup_ai(&percent::decode(segs.next()?).ok()?)?;
+    (ai.role == Role::Primary).then(|| (ai, value.into_owned()))
+}
+
+/// The stem is opaque, but must still be well-formed percent-encoding.
+fn check_stem(stem: &str) -> Result<(), Gs1Error> {
+    if stem.is_empty() {
+        return Ok(());
+    }
+    stem.split('/')
+        .try_for_each(|seg| percent::decode(seg).map(drop))
 }
 
 /// Scans `/AI/value` pairs from the right (as GS1's gs1_parseDLuri does)
@@ -131,12 +220,8 @@ fn decompressed_key(
     stem: &str,
     last: &str,
     opts: &ParseOptions,
-) -> Result<(Gs1Key, EpcAttributes), Gs1Error> {
-    if !stem.is_empty() {
-        // the stem is opaque, but must still be well-formed percent-encoding
-        stem.split('/')
-            .try_for_each(|seg| percent::decode(seg).map(drop))?;
-    }
+) -> Result<(Gs1Key, Attributes), Gs1Error> {
+    check_stem(stem)?;
     let decoded = epc::decompress(last)?;
     tracing::debug!(scheme = decoded.scheme, "EPC binary string decompressed");
     let qualifiers = decoded
@@ -152,7 +237,7 @@ fn decompressed_key(
     let (ai, value) = &decoded.primary;
     let value = Cow::Borrowed(value.as_str());
     let key = key::build(key::entry(ai)?, value, &qualifiers, opts)?;
-    Ok((key, Some(decoded.attributes)))
+    Ok((key, decoded.attributes))
 }
 
 /// A parsed attribute as an (entry, value) element; attributes hold known AIs only, so `None` never happens.

@@ -263,8 +263,9 @@ impl SchemeSet {
             };
             if crate::identifier::gs1::could_be_compressed(claim) {
                 return shadow(format!(
-                    "{claim:?} has the form of a compressed GS1 Digital Link URI (\"eh\" or \"ex\" and then at least \
-                     24 hex or 16 base64url characters): /{claim} would be read as this scheme's, not decompressed; \
+                    "{claim:?} has the form of a compressed GS1 Digital Link URI (an EPC binary string: \"eh\" or \
+                     \"ex\" and then at least 24 hex or 16 base64url characters; or, in some letter case, a Digital \
+                     Link compressed segment of a valid key): /{claim} would be read as this scheme's, not decompressed; \
                      choose another name"
                 ));
             }

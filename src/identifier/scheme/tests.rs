@@ -325,6 +325,10 @@ fn a_scheme_cannot_take_a_compressed_gs1_segment() {
         "exMBZFlvQMDly-mRqD",
         "EXMBZFLVQMDLY-MRQD",
         "exAnyBase64urlWord",
+        // GS1 Digital Link compression of 01/09780345418913/21/12345 (GS1's test vector), as written and in a
+        // spelling a case-insensitive match would also capture
+        "DBHKVAdpQgowOQ",
+        "dbhkvadpqgowoq",
     ] {
         let e = with_gs1("gs1.toml", "[]", &scheme_file(claim, "rootk"))
             .unwrap_err()
@@ -339,7 +343,8 @@ fn a_scheme_cannot_take_a_compressed_gs1_segment() {
             "{claim}: {e}"
         );
     }
-    // Names that no compressed segment can be (too short for the shortest, 96-bit EPC, or not hex/base64url): kept.
+    // Names that no compressed segment can be (too short for the shortest, 96-bit EPC, or not hex/base64url, or
+    // not decoding to a key in any spelling): kept.
     for fine in [
         "ehr",
         "eh",
@@ -358,6 +363,11 @@ fn a_scheme_cannot_take_a_compressed_gs1_segment() {
         "ehbead",
         "exMBZFlvQMDly-mR",
         "eh30164596f40c0e5cbe991a",
+        // base64url words that do not decode to a key
+        "products",
+        "Products",
+        "catalogue",
+        "dl",
     ] {
         with_gs1("gs1.toml", "[]", &scheme_file(fine, "rootk"))
             .unwrap_or_else(|e| panic!("{fine}: {e}"));
