@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         return; // refused before parsing by the server
     }
     if let Ok(submission) = idr::registration::parse(data) {
-        let _ = idr::registration::validate(submission, vocab, schemes.gs1().expect("gs1"));
+        let _ = idr::registration::validate(submission, vocab, schemes.gs1().expect("gs1"), &idr::limits::Limits::default());
     }
     let _ = serde_json::from_slice::<idr::peer_formats::pyx::Body>(data);
     if let Ok(registration) = serde_json::from_slice::<idr::identifier::scheme::registered::Registration>(data) {

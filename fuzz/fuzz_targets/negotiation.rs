@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let refs: Vec<&Link> = links.iter().collect();
     let _ = prefs.choose(&refs, true);
     let _ = negotiate::wants_linkset(accept);
-    let _ = negotiate::prefers_json_ld(accept);
-    let _ = negotiate::prefers_html(accept);
+    let _ = prefs.wants_linkset();
+    let _ = prefs.prefers_json_ld();
+    let _ = prefs.prefers_html();
 });
