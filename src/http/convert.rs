@@ -110,7 +110,8 @@ pub fn example() -> serde_json::Value {
         (status = 400, description = "Not carrier data, or a value its AI does not allow (named with its position)", body = super::views::Problem,
             example = json!({"type": "about:blank", "title": "Invalid carrier data", "status": 400,
                 "detail": "AI (01) at position 3: value \"09520123456787\": invalid check digit",
-                "errors": [{"field": "data", "message": "AI (01) at position 3: value \"09520123456787\": invalid check digit"}]}))
+                "errors": [{"field": "data", "message": "AI (01) at position 3: value \"09520123456787\": invalid check digit"}]})),
+        (status = 429, description = "Over this client address's conversion rate (`limits.convert_requests_per_second`); see `Retry-After`", body = super::views::Problem)
     )
 )]
 pub async fn convert(
