@@ -1283,6 +1283,53 @@ mod tests {
     }
 
     #[test]
+    fn trust_anchors_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let file = dir.path().join("t.toml");
+            std::fs::write(&file, toml).unwrap();
+            let overrides = Overrides {
+                config_file: Some(file),
+                ..Default::default()
+            };
+            Settings::load_with_env(&overrides, &env(&[]))
+        };
+        let anchor = "[[trust_anchors]]\ndid = \"did:web:register.example\"\nnamespaces = [\"01/0952012*\"]\n";
+        let role = "[[trust_anchors.contributors]]\nscope = \"https://r.example/recycler\"\nlink_types = [\"untp:dte\"]\n";
+        let ok = load(&format!("{anchor}{role}")).unwrap();
+        assert_eq!(ok.trust_anchors[0].contributors[0].namespaces, ["*"]);
+        assert_eq!(ok.dia.status_list_cache_seconds, 300);
+        for (toml, field) in [
+            (
+                "[[trust_anchors]]\ndid = \"https://register.example\"\nnamespaces = [\"*\"]\n"
+                    .to_string(),
+                "trust_anchors[0].did",
+            ),
+            (
+                "[[trust_anchors]]\ndid = \"did:web:register.example\"\n".to_string(),
+                "trust_anchors[0].namespaces",
+            ),
+            (
+                format!("{anchor}identifier = \"abr/abn/\"\n"),
+                "trust_anchors[0].identifier",
+            ),
+            (
+                format!("{anchor}{role}link_types = []\n")
+                    .replace("link_types = [\"untp:dte\"]\n", ""),
+                "trust_anchors[0].contributors[0].link_types",
+            ),
+            (format!("{anchor}{anchor}"), "trust_anchors[1].did"),
+            (
+                "[dia]\nstatus_list_cache_seconds = 0\n".to_string(),
+                "dia.status_list_cache_seconds",
+            ),
+        ] {
+            let err = load(&toml).unwrap_err().to_string();
+            assert!(err.contains(field), "{toml}: {err}");
+        }
+    }
+
+    #[test]
     fn did_web_settings_are_checked() {
         let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
         assert!(s.did_web.enabled);

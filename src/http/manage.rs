@@ -148,13 +148,16 @@ pub(super) async fn get(
 }
 
 #[utoipa::path(put, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Create or replace an anchor",
-    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC"),
+        ("contributions" = Option<String>, Query, description = "`keep` (default): links lifecycle contributors added and the body leaves out are kept; `replace`: the body says which stay"),
+        ("DIA" = Option<String>, Header, description = "With `Authorization: DID …`: a Digital Identity Anchor (vc+jwt) from a configured trust anchor, for the signer")),
     security(("bearer" = [])),
     request_body(content = crate::registration::Submission, description = "The anchor's links"),
     responses(
         (status = 201, description = "Created; `Location` and `ETag` set", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
         (status = 200, description = "Replaced; a changed `href` keeps the old target as a predecessor version", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
         (status = 400, description = "Malformed JSON, unknown field, invalid identifier or unknown link type", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 403, description = "The credential does not cover the identifier, or a lifecycle contributor broke a rule (replacing or removing links it did not add, a link type its role does not allow)", body = super::views::Problem, example = json!(super::views::problem_example(403))),
         (status = 412, description = "`If-Match` / `If-None-Match` failed", body = super::views::Problem, example = json!(super::views::problem_example(412))),
         (status = 422, description = "Invalid link data, named by field", body = super::views::Problem, example = json!(super::views::problem_example(422)))
     ))]
