@@ -333,4 +333,70 @@ mod tests {
         assert_eq!(errors[0].field, "links[1].contributor");
         assert!(!errors[0].refused);
     }
+
+    use proptest::prelude::*;
+
+    /// Links from a small space, so that types, targets and contributors collide often.
+    fn any_link() -> impl Strategy<Value = Link> {
+        (0..2u8, 0..3u8, 0..3u8).prop_map(|(t, href, who)| {
+            let l = link(
+                [PIP, DTE][usize::from(t)],
+                &format!("https://x.example/{href}"),
+            );
+            match who {
+                0 => l,
+                1 => by(l, RECYCLER),
+                _ => by(l, "did:web:repairer.example"),
+            }
+        })
+    }
+
+    fn any_record() -> impl Strategy<Value = AnchorRecord> {
+        proptest::collection::vec(any_link(), 0..6).prop_map(record)
+    }
+
+    proptest! {
+        /// Whatever a contributor submits, what it may store keeps every link it did not add, and everything else in
+        /// it is its own, of its types; and the stored record written back by it is the same record.
+        #[test]
+        fn contributions_are_additive_and_attributed(
+            previous in any_record(),
+            extra in any_record(),
+            keep_own in any::<bool>(),
+            whole in any::<bool>(),
+        ) {
+            // Mostly a plausible submission (what it read, maybe without its own links, plus new ones), sometimes
+            // anything at all.
+            let submitted = if whole {
+                let mut s = previous.clone();
+                s.links.retain(|l| keep_own || l.contributor.as_deref() != Some(RECYCLER));
+                s.links.extend(extra.links);
+                s
+            } else {
+                extra
+            };
+            if let Ok(out) = as_contributor(Some(&previous), submitted, &recycler()) {
+                for kept in previous.links.iter().filter(|l| l.contributor.as_deref() != Some(RECYCLER)) {
+                    prop_assert!(out.links.contains(kept), "{:?} lost", kept);
+                }
+                for added in out.links.iter().filter(|l| !previous.links.contains(l)) {
+                    prop_assert_eq!(added.contributor.as_deref(), Some(RECYCLER));
+                    prop_assert_eq!(added.link_type.as_str(), DTE);
+                }
+                prop_assert_eq!(&as_contributor(Some(&out), out.clone(), &recycler()).unwrap(), &out);
+            }
+        }
+
+        /// An owner's write (keeping contributions) loses no contributed current link, and is idempotent.
+        #[test]
+        fn owners_lose_no_contribution_silently(previous in any_record(), mut submitted in any_record()) {
+            submitted.links.retain(|l| l.contributor.is_none());
+            let out = as_owner(Some(&previous), submitted.clone(), OwnerWrite::KeepContributions).unwrap();
+            for c in previous.links.iter().filter(|l| l.contributor.is_some()) {
+                prop_assert!(out.links.contains(c), "{:?} lost", c);
+            }
+            let again = as_owner(Some(&out), submitted, OwnerWrite::KeepContributions).unwrap();
+            prop_assert_eq!(again, out);
+        }
+    }
 }

@@ -884,3 +884,63 @@ async fn with_event(server: &TestApp, identifier: &str) -> Vec<u8> {
         .push(json!({"linkType": "untp:dte", "href": EVENT, "title": "E"}));
     record.to_string().into_bytes()
 }
+
+/// Who chooses the addresses idr fetches: nothing a DIA names is fetched before the DIA verified. A DIA from a
+/// register that is not a trust anchor, or a forged one pointing at a status list, costs no fetch of the signer's
+/// document or of the list; only a verified DIA leads to the signer's document.
+#[tokio::test]
+async fn nothing_a_dia_names_is_fetched_before_it_verifies() {
+    let world = World::start().await;
+    world.publish_status(&[]);
+    let server = world.server("").await;
+    let path = anchor(GTIN);
+    let claims = Claims {
+        status_index: Some(1),
+        ..Claims::of(&world.recycler.did, GTIN)
+    };
+    // Issued by the brand, which is no trust anchor.
+    let self_made = world.dia(&claims, Some(&world.brand));
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&self_made),
+        Method::PUT,
+        &path,
+        &product("P"),
+    )
+    .await;
+    refused(r, 401, "is not a trust anchor").await;
+    // Signed by someone holding another key than the register's.
+    let forger = Did {
+        did: world.register.did.clone(),
+        key: JWK::generate_p256(),
+    };
+    let forged = world.dia(&claims, Some(&forger));
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&forged),
+        Method::PUT,
+        &path,
+        &product("P"),
+    )
+    .await;
+    refused(r, 401, "signature does not verify").await;
+    assert_eq!(world.host.hits("/status/1"), 0);
+    assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 0);
+    assert_eq!(world.host.hits(&DidHost::document_path(&["brand"])), 0);
+
+    let genuine = world.dia(&claims, None);
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&genuine),
+        Method::PUT,
+        &path,
+        &product("P"),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(world.host.hits("/status/1"), 1);
+    assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 1);
+}
