@@ -944,3 +944,44 @@ async fn nothing_a_dia_names_is_fetched_before_it_verifies() {
     assert_eq!(world.host.hits("/status/1"), 1);
     assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 1);
 }
+
+/// `idr check-config` (and start-up) refuses trust anchor settings it cannot honour, naming the field: a contributor
+/// link type no vocabulary knows, a namespace that can match no identifier.
+#[test]
+fn trust_anchor_settings_are_checked_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |toml: &str| {
+        let config = dir.path().join("idr.toml");
+        std::fs::write(&config, toml).unwrap();
+        let out = std::process::Command::new(crate::support::server::binary())
+            .args(["check-config", "--config", config.to_str().unwrap()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run idr");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let anchor =
+        "[[trust_anchors]]\ndid = \"did:web:register.example\"\nnamespaces = [\"01/0952012*\"]\n";
+    let role = |link_type: &str| {
+        format!(
+            "[[trust_anchors.contributors]]\nscope = \"https://r.example/recycler\"\nlink_types = [\"{link_type}\"]\n"
+        )
+    };
+    let (ok, err) = check(&format!("{anchor}{}", role("untp:dte")));
+    assert!(ok, "{err}");
+    let (ok, err) = check(&format!("{anchor}{}", role("untp:recycling")));
+    assert!(!ok);
+    assert!(
+        err.contains("trust_anchors[0].contributors[0].link_types[0]"),
+        "{err}"
+    );
+    let (ok, err) = check(
+        "[[trust_anchors]]\ndid = \"did:web:register.example\"\nnamespaces = [\"gtin/0952*\"]\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("trust_anchors[0].namespaces[0]"), "{err}");
+}
