@@ -7,7 +7,7 @@
 //! a contributor's additive, attributed links.
 
 use crate::support::app::TestApp;
-use crate::support::client::{client, problem};
+use crate::support::client::{Api, client, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::ADMIN_TOKEN;
@@ -205,6 +205,12 @@ impl World {
     /// A server trusting the host's CA, with the register as a trust anchor for `01/0952012*` whose recyclers may
     /// add `untp:dte` links to any GTIN.
     async fn server(&self, extra: &str) -> TestApp {
+        let config = self.config(extra);
+        TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
+    }
+
+    /// The configuration file of `server`.
+    fn config(&self, extra: &str) -> String {
         let path = self.host.dir().join(format!("idr-{}.toml", jti()));
         let toml = format!(
             "{extra}\n[outbound]\nallow = [\"localhost\"]\n[did_web]\nextra_ca_file = {:?}\n\n\
@@ -214,13 +220,12 @@ impl World {
             self.register.did
         );
         std::fs::write(&path, toml).expect("write config");
-        let config = path.display().to_string();
-        TestApp::start_with(&["--no-demo", "--resolver-root", ROOT, "--config", &config]).await
+        path.display().to_string()
     }
 }
 
 async fn send(
-    server: &TestApp,
+    server: &impl Api,
     who: &Did,
     dia: Option<&str>,
     method: Method,
@@ -984,4 +989,45 @@ fn trust_anchor_settings_are_checked_at_start_up() {
     );
     assert!(!ok);
     assert!(err.contains("trust_anchors[0].namespaces[0]"), "{err}");
+}
+
+/// Writes with a DIA are counted under the trust anchor, not under each party's DID: the `credential` label stays
+/// bounded however many parties a register vouches for. (A subprocess: the metrics recorder is process-wide.)
+#[tokio::test]
+async fn dia_writes_are_counted_under_their_trust_anchor() {
+    let world = World::start().await;
+    let config = world.config("");
+    let server = crate::support::server::Server::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--config",
+        &config,
+    ])
+    .await;
+    let dia = world.dia(&Claims::of(&world.brand.did, GTIN), None);
+    let r = send(
+        &server,
+        &world.brand,
+        Some(&dia),
+        Method::PUT,
+        &anchor(GTIN),
+        &product("P"),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!(
+        "idr_writes_total{{credential=\"dia:{}\",operation=\"put\"}} 1",
+        world.register.did
+    );
+    assert!(text.contains(&line), "{line} not in:\n{text}");
+    assert!(!text.contains(&format!("credential=\"{}\"", world.brand.did)));
 }
