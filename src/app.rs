@@ -84,6 +84,7 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
     Authenticator::from_settings(settings, &parser)?;
+    contributor_link_types(settings, &vocabulary)?;
     delegations(settings, &parser, &vocabulary)?;
     if fetches(settings) {
         // Reads and checks the extra CA bundle.
@@ -98,7 +99,9 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
 
 /// Whether this configuration fetches anything from elsewhere (did:web documents, DID writers' documents).
 fn fetches(settings: &Settings) -> bool {
-    settings.did_web.enabled || !settings.did_writers.is_empty()
+    settings.did_web.enabled
+        || !settings.did_writers.is_empty()
+        || !settings.trust_anchors.is_empty()
 }
 
 /// API keys and DID writers. DID writers' documents are fetched with a did:web resolver of their own (its own cache,
@@ -119,8 +122,9 @@ fn authenticator(
         Some(shared) => shared.sibling(),
         None => Outbound::new(&settings.outbound)?,
     };
-    let resolver = Arc::new(DidResolver::new(&settings.did_web, Arc::new(own)));
-    Ok(auth.with_did_resolver(resolver))
+    let own = Arc::new(own);
+    let resolver = Arc::new(DidResolver::new(&settings.did_web, own.clone()));
+    Ok(auth.with_did_resolver(resolver, own))
 }
 
 /// The configured store itself, every part of it: Redis when a URL is set, else the embedded file.
@@ -163,6 +167,27 @@ async fn serving_store(settings: &Settings) -> Result<Registry, StartupError> {
         tracing::info!(url = %redact_url(url), "link registry: Redis");
     }
     Ok(store.cached(&settings.cache))
+}
+
+/// Every link type a contributor role names is known to the vocabularies.
+fn contributor_link_types(
+    settings: &Settings,
+    vocabulary: &Vocabulary,
+) -> Result<(), StartupError> {
+    for (i, anchor) in settings.trust_anchors.iter().enumerate() {
+        for (j, role) in anchor.contributors.iter().enumerate() {
+            for (k, spelling) in role.link_types.iter().enumerate() {
+                if vocabulary.lookup(spelling).is_none() {
+                    return Err(crate::config::ConfigError::invalid(
+                        format!("trust_anchors[{i}].contributors[{j}].link_types[{k}]"),
+                        format!("{spelling:?} is in no link-type vocabulary"),
+                    )
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {

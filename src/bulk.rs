@@ -670,6 +670,47 @@ not json
         assert_eq!(got.record.item_description, "second");
     }
 
+    /// A contributed link (`contributor`) survives export and import, and importing an export again changes nothing.
+    #[tokio::test]
+    async fn contributed_links_round_trip_through_export_and_import() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let (vocab, parser) = setup();
+        let input = format!(
+            r#"{{"identifier":"{G}","itemDescription":"d","links":[{{"linkType":"gs1:pip","href":"https://a.example/p","title":"p"}},{{"linkType":"untp:dte","href":"https://r.example/e","title":"e","contributor":"did:web:r.example"}}]}}
+"#
+        );
+        let load = |bytes: Vec<u8>| {
+            let (store, vocab, parser) = (&store, &vocab, &parser);
+            async move {
+                let report = import(
+                    store,
+                    vocab,
+                    parser,
+                    &Limits::default(),
+                    bytes.as_slice(),
+                    "t",
+                )
+                .await
+                .unwrap();
+                assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+                let mut out = Vec::new();
+                export(store, &mut out).await.unwrap();
+                out
+            }
+        };
+        let first = load(input.into_bytes()).await;
+        let stored = store.get(G).await.unwrap().unwrap();
+        assert_eq!(stored.record.links.len(), 2);
+        assert_eq!(
+            stored.record.links[1].contributor.as_deref(),
+            Some("did:web:r.example")
+        );
+        let second = load(first.clone()).await;
+        assert_eq!(second, first);
+        assert_eq!(store.get(G).await.unwrap().unwrap().record, stored.record);
+    }
+
     fn setup() -> (Arc<Vocabulary>, Arc<Parser>) {
         (
             Arc::new(Vocabulary::embedded()),

@@ -46,6 +46,11 @@ pub struct Settings {
     /// Issuers that sign their requests with a key from their did:web DID document (see `auth::did`).
     #[serde(default)]
     pub did_writers: Vec<DidWriterSettings>,
+    /// Registers whose Digital Identity Anchor credentials let a DID-signed request write without being listed in
+    /// `did_writers` (see `auth::dia`).
+    #[serde(default)]
+    pub trust_anchors: Vec<TrustAnchorSettings>,
+    pub dia: DiaSettings,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -394,6 +399,69 @@ pub struct DidWriterSettings {
     pub scopes: Vec<String>,
 }
 
+/// An authoritative register (an issuer of Digital Identity Anchor credentials) and what it is trusted for.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustAnchorSettings {
+    /// The register's did:web DID: the `issuer` of the DIAs it signs.
+    pub did: String,
+    /// Scopes (the syntax of key scopes: `01/0952012*`, `abr/*`, `01/09520123456788`) within which the register's
+    /// DIAs make their subject the owner of the registered identifier. Empty: its DIAs only carry contributor roles.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// How a DIA's `registeredId` becomes an identifier here: a template with `{registeredId}` (which must then be
+    /// letters, digits, `.`, `_` or `-`), e.g. `abr/abn/{registeredId}` or `01/0{registeredId}*` (a company prefix).
+    /// Empty: the `registeredId` is itself an identifier path (`01/09520123456788`).
+    #[serde(default)]
+    pub identifier: String,
+    /// Roles (`registrationScopeList` entries) that make a DIA's subject a lifecycle contributor.
+    #[serde(default)]
+    pub contributors: Vec<ContributorSettings>,
+}
+
+/// A lifecycle contributor role: a DIA listing `scope` in its `registrationScopeList` may add links of `link_types`
+/// to anchors within `namespaces`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContributorSettings {
+    pub scope: String,
+    pub link_types: Vec<String>,
+    #[serde(default = "everywhere")]
+    pub namespaces: Vec<String>,
+}
+
+fn everywhere() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// How Digital Identity Anchor credentials are checked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiaSettings {
+    /// Longest a fetched status list is believed: a revocation takes effect within this many seconds.
+    pub status_list_cache_seconds: u64,
+    /// Memory for cached status lists (decoded bits plus URL).
+    pub status_list_cache_bytes: u64,
+    /// Largest status list credential fetched.
+    pub max_status_list_bytes: usize,
+    pub timeout_ms: u64,
+}
+
+impl DiaSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=86_400).contains(&self.status_list_cache_seconds) {
+            return Err(invalid("dia.status_list_cache_seconds", "must be 1-86400"));
+        }
+        if self.max_status_list_bytes == 0 || self.max_status_list_bytes > 16 * 1024 * 1024 {
+            return Err(invalid("dia.max_status_list_bytes", "must be 1-16777216"));
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            return Err(invalid("dia.timeout_ms", "must be 1-60000"));
+        }
+        Ok(())
+    }
+}
+
 /// Identifiers held by another resolver: scans for them that match nothing here are redirected there.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -510,6 +578,8 @@ impl Settings {
             }
         }
         self.validate_did_writers()?;
+        self.validate_trust_anchors()?;
+        self.dia.validate()?;
         for (i, d) in self.delegations.iter_mut().enumerate() {
             d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
             check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;
@@ -587,6 +657,57 @@ impl Settings {
                     format!("did_writers[{i}].scopes"),
                     "must list at least one scope",
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// DID syntax, templates and non-empty lists here; scopes are parsed with the identifier schemes in `auth`, link
+    /// types with the vocabularies at start-up.
+    fn validate_trust_anchors(&self) -> Result<(), ConfigError> {
+        for (i, anchor) in self.trust_anchors.iter().enumerate() {
+            let at = |field: &str| format!("trust_anchors[{i}].{field}");
+            crate::identifier::did_web::DidWeb::parse(&anchor.did)
+                .map_err(|e| invalid(at("did"), e.to_string()))?;
+            if self.trust_anchors[..i].iter().any(|a| a.did == anchor.did) {
+                return Err(invalid(
+                    at("did"),
+                    format!("{} is listed twice", anchor.did),
+                ));
+            }
+            if !anchor.identifier.is_empty()
+                && anchor.identifier.matches("{registeredId}").count() != 1
+            {
+                return Err(invalid(
+                    at("identifier"),
+                    "must contain {registeredId} once, e.g. abr/abn/{registeredId}",
+                ));
+            }
+            if anchor.namespaces.is_empty() && anchor.contributors.is_empty() {
+                return Err(invalid(
+                    at("namespaces"),
+                    "list at least one namespace, or a contributor role",
+                ));
+            }
+            for (j, c) in anchor.contributors.iter().enumerate() {
+                if c.scope.trim().is_empty() {
+                    return Err(invalid(
+                        at(&format!("contributors[{j}].scope")),
+                        "must not be empty",
+                    ));
+                }
+                if c.link_types.is_empty() {
+                    return Err(invalid(
+                        at(&format!("contributors[{j}].link_types")),
+                        "must list at least one link type",
+                    ));
+                }
+                if c.namespaces.is_empty() {
+                    return Err(invalid(
+                        at(&format!("contributors[{j}].namespaces")),
+                        "must list at least one namespace (\"*\": any identifier)",
+                    ));
+                }
             }
         }
         Ok(())
@@ -1157,6 +1278,53 @@ mod tests {
             ),
         ] {
             let err = load(toml).unwrap_err().to_string();
+            assert!(err.contains(field), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn trust_anchors_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let file = dir.path().join("t.toml");
+            std::fs::write(&file, toml).unwrap();
+            let overrides = Overrides {
+                config_file: Some(file),
+                ..Default::default()
+            };
+            Settings::load_with_env(&overrides, &env(&[]))
+        };
+        let anchor = "[[trust_anchors]]\ndid = \"did:web:register.example\"\nnamespaces = [\"01/0952012*\"]\n";
+        let role = "[[trust_anchors.contributors]]\nscope = \"https://r.example/recycler\"\nlink_types = [\"untp:dte\"]\n";
+        let ok = load(&format!("{anchor}{role}")).unwrap();
+        assert_eq!(ok.trust_anchors[0].contributors[0].namespaces, ["*"]);
+        assert_eq!(ok.dia.status_list_cache_seconds, 300);
+        for (toml, field) in [
+            (
+                "[[trust_anchors]]\ndid = \"https://register.example\"\nnamespaces = [\"*\"]\n"
+                    .to_string(),
+                "trust_anchors[0].did",
+            ),
+            (
+                "[[trust_anchors]]\ndid = \"did:web:register.example\"\n".to_string(),
+                "trust_anchors[0].namespaces",
+            ),
+            (
+                format!("{anchor}identifier = \"abr/abn/\"\n"),
+                "trust_anchors[0].identifier",
+            ),
+            (
+                format!("{anchor}{role}link_types = []\n")
+                    .replace("link_types = [\"untp:dte\"]\n", ""),
+                "trust_anchors[0].contributors[0].link_types",
+            ),
+            (format!("{anchor}{anchor}"), "trust_anchors[1].did"),
+            (
+                "[dia]\nstatus_list_cache_seconds = 0\n".to_string(),
+                "dia.status_list_cache_seconds",
+            ),
+        ] {
+            let err = load(&toml).unwrap_err().to_string();
             assert!(err.contains(field), "{toml}: {err}");
         }
     }

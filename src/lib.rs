@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod bulk;
 pub mod config;
+pub mod contribution;
 pub mod did;
 pub mod explain;
 pub mod http;

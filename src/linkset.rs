@@ -1,5 +1,11 @@
 //! RFC 9264 linksets in the profile both the GS1 and the UNTP 0.7 linkset schemas accept: one context object per
 //! level, each with `anchor` and `itemDescription`, relation keys as full URIs.
+//!
+//! A link a lifecycle contributor added (`Link::contributor`) is attributed by one more context object right after
+//! its level's: anchored at the link's target, with the registered relation `author` pointing at the contributor's
+//! DID document (titled with the DID). Both schemas close target objects (`additionalProperties: false`), so an extra
+//! target attribute would make every such linkset invalid; a context object about the target says the same within
+//! them (RFC 9264 allows context objects for any anchor).
 
 use crate::registry::{Link, StoredAnchor};
 use serde_json::Value;
@@ -178,8 +184,49 @@ impl ContextObject {
             out.push(b']');
         }
         out.push(b'}');
+        self.write_attributions(out);
+    }
+
+    /// One context object per kept contributed link (each target and contributor once).
+    fn write_attributions(&self, out: &mut Vec<u8>) {
+        let links = &self.record.record.links;
+        let contributed = self
+            .order
+            .iter()
+            .map(|&i| &links[i])
+            .filter(|l| l.contributor.is_some());
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for link in contributed {
+            let did = link.contributor.as_deref().unwrap_or_default();
+            if seen.contains(&(link.href.as_str(), did)) {
+                continue;
+            }
+            seen.push((link.href.as_str(), did));
+            let Ok(parsed) = crate::identifier::did_web::DidWeb::parse(did) else {
+                continue;
+            };
+            out.extend_from_slice(b",{\"anchor\":");
+            string(out, &link.href);
+            out.extend_from_slice(b",\"itemDescription\":");
+            string(out, &attribution(did, &self.anchor));
+            out.extend_from_slice(b",\"author\":[{\"href\":");
+            string(out, parsed.document_url().as_str());
+            out.extend_from_slice(b",\"title\":");
+            string(out, did);
+            out.extend_from_slice(b"}]}");
+        }
     }
 }
+
+/// The description of an attribution context object, in plain words.
+pub fn attribution(did: &str, anchor: &str) -> String {
+    format!(
+        "Added by {did}, a lifecycle contributor proven by a Digital Identity Anchor, not by the owner of {anchor}"
+    )
+}
+
+/// The relation of an attribution context object.
+pub const AUTHOR: &str = "author";
 
 /// A link target object: RFC 9264 attributes plus the UNTP 0.7 extensions.
 fn write_target(out: &mut Vec<u8>, link: &Link) {
@@ -305,6 +352,7 @@ mod tests {
             access_role: vec![],
             forwards_query: true,
             id: None,
+            contributor: None,
         }
     }
 

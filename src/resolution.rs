@@ -181,6 +181,7 @@ impl Delegations {
                 access_role: vec![],
                 forwards_query: true,
                 id: None,
+                contributor: None,
             }],
         })
     }
@@ -506,6 +507,7 @@ mod tests {
                         .unwrap_or_default(),
                     forwards_query: true,
                     id: None,
+                    contributor: None,
                 })
                 .collect(),
         }

@@ -168,6 +168,7 @@ mod tests {
             access_role: vec![],
             forwards_query: true,
             id: None,
+            contributor: None,
         }
     }
 

@@ -19,6 +19,7 @@ fn link(lang: &str, media: &str) -> Link {
         access_role: vec![],
         forwards_query: true,
         id: None,
+        contributor: None,
     }
 }
 

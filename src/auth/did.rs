@@ -10,11 +10,13 @@
 //! The token is split and base64url-decoded here, strictly, before ssi sees any of it: ssi-jws 0.5 panics on a
 //! signature with a malformed last character (crate notes, trap 2), so ssi only ever gets decoded bytes.
 
+use super::dia::{DiaGrant, Fetchers, TrustAnchors};
 use super::{AuthError, Principal, Scope, now};
 use crate::config::{ConfigError, Settings};
 use crate::did::{DidError, DidResolver};
 use crate::identifier::Parser;
 use crate::identifier::did_web::DidWeb;
+use crate::outbound::Outbound;
 use crate::registry::Coordination;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -65,8 +67,11 @@ pub struct RequestTarget<'a> {
     pub method: &'a str,
     /// Public origin, then the path and query exactly as received.
     pub url: &'a str,
+    /// The `DIA` header, a Digital Identity Anchor credential for the signer (`auth::dia`).
+    pub dia: Option<&'a str>,
 }
 
+#[derive(Clone)]
 struct Writer {
     did: DidWeb,
     scopes: Vec<Scope>,
@@ -75,7 +80,10 @@ struct Writer {
 /// The configured `did_writers` and what checking their tokens needs.
 pub struct DidWriters {
     writers: HashMap<String, Writer>,
+    anchors: TrustAnchors,
     resolver: Option<Arc<DidResolver>>,
+    /// Fetches status lists of DIAs.
+    outbound: Option<Arc<Outbound>>,
     max_lifetime: i64,
     skew: i64,
 }
@@ -103,18 +111,29 @@ impl DidWriters {
         let limits = &settings.did_auth;
         Ok(DidWriters {
             writers,
+            anchors: TrustAnchors::from_settings(settings, parser)?,
             resolver: None,
+            outbound: None,
             max_lifetime: i64::try_from(limits.max_token_seconds).unwrap_or(i64::MAX),
             skew: i64::try_from(limits.clock_skew_seconds).unwrap_or(i64::MAX),
         })
     }
 
+    /// No DID can write: no `did_writers` and no `trust_anchors`.
     pub fn is_empty(&self) -> bool {
-        self.writers.is_empty()
+        self.writers.is_empty() && self.anchors.is_empty()
+    }
+
+    pub fn trust_anchors(&self) -> &TrustAnchors {
+        &self.anchors
     }
 
     pub fn set_resolver(&mut self, resolver: Arc<DidResolver>) {
         self.resolver = Some(resolver);
+    }
+
+    pub fn set_outbound(&mut self, outbound: Arc<Outbound>) {
+        self.outbound = Some(outbound);
     }
 
     /// Verifies a token for `target` and remembers its `jti` in `nonces` (shared by every replica of a Redis
@@ -125,23 +144,70 @@ impl DidWriters {
         token: &str,
         target: &RequestTarget<'_>,
         nonces: &dyn Coordination,
+        parser: &Parser,
     ) -> Result<(Principal, SignedBody), AuthError> {
         let token = Token::parse(token)?;
-        let writer = self.writer(&token.kid)?;
+        let signer = self.signer(&token.kid, target.dia.is_some())?;
         let at = now_signed();
         token
             .claims
             .check(target, at, self.max_lifetime, self.skew)?;
-        let document = self.document(&writer.did).await?;
+        // A DIA is checked before the signer's document is fetched: only a DID a trust anchor vouches for makes
+        // this resolver contact its host.
+        let grant = match target.dia {
+            Some(dia) => Some(self.dia(dia, &signer.did, at, parser).await?),
+            None => None,
+        };
+        let document = self.document(&signer.did).await?;
         let key = authentication_key(&document, &token.kid)?;
         token.verify(&key)?;
-        self.claim_jti(writer.did.as_str(), &token.claims, at, nonces)
+        self.claim_jti(signer.did.as_str(), &token.claims, at, nonces)
             .await?;
+        let mut scopes = signer.scopes;
+        if let Some(Ok(owned)) = grant.as_ref().map(|g| &g.owner) {
+            scopes.push(owned.clone());
+        }
         let principal = Principal {
-            name: writer.did.to_string(),
-            scopes: writer.scopes.clone(),
+            name: signer.did.to_string(),
+            scopes,
+            dia: grant.map(Arc::new),
         };
         Ok((principal, SignedBody(token.claims.body_sha256)))
+    }
+
+    async fn dia(
+        &self,
+        dia: &str,
+        signer: &DidWeb,
+        at: i64,
+        parser: &Parser,
+    ) -> Result<DiaGrant, AuthError> {
+        let fetch = Fetchers {
+            resolver: self.resolver.as_deref(),
+            outbound: self.outbound.as_deref(),
+        };
+        Ok(self.anchors.verify(dia, signer, at, fetch, parser).await?)
+    }
+
+    /// The signer named by the DID part of `kid`: a configured writer, or (with a DIA, when trust anchors are
+    /// configured) any did:web DID, with no scopes of its own.
+    fn signer(&self, kid: &str, has_dia: bool) -> Result<Writer, AuthError> {
+        match self.writer(kid) {
+            Ok(writer) => Ok(writer.clone()),
+            Err(AuthError::UnknownSigner(did)) if has_dia && !self.anchors.is_empty() => {
+                let did = DidWeb::parse(&did).map_err(|e| {
+                    malformed(format!(
+                        "kid: {:?} is not a did:web DID: {e}",
+                        excerpt(&did)
+                    ))
+                })?;
+                Ok(Writer {
+                    did,
+                    scopes: Vec::new(),
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The writer named by the DID part of `kid`. Unknown DIDs are refused before anything is fetched, so a
@@ -275,23 +341,13 @@ impl<'a> Token<'a> {
     /// Checks the signature with ssi, after checking that the key is of the kind `alg` names (ssi would verify an
     /// Ed25519 key whatever `alg` says).
     fn verify(&self, key: &JWK) -> Result<(), AuthError> {
-        let fits = match (&key.params, self.alg) {
-            (Params::EC(ec), Algorithm::ES256) => ec.curve.as_deref() == Some("P-256"),
-            (Params::OKP(okp), Algorithm::EdDSA) => okp.curve == "Ed25519",
-            _ => false,
-        };
-        if !fits {
-            return Err(AuthError::DidKey {
+        verify_signature(self.alg, key, self.signing_input, &self.signature).map_err(|e| match e {
+            SignatureFailure::KeyType => AuthError::DidKey {
                 kid: excerpt(&self.kid),
                 reason: format!("its key type cannot verify {}", self.alg),
-            });
-        }
-        // Both ES256 (r‖s) and Ed25519 signatures are 64 bytes.
-        if self.signature.len() != 64 {
-            return Err(AuthError::Signature(excerpt(&self.kid)));
-        }
-        ssi::claims::jws::verify_bytes(self.alg, self.signing_input, key, &self.signature)
-            .map_err(|_| AuthError::Signature(excerpt(&self.kid)))
+            },
+            SignatureFailure::Invalid => AuthError::Signature(excerpt(&self.kid)),
+        })
     }
 }
 
@@ -396,26 +452,85 @@ impl Claims {
 /// The public key of the verification method `kid`, which must be listed under the document's `authentication`:
 /// a key the issuer lists only for signing credentials (`assertionMethod`) cannot write here.
 fn authentication_key(document: &Document, kid: &str) -> Result<JWK, AuthError> {
-    let fail = |reason: String| AuthError::DidKey {
+    listed_key(document, kid, Relationship::Authentication).map_err(|reason| AuthError::DidKey {
         kid: excerpt(kid),
         reason,
+    })
+}
+
+/// The verification relationship a key must be listed under.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Relationship {
+    /// Signing requests.
+    Authentication,
+    /// Signing credentials.
+    AssertionMethod,
+}
+
+/// The public key of the verification method `kid`, listed under `relationship` in `document`, or why not.
+pub(super) fn listed_key(
+    document: &Document,
+    kid: &str,
+    relationship: Relationship,
+) -> Result<JWK, String> {
+    let url = DIDURL::new(kid).map_err(|_| "not a DID URL".to_string())?;
+    let relationships = &document.verification_relationships;
+    let (methods, name) = match relationship {
+        Relationship::Authentication => (&relationships.authentication, "authentication"),
+        Relationship::AssertionMethod => (&relationships.assertion_method, "assertionMethod"),
     };
-    let url = DIDURL::new(kid).map_err(|_| fail("not a DID URL".into()))?;
-    let listed = document
-        .verification_relationships
-        .authentication
+    let listed = methods
         .iter()
         .any(|v| *v.id().resolve(document.id.as_did()) == *url);
     if !listed {
-        return Err(fail(
-            "the DID document does not list it under authentication".into(),
-        ));
+        return Err(format!("the DID document does not list it under {name}"));
     }
     match document.find_resource(url) {
-        Some(ResourceRef::VerificationMethod(method)) => public_key(method).map_err(fail),
-        _ => Err(fail(
-            "the DID document lists it under authentication but does not define it".into(),
+        Some(ResourceRef::VerificationMethod(method)) => public_key(method),
+        _ => Err(format!(
+            "the DID document lists it under {name} but does not define it"
         )),
+    }
+}
+
+/// Verifies a JWS signature (already base64url-decoded) with ssi, after checking that the key is of the kind `alg`
+/// names (ssi would verify an Ed25519 key whatever `alg` says). `Err` says which check failed.
+pub(super) fn verify_signature(
+    alg: Algorithm,
+    key: &JWK,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureFailure> {
+    let fits = match (&key.params, alg) {
+        (Params::EC(ec), Algorithm::ES256) => ec.curve.as_deref() == Some("P-256"),
+        (Params::OKP(okp), Algorithm::EdDSA) => okp.curve == "Ed25519",
+        _ => false,
+    };
+    if !fits {
+        return Err(SignatureFailure::KeyType);
+    }
+    // Both ES256 (r‖s) and Ed25519 signatures are 64 bytes.
+    if signature.len() != 64 {
+        return Err(SignatureFailure::Invalid);
+    }
+    ssi::claims::jws::verify_bytes(alg, signing_input, key, signature)
+        .map_err(|_| SignatureFailure::Invalid)
+}
+
+/// Why `verify_signature` refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SignatureFailure {
+    /// The key cannot verify the algorithm named.
+    KeyType,
+    Invalid,
+}
+
+/// `ES256` or `EdDSA`, the algorithms accepted.
+pub(super) fn algorithm(alg: &str) -> Option<Algorithm> {
+    match alg {
+        "ES256" => Some(Algorithm::ES256),
+        "EdDSA" => Some(Algorithm::EdDSA),
+        _ => None,
     }
 }
 
@@ -447,7 +562,7 @@ fn public_key(method: &DIDVerificationMethod) -> Result<JWK, String> {
     Err("the verification method has neither publicKeyJwk nor publicKeyMultibase".into())
 }
 
-fn decode_part(name: &str, part: &str) -> Result<Vec<u8>, AuthError> {
+pub(super) fn decode_part(name: &str, part: &str) -> Result<Vec<u8>, AuthError> {
     if part.is_empty() {
         return Err(malformed(format!("the {name} is empty")));
     }
@@ -471,11 +586,11 @@ fn claim(claim: &'static str, reason: impl Into<String>) -> AuthError {
     }
 }
 
-fn now_signed() -> i64 {
+pub(super) fn now_signed() -> i64 {
     i64::try_from(now()).unwrap_or(i64::MAX)
 }
 
-fn excerpt(text: &str) -> String {
+pub(super) fn excerpt(text: &str) -> String {
     if text.len() <= MAX_EXCERPT {
         return text.to_string();
     }
@@ -497,6 +612,7 @@ mod tests {
     const TARGET: RequestTarget<'static> = RequestTarget {
         method: "PUT",
         url: URL,
+        dia: None,
     };
 
     fn b64(bytes: &[u8]) -> String {
@@ -617,7 +733,16 @@ mod tests {
         let claims = Claims::parse(claims_json().to_string().as_bytes()).unwrap();
         let check = |method: &str, url: &str| {
             claims
-                .check(&RequestTarget { method, url }, NOW, 300, 30)
+                .check(
+                    &RequestTarget {
+                        method,
+                        url,
+                        dia: None,
+                    },
+                    NOW,
+                    300,
+                    30,
+                )
                 .unwrap_err()
                 .to_string()
         };

@@ -4,6 +4,7 @@
 //! Secrets are never stored: configured keys carry the SHA-256 of their secret, and a presented token is hashed and
 //! compared in constant time against every key.
 
+pub mod dia;
 pub mod did;
 
 use crate::config::{ConfigError, Settings};
@@ -37,8 +38,13 @@ pub enum AuthError {
     DidToken(String),
     #[error("DID request token claim `{claim}`: {reason}")]
     DidClaim { claim: &'static str, reason: String },
-    #[error("{0} is not a DID writer on this resolver (did_writers)")]
+    #[error(
+        "{0} is not a DID writer on this resolver (did_writers); a party registered with a trust anchor sends its Digital Identity Anchor in the DIA header"
+    )]
     UnknownSigner(String),
+    /// Boxed: the DID error inside keeps every other error large otherwise.
+    #[error(transparent)]
+    Dia(Box<dia::DiaError>),
     #[error("cannot resolve {did} to check the signature: {error}")]
     DidResolution { did: String, error: DidError },
     #[error("key {kid}: {reason}")]
@@ -54,11 +60,20 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+impl From<dia::DiaError> for AuthError {
+    fn from(error: dia::DiaError) -> Self {
+        AuthError::Dia(Box::new(error))
+    }
+}
+
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub name: String,
     pub scopes: Vec<Scope>,
+    /// The Digital Identity Anchor the request carried, verified: its owner scope is in `scopes` already; its
+    /// contributor roles and the reason it owns nothing (if so) are here.
+    pub dia: Option<Arc<dia::DiaGrant>>,
 }
 
 impl Principal {
@@ -126,6 +141,7 @@ impl Authenticator {
                 principal: Principal {
                     name: k.name.clone(),
                     scopes,
+                    dia: None,
                 },
                 expires: None,
             });
@@ -134,6 +150,7 @@ impl Authenticator {
             let principal = Principal {
                 name: "admin".into(),
                 scopes: vec![Scope::All],
+                dia: None,
             };
             keys.push(ApiKey {
                 digest: digest(token),
@@ -148,10 +165,21 @@ impl Authenticator {
         })
     }
 
-    /// The resolver that fetches the DID documents of `did_writers`.
-    pub fn with_did_resolver(mut self, resolver: Arc<DidResolver>) -> Authenticator {
+    /// The resolver that fetches the DID documents of `did_writers`, of trust anchors and of DIA holders, and the
+    /// client that fetches DIA status lists.
+    pub fn with_did_resolver(
+        mut self,
+        resolver: Arc<DidResolver>,
+        outbound: Arc<crate::outbound::Outbound>,
+    ) -> Authenticator {
         self.did.set_resolver(resolver);
+        self.did.set_outbound(outbound);
         self
+    }
+
+    /// The configured trust anchors.
+    pub fn trust_anchors(&self) -> &dia::TrustAnchors {
+        self.did.trust_anchors()
     }
 
     pub fn has_did_writers(&self) -> bool {
@@ -203,13 +231,17 @@ impl Authenticator {
         authorization: Option<&str>,
         target: &RequestTarget<'_>,
         nonces: &dyn Coordination,
+        parser: &Parser,
     ) -> Result<(Principal, Option<SignedBody>), AuthError> {
         let header = authorization.ok_or_else(|| self.unless_empty(AuthError::Missing))?;
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         if !scheme.eq_ignore_ascii_case(did::SCHEME) {
             return self.authenticate(Some(header)).map(|p| (p, None));
         }
-        let (principal, body) = self.did.authenticate(token.trim(), target, nonces).await?;
+        let (principal, body) = self
+            .did
+            .authenticate(token.trim(), target, nonces, parser)
+            .await?;
         Ok((principal, Some(body)))
     }
 
@@ -260,6 +292,7 @@ fn api_key(k: &StoredKey, parser: &Parser) -> Result<Option<ApiKey>, String> {
         principal: Principal {
             name: k.name.clone(),
             scopes,
+            dia: None,
         },
         expires: k.expires,
     }))
@@ -383,6 +416,7 @@ mod tests {
         let target = RequestTarget {
             method: "PUT",
             url: "http://localhost/api/v1/anchors/01/09520123456788",
+            dia: None,
         };
         let b64 = |v: serde_json::Value| {
             use base64::Engine;
@@ -393,7 +427,7 @@ mod tests {
             "bh": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU", "iat": now(), "exp": now() + 60, "jti": "1"}));
         let token = format!("DID {header}.{claims}.{}", "A".repeat(86));
         let err = auth
-            .authenticate_request(Some(&token), &target, &store)
+            .authenticate_request(Some(&token), &target, &store, &Parser::embedded().unwrap())
             .await
             .unwrap_err();
         assert!(
@@ -402,7 +436,12 @@ mod tests {
         );
         // Bearer keys still work through the same entry point, with no body hash to check.
         let (principal, body) = auth
-            .authenticate_request(Some("Bearer acme-secret"), &target, &store)
+            .authenticate_request(
+                Some("Bearer acme-secret"),
+                &target,
+                &store,
+                &Parser::embedded().unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!((principal.name.as_str(), body), ("acme", None));

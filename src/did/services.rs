@@ -160,6 +160,7 @@ fn bare_link(href: String) -> Link {
         access_role: vec![],
         forwards_query: true,
         id: None,
+        contributor: None,
     }
 }
 

@@ -4,8 +4,11 @@
 use super::AppState;
 use super::problem::ApiError;
 use crate::auth::Principal;
+use crate::auth::dia::ContributorRole;
+use crate::contribution::Contributor;
 use crate::identifier::Identifier;
 use crate::registration::FieldError;
+use crate::vocabulary::Vocabulary;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
@@ -29,6 +32,80 @@ impl Caller {
     /// `Ok` when the caller's scopes cover `key`, else 403 naming the scopes held.
     pub fn authorise(&self, key: &Identifier) -> Result<(), ApiError> {
         authorise(&self.0, key)
+    }
+
+    /// What the caller may do at `key`: write it as its owner (its scopes cover it), or add links as a lifecycle
+    /// contributor (a role of its Digital Identity Anchor covers it); else `403` naming what is missing.
+    pub fn access(&self, key: &Identifier, vocabulary: &Vocabulary) -> Result<Access, ApiError> {
+        let path = key.canonical_path();
+        if self.may_access(path) {
+            return Ok(Access::Owner);
+        }
+        let Some(grant) = &self.0.dia else {
+            return authorise(&self.0, key).map(|()| Access::Owner);
+        };
+        let roles: Vec<&ContributorRole> = grant.roles_at(path).collect();
+        if !roles.is_empty() {
+            let mut link_types: Vec<String> = Vec::new();
+            for spelling in roles.iter().flat_map(|r| r.link_types.iter()) {
+                let uri = vocabulary
+                    .lookup(spelling)
+                    .map_or_else(|| spelling.clone(), |d| d.uri.clone());
+                if !link_types.contains(&uri) {
+                    link_types.push(uri);
+                }
+            }
+            return Ok(Access::Contributor(Contributor {
+                did: self.name.clone(),
+                link_types,
+                roles: roles.iter().map(|r| r.scope.clone()).collect(),
+            }));
+        }
+        let mut reason = match &grant.owner {
+            Ok(owned) => format!(
+                "the Digital Identity Anchor from {} makes {} the owner of {owned}, not of {path}",
+                grant.issuer, self.name
+            ),
+            Err(why) => format!(
+                "the Digital Identity Anchor from {} grants no write here: {why}",
+                grant.issuer
+            ),
+        };
+        if !grant.roles.is_empty() {
+            let names: Vec<&str> = grant.roles.iter().map(|r| r.scope.as_str()).collect();
+            reason.push_str(&format!(
+                "; its contributor roles ({}) do not cover {path}",
+                names.join(", ")
+            ));
+        }
+        Err(ApiError::Refused {
+            identifier: path.to_string(),
+            reason,
+        })
+    }
+}
+
+/// How a caller may write an anchor.
+#[derive(Clone, Debug)]
+pub enum Access {
+    Owner,
+    /// Only add links of some types (`crate::contribution`).
+    Contributor(Contributor),
+}
+
+impl Access {
+    /// `Ok` for an owner; a contributor's `403` for an operation that is not adding links.
+    pub fn owner_only(&self, key: &Identifier, operation: &str) -> Result<(), ApiError> {
+        match self {
+            Access::Owner => Ok(()),
+            Access::Contributor(c) => Err(ApiError::Refused {
+                identifier: key.canonical_path().to_string(),
+                reason: format!(
+                    "{} is a lifecycle contributor here: it may add links with PUT, not {operation} (rule: contributions are additive)",
+                    c.did
+                ),
+            }),
+        }
     }
 }
 

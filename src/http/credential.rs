@@ -14,6 +14,10 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
     let target = RequestTarget {
         method: req.method().as_str(),
         url: &url,
+        dia: req
+            .headers()
+            .get(crate::auth::dia::HEADER)
+            .and_then(|v| v.to_str().ok()),
     };
     let authorization = req
         .headers()
@@ -21,7 +25,12 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
         .and_then(|v| v.to_str().ok());
     let (principal, body) = state
         .auth
-        .authenticate_request(authorization, &target, state.coordination.as_ref())
+        .authenticate_request(
+            authorization,
+            &target,
+            state.coordination.as_ref(),
+            &state.parser,
+        )
         .await
         .map_err(|e| refused(e, req, state))?;
     if let Some(body) = body {

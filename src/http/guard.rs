@@ -178,7 +178,7 @@ pub fn preflight(allow: &'static str) -> HttpResponse {
         .insert_header(("Access-Control-Allow-Methods", allow))
         .insert_header((
             "Access-Control-Allow-Headers",
-            "Accept, Accept-Language, Authorization, Content-Type, If-Match, If-None-Match",
+            "Accept, Accept-Language, Authorization, Content-Type, DIA, If-Match, If-None-Match",
         ))
         .insert_header(("Access-Control-Max-Age", "86400"))
         .finish()

@@ -37,9 +37,12 @@ pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
 });
 
 pub fn render(page: &Page<'_>) -> String {
-    let levels: &[Value] = page.linkset["linkset"]
+    let objects: &[Value] = page.linkset["linkset"]
         .as_array()
         .map_or(&[], Vec::as_slice);
+    let (attributions, levels): (Vec<&Value>, Vec<&Value>) =
+        objects.iter().partition(|o| is_attribution(o, objects));
+    let contributors = Contributors(&attributions);
     let description = levels
         .first()
         .and_then(|l| l["itemDescription"].as_str())
@@ -66,7 +69,7 @@ pub fn render(page: &Page<'_>) -> String {
                         p.meta { code { (page.identifier) } }
                     }
                     @for (i, level) in levels.iter().enumerate() {
-                        (level_section(i, level, page.vocabulary))
+                        (level_section(i, level, page.vocabulary, &contributors))
                     }
                     @if levels.is_empty() {
                         p { "No links are registered." }
@@ -81,7 +84,12 @@ pub fn render(page: &Page<'_>) -> String {
 }
 
 /// One level of the qualifier tree: its description, its anchor, and its links grouped by type.
-fn level_section(index: usize, level: &Value, vocabulary: &Vocabulary) -> Markup {
+fn level_section(
+    index: usize,
+    level: &Value,
+    vocabulary: &Vocabulary,
+    contributors: &Contributors<'_>,
+) -> Markup {
     let empty = Map::new();
     let object = level.as_object().unwrap_or(&empty);
     let heading = format!("level-{index}");
@@ -102,7 +110,7 @@ fn level_section(index: usize, level: &Value, vocabulary: &Vocabulary) -> Markup
             }
             p.meta { code { (text(&level["anchor"])) } }
             @for (relation, targets) in &relations {
-                (link_type_group(relation, targets, vocabulary))
+                (link_type_group(relation, targets, vocabulary, contributors))
             }
             @if relations.is_empty() {
                 p { "No links at this level." }
@@ -111,7 +119,12 @@ fn level_section(index: usize, level: &Value, vocabulary: &Vocabulary) -> Markup
     }
 }
 
-fn link_type_group(relation: &str, targets: &[Value], vocabulary: &Vocabulary) -> Markup {
+fn link_type_group(
+    relation: &str,
+    targets: &[Value],
+    vocabulary: &Vocabulary,
+    contributors: &Contributors<'_>,
+) -> Markup {
     let def = vocabulary.by_uri(relation);
     html! {
         h3 {
@@ -120,15 +133,16 @@ fn link_type_group(relation: &str, targets: &[Value], vocabulary: &Vocabulary) -
         }
         ul.links {
             @for target in targets {
-                li { (link_item(target)) }
+                li { (link_item(target, contributors)) }
             }
         }
     }
 }
 
 /// A link: its title as the link text, then the attributes a person chooses by.
-fn link_item(target: &Value) -> Markup {
+fn link_item(target: &Value, contributors: &Contributors<'_>) -> Markup {
     let href = text(&target["href"]);
+    let added_by = contributors.of(href);
     let title = match text(&target["title"]) {
         "" => href,
         t => t,
@@ -155,8 +169,9 @@ fn link_item(target: &Value) -> Markup {
         } @else {
             span.title { (title) }
         }
-        @if previous || action {
+        @if previous || action || added_by.is_some() {
             p.badges {
+                @if added_by.is_some() { span.badge { "added by a contributor" } }
                 @if previous { span.badge { "previous version" } }
                 @if action {
                     span.badge { "action" @if !methods.is_empty() { " (" (methods.join(", ")) ")" } }
@@ -170,8 +185,45 @@ fn link_item(target: &Value) -> Markup {
             (row("Access", &roles.join(", ")))
             (row("Encryption", text(&target["encryptionMethod"])))
             (row("Relation", &other_rel.join(", ")))
+            @if let Some(did) = added_by {
+                (row("Added by", &format!("{did}, a lifecycle contributor proven by a Digital Identity Anchor, not the owner of this identifier")))
+            }
             (row("Address", href))
         }
+    }
+}
+
+/// Whether a context object is a contributor's attribution (`crate::linkset`): only `anchor`, `itemDescription` and
+/// `author`, anchored at a target of another context object.
+fn is_attribution(object: &Value, all: &[Value]) -> bool {
+    let Some(map) = object.as_object() else {
+        return false;
+    };
+    let only = map
+        .keys()
+        .all(|k| ["anchor", "itemDescription", crate::linkset::AUTHOR].contains(&k.as_str()));
+    let anchor = text(&object["anchor"]);
+    only && map.contains_key(crate::linkset::AUTHOR)
+        && all.iter().any(|o| {
+            o.as_object().is_some_and(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != crate::linkset::AUTHOR)
+                    .filter_map(|(_, v)| v.as_array())
+                    .flatten()
+                    .any(|t| text(&t["href"]) == anchor)
+            })
+        })
+}
+
+/// The attributions of a linkset: who added the link to a target.
+struct Contributors<'a>(&'a [&'a Value]);
+
+impl Contributors<'_> {
+    fn of(&self, href: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|o| text(&o["anchor"]) == href)
+            .and_then(|o| o[crate::linkset::AUTHOR][0]["title"].as_str())
     }
 }
 

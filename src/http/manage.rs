@@ -2,9 +2,10 @@
 //! and scoped to identifier prefixes.
 
 use super::AppState;
-use super::access::{Caller, read_body};
+use super::access::{Access, Caller, read_body};
 use super::paths::{ANCHORS, AnchorPath, PREFLIGHT_ALLOW};
 use super::problem::ApiError;
+use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
 use crate::registration;
 use crate::registry::{Precondition, StoredAnchor};
@@ -23,7 +24,7 @@ pub async fn read(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    match authorised(&req, &caller, &state)? {
+    match authorised(&req, &caller, &state)?.0 {
         AnchorPath::History(key) => history(&state, &key, &req).await,
         path => get(&state, path.key(), &req).await,
     }
@@ -36,8 +37,9 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = anchor_of(authorised(&req, &caller, &state)?)?;
-    let response = put(&state, &key, &req, payload, &caller.name).await?;
+    let (path, access) = authorised(&req, &caller, &state)?;
+    let key = anchor_of(path)?;
+    let response = put(&state, &key, &req, payload, &caller.name, &access).await?;
     accepted(&key, &caller, "put");
     Ok(response)
 }
@@ -48,7 +50,9 @@ pub async fn remove(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = anchor_of(authorised(&req, &caller, &state)?)?;
+    let (path, access) = authorised(&req, &caller, &state)?;
+    access.owner_only(path.key(), "DELETE")?;
+    let key = anchor_of(path)?;
     let response = delete(&state, &key, &req, &caller.name).await?;
     accepted(&key, &caller, "delete");
     Ok(response)
@@ -60,7 +64,8 @@ pub async fn bring_back(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let path = authorised(&req, &caller, &state)?;
+    let (path, access) = authorised(&req, &caller, &state)?;
+    access.owner_only(path.key(), "POST")?;
     let AnchorPath::Restore(key) = path else {
         return Err(ApiError::MethodNotAllowed(path.allow()));
     };
@@ -80,19 +85,19 @@ pub async fn other_method(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let path = authorised(&req, &caller, &state)?;
+    let (path, _) = authorised(&req, &caller, &state)?;
     Err(ApiError::MethodNotAllowed(path.allow()))
 }
 
-/// What the request's path names, once the caller's scopes are known to cover it.
+/// What the request's path names, once the caller is known to own it or to be a contributor there.
 fn authorised(
     req: &HttpRequest,
     caller: &Caller,
     state: &AppState,
-) -> Result<AnchorPath, ApiError> {
+) -> Result<(AnchorPath, Access), ApiError> {
     let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
-    caller.authorise(path.key())?;
-    Ok(path)
+    let access = caller.access(path.key(), &state.vocabulary)?;
+    Ok((path, access))
 }
 
 /// The anchor a PUT or DELETE writes; a history path allows neither.
@@ -143,13 +148,16 @@ pub(super) async fn get(
 }
 
 #[utoipa::path(put, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Create or replace an anchor",
-    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC")),
+    params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788/10/ABC"),
+        ("contributions" = Option<String>, Query, description = "`keep` (default): links lifecycle contributors added and the body leaves out are kept; `replace`: the body says which stay"),
+        ("DIA" = Option<String>, Header, description = "With `Authorization: DID …`: a Digital Identity Anchor (vc+jwt) from a configured trust anchor, for the signer")),
     security(("bearer" = [])),
     request_body(content = crate::registration::Submission, description = "The anchor's links"),
     responses(
         (status = 201, description = "Created; `Location` and `ETag` set", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
         (status = 200, description = "Replaced; a changed `href` keeps the old target as a predecessor version", body = super::views::AnchorView, example = json!(super::views::anchor_example())),
         (status = 400, description = "Malformed JSON, unknown field, invalid identifier or unknown link type", body = super::views::Problem, example = json!(super::views::problem_example(400))),
+        (status = 403, description = "The credential does not cover the identifier, or a lifecycle contributor broke a rule (replacing or removing links it did not add, a link type its role does not allow)", body = super::views::Problem, example = json!(super::views::problem_example(403))),
         (status = 412, description = "`If-Match` / `If-None-Match` failed", body = super::views::Problem, example = json!(super::views::problem_example(412))),
         (status = 422, description = "Invalid link data, named by field", body = super::views::Problem, example = json!(super::views::problem_example(422)))
     ))]
@@ -159,8 +167,10 @@ pub(super) async fn put(
     req: &HttpRequest,
     payload: web::Payload,
     who: &str,
+    access: &Access,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
+    let owner_write = owner_write(req)?;
     let body = read_body(payload, state, req).await?;
     let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
     if let Some(named) = submission.identifier() {
@@ -180,8 +190,13 @@ pub(super) async fn put(
         registration::validate(submission, &state.vocabulary, key.scheme(), &state.limits)
             .map_err(ApiError::Invalid)?;
     let record = validated.record;
-    let written = registration::write(state.write_target(key), asked, who, |_| {
-        Ok(Some(record.clone()))
+    let written = registration::write(state.write_target(key), asked, who, |previous| {
+        let record = record.clone();
+        match access {
+            Access::Owner => contribution::as_owner(previous, record, owner_write),
+            Access::Contributor(who) => contribution::as_contributor(previous, record, who),
+        }
+        .map(Some)
     })
     .await?;
     let registration::Written::Put(outcome) = written else {
@@ -212,6 +227,19 @@ pub(super) async fn put(
         );
     }
     Ok(response)
+}
+
+/// `?contributions=replace`: the owner's submission says which contributed links stay (default: those it leaves
+/// out are kept).
+fn owner_write(req: &HttpRequest) -> Result<OwnerWrite, ApiError> {
+    let query = req.uri().query().unwrap_or("");
+    match crate::resolution::query_param(query, "contributions").as_deref() {
+        None | Some("keep") => Ok(OwnerWrite::KeepContributions),
+        Some("replace") => Ok(OwnerWrite::ReplaceContributions),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "contributions={other:?}: use keep (the default: contributed links left out are kept) or replace"
+        ))),
+    }
 }
 
 #[utoipa::path(delete, path = "/api/v1/anchors/{identifier}", tag = "anchors", summary = "Delete an anchor",

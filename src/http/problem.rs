@@ -35,6 +35,10 @@ pub enum ApiError {
     /// `identifier` is also the scope that was needed.
     #[error("this credential's scopes ({held}) do not cover {identifier}")]
     Forbidden { identifier: String, held: String },
+    /// A rule refuses this credential this request on `identifier` (a DIA that names another identifier, a
+    /// lifecycle contributor deleting): `403` naming the rule.
+    #[error("{reason}")]
+    Refused { identifier: String, reason: String },
     #[error("{}", .0.message)]
     BadBody(FieldError),
     /// The request conflicts with what is configured (a scheme namespace that would capture GS1 URIs).
@@ -106,7 +110,9 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::BadBody(_) | ApiError::BadRequest(_) => "Bad request",
             ApiError::Conflict(_) => "Conflict",
+            ApiError::Invalid(errors) if errors.iter().any(|e| e.refused) => "Forbidden",
             ApiError::Invalid(_) => "Invalid anchor",
+            ApiError::Refused { .. } => "Forbidden",
             ApiError::NotFound(_) => "Not found",
             ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
             ApiError::Store(_) => "Service unavailable",
@@ -128,7 +134,9 @@ impl ApiError {
     fn needed_scope(&self) -> Option<&str> {
         match self {
             ApiError::Unauthorized { scope, .. } => scope.as_deref(),
-            ApiError::Forbidden { identifier, .. } => Some(identifier),
+            ApiError::Forbidden { identifier, .. } | ApiError::Refused { identifier, .. } => {
+                Some(identifier)
+            }
             _ => None,
         }
     }
@@ -140,6 +148,13 @@ impl ApiError {
             ApiError::Store(StoreError::Unavailable(_)) => STORE_UNAVAILABLE.to_string(),
             ApiError::Store(StoreError::Uncertain(_)) => STORE_UNCERTAIN.to_string(),
             ApiError::Store(StoreError::Decode { .. }) => STORE_UNREADABLE.to_string(),
+            ApiError::Invalid(errors) if errors.iter().any(|e| e.refused) => {
+                let refused = errors.iter().filter(|e| e.refused);
+                let texts: Vec<String> = refused
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                texts.join("; ")
+            }
             other => other.to_string(),
         }
     }
@@ -196,9 +211,10 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             // The issue contract: a link type no vocabulary knows is a 400; other broken rules are 422.
+            ApiError::Invalid(errors) if errors.iter().any(|e| e.refused) => StatusCode::FORBIDDEN,
             ApiError::Invalid(errors) if errors.iter().any(|e| e.unknown_term) => {
                 StatusCode::BAD_REQUEST
             }

@@ -832,6 +832,7 @@ mod tests {
             access_role: vec![],
             forwards_query: false,
             id: None,
+            contributor: None,
         };
         assert_eq!(tag_of(&link), "27e4e9350f743f6f");
         assert_ne!(variant_digest(&link, 1), tag_of(&link));

@@ -27,6 +27,9 @@ pub struct FieldError {
     /// The field names something no configuration knows (a link type): a bad request rather than a rule broken.
     #[serde(skip)]
     pub unknown_term: bool,
+    /// The writer may not make this change (a lifecycle contributor's rule): `403`, not `422`.
+    #[serde(skip)]
+    pub refused: bool,
 }
 
 impl FieldError {
@@ -35,6 +38,15 @@ impl FieldError {
             field: field.into(),
             message: message.into(),
             unknown_term: false,
+            refused: false,
+        }
+    }
+
+    /// A change the writer may not make (`403`).
+    pub fn refused(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            refused: true,
+            ..FieldError::new(field, message)
         }
     }
 

@@ -75,6 +75,10 @@ pub(super) struct LinkSubmission {
     /// The link's stable name, as a `GET` shows it (given by the Pyx-compatible API; 16 lower-case hex digits).
     #[serde(default)]
     pub(super) id: Option<String>,
+    /// The lifecycle contributor that added the link, as a `GET` shows it: set by the resolver, accepted back only
+    /// on the link it was set on (`crate::contribution`).
+    #[serde(default)]
+    pub(super) contributor: Option<String>,
 }
 
 impl LinkSubmission {
@@ -97,6 +101,7 @@ impl LinkSubmission {
             access_role: OneOrMany(l.access_role.clone()),
             fwqs: Some(l.forwards_query),
             id: l.id.clone(),
+            contributor: l.contributor.clone(),
         }
     }
 }

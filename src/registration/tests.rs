@@ -108,6 +108,7 @@ fn anchor(default: Option<&str>, types: &[&str]) -> AnchorRecord {
             access_role: vec![],
             forwards_query: true,
             id: None,
+            contributor: None,
         })
         .collect();
     AnchorRecord {

@@ -163,6 +163,14 @@ pub(super) fn validate_link(
             ));
         }
     }
+    if let Some(did) = &l.contributor {
+        if crate::identifier::did_web::DidWeb::parse(did).is_err() {
+            errors.push(FieldError::new(
+                field("contributor"),
+                "must be the did:web DID of the party that added the link",
+            ));
+        }
+    }
     if errors.len() > before {
         return None;
     }
@@ -179,6 +187,7 @@ pub(super) fn validate_link(
         access_role: l.access_role.0,
         forwards_query: l.fwqs.unwrap_or(true),
         id: l.id,
+        contributor: l.contributor,
     })
 }
 

@@ -16,6 +16,10 @@
 //! The second extension: postcard of a `Vec<(u32, String)>`, the links (by index) that carry a stable name (`id`,
 //! the Pyx-compatible API's link ID kept through a change of variant). When it is written, the first trailer is
 //! written too, empty if need be.
+//!
+//! The third: postcard of a `Vec<(u32, String)>`, the links (by index) a lifecycle contributor added, with its DID
+//! (`contributor`). When it is written, the first two are written too, empty if need be. A binary from before it
+//! reads such a record without the attribution (and would drop it if it wrote the record back).
 
 use super::record::{AnchorRecord, DecodeError, Link, StoredAnchor};
 use serde::{Deserialize, Serialize};
@@ -150,13 +154,17 @@ impl Extend<u8> for Append<'_> {
 fn append_payload(record: &AnchorRecord, out: &mut Vec<u8>) {
     let start = out.len();
     let mut written = postcard::to_extend(&wire(record), Append(&mut *out)).map(|_| ());
-    let names = names(record);
+    let contributors = contributors(record);
+    let names = names(record).or_else(|| contributors.as_ref().map(|_| Vec::new()));
     let bare = trailer(record).or_else(|| names.as_ref().map(|_| Vec::new()));
     if let (Ok(()), Some(bare)) = (&written, bare) {
         written = postcard::to_extend(&bare, Append(&mut *out)).map(|_| ());
     }
     if let (Ok(()), Some(names)) = (&written, names) {
         written = postcard::to_extend(&names, Append(&mut *out)).map(|_| ());
+    }
+    if let (Ok(()), Some(contributors)) = (&written, contributors) {
+        written = postcard::to_extend(&contributors, Append(&mut *out)).map(|_| ());
     }
     if written.is_err() {
         // Serialising strings and vectors into a Vec cannot fail; were it to, the payload would be empty.
@@ -191,6 +199,19 @@ fn names(record: &AnchorRecord) -> Option<Vec<(u32, &str)>> {
     )
 }
 
+/// The links' contributors, by index, if any link has one.
+fn contributors(record: &AnchorRecord) -> Option<Vec<(u32, &str)>> {
+    if record.links.iter().all(|l| l.contributor.is_none()) {
+        return None;
+    }
+    let links = record.links.iter().enumerate();
+    Some(
+        links
+            .filter_map(|(i, l)| Some((i as u32, l.contributor.as_deref()?)))
+            .collect(),
+    )
+}
+
 /// Applies the trailers in `rest` (what follows the wire struct) to `links`. Bytes after them are ignored.
 fn apply_trailer(rest: &[u8], links: &mut [Link]) -> Result<(), DecodeError> {
     if rest.is_empty() {
@@ -204,10 +225,18 @@ fn apply_trailer(rest: &[u8], links: &mut [Link]) -> Result<(), DecodeError> {
     if rest.is_empty() {
         return Ok(());
     }
-    let (names, _later): (Vec<(u32, String)>, _) =
+    let (names, rest): (Vec<(u32, String)>, _) =
         postcard::take_from_bytes(rest).map_err(|e| DecodeError::Corrupt(format!("names: {e}")))?;
     for (i, name) in names {
         link_at(links, i)?.id = Some(name);
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let (contributors, _later): (Vec<(u32, String)>, _) = postcard::take_from_bytes(rest)
+        .map_err(|e| DecodeError::Corrupt(format!("contributors: {e}")))?;
+    for (i, did) in contributors {
+        link_at(links, i)?.contributor = Some(did);
     }
     Ok(())
 }
@@ -315,6 +344,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoredAnchor, DecodeError> {
                 access_role: l.access_role,
                 forwards_query: true,
                 id: None,
+                contributor: None,
             })
         })
         .collect::<Result<Vec<Link>, DecodeError>>()?;
@@ -366,6 +396,7 @@ mod tests {
             access_role: vec!["untp:accessRole#Customer".into()],
             forwards_query: true,
             id: None,
+            contributor: None,
         }
     }
 
@@ -523,6 +554,7 @@ mod tests {
                         access_role: vec![],
                         forwards_query: true,
                         id: None,
+                        contributor: None,
                     },
                     Link {
                         link_type: "x:y".into(),
@@ -537,6 +569,7 @@ mod tests {
                         access_role: plain("r"),
                         forwards_query: true,
                         id: None,
+                        contributor: None,
                     },
                 ],
             },
@@ -568,6 +601,7 @@ mod tests {
             access_role: vec![],
             forwards_query,
             id: None,
+            contributor: None,
         };
         let expected = StoredAnchor {
             version: 5,
@@ -658,6 +692,29 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert_eq!(decode(&with(b"\x01\x01\x00later")).unwrap(), s);
+        // The third trailer (contributors, empty) took the place left for a later extension; bytes after it are
+        // ignored.
+        assert_eq!(decode(&with(b"\x01\x01\x00\x00later")).unwrap(), s);
+        assert!(matches!(
+            decode(&with(b"\x01\x01\x00later")),
+            Err(DecodeError::Corrupt(_))
+        ));
+    }
+
+    /// The contributors trailer as stored: empty first and second trailers, then `[(0, "did:web:r.example")]`.
+    #[test]
+    fn the_contributors_trailer_round_trips() {
+        let mut s = sample();
+        s.record.links[0].contributor = Some("did:web:r.example".into());
+        let bytes = encode(&s);
+        let mut plain = s.clone();
+        plain.record.links[0].contributor = None;
+        let expected = [
+            encode(&plain).as_slice(),
+            b"\x00\x00\x01\x00\x11did:web:r.example",
+        ]
+        .concat();
+        assert_eq!(bytes, expected);
+        assert_eq!(decode(&bytes).unwrap(), s);
     }
 }

@@ -50,6 +50,12 @@ pub struct Link {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "3f2a9c1e0b7d4a55")]
     pub id: Option<String>,
+    /// The did:web DID of the lifecycle contributor that added this link (a party proven by a Digital Identity
+    /// Anchor, not the identifier's owner); set by the resolver, never by the writer (`crate::contribution`). Shown
+    /// in linksets as an attribution and in the HTML view. Not a negotiation attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "did:web:recycler.example")]
+    pub contributor: Option<String>,
 }
 
 fn forwards() -> bool {
@@ -184,7 +190,8 @@ impl StoredAnchor {
             .iter()
             .map(|l| {
                 let optional = l.media_type.as_ref().map_or(0, String::len)
-                    + l.encryption_method.as_ref().map_or(0, String::len);
+                    + l.encryption_method.as_ref().map_or(0, String::len)
+                    + l.contributor.as_ref().map_or(0, String::len);
                 l.link_type.len()
                     + l.href.len()
                     + l.title.len()
@@ -239,6 +246,7 @@ mod tests {
                     access_role: vec![],
                     forwards_query: true,
                     id: None,
+                    contributor: None,
                 }],
             },
         }

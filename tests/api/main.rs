@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod cli;
 mod convert;
+mod dia_writes;
 mod did_auth;
 mod did_web;
 mod docs;
