@@ -11,6 +11,9 @@ pub enum PathPattern {
     Subtree(String),
 }
 
+/// What a scope that names link-type vocabularies starts with (`linktypes/acme`).
+pub const LINK_TYPES_SCOPE: &str = "linktypes/";
+
 impl PathPattern {
     pub fn parse(pattern: &str) -> PathPattern {
         let p = pattern.trim().trim_start_matches('/');
@@ -26,6 +29,24 @@ impl PathPattern {
     /// Parses a configured pattern into the canonical form stored keys use, so `01/9520123456788` (GTIN-13) or
     /// `gtin/…` cannot silently never match.
     pub fn parse_canonical(pattern: &str, parser: &Parser) -> Result<PathPattern, String> {
+        // `linktypes/acme`: the link-type vocabulary `acme` (`linktypes/*`: every run-time vocabulary).
+        if let Some(prefix) = pattern
+            .trim()
+            .trim_start_matches('/')
+            .strip_prefix(LINK_TYPES_SCOPE)
+        {
+            let ok = prefix == "*"
+                || (!prefix.is_empty()
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            return match ok {
+                true => Ok(Self::parse(pattern)),
+                false => Err(format!(
+                    "{pattern:?} must name a link-type vocabulary prefix, e.g. linktypes/acme"
+                )),
+            };
+        }
         match Self::parse(pattern) {
             PathPattern::All => Ok(PathPattern::All),
             PathPattern::Subtree(p) => parser

@@ -91,7 +91,10 @@ pub(super) fn validate_link(
             errors.push(FieldError::new(field("linkType"), msg));
             String::new()
         }
-        Some(def) if !scheme.allows_vocabulary(def.prefix()) => {
+        Some(def)
+            if vocab.is_file_vocabulary(def.prefix())
+                && !scheme.allows_vocabulary(def.prefix()) =>
+        {
             let msg = format!(
                 "{} identifiers take link types from {}; {} is not one of them",
                 scheme.title,

@@ -254,7 +254,21 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Every stored API key record, as `(name, record)`.
     async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Stores a link-type vocabulary registered at run time (its JSON), replacing one of the same prefix, and tells
+    /// the other replicas (a store shared between them publishes [`LINK_TYPES_CHANGED`] on its invalidation feed).
+    async fn put_link_types(&self, prefix: &str, definition: &str) -> Result<(), StoreError>;
+
+    /// Every link-type vocabulary registered at run time, as `(prefix, definition)`.
+    async fn link_types(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Removes a run-time link-type vocabulary (and tells the other replicas); `false` when there was none.
+    async fn delete_link_types(&self, prefix: &str) -> Result<bool, StoreError>;
 }
+
+/// What a shared store publishes on its invalidation feed when a run-time link-type vocabulary changed. No canonical
+/// path starts with `:`, so a record cache that hears it forgets nothing it holds.
+pub const LINK_TYPES_CHANGED: &str = ":linktypes";
 
 /// What replicas sharing a store agree on through it: the first start, one-time values, whether the store answers,
 /// and the feed of other writers' changes. No defaults: each is a decision a store must make.
