@@ -14,6 +14,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
+/// Vocabulary writes through this process, one at a time: each computes the next vocabulary from the one in force,
+/// so two at once would lose one of them here until the next reload. A rare operator action, never a scan.
+static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// What `OPTIONS` allows on a vocabulary.
 const ALLOW: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
 
@@ -91,11 +95,12 @@ pub async fn put(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let prefix = prefix_of(&req);
-    let current = state.vocabulary();
-    refuse_configured(&current, &prefix)?;
+    refuse_configured(&state.vocabulary(), &prefix)?;
     authorise(&caller, &prefix)?;
     let bytes = read_body(payload, &state, &req).await?;
     let file = parse(&bytes)?;
+    let _one_at_a_time = WRITES.lock().await;
+    let current = state.vocabulary();
     if file.prefix != prefix {
         return Err(ApiError::BadBody(FieldError::new(
             "prefix",
@@ -150,9 +155,10 @@ pub async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let prefix = prefix_of(&req);
-    let current = state.vocabulary();
-    refuse_configured(&current, &prefix)?;
+    refuse_configured(&state.vocabulary(), &prefix)?;
     authorise(&caller, &prefix)?;
+    let _one_at_a_time = WRITES.lock().await;
+    let current = state.vocabulary();
     let Some(file) = current.registered().get(&prefix).cloned() else {
         return Err(not_found(&prefix));
     };

@@ -111,6 +111,24 @@ mod tests {
     }
 
     #[test]
+    fn link_type_scopes_name_vocabularies() {
+        let parser = Parser::embedded().unwrap();
+        let acme = PathPattern::parse_canonical("linktypes/acme", &parser).unwrap();
+        assert!(acme.covers("linktypes/acme"));
+        assert!(!acme.covers("linktypes/acme2"));
+        assert!(!acme.covers("linktypes/beta"));
+        let any = PathPattern::parse_canonical("linktypes/*", &parser).unwrap();
+        assert!(any.covers("linktypes/beta"));
+        assert!(!any.covers("01/09520123456788"));
+        let gtins = PathPattern::parse_canonical("01/0952012*", &parser).unwrap();
+        assert!(!gtins.covers("linktypes/acme"));
+        for bad in ["linktypes/", "linktypes/a/b", "linktypes/a b"] {
+            let err = PathPattern::parse_canonical(bad, &parser).unwrap_err();
+            assert!(err.contains("linktypes/acme"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn configured_patterns_are_canonicalised() {
         let o = Parser::embedded().unwrap();
         let gtin13 = PathPattern::parse_canonical("01/9520123456788", &o).unwrap();

@@ -719,3 +719,59 @@ async fn a_vocabulary_registered_on_one_redis_replica_is_used_on_another() {
 fn urlencode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
+
+/// A registered vocabulary is durable in the embedded store: `idr import` uses it, and after a restart it is loaded
+/// before the first request.
+#[tokio::test]
+async fn a_registered_vocabulary_survives_a_restart() {
+    let mut server = crate::support::server::Server::start().await;
+    let put = server
+        .admin(Method::PUT, "/api/v1/linktypes/acme")
+        .json(&acme_vocabulary())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    server
+        .put_anchor(
+            "01/09520123456788",
+            anchor(vec![link("acme:warranty", "https://acme.example/w", "en")]),
+        )
+        .await;
+    server.stop();
+    // The importer knows the registered vocabulary too.
+    let file = server.data_dir().join("acme.ndjson");
+    let line = json!({"identifier": "01/09506000134352", "itemDescription": "Charger",
+        "links": [link("acme:repairGuide", "https://acme.example/repair", "en")]});
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let import = std::process::Command::new(crate::support::server::binary())
+        .arg("import")
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .arg(&file)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    server.resume().await;
+    let (status, href) = redirect(&server, "/01/09506000134352?linkType=acme:repairGuide").await;
+    assert_eq!(
+        (status, href.as_str()),
+        (307, "https://acme.example/repair")
+    );
+    let read: Value = server
+        .admin(Method::GET, "/api/v1/linktypes/acme")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, acme_vocabulary());
+    let (status, href) = redirect(&server, "/01/09520123456788?linkType=acme:warranty").await;
+    assert_eq!((status, href.as_str()), (307, "https://acme.example/w"));
+}
