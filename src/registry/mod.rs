@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cache;
 pub mod embedded;
+pub mod feed;
 pub mod format;
 pub mod record;
 pub mod redis;
@@ -316,9 +317,16 @@ impl Registry {
         }
     }
 
-    /// The same registry with the record cache in front of its anchors, fed the coordination's invalidations.
+    /// The same registry with the record cache in front of its anchors, fed the coordination's invalidations; its
+    /// coordination shares that one feed subscription with later listeners.
     pub fn cached(self, settings: &crate::config::CacheSettings) -> Registry {
-        let anchors = cache::CachedStore::wrap(self.anchors, self.coordination.as_ref(), settings);
-        Registry { anchors, ..self }
+        // One feed subscription for the cache and any later listener (`Coordination::subscribe` on the result).
+        let feed: Arc<dyn Coordination> = Arc::new(feed::SharedFeed::new(self.coordination));
+        let anchors = cache::CachedStore::wrap(self.anchors, feed.as_ref(), settings);
+        Registry {
+            anchors,
+            coordination: feed,
+            ..self
+        }
     }
 }
