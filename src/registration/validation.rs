@@ -54,7 +54,22 @@ pub fn validate(
         .collect();
     find_duplicates(&links, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
-        Some(def) => Some(def.uri.clone()),
+        // `dpp` (GS1's) naming the relation of this anchor's `untp:dpp` links: stored as the spelling its links use.
+        Some(def) => Some(
+            links
+                .iter()
+                .map(|l| l.link_type.as_str())
+                .find(|&stored| stored == def.uri)
+                .or_else(|| {
+                    let relation = vocab.relation(&def.uri);
+                    links
+                        .iter()
+                        .map(|l| l.link_type.as_str())
+                        .find(|stored| relation.matches(stored))
+                })
+                .unwrap_or(&def.uri)
+                .to_string(),
+        ),
         None => {
             let msg = format!("unknown link type {t:?}; see /voc?show=linktypes");
             errors.push(FieldError::unknown("defaultLinkType", msg));

@@ -55,12 +55,14 @@ async fn a_relation_is_found_in_every_spelling() {
     let gtins = ["09520123456788", "09506000134352", "09506000134369"];
     for (gtin, registered) in gtins.iter().zip(["untp:dpp", "gs1:dpp", "dpp"]) {
         let href = format!("https://cred.example/{gtin}/passport.jwt");
-        server
-            .put_anchor(
-                &format!("01/{gtin}"),
-                anchor(vec![link(registered, &href, "en")]),
-            )
-            .await;
+        // UNTP's text names the default `dpp` whatever spelling the links use.
+        let body = json!({"itemDescription": "Battery pack", "defaultLinkType": "dpp",
+                          "links": [link(registered, &href, "en")]});
+        server.put_anchor(&format!("01/{gtin}"), body).await;
+        assert_eq!(
+            redirect(&server, &format!("/01/{gtin}")).await,
+            (307, href.clone())
+        );
         for asked in DPP_SPELLINGS {
             let query = format!("/01/{gtin}?linkType={}", urlencode(asked));
             assert_eq!(
