@@ -953,4 +953,64 @@ mod tests {
         f.prefix = "1acme".into();
         assert_eq!(refused(f), "prefix");
     }
+
+    /// A relation key both linkset schemas accept: a registered-relation name (`[a-z-]+`, not starting with a
+    /// context object's member name) or `http(s)://` followed by letters, digits, `.` and `/` only.
+    fn schema_key(key: &str) -> bool {
+        let name = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && !["anchor", "itemDescription", "description"]
+                .iter()
+                .any(|m| key.starts_with(m));
+        let uri = ["https://", "http://"].iter().any(|scheme| {
+            key.strip_prefix(scheme).is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+            })
+        });
+        name || uri
+    }
+
+    /// Over every link type, in every emit mode, with a run-time vocabulary: the linkset key passes both schemas and
+    /// names the same relation; matching is an equivalence (reflexive, symmetric, transitive); every CURIE and URI
+    /// finds its own link type.
+    #[test]
+    fn every_link_type_in_every_mode_keeps_the_invariants() {
+        for emit in ["registered", "gs1", "untp"] {
+            let v = with_emit(emit).with_registered(acme()).unwrap();
+            let defs = v.all();
+            for a in defs {
+                let key = v.emitted(&a.uri);
+                assert!(schema_key(key), "{emit}: {} → {key}", a.curie);
+                assert!(v.same_relation(key, &a.uri), "{emit}: {key} is {}", a.curie);
+                assert_eq!(v.lookup(&a.curie).map(|d| &d.uri), Some(&a.uri));
+                assert_eq!(v.lookup(&a.uri).map(|d| &d.uri), Some(&a.uri));
+                assert_eq!(v.by_uri(&a.uri).map(|d| &d.curie), Some(&a.curie));
+                assert!(v.matches(&a.uri, &a.uri));
+                for b in defs {
+                    let ab = v.matches(&a.uri, &b.uri);
+                    assert_eq!(ab, v.matches(&b.uri, &a.uri), "{} {}", a.curie, b.curie);
+                    assert_eq!(
+                        ab,
+                        v.emitted(&a.uri) == v.emitted(&b.uri) || emit == "registered" && ab
+                    );
+                }
+            }
+            for class in v.equivalences() {
+                for x in &class {
+                    for y in &class {
+                        let (x, y) = (v.lookup(x).unwrap(), v.lookup(y).unwrap());
+                        assert!(
+                            v.matches(&x.uri, &y.uri),
+                            "transitive: {} {}",
+                            x.curie,
+                            y.curie
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
