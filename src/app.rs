@@ -14,9 +14,11 @@ use crate::limits::Limits;
 use crate::outbound::Outbound;
 use crate::registry::embedded::EmbeddedStore;
 use crate::registry::redis::{RedisStore, Target};
-use crate::registry::{AnchorStore, DocumentStore, Registry, StoreError};
+use crate::registry::{
+    AnchorStore, DocumentStore, InvalidationSink, LINK_TYPES_CHANGED, Registry, StoreError,
+};
 use crate::resolution::Delegations;
-use crate::vocabulary::{Vocabulary, VocabularyError};
+use crate::vocabulary::{Emit, Vocabularies, Vocabulary, VocabularyError};
 use actix_web::{App, HttpServer, web};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -191,7 +193,48 @@ fn contributor_link_types(
 }
 
 pub fn load_vocabulary(settings: &Settings) -> Result<Vocabulary, StartupError> {
-    Ok(Vocabulary::load(&settings.config_dir().join("linktypes"))?)
+    Ok(Vocabulary::load_with(
+        &settings.config_dir().join("linktypes"),
+        Emit::parse(&settings.linktypes.emit),
+    )?)
+}
+
+/// Adds the link-type vocabularies issuers registered at run time. A shared store that is down only delays this.
+pub async fn load_registered_link_types(store: &dyn DocumentStore, vocabularies: &Vocabularies) {
+    match store.link_types().await {
+        Ok(stored) => vocabularies.reload(&stored),
+        Err(e) => tracing::warn!(error = %e, "registered link-type vocabularies not loaded yet"),
+    }
+}
+
+/// Hears other replicas' changes to the run-time vocabularies on the store's invalidation feed, and re-reads them
+/// after a gap in the feed (changes may have been missed).
+struct LinkTypeFeed {
+    store: Arc<dyn DocumentStore>,
+    vocabularies: Arc<Vocabularies>,
+}
+
+impl LinkTypeFeed {
+    fn reload(&self) {
+        let (store, vocabularies) = (self.store.clone(), self.vocabularies.clone());
+        tokio::spawn(
+            async move { load_registered_link_types(store.as_ref(), &vocabularies).await },
+        );
+    }
+}
+
+impl InvalidationSink for LinkTypeFeed {
+    fn invalidate(&self, key: &str) {
+        if key == LINK_TYPES_CHANGED {
+            self.reload();
+        }
+    }
+
+    fn connected(&self) {
+        self.reload();
+    }
+
+    fn disconnected(&self) {}
 }
 
 pub fn delegations(
@@ -247,11 +290,18 @@ impl Application {
         let registry = serving_store(&settings).await?;
         load_registered_schemes(registry.documents.as_ref(), &parser).await;
         load_stored_keys(registry.documents.as_ref(), &auth, &parser).await;
+        let vocabularies = Arc::new(Vocabularies::new((*vocabulary).clone()));
+        load_registered_link_types(registry.documents.as_ref(), &vocabularies).await;
+        registry.coordination.subscribe(Arc::new(LinkTypeFeed {
+            store: registry.documents.clone(),
+            vocabularies: vocabularies.clone(),
+        }));
         warn_without_credentials(&auth, &settings);
         tokio::spawn(refresh_registered(
             registry.documents.clone(),
             parser.clone(),
             auth.clone(),
+            vocabularies.clone(),
         ));
         if settings.resolver.load_demo {
             load_demo_once(&registry, &vocabulary, &parser, &settings).await?;
@@ -299,7 +349,7 @@ impl Application {
             audit,
             documents,
             coordination,
-            vocabulary,
+            vocabularies,
             auth,
             limits: Limits::from_settings(&settings),
             parser,
@@ -512,11 +562,13 @@ fn warn_without_credentials(auth: &Authenticator, settings: &Settings) {
     );
 }
 
-/// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes and API keys.
+/// Re-reads what other replicas (or `idr keys`) may have changed: run-time schemes, API keys and link types (also
+/// heard at once on the invalidation feed; this bounds a missed message).
 async fn refresh_registered(
     store: Arc<dyn DocumentStore>,
     parser: Arc<Parser>,
     auth: Arc<Authenticator>,
+    vocabularies: Arc<Vocabularies>,
 ) {
     let mut ticks = tokio::time::interval(SCHEME_REFRESH);
     ticks.tick().await;
@@ -524,6 +576,7 @@ async fn refresh_registered(
         ticks.tick().await;
         load_registered_schemes(store.as_ref(), &parser).await;
         load_stored_keys(store.as_ref(), &auth, &parser).await;
+        load_registered_link_types(store.as_ref(), &vocabularies).await;
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Settings {
     pub delegations: Vec<DelegationSettings>,
     pub did_auth: DidAuthSettings,
     pub audit: AuditSettings,
+    /// How linksets spell relations that several vocabularies name.
+    #[serde(default)]
+    pub linktypes: LinkTypeSettings,
     /// Issuers that sign their requests with a key from their did:web DID document (see `auth::did`).
     #[serde(default)]
     pub did_writers: Vec<DidWriterSettings>,
@@ -214,6 +217,23 @@ pub struct CacheSettings {
     pub max_bytes: u64,
     pub ttl_seconds: u64,
     pub negative_ttl_ms: u64,
+}
+
+/// `[linktypes]`: which spelling linksets show for a relation several vocabularies name (`gs1:dpp` and `untp:dpp`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTypeSettings {
+    /// `registered` (each link as registered), or a vocabulary prefix (`gs1`, `untp`) whose spelling wins when the
+    /// relation has one; checked against the loaded vocabularies at start-up.
+    pub emit: String,
+}
+
+impl Default for LinkTypeSettings {
+    fn default() -> Self {
+        LinkTypeSettings {
+            emit: "registered".into(),
+        }
+    }
 }
 
 /// How long the audit trail is kept (see `registry::retention`).

@@ -17,7 +17,7 @@ pub struct Request<'a> {
 pub struct Context<'a> {
     pub store: &'a dyn AnchorStore,
     pub parser: &'a Parser,
-    pub vocabulary: &'a Vocabulary,
+    pub vocabulary: &'a std::sync::Arc<Vocabulary>,
     pub delegations: &'a Delegations,
     pub root: &'a str,
 }
@@ -134,7 +134,7 @@ fn candidates(
             .record
             .links
             .iter()
-            .filter(|l| l.link_type == link_type)
+            .filter(|l| cx.vocabulary.matches(link_type, &l.link_type))
             .collect();
         (!links.is_empty()).then_some((level, links))
     });

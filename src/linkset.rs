@@ -1,5 +1,6 @@
 //! RFC 9264 linksets in the profile both the GS1 and the UNTP 0.7 linkset schemas accept: one context object per
-//! level, each with `anchor` and `itemDescription`, relation keys as full URIs.
+//! level, each with `anchor` and `itemDescription`, relation keys as full URIs (an IANA relation as its bare name),
+//! spelt as the vocabulary's `emit` setting says; links of one relation in different spellings share one key.
 //!
 //! A link a lifecycle contributor added (`Link::contributor`) is attributed by one more context object right after
 //! its level's: anchored at the link's target, with the registered relation `author` pointing at the contributor's
@@ -11,7 +12,7 @@ use crate::registry::{Link, StoredAnchor};
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::vocabulary::DEFAULT_LINK;
+use crate::vocabulary::{DEFAULT_LINK, Vocabulary};
 
 /// One level of the qualifier tree that has a record.
 pub struct Level {
@@ -28,6 +29,8 @@ pub struct Linkset {
     objects: Vec<ContextObject>,
     /// JSON-LD `@context`, written after `linkset` when set.
     pub context: Option<&'static str>,
+    /// How relation keys are spelt.
+    vocabulary: Arc<Vocabulary>,
 }
 
 #[derive(Debug)]
@@ -41,21 +44,26 @@ struct ContextObject {
 }
 
 /// Builds the linkset of levels ordered most specific first, keeping only links `keep` accepts.
-pub fn build(levels: &[Level], keep: &dyn Fn(&Link) -> bool) -> Linkset {
+pub fn build(
+    levels: &[Level],
+    keep: &dyn Fn(&Link) -> bool,
+    vocabulary: &Arc<Vocabulary>,
+) -> Linkset {
     let objects = levels
         .iter()
         .enumerate()
         .map(|(i, level)| ContextObject {
             anchor: level.anchor.clone(),
             record: level.record.clone(),
-            default: default_target(&level.record, &levels[i..], keep)
+            default: default_target(&level.record, &levels[i..], keep, vocabulary)
                 .map(|l| (l.href.clone(), l.title.clone())),
-            order: grouped(&level.record.record.links, keep),
+            order: grouped(&level.record.record.links, keep, vocabulary),
         })
         .collect();
     Linkset {
         objects,
         context: None,
+        vocabulary: vocabulary.clone(),
     }
 }
 
@@ -70,21 +78,19 @@ impl Linkset {
     }
 }
 
-/// Indices of the kept links, each link type's links together, types in order of first appearance. Quadratic in the
-/// number of links, which is bounded by the anchor limit and small in practice: cheaper than hashing.
-fn grouped(links: &[Link], keep: &dyn Fn(&Link) -> bool) -> Vec<usize> {
+/// Indices of the kept links, the links of each relation key together, keys in order of first appearance.
+/// Quadratic in the number of links, which is bounded by the anchor limit and small in practice: cheaper than
+/// hashing.
+fn grouped(links: &[Link], keep: &dyn Fn(&Link) -> bool, vocabulary: &Vocabulary) -> Vec<usize> {
     let kept: Vec<usize> = (0..links.len()).filter(|&i| keep(&links[i])).collect();
+    let key = |i: usize| vocabulary.emitted(&links[i].link_type);
     let mut order = Vec::with_capacity(kept.len());
     for (n, &i) in kept.iter().enumerate() {
-        let link_type = &links[i].link_type;
-        if kept[..n].iter().any(|&j| links[j].link_type == *link_type) {
+        let relation = key(i);
+        if kept[..n].iter().any(|&j| key(j) == relation) {
             continue;
         }
-        order.extend(
-            kept[n..]
-                .iter()
-                .filter(|&&j| links[j].link_type == *link_type),
-        );
+        order.extend(kept[n..].iter().filter(|&&j| key(j) == relation));
     }
     order
 }
@@ -94,9 +100,11 @@ fn default_target<'a>(
     stored: &StoredAnchor,
     from_here_up: &'a [Level],
     keep: &dyn Fn(&Link) -> bool,
+    vocabulary: &Vocabulary,
 ) -> Option<&'a Link> {
     let link_type = stored.record.default_link_type.as_deref()?;
-    let of_type = |x: &&Link| x.link_type == link_type && keep(x);
+    let relation = vocabulary.relation(link_type);
+    let of_type = |x: &&Link| relation.matches(&x.link_type) && keep(x);
     let links = || {
         from_here_up
             .iter()
@@ -120,7 +128,7 @@ impl Linkset {
             if i > 0 {
                 out.push(b',');
             }
-            object.write(&mut out);
+            object.write(&mut out, &self.vocabulary);
         }
         out.push(b']');
         if let Some(context) = self.context {
@@ -152,7 +160,7 @@ impl Linkset {
 }
 
 impl ContextObject {
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut Vec<u8>, vocabulary: &Vocabulary) {
         let record = &self.record.record;
         out.extend_from_slice(b"{\"anchor\":");
         string(out, &self.anchor);
@@ -168,12 +176,10 @@ impl ContextObject {
             out.extend_from_slice(b"}]");
         }
         let links = &record.links;
-        for group in self
-            .order
-            .chunk_by(|&a, &b| links[a].link_type == links[b].link_type)
-        {
+        let key = |i: usize| vocabulary.emitted(&links[i].link_type);
+        for group in self.order.chunk_by(|&a, &b| key(a) == key(b)) {
             out.push(b',');
-            string(out, &links[group[0]].link_type);
+            string(out, key(group[0]));
             out.extend_from_slice(b":[");
             for (n, &i) in group.iter().enumerate() {
                 if n > 0 {
@@ -334,6 +340,10 @@ mod tests {
     use crate::registry::AnchorRecord;
     use serde_json::json;
 
+    fn vocab() -> Arc<Vocabulary> {
+        Arc::new(Vocabulary::embedded())
+    }
+
     fn stored(record: AnchorRecord) -> Arc<StoredAnchor> {
         Arc::new(StoredAnchor { version: 1, record })
     }
@@ -384,7 +394,7 @@ mod tests {
                 record: stored(gtin),
             },
         ];
-        let v = build(&levels, &|_| true).to_value();
+        let v = build(&levels, &|_| true, &vocab()).to_value();
         let set = v["linkset"].as_array().unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set[0]["anchor"], "https://r.example/01/1/21/2");
@@ -417,7 +427,7 @@ mod tests {
             anchor: "https://r.example/01/1".into(),
             record: stored(r),
         }];
-        let v = build(&levels, &|l| l.href.ends_with('2')).to_value();
+        let v = build(&levels, &|l| l.href.ends_with('2'), &vocab()).to_value();
         assert_eq!(
             v["linkset"][0][PIP],
             json!([{"href": "https://a.example/2", "title": "title https://a.example/2", "type": "text/html"}])
@@ -439,7 +449,7 @@ mod tests {
             anchor: "https://r.example/01/1".into(),
             record: stored(r),
         }];
-        let mut linkset = build(&levels, &|_| true);
+        let mut linkset = build(&levels, &|_| true, &vocab());
         linkset.context = Some("https://example.org/context");
         let text = String::from_utf8(linkset.to_json()).unwrap();
         let at = |needle: &str| text.find(needle).unwrap();
@@ -478,7 +488,8 @@ mod tests {
             anchor: "https://r.example/01/1".into(),
             record: stored(r),
         }];
-        let v: Value = serde_json::from_slice(&build(&levels, &|_| true).to_json()).unwrap();
+        let v: Value =
+            serde_json::from_slice(&build(&levels, &|_| true, &vocab()).to_json()).unwrap();
         let object = &v["linkset"][0];
         assert_eq!(object["itemDescription"], odd);
         assert_eq!(object[PIP][0]["title"], odd);

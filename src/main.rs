@@ -331,10 +331,12 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
     let (vocabulary, parser) = app::check_config(&settings)?;
-    if format != Format::Native {
-        return import_peer(&settings, &vocabulary, &parser, format, &file).await;
-    }
     let store = app::open_store(&settings).await?;
+    // Link types issuers registered at run time are as usable here as in the API.
+    let vocabulary = Arc::new(vocabulary.with_stored(&store.documents.link_types().await?));
+    if format != Format::Native {
+        return import_peer(&settings, &store, &vocabulary, &parser, format, &file).await;
+    }
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = bulk::import(
         store.anchors.as_ref(),
@@ -363,6 +365,7 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
 /// Converts and checks every entry before anything is written: a peer file is imported whole or not at all.
 async fn import_peer(
     settings: &Settings,
+    store: &idr::registry::Registry,
     vocabulary: &Arc<idr::vocabulary::Vocabulary>,
     parser: &Arc<idr::identifier::Parser>,
     format: Format,
@@ -388,7 +391,6 @@ async fn import_peer(
         );
         return Ok(ExitCode::from(2));
     }
-    let store = app::open_store(settings).await?;
     let report = bulk::import(
         store.anchors.as_ref(),
         vocabulary,
@@ -466,6 +468,7 @@ async fn resolve(
     let store = app::open_existing_store(&settings).await?;
     let (root, why) = idr::explain::origin(settings.fixed_root(), uri);
     println!("origin: {root} ({why})");
+    let vocabulary = Arc::new(vocabulary.with_stored(&store.documents.link_types().await?));
     let cx = idr::explain::Context {
         store: store.anchors.as_ref(),
         parser: &parser,

@@ -8,6 +8,7 @@ use crate::identifier::scheme::UnknownLinkType;
 use crate::linkset::{self, Level, Linkset};
 use crate::negotiate::{Choice, Preferences};
 use crate::registry::{AnchorRecord, AnchorStore, Link, Settles, StoreError, StoredAnchor};
+use crate::vocabulary::{Relation, Vocabulary};
 use std::sync::Arc;
 
 /// What the client asked for with `linkType` (already mapped through the vocabulary).
@@ -56,7 +57,7 @@ impl Query {
         raw_query: &str,
         accept: Option<&str>,
         accept_language: Option<&str>,
-        vocabulary: &crate::vocabulary::Vocabulary,
+        vocabulary: &Arc<Vocabulary>,
     ) -> Query {
         let param = |name: &str| query_param(raw_query, name);
         let link_type = match param("linkType") {
@@ -84,6 +85,7 @@ impl Query {
             accept_linkset: preferences.wants_linkset(),
             preferences,
             access_role: param("accessRole").map(|r| normalise_access_role(&r)),
+            vocabulary: vocabulary.clone(),
         }
     }
 }
@@ -96,6 +98,9 @@ pub struct Query {
     pub preferences: Preferences,
     /// UNTP `accessRole`, normalised to `untp:accessRole#Name`.
     pub access_role: Option<String>,
+    /// The vocabulary the request is answered with (which link types are the same relation, how linksets spell
+    /// them).
+    pub vocabulary: Arc<Vocabulary>,
 }
 
 #[derive(Debug)]
@@ -251,7 +256,7 @@ fn decide(
             .into_iter()
             .chain(found.iter().map(|f| level(f, root)))
             .collect();
-        return Outcome::Linkset(linkset::build(&levels, &keep));
+        return Outcome::Linkset(linkset::build(&levels, &keep, &query.vocabulary));
     }
     let outcome = match &query.link_type {
         LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
@@ -289,11 +294,11 @@ fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_>
         let record = &anchor.record;
         match &query.link_type {
             LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
-                let links = links_of(record, t, &keep);
+                let links = links_of(record, &query.vocabulary.relation(t), &keep);
                 query.preferences.choose(&links, false).is_some()
             }),
             LinkTypeQuery::Type(uri) => {
-                let links = links_of(record, uri, &keep);
+                let links = links_of(record, &query.vocabulary.relation(uri), &keep);
                 query.preferences.choose(&links, true).is_some()
             }
             LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => false,
@@ -301,16 +306,16 @@ fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_>
     })
 }
 
-/// A record's links of one type that the request may see.
+/// A record's links of one relation that the request may see.
 fn links_of<'a>(
     record: &'a AnchorRecord,
-    link_type: &str,
+    relation: &Relation<'_>,
     keep: &dyn Fn(&Link) -> bool,
 ) -> Vec<&'a Link> {
     record
         .links
         .iter()
-        .filter(|l| l.link_type == link_type && keep(l))
+        .filter(|l| relation.matches(&l.link_type) && keep(l))
         .collect()
 }
 
@@ -329,8 +334,9 @@ fn by_type(
     root: &str,
     keep: &dyn Fn(&Link) -> bool,
 ) -> Outcome {
+    let relation = query.vocabulary.relation(uri);
     for f in found {
-        let links = links_of(&f.anchor.record, uri, keep);
+        let links = links_of(&f.anchor.record, &relation, keep);
         match query.preferences.choose(&links, true) {
             Some(Choice::One(link)) => {
                 return Outcome::Redirect {
@@ -348,7 +354,11 @@ fn by_type(
                     anchor: f.key.uri_under(root),
                     record: Arc::new(StoredAnchor { version: 0, record }),
                 }];
-                return Outcome::MultipleChoices(linkset::build(&levels, &|_| true));
+                return Outcome::MultipleChoices(linkset::build(
+                    &levels,
+                    &|_| true,
+                    &query.vocabulary,
+                ));
             }
             None => continue,
         }
@@ -363,8 +373,9 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         .iter()
         .find_map(|f| f.anchor.record.default_link_type.as_deref());
     let of_type = |t: &str| {
+        let relation = query.vocabulary.relation(t);
         found.iter().find_map(|f| {
-            let links = links_of(&f.anchor.record, t, keep);
+            let links = links_of(&f.anchor.record, &relation, keep);
             match query.preferences.choose(&links, false) {
                 Some(Choice::One(link)) => Some(link),
                 _ => None,
@@ -543,6 +554,7 @@ mod tests {
                 accept_linkset,
                 preferences: Preferences::new(language, None, None),
                 access_role: role.map(|r| ROLES[r].to_string()),
+                vocabulary: Arc::new(Vocabulary::embedded()),
             },
         )
     }

@@ -1,21 +1,34 @@
-//! Link-type vocabularies, loaded as data from `resolver-config/linktypes/*.json`.
+//! Link-type vocabularies: the files in `resolver-config/linktypes/*.json` (compiled in as the fallback), the
+//! built-in IANA link-relation registry (`iana`), and vocabularies issuers register at run time.
 //!
 //! Every spelling a client may use (CURIE, full URI under any known namespace, bare term, term alias) maps to one
-//! canonical URI, which is what we store and emit.
+//! link type, whose canonical URI is what we store. Link types may be declared the same relation (`sameAs`, e.g.
+//! `untp:dpp` and `gs1:dpp`): one rule, [`Vocabulary::matches`], decides whether a stored link answers a request
+//! for a type, and [`Vocabulary::emitted`] which spelling a linkset shows (the `[linktypes] emit` setting).
+//!
+//! A `Vocabulary` is an immutable value; the server holds the current one in a [`Vocabularies`] cell and swaps in a
+//! new one when an issuer registers or deletes a vocabulary, so a request reads one consistent snapshot.
 
-use serde::Deserialize;
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The GS1 relation under which the default link is published in linksets.
 pub const DEFAULT_LINK: &str = "https://gs1.org/voc/defaultLink";
 const DEFAULT_LINK_MULTI: &str = "https://gs1.org/voc/defaultLinkMulti";
 
+/// The namespace of IANA's registered link relations (RFC 8288), whose linkset keys are the bare names.
+pub const IANA_NAMESPACE: &str = "http://www.iana.org/assignments/relation/";
+
+/// Prefixes no issuer may register or delete: the shipped vocabularies and IANA's.
+pub const RESERVED_PREFIXES: [&str; 3] = ["gs1", "untp", "iana"];
+
 /// `defaultLink` and `defaultLinkMulti` are derived from an anchor's default link type, never registered.
 pub fn is_default_link(uri: &str) -> bool {
     uri == DEFAULT_LINK || uri == DEFAULT_LINK_MULTI
 }
-
 /// The vocabularies we ship, compiled in as the fallback when no config folder is present.
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -28,30 +41,57 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// IANA's registered link relations whose names a linkset key can carry (`[a-z-]+`), always present.
+const IANA: &str = include_str!("vocabulary/iana.json");
+
 #[derive(Debug, thiserror::Error)]
 pub enum VocabularyError {
     #[error("link-type vocabulary {file}: {reason}")]
     Invalid { file: String, reason: String },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct VocabularyFile {
-    prefix: String,
-    namespace: String,
-    #[serde(default)]
-    namespace_aliases: Vec<String>,
-    terms: BTreeMap<String, TermFile>,
+/// A vocabulary an issuer submits at run time could not be accepted: `field` names the part of the JSON at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldProblem {
+    pub field: String,
+    pub reason: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TermFile {
-    title: String,
+fn problem(field: impl Into<String>, reason: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A vocabulary file, and the body of `PUT /api/v1/linktypes/{prefix}`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VocabularyFile {
+    /// The CURIE prefix, e.g. `acme` for `acme:warranty`.
+    pub prefix: String,
+    /// The namespace URI each term is appended to, ending in `/`.
+    pub namespace: String,
+    /// Other namespaces accepted as input spellings (never emitted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespace_aliases: Vec<String>,
+    /// Term → its title and description.
+    pub terms: BTreeMap<String, TermFile>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TermFile {
+    pub title: String,
     #[serde(default)]
-    description: String,
-    #[serde(default)]
-    aliases: Vec<String>,
+    pub description: String,
+    /// Other spellings of the term (input only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Link types (any spelling) that are the same relation; configuration files only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_as: Vec<String>,
 }
 
 /// One known link type.
@@ -63,6 +103,11 @@ pub struct LinkTypeDef {
     pub curie: String,
     pub title: String,
     pub description: String,
+    /// The relation key a linkset shows for a link of this type (after the `emit` setting): a URI, or for an IANA
+    /// relation its bare name.
+    pub key: String,
+    /// Index of its relation (the set of link types declared the same) in the vocabulary.
+    relation: usize,
 }
 
 impl LinkTypeDef {
@@ -70,13 +115,40 @@ impl LinkTypeDef {
     pub fn prefix(&self) -> &str {
         self.curie.split(':').next().unwrap_or("")
     }
+
+    /// The term, e.g. `pip` for `gs1:pip`.
+    pub fn term(&self) -> &str {
+        self.curie.split_once(':').map_or("", |(_, t)| t)
+    }
 }
 
-/// A namespace we emit, for the resolver description file.
+/// A namespace we know, for the resolver description file and the vocabulary listings.
 #[derive(Clone, Debug)]
 pub struct Namespace {
     pub prefix: String,
     pub uri: String,
+    /// Registered by an issuer at run time (not from the configuration).
+    pub registered: bool,
+}
+
+/// Which spelling linksets show for a relation that several vocabularies name (`[linktypes] emit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Emit {
+    /// Each link under the link type it was registered with.
+    #[default]
+    Registered,
+    /// The link type of this vocabulary prefix (`gs1`, `untp`) when the relation has one, else as registered.
+    Prefer(String),
+}
+
+impl Emit {
+    /// `registered` or a vocabulary prefix.
+    pub fn parse(s: &str) -> Emit {
+        match s.trim() {
+            "" | "registered" => Emit::Registered,
+            p => Emit::Prefer(p.to_string()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -84,17 +156,29 @@ pub struct Vocabulary {
     defs: Vec<LinkTypeDef>,
     /// Lower-cased spelling → index into `defs`.
     lookup: HashMap<String, usize>,
+    /// Canonical URI or linkset key, exactly → index into `defs`.
+    exact: HashMap<String, usize>,
+    /// Each relation's link types (indices into `defs`), in load order.
+    relations: Vec<Vec<usize>>,
     namespaces: Vec<Namespace>,
+    /// The configuration's vocabularies (files or embedded), kept to rebuild with run-time ones.
+    configured: Arc<Vec<(String, VocabularyFile)>>,
+    /// The run-time vocabularies, by prefix.
+    registered: BTreeMap<String, VocabularyFile>,
+    emit: Emit,
 }
 
 impl Vocabulary {
     /// Loads every `*.json` in `dir` (sorted by file name; earlier files win bare-term clashes). Falls back to the
-    /// shipped vocabularies when `dir` does not exist.
+    /// shipped vocabularies when `dir` does not exist. IANA's relations are always added.
     pub fn load(dir: &Path) -> Result<Self, VocabularyError> {
+        Self::load_with(dir, Emit::Registered)
+    }
+
+    /// As `load`, emitting relations as `emit` says.
+    pub fn load_with(dir: &Path, emit: Emit) -> Result<Self, VocabularyError> {
         if !dir.is_dir() {
-            return Self::from_sources(
-                EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())),
-            );
+            return Self::from_sources(embedded_sources(), emit);
         }
         let mut files = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
@@ -106,91 +190,183 @@ impl Vocabulary {
             }
         }
         files.sort();
-        Self::from_sources(files.into_iter())
+        Self::from_sources(files.into_iter(), emit)
     }
 
     pub fn embedded() -> Self {
-        Self::from_sources(EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
-            .unwrap_or_default()
+        Self::from_sources(embedded_sources(), Emit::Registered).unwrap_or_default()
     }
 
     fn from_sources(
         sources: impl Iterator<Item = (String, String)>,
+        emit: Emit,
     ) -> Result<Self, VocabularyError> {
-        let mut vocab = Vocabulary::default();
+        let mut files = Vec::new();
         for (name, text) in sources {
             let file: VocabularyFile =
                 serde_json::from_str(&text).map_err(|e| VocabularyError::Invalid {
                     file: name.clone(),
                     reason: e.to_string(),
                 })?;
-            vocab.add(&name, file)?;
+            if file.prefix == "iana" {
+                return Err(VocabularyError::Invalid {
+                    file: name,
+                    reason: "the prefix \"iana\" is built in".into(),
+                });
+            }
+            files.push((name, file));
         }
-        if vocab.defs.is_empty() {
+        let iana: VocabularyFile =
+            serde_json::from_str(IANA).map_err(|e| VocabularyError::Invalid {
+                file: "iana (built in)".into(),
+                reason: e.to_string(),
+            })?;
+        files.push(("iana (built in)".into(), iana));
+        if let Emit::Prefer(p) = &emit
+            && !files.iter().any(|(_, f)| &f.prefix == p)
+        {
             return Err(VocabularyError::Invalid {
-                file: "linktypes/".into(),
-                reason: "no link types defined".into(),
+                file: "linktypes.emit".into(),
+                reason: format!(
+                    "{p:?} is neither \"registered\" nor a configured vocabulary's prefix"
+                ),
             });
         }
+        Self::build(Arc::new(files), BTreeMap::new(), emit).map_err(|(file, p)| {
+            VocabularyError::Invalid {
+                file,
+                reason: p.to_string(),
+            }
+        })
+    }
+
+    /// Indexes the configured vocabularies, then the run-time ones; `Err` names the file (or prefix) and the field.
+    fn build(
+        configured: Arc<Vec<(String, VocabularyFile)>>,
+        registered: BTreeMap<String, VocabularyFile>,
+        emit: Emit,
+    ) -> Result<Self, (String, FieldProblem)> {
+        let mut vocab = Vocabulary {
+            configured: configured.clone(),
+            emit,
+            ..Default::default()
+        };
+        for (name, file) in configured.iter() {
+            vocab.add(file, false).map_err(|p| (name.clone(), p))?;
+        }
+        for (prefix, file) in &registered {
+            vocab.add(file, true).map_err(|p| (prefix.clone(), p))?;
+        }
+        if vocab.defs.is_empty() {
+            return Err((
+                "linktypes/".into(),
+                problem("terms", "no link types defined"),
+            ));
+        }
+        for (name, file) in configured.iter() {
+            vocab.join_same_as(file).map_err(|p| (name.clone(), p))?;
+        }
+        vocab.registered = registered;
+        vocab.settle_relations();
         Ok(vocab)
     }
 
-    fn add(&mut self, name: &str, file: VocabularyFile) -> Result<(), VocabularyError> {
-        let bad = |reason: String| VocabularyError::Invalid {
-            file: name.to_string(),
-            reason,
-        };
-        let prefix_ok = !file.prefix.is_empty()
-            && file
-                .prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !prefix_ok {
-            return Err(bad(format!(
-                "prefix {:?} must be letters, digits, '_' or '-'",
-                file.prefix
-            )));
-        }
-        // Relation keys must pass the linkset schemas: a slash-form http(s) URI with no '#'.
-        let ns_ok = (file.namespace.starts_with("https://")
-            || file.namespace.starts_with("http://"))
-            && file.namespace.ends_with('/')
-            && !file.namespace.contains('#');
-        if !ns_ok {
-            return Err(bad(format!(
-                "namespace {:?} must be an http(s) URI ending in '/'",
-                file.namespace
-            )));
-        }
+    fn add(&mut self, file: &VocabularyFile, registered: bool) -> Result<(), FieldProblem> {
+        let iana = !registered && file.prefix == "iana";
+        check_prefix(&file.prefix)?;
+        check_namespace(&file.namespace, iana)?;
         if self.namespaces.iter().any(|n| n.prefix == file.prefix) {
-            return Err(bad(format!("prefix {:?} is defined twice", file.prefix)));
+            return Err(problem(
+                "prefix",
+                format!("prefix {:?} is defined twice", file.prefix),
+            ));
+        }
+        let namespaces = std::iter::once(&file.namespace).chain(&file.namespace_aliases);
+        for (i, ns) in namespaces.enumerate() {
+            let field = match i {
+                0 => "namespace".to_string(),
+                n => format!("namespaceAliases[{}]", n - 1),
+            };
+            if !ns.ends_with('/') && !ns.ends_with('#') {
+                return Err(problem(field, format!("{ns:?} must end in '/' or '#'")));
+            }
+            if let Some(other) = self.namespace_owner(ns) {
+                return Err(problem(
+                    field,
+                    format!("{ns:?} is already the namespace of the {other:?} vocabulary"),
+                ));
+            }
+        }
+        if file.terms.is_empty() {
+            return Err(problem("terms", "a vocabulary needs at least one term"));
         }
         for (term, def) in &file.terms {
-            if term.is_empty() || !term.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(bad(format!(
-                    "term {term:?} must be ASCII letters and digits"
-                )));
+            let field = format!("terms.{term}");
+            let term_ok = !term.is_empty()
+                && term.len() <= 64
+                && if iana {
+                    term.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                } else {
+                    term.bytes().all(|b| b.is_ascii_alphanumeric())
+                };
+            if !term_ok {
+                return Err(problem(field, "a term is 1 to 64 ASCII letters and digits"));
             }
+            if def.title.trim().is_empty() {
+                return Err(problem(format!("{field}.title"), "a term needs a title"));
+            }
+            if registered && !def.same_as.is_empty() {
+                return Err(problem(
+                    format!("{field}.sameAs"),
+                    "equivalences are declared in the resolver's configuration files, not at run time",
+                ));
+            }
+            for (n, alias) in def.aliases.iter().enumerate() {
+                if alias.is_empty()
+                    || !alias
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(problem(
+                        format!("{field}.aliases[{n}]"),
+                        "an alias is ASCII letters, digits and '-'",
+                    ));
+                }
+            }
+            let uri = format!("{}{}", file.namespace, term);
             let index = self.defs.len();
             self.defs.push(LinkTypeDef {
-                uri: format!("{}{}", file.namespace, term),
+                key: if iana { term.clone() } else { uri.clone() },
+                uri,
                 curie: format!("{}:{}", file.prefix, term),
                 title: def.title.clone(),
                 description: def.description.clone(),
+                relation: index,
             });
-            let spellings = std::iter::once(term).chain(def.aliases.iter());
-            for spelling in spellings {
-                self.index_spelling(&file, spelling, index);
+            for spelling in std::iter::once(term).chain(def.aliases.iter()) {
+                // Bare terms are the configuration's: an issuer's terms are spelt with their prefix or namespace,
+                // so no registration changes what a bare name means.
+                self.index_spelling(file, spelling, index, !registered);
             }
         }
         self.namespaces.push(Namespace {
-            prefix: file.prefix,
-            uri: file.namespace,
+            prefix: file.prefix.clone(),
+            uri: file.namespace.clone(),
+            registered,
         });
         Ok(())
     }
 
-    fn index_spelling(&mut self, file: &VocabularyFile, spelling: &str, index: usize) {
+    /// The prefix of the vocabulary whose namespace (or alias) `ns` is.
+    fn namespace_owner(&self, ns: &str) -> Option<String> {
+        let lower = ns.to_ascii_lowercase();
+        self.lookup
+            .iter()
+            .find(|(k, _)| k.starts_with(&lower) && !k[lower.len()..].contains(['/', '#']))
+            .map(|(_, &i)| self.defs[i].prefix().to_string())
+    }
+
+    fn index_spelling(&mut self, file: &VocabularyFile, spelling: &str, index: usize, bare: bool) {
         let s = spelling.to_ascii_lowercase();
         let namespaces = std::iter::once(&file.namespace).chain(file.namespace_aliases.iter());
         for ns in namespaces {
@@ -199,8 +375,73 @@ impl Vocabulary {
         }
         self.lookup
             .insert(format!("{}:{s}", file.prefix.to_ascii_lowercase()), index);
-        // Bare terms: the first vocabulary to define one keeps it.
-        self.lookup.entry(s).or_insert(index);
+        // Bare terms: the first vocabulary to define one keeps it (files in name order, then IANA).
+        if bare {
+            self.lookup.entry(s).or_insert(index);
+        }
+    }
+
+    /// Joins each term of `file` with the link types its `sameAs` names into one relation.
+    fn join_same_as(&mut self, file: &VocabularyFile) -> Result<(), FieldProblem> {
+        for (term, def) in &file.terms {
+            let me = self.lookup[&format!("{}:{}", file.prefix, term.to_ascii_lowercase())];
+            for (n, other) in def.same_as.iter().enumerate() {
+                let field = format!("terms.{term}.sameAs[{n}]");
+                let Some(&them) = self.lookup.get(&other.to_ascii_lowercase()) else {
+                    return Err(problem(
+                        field,
+                        format!("{other:?} is not a known link type"),
+                    ));
+                };
+                let (a, b) = (self.root(me), self.root(them));
+                self.defs[a.max(b)].relation = a.min(b);
+            }
+        }
+        Ok(())
+    }
+
+    fn root(&self, mut i: usize) -> usize {
+        while self.defs[i].relation != i {
+            i = self.defs[i].relation;
+        }
+        i
+    }
+
+    /// Numbers the relations, and sets each link type's linkset key and the exact-match index.
+    fn settle_relations(&mut self) {
+        let mut number: HashMap<usize, usize> = HashMap::new();
+        for i in 0..self.defs.len() {
+            let root = self.root(i);
+            let next = number.len();
+            let n = *number.entry(root).or_insert(next);
+            if n == self.relations.len() {
+                self.relations.push(Vec::new());
+            }
+            self.relations[n].push(i);
+        }
+        for i in 0..self.defs.len() {
+            self.defs[i].relation = number[&self.root(i)];
+        }
+        for i in 0..self.defs.len() {
+            let preferred = match &self.emit {
+                Emit::Prefer(p) => self.relations[self.defs[i].relation]
+                    .iter()
+                    .copied()
+                    .find(|&j| self.defs[j].prefix() == p),
+                Emit::Registered => None,
+            };
+            if let Some(j) = preferred {
+                self.defs[i].key = self.defs[j].key.clone();
+            }
+            self.exact.insert(self.defs[i].uri.clone(), i);
+        }
+        // Natural keys (an IANA relation's bare name) last, so a URI always finds its own link type.
+        for i in 0..self.defs.len() {
+            if self.defs[i].prefix() == "iana" {
+                let bare = self.defs[i].term().to_string();
+                self.exact.entry(bare).or_insert(i);
+            }
+        }
     }
 
     /// Finds a link type by any accepted spelling, case-insensitively.
@@ -213,9 +454,78 @@ impl Vocabulary {
         hit.map(|i| &self.defs[i])
     }
 
-    /// Finds a link type by its canonical URI (as stored).
+    /// Finds a link type by its canonical URI (as stored) or by the key a linkset shows for it.
     pub fn by_uri(&self, uri: &str) -> Option<&LinkTypeDef> {
-        self.lookup(uri).filter(|d| d.uri == uri)
+        self.exact.get(uri).map(|&i| &self.defs[i])
+    }
+
+    /// The matching rule: whether a link stored with type `stored` answers a request for `wanted` (both canonical
+    /// URIs): the same link type, or one declared the same relation.
+    pub fn matches(&self, wanted: &str, stored: &str) -> bool {
+        self.relation(wanted).matches(stored)
+    }
+
+    /// The matching rule for relation keys as linksets and DID services carry them (a canonical URI, or an IANA
+    /// relation's bare name): whether `a` and `b` are the same relation.
+    pub fn same_relation(&self, a: &str, b: &str) -> bool {
+        a == b
+            || match (self.by_uri(a), self.by_uri(b)) {
+                (Some(x), Some(y)) => self.matches(&x.uri, &y.uri),
+                _ => false,
+            }
+    }
+
+    /// The relation of the link type `uri`, to match many stored links against with one look-up.
+    pub fn relation<'a>(&'a self, uri: &'a str) -> Relation<'a> {
+        let members = match self.exact.get(uri) {
+            Some(&i) => self.relations[self.defs[i].relation].as_slice(),
+            None => &[],
+        };
+        Relation {
+            uri,
+            members,
+            defs: &self.defs,
+        }
+    }
+
+    /// Every link type that is the same relation as `uri` (itself included); empty for a URI no vocabulary knows.
+    pub fn equivalents(&self, uri: &str) -> Vec<&LinkTypeDef> {
+        match self.exact.get(uri) {
+            Some(&i) => self.relations[self.defs[i].relation]
+                .iter()
+                .map(|&j| &self.defs[j])
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The other link types declared the same relation as `def`, as CURIEs.
+    pub fn same_as(&self, def: &LinkTypeDef) -> Vec<&str> {
+        self.relations[def.relation]
+            .iter()
+            .map(|&j| self.defs[j].curie.as_str())
+            .filter(|c| *c != def.curie)
+            .collect()
+    }
+
+    /// The relations that more than one link type names, each as CURIEs.
+    pub fn equivalences(&self) -> Vec<Vec<&str>> {
+        self.relations
+            .iter()
+            .filter(|r| r.len() > 1)
+            .map(|r| r.iter().map(|&j| self.defs[j].curie.as_str()).collect())
+            .collect()
+    }
+
+    /// The relation key a linkset shows for a link stored with type `uri`: per the `emit` setting, and an IANA
+    /// relation's bare name; a URI no vocabulary knows as it is.
+    pub fn emitted<'a>(&'a self, uri: &'a str) -> &'a str {
+        if self.emit == Emit::Registered && !uri.starts_with(IANA_NAMESPACE) {
+            return uri;
+        }
+        self.exact
+            .get(uri)
+            .map_or(uri, |&i| self.defs[i].key.as_str())
     }
 
     pub fn all(&self) -> &[LinkTypeDef] {
@@ -225,6 +535,187 @@ impl Vocabulary {
     pub fn namespaces(&self) -> &[Namespace] {
         &self.namespaces
     }
+
+    /// Every vocabulary as its file form, configured ones first, each with whether it was registered at run time.
+    pub fn files(&self) -> impl Iterator<Item = (&VocabularyFile, bool)> {
+        self.configured
+            .iter()
+            .map(|(_, f)| (f, false))
+            .chain(self.registered.values().map(|f| (f, true)))
+    }
+
+    /// The run-time vocabularies, by prefix.
+    pub fn registered(&self) -> &BTreeMap<String, VocabularyFile> {
+        &self.registered
+    }
+
+    /// Whether `prefix` names a vocabulary of the configuration (or IANA's), which no issuer may change.
+    pub fn is_configured(&self, prefix: &str) -> bool {
+        RESERVED_PREFIXES.contains(&prefix)
+            || self.configured.iter().any(|(_, f)| f.prefix == prefix)
+    }
+
+    /// Whether `prefix` is a vocabulary of a configuration file (or the compiled-in fallback): those a scheme's
+    /// `vocabularies` list restricts. IANA's relations and the vocabularies issuers register are open to every
+    /// scheme (registering one is governed by `linktypes/{prefix}` scopes).
+    pub fn is_file_vocabulary(&self, prefix: &str) -> bool {
+        prefix != "iana" && self.configured.iter().any(|(_, f)| f.prefix == prefix)
+    }
+
+    /// This vocabulary with the run-time vocabulary `file` added (or replacing the one of its prefix).
+    pub fn with_registered(&self, file: VocabularyFile) -> Result<Vocabulary, FieldProblem> {
+        if self.is_configured(&file.prefix) {
+            return Err(problem(
+                "prefix",
+                format!(
+                    "{:?} is a vocabulary of the resolver's configuration and cannot be redefined",
+                    file.prefix
+                ),
+            ));
+        }
+        let mut registered = self.registered.clone();
+        registered.insert(file.prefix.clone(), file);
+        Self::build(self.configured.clone(), registered, self.emit.clone()).map_err(|(_, p)| p)
+    }
+
+    /// This vocabulary without the run-time vocabulary `prefix`.
+    pub fn without_registered(&self, prefix: &str) -> Vocabulary {
+        let mut registered = self.registered.clone();
+        registered.remove(prefix);
+        Self::build(self.configured.clone(), registered, self.emit.clone())
+            .unwrap_or_else(|_| self.clone())
+    }
+
+    /// This vocabulary with exactly the run-time vocabularies `stored` (as read from the store: `(prefix, JSON)`);
+    /// an entry that no longer fits (e.g. the configuration now defines its prefix) is skipped with a warning.
+    pub fn with_stored(&self, stored: &[(String, String)]) -> Vocabulary {
+        let mut vocab = Self::build(self.configured.clone(), BTreeMap::new(), self.emit.clone())
+            .unwrap_or_else(|_| self.clone());
+        for (prefix, json) in stored {
+            let added = serde_json::from_str::<VocabularyFile>(json)
+                .map_err(|e| problem("body", e.to_string()))
+                .and_then(|f| vocab.with_registered(f));
+            match added {
+                Ok(v) => vocab = v,
+                Err(e) => {
+                    tracing::warn!(prefix, error = %e, "registered link-type vocabulary skipped")
+                }
+            }
+        }
+        vocab
+    }
+
+    /// The JSON of a run-time vocabulary as stored (and answered by `GET /api/v1/linktypes/{prefix}`).
+    pub fn registered_json(file: &VocabularyFile) -> String {
+        serde_json::to_string(file).unwrap_or_default()
+    }
+}
+
+/// A relation: a link type and those declared the same (`sameAs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Relation<'a> {
+    uri: &'a str,
+    members: &'a [usize],
+    defs: &'a [LinkTypeDef],
+}
+
+impl Relation<'_> {
+    /// Whether a link stored with the link type `stored` (a canonical URI) is of this relation.
+    pub fn matches(&self, stored: &str) -> bool {
+        self.uri == stored || self.members.iter().any(|&j| self.defs[j].uri == stored)
+    }
+}
+
+/// The vocabulary in force, swapped whole when a run-time vocabulary is registered or deleted: readers take a
+/// snapshot (`current`) without a lock and keep it for the request.
+pub struct Vocabularies {
+    current: ArcSwap<Vocabulary>,
+}
+
+impl Vocabularies {
+    pub fn new(vocabulary: Vocabulary) -> Self {
+        Vocabularies {
+            current: ArcSwap::from_pointee(vocabulary),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Vocabulary> {
+        self.current.load_full()
+    }
+
+    pub fn replace(&self, vocabulary: Vocabulary) {
+        self.current.store(Arc::new(vocabulary));
+    }
+
+    /// Re-reads the run-time vocabularies from their stored form, when they differ from those in force.
+    pub fn reload(&self, stored: &[(String, String)]) {
+        let current = self.current();
+        let same = stored.len() == current.registered.len()
+            && stored.iter().all(|(p, json)| {
+                current.registered.get(p).is_some_and(|f| {
+                    serde_json::from_str::<VocabularyFile>(json).ok().as_ref() == Some(f)
+                })
+            });
+        if !same {
+            self.replace(current.with_stored(stored));
+            tracing::info!(
+                count = stored.len(),
+                "registered link-type vocabularies loaded"
+            );
+        }
+    }
+}
+
+/// A prefix as a CURIE and a description file accept it: a letter, then letters, digits, `_` or `-`.
+fn check_prefix(prefix: &str) -> Result<(), FieldProblem> {
+    let ok = prefix.len() <= 32
+        && prefix
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(problem(
+            "prefix",
+            format!(
+                "prefix {prefix:?} must be 1 to 32 letters, digits, '_' or '-', starting with a letter"
+            ),
+        ))
+    }
+}
+
+/// Relation keys must pass both linkset schemas: `http(s)://` then only letters, digits, `.` and `/`, ending in
+/// `/` (IANA's keys are bare names, so its namespace is exempt).
+fn check_namespace(ns: &str, iana: bool) -> Result<(), FieldProblem> {
+    let rest = ns
+        .strip_prefix("https://")
+        .or_else(|| ns.strip_prefix("http://"));
+    let ok = iana
+        || rest.is_some_and(|r| {
+            r.len() > 1
+                && r.ends_with('/')
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(problem(
+            "namespace",
+            format!(
+                "namespace {ns:?} must be an http(s) URI ending in '/' made of letters, digits, '.' and '/' \
+                 (linkset schemas accept no other characters in a relation URI)"
+            ),
+        ))
+    }
+}
+
+fn embedded_sources() -> impl Iterator<Item = (String, String)> {
+    EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string()))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> VocabularyError {
@@ -315,5 +806,211 @@ mod tests {
         .unwrap();
         let err = Vocabulary::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("x.json") && err.contains("namespace"), "{err}");
+    }
+
+    const GS1_DPP: &str = "https://gs1.org/voc/dpp";
+    const UNTP_DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+
+    #[test]
+    fn dpp_is_one_relation_in_every_spelling() {
+        let v = Vocabulary::embedded();
+        for wanted in [
+            "dpp",
+            "gs1:dpp",
+            "untp:dpp",
+            GS1_DPP,
+            UNTP_DPP,
+            "https://ref.gs1.org/voc/dpp",
+        ] {
+            let uri = &v.lookup(wanted).unwrap().uri;
+            assert!(v.matches(uri, GS1_DPP), "{wanted} finds a gs1:dpp link");
+            assert!(v.matches(uri, UNTP_DPP), "{wanted} finds an untp:dpp link");
+        }
+        assert!(!v.matches(GS1_DPP, "https://gs1.org/voc/pip"));
+        assert!(!v.matches(
+            UNTP_DPP,
+            "https://test.uncefact.org/vocabulary/linkTypes/dcc"
+        ));
+        // GS1 has no dcc or dfr: their bare names are UNTP's.
+        assert_eq!(v.lookup("dcc").unwrap().curie, "untp:dcc");
+        assert_eq!(v.lookup("dfr").unwrap().curie, "untp:dfr");
+        assert_eq!(v.same_as(v.by_uri(UNTP_DPP).unwrap()), vec!["gs1:dpp"]);
+        assert_eq!(v.equivalences(), vec![vec!["gs1:dpp", "untp:dpp"]]);
+    }
+
+    #[test]
+    fn iana_relations_are_built_in_and_emitted_bare() {
+        let v = Vocabulary::embedded();
+        for s in [
+            "describedby",
+            "iana:describedby",
+            "http://www.iana.org/assignments/relation/describedby",
+            "https://www.iana.org/assignments/relation/DescribedBy",
+        ] {
+            assert_eq!(
+                v.lookup(s).map(|d| d.uri.as_str()),
+                Some("http://www.iana.org/assignments/relation/describedby"),
+                "{s}"
+            );
+        }
+        let doc = v.lookup("service-doc").unwrap();
+        assert_eq!(v.emitted(&doc.uri), "service-doc");
+        assert_eq!(v.by_uri("service-doc").unwrap().curie, "iana:service-doc");
+        assert!(v.lookup("license").is_some() && v.lookup("predecessor-version").is_some());
+        // A GS1 term keeps its bare name: files come before IANA.
+        assert_eq!(v.lookup("pip").unwrap().curie, "gs1:pip");
+    }
+
+    fn with_emit(emit: &str) -> Vocabulary {
+        Vocabulary::from_sources(embedded_sources(), Emit::parse(emit)).unwrap()
+    }
+
+    #[test]
+    fn emit_chooses_the_spelling_of_a_shared_relation() {
+        let registered = with_emit("registered");
+        assert_eq!(registered.emitted(UNTP_DPP), UNTP_DPP);
+        assert_eq!(registered.emitted(GS1_DPP), GS1_DPP);
+        let gs1 = with_emit("gs1");
+        assert_eq!(gs1.emitted(UNTP_DPP), GS1_DPP);
+        assert_eq!(gs1.emitted(GS1_DPP), GS1_DPP);
+        let dcc = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+        assert_eq!(gs1.emitted(dcc), dcc, "no GS1 form: as registered");
+        let untp = with_emit("untp");
+        assert_eq!(untp.emitted(GS1_DPP), UNTP_DPP);
+        assert_eq!(
+            untp.emitted("https://gs1.org/voc/pip"),
+            "https://gs1.org/voc/pip"
+        );
+        let err = Vocabulary::from_sources(embedded_sources(), Emit::parse("acme"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linktypes.emit"), "{err}");
+    }
+
+    fn acme() -> VocabularyFile {
+        serde_json::from_value(serde_json::json!({
+            "prefix": "acme",
+            "namespace": "https://id.acme.example/voc/",
+            "terms": {"warranty": {"title": "Warranty", "description": "Terms"}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn registered_vocabularies_are_spelt_with_their_prefix() {
+        let v = Vocabulary::embedded().with_registered(acme()).unwrap();
+        let def = v.lookup("acme:warranty").unwrap();
+        assert_eq!(def.uri, "https://id.acme.example/voc/warranty");
+        assert_eq!(
+            v.lookup("https://id.acme.example/voc/warranty")
+                .unwrap()
+                .curie,
+            "acme:warranty"
+        );
+        assert!(
+            v.lookup("warranty").is_none(),
+            "no bare names for run-time vocabularies"
+        );
+        assert!(
+            v.namespaces()
+                .iter()
+                .any(|n| n.prefix == "acme" && n.registered)
+        );
+        let without = v.without_registered("acme");
+        assert!(without.lookup("acme:warranty").is_none());
+        // Stored form → the same vocabulary.
+        let stored = vec![("acme".to_string(), Vocabulary::registered_json(&acme()))];
+        let reloaded = Vocabulary::embedded().with_stored(&stored);
+        assert_eq!(reloaded.registered(), v.registered());
+    }
+
+    #[test]
+    fn bad_registrations_name_the_field() {
+        let v = Vocabulary::embedded();
+        let refused = |f: VocabularyFile| v.with_registered(f).unwrap_err().field;
+        for reserved in ["gs1", "untp", "iana"] {
+            let mut f = acme();
+            f.prefix = reserved.into();
+            assert_eq!(refused(f), "prefix", "{reserved}");
+        }
+        let mut f = acme();
+        f.namespace = "https://id.acme-corp.example/voc/".into();
+        assert_eq!(refused(f), "namespace");
+        let mut f = acme();
+        f.namespace = "https://gs1.org/voc/".into();
+        assert_eq!(refused(f), "namespace");
+        let mut f = acme();
+        f.terms.get_mut("warranty").unwrap().same_as = vec!["gs1:pip".into()];
+        assert_eq!(refused(f), "terms.warranty.sameAs");
+        let mut f = acme();
+        f.terms
+            .insert("bad-term".into(), f.terms["warranty"].clone());
+        assert_eq!(refused(f), "terms.bad-term");
+        let mut f = acme();
+        f.terms.get_mut("warranty").unwrap().title = " ".into();
+        assert_eq!(refused(f), "terms.warranty.title");
+        let mut f = acme();
+        f.prefix = "1acme".into();
+        assert_eq!(refused(f), "prefix");
+    }
+
+    /// A relation key both linkset schemas accept: a registered-relation name (`[a-z-]+`, not starting with a
+    /// context object's member name) or `http(s)://` followed by letters, digits, `.` and `/` only.
+    fn schema_key(key: &str) -> bool {
+        let name = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && !["anchor", "itemDescription", "description"]
+                .iter()
+                .any(|m| key.starts_with(m));
+        let uri = ["https://", "http://"].iter().any(|scheme| {
+            key.strip_prefix(scheme).is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+            })
+        });
+        name || uri
+    }
+
+    /// Over every link type, in every emit mode, with a run-time vocabulary: the linkset key passes both schemas and
+    /// names the same relation; matching is an equivalence (reflexive, symmetric, transitive); every CURIE and URI
+    /// finds its own link type.
+    #[test]
+    fn every_link_type_in_every_mode_keeps_the_invariants() {
+        for emit in ["registered", "gs1", "untp"] {
+            let v = with_emit(emit).with_registered(acme()).unwrap();
+            let defs = v.all();
+            for a in defs {
+                let key = v.emitted(&a.uri);
+                assert!(schema_key(key), "{emit}: {} → {key}", a.curie);
+                assert!(v.same_relation(key, &a.uri), "{emit}: {key} is {}", a.curie);
+                assert_eq!(v.lookup(&a.curie).map(|d| &d.uri), Some(&a.uri));
+                assert_eq!(v.lookup(&a.uri).map(|d| &d.uri), Some(&a.uri));
+                assert_eq!(v.by_uri(&a.uri).map(|d| &d.curie), Some(&a.curie));
+                assert!(v.matches(&a.uri, &a.uri));
+                for b in defs {
+                    let ab = v.matches(&a.uri, &b.uri);
+                    assert_eq!(ab, v.matches(&b.uri, &a.uri), "{} {}", a.curie, b.curie);
+                    assert_eq!(
+                        ab,
+                        v.emitted(&a.uri) == v.emitted(&b.uri) || emit == "registered" && ab
+                    );
+                }
+            }
+            for class in v.equivalences() {
+                for x in &class {
+                    for y in &class {
+                        let (x, y) = (v.lookup(x).unwrap(), v.lookup(y).unwrap());
+                        assert!(
+                            v.matches(&x.uri, &y.uri),
+                            "transitive: {} {}",
+                            x.curie,
+                            y.curie
+                        );
+                    }
+                }
+            }
+        }
     }
 }

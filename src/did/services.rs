@@ -87,7 +87,9 @@ fn relation(service_type: &str, vocab: &Vocabulary) -> Option<(String, Option<St
     match vocab.lookup(service_type) {
         // defaultLink is derived, never published as a type of its own.
         Some(def) if vocabulary::is_default_link(&def.uri) => None,
-        Some(def) => Some((def.uri.clone(), Some(def.title.clone()))),
+        // IANA's registry names relations without titles: the service's own name says more.
+        Some(def) if def.prefix() == "iana" => Some((vocab.emitted(&def.uri).to_string(), None)),
+        Some(def) => Some((vocab.emitted(&def.uri).to_string(), Some(def.title.clone()))),
         None if is_schema_relation(service_type) => Some((service_type.to_string(), None)),
         None => None,
     }
@@ -300,7 +302,10 @@ pub fn select<'a>(
             None => return Selection::Linkset,
         }
     } else {
-        links.iter().filter(|l| matches(l, selector)).collect()
+        links
+            .iter()
+            .filter(|l| matches(l, selector, vocab))
+            .collect()
     };
     let refs: Vec<&Link> = candidates.iter().map(|l| &l.link).collect();
     match preferences.choose(&refs, false) {
@@ -314,15 +319,16 @@ pub fn select<'a>(
     }
 }
 
-fn matches(link: &ServiceLink, selector: &Selector) -> bool {
+fn matches(link: &ServiceLink, selector: &Selector, vocab: &Vocabulary) -> bool {
     let service_ok = selector
         .service
         .as_ref()
         .is_none_or(|s| *s == link.fragment || *s == link.service_id);
-    let type_ok = selector
-        .relation
-        .as_ref()
-        .is_none_or(|r| link.relation.as_ref() == Some(r));
+    let type_ok = selector.relation.as_ref().is_none_or(|r| {
+        link.relation
+            .as_ref()
+            .is_some_and(|l| vocab.same_relation(r, l))
+    });
     service_ok && type_ok
 }
 
@@ -333,7 +339,11 @@ fn default_candidates<'a>(
     if let Some(dpp) = vocab.lookup(DEFAULT_TYPE) {
         let passports: Vec<&ServiceLink> = links
             .iter()
-            .filter(|l| l.relation.as_deref() == Some(dpp.uri.as_str()))
+            .filter(|l| {
+                l.relation
+                    .as_deref()
+                    .is_some_and(|r| vocab.same_relation(&dpp.uri, r))
+            })
             .collect();
         if !passports.is_empty() {
             return Some(passports);
@@ -607,5 +617,36 @@ mod tests {
             select(&[], &Selector::default(), &prefs, &vocab),
             Selection::Linkset
         );
+    }
+
+    /// UNTP's current text spells the passport service `"type": "dpp"` (GS1's `dpp`, the same relation as
+    /// `untp:dpp`): it is the default, and `linkType=untp:dpp` selects it.
+    #[test]
+    fn a_bare_dpp_service_is_the_passport() {
+        let vocab = Vocabulary::embedded();
+        let prefs = Preferences::default();
+        let found = links(
+            &document(json!([
+                {"id": "did:web:h.example#a", "type": "untp:dia", "serviceEndpoint": "https://h.example/a"},
+                {"id": "did:web:h.example#p", "type": "dpp", "serviceEndpoint": "https://h.example/p"}
+            ])),
+            &vocab,
+        );
+        assert_eq!(
+            found[1].relation.as_deref(),
+            Some("https://gs1.org/voc/dpp")
+        );
+        assert_eq!(
+            href(select(&found, &Selector::default(), &prefs, &vocab)),
+            "https://h.example/p"
+        );
+        for spelling in ["untp:dpp", "dpp", "gs1:dpp", DPP] {
+            let selector = Selector::new(false, None, Some(spelling.into()), None, &vocab);
+            assert_eq!(
+                href(select(&found, &selector, &prefs, &vocab)),
+                "https://h.example/p",
+                "{spelling}"
+            );
+        }
     }
 }

@@ -31,14 +31,14 @@ pub async fn resolve(
         .and_then(DidWeb::parse)
         .map_err(DidError::from)?;
     let document = resolver.resolve(&did).await?;
-    let links = services::links(&document, &state.vocabulary);
+    let links = services::links(&document, &state.vocabulary());
     let header = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
     let selector = Selector::new(
         negotiate::wants_linkset(header(header::ACCEPT)),
         query_param(raw_query, "service"),
         query_param(raw_query, "linkType"),
         query_param(raw_query, "serviceType"),
-        &state.vocabulary,
+        &state.vocabulary(),
     );
     let preferences = Preferences::new(
         query_param(raw_query, "language")
@@ -50,7 +50,8 @@ pub async fn resolve(
     let anchor = format!("{}/{}", state.origin(&req), did.as_str());
     let linkset_link =
         format!("<{anchor}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\"");
-    let mut response = match services::select(&links, &selector, &preferences, &state.vocabulary) {
+    let mut response = match services::select(&links, &selector, &preferences, &state.vocabulary())
+    {
         Selection::Redirect(link) => {
             let mut r = HttpResponse::TemporaryRedirect();
             r.insert_header((header::LOCATION, forward_query(&link.href, raw_query)));
@@ -109,7 +110,8 @@ pub async fn hosted(
     let did = crate::did::hosting::did_for(&origin, &path)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let anchor = format!("{origin}/{path}");
-    let document = crate::did::hosting::document(&did, &anchor, &stored.record, &state.vocabulary);
+    let document =
+        crate::did::hosting::document(&did, &anchor, &stored.record, &state.vocabulary());
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/did+json"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))

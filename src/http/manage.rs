@@ -187,7 +187,7 @@ pub(super) async fn put(
         }
     }
     let validated =
-        registration::validate(submission, &state.vocabulary, key.scheme(), &state.limits)
+        registration::validate(submission, &state.vocabulary(), key.scheme(), &state.limits)
             .map_err(ApiError::Invalid)?;
     let record = validated.record;
     let written = registration::write(state.write_target(key), asked, who, |previous| {
@@ -328,7 +328,7 @@ pub(super) async fn history(
         .map(|(current, earlier)| {
             let curie = |uri: &str| {
                 state
-                    .vocabulary
+                    .vocabulary()
                     .by_uri(uri)
                     .map_or(uri.to_string(), |d| d.curie.clone())
             };

@@ -8,6 +8,7 @@ pub mod did;
 pub mod guard;
 pub mod home;
 pub mod html;
+pub mod linktypes;
 pub mod manage;
 pub mod observe;
 pub mod openapi;
@@ -25,7 +26,7 @@ use crate::identifier::Parser;
 use crate::limits::Limits;
 use crate::registry::{AnchorStore, AuditStore, Coordination, DocumentStore};
 use crate::resolution::Delegations;
-use crate::vocabulary::Vocabulary;
+use crate::vocabulary::{Vocabularies, Vocabulary};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, middleware, web};
@@ -42,7 +43,8 @@ pub struct AppState {
     pub documents: Arc<dyn DocumentStore>,
     /// Nonces of signed requests and readiness.
     pub coordination: Arc<dyn Coordination>,
-    pub vocabulary: Arc<Vocabulary>,
+    /// The link-type vocabulary in force (swapped when an issuer registers or deletes one).
+    pub vocabularies: Arc<Vocabularies>,
     pub auth: Arc<Authenticator>,
     pub settings: Settings,
     /// The size limits of one anchor (`[limits]`), checked by every write.
@@ -86,6 +88,11 @@ impl AppState {
 }
 
 impl AppState {
+    /// A snapshot of the vocabulary in force, for one request.
+    pub fn vocabulary(&self) -> Arc<Vocabulary> {
+        self.vocabularies.current()
+    }
+
     /// Where a write to `key` goes, and the vocabulary its links must use.
     pub fn write_target<'a>(
         &'a self,
@@ -93,7 +100,7 @@ impl AppState {
     ) -> crate::registration::Target<'a> {
         crate::registration::Target {
             store: self.store.as_ref(),
-            vocabulary: &self.vocabulary,
+            vocabulary: self.vocabulary(),
             limits: &self.limits,
             key,
         }
@@ -232,6 +239,27 @@ fn management(cfg: &mut web::ServiceConfig) {
             .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
             .route(reading().to(audit::audit))
             .default_service(web::to(read_only_refused)),
+    )
+    // Link-type vocabularies registered at run time (`linktypes/{prefix}` scopes).
+    .service(
+        web::resource("/v1/linktypes")
+            .app_data(RouteLabel::MANAGE)
+            .route(web::route().method(Method::OPTIONS).to(read_only_preflight))
+            .route(reading().to(linktypes::list))
+            .default_service(web::to(read_only_refused)),
+    )
+    .service(
+        web::resource("/v1/linktypes/{prefix}")
+            .app_data(RouteLabel::MANAGE)
+            .route(
+                web::route()
+                    .method(Method::OPTIONS)
+                    .to(linktypes::preflight),
+            )
+            .route(reading().to(linktypes::read))
+            .route(web::put().to(linktypes::put))
+            .route(web::delete().to(linktypes::remove))
+            .default_service(web::to(linktypes::other_method)),
     )
     // After the native API: everything else under /api/{version}/ is the Pyx-compatible API.
     .service(

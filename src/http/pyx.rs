@@ -292,8 +292,9 @@ fn validated_links(
     }
     let submission = json!({"itemDescription": key.canonical_path(), "links": links});
     let parsed = registration::parse_value(submission).map_err(|e| ApiError::BadBody(rename(e)))?;
-    let validated = registration::validate(parsed, &state.vocabulary, key.scheme(), &state.limits)
-        .map_err(|errors| ApiError::Invalid(errors.into_iter().map(rename).collect()))?;
+    let validated =
+        registration::validate(parsed, &state.vocabulary(), key.scheme(), &state.limits)
+            .map_err(|errors| ApiError::Invalid(errors.into_iter().map(rename).collect()))?;
     Ok(validated.record.links)
 }
 
@@ -478,7 +479,7 @@ fn decode_link_id(state: &AppState, id: &str) -> Result<(Identifier, String), Ap
 
 fn link_json(state: &AppState, root: &str, key: &Identifier, l: &Link) -> Value {
     let curie = state
-        .vocabulary
+        .vocabulary()
         .by_uri(&l.link_type)
         .map_or(l.link_type.clone(), |d| d.curie.clone());
     json!({
@@ -550,7 +551,8 @@ impl LinkUpdate {
     /// `link` with the update applied. `Err`: an unknown link type, or two titles that differ.
     fn apply(&self, state: &AppState, mut link: Link) -> Result<Link, ApiError> {
         if let Some(t) = &self.link_type {
-            let def = state.vocabulary.lookup(t).ok_or_else(|| {
+            let vocabulary = state.vocabulary();
+            let def = vocabulary.lookup(t).ok_or_else(|| {
                 ApiError::BadBody(FieldError::new(
                     "linkType",
                     format!("unknown link type {t:?}; see /voc?show=linktypes"),
@@ -779,13 +781,18 @@ fn scheme_error(p: crate::identifier::scheme::FieldProblem) -> ApiError {
 
 /// `…/voc?show=linktypes`: every link type as `{"namespace", "type", "title", "description"}`.
 pub fn link_types(state: &AppState) -> Value {
-    let all: Vec<Value> = state
-        .vocabulary
+    let vocabulary = state.vocabulary();
+    let all: Vec<Value> = vocabulary
         .all()
         .iter()
         .map(|d| {
             let (prefix, term) = d.curie.split_once(':').unwrap_or(("", &d.curie));
-            json!({"namespace": prefix, "type": term, "title": d.title, "description": d.description})
+            let mut entry = json!({"namespace": prefix, "type": term, "title": d.title, "description": d.description});
+            let same = vocabulary.same_as(d);
+            if !same.is_empty() {
+                entry["sameAs"] = json!(same);
+            }
+            entry
         })
         .collect();
     Value::Array(all)

@@ -76,7 +76,7 @@ pub async fn resolve_path(
         &request.identifier,
         &root,
         raw_query,
-        (&query.preferences, &state.vocabulary),
+        (&query.preferences, &state.vocabulary()),
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -120,7 +120,7 @@ fn link_type_label(q: &LinkTypeQuery, state: &AppState) -> super::observe::LinkT
         LinkTypeQuery::Linkset => Cow::Borrowed("linkset"),
         LinkTypeQuery::Unknown(_) => Cow::Borrowed("unknown"),
         LinkTypeQuery::Type(uri) => state
-            .vocabulary
+            .vocabulary()
             .by_uri(uri)
             .map_or(Cow::Borrowed("unknown"), |d| Cow::Owned(d.curie.clone())),
     };
@@ -137,7 +137,7 @@ fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
         raw_query,
         header(header::ACCEPT),
         header(header::ACCEPT_LANGUAGE),
-        &state.vocabulary,
+        &state.vocabulary(),
     )
 }
 

@@ -17,6 +17,34 @@ pub struct LinkTypeEntry {
     pub term: String,
     pub title: String,
     pub description: Option<String>,
+    /// Link types that are the same relation (e.g. `gs1:dpp` for `untp:dpp`), as CURIEs; absent when none.
+    #[serde(rename = "sameAs", skip_serializing_if = "Vec::is_empty")]
+    pub same_as: Vec<String>,
+}
+
+/// One vocabulary, as `GET /api/v1/linktypes` lists them.
+#[derive(Serialize, ToSchema)]
+pub struct VocabularySummary {
+    pub prefix: String,
+    pub namespace: String,
+    /// `configuration` (a file), `built-in` (IANA) or `registered` (through this API).
+    pub source: String,
+    /// The terms, e.g. `warranty` for `acme:warranty`.
+    pub terms: Vec<String>,
+    /// Where the whole vocabulary is read.
+    pub href: String,
+}
+
+/// A vocabulary as `PUT /api/v1/linktypes/{prefix}` takes it.
+pub fn vocabulary_example() -> Value {
+    json!({
+        "prefix": "acme",
+        "namespace": "https://id.acme.example/voc/",
+        "terms": {
+            "warranty": {"title": "Warranty", "description": "A link to the warranty terms of the product."},
+            "repairGuide": {"title": "Repair guide", "description": "A link to instructions for repairing the product."}
+        }
+    })
 }
 
 /// A short confirmation.

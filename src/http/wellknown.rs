@@ -4,6 +4,7 @@ use super::AppState;
 use super::problem::ApiError;
 use crate::identifier::gs1;
 use crate::identifier::scheme::CanonicalForm;
+use crate::vocabulary::{LinkTypeDef, Vocabulary};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -146,8 +147,8 @@ pub async fn description(
     }
     let root = state.origin(&req);
     let profile = format!("{root}/voc?show=linktypes");
-    let link_types: Vec<Value> = state
-        .vocabulary
+    let vocabulary = state.vocabulary();
+    let link_types: Vec<Value> = vocabulary
         .namespaces()
         .iter()
         .map(|ns| json!({"namespace": ns.uri, "prefix": format!("{}:", ns.prefix), "profile": profile}))
@@ -159,6 +160,8 @@ pub async fn description(
         "supportedLinkType": link_types,
         // The Pyx/UNTP reference implementation's shape: [{"namespace", "type", "title", "description"}].
         "supportedLinkTypes": super::pyx::link_types(&state),
+        // Link types that are one relation: a query in any of them finds a link registered in any other.
+        "linkTypeEquivalences": vocabulary.equivalences(),
         "identifierSchemes": schemes(&state, &root),
         "linkTypeDefaultCanBeLinkset": false,
         "jsonLdContextLocation": JSONLD_CONTEXT,
@@ -202,12 +205,10 @@ pub async fn vocabulary(
     if let Some(r) = read_only(&req)? {
         return Ok(r);
     }
+    let vocabulary = state.vocabulary();
     let mut all = serde_json::Map::new();
-    for def in state.vocabulary.all() {
-        all.insert(
-            def.curie.clone(),
-            json!({"uri": def.uri, "title": def.title, "description": def.description}),
-        );
+    for def in vocabulary.all() {
+        all.insert(def.curie.clone(), term_json(&vocabulary, def));
     }
     Ok(json_response(Value::Object(all)))
 }
@@ -218,12 +219,29 @@ pub async fn term(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         return Ok(r);
     }
     let term = req.match_info().get("term").unwrap_or("");
-    match state.vocabulary.lookup(term) {
-        Some(def) => Ok(json_response(json!({
-            "curie": def.curie, "uri": def.uri, "title": def.title, "description": def.description
-        }))),
+    let vocabulary = state.vocabulary();
+    match vocabulary.lookup(term) {
+        Some(def) => {
+            let mut body = term_json(&vocabulary, def);
+            body["curie"] = json!(def.curie);
+            Ok(json_response(body))
+        }
         None => Err(ApiError::NotFound(format!("unknown link type {term:?}"))),
     }
+}
+
+/// One link type as the vocabulary views show it: its URI, the key linksets show, title, description, and the
+/// link types declared the same relation (a query in any of them finds a link registered in any other).
+fn term_json(vocabulary: &Vocabulary, def: &LinkTypeDef) -> Value {
+    let mut body = json!({"uri": def.uri, "title": def.title, "description": def.description});
+    if def.key != def.uri {
+        body["linksetKey"] = json!(def.key);
+    }
+    let same = vocabulary.same_as(def);
+    if !same.is_empty() {
+        body["sameAs"] = json!(same);
+    }
+    body
 }
 
 fn json_response(body: Value) -> HttpResponse {

@@ -11,6 +11,9 @@ pub enum PathPattern {
     Subtree(String),
 }
 
+/// What a scope that names link-type vocabularies starts with (`linktypes/acme`).
+pub const LINK_TYPES_SCOPE: &str = "linktypes/";
+
 impl PathPattern {
     pub fn parse(pattern: &str) -> PathPattern {
         let p = pattern.trim().trim_start_matches('/');
@@ -26,6 +29,24 @@ impl PathPattern {
     /// Parses a configured pattern into the canonical form stored keys use, so `01/9520123456788` (GTIN-13) or
     /// `gtin/…` cannot silently never match.
     pub fn parse_canonical(pattern: &str, parser: &Parser) -> Result<PathPattern, String> {
+        // `linktypes/acme`: the link-type vocabulary `acme` (`linktypes/*`: every run-time vocabulary).
+        if let Some(prefix) = pattern
+            .trim()
+            .trim_start_matches('/')
+            .strip_prefix(LINK_TYPES_SCOPE)
+        {
+            let ok = prefix == "*"
+                || (!prefix.is_empty()
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            return match ok {
+                true => Ok(Self::parse(pattern)),
+                false => Err(format!(
+                    "{pattern:?} must name a link-type vocabulary prefix, e.g. linktypes/acme"
+                )),
+            };
+        }
         match Self::parse(pattern) {
             PathPattern::All => Ok(PathPattern::All),
             PathPattern::Subtree(p) => parser
@@ -87,6 +108,24 @@ mod tests {
         assert!(!subtree.covers("414/95201234567830"));
         assert!(PathPattern::parse("*").covers("00/1"));
         assert_eq!(prefix.to_string(), "01/0952012*");
+    }
+
+    #[test]
+    fn link_type_scopes_name_vocabularies() {
+        let parser = Parser::embedded().unwrap();
+        let acme = PathPattern::parse_canonical("linktypes/acme", &parser).unwrap();
+        assert!(acme.covers("linktypes/acme"));
+        assert!(!acme.covers("linktypes/acme2"));
+        assert!(!acme.covers("linktypes/beta"));
+        let any = PathPattern::parse_canonical("linktypes/*", &parser).unwrap();
+        assert!(any.covers("linktypes/beta"));
+        assert!(!any.covers("01/09520123456788"));
+        let gtins = PathPattern::parse_canonical("01/0952012*", &parser).unwrap();
+        assert!(!gtins.covers("linktypes/acme"));
+        for bad in ["linktypes/", "linktypes/a/b", "linktypes/a b"] {
+            let err = PathPattern::parse_canonical(bad, &parser).unwrap_err();
+            assert!(err.contains("linktypes/acme"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -47,6 +47,31 @@ fn accepts_a_full_submission_and_canonicalises_link_types() {
     );
 }
 
+/// UNTP writes the default as the bare `dpp` (GS1's spelling) over `untp:dpp` links: the default names the spelling
+/// the links use, so it settles at this level.
+#[test]
+fn a_default_in_another_spelling_of_the_relation_names_the_links_spelling() {
+    let v = run(
+        r#"{"itemDescription":"Pack","defaultLinkType":"dpp","links":[
+        {"linkType":"untp:dpp","href":"https://b.example/d","title":"D"}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let untp = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+    assert_eq!(v.record.default_link_type.as_deref(), Some(untp));
+    assert!(settles_alone(&v.record));
+    let v = run(
+        r#"{"itemDescription":"Pack","defaultLinkType":"dpp","links":[
+        {"linkType":"untp:dpp","href":"https://b.example/d","title":"D"},
+        {"linkType":"gs1:dpp","href":"https://b.example/g","title":"G"}]}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        v.record.default_link_type.as_deref(),
+        Some("https://gs1.org/voc/dpp"),
+        "the exact spelling first"
+    );
+}
+
 #[test]
 fn names_each_bad_field() {
     let body = r#"{"itemDescription":"x","links":[

@@ -54,7 +54,22 @@ pub fn validate(
         .collect();
     find_duplicates(&links, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
-        Some(def) => Some(def.uri.clone()),
+        // `dpp` (GS1's) naming the relation of this anchor's `untp:dpp` links: stored as the spelling its links use.
+        Some(def) => Some(
+            links
+                .iter()
+                .map(|l| l.link_type.as_str())
+                .find(|&stored| stored == def.uri)
+                .or_else(|| {
+                    let relation = vocab.relation(&def.uri);
+                    links
+                        .iter()
+                        .map(|l| l.link_type.as_str())
+                        .find(|stored| relation.matches(stored))
+                })
+                .unwrap_or(&def.uri)
+                .to_string(),
+        ),
         None => {
             let msg = format!("unknown link type {t:?}; see /voc?show=linktypes");
             errors.push(FieldError::unknown("defaultLinkType", msg));
@@ -91,7 +106,10 @@ pub(super) fn validate_link(
             errors.push(FieldError::new(field("linkType"), msg));
             String::new()
         }
-        Some(def) if !scheme.allows_vocabulary(def.prefix()) => {
+        Some(def)
+            if vocab.is_file_vocabulary(def.prefix())
+                && !scheme.allows_vocabulary(def.prefix()) =>
+        {
             let msg = format!(
                 "{} identifiers take link types from {}; {} is not one of them",
                 scheme.title,

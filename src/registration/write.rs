@@ -26,7 +26,7 @@ pub enum Written {
 /// Where a write goes and what may be stored there.
 pub struct Target<'a> {
     pub store: &'a dyn AnchorStore,
-    pub vocabulary: &'a Vocabulary,
+    pub vocabulary: std::sync::Arc<Vocabulary>,
     pub limits: &'a Limits,
     pub key: &'a Identifier,
 }
@@ -106,7 +106,7 @@ fn to_store(
         .map_err(|e| WriteError::Invalid(vec![e]))?;
     validate(
         Submission::of(&record),
-        target.vocabulary,
+        &target.vocabulary,
         target.key.scheme(),
         target.limits,
     )

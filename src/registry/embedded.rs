@@ -26,6 +26,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SCHEMES: TableDefinition<&str, &str> = TableDefinition::new("schemes");
 /// API keys created with `idr keys`: name → key record (hash, scopes, expiry, revocation).
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys");
+/// Link-type vocabularies registered at run time: prefix → vocabulary JSON.
+const LINK_TYPES: TableDefinition<&str, &str> = TableDefinition::new("linktypes");
 /// The last deleted record of each anchor (deletes are soft): what `restore` brings back.
 const DELETED: TableDefinition<&str, &[u8]> = TableDefinition::new("deleted");
 /// The audit trail: (primary key, sequence number) → entry (JSON, without its cursor). The sequence is global
@@ -688,6 +690,30 @@ impl DocumentStore for EmbeddedStore {
 
     async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.documents(KEYS)
+    }
+
+    async fn put_link_types(&self, prefix: &str, definition: &str) -> Result<(), StoreError> {
+        self.put_document(LINK_TYPES, prefix, definition).await
+    }
+
+    async fn link_types(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents(LINK_TYPES)
+    }
+
+    async fn delete_link_types(&self, prefix: &str) -> Result<bool, StoreError> {
+        let (this, prefix) = (self.clone(), prefix.to_string());
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let removed = txn
+                .open_table(LINK_TYPES)
+                .map_err(unavailable)?
+                .remove(prefix.as_str())
+                .map_err(unavailable)?
+                .is_some();
+            this.commit(txn)?;
+            Ok(removed)
+        })
+        .await
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cache;
 pub mod embedded;
+pub mod feed;
 pub mod format;
 pub mod record;
 pub mod redis;
@@ -254,7 +255,21 @@ pub trait DocumentStore: Send + Sync + 'static {
 
     /// Every stored API key record, as `(name, record)`.
     async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Stores a link-type vocabulary registered at run time (its JSON), replacing one of the same prefix, and tells
+    /// the other replicas (a store shared between them publishes [`LINK_TYPES_CHANGED`] on its invalidation feed).
+    async fn put_link_types(&self, prefix: &str, definition: &str) -> Result<(), StoreError>;
+
+    /// Every link-type vocabulary registered at run time, as `(prefix, definition)`.
+    async fn link_types(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Removes a run-time link-type vocabulary (and tells the other replicas); `false` when there was none.
+    async fn delete_link_types(&self, prefix: &str) -> Result<bool, StoreError>;
 }
+
+/// What a shared store publishes on its invalidation feed when a run-time link-type vocabulary changed. No canonical
+/// path starts with `:`, so a record cache that hears it forgets nothing it holds.
+pub const LINK_TYPES_CHANGED: &str = ":linktypes";
 
 /// What replicas sharing a store agree on through it: the first start, one-time values, whether the store answers,
 /// and the feed of other writers' changes. No defaults: each is a decision a store must make.
@@ -302,9 +317,16 @@ impl Registry {
         }
     }
 
-    /// The same registry with the record cache in front of its anchors, fed the coordination's invalidations.
+    /// The same registry with the record cache in front of its anchors, fed the coordination's invalidations; its
+    /// coordination shares that one feed subscription with later listeners.
     pub fn cached(self, settings: &crate::config::CacheSettings) -> Registry {
-        let anchors = cache::CachedStore::wrap(self.anchors, self.coordination.as_ref(), settings);
-        Registry { anchors, ..self }
+        // One feed subscription for the cache and any later listener (`Coordination::subscribe` on the result).
+        let feed: Arc<dyn Coordination> = Arc::new(feed::SharedFeed::new(self.coordination));
+        let anchors = cache::CachedStore::wrap(self.anchors, feed.as_ref(), settings);
+        Registry {
+            anchors,
+            coordination: feed,
+            ..self
+        }
     }
 }

@@ -18,6 +18,7 @@ mod gs1_properties;
 mod hardening;
 mod html_view;
 mod keys;
+mod linktypes;
 mod malformed;
 mod management;
 mod migration;

@@ -781,6 +781,7 @@ const ACL: &[&str] = &[
     "+set",
     "+del",
     "+hset",
+    "+hdel",
     "+hgetall",
     "+lrange",
     "+rpush",

@@ -105,6 +105,7 @@ contract! {
         old_audit_entries_are_trimmed_in_bounded_steps,
         the_audit_export_holds_every_entry_per_partition_in_order,
         a_document_replaces_the_one_of_the_same_name,
+        a_link_type_vocabulary_is_stored_replaced_and_deleted,
         the_first_start_is_claimed_once,
         a_nonce_is_claimed_once_until_it_expires,
         a_reachable_store_is_ready,
@@ -921,6 +922,72 @@ async fn a_document_replaces_the_one_of_the_same_name(registry: &Registry) {
     assert!(
         registry.anchors.is_empty().await.unwrap(),
         "documents are not anchors"
+    );
+}
+
+async fn a_link_type_vocabulary_is_stored_replaced_and_deleted(registry: &Registry) {
+    let documents = registry.documents.as_ref();
+    assert!(documents.link_types().await.unwrap().is_empty());
+    documents
+        .put_link_types("acme", r#"{"v":1}"#)
+        .await
+        .unwrap();
+    documents
+        .put_link_types("beta", r#"{"v":"b"}"#)
+        .await
+        .unwrap();
+    documents
+        .put_link_types("acme", r#"{"v":2}"#)
+        .await
+        .unwrap();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let mut stored = documents.link_types().await.unwrap();
+    stored.sort();
+    assert_eq!(
+        stored,
+        [pair("acme", r#"{"v":2}"#), pair("beta", r#"{"v":"b"}"#)]
+    );
+    assert!(
+        documents.schemes().await.unwrap().is_empty(),
+        "each kind apart"
+    );
+    assert!(documents.delete_link_types("acme").await.unwrap());
+    assert!(
+        !documents.delete_link_types("acme").await.unwrap(),
+        "already gone"
+    );
+    assert!(!documents.delete_link_types("never").await.unwrap());
+    assert_eq!(
+        documents.link_types().await.unwrap(),
+        [pair("beta", r#"{"v":"b"}"#)]
+    );
+}
+
+/// A shared store tells every replica's feed when a run-time vocabulary changes (no canonical path starts with `:`).
+#[tokio::test]
+async fn redis_announces_link_type_changes_on_the_feed() {
+    let subject = redis().await;
+    let recorder = Arc::new(Recorder::default());
+    assert!(subject.registry.coordination.subscribe(recorder.clone()));
+    recorder.wait_for("connected").await;
+    let documents = subject.registry.documents.as_ref();
+    documents.put_link_types("acme", "{}").await.unwrap();
+    recorder
+        .wait_for(&format!("invalidate {}", idr::registry::LINK_TYPES_CHANGED))
+        .await;
+    let before = recorder.events().len();
+    documents.delete_link_types("acme").await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while recorder.events().len() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no announcement of the delete"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        recorder.events()[before],
+        format!("invalidate {}", idr::registry::LINK_TYPES_CHANGED)
     );
 }
 

@@ -276,6 +276,16 @@ impl RedisStore {
         self.wait_for_replicas(&hash, &written).await
     }
 
+    /// Tells every replica's feed that the run-time link-type vocabularies changed.
+    async fn announce_link_types(&self) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(self.channel.as_str())
+            .arg(super::super::LINK_TYPES_CHANGED);
+        let (_, _written): (i64, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
         let mut cmd = redis::cmd("HGETALL");
         cmd.arg(format!("{}:{kind}", self.prefix));
@@ -598,6 +608,26 @@ impl DocumentStore for RedisStore {
 
     async fn api_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.documents("keys").await
+    }
+
+    async fn put_link_types(&self, prefix: &str, definition: &str) -> Result<(), StoreError> {
+        self.put_document("linktypes", prefix, definition).await?;
+        self.announce_link_types().await
+    }
+
+    async fn link_types(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.documents("linktypes").await
+    }
+
+    async fn delete_link_types(&self, prefix: &str) -> Result<bool, StoreError> {
+        let hash = format!("{}:linktypes", self.prefix);
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(&hash).arg(prefix);
+        let (removed, written): (i64, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
+        self.wait_for_replicas(&hash, &written).await?;
+        self.announce_link_types().await?;
+        Ok(removed > 0)
     }
 }
 
