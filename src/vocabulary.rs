@@ -624,6 +624,11 @@ impl Relation<'_> {
     pub fn matches(&self, stored: &str) -> bool {
         self.uri == stored || self.members.iter().any(|&j| self.defs[j].uri == stored)
     }
+
+    /// Every canonical URI of this relation: the one asked for and those declared the same.
+    pub fn uris(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.uri).chain(self.members.iter().map(|&j| self.defs[j].uri.as_str()))
+    }
 }
 
 /// The vocabulary in force, swapped whole when a run-time vocabulary is registered or deleted: readers take a

@@ -47,12 +47,15 @@ impl Caller {
         let roles: Vec<&ContributorRole> = grant.roles_at(path).collect();
         if !roles.is_empty() {
             let mut link_types: Vec<String> = Vec::new();
+            // A role allows a relation in every spelling (`dpp` also allows `untp:dpp` links).
             for spelling in roles.iter().flat_map(|r| r.link_types.iter()) {
                 let uri = vocabulary
                     .lookup(spelling)
                     .map_or_else(|| spelling.clone(), |d| d.uri.clone());
-                if !link_types.contains(&uri) {
-                    link_types.push(uri);
+                for same in vocabulary.relation(&uri).uris() {
+                    if !link_types.iter().any(|t| t == same) {
+                        link_types.push(same.to_owned());
+                    }
                 }
             }
             return Ok(Access::Contributor(Contributor {

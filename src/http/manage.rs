@@ -96,7 +96,7 @@ fn authorised(
     state: &AppState,
 ) -> Result<(AnchorPath, Access), ApiError> {
     let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
-    let access = caller.access(path.key(), &state.vocabulary)?;
+    let access = caller.access(path.key(), &state.vocabulary())?;
     Ok((path, access))
 }
 
