@@ -6,7 +6,9 @@
 pub mod app;
 pub mod auth;
 pub mod bulk;
+pub mod codelist;
 pub mod config;
+pub mod datacheck;
 pub mod did;
 pub mod explain;
 pub mod http;

@@ -43,6 +43,8 @@ pub struct AppState {
     /// Nonces of signed requests and readiness.
     pub coordination: Arc<dyn Coordination>,
     pub vocabulary: Arc<Vocabulary>,
+    /// UNTP's access code lists (`encryptionMethod`, `accessRole`), checked by every write.
+    pub codes: Arc<crate::codelist::AccessCodes>,
     pub auth: Arc<Authenticator>,
     pub settings: Settings,
     /// The size limits of one anchor (`[limits]`), checked by every write.
@@ -95,6 +97,7 @@ impl AppState {
             store: self.store.as_ref(),
             vocabulary: &self.vocabulary,
             limits: &self.limits,
+            codes: &self.codes,
             key,
         }
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access_rules;
 mod audit;
 mod cli;
 mod convert;
