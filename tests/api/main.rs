@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod convert;
 mod did_auth;
+mod did_resolvers;
 mod did_web;
 mod docs;
 mod durability;
