@@ -371,6 +371,64 @@ mod tests {
         assert!(matches!(&problems[..], [AccessProblem::Role(1, _)]));
     }
 
+    use proptest::prelude::*;
+
+    fn method() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            prop::sample::select(vec![
+                "none",
+                "NONE",
+                "AES",
+                "aes-128",
+                "AES-256-GCM",
+                "DES",
+                "",
+                "rot13"
+            ])
+            .prop_map(|m| Some(m.to_string())),
+        ]
+    }
+
+    fn roles() -> impl Strategy<Value = Vec<String>> {
+        let role = prop::sample::select(vec![
+            "anonymous",
+            "untp:accessRole#Customer",
+            "untp:accessRole#customer",
+            "untp:accessRole#Boss",
+            "https://register.example/scope/recycler",
+            "admin",
+            "",
+        ]);
+        prop::collection::vec(role.prop_map(String::from), 0..3)
+    }
+
+    proptest! {
+        /// The rule, stated independently of the code: accepted exactly when the method (if any) is on the list,
+        /// every role is a URI or a UNTP name, and an encrypted method has a role; what is stored is accepted
+        /// again unchanged (a record read back and written again is the same record).
+        #[test]
+        fn accepted_exactly_by_the_rule_and_stable(method in method(), roles in roles()) {
+            let c = codes();
+            let known = |m: &str| ["none", "aes", "aes-128", "aes-256-gcm"].contains(&m.to_ascii_lowercase().as_str());
+            let encrypted = method.as_deref().is_some_and(|m| known(m) && !m.eq_ignore_ascii_case("none"));
+            let role_ok = |r: &String| {
+                r == "anonymous"
+                    || r.eq_ignore_ascii_case("untp:accessRole#Customer")
+                    || r.starts_with("https://")
+            };
+            let expected = method.as_deref().is_none_or(known)
+                && roles.iter().all(role_ok)
+                && (!encrypted || !roles.is_empty());
+            let got = c.check(method.as_deref(), &roles);
+            prop_assert_eq!(got.is_ok(), expected, "{:?} {:?} -> {:?}", method, roles, got);
+            if let Ok(access) = got {
+                let again = c.check(access.encryption_method.as_deref(), &access.access_role).unwrap();
+                prop_assert_eq!(again, access);
+            }
+        }
+    }
+
     #[test]
     fn files_are_checked() {
         let twice = r#"{"encryptionMethod": {"codes": [{"code": "none", "title": "n", "encrypted": false},
