@@ -384,6 +384,69 @@ mod tests {
         assert_eq!(relations, [PIP]);
     }
 
+    use proptest::prelude::*;
+
+    const RELATIONS: [&str; 4] = [
+        PIP,
+        DPP,
+        vocabulary::DEFAULT_LINK,
+        "https://gs1.org/voc/certificationInfo",
+    ];
+
+    /// A target: its relation, language, and whether it is an earlier version.
+    fn target() -> impl Strategy<Value = (usize, bool, bool)> {
+        (0..RELATIONS.len(), any::<bool>(), any::<bool>())
+    }
+
+    fn linkset(contexts: &[Vec<(usize, bool, bool)>]) -> Value {
+        let mut objects = Vec::new();
+        for (i, targets) in contexts.iter().enumerate() {
+            let mut object = serde_json::Map::new();
+            object.insert("anchor".into(), json!(format!("https://r.example/{i}")));
+            for (j, (relation, german, old)) in targets.iter().enumerate() {
+                let mut t = json!({"href": format!("https://t.example/{i}/{j}"), "title": "t",
+                                   "hreflang": [if *german { "de" } else { "en" }]});
+                if *old {
+                    t["rel"] = json!(["predecessor-version"]);
+                }
+                let list = object.entry(RELATIONS[*relation]).or_insert(json!([]));
+                list.as_array_mut().unwrap().push(t);
+            }
+            objects.push(Value::Object(object));
+        }
+        json!({"linkset": objects})
+    }
+
+    proptest! {
+        /// For a link type: a current target of that type from the first context that has one, in the language
+        /// asked for when that context has it; none when no context has a current target of the type.
+        #[test]
+        fn a_type_gets_its_first_contexts_best_current_target(
+            contexts in prop::collection::vec(prop::collection::vec(target(), 0..5), 1..4),
+            wanted in 0..RELATIONS.len(),
+            german in any::<bool>(),
+        ) {
+            let vocab = Vocabulary::embedded();
+            let json = linkset(&contexts);
+            let remote = RemoteLinkset { contexts: check(&json, &vocab).unwrap(), json };
+            let language = if german { "de" } else { "en" };
+            let preferences = Preferences::new(Some(language), None, None);
+            let chosen = choose(&remote, Some(RELATIONS[wanted]), &preferences, &vocab);
+            let current = |c: &Vec<(usize, bool, bool)>| -> Vec<(usize, bool)> {
+                c.iter().enumerate().filter(|(_, t)| t.0 == wanted && !t.2).map(|(j, t)| (j, t.1)).collect()
+            };
+            let first = contexts.iter().enumerate().find(|(_, c)| !current(c).is_empty());
+            match first {
+                None => prop_assert!(chosen.is_none()),
+                Some((i, c)) => {
+                    let candidates = current(c);
+                    let best = candidates.iter().find(|(_, g)| *g == german).unwrap_or(&candidates[0]);
+                    prop_assert_eq!(chosen.map(|l| l.href.clone()), Some(format!("https://t.example/{i}/{}", best.0)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn what_is_not_a_linkset_is_named() {
         let vocab = Vocabulary::embedded();

@@ -64,10 +64,12 @@ pub async fn resolve(
         }
         None => None,
     };
-    let own = || services::select(&links, &selector, &preferences, &state.vocabulary);
-    let mut response = match (delegated, resolver_service) {
-        (Some(response), _) => response,
-        (None, service) => match (own(), service) {
+    let mut response = match delegated {
+        Some(response) => response,
+        None => match (
+            services::select(&links, &selector, &preferences, &state.vocabulary),
+            resolver_service,
+        ) {
             (Selection::Redirect(link), _) => redirect(forward_query(&link.href, raw_query)),
             // A plain scan the linkset has no default for: the resolver's linkset URL.
             (Selection::Linkset | Selection::NoMatch(_), Some(service))
