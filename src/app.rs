@@ -2,6 +2,7 @@
 
 use crate::auth::Authenticator;
 use crate::bulk;
+use crate::codelist::{AccessCodes, CodeListError};
 use crate::config::{ConfigError, Settings, redact_url};
 use crate::did::DidResolver;
 use crate::http::{self, AppState};
@@ -33,6 +34,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vocabulary(#[from] VocabularyError),
+    #[error(transparent)]
+    CodeList(#[from] CodeListError),
     #[error("identifier scheme {0}")]
     Scheme(#[from] SchemeLoadError),
     #[error("cannot listen on {addr}: {source}")]
@@ -85,6 +88,7 @@ fn root_stem(settings: &Settings) -> Option<String> {
 pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>), StartupError> {
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
+    load_codes(settings)?;
     Authenticator::from_settings(settings, &parser)?;
     contributor_link_types(settings, &vocabulary)?;
     delegations(settings, &parser, &vocabulary)?;
@@ -237,6 +241,11 @@ impl InvalidationSink for LinkTypeFeed {
     fn disconnected(&self) {}
 }
 
+/// UNTP's access code lists from `{config_dir}/codelists` (or the shipped ones).
+pub fn load_codes(settings: &Settings) -> Result<AccessCodes, StartupError> {
+    Ok(AccessCodes::load(&settings.config_dir().join("codelists"))?)
+}
+
 pub fn delegations(
     settings: &Settings,
     parser: &Parser,
@@ -265,6 +274,7 @@ impl Application {
         // Configuration errors first, before anything is opened.
         let (vocabulary, parser) = check_config(&settings)?;
         let delegations = delegations(&settings, &parser, &vocabulary)?;
+        let codes = Arc::new(load_codes(&settings)?);
         // The one client every fetch goes through (see `outbound`).
         let outbound = match fetches(&settings) {
             true => Some(Arc::new(Outbound::new(&settings.outbound)?)),
@@ -304,7 +314,7 @@ impl Application {
             vocabularies.clone(),
         ));
         if settings.resolver.load_demo {
-            load_demo_once(&registry, &vocabulary, &parser, &settings).await?;
+            load_demo_once(&registry, &vocabulary, &parser, &codes, &settings).await?;
         }
         if let Some(retain) = settings.audit.retention() {
             tracing::info!(
@@ -350,6 +360,7 @@ impl Application {
             documents,
             coordination,
             vocabularies,
+            codes,
             auth,
             limits: Limits::from_settings(&settings),
             parser,
@@ -586,6 +597,7 @@ async fn load_demo_once(
     registry: &Registry,
     vocabulary: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
+    codes: &Arc<AccessCodes>,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     let first_start = match registry.coordination.claim_first_start().await {
@@ -598,7 +610,7 @@ async fn load_demo_once(
     };
     let store = registry.anchors.as_ref();
     if first_start && store.is_empty().await? {
-        load_demo(store, vocabulary, parser, settings).await?;
+        load_demo(store, vocabulary, parser, codes, settings).await?;
     }
     Ok(())
 }
@@ -608,6 +620,7 @@ async fn load_demo(
     store: &dyn AnchorStore,
     vocabulary: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
+    codes: &Arc<AccessCodes>,
     settings: &Settings,
 ) -> Result<(), StartupError> {
     const SHIPPED: &str = include_str!("../resolver-config/demo/demo.ndjson");
@@ -636,6 +649,7 @@ async fn load_demo(
             vocabulary,
             parser,
             &limits,
+            codes,
             text.as_bytes(),
             "demo data",
         )

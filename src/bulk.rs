@@ -6,6 +6,7 @@
 //! full batches go to a writer that stores them while later lines are parsed. The outcome is that of reading the
 //! file one line at a time and storing each batch before reading on.
 
+use crate::codelist::AccessCodes;
 use crate::identifier::{Identifier, Parser};
 use crate::limits::Limits;
 use crate::registration::{self, Ancestor, Fallback, FieldError};
@@ -46,11 +47,18 @@ pub async fn import(
     vocab: &Arc<Vocabulary>,
     parser: &Arc<Parser>,
     limits: &Limits,
+    codes: &Arc<AccessCodes>,
     input: impl BufRead,
     who: &str,
 ) -> Result<ImportReport, BulkError> {
     let (to_writer, from_reader) = mpsc::channel(QUEUED);
-    let lines = ParsedLines::new(input, vocab.clone(), parser.clone(), *limits);
+    let checks = Checks {
+        vocab: vocab.clone(),
+        parser: parser.clone(),
+        limits: *limits,
+        codes: codes.clone(),
+    };
+    let lines = ParsedLines::new(input, checks);
     let (read, written) = tokio::join!(
         read_all(store, lines, Writer(to_writer)),
         write_all(store, who, from_reader),
@@ -240,11 +248,18 @@ async fn write_all(
 type ParsedLine = (usize, Result<Line, FieldError>);
 
 /// Lines parsed and validated ahead on the blocking pool, handed back in input order, a chunk at a time.
-struct ParsedLines<R> {
-    input: std::iter::Enumerate<std::io::Lines<R>>,
+/// What every line is checked against.
+#[derive(Clone)]
+struct Checks {
     vocab: Arc<Vocabulary>,
     parser: Arc<Parser>,
     limits: Limits,
+    codes: Arc<AccessCodes>,
+}
+
+struct ParsedLines<R> {
+    input: std::iter::Enumerate<std::io::Lines<R>>,
+    checks: Checks,
     running: VecDeque<JoinHandle<Vec<ParsedLine>>>,
     /// Chunks parsed at once: one per core and one more, so a core that finishes early finds work.
     ahead: usize,
@@ -255,13 +270,11 @@ struct ParsedLines<R> {
 }
 
 impl<R: BufRead> ParsedLines<R> {
-    fn new(input: R, vocab: Arc<Vocabulary>, parser: Arc<Parser>, limits: Limits) -> Self {
+    fn new(input: R, checks: Checks) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         ParsedLines {
             input: input.lines().enumerate(),
-            vocab,
-            parser,
-            limits,
+            checks,
             running: VecDeque::new(),
             ahead: cores + 1,
             ended: false,
@@ -305,11 +318,14 @@ impl<R: BufRead> ParsedLines<R> {
         if chunk.is_empty() {
             return;
         }
-        let (vocab, parser, limits) = (self.vocab.clone(), self.parser.clone(), self.limits);
+        let c = self.checks.clone();
         self.running.push_back(tokio::task::spawn_blocking(move || {
             chunk
                 .into_iter()
-                .map(|(number, line)| (number, prepare(&vocab, &parser, &limits, &line)))
+                .map(|(number, line)| {
+                    let prepared = prepare(&c.vocab, &c.parser, &c.limits, &c.codes, &line);
+                    (number, prepared)
+                })
                 .collect()
         }));
     }
@@ -425,9 +441,10 @@ pub fn check_line(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
+    codes: &AccessCodes,
     line: &str,
 ) -> Result<(), FieldError> {
-    import_line(vocab, parser, limits, line).map(|_| ())
+    import_line(vocab, parser, limits, codes, line).map(|_| ())
 }
 
 /// `import_line`, with all that can be done before settling (on whichever core parses the line): the record
@@ -436,9 +453,10 @@ fn prepare(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
+    codes: &AccessCodes,
     line: &str,
 ) -> Result<Line, FieldError> {
-    let (key, record) = import_line(vocab, parser, limits, line)?;
+    let (key, record) = import_line(vocab, parser, limits, codes, line)?;
     let payload = Payload::of(&record);
     let path = key.canonical_path().to_string();
     let settle = if registration::settles_alone(&record) {
@@ -458,14 +476,15 @@ fn import_line(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
+    codes: &AccessCodes,
     line: &str,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
     match registration::parse_line(line) {
         Some((identifier, submission)) => {
             let key = parse_identifier(parser, &identifier)?;
-            validate(vocab, limits, key, submission)
+            validate(vocab, limits, codes, key, submission)
         }
-        None => import_line_via_value(vocab, parser, limits, line),
+        None => import_line_via_value(vocab, parser, limits, codes, line),
     }
 }
 
@@ -475,6 +494,7 @@ fn import_line_via_value(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
+    codes: &AccessCodes,
     line: &str,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
     let mut value: Value = serde_json::from_str(line)
@@ -490,7 +510,7 @@ fn import_line_via_value(
     };
     let key = parse_identifier(parser, &identifier)?;
     let submission = registration::parse_value(value)?;
-    validate(vocab, limits, key, submission)
+    validate(vocab, limits, codes, key, submission)
 }
 
 fn parse_identifier(parser: &Parser, identifier: &str) -> Result<Identifier, FieldError> {
@@ -502,10 +522,11 @@ fn parse_identifier(parser: &Parser, identifier: &str) -> Result<Identifier, Fie
 fn validate(
     vocab: &Vocabulary,
     limits: &Limits,
+    codes: &AccessCodes,
     key: Identifier,
     submission: registration::Submission,
 ) -> Result<(Identifier, AnchorRecord), FieldError> {
-    let validated = registration::validate(submission, vocab, key.scheme(), limits)
+    let validated = registration::validate(submission, vocab, key.scheme(), limits, codes)
         .map_err(|mut errors| errors.remove(0))?;
     // The file is authoritative, as after an export: a line replaces what is stored, in the shape every write
     // stores (each variant's history after it, each target once).
@@ -589,6 +610,7 @@ not json
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
             &Limits::default(),
+            &Arc::new(AccessCodes::embedded()),
             input.as_bytes(),
             "test",
         )
@@ -624,6 +646,7 @@ not json
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
             &Limits::default(),
+            &Arc::new(AccessCodes::embedded()),
             input.as_bytes(),
             "test",
         )
@@ -660,6 +683,7 @@ not json
             &Arc::new(Vocabulary::embedded()),
             &Arc::new(Parser::embedded().unwrap()),
             &Limits::default(),
+            &Arc::new(AccessCodes::embedded()),
             input.as_bytes(),
             "test",
         )
@@ -688,6 +712,7 @@ not json
                     vocab,
                     parser,
                     &Limits::default(),
+                    &Arc::new(AccessCodes::embedded()),
                     bytes.as_slice(),
                     "t",
                 )
@@ -721,6 +746,7 @@ not json
     #[test]
     fn reading_a_line_directly_answers_as_through_a_json_value() {
         let (vocab, parser) = setup();
+        let codes = AccessCodes::embedded();
         let link = r#"{"linkType":"gs1:pip","href":"https://a.example/p","title":"P","type":"text/html","hreflang":["en"]}"#;
         let direct = [
             format!(
@@ -772,8 +798,8 @@ not json
         }
         for line in direct.iter().chain(&via_value_only) {
             assert_eq!(
-                import_line(&vocab, &parser, &Limits::default(), line),
-                import_line_via_value(&vocab, &parser, &Limits::default(), line),
+                import_line(&vocab, &parser, &Limits::default(), &codes, line),
+                import_line_via_value(&vocab, &parser, &Limits::default(), &codes, line),
                 "{line}"
             );
         }
@@ -833,6 +859,7 @@ not json
             &vocab,
             &parser,
             &Limits::default(),
+            &Arc::new(AccessCodes::embedded()),
             input.as_bytes(),
             "test",
         )

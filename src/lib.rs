@@ -6,8 +6,10 @@
 pub mod app;
 pub mod auth;
 pub mod bulk;
+pub mod codelist;
 pub mod config;
 pub mod contribution;
+pub mod datacheck;
 pub mod did;
 pub mod explain;
 pub mod http;

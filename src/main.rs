@@ -96,6 +96,16 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Check every stored record against the rules a write checks today (link types, limits, UNTP's access rules:
+    /// `encryptionMethod` from UNTP's code list, an encrypted target names its `accessRole`). Read-only: prints one
+    /// line per broken rule (identifier, field, link target, rule) and exits 1 when it found any. With the embedded
+    /// store, stop the server first (it holds the file).
+    #[command(after_help = "Examples:\n  idr check-data --data-dir ./data\n  \
+                            idr check-data --redis-url redis://127.0.0.1:6379")]
+    CheckData {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Create, list and revoke API keys (stored in the link store; secrets are shown once and never stored).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -291,6 +301,7 @@ fn main() -> ExitCode {
             } => import(common.overrides(), format, file).await,
             Command::Export { common } => export(common.overrides()).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
+            Command::CheckData { common } => check_data(common.overrides()).await,
             Command::Resolve {
                 common,
                 uri,
@@ -331,11 +342,21 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
     let (vocabulary, parser) = app::check_config(&settings)?;
+    let codes = Arc::new(app::load_codes(&settings)?);
     let store = app::open_store(&settings).await?;
     // Link types issuers registered at run time are as usable here as in the API.
     let vocabulary = Arc::new(vocabulary.with_stored(&store.documents.link_types().await?));
     if format != Format::Native {
-        return import_peer(&settings, &store, &vocabulary, &parser, format, &file).await;
+        return import_peer(
+            &settings,
+            &store,
+            &vocabulary,
+            &parser,
+            &codes,
+            format,
+            &file,
+        )
+        .await;
     }
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let report = bulk::import(
@@ -343,6 +364,7 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
         &vocabulary,
         &parser,
         &Limits::from_settings(&settings),
+        &codes,
         BufReader::new(input),
         CLI_WRITER,
     )
@@ -368,6 +390,7 @@ async fn import_peer(
     store: &idr::registry::Registry,
     vocabulary: &Arc<idr::vocabulary::Vocabulary>,
     parser: &Arc<idr::identifier::Parser>,
+    codes: &Arc<idr::codelist::AccessCodes>,
     format: Format,
     file: &std::path::Path,
 ) -> Result<ExitCode> {
@@ -377,7 +400,7 @@ async fn import_peer(
     let mut errors = converted.errors;
     let lines: Vec<String> = converted.lines.iter().map(|(_, l)| l.to_string()).collect();
     for ((at, _), line) in converted.lines.iter().zip(&lines) {
-        if let Err(e) = bulk::check_line(vocabulary, parser, &limits, line) {
+        if let Err(e) = bulk::check_line(vocabulary, parser, &limits, codes, line) {
             errors.push((at.clone(), format!("{}: {}", e.field, e.message)));
         }
     }
@@ -396,6 +419,7 @@ async fn import_peer(
         vocabulary,
         parser,
         &limits,
+        codes,
         lines.join("\n").as_bytes(),
         CLI_WRITER,
     )
@@ -483,6 +507,43 @@ async fn resolve(
     };
     print!("{}", idr::explain::explain(&cx, &request).await?);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn check_data(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    let (vocabulary, parser) = app::check_config(&settings)?;
+    let codes = app::load_codes(&settings)?;
+    let store = app::open_existing_store(&settings).await?;
+    let limits = Limits::from_settings(&settings);
+    let rules = idr::datacheck::Rules {
+        vocabulary: &vocabulary,
+        parser: &parser,
+        limits: &limits,
+        codes: &codes,
+    };
+    let (findings, count) = idr::datacheck::check(store.anchors.as_ref(), &rules).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    for f in &findings {
+        let link = f
+            .href
+            .as_deref()
+            .map_or(String::new(), |h| format!(" ({h})"));
+        writeln!(out, "{}: {}{link}: {}", f.identifier, f.field, f.message)?;
+    }
+    out.flush()?;
+    let identifiers: std::collections::HashSet<&str> =
+        findings.iter().map(|f| f.identifier.as_str()).collect();
+    eprintln!(
+        "checked {count} anchors: {} rules broken in {} anchors",
+        findings.len(),
+        identifiers.len()
+    );
+    Ok(if findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn check_config(overrides: Overrides) -> Result<ExitCode> {

@@ -2,6 +2,7 @@
 //! or a redirect (`services`), and building DID documents for identifiers registered here (`hosting`).
 
 pub mod hosting;
+pub mod linksets;
 pub mod resolver;
 pub mod services;
 
@@ -42,6 +43,17 @@ pub enum DidError {
     TooLarge { url: String, limit: usize },
     #[error("{url} is not a DID document: {reason}")]
     BadDocument { url: String, reason: String },
+    #[error("the linkset of {did}'s resolver service could not be fetched")]
+    LinksetUnreachable { did: String },
+    #[error("fetching the linkset of {did}'s resolver service took longer than {ms} ms")]
+    LinksetTimeout { did: String, ms: u64 },
+    #[error(
+        "the linkset of {did}'s resolver service is not fetched now: too many fetches from its host; retry in {seconds} s"
+    )]
+    LinksetBusy { did: String, seconds: u64 },
+    /// `detail` names the resolver's URL (the DID document's choice) and what was wrong with its answer.
+    #[error("{did}'s resolver service {detail}")]
+    BadLinkset { did: String, detail: String },
     #[error("the DID document at {url} has id \"{found}\", not the DID resolved (\"{did}\")")]
     IdMismatch {
         url: String,

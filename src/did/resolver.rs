@@ -46,6 +46,8 @@ struct Fetched {
 type Slot = Arc<OnceCell<Fetched>>;
 
 pub struct DidResolver {
+    /// The linksets DID documents name as their resolvers (`did::linksets`), fetched with the same bounds.
+    linksets: super::linksets::Linksets,
     outbound: Arc<Outbound>,
     cache: moka::sync::Cache<String, Slot>,
     timeout: Duration,
@@ -69,6 +71,7 @@ impl DidResolver {
             .expire_after(SlotExpiry { pending })
             .build();
         DidResolver {
+            linksets: super::linksets::Linksets::new(settings, outbound.clone()),
             outbound,
             cache,
             timeout,
@@ -103,6 +106,16 @@ impl DidResolver {
             }
         }
         fetched.outcome.clone()
+    }
+
+    /// The linkset at `url`, which the document of `did` names as its resolver (see `did::linksets`).
+    pub async fn linkset(
+        &self,
+        did: &DidWeb,
+        url: &str,
+        vocab: &crate::vocabulary::Vocabulary,
+    ) -> Result<Arc<super::linksets::RemoteLinkset>, DidError> {
+        self.linksets.get(did, url, vocab).await
     }
 
     async fn fetch(&self, did: &DidWeb) -> Fetched {

@@ -124,7 +124,9 @@ fn target(endpoint: &Endpoint) -> Option<Link> {
     }
 }
 
-fn object_target(map: &Map<String, Value>) -> Option<Link> {
+/// A link from a target object (`href`, `title`, `type`, `hreflang` and the UNTP members); also reads the targets
+/// of a fetched linkset (`did::linksets`).
+pub(crate) fn object_target(map: &Map<String, Value>) -> Option<Link> {
     let href = http_url(map.get("href")?.as_str()?)?;
     let text = |name: &str| {
         map.get(name)

@@ -6,6 +6,7 @@ use super::guard::preflight;
 use super::problem::ApiError;
 use super::views::LINKSET_JSON;
 use crate::did::DidError;
+use crate::did::linksets;
 use crate::did::services::{self, Selection, Selector};
 use crate::identifier::did_web::{DidWeb, DidWebError};
 use crate::negotiate::{self, Preferences};
@@ -50,26 +51,82 @@ pub async fn resolve(
     let anchor = format!("{}/{}", state.origin(&req), did.as_str());
     let linkset_link =
         format!("<{anchor}?linkType=linkset>; rel=\"linkset\"; type=\"{LINKSET_JSON}\"");
-    let mut response = match services::select(&links, &selector, &preferences, &state.vocabulary())
-    {
-        Selection::Redirect(link) => {
-            let mut r = HttpResponse::TemporaryRedirect();
-            r.insert_header((header::LOCATION, forward_query(&link.href, raw_query)));
-            r.finish()
+    // `service=` names one of the document's own services, resolver or not.
+    let resolver_service = linksets::resolver_service(&links, &state.vocabulary())
+        .filter(|_| selector.service.is_none())
+        .map(|s| &s.link);
+    let delegated = match resolver_service {
+        Some(service) => {
+            let remote = resolver
+                .linkset(&did, &service.href, &state.vocabulary())
+                .await?;
+            from_resolver(&remote, &selector, &preferences, &state, raw_query)
         }
-        Selection::Linkset => {
-            let body = services::linkset(&anchor, did.as_str(), &links);
+        None => None,
+    };
+    let mut response = match delegated {
+        Some(response) => response,
+        None => match (
+            services::select(&links, &selector, &preferences, &state.vocabulary()),
+            resolver_service,
+        ) {
+            (Selection::Redirect(link), _) => redirect(forward_query(&link.href, raw_query)),
+            // A plain scan the linkset has no default for: the resolver's linkset URL.
+            (Selection::Linkset | Selection::NoMatch(_), Some(service))
+                if !selector.linkset && selector.relation.is_none() =>
+            {
+                redirect(service.href.clone())
+            }
+            (Selection::Linkset, _) => {
+                let body = services::linkset(&anchor, did.as_str(), &links);
+                HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, LINKSET_JSON))
+                    .insert_header(("X-Robots-Tag", "noindex"))
+                    .body(body.to_string())
+            }
+            (Selection::NoMatch(wanted), _) => {
+                return Err(ApiError::NotFound(format!(
+                    "the DID document of {did} has no {wanted}"
+                )));
+            }
+        },
+    };
+    finish(&mut response, &linkset_link);
+    Ok(response)
+}
+
+/// The answer from the linkset a DID's resolver service publishes (GS1's negotiation): the linkset itself when one
+/// is wanted; for a link type, a `307` to that type's best target; with none, a `307` to the default link (or the
+/// `untp:dpp` link). `None`: the linkset has nothing of the type asked for, or no default, so
+/// the document's own services answer (and, for a plain scan, the resolver's linkset URL after them).
+fn from_resolver(
+    remote: &linksets::RemoteLinkset,
+    selector: &Selector,
+    preferences: &Preferences,
+    state: &AppState,
+    raw_query: &str,
+) -> Option<HttpResponse> {
+    if selector.linkset {
+        return Some(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, LINKSET_JSON))
                 .insert_header(("X-Robots-Tag", "noindex"))
-                .body(body.to_string())
-        }
-        Selection::NoMatch(wanted) => {
-            return Err(ApiError::NotFound(format!(
-                "the DID document of {did} has no {wanted}"
-            )));
-        }
-    };
+                .body(remote.json.to_string()),
+        );
+    }
+    let relation = selector.relation.as_deref();
+    linksets::choose(remote, relation, preferences, &state.vocabulary())
+        .map(|link| redirect(forward_query(&link.href, raw_query)))
+}
+
+fn redirect(location: String) -> HttpResponse {
+    HttpResponse::TemporaryRedirect()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The headers every did:web answer carries.
+fn finish(response: &mut HttpResponse, linkset_link: &str) {
     let headers = response.headers_mut();
     headers.insert(
         header::VARY,
@@ -79,10 +136,9 @@ pub async fn resolve(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    if let Ok(value) = header::HeaderValue::from_str(&linkset_link) {
+    if let Ok(value) = header::HeaderValue::from_str(linkset_link) {
         headers.insert(header::LINK, value);
     }
-    Ok(response)
 }
 
 /// `GET /{identifier}/did.json`: a DID document for an identifier registered here, so that

@@ -186,9 +186,14 @@ pub(super) async fn put(
             )]));
         }
     }
-    let validated =
-        registration::validate(submission, &state.vocabulary(), key.scheme(), &state.limits)
-            .map_err(ApiError::Invalid)?;
+    let validated = registration::validate(
+        submission,
+        &state.vocabulary(),
+        key.scheme(),
+        &state.limits,
+        &state.codes,
+    )
+    .map_err(ApiError::Invalid)?;
     let record = validated.record;
     let written = registration::write(state.write_target(key), asked, who, |previous| {
         let record = record.clone();

@@ -45,6 +45,8 @@ pub struct AppState {
     pub coordination: Arc<dyn Coordination>,
     /// The link-type vocabulary in force (swapped when an issuer registers or deletes one).
     pub vocabularies: Arc<Vocabularies>,
+    /// UNTP's access code lists (`encryptionMethod`, `accessRole`), checked by every write.
+    pub codes: Arc<crate::codelist::AccessCodes>,
     pub auth: Arc<Authenticator>,
     pub settings: Settings,
     /// The size limits of one anchor (`[limits]`), checked by every write.
@@ -102,6 +104,7 @@ impl AppState {
             store: self.store.as_ref(),
             vocabulary: self.vocabulary(),
             limits: &self.limits,
+            codes: &self.codes,
             key,
         }
     }

@@ -121,8 +121,12 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "Too many requests",
             ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
-            ApiError::Did(DidError::Timeout { .. }) => "Gateway timeout",
-            ApiError::Did(DidError::Busy { .. }) => "Service unavailable",
+            ApiError::Did(DidError::Timeout { .. } | DidError::LinksetTimeout { .. }) => {
+                "Gateway timeout"
+            }
+            ApiError::Did(DidError::Busy { .. } | DidError::LinksetBusy { .. }) => {
+                "Service unavailable"
+            }
             ApiError::Did(_) => "Bad gateway",
             ApiError::Qr(QrError::Encode(_)) => "Internal server error",
             ApiError::Qr(_) => "Bad request",
@@ -230,8 +234,12 @@ impl ResponseError for ApiError {
             // A bad DID is the client's fault; anything the DID's host did wrong is an upstream failure.
             ApiError::Did(DidError::Syntax(_)) => StatusCode::BAD_REQUEST,
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            ApiError::Did(DidError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Did(DidError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Did(DidError::Timeout { .. } | DidError::LinksetTimeout { .. }) => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            ApiError::Did(DidError::Busy { .. } | DidError::LinksetBusy { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Did(_) => StatusCode::BAD_GATEWAY,
             // Encoding into a buffer we own fails only on a bug; everything else is the request's options.
             ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -288,7 +296,9 @@ impl ResponseError for ApiError {
             ApiError::Store(StoreError::Unavailable(_) | StoreError::Uncertain(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
-            ApiError::Did(DidError::Busy { seconds, .. }) => {
+            ApiError::Did(
+                DidError::Busy { seconds, .. } | DidError::LinksetBusy { seconds, .. },
+            ) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             ApiError::TooManyRequests(wait) => {

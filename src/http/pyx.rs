@@ -292,9 +292,14 @@ fn validated_links(
     }
     let submission = json!({"itemDescription": key.canonical_path(), "links": links});
     let parsed = registration::parse_value(submission).map_err(|e| ApiError::BadBody(rename(e)))?;
-    let validated =
-        registration::validate(parsed, &state.vocabulary(), key.scheme(), &state.limits)
-            .map_err(|errors| ApiError::Invalid(errors.into_iter().map(rename).collect()))?;
+    let validated = registration::validate(
+        parsed,
+        &state.vocabulary(),
+        key.scheme(),
+        &state.limits,
+        &state.codes,
+    )
+    .map_err(|errors| ApiError::Invalid(errors.into_iter().map(rename).collect()))?;
     Ok(validated.record.links)
 }
 

@@ -63,8 +63,12 @@ pub(super) struct LinkSubmission {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub(super) method: OneOrMany,
+    /// UNTP's encryption method code (`none`, `AES`; also `AES-128`, `AES-256`, …): any but `none` needs an
+    /// `accessRole`. See `resolver-config/codelists/untp-access.json`.
     #[serde(default)]
     pub(super) encryption_method: Option<String>,
+    /// Who the link is for, and for an encrypted target who may obtain its key: URIs, or UNTP's role names
+    /// (`customer` is stored as `untp:accessRole#Customer`).
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub(super) access_role: OneOrMany,

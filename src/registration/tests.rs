@@ -14,6 +14,7 @@ fn run(body: &str) -> Result<Validated, Vec<FieldError>> {
         &Vocabulary::embedded(),
         schemes.gs1().unwrap(),
         &crate::limits::Limits::default(),
+        &crate::codelist::AccessCodes::embedded(),
     )
 }
 
@@ -339,4 +340,44 @@ fn shapes() {
     assert!(is_language_tag("zh-Hant-TW"));
     assert!(!is_language_tag("12"));
     assert!(is_schema_language("en-GB") && !is_schema_language("es-419"));
+}
+
+#[test]
+fn access_rules_name_the_field() {
+    let link = |extra: &str| {
+        format!(
+            r#"{{"itemDescription":"d","links":[{{"linkType":"gs1:pip","href":"https://a.example/p","title":"P"}},
+            {{"linkType":"untp:dte","href":"https://a.example/e","title":"E"{extra}}}]}}"#
+        )
+    };
+    assert_eq!(
+        fields(&link(
+            r#","encryptionMethod":"ROT13","accessRole":["untp:accessRole#Owner"]"#
+        )),
+        ["links[1].encryptionMethod"]
+    );
+    assert_eq!(
+        fields(&link(r#","encryptionMethod":"AES-128""#)),
+        ["links[1].accessRole"]
+    );
+    assert_eq!(
+        fields(&link(r#","accessRole":["untp:accessRole#Owner","boss"]"#)),
+        ["links[1].accessRole[1]"]
+    );
+    // An empty role is named once, by the text check.
+    assert_eq!(
+        fields(&link(r#","encryptionMethod":"AES","accessRole":[""]"#)),
+        ["links[1].accessRole[0]"]
+    );
+    let v = run(&link(
+        r#","encryptionMethod":"aes-256","accessRole":"owner""#,
+    ))
+    .unwrap();
+    assert_eq!(
+        v.record.links[1].encryption_method.as_deref(),
+        Some("AES-256")
+    );
+    assert_eq!(v.record.links[1].access_role, ["untp:accessRole#Owner"]);
+    let v = run(&link(r#","encryptionMethod":"none""#)).unwrap();
+    assert_eq!(v.record.links[1].encryption_method.as_deref(), Some("none"));
 }

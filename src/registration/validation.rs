@@ -2,6 +2,7 @@
 
 use super::FieldError;
 use super::submission::{LinkSubmission, Submission};
+use crate::codelist::{AccessCodes, AccessProblem};
 use crate::identifier::scheme::Scheme;
 use crate::limits::Limits;
 use crate::registry::{AnchorRecord, Link};
@@ -14,12 +15,13 @@ pub struct Validated {
 }
 
 /// Checks a submission for an identifier of `scheme` (which limits the vocabularies its links may use) against
-/// `limits`.
+/// `limits` and UNTP's access code lists (`codes`).
 pub fn validate(
     sub: Submission,
     vocab: &Vocabulary,
     scheme: &Scheme,
     limits: &Limits,
+    codes: &AccessCodes,
 ) -> Result<Validated, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
@@ -46,11 +48,17 @@ pub fn validate(
         );
         errors.push(FieldError::new("links", msg));
     }
+    let rules = Rules {
+        vocab,
+        scheme,
+        limits,
+        codes,
+    };
     let links: Vec<Link> = sub
         .links
         .into_iter()
         .enumerate()
-        .filter_map(|(i, l)| validate_link(i, l, vocab, scheme, limits, &mut errors, &mut warnings))
+        .filter_map(|(i, l)| validate_link(i, l, &rules, &mut errors, &mut warnings))
         .collect();
     find_duplicates(&links, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
@@ -88,15 +96,27 @@ pub fn validate(
     Ok(Validated { record, warnings })
 }
 
+/// What a link is checked against.
+pub(super) struct Rules<'a> {
+    pub(super) vocab: &'a Vocabulary,
+    pub(super) scheme: &'a Scheme,
+    pub(super) limits: &'a Limits,
+    pub(super) codes: &'a AccessCodes,
+}
+
 pub(super) fn validate_link(
     i: usize,
     l: LinkSubmission,
-    vocab: &Vocabulary,
-    scheme: &Scheme,
-    limits: &Limits,
+    rules: &Rules<'_>,
     errors: &mut Vec<FieldError>,
     warnings: &mut Vec<String>,
 ) -> Option<Link> {
+    let Rules {
+        vocab,
+        scheme,
+        limits,
+        codes,
+    } = *rules;
     let field = |name: &str| format!("links[{i}].{name}");
     let before = errors.len();
     let link_type = match vocab.lookup(&l.link_type) {
@@ -173,6 +193,7 @@ pub(super) fn validate_link(
             }
         }
     }
+    let access = check_access(i, &l.encryption_method, &l.access_role.0, codes, errors);
     if let Some(id) = &l.id {
         if !is_link_id(id) {
             errors.push(FieldError::new(
@@ -192,6 +213,7 @@ pub(super) fn validate_link(
     if errors.len() > before {
         return None;
     }
+    let access = access?;
     Some(Link {
         link_type,
         href,
@@ -201,12 +223,39 @@ pub(super) fn validate_link(
         context: l.context.0,
         rel: l.rel.0,
         method: l.method.0,
-        encryption_method: l.encryption_method,
-        access_role: l.access_role.0,
+        encryption_method: access.encryption_method,
+        access_role: access.access_role,
         forwards_query: l.fwqs.unwrap_or(true),
         id: l.id,
         contributor: l.contributor,
     })
+}
+
+/// UNTP's access rule (`codelist::AccessCodes::check`) on link `i`, each problem named by its field:
+/// `links[i].encryptionMethod`, `links[i].accessRole[j]`, or `links[i].accessRole` for a missing role.
+fn check_access(
+    i: usize,
+    encryption_method: &Option<String>,
+    access_role: &[String],
+    codes: &AccessCodes,
+    errors: &mut Vec<FieldError>,
+) -> Option<crate::codelist::Access> {
+    let problems = match codes.check(encryption_method.as_deref(), access_role) {
+        Ok(access) => return Some(access),
+        Err(problems) => problems,
+    };
+    for p in problems {
+        let (field, msg) = match p {
+            AccessProblem::Method(msg) => (format!("links[{i}].encryptionMethod"), msg),
+            AccessProblem::Role(j, msg) => (format!("links[{i}].accessRole[{j}]"), msg),
+            AccessProblem::NoRole(msg) => (format!("links[{i}].accessRole"), msg),
+        };
+        // A value the text checks refused already (empty, too long) is named once.
+        if !errors.iter().any(|e| e.field == field) {
+            errors.push(FieldError::new(field, msg));
+        }
+    }
+    None
 }
 
 /// Two links of one variant with one target, which differ otherwise (a title, a relation): which one is meant is

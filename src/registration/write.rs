@@ -2,6 +2,7 @@
 
 use super::default_link::{Fallback, settle_default};
 use super::{FieldError, Submission, validate};
+use crate::codelist::AccessCodes;
 use crate::identifier::Identifier;
 use crate::limits::Limits;
 use crate::registry::{AnchorRecord, AnchorStore, Precondition, PutOutcome, StoreError};
@@ -28,6 +29,8 @@ pub struct Target<'a> {
     pub store: &'a dyn AnchorStore,
     pub vocabulary: std::sync::Arc<Vocabulary>,
     pub limits: &'a Limits,
+    /// UNTP's access code lists every link is checked against.
+    pub codes: &'a AccessCodes,
     pub key: &'a Identifier,
 }
 
@@ -109,6 +112,7 @@ fn to_store(
         &target.vocabulary,
         target.key.scheme(),
         target.limits,
+        target.codes,
     )
     .map(|v| v.record)
     .map_err(WriteError::Invalid)

@@ -25,6 +25,7 @@ fn every_command_documents_itself_with_examples() {
         "import",
         "export",
         "check-config",
+        "check-data",
         "resolve",
         "healthcheck",
         "hash-secret",

@@ -17,12 +17,12 @@ const ROOT: &str = "https://resolver.example";
 const DPP_EN: &str = "https://brand.example/dpp/battery-en.jwt";
 const DPP_DE: &str = "https://brand.example/dpp/battery-de.jwt";
 const DIA: &str = "https://registry.example/dia/123";
-const BRAND_LINKSET: &str = "https://brand.example/linkset/battery";
 const DPP_URI: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
 const DIA_URI: &str = "https://test.uncefact.org/vocabulary/linkTypes/dia";
 
-/// The product DID document used by most tests: a passport in two languages, an identity anchor, a resolver
-/// endpoint, and a service with a type no linkset can carry.
+/// The product DID document used by most tests: a passport in two languages, an identity anchor, and a service
+/// with a type no linkset can carry. (A resolver service makes the DID answer with that resolver's linkset:
+/// `did_resolvers.rs`.)
 fn product_document(did: &str) -> Value {
     json!({
         "@context": ["https://www.w3.org/ns/did/v1"],
@@ -34,8 +34,6 @@ fn product_document(did: &str) -> Value {
                 {"href": DPP_DE, "title": "Produktpass", "type": "application/vc+jwt", "hreflang": ["de"]}
             ]},
             {"id": format!("{did}#dia"), "type": "untp:dia", "serviceEndpoint": DIA},
-            {"id": format!("{did}#resolver"), "type": "linkset",
-             "serviceEndpoint": {"href": BRAND_LINKSET, "type": "application/linkset+json"}},
             {"id": format!("{did}#web"), "type": "LinkedDomains", "serviceEndpoint": "https://brand.example/"}
         ]
     })
@@ -105,7 +103,7 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
     let relations: Vec<&String> = object.as_object().unwrap().keys().collect();
     assert_eq!(
         relations,
-        ["anchor", "itemDescription", DPP_URI, DIA_URI, "linkset"],
+        ["anchor", "itemDescription", DPP_URI, DIA_URI],
         "LinkedDomains is no linkset relation"
     );
     assert_eq!(
@@ -119,11 +117,6 @@ async fn a_valid_document_resolves_to_a_linkset_and_redirects() {
         object[DIA_URI],
         json!([{"href": DIA, "title": "Digital Identity Anchor"}]),
         "a string endpoint takes the link type's title"
-    );
-    assert_eq!(
-        object["linkset"],
-        json!([{"href": BRAND_LINKSET, "title": "resolver", "type": "application/linkset+json"}]),
-        "no type title: the fragment"
     );
 
     let r = server.get_with(&at("?linkType=linkset"), &[]).await;
@@ -553,6 +546,15 @@ async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
         &DidHost::document_path(&["01", "09520123456788"]),
         Reply::json(&document),
     );
+    // The document's IdentityResolver service names the issuer's linkset, which the DID's host publishes.
+    let linkset: Value = issuer
+        .get_with("/01/09520123456788?linkType=linkset", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let linkset_path = "/01/09520123456788?linkType=linkset";
+    host.serve(linkset_path, Reply::json(&linkset));
     let verifier = start_idr(&host, "").await;
     let r = verifier
         .get_with(&format!("/{did}?linkType=gs1:pip"), &[])
@@ -561,4 +563,9 @@ async fn a_hosted_did_document_round_trips_through_did_web_resolution() {
     assert_eq!(location(&r), "https://brand.example/p?linkType=gs1:pip");
     let r = verifier.get_with(&format!("/{did}"), &[]).await;
     assert_eq!(location(&r), DPP_EN, "no selector: the passport");
+    assert_eq!(
+        host.hits(linkset_path),
+        1,
+        "answered from the fetched linkset"
+    );
 }

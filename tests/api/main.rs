@@ -3,11 +3,13 @@
 
 mod support;
 
+mod access_rules;
 mod audit;
 mod cli;
 mod convert;
 mod dia_writes;
 mod did_auth;
+mod did_resolvers;
 mod did_web;
 mod docs;
 mod durability;
