@@ -26,6 +26,7 @@ mod lint;
 pub(crate) mod percent;
 mod request;
 mod segments;
+pub mod to_epc;
 
 pub(crate) use check_digit::mod10_valid;
 pub use error::Gs1Error;

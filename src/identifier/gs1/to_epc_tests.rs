@@ -1,0 +1,209 @@
+//! EPC URI → Digital Link → EPC URI round trips on the TDS worked examples (`testdata/epc-uri.txt`), the binary of
+//! each example decoding to the same Digital Link, and the refusals, each naming its parameter.
+
+use super::*;
+use crate::identifier::gs1::carrier::{self, Source};
+use crate::identifier::gs1::{ParseOptions, parse_request};
+use proptest::prelude::*;
+
+const FIXTURES: &str = include_str!("testdata/epc-uri.txt");
+
+fn strict() -> ParseOptions {
+    ParseOptions {
+        legacy_gtin: false,
+        convenience_alphas: false,
+    }
+}
+
+fn link(path: &str) -> DigitalLink {
+    parse_request(path, "", &strict()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The digits before the first `.` after the scheme: the company prefix length an EPC URI shows.
+fn gcp_of(uri: &str) -> usize {
+    let fields = uri.rsplit(':').next().unwrap_or_default();
+    let fields = match uri.starts_with("urn:epc:tag:") {
+        true => fields.split_once('.').map_or("", |(_, f)| f),
+        false => fields,
+    };
+    fields.split('.').next().unwrap_or_default().len()
+}
+
+#[test]
+fn worked_examples_round_trip() {
+    let mut n = 0;
+    for line in FIXTURES
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let [tag, pure, hex, path] = cols[..] else {
+            panic!("four columns: {line}");
+        };
+        let expected = link(path);
+        let gcp = gcp_of(pure);
+        // pure identity -> Digital Link -> pure identity
+        let converted = carrier::convert(pure, &strict()).unwrap_or_else(|e| panic!("{pure}: {e}"));
+        assert_eq!(
+            converted.link.key.canonical_path(),
+            expected.key.canonical_path(),
+            "{pure}"
+        );
+        let epc = converted
+            .epc(None)
+            .unwrap_or_else(|e| panic!("{pure}: {e}"));
+        assert_eq!(epc.pure_identity(), pure);
+        // the Digital Link written out, with the company prefix length given
+        assert_eq!(
+            epc_of(&expected, Some(gcp)).map(|e| e.pure_identity()),
+            Ok(pure.to_string())
+        );
+        if hex != "-" {
+            let binary = link(&format!("/eh{}", hex.to_ascii_lowercase()));
+            assert_eq!(
+                binary.key.canonical_path(),
+                expected.key.canonical_path(),
+                "{hex}"
+            );
+        }
+        if tag != "-" {
+            let converted =
+                carrier::convert(tag, &strict()).unwrap_or_else(|e| panic!("{tag}: {e}"));
+            let Source::EpcUri(form) = converted.source else {
+                panic!("{tag}: not read as an EPC URI");
+            };
+            let (encoding, filter) = form.tag.expect("a tag URI has an encoding");
+            assert_eq!(form.gcp_digits, gcp, "{tag}");
+            assert_eq!(
+                converted.link.key.canonical_path(),
+                expected.key.canonical_path(),
+                "{tag}"
+            );
+            let epc = epc_of(&expected, Some(gcp)).expect("an EPC");
+            assert_eq!(epc.tag_uri(encoding, filter), Ok(tag.to_string()));
+        }
+        n += 1;
+    }
+    assert_eq!(n, 24, "every fixture line ran");
+}
+
+#[test]
+fn the_company_prefix_length_is_required_and_checked() {
+    let sgtin = link("/01/09506000134352/21/123456789");
+    assert_eq!(
+        epc_of(&sgtin, None),
+        Err(ToEpcError::GcpLengthMissing { ai: "01" })
+    );
+    assert_eq!(
+        ToEpcError::GcpLengthMissing { ai: "01" }.parameter(),
+        "gcpLength"
+    );
+    for bad in ["5", "13", "0", "", "x", "+7", "07x"] {
+        let err = gcp_length(bad).expect_err(bad);
+        assert_eq!(err.parameter(), "gcpLength", "{bad}");
+    }
+    assert_eq!(gcp_length("12"), Ok(12));
+    assert!(matches!(
+        epc_of(&sgtin, Some(13)),
+        Err(ToEpcError::GcpLengthRange(_))
+    ));
+    // a GIAI of 8 characters has no room for a reference after a 12-digit prefix... nor after 8
+    let giai = link("/8004/95211415");
+    assert!(matches!(
+        epc_of(&giai, Some(8)),
+        Err(ToEpcError::GcpLengthMismatch { .. })
+    ));
+    // a GIAI whose first characters are not digits cannot start with a company prefix that long
+    let giai = link("/8004/952114ABC");
+    assert!(matches!(
+        epc_of(&giai, Some(7)),
+        Err(ToEpcError::GcpLengthMismatch { .. })
+    ));
+}
+
+#[test]
+fn keys_without_an_epc_say_so_whatever_the_prefix_length() {
+    for path in [
+        "/01/09506000134352",
+        "/8013/1987654Ad4X4bL5ttr2310c2K",
+        "/8006/095211411234540102",
+    ] {
+        let err = epc_of(&link(path), None).expect_err(path);
+        assert_eq!(err.parameter(), "data", "{path}: {err}");
+    }
+    let grai_without_serial = link("/8003/09521141123454");
+    assert_eq!(
+        epc_of(&grai_without_serial, Some(7)).map_err(|e| e.parameter()),
+        Err("data")
+    );
+}
+
+#[test]
+fn a_tag_encoding_must_hold_the_values() {
+    let epc = epc_of(&link("/01/09506000134352/21/ABC"), Some(7)).expect("an SGTIN");
+    assert_eq!(epc.pure_identity(), "urn:epc:id:sgtin:9506000.013435.ABC");
+    let refused = epc
+        .tag_uri("sgtin-96", 1)
+        .expect_err("letters in a 96-bit serial");
+    assert_eq!(refused.parameter(), "epcTag");
+    assert_eq!(
+        epc.tag_uri("sgtin-198", 1),
+        Ok("urn:epc:tag:sgtin-198:1.9506000.013435.ABC".to_string())
+    );
+    let leading_zero = epc_of(&link("/01/09506000134352/21/0123"), Some(7)).expect("an SGTIN");
+    assert!(leading_zero.tag_uri("sgtin-96", 0).is_err());
+    // 2^38 = 274877906944
+    let big = epc_of(&link("/01/09506000134352/21/274877906944"), Some(7)).expect("an SGTIN");
+    assert!(big.tag_uri("sgtin-96", 0).is_err());
+    let max = epc_of(&link("/01/09506000134352/21/274877906943"), Some(7)).expect("an SGTIN");
+    assert!(max.tag_uri("sgtin-96", 0).is_ok());
+    assert!(matches!(
+        epc.tag_uri("sscc-96", 0),
+        Err(ToEpcError::WrongScheme { .. })
+    ));
+    assert!(matches!(
+        epc.tag_uri("sgtin+", 0),
+        Err(ToEpcError::UnknownEncoding(_))
+    ));
+    // a GLN without extension: extension 0 in SGLN-96, no characters in SGLN-195
+    let gln = epc_of(&link("/414/9521141123454"), Some(7)).expect("an SGLN");
+    assert_eq!(
+        gln.tag_uri("sgln-96", 2),
+        Ok("urn:epc:tag:sgln-96:2.9521141.12345.0".into())
+    );
+    assert_eq!(
+        gln.tag_uri("sgln-195", 2),
+        Ok("urn:epc:tag:sgln-195:2.9521141.12345.".into())
+    );
+    assert_eq!(filter_value("8").map_err(|e| e.parameter()), Err("filter"));
+}
+
+#[test]
+fn plus_tag_uris_are_refused_with_the_reason() {
+    let err = carrier::convert("urn:epc:tag:sgtin+:3.09506000134352.ABC", &strict())
+        .expect_err("TDS 2.x defines no tag URI for the + schemes");
+    assert!(err.to_string().contains("binary only"), "{err}");
+}
+
+proptest! {
+    /// Any SGTIN with any company prefix length and serial writes an EPC URI that converts back to it.
+    #[test]
+    fn generated_sgtins_round_trip(
+        body in "[0-9]{13}",
+        gcp in 6usize..=12,
+        serial in "[0-9A-Za-z!\"%&'()*+,./:;<=>?_-]{1,20}",
+    ) {
+        let check = crate::identifier::gs1::check_digit::mod10_digit(body.as_bytes()).expect("digits");
+        let gtin = format!("{body}{}", char::from(check));
+        let mut path = format!("/01/{gtin}/21/");
+        crate::identifier::gs1::percent::encode_into(&mut path, &serial);
+        let Ok(original) = parse_request(&path, "", &strict()) else {
+            // a serial the linters refuse has no Digital Link to start from
+            return Ok(());
+        };
+        let uri = epc_of(&original, Some(gcp)).expect("an SGTIN").pure_identity();
+        let back = carrier::convert(&uri, &strict()).expect("the URI converts");
+        prop_assert_eq!(back.link.key.canonical_path(), original.key.canonical_path());
+        prop_assert_eq!(back.epc(None).expect("an SGTIN").pure_identity(), uri);
+    }
+}
