@@ -77,21 +77,19 @@ pub fn is_path_alpha(segment: &str) -> bool {
 
 /// Whether some spelling of `segment` in another letter case could be a compressed URI segment the parser
 /// decompresses: what a case-insensitive first-segment match would capture. For EPC binary strings that is `eh` +
-/// lower-case hex or `ex` + base64url, at least as long as the shortest EPC binary string (`epc::MIN_BITS`); shorter
-/// ones, like `example`, never decompress. For Digital Link compression it is a spelling that decodes to a valid
+/// lower-case hex or `ex` + base64url of 96 bits or more, or of at least the shortest EPC binary string of a key
+/// (`epc::MIN_BITS`, 32 bits: a GIAI+) that begins with the header of a scheme idr decodes; others, like `example`
+/// (header 0x6A), never decompress to a key. For Digital Link compression it is a spelling that decodes to a valid
 /// key: every spelling for names of up to `CASE_VARIANT_LETTERS` letters, else the name as written, in lower and
 /// in upper case. Ordinary words (`acme`, `products`) do not decode (the first bits of a segment must name an AI
 /// or an optimisation, the values must fit and pass their checks).
 pub fn could_be_compressed(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
-    if epc::looks_compressed(&lower) && lower.len() >= 2 + epc::MIN_BITS / 4 {
+    if lower.starts_with("eh") && epc::could_be_epc(&lower) {
         return true;
     }
     // base64url has both cases: `ex` in any case followed by base64url characters as written.
-    if lower.starts_with("ex")
-        && epc::looks_compressed(&format!("ex{}", &segment[2..]))
-        && segment.len() >= 2 + epc::MIN_BITS.div_ceil(6)
-    {
+    if lower.starts_with("ex") && epc::could_be_epc(&format!("ex{}", &segment[2..])) {
         return true;
     }
     compression::looks_compressed(segment)
