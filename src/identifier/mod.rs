@@ -124,6 +124,11 @@ pub struct Request {
     /// The query to act on instead of the request's own, when a compressed segment carried one (its attributes and
     /// other pairs, then the request's query): what the uncompressed URI would have had.
     pub query: Option<String>,
+    /// The data attributes (AIs) the compressed data carried besides the key (percent-encoded): the query of the
+    /// uncompressed URI that `owl:sameAs` names.
+    pub carried: Option<String>,
+    /// The EPC scheme of an EPC binary string.
+    pub epc: Option<gs1::EpcScheme>,
 }
 
 /// Every configured scheme plus the GS1 parser's switches: the one way from a raw path to an `Identifier`.
@@ -186,6 +191,8 @@ impl Parser {
                 identifier: Identifier::Scheme(key),
                 compressed: false,
                 query: None,
+                carried: None,
+                epc: None,
             });
         }
         let gs1 = self.gs1_scheme(path)?;
@@ -194,6 +201,8 @@ impl Parser {
             identifier: Identifier::Gs1(link.key, gs1),
             compressed: link.compressed,
             query: link.query,
+            carried: link.carried,
+            epc: link.epc,
         })
     }
 

@@ -119,6 +119,24 @@ fn resolve_explains_the_walk_up_and_the_negotiation() {
     );
     assert!(compressed.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{compressed}");
 
+    // An EPC binary string names its scheme (DSGTIN+, TDS 2.3 Annex E.3), and its expiry date reaches the query.
+    let out = idr(&[
+        "resolve",
+        "--data-dir",
+        dir,
+        "/ehfb342cde795211411234538566cb0afc4",
+    ]);
+    let epc = stdout(&out);
+    let decompressed = epc
+        .lines()
+        .find(|l| l.starts_with("decompressed: "))
+        .unwrap_or_else(|| panic!("{epc}"));
+    assert!(
+        decompressed.contains("an EPC binary string, DSGTIN+ (header 0xFB)")
+            && decompressed.ends_with("/01/79521141123453/21/32a%2Fb?17=220630"),
+        "{epc}"
+    );
+
     let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
     assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
 }

@@ -604,6 +604,41 @@ async fn t14_compressed_uri() {
     );
     let r = server.resolve("/EH30164596F40C0E5CBE991A83").await;
     assert_eq!(r.status(), 400);
+
+    // A "+" scheme with AIDC data (DSGTIN+, TDS 2.3 Annex E.3): the expiry date it carries is the uncompressed URI's
+    // query, so owl:sameAs names it and the target gets it, as it would from /01/…/21/…?17=220630.
+    let target = "https://other.example/products/79521141123453";
+    server
+        .put_anchor(
+            "01/79521141123453",
+            json!({"itemDescription": "Dated product", "defaultLinkType": "gs1:pip",
+                   "links": [{"linkType": "gs1:pip", "href": target, "title": "Product",
+                              "type": "text/html", "hreflang": ["en"]}]}),
+        )
+        .await;
+    let plain = server
+        .resolve("/01/79521141123453/21/32a%2Fb?17=220630")
+        .await;
+    let r = server.resolve("/ehfb342cde795211411234538566cb0afc4").await;
+    assert_redirect(&r, &format!("{target}?17=220630"));
+    assert_eq!(location(&r), location(&plain));
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://resolver.example/01/79521141123453/21/32a%2Fb?17=220630>; rel=\"owl:sameAs\""
+        ),
+        "owl:sameAs: {link}"
+    );
+    // the request's own query is forwarded after it, and is not part of the uncompressed URI
+    let r = server
+        .resolve("/ehfb342cde795211411234538566cb0afc4?x=1")
+        .await;
+    assert_redirect(&r, &format!("{target}?17=220630&x=1"));
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains("32a%2Fb?17=220630>; rel=\"owl:sameAs\""),
+        "{link}"
+    );
 }
 
 /// GS1 Digital Link URI compression (URI Syntax 1.1): processed in place like the uncompressed URI, whatever the
@@ -635,13 +670,14 @@ async fn t14_digital_link_compressed_uris() {
         let link = header(r.headers(), "link");
         assert!(link.contains(&same_as), "{compressed}: {link}");
     }
-    // A data attribute inside the data reaches the target as the uncompressed URI's query would.
+    // A data attribute inside the data reaches the target as the uncompressed URI's query would, and owl:sameAs
+    // names the uncompressed URI with it (a non-AI pair carried, foo=bar above, is no part of it).
     let r = server.resolve("/HxHKVAdpQgZzjr-hCDKigI").await;
     assert_redirect(&r, &format!("{target}?15=120820"));
     let link = header(r.headers(), "link");
     assert!(
         link.contains(&format!(
-            "<{ROOT}/01/09780345418913/10/231/21/345345>; rel=\"owl:sameAs\""
+            "<{ROOT}/01/09780345418913/10/231/21/345345?15=120820>; rel=\"owl:sameAs\""
         )),
         "{link}"
     );

@@ -60,9 +60,23 @@ pub struct DigitalLink {
     pub attributes: Vec<(&'static str, String)>,
     /// The request was compressed: an EPC binary string or a Digital Link compressed segment.
     pub compressed: bool,
-    /// The query to act on instead of the request's, when a compressed segment carried one: its attributes and
-    /// other pairs (percent-encoded, in stream order), then the request's own query.
+    /// The query to act on instead of the request's, when compressed data carried one: its attributes and other
+    /// pairs (percent-encoded, in stream order; an EPC string's data attributes), then the request's own query.
     pub query: Option<String>,
+    /// The data attributes (AIs) compressed data carried besides the key, as a query (percent-encoded): the
+    /// uncompressed URI's data attributes, without the request's own query or non-AI pairs.
+    pub carried: Option<String>,
+    /// The EPC scheme of an EPC binary string.
+    pub epc: Option<EpcScheme>,
+}
+
+/// The EPC scheme an EPC binary string was in (GS1 EPC Tag Data Standard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpcScheme {
+    /// `SGTIN-96`, `DSGTIN+`, …
+    pub name: &'static str,
+    /// Its 8-bit header.
+    pub header: u8,
 }
 
 /// The primary-key AIs we support, e.g. ["00","01","253",...].

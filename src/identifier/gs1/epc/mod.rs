@@ -33,6 +33,8 @@ pub(super) enum Fail {
 pub(crate) struct Decoded {
     /// The TDS scheme, e.g. `SGTIN-96`, `DSGTIN+`.
     pub scheme: &'static str,
+    /// Its header.
+    pub header: u8,
     pub primary: Element,
     /// Key qualifiers of the primary key, in Digital Link path order.
     pub qualifiers: Vec<Element>,
@@ -129,6 +131,7 @@ fn split(scheme: &'static str, elements: Vec<Element>) -> Result<Decoded, Fail> 
     qualifiers.sort_by_key(|(ai, _)| order.iter().position(|q| q == ai));
     Ok(Decoded {
         scheme,
+        header: 0,
         primary,
         qualifiers,
         attributes,
@@ -159,7 +162,9 @@ pub(crate) fn decompress(seg: &str) -> Result<Decoded, Gs1Error> {
         header,
     })?;
     let decoded = decode(&mut bits, scheme).and_then(|elements| split(scheme.name, elements));
-    decoded.map_err(|Fail::Invalid(reason)| invalid(seg, reason))
+    decoded
+        .map(|d| Decoded { header, ..d })
+        .map_err(|Fail::Invalid(reason)| invalid(seg, reason))
 }
 
 fn decode(bits: &mut Bits<'_>, scheme: &'static schemes::Scheme) -> Result<Vec<Element>, Fail> {
