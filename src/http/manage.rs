@@ -23,9 +23,14 @@ pub async fn read(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    match authorised(&req, &caller, &state)? {
-        AnchorPath::History(key) => history(&state, &key, &req).await,
-        path => get(&state, path.key(), &req).await,
+    match authorised_or_stored(&req, &caller, &state).await? {
+        (AnchorPath::History(key), _) => history(&state, &key, &req).await,
+        (path, None) => get(&state, path.key(), &req).await,
+        (path, Some(reason)) => {
+            let mut response = get(&state, path.key(), &req).await?;
+            warn_stored(&mut response, &reason);
+            Ok(response)
+        }
     }
 }
 
@@ -48,8 +53,12 @@ pub async fn remove(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = anchor_of(authorised(&req, &caller, &state)?)?;
-    let response = delete(&state, &key, &req, &caller.name).await?;
+    let (path, stored) = authorised_or_stored(&req, &caller, &state).await?;
+    let key = anchor_of(path)?;
+    let mut response = delete(&state, &key, &req, &caller.name).await?;
+    if let Some(reason) = stored {
+        warn_stored(&mut response, &reason);
+    }
     accepted(&key, &caller, "delete");
     Ok(response)
 }
@@ -93,6 +102,47 @@ fn authorised(
     let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
     caller.authorise(path.key())?;
     Ok(path)
+}
+
+/// Like `authorised`, for a read or a delete: when the path does not parse under today's rules but is exactly the
+/// key of a record stored under looser ones (`Parser::stored_key`), and the caller's scopes cover it, that record's
+/// identifier, with why it no longer parses. Anyone else (a caller without the scope, a path with no such record)
+/// gets the parse error as before, so the fallback tells them nothing.
+async fn authorised_or_stored(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+) -> Result<(AnchorPath, Option<String>), ApiError> {
+    let refused = match authorised(req, caller, state) {
+        Ok(path) => return Ok((path, None)),
+        Err(e @ ApiError::Identifier(_)) => e,
+        Err(e) => return Err(e),
+    };
+    let raw = req.uri().path().strip_prefix(ANCHORS).unwrap_or("");
+    let Some(key) = state.parser.stored_key(raw) else {
+        return Err(refused);
+    };
+    if caller.authorise(&key).is_err() || state.store.get(key.canonical_path()).await?.is_none() {
+        return Err(refused);
+    }
+    tracing::warn!(
+        identifier = key.canonical_path(),
+        reason = %refused,
+        "a stored anchor's identifier no longer parses; answered for read or delete only"
+    );
+    Ok((AnchorPath::Anchor(key), Some(refused.to_string())))
+}
+
+/// `Warning: 299`: the record is one an earlier version stored, whose identifier today's rules refuse.
+fn warn_stored(response: &mut HttpResponse, reason: &str) {
+    let text = format!(
+        "299 idr \"stored under earlier rules; this identifier no longer parses ({}): it can be read and deleted, not \
+         replaced or resolved\"",
+        reason.replace(['"', '\\'], "'")
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&text) {
+        response.headers_mut().insert(header::WARNING, value);
+    }
 }
 
 /// The anchor a PUT or DELETE writes; a history path allows neither.

@@ -221,6 +221,17 @@ impl Parser {
         ))
     }
 
+    /// The identifier of a GS1 record stored under `path` (a canonical path, as `idr export` lists it) that no
+    /// longer parses: see `Gs1Key::stored`. For the management API's read and delete of such records only.
+    pub fn stored_key(&self, path: &str) -> Option<Identifier> {
+        let gs1 = self.gs1.clone()?;
+        // a path a scheme claims is that scheme's, never GS1's
+        if self.parse_scheme(path).ok()?.is_some() {
+            return None;
+        }
+        Some(Identifier::Gs1(Gs1Key::stored(path)?, gs1))
+    }
+
     /// `Some` when the first segment belongs to a configured scheme.
     fn parse_scheme(&self, path: &str) -> Result<Option<SchemeKey>, IdentifierError> {
         let mut segs = path.split('/');

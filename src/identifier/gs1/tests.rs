@@ -276,6 +276,30 @@ fn short_plus_epc_strings_decompress_and_are_reserved() {
     }
 }
 
+/// Records stored under looser rules are found by their stored key, read by its structure only.
+#[test]
+fn stored_keys_are_read_by_structure_only() {
+    // the gcppos1 linter refuses it today
+    assert!(Gs1Key::parse_key("8004/ABC123", &opts()).is_err());
+    let key = Gs1Key::stored("8004/ABC123").expect("its structure is a GIAI");
+    assert_eq!(key.canonical_path(), "8004/ABC123");
+    let key =
+        Gs1Key::stored("01/09520123456787/10/A%2FB").expect("a bad check digit is a value problem");
+    assert_eq!(key.canonical_path(), "01/09520123456787/10/A%2FB");
+    for not_stored in [
+        "8004/ABC123/",                // not the canonical form
+        "01/09520123456788/10/A/B",    // a value holding '/' is written %2F
+        "9999/1",                      // no such AI
+        "10/ABC",                      // no primary key
+        "01/09520123456788/17/201231", // (17) is no key qualifier
+        "01/09520123456788/21/1/10/2", // qualifiers out of order
+        "01/",
+        "",
+    ] {
+        assert!(Gs1Key::stored(not_stored).is_none(), "{not_stored}");
+    }
+}
+
 // ---- error classes ----
 
 #[test]
