@@ -3,6 +3,7 @@
 
 use crate::support::app::TestApp;
 use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::client::location;
 use crate::support::schema::{SchemaKind, assert_valid};
 use reqwest::header::HeaderMap;
@@ -941,4 +942,92 @@ async fn origin_from_forwarded_headers_or_host() {
         "{link}"
     );
     assert!(!link.contains("id.example.org"), "{link}");
+}
+
+/// Conformance row 47 (GS1-REV 2.10, RECOMMENDED): a linkset asked for with `Accept: application/json` is the same
+/// JSON as with `application/linkset+json`.
+#[tokio::test]
+async fn a_linkset_asked_for_as_application_json_is_the_same_json() {
+    let server = fixture_server().await;
+    let path = format!("/01/{GTIN}?linkType=linkset");
+    let linkset = server.linkset(&path).await;
+    assert_eq!(linkset.status(), 200);
+    let as_json = server
+        .get_with(&path, &[("accept", "application/json")])
+        .await;
+    assert_eq!(as_json.status(), 200);
+    assert!(
+        content_type(&as_json).contains("json"),
+        "{}",
+        content_type(&as_json)
+    );
+    let (a, b): (Value, Value) = (linkset.json().await.unwrap(), as_json.json().await.unwrap());
+    assert!(a["linkset"].is_array(), "{a}");
+    assert_eq!(a, b);
+}
+
+/// Conformance rows 4–5 (GS1-REV "CORS exposes Link"; REC): a public answer exposes `Link` and `Location` to
+/// scripts, and a preflight allows the headers a client sends.
+#[tokio::test]
+async fn cors_exposes_link_and_location_and_preflights_allow_the_request_headers() {
+    let server = fixture_server().await;
+    let origin = [("origin", "https://app.example")];
+    let r = server.get_with(&format!("/01/{GTIN}"), &origin).await;
+    assert_eq!(r.status(), 307);
+    let exposed = header(r.headers(), "access-control-expose-headers");
+    for name in ["Link", "Location"] {
+        assert!(exposed.split(", ").any(|h| h == name), "{name}: {exposed}");
+    }
+    let r = server
+        .send_with(
+            reqwest::Method::OPTIONS,
+            &format!("/01/{GTIN}"),
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "accept, accept-language"),
+            ],
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = header(r.headers(), "access-control-allow-headers").to_ascii_lowercase();
+    for name in ["accept", "accept-language"] {
+        assert!(allowed.split(", ").any(|h| h == name), "{name}: {allowed}");
+    }
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), "*");
+}
+
+/// Conformance row 97 (UNTP-DAC: data MUST NOT be indexable; robots.txt disallow REC): `/robots.txt` disallows all
+/// crawling, and only reads.
+#[tokio::test]
+async fn robots_txt_disallows_crawling() {
+    let server = fixture_server().await;
+    let r = server.resolve("/robots.txt").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        content_type(&r).starts_with("text/plain"),
+        "{}",
+        content_type(&r)
+    );
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["User-agent: *", "Disallow: /"]);
+    let r = client()
+        .post(server.url("/robots.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
+
+/// Conformance row 14: a known namespace with an unknown key type is a 400; so is a first segment that is no
+/// namespace, which is read as a GS1 Digital Link path (documented there as a deviation from the 404 Pyx gives).
+#[tokio::test]
+async fn unknown_key_types_and_namespaces_are_400() {
+    let server = fixture_server().await;
+    for path in ["/abr/xyz/123", "/nosuchnamespace/k/1"] {
+        let r = server.resolve(path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(content_type(&r), "application/problem+json", "{path}");
+    }
 }

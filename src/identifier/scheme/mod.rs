@@ -387,7 +387,15 @@ fn claims(scheme: &Scheme) -> impl Iterator<Item = (&'static str, &str)> {
 }
 
 /// First path segments the resolver answers itself.
-const RESERVED: &[&str] = &["api", "voc", ".well-known", "healthz", "readyz", "metrics"];
+const RESERVED: &[&str] = &[
+    "api",
+    "voc",
+    ".well-known",
+    "healthz",
+    "readyz",
+    "metrics",
+    "robots.txt",
+];
 
 #[cfg(test)]
 mod tests;
