@@ -426,6 +426,33 @@ async fn shutdown_signal() {
 /// may have changed them).
 const SCHEME_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Every stored anchor whose key does not parse under the current configuration and rules (a stricter linter, a
+/// changed scheme), with why: `idr check-data`. Such a record answers `400` to scans and writes; the management
+/// API still reads and deletes it by its stored key.
+pub async fn unparsable_anchors(
+    settings: &Settings,
+) -> Result<Vec<(String, String)>, StartupError> {
+    let (_, parser) = check_config(settings)?;
+    let store = open_existing_store(settings).await?;
+    load_registered_schemes(store.documents.as_ref(), &parser).await;
+    let mut found = Vec::new();
+    store
+        .anchors
+        .for_each(&mut |key, _| {
+            match parser.parse_key(key) {
+                Ok(id) if id.canonical_path() == key => {}
+                Ok(id) => found.push((
+                    key.to_string(),
+                    format!("not the canonical form, {}", id.canonical_path()),
+                )),
+                Err(e) => found.push((key.to_string(), e.to_string())),
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(found)
+}
+
 /// Adds the schemes registered through the API to the parser. A shared store that is down only delays this.
 async fn load_registered_schemes(store: &dyn DocumentStore, parser: &Parser) {
     let stored = match store.schemes().await {

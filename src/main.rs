@@ -96,6 +96,14 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// List stored anchors whose identifier no longer parses under the current rules and configuration (a record an
+    /// earlier version stored before a stricter check), one per line with the reason; exit 1 if there are any. Each
+    /// can still be read and deleted with the management API by its stored key.
+    #[command(after_help = "Example:\n  idr check-data --data-dir ./data")]
+    CheckData {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Create, list and revoke API keys (stored in the link store; secrets are shown once and never stored).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -303,6 +311,7 @@ fn main() -> ExitCode {
             } => import(common.overrides(), format, file).await,
             Command::Export { common } => export(common.overrides()).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
+            Command::CheckData { common } => check_data(common.overrides()).await,
             Command::Resolve {
                 common,
                 uri,
@@ -502,6 +511,26 @@ async fn resolve(
     };
     print!("{}", idr::explain::explain(&cx, &request).await?);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn check_data(overrides: Overrides) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    let found = app::unparsable_anchors(&settings).await?;
+    let mut out = std::io::stdout().lock();
+    for (key, reason) in &found {
+        writeln!(out, "{key}\t{reason}")?;
+    }
+    if found.is_empty() {
+        eprintln!("every stored identifier parses");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} stored identifiers no longer parse: GET or DELETE /api/v1/anchors/<key> reaches each",
+            found.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn check_config(overrides: Overrides) -> Result<ExitCode> {

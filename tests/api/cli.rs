@@ -263,3 +263,50 @@ fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
         "{err}"
     );
 }
+
+/// `idr check-data` lists the stored anchors whose identifier today's rules refuse (written straight into the store
+/// as an earlier version could have), with the reason, and exits 1; a store without any exits 0.
+#[tokio::test]
+async fn check_data_lists_identifiers_that_no_longer_parse() {
+    use idr::registry::{AnchorStore, Precondition, embedded::EmbeddedStore, record::AnchorRecord};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        for key in ["8004/ABC123", "01/09520123456788"] {
+            let record: AnchorRecord = serde_json::from_value(serde_json::json!({
+                "itemDescription": key,
+                "links": [{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/p", "title": "p"}]
+            }))
+            .unwrap();
+            store
+                .put(key, record, Precondition::None, "an earlier idr")
+                .await
+                .unwrap();
+        }
+    }
+    let data_dir = dir.path().to_str().unwrap();
+    let out = idr(&["check-data", "--data-dir", data_dir]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("8004/ABC123\t"), "{text}");
+
+    let clean = tempfile::tempdir().unwrap();
+    {
+        EmbeddedStore::open(clean.path()).unwrap();
+    }
+    let out = idr(&["check-data", "--data-dir", clean.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).is_empty());
+}
