@@ -174,9 +174,9 @@ fn map(scheme: &str, f: &[&str]) -> Result<Vec<(&'static str, String)>, CarrierE
         "sgln" => {
             want(3, "company prefix, location reference, extension")?;
             let gln = key(scheme, f[0], f[1], 12)?;
-            // An extension of "0" means none (TDS, SGLN).
+            // An extension of "0" means none (TDS, SGLN); so, leniently, does an empty one.
             match text(f[2])? {
-                ext if ext == "0" => vec![("414", gln)],
+                ext if ext == "0" || ext.is_empty() => vec![("414", gln)],
                 ext => vec![("414", gln), ("254", ext)],
             }
         }

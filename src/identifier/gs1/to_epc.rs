@@ -127,15 +127,11 @@ impl Epc {
                 fits(tag.name, name, value, rule, gcp_bits)?;
             }
         }
-        let mut fields = self.fields.clone();
-        // SGLN-96 writes a GLN without extension as extension 0; the 195-bit encoding as no characters
-        if tag.name == "sgln-195" && fields.get(2).is_some_and(|e| e == "0") {
-            fields[2].clear();
-        }
+        // a GLN without extension is extension 0 in either SGLN encoding's URI, as in the pure identity
         Ok(format!(
             "urn:epc:tag:{}:{filter}.{}",
             tag.name,
-            fields.join(".")
+            self.fields.join(".")
         ))
     }
 }
@@ -348,6 +344,12 @@ pub fn epc_of(link: &DigitalLink, gcp: Option<usize>) -> Result<Epc, ToEpcError>
         }
         "sscc" => lead_digit(value)?.into(),
         "sgln" => {
+            if qualifier("254") == Some("0") {
+                return Err(ToEpcError::NoEpc(
+                    "a GLN extension (254) of 0 has no EPC: TDS reserves SGLN extension 0 for a GLN without extension"
+                        .into(),
+                ));
+            }
             let [cp, reference] = split(&value[..12])?;
             let extension = qualifier("254").map_or_else(|| "0".to_string(), escape);
             vec![cp, reference, extension]

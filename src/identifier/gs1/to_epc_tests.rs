@@ -131,6 +131,11 @@ fn keys_without_an_epc_say_so_whatever_the_prefix_length() {
         let err = epc_of(&link(path), None).expect_err(path);
         assert_eq!(err.parameter(), "data", "{path}: {err}");
     }
+    let extension_zero = link("/414/9521141123454/254/0");
+    assert_eq!(
+        epc_of(&extension_zero, Some(7)).map_err(|e| e.parameter()),
+        Err("data")
+    );
     let grai_without_serial = link("/8003/09521141123454");
     assert_eq!(
         epc_of(&grai_without_serial, Some(7)).map_err(|e| e.parameter()),
@@ -165,7 +170,7 @@ fn a_tag_encoding_must_hold_the_values() {
         epc.tag_uri("sgtin+", 0),
         Err(ToEpcError::UnknownEncoding(_))
     ));
-    // a GLN without extension: extension 0 in SGLN-96, no characters in SGLN-195
+    // a GLN without extension: extension 0 in either encoding's URI
     let gln = epc_of(&link("/414/9521141123454"), Some(7)).expect("an SGLN");
     assert_eq!(
         gln.tag_uri("sgln-96", 2),
@@ -173,7 +178,7 @@ fn a_tag_encoding_must_hold_the_values() {
     );
     assert_eq!(
         gln.tag_uri("sgln-195", 2),
-        Ok("urn:epc:tag:sgln-195:2.9521141.12345.".into())
+        Ok("urn:epc:tag:sgln-195:2.9521141.12345.0".into())
     );
     assert_eq!(filter_value("8").map_err(|e| e.parameter()), Err("filter"));
 }
@@ -205,5 +210,66 @@ proptest! {
         let back = carrier::convert(&uri, &strict()).expect("the URI converts");
         prop_assert_eq!(back.link.key.canonical_path(), original.key.canonical_path());
         prop_assert_eq!(back.epc(None).expect("an SGTIN").pure_identity(), uri);
+    }
+}
+
+/// `body` with its GS1 mod-10 check digit.
+fn checked(body: &str) -> String {
+    let check = crate::identifier::gs1::check_digit::mod10_digit(body.as_bytes()).expect("digits");
+    format!("{body}{}", char::from(check))
+}
+
+fn encoded(value: &str) -> String {
+    let mut out = String::new();
+    crate::identifier::gs1::percent::encode_into(&mut out, value);
+    out
+}
+
+proptest! {
+    /// Every key with an EPC, any company prefix length and any tag encoding: what is written converts back to the
+    /// same key (the property the `carrier` fuzz target also checks).
+    #[test]
+    fn every_epc_key_round_trips(
+        kind in 0usize..12,
+        digits in "[0-9]{17}",
+        text in "[0-9A-Za-z!%&'()*+,./:;<=>?_-]{1,12}",
+        number in "[1-9][0-9]{0,8}",
+        gcp in 6usize..=12,
+        tag in 0usize..19,
+        filter in 0u8..8,
+    ) {
+        let path = match kind {
+            0 => format!("/00/{}", checked(&digits)),
+            1 => format!("/414/{}", checked(&digits[..12])),
+            2 => format!("/414/{}/254/{}", checked(&digits[..12]), encoded(&text)),
+            3 => format!("/8003/0{}{}", checked(&digits[..12]), encoded(&text)),
+            4 => format!("/8004/{}{}", &digits[..gcp], encoded(&text)),
+            5 => format!("/8018/{}", checked(&digits)),
+            6 => format!("/253/{}{}", checked(&digits[..12]), encoded(&text)),
+            7 => format!("/255/{}{number}", checked(&digits[..12])),
+            8 => format!("/8010/{}{}/8011/{number}", &digits[..gcp], &number),
+            9 => format!("/8006/{}0102/21/{}", checked(&digits[..13]), encoded(&text)),
+            10 => format!("/01/{}/10/{}", checked(&digits[..13]), encoded(&text)),
+            _ => format!("/417/{}", checked(&digits[..12])),
+        };
+        let Ok(original) = parse_request(&path, "", &strict()) else {
+            return Ok(());
+        };
+        let Ok(epc) = epc_of(&original, Some(gcp)) else {
+            return Ok(());
+        };
+        let pure = epc.pure_identity();
+        let back = carrier::convert(&pure, &strict());
+        prop_assert!(back.is_ok(), "{} -> {}: {:?}", path, pure, back.err());
+        let back = back.expect("checked");
+        prop_assert_eq!(back.link.key.canonical_path(), original.key.canonical_path(), "{}", pure);
+        prop_assert_eq!(back.epc(None).expect("its EPC").pure_identity(), pure);
+        let encoding = TAGS[tag].name;
+        if let Ok(tag_uri) = epc.tag_uri(encoding, filter) {
+            let back = carrier::convert(&tag_uri, &strict());
+            prop_assert!(back.is_ok(), "{} -> {}: {:?}", path, tag_uri, back.err());
+            let back = back.expect("checked");
+            prop_assert_eq!(back.link.key.canonical_path(), original.key.canonical_path(), "{}", tag_uri);
+        }
     }
 }
