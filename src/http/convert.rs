@@ -65,10 +65,7 @@ impl EpcRequest<'_> {
     /// The EPC URIs, if asked for or if the data was an EPC URI; a parameter that is wrong or missing is an error
     /// naming it.
     pub fn view(&self, carrier: &Carrier) -> Result<Option<EpcView>, ToEpcError> {
-        let input = match carrier.source {
-            carrier::Source::EpcUri(form) => Some(form),
-            _ => None,
-        };
+        let input = carrier.input_form();
         if self.gcp_length.is_none() && self.tag.is_none() && input.is_none() {
             if let Some(filter) = self.filter {
                 to_epc::filter_value(filter)?;
@@ -167,7 +164,8 @@ pub fn example() -> serde_json::Value {
         (`^` also stands for FNC1), an EPC URI (`urn:epc:id:sgtin:…`, `urn:epc:tag:sgtin-96:…`, \
         `urn:epc:class:lgtin:…`) or a Digital Link URI into the canonical Digital Link URI on this resolver, its \
         element string and each AI with its title. Percent-encode `data` (`&`, `+`, `#`, `%` and GS in particular). \
-        \n\nBack to EPC: an EPC URI as `data` comes back in `epc` as well (pure identity, and the tag URI for a tag URI); \
+        \n\nBack to EPC: an EPC URI as `data` comes back in `epc` as well (pure identity, and the tag URI for a tag URI), \
+        and so does a TDS 1.x EPC binary string in a Digital Link path (`/eh30…`, its partition and filter read); \
         for any other data give `gcpLength`, the length of the GS1 Company Prefix (6 to 12 digits, which the key does \
         not tell), for the pure identity, and `epcTag` (a tag encoding, `sgtin-96`) with `filter` (0 to 7, default 0) \
         for the tag URI. A key with no EPC URI (a GTIN without serial or batch, a GMN, …), a missing or out-of-range \

@@ -155,6 +155,14 @@ async fn digital_links_convert_back_to_epc_uris_with_the_company_prefix_length()
         "urn:epc:id:sscc:952012.03456789123"
     );
     assert!(body["epc"].get("tag").is_none(), "{body}");
+    // an EPC binary string of TDS 1.x in a Digital Link path tells its own prefix length, encoding and filter
+    let (status, body) = get_query(&server, "/eh3074257bf7194e4000001a85", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sgtin:0614141.812345.6789"
+    );
+    assert_eq!(body["epc"]["tag"], tag);
     // no EPC asked for: none written
     let (_, body) = get_query(&server, "(00)095201234567891235", "").await;
     assert!(body.get("epc").is_none(), "{body}");

@@ -208,14 +208,30 @@ impl Carrier {
         uri
     }
 
-    /// The EPC of the key, its company prefix `gcp_digits` long, else as long as an EPC URI given as the data had
-    /// it.
+    /// The EPC of the key, its company prefix `gcp_digits` long, else as long as the data had it (an EPC URI, or an
+    /// EPC binary string of TDS 1.x in a Digital Link path).
     pub fn epc(&self, gcp_digits: Option<usize>) -> Result<to_epc::Epc, to_epc::ToEpcError> {
-        let from_input = match self.source {
-            Source::EpcUri(form) => Some(form.gcp_digits),
-            _ => None,
-        };
-        to_epc::epc_of(&self.link, gcp_digits.or(from_input))
+        to_epc::epc_of(
+            &self.link,
+            gcp_digits.or(self.input_form().map(|f| f.gcp_digits)),
+        )
+    }
+
+    /// The company prefix length and tag encoding the data itself showed: an EPC URI's, or those of an EPC binary
+    /// string of TDS 1.x (its partition, its scheme and filter).
+    pub fn input_form(&self) -> Option<EpcForm> {
+        match self.source {
+            Source::EpcUri(form) => Some(form),
+            _ => {
+                let epc = self.link.epc?;
+                let (filter, gcp_digits) = epc.form?;
+                let encoding = to_epc::tag_encoding(&epc.tag_encoding()?)?;
+                Some(EpcForm {
+                    gcp_digits,
+                    tag: Some((encoding, filter)),
+                })
+            }
+        }
     }
 
     /// `(01)09520123456788(10)ABC`: a `(` in a value is written `\(`.

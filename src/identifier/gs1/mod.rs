@@ -77,6 +77,15 @@ pub struct EpcScheme {
     pub name: &'static str,
     /// Its 8-bit header.
     pub header: u8,
+    /// A TDS 1.x scheme's filter value and company prefix length in digits (the "+" schemes have neither).
+    pub form: Option<(u8, usize)>,
+}
+
+impl EpcScheme {
+    /// The tag encoding's name in a tag URI (`SGTIN-96` → `sgtin-96`), for the TDS 1.x schemes.
+    pub fn tag_encoding(&self) -> Option<String> {
+        self.form.map(|_| self.name.to_ascii_lowercase())
+    }
 }
 
 /// The primary-key AIs we support, e.g. ["00","01","253",...].

@@ -277,6 +277,7 @@ fn decompressed_key(
     let scheme = EpcScheme {
         name: decoded.scheme,
         header: decoded.header,
+        form: decoded.form,
     };
     Ok((key, Compressed::Epc(scheme, decoded.attributes)))
 }

@@ -136,6 +136,11 @@ impl Epc {
     }
 }
 
+/// A tag encoding's name as the table spells it (`sgtin-96`), if idr writes it.
+pub fn tag_encoding(name: &str) -> Option<&'static str> {
+    TAGS.iter().find(|t| t.name == name).map(|t| t.name)
+}
+
 /// How a tag encoding holds one field.
 #[derive(Clone, Copy, Debug)]
 enum Rule {

@@ -65,6 +65,18 @@ fn worked_examples_round_trip() {
                 expected.key.canonical_path(),
                 "{hex}"
             );
+            // the binary string itself tells its company prefix length, encoding and filter: its EPC URIs need no
+            // parameter
+            let converted =
+                carrier::convert(&format!("/eh{}", hex.to_ascii_lowercase()), &strict())
+                    .unwrap_or_else(|e| panic!("{hex}: {e}"));
+            let epc = converted.epc(None).unwrap_or_else(|e| panic!("{hex}: {e}"));
+            assert_eq!(epc.pure_identity(), pure, "{hex}");
+            let (encoding, filter) = converted
+                .input_form()
+                .and_then(|f| f.tag)
+                .unwrap_or_else(|| panic!("{hex}: a TDS 1.x binary string has a tag encoding"));
+            assert_eq!(epc.tag_uri(encoding, filter), Ok(tag.to_string()), "{hex}");
         }
         if tag != "-" {
             let converted =
@@ -181,6 +193,22 @@ fn a_tag_encoding_must_hold_the_values() {
         Ok("urn:epc:tag:sgln-195:2.9521141.12345.0".into())
     );
     assert_eq!(filter_value("8").map_err(|e| e.parameter()), Err("filter"));
+}
+
+#[test]
+fn plus_binary_strings_need_the_company_prefix_length() {
+    // DSGTIN+ (TDS 2.3 Annex E.3): the whole GTIN, no partition
+    let plus =
+        carrier::convert("/ehfb342cde795211411234538566cb0afc4", &strict()).expect("DSGTIN+");
+    assert!(plus.input_form().is_none());
+    assert_eq!(
+        plus.epc(None),
+        Err(ToEpcError::GcpLengthMissing { ai: "01" })
+    );
+    assert_eq!(
+        plus.epc(Some(7)).map(|e| e.pure_identity()),
+        Ok("urn:epc:id:sgtin:9521141.712345.32a%2Fb".to_string())
+    );
 }
 
 #[test]

@@ -35,6 +35,9 @@ pub(crate) struct Decoded {
     pub scheme: &'static str,
     /// Its header.
     pub header: u8,
+    /// A TDS 1.x scheme's filter value and company prefix length (digits), from its filter and partition bits; the
+    /// "+" schemes carry neither split.
+    pub form: Option<(u8, usize)>,
     pub primary: Element,
     /// Key qualifiers of the primary key, in Digital Link path order.
     pub qualifiers: Vec<Element>,
@@ -132,6 +135,7 @@ fn split(scheme: &'static str, elements: Vec<Element>) -> Result<Decoded, Fail> 
     Ok(Decoded {
         scheme,
         header: 0,
+        form: None,
         primary,
         qualifiers,
         attributes,
@@ -161,10 +165,30 @@ pub(crate) fn decompress(seg: &str) -> Result<Decoded, Gs1Error> {
         segment: excerpt(seg),
         header,
     })?;
+    let form = match scheme.layout {
+        Layout::Classic(_) => classic_form(kind, body),
+        Layout::Plus { .. } => None,
+    };
     let decoded = decode(&mut bits, scheme).and_then(|elements| split(scheme.name, elements));
     decoded
-        .map(|d| Decoded { header, ..d })
+        .map(|d| Decoded { header, form, ..d })
         .map_err(|Fail::Invalid(reason)| invalid(seg, reason))
+}
+
+/// The filter value and company prefix digits of a classic scheme: the 3 + 3 bits after its header.
+fn classic_form(kind: &str, body: &str) -> Option<(u8, usize)> {
+    let mut bits = if kind == "eh" {
+        Bits::hex(body.as_bytes())
+    } else {
+        Bits::base64(body.as_bytes())
+    };
+    bits.read(8).ok()?;
+    // 3 bits each: < 8
+    let filter = bits.read(3).ok()? as u8;
+    let partition = bits.read(3).ok()? as usize;
+    schemes::PARTITIONS
+        .get(partition)
+        .map(|&(_, digits)| (filter, digits))
 }
 
 fn decode(bits: &mut Bits<'_>, scheme: &'static schemes::Scheme) -> Result<Vec<Element>, Fail> {
