@@ -513,7 +513,7 @@ async fn shutdown_signal() {
 const SCHEME_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Adds the schemes registered through the API to the parser. A shared store that is down only delays this.
-async fn load_registered_schemes(store: &dyn DocumentStore, parser: &Parser) {
+pub async fn load_registered_schemes(store: &dyn DocumentStore, parser: &Parser) {
     let stored = match store.schemes().await {
         Ok(stored) => stored,
         Err(e) => {

@@ -61,7 +61,11 @@ pub fn check_record(
         message,
     };
     let identifier = match rules.parser.parse_key(key) {
-        Ok(id) => id,
+        Ok(id) if id.canonical_path() == key => id,
+        Ok(id) => {
+            let why = format!("not the canonical form, {}", id.canonical_path());
+            return vec![finding("identifier".into(), why)];
+        }
         Err(e) => return vec![finding("identifier".into(), e.to_string())],
     };
     let submission = Submission::of(record);

@@ -46,9 +46,16 @@ pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, 
     if parsed.compressed {
         // Processed in place, as the uncompressed URI (which `owl:sameAs` names).
         let query = parsed.query.as_deref().unwrap_or(&raw_query);
+        let form = match parsed.epc {
+            Some(epc) => format!(
+                "an EPC binary string, {} (header 0x{:02X})",
+                epc.name, epc.header
+            ),
+            None => "a compressed GS1 Digital Link URI".to_string(),
+        };
         let _ = writeln!(
             out,
-            "decompressed: the last path segment is a compressed GS1 Digital Link URI; uncompressed: {}{}{query}",
+            "decompressed: the last path segment is {form}; uncompressed: {}{}{query}",
             id.uri_under(cx.root),
             if query.is_empty() { "" } else { "?" }
         );

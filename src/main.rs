@@ -96,10 +96,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Check every stored record against the rules a write checks today (link types, limits, UNTP's access rules:
-    /// `encryptionMethod` from UNTP's code list, an encrypted target names its `accessRole`). Read-only: prints one
-    /// line per broken rule (identifier, field, link target, rule) and exits 1 when it found any. With the embedded
-    /// store, stop the server first (it holds the file).
+    /// Check every stored record against the rules a write checks today: its identifier parses and is canonical
+    /// (a record an earlier version stored before a stricter check can still be read and deleted by its stored key),
+    /// link types, limits, UNTP's access rules (`encryptionMethod` from UNTP's code list, an encrypted target names
+    /// its `accessRole`). Read-only: prints one line per broken rule (identifier, field, link target, rule) and exits
+    /// 1 when it found any. With the embedded store, stop the server first (it holds the file).
     #[command(after_help = "Examples:\n  idr check-data --data-dir ./data\n  \
                             idr check-data --redis-url redis://127.0.0.1:6379")]
     CheckData {
@@ -141,6 +142,16 @@ enum Command {
         /// Config file (TOML) layered over resolver-config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also print the EPC pure identity URI: the GS1 Company Prefix length (6 to 12 digits), which the key does
+        /// not tell (an EPC URI as data tells it).
+        #[arg(long)]
+        gcp_length: Option<String>,
+        /// Also print the EPC tag URI in this tag encoding (sgtin-96, sgtin-198, sscc-96, …).
+        #[arg(long)]
+        epc_tag: Option<String>,
+        /// The filter value of the tag URI (0 to 7) [default: 0].
+        #[arg(long)]
+        filter: Option<String>,
     },
 }
 
@@ -150,9 +161,11 @@ const CONVERT_EXAMPLES: &str = "Examples:
   idr convert '^010952012345678810ABC^17201231'
   idr convert urn:epc:id:sgtin:0614141.812345.6789
   idr convert 'https://id.gs1.org/01/09520123456788/10/ABC?17=201231'
+  idr convert 'https://id.gs1.org/01/80614141123458/21/6789' --gcp-length 7 --epc-tag sgtin-96 --filter 3
 
 Prints the Digital Link URI, the element string (bracketed, and as the barcode carries it, <GS> marking FNC1)
-and each AI with its title. GET /api/v1/convert?data=… answers the same as JSON.";
+and each AI with its title; with --gcp-length (or an EPC URI as data) the EPC URIs too. GET
+/api/v1/convert?data=…&gcpLength=… answers the same as JSON.";
 
 const QR_EXAMPLES: &str = "Examples:
   idr qr 01/09520123456788/10/ABC --resolver-root https://id.example.com > label.svg
@@ -319,7 +332,17 @@ fn main() -> ExitCode {
                 data,
                 resolver_root,
                 config,
-            } => convert(&data, resolver_root, config),
+                gcp_length,
+                epc_tag,
+                filter,
+            } => {
+                let epc = idr::http::convert::EpcRequest {
+                    gcp_length: gcp_length.as_deref(),
+                    tag: epc_tag.as_deref(),
+                    filter: filter.as_deref(),
+                };
+                convert(&data, resolver_root, config, &epc)
+            }
         }
     });
     match result {
@@ -515,6 +538,9 @@ async fn check_data(overrides: Overrides) -> Result<ExitCode> {
     let (vocabulary, parser) = app::check_config(&settings)?;
     let codes = app::load_codes(&settings)?;
     let store = app::open_existing_store(&settings).await?;
+    // What issuers registered at run time (schemes, link types) counts as it does in the API.
+    app::load_registered_schemes(store.documents.as_ref(), &parser).await;
+    let vocabulary = vocabulary.with_stored(&store.documents.link_types().await?);
     let limits = Limits::from_settings(&settings);
     let rules = idr::datacheck::Rules {
         vocabulary: &vocabulary,
@@ -539,6 +565,11 @@ async fn check_data(overrides: Overrides) -> Result<ExitCode> {
         findings.len(),
         identifiers.len()
     );
+    if findings.iter().any(|f| f.field == "identifier") {
+        eprintln!(
+            "an identifier that no longer parses: GET or DELETE /api/v1/anchors/<identifier as listed> still reaches it"
+        );
+    }
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -713,7 +744,12 @@ fn qr(args: QrArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn convert(data: &str, resolver_root: Option<String>, config: Option<PathBuf>) -> Result<ExitCode> {
+fn convert(
+    data: &str,
+    resolver_root: Option<String>,
+    config: Option<PathBuf>,
+    epc: &idr::http::convert::EpcRequest<'_>,
+) -> Result<ExitCode> {
     use idr::identifier::gs1::carrier;
     let overrides = Overrides {
         config_file: config,
@@ -724,6 +760,12 @@ fn convert(data: &str, resolver_root: Option<String>, config: Option<PathBuf>) -
     let (_, parser) = app::check_config(&settings)?;
     let root = settings.fixed_root().unwrap_or("https://id.gs1.org");
     let converted = carrier::convert(data, &parser.gs1_options)?;
+    let epc = epc.view(&converted).map_err(|e| match e.parameter() {
+        "gcpLength" => format!("--gcp-length: {e}"),
+        "epcTag" => format!("--epc-tag: {e}"),
+        "filter" => format!("--filter: {e}"),
+        _ => e.to_string(),
+    })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "uri: {}", converted.uri_under(root))?;
     writeln!(out, "element string: {}", converted.element_string())?;
@@ -739,6 +781,12 @@ fn convert(data: &str, resolver_root: Option<String>, config: Option<PathBuf>) -
     for e in converted.elements() {
         let role = e.placement.name();
         writeln!(out, "  ({}) {}: {} [{role}]", e.ai, e.title, e.value)?;
+    }
+    if let Some(epc) = epc {
+        writeln!(out, "epc pure identity: {}", epc.pure_identity)?;
+        if let Some(tag) = epc.tag {
+            writeln!(out, "epc tag uri: {tag}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

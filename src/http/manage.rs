@@ -24,9 +24,14 @@ pub async fn read(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    match authorised(&req, &caller, &state)?.0 {
-        AnchorPath::History(key) => history(&state, &key, &req).await,
-        path => get(&state, path.key(), &req).await,
+    match authorised_or_stored(&req, &caller, &state).await? {
+        (AnchorPath::History(key), _, _) => history(&state, &key, &req).await,
+        (path, _, None) => get(&state, path.key(), &req).await,
+        (path, _, Some(reason)) => {
+            let mut response = get(&state, path.key(), &req).await?;
+            warn_stored(&mut response, &reason);
+            Ok(response)
+        }
     }
 }
 
@@ -50,10 +55,13 @@ pub async fn remove(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, access) = authorised(&req, &caller, &state)?;
+    let (path, access, stored) = authorised_or_stored(&req, &caller, &state).await?;
     access.owner_only(path.key(), "DELETE")?;
     let key = anchor_of(path)?;
-    let response = delete(&state, &key, &req, &caller.name).await?;
+    let mut response = delete(&state, &key, &req, &caller.name).await?;
+    if let Some(reason) = stored {
+        warn_stored(&mut response, &reason);
+    }
     accepted(&key, &caller, "delete");
     Ok(response)
 }
@@ -98,6 +106,52 @@ fn authorised(
     let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
     let access = caller.access(path.key(), &state.vocabulary())?;
     Ok((path, access))
+}
+
+/// Like `authorised`, for a read or a delete: when the path does not parse under today's rules but is exactly the
+/// key of a record stored under looser ones (`Parser::stored_key`), and the caller's scopes cover it, that record's
+/// identifier, with why it no longer parses. Anyone else (a caller without the scope, a path with no such record)
+/// gets the parse error as before, so the fallback tells them nothing.
+async fn authorised_or_stored(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+) -> Result<(AnchorPath, Access, Option<String>), ApiError> {
+    let refused = match authorised(req, caller, state) {
+        Ok((path, access)) => return Ok((path, access, None)),
+        Err(e @ ApiError::Identifier(_)) => e,
+        Err(e) => return Err(e),
+    };
+    let raw = req.uri().path().strip_prefix(ANCHORS).unwrap_or("");
+    let Some(key) = state.parser.stored_key(raw) else {
+        return Err(refused);
+    };
+    if caller.authorise(&key).is_err() || state.store.get(key.canonical_path()).await?.is_none() {
+        return Err(refused);
+    }
+    tracing::warn!(
+        identifier = key.canonical_path(),
+        reason = %refused,
+        "a stored anchor's identifier no longer parses; answered for read or delete only"
+    );
+    // Only an owner reaches such a record (a contributor's rules need a parsed identifier).
+    Ok((
+        AnchorPath::Anchor(key),
+        Access::Owner,
+        Some(refused.to_string()),
+    ))
+}
+
+/// `Warning: 299`: the record is one an earlier version stored, whose identifier today's rules refuse.
+fn warn_stored(response: &mut HttpResponse, reason: &str) {
+    let text = format!(
+        "299 idr \"stored under earlier rules; this identifier no longer parses ({}): it can be read and deleted, not \
+         replaced or resolved\"",
+        reason.replace(['"', '\\'], "'")
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&text) {
+        response.headers_mut().insert(header::WARNING, value);
+    }
 }
 
 /// The anchor a PUT or DELETE writes; a history path allows neither.

@@ -195,6 +195,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(other("/").route(web::route().to(home::home)))
                 .service(other("/healthz").route(web::route().to(wellknown::healthz)))
                 .service(other("/readyz").route(web::route().to(wellknown::readyz)))
+                .service(other("/robots.txt").route(web::route().to(wellknown::robots)))
                 .service(other("/metrics").route(web::route().to(wellknown::metrics)))
                 .service(
                     other("/.well-known/gs1resolver")

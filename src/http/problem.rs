@@ -4,6 +4,7 @@ use crate::auth::AuthError;
 use crate::did::DidError;
 use crate::identifier::IdentifierError;
 use crate::identifier::gs1::carrier::CarrierError;
+use crate::identifier::gs1::to_epc::ToEpcError;
 use crate::qr::QrError;
 use crate::registration::FieldError;
 use crate::registry::StoreError;
@@ -64,6 +65,9 @@ pub enum ApiError {
     /// Carrier data (`/api/v1/convert`) that does not convert.
     #[error("{0}")]
     Carrier(#[from] CarrierError),
+    /// Converted data that has no EPC URI of the kind asked for (`/api/v1/convert?gcpLength=…`).
+    #[error("{0}")]
+    ToEpc(#[from] ToEpcError),
     #[error("too many management requests from this credential; retry in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
 }
@@ -131,6 +135,7 @@ impl ApiError {
             ApiError::Qr(QrError::Encode(_)) => "Internal server error",
             ApiError::Qr(_) => "Bad request",
             ApiError::Carrier(_) => "Invalid carrier data",
+            ApiError::ToEpc(_) => "No EPC URI",
         }
     }
 
@@ -175,6 +180,7 @@ impl ApiError {
                 vec![FieldError::new("ecc", e.to_string())]
             }
             ApiError::Carrier(e) => vec![FieldError::new("data", e.to_string())],
+            ApiError::ToEpc(e) => vec![FieldError::new(e.parameter(), e.to_string())],
             _ => vec![],
         }
     }
@@ -245,6 +251,7 @@ impl ResponseError for ApiError {
             ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Qr(_) => StatusCode::BAD_REQUEST,
             ApiError::Carrier(_) => StatusCode::BAD_REQUEST,
+            ApiError::ToEpc(_) => StatusCode::BAD_REQUEST,
         }
     }
 

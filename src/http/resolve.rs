@@ -73,7 +73,7 @@ pub async fn resolve_path(
     .await?;
     let mut response = respond(
         resolved.outcome,
-        &request.identifier,
+        (&request.identifier, request.carried.as_deref()),
         &root,
         raw_query,
         (&query.preferences, &state.vocabulary()),
@@ -94,7 +94,8 @@ fn options(req: &HttpRequest, state: &AppState, path: &str) -> HttpResponse {
     let raw_query = req.uri().query().unwrap_or("");
     if let Ok(request) = state.parser.parse_request(path, raw_query) {
         let canonical = request.identifier.uri_under(&state.origin(req));
-        if let Ok(link) = header::HeaderValue::from_str(&linkset_link(&canonical, "")) {
+        let same_as = same_as(&canonical, request.carried.as_deref());
+        if let Ok(link) = header::HeaderValue::from_str(&linkset_link(&canonical, &same_as, "")) {
             response.headers_mut().insert(header::LINK, link);
         }
     }
@@ -161,14 +162,24 @@ impl<'a> LinksetFormat<'a> {
     }
 }
 
+/// The URI `owl:sameAs` names: the canonical URI, with the data attributes compressed data carried (an EPC string's
+/// +AIDC data or DSGTIN+ date, a compressed segment's AIs) as the uncompressed URI's query.
+fn same_as(canonical: &str, carried: Option<&str>) -> String {
+    match carried {
+        Some(query) => format!("{canonical}?{query}"),
+        None => canonical.to_string(),
+    }
+}
+
 fn respond(
     outcome: Outcome,
-    key: &Identifier,
+    (key, carried): (&Identifier, Option<&str>),
     root: &str,
     raw_query: &str,
     (accept, vocabulary): (&negotiate::Preferences, &Vocabulary),
 ) -> HttpResponse {
     let canonical = key.uri_under(root);
+    let same_as = same_as(&canonical, carried);
     let multiple_choices = matches!(outcome, Outcome::MultipleChoices(_));
     let mut response = match &outcome {
         Outcome::Redirect { .. } | Outcome::Delegated { .. } => HttpResponse::TemporaryRedirect(),
@@ -190,7 +201,7 @@ fn respond(
                 href
             };
             response.insert_header((header::LOCATION, location));
-            response.insert_header((header::LINK, linkset_link(&canonical, "")));
+            response.insert_header((header::LINK, linkset_link(&canonical, &same_as, "")));
             response.finish()
         }
         Outcome::Delegated { target } => {
@@ -204,7 +215,7 @@ fn respond(
             // Only a linkset's form is negotiated; a redirect needs none of it.
             let format = LinksetFormat::negotiate(accept, vocabulary);
             if let LinksetFormat::Html(vocabulary) = format {
-                response.insert_header((header::LINK, linkset_link(&canonical, "")));
+                response.insert_header((header::LINK, linkset_link(&canonical, &same_as, "")));
                 response.insert_header((header::CONTENT_TYPE, html::CONTENT_TYPE));
                 let csp = html::CONTENT_SECURITY_POLICY.as_str();
                 response.insert_header((header::CONTENT_SECURITY_POLICY, csp));
@@ -216,7 +227,7 @@ fn respond(
                     vocabulary,
                 }));
             }
-            let links = linkset_link(&canonical, JSONLD_CONTEXT);
+            let links = linkset_link(&canonical, &same_as, JSONLD_CONTEXT);
             response.insert_header((header::LINK, links));
             if let LinksetFormat::JsonLd = format {
                 body.context = Some(JSONLD_CONTEXT_URL);
@@ -230,7 +241,7 @@ fn respond(
             not_found(response, format!("nothing is registered for {canonical}"))
         }
         Outcome::NoSuchLinkType(t) => {
-            response.insert_header((header::LINK, linkset_link(&canonical, "")));
+            response.insert_header((header::LINK, linkset_link(&canonical, &same_as, "")));
             not_found(
                 response,
                 format!("no link of type {t} is registered for {canonical} or its ancestors"),
@@ -239,14 +250,14 @@ fn respond(
     }
 }
 
-/// `Link`: the linkset of the identifier and its canonical URI (GS1: every answer points to its linkset), then
-/// `more` links if not empty.
-fn linkset_link(canonical: &str, more: &str) -> String {
+/// `Link`: the linkset of the identifier and its canonical URI as `owl:sameAs` (GS1: every answer points to its
+/// linkset), then `more` links if not empty.
+fn linkset_link(canonical: &str, same_as: &str, more: &str) -> String {
     const LINKSET: &str =
         "?linkType=linkset>; rel=\"linkset\"; type=\"application/linkset+json\", <";
     const SAME_AS: &str = ">; rel=\"owl:sameAs\"";
     let separator = if more.is_empty() { "" } else { ", " };
-    let parts = ["<", canonical, LINKSET, canonical, SAME_AS, separator, more];
+    let parts = ["<", canonical, LINKSET, same_as, SAME_AS, separator, more];
     let mut link = String::with_capacity(parts.iter().map(|p| p.len()).sum());
     for part in parts {
         link.push_str(part);
@@ -270,14 +281,22 @@ mod tests {
     #[test]
     fn the_link_header_names_the_linkset_and_the_canonical_uri() {
         assert_eq!(
-            linkset_link("https://id.example.com/01/09520123456788", ""),
+            linkset_link(
+                "https://id.example.com/01/09520123456788",
+                "https://id.example.com/01/09520123456788",
+                ""
+            ),
             "<https://id.example.com/01/09520123456788?linkType=linkset>; rel=\"linkset\"; \
              type=\"application/linkset+json\", <https://id.example.com/01/09520123456788>; rel=\"owl:sameAs\""
         );
         assert_eq!(
-            linkset_link("https://r.example/01/1", "<https://c.example/>; rel=\"x\""),
+            linkset_link(
+                "https://r.example/01/1",
+                "https://r.example/01/1?17=261231",
+                "<https://c.example/>; rel=\"x\""
+            ),
             "<https://r.example/01/1?linkType=linkset>; rel=\"linkset\"; type=\"application/linkset+json\", \
-             <https://r.example/01/1>; rel=\"owl:sameAs\", <https://c.example/>; rel=\"x\""
+             <https://r.example/01/1?17=261231>; rel=\"owl:sameAs\", <https://c.example/>; rel=\"x\""
         );
     }
 

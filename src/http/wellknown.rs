@@ -30,6 +30,17 @@ pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         .body(r#"{"status":"ok"}"#))
 }
 
+/// `/robots.txt`: no crawling (UNTP: resolver data must not be indexed; answers also carry `X-Robots-Tag: noindex`
+/// where they hold data). A resolver's URIs are printed on products, not linked for search engines.
+pub async fn robots(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(r) = read_only(&req)? {
+        return Ok(r);
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("User-agent: *\nDisallow: /\n"))
+}
+
 /// Whether `/metrics` and the readiness detail moved to the admin listener (`server.admin_listen`).
 fn has_admin_listener(state: &AppState) -> bool {
     state.settings.server.admin_addr().is_some()

@@ -124,6 +124,11 @@ pub struct Request {
     /// The query to act on instead of the request's own, when a compressed segment carried one (its attributes and
     /// other pairs, then the request's query): what the uncompressed URI would have had.
     pub query: Option<String>,
+    /// The data attributes (AIs) the compressed data carried besides the key (percent-encoded): the query of the
+    /// uncompressed URI that `owl:sameAs` names.
+    pub carried: Option<String>,
+    /// The EPC scheme of an EPC binary string.
+    pub epc: Option<gs1::EpcScheme>,
 }
 
 /// Every configured scheme plus the GS1 parser's switches: the one way from a raw path to an `Identifier`.
@@ -186,6 +191,8 @@ impl Parser {
                 identifier: Identifier::Scheme(key),
                 compressed: false,
                 query: None,
+                carried: None,
+                epc: None,
             });
         }
         let gs1 = self.gs1_scheme(path)?;
@@ -194,6 +201,8 @@ impl Parser {
             identifier: Identifier::Gs1(link.key, gs1),
             compressed: link.compressed,
             query: link.query,
+            carried: link.carried,
+            epc: link.epc,
         })
     }
 
@@ -210,6 +219,17 @@ impl Parser {
             Gs1Key::parse_key(path, &self.gs1_options)?,
             gs1,
         ))
+    }
+
+    /// The identifier of a GS1 record stored under `path` (a canonical path, as `idr export` lists it) that no
+    /// longer parses: see `Gs1Key::stored`. For the management API's read and delete of such records only.
+    pub fn stored_key(&self, path: &str) -> Option<Identifier> {
+        let gs1 = self.gs1.clone()?;
+        // a path a scheme claims is that scheme's, never GS1's
+        if self.parse_scheme(path).ok()?.is_some() {
+            return None;
+        }
+        Some(Identifier::Gs1(Gs1Key::stored(path)?, gs1))
     }
 
     /// `Some` when the first segment belongs to a configured scheme.

@@ -120,6 +120,24 @@ fn resolve_explains_the_walk_up_and_the_negotiation() {
     );
     assert!(compressed.contains("answer: 307 Location: https://brand.example/de/produkte/09520123456788?linkType=gs1:pip"), "{compressed}");
 
+    // An EPC binary string names its scheme (DSGTIN+, TDS 2.3 Annex E.3), and its expiry date reaches the query.
+    let out = idr(&[
+        "resolve",
+        "--data-dir",
+        dir,
+        "/ehfb342cde795211411234538566cb0afc4",
+    ]);
+    let epc = stdout(&out);
+    let decompressed = epc
+        .lines()
+        .find(|l| l.starts_with("decompressed: "))
+        .unwrap_or_else(|| panic!("{epc}"));
+    assert!(
+        decompressed.contains("an EPC binary string, DSGTIN+ (header 0xFB)")
+            && decompressed.ends_with("/01/79521141123453/21/32a%2Fb?17=220630"),
+        "{epc}"
+    );
+
     let bad = idr(&["resolve", "--data-dir", dir, "/01/09520123456787"]);
     assert!(stdout(&bad).contains("answer: 400"), "{}", stdout(&bad));
 }
@@ -245,4 +263,52 @@ fn schemes_that_would_shadow_gs1_uris_stop_start_up() {
         ),
         "{err}"
     );
+}
+
+/// `idr check-data` lists the stored anchors whose identifier today's rules refuse (written straight into the store
+/// as an earlier version could have), with the reason, and exits 1; a store without any exits 0.
+#[tokio::test]
+async fn check_data_lists_identifiers_that_no_longer_parse() {
+    use idr::registry::{AnchorStore, Precondition, embedded::EmbeddedStore, record::AnchorRecord};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        for key in ["8004/ABC123", "01/09520123456788"] {
+            let record: AnchorRecord = serde_json::from_value(serde_json::json!({
+                "itemDescription": key,
+                "links": [{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/p", "title": "p"}]
+            }))
+            .unwrap();
+            store
+                .put(key, record, Precondition::None, "an earlier idr")
+                .await
+                .unwrap();
+        }
+    }
+    let data_dir = dir.path().to_str().unwrap();
+    let out = idr(&["check-data", "--data-dir", data_dir]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("8004/ABC123: identifier: "), "{text}");
+
+    let clean = tempfile::tempdir().unwrap();
+    {
+        EmbeddedStore::open(clean.path()).unwrap();
+    }
+    let out = idr(&["check-data", "--data-dir", clean.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checked 0 anchors: 0 rules broken"));
 }

@@ -117,6 +117,101 @@ async fn epc_uris_become_their_gs1_keys() {
     }
 }
 
+async fn get_query(server: &TestApp, data: &str, extra: &str) -> (u16, Value) {
+    let r = client()
+        .get(format!("{}{extra}", convert_url(server, data)))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn digital_links_convert_back_to_epc_uris_with_the_company_prefix_length() {
+    let server = start().await;
+    // an EPC URI comes back as it was, beside its Digital Link (TDS 1.x worked example)
+    let tag = "urn:epc:tag:sgtin-96:3.0614141.812345.6789";
+    let (status, body) = get_query(&server, tag, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sgtin:0614141.812345.6789"
+    );
+    assert_eq!(body["epc"]["tag"], tag);
+    // and the Digital Link it gave converts back to it, given the prefix length, encoding and filter
+    let uri = body["uri"].as_str().unwrap().to_string();
+    let (status, body) = get_query(&server, &uri, "&gcpLength=7&epcTag=sgtin-96&filter=3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sgtin:0614141.812345.6789"
+    );
+    assert_eq!(body["epc"]["tag"], tag);
+    // TDS 2.3 Annex E.3 (SSCC-96): element string in, pure identity out
+    let (status, body) = get_query(&server, "(00)095201234567891235", "&gcpLength=6").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sscc:952012.03456789123"
+    );
+    assert!(body["epc"].get("tag").is_none(), "{body}");
+    // an EPC binary string of TDS 1.x in a Digital Link path tells its own prefix length, encoding and filter
+    let (status, body) = get_query(&server, "/eh3074257bf7194e4000001a85", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sgtin:0614141.812345.6789"
+    );
+    assert_eq!(body["epc"]["tag"], tag);
+    // no EPC asked for: none written
+    let (_, body) = get_query(&server, "(00)095201234567891235", "").await;
+    assert!(body.get("epc").is_none(), "{body}");
+
+    // each refusal is a problem naming its parameter
+    let sgtin = "https://id.example.com/01/80614141123458/21/6789";
+    for (data, extra, field, says) in [
+        (sgtin, "&epcTag=sgtin-96", "gcpLength", "6 to 12"),
+        (sgtin, "&gcpLength=5", "gcpLength", "6 to 12"),
+        (sgtin, "&gcpLength=13", "gcpLength", "6 to 12"),
+        (sgtin, "&gcpLength=seven", "gcpLength", "6 to 12"),
+        (
+            sgtin,
+            "&gcpLength=7&epcTag=sgtin-97",
+            "epcTag",
+            "unknown EPC tag encoding",
+        ),
+        (sgtin, "&gcpLength=7&epcTag=sscc-96", "epcTag", "sscc"),
+        (
+            sgtin,
+            "&gcpLength=7&epcTag=sgtin-96&filter=8",
+            "filter",
+            "0 to 7",
+        ),
+        (sgtin, "&filter=1", "filter", "epcTag"),
+        (
+            "(01)80614141123458(21)ABC",
+            "&gcpLength=7&epcTag=sgtin-96",
+            "epcTag",
+            "integer",
+        ),
+        ("(01)80614141123458", "&gcpLength=7", "data", "serial"),
+    ] {
+        let (status, body) = get_query(&server, data, extra).await;
+        assert_eq!(status, 400, "{data}{extra}: {body}");
+        assert_eq!(body["title"], "No EPC URI", "{data}{extra}");
+        assert_eq!(body["errors"][0]["field"], field, "{data}{extra}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{data}{extra}: {detail}");
+    }
+    // the TDS 2.x "+" schemes have no tag URI: the problem says so
+    let (status, body) = get_query(&server, "urn:epc:tag:sgtin+:3.80614141123458.6789", "").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("binary only"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn bad_data_is_a_problem_naming_the_ai_and_the_position() {
     let server = start().await;

@@ -772,3 +772,99 @@ async fn two_apps_in_one_process_keep_their_own_limits() {
     assert_rejected(r, 422, "itemDescription").await;
     assert_absent(&strict, GTIN).await;
 }
+
+/// A record stored before today's rules (here a GIAI whose first characters are no company prefix, which the
+/// `gcppos1` linter now refuses, written straight into the store as an earlier version could have) can still be read
+/// and deleted by a caller whose scopes cover it: its path is its stored key exactly. It stays unresolvable and
+/// cannot be replaced; anyone without the scope, or a path with no such record, gets the 400 as before.
+#[tokio::test]
+async fn a_record_stored_under_earlier_rules_can_be_read_and_deleted() {
+    const LEGACY: &str = "8004/ABC123";
+    let redis = crate::support::redis::RedisServer::start();
+    let overrides = idr::config::Overrides {
+        redis_url: Some(redis.url()),
+        ..Default::default()
+    };
+    let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
+    let store = idr::app::open_store(&settings).await.unwrap();
+    let record: idr::registry::record::AnchorRecord = serde_json::from_value(json!({
+        "itemDescription": "Pallet jack, registered in 2025",
+        "links": [{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/jack", "title": "Jack"}]
+    }))
+    .unwrap();
+    store
+        .anchors
+        .put(
+            LEGACY,
+            record,
+            idr::registry::Precondition::None,
+            "an earlier idr",
+        )
+        .await
+        .unwrap();
+    let secret = "other-secret-4711";
+    let config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(
+        config.path(),
+        format!(
+            "[[keys]]\nname = \"other\"\nsha256 = \"{}\"\nscopes = [\"01/0952012*\"]\n",
+            hash_secret(secret)
+        ),
+    )
+    .unwrap();
+    let server = TestApp::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--redis-url",
+        &redis.url(),
+        "--config",
+        config.path().to_str().unwrap(),
+    ])
+    .await;
+
+    // today's parser refuses the identifier: resolution and writes answer 400
+    let scan = client()
+        .get(server.url(&format!("/{LEGACY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.status(), 400);
+    let r = api(&server, Method::PUT, LEGACY)
+        .json(&product("Jack", "https://brand.example/jack2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "no replacing it under the old rules");
+    // a caller whose scopes do not cover it, and a path no record has, see only the 400
+    let r = client()
+        .get(anchor_url(&server, LEGACY))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(server.get_anchor("8004/ABC124").await.status(), 400);
+
+    // the admin reads it, told why it is special
+    let r = server.get_anchor(LEGACY).await;
+    assert_eq!(r.status(), 200);
+    let warning = r.headers()["warning"].to_str().unwrap().to_string();
+    assert!(
+        warning.starts_with("299 idr ") && warning.contains("no longer parses"),
+        "{warning}"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["itemDescription"], "Pallet jack, registered in 2025");
+    // and deletes it
+    let r = server.delete_anchor(LEGACY).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(r.headers().contains_key("warning"));
+    assert!(
+        store.anchors.get(LEGACY).await.unwrap().is_none(),
+        "gone from the store"
+    );
+    // once gone, the path is an ordinary bad identifier again
+    assert_eq!(server.get_anchor(LEGACY).await.status(), 400);
+    assert_eq!(server.delete_anchor(LEGACY).await.status(), 400);
+}

@@ -534,10 +534,13 @@ async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
     let body = json!({"itemDescription": "x", "links": [
         {"linkType": "gs1:pip", "href": "https://a.example/p", "title": "p"}]});
     server.put_anchor("01/09528765123457", body.clone()).await;
-    server.put_anchor("01/09520123456788", body).await;
+    server.put_anchor("01/09520123456788", body.clone()).await;
+    server.put_anchor("00/095201234567891235", body).await;
     for namespace in [
         "exMBZFlvQMDly-mRqD",
         "EH30164596f40c0e5cbe991a83",
+        // SSCC+ (TDS 2.3 Annex E.3), 84 bits: shorter than the TDS 1.x schemes
+        "ehF90095201234567891235",
         "dl",
         "DL",
     ] {
@@ -559,6 +562,7 @@ async fn namespaces_that_would_shadow_gs1_uris_are_refused_with_409() {
     for path in [
         "/exMBZFlvQMDly-mRqD",
         "/eh30164596f40c0e5cbe991a83",
+        "/ehf90095201234567891235",
         "/dl/01/09520123456788",
     ] {
         let r = client().get(server.url(path)).send().await.unwrap();

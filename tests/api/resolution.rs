@@ -3,6 +3,7 @@
 
 use crate::support::app::TestApp;
 use crate::support::client::Api;
+use crate::support::client::client;
 use crate::support::client::location;
 use crate::support::schema::{SchemaKind, assert_valid};
 use reqwest::header::HeaderMap;
@@ -604,6 +605,41 @@ async fn t14_compressed_uri() {
     );
     let r = server.resolve("/EH30164596F40C0E5CBE991A83").await;
     assert_eq!(r.status(), 400);
+
+    // A "+" scheme with AIDC data (DSGTIN+, TDS 2.3 Annex E.3): the expiry date it carries is the uncompressed URI's
+    // query, so owl:sameAs names it and the target gets it, as it would from /01/…/21/…?17=220630.
+    let target = "https://other.example/products/79521141123453";
+    server
+        .put_anchor(
+            "01/79521141123453",
+            json!({"itemDescription": "Dated product", "defaultLinkType": "gs1:pip",
+                   "links": [{"linkType": "gs1:pip", "href": target, "title": "Product",
+                              "type": "text/html", "hreflang": ["en"]}]}),
+        )
+        .await;
+    let plain = server
+        .resolve("/01/79521141123453/21/32a%2Fb?17=220630")
+        .await;
+    let r = server.resolve("/ehfb342cde795211411234538566cb0afc4").await;
+    assert_redirect(&r, &format!("{target}?17=220630"));
+    assert_eq!(location(&r), location(&plain));
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains(
+            "<https://resolver.example/01/79521141123453/21/32a%2Fb?17=220630>; rel=\"owl:sameAs\""
+        ),
+        "owl:sameAs: {link}"
+    );
+    // the request's own query is forwarded after it, and is not part of the uncompressed URI
+    let r = server
+        .resolve("/ehfb342cde795211411234538566cb0afc4?x=1")
+        .await;
+    assert_redirect(&r, &format!("{target}?17=220630&x=1"));
+    let link = header(r.headers(), "link");
+    assert!(
+        link.contains("32a%2Fb?17=220630>; rel=\"owl:sameAs\""),
+        "{link}"
+    );
 }
 
 /// GS1 Digital Link URI compression (URI Syntax 1.1): processed in place like the uncompressed URI, whatever the
@@ -635,13 +671,14 @@ async fn t14_digital_link_compressed_uris() {
         let link = header(r.headers(), "link");
         assert!(link.contains(&same_as), "{compressed}: {link}");
     }
-    // A data attribute inside the data reaches the target as the uncompressed URI's query would.
+    // A data attribute inside the data reaches the target as the uncompressed URI's query would, and owl:sameAs
+    // names the uncompressed URI with it (a non-AI pair carried, foo=bar above, is no part of it).
     let r = server.resolve("/HxHKVAdpQgZzjr-hCDKigI").await;
     assert_redirect(&r, &format!("{target}?15=120820"));
     let link = header(r.headers(), "link");
     assert!(
         link.contains(&format!(
-            "<{ROOT}/01/09780345418913/10/231/21/345345>; rel=\"owl:sameAs\""
+            "<{ROOT}/01/09780345418913/10/231/21/345345?15=120820>; rel=\"owl:sameAs\""
         )),
         "{link}"
     );
@@ -905,4 +942,92 @@ async fn origin_from_forwarded_headers_or_host() {
         "{link}"
     );
     assert!(!link.contains("id.example.org"), "{link}");
+}
+
+/// Conformance row 47 (GS1-REV 2.10, RECOMMENDED): a linkset asked for with `Accept: application/json` is the same
+/// JSON as with `application/linkset+json`.
+#[tokio::test]
+async fn a_linkset_asked_for_as_application_json_is_the_same_json() {
+    let server = fixture_server().await;
+    let path = format!("/01/{GTIN}?linkType=linkset");
+    let linkset = server.linkset(&path).await;
+    assert_eq!(linkset.status(), 200);
+    let as_json = server
+        .get_with(&path, &[("accept", "application/json")])
+        .await;
+    assert_eq!(as_json.status(), 200);
+    assert!(
+        content_type(&as_json).contains("json"),
+        "{}",
+        content_type(&as_json)
+    );
+    let (a, b): (Value, Value) = (linkset.json().await.unwrap(), as_json.json().await.unwrap());
+    assert!(a["linkset"].is_array(), "{a}");
+    assert_eq!(a, b);
+}
+
+/// Conformance rows 4–5 (GS1-REV "CORS exposes Link"; REC): a public answer exposes `Link` and `Location` to
+/// scripts, and a preflight allows the headers a client sends.
+#[tokio::test]
+async fn cors_exposes_link_and_location_and_preflights_allow_the_request_headers() {
+    let server = fixture_server().await;
+    let origin = [("origin", "https://app.example")];
+    let r = server.get_with(&format!("/01/{GTIN}"), &origin).await;
+    assert_eq!(r.status(), 307);
+    let exposed = header(r.headers(), "access-control-expose-headers");
+    for name in ["Link", "Location"] {
+        assert!(exposed.split(", ").any(|h| h == name), "{name}: {exposed}");
+    }
+    let r = server
+        .send_with(
+            reqwest::Method::OPTIONS,
+            &format!("/01/{GTIN}"),
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "accept, accept-language"),
+            ],
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let allowed = header(r.headers(), "access-control-allow-headers").to_ascii_lowercase();
+    for name in ["accept", "accept-language"] {
+        assert!(allowed.split(", ").any(|h| h == name), "{name}: {allowed}");
+    }
+    assert_eq!(header(r.headers(), "access-control-allow-origin"), "*");
+}
+
+/// Conformance row 97 (UNTP-DAC: data MUST NOT be indexable; robots.txt disallow REC): `/robots.txt` disallows all
+/// crawling, and only reads.
+#[tokio::test]
+async fn robots_txt_disallows_crawling() {
+    let server = fixture_server().await;
+    let r = server.resolve("/robots.txt").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        content_type(&r).starts_with("text/plain"),
+        "{}",
+        content_type(&r)
+    );
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["User-agent: *", "Disallow: /"]);
+    let r = client()
+        .post(server.url("/robots.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}
+
+/// Conformance row 14: a known namespace with an unknown key type is a 400; so is a first segment that is no
+/// namespace, which is read as a GS1 Digital Link path (documented there as a deviation from the 404 Pyx gives).
+#[tokio::test]
+async fn unknown_key_types_and_namespaces_are_400() {
+    let server = fixture_server().await;
+    for path in ["/abr/xyz/123", "/nosuchnamespace/k/1"] {
+        let r = server.resolve(path).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(content_type(&r), "application/problem+json", "{path}");
+    }
 }

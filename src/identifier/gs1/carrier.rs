@@ -11,7 +11,8 @@ use super::ai_info::{AI_INFO, AiInfo};
 use super::ai_table::KEYS;
 use super::error::{Gs1Error, excerpt};
 use super::format::{self, AiEntry, Role};
-use super::{DigitalLink, ParseOptions, epc_uri, percent, request};
+use super::{DigitalLink, ParseOptions, epc_uri, percent, request, to_epc};
+pub use epc_uri::EpcForm;
 
 /// Longest carrier data accepted (a GS1 DataMatrix holds at most 2335 alphanumeric characters).
 pub const MAX_DATA: usize = 4096;
@@ -118,7 +119,7 @@ pub enum Source {
     /// `01…10…<GS>17…`, no symbology identifier.
     BarcodeData,
     Scanned(Symbology),
-    EpcUri,
+    EpcUri(epc_uri::EpcForm),
 }
 
 impl Source {
@@ -128,7 +129,7 @@ impl Source {
             Source::ElementString => "elementString",
             Source::BarcodeData => "barcodeData",
             Source::Scanned(_) => "scannerData",
-            Source::EpcUri => "epcUri",
+            Source::EpcUri(_) => "epcUri",
         }
     }
 }
@@ -207,6 +208,32 @@ impl Carrier {
         uri
     }
 
+    /// The EPC of the key, its company prefix `gcp_digits` long, else as long as the data had it (an EPC URI, or an
+    /// EPC binary string of TDS 1.x in a Digital Link path).
+    pub fn epc(&self, gcp_digits: Option<usize>) -> Result<to_epc::Epc, to_epc::ToEpcError> {
+        to_epc::epc_of(
+            &self.link,
+            gcp_digits.or(self.input_form().map(|f| f.gcp_digits)),
+        )
+    }
+
+    /// The company prefix length and tag encoding the data itself showed: an EPC URI's, or those of an EPC binary
+    /// string of TDS 1.x (its partition, its scheme and filter).
+    pub fn input_form(&self) -> Option<EpcForm> {
+        match self.source {
+            Source::EpcUri(form) => Some(form),
+            _ => {
+                let epc = self.link.epc?;
+                let (filter, gcp_digits) = epc.form?;
+                let encoding = to_epc::tag_encoding(&epc.tag_encoding()?)?;
+                Some(EpcForm {
+                    gcp_digits,
+                    tag: Some((encoding, filter)),
+                })
+            }
+        }
+    }
+
     /// `(01)09520123456788(10)ABC`: a `(` in a value is written `\(`.
     pub fn element_string(&self) -> String {
         let mut out = String::new();
@@ -280,7 +307,7 @@ fn classify(
         return scanned(data, offset, opts);
     }
     if starts_with_ignore_case(data, "urn:epc:") {
-        let elements = epc_uri::elements(data)?;
+        let (elements, form) = epc_uri::elements(data)?;
         let raw = elements
             .iter()
             .map(|(ai, value)| {
@@ -291,7 +318,7 @@ fn classify(
                 })
             })
             .collect::<Result<Vec<_>, CarrierError>>()?;
-        return Ok((link_from(&raw)?, Source::EpcUri));
+        return Ok((link_from(&raw)?, Source::EpcUri(form)));
     }
     if is_uri(data) || data.starts_with('/') {
         return Ok((from_uri(data, opts)?, Source::DigitalLink));

@@ -8,29 +8,48 @@ use super::check_digit::mod10_digit;
 use super::error::excerpt;
 use super::percent;
 
-/// The AIs, in element-string order, of an EPC URI.
-pub(crate) fn elements(uri: &str) -> Result<Vec<(&'static str, String)>, CarrierError> {
+/// What an EPC URI said besides its AIs: where its company prefix ends, and the tag encoding and filter of a tag
+/// URI. Enough to write the same URI back (`to_epc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpcForm {
+    /// Digits of the GS1 Company Prefix.
+    pub gcp_digits: usize,
+    /// A tag URI's encoding (`sgtin-96`) and filter value.
+    pub tag: Option<(&'static str, u8)>,
+}
+
+/// AIs and their values, in element-string order.
+pub(crate) type Elements = Vec<(&'static str, String)>;
+
+/// The AIs, in element-string order, of an EPC URI, and its form.
+pub(crate) fn elements(uri: &str) -> Result<(Elements, EpcForm), CarrierError> {
     // "urn:epc:" is case-insensitive (RFC 8141 namespace identifier); the rest is as the TDS writes it.
     let rest = &uri["urn:epc:".len()..];
     let (kind, rest) = rest
         .split_once(':')
         .ok_or_else(|| epc(format!("\"{}\" is not an EPC URI", excerpt(uri))))?;
+    let mut tag = None;
     let (scheme, fields) = match kind {
         "id" => split_scheme(rest)?,
         "class" => split_scheme(rest)?,
         "tag" => {
             let rest = skip_control_info(rest)?;
             let (scheme, fields) = split_scheme(rest)?;
-            let base = tag_scheme(scheme)
-                .ok_or_else(|| epc(format!("unknown EPC tag encoding \"{}\"", excerpt(scheme))))?;
+            let (encoding, base) = tag_scheme(scheme).ok_or_else(|| epc(unknown_tag(scheme)))?;
             let (filter, fields) = fields.split_once('.').ok_or_else(|| {
                 epc(format!(
                     "{scheme}: expected the filter value, then the fields"
                 ))
             })?;
-            if filter.is_empty() || !filter.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(epc(format!("{scheme}: the filter value must be digits")));
-            }
+            let filter = match filter.as_bytes() {
+                [d @ b'0'..=b'7'] => d - b'0',
+                _ => {
+                    return Err(epc(format!(
+                        "{scheme}: the filter value is one digit, 0 to 7"
+                    )));
+                }
+            };
+            tag = Some((encoding, filter));
             (base, fields)
         }
         _ => {
@@ -49,8 +68,27 @@ pub(crate) fn elements(uri: &str) -> Result<Vec<(&'static str, String)>, Carrier
     if kind != "class" && scheme == "lgtin" {
         return Err(epc("lgtin is a class: urn:epc:class:lgtin:…".into()));
     }
-    let fields: Vec<&str> = fields.split('.').collect();
-    map(scheme, &fields)
+    // the last field may hold "." (TDS GS3A3 characters): split only as often as the scheme has fields
+    let fields: Vec<&str> = fields.splitn(field_count(scheme), '.').collect();
+    let elements = map(scheme, &fields)?;
+    let form = EpcForm {
+        gcp_digits: fields[0].len(),
+        tag,
+    };
+    Ok((elements, form))
+}
+
+/// The TDS 2.x "+" schemes have no EPC URI: say so rather than "unknown".
+fn unknown_tag(scheme: &str) -> String {
+    if scheme.ends_with('+') {
+        format!(
+            "\"{}\": the TDS 2.x \"+\" schemes have no EPC tag URI (TDS defines them in binary only); give the EPC \
+             binary string as a Digital Link path (/eh… or /ex…) or the element string",
+            excerpt(scheme)
+        )
+    } else {
+        format!("unknown EPC tag encoding \"{}\"", excerpt(scheme))
+    }
 }
 
 fn epc(reason: String) -> CarrierError {
@@ -73,8 +111,8 @@ fn skip_control_info(rest: &str) -> Result<&str, CarrierError> {
     }
 }
 
-/// The pure-identity scheme of a tag encoding (`sgtin-96` → `sgtin`).
-fn tag_scheme(encoding: &str) -> Option<&'static str> {
+/// A tag encoding as the table spells it, and its pure-identity scheme (`sgtin-96` → `sgtin`).
+fn tag_scheme(encoding: &str) -> Option<(&'static str, &'static str)> {
     const ENCODINGS: &[(&str, &str)] = &[
         ("sgtin-96", "sgtin"),
         ("sgtin-198", "sgtin"),
@@ -96,10 +134,17 @@ fn tag_scheme(encoding: &str) -> Option<&'static str> {
         ("itip-110", "itip"),
         ("itip-212", "itip"),
     ];
-    ENCODINGS
-        .iter()
-        .find(|(e, _)| *e == encoding)
-        .map(|(_, s)| *s)
+    ENCODINGS.iter().find(|(e, _)| *e == encoding).copied()
+}
+
+/// How many fields a scheme's URI has (an unknown scheme: split at every ".").
+fn field_count(scheme: &str) -> usize {
+    match scheme {
+        "sscc" | "giai" | "gsrn" | "gsrnp" | "pgln" => 2,
+        "itip" => 5,
+        "sgtin" | "lgtin" | "sgln" | "grai" | "gdti" | "sgcn" | "cpi" | "upui" => 3,
+        _ => usize::MAX,
+    }
 }
 
 /// Each scheme's fields and its key: the TDS's correspondence between EPC and GS1 element strings.
@@ -129,9 +174,9 @@ fn map(scheme: &str, f: &[&str]) -> Result<Vec<(&'static str, String)>, CarrierE
         "sgln" => {
             want(3, "company prefix, location reference, extension")?;
             let gln = key(scheme, f[0], f[1], 12)?;
-            // An extension of "0" means none (TDS, SGLN).
+            // An extension of "0" means none (TDS, SGLN); so, leniently, does an empty one.
             match text(f[2])? {
-                ext if ext == "0" => vec![("414", gln)],
+                ext if ext == "0" || ext.is_empty() => vec![("414", gln)],
                 ext => vec![("414", gln), ("254", ext)],
             }
         }

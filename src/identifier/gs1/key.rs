@@ -165,6 +165,41 @@ impl Gs1Key {
         super::associations::check(key.elements())?;
         Ok(key)
     }
+
+    /// The key of a record stored under `path` by an earlier version whose rules were looser (a linter added since,
+    /// a check it did not make): the path read by its structure only (known AIs, a primary key, qualifiers the key
+    /// allows, in an order it allows, values of allowed lengths), with no check of the values. `None` unless the
+    /// result's canonical path is `path` exactly. Only for finding such a record to read or delete it: never for a
+    /// write or a resolution.
+    pub fn stored(path: &str) -> Option<Gs1Key> {
+        let strict = ParseOptions {
+            legacy_gtin: false,
+            convenience_alphas: false,
+        };
+        let mut segs = path.split('/');
+        let (primary, value) = next_pair(&mut segs, &strict).ok()?;
+        let mut quals = [const { Pair::EMPTY }; MAX_QUALIFIERS];
+        let mut n = 0;
+        while let Some(raw_ai) = segs.next() {
+            let (ai, value) = pair_from(raw_ai, segs.next(), &strict).ok()?;
+            *quals.get_mut(n)? = Pair { ai, value };
+            n += 1;
+        }
+        let key = format::key_index(primary.ai)?;
+        let alt = choose_alternative(key, &quals[..n]).ok()?;
+        let fits = |v: &str| !v.is_empty() && v.len() <= format::MAX_VALUE_LEN;
+        if !fits(&value) || !quals[..n].iter().all(|q| fits(&q.value)) {
+            return None;
+        }
+        let mut parts = [(&NO_AI, ""); 1 + MAX_QUALIFIERS];
+        parts[0] = (primary, &*value);
+        for (slot, q) in parts[1..].iter_mut().zip(&quals[..n]) {
+            *slot = (q.ai, &*q.value);
+        }
+        // KEYS has < 256 entries and at most a few alternatives per key
+        let key = assemble(key as u8, alt as u8, &parts[..=n]);
+        (key.canonical_path() == path).then_some(key)
+    }
 }
 
 // The canonical path determines every other field (AIs, decoded values, layout), so it alone is compared and hashed.

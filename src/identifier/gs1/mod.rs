@@ -26,6 +26,7 @@ mod lint;
 pub(crate) mod percent;
 mod request;
 mod segments;
+pub mod to_epc;
 
 pub(crate) use check_digit::mod10_valid;
 pub use error::Gs1Error;
@@ -59,9 +60,32 @@ pub struct DigitalLink {
     pub attributes: Vec<(&'static str, String)>,
     /// The request was compressed: an EPC binary string or a Digital Link compressed segment.
     pub compressed: bool,
-    /// The query to act on instead of the request's, when a compressed segment carried one: its attributes and
-    /// other pairs (percent-encoded, in stream order), then the request's own query.
+    /// The query to act on instead of the request's, when compressed data carried one: its attributes and other
+    /// pairs (percent-encoded, in stream order; an EPC string's data attributes), then the request's own query.
     pub query: Option<String>,
+    /// The data attributes (AIs) compressed data carried besides the key, as a query (percent-encoded): the
+    /// uncompressed URI's data attributes, without the request's own query or non-AI pairs.
+    pub carried: Option<String>,
+    /// The EPC scheme of an EPC binary string.
+    pub epc: Option<EpcScheme>,
+}
+
+/// The EPC scheme an EPC binary string was in (GS1 EPC Tag Data Standard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpcScheme {
+    /// `SGTIN-96`, `DSGTIN+`, …
+    pub name: &'static str,
+    /// Its 8-bit header.
+    pub header: u8,
+    /// A TDS 1.x scheme's filter value and company prefix length in digits (the "+" schemes have neither).
+    pub form: Option<(u8, usize)>,
+}
+
+impl EpcScheme {
+    /// The tag encoding's name in a tag URI (`SGTIN-96` → `sgtin-96`), for the TDS 1.x schemes.
+    pub fn tag_encoding(&self) -> Option<String> {
+        self.form.map(|_| self.name.to_ascii_lowercase())
+    }
 }
 
 /// The primary-key AIs we support, e.g. ["00","01","253",...].
@@ -76,21 +100,19 @@ pub fn is_path_alpha(segment: &str) -> bool {
 
 /// Whether some spelling of `segment` in another letter case could be a compressed URI segment the parser
 /// decompresses: what a case-insensitive first-segment match would capture. For EPC binary strings that is `eh` +
-/// lower-case hex or `ex` + base64url, at least as long as the shortest EPC binary string (`epc::MIN_BITS`); shorter
-/// ones, like `example`, never decompress. For Digital Link compression it is a spelling that decodes to a valid
+/// lower-case hex or `ex` + base64url of 96 bits or more, or of at least the shortest EPC binary string of a key
+/// (`epc::MIN_BITS`, 32 bits: a GIAI+) that begins with the header of a scheme idr decodes; others, like `example`
+/// (header 0x6A), never decompress to a key. For Digital Link compression it is a spelling that decodes to a valid
 /// key: every spelling for names of up to `CASE_VARIANT_LETTERS` letters, else the name as written, in lower and
 /// in upper case. Ordinary words (`acme`, `products`) do not decode (the first bits of a segment must name an AI
 /// or an optimisation, the values must fit and pass their checks).
 pub fn could_be_compressed(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
-    if epc::looks_compressed(&lower) && lower.len() >= 2 + epc::MIN_BITS / 4 {
+    if lower.starts_with("eh") && epc::could_be_epc(&lower) {
         return true;
     }
     // base64url has both cases: `ex` in any case followed by base64url characters as written.
-    if lower.starts_with("ex")
-        && epc::looks_compressed(&format!("ex{}", &segment[2..]))
-        && segment.len() >= 2 + epc::MIN_BITS.div_ceil(6)
-    {
+    if lower.starts_with("ex") && epc::could_be_epc(&format!("ex{}", &segment[2..])) {
         return true;
     }
     compression::looks_compressed(segment)

@@ -7,7 +7,9 @@ use super::error::{Gs1Error, excerpt};
 use super::format::{self, Role};
 use super::key::{self, Gs1Key, MAX_QUALIFIERS, Pair};
 use super::segments::{RawSeg, RevSegments, split_ascii, split_once_ascii};
-use super::{DigitalLink, ParseOptions, associations, charset, compression, epc, percent};
+use super::{
+    DigitalLink, EpcScheme, ParseOptions, associations, charset, compression, epc, percent,
+};
 
 /// Parses a raw (undecoded) resolver request path and query string.
 ///
@@ -33,29 +35,66 @@ pub fn parse_request(
 /// Data attributes as (AI, value), in the order read.
 type Attributes = Vec<(&'static str, String)>;
 
-/// A parsed key with the query's attributes, after the dictionary's rules between all the URI's AIs. `carried` is
-/// the query a compressed segment held, read before the request's own.
-fn finish(
-    key: Gs1Key,
-    raw_query: &str,
-    compressed: bool,
-    carried: Option<String>,
-    epc_attributes: Attributes,
-) -> Result<DigitalLink, Gs1Error> {
-    let query = match carried {
-        Some(q) if raw_query.is_empty() => Some(q),
+/// How a request was compressed, and what its compressed data carried besides the key.
+enum Compressed {
+    No,
+    /// A Digital Link compressed segment, with the query it carried (percent-encoded), if any.
+    DigitalLink(Option<String>),
+    /// An EPC binary string of this scheme, with the data attributes it carried (DSGTIN+ dates, +AIDC data).
+    Epc(EpcScheme, Attributes),
+}
+
+/// A parsed key with the query's attributes, after the dictionary's rules between all the URI's AIs. A compressed
+/// request's carried query (an EPC string's attributes written as one) is read before the request's own: together
+/// they are the query the request is answered with, as the uncompressed URI would be.
+fn finish(key: Gs1Key, raw_query: &str, compressed: Compressed) -> Result<DigitalLink, Gs1Error> {
+    let was_compressed = !matches!(compressed, Compressed::No);
+    let (carried, epc) = match compressed {
+        Compressed::No => (None, None),
+        Compressed::DigitalLink(carried) => (carried, None),
+        Compressed::Epc(scheme, attributes) => (attributes_query(&attributes), Some(scheme)),
+    };
+    let query = match &carried {
+        Some(q) if raw_query.is_empty() => Some(q.clone()),
         Some(q) => Some(format!("{q}&{raw_query}")),
         None => None,
     };
-    let attributes = parse_query(query.as_deref().unwrap_or(raw_query), &key, epc_attributes)?;
+    let attributes = parse_query(query.as_deref().unwrap_or(raw_query), &key)?;
     let elements = attributes.iter().filter_map(query_element);
     associations::check(key.elements().chain(elements))?;
+    // the uncompressed URI's data attributes: the AIs among the carried pairs (written by our encoders, so an AI is
+    // plain digits); other pairs are no part of the identifier
+    let carried = carried.and_then(|q| {
+        let ais: Vec<&str> = split_ascii(&q, b'&')
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or_default();
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+            })
+            .collect();
+        (!ais.is_empty()).then(|| ais.join("&"))
+    });
     Ok(DigitalLink {
         key,
         attributes,
-        compressed,
+        compressed: was_compressed,
         query,
+        carried,
+        epc,
     })
+}
+
+/// Data attributes as a query (`17=220630&10=ABC`), values percent-encoded; `None` for none.
+fn attributes_query(attributes: &Attributes) -> Option<String> {
+    let mut query = String::new();
+    for (ai, value) in attributes {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(ai);
+        query.push('=');
+        percent::encode_into(&mut query, value);
+    }
+    (!query.is_empty()).then_some(query)
 }
 
 /// A plain `/AI/value` path first; the last segment as an EPC binary string only when that fails (`/8004/eh12`
@@ -64,19 +103,19 @@ fn parse_any(path: &str, raw_query: &str, opts: &ParseOptions) -> Result<Digital
     // A path that looks compressed is a single segment ('/' is neither hex nor base64url), which is never a plain
     // path: skip that attempt and the error it would build. Plain paths fail this test on their first bytes.
     if epc::looks_compressed(path) {
-        let (key, carried) = decompressed_key("", path, opts)?;
-        return finish(key, raw_query, true, None, carried);
+        let (key, compressed) = decompressed_key("", path, opts)?;
+        return finish(key, raw_query, compressed);
     }
     let path_err = match parse_path(path, opts) {
-        Ok(key) => return finish(key, raw_query, false, None, Vec::new()),
+        Ok(key) => return finish(key, raw_query, Compressed::No),
         Err(e) => e,
     };
     let mut segs = RevSegments::new(path);
     let last = segs.next().map_or("", |seg| seg.text);
     let stem = segs.rest().unwrap_or("");
     if epc::looks_compressed(last) {
-        let (key, carried) = decompressed_key(stem, last, opts)?;
-        return finish(key, raw_query, true, None, carried);
+        let (key, compressed) = decompressed_key(stem, last, opts)?;
+        return finish(key, raw_query, compressed);
     }
     // Any word has the shape of a compressed segment: only one that decodes to a key is read as one.
     dl_compressed(stem, last, raw_query, opts).unwrap_or(Err(path_err))
@@ -118,9 +157,7 @@ fn dl_compressed(
         finish(
             parse_path(path, opts)?,
             raw_query,
-            true,
-            carried,
-            Vec::new(),
+            Compressed::DigitalLink(carried),
         )
     };
     let first = from(&path, query);
@@ -220,7 +257,7 @@ fn decompressed_key(
     stem: &str,
     last: &str,
     opts: &ParseOptions,
-) -> Result<(Gs1Key, Attributes), Gs1Error> {
+) -> Result<(Gs1Key, Compressed), Gs1Error> {
     check_stem(stem)?;
     let decoded = epc::decompress(last)?;
     tracing::debug!(scheme = decoded.scheme, "EPC binary string decompressed");
@@ -237,7 +274,12 @@ fn decompressed_key(
     let (ai, value) = &decoded.primary;
     let value = Cow::Borrowed(value.as_str());
     let key = key::build(key::entry(ai)?, value, &qualifiers, opts)?;
-    Ok((key, decoded.attributes))
+    let scheme = EpcScheme {
+        name: decoded.scheme,
+        header: decoded.header,
+        form: decoded.form,
+    };
+    Ok((key, Compressed::Epc(scheme, decoded.attributes)))
 }
 
 /// A parsed attribute as an (entry, value) element; attributes hold known AIs only, so `None` never happens.
@@ -256,18 +298,9 @@ fn uri_characters(raw: &str) -> Result<(), Gs1Error> {
 }
 
 /// Extracts numeric-AI data attributes; other keys are left to the caller and are not checked here: the query is
-/// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400. Attributes an EPC binary
-/// string carried come first and pass the same checks.
-fn parse_query(
-    raw_query: &str,
-    key: &Gs1Key,
-    carried: Vec<(&'static str, String)>,
-) -> Result<Vec<(&'static str, String)>, Gs1Error> {
-    let mut attributes: Vec<(&'static str, String)> = Vec::with_capacity(carried.len());
-    for (ai, value) in carried {
-        let ai = format::lookup_ai(ai).ok_or_else(|| Gs1Error::UnknownAi(ai.to_owned()))?;
-        push_attribute(ai, value, key, &mut attributes)?;
-    }
+/// forwarded to targets as it came, so `?note=50%` is the target's business, not a 400.
+fn parse_query(raw_query: &str, key: &Gs1Key) -> Result<Vec<(&'static str, String)>, Gs1Error> {
+    let mut attributes: Vec<(&'static str, String)> = Vec::new();
     for part in split_ascii(raw_query, b'&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = split_once_ascii(part, b'=').unwrap_or((part, ""));
         // Only all-digit keys are AIs. Escapes can spell digits (`%31%37` is 17), but no other byte decodes to a digit

@@ -244,6 +244,62 @@ fn compressed_epc() {
     assert!(!dl.compressed);
 }
 
+/// The "+" schemes can be shorter than the 96 bits of TDS 1.x: they decompress in place, and a name spelled like one
+/// is reserved (no scheme namespace may take it), while words that merely start with `ex`/`eh` are not.
+#[test]
+fn short_plus_epc_strings_decompress_and_are_reserved() {
+    // SSCC+ (TDS 2.3 Annex E.3): 84 bits
+    let dl = req("/ehf90095201234567891235").expect("SSCC+");
+    assert_eq!(dl.key.canonical_path(), "00/095201234567891235");
+    assert!(dl.compressed);
+    // the shortest real one, 32 bits: GIAI+ 0xFA, toggle 0, filter 0, nibbles 0 6 1 4, terminator 0xF
+    let dl = req("/ehfa00614f").expect("GIAI+ of a 4-digit GIAI");
+    assert_eq!(dl.key.canonical_path(), "8004/0614");
+    for reserved in [
+        "ehf90095201234567891235",
+        "EHF90095201234567891235",
+        "ehfa00614f",
+        "ehfa3952114132e83c2bf10",
+        // any header from 96 bits, as before
+        "eh99164596f40c0e5cbe991a83",
+    ] {
+        assert!(could_be_compressed(reserved), "{reserved}");
+    }
+    for free in [
+        "example1",   // 36 bits, header 0x6A
+        "examples",   // 36 bits, header 0x6A
+        "ehabcdef01", // 32 bits, header 0xAB: no scheme
+        "ehfa0061",   // 24 bits: shorter than any key
+        "ehcafe",
+    ] {
+        assert!(!could_be_compressed(free), "{free}");
+    }
+}
+
+/// Records stored under looser rules are found by their stored key, read by its structure only.
+#[test]
+fn stored_keys_are_read_by_structure_only() {
+    // the gcppos1 linter refuses it today
+    assert!(Gs1Key::parse_key("8004/ABC123", &opts()).is_err());
+    let key = Gs1Key::stored("8004/ABC123").expect("its structure is a GIAI");
+    assert_eq!(key.canonical_path(), "8004/ABC123");
+    let key =
+        Gs1Key::stored("01/09520123456787/10/A%2FB").expect("a bad check digit is a value problem");
+    assert_eq!(key.canonical_path(), "01/09520123456787/10/A%2FB");
+    for not_stored in [
+        "8004/ABC123/",                // not the canonical form
+        "01/09520123456788/10/A/B",    // a value holding '/' is written %2F
+        "9999/1",                      // no such AI
+        "10/ABC",                      // no primary key
+        "01/09520123456788/17/201231", // (17) is no key qualifier
+        "01/09520123456788/21/1/10/2", // qualifiers out of order
+        "01/",
+        "",
+    ] {
+        assert!(Gs1Key::stored(not_stored).is_none(), "{not_stored}");
+    }
+}
+
 // ---- error classes ----
 
 #[test]

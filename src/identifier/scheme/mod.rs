@@ -264,7 +264,8 @@ impl SchemeSet {
             if crate::identifier::gs1::could_be_compressed(claim) {
                 return shadow(format!(
                     "{claim:?} has the form of a compressed GS1 Digital Link URI (an EPC binary string: \"eh\" or \
-                     \"ex\" and then at least 24 hex or 16 base64url characters; or, in some letter case, a Digital \
+                     \"ex\" and then at least 24 hex or 16 base64url characters, or 8 hex or 6 base64url characters \
+                     beginning with the header of an EPC scheme; or, in some letter case, a Digital \
                      Link compressed segment of a valid key): /{claim} would be read as this scheme's, not decompressed; \
                      choose another name"
                 ));
@@ -386,7 +387,15 @@ fn claims(scheme: &Scheme) -> impl Iterator<Item = (&'static str, &str)> {
 }
 
 /// First path segments the resolver answers itself.
-const RESERVED: &[&str] = &["api", "voc", ".well-known", "healthz", "readyz", "metrics"];
+const RESERVED: &[&str] = &[
+    "api",
+    "voc",
+    ".well-known",
+    "healthz",
+    "readyz",
+    "metrics",
+    "robots.txt",
+];
 
 #[cfg(test)]
 mod tests;

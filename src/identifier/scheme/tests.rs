@@ -343,8 +343,8 @@ fn a_scheme_cannot_take_a_compressed_gs1_segment() {
             "{claim}: {e}"
         );
     }
-    // Names that no compressed segment can be (too short for the shortest, 96-bit EPC, or not hex/base64url, or
-    // not decoding to a key in any spelling): kept.
+    // Names that no compressed segment can be (shorter than 96 bits and than the EPC scheme their header names, or
+    // not hex/base64url, or not decoding to a key in any spelling): kept.
     for fine in [
         "ehr",
         "eh",

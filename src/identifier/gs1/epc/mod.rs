@@ -33,6 +33,11 @@ pub(super) enum Fail {
 pub(crate) struct Decoded {
     /// The TDS scheme, e.g. `SGTIN-96`, `DSGTIN+`.
     pub scheme: &'static str,
+    /// Its header.
+    pub header: u8,
+    /// A TDS 1.x scheme's filter value and company prefix length (digits), from its filter and partition bits; the
+    /// "+" schemes carry neither split.
+    pub form: Option<(u8, usize)>,
     pub primary: Element,
     /// Key qualifiers of the primary key, in Digital Link path order.
     pub qualifiers: Vec<Element>,
@@ -40,10 +45,39 @@ pub(crate) struct Decoded {
     pub attributes: Vec<Element>,
 }
 
-/// The length from which `could_be_compressed` reserves `eh`/`ex` names (the 96-bit schemes of TDS 1.x). The "+"
-/// schemes of TDS 2.x can be shorter (SSCC+, GSRN+ and GSRNP+ have 84 bits, GIAI+ and CPI+ of short keys fewer):
-/// they decompress all the same, but a namespace could still claim such a name.
-pub(crate) const MIN_BITS: usize = 96;
+/// The shortest EPC binary string of a real key: a GIAI+ of a 4-digit GIAI (the shortest value (8004)'s `gcppos1`
+/// linter allows): header 8 + +AIDC toggle 1 + filter 3 + four digit nibbles 16 + terminator nibble 4 = 32 bits.
+/// SSCC+, GSRN+ and GSRNP+ have 84 bits, the schemes of TDS 1.x at least 96. `could_be_compressed` reserves `eh`/`ex`
+/// names from this length when they begin with the header of a scheme decoded here.
+pub(crate) const MIN_BITS: usize = 32;
+
+/// From this length `could_be_compressed` reserves `eh`/`ex` names whatever their header (the TDS 1.x length).
+pub(crate) const CLASSIC_BITS: usize = 96;
+
+/// Whether `seg` (`eh`/`ex` as written) could be an EPC binary string of a key: its shape, and the header of a
+/// scheme decoded here with at least that scheme's bits (`MIN_BITS` for the variable-length ones); from
+/// `CLASSIC_BITS`, any header.
+pub(crate) fn could_be_epc(seg: &str) -> bool {
+    if !looks_compressed(seg) {
+        return false;
+    }
+    let (kind, body) = seg.split_at(2);
+    let (bits, mut reader) = if kind == "eh" {
+        (body.len() * 4, Bits::hex(body.as_bytes()))
+    } else {
+        (body.len() * 6, Bits::base64(body.as_bytes()))
+    };
+    // 8 bits: < 256
+    // at least as long as the scheme its header names (the "+" schemes vary: at least `MIN_BITS`)
+    let mut long_enough_for_its_header = || {
+        reader
+            .read(8)
+            .ok()
+            .and_then(|h| schemes::by_header(h as u8))
+            .is_some_and(|scheme| bits >= scheme.bits.unwrap_or(MIN_BITS))
+    };
+    bits >= CLASSIC_BITS || (bits >= MIN_BITS && long_enough_for_its_header())
+}
 
 /// The longest segment decoded, in characters after `eh`/`ex`. TDS puts a practical limit of 496 bits on an EPC
 /// with its +AIDC data (the PC bits count at most 31 words); longer strings are refused before decoding.
@@ -100,6 +134,8 @@ fn split(scheme: &'static str, elements: Vec<Element>) -> Result<Decoded, Fail> 
     qualifiers.sort_by_key(|(ai, _)| order.iter().position(|q| q == ai));
     Ok(Decoded {
         scheme,
+        header: 0,
+        form: None,
         primary,
         qualifiers,
         attributes,
@@ -129,8 +165,30 @@ pub(crate) fn decompress(seg: &str) -> Result<Decoded, Gs1Error> {
         segment: excerpt(seg),
         header,
     })?;
+    let form = match scheme.layout {
+        Layout::Classic(_) => classic_form(kind, body),
+        Layout::Plus { .. } => None,
+    };
     let decoded = decode(&mut bits, scheme).and_then(|elements| split(scheme.name, elements));
-    decoded.map_err(|Fail::Invalid(reason)| invalid(seg, reason))
+    decoded
+        .map(|d| Decoded { header, form, ..d })
+        .map_err(|Fail::Invalid(reason)| invalid(seg, reason))
+}
+
+/// The filter value and company prefix digits of a classic scheme: the 3 + 3 bits after its header.
+fn classic_form(kind: &str, body: &str) -> Option<(u8, usize)> {
+    let mut bits = if kind == "eh" {
+        Bits::hex(body.as_bytes())
+    } else {
+        Bits::base64(body.as_bytes())
+    };
+    bits.read(8).ok()?;
+    // 3 bits each: < 8
+    let filter = bits.read(3).ok()? as u8;
+    let partition = bits.read(3).ok()? as usize;
+    schemes::PARTITIONS
+        .get(partition)
+        .map(|&(_, digits)| (filter, digits))
 }
 
 fn decode(bits: &mut Bits<'_>, scheme: &'static schemes::Scheme) -> Result<Vec<Element>, Fail> {
