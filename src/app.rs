@@ -89,6 +89,7 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     let vocabulary = Arc::new(load_vocabulary(settings)?);
     let parser = Arc::new(parser(settings, &vocabulary)?);
     load_codes(settings)?;
+    crate::http::guard::ClientAddresses::from_settings(&settings.server.trusted_proxies)?;
     Authenticator::from_settings(settings, &parser)?;
     contributor_link_types(settings, &vocabulary)?;
     delegations(settings, &parser, &vocabulary)?;
@@ -345,6 +346,8 @@ impl Application {
         );
         let convert_limiter =
             http::guard::RateLimiter::new(limits.convert_requests_per_second, limits.convert_burst);
+        let client_addresses =
+            http::guard::ClientAddresses::from_settings(&settings.server.trusted_proxies)?;
         let Registry {
             anchors: store,
             audit,
@@ -355,6 +358,7 @@ impl Application {
             resolutions,
             rate_limiter,
             convert_limiter,
+            client_addresses,
             store,
             audit,
             documents,

@@ -71,6 +71,9 @@ pub struct ServerSettings {
     pub shutdown_drain_ms: u64,
     pub shutdown_timeout_seconds: u64,
     pub management_cors_origins: Vec<String>,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client, for limits per client address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -539,13 +542,15 @@ impl Settings {
             .or_else(|| env.get("IDR_REDIS_URL").filter(|u| !u.is_empty()).cloned());
         builder = set(builder, "store.redis_url", redis_url)?;
         // A list in one variable: comma-separated (the environment source reads every value as one string).
-        if let Some(allow) = env.get(OUTBOUND_ALLOW) {
-            let entries: Vec<&str> = allow
-                .split(',')
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .collect();
-            builder = builder.set_override("outbound.allow", entries)?;
+        for (variable, key) in LIST_VARIABLES {
+            if let Some(list) = env.get(*variable) {
+                let entries: Vec<&str> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.is_empty())
+                    .collect();
+                builder = builder.set_override(*key, entries)?;
+            }
         }
         let data_dir = overrides.data_dir.as_ref().map(|p| p.display().to_string());
         builder = set(builder, "store.data_dir", data_dir)?;
@@ -761,12 +766,20 @@ fn set(
 
 /// `outbound.allow` from the environment, comma-separated.
 const OUTBOUND_ALLOW: &str = "IDR_OUTBOUND__ALLOW";
+const TRUSTED_PROXIES: &str = "IDR_SERVER__TRUSTED_PROXIES";
+/// Settings that are lists, set from one comma-separated environment variable each.
+const LIST_VARIABLES: &[(&str, &str)] = &[
+    (OUTBOUND_ALLOW, "outbound.allow"),
+    (TRUSTED_PROXIES, "server.trusted_proxies"),
+];
 
 /// Only `IDR_SECTION__KEY` variables are configuration; other `IDR_*` names (the admin token, test helpers)
 /// must not trip the unknown-field check.
 fn section_variables(env: &HashMap<String, String>) -> HashMap<String, String> {
     env.iter()
-        .filter(|(k, _)| k.starts_with("IDR_") && k.contains("__") && *k != OUTBOUND_ALLOW)
+        .filter(|(k, _)| {
+            k.starts_with("IDR_") && k.contains("__") && !LIST_VARIABLES.iter().any(|(v, _)| v == k)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -904,11 +917,13 @@ impl Layers<'_> {
                 .get("IDR_REDIS_URL")
                 .filter(|u| !u.is_empty())
                 .map(|_| "IDR_REDIS_URL"),
-            k if k == "outbound.allow" || k.starts_with("outbound.allow[") => self
-                .env
-                .contains_key(OUTBOUND_ALLOW)
-                .then_some(OUTBOUND_ALLOW),
-            _ => None,
+            k => LIST_VARIABLES
+                .iter()
+                .find(|(variable, list)| {
+                    (k == *list || k.strip_prefix(*list).is_some_and(|r| r.starts_with('[')))
+                        && self.env.contains_key(*variable)
+                })
+                .map(|(variable, _)| *variable),
         };
         if let Some(flag) = flag {
             return Some(flag.to_string());
@@ -1388,6 +1403,15 @@ mod tests {
         let s = Settings::load_with_env(&Overrides::default(), &e).unwrap();
         assert!(s.outbound.allow_private_addresses);
         assert_eq!(s.outbound.allow, ["did.corp.example", "10.1.0.0/16"]);
+        let e = env(&[("IDR_SERVER__TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1 ")]);
+        let s = Settings::load_with_env(&Overrides::default(), &e).unwrap();
+        assert_eq!(s.server.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
+        let bad = ["10.0.0.0/8".to_string(), "proxy.example".to_string()];
+        let refused = crate::http::guard::ClientAddresses::from_settings(&bad).unwrap_err();
+        assert!(
+            refused.to_string().contains("server.trusted_proxies[1]"),
+            "{refused}"
+        );
         for (variable, value, field) in [
             (
                 "IDR_OUTBOUND__ALLOW",

@@ -195,14 +195,11 @@ pub async fn convert(
         Method::OPTIONS => return Ok(preflight(ALLOW)),
         _ => return Err(ApiError::MethodNotAllowed(ALLOW)),
     }
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = state.client_addresses.of(&req);
     state
         .convert_limiter
         .check(&address)
-        .map_err(ApiError::TooManyRequests)?;
+        .map_err(ApiError::TooManyConversions)?;
     if !state.parser.has_gs1() {
         return Err(ApiError::NotFound(
             "GS1 Digital Link is not configured on this resolver".into(),

@@ -184,6 +184,72 @@ pub fn preflight(allow: &'static str) -> HttpResponse {
         .finish()
 }
 
+/// Who a request comes from, for limits per client address: the peer, or, when the peer is a proxy the operator
+/// trusts (`server.trusted_proxies`), the nearest address in `X-Forwarded-For` that is not one of them. Without
+/// trusted proxies the header is ignored: anyone could write it.
+#[derive(Clone, Debug, Default)]
+pub struct ClientAddresses {
+    trusted: Vec<ipnet::IpNet>,
+}
+
+impl ClientAddresses {
+    /// From `server.trusted_proxies`: addresses or CIDRs; a bad entry names its index.
+    pub fn from_settings(
+        entries: &[String],
+    ) -> Result<ClientAddresses, crate::config::ConfigError> {
+        let trusted = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        crate::config::ConfigError::invalid(
+                            format!("server.trusted_proxies[{i}]"),
+                            format!("{entry:?} is neither an IP address nor a CIDR"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ClientAddresses { trusted })
+    }
+
+    fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address: walking from the peer back through `X-Forwarded-For` (right to left) while the hop
+    /// is a trusted proxy; a hop that is not an address stops the walk at the proxy that wrote it.
+    pub fn of(&self, req: &actix_web::HttpRequest) -> String {
+        let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+            return String::new();
+        };
+        let mut client = peer;
+        if self.trusts(peer) {
+            let forwarded = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .collect::<Vec<_>>();
+            for hop in forwarded.iter().rev() {
+                match hop.trim().parse::<std::net::IpAddr>() {
+                    Ok(ip) => {
+                        client = ip;
+                        if !self.trusts(ip) {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        client.to_string()
+    }
+}
+
 /// A token bucket per client: per credential for the management API, per address for conversions. Buckets that
 /// have refilled are forgotten once more than `MAX_BUCKETS` are held, so many clients cannot grow it without bound.
 pub struct RateLimiter {

@@ -57,6 +57,8 @@ pub struct AppState {
     pub rate_limiter: guard::RateLimiter,
     /// `/api/v1/convert` per client address (`limits.convert_requests_per_second`).
     pub convert_limiter: guard::RateLimiter,
+    /// Who a request comes from, for the limits per client address (`server.trusted_proxies`).
+    pub client_addresses: guard::ClientAddresses,
     /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub delegations: Delegations,

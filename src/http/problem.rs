@@ -70,6 +70,9 @@ pub enum ApiError {
     ToEpc(#[from] ToEpcError),
     #[error("too many management requests from this credential; retry in {} s", .0.as_secs().max(1))]
     TooManyRequests(std::time::Duration),
+    /// The public conversion endpoint's limit per client address (`limits.convert_requests_per_second`).
+    #[error("too many conversion requests from this address; retry in {} s", .0.as_secs().max(1))]
+    TooManyConversions(std::time::Duration),
 }
 
 impl From<QrError> for ApiError {
@@ -122,7 +125,7 @@ impl ApiError {
             ApiError::Store(_) => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
             ApiError::PayloadTooLarge(_) => "Payload too large",
-            ApiError::TooManyRequests(_) => "Too many requests",
+            ApiError::TooManyRequests(_) | ApiError::TooManyConversions(_) => "Too many requests",
             ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
             ApiError::Did(DidError::Timeout { .. } | DidError::LinksetTimeout { .. }) => {
@@ -236,7 +239,9 @@ impl ResponseError for ApiError {
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::TooManyConversions(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             // A bad DID is the client's fault; anything the DID's host did wrong is an upstream failure.
             ApiError::Did(DidError::Syntax(_)) => StatusCode::BAD_REQUEST,
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => StatusCode::NOT_FOUND,
@@ -308,7 +313,7 @@ impl ResponseError for ApiError {
             ) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
-            ApiError::TooManyRequests(wait) => {
+            ApiError::TooManyRequests(wait) | ApiError::TooManyConversions(wait) => {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
                 response.insert_header((header::RETRY_AFTER, secs.to_string()));
             }

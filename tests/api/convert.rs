@@ -307,5 +307,61 @@ async fn conversions_are_rate_limited_per_address() {
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = r.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("too many conversion requests from this address"),
+        "{problem}"
+    );
     assert_eq!(server.resolve("/01/09520123456788").await.status(), 404);
+}
+
+/// Behind a proxy the operator trusts (`server.trusted_proxies`) each client named by `X-Forwarded-For` has its own
+/// conversion limit; without that setting the header is ignored (anyone can write it) and the peer is the client.
+#[tokio::test]
+async fn the_conversion_limit_follows_x_forwarded_for_only_from_trusted_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxies.toml");
+    std::fs::write(&config, "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n").unwrap();
+    let limits = [
+        ("IDR_LIMITS__CONVERT_REQUESTS_PER_SECOND", "0.01"),
+        ("IDR_LIMITS__CONVERT_BURST", "1"),
+    ];
+    let from = |server: &TestApp, forwarded: &'static str| {
+        client()
+            .get(convert_url(server, "(01)09520123456788"))
+            .header("X-Forwarded-For", forwarded)
+            .send()
+    };
+    let behind_proxy = TestApp::start_with_env(
+        &[
+            "--no-demo",
+            "--resolver-root",
+            ROOT,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &limits,
+    )
+    .await;
+    // two clients behind the proxy (the second named after a hop the proxy added itself)
+    assert_eq!(
+        from(&behind_proxy, "192.0.2.1").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        from(&behind_proxy, "192.0.2.1").await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        from(&behind_proxy, "192.0.2.2, 127.0.0.9")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let direct = TestApp::start_with_env(&["--no-demo", "--resolver-root", ROOT], &limits).await;
+    assert_eq!(from(&direct, "192.0.2.1").await.unwrap().status(), 200);
+    assert_eq!(from(&direct, "192.0.2.2").await.unwrap().status(), 429);
 }

@@ -364,7 +364,7 @@ fn scanned(
     let at = offset + id.len();
     let source = Source::Scanned(*symbology);
     let link = match symbology.payload {
-        Payload::Ai => link_from(&unbracketed(body, at)?)?,
+        Payload::Ai => link_from(&unbracketed(no_caret(body, at)?, at)?)?,
         Payload::Plain if is_uri(body) => from_uri(body, opts)?,
         Payload::Plain => {
             return Err(CarrierError::Syntax {
@@ -382,10 +382,24 @@ fn scanned(
     Ok((link, source))
 }
 
-/// EAN/UPC and ITF-14: the GTIN's digits, zero-padded to 14 as (01); an EAN-13 may carry a composite (`|]e0` + element string).
+/// Scanned AI data has only GS for FNC1: a `^` there is data no AI allows, not an FNC1 (as the syntax engine says).
+fn no_caret(body: &str, at: usize) -> Result<&str, CarrierError> {
+    match body.find('^') {
+        None => Ok(body),
+        Some(i) => Err(CarrierError::Syntax {
+            position: at + i,
+            reason:
+                "scanned data contains an illegal ^ character (FNC1 is GS, 0x1D, in scanner output)"
+                    .into(),
+        }),
+    }
+}
+
+/// EAN/UPC and ITF-14: the GTIN's digits, zero-padded to 14 as (01); an EAN-13 or EAN-8 may carry a composite
+/// (`|]e0` + element string).
 fn ean(body: &str, at: usize, digits: usize) -> Result<DigitalLink, CarrierError> {
     let (gtin, composite) = match body.split_once("|]e0") {
-        Some((gtin, cc)) if digits == 13 => (gtin, Some(cc)),
+        Some((gtin, cc)) if digits == 13 || digits == 8 => (gtin, Some(cc)),
         _ => (body, None),
     };
     if gtin.len() != digits || !gtin.bytes().all(|b| b.is_ascii_digit()) {
@@ -400,7 +414,10 @@ fn ean(body: &str, at: usize, digits: usize) -> Result<DigitalLink, CarrierError
         position: at,
     }];
     if let Some(cc) = composite {
-        raw.extend(unbracketed(cc, at + digits + 4)?);
+        raw.extend(unbracketed(
+            no_caret(cc, at + digits + 4)?,
+            at + digits + 4,
+        )?);
     }
     link_from(&raw)
 }

@@ -274,6 +274,14 @@ fn partially_compressed_uris() {
     // qualifiers alone are no key; a key written out and another compressed are no URI
     assert!(parse_request("/IQVVhQ", "", &opts).is_err());
     assert!(parse_request("/01/09780345418913/ARFKk4XB0CDKWcnpq", "", &opts).is_err());
+    // the key by its convenience alpha where those are allowed (as in a plain path), not in strict mode
+    let dl = parse_request("/gtin/09780345418913/IQVVhQ", "", &opts).unwrap();
+    assert_eq!(dl.key.canonical_path(), "01/09780345418913/21/43786");
+    let strict = ParseOptions {
+        convenience_alphas: false,
+        ..opts
+    };
+    assert!(parse_request("/gtin/09780345418913/IQVVhQ", "", &strict).is_err());
 }
 
 /// A query attribute inside the data and the same AI in the request's query is a duplicate, as in the plain URI.

@@ -134,7 +134,7 @@ fn dl_compressed(
         let mut decoded = compression::decompress(last, prototype_order).ok()?;
         // Partially compressed, `/{key AI}/{key value}/{segment}`: the key is written out before the segment, which
         // then holds none (two keys, one written and one compressed, are no URI).
-        let (path, query) = match (decoded.uncompressed(), written_key(stem)) {
+        let (path, query) = match (decoded.uncompressed(), written_key(stem, opts)) {
             (Some(parts), None) => parts,
             (None, Some(key)) => {
                 decoded.ais.insert(0, key);
@@ -170,11 +170,12 @@ fn dl_compressed(
     Some(first)
 }
 
-/// The primary key written out at the end of `stem`, before a partially compressed segment.
-fn written_key(stem: &str) -> Option<(&'static format::AiEntry, String)> {
+/// The primary key written out at the end of `stem`, before a partially compressed segment (by its AI or, where
+/// allowed, its convenience alpha: `/gtin/…`).
+fn written_key(stem: &str, opts: &ParseOptions) -> Option<(&'static format::AiEntry, String)> {
     let mut segs = stem.rsplit('/');
     let value = percent::decode(segs.next()?).ok()?;
-    let ai = format::lookup_ai(&percent::decode(segs.next()?).ok()?)?;
+    let ai = super::key::resolve_ai(&percent::decode(segs.next()?).ok()?, opts)?;
     (ai.role == Role::Primary).then(|| (ai, value.into_owned()))
 }
 

@@ -81,7 +81,10 @@ const SSCC_BITS: usize = 72;
 /// last value must be zero.
 fn aidc_data(bits: &mut Bits<'_>, out: &mut Vec<Element>) -> Result<(), Fail> {
     while bits.remaining() >= HEADER_BITS {
-        if bits.peek(HEADER_BITS)? == 0 && bits.remaining() < HEADER_BITS + SSCC_BITS {
+        // zero bits to the end are padding, however many (all zeros would otherwise read as an SSCC of zeros)
+        if bits.rest_is_zero()
+            || bits.peek(HEADER_BITS)? == 0 && bits.remaining() < HEADER_BITS + SSCC_BITS
+        {
             break;
         }
         let ai = aidc_ai(bits)?;

@@ -464,3 +464,18 @@ proptest! {
         let _ = parse_request(&format!("/{segment}"), "", &ParseOptions::default());
     }
 }
+
+/// Zero bits after the EPC are padding however many there are: eighty of them are not an SSCC of zeros, whatever
+/// the +AIDC data toggle says (TDS 14.5.1 leaves the toggle non-essential to decoding).
+#[test]
+fn epc_long_zero_padding_is_not_aidc_data() {
+    // TDS 2.3 Annex E.3's SGTIN+ (header F7, toggle 0), padded with 80 and with 200 zero bits
+    for zeros in [20, 50] {
+        let padded = format!("ehf73795211411234538566cb0afc4{}", "0".repeat(zeros));
+        assert_eq!(
+            resolved(&padded).as_deref(),
+            Ok("/01/79521141123453/21/32a%2Fb"),
+            "{padded}"
+        );
+    }
+}
