@@ -265,8 +265,9 @@ impl SchemeSet {
                 return shadow(format!(
                     "{claim:?} has the form of a compressed GS1 Digital Link URI (an EPC binary string: \"eh\" or \
                      \"ex\" and then at least 24 hex or 16 base64url characters, or 8 hex or 6 base64url characters \
-                     beginning with the header of an EPC scheme; or, in some letter case, a Digital \
-                     Link compressed segment of a valid key): /{claim} would be read as this scheme's, not decompressed; \
+                     beginning with the header of an EPC scheme; or a Digital Link compressed segment of a valid key, as \
+                     written or in another letter case: every case for names of up to 14 letters, lower and upper \
+                     case for longer ones): /{claim} would be read as this scheme's, not decompressed; \
                      choose another name"
                 ));
             }
