@@ -552,3 +552,28 @@ fn an_issuer_declaration_is_checked_at_start_up() {
     ));
     assert!(err.contains("issuer.pattern"), "{err}");
 }
+
+proptest::proptest! {
+    /// Whatever follows a listed issuing agency's company identification number, the walk-up ends at exactly that
+    /// issuer as an 18V key; and for any value at all, an issuer candidate is a proper prefix of the key's value.
+    #[test]
+    fn the_issuer_candidate_is_the_agency_and_company_prefix(
+        issuer in "UN[0-9]{9}|D[0-9A-HJ-NP-Z]{5}|LH[A-Z][0-9A-Z]{3}|LD[0-9A-Z]{6}",
+        serial in "[0-9A-Z]{1,9}",
+        di in proptest::sample::select(vec!["25S", "1J", "2J", "3J", "4J", "5J", "6J"]),
+        any_value in "[0-9A-Z]{2,20}",
+    ) {
+        let value = format!("{issuer}{serial}");
+        let found = levels(&format!("/{di}/{value}"));
+        proptest::prop_assert_eq!(
+            found,
+            vec![format!("iso15459/{di}/{value}"), format!("iso15459/18V/{issuer}")]
+        );
+        let found = levels(&format!("/{di}/{any_value}"));
+        proptest::prop_assert!(found.len() <= 2);
+        if let Some(up) = found.get(1) {
+            let prefix = up.strip_prefix("iso15459/18V/").expect("an 18V key");
+            proptest::prop_assert!(any_value.starts_with(prefix) && prefix.len() < any_value.len());
+        }
+    }
+}
