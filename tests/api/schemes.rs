@@ -6,6 +6,9 @@ use crate::support::client::ADMIN_TOKEN;
 use crate::support::client::Api;
 use crate::support::client::client;
 use crate::support::client::location;
+use crate::support::client::problem;
+use crate::support::redis::{RedisCluster, RedisServer};
+use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::binary;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -321,4 +324,157 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// ISO/IEC 15459 (MH10.8.2 data identifiers): a party registers its issuer anchor (`18V`: IAC + CIN) and one item
+/// (`25S`); the item resolves through its own anchor, every other key it issued (items, license plates) through the
+/// issuer's, and another company's keys are unknown. On every store: the issuer's key has its own hash tag, so on a
+/// Redis Cluster the two levels live in different slots.
+async fn iso15459_walk_up(server: &TestApp) {
+    let issuer = json!({
+        "itemDescription": "Example Corp (DUNS 043325711)",
+        "defaultLinkType": "untp:dia",
+        "links": [link("untp:dia", "https://corp.example/dia.jwt"),
+                  link("untp:dfr", "https://corp.example/dfr.jwt")]
+    });
+    let created = server.put_anchor("iso15459/18V/UN043325711", issuer).await;
+    assert_eq!(created["identifier"], "iso15459/18V/UN043325711");
+    assert_eq!(created["anchor"], server.url("/18V/UN043325711"));
+    let item = json!({
+        "itemDescription": "Pump, serial MH8031200000000001",
+        "defaultLinkType": "untp:dpp",
+        "links": [link("untp:dpp", "https://corp.example/dpp/MH8031200000000001.jwt")]
+    });
+    let created = server
+        .put_anchor("iso15459/25S/un043325711mh8031200000000001", item)
+        .await;
+    assert_eq!(
+        created["anchor"],
+        server.url("/25S/UN043325711MH8031200000000001")
+    );
+
+    // The item's own anchor wins; both path forms answer.
+    for path in [
+        "/25S/UN043325711MH8031200000000001",
+        "/iso15459/25S/UN043325711MH8031200000000001",
+    ] {
+        let r = server.resolve(path).await;
+        assert_eq!(r.status(), 307, "{path}");
+        assert_eq!(
+            location(&r),
+            "https://corp.example/dpp/MH8031200000000001.jwt"
+        );
+    }
+    // A serial with no anchor of its own, and a license plate of the same company: the issuer's default link.
+    for path in [
+        "/25S/UN043325711MH8031200000000002",
+        "/1J/UN043325711PALLET7",
+    ] {
+        let r = server.resolve(path).await;
+        assert_eq!(r.status(), 307, "{path}");
+        assert_eq!(location(&r), "https://corp.example/dia.jwt", "{path}");
+    }
+    let r = server
+        .resolve("/25S/UN043325711MH8031200000000002?linkType=untp:dfr")
+        .await;
+    assert_eq!(
+        location(&r),
+        "https://corp.example/dfr.jwt?linkType=untp:dfr"
+    );
+    // Another company's item is unknown: the fallback is to its own issuer only.
+    let r = server.resolve("/25S/UN999999999MH80312").await;
+    assert_eq!(r.status(), 404);
+
+    // Linksets: the item's anchor first, then its issuer's; valid against the GS1 and UNTP schemas.
+    let linkset = |path: &'static str| async move {
+        let r = server
+            .get_with(path, &[("accept", "application/linkset+json")])
+            .await;
+        assert_eq!(r.status(), 200, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_valid(SchemaKind::UntpLinkset, &v);
+        assert_valid(SchemaKind::Gs1Linkset, &v);
+        v["linkset"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["anchor"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        linkset("/25S/UN043325711MH8031200000000001").await,
+        [
+            server.url("/25S/UN043325711MH8031200000000001"),
+            server.url("/18V/UN043325711")
+        ]
+    );
+    assert_eq!(
+        linkset("/25S/UN043325711MH8031200000000002").await,
+        [server.url("/18V/UN043325711")]
+    );
+}
+
+#[tokio::test]
+async fn iso15459_keys_fall_back_to_their_issuer_on_the_embedded_store() {
+    iso15459_walk_up(&TestApp::start_with(&["--no-demo"]).await).await;
+}
+
+#[tokio::test]
+async fn iso15459_keys_fall_back_to_their_issuer_on_redis() {
+    let redis = RedisServer::start();
+    iso15459_walk_up(&TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await).await;
+}
+
+#[tokio::test]
+async fn iso15459_keys_fall_back_to_their_issuer_on_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    iso15459_walk_up(&TestApp::start_with(&["--no-demo", "--redis-url", &cluster.url()]).await)
+        .await;
+}
+
+#[tokio::test]
+async fn iso15459_check_digits_and_patterns_are_checked_at_scan_and_registration() {
+    let server = TestApp::start_with(&["--no-demo"]).await;
+    // A container number with a valid ISO 6346 check digit: unknown until registered, then resolved.
+    let r = server.resolve("/7B/CSQU3054383").await;
+    assert_eq!(r.status(), 404);
+    let container = json!({"itemDescription": "40' dry container",
+        "links": [link("untp:dte", "https://carrier.example/events/CSQU3054383.jwt")]});
+    server
+        .put_anchor("iso15459/7B/CSQU3054383", container)
+        .await;
+    let r = server.resolve("/7b/csqu3054383").await;
+    assert_eq!(r.status(), 307);
+    assert_eq!(
+        location(&r),
+        "https://carrier.example/events/CSQU3054383.jwt"
+    );
+
+    // A wrong check digit, a character the data identifier does not allow, an over-long license plate: 400
+    // problems naming the key type (the field) and the rule, at a scan and at registration alike.
+    for (path, names) in [
+        ("7B/CSQU3054384", ["7B", "iso6346"]),
+        ("25S/UN043325711MH_1", ["25S", "pattern"]),
+        ("6J/UN043325711ABCDEFGHIJ", ["6J", "pattern"]),
+    ] {
+        let body = problem(server.resolve(&format!("/{path}")).await, 400).await;
+        let detail = body["detail"].as_str().unwrap();
+        for name in names {
+            assert!(detail.contains(name), "{path}: {detail}");
+        }
+        let put = server
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/api/v1/anchors/iso15459/{path}"),
+            )
+            .json(&json!({"itemDescription": "x", "links": [link("untp:dpp", "https://x.example/a")]}))
+            .send()
+            .await
+            .unwrap();
+        let body = problem(put, 400).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains(names[0]),
+            "{body}"
+        );
+    }
 }

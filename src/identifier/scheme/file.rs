@@ -1,7 +1,7 @@
 //! The scheme file format (`resolver-config/schemes/*.toml`), as written by operators. `compile` turns it into a
 //! `Scheme` once, at start-up; every rule that can be checked there is checked there.
 
-use super::{CanonicalForm, Case, KeyType, Qualifier, Scheme, UnknownLinkType, WalkUp};
+use super::{CanonicalForm, Case, Issuer, KeyType, Qualifier, Scheme, UnknownLinkType, WalkUp};
 use crate::identifier::check_digit::CheckDigit;
 use serde::Deserialize;
 
@@ -36,6 +36,22 @@ pub struct SchemeFile {
     /// which no other scheme's namespace or root path may take.
     #[serde(default)]
     pub(super) custom_stems: Vec<String>,
+    /// Walk-up from a key to the anchor of the party that issued it (ISO/IEC 15459: issuing agency code and
+    /// company identification number), when the key itself has none.
+    #[serde(default)]
+    pub(super) issuer: Option<IssuerFile>,
+}
+
+/// `[issuer]`: which key types' values begin with an issuer part, how to find it, and the key type its anchor has.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IssuerFile {
+    /// The key type whose value is the issuer part alone (MH10.8.2 `18V`: IAC + CIN).
+    pub(super) key_type: String,
+    /// Matched at the start of a key value; the text it matches is the issuer part.
+    pub(super) pattern: String,
+    /// The key types that fall back to their issuer (`25S`, `1J`, …).
+    pub(super) from: Vec<String>,
 }
 
 fn default_unknown() -> UnknownLinkType {
@@ -155,6 +171,7 @@ impl SchemeFile {
             "key_types[].root_path",
             key_types.iter().filter_map(|k| k.root_path.as_ref()),
         )?;
+        let issuer = self.issuer.map(|i| i.compile(&key_types)).transpose()?;
         Ok(Scheme {
             source: String::new(),
             registered: false,
@@ -172,6 +189,40 @@ impl SchemeFile {
             walk_up: self.walk_up,
             key_types,
             custom_stems: self.custom_stems,
+            issuer,
+        })
+    }
+}
+
+impl IssuerFile {
+    fn compile(self, key_types: &[KeyType]) -> Result<Issuer, FieldProblem> {
+        let index = |field: &str, name: &str| {
+            key_types
+                .iter()
+                .position(|k| k.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| problem(field, format!("{name:?} is not a key type of this scheme")))
+        };
+        let key_type = index("issuer.key_type", &self.key_type)?;
+        if self.from.is_empty() {
+            return Err(problem("issuer.from", "name at least one key type"));
+        }
+        let mut from = Vec::with_capacity(self.from.len());
+        for (i, name) in self.from.iter().enumerate() {
+            let field = format!("issuer.from[{i}]");
+            let k = index(&field, name)?;
+            if k == key_type {
+                return Err(problem(
+                    field,
+                    format!("{name:?} is the issuer's own key type"),
+                ));
+            }
+            from.push(k);
+        }
+        let pattern = compile_prefix("issuer.pattern", &self.pattern)?;
+        Ok(Issuer {
+            key_type,
+            pattern,
+            from,
         })
     }
 }
@@ -243,6 +294,24 @@ pub(super) fn compile_pattern(field: &str, source: &str) -> Result<regex::Regex,
         ));
     }
     regex::RegexBuilder::new(&format!("^(?:{source})$"))
+        .size_limit(PATTERN_SIZE_LIMIT)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT)
+        .build()
+        .map_err(|e| problem(field, e.to_string().replace('\n', " ")))
+}
+
+/// Like `compile_pattern`, but anchored at the start only: it finds a prefix of a value.
+fn compile_prefix(field: &str, source: &str) -> Result<regex::Regex, FieldProblem> {
+    if source.is_empty() {
+        return Err(problem(field, "must not be empty"));
+    }
+    if source.len() > PATTERN_MAX_LEN {
+        return Err(problem(
+            field,
+            format!("longer than {PATTERN_MAX_LEN} characters"),
+        ));
+    }
+    regex::RegexBuilder::new(&format!("^(?:{source})"))
         .size_limit(PATTERN_SIZE_LIMIT)
         .dfa_size_limit(PATTERN_SIZE_LIMIT)
         .build()

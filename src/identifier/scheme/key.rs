@@ -201,13 +201,15 @@ impl SchemeKey {
         self.level_ends.len() - 1
     }
 
-    /// Walk-up candidates, most specific first.
+    /// Walk-up candidates, most specific first: the key's own levels (qualifiers dropped from the right, as
+    /// `walk_up` says), then its issuer's key when the scheme declares an `[issuer]` for this key type.
     pub fn levels(&self) -> Vec<SchemeKey> {
         let ends: &[usize] = match self.scheme.walk_up {
             WalkUp::Qualifiers => &self.level_ends,
             WalkUp::None => &self.level_ends[self.level_ends.len() - 1..],
         };
-        ends.iter()
+        let mut levels: Vec<SchemeKey> = ends
+            .iter()
             .rev()
             .map(|&end| SchemeKey {
                 scheme: self.scheme.clone(),
@@ -220,7 +222,43 @@ impl SchemeKey {
                     .filter(|&e| e <= end)
                     .collect(),
             })
-            .collect()
+            .collect();
+        levels.extend(self.issuer());
+        levels
+    }
+
+    /// The key of the party that issued this one (`iso15459/18V/UN043325711` for
+    /// `iso15459/25S/UN043325711MH8031200000000001`): only for key types the scheme's `[issuer]` lists, when the
+    /// issuer pattern matches a proper prefix of the value and that prefix is a valid key of the issuer's type.
+    pub fn issuer(&self) -> Option<SchemeKey> {
+        let issuer = self.scheme.issuer.as_ref()?;
+        if !issuer.from.contains(&self.key_type) {
+            return None;
+        }
+        let value = percent::decode(self.key_value()).ok()?;
+        let prefix = issuer.pattern.find(&value)?.as_str();
+        if prefix.is_empty() || prefix.len() == value.len() {
+            return None;
+        }
+        let kt = &self.scheme.key_types[issuer.key_type];
+        if !kt.pattern.is_match(prefix) || kt.check_digit.is_some_and(|c| !c.is_valid(prefix)) {
+            return None;
+        }
+        let mut canonical = format!("{}/{}/", self.scheme.namespace, kt.name);
+        percent::encode_into(&mut canonical, prefix);
+        Some(SchemeKey {
+            scheme: self.scheme.clone(),
+            key_type: issuer.key_type,
+            level_ends: vec![canonical.len()],
+            canonical: canonical.into(),
+        })
+    }
+
+    /// The key's value as it appears in the canonical path (percent-encoded).
+    fn key_value(&self) -> &str {
+        let start =
+            self.scheme.namespace.len() + self.scheme.key_types[self.key_type].name.len() + 2;
+        &self.canonical[start..self.level_ends[0]]
     }
 }
 

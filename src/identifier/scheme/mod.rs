@@ -33,6 +33,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "frs.toml",
         include_str!("../../../resolver-config/schemes/frs.toml"),
     ),
+    (
+        "iso15459.toml",
+        include_str!("../../../resolver-config/schemes/iso15459.toml"),
+    ),
 ];
 
 /// What a request for a link type that is registered nowhere up the tree gets.
@@ -105,6 +109,20 @@ pub struct Scheme {
     pub key_types: Vec<KeyType>,
     /// Native GS1 only: first segments of the custom stems its URIs use (see `SchemeSet::check_shadowing`).
     pub custom_stems: Vec<String>,
+    /// The issuer fallback of the walk-up (`[issuer]`), if the scheme declares one.
+    pub issuer: Option<Issuer>,
+}
+
+/// How a key's value begins with the identifier of the party that issued it, and where that party's anchor is: a
+/// key of a listed type with no anchor of its own resolves through `{namespace}/{key_type}/{issuer part}`.
+#[derive(Debug)]
+pub struct Issuer {
+    /// Index into `Scheme::key_types` of the key type whose value is the issuer part alone.
+    pub key_type: usize,
+    /// Anchored at the start of a value: what it matches is the issuer part.
+    pub pattern: regex::Regex,
+    /// Indexes of the key types that fall back to their issuer.
+    pub from: Vec<usize>,
 }
 
 #[derive(Debug)]

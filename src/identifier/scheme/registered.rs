@@ -148,6 +148,7 @@ impl Registration {
             walk_up: WalkUp::Qualifiers,
             key_types,
             custom_stems: vec![],
+            issuer: None,
         };
         let mut scheme = file.compile().map_err(|p| self.rename(p))?;
         scheme.source = "(registered through the API)".into();

@@ -472,3 +472,108 @@ fn a_registered_scheme_cannot_shadow_gs1() {
     }
     assert!(set.with_registered(registration("brand")).is_ok());
 }
+
+#[test]
+fn iso15459_keys_fall_back_to_their_issuer() {
+    // The value is one path segment, in the root form or the namespace form; lower case is upper-cased.
+    assert_eq!(
+        canonical("/25S/UN043325711MH8031200000000001").unwrap(),
+        "iso15459/25S/UN043325711MH8031200000000001"
+    );
+    assert_eq!(
+        canonical("/iso15459/25s/un043325711mh8031200000000001").unwrap(),
+        "iso15459/25S/UN043325711MH8031200000000001"
+    );
+    // Walk-up: the key, then the IAC + CIN of its issuer as an 18V key.
+    assert_eq!(
+        levels("/25S/UN043325711MH8031200000000001"),
+        [
+            "iso15459/25S/UN043325711MH8031200000000001",
+            "iso15459/18V/UN043325711"
+        ]
+    );
+    // Each agency's company identification number has its own length (MIL-STD-130N Table V).
+    assert_eq!(
+        levels("/1J/D0CVA5674A36458")[1],
+        "iso15459/18V/D0CVA5",
+        "CAGE: 5 characters"
+    );
+    assert_eq!(levels("/5J/LHA123X99")[1], "iso15459/18V/LHA123");
+    // An agency not listed (GS1's variable-length company prefixes), or a value that is only the issuer: no
+    // fallback. The issuer's own key and containers have none either.
+    assert_eq!(levels("/25S/0952012345678").len(), 1);
+    assert_eq!(levels("/25S/UN043325711").len(), 1);
+    assert_eq!(levels("/18V/UN043325711").len(), 1);
+    assert_eq!(levels("/7B/CSQU3054383").len(), 1);
+}
+
+#[test]
+fn iso15459_values_are_checked() {
+    assert_eq!(
+        canonical("/7B/csqu3054383").unwrap(),
+        "iso15459/7B/CSQU3054383"
+    );
+    let err = canonical("/7B/CSQU3054384").unwrap_err().to_string();
+    assert!(
+        err.contains("7B") && err.contains("iso6346"),
+        "names the key type and the algorithm: {err}"
+    );
+    // 25S: at most 50 characters; 5J/6J: at most 20.
+    assert!(canonical(&format!("/25S/UN043325711{}", "9".repeat(39))).is_ok());
+    assert!(canonical(&format!("/25S/UN043325711{}", "9".repeat(40))).is_err());
+    assert!(canonical(&format!("/6J/{}", "A".repeat(21))).is_err());
+    assert!(canonical("/25S/UN0433_5711").is_err());
+}
+
+#[test]
+fn an_issuer_declaration_is_checked_at_start_up() {
+    let file = |issuer: &str| {
+        format!(
+            "namespace = \"x\"\n{issuer}\n[[key_types]]\nname = \"item\"\npattern = \"[A-Z0-9]+\"\n\
+             [[key_types]]\nname = \"party\"\npattern = \"[A-Z0-9]+\"\n"
+        )
+    };
+    assert!(
+        load_one(&file(
+            "[issuer]\nkey_type = \"party\"\npattern = \"A[0-9]{2}\"\nfrom = [\"item\"]"
+        ))
+        .is_ok()
+    );
+    let err = load_error(&file(
+        "[issuer]\nkey_type = \"company\"\npattern = \"A\"\nfrom = [\"item\"]",
+    ));
+    assert!(err.contains("issuer.key_type"), "{err}");
+    let err = load_error(&file(
+        "[issuer]\nkey_type = \"party\"\npattern = \"A\"\nfrom = [\"party\"]",
+    ));
+    assert!(err.contains("issuer.from[0]"), "{err}");
+    let err = load_error(&file(
+        "[issuer]\nkey_type = \"party\"\npattern = \"A(\"\nfrom = [\"item\"]",
+    ));
+    assert!(err.contains("issuer.pattern"), "{err}");
+}
+
+proptest::proptest! {
+    /// Whatever follows a listed issuing agency's company identification number, the walk-up ends at exactly that
+    /// issuer as an 18V key; and for any value at all, an issuer candidate is a proper prefix of the key's value.
+    #[test]
+    fn the_issuer_candidate_is_the_agency_and_company_prefix(
+        issuer in "UN[0-9]{9}|D[0-9A-HJ-NP-Z]{5}|LH[A-Z][0-9A-Z]{3}|LD[0-9A-Z]{6}",
+        serial in "[0-9A-Z]{1,9}",
+        di in proptest::sample::select(vec!["25S", "1J", "2J", "3J", "4J", "5J", "6J"]),
+        any_value in "[0-9A-Z]{2,20}",
+    ) {
+        let value = format!("{issuer}{serial}");
+        let found = levels(&format!("/{di}/{value}"));
+        proptest::prop_assert_eq!(
+            found,
+            vec![format!("iso15459/{di}/{value}"), format!("iso15459/18V/{issuer}")]
+        );
+        let found = levels(&format!("/{di}/{any_value}"));
+        proptest::prop_assert!(found.len() <= 2);
+        if let Some(up) = found.get(1) {
+            let prefix = up.strip_prefix("iso15459/18V/").expect("an 18V key");
+            proptest::prop_assert!(any_value.starts_with(prefix) && prefix.len() < any_value.len());
+        }
+    }
+}
