@@ -49,12 +49,13 @@ async fn keys_are_scoped_listed_revoked_and_expire() {
     let data = server.data_dir().to_path_buf();
     let acme = create(&data, "acme", &["--scope", "01/0952012*"]);
     // Long enough for the CLI calls and the restart below on a loaded machine; the test waits out the rest.
-    let brief_created = std::time::Instant::now();
     let brief = create(
         &data,
         "brief",
         &["--scope", "01/0952012*", "--expires-in", "8s"],
     );
+    // The command read the clock before it returned, so the key has expired 8 s after this at the latest.
+    let brief_created = std::time::Instant::now();
     let refused = idr(
         &["keys", "create", "--name", "acme", "--scope", "01/1*"],
         &data,
