@@ -91,6 +91,10 @@ pub struct LimitSettings {
     pub convert_requests_per_second: f64,
     pub convert_burst: f64,
     pub max_concurrent_resolutions: usize,
+    /// Terms in one vocabulary registered through `/api/v1/linktypes` (`413` beyond).
+    pub max_link_type_terms: usize,
+    /// Vocabularies registered through `/api/v1/linktypes`, all issuers together (`409` beyond).
+    pub max_link_type_vocabularies: usize,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -56,12 +56,32 @@ pub enum VocabularyError {
 pub struct FieldProblem {
     pub field: String,
     pub reason: String,
+    pub kind: ProblemKind,
+}
+
+/// What kind of refusal a [`FieldProblem`] is, for the HTTP status the management API answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The submission itself is wrong (`400`).
+    Invalid,
+    /// It clashes with what the resolver already knows: a spelling, or the number of vocabularies (`409`).
+    Conflict,
+    /// It is larger than a limit allows (`413`).
+    TooLarge,
 }
 
 fn problem(field: impl Into<String>, reason: impl Into<String>) -> FieldProblem {
     FieldProblem {
         field: field.into(),
         reason: reason.into(),
+        kind: ProblemKind::Invalid,
+    }
+}
+
+fn conflict(field: impl Into<String>, reason: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        kind: ProblemKind::Conflict,
+        ..problem(field, reason)
     }
 }
 
@@ -208,7 +228,7 @@ impl Vocabulary {
                     file: name.clone(),
                     reason: e.to_string(),
                 })?;
-            if file.prefix == "iana" {
+            if file.prefix.eq_ignore_ascii_case("iana") {
                 return Err(VocabularyError::Invalid {
                     file: name,
                     reason: "the prefix \"iana\" is built in".into(),
@@ -275,7 +295,11 @@ impl Vocabulary {
         let iana = !registered && file.prefix == "iana";
         check_prefix(&file.prefix)?;
         check_namespace(&file.namespace, iana)?;
-        if self.namespaces.iter().any(|n| n.prefix == file.prefix) {
+        if self
+            .namespaces
+            .iter()
+            .any(|n| n.prefix.eq_ignore_ascii_case(&file.prefix))
+        {
             return Err(problem(
                 "prefix",
                 format!("prefix {:?} is defined twice", file.prefix),
@@ -294,6 +318,15 @@ impl Vocabulary {
                 return Err(problem(
                     field,
                     format!("{ns:?} is already the namespace of the {other:?} vocabulary"),
+                ));
+            }
+            if registered && let Some(other) = self.configured_host(ns) {
+                return Err(problem(
+                    field,
+                    format!(
+                        "{ns:?} is on the host of the {other:?} vocabulary's namespace; a registered vocabulary \
+                         cannot be published under a configured vocabulary's host"
+                    ),
                 ));
             }
         }
@@ -346,7 +379,8 @@ impl Vocabulary {
             for spelling in std::iter::once(term).chain(def.aliases.iter()) {
                 // Bare terms are the configuration's: an issuer's terms are spelt with their prefix or namespace,
                 // so no registration changes what a bare name means.
-                self.index_spelling(file, spelling, index, !registered);
+                self.index_spelling(file, spelling, index, !registered)
+                    .map_err(|reason| conflict(format!("terms.{term}"), reason))?;
             }
         }
         self.namespaces.push(Namespace {
@@ -366,25 +400,76 @@ impl Vocabulary {
             .map(|(_, &i)| self.defs[i].prefix().to_string())
     }
 
-    fn index_spelling(&mut self, file: &VocabularyFile, spelling: &str, index: usize, bare: bool) {
+    /// The configured vocabulary (its prefix) whose namespace, or a namespace alias, is on the host of `ns` or a
+    /// host within or around it (`gs1.org` covers `ref.gs1.org`, `www.iana.org` covers `iana.org`).
+    fn configured_host(&self, ns: &str) -> Option<String> {
+        let host = |uri: &str| {
+            url::Url::parse(uri).ok().and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+            })
+        };
+        let mine = host(ns)?;
+        let related = |a: &str, b: &str| {
+            a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}"))
+        };
+        self.configured.iter().find_map(|(_, f)| {
+            std::iter::once(&f.namespace)
+                .chain(&f.namespace_aliases)
+                .filter_map(|n| host(n))
+                .any(|h| related(&mine, &h))
+                .then(|| f.prefix.clone())
+        })
+    }
+
+    /// Indexes one spelling of a term under every namespace and the prefix. A spelling an earlier vocabulary (or
+    /// term) already has is never taken over: the vocabulary is refused, naming the spelling.
+    fn index_spelling(
+        &mut self,
+        file: &VocabularyFile,
+        spelling: &str,
+        index: usize,
+        bare: bool,
+    ) -> Result<(), String> {
         let s = spelling.to_ascii_lowercase();
         let namespaces = std::iter::once(&file.namespace).chain(file.namespace_aliases.iter());
-        for ns in namespaces {
-            self.lookup
-                .insert(format!("{}{s}", ns.to_ascii_lowercase()), index);
+        let keys: Vec<String> = namespaces
+            .map(|ns| format!("{}{s}", ns.to_ascii_lowercase()))
+            .chain(std::iter::once(format!(
+                "{}:{s}",
+                file.prefix.to_ascii_lowercase()
+            )))
+            .collect();
+        for key in keys {
+            match self.lookup.get(&key) {
+                Some(&other) if other != index => {
+                    return Err(format!(
+                        "the spelling {key:?} already names the link type {}",
+                        self.defs[other].curie
+                    ));
+                }
+                _ => {
+                    self.lookup.insert(key, index);
+                }
+            }
         }
-        self.lookup
-            .insert(format!("{}:{s}", file.prefix.to_ascii_lowercase()), index);
         // Bare terms: the first vocabulary to define one keeps it (files in name order, then IANA).
         if bare {
             self.lookup.entry(s).or_insert(index);
         }
+        Ok(())
     }
 
     /// Joins each term of `file` with the link types its `sameAs` names into one relation.
     fn join_same_as(&mut self, file: &VocabularyFile) -> Result<(), FieldProblem> {
         for (term, def) in &file.terms {
-            let me = self.lookup[&format!("{}:{}", file.prefix, term.to_ascii_lowercase())];
+            let curie = format!("{}:{term}", file.prefix).to_ascii_lowercase();
+            let Some(&me) = self.lookup.get(&curie) else {
+                return Err(problem(
+                    format!("terms.{term}"),
+                    format!("{curie:?} was not indexed"),
+                ));
+            };
             for (n, other) in def.same_as.iter().enumerate() {
                 let field = format!("terms.{term}.sameAs[{n}]");
                 let Some(&them) = self.lookup.get(&other.to_ascii_lowercase()) else {
@@ -551,8 +636,13 @@ impl Vocabulary {
 
     /// Whether `prefix` names a vocabulary of the configuration (or IANA's), which no issuer may change.
     pub fn is_configured(&self, prefix: &str) -> bool {
-        RESERVED_PREFIXES.contains(&prefix)
-            || self.configured.iter().any(|(_, f)| f.prefix == prefix)
+        RESERVED_PREFIXES
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(prefix))
+            || self
+                .configured
+                .iter()
+                .any(|(_, f)| f.prefix.eq_ignore_ascii_case(prefix))
     }
 
     /// Whether `prefix` is a vocabulary of a configuration file (or the compiled-in fallback): those a scheme's
@@ -560,6 +650,70 @@ impl Vocabulary {
     /// scheme (registering one is governed by `linktypes/{prefix}` scopes).
     pub fn is_file_vocabulary(&self, prefix: &str) -> bool {
         prefix != "iana" && self.configured.iter().any(|(_, f)| f.prefix == prefix)
+    }
+
+    /// Whether `file` fits the bounds on run-time vocabularies (checked when one is submitted, not when a stored one is
+    /// re-read): how many there are, their size, and their texts (bounded, no control characters).
+    pub fn admit(
+        &self,
+        file: &VocabularyFile,
+        limits: &RegistrationLimits,
+    ) -> Result<(), FieldProblem> {
+        if !self.registered.contains_key(&file.prefix)
+            && self.registered.len() >= limits.max_vocabularies
+        {
+            return Err(conflict(
+                "prefix",
+                format!(
+                    "{} vocabularies are registered, the most limits.max_link_type_vocabularies allows",
+                    self.registered.len()
+                ),
+            ));
+        }
+        if file.terms.len() > limits.max_terms {
+            return Err(FieldProblem {
+                kind: ProblemKind::TooLarge,
+                ..problem(
+                    "terms",
+                    format!(
+                        "{} terms; limits.max_link_type_terms allows {}",
+                        file.terms.len(),
+                        limits.max_terms
+                    ),
+                )
+            });
+        }
+        if file.namespace_aliases.len() > MAX_ALIASES {
+            return Err(problem(
+                "namespaceAliases",
+                format!("at most {MAX_ALIASES} namespace aliases"),
+            ));
+        }
+        for (term, def) in &file.terms {
+            if def.aliases.len() > MAX_ALIASES {
+                return Err(problem(
+                    format!("terms.{term}.aliases"),
+                    format!("at most {MAX_ALIASES} aliases"),
+                ));
+            }
+            for (name, text) in [("title", &def.title), ("description", &def.description)] {
+                let field = format!("terms.{term}.{name}");
+                if text.len() > limits.max_text_bytes {
+                    return Err(problem(
+                        field,
+                        format!(
+                            "{} bytes; limits.max_text_bytes allows {}",
+                            text.len(),
+                            limits.max_text_bytes
+                        ),
+                    ));
+                }
+                if text.chars().any(char::is_control) {
+                    return Err(problem(field, "control characters are not allowed"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// This vocabulary with the run-time vocabulary `file` added (or replacing the one of its prefix).
@@ -631,6 +785,27 @@ impl Relation<'_> {
     }
 }
 
+/// Namespace aliases per vocabulary, and aliases per term, a registered vocabulary may have.
+const MAX_ALIASES: usize = 16;
+
+/// Bounds on the vocabularies issuers register at run time (`[limits]`).
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrationLimits {
+    pub max_terms: usize,
+    pub max_vocabularies: usize,
+    pub max_text_bytes: usize,
+}
+
+impl RegistrationLimits {
+    pub fn from_settings(limits: &crate::config::LimitSettings) -> Self {
+        RegistrationLimits {
+            max_terms: limits.max_link_type_terms,
+            max_vocabularies: limits.max_link_type_vocabularies,
+            max_text_bytes: limits.max_text_bytes,
+        }
+    }
+}
+
 /// The vocabulary in force, swapped whole when a run-time vocabulary is registered or deleted: readers take a
 /// snapshot (`current`) without a lock and keep it for the request.
 pub struct Vocabularies {
@@ -671,23 +846,25 @@ impl Vocabularies {
     }
 }
 
-/// A prefix as a CURIE and a description file accept it: a letter, then letters, digits, `_` or `-`.
+/// A prefix as a CURIE and a description file accept it: a lower-case letter, then lower-case letters, digits, `_`
+/// or `-`. CURIE prefixes are matched case-insensitively, so one spelling per prefix keeps `UNTP` from being a
+/// second vocabulary beside `untp`.
 fn check_prefix(prefix: &str) -> Result<(), FieldProblem> {
     let ok = prefix.len() <= 32
         && prefix
             .bytes()
             .next()
-            .is_some_and(|b| b.is_ascii_alphabetic())
+            .is_some_and(|b| b.is_ascii_lowercase())
         && prefix
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
         Err(problem(
             "prefix",
             format!(
-                "prefix {prefix:?} must be 1 to 32 letters, digits, '_' or '-', starting with a letter"
+                "prefix {prefix:?} must be 1 to 32 lower-case letters, digits, '_' or '-', starting with a letter"
             ),
         ))
     }
@@ -957,6 +1134,138 @@ mod tests {
         let mut f = acme();
         f.prefix = "1acme".into();
         assert_eq!(refused(f), "prefix");
+    }
+
+    /// A reserved or configured prefix in another case is the same prefix: refused, and no spelling of the shipped
+    /// vocabularies changes (`UNTP` once took over `untp:dpp`).
+    #[test]
+    fn a_prefix_in_another_case_takes_nothing_over() {
+        let v = Vocabulary::embedded();
+        for prefix in ["GS1", "Untp", "IANA", "uNtP"] {
+            let mut f = acme();
+            f.prefix = prefix.into();
+            f.terms = BTreeMap::from([("dpp".to_string(), acme().terms["warranty"].clone())]);
+            assert!(v.is_configured(prefix), "{prefix}");
+            let refused = v.with_registered(f).unwrap_err();
+            assert_eq!(refused.field, "prefix", "{prefix}");
+        }
+        // A new prefix with a capital is refused too: prefixes are lower-case.
+        let mut f = acme();
+        f.prefix = "Acme".into();
+        assert_eq!(v.with_registered(f).unwrap_err().field, "prefix");
+        assert_eq!(v.lookup("untp:dpp").unwrap().uri, UNTP_DPP);
+        assert_eq!(v.lookup("UNTP:DPP").unwrap().uri, UNTP_DPP);
+    }
+
+    /// A spelling an earlier vocabulary (or term) has is never overwritten: the registration is refused with a
+    /// conflict naming it.
+    #[test]
+    fn a_colliding_spelling_is_refused_not_overwritten() {
+        let v = Vocabulary::embedded().with_registered(acme()).unwrap();
+        let mut f = acme();
+        f.terms.insert(
+            "zmanual".into(),
+            TermFile {
+                aliases: vec!["Warranty".into()],
+                ..f.terms["warranty"].clone()
+            },
+        );
+        let refused = Vocabulary::embedded().with_registered(f).unwrap_err();
+        assert_eq!(refused.kind, ProblemKind::Conflict, "{refused}");
+        assert_eq!(refused.field, "terms.zmanual");
+        assert!(
+            refused.reason.contains("acme.example/voc/warranty\"")
+                && refused.reason.ends_with("link type acme:warranty"),
+            "{refused}"
+        );
+        assert_eq!(v.lookup("acme:warranty").unwrap().term(), "warranty");
+    }
+
+    /// A configuration file whose prefix has a capital letter is a named error, not a panic.
+    #[test]
+    fn a_configured_prefix_with_a_capital_is_a_named_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("acme.json"),
+            r#"{"prefix":"Acme","namespace":"https://acme.example/voc/","terms":{"w":{"title":"W","sameAs":["acme:w"]}}}"#,
+        )
+        .unwrap();
+        let err = Vocabulary::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("acme.json") && err.contains("prefix"), "{err}");
+    }
+
+    /// No registered namespace on (or around) the host of a configured one: an issuer cannot publish under GS1's,
+    /// UNTP's or IANA's host.
+    #[test]
+    fn configured_hosts_are_not_registrable() {
+        let v = Vocabulary::embedded();
+        for ns in [
+            "https://gs1.org/voc/x/",
+            "https://gs1.org/",
+            "https://ref.gs1.org/other/",
+            "https://evil.gs1.org/voc/",
+            "https://test.uncefact.org/vocabulary/linkTypes/extra/",
+            "https://vocabulary.uncefact.org/mine/",
+            "https://uncefact.org/voc/",
+            "https://www.iana.org/assignments/relation/x/",
+            "http://iana.org/voc/",
+        ] {
+            let mut f = acme();
+            f.namespace = ns.into();
+            let refused = v.with_registered(f).unwrap_err();
+            assert_eq!(refused.field, "namespace", "{ns}: {refused}");
+        }
+        let mut f = acme();
+        f.namespace_aliases = vec!["https://gs1.org/acme/".into()];
+        assert_eq!(
+            v.with_registered(f).unwrap_err().field,
+            "namespaceAliases[0]"
+        );
+        // Another host is fine, even one whose name contains a configured host's.
+        let mut f = acme();
+        f.namespace = "https://notgs1.org.example/voc/".into();
+        assert!(v.with_registered(f).is_ok());
+    }
+
+    #[test]
+    fn registrations_are_bounded() {
+        let limits = RegistrationLimits {
+            max_terms: 2,
+            max_vocabularies: 1,
+            max_text_bytes: 20,
+        };
+        let v = Vocabulary::embedded();
+        assert!(v.admit(&acme(), &limits).is_ok());
+        let mut f = acme();
+        for t in ["a", "b"] {
+            f.terms.insert(t.into(), acme().terms["warranty"].clone());
+        }
+        let refused = v.admit(&f, &limits).unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.kind),
+            ("terms", ProblemKind::TooLarge)
+        );
+        let mut f = acme();
+        f.terms.get_mut("warranty").unwrap().title = "x".repeat(21);
+        assert_eq!(
+            v.admit(&f, &limits).unwrap_err().field,
+            "terms.warranty.title"
+        );
+        let mut f = acme();
+        f.terms.get_mut("warranty").unwrap().description = "a\u{7}b".into();
+        assert_eq!(
+            v.admit(&f, &limits).unwrap_err().field,
+            "terms.warranty.description"
+        );
+        let with_one = v.with_registered(acme()).unwrap();
+        assert!(with_one.admit(&acme(), &limits).is_ok(), "a replacement");
+        let mut beta = acme();
+        beta.prefix = "beta".into();
+        let refused = with_one.admit(&beta, &limits).unwrap_err();
+        assert_eq!(
+            (refused.field.as_str(), refused.kind),
+            ("prefix", ProblemKind::Conflict)
+        );
     }
 
     /// A relation key both linkset schemas accept: a registered-relation name (`[a-z-]+`, not starting with a

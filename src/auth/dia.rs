@@ -11,11 +11,14 @@
 //! `vc` claim), its issuer is a trust anchor, its signature verifies with a key the anchor's DID document lists
 //! under `assertionMethod` (ssi verifies it; the JWS is decoded here first, crate notes trap 2), its subject `id` is
 //! the signing DID, it is within `validFrom`/`validUntil` (and the JWT's `nbf`/`exp`), and no `BitstringStatusList`
-//! entry of it is set. Status lists are fetched through the guarded outbound client, must be signed by the same
-//! anchor, and are cached at most `dia.status_list_cache_seconds`; one that cannot be fetched refuses the DIA.
+//! entry of it is set. Status lists are fetched through the guarded outbound client (one fetch per list at a time),
+//! must be signed by the same anchor, and are cached at most `dia.status_list_cache_seconds`; one that cannot be
+//! fetched refuses the request with `503` (the failure remembered `outbound.failure_cache_seconds`).
 //!
 //! Order of checks: everything that needs no fetch first, so a DIA from an unknown issuer or for another DID costs
-//! nothing; then the anchor's DID document (a configured DID); then the status list (an address the anchor signed).
+//! nothing; then the anchor's DID document (a configured DID) and the DIA's signature; then (in `auth::did`) the
+//! signer's document, the request's signature and its `jti`; the status list (an address the anchor signed) last,
+//! so a copy of a public DIA on a forged request fetches no list.
 
 use super::Scope;
 use super::did::{
@@ -25,6 +28,7 @@ use crate::config::{ConfigError, DiaSettings, Settings};
 use crate::did::{DidError, DidResolver};
 use crate::identifier::Parser;
 use crate::identifier::did_web::DidWeb;
+use crate::identifier::pattern::LINK_TYPES_SCOPE;
 use crate::outbound::{FetchError, Outbound, Request};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,6 +81,15 @@ pub enum DiaError {
     },
     #[error("DIA header: the credential's status list {list} could not be checked: {reason}")]
     Status { list: String, reason: String },
+    /// The status list could not be fetched (its host, not the caller): `503` with `Retry-After`.
+    #[error(
+        "DIA header: the credential's status list {list} cannot be fetched now ({reason}); retry in {retry_after} s"
+    )]
+    StatusUnavailable {
+        list: String,
+        reason: String,
+        retry_after: u64,
+    },
 }
 
 /// A lifecycle contributor role: the link types (canonical or as configured) a DIA listing `scope` may add, and where.
@@ -164,7 +177,7 @@ impl TrustAnchors {
         }
         Ok(TrustAnchors {
             anchors,
-            statuses: StatusLists::new(&settings.dia),
+            statuses: StatusLists::new(&settings.dia, settings.outbound.failure_cache_seconds),
             skew: i64::try_from(settings.did_auth.clock_skew_seconds).unwrap_or(0),
         })
     }
@@ -181,8 +194,9 @@ impl TrustAnchors {
             .flat_map(|r| r.link_types.iter().map(String::as_str))
     }
 
-    /// Verifies `dia` for a request signed by `signer`, at `now` (Unix seconds); `parser` reads the identifier it
-    /// names.
+    /// Verifies `dia` for a request signed by `signer`, at `now` (Unix seconds), except its status lists: the caller
+    /// checks the request's own signature first, then [`TrustAnchors::check_status`]. `parser` reads the identifier
+    /// it names.
     pub async fn verify(
         &self,
         dia: &str,
@@ -190,7 +204,7 @@ impl TrustAnchors {
         now: i64,
         fetch: Fetchers<'_>,
         parser: &Parser,
-    ) -> Result<DiaGrant, DiaError> {
+    ) -> Result<UncheckedStatus, DiaError> {
         let jws = Jws::parse(dia)?;
         let credential = Credential::parse(&jws.payload)?;
         let anchor = self
@@ -206,18 +220,12 @@ impl TrustAnchors {
         credential.check_time(now, self.skew)?;
         let issuer = DidWeb::parse(&credential.issuer)
             .map_err(|e| DiaError::Malformed(format!("issuer: {e}")))?;
-        let Fetchers { resolver, outbound } = fetch;
-        let resolver = resolver.ok_or_else(|| DiaError::IssuerResolution {
+        let resolver = fetch.resolver.ok_or_else(|| DiaError::IssuerResolution {
             did: issuer.to_string(),
             error: DidError::Disabled,
         })?;
         jws.verify_by(&issuer, resolver).await?;
-        for entry in &credential.status {
-            self.statuses
-                .check(entry, &issuer, now, self.skew, resolver, outbound)
-                .await?;
-        }
-        Ok(DiaGrant {
+        let grant = DiaGrant {
             owner: owner(anchor, &credential, parser),
             roles: anchor
                 .roles
@@ -227,8 +235,48 @@ impl TrustAnchors {
                 .collect(),
             issuer: credential.issuer,
             registered_id: credential.registered_id,
+        };
+        Ok(UncheckedStatus {
+            grant,
+            issuer,
+            status: credential.status,
         })
     }
+
+    /// The last check of a verified DIA: no entry of it is set in its status list (fetched at most once per list
+    /// at a time, and a failure remembered). Called only once the request's own signature has verified, so a copy
+    /// of a public DIA on a forged request fetches nothing.
+    pub async fn check_status(
+        &self,
+        unchecked: UncheckedStatus,
+        now: i64,
+        fetch: Fetchers<'_>,
+    ) -> Result<DiaGrant, DiaError> {
+        let UncheckedStatus {
+            grant,
+            issuer,
+            status,
+        } = unchecked;
+        let Some(resolver) = fetch.resolver else {
+            return Err(DiaError::IssuerResolution {
+                did: issuer.to_string(),
+                error: DidError::Disabled,
+            });
+        };
+        for entry in &status {
+            self.statuses
+                .check(entry, &issuer, now, self.skew, resolver, fetch.outbound)
+                .await?;
+        }
+        Ok(grant)
+    }
+}
+
+/// A DIA whose signature, issuer, subject and validity have been checked, but not yet its status lists.
+pub struct UncheckedStatus {
+    grant: DiaGrant,
+    issuer: DidWeb,
+    status: Vec<StatusEntry>,
 }
 
 /// What fetches a DIA's check: the trust anchors' DID documents, and status lists.
@@ -264,7 +312,7 @@ fn owner(anchor: &TrustAnchor, credential: &Credential, parser: &Parser) -> Resu
         }
         anchor.identifier.replace("{registeredId}", id)
     };
-    let scope = Scope::parse_canonical(&path, parser).map_err(|e| {
+    let scope = identifier_scope(&path, parser).map_err(|e| {
         format!(
             "the DIA's registeredId {:?} names no identifier here: {e}",
             excerpt(id)
@@ -283,6 +331,21 @@ fn owner(anchor: &TrustAnchor, credential: &Credential, parser: &Parser) -> Resu
             held.join(", ")
         }
     ))
+}
+
+/// The scope of the one identifier `path` names, and everything beneath it. Only an identifier: never a pattern,
+/// `admin` or `*`, nor a `linktypes/` scope (which would let a DIA register link-type vocabularies).
+fn identifier_scope(path: &str, parser: &Parser) -> Result<Scope, String> {
+    let key = path.trim().trim_start_matches('/');
+    if key.starts_with(LINK_TYPES_SCOPE) || key.contains('*') || key == "admin" {
+        return Err("a DIA grants identifiers only".into());
+    }
+    let key = parser.parse_key(key).map_err(|e| e.to_string())?;
+    let canonical = key.canonical_path().trim_end_matches('/');
+    if canonical.starts_with(LINK_TYPES_SCOPE) {
+        return Err("a DIA grants identifiers only".into());
+    }
+    Ok(Scope::Subtree(canonical.to_string()))
 }
 
 /// Whether every path `inner` covers is covered by `outer`.
@@ -550,11 +613,25 @@ fn time(vc: &Value, name: &str) -> Result<Option<(i64, String)>, DiaError> {
     }
 }
 
-/// Decoded status lists by URL, kept at most `dia.status_list_cache_seconds`, bounded in bytes.
+/// Decoded status lists by URL, kept at most `dia.status_list_cache_seconds`, bounded in bytes. One fetch per list
+/// at a time (concurrent checks wait for it), and a failed fetch is remembered `outbound.failure_cache_seconds` (at
+/// most the list's own bound), so DIAs naming a list that cannot be fetched do not make idr fetch it again and again.
 struct StatusLists {
-    cache: moka::sync::Cache<String, Arc<StatusList>>,
+    cache: moka::sync::Cache<String, ListSlot>,
     timeout: Duration,
     max_bytes: usize,
+    /// How long a fetched list is believed (`dia.status_list_cache_seconds`), and a failed fetch remembered.
+    ttl: Duration,
+    failure_ttl: Duration,
+}
+
+/// A cache entry: empty while its fetch runs.
+type ListSlot = Arc<tokio::sync::OnceCell<FetchedList>>;
+
+/// The outcome of one fetch of a status list, and how long it is kept.
+struct FetchedList {
+    outcome: Result<Arc<StatusList>, DiaError>,
+    ttl: Duration,
 }
 
 /// One verified status list: its issuer, purpose and bits.
@@ -564,18 +641,110 @@ struct StatusList {
     bits: Vec<u8>,
 }
 
+/// Each entry lives as long as its outcome says; a pending one no longer than its fetch may take.
+struct ListExpiry {
+    pending: Duration,
+}
+
+impl ListExpiry {
+    fn lifetime(&self, slot: &ListSlot) -> Option<Duration> {
+        Some(slot.get().map_or(self.pending, |f| f.ttl))
+    }
+}
+
+impl moka::Expiry<String, ListSlot> for ListExpiry {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        slot: &ListSlot,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        self.lifetime(slot)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &String,
+        slot: &ListSlot,
+        _: std::time::Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.lifetime(slot)
+    }
+}
+
 impl StatusLists {
-    fn new(settings: &DiaSettings) -> StatusLists {
+    fn new(settings: &DiaSettings, failure_cache_seconds: u64) -> StatusLists {
+        let timeout = Duration::from_millis(settings.timeout_ms);
+        let ttl = Duration::from_secs(settings.status_list_cache_seconds);
         StatusLists {
             cache: moka::sync::Cache::builder()
                 .max_capacity(settings.status_list_cache_bytes)
-                .weigher(|url: &String, list: &Arc<StatusList>| {
-                    u32::try_from(url.len() + list.bits.len() + 64).unwrap_or(u32::MAX)
+                .weigher(|url: &String, slot: &ListSlot| {
+                    let bits = slot
+                        .get()
+                        .and_then(|f| f.outcome.as_ref().ok())
+                        .map_or(0, |l| l.bits.len());
+                    u32::try_from(url.len() + bits + 64).unwrap_or(u32::MAX)
                 })
-                .time_to_live(Duration::from_secs(settings.status_list_cache_seconds))
+                .expire_after(ListExpiry {
+                    pending: timeout + Duration::from_secs(1),
+                })
                 .build(),
-            timeout: Duration::from_millis(settings.timeout_ms),
+            timeout,
             max_bytes: settings.max_status_list_bytes,
+            ttl,
+            failure_ttl: Duration::from_secs(failure_cache_seconds.max(1)).min(ttl),
+        }
+    }
+
+    /// The list at `url`: cached, or fetched now by this check or one running at the same time.
+    async fn list(
+        &self,
+        entry: &StatusEntry,
+        issuer: &DidWeb,
+        now: i64,
+        skew: i64,
+        resolver: &DidResolver,
+        outbound: Option<&Outbound>,
+    ) -> Result<Arc<StatusList>, DiaError> {
+        let key = entry.list.clone();
+        let slot = self
+            .cache
+            .get_with(key.clone(), || Arc::new(tokio::sync::OnceCell::new()));
+        let mut fetched_here = false;
+        let fetched = slot
+            .get_or_init(|| async {
+                fetched_here = true;
+                let outcome = match outbound {
+                    Some(outbound) => self
+                        .fetch(&entry.list, issuer, now, skew, resolver, outbound)
+                        .await
+                        .map(Arc::new),
+                    None => Err(self.unavailable(&entry.list, "outbound fetches are off".into())),
+                };
+                let ttl = match &outcome {
+                    Ok(_) => self.ttl,
+                    Err(_) => self.failure_ttl,
+                };
+                if let Err(error) = &outcome {
+                    tracing::info!(list = %excerpt(&entry.list), %error, "status list not fetched");
+                }
+                FetchedList { outcome, ttl }
+            })
+            .await;
+        if fetched_here {
+            // Re-inserting makes the cache read the entry's lifetime from the settled outcome.
+            self.cache.insert(key, slot.clone());
+        }
+        fetched.outcome.clone()
+    }
+
+    fn unavailable(&self, list: &str, reason: String) -> DiaError {
+        DiaError::StatusUnavailable {
+            list: excerpt(list),
+            reason,
+            retry_after: self.failure_ttl.as_secs().max(1),
         }
     }
 
@@ -593,18 +762,9 @@ impl StatusLists {
             list: excerpt(&entry.list),
             reason,
         };
-        let list = match self.cache.get(&entry.list) {
-            Some(list) => list,
-            None => {
-                let outbound = outbound.ok_or_else(|| failed("outbound fetches are off".into()))?;
-                let list = Arc::new(
-                    self.fetch(&entry.list, issuer, now, skew, resolver, outbound)
-                        .await?,
-                );
-                self.cache.insert(entry.list.clone(), list.clone());
-                list
-            }
-        };
+        let list = self
+            .list(entry, issuer, now, skew, resolver, outbound)
+            .await?;
         if list.issuer != issuer.as_str() {
             return Err(failed(format!(
                 "it was issued by {}, not by the DIA's issuer",
@@ -660,16 +820,14 @@ impl StatusLists {
             timeout: self.timeout,
             max_bytes: self.max_bytes,
         };
-        let response = outbound.get(request).await.map_err(|e| {
-            failed(match e {
-                FetchError::TooLarge(limit) => {
-                    format!("larger than dia.max_status_list_bytes ({limit} bytes)")
-                }
-                other => other.to_string(),
-            })
+        let response = outbound.get(request).await.map_err(|e| match e {
+            FetchError::TooLarge(limit) => failed(format!(
+                "larger than dia.max_status_list_bytes ({limit} bytes)"
+            )),
+            other => self.unavailable(list, other.to_string()),
         })?;
         if !(200..300).contains(&response.status) {
-            return Err(failed(format!("HTTP {}", response.status)));
+            return Err(self.unavailable(list, format!("HTTP {}", response.status)));
         }
         let text = std::str::from_utf8(&response.body)
             .map_err(|_| failed("not a vc+jwt (not text)".into()))?;
@@ -825,6 +983,50 @@ mod tests {
         let jwt = json!({"iss": "did:web:register.example", "exp": 1_800_000_000, "vc": vc});
         let c = Credential::parse(&payload(jwt)).unwrap();
         assert_eq!(c.valid_until.unwrap().0, 1_800_000_000);
+    }
+
+    /// A trust anchor authoritative for everything (`namespaces = ["*"]`, no identifier template) still grants one
+    /// identifier: a registeredId naming a link-type vocabulary, `admin` or a pattern owns nothing.
+    #[test]
+    fn a_dia_owns_identifiers_only() {
+        let parser = Parser::embedded().unwrap();
+        let anchor = TrustAnchor {
+            namespaces: vec![Scope::All],
+            identifier: String::new(),
+            roles: Vec::new(),
+        };
+        let owns = |id: &str| {
+            let mut v = dia();
+            v["credentialSubject"]["registeredId"] = json!(id);
+            owner(&anchor, &Credential::parse(&payload(v)).unwrap(), &parser)
+        };
+        assert_eq!(
+            owns("01/09520123456788").unwrap(),
+            Scope::Subtree("01/09520123456788".into())
+        );
+        for id in [
+            "linktypes/untp",
+            "/linktypes/acme",
+            "linktypes/*",
+            "admin",
+            "*",
+            "01/0952012*",
+        ] {
+            let err = owns(id).unwrap_err();
+            assert!(
+                err.contains("names no identifier") || err.contains("not an identifier"),
+                "{id}: {err}"
+            );
+        }
+        // Nor through a template that puts the registeredId under `linktypes/`.
+        let templated = TrustAnchor {
+            identifier: "linktypes/{registeredId}".into(),
+            ..anchor
+        };
+        let mut v = dia();
+        v["credentialSubject"]["registeredId"] = json!("untp");
+        let c = Credential::parse(&payload(v)).unwrap();
+        assert!(owner(&templated, &c, &parser).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! The token is split and base64url-decoded here, strictly, before ssi sees any of it: ssi-jws 0.5 panics on a
 //! signature with a malformed last character (crate notes, trap 2), so ssi only ever gets decoded bytes.
 
-use super::dia::{DiaGrant, Fetchers, TrustAnchors};
+use super::dia::{Fetchers, TrustAnchors, UncheckedStatus};
 use super::{AuthError, Principal, Scope, now};
 use crate::config::{ConfigError, Settings};
 use crate::did::{DidError, DidResolver};
@@ -152,9 +152,10 @@ impl DidWriters {
         token
             .claims
             .check(target, at, self.max_lifetime, self.skew)?;
-        // A DIA is checked before the signer's document is fetched: only a DID a trust anchor vouches for makes
-        // this resolver contact its host.
-        let grant = match target.dia {
+        // A DIA's signature is checked before the signer's document is fetched: only a DID a trust anchor vouches
+        // for makes this resolver contact its host. Its status list comes last, after the request's own signature
+        // and jti: a copy of a public DIA on a forged request fetches no list.
+        let unchecked = match target.dia {
             Some(dia) => Some(self.dia(dia, &signer.did, at, parser).await?),
             None => None,
         };
@@ -163,6 +164,14 @@ impl DidWriters {
         token.verify(&key)?;
         self.claim_jti(signer.did.as_str(), &token.claims, at, nonces)
             .await?;
+        let grant = match unchecked {
+            Some(unchecked) => Some(
+                self.anchors
+                    .check_status(unchecked, at, self.fetchers())
+                    .await?,
+            ),
+            None => None,
+        };
         let mut scopes = signer.scopes;
         if let Some(Ok(owned)) = grant.as_ref().map(|g| &g.owner) {
             scopes.push(owned.clone());
@@ -181,12 +190,18 @@ impl DidWriters {
         signer: &DidWeb,
         at: i64,
         parser: &Parser,
-    ) -> Result<DiaGrant, AuthError> {
-        let fetch = Fetchers {
+    ) -> Result<UncheckedStatus, AuthError> {
+        Ok(self
+            .anchors
+            .verify(dia, signer, at, self.fetchers(), parser)
+            .await?)
+    }
+
+    fn fetchers(&self) -> Fetchers<'_> {
+        Fetchers {
             resolver: self.resolver.as_deref(),
             outbound: self.outbound.as_deref(),
-        };
-        Ok(self.anchors.verify(dia, signer, at, fetch, parser).await?)
+        }
     }
 
     /// The signer named by the DID part of `kid`: a configured writer, or (with a DIA, when trust anchors are

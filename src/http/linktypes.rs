@@ -8,14 +8,18 @@ use super::access::{Caller, read_body};
 use super::problem::ApiError;
 use crate::auth::Principal;
 use crate::registration::FieldError;
-use crate::vocabulary::{Vocabulary, VocabularyFile};
+use crate::vocabulary::{
+    FieldProblem, ProblemKind, RegistrationLimits, Vocabulary, VocabularyFile,
+};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// Vocabulary writes through this process, one at a time: each computes the next vocabulary from the one in force,
-/// so two at once would lose one of them here until the next reload. A rare operator action, never a scan.
+/// so two at once would lose one of them here until the next reload. Held only for that step and the store write:
+/// the in-use scan (every stored anchor; minutes at millions) runs before it, and the write is refused with `409`
+/// if the vocabulary changed meanwhile. Anchor writes never wait for it.
 static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What `OPTIONS` allows on a vocabulary.
@@ -86,7 +90,8 @@ pub async fn read(
         (status = 200, description = "Replaced, or already exactly this (nothing written)", body = crate::vocabulary::VocabularyFile),
         (status = 400, description = "A bad field, named in errors[0].field", body = super::views::Problem, example = json!(super::views::problem_example(400))),
         (status = 403, description = "The credential's scopes do not name linktypes/{prefix}", body = super::views::Problem, example = json!(super::views::problem_example(403))),
-        (status = 409, description = "A configured vocabulary (gs1, untp, iana, …), or a term removed while a stored link uses it", body = super::views::Problem, example = json!(super::views::problem_example(409)))
+        (status = 409, description = "A configured vocabulary (gs1, untp, iana, … in any case), a spelling another link type has, limits.max_link_type_vocabularies reached, or a term removed while a stored link uses it", body = super::views::Problem, example = json!(super::views::problem_example(409))),
+        (status = 413, description = "More terms than limits.max_link_type_terms, named in errors[0].field", body = super::views::Problem)
     ))]
 pub async fn put(
     req: HttpRequest,
@@ -95,12 +100,11 @@ pub async fn put(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let prefix = prefix_of(&req);
-    refuse_configured(&state.vocabulary(), &prefix)?;
+    let vocabulary = state.vocabulary();
+    refuse_configured(&vocabulary, &prefix)?;
     authorise(&caller, &prefix)?;
     let bytes = read_body(payload, &state, &req).await?;
     let file = parse(&bytes)?;
-    let _one_at_a_time = WRITES.lock().await;
-    let current = state.vocabulary();
     if file.prefix != prefix {
         return Err(ApiError::BadBody(FieldError::new(
             "prefix",
@@ -110,17 +114,24 @@ pub async fn put(
             ),
         )));
     }
-    let previous = current.registered().get(&prefix).cloned();
+    let limits = RegistrationLimits::from_settings(&state.settings.limits);
+    vocabulary.admit(&file, &limits).map_err(refusal)?;
+    let previous = vocabulary.registered().get(&prefix).cloned();
     if previous.as_ref() == Some(&file) {
         return Ok(json_response(HttpResponse::Ok(), json!(file)));
     }
-    let next = current
-        .with_registered(file.clone())
-        .map_err(|p| ApiError::BadBody(FieldError::new(p.field, p.reason)))?;
+    // Checked against the snapshot first, so a bad body costs no scan.
+    vocabulary.with_registered(file.clone()).map_err(refusal)?;
     if let Some(previous) = &previous {
         let dropped: BTreeSet<String> = uris(previous).difference(&uris(&file)).cloned().collect();
+        // A scan of every stored anchor, outside the lock (see `WRITES`).
         in_use(&state, &dropped, &prefix).await?;
     }
+    let _one_at_a_time = WRITES.lock().await;
+    let current = state.vocabulary();
+    unchanged_since_checked(&current, &prefix, previous.as_ref())?;
+    current.admit(&file, &limits).map_err(refusal)?;
+    let next = current.with_registered(file.clone()).map_err(refusal)?;
     state
         .documents
         .put_link_types(&prefix, &Vocabulary::registered_json(&file))
@@ -155,18 +166,21 @@ pub async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let prefix = prefix_of(&req);
-    refuse_configured(&state.vocabulary(), &prefix)?;
+    let vocabulary = state.vocabulary();
+    refuse_configured(&vocabulary, &prefix)?;
     authorise(&caller, &prefix)?;
-    let _one_at_a_time = WRITES.lock().await;
-    let current = state.vocabulary();
-    let Some(file) = current.registered().get(&prefix).cloned() else {
+    let Some(file) = vocabulary.registered().get(&prefix).cloned() else {
         return Err(not_found(&prefix));
     };
+    // A scan of every stored anchor, outside the lock (see `WRITES`).
     in_use(&state, &uris(&file), &prefix).await?;
+    let _one_at_a_time = WRITES.lock().await;
+    let current = state.vocabulary();
+    unchanged_since_checked(&current, &prefix, Some(&file))?;
     state.documents.delete_link_types(&prefix).await?;
     state
         .vocabularies
-        .replace(state.vocabulary().without_registered(&prefix));
+        .replace(current.without_registered(&prefix));
     tracing::info!(
         prefix,
         credential = caller.name,
@@ -190,6 +204,34 @@ fn source(prefix: &str, registered: bool) -> &'static str {
         (false, "iana") => "built-in",
         (false, _) => "configuration",
     }
+}
+
+/// A refused vocabulary as the management API answers it: `400`, `409` or `413`, naming the field.
+fn refusal(p: FieldProblem) -> ApiError {
+    let error = FieldError::new(p.field, p.reason);
+    match p.kind {
+        ProblemKind::Invalid => ApiError::BadBody(error),
+        ProblemKind::Conflict => ApiError::Conflict(error),
+        ProblemKind::TooLarge => ApiError::TooLargeField(error),
+    }
+}
+
+/// `409` when the registered vocabulary `prefix` is no longer `checked` (another write came between the in-use scan
+/// and the lock): the caller repeats the request.
+fn unchanged_since_checked(
+    current: &Vocabulary,
+    prefix: &str,
+    checked: Option<&VocabularyFile>,
+) -> Result<(), ApiError> {
+    if current.registered().get(prefix) == checked {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(FieldError::new(
+        "prefix",
+        format!(
+            "the vocabulary {prefix:?} changed while this request checked it; repeat the request"
+        ),
+    )))
 }
 
 fn refuse_configured(vocabulary: &Vocabulary, prefix: &str) -> Result<(), ApiError> {

@@ -9,9 +9,11 @@ use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
 use crate::registration;
 use crate::registry::{Precondition, StoredAnchor};
+use crate::vocabulary::Vocabulary;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use std::sync::Arc;
 
 /// `OPTIONS` anywhere under `/api/v1/anchors/`: anonymous.
 pub async fn preflight() -> HttpResponse {
@@ -42,9 +44,18 @@ pub async fn replace(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, access) = authorised(&req, &caller, &state)?;
+    let vocabulary = state.vocabulary();
+    let (path, access) = authorised(&req, &caller, &state, &vocabulary)?;
     let key = anchor_of(path)?;
-    let response = put(&state, &key, &req, payload, &caller.name, &access).await?;
+    let response = put(
+        &state,
+        &key,
+        &req,
+        payload,
+        (&caller.name, &access),
+        vocabulary,
+    )
+    .await?;
     accepted(&key, &caller, "put");
     Ok(response)
 }
@@ -72,7 +83,7 @@ pub async fn bring_back(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, access) = authorised(&req, &caller, &state)?;
+    let (path, access) = authorised(&req, &caller, &state, &state.vocabulary())?;
     access.owner_only(path.key(), "POST")?;
     let AnchorPath::Restore(key) = path else {
         return Err(ApiError::MethodNotAllowed(path.allow()));
@@ -93,7 +104,7 @@ pub async fn other_method(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (path, _) = authorised(&req, &caller, &state)?;
+    let (path, _) = authorised(&req, &caller, &state, &state.vocabulary())?;
     Err(ApiError::MethodNotAllowed(path.allow()))
 }
 
@@ -102,9 +113,10 @@ fn authorised(
     req: &HttpRequest,
     caller: &Caller,
     state: &AppState,
+    vocabulary: &Vocabulary,
 ) -> Result<(AnchorPath, Access), ApiError> {
     let path = AnchorPath::parse(&state.parser, req.uri().path(), req.method())?;
-    let access = caller.access(path.key(), &state.vocabulary())?;
+    let access = caller.access(path.key(), vocabulary)?;
     Ok((path, access))
 }
 
@@ -117,7 +129,7 @@ async fn authorised_or_stored(
     caller: &Caller,
     state: &AppState,
 ) -> Result<(AnchorPath, Access, Option<String>), ApiError> {
-    let refused = match authorised(req, caller, state) {
+    let refused = match authorised(req, caller, state, &state.vocabulary()) {
         Ok((path, access)) => return Ok((path, access, None)),
         Err(e @ ApiError::Identifier(_)) => e,
         Err(e) => return Err(e),
@@ -220,8 +232,8 @@ pub(super) async fn put(
     key: &Identifier,
     req: &HttpRequest,
     payload: web::Payload,
-    who: &str,
-    access: &Access,
+    (who, access): (&str, &Access),
+    vocabulary: Arc<Vocabulary>,
 ) -> Result<HttpResponse, ApiError> {
     let asked = precondition(req);
     let owner_write = owner_write(req)?;
@@ -242,21 +254,26 @@ pub(super) async fn put(
     }
     let validated = registration::validate(
         submission,
-        &state.vocabulary(),
+        &vocabulary,
         key.scheme(),
         &state.limits,
         &state.codes,
     )
     .map_err(ApiError::Invalid)?;
     let record = validated.record;
-    let written = registration::write(state.write_target(key), asked, who, |previous| {
-        let record = record.clone();
-        match access {
-            Access::Owner => contribution::as_owner(previous, record, owner_write),
-            Access::Contributor(who) => contribution::as_contributor(previous, record, who),
-        }
-        .map(Some)
-    })
+    let written = registration::write(
+        state.write_target_with(key, vocabulary),
+        asked,
+        who,
+        |previous| {
+            let record = record.clone();
+            match access {
+                Access::Owner => contribution::as_owner(previous, record, owner_write),
+                Access::Contributor(who) => contribution::as_contributor(previous, record, who),
+            }
+            .map(Some)
+        },
+    )
     .await?;
     let registration::Written::Put(outcome) = written else {
         unreachable!("a PUT always builds a record")
@@ -382,12 +399,12 @@ pub(super) async fn history(
             key.canonical_path()
         )));
     };
+    let vocabulary = state.vocabulary();
     let variants: Vec<serde_json::Value> = crate::versions::history(&stored.record)
         .into_iter()
         .map(|(current, earlier)| {
             let curie = |uri: &str| {
-                state
-                    .vocabulary()
+                vocabulary
                     .by_uri(uri)
                     .map_or(uri.to_string(), |d| d.curie.clone())
             };

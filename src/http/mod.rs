@@ -97,14 +97,25 @@ impl AppState {
         self.vocabularies.current()
     }
 
-    /// Where a write to `key` goes, and the vocabulary its links must use.
+    /// Where a write to `key` goes, with a snapshot of its own. Only the Pyx handlers still use it (src/http/pyx.rs
+    /// is being changed on another branch; it moves to `write_target_with` when that lands).
     pub fn write_target<'a>(
         &'a self,
         key: &'a crate::identifier::Identifier,
     ) -> crate::registration::Target<'a> {
+        self.write_target_with(key, self.vocabulary())
+    }
+
+    /// Where a write to `key` goes, with the vocabulary snapshot the request already checked its links against, so
+    /// one request sees one vocabulary.
+    pub fn write_target_with<'a>(
+        &'a self,
+        key: &'a crate::identifier::Identifier,
+        vocabulary: Arc<Vocabulary>,
+    ) -> crate::registration::Target<'a> {
         crate::registration::Target {
             store: self.store.as_ref(),
-            vocabulary: self.vocabulary(),
+            vocabulary,
             limits: &self.limits,
             codes: &self.codes,
             key,

@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP answers: RFC 9457 `application/problem+json`.
 
 use crate::auth::AuthError;
+use crate::auth::dia::DiaError;
 use crate::did::DidError;
 use crate::identifier::IdentifierError;
 use crate::identifier::gs1::carrier::CarrierError;
@@ -55,6 +56,13 @@ pub enum ApiError {
     MethodNotAllowed(&'static str),
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// Something this request depends on upstream cannot be fetched now (a DIA's status list): `503` with
+    /// `Retry-After`.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
+    /// A part of the body larger than a limit allows (`413` naming the field).
+    #[error("{}", .0.message)]
+    TooLargeField(FieldError),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -95,6 +103,21 @@ impl From<AuthError> for ApiError {
                 error: error @ DidError::Busy { .. },
                 ..
             } => ApiError::Did(error),
+            // The trust anchor's host or its status list failing is not the caller's fault: 504 or 503.
+            AuthError::Dia(dia) => match *dia {
+                DiaError::IssuerResolution {
+                    error: error @ (DidError::Timeout { .. } | DidError::Busy { .. }),
+                    ..
+                } => ApiError::Did(error),
+                error @ DiaError::StatusUnavailable { retry_after, .. } => ApiError::Unavailable {
+                    message: error.to_string(),
+                    retry_after,
+                },
+                other => ApiError::Unauthorized {
+                    error: AuthError::Dia(Box::new(other)),
+                    scope: None,
+                },
+            },
             error => ApiError::Unauthorized { error, scope: None },
         }
     }
@@ -122,9 +145,9 @@ impl ApiError {
             ApiError::Refused { .. } => "Forbidden",
             ApiError::NotFound(_) => "Not found",
             ApiError::Store(StoreError::PreconditionFailed { .. }) => "Precondition failed",
-            ApiError::Store(_) => "Service unavailable",
+            ApiError::Store(_) | ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::MethodNotAllowed(_) => "Method not allowed",
-            ApiError::PayloadTooLarge(_) => "Payload too large",
+            ApiError::PayloadTooLarge(_) | ApiError::TooLargeField(_) => "Payload too large",
             ApiError::TooManyRequests(_) | ApiError::TooManyConversions(_) => "Too many requests",
             ApiError::Did(DidError::Syntax(_)) => "Invalid DID",
             ApiError::Did(DidError::Disabled | DidError::NotFound { .. }) => "Not found",
@@ -174,7 +197,9 @@ impl ApiError {
     fn errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::Invalid(errors) => errors.clone(),
-            ApiError::BadBody(e) | ApiError::Conflict(e) => vec![e.clone()],
+            ApiError::BadBody(e) | ApiError::Conflict(e) | ApiError::TooLargeField(e) => {
+                vec![e.clone()]
+            }
             ApiError::Identifier(e) => vec![FieldError::new("identifier", e.to_string())],
             ApiError::Qr(QrError::Option { parameter, reason }) => {
                 vec![FieldError::new(*parameter, reason.clone())]
@@ -236,9 +261,11 @@ impl ResponseError for ApiError {
             ApiError::Store(StoreError::PreconditionFailed { .. }) => {
                 StatusCode::PRECONDITION_FAILED
             }
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::TooLargeField(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::TooManyRequests(_) | ApiError::TooManyConversions(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -312,6 +339,9 @@ impl ResponseError for ApiError {
                 DidError::Busy { seconds, .. } | DidError::LinksetBusy { seconds, .. },
             ) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            ApiError::Unavailable { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.max(&1).to_string()));
             }
             ApiError::TooManyRequests(wait) | ApiError::TooManyConversions(wait) => {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;

@@ -59,9 +59,11 @@ pub async fn resolve_path(
     let request = state.parser.parse_request(path, raw_query)?;
     // A compressed segment may carry query pairs: answer as for the uncompressed URI.
     let raw_query = request.query.as_deref().unwrap_or(raw_query);
-    let query = build_query(req, raw_query, state);
+    // One vocabulary for the whole request, though an issuer may register one meanwhile.
+    let vocabulary = state.vocabulary();
+    let query = build_query(req, raw_query, &vocabulary);
     req.extensions_mut()
-        .insert(link_type_label(&query.link_type, state));
+        .insert(link_type_label(&query.link_type, &vocabulary));
     let root = state.origin(req);
     let resolved = resolution::resolve(
         state.store.as_ref(),
@@ -76,7 +78,7 @@ pub async fn resolve_path(
         (&request.identifier, request.carried.as_deref()),
         &root,
         raw_query,
-        (&query.preferences, &state.vocabulary()),
+        (&query.preferences, &vocabulary),
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -114,14 +116,13 @@ fn hosted_did(state: &AppState, path: &str) -> Option<Identifier> {
 }
 
 /// The requested link type as a metric label: bounded by the vocabulary (unknown spellings are one value).
-fn link_type_label(q: &LinkTypeQuery, state: &AppState) -> super::observe::LinkTypeLabel {
+fn link_type_label(q: &LinkTypeQuery, vocabulary: &Vocabulary) -> super::observe::LinkTypeLabel {
     use std::borrow::Cow;
     let label = match q {
         LinkTypeQuery::Default => Cow::Borrowed("default"),
         LinkTypeQuery::Linkset => Cow::Borrowed("linkset"),
         LinkTypeQuery::Unknown(_) => Cow::Borrowed("unknown"),
-        LinkTypeQuery::Type(uri) => state
-            .vocabulary()
+        LinkTypeQuery::Type(uri) => vocabulary
             .by_uri(uri)
             .map_or(Cow::Borrowed("unknown"), |d| Cow::Owned(d.curie.clone())),
     };
@@ -132,13 +133,17 @@ fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn build_query(req: &HttpRequest, raw_query: &str, state: &AppState) -> Query {
+fn build_query(
+    req: &HttpRequest,
+    raw_query: &str,
+    vocabulary: &std::sync::Arc<Vocabulary>,
+) -> Query {
     let header = |name: header::HeaderName| header_value(req, name);
     Query::from_parts(
         raw_query,
         header(header::ACCEPT),
         header(header::ACCEPT_LANGUAGE),
-        &state.vocabulary(),
+        vocabulary,
     )
 }
 

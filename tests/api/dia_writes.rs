@@ -505,7 +505,8 @@ async fn a_revoked_dia_stops_working_within_the_cache_bound() {
         "P2"
     );
 
-    // A list that cannot be fetched refuses the DIA rather than ignoring its status.
+    // A list that cannot be fetched refuses the request rather than ignoring the DIA's status: the register's host
+    // failing is a 503, not the caller's credential.
     world.host.serve("/status/1", Reply::status(500));
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let r = send(
@@ -517,7 +518,12 @@ async fn a_revoked_dia_stops_working_within_the_cache_bound() {
         &product("P3"),
     )
     .await;
-    refused(r, 401, "could not be checked").await;
+    assert!(r.headers().contains_key("retry-after"));
+    refused(r, 503, "cannot be fetched now (HTTP 500)").await;
+    assert_eq!(
+        admin_get(&server, GTIN).await.unwrap()["itemDescription"],
+        "P2"
+    );
 }
 
 #[tokio::test]
@@ -935,7 +941,32 @@ async fn nothing_a_dia_names_is_fetched_before_it_verifies() {
     assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 0);
     assert_eq!(world.host.hits(&DidHost::document_path(&["brand"])), 0);
 
+    // A copy of the genuine (public) DIA on a request someone else signed: the DIA verifies, so the signer's
+    // document is fetched, but the request's signature does not, and the status list is never fetched.
     let genuine = world.dia(&claims, None);
+    let impostor = Did {
+        did: world.recycler.did.clone(),
+        key: JWK::generate_p256(),
+    };
+    for _ in 0..3 {
+        let r = send(
+            &server,
+            &impostor,
+            Some(&genuine),
+            Method::PUT,
+            &path,
+            &product("P"),
+        )
+        .await;
+        assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
+    }
+    assert_eq!(
+        world.host.hits("/status/1"),
+        0,
+        "no list for a forged request"
+    );
+    assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 1);
+
     let r = send(
         &server,
         &world.recycler,
@@ -948,6 +979,77 @@ async fn nothing_a_dia_names_is_fetched_before_it_verifies() {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     assert_eq!(world.host.hits("/status/1"), 1);
     assert_eq!(world.host.hits(&DidHost::document_path(&["recycler"])), 1);
+}
+
+/// A status list that cannot be fetched is the register's host failing, not the caller: 503 with Retry-After. The
+/// failure is remembered and concurrent checks share one fetch, so DIAs naming the list do not make idr fetch it again
+/// and again.
+#[tokio::test]
+async fn a_status_list_that_cannot_be_fetched_is_fetched_once_and_answers_503() {
+    let world = World::start().await;
+    world.host.serve(
+        "/status/1",
+        Reply::status(500).delayed(Duration::from_millis(300)),
+    );
+    let server = world.server("").await;
+    let path = anchor(GTIN);
+    let claims = Claims {
+        status_index: Some(1),
+        ..Claims::of(&world.recycler.did, GTIN)
+    };
+    // Warm the DID documents with a DIA naming no list, so the requests below contend for the list only.
+    let plain = world.dia(&Claims::of(&world.recycler.did, GTIN), None);
+    let warm = send(
+        &server,
+        &world.recycler,
+        Some(&plain),
+        Method::GET,
+        &path,
+        b"",
+    )
+    .await;
+    assert_eq!(warm.status(), 404, "{}", warm.text().await.unwrap());
+    let dia = world.dia(&claims, None);
+    let body = product("P");
+    let answers = futures_util::future::join_all((0..4).map(|_| {
+        send(
+            &server,
+            &world.recycler,
+            Some(&dia),
+            Method::PUT,
+            &path,
+            &body,
+        )
+    }))
+    .await;
+    assert_eq!(
+        world.host.hits("/status/1"),
+        1,
+        "one fetch for concurrent checks"
+    );
+    for r in answers {
+        assert_eq!(r.status(), 503);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=5).contains(&retry), "Retry-After {retry}");
+        let p = problem(r, 503).await;
+        assert!(p["detail"].as_str().unwrap().contains("status list"), "{p}");
+    }
+    let again = send(
+        &server,
+        &world.recycler,
+        Some(&dia),
+        Method::PUT,
+        &path,
+        &product("P"),
+    )
+    .await;
+    assert_eq!(again.status(), 503);
+    assert_eq!(world.host.hits("/status/1"), 1, "the failure is remembered");
+    assert!(admin_get(&server, GTIN).await.is_none(), "nothing written");
 }
 
 /// `idr check-config` (and start-up) refuses trust anchor settings it cannot honour, naming the field: a contributor

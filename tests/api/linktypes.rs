@@ -777,3 +777,156 @@ async fn a_registered_vocabulary_survives_a_restart() {
     let (status, href) = redirect(&server, "/01/09520123456788?linkType=acme:warranty").await;
     assert_eq!((status, href.as_str()), (307, "https://acme.example/w"));
 }
+
+/// A reserved prefix in another case is the same prefix (`UNTP` once took over `untp:dpp` on every replica), a
+/// prefix is lower-case, and a registered namespace stays off the hosts of the configured ones.
+#[tokio::test]
+async fn a_reserved_prefix_in_any_case_or_host_is_refused() {
+    let server = TestApp::start_with(&["--no-demo"]).await;
+    for prefix in ["GS1", "Untp", "IANA", "UNTP"] {
+        let body = json!({"prefix": prefix, "namespace": "https://evil.example/voc/",
+                          "terms": {"dpp": {"title": "x"}, "pip": {"title": "x"}, "describedby": {"title": "x"}}});
+        let put = server
+            .admin(Method::PUT, &format!("/api/v1/linktypes/{prefix}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(put, 409).await["errors"][0]["field"],
+            "prefix",
+            "{prefix}"
+        );
+    }
+    let lowercase_only = server
+        .admin(Method::PUT, "/api/v1/linktypes/Acme")
+        .json(&json!({"prefix": "Acme", "namespace": ACME_NS, "terms": {"w": {"title": "W"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(lowercase_only, 400).await["errors"][0]["field"],
+        "prefix"
+    );
+    for ns in [
+        "https://gs1.org/acme/",
+        "https://id.gs1.org/voc/",
+        "https://test.uncefact.org/vocabulary/linkTypes/acme/",
+        "https://vocabulary.uncefact.org/acme/",
+        "https://www.iana.org/acme/",
+    ] {
+        let put = server
+            .admin(Method::PUT, "/api/v1/linktypes/acme")
+            .json(&json!({"prefix": "acme", "namespace": ns, "terms": {"w": {"title": "W"}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            problem(put, 400).await["errors"][0]["field"],
+            "namespace",
+            "{ns}"
+        );
+    }
+    let listed: Value = server
+        .admin(Method::GET, "/api/v1/linktypes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["source"] != "registered"),
+        "{listed}"
+    );
+    // untp:dpp, gs1:pip and describedby still name what they named.
+    let written = server
+        .admin(Method::PUT, "/api/v1/anchors/01/09520123456788")
+        .json(&anchor(vec![
+            link("UNTP:dpp", "https://example.com/dpp", "en"),
+            link("Gs1:pip", "https://example.com/pip", "en"),
+            link("IANA:describedby", "https://example.com/about", "en"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        written.status().is_success(),
+        "{}",
+        written.text().await.unwrap()
+    );
+    let stored: Value = server
+        .admin(Method::GET, "/api/v1/anchors/01/09520123456788")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = stored["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["linkType"].as_str().unwrap())
+        .collect();
+    for uri in [
+        UNTP_DPP,
+        "https://gs1.org/voc/pip",
+        "http://www.iana.org/assignments/relation/describedby",
+    ] {
+        assert!(types.contains(&uri), "{uri} in {types:?}");
+    }
+}
+
+/// Registered vocabularies are bounded: terms per vocabulary (413), how many (409), texts (400), each naming the
+/// field; a spelling that collides is a 409 naming it.
+#[tokio::test]
+async fn registered_vocabularies_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("limits.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nmax_link_type_terms = 2\nmax_link_type_vocabularies = 1\nmax_text_bytes = 40\n",
+    )
+    .unwrap();
+    let server = TestApp::start_with(&["--no-demo", "--config", config.to_str().unwrap()]).await;
+    let put = |body: Value| {
+        let prefix = body["prefix"].as_str().unwrap().to_string();
+        server
+            .admin(Method::PUT, &format!("/api/v1/linktypes/{prefix}"))
+            .json(&body)
+            .send()
+    };
+    let too_many_terms = json!({"prefix": "acme", "namespace": ACME_NS,
+        "terms": {"a": {"title": "A"}, "b": {"title": "B"}, "c": {"title": "C"}}});
+    let p = problem(put(too_many_terms).await.unwrap(), 413).await;
+    assert_eq!(p["errors"][0]["field"], "terms", "{p}");
+    for (term, field) in [
+        (json!({"title": "x".repeat(41)}), "terms.w.title"),
+        (
+            json!({"title": "W", "description": "a\u{1b}[31mred"}),
+            "terms.w.description",
+        ),
+    ] {
+        let body = json!({"prefix": "acme", "namespace": ACME_NS, "terms": {"w": term}});
+        let p = problem(put(body).await.unwrap(), 400).await;
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+    }
+    let collides = json!({"prefix": "acme", "namespace": ACME_NS,
+        "terms": {"manual": {"title": "M"}, "warranty": {"title": "W", "aliases": ["MANUAL"]}}});
+    let p = problem(put(collides).await.unwrap(), 409).await;
+    assert_eq!(p["errors"][0]["field"], "terms.warranty", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("acme:manual"), "{p}");
+    assert_eq!(put(acme_vocabulary()).await.unwrap().status(), 201);
+    let beta = json!({"prefix": "beta", "namespace": "https://beta.example/voc/", "terms": {"w": {"title": "W"}}});
+    let p = problem(put(beta).await.unwrap(), 409).await;
+    assert_eq!(p["errors"][0]["field"], "prefix", "{p}");
+    // Replacing the one registered vocabulary is still allowed.
+    let mut replaced = acme_vocabulary();
+    replaced["terms"]["warranty"]["title"] = json!("Warranty terms");
+    assert_eq!(put(replaced).await.unwrap().status(), 200);
+}
