@@ -32,7 +32,10 @@ impl Freshness {
         deployment_settings.hash(&mut hasher);
         let cache_control = match max_age {
             0 => NO_STORE,
-            n => HeaderValue::from_str(&format!("public, max-age={n}")).unwrap_or(NO_STORE),
+            // Made static once (one small string per server) so each answer copies it, with no reference count.
+            n => {
+                HeaderValue::from_static(Box::leak(format!("public, max-age={n}").into_boxed_str()))
+            }
         };
         Freshness {
             cache_control,
