@@ -354,7 +354,12 @@ impl Application {
             documents,
             coordination,
         } = registry;
+        let freshness = http::freshness::Freshness::new(
+            settings.resolver.cache_max_age_seconds,
+            &format!("{delegations:?}"),
+        );
         let state = web::Data::new(AppState {
+            freshness,
             resolutions,
             rate_limiter,
             convert_limiter,

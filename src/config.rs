@@ -119,6 +119,9 @@ pub struct ResolverSettings {
     pub convenience_alphas: bool,
     pub config_dir: PathBuf,
     pub load_demo: bool,
+    /// `Cache-Control: public, max-age=N` on redirects and linksets (linksets then carry an `ETag` and answer
+    /// `304`); 0: `no-store`, nothing cached.
+    pub cache_max_age_seconds: u32,
 }
 
 /// `Debug` hides the Redis URL's password and the password settings (see `redact_url`).
@@ -590,6 +593,7 @@ impl Settings {
             check_origin("resolver.resolver_root", &root)?;
         }
         self.resolver.resolver_root = root;
+        self.check_cache_max_age()?;
         for (i, key) in self.keys.iter().enumerate() {
             let hex_ok =
                 key.sha256.len() == 64 && key.sha256.bytes().all(|b| b.is_ascii_hexdigit());
@@ -747,6 +751,26 @@ impl Settings {
         Some(self.store.redis_url.trim()).filter(|u| !u.is_empty())
     }
 
+    /// Shared caches key answers on the URL, never on `X-Forwarded-Host`/`-Proto`: an origin taken from those headers
+    /// would let one client's headers decide the `Link` and anchors every later client is served.
+    fn check_cache_max_age(&self) -> Result<(), ConfigError> {
+        let max_age = self.resolver.cache_max_age_seconds;
+        if max_age > MAX_CACHE_AGE_SECONDS {
+            return Err(invalid(
+                "resolver.cache_max_age_seconds",
+                format!("must be at most {MAX_CACHE_AGE_SECONDS} (one year)"),
+            ));
+        }
+        if max_age > 0 && self.fixed_root().is_none() {
+            return Err(invalid(
+                "resolver.cache_max_age_seconds",
+                "needs resolver.resolver_root: a cached answer must not take its origin from the \
+                 X-Forwarded-Host / Host headers of whichever request filled the cache",
+            ));
+        }
+        Ok(())
+    }
+
     /// The configured public origin, if any (no trailing slash).
     pub fn fixed_root(&self) -> Option<&str> {
         Some(self.resolver.resolver_root.as_str()).filter(|r| !r.is_empty())
@@ -787,6 +811,9 @@ fn section_variables(env: &HashMap<String, String>) -> HashMap<String, String> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
+
+/// One year, the longest lifetime RFC 9111 caches are expected to honour in practice.
+const MAX_CACHE_AGE_SECONDS: u32 = 31_536_000;
 
 fn check_origin(field: &str, root: &str) -> Result<(), ConfigError> {
     let parsed =
@@ -1242,6 +1269,31 @@ mod tests {
         let s = Settings::load_with_env(&overrides, &env(&[])).unwrap();
         assert_eq!(s.fixed_root(), Some("https://id.example.com"));
         assert!(!s.resolver.load_demo);
+    }
+
+    #[test]
+    fn cache_max_age_needs_a_fixed_origin_and_at_most_a_year() {
+        let vars = env(&[("IDR_RESOLVER__CACHE_MAX_AGE_SECONDS", "600")]);
+        let err = Settings::load_with_env(&Overrides::default(), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("resolver.cache_max_age_seconds") && err.contains("resolver_root"),
+            "{err}"
+        );
+        let rooted = Overrides {
+            resolver_root: Some("https://id.example.com".into()),
+            ..Default::default()
+        };
+        let s = Settings::load_with_env(&rooted, &vars).unwrap();
+        assert_eq!(s.resolver.cache_max_age_seconds, 600);
+        let too_long = env(&[("IDR_RESOLVER__CACHE_MAX_AGE_SECONDS", "31536001")]);
+        let err = Settings::load_with_env(&rooted, &too_long)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 31536000"), "{err}");
+        let default = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(default.resolver.cache_max_age_seconds, 0);
     }
 
     #[test]

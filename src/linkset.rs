@@ -76,6 +76,24 @@ impl Linkset {
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
+
+    /// Feeds what the document's bytes depend on, short of the request, to `hasher`: each level's anchor and record
+    /// version (a version names one record's content; a synthesised level, version 0, is hashed whole), the
+    /// vocabulary (relation keys, grouping, default targets) and the JSON-LD context. The links kept and the default
+    /// targets follow from these and the access role, which the caller adds. Versions already at hand: no link is
+    /// read.
+    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        self.vocabulary.fingerprint().hash(hasher);
+        self.context.hash(hasher);
+        for object in &self.objects {
+            object.anchor.hash(hasher);
+            object.record.version.hash(hasher);
+            if object.record.version == 0 {
+                format!("{:?}", object.record.record).hash(hasher);
+            }
+        }
+    }
 }
 
 /// Indices of the kept links, the links of each relation key together, keys in order of first appearance.

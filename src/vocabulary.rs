@@ -186,6 +186,9 @@ pub struct Vocabulary {
     /// The run-time vocabularies, by prefix.
     registered: BTreeMap<String, VocabularyFile>,
     emit: Emit,
+    /// A digest of everything above (the files, the run-time vocabularies, `emit`): equal vocabularies, on any
+    /// replica, have equal fingerprints. Linkset `ETag`s include it, since relation keys and grouping depend on it.
+    fingerprint: u64,
 }
 
 impl Vocabulary {
@@ -286,6 +289,7 @@ impl Vocabulary {
         for (name, file) in configured.iter() {
             vocab.join_same_as(file).map_err(|p| (name.clone(), p))?;
         }
+        vocab.fingerprint = fingerprint(&configured, &registered, &vocab.emit);
         vocab.registered = registered;
         vocab.settle_relations();
         Ok(vocab)
@@ -759,10 +763,36 @@ impl Vocabulary {
         vocab
     }
 
+    /// A digest of this vocabulary's sources and `emit` setting (see the field).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
     /// The JSON of a run-time vocabulary as stored (and answered by `GET /api/v1/linktypes/{prefix}`).
     pub fn registered_json(file: &VocabularyFile) -> String {
         serde_json::to_string(file).unwrap_or_default()
     }
+}
+
+/// The first 8 bytes of a SHA-256 over the sources in order (their JSON is deterministic: terms are a `BTreeMap`).
+/// Run once per vocabulary built, never per request.
+fn fingerprint(
+    configured: &[(String, VocabularyFile)],
+    registered: &BTreeMap<String, VocabularyFile>,
+    emit: &Emit,
+) -> u64 {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    let files = configured.iter().map(|(n, f)| (n, f)).chain(registered);
+    for (name, file) in files {
+        digest.update(name.as_bytes());
+        digest.update([0]);
+        digest.update(serde_json::to_vec(file).unwrap_or_default());
+        digest.update([0]);
+    }
+    digest.update(format!("{emit:?}").as_bytes());
+    let bytes = digest.finalize();
+    u64::from_be_bytes(bytes[..8].try_into().unwrap_or_default())
 }
 
 /// A relation: a link type and those declared the same (`sameAs`).

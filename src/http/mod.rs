@@ -5,6 +5,7 @@ pub mod audit;
 pub mod convert;
 pub mod credential;
 pub mod did;
+pub mod freshness;
 pub mod guard;
 pub mod home;
 pub mod html;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// Set on SIGTERM/SIGINT: readiness fails while in-flight requests finish.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     pub delegations: Delegations,
+    /// `Cache-Control` and `ETag`s of resolution answers (`resolver.cache_max_age_seconds`).
+    pub freshness: freshness::Freshness,
     /// `None` when `did_web.enabled` is false.
     pub did_web: Option<Arc<crate::did::DidResolver>>,
 }

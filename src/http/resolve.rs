@@ -1,6 +1,7 @@
 //! Public, anonymous resolution: GET, HEAD and OPTIONS on any identifier path.
 
 use super::AppState;
+use super::freshness::{EntityTag, Freshness};
 use super::guard::preflight;
 use super::html;
 use super::observe::RouteLabel;
@@ -73,12 +74,19 @@ pub async fn resolve_path(
         &state.delegations,
     )
     .await?;
+    let caching = Caching {
+        freshness: &state.freshness,
+        stale: resolved.stale,
+        request: req,
+        access_role: query.access_role.as_deref(),
+    };
     let mut response = respond(
         resolved.outcome,
         (&request.identifier, request.carried.as_deref()),
         &root,
         raw_query,
         (&query.preferences, &vocabulary),
+        &caching,
     );
     if resolved.stale {
         // The shared store could not be reached; this answer comes from the replica's cache.
@@ -147,6 +155,17 @@ fn build_query(
     )
 }
 
+/// What decides whether and how an answer may be cached.
+struct Caching<'a> {
+    freshness: &'a Freshness,
+    /// Computed from the replica's cache while the store could not be reached.
+    stale: bool,
+    /// For `If-None-Match`.
+    request: &'a HttpRequest,
+    /// Filters a linkset's links, so its `ETag` depends on it.
+    access_role: Option<&'a str>,
+}
+
 /// How a linkset (`200`) or a set of choices (`300`) is written, from `Accept`.
 enum LinksetFormat<'a> {
     Json,
@@ -163,6 +182,15 @@ impl<'a> LinksetFormat<'a> {
             LinksetFormat::JsonLd
         } else {
             LinksetFormat::Json
+        }
+    }
+
+    /// Tells the forms apart in an `ETag`.
+    fn tag(&self) -> u8 {
+        match self {
+            LinksetFormat::Json => 0,
+            LinksetFormat::JsonLd => 1,
+            LinksetFormat::Html(_) => 2,
         }
     }
 }
@@ -182,6 +210,7 @@ fn respond(
     root: &str,
     raw_query: &str,
     (accept, vocabulary): (&negotiate::Preferences, &Vocabulary),
+    caching: &Caching<'_>,
 ) -> HttpResponse {
     let canonical = key.uri_under(root);
     let same_as = same_as(&canonical, carried);
@@ -193,7 +222,12 @@ fn respond(
         Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_) => HttpResponse::NotFound(),
     };
     response.insert_header((header::VARY, VARY));
-    response.insert_header((header::CACHE_CONTROL, NO_STORE));
+    // Errors (the 404s) are never cached; every other outcome is a redirect, a linkset or a set of choices.
+    let cache_control = match outcome {
+        Outcome::UnknownIdentifier | Outcome::NoSuchLinkType(_) => NO_STORE,
+        _ => caching.freshness.cache_control(caching.stale),
+    };
+    response.insert_header((header::CACHE_CONTROL, cache_control));
     match outcome {
         Outcome::Redirect {
             href,
@@ -216,9 +250,22 @@ fn respond(
             response.finish()
         }
         Outcome::Linkset(mut body) | Outcome::MultipleChoices(mut body) => {
-            response.insert_header((ROBOTS, NOINDEX));
             // Only a linkset's form is negotiated; a redirect needs none of it.
             let format = LinksetFormat::negotiate(accept, vocabulary);
+            // A 300's choices depend on the negotiation, not only on versions: cached by max-age, no `ETag`.
+            if !multiple_choices && caching.freshness.cacheable(caching.stale) {
+                let etag = caching.freshness.linkset_etag(
+                    &body,
+                    format.tag(),
+                    caching.access_role,
+                    &canonical,
+                );
+                if etag.none_match(caching.request) {
+                    return not_modified(caching, etag);
+                }
+                response.insert_header((header::ETAG, etag.header_value()));
+            }
+            response.insert_header((ROBOTS, NOINDEX));
             if let LinksetFormat::Html(vocabulary) = format {
                 response.insert_header((header::LINK, linkset_link(&canonical, &same_as, "")));
                 response.insert_header((header::CONTENT_TYPE, html::CONTENT_TYPE));
@@ -268,6 +315,19 @@ fn linkset_link(canonical: &str, same_as: &str, more: &str) -> String {
         link.push_str(part);
     }
     link
+}
+
+/// `304` for a linkset the client holds: the headers a `200` would carry that a cache must update (RFC 9110 15.4.5),
+/// no body.
+fn not_modified(caching: &Caching<'_>, etag: EntityTag) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::VARY, VARY))
+        .insert_header((
+            header::CACHE_CONTROL,
+            caching.freshness.cache_control(false),
+        ))
+        .insert_header((header::ETAG, etag.header_value()))
+        .finish()
 }
 
 /// A resolution 404 keeps the resolution headers (`Vary`, the linkset `Link`), so it is built here with the shared

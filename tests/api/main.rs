@@ -5,6 +5,7 @@ mod support;
 
 mod access_rules;
 mod audit;
+mod caching;
 mod cli;
 mod convert;
 mod dia_writes;
