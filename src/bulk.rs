@@ -453,8 +453,9 @@ fn prepare(
     })
 }
 
-/// Parses and validates one line; the default link type is settled separately (it needs the store).
-fn import_line(
+/// Parses and validates one line; the default link type is settled separately (it needs the store). The bulk
+/// write over HTTP reads its lines with this too.
+pub fn import_line(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
