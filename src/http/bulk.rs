@@ -14,7 +14,7 @@ use crate::registry::{AnchorRecord, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
@@ -28,7 +28,7 @@ const AHEAD: usize = 3;
 const MAX_LISTED: usize = 10_000;
 
 /// What happened to one line.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineOutcome {
     /// 1-based line number in the body.
     pub line: usize,
@@ -41,7 +41,7 @@ pub struct LineOutcome {
 }
 
 /// Counts over every line read.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Lines read (blank lines are not counted).
     pub lines: usize,
@@ -51,7 +51,7 @@ pub struct Totals {
 }
 
 /// The answer to a bulk write.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkReport {
     pub totals: Totals,

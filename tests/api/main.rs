@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod bulk_http;
 mod cli;
 mod convert;
 mod dia_writes;
