@@ -61,15 +61,23 @@ pub async fn list(
         Some(cursor) => Some(decode_cursor(&cursor)?),
     };
     let keep = |path: &str| caller.may_access(path);
-    let page = state
-        .store
-        .list(&ListQuery {
-            prefix,
-            after: after.as_deref(),
-            limit,
-            keep: &keep,
-        })
-        .await?;
+    // One range per scope that meets the prefix, so a narrow key never walks the whole registry to fill a page.
+    let mut page = Vec::new();
+    for range in ranges(&caller.scopes, prefix) {
+        let part = state
+            .store
+            .list(&ListQuery {
+                prefix: &range,
+                after: after.as_deref(),
+                limit,
+                keep: &keep,
+            })
+            .await?;
+        page.extend(part);
+    }
+    page.sort_by(|a, b| a.0.cmp(&b.0));
+    page.dedup_by(|a, b| a.0 == b.0);
+    page.truncate(limit);
     let origin = state.origin(&req);
     let next = (page.len() == limit).then(|| {
         let last = page.last().map_or("", |(path, _)| path.as_str());
@@ -112,6 +120,33 @@ pub async fn list(
     Ok(response.json(ListingView { anchors, next }))
 }
 
+/// The prefixes to read for `prefix` under `scopes`: where each scope meets it (the longer of the two when one starts
+/// the other), without those inside another.
+fn ranges(scopes: &[crate::auth::Scope], prefix: &str) -> Vec<String> {
+    use crate::auth::Scope;
+    let mut ranges: Vec<String> = scopes
+        .iter()
+        .filter_map(|scope| {
+            let literal = match scope {
+                Scope::All => "",
+                Scope::Prefix(p) | Scope::Subtree(p) => p.as_str(),
+            };
+            if literal.starts_with(prefix) {
+                Some(literal.to_string())
+            } else if prefix.starts_with(literal) {
+                Some(prefix.to_string())
+            } else {
+                None
+            }
+        })
+        .collect();
+    ranges.sort();
+    ranges.dedup();
+    let all = ranges.clone();
+    ranges.retain(|r| !all.iter().any(|o| o != r && r.starts_with(o.as_str())));
+    ranges
+}
+
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
@@ -122,4 +157,35 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
                 "cursor={cursor:?} is not a cursor this server gave (take it from the previous page's next link)"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+    use crate::auth::Scope;
+
+    #[test]
+    fn a_listing_reads_only_where_the_scopes_meet_the_prefix() {
+        let scopes = vec![
+            Scope::parse("01/0952012*"),
+            Scope::parse("01/09506000134369"),
+            Scope::parse("414/*"),
+        ];
+        assert_eq!(
+            ranges(&scopes, ""),
+            vec!["01/09506000134369", "01/0952012", "414/"]
+        );
+        assert_eq!(ranges(&scopes, "01/09520123"), vec!["01/09520123"]);
+        assert_eq!(
+            ranges(&scopes, "01/095"),
+            vec!["01/09506000134369", "01/0952012"]
+        );
+        assert!(ranges(&scopes, "01/0999").is_empty());
+        assert_eq!(ranges(&[Scope::All], "01/0952"), vec!["01/0952"]);
+        assert_eq!(
+            ranges(&[Scope::All, Scope::parse("01/0952012*")], ""),
+            vec![""],
+            "a range inside another is read once"
+        );
+    }
 }

@@ -172,7 +172,11 @@ async fn write_run(
     let mut outcomes: Vec<Option<Result<PutOutcome, WriteError>>> = Vec::new();
     let mut writes = Vec::new();
     let mut submitted = Vec::new();
-    for (item, levels) in items.iter().zip(&levels) {
+    for (i, (item, levels)) in items.iter().zip(&levels).enumerate() {
+        if i % 64 == 63 {
+            // Computing records takes a while for a large chunk: scans on this worker go first meanwhile.
+            tokio::task::yield_now().await;
+        }
         let path = item.key.canonical_path();
         let current = stored.get(path).cloned().flatten();
         let previous = current.as_ref().map(|c| &c.record);
