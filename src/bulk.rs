@@ -471,8 +471,9 @@ fn prepare(
     })
 }
 
-/// Parses and validates one line; the default link type is settled separately (it needs the store).
-fn import_line(
+/// Parses and validates one line; the default link type is settled separately (it needs the store). The bulk
+/// write over HTTP reads its lines with this too.
+pub fn import_line(
     vocab: &Vocabulary,
     parser: &Parser,
     limits: &Limits,
@@ -558,15 +559,22 @@ async fn settle(
     )
 }
 
-/// Writes every anchor as one NDJSON line. Returns the number written.
+/// Writes every anchor whose canonical path starts with `prefix` as one NDJSON line, moving `progress` by one per
+/// line. Returns the number written.
 pub async fn export(
     store: &dyn AnchorStore,
     out: &mut (dyn Write + Send),
+    prefix: &str,
+    progress: &indicatif::ProgressBar,
 ) -> Result<usize, BulkError> {
     let mut count = 0;
     let mut io_error = None;
     store
         .for_each(&mut |key, anchor| {
+            if !key.starts_with(prefix) {
+                return Ok(());
+            }
+            progress.inc(1);
             let mut line = serde_json::to_value(&anchor.record).unwrap_or(Value::Null);
             if let Some(object) = line.as_object_mut() {
                 object.insert("identifier".into(), Value::String(key.to_string()));
@@ -720,7 +728,9 @@ not json
                 .unwrap();
                 assert!(report.rejected.is_empty(), "{:?}", report.rejected);
                 let mut out = Vec::new();
-                export(store, &mut out).await.unwrap();
+                export(store, &mut out, "", &indicatif::ProgressBar::hidden())
+                    .await
+                    .unwrap();
                 out
             }
         };

@@ -83,6 +83,8 @@ pub struct LimitSettings {
     pub max_header_bytes: usize,
     pub max_path_segments: usize,
     pub max_json_depth: usize,
+    /// Bytes of one bulk write (`POST /api/v1/anchors`, NDJSON); `413` beyond, after the lines within it.
+    pub max_import_bytes: u64,
     pub max_links_per_anchor: usize,
     pub max_text_bytes: usize,
     pub max_url_bytes: usize,
@@ -646,6 +648,9 @@ impl Settings {
             return Err(invalid("store.redis_timeout_ms", "must be greater than 0"));
         }
         self.server.validate()?;
+        if self.limits.max_import_bytes == 0 {
+            return Err(invalid("limits.max_import_bytes", "must be greater than 0"));
+        }
         if self.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be greater than 0"));
         }

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod auth;
 pub mod bulk;
+pub mod bulk_client;
 pub mod codelist;
 pub mod config;
 pub mod contribution;
@@ -20,6 +21,7 @@ pub mod linkset;
 pub mod negotiate;
 pub mod outbound;
 pub mod peer_formats;
+pub mod progress;
 pub mod qr;
 pub mod registration;
 pub mod registry;

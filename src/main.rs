@@ -64,13 +64,22 @@ enum Command {
         /// Input format. Peer formats are all-or-nothing: one bad entry and nothing is imported.
         #[arg(long, value_enum, default_value = "native")]
         format: Format,
+        /// Send the file to a running server's bulk write (POST /api/v1/anchors) instead of opening the store, so
+        /// an embedded store needs no stop. The bearer token comes from IDR_TOKEN. Native format only.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
         file: PathBuf,
     },
     /// Write every anchor as NDJSON to standard output.
-    #[command(after_help = "Example:\n  idr export --data-dir ./data > anchors.ndjson")]
+    #[command(
+        after_help = "Examples:\n  idr export --data-dir ./data > anchors.ndjson\n  idr export --prefix 01/0952012 > acme.ndjson"
+    )]
     Export {
         #[command(flatten)]
         common: Common,
+        /// Only anchors whose canonical identifier starts with this (a string prefix, e.g. 01/0952012).
+        #[arg(long, default_value = "")]
+        prefix: String,
     },
     /// Explain what the resolver would answer for a URI, and why: the walk-up levels and what each holds, the
     /// link type looked for, how negotiation scored its candidates, and the answer. Reads the store (with the
@@ -310,9 +319,16 @@ fn main() -> ExitCode {
             Command::Import {
                 common,
                 format,
+                server: Some(server),
+                file,
+            } => import_remote(common.overrides(), format, &server, file).await,
+            Command::Import {
+                common,
+                format,
+                server: None,
                 file,
             } => import(common.overrides(), format, file).await,
-            Command::Export { common } => export(common.overrides()).await,
+            Command::Export { common, prefix } => export(common.overrides(), &prefix).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
             Command::CheckData { common } => check_data(common.overrides()).await,
             Command::Resolve {
@@ -382,6 +398,11 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
         .await;
     }
     let input = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let bar = idr::progress::bytes(input.metadata().map_or(0, |m| m.len()));
+    let input = idr::progress::Counting {
+        inner: input,
+        bar: bar.clone(),
+    };
     let report = bulk::import(
         store.anchors.as_ref(),
         &vocabulary,
@@ -392,6 +413,7 @@ async fn import(overrides: Overrides, format: Format, file: PathBuf) -> Result<E
         CLI_WRITER,
     )
     .await?;
+    bar.finish_and_clear();
     for (line, reason) in &report.rejected {
         eprintln!("{}:{line}: rejected: {reason}", file.display());
     }
@@ -466,12 +488,73 @@ async fn import_peer(
     })
 }
 
-async fn export(overrides: Overrides) -> Result<ExitCode> {
+/// `idr import --server`: the file goes to the server's bulk write; the totals and every failed line are printed as
+/// `idr import` prints them.
+async fn import_remote(
+    overrides: Overrides,
+    format: Format,
+    server: &str,
+    file: PathBuf,
+) -> Result<ExitCode> {
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    if format != Format::Native {
+        return Err("--server sends native NDJSON only: convert the file first (idr convert) or import it offline".into());
+    }
+    let token = std::env::var("IDR_TOKEN")
+        .map_err(|_| "--server needs the bearer token in IDR_TOKEN (an API key whose scopes cover the file's identifiers)")?;
+    let size = std::fs::metadata(&file)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .len();
+    let bar = idr::progress::bytes(size);
+    let mut report = idr::bulk_client::RemoteReport::default();
+    let sent = idr::bulk_client::import(server, &token, &file, &bar, &mut report).await;
+    bar.finish_and_clear();
+    for failure in &report.failures {
+        eprintln!(
+            "{}:{}: rejected ({}): {}{}",
+            file.display(),
+            failure.line,
+            failure.status,
+            failure
+                .identifier
+                .as_deref()
+                .map_or(String::new(), |i| format!("{i}: ")),
+            failure.detail.as_deref().unwrap_or("")
+        );
+    }
+    if report.omitted > 0 {
+        eprintln!(
+            "{} more failed lines not listed by the server",
+            report.omitted
+        );
+    }
+    println!(
+        "imported {} anchors ({} created, {} replaced), rejected {} lines",
+        report.created + report.replaced,
+        report.created,
+        report.replaced,
+        report.failed
+    );
+    if let Err(e) = sent {
+        eprintln!("{server}: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn export(overrides: Overrides, prefix: &str) -> Result<ExitCode> {
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
     let store = app::open_existing_store(&settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    let count = bulk::export(store.anchors.as_ref(), &mut out).await?;
+    let bar = idr::progress::anchors();
+    let count = bulk::export(store.anchors.as_ref(), &mut out, prefix, &bar).await?;
+    bar.finish_and_clear();
     out.flush()?;
     eprintln!("exported {count} anchors");
     Ok(ExitCode::SUCCESS)

@@ -477,6 +477,12 @@ mod tests {
         async fn restore(&self, _: &str, _: &str) -> Result<Option<PutOutcome>, StoreError> {
             unreachable!("reads only")
         }
+        async fn list(
+            &self,
+            _: &crate::registry::ListQuery<'_>,
+        ) -> Result<crate::registry::Page, StoreError> {
+            unreachable!("reads only")
+        }
         async fn delete_hard(&self, _: &str, _: Precondition, _: &str) -> Result<bool, StoreError> {
             unreachable!("reads only")
         }

@@ -40,6 +40,11 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Princip
 }
 
 /// Checks a DID-signed request's body against its `bh` claim before anything uses the body; other requests pass.
+/// Whether the request is DID-signed (its signature covers a hash of the body).
+pub fn is_signed(req: &HttpRequest) -> bool {
+    req.extensions().get::<SignedBody>().is_some()
+}
+
 pub fn check_body(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<(), ApiError> {
     let signed = req.extensions().get::<SignedBody>().copied();
     match signed {

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bulk;
 pub mod convert;
 pub mod credential;
 pub mod did;
@@ -10,6 +11,7 @@ pub mod guard;
 pub mod home;
 pub mod html;
 pub mod linktypes;
+pub mod listing;
 pub mod manage;
 pub mod observe;
 pub mod openapi;
@@ -244,6 +246,19 @@ fn management(cfg: &mut web::ServiceConfig) {
     // The native management API. `{tail}` is the identifier, maybe with `/history` or `:restore` after it:
     // `paths::AnchorPath` reads it. Every method but OPTIONS authenticates first.
     cfg.service(
+        // The collection: a listing (GET) and a bulk write (POST, NDJSON).
+        web::resource("/v1/anchors")
+            .app_data(RouteLabel::MANAGE)
+            .route(
+                web::route()
+                    .method(Method::OPTIONS)
+                    .to(collection_preflight),
+            )
+            .route(reading().to(listing::list))
+            .route(web::post().to(bulk::write))
+            .default_service(web::to(collection_refused)),
+    )
+    .service(
         web::resource("/v1/anchors/{tail:.*}")
             .app_data(RouteLabel::MANAGE)
             .route(web::route().method(Method::OPTIONS).to(manage::preflight))
@@ -330,6 +345,17 @@ async fn read_only_refused() -> Result<actix_web::HttpResponse, problem::ApiErro
 }
 
 const READ_ONLY: &str = "GET, HEAD, OPTIONS";
+
+async fn collection_preflight() -> actix_web::HttpResponse {
+    guard::preflight(COLLECTION)
+}
+
+/// Any method but GET, HEAD, POST and OPTIONS on `/api/v1/anchors`: 405, before authentication.
+async fn collection_refused() -> Result<actix_web::HttpResponse, problem::ApiError> {
+    Err(problem::ApiError::MethodNotAllowed(COLLECTION))
+}
+
+const COLLECTION: &str = "GET, HEAD, POST, OPTIONS";
 
 /// The admin listener (`server.admin_listen`): metrics, readiness with its detail, liveness; nothing else.
 pub fn admin_routes(cfg: &mut web::ServiceConfig) {

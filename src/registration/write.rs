@@ -5,8 +5,12 @@ use super::{FieldError, Submission, validate};
 use crate::codelist::AccessCodes;
 use crate::identifier::Identifier;
 use crate::limits::Limits;
-use crate::registry::{AnchorRecord, AnchorStore, Precondition, PutOutcome, StoreError};
+use crate::registry::{
+    AnchorRecord, AnchorStore, Precondition, PutEach, PutOutcome, StoreError, StoredAnchor,
+};
 use crate::vocabulary::Vocabulary;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -94,6 +98,157 @@ pub async fn write(
             result => return Ok(result?),
         }
     }
+}
+
+/// How `write_each` makes each record from the current one and the one submitted (an owner's or a contributor's
+/// rules).
+pub type Build =
+    dyn Fn(Option<&AnchorRecord>, AnchorRecord) -> Result<AnchorRecord, Vec<FieldError>> + Sync;
+
+/// One anchor of `write_each`: where, and the record submitted for it.
+pub struct Each {
+    pub key: Identifier,
+    pub record: AnchorRecord,
+}
+
+/// `write` of several anchors at once (a bulk write), each exactly as its own unconditional `write` would store it,
+/// in order: `build` makes the record from the current one and the submitted one, which is merged, settled against
+/// the ancestors (including those written earlier in `items`) and validated. The records go to the store in one
+/// `put_each` (each on the condition of the version it was computed from); one that lost to a concurrent write is
+/// written again through `write`. `Err` only when the store failed as a whole.
+pub async fn write_each(
+    store: &dyn AnchorStore,
+    vocabulary: &std::sync::Arc<Vocabulary>,
+    limits: &Limits,
+    codes: &AccessCodes,
+    items: Vec<Each>,
+    who: &str,
+    build: &Build,
+) -> Result<Vec<Result<PutOutcome, WriteError>>, StoreError> {
+    let mut outcomes = Vec::with_capacity(items.len());
+    let mut run: Vec<Each> = Vec::new();
+    for item in items {
+        // A second write of one identifier must see the first: the run so far goes to the store first.
+        if run
+            .iter()
+            .any(|e| e.key.canonical_path() == item.key.canonical_path())
+        {
+            let written = write_run(
+                store,
+                vocabulary,
+                limits,
+                codes,
+                std::mem::take(&mut run),
+                who,
+                build,
+            );
+            outcomes.extend(written.await?);
+        }
+        run.push(item);
+    }
+    outcomes.extend(write_run(store, vocabulary, limits, codes, run, who, build).await?);
+    Ok(outcomes)
+}
+
+/// `write_each` of anchors with distinct keys.
+async fn write_run(
+    store: &dyn AnchorStore,
+    vocabulary: &std::sync::Arc<Vocabulary>,
+    limits: &Limits,
+    codes: &AccessCodes,
+    items: Vec<Each>,
+    who: &str,
+    build: &Build,
+) -> Result<Vec<Result<PutOutcome, WriteError>>, StoreError> {
+    let levels: Vec<Vec<Identifier>> = items.iter().map(|e| e.key.levels()).collect();
+    let mut paths: Vec<&str> = levels
+        .iter()
+        .flatten()
+        .map(|k| k.canonical_path())
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let stored: HashMap<&str, Option<Arc<StoredAnchor>>> = paths
+        .iter()
+        .copied()
+        .zip(store.get_many(&paths).await?)
+        .collect();
+    // Records this run writes, which later items' defaults settle against as they would after those writes.
+    let mut written: HashMap<&str, AnchorRecord> = HashMap::new();
+    let mut outcomes: Vec<Option<Result<PutOutcome, WriteError>>> = Vec::new();
+    let mut writes = Vec::new();
+    let mut submitted = Vec::new();
+    for (i, (item, levels)) in items.iter().zip(&levels).enumerate() {
+        if i % 64 == 63 {
+            // Computing records takes a while for a large chunk: scans on this worker go first meanwhile.
+            tokio::task::yield_now().await;
+        }
+        let path = item.key.canonical_path();
+        let current = stored.get(path).cloned().flatten();
+        let previous = current.as_ref().map(|c| &c.record);
+        let above: Vec<Option<&AnchorRecord>> = levels[1..]
+            .iter()
+            .map(|k| {
+                let p = k.canonical_path();
+                written
+                    .get(p)
+                    .or_else(|| stored.get(p)?.as_ref().map(|s| &s.record))
+            })
+            .collect();
+        let target = Target {
+            store,
+            vocabulary: vocabulary.clone(),
+            limits,
+            codes,
+            key: &item.key,
+        };
+        let record = build(previous, item.record.clone())
+            .map_err(WriteError::Invalid)
+            .and_then(|record| to_store(&target, previous, record, &above));
+        match record {
+            Ok(record) => {
+                let precondition = match &current {
+                    Some(c) => Precondition::Version(vec![c.version]),
+                    None => Precondition::Absent,
+                };
+                writes.push(PutEach {
+                    key: path.to_string(),
+                    record: record.clone(),
+                    precondition,
+                });
+                submitted.push(outcomes.len());
+                outcomes.push(None);
+                written.insert(path, record);
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    let results = store.put_each(writes, who).await?;
+    for (index, result) in submitted.into_iter().zip(results) {
+        outcomes[index] = Some(match result {
+            Ok(outcome) => Ok(outcome),
+            Err(StoreError::PreconditionFailed { .. }) => {
+                let item = &items[index];
+                let target = Target {
+                    store,
+                    vocabulary: vocabulary.clone(),
+                    limits,
+                    codes,
+                    key: &item.key,
+                };
+                let retried = write(target, Precondition::None, who, |previous| {
+                    build(previous, item.record.clone()).map(Some)
+                });
+                match retried.await {
+                    Ok(Written::Put(outcome)) => Ok(outcome),
+                    Ok(Written::Deleted) => unreachable!("a bulk write always builds a record"),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e.into()),
+        });
+    }
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 /// The record to store: `record` merged over `previous`, its default settled against `above`, and checked as a

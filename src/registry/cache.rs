@@ -580,6 +580,23 @@ impl AnchorStore for CachedStore {
         outcome
     }
 
+    async fn put_each(
+        &self,
+        writes: Vec<super::PutEach>,
+        who: &str,
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+        let keys: Vec<String> = writes.iter().map(|w| w.key.clone()).collect();
+        let outcome = self.inner.put_each(writes, who).await;
+        for key in keys {
+            self.forget(&key);
+        }
+        outcome
+    }
+
+    async fn list(&self, query: &super::ListQuery<'_>) -> Result<super::Page, StoreError> {
+        self.inner.list(query).await
+    }
+
     async fn is_empty(&self) -> Result<bool, StoreError> {
         self.inner.is_empty().await
     }

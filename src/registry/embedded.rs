@@ -7,13 +7,14 @@
 use super::audit::{self, AuditEntry, AuditQuery, Operation};
 use super::format::{Payload, push_decimal};
 use super::{
-    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, Precondition,
-    PutOutcome, Sink, StoreError, StoredAnchor,
+    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, ListQuery,
+    Page, Precondition, PutEach, PutOutcome, Sink, StoreError, StoredAnchor,
 };
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition,
 };
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -285,6 +286,79 @@ impl EmbeddedStore {
             stored: Arc::new(stored),
             created: true,
         }))
+    }
+
+    /// `put_each`: every write checked and applied on its own, as `write_one` does, in one transaction (one durable
+    /// commit for them all).
+    fn write_each(
+        &self,
+        writes: Vec<PutEach>,
+        who: &str,
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+        let txn = self.begin_write()?;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        {
+            let mut table = txn.open_table(ANCHORS).map_err(unavailable)?;
+            let mut tombstones = txn.open_table(TOMBSTONES).map_err(unavailable)?;
+            let mut deleted = txn.open_table(DELETED).map_err(unavailable)?;
+            let mut log = AuditLog::open(&txn)?;
+            for PutEach {
+                key,
+                record,
+                precondition,
+            } in writes
+            {
+                let current = current_version(&table, &key)?;
+                if let Err(e) = precondition.check(current) {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+                let version = next_version(current, &mut tombstones, &key)?;
+                let stored = StoredAnchor { version, record };
+                table
+                    .insert(key.as_str(), stored.encode().as_slice())
+                    .map_err(unavailable)?;
+                if current.is_none() {
+                    deleted.remove(key.as_str()).map_err(unavailable)?;
+                }
+                let op = audit::put_operation(current);
+                log.append(&key, op, who, current, Some(version))?;
+                outcomes.push(Ok(PutOutcome {
+                    stored: Arc::new(stored),
+                    created: current.is_none(),
+                }));
+            }
+            log.close()?;
+        }
+        self.commit(txn)?;
+        Ok(outcomes)
+    }
+
+    /// A page of the anchors table of the last commit, from just after `after` (or the prefix).
+    fn list_page(&self, query: &ListQuery<'_>) -> Result<Page, StoreError> {
+        let table = self.anchors()?;
+        let start = match query.after {
+            Some(after) if after >= query.prefix => Bound::Excluded(after),
+            _ => Bound::Included(query.prefix),
+        };
+        let mut page = Vec::new();
+        for entry in table
+            .range::<&str>((start, Bound::Unbounded))
+            .map_err(unavailable)?
+        {
+            if page.len() >= query.limit {
+                break;
+            }
+            let (key, value) = entry.map_err(unavailable)?;
+            let key = key.value();
+            if !key.starts_with(query.prefix) {
+                break;
+            }
+            if (query.keep)(key) {
+                page.push((key.to_string(), Arc::new(decode(key, value.value())?)));
+            }
+        }
+        Ok(page)
     }
 
     fn write_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
@@ -620,6 +694,19 @@ impl AnchorStore for EmbeddedStore {
     async fn put_batch(&self, batch: Vec<(String, Payload)>, who: &str) -> Result<(), StoreError> {
         let (this, who) = (self.clone(), who.to_string());
         blocking(move || this.write_batch(batch, &who)).await
+    }
+
+    async fn put_each(
+        &self,
+        writes: Vec<PutEach>,
+        who: &str,
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+        let (this, who) = (self.clone(), who.to_string());
+        blocking(move || this.write_each(writes, &who)).await
+    }
+
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Page, StoreError> {
+        self.list_page(query)
     }
 
     async fn is_empty(&self) -> Result<bool, StoreError> {

@@ -116,6 +116,26 @@ pub struct CacheStats {
     pub bytes: u64,
 }
 
+/// One write of `AnchorStore::put_each`: `record` stored at `key` if `precondition` holds there.
+#[derive(Clone, Debug)]
+pub struct PutEach {
+    pub key: String,
+    pub record: AnchorRecord,
+    pub precondition: Precondition,
+}
+
+/// Which anchors a listing takes (`AnchorStore::list`): canonical paths that start with `prefix`, after `after`
+/// (exclusive), that `keep` accepts (the caller's scopes), at most `limit`, in canonical path order.
+pub struct ListQuery<'a> {
+    pub prefix: &'a str,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+    pub keep: &'a (dyn Fn(&str) -> bool + Sync),
+}
+
+/// A page of anchors, in canonical path order.
+pub type Page = Vec<(String, Arc<StoredAnchor>)>;
+
 #[derive(Clone, Debug)]
 pub struct PutOutcome {
     pub stored: Arc<StoredAnchor>,
@@ -212,6 +232,25 @@ pub trait AnchorStore: Send + Sync + 'static {
         batch: Vec<(String, format::Payload)>,
         who: &str,
     ) -> Result<(), StoreError>;
+
+    /// Writes several anchors (distinct keys), each as `put` would: on its own condition, with its own version and
+    /// audit entry, all or nothing per entry. A store may make them durable together (the embedded store commits them
+    /// in one transaction), which is what makes a bulk write over HTTP fast. `Err` only when nothing was written.
+    async fn put_each(
+        &self,
+        writes: Vec<PutEach>,
+        who: &str,
+    ) -> Result<Vec<Result<PutOutcome, StoreError>>, StoreError> {
+        let puts = writes
+            .iter()
+            .map(|w| self.put(&w.key, w.record.clone(), w.precondition.clone(), who));
+        Ok(futures_util::future::join_all(puts).await)
+    }
+
+    /// A page of anchors in canonical path order (a listing, `idr export --prefix`). Anchors that exist from the
+    /// first page to the last are each listed once, whatever is written meanwhile: a page starts strictly after the
+    /// last path of the one before.
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Page, StoreError>;
 
     /// Calls `sink` for every anchor (export).
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;

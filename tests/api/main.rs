@@ -5,6 +5,7 @@ mod support;
 
 mod access_rules;
 mod audit;
+mod bulk_http;
 mod caching;
 mod cli;
 mod convert;

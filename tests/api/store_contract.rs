@@ -8,8 +8,8 @@
 
 use crate::support::redis::RedisServer;
 use idr::registry::{
-    AnchorRecord, AuditEntry, AuditQuery, Precondition, Registry, StoreError, TrimStep,
-    embedded::EmbeddedStore, format::Payload,
+    AnchorRecord, AuditEntry, AuditQuery, ListQuery, Precondition, PutEach, Registry, StoreError,
+    TrimStep, embedded::EmbeddedStore, format::Payload,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,9 @@ contract! {
         for_each_visits_every_live_anchor_once,
         lookup_until_reads_the_levels_in_order,
         get_until_stops_when_told,
+        put_each_checks_and_writes_each_on_its_own,
+        a_listing_pages_in_order_within_prefix_and_filter,
+        a_listing_skips_and_repeats_nothing_while_others_write,
     ],
     rest: [
         audit_entries_are_in_write_order_per_identifier_and_below,
@@ -1115,4 +1118,203 @@ async fn redis_feeds_other_writers_changes_and_reports_readiness() {
         subject.registry.coordination.ready().await,
         Err(StoreError::Unavailable(_))
     ));
+}
+
+/// Each write of a `put_each` is checked against its own condition: the one that fails changes nothing and the
+/// others are written, each with its version and its own audit entry.
+async fn put_each_checks_and_writes_each_on_its_own(registry: &Registry) {
+    let store = registry.anchors.as_ref();
+    store
+        .put(H, record("h1"), Precondition::None, "tester")
+        .await
+        .unwrap();
+    let each = |key: &str, desc: &str, precondition| PutEach {
+        key: key.into(),
+        record: record(desc),
+        precondition,
+    };
+    let outcomes = store
+        .put_each(
+            vec![
+                each(G, "g1", Precondition::Absent),
+                each(H, "h2", Precondition::Absent),
+                each(LOT, "lot1", Precondition::Absent),
+            ],
+            "tester",
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    let first = outcomes[0].as_ref().unwrap();
+    assert!(first.created);
+    assert_eq!(first.stored.version, 1);
+    refused_at(
+        outcomes[1].as_ref().map(|_| ()).map_err(clone_error),
+        Some(1),
+    );
+    assert_eq!(outcomes[2].as_ref().unwrap().stored.version, 1);
+    let read = store.get_many(&[G, H, LOT]).await.unwrap();
+    assert_eq!(description(&read[0]), Some("g1"));
+    assert_eq!(
+        description(&read[1]),
+        Some("h1"),
+        "the refused write changed nothing"
+    );
+    assert_eq!(description(&read[2]), Some("lot1"));
+    let replaced = store
+        .put_each(
+            vec![each(G, "g2", Precondition::Version(vec![1]))],
+            "tester",
+        )
+        .await
+        .unwrap();
+    let replaced = replaced[0].as_ref().unwrap();
+    assert!(!replaced.created);
+    assert_eq!(replaced.stored.version, 2);
+    let trail = registry.audit.audit(&everything(G)).await.unwrap();
+    let mine: Vec<Seen> = seen(&trail).into_iter().filter(|e| e.0 == G).collect();
+    assert_eq!(
+        mine,
+        vec![
+            entry(G, "create", None, Some(1)),
+            entry(G, "replace", Some(1), Some(2)),
+        ]
+    );
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::PreconditionFailed { current } => {
+            StoreError::PreconditionFailed { current: *current }
+        }
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn paths_of(page: &idr::registry::Page) -> Vec<&str> {
+    page.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+/// Pages follow canonical path order, start strictly after the cursor, stay within the prefix (a string prefix) and
+/// take only what the filter keeps.
+async fn a_listing_pages_in_order_within_prefix_and_filter(registry: &Registry) {
+    let store = registry.anchors.as_ref();
+    for key in [
+        "01/09520123456788/21/B",
+        "01/09520123456788",
+        "01/09520123456788/10/ABC",
+        "01/09520999999996",
+        "01/09506000134369",
+        "01/09520123456788/21/A",
+    ] {
+        store
+            .put(key, record("x"), Precondition::None, "tester")
+            .await
+            .unwrap();
+    }
+    let all = |_: &str| true;
+    let query = |prefix, after, limit, keep| ListQuery {
+        prefix,
+        after,
+        limit,
+        keep,
+    };
+    let first = store.list(&query("01/09520", None, 2, &all)).await.unwrap();
+    assert_eq!(
+        paths_of(&first),
+        vec!["01/09520123456788", "01/09520123456788/10/ABC"]
+    );
+    assert_eq!(first[1].1.record.item_description, "x");
+    let second = store
+        .list(&query(
+            "01/09520",
+            Some("01/09520123456788/10/ABC"),
+            2,
+            &all,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        paths_of(&second),
+        vec!["01/09520123456788/21/A", "01/09520123456788/21/B"]
+    );
+    let last = store
+        .list(&query("01/09520", Some("01/09520123456788/21/B"), 2, &all))
+        .await
+        .unwrap();
+    assert_eq!(paths_of(&last), vec!["01/09520999999996"]);
+    let serials = |p: &str| p.contains("/21/");
+    let kept = store.list(&query("", None, 10, &serials)).await.unwrap();
+    assert_eq!(
+        paths_of(&kept),
+        vec!["01/09520123456788/21/A", "01/09520123456788/21/B"]
+    );
+    let none = store.list(&query("01/0999", None, 10, &all)).await.unwrap();
+    assert!(none.is_empty());
+}
+
+/// Paging with the last path as the cursor while another task creates and deletes other anchors: every anchor that
+/// exists throughout is listed exactly once.
+async fn a_listing_skips_and_repeats_nothing_while_others_write(registry: &Registry) {
+    let store = registry.anchors.clone();
+    let stable: Vec<String> = (0..300)
+        .map(|i| format!("01/0952012345678{}/21/S{i:04}", i % 10))
+        .collect();
+    let batch: Vec<(String, Payload)> = stable
+        .iter()
+        .map(|k| (k.clone(), Payload::of(&record("stable"))))
+        .collect();
+    store.put_batch(batch, "tester").await.unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..200 {
+                let key = format!("01/09520123456785/21/T{i:04}");
+                store
+                    .put(&key, record("churn"), Precondition::None, "tester")
+                    .await
+                    .unwrap();
+                if i % 2 == 0 {
+                    store
+                        .delete(&key, Precondition::None, "tester")
+                        .await
+                        .unwrap();
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let all = |_: &str| true;
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list(&ListQuery {
+                prefix: "01/0952012345678",
+                after: after.as_deref(),
+                limit: 17,
+                keep: &all,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.iter().map(|(p, _)| p.clone()));
+        if page.len() < 17 {
+            break;
+        }
+        after = page.last().map(|(p, _)| p.clone());
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "pages come in canonical order");
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len(), "nothing is listed twice");
+    let stable_seen: Vec<&String> = seen.iter().filter(|p| !p.contains("/T")).collect();
+    let mut expected: Vec<&String> = stable.iter().collect();
+    expected.sort();
+    assert_eq!(
+        stable_seen, expected,
+        "every anchor that existed throughout is listed"
+    );
 }

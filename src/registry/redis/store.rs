@@ -16,8 +16,8 @@ use super::unavailable;
 use crate::config::StoreSettings;
 use crate::registry::audit::{AuditEntry, AuditQuery};
 use crate::registry::{
-    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, Precondition,
-    PutOutcome, Sink, StoreError, StoredAnchor, Take,
+    AnchorRecord, AnchorSink, AnchorStore, AuditStore, Coordination, DocumentStore, ListQuery,
+    Page, Precondition, PutOutcome, Sink, StoreError, StoredAnchor, Take,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
@@ -221,6 +221,34 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         primaries(&text)
+    }
+
+    /// The `limit` smallest anchor paths after `after` that `query` takes, by one `SCAN` of every primary.
+    async fn smallest_paths(
+        &self,
+        query: &ListQuery<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut smallest = std::collections::BTreeSet::new();
+        let prefix = self.prefix.clone();
+        self.scan(&mut |keys, _| {
+            for k in keys {
+                let Some(path) = canonical_of(&prefix, &k) else {
+                    continue;
+                };
+                let later = after.is_none_or(|a| path.as_str() > a);
+                if later && path.starts_with(query.prefix) && (query.keep)(&path) {
+                    smallest.insert(path);
+                    if smallest.len() > limit {
+                        smallest.pop_last();
+                    }
+                }
+            }
+            ScanStep::Fetch(Box::pin(async { Ok(()) }))
+        })
+        .await?;
+        Ok(smallest.into_iter().collect())
     }
 
     /// Calls `visit` with batches of anchor keys found by `SCAN` on every node, with a connection to that node.
@@ -518,6 +546,31 @@ impl AnchorStore for RedisStore {
         })
         .await?;
         Ok(!found)
+    }
+
+    /// A `SCAN` of every primary keeps the `limit` smallest paths after the cursor (so a page costs a pass over the
+    /// keys, not memory beyond the page), then reads them. An anchor deleted in between leaves a gap that the next
+    /// pass fills, so a short page means the end.
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Page, StoreError> {
+        let mut page = Page::new();
+        let mut after = query.after.map(str::to_string);
+        loop {
+            let wanted = query.limit - page.len();
+            let paths = self.smallest_paths(query, after.as_deref(), wanted).await?;
+            let full = paths.len() == wanted;
+            after = paths.last().cloned();
+            let reads = paths.iter().map(|path| self.get(path));
+            let records = futures_util::future::try_join_all(reads).await?;
+            page.extend(
+                paths
+                    .into_iter()
+                    .zip(records)
+                    .filter_map(|(path, record)| Some((path, record?))),
+            );
+            if !full || page.len() >= query.limit {
+                return Ok(page);
+            }
+        }
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
