@@ -19,6 +19,7 @@ pub mod limits;
 pub mod linkset;
 pub mod negotiate;
 pub mod outbound;
+pub mod patterns;
 pub mod peer_formats;
 pub mod qr;
 pub mod registration;
