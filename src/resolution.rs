@@ -491,6 +491,9 @@ mod tests {
         fn local_reads(&self) -> bool {
             false
         }
+        async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+            self.0.patterns().await
+        }
         async fn put(
             &self,
             _: &str,

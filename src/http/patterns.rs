@@ -40,7 +40,7 @@ fn authorised(req: &HttpRequest, caller: &Caller) -> Result<Pattern, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/patterns/{key}/{prefix}", tag = "patterns", summary = "Read a pattern registration",
+#[utoipa::path(get, path = "/api/v1/patterns/{key}/{prefix}", operation_id = "get_pattern", tag = "patterns", summary = "Read a pattern registration",
     params(("key" = String, Path, description = "GS1 primary-key AI (or its shortcode)", example = "8004"),
         ("prefix" = String, Path, description = "What the key's values start with (percent-encoded as in a Digital Link path)", example = "9520123")),
     security(("bearer" = [])),
@@ -62,7 +62,7 @@ pub async fn read(
     }
 }
 
-#[utoipa::path(put, path = "/api/v1/patterns/{key}/{prefix}", tag = "patterns", summary = "Create or replace a pattern registration",
+#[utoipa::path(put, path = "/api/v1/patterns/{key}/{prefix}", operation_id = "put_pattern", tag = "patterns", summary = "Create or replace a pattern registration",
     params(("key" = String, Path, description = "GS1 primary-key AI (or its shortcode)", example = "8004"),
         ("prefix" = String, Path, description = "What the key's values start with", example = "9520123")),
     security(("bearer" = [])),
@@ -135,7 +135,7 @@ pub async fn put(
     Ok(response)
 }
 
-#[utoipa::path(delete, path = "/api/v1/patterns/{key}/{prefix}", tag = "patterns", summary = "Delete a pattern registration",
+#[utoipa::path(delete, path = "/api/v1/patterns/{key}/{prefix}", operation_id = "delete_pattern", tag = "patterns", summary = "Delete a pattern registration",
     params(("key" = String, Path, description = "GS1 primary-key AI (or its shortcode)", example = "8004"),
         ("prefix" = String, Path, description = "What the key's values start with", example = "9520123")),
     security(("bearer" = [])),
