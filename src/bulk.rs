@@ -444,7 +444,47 @@ pub fn check_line(
     codes: &AccessCodes,
     line: &str,
 ) -> Result<(), FieldError> {
+    if let Some(pattern) = pattern_line(vocab, parser, limits, codes, line) {
+        return pattern.map(|_| ());
+    }
     import_line(vocab, parser, limits, codes, line).map(|_| ())
+}
+
+/// A pattern registration's line (`{"pattern": "8004/9520123", …anchor}`, as `export` writes it): its stored path
+/// and record, validated as `PUT /api/v1/patterns/…` validates, the default settled on its own links. `None` when
+/// the line is not a pattern line.
+fn pattern_line(
+    vocab: &Vocabulary,
+    parser: &Parser,
+    limits: &Limits,
+    codes: &AccessCodes,
+    line: &str,
+) -> Option<Result<(String, AnchorRecord), FieldError>> {
+    if !line.contains("\"pattern\"") {
+        return None;
+    }
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    let name = match value.as_object_mut()?.remove("pattern")? {
+        Value::String(s) => s,
+        _ => {
+            return Some(Err(FieldError::new(
+                "pattern",
+                "a string pattern is required",
+            )));
+        }
+    };
+    Some((|| {
+        let pattern = crate::patterns::Pattern::parse(&name)
+            .map_err(|e| FieldError::new(format!("pattern ({})", e.field), e.message))?;
+        let submission = registration::parse_value(value)?;
+        let scheme = crate::patterns::gs1_scheme(parser)
+            .ok_or_else(|| FieldError::new("pattern", "the GS1 scheme is not configured"))?;
+        let validated = crate::patterns::validate(submission, vocab, &scheme, limits, codes)
+            .map_err(|mut errors| errors.remove(0))?;
+        let mut record = crate::versions::merge(None, validated.record, limits);
+        registration::settle_default::<AnchorRecord>(&mut record, &[], Fallback::FirstLink)?;
+        Ok((pattern.stored_path(), record))
+    })())
 }
 
 /// `import_line`, with all that can be done before settling (on whichever core parses the line): the record
@@ -456,6 +496,14 @@ fn prepare(
     codes: &AccessCodes,
     line: &str,
 ) -> Result<Line, FieldError> {
+    if let Some(pattern) = pattern_line(vocab, parser, limits, codes, line) {
+        let (path, record) = pattern?;
+        return Ok(Line {
+            path,
+            payload: Payload::of(&record),
+            settle: Settle::Alone(DefaultSource::of(record)),
+        });
+    }
     let (key, record) = import_line(vocab, parser, limits, codes, line)?;
     let payload = Payload::of(&record);
     let path = key.canonical_path().to_string();
@@ -577,7 +625,11 @@ pub async fn export(
             progress.inc(1);
             let mut line = serde_json::to_value(&anchor.record).unwrap_or(Value::Null);
             if let Some(object) = line.as_object_mut() {
-                object.insert("identifier".into(), Value::String(key.to_string()));
+                // Pattern registrations are told apart by their field: `pattern` rather than `identifier`.
+                match crate::registry::patterns::pattern_of(key) {
+                    Some(pattern) => object.insert("pattern".into(), Value::String(pattern.into())),
+                    None => object.insert("identifier".into(), Value::String(key.to_string())),
+                };
             }
             if let Err(e) = writeln!(out, "{line}") {
                 io_error = Some(e);

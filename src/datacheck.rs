@@ -60,6 +60,12 @@ pub fn check_record(
         field,
         message,
     };
+    if let Some(pattern) = crate::registry::patterns::pattern_of(key) {
+        return check_pattern(pattern, record, rules)
+            .into_iter()
+            .map(|e| finding(e.field, e.message))
+            .collect();
+    }
     let identifier = match rules.parser.parse_key(key) {
         Ok(id) if id.canonical_path() == key => id,
         Ok(id) => {
@@ -82,6 +88,33 @@ pub fn check_record(
             .map(|e| finding(e.field, e.message))
             .collect(),
     }
+}
+
+/// A pattern registration against the rules of `PUT /api/v1/patterns/…`.
+fn check_pattern(
+    pattern: &str,
+    record: &crate::registry::AnchorRecord,
+    rules: &Rules<'_>,
+) -> Vec<registration::FieldError> {
+    if let Err(e) = crate::patterns::Pattern::parse(pattern) {
+        return vec![e];
+    }
+    let Some(scheme) = crate::patterns::gs1_scheme(rules.parser) else {
+        return vec![registration::FieldError::new(
+            "pattern",
+            "the GS1 scheme is not configured",
+        )];
+    };
+    let submission = Submission::of(record);
+    crate::patterns::validate(
+        submission,
+        rules.vocabulary,
+        &scheme,
+        rules.limits,
+        rules.codes,
+    )
+    .err()
+    .unwrap_or_default()
 }
 
 /// `3` from `links[3].encryptionMethod`.

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod linkset;
 pub mod negotiate;
 pub mod outbound;
+pub mod patterns;
 pub mod peer_formats;
 pub mod progress;
 pub mod qr;

@@ -211,7 +211,11 @@ pub async fn resolve(
     let settles = settles.as_ref().map(|f| f as Settles<'_>);
     let lookup = store.lookup_until(&paths, settles).await?;
     let (stale, complete) = (lookup.stale, lookup.complete);
-    let outcome = decide(key, &candidates, lookup.records, query, root, delegations);
+    let mut records = lookup.records;
+    if complete {
+        stand_in_pattern(store, key, &mut records, candidates.len()).await?;
+    }
+    let outcome = decide(key, &candidates, records, query, root, delegations);
     // From a cache with gaps during an outage, "not found" may only mean "not cached": never a 404 for that.
     if !complete
         && matches!(
@@ -224,6 +228,31 @@ pub async fn resolve(
         ));
     }
     Ok(Resolved { outcome, stale })
+}
+
+/// A pattern registration stands in for the key level (the last, least specific one) when the walk reached it and
+/// found no anchor there: exact anchors at every level win over patterns, and more specific levels' anchors are
+/// still read first. The longest pattern whose prefix the key value starts with applies, its hrefs expanded for this
+/// request (`crate::patterns`). The record cache answers this from memory: no round trip beyond the walk's.
+async fn stand_in_pattern(
+    store: &dyn AnchorStore,
+    key: &Identifier,
+    records: &mut [Option<Arc<StoredAnchor>>],
+    levels: usize,
+) -> Result<(), StoreError> {
+    if records.len() != levels {
+        return Ok(());
+    }
+    let Some(last @ None) = records.last_mut() else {
+        return Ok(());
+    };
+    let Some((ai, value)) = crate::patterns::key_of(key) else {
+        return Ok(());
+    };
+    if let Some((_, pattern)) = store.find_pattern(ai, value).await? {
+        *last = crate::patterns::expand(&pattern, key).map(Arc::new);
+    }
+    Ok(())
 }
 
 fn decide(
@@ -461,6 +490,9 @@ mod tests {
         }
         fn local_reads(&self) -> bool {
             false
+        }
+        async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+            self.0.patterns().await
         }
         async fn put(
             &self,

@@ -465,7 +465,7 @@ fn etag(version: u64) -> String {
 
 /// `If-Match: "N", "M"` / `If-Match: *` / `If-None-Match: *`. If-Match compares strongly (RFC 9110 §13.1.1):
 /// weak or unparseable tags match nothing.
-fn precondition(req: &HttpRequest) -> Precondition {
+pub(super) fn precondition(req: &HttpRequest) -> Precondition {
     if let Some(value) = header_str(req, header::IF_MATCH) {
         let value = value.trim();
         if value == "*" {

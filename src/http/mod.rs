@@ -16,6 +16,7 @@ pub mod manage;
 pub mod observe;
 pub mod openapi;
 pub mod paths;
+pub mod patterns;
 pub mod problem;
 pub mod pyx;
 pub mod qr;
@@ -267,6 +268,16 @@ fn management(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(manage::remove))
             .route(web::post().to(manage::bring_back))
             .default_service(web::to(manage::other_method)),
+    )
+    // Pattern registrations (`patterns::Pattern`): `{key}/{prefix}`, read from the raw path.
+    .service(
+        web::resource("/v1/patterns/{tail:.*}")
+            .app_data(RouteLabel::MANAGE)
+            .route(web::route().method(Method::OPTIONS).to(patterns::preflight))
+            .route(reading().to(patterns::read))
+            .route(web::put().to(patterns::put))
+            .route(web::delete().to(patterns::remove))
+            .default_service(web::to(patterns::other_method)),
     )
     .service(
         web::resource("/v1/audit")

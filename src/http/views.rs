@@ -73,6 +73,23 @@ pub struct AnchorView {
     pub warnings: Vec<String>,
 }
 
+/// A pattern registration as stored: what `GET`/`PUT /api/v1/patterns/{key}/{prefix}` answer. Written back as it
+/// is, it changes nothing.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PatternView {
+    /// The pattern: its key and prefix (`8004/9520123`).
+    pub identifier: String,
+    /// Increases with every write; the `ETag`.
+    pub version: u64,
+    pub item_description: String,
+    pub default_link_type: Option<String>,
+    /// hrefs are RFC 6570 level-1 templates.
+    pub links: Vec<Link>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 /// RFC 9457 problem details.
 #[derive(Serialize, ToSchema)]
 pub struct Problem {
@@ -124,6 +141,13 @@ pub fn anchor_example() -> Value {
            "itemDescription": "Battery pack, model X", "defaultLinkType": "https://gs1.org/voc/pip",
            "links": [{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/products/09520123456788",
                       "title": "Product information", "type": "text/html", "hreflang": ["en"]}]})
+}
+
+pub fn pattern_example() -> Value {
+    json!({"identifier": "8004/9520123", "version": 1, "itemDescription": "Fixed assets of 9520123",
+           "defaultLinkType": "https://gs1.org/voc/pip",
+           "links": [{"linkType": "https://gs1.org/voc/pip", "href": "https://assets.example/giai/{8004}",
+                      "title": "Asset record", "type": "text/html"}]})
 }
 
 pub fn history_example() -> Value {

@@ -37,15 +37,20 @@ struct Link {
 }
 
 pub fn convert(entry: Value, parser: &Parser) -> Result<Value, String> {
-    let doc: Document = from_entry(entry)?;
+    let mut doc: Document = from_entry(entry)?;
     let mut path = doc.anchor.trim_matches('/').to_string();
-    for (i, qualifier) in doc.qualifiers.iter().enumerate() {
+    // CE's URI-template variables (`{"21": "{serialnumber}"}`): each stands for the request's value of its AI.
+    let mut variables: Vec<(String, String)> = Vec::new();
+    for qualifier in &doc.qualifiers {
         for (ai, value) in qualifier {
-            if value.starts_with('{') && value.ends_with('}') {
+            if let Some(name) = value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+                variables.push((name.to_string(), ai.clone()));
+                continue;
+            }
+            if !variables.is_empty() {
                 return Err(format!(
-                    "qualifiers[{i}]: the template value {value:?} (CE substitutes it into hrefs) has no equivalent \
-                     here; register the links at {} or per {ai} value",
-                    doc.anchor
+                    "qualifiers: {ai} follows a template qualifier; a pattern stands for the key level, so only the \
+                     last qualifiers may be templates"
                 ));
             }
             path.push_str(&format!(
@@ -54,9 +59,59 @@ pub fn convert(entry: Value, parser: &Parser) -> Result<Value, String> {
             ));
         }
     }
-    let identifier = parser
-        .parse_key(&path)
-        .map_err(|e| format!("anchor: {e}"))?;
+    let templated = doc.links.iter().any(|l| l.href.contains('{'));
+    let identifier = match parser.parse_key(&path) {
+        Ok(identifier) if variables.is_empty() && !templated => {
+            identifier.canonical_path().to_string()
+        }
+        parsed => {
+            // A template entry: a pattern over the key (CE's GIAI/GRAI/SSCC prefix entries name a prefix of the
+            // key, a qualifier template the whole key). Other template variables stand for the key's value.
+            let as_pattern = crate::patterns::Pattern::parse(&path);
+            let pattern = match (as_pattern, parsed) {
+                (Ok(p), _) if templated || !variables.is_empty() => p,
+                (_, Err(e)) => return Err(format!("anchor: {e}")),
+                (Err(e), Ok(_)) => return Err(format!("anchor: {}", e.message)),
+                (Ok(_), Ok(_)) => unreachable!("a key without templates is an anchor"),
+            };
+            if path.matches('/').count() > 1 && !variables.is_empty() {
+                return Err(format!(
+                    "anchor: the fixed qualifiers of {path} before a template qualifier have no equivalent in a \
+                     pattern (patterns stand for the key level)"
+                ));
+            }
+            for link in &mut doc.links {
+                link.href = ce_template(&link.href, &variables);
+            }
+            return Ok(line(doc, "pattern", pattern.path()));
+        }
+    };
+    Ok(line(doc, "identifier", identifier))
+}
+
+/// A CE href template in idr's terms: a qualifier variable becomes its AI (`{serialnumber}` → `{21}`); any other
+/// variable, the key's value (`{identifier}`).
+fn ce_template(href: &str, variables: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(href.len());
+    let mut rest = href;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        match variables.iter().find(|(v, _)| v == name) {
+            Some((_, ai)) => out.push_str(&format!("{{{ai}}}")),
+            None => out.push_str("{identifier}"),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A native line: `field` (`identifier` or `pattern`) naming where it goes.
+fn line(doc: Document, field: &str, name: String) -> Value {
     let links: Vec<Value> = doc
         .links
         .into_iter()
@@ -77,14 +132,14 @@ pub fn convert(entry: Value, parser: &Parser) -> Result<Value, String> {
         })
         .collect();
     let mut line = json!({
-        "identifier": identifier.canonical_path(),
+        field: name,
         "itemDescription": doc.item_description.unwrap_or_default(),
         "links": links,
     });
     if let Some(t) = doc.default_link_type.filter(|t| !t.is_empty()) {
         line["defaultLinkType"] = json!(t);
     }
-    Ok(line)
+    line
 }
 
 /// Characters escaped in a path segment value (`/` above all, so a value cannot add segments).

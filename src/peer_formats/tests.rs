@@ -18,7 +18,7 @@ const CE: &str = r#"[
 #[test]
 fn gs1_ce_documents_become_native_lines() {
     let out = convert(Format::Gs1Ce, CE, &parser());
-    assert_eq!(out.lines.len(), 2);
+    assert_eq!(out.lines.len(), 3);
     let (at, giai) = &out.lines[0];
     assert_eq!(at, "entry 1");
     assert_eq!(
@@ -31,14 +31,43 @@ fn gs1_ce_documents_become_native_lines() {
     // Qualifier values are path-encoded; `und` is dropped.
     assert_eq!(out.lines[1].1["identifier"], "01/09506000134376/10/LOT%2F1");
     assert!(out.lines[1].1["links"][0].get("hreflang").is_none());
+    // A template qualifier makes a pattern over the key.
+    assert_eq!(out.lines[2].1["pattern"], "01/09506000134376");
     let errors: Vec<&str> = out.errors.iter().map(|(at, _)| at.as_str()).collect();
-    assert_eq!(errors, ["entry 3", "entry 4"]);
-    assert!(out.errors[0].1.contains("template"), "{:?}", out.errors[0]);
+    assert_eq!(errors, ["entry 4"]);
     assert!(
-        out.errors[1].1.starts_with("anchor:"),
+        out.errors[0].1.starts_with("anchor:"),
         "{:?}",
-        out.errors[1]
+        out.errors[0]
     );
+}
+
+#[test]
+fn gs1_ce_template_entries_become_patterns() {
+    let ce = r#"[
+ {"anchor": "/01/09506000134376", "itemDescription": "Serials", "qualifiers": [{"21": "{serialnumber}"}],
+  "links": [{"linktype": "gs1:pip", "href": "https://s.example/p/{serialnumber}?gtin=09506000134376", "title": "Serial"}]},
+ {"anchor": "/8004/0950600013", "itemDescription": "Assets",
+  "links": [{"linktype": "gs1:pip", "href": "https://assets.example/giai/{giai}", "title": "Asset"}]},
+ {"anchor": "/8004/0950600013", "itemDescription": "No template", "links": []},
+ {"anchor": "/01/09506000134376", "qualifiers": [{"10": "L1"}, {"21": "{serial}"}], "itemDescription": "x", "links": []}
+]"#;
+    let out = convert(Format::Gs1Ce, ce, &parser());
+    assert_eq!(
+        out.lines[0].1,
+        json!({"pattern": "01/09506000134376", "itemDescription": "Serials",
+               "links": [{"linkType": "gs1:pip", "href": "https://s.example/p/{21}?gtin=09506000134376", "title": "Serial"}]})
+    );
+    assert_eq!(out.lines[1].1["pattern"], "8004/0950600013");
+    assert_eq!(
+        out.lines[1].1["links"][0]["href"],
+        "https://assets.example/giai/{identifier}"
+    );
+    let errors: Vec<&str> = out.errors.iter().map(|(at, _)| at.as_str()).collect();
+    // Entry 3 is a GIAI (a whole one) without templates: an anchor, valid. Entry 4 fixes a lot before a template.
+    assert_eq!(out.lines.len(), 3, "{:?}", out.errors);
+    assert_eq!(out.lines[2].1["identifier"], "8004/0950600013");
+    assert_eq!(errors, ["entry 4"]);
 }
 
 #[test]

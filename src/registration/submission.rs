@@ -36,6 +36,13 @@ pub struct Submission {
 }
 
 impl Submission {
+    /// Each link's `href`, in order (pattern registrations check and stand in for their templates).
+    pub fn hrefs_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.links.iter_mut().map(|l| &mut l.href)
+    }
+}
+
+impl Submission {
     /// The identifier the body names, if it names one (a `GET` answer written back does).
     pub fn identifier(&self) -> Option<&str> {
         self.identifier.as_deref()

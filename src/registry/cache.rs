@@ -11,6 +11,7 @@
 //!   reached, cached records are served and marked stale; identifiers with nothing cached get `503`, never `404`.
 
 use super::CacheStats;
+use super::patterns::{PatternIndex, pattern_of};
 use super::{
     AnchorRecord, AnchorSink, AnchorStore, Coordination, InvalidationSink, Lookup, Precondition,
     PutOutcome, Settles, Sink, StoreError, StoredAnchor, Take,
@@ -103,6 +104,24 @@ pub struct CachedStore {
     full_at: [u64; 2],
     /// Whether each cache was nearly full when its weight was last read (see `nearly_full`).
     full: [AtomicBool; 2],
+    /// Every pattern registration, held whole (they are few next to anchors), so a scan's pattern lookup costs no
+    /// round trip.
+    patterns: arc_swap::ArcSwap<PatternIndex>,
+    /// What the index may be missing: set by an invalidation of a pattern path (or a reconnect: everything), read
+    /// again before the next pattern lookup.
+    patterns_stale: std::sync::Mutex<StalePatterns>,
+    patterns_dirty: AtomicBool,
+    /// One refresh at a time, each reading the store after the invalidations it applies.
+    patterns_refresh: tokio::sync::Mutex<()>,
+}
+
+/// Pattern paths to read again, or all of them.
+#[derive(Default)]
+struct StalePatterns {
+    all: bool,
+    /// The index was never read: there is nothing to fall back to.
+    never_read: bool,
+    paths: Vec<String>,
 }
 
 /// Fills on one thread between two readings of the caches' total weight.
@@ -199,6 +218,14 @@ impl CachedStore {
             doorkeeper: Doorkeeper::new(present_items.saturating_add(absent_items)),
             full_at: [present_bytes / 10 * 9, absent_bytes / 10 * 9],
             full: [AtomicBool::new(false), AtomicBool::new(false)],
+            patterns: Default::default(),
+            patterns_stale: std::sync::Mutex::new(StalePatterns {
+                all: true,
+                never_read: true,
+                paths: Vec::new(),
+            }),
+            patterns_dirty: AtomicBool::new(true),
+            patterns_refresh: tokio::sync::Mutex::new(()),
         });
         let sink: Sink = store.clone();
         if !feed.subscribe(sink) {
@@ -403,6 +430,60 @@ impl CachedStore {
         self.epochs[stripe(fnv1a(key))].fetch_add(1, Ordering::AcqRel);
         self.present.remove(key);
         self.absent.remove(key);
+        if pattern_of(key).is_some() {
+            self.stale_patterns(|stale| stale.paths.push(key.to_string()));
+        }
+    }
+
+    fn stale_patterns(&self, mark: impl FnOnce(&mut StalePatterns)) {
+        let mut stale = self
+            .patterns_stale
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        mark(&mut stale);
+        self.patterns_dirty.store(true, Ordering::Release);
+    }
+
+    /// Reads what the pattern index may be missing (all of it on first use and after a reconnect; else the paths
+    /// invalidated since the last refresh, in one `get_many`).
+    async fn refresh_patterns(&self) -> Result<(), StoreError> {
+        let _one = self.patterns_refresh.lock().await;
+        if !self.patterns_dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let stale = std::mem::take(
+            &mut *self
+                .patterns_stale
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let read = if stale.all {
+            self.inner.patterns().await.map(PatternIndex::from_records)
+        } else {
+            let paths: Vec<&str> = stale.paths.iter().map(String::as_str).collect();
+            self.inner.get_many(&paths).await.map(|records| {
+                let mut index = PatternIndex::clone(&self.patterns.load());
+                for (path, record) in paths.iter().zip(records) {
+                    index.set(path, record);
+                }
+                index
+            })
+        };
+        match read {
+            Ok(index) => {
+                self.patterns.store(Arc::new(index));
+                Ok(())
+            }
+            Err(e) => {
+                // Try again on the next lookup.
+                self.stale_patterns(|again| {
+                    again.all |= stale.all;
+                    again.never_read |= stale.never_read;
+                    again.paths.extend(stale.paths);
+                });
+                Err(e)
+            }
+        }
     }
 }
 
@@ -472,6 +553,7 @@ impl InvalidationSink for CachedStore {
         // Fills in flight carry the old generation, so they cannot land as current.
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.live.store(true, Ordering::Release);
+        self.stale_patterns(|stale| stale.all = true);
     }
 
     fn disconnected(&self) {
@@ -603,6 +685,33 @@ impl AnchorStore for CachedStore {
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
         self.inner.for_each(sink).await
+    }
+
+    /// From the in-memory index, read again first where an invalidation said it changed. If the store cannot be
+    /// reached for that, the index as last read answers (as cached records do during an outage).
+    async fn find_pattern(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<(String, Arc<StoredAnchor>)>, StoreError> {
+        if self.patterns_dirty.load(Ordering::Acquire) {
+            if let Err(e) = self.refresh_patterns().await {
+                let never_read = self
+                    .patterns_stale
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .never_read;
+                if never_read {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "pattern registrations not re-read; answering from the last read");
+            }
+        }
+        Ok(self.patterns.load().longest(key, value))
+    }
+
+    async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+        self.inner.patterns().await
     }
 }
 

@@ -724,6 +724,22 @@ impl AnchorStore for EmbeddedStore {
         }
         Ok(())
     }
+
+    /// The pattern paths only: one range of the sorted table.
+    async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(ANCHORS).map_err(unavailable)?;
+        let mut found = Vec::new();
+        for entry in table.range(super::patterns::ROOT..).map_err(unavailable)? {
+            let (key, value) = entry.map_err(unavailable)?;
+            if super::patterns::pattern_of(key.value()).is_none() {
+                break;
+            }
+            let record = decode(key.value(), value.value())?;
+            found.push((key.value().to_string(), Arc::new(record)));
+        }
+        Ok(found)
+    }
 }
 
 #[async_trait::async_trait]

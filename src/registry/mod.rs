@@ -6,6 +6,7 @@ pub mod cache;
 pub mod embedded;
 pub mod feed;
 pub mod format;
+pub mod patterns;
 pub mod record;
 pub mod redis;
 pub mod retention;
@@ -256,6 +257,40 @@ pub trait AnchorStore: Send + Sync + 'static {
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError>;
 
     async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    // Pattern registrations are records stored at `patterns::stored_path` (written with `put`/`delete` like
+    // anchors); these two read them as patterns.
+
+    /// The longest pattern of `key` (`8004`) that `value` (its canonical, percent-encoded form) starts with: its
+    /// pattern path (`8004/9520123`) and record. By default one `get_many` of every candidate prefix; the record
+    /// cache answers from its in-memory index instead, so a scan pays no round trip for it.
+    async fn find_pattern(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<(String, Arc<StoredAnchor>)>, StoreError> {
+        let candidates = patterns::candidates(key, value);
+        let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let records = self.get_many(&refs).await?;
+        Ok(candidates
+            .iter()
+            .zip(records)
+            .find_map(|(path, record)| Some((patterns::pattern_of(path)?.to_string(), record?))))
+    }
+
+    /// Every pattern registration, as `(stored path, record)`. By default a walk over every anchor; the backends
+    /// read only the pattern paths.
+    async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+        let mut found = Vec::new();
+        self.for_each(&mut |path, record| {
+            if patterns::pattern_of(path).is_some() {
+                found.push((path.to_string(), Arc::new(record.clone())));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(found)
+    }
 }
 
 /// The audit trail the anchor writes append to (in the same atomic step as the write).

@@ -30,6 +30,7 @@ mod openapi;
 mod operations;
 mod options;
 mod outbound;
+mod patterns;
 mod peer_import;
 mod pyx_api;
 mod qr;

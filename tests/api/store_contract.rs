@@ -101,6 +101,7 @@ contract! {
         put_each_checks_and_writes_each_on_its_own,
         a_listing_pages_in_order_within_prefix_and_filter,
         a_listing_skips_and_repeats_nothing_while_others_write,
+        patterns_are_stored_audited_and_found_by_longest_prefix,
     ],
     rest: [
         audit_entries_are_in_write_order_per_identifier_and_below,
@@ -1317,4 +1318,71 @@ async fn a_listing_skips_and_repeats_nothing_while_others_write(registry: &Regis
         stable_seen, expected,
         "every anchor that existed throughout is listed"
     );
+}
+
+/// Pattern registrations live at reserved paths beside the anchors: `patterns` lists only them, `find_pattern`
+/// takes the longest prefix (the cache from its index, re-read after a write through it), and writes are audited.
+async fn patterns_are_stored_audited_and_found_by_longest_prefix(registry: &Registry) {
+    let store = &registry.anchors;
+    let found = |key: &'static str, value: &'static str| async move {
+        store
+            .find_pattern(key, value)
+            .await
+            .unwrap()
+            .map(|(p, r)| (p, r.record.item_description.clone()))
+    };
+    assert_eq!(found("8004", "9520123X").await, None);
+    store
+        .put(G, record("anchor"), Precondition::None, "tester")
+        .await
+        .unwrap();
+    for (path, description) in [
+        ("~pattern/8004/952", "short"),
+        ("~pattern/8004/9520123", "long"),
+    ] {
+        store
+            .put(path, record(description), Precondition::Absent, "tester")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        found("8004", "9520123X").await,
+        Some(("8004/9520123".into(), "long".into()))
+    );
+    assert_eq!(
+        found("8004", "9529").await,
+        Some(("8004/952".into(), "short".into()))
+    );
+    assert_eq!(found("8004", "95").await, None);
+    assert_eq!(found("8003", "9520123").await, None);
+    let mut listed: Vec<String> = store
+        .patterns()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["~pattern/8004/952", "~pattern/8004/9520123"]);
+    assert!(
+        store
+            .delete_hard("~pattern/8004/9520123", Precondition::None, "tester")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        found("8004", "9520123X").await,
+        Some(("8004/952".into(), "short".into()))
+    );
+    let trail = registry
+        .audit
+        .audit(&everything("~pattern/8004/9520123"))
+        .await
+        .unwrap();
+    let ops: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.identifier.as_str(), e.operation.as_str()))
+        .collect();
+    let path = "~pattern/8004/9520123";
+    assert_eq!(ops, [(path, "create"), (path, "delete"), (path, "purge")]);
 }

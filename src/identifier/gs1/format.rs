@@ -193,6 +193,28 @@ fn lint(linters: &[Linter], data: &[u8]) -> Result<(), &'static str> {
     linters.iter().try_for_each(|&l| lint::run(l, data))
 }
 
+/// Checks that `prefix` can begin a value of the AI: each character in the character set of the component it falls
+/// in, and no longer than the longest value. Linters (check digits and the like) need the whole value, so they are
+/// not run.
+pub(crate) fn validate_prefix(entry: &AiEntry, prefix: &str) -> Result<(), &'static str> {
+    let mut rest = prefix.as_bytes();
+    if rest.is_empty() {
+        return Err("is empty");
+    }
+    for comp in entry.components {
+        let take = rest.len().min(usize::from(comp.max));
+        let (part, tail) = rest.split_at(take);
+        if !cset_ok(comp.cset, part) {
+            return Err(cset_reason(comp.cset));
+        }
+        rest = tail;
+        if rest.is_empty() {
+            return Ok(());
+        }
+    }
+    Err("is longer than any value of this AI")
+}
+
 /// Checks `value` against the AI's component list. Components consume
 /// prefixes of their length; optional ones may be skipped once data runs out.
 pub(crate) fn validate(entry: &AiEntry, value: &str) -> Result<(), &'static str> {

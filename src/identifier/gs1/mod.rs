@@ -170,6 +170,27 @@ pub fn is_known_ai(ai: &str) -> bool {
     format::lookup_ai(ai).is_some()
 }
 
+/// A value as canonical paths hold it (percent-encoded as the GS1 Digital Link grammar requires).
+pub fn encode_value(value: &str) -> String {
+    let mut out = String::new();
+    percent::encode_into(&mut out, value);
+    out
+}
+
+/// A percent-encoded path segment decoded.
+pub fn decode_value(segment: &str) -> Result<String, Gs1Error> {
+    percent::decode(segment).map(|v| v.into_owned())
+}
+
+/// Whether `prefix` (decoded) can begin a value of the primary-key AI `ai`: `Err` says why not.
+pub fn check_key_prefix(ai: &str, prefix: &str) -> Result<(), String> {
+    if !primary_keys().contains(&ai) {
+        return Err(format!("{ai} is not a GS1 primary key AI"));
+    }
+    let entry = format::lookup_ai(ai).ok_or_else(|| format!("{ai} is not a known AI"))?;
+    format::validate_prefix(entry, prefix).map_err(|why| format!("the prefix {why}"))
+}
+
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

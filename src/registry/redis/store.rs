@@ -256,7 +256,16 @@ impl RedisStore {
         &self,
         visit: &mut (dyn FnMut(Vec<String>, redis::aio::MultiplexedConnection) -> ScanStep + Send),
     ) -> Result<(), StoreError> {
-        let pattern = format!("{}:a:*", self.prefix);
+        self.scan_matching(&format!("{}:a:*", self.prefix), visit)
+            .await
+    }
+
+    /// `scan` of the keys matching a `SCAN … MATCH` pattern.
+    async fn scan_matching(
+        &self,
+        pattern: &str,
+        visit: &mut (dyn FnMut(Vec<String>, redis::aio::MultiplexedConnection) -> ScanStep + Send),
+    ) -> Result<(), StoreError> {
         for node in self.scan_nodes().await? {
             let mut conn = self.node_connection(&node).await?;
             let mut cursor: u64 = 0;
@@ -264,7 +273,7 @@ impl RedisStore {
                 let mut cmd = redis::cmd("SCAN");
                 cmd.arg(cursor)
                     .arg("MATCH")
-                    .arg(&pattern)
+                    .arg(pattern)
                     .arg("COUNT")
                     .arg(SCAN_COUNT);
                 let (next, keys): (u64, Vec<String>) =
@@ -574,12 +583,36 @@ impl AnchorStore for RedisStore {
     }
 
     async fn for_each(&self, sink: &mut AnchorSink<'_>) -> Result<(), StoreError> {
+        self.for_each_matching(&format!("{}:a:*", self.prefix), sink)
+            .await
+    }
+
+    /// The pattern keys only (`{prefix}:a:{~pattern/…`); `SCAN` still walks the keyspace, but fetches nothing else.
+    async fn patterns(&self) -> Result<Vec<(String, Arc<StoredAnchor>)>, StoreError> {
+        let mut found = Vec::new();
+        let pattern = format!("{}:a:{{{}*", self.prefix, crate::registry::patterns::ROOT);
+        self.for_each_matching(&pattern, &mut |path, record| {
+            found.push((path.to_string(), Arc::new(record.clone())));
+            Ok(())
+        })
+        .await?;
+        Ok(found)
+    }
+}
+
+impl RedisStore {
+    /// Calls `sink` for every anchor whose key matches `pattern` (`SCAN … MATCH`).
+    async fn for_each_matching(
+        &self,
+        pattern: &str,
+        sink: &mut AnchorSink<'_>,
+    ) -> Result<(), StoreError> {
         let prefix = self.prefix.clone();
         let (tx, mut rx) =
             tokio::sync::mpsc::channel::<Result<(String, StoredAnchor), StoreError>>(SCAN_COUNT);
         let scanning = async {
             let result = self
-                .scan(&mut |keys, mut conn| {
+                .scan_matching(pattern, &mut |keys, mut conn| {
                     let (tx, prefix) = (tx.clone(), prefix.clone());
                     ScanStep::Fetch(Box::pin(async move {
                         let mut pipe = redis::pipe();
