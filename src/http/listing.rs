@@ -60,7 +60,9 @@ pub async fn list(
         None => None,
         Some(cursor) => Some(decode_cursor(&cursor)?),
     };
-    let keep = |path: &str| caller.may_access(path);
+    // Pattern registrations live beside anchors under a reserved root; they are listed by their own API.
+    let keep =
+        |path: &str| caller.may_access(path) && !path.starts_with(crate::registry::patterns::ROOT);
     // One range per scope that meets the prefix, so a narrow key never walks the whole registry to fill a page.
     let mut page = Vec::new();
     for range in ranges(&caller.scopes, prefix) {

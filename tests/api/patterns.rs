@@ -360,3 +360,41 @@ async fn patterns_round_trip_through_export_and_import_and_ce_templates_import_a
         Ok("https://assets.example/giai/9520123Q".into())
     );
 }
+
+/// Patterns are stored beside anchors under a reserved root, but the anchor listing shows anchors only, even to an
+/// admin whose scope covers everything.
+#[tokio::test]
+async fn the_anchor_listing_shows_no_patterns() {
+    let app = TestApp::start_with(&["--no-demo"]).await;
+    admin_pattern(
+        &app,
+        "8004/9520123",
+        &body("Assets", &[("gs1:pip", "https://assets.example/{8004}")]),
+    )
+    .await;
+    let r = app
+        .admin(Method::PUT, "/api/v1/anchors/8004/9520123EXACT")
+        .json(&body(
+            "One asset",
+            &[("gs1:pip", "https://assets.example/one")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let listed: Value = app
+        .admin(Method::GET, "/api/v1/anchors?limit=1000")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths: Vec<&str> = listed["anchors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["identifier"].as_str())
+        .collect();
+    assert_eq!(paths, ["8004/9520123EXACT"], "{listed}");
+}
