@@ -530,7 +530,10 @@ fn validate(
         .map_err(|mut errors| errors.remove(0))?;
     // The file is authoritative, as after an export: a line replaces what is stored, in the shape every write
     // stores (each variant's history after it, each target once).
-    Ok((key, crate::versions::merge(None, validated.record, limits)))
+    Ok((
+        key,
+        crate::versions::merge(None, validated.record, limits, vocab),
+    ))
 }
 
 /// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with

@@ -251,6 +251,18 @@ pub(super) async fn put(
     let record = validated.record;
     let written = registration::write(state.write_target(key), asked, who, |previous| {
         let record = record.clone();
+        // The stored record in the form the submission was just put in, so that links sent back as read compare
+        // equal even when stored under older rules (`accessRole: customer` before it meant `untp:accessRole#Customer`).
+        let previous = previous.map(|p| {
+            registration::normalised(
+                p,
+                &state.vocabulary(),
+                key.scheme(),
+                &state.limits,
+                &state.codes,
+            )
+        });
+        let previous = previous.as_ref();
         match access {
             Access::Owner => contribution::as_owner(previous, record, owner_write),
             Access::Contributor(who) => contribution::as_contributor(previous, record, who),
@@ -382,30 +394,31 @@ pub(super) async fn history(
             key.canonical_path()
         )));
     };
-    let variants: Vec<serde_json::Value> = crate::versions::history(&stored.record)
-        .into_iter()
-        .map(|(current, earlier)| {
-            let curie = |uri: &str| {
-                state
-                    .vocabulary()
-                    .by_uri(uri)
-                    .map_or(uri.to_string(), |d| d.curie.clone())
-            };
-            let versions: Vec<serde_json::Value> = std::iter::once(current)
-                .chain(earlier)
-                .enumerate()
-                .map(|(i, l)| json!({"href": l.href, "title": l.title, "latest": i == 0}))
-                .collect();
-            json!({
-                "linkType": curie(&current.link_type),
-                "type": current.media_type,
-                "hreflang": current.hreflang,
-                "context": current.context,
-                "accessRole": current.access_role,
-                "versions": versions,
+    let variants: Vec<serde_json::Value> =
+        crate::versions::history(&stored.record, &state.vocabulary())
+            .into_iter()
+            .map(|(current, earlier)| {
+                let curie = |uri: &str| {
+                    state
+                        .vocabulary()
+                        .by_uri(uri)
+                        .map_or(uri.to_string(), |d| d.curie.clone())
+                };
+                let versions: Vec<serde_json::Value> = std::iter::once(current)
+                    .chain(earlier)
+                    .enumerate()
+                    .map(|(i, l)| json!({"href": l.href, "title": l.title, "latest": i == 0}))
+                    .collect();
+                json!({
+                    "linkType": curie(&current.link_type),
+                    "type": current.media_type,
+                    "hreflang": current.hreflang,
+                    "context": current.context,
+                    "accessRole": current.access_role,
+                    "versions": versions,
+                })
             })
-        })
-        .collect();
+            .collect();
     let body = json!({
         "identifier": key.canonical_path(),
         "anchor": key.uri_under(&state.origin(req)),

@@ -7,7 +7,7 @@
 //! a contributor's additive, attributed links.
 
 use crate::support::app::TestApp;
-use crate::support::client::{Api, client, problem};
+use crate::support::client::{Api, client, location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::ADMIN_TOKEN;
@@ -1030,4 +1030,124 @@ async fn dia_writes_are_counted_under_their_trust_anchor() {
     );
     assert!(text.contains(&line), "{line} not in:\n{text}");
     assert!(!text.contains(&format!("credential=\"{}\"", world.brand.did)));
+}
+
+/// A contributor cannot take over the owner's scans by putting its link first: idr stores it after the owner's, a
+/// plain scan never goes to it, and for its link type the owner's link wins the tie.
+#[tokio::test]
+async fn a_contributor_cannot_take_over_the_owners_scans() {
+    let world = World::start().await;
+    let server = world.server("").await;
+    let owners = "https://brand.example/events/1";
+    let body = json!({"itemDescription": "Pack", "defaultLinkType": "untp:dte",
+        "links": [{"linkType": "untp:dte", "href": owners, "title": "Made"}]});
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[RECYCLER_ROLE],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    let mut record = admin_get(&server, GTIN).await.unwrap();
+    record["links"].as_array_mut().unwrap().insert(
+        0,
+        json!({"linkType": "untp:dte", "href": EVENT, "title": "Recycled", "type": "application/vc+jwt"}),
+    );
+    let body = record.to_string().into_bytes();
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&dia),
+        Method::PUT,
+        &anchor(GTIN),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(stored["links"][0]["href"], owners, "{stored}");
+    assert_eq!(stored["links"][1]["href"], EVENT, "{stored}");
+    for query in ["", "?linkType=untp:dte", "?linkType=gs1:defaultLink"] {
+        let r = client()
+            .get(server.url(&format!("/{GTIN}{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 307, "{query}");
+        assert!(
+            location(&r).starts_with(owners),
+            "{query}: {}",
+            location(&r)
+        );
+    }
+}
+
+/// A role naming the bare `dpp` allows the relation in every spelling (`untp:dpp`, `gs1:dpp`).
+#[tokio::test]
+async fn a_role_naming_dpp_allows_every_spelling_of_it() {
+    let world = World::start().await;
+    let role = "https://register.example/scope/passports";
+    let path = world.host.dir().join("passports.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[outbound]\nallow = [\"localhost\"]\n[did_web]\nextra_ca_file = {:?}\n[[trust_anchors]]\ndid = {:?}\n\
+             [[trust_anchors.contributors]]\nscope = {role:?}\nlink_types = [\"dpp\"]\nnamespaces = [\"01/*\"]\n",
+            world.host.ca_file().display().to_string(),
+            world.register.did
+        ),
+    )
+    .unwrap();
+    let server = TestApp::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--config",
+        &path.display().to_string(),
+    ])
+    .await;
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(product("Pack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[role],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    for (n, spelling) in ["untp:dpp", "gs1:dpp"].into_iter().enumerate() {
+        let mut record = admin_get(&server, GTIN).await.unwrap();
+        let language = ["en", "de"][n];
+        record["links"].as_array_mut().unwrap().push(json!({"linkType": spelling,
+            "href": format!("https://recycler.example/dpp/{n}"), "title": "Passport", "hreflang": [language]}));
+        let body = record.to_string().into_bytes();
+        let r = send(
+            &server,
+            &world.recycler,
+            Some(&dia),
+            Method::PUT,
+            &anchor(GTIN),
+            &body,
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{spelling}: {}", r.text().await.unwrap());
+    }
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(stored["links"].as_array().unwrap().len(), 3, "{stored}");
 }
