@@ -5,6 +5,7 @@
 use super::AppState;
 use super::access::{Caller, authorise, read_body};
 use super::problem::ApiError;
+use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
 use crate::peer_formats::pyx::Body;
@@ -215,7 +216,11 @@ pub(super) async fn register(
         state.write_target(&key),
         Precondition::None,
         &principal.name,
-        |current| Ok(Some(publication.merge(current, &key, &vocabulary))),
+        // Like the native API's owner writes: contributed links the publication replaced or took down are kept.
+        |current| {
+            let merged = publication.merge(current, &key, &vocabulary);
+            contribution::as_owner(current, merged, OwnerWrite::KeepContributions).map(Some)
+        },
     )
     .await
     .map_err(pyx_fields)?;
@@ -612,7 +617,11 @@ pub(super) async fn update_link(
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let update: LinkUpdate = parse_json(bytes)?;
-    update.apply(state, find_link(state, key, tag).await?)?;
+    let found = find_link(state, key, tag).await?;
+    if let Some(by) = &found.contributor {
+        return Err(ApiError::Invalid(vec![contributed(by)]));
+    }
+    update.apply(state, found)?;
     let vocabulary = state.vocabulary();
     let gone = || vec![FieldError::new("linkId", "the link was deleted meanwhile")];
     let written = registration::write(
@@ -623,6 +632,9 @@ pub(super) async fn update_link(
             let mut record = current.ok_or_else(gone)?.clone();
             let at = position_of(&record, tag).ok_or_else(gone)?;
             let old = record.links[at].clone();
+            if let Some(by) = &old.contributor {
+                return Err(vec![contributed(by)]);
+            }
             let mut link = update.apply(state, old.clone()).map_err(|_| gone())?;
             set_tag(&mut link, tag.to_string());
             // The link's earlier targets follow it into its new variant.
@@ -660,6 +672,17 @@ pub(super) async fn update_link(
         HttpResponse::Ok(),
         link_json(state, &state.origin(req), key, &record.links[at]),
     ))
+}
+
+/// Why a contributed link is not changed through the Pyx API: its `contributor` would then name a target the
+/// contributor never chose.
+fn contributed(by: &str) -> FieldError {
+    FieldError::refused(
+        "linkId",
+        format!(
+            "this link was added by {by}, a lifecycle contributor, and only it changes it; delete the link, or change              your own links (rule: contributed links stay attributed to what their contributor wrote)"
+        ),
+    )
 }
 
 /// `DELETE …/resolver/links/{id}`: removes the variant and its earlier targets; an anchor left with no links goes.

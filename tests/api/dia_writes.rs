@@ -1151,3 +1151,77 @@ async fn a_role_naming_dpp_allows_every_spelling_of_it() {
     let stored = admin_get(&server, GTIN).await.unwrap();
     assert_eq!(stored["links"].as_array().unwrap().len(), 3, "{stored}");
 }
+
+/// The Pyx-compatible API keeps the contributor rules: a registration replacing the variant of a contributed link
+/// keeps it (as the native API's owner writes do), and an update of a contributed link is refused (`403`).
+#[tokio::test]
+async fn the_pyx_api_keeps_contributed_links_attributed() {
+    let world = World::start().await;
+    let server = world.server("").await;
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(product("Pack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[RECYCLER_ROLE],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    let body = with_event(&server, GTIN).await;
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&dia),
+        Method::PUT,
+        &anchor(GTIN),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // The contributed link's Pyx ID: the identifier, then the digest of its variant.
+    let digest = Sha256::digest([DTE, "", "", "", ""].join("\u{1f}"));
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(GTIN));
+    let r = client()
+        .put(server.url(&format!("/api/2.0.0/resolver/links/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({"targetUrl": "https://brand.example/mine"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    refused(r, 403, "lifecycle contributor").await;
+    let before = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(before["links"][1]["href"], EVENT, "{before}");
+    // The owner registers its own dte link of the same variant through the Pyx API.
+    let register = json!({"namespace": "gs1", "identificationKeyType": "gtin", "identificationKey": "09520123456788",
+        "itemDescription": "Pack", "qualifierPath": "/", "active": true, "responses": [
+            {"linkType": "untp:dte", "linkTitle": "Made", "targetUrl": "https://brand.example/events/1",
+             "mimeType": "", "ianaLanguage": "", "context": "", "active": true, "fwqs": true,
+             "defaultLinkType": false, "defaultIanaLanguage": false, "defaultContext": false, "defaultMimeType": false}]});
+    let r = client()
+        .post(server.url("/api/2.0.0/resolver"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(register.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    let contributed: Vec<&Value> = stored["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["href"] == EVENT)
+        .collect();
+    assert_eq!(contributed.len(), 1, "{stored}");
+    assert_eq!(contributed[0]["contributor"], world.recycler.did.as_str());
+}
