@@ -479,8 +479,14 @@ mod tests {
             // A request names its link type as a canonical URI (the selector looks it up).
             let uri = vocab.lookup(RELATIONS[wanted]).map_or(RELATIONS[wanted], |d| d.uri.as_str());
             let chosen = choose(&remote, Some(uri), &preferences, &vocab);
+            // In linkset order: a context object lists its relation keys in order of first appearance, each with its
+            // targets in order (so the targets under `dpp` follow those under DPP's URI when that came first).
             let current = |c: &Vec<(usize, bool, bool)>| -> Vec<(usize, bool)> {
-                c.iter().enumerate().filter(|(_, t)| same(t.0, wanted) && !t.2).map(|(j, t)| (j, t.1)).collect()
+                let key_at = |r: usize| c.iter().position(|t| t.0 == r).unwrap_or(usize::MAX);
+                let mut found: Vec<(usize, usize, bool)> = c.iter().enumerate()
+                    .filter(|(_, t)| same(t.0, wanted) && !t.2).map(|(j, t)| (key_at(t.0), j, t.1)).collect();
+                found.sort();
+                found.into_iter().map(|(_, j, g)| (j, g)).collect()
             };
             let first = contexts.iter().enumerate().find(|(_, c)| !current(c).is_empty());
             match first {
