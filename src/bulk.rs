@@ -481,7 +481,7 @@ fn pattern_line(
             .ok_or_else(|| FieldError::new("pattern", "the GS1 scheme is not configured"))?;
         let validated = crate::patterns::validate(submission, vocab, &scheme, limits, codes)
             .map_err(|mut errors| errors.remove(0))?;
-        let mut record = crate::versions::merge(None, validated.record, limits);
+        let mut record = crate::versions::merge(None, validated.record, limits, vocab);
         registration::settle_default::<AnchorRecord>(&mut record, &[], Fallback::FirstLink)?;
         Ok((pattern.stored_path(), record))
     })())
@@ -579,7 +579,10 @@ fn validate(
         .map_err(|mut errors| errors.remove(0))?;
     // The file is authoritative, as after an export: a line replaces what is stored, in the shape every write
     // stores (each variant's history after it, each target once).
-    Ok((key, crate::versions::merge(None, validated.record, limits)))
+    Ok((
+        key,
+        crate::versions::merge(None, validated.record, limits, vocab),
+    ))
 }
 
 /// Settles the record's default link type against its ancestors. `Err` hands the record back, unchanged, with

@@ -3,8 +3,12 @@
 //!
 //! - **Additive.** A contributor writes the whole record, as it read it, plus its links: every link it did not add
 //!   must come back unchanged, and the description and default link type stay. It may change or drop only the links
-//!   it added itself, and only of the link types its role allows. It adds to an anchor that exists; it never creates
-//!   one (an anchor it created would take over the scans of that level).
+//!   it added itself, and only of the link types its role allows (a link of its own sent back unchanged stays, even
+//!   if its role no longer allows its type). It adds to an anchor that exists; it never creates one (an anchor it
+//!   created would take over the scans of that level).
+//! - **After the owner's.** Its links are stored after every link it did not add, whatever order it sends; a scan
+//!   without a link type never goes to a contributed link (`resolution`), and one for a link type only when the owner
+//!   has none of it (`negotiate`), so it cannot take over the owner's scans.
 //! - **Attributed.** Every link a contributor adds carries its DID (`Link::contributor`), set here whatever the
 //!   request said.
 //! - **Not lost silently.** An owner's write that leaves contributed links out keeps them (an owner's tools need not
@@ -81,6 +85,9 @@ pub fn as_owner(
 }
 
 /// The record to merge for `who`'s contribution `submitted` over `previous`, or `403`s naming the rule broken.
+///
+/// The links stored are every link it did not add, in their stored order, then its own, in the order it sent them:
+/// among equally good candidates a scan follows the first, so a contributor cannot put its link before the owner's.
 pub fn as_contributor(
     previous: Option<&AnchorRecord>,
     mut submitted: AnchorRecord,
@@ -107,11 +114,9 @@ pub fn as_contributor(
             "belongs to the identifier's owner; send it back as read (rule: contributions are additive)",
         )),
     }
-    for kept in previous
-        .links
-        .iter()
-        .filter(|l| l.contributor.as_deref() != Some(who.did.as_str()))
-    {
+    let is_mine = |l: &Link| l.contributor.as_deref() == Some(who.did.as_str());
+    let others: Vec<&Link> = previous.links.iter().filter(|l| !is_mine(l)).collect();
+    for kept in &others {
         if !submitted.links.iter().any(|l| equal(l, kept)) {
             let by = kept
                 .contributor
@@ -126,15 +131,18 @@ pub fn as_contributor(
             ));
         }
     }
-    for (i, link) in submitted.links.iter_mut().enumerate() {
-        if previous
-            .links
-            .iter()
-            .any(|p| p.contributor.as_deref() != Some(who.did.as_str()) && equal(link, p))
-        {
+    let mut mine = Vec::new();
+    for (i, mut link) in std::mem::take(&mut submitted.links).into_iter().enumerate() {
+        if others.iter().any(|p| equal(&link, p)) {
             continue;
         }
-        if link.contributor.as_deref().is_some_and(|d| d != who.did) {
+        let named = link.contributor.replace(who.did.clone());
+        // A link of its own it sends back unchanged stays, whatever its role allows today.
+        if previous.links.iter().any(|p| is_mine(p) && equal(&link, p)) {
+            mine.push(link);
+            continue;
+        }
+        if named.as_deref().is_some_and(|d| d != who.did) {
             errors.push(FieldError::refused(
                 format!("links[{i}].contributor"),
                 "names another party; the resolver attributes the links you add to you",
@@ -151,13 +159,13 @@ pub fn as_contributor(
                 ),
             ));
         }
-        link.contributor = Some(who.did.clone());
+        mine.push(link);
     }
-    if errors.is_empty() {
-        Ok(submitted)
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    submitted.links = others.into_iter().cloned().chain(mine).collect();
+    Ok(submitted)
 }
 
 #[cfg(test)]
@@ -232,6 +240,27 @@ mod tests {
         assert_eq!(
             as_contributor(Some(&out), out.clone(), &recycler()).unwrap(),
             out
+        );
+    }
+
+    #[test]
+    fn a_contributors_links_come_after_the_others_whatever_order_it_sends() {
+        let owner = record(vec![
+            link(DTE, "https://brand.example/e/1"),
+            link(PIP, "https://brand.example/pip"),
+        ]);
+        let mut submitted = owner.clone();
+        submitted
+            .links
+            .insert(0, link(DTE, "https://recycler.example/e/1"));
+        let out = as_contributor(Some(&owner), submitted, &recycler()).unwrap();
+        assert_eq!(
+            out.links,
+            [
+                link(DTE, "https://brand.example/e/1"),
+                link(PIP, "https://brand.example/pip"),
+                by(link(DTE, "https://recycler.example/e/1"), RECYCLER),
+            ]
         );
     }
 
@@ -356,32 +385,46 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever a contributor submits, what it may store keeps every link it did not add, and everything else in
-        /// it is its own, of its types; and the stored record written back by it is the same record.
+        /// Whatever a contributor submits, what it may store keeps every link it did not add, in their stored order
+        /// and before its own, and everything else in it is its own, of its types; and the stored record written back
+        /// by it is the same record. A plausible submission (what it read, with or without its own links, plus new
+        /// links of its type in any order among them) always succeeds.
         #[test]
         fn contributions_are_additive_and_attributed(
             previous in any_record(),
             extra in any_record(),
             keep_own in any::<bool>(),
             whole in any::<bool>(),
+            at in any::<prop::sample::Index>(),
         ) {
-            // Mostly a plausible submission (what it read, maybe without its own links, plus new ones), sometimes
-            // anything at all.
+            // Mostly a plausible submission, sometimes anything at all.
             let submitted = if whole {
                 let mut s = previous.clone();
                 s.links.retain(|l| keep_own || l.contributor.as_deref() != Some(RECYCLER));
-                s.links.extend(extra.links);
+                let position = at.index(s.links.len() + 1);
+                let added = extra.links.into_iter().map(|mut l| {
+                    l.link_type = DTE.into();
+                    l.contributor = l.contributor.filter(|d| d == RECYCLER);
+                    l
+                });
+                s.links.splice(position..position, added);
                 s
             } else {
                 extra
             };
-            if let Ok(out) = as_contributor(Some(&previous), submitted, &recycler()) {
-                for kept in previous.links.iter().filter(|l| l.contributor.as_deref() != Some(RECYCLER)) {
-                    prop_assert!(out.links.contains(kept), "{:?} lost", kept);
-                }
-                for added in out.links.iter().filter(|l| !previous.links.contains(l)) {
+            let result = as_contributor(Some(&previous), submitted, &recycler());
+            if whole {
+                prop_assert!(result.is_ok(), "{:?}", result);
+            }
+            if let Ok(out) = result {
+                let others: Vec<&Link> =
+                    previous.links.iter().filter(|l| l.contributor.as_deref() != Some(RECYCLER)).collect();
+                let first: Vec<&Link> = out.links.iter().take(others.len()).collect();
+                prop_assert_eq!(first, others);
+                for added in out.links.iter().skip(previous.links.iter().filter(|l| l.contributor.as_deref() != Some(RECYCLER)).count()) {
                     prop_assert_eq!(added.contributor.as_deref(), Some(RECYCLER));
-                    prop_assert_eq!(added.link_type.as_str(), DTE);
+                    let stored_mine = previous.links.contains(added);
+                    prop_assert!(stored_mine || added.link_type == DTE, "{:?}", added);
                 }
                 prop_assert_eq!(&as_contributor(Some(&out), out.clone(), &recycler()).unwrap(), &out);
             }

@@ -122,7 +122,8 @@ fn default_target<'a>(
 ) -> Option<&'a Link> {
     let link_type = stored.record.default_link_type.as_deref()?;
     let relation = vocabulary.relation(link_type);
-    let of_type = |x: &&Link| relation.matches(&x.link_type) && keep(x);
+    // Never a link a lifecycle contributor added: the owner decides the default (as `resolution` does).
+    let of_type = |x: &&Link| relation.matches(&x.link_type) && x.contributor.is_none() && keep(x);
     let links = || {
         from_here_up
             .iter()

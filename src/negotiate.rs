@@ -32,15 +32,26 @@ impl Preferences {
         }
     }
 
-    /// The best candidate. Among equally good candidates the publisher's order decides (the first registered is the
-    /// default variant), unless the first one has an indistinguishable twin and `ties_allowed`, which is a true tie.
+    /// The best candidate; a link a lifecycle contributor added only when the owner has no target among them. Among equally good candidates the publisher's order decides (the first registered is the
+    /// default variant; an owner's link before any a lifecycle contributor added), unless the first one has an indistinguishable twin and `ties_allowed`, which is a true tie.
     pub fn choose<'a>(&self, candidates: &[&'a Link], ties_allowed: bool) -> Option<Choice<'a>> {
-        // Old versions and action endpoints are chosen only when nothing else of the type exists.
-        let targets: Vec<&'a Link> = candidates
+        // Old versions and action endpoints are chosen only when nothing else of the type exists; links lifecycle
+        // contributors added only when the owner has no target of the type (they rank after every owner link, so a
+        // contributor cannot take the owner's scans by a better-matching language or media type).
+        let owners: Vec<&'a Link> = candidates
             .iter()
             .copied()
-            .filter(|l| l.is_redirect_target())
+            .filter(|l| l.is_redirect_target() && l.contributor.is_none())
             .collect();
+        let targets: Vec<&'a Link> = if owners.is_empty() {
+            candidates
+                .iter()
+                .copied()
+                .filter(|l| l.is_redirect_target())
+                .collect()
+        } else {
+            owners
+        };
         let pool = if targets.is_empty() {
             candidates
         } else {
@@ -48,14 +59,22 @@ impl Preferences {
         };
         let scores: Vec<Score> = pool.iter().map(|l| self.score(l)).collect();
         let best = *scores.iter().max()?;
-        let mut winners = pool
+        let winners: Vec<&'a Link> = pool
             .iter()
             .zip(&scores)
             .filter(|(_, s)| **s == best)
-            .map(|(l, _)| *l);
-        let first = winners.next()?;
+            .map(|(l, _)| *l)
+            .collect();
+        // The owner's links before those lifecycle contributors added, whatever the stored order.
+        let first = *winners
+            .iter()
+            .find(|l| l.contributor.is_none())
+            .or(winners.first())?;
         let twins: Vec<&Link> = std::iter::once(first)
-            .chain(winners.filter(|l| l.negotiation_attributes() == first.negotiation_attributes()))
+            .chain(winners.iter().copied().filter(|l| {
+                !std::ptr::eq(*l, first)
+                    && l.negotiation_attributes() == first.negotiation_attributes()
+            }))
             .collect();
         if ties_allowed && twins.len() > 1 {
             Some(Choice::Tie(twins))

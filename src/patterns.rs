@@ -213,6 +213,7 @@ pub async fn write(
     record: AnchorRecord,
     asked: Precondition,
     limits: &Limits,
+    vocabulary: &crate::vocabulary::Vocabulary,
     who: &str,
 ) -> Result<PutOutcome, registration::WriteError> {
     let path = pattern.stored_path();
@@ -223,8 +224,12 @@ pub async fn write(
             (Precondition::None, None) => Precondition::Absent,
             (asked, _) => asked.clone(),
         };
-        let mut merged =
-            crate::versions::merge(current.as_ref().map(|c| &c.record), record.clone(), limits);
+        let mut merged = crate::versions::merge(
+            current.as_ref().map(|c| &c.record),
+            record.clone(),
+            limits,
+            vocabulary,
+        );
         registration::settle_default::<AnchorRecord>(
             &mut merged,
             &[],

@@ -275,6 +275,7 @@ fn decide(
         };
     }
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
+    let default_keep = |l: &Link| owners_default(l) && keep(l);
     if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
         let secondary = delegations.secondary(key, &found);
         let secondary_level = secondary.map(|record| Level {
@@ -291,7 +292,7 @@ fn decide(
         LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
         LinkTypeQuery::Unknown(name) => Outcome::NoSuchLinkType(name.clone()),
         LinkTypeQuery::Default | LinkTypeQuery::Linkset => {
-            return default_link(&found, query, &keep);
+            return default_link(&found, query, &default_keep);
         }
     };
     // UNTP schemes answer a link type they do not hold with the default link; GS1 answers 404.
@@ -299,7 +300,7 @@ fn decide(
         Outcome::NoSuchLinkType(_)
             if key.scheme().unknown_link_type == UnknownLinkType::Default =>
         {
-            default_link(&found, query, &keep)
+            default_link(&found, query, &default_keep)
         }
         outcome => outcome,
     }
@@ -323,6 +324,7 @@ fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_>
         let record = &anchor.record;
         match &query.link_type {
             LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
+                let keep = |l: &Link| owners_default(l) && keep(l);
                 let links = links_of(record, &query.vocabulary.relation(t), &keep);
                 query.preferences.choose(&links, false).is_some()
             }),
@@ -425,6 +427,12 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         },
         None => Outcome::NoSuchLinkType("the default link".into()),
     }
+}
+
+/// Whether a scan without a link type may be sent to `link`: the owner decides where a plain scan goes, so a link a
+/// lifecycle contributor added (`Link::contributor`) never is; it is reached by its link type, or in the linkset.
+fn owners_default(link: &Link) -> bool {
+    link.contributor.is_none()
 }
 
 /// UNTP variant-based disclosure: without a role every variant is listed; with one, the links for that role plus

@@ -11,6 +11,7 @@
 use crate::limits::Limits;
 use crate::registry::record::PREDECESSOR;
 use crate::registry::{AnchorRecord, Link};
+use crate::vocabulary::Vocabulary;
 
 /// How many earlier targets one variant keeps; older ones are dropped so a record cannot grow without bound.
 pub const MAX_PREDECESSORS: usize = 20;
@@ -28,6 +29,7 @@ pub fn merge(
     previous: Option<&AnchorRecord>,
     mut submitted: AnchorRecord,
     limits: &Limits,
+    vocab: &Vocabulary,
 ) -> AnchorRecord {
     submitted.collapse_duplicates();
     let (current, offered): (Vec<Link>, Vec<Link>) = std::mem::take(&mut submitted.links)
@@ -37,18 +39,19 @@ pub fn merge(
     let mut history = History {
         links: Vec::with_capacity(current.len() + offered.len()),
         left: limits.links,
+        vocab,
     };
     for (i, link) in current.iter().enumerate() {
-        if current[..i].iter().any(|c| c.same_variant(link)) {
+        if current[..i].iter().any(|c| c.same_variant(link, vocab)) {
             history.links.push(link.clone());
             continue;
         }
         let live: Vec<&str> = current
             .iter()
-            .filter(|c| c.same_variant(link))
+            .filter(|c| c.same_variant(link, vocab))
             .map(|c| c.href.as_str())
             .collect();
-        let of_variant = |o: &&Link| o.same_variant(link);
+        let of_variant = |o: &&Link| o.same_variant(link, vocab);
         let replaced = before
             .iter()
             .filter(|o| !o.is_predecessor())
@@ -62,13 +65,13 @@ pub fn merge(
         let offers = offered.iter().filter(of_variant).cloned();
         history
             .links
-            .push(keep_name(link.clone(), before, &current));
+            .push(keep_name(link.clone(), before, &current, vocab));
         for old in replaced.chain(kept).chain(offers) {
             history.keep(old, &live);
         }
     }
     for old in offered {
-        if !current.iter().any(|c| c.same_variant(&old)) {
+        if !current.iter().any(|c| c.same_variant(&old, vocab)) {
             history.keep(old, &[]);
         }
     }
@@ -78,11 +81,11 @@ pub fn merge(
 
 /// A variant's first current `link`, with the stable name (the Pyx API's link ID) its variant had in `before` when
 /// it names none itself and no current link of the submission holds that name.
-fn keep_name(mut link: Link, before: &[Link], current: &[Link]) -> Link {
+fn keep_name(mut link: Link, before: &[Link], current: &[Link], vocab: &Vocabulary) -> Link {
     if link.id.is_none() {
         link.id = before
             .iter()
-            .find(|o| !o.is_predecessor() && o.same_variant(&link))
+            .find(|o| !o.is_predecessor() && o.same_variant(&link, vocab))
             .and_then(|o| o.id.clone())
             .filter(|id| !current.iter().any(|c| c.id.as_ref() == Some(id)));
     }
@@ -90,19 +93,23 @@ fn keep_name(mut link: Link, before: &[Link], current: &[Link]) -> Link {
 }
 
 /// The links being assembled, and how many more predecessors the anchor may keep.
-struct History {
+struct History<'v> {
     links: Vec<Link>,
     left: usize,
+    vocab: &'v Vocabulary,
 }
 
-impl History {
+impl History<'_> {
     /// Appends `old` unless its variant already has it (or has it as a current target in `live`), or has its
     /// `MAX_PREDECESSORS`, or the anchor has no room left.
     fn keep(&mut self, old: Link, live: &[&str]) {
         if self.left == 0 || live.contains(&old.href.as_str()) {
             return;
         }
-        let mut earlier = self.links.iter().filter(|l| l.same_variant(&old));
+        let mut earlier = self
+            .links
+            .iter()
+            .filter(|l| l.same_variant(&old, self.vocab));
         let mut count = 0;
         let known = earlier.any(|l| {
             count += usize::from(l.is_predecessor());
@@ -128,7 +135,7 @@ fn as_predecessor(link: &Link) -> Link {
 }
 
 /// A variant's targets, newest first: what `GET …/history` lists.
-pub fn history(record: &AnchorRecord) -> Vec<(&Link, Vec<&Link>)> {
+pub fn history<'a>(record: &'a AnchorRecord, vocab: &Vocabulary) -> Vec<(&'a Link, Vec<&'a Link>)> {
     record
         .links
         .iter()
@@ -137,7 +144,7 @@ pub fn history(record: &AnchorRecord) -> Vec<(&Link, Vec<&Link>)> {
             let earlier = record
                 .links
                 .iter()
-                .filter(|l| l.is_predecessor() && l.same_variant(current))
+                .filter(|l| l.is_predecessor() && l.same_variant(current, vocab))
                 .collect();
             (current, earlier)
         })
@@ -149,9 +156,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// `merge` under the shipped limits.
+    static VOCAB: std::sync::LazyLock<Vocabulary> = std::sync::LazyLock::new(Vocabulary::embedded);
+
+    const UNTP_DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+    const GS1_DPP: &str = "https://gs1.org/voc/dpp";
+
+    /// `merge` under the shipped limits and vocabularies.
     fn merge(previous: Option<&AnchorRecord>, submitted: AnchorRecord) -> AnchorRecord {
-        super::merge(previous, submitted, &Limits::default())
+        super::merge(previous, submitted, &Limits::default(), &VOCAB)
+    }
+
+    #[test]
+    fn a_respelled_replacement_keeps_the_predecessor() {
+        // untp:dpp and gs1:dpp are one relation: a new target under the other spelling replaces the old one.
+        let mut a = dpp("https://a/v1", "en");
+        a.link_type = UNTP_DPP.into();
+        let mut b = dpp("https://a/v2", "en");
+        b.link_type = GS1_DPP.into();
+        let v1 = merge(None, record(vec![a.clone()]));
+        let v2 = merge(Some(&v1), record(vec![b.clone()]));
+        assert_eq!(
+            hrefs(&v2),
+            expect(&[("https://a/v2", false), ("https://a/v1", true)])
+        );
+        assert_eq!(v2.links[1].link_type, UNTP_DPP);
+        let listed = history(&v2, &VOCAB);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].1[0].href, "https://a/v1");
     }
 
     fn dpp(href: &str, lang: &str) -> Link {
@@ -226,7 +257,7 @@ mod tests {
             ["https://a/v3", "https://a/v2", "https://a/v1"],
             "newest first"
         );
-        let history = history(&v3);
+        let history = history(&v3, &VOCAB);
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].0.href, "https://a/v3");
         assert_eq!(history[0].1.len(), 2);
@@ -347,6 +378,7 @@ mod tests {
             Some(&first),
             record(langs.iter().map(|l| dpp("https://a/2", l)).collect()),
             &limits,
+            &VOCAB,
         );
         let predecessors = second.links.iter().filter(|l| l.is_predecessor()).count();
         assert_eq!(predecessors, 3);
@@ -354,12 +386,14 @@ mod tests {
 
     /// Links drawn from a small space, so that variants, targets and predecessors collide often.
     fn link() -> impl Strategy<Value = Link> {
-        (0..3u8, 0..4u8, 0..2u8, any::<bool>(), 0..2u8).prop_map(
-            |(variant, target, title, pred, rel)| {
+        (0..3u8, 0..4u8, 0..2u8, any::<bool>(), 0..2u8, any::<bool>()).prop_map(
+            |(variant, target, title, pred, rel, gs1)| {
                 let mut l = dpp(
                     &format!("https://a/{target}"),
                     ["en", "de", "fr"][usize::from(variant)],
                 );
+                // Two spellings of one relation: one variant whichever is used.
+                l.link_type = if gs1 { GS1_DPP } else { UNTP_DPP }.into();
                 l.title = format!("t{title}");
                 if rel == 1 {
                     l.rel.push("alternate".into());
@@ -397,7 +431,7 @@ mod tests {
             let stored = merge(Some(&r), s);
             for (i, a) in stored.links.iter().enumerate() {
                 for b in &stored.links[..i] {
-                    let twice = a.same_variant(b) && a.href == b.href && (a.is_predecessor() || b.is_predecessor());
+                    let twice = a.same_variant(b, &VOCAB) && a.href == b.href && (a.is_predecessor() || b.is_predecessor());
                     prop_assert!(!twice && a != b, "{:?} repeats {:?}", a, b);
                 }
             }

@@ -577,6 +577,18 @@ impl Vocabulary {
         }
     }
 
+    /// One URI standing for the relation of the link type `uri`: the same for every link type declared the same
+    /// relation (its first member's URI), `uri` itself for a URI no vocabulary knows. What two links are compared by
+    /// when spelling must not matter (`Link::variant_key`).
+    pub fn relation_key<'a>(&'a self, uri: &'a str) -> &'a str {
+        match self.exact.get(uri) {
+            Some(&i) => self.relations[self.defs[i].relation]
+                .first()
+                .map_or(uri, |&j| self.defs[j].uri.as_str()),
+            None => uri,
+        }
+    }
+
     /// Every link type that is the same relation as `uri` (itself included); empty for a URI no vocabulary knows.
     pub fn equivalents(&self, uri: &str) -> Vec<&LinkTypeDef> {
         match self.exact.get(uri) {

@@ -30,6 +30,8 @@ const MAX_REASON: usize = 300;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
     pub anchor: String,
+    /// Its `itemDescription`, when it is a string.
+    pub item_description: Option<String>,
     /// (relation, target), in the linkset's order.
     pub links: Vec<(String, Link)>,
 }
@@ -238,11 +240,43 @@ pub fn choose<'a>(
         })
     };
     match relation {
-        Some(r) => pick(&|x| x == r),
+        // The matching rule of scans: any spelling of the relation (a bare `dpp` is `gs1:dpp`, the same as `untp:dpp`).
+        Some(r) => pick(&|x| vocab.same_relation(x, r)),
         None => {
             let dpp = vocab.lookup(DEFAULT_TYPE).map(|d| d.uri.as_str());
-            pick(&vocabulary::is_default_link).or_else(|| pick(&|x| Some(x) == dpp))
+            pick(&vocabulary::is_default_link)
+                .or_else(|| pick(&|x| dpp.is_some_and(|d| vocab.same_relation(x, d))))
         }
+    }
+}
+
+impl RemoteLinkset {
+    /// The linkset as idr serves it back: re-written from the checked contexts, so only http(s) targets and the
+    /// attributes idr reads are in it (never the remote bytes under idr's origin: a `javascript:` or `data:` target
+    /// is left out). Relations are spelt as idr's linksets spell them (`[linktypes] emit`), resolved when fetched.
+    pub fn normalised(&self, vocab: &Vocabulary) -> Value {
+        let contexts: Vec<Value> = self
+            .contexts
+            .iter()
+            .map(|c| {
+                let mut object = Map::new();
+                object.insert("anchor".into(), Value::String(c.anchor.clone()));
+                if let Some(d) = &c.item_description {
+                    object.insert("itemDescription".into(), Value::String(d.clone()));
+                }
+                for (relation, link) in &c.links {
+                    let key = vocab.emitted(relation).to_string();
+                    if let Value::Array(targets) = object
+                        .entry(key)
+                        .or_insert_with(|| Value::Array(Vec::new()))
+                    {
+                        targets.push(crate::linkset::target_object(link));
+                    }
+                }
+                Value::Object(object)
+            })
+            .collect();
+        serde_json::json!({ "linkset": contexts })
     }
 }
 
@@ -296,6 +330,10 @@ fn context(i: usize, value: &Value, vocab: &Vocabulary) -> Result<Context, Strin
     }
     Ok(Context {
         anchor: anchor.to_string(),
+        item_description: object
+            .get("itemDescription")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         links,
     })
 }
@@ -386,12 +424,19 @@ mod tests {
 
     use proptest::prelude::*;
 
-    const RELATIONS: [&str; 4] = [
+    const RELATIONS: [&str; 5] = [
         PIP,
         DPP,
         vocabulary::DEFAULT_LINK,
         "https://gs1.org/voc/certificationInfo",
+        // UNTP's bare name: GS1's dpp, the same relation as untp:dpp (DPP).
+        "dpp",
     ];
+
+    /// Whether relations `a` and `b` (indices into RELATIONS) are one relation: DPP and the bare `dpp` are.
+    fn same(a: usize, b: usize) -> bool {
+        a == b || (a.min(b), a.max(b)) == (1, 4)
+    }
 
     /// A target: its relation, language, and whether it is an earlier version.
     fn target() -> impl Strategy<Value = (usize, bool, bool)> {
@@ -431,9 +476,17 @@ mod tests {
             let remote = RemoteLinkset { contexts: check(&json, &vocab).unwrap(), json };
             let language = if german { "de" } else { "en" };
             let preferences = Preferences::new(Some(language), None, None);
-            let chosen = choose(&remote, Some(RELATIONS[wanted]), &preferences, &vocab);
+            // A request names its link type as a canonical URI (the selector looks it up).
+            let uri = vocab.lookup(RELATIONS[wanted]).map_or(RELATIONS[wanted], |d| d.uri.as_str());
+            let chosen = choose(&remote, Some(uri), &preferences, &vocab);
+            // In linkset order: a context object lists its relation keys in order of first appearance, each with its
+            // targets in order (so the targets under `dpp` follow those under DPP's URI when that came first).
             let current = |c: &Vec<(usize, bool, bool)>| -> Vec<(usize, bool)> {
-                c.iter().enumerate().filter(|(_, t)| t.0 == wanted && !t.2).map(|(j, t)| (j, t.1)).collect()
+                let key_at = |r: usize| c.iter().position(|t| t.0 == r).unwrap_or(usize::MAX);
+                let mut found: Vec<(usize, usize, bool)> = c.iter().enumerate()
+                    .filter(|(_, t)| same(t.0, wanted) && !t.2).map(|(j, t)| (key_at(t.0), j, t.1)).collect();
+                found.sort();
+                found.into_iter().map(|(_, j, g)| (j, g)).collect()
             };
             let first = contexts.iter().enumerate().find(|(_, c)| !current(c).is_empty());
             match first {
@@ -445,6 +498,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_linkset_served_back_holds_only_checked_web_targets() {
+        let vocab = Vocabulary::embedded();
+        let json = json!({"linkset": [{"anchor": "https://r.example/x", "itemDescription": "X",
+            "dpp": [{"href": "javascript:alert(1)", "title": "bad"}, {"href": "https://c.example/dpp", "title": "DPP",
+                     "onclick": "x"}],
+            "https://gs1.org/voc/pip": [{"href": "data:text/html,<script>alert(1)</script>"}]}]});
+        let remote = RemoteLinkset {
+            contexts: check(&json, &vocab).unwrap(),
+            json,
+        };
+        assert_eq!(
+            remote.normalised(&vocab),
+            json!({"linkset": [{"anchor": "https://r.example/x", "itemDescription": "X",
+                "https://gs1.org/voc/dpp": [{"href": "https://c.example/dpp", "title": "DPP"}]}]})
+        );
     }
 
     #[test]

@@ -111,7 +111,7 @@ fn from_resolver(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, LINKSET_JSON))
                 .insert_header(("X-Robots-Tag", "noindex"))
-                .body(remote.json.to_string()),
+                .body(remote.normalised(&state.vocabulary()).to_string()),
         );
     }
     let relation = selector.relation.as_deref();

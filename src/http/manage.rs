@@ -261,12 +261,20 @@ pub(super) async fn put(
     )
     .map_err(ApiError::Invalid)?;
     let record = validated.record;
+    let snapshot = vocabulary.clone();
     let written = registration::write(
         state.write_target_with(key, vocabulary),
         asked,
         who,
         |previous| {
             let record = record.clone();
+            // The stored record in the form the submission was just put in, so that links sent back as read
+            // compare equal even when stored under older rules (`accessRole: customer` before it meant
+            // `untp:accessRole#Customer`).
+            let previous = previous.map(|p| {
+                registration::normalised(p, &snapshot, key.scheme(), &state.limits, &state.codes)
+            });
+            let previous = previous.as_ref();
             match access {
                 Access::Owner => contribution::as_owner(previous, record, owner_write),
                 Access::Contributor(who) => contribution::as_contributor(previous, record, who),
@@ -400,7 +408,7 @@ pub(super) async fn history(
         )));
     };
     let vocabulary = state.vocabulary();
-    let variants: Vec<serde_json::Value> = crate::versions::history(&stored.record)
+    let variants: Vec<serde_json::Value> = crate::versions::history(&stored.record, &vocabulary)
         .into_iter()
         .map(|(current, earlier)| {
             let curie = |uri: &str| {

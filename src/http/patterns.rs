@@ -96,9 +96,10 @@ pub async fn put(
     }
     let scheme = patterns::gs1_scheme(&state.parser)
         .ok_or_else(|| ApiError::BadRequest("the GS1 scheme is not configured".into()))?;
+    let vocabulary = state.vocabulary();
     let validated = patterns::validate(
         submission,
-        &state.vocabulary(),
+        &vocabulary,
         &scheme,
         &state.limits,
         &state.codes,
@@ -110,6 +111,7 @@ pub async fn put(
         validated.record,
         asked,
         &state.limits,
+        &vocabulary,
         &caller.name,
     )
     .await?;

@@ -5,12 +5,14 @@
 use super::AppState;
 use super::access::{Caller, authorise, read_body};
 use super::problem::ApiError;
+use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
 use crate::identifier::scheme::registered::Registration;
 use crate::peer_formats::pyx::Body;
 use crate::registration::{self, FieldError, Written};
 use crate::registry::record::PREDECESSOR;
 use crate::registry::{AnchorRecord, Link, Precondition};
+use crate::vocabulary::Vocabulary;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -209,11 +211,16 @@ pub(super) async fn register(
         return unpublish(state, principal, &key, &root).await;
     }
     let publication = Publication::of(&body, links);
+    let vocabulary = state.vocabulary();
     let written = registration::write(
         state.write_target(&key),
         Precondition::None,
         &principal.name,
-        |current| Ok(Some(publication.merge(current, &key))),
+        // Like the native API's owner writes: contributed links the publication replaced or took down are kept.
+        |current| {
+            let merged = publication.merge(current, &key, &vocabulary);
+            contribution::as_owner(current, merged, OwnerWrite::KeepContributions).map(Some)
+        },
     )
     .await
     .map_err(pyx_fields)?;
@@ -232,7 +239,7 @@ pub(super) async fn register(
         .links
         .iter()
         .filter(|(_, active, _)| *active)
-        .filter_map(|(link, _, _)| find_variant(stored, link))
+        .filter_map(|(link, _, _)| find_variant(stored, link, &vocabulary))
         .map(|l| link_json(state, &root, &key, l))
         .collect();
     let answer = json!({
@@ -367,7 +374,12 @@ impl Publication {
     /// The current record with the active variants added or replaced in place (a replaced link keeps its ID) and
     /// the inactive ones taken down. A variant flagged as a default moves first among its link type (the variant
     /// negotiation falls back to). Earlier targets are `versions::merge`'s business: the write path keeps them.
-    fn merge(&self, current: Option<&AnchorRecord>, key: &Identifier) -> AnchorRecord {
+    fn merge(
+        &self,
+        current: Option<&AnchorRecord>,
+        key: &Identifier,
+        vocab: &Vocabulary,
+    ) -> AnchorRecord {
         let mut record = current.cloned().unwrap_or_else(|| AnchorRecord {
             item_description: key.canonical_path().to_string(),
             default_link_type: None,
@@ -377,15 +389,15 @@ impl Publication {
             let replaced = record
                 .links
                 .iter()
-                .find(|l| !l.is_predecessor() && l.same_variant(link))
+                .find(|l| !l.is_predecessor() && l.same_variant(link, vocab))
                 .map(tag_of);
             if !*active {
-                record.links.retain(|l| !l.same_variant(link));
+                record.links.retain(|l| !l.same_variant(link, vocab));
                 continue;
             }
             record
                 .links
-                .retain(|l| l.is_predecessor() || !l.same_variant(link));
+                .retain(|l| l.is_predecessor() || !l.same_variant(link, vocab));
             let mut link = link.clone();
             let tag = replaced.unwrap_or_else(|| fresh_tag(&record, &link));
             set_tag(&mut link, tag);
@@ -411,23 +423,24 @@ impl Publication {
 }
 
 /// The stored link of `link`'s variant.
-fn find_variant<'r>(record: &'r AnchorRecord, link: &Link) -> Option<&'r Link> {
+fn find_variant<'r>(record: &'r AnchorRecord, link: &Link, vocab: &Vocabulary) -> Option<&'r Link> {
     record
         .links
         .iter()
-        .find(|l| !l.is_predecessor() && l.same_variant(link))
+        .find(|l| !l.is_predecessor() && l.same_variant(link, vocab))
 }
 
 /// A digest of a variant's identity: link type, media type, languages, context and roles (what negotiation tells
 /// apart), with `salt` when an earlier link holds the plain one.
 fn variant_digest(l: &Link, salt: u32) -> String {
-    let key = l.variant_key();
+    // The link type as stored, not its relation: IDs given before spellings were one relation stay as they were.
+    let (media_type, hreflang, context, access_role) = l.negotiation_attributes();
     let mut parts = vec![
-        key.link_type.to_string(),
-        key.media_type.unwrap_or_default().to_string(),
-        key.hreflang.join(","),
-        key.context.join(","),
-        key.access_role.join(","),
+        l.link_type.clone(),
+        media_type.clone().unwrap_or_default(),
+        hreflang.join(","),
+        context.join(","),
+        access_role.join(","),
     ];
     // Unsalted, the digest is the one IDs were made of before links kept their names.
     if salt > 0 {
@@ -604,7 +617,12 @@ pub(super) async fn update_link(
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
     let update: LinkUpdate = parse_json(bytes)?;
-    update.apply(state, find_link(state, key, tag).await?)?;
+    let found = find_link(state, key, tag).await?;
+    if let Some(by) = &found.contributor {
+        return Err(ApiError::Invalid(vec![contributed(by)]));
+    }
+    update.apply(state, found)?;
+    let vocabulary = state.vocabulary();
     let gone = || vec![FieldError::new("linkId", "the link was deleted meanwhile")];
     let written = registration::write(
         state.write_target(key),
@@ -614,18 +632,21 @@ pub(super) async fn update_link(
             let mut record = current.ok_or_else(gone)?.clone();
             let at = position_of(&record, tag).ok_or_else(gone)?;
             let old = record.links[at].clone();
+            if let Some(by) = &old.contributor {
+                return Err(vec![contributed(by)]);
+            }
             let mut link = update.apply(state, old.clone()).map_err(|_| gone())?;
             set_tag(&mut link, tag.to_string());
             // The link's earlier targets follow it into its new variant.
             for l in record
                 .links
                 .iter_mut()
-                .filter(|l| l.is_predecessor() && l.same_variant(&old))
+                .filter(|l| l.is_predecessor() && l.same_variant(&old, &vocabulary))
             {
                 l.link_type.clone_from(&link.link_type);
                 l.media_type.clone_from(&link.media_type);
             }
-            if !old.same_variant(&link) && old.href != link.href {
+            if !old.same_variant(&link, &vocabulary) && old.href != link.href {
                 // The replaced target, which the merge would not find under the new variant.
                 let mut replaced = old.clone();
                 replaced.link_type.clone_from(&link.link_type);
@@ -653,6 +674,17 @@ pub(super) async fn update_link(
     ))
 }
 
+/// Why a contributed link is not changed through the Pyx API: its `contributor` would then name a target the
+/// contributor never chose.
+fn contributed(by: &str) -> FieldError {
+    FieldError::refused(
+        "linkId",
+        format!(
+            "this link was added by {by}, a lifecycle contributor, and only it changes it; delete the link, or change              your own links (rule: contributed links stay attributed to what their contributor wrote)"
+        ),
+    )
+}
+
 /// `DELETE …/resolver/links/{id}`: removes the variant and its earlier targets; an anchor left with no links goes.
 #[utoipa::path(delete, path = "/api/{version}/resolver/links/{linkId}", tag = "pyx", summary = "Delete a link (and its earlier targets)",
     params(("version" = String, Path, example = "2.0.0"), ("linkId" = String, Path, description = "As returned by registration", example = "MDEvMDk1MjAxMjM0NTY3ODg.3f2a9c1e0b7d4a55")),
@@ -668,6 +700,7 @@ pub(super) async fn delete_link(
     who: &str,
 ) -> Result<HttpResponse, ApiError> {
     find_link(state, key, tag).await?;
+    let vocabulary = state.vocabulary();
     registration::write(
         state.write_target(key),
         Precondition::None,
@@ -683,7 +716,7 @@ pub(super) async fn delete_link(
             let link = record.links.remove(at);
             record
                 .links
-                .retain(|l| !(l.is_predecessor() && l.same_variant(&link)));
+                .retain(|l| !(l.is_predecessor() && l.same_variant(&link, &vocabulary)));
             if record.links.is_empty() {
                 return Ok(None);
             }

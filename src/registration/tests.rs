@@ -381,3 +381,45 @@ fn access_rules_name_the_field() {
     let v = run(&link(r#","encryptionMethod":"none""#)).unwrap();
     assert_eq!(v.record.links[1].encryption_method.as_deref(), Some("none"));
 }
+
+/// A record stored before a normalisation (`accessRole: customer`, as written) is compared in today's form: a
+/// contributor sending back what it read (normalised by validation) plus its link is not refused for "changing" the
+/// owner's link.
+#[test]
+fn a_contributor_sends_back_an_older_record_in_todays_form() {
+    use crate::contribution::{Contributor, as_contributor};
+    let schemes = crate::identifier::scheme::SchemeSet::embedded().unwrap();
+    let (vocab, limits, codes) = (
+        Vocabulary::embedded(),
+        crate::limits::Limits::default(),
+        crate::codelist::AccessCodes::embedded(),
+    );
+    let stored: AnchorRecord = serde_json::from_value(serde_json::json!({
+        "itemDescription": "Battery",
+        "links": [{"linkType": "https://test.uncefact.org/vocabulary/linkTypes/dpp", "href": "https://b.example/dpp",
+                   "title": "DPP", "accessRole": ["customer"]}]}))
+    .unwrap();
+    let mut body = Submission::of(&stored);
+    body.links.push(LinkSubmission::of(&Link {
+        link_type: "untp:dte".into(),
+        href: "https://r.example/e".into(),
+        ..stored.links[0].clone()
+    }));
+    let submitted = validate(body, &vocab, schemes.gs1().unwrap(), &limits, &codes)
+        .unwrap()
+        .record;
+    assert_eq!(submitted.links[0].access_role, ["untp:accessRole#Customer"]);
+    let recycler = Contributor {
+        did: "did:web:r.example".into(),
+        link_types: vec!["https://test.uncefact.org/vocabulary/linkTypes/dte".into()],
+        roles: vec!["recycler".into()],
+    };
+    assert!(as_contributor(Some(&stored), submitted.clone(), &recycler).is_err());
+    let previous = normalised(&stored, &vocab, schemes.gs1().unwrap(), &limits, &codes);
+    let out = as_contributor(Some(&previous), submitted, &recycler).unwrap();
+    assert_eq!(out.links.len(), 2);
+    assert_eq!(
+        out.links[1].contributor.as_deref(),
+        Some("did:web:r.example")
+    );
+}

@@ -60,7 +60,7 @@ pub fn validate(
         .enumerate()
         .filter_map(|(i, l)| validate_link(i, l, &rules, &mut errors, &mut warnings))
         .collect();
-    find_duplicates(&links, &mut errors);
+    find_duplicates(&links, vocab, &mut errors);
     let default_link_type = sub.default_link_type.and_then(|t| match vocab.lookup(&t) {
         // `dpp` (GS1's) naming the relation of this anchor's `untp:dpp` links: stored as the spelling its links use.
         Some(def) => Some(
@@ -94,6 +94,41 @@ pub fn validate(
     };
     record.collapse_duplicates();
     Ok(Validated { record, warnings })
+}
+
+/// `record` in the form a write of it today stores: each link normalised as `validate` normalises a submitted one
+/// (link type spelling, `accessRole` codes, trimmed text), the description trimmed; a link today's rules refuse stays
+/// as stored. What a submission is compared with when it must send stored links back unchanged (`contribution`), so
+/// that a record stored under older rules, or before a normalisation, compares equal to itself as read back.
+pub fn normalised(
+    record: &AnchorRecord,
+    vocab: &Vocabulary,
+    scheme: &Scheme,
+    limits: &Limits,
+    codes: &AccessCodes,
+) -> AnchorRecord {
+    let rules = Rules {
+        vocab,
+        scheme,
+        limits,
+        codes,
+    };
+    let links = record
+        .links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+            validate_link(i, LinkSubmission::of(l), &rules, &mut errors, &mut warnings)
+                .filter(|_| errors.is_empty())
+                .unwrap_or_else(|| l.clone())
+        })
+        .collect();
+    AnchorRecord {
+        item_description: record.item_description.trim().to_string(),
+        default_link_type: record.default_link_type.clone(),
+        links,
+    }
 }
 
 /// What a link is checked against.
@@ -260,7 +295,7 @@ fn check_access(
 
 /// Two links of one variant with one target, which differ otherwise (a title, a relation): which one is meant is
 /// not ours to guess. Exact repeats are not errors; they collapse.
-pub(super) fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
+pub(super) fn find_duplicates(links: &[Link], vocab: &Vocabulary, errors: &mut Vec<FieldError>) {
     for (i, a) in links.iter().enumerate() {
         let same_id = |b: &Link| a.id.is_some() && b.id == a.id && !b.is_predecessor();
         if !a.is_predecessor() {
@@ -271,7 +306,7 @@ pub(super) fn find_duplicates(links: &[Link], errors: &mut Vec<FieldError>) {
         }
         let earlier = links[..i]
             .iter()
-            .position(|b| b.href == a.href && b.same_variant(a) && b != a);
+            .position(|b| b.href == a.href && b.same_variant(a, vocab) && b != a);
         if let Some(j) = earlier {
             errors.push(FieldError::new(
                 format!("links[{i}]"),

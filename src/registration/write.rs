@@ -259,7 +259,7 @@ fn to_store(
     record: AnchorRecord,
     above: &[Option<&AnchorRecord>],
 ) -> Result<AnchorRecord, WriteError> {
-    let mut record = crate::versions::merge(previous, record, target.limits);
+    let mut record = crate::versions::merge(previous, record, target.limits, &target.vocabulary);
     settle_default(&mut record, above, Fallback::FirstLink)
         .map_err(|e| WriteError::Invalid(vec![e]))?;
     validate(

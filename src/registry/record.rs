@@ -1,5 +1,6 @@
 //! The stored data model: one record per anchor (a canonical identifier at one level of its qualifier tree).
 
+use crate::vocabulary::Vocabulary;
 use serde::{Deserialize, Serialize};
 
 /// What a writer registers for one anchor. Link types are canonical relation URIs.
@@ -77,18 +78,20 @@ impl Link {
         )
     }
 
-    /// Two links are the same variant when they share a link type and every negotiation attribute: a scan cannot
-    /// tell them apart, so a new target for one replaces the other.
-    pub fn same_variant(&self, other: &Link) -> bool {
-        self.variant_key() == other.variant_key()
+    /// Two links are the same variant when they are of one relation (in any spelling: `gs1:dpp` and `untp:dpp` are
+    /// one) and share every negotiation attribute: a scan cannot tell them apart, so a new target for one replaces
+    /// the other.
+    pub fn same_variant(&self, other: &Link, vocab: &Vocabulary) -> bool {
+        self.variant_key(vocab) == other.variant_key(vocab)
     }
 
-    /// What makes a link's variant: its link type and every negotiation attribute (`same_variant` compares these;
-    /// the Pyx API's link ids digest them).
-    pub fn variant_key(&self) -> VariantKey<'_> {
+    /// What makes a link's variant: its relation (`Vocabulary::relation_key`, so that every spelling of it is one
+    /// variant) and every negotiation attribute. The one rule: duplicates, version history, the Pyx API and
+    /// contributions all compare links by it.
+    pub fn variant_key<'a>(&'a self, vocab: &'a Vocabulary) -> VariantKey<'a> {
         let (media_type, hreflang, context, access_role) = self.negotiation_attributes();
         VariantKey {
-            link_type: &self.link_type,
+            relation: vocab.relation_key(&self.link_type),
             media_type: media_type.as_deref(),
             hreflang,
             context,
@@ -112,7 +115,8 @@ impl Link {
 /// The identity of a link's variant (`Link::variant_key`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VariantKey<'a> {
-    pub link_type: &'a str,
+    /// The relation, as `Vocabulary::relation_key` names it.
+    pub relation: &'a str,
     pub media_type: Option<&'a str>,
     pub hreflang: &'a [String],
     pub context: &'a [String],

@@ -7,7 +7,7 @@
 //! a contributor's additive, attributed links.
 
 use crate::support::app::TestApp;
-use crate::support::client::{Api, client, problem};
+use crate::support::client::{Api, client, location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
 use crate::support::server::ADMIN_TOKEN;
@@ -1132,4 +1132,198 @@ async fn dia_writes_are_counted_under_their_trust_anchor() {
     );
     assert!(text.contains(&line), "{line} not in:\n{text}");
     assert!(!text.contains(&format!("credential=\"{}\"", world.brand.did)));
+}
+
+/// A contributor cannot take over the owner's scans by putting its link first: idr stores it after the owner's, a
+/// plain scan never goes to it, and for its link type the owner's link wins the tie.
+#[tokio::test]
+async fn a_contributor_cannot_take_over_the_owners_scans() {
+    let world = World::start().await;
+    let server = world.server("").await;
+    let owners = "https://brand.example/events/1";
+    let body = json!({"itemDescription": "Pack", "defaultLinkType": "untp:dte",
+        "links": [{"linkType": "untp:dte", "href": owners, "title": "Made"}]});
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[RECYCLER_ROLE],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    let mut record = admin_get(&server, GTIN).await.unwrap();
+    record["links"].as_array_mut().unwrap().insert(
+        0,
+        json!({"linkType": "untp:dte", "href": EVENT, "title": "Recycled", "type": "application/vc+jwt"}),
+    );
+    let body = record.to_string().into_bytes();
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&dia),
+        Method::PUT,
+        &anchor(GTIN),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(stored["links"][0]["href"], owners, "{stored}");
+    assert_eq!(stored["links"][1]["href"], EVENT, "{stored}");
+    for query in ["", "?linkType=untp:dte", "?linkType=gs1:defaultLink"] {
+        let r = client()
+            .get(server.url(&format!("/{GTIN}{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 307, "{query}");
+        assert!(
+            location(&r).starts_with(owners),
+            "{query}: {}",
+            location(&r)
+        );
+    }
+}
+
+/// A role naming the bare `dpp` allows the relation in every spelling (`untp:dpp`, `gs1:dpp`).
+#[tokio::test]
+async fn a_role_naming_dpp_allows_every_spelling_of_it() {
+    let world = World::start().await;
+    let role = "https://register.example/scope/passports";
+    let path = world.host.dir().join("passports.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[outbound]\nallow = [\"localhost\"]\n[did_web]\nextra_ca_file = {:?}\n[[trust_anchors]]\ndid = {:?}\n\
+             [[trust_anchors.contributors]]\nscope = {role:?}\nlink_types = [\"dpp\"]\nnamespaces = [\"01/*\"]\n",
+            world.host.ca_file().display().to_string(),
+            world.register.did
+        ),
+    )
+    .unwrap();
+    let server = TestApp::start_with(&[
+        "--no-demo",
+        "--resolver-root",
+        ROOT,
+        "--config",
+        &path.display().to_string(),
+    ])
+    .await;
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(product("Pack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[role],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    for (n, spelling) in ["untp:dpp", "gs1:dpp"].into_iter().enumerate() {
+        let mut record = admin_get(&server, GTIN).await.unwrap();
+        let language = ["en", "de"][n];
+        record["links"].as_array_mut().unwrap().push(json!({"linkType": spelling,
+            "href": format!("https://recycler.example/dpp/{n}"), "title": "Passport", "hreflang": [language]}));
+        let body = record.to_string().into_bytes();
+        let r = send(
+            &server,
+            &world.recycler,
+            Some(&dia),
+            Method::PUT,
+            &anchor(GTIN),
+            &body,
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{spelling}: {}", r.text().await.unwrap());
+    }
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(stored["links"].as_array().unwrap().len(), 3, "{stored}");
+}
+
+/// The Pyx-compatible API keeps the contributor rules: a registration replacing the variant of a contributed link
+/// keeps it (as the native API's owner writes do), and an update of a contributed link is refused (`403`).
+#[tokio::test]
+async fn the_pyx_api_keeps_contributed_links_attributed() {
+    let world = World::start().await;
+    let server = world.server("").await;
+    let r = client()
+        .put(server.url(&anchor(GTIN)))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(product("Pack"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dia = world.dia(
+        &Claims {
+            scopes: &[RECYCLER_ROLE],
+            ..Claims::of(&world.recycler.did, "RC-0042")
+        },
+        None,
+    );
+    let body = with_event(&server, GTIN).await;
+    let r = send(
+        &server,
+        &world.recycler,
+        Some(&dia),
+        Method::PUT,
+        &anchor(GTIN),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // The contributed link's Pyx ID: the identifier, then the digest of its variant.
+    let digest = Sha256::digest([DTE, "", "", "", ""].join("\u{1f}"));
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(GTIN));
+    let r = client()
+        .put(server.url(&format!("/api/2.0.0/resolver/links/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({"targetUrl": "https://brand.example/mine"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    refused(r, 403, "lifecycle contributor").await;
+    let before = admin_get(&server, GTIN).await.unwrap();
+    assert_eq!(before["links"][1]["href"], EVENT, "{before}");
+    // The owner registers its own dte link of the same variant through the Pyx API.
+    let register = json!({"namespace": "gs1", "identificationKeyType": "gtin", "identificationKey": "09520123456788",
+        "itemDescription": "Pack", "qualifierPath": "/", "active": true, "responses": [
+            {"linkType": "untp:dte", "linkTitle": "Made", "targetUrl": "https://brand.example/events/1",
+             "mimeType": "", "ianaLanguage": "", "context": "", "active": true, "fwqs": true,
+             "defaultLinkType": false, "defaultIanaLanguage": false, "defaultContext": false, "defaultMimeType": false}]});
+    let r = client()
+        .post(server.url("/api/2.0.0/resolver"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(register.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let stored = admin_get(&server, GTIN).await.unwrap();
+    let contributed: Vec<&Value> = stored["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["href"] == EVENT)
+        .collect();
+    assert_eq!(contributed.len(), 1, "{stored}");
+    assert_eq!(contributed[0]["contributor"], world.recycler.did.as_str());
 }

@@ -237,3 +237,46 @@ async fn a_slow_or_oversized_linkset_is_bounded() {
     let text = detail(r, StatusCode::BAD_GATEWAY).await;
     assert!(text.contains(&did) && text.contains("4096 bytes"), "{text}");
 }
+
+/// A linkset keyed by UNTP's bare `dpp` answers a plain scan and `linkType=untp:dpp` with the passport (relations
+/// match in any spelling), and the linkset idr serves back is its normalised copy: a `javascript:` target is gone.
+#[tokio::test]
+async fn a_bare_dpp_linkset_is_matched_by_relation_and_served_normalised() {
+    let host = DidHost::start().await;
+    let server = start_idr(&host, "").await;
+    let passport = "https://c.example/dpp";
+    let linkset = json!({"linkset": [{"anchor": "https://r.example/x",
+        "dpp": [{"href": "javascript:alert(document.cookie)", "title": "Click"}, {"href": passport, "title": "DPP"}]}]});
+    let (did, _) = publish(&host, &["bare"], "IdentityResolver", Reply::json(&linkset));
+    for query in [
+        "",
+        "?linkType=untp:dpp",
+        "?linkType=dpp",
+        "?linkType=gs1:dpp",
+    ] {
+        let r = server.get_with(&format!("/{did}{query}"), &[]).await;
+        assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT, "{query}");
+        assert!(
+            location(&r).starts_with(passport),
+            "{query}: {}",
+            location(&r)
+        );
+    }
+    for (query, accept) in [
+        ("?linkType=linkset", "*/*"),
+        ("", "application/linkset+json"),
+    ] {
+        let r = server
+            .get_with(&format!("/{did}{query}"), &[("accept", accept)])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("javascript"), "{text}");
+        let served: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            served["linkset"][0]["https://gs1.org/voc/dpp"],
+            json!([{"href": passport, "title": "DPP"}]),
+            "{served}"
+        );
+    }
+}

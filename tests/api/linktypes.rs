@@ -210,8 +210,14 @@ async fn linksets_spell_shared_relations_as_configured_and_stay_valid() {
             object.contains_key("https://gs1.org/voc/defaultLink"),
             "emit = {emit}"
         );
-        let (status, _) = redirect(&server, "/01/09520123456788").await;
+        let (status, location) = redirect(&server, "/01/09520123456788").await;
         assert_eq!(status, 307, "emit = {emit}");
+        // `dpp` (GS1's) as the default finds the untp:dpp link registered first.
+        assert_eq!(location, "https://cred.example/dpp-en.jwt", "emit = {emit}");
+        assert_eq!(
+            object["https://gs1.org/voc/defaultLink"][0]["href"], "https://cred.example/dpp-en.jwt",
+            "emit = {emit}"
+        );
     }
 }
 

@@ -487,3 +487,45 @@ async fn pyx_semantics_on(store: &str, server: &TestApp) {
         "{store}: other identifiers stay"
     );
 }
+
+/// `gs1:dpp` and `untp:dpp` are one relation: as one variant, a body naming one target under both is a duplicate
+/// (`422`, never a repeated linkset entry or a `300` between a target and itself), and a new target under the other
+/// spelling replaces the old one, which stays as its predecessor.
+#[tokio::test]
+async fn spellings_of_one_relation_are_one_variant() {
+    let server = TestApp::start().await;
+    let anchor = format!("/api/v1/anchors/{GTIN}");
+    let link = |t: &str, href: &str| json!({"linkType": t, "href": href, "title": "DPP", "type": "application/vc+jwt"});
+    let twins = json!({"itemDescription": "Battery", "links": [
+        link("gs1:dpp", "https://c.example/a"), link("untp:dpp", "https://c.example/a")]});
+    let (status, problem) = call(&server, Method::PUT, &anchor, Some(&twins)).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "links[1]", "{problem}");
+    let first =
+        json!({"itemDescription": "Battery", "links": [link("untp:dpp", "https://c.example/a")]});
+    let (status, _) = call(&server, Method::PUT, &anchor, Some(&first)).await;
+    assert_eq!(status, 201);
+    let respelled =
+        json!({"itemDescription": "Battery", "links": [link("gs1:dpp", "https://c.example/b")]});
+    let (status, written) = call(&server, Method::PUT, &anchor, Some(&respelled)).await;
+    assert_eq!(status, 200, "{written}");
+    let links = written["links"].as_array().expect("links");
+    assert_eq!(links.len(), 2, "{written}");
+    assert_eq!(links[0]["href"], "https://c.example/b");
+    assert_eq!(links[0]["linkType"], "https://gs1.org/voc/dpp");
+    assert_eq!(links[1]["href"], "https://c.example/a");
+    assert_eq!(links[1]["rel"], json!(["predecessor-version"]), "{written}");
+    // A scan for either spelling gets the new target.
+    for t in ["untp:dpp", "gs1:dpp"] {
+        let response = TestApp::client()
+            .get(server.url(&format!("/{GTIN}?linkType={t}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 307, "{t}");
+        assert_eq!(
+            crate::support::client::location(&response),
+            format!("https://c.example/b?linkType={t}")
+        );
+    }
+}
