@@ -67,7 +67,34 @@ pub fn build(
     }
 }
 
+/// A link a lifecycle contributor added, as a page names it: its level's anchor, its relation key as emitted, its
+/// target and the contributor's DID. The linkset's attribution objects name only the target (both schemas allow no
+/// more), which cannot tell it from an owner's link to the same address under another relation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    pub anchor: String,
+    pub relation: String,
+    pub href: String,
+    pub did: String,
+}
+
 impl Linkset {
+    /// The contributed links among those kept, level by level.
+    pub fn contributions(&self) -> Vec<Contribution> {
+        self.objects
+            .iter()
+            .flat_map(|o| o.order.iter().map(move |&i| (o, &o.record.record.links[i])))
+            .filter_map(|(o, link)| {
+                Some(Contribution {
+                    anchor: o.anchor.clone(),
+                    relation: self.vocabulary.emitted(&link.link_type).to_string(),
+                    href: link.href.clone(),
+                    did: link.contributor.clone()?,
+                })
+            })
+            .collect()
+    }
+
     /// Context objects, one per level.
     pub fn len(&self) -> usize {
         self.objects.len()

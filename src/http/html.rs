@@ -25,6 +25,8 @@ pub struct Page<'a> {
     /// A `300`: the linkset holds the equally good candidates for the requested type.
     pub multiple_choices: bool,
     pub vocabulary: &'a Vocabulary,
+    /// The links lifecycle contributors added (`Linkset::contributions`), shown as such.
+    pub contributions: &'a [crate::linkset::Contribution],
 }
 
 /// Nothing may run, load or submit except the page's own style (by hash) and the QR code image from this host.
@@ -40,9 +42,12 @@ pub fn render(page: &Page<'_>) -> String {
     let objects: &[Value] = page.linkset["linkset"]
         .as_array()
         .map_or(&[], Vec::as_slice);
-    let (attributions, levels): (Vec<&Value>, Vec<&Value>) =
-        objects.iter().partition(|o| is_attribution(o, objects));
-    let contributors = Contributors(&attributions);
+    // Attribution objects say in JSON who added a link; the page says it beside the link instead.
+    let levels: Vec<&Value> = objects
+        .iter()
+        .filter(|o| !is_attribution(o, objects))
+        .collect();
+    let contributors = Contributors(page.contributions);
     let description = levels
         .first()
         .and_then(|l| l["itemDescription"].as_str())
@@ -110,7 +115,7 @@ fn level_section(
             }
             p.meta { code { (text(&level["anchor"])) } }
             @for (relation, targets) in &relations {
-                (link_type_group(relation, targets, vocabulary, contributors))
+                (link_type_group(text(&level["anchor"]), relation, targets, vocabulary, contributors))
             }
             @if relations.is_empty() {
                 p { "No links at this level." }
@@ -120,6 +125,7 @@ fn level_section(
 }
 
 fn link_type_group(
+    anchor: &str,
     relation: &str,
     targets: &[Value],
     vocabulary: &Vocabulary,
@@ -133,16 +139,16 @@ fn link_type_group(
         }
         ul.links {
             @for target in targets {
-                li { (link_item(target, contributors)) }
+                li { (link_item(target, contributors.at(anchor, relation))) }
             }
         }
     }
 }
 
 /// A link: its title as the link text, then the attributes a person chooses by.
-fn link_item(target: &Value, contributors: &Contributors<'_>) -> Markup {
+fn link_item<'a>(target: &Value, added_by: impl Fn(&str) -> Option<&'a str>) -> Markup {
     let href = text(&target["href"]);
-    let added_by = contributors.of(href);
+    let added_by = added_by(href);
     let title = match text(&target["title"]) {
         "" => href,
         t => t,
@@ -216,14 +222,22 @@ fn is_attribution(object: &Value, all: &[Value]) -> bool {
 }
 
 /// The attributions of a linkset: who added the link to a target.
-struct Contributors<'a>(&'a [&'a Value]);
+struct Contributors<'a>(&'a [crate::linkset::Contribution]);
 
-impl Contributors<'_> {
-    fn of(&self, href: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|o| text(&o["anchor"]) == href)
-            .and_then(|o| o[crate::linkset::AUTHOR][0]["title"].as_str())
+impl<'a> Contributors<'a> {
+    /// Who added the link to a target under `relation` at the level `anchor`: by all three, so an owner's link to
+    /// the same address under another relation is not taken for the contributor's.
+    fn at<'b>(
+        &'b self,
+        anchor: &'b str,
+        relation: &'b str,
+    ) -> impl Fn(&str) -> Option<&'a str> + 'b {
+        move |href| {
+            self.0
+                .iter()
+                .find(|c| c.anchor == anchor && c.relation == relation && c.href == href)
+                .map(|c| c.did.as_str())
+        }
     }
 }
 
@@ -333,6 +347,7 @@ mod tests {
             linkset,
             multiple_choices,
             vocabulary: &vocabulary,
+            contributions: &[],
         })
     }
 
@@ -358,6 +373,43 @@ mod tests {
                 "https://gs1.org/voc/pip": [{"href": "https://b.example/de", "title": "Info", "hreflang": ["de", "en"]}]
             }
         ]})
+    }
+
+    /// A contributor's link is badged by level, relation and target: an owner's link to the same address under
+    /// another relation, or at another level, is not.
+    #[test]
+    fn only_the_contributed_link_is_attributed() {
+        let same = "https://c.example/dpp/v2";
+        let contributed = [crate::linkset::Contribution {
+            anchor: "https://id.example.com/01/09520123456788/21/12345".into(),
+            relation: "https://test.uncefact.org/vocabulary/linkTypes/dte".into(),
+            href: same.into(),
+            did: "did:web:recycler.example".into(),
+        }];
+        let mut linkset = linkset();
+        linkset["linkset"][0]["https://test.uncefact.org/vocabulary/linkTypes/dte"][0]["href"] =
+            json!(same);
+        linkset["linkset"][1]["https://gs1.org/voc/pip"][0]["href"] = json!(same);
+        let vocabulary = Vocabulary::embedded();
+        let html = render(&Page {
+            identifier: "01/09520123456788/21/12345",
+            uri: "https://id.example.com/01/09520123456788/21/12345",
+            linkset: &linkset,
+            multiple_choices: false,
+            vocabulary: &vocabulary,
+            contributions: &contributed,
+        });
+        assert_eq!(html.matches("added by a contributor").count(), 1, "{html}");
+        assert_eq!(
+            html.matches("did:web:recycler.example").count(),
+            1,
+            "{html}"
+        );
+        // the badge sits in the events group, after the dpp group's links
+        let badge = html.find("added by a contributor").unwrap();
+        assert!(html.find("Passport v1").unwrap() < badge, "{html}");
+        assert!(html.find(">Events<").unwrap() < badge, "{html}");
+        assert!(badge < html.find(">Info<").unwrap(), "{html}");
     }
 
     #[test]

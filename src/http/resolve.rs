@@ -277,6 +277,7 @@ fn respond(
                     linkset: &body.to_value(),
                     multiple_choices,
                     vocabulary,
+                    contributions: &body.contributions(),
                 }));
             }
             let links = linkset_link(&canonical, &same_as, JSONLD_CONTEXT);
