@@ -290,8 +290,12 @@ impl<'a> Run<'a> {
             lines
                 .into_iter()
                 .map(|(number, line)| {
-                    let parsed = crate::bulk::import_line(&vocab, &parser, &limits, &codes, &line)
-                        .map_err(|e| refusal(&line, e));
+                    let parsed = if is_pattern_line(&line) {
+                        Err(refusal(&line, FieldError::new("pattern", PATTERN_LINES)))
+                    } else {
+                        crate::bulk::import_line(&vocab, &parser, &limits, &codes, &line)
+                            .map_err(|e| refusal(&line, e))
+                    };
                     (number, parsed)
                 })
                 .collect()
@@ -420,6 +424,20 @@ impl<'a> Run<'a> {
 }
 
 /// Why a line was refused, with the identifier it named if that can be read.
+/// Why a pattern registration's line (as `idr export` writes it) is refused here.
+const PATTERN_LINES: &str = "pattern registrations are not taken by the bulk write: PUT each to \
+                             /api/v1/patterns/{pattern}, or load the file with `idr import`";
+
+/// Whether an export line is a pattern registration's (`{"pattern": …}`) rather than an anchor's.
+fn is_pattern_line(line: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        pattern: Option<serde_json::Value>,
+    }
+    line.contains("\"pattern\"")
+        && serde_json::from_str::<Named>(line).is_ok_and(|n| n.pattern.is_some())
+}
+
 fn refusal(line: &str, e: FieldError) -> Refusal {
     #[derive(serde::Deserialize)]
     struct Named {
@@ -428,7 +446,7 @@ fn refusal(line: &str, e: FieldError) -> Refusal {
     let identifier = serde_json::from_str::<Named>(line)
         .ok()
         .and_then(|n| n.identifier);
-    let status = if e.field == "line" || e.field == "identifier" {
+    let status = if e.field == "line" || e.field == "identifier" || e.field == "pattern" {
         400
     } else {
         422

@@ -629,3 +629,27 @@ async fn idr_export_prefix_writes_only_that_prefix() {
     assert_eq!(exported.lines().count(), 1, "{exported}");
     assert!(exported.contains(&b));
 }
+
+/// A pattern registration's line from `idr export` is refused by the bulk write with where to send it instead, and
+/// the anchor lines around it are written.
+#[tokio::test]
+async fn pattern_lines_are_refused_with_where_to_send_them() {
+    let app = TestApp::start_with(&["--no-demo"]).await;
+    let g = format!("01/{}", gtin("0952012", 7));
+    let pattern = json!({"pattern": "8004/9520123", "itemDescription": "Assets",
+        "links": [{"linkType": "gs1:pip", "href": "https://assets.example/{8004}", "title": "A"}]});
+    let body = [pattern.to_string(), line(&g, "https://a.example/7")].join("\n");
+    let (status, report) = post(
+        &app,
+        crate::support::client::ADMIN_TOKEN,
+        "?report=all",
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let outcomes = report["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes[0]["status"], 400, "{report}");
+    let detail = outcomes[0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("/api/v1/patterns/"), "{report}");
+    assert_eq!(outcomes[1]["status"], 201, "{report}");
+}
