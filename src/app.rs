@@ -375,6 +375,9 @@ impl Application {
             parser,
             delegations,
             did_web,
+            verification: Arc::new(crate::verification::Verification::new(
+                &settings.verification,
+            )),
             settings,
             draining: draining.clone(),
         });

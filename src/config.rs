@@ -54,6 +54,8 @@ pub struct Settings {
     #[serde(default)]
     pub trust_anchors: Vec<TrustAnchorSettings>,
     pub dia: DiaSettings,
+    /// Checking what credential links point to (`crate::verification`).
+    pub verification: VerificationSettings,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -466,6 +468,82 @@ fn everywhere() -> Vec<String> {
     vec!["*".into()]
 }
 
+/// What the resolver does with the verdicts of verified links (`verification.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerificationMode {
+    /// Nothing is fetched or checked.
+    Off,
+    /// Targets are checked and the verdicts shown (API, linksets, HTML view, metrics); scans are unchanged.
+    #[default]
+    Report,
+    /// As `report`, and a target that failed is never chosen as a redirect target or default link.
+    Enforce,
+}
+
+/// Verified links: the credentials that links of credential link types point to, fetched and checked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSettings {
+    pub mode: VerificationMode,
+    /// Every verdict is checked again after this many hours (0: only after writes and on demand).
+    pub recheck_hours: u64,
+    /// Targets fetched and checked at once, all hosts together (one at a time per host).
+    pub concurrency: usize,
+    /// Time allowed to fetch one target.
+    pub timeout_ms: u64,
+    /// Largest credential fetched.
+    pub max_credential_bytes: usize,
+    /// Per link type: the only issuers whose credentials verify for it.
+    #[serde(default)]
+    pub trust: Vec<VerificationTrustSettings>,
+}
+
+/// Issuers trusted for one link type (e.g. conformity credentials only from listed accredited bodies).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationTrustSettings {
+    /// As spelled in a vocabulary (`untp:dcc`); checked at start-up.
+    pub link_type: String,
+    /// Issuer DIDs (`did:web:…`, `did:key:…`).
+    pub issuers: Vec<String>,
+}
+
+impl VerificationSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.recheck_hours > 24 * 365 {
+            return Err(invalid("verification.recheck_hours", "must be 0-8760"));
+        }
+        if !(1..=256).contains(&self.concurrency) {
+            return Err(invalid("verification.concurrency", "must be 1-256"));
+        }
+        if !(1..=60_000).contains(&self.timeout_ms) {
+            return Err(invalid("verification.timeout_ms", "must be 1-60000"));
+        }
+        if self.max_credential_bytes == 0 || self.max_credential_bytes > 16 * 1024 * 1024 {
+            return Err(invalid(
+                "verification.max_credential_bytes",
+                "must be 1-16777216",
+            ));
+        }
+        for (i, t) in self.trust.iter().enumerate() {
+            if t.link_type.trim().is_empty() {
+                return Err(invalid(
+                    format!("verification.trust[{i}].link_type"),
+                    "must name a link type",
+                ));
+            }
+            if let Some(j) = t.issuers.iter().position(|d| !d.starts_with("did:")) {
+                return Err(invalid(
+                    format!("verification.trust[{i}].issuers[{j}]"),
+                    "must be a DID (did:web:… or did:key:…)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How Digital Identity Anchor credentials are checked.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -615,6 +693,7 @@ impl Settings {
         self.validate_did_writers()?;
         self.validate_trust_anchors()?;
         self.dia.validate()?;
+        self.verification.validate()?;
         for (i, d) in self.delegations.iter_mut().enumerate() {
             d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
             check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;

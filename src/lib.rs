@@ -28,5 +28,6 @@ pub mod registration;
 pub mod registry;
 pub mod resolution;
 pub mod telemetry;
+pub mod verification;
 pub mod versions;
 pub mod vocabulary;

@@ -112,6 +112,10 @@ pub struct TermFile {
     /// Link types (any spelling) that are the same relation; configuration files only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub same_as: Vec<String>,
+    /// The W3C credential types (`type` values, e.g. `DigitalProductPassport`) a target of this link type is: a
+    /// link type with any is a credential link type, whose targets verified links check (`crate::verification`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credential_types: Vec<String>,
 }
 
 /// One known link type.
@@ -126,6 +130,8 @@ pub struct LinkTypeDef {
     /// The relation key a linkset shows for a link of this type (after the `emit` setting): a URI, or for an IANA
     /// relation its bare name.
     pub key: String,
+    /// The credential types its targets are (`TermFile::credential_types`); empty for a link type that is no credential.
+    pub credential_types: Vec<String>,
     /// Index of its relation (the set of link types declared the same) in the vocabulary.
     relation: usize,
 }
@@ -378,6 +384,7 @@ impl Vocabulary {
                 curie: format!("{}:{}", file.prefix, term),
                 title: def.title.clone(),
                 description: def.description.clone(),
+                credential_types: def.credential_types.clone(),
                 relation: index,
             });
             for spelling in std::iter::once(term).chain(def.aliases.iter()) {
@@ -587,6 +594,19 @@ impl Vocabulary {
                 .map_or(uri, |&j| self.defs[j].uri.as_str()),
             None => uri,
         }
+    }
+
+    /// The credential types a target of link type `uri` may be: those declared on any link type of its relation
+    /// (`gs1:dpp` is a DPP link because `untp:dpp`, the same relation, says so). Empty: not a credential link type.
+    pub fn credential_types(&self, uri: &str) -> Vec<&str> {
+        let mut types: Vec<&str> = self
+            .equivalents(uri)
+            .into_iter()
+            .flat_map(|d| d.credential_types.iter().map(String::as_str))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
     }
 
     /// Every link type that is the same relation as `uri` (itself included); empty for a URI no vocabulary knows.

@@ -70,6 +70,8 @@ pub struct AppState {
     pub freshness: freshness::Freshness,
     /// `None` when `did_web.enabled` is false.
     pub did_web: Option<Arc<crate::did::DidResolver>>,
+    /// Verified links: verdicts, the targets `enforce` mode passes over, and the checks' queue.
+    pub verification: Arc<crate::verification::Verification>,
 }
 
 impl AppState {
