@@ -867,6 +867,14 @@ fn convert(
     }
     if let Some(epc) = epc {
         writeln!(out, "epc pure identity: {}", epc.pure_identity)?;
+        if !epc.not_carried.is_empty() {
+            let ais: Vec<String> = epc.not_carried.iter().map(|ai| format!("({ai})")).collect();
+            writeln!(
+                out,
+                "epc leaves out: {} (the EPC has no field for them)",
+                ais.join(" ")
+            )?;
+        }
         if let Some(tag) = epc.tag {
             writeln!(out, "epc tag uri: {tag}")?;
         }

@@ -50,6 +50,10 @@ pub struct EpcView {
     /// `urn:epc:tag:sgtin-96:3.…`: with `epcTag` (and `filter`), or when the data was a tag URI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// Key qualifiers of the data that the EPC has no field for (e.g. `["22", "10"]` for an SGTIN of a GTIN with a
+    /// CPV, a batch and a serial): the EPC names the key without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_carried: Vec<String>,
 }
 
 /// What `/api/v1/convert` (and `idr convert`) is asked to write besides the Digital Link: the EPC URIs, with the
@@ -92,6 +96,7 @@ impl EpcRequest<'_> {
         Ok(Some(EpcView {
             pure_identity: epc.pure_identity(),
             tag,
+            not_carried: epc.not_carried,
         }))
     }
 }

@@ -155,6 +155,20 @@ async fn digital_links_convert_back_to_epc_uris_with_the_company_prefix_length()
         "urn:epc:id:sscc:952012.03456789123"
     );
     assert!(body["epc"].get("tag").is_none(), "{body}");
+    assert!(body["epc"].get("notCarried").is_none(), "{body}");
+    // an SGTIN has no field for a CPV or a batch beside the serial: the answer names what the EPC leaves out
+    let (status, body) = get_query(
+        &server,
+        "(01)09520123456788(22)2A(10)ABC(21)12345",
+        "&gcpLength=7",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["epc"]["pureIdentity"],
+        "urn:epc:id:sgtin:9520123.045678.12345"
+    );
+    assert_eq!(body["epc"]["notCarried"], serde_json::json!(["22", "10"]));
     // an EPC binary string of TDS 1.x in a Digital Link path tells its own prefix length, encoding and filter
     let (status, body) = get_query(&server, "/eh3074257bf7194e4000001a85", "").await;
     assert_eq!(status, 200, "{body}");

@@ -92,6 +92,9 @@ pub struct Epc {
     pub scheme: &'static str,
     /// The GS1 Company Prefix first, then the scheme's other fields.
     pub fields: Vec<String>,
+    /// The key qualifiers of the Digital Link that the EPC has no field for (a batch and a CPV beside a serial), so
+    /// the EPC names a coarser key: `01/…/21/…` for `01/…/22/…/10/…/21/…`.
+    pub not_carried: Vec<String>,
 }
 
 impl Epc {
@@ -407,7 +410,25 @@ pub fn epc_of(link: &DigitalLink, gcp: Option<usize>) -> Result<Epc, ToEpcError>
         // the schemes above are all `scheme` can be
         other => return Err(ToEpcError::NoEpc(format!("no EPC fields for {other}"))),
     };
-    Ok(Epc { scheme, fields })
+    let carried = match scheme {
+        "sgtin" | "itip" => "21",
+        "lgtin" => "10",
+        "upui" => "235",
+        "sgln" => "254",
+        "cpi" => "8011",
+        _ => "",
+    };
+    let not_carried = key
+        .qualifiers()
+        .map(|(ai, _)| ai)
+        .filter(|ai| *ai != carried)
+        .map(String::from)
+        .collect();
+    Ok(Epc {
+        scheme,
+        fields,
+        not_carried,
+    })
 }
 
 /// A value as an EPC URI writes it: the characters TDS Table A-1 escapes (`"`, `%`, `&`, `/`, `<`, `>`, `?`)

@@ -301,3 +301,20 @@ proptest! {
         }
     }
 }
+
+/// Found by the `carrier` fuzz target: an SGTIN has no field for a CPV or a batch beside the serial, so the EPC of
+/// `01/…/22/…/10/…/21/…` names `01/…/21/…` and says which qualifiers it leaves out.
+#[test]
+fn qualifiers_an_epc_has_no_field_for_are_named() {
+    let epc = epc_of(&link("/01/09520123456788/22/2A/10/ABC/21/12345"), Some(7)).unwrap();
+    assert_eq!(epc.pure_identity(), "urn:epc:id:sgtin:9520123.045678.12345");
+    assert_eq!(epc.not_carried, ["22", "10"]);
+    let epc = epc_of(&link("/01/09520123456788/10/ABC"), Some(7)).unwrap();
+    assert_eq!(
+        epc.pure_identity(),
+        "urn:epc:class:lgtin:9520123.045678.ABC"
+    );
+    assert!(epc.not_carried.is_empty());
+    let epc = epc_of(&link("/414/9520123456788/254/7"), Some(7)).unwrap();
+    assert!(epc.not_carried.is_empty(), "{:?}", epc.not_carried);
+}
