@@ -541,3 +541,166 @@ async fn trust_lists_admit_only_their_issuers() {
         .to_string();
     assert!(error.contains("verification.trust[0].link_type"), "{error}");
 }
+
+/// DID resolution for signing in tests: one did:web document given as data, did:key offline.
+struct TestDids {
+    did: String,
+    document: Vec<u8>,
+}
+
+impl ssi::dids::DIDResolver for TestDids {
+    async fn resolve_representation<'a>(
+        &'a self,
+        did: &'a ssi::dids::DID,
+        options: ssi::dids::resolution::Options,
+    ) -> Result<ssi::dids::resolution::Output<Vec<u8>>, ssi::dids::resolution::Error> {
+        use ssi::dids::DIDMethodResolver;
+        if did.method_name() == "key" {
+            return ssi::dids::DIDKey
+                .resolve_method_representation(did.method_specific_id(), options)
+                .await;
+        }
+        if did.as_str() == self.did {
+            return Ok(ssi::dids::resolution::Output::from_content(
+                self.document.clone(),
+                Some("application/did+json".into()),
+            ));
+        }
+        Err(ssi::dids::resolution::Error::NotFound)
+    }
+}
+
+/// `credential` with a Data Integrity proof by `key`, whose verification method is `method`.
+async fn sign_di(key: &JWK, method: &str, dids: TestDids, credential: &Value) -> Value {
+    use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, ProofOptions};
+    use ssi::dids::DIDResolver;
+    use ssi::verification_methods::{AnyMethod, ReferenceOrOwned, SingleSecretSigner};
+    let vc: ssi::claims::vc::v2::JsonCredential =
+        serde_json::from_value(credential.clone()).expect("a VC 2.0 credential");
+    let iri = ssi::json_ld::IriBuf::new(method.to_string()).expect("IRI");
+    let options = ProofOptions::from_method_and_options(
+        ReferenceOrOwned::<AnyMethod>::Reference(iri),
+        Default::default(),
+    );
+    // A P-256 key in a JsonWebKey2020 method signs with JsonWebSignature2020 (`pick` would want another method type).
+    let suite = match key.params {
+        ssi::jwk::Params::EC(_) => AnySuite::JsonWebSignature2020,
+        _ => AnySuite::pick(key, options.verification_method.as_ref()).expect("a suite"),
+    };
+    let resolver = dids.into_vm_resolver::<AnyMethod>();
+    let signer = SingleSecretSigner::new(key.clone()).into_local();
+    let signed = suite
+        .sign(vc, &resolver, &signer, options)
+        .await
+        .expect("sign");
+    serde_json::to_value(&signed).expect("JSON")
+}
+
+/// A credential with contexts ssi holds offline: VC 2.0 and its examples context, whose `@vocab` covers UNTP's
+/// terms (ssi's copy of the VC 2.0 context has no `@vocab`, and the UNTP contexts are not shipped).
+fn plain_context(mut credential: Value) -> Value {
+    credential["@context"] = json!([
+        "https://www.w3.org/ns/credentials/v2",
+        "https://www.w3.org/ns/credentials/examples/v2"
+    ]);
+    credential
+}
+
+#[tokio::test]
+async fn data_integrity_proofs_are_verified_offline() {
+    let world = World::start().await;
+    let year = at(365 * 86_400);
+    let no_dids = || TestDids {
+        did: String::new(),
+        document: Vec::new(),
+    };
+    // did:key, Ed25519.
+    let key = JWK::generate_ed25519().expect("Ed25519 key");
+    let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
+    let method = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
+    let dpp = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    ));
+    let signed = sign_di(&key, &method, no_dids(), &dpp).await;
+    world.host.serve(
+        "/di-key.json",
+        page("application/ld+json", signed.to_string().as_bytes()),
+    );
+    let mut tampered = signed.clone();
+    tampered["credentialSubject"]["product"]["name"] = json!("A greener battery");
+    world.host.serve(
+        "/di-tampered.json",
+        page("application/ld+json", tampered.to_string().as_bytes()),
+    );
+    let other = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(OTHER_PRODUCT),
+        &year,
+    ));
+    let other = sign_di(&key, &method, no_dids(), &other).await;
+    world.host.serve(
+        "/di-other.json",
+        page("application/ld+json", other.to_string().as_bytes()),
+    );
+    // did:web, P-256, the issuer's document as the host serves it.
+    let issuer = &world.issuer;
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/did/v1"], "id": issuer.did,
+        "verificationMethod": [{"id": issuer.kid(), "type": "JsonWebKey2020", "controller": issuer.did,
+                                "publicKeyJwk": issuer.key.to_public()}],
+        "assertionMethod": [issuer.kid()]
+    });
+    let dids = TestDids {
+        did: issuer.did.clone(),
+        document: document.to_string().into_bytes(),
+    };
+    let dcc = plain_context(credential(
+        &issuer.did,
+        "DigitalConformityCredential",
+        attestation_of(PRODUCT),
+        &year,
+    ));
+    let web = sign_di(&issuer.key, &issuer.kid(), dids, &dcc).await;
+    world.host.serve(
+        "/di-web.json",
+        page("application/ld+json", web.to_string().as_bytes()),
+    );
+    // The UNTP context, which this resolver does not hold: refused by name, nothing fetched.
+    let mut untp = signed.clone();
+    untp["@context"] = json!([
+        "https://www.w3.org/ns/credentials/v2",
+        "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"
+    ]);
+    world.host.serve(
+        "/di-untp.json",
+        page("application/ld+json", untp.to_string().as_bytes()),
+    );
+    let checker = world.checker("").unwrap();
+
+    let good = check(&checker, DPP, &world.url("/di-key.json")).await;
+    assert_eq!(good.status, Status::Verified, "{good:?}");
+    assert_eq!(good.issuer.as_deref(), Some(did.as_str()));
+    let good_web = check(&checker, DCC, &world.url("/di-web.json")).await;
+    assert_eq!(good_web.status, Status::Verified, "{good_web:?}");
+    let bad = check(&checker, DPP, &world.url("/di-tampered.json")).await;
+    assert_verdict(
+        &bad,
+        Status::Failed,
+        &["Data Integrity proof", "not verify"],
+    );
+    let unrelated = check(&checker, DPP, &world.url("/di-other.json")).await;
+    assert_verdict(&unrelated, Status::Failed, &["about 01/09506000134352"]);
+    let unknown = check(&checker, DPP, &world.url("/di-untp.json")).await;
+    assert_verdict(
+        &unknown,
+        Status::Failed,
+        &[
+            "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/",
+            "not known to this resolver",
+        ],
+    );
+}
