@@ -454,9 +454,9 @@ fn key_refusal(error: KeyError) -> Refusal {
             DidError::Unreachable { .. }
             | DidError::Timeout { .. }
             | DidError::Busy { .. }
-            | DidError::Status { .. } => Refusal::unreachable(format!(
-                "the issuer's DID document could not be fetched: {error}"
-            )),
+            | DidError::Status { .. } => {
+                Refusal::unreachable(format!("the signature cannot be checked now: {error}"))
+            }
             other => Refusal::failed(format!("the issuer {did} could not be resolved: {other}")),
         },
         KeyError::Key { kid, reason } => Refusal::failed(format!(

@@ -704,3 +704,87 @@ async fn data_integrity_proofs_are_verified_offline() {
         ],
     );
 }
+
+#[tokio::test]
+async fn what_a_check_needs_from_elsewhere_unreachable_is_unreachable() {
+    let world = World::start().await;
+    let year = at(365 * 86_400);
+    // The status list the credential names is not there.
+    let mut missing_list = world.with_status(
+        credential(
+            &world.issuer.did,
+            "DigitalProductPassport",
+            passport_of(PRODUCT),
+            &year,
+        ),
+        3,
+    );
+    missing_list["credentialStatus"]["statusListCredential"] = json!(world.url("/status/missing"));
+    world.host.serve(
+        "/missing-list.jwt",
+        vc_jwt(world.issuer.sign(&missing_list)),
+    );
+    // The issuer's DID is on a host that does not answer (a closed loopback port).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let gone_did = format!("did:web:localhost%3A{closed}:issuer");
+    let key = JWK::generate_p256();
+    let by_gone = credential(
+        &gone_did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    );
+    world.host.serve(
+        "/gone-issuer.jwt",
+        vc_jwt(jws(&key, &format!("{gone_did}#k"), &by_gone)),
+    );
+    // A Data Integrity proof by a key the issuer's document does not list under assertionMethod.
+    let stranger = Issuer::publish(&world.host, "stranger");
+    let mut by_stranger_key = plain_context(credential(
+        &world.issuer.did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    ));
+    by_stranger_key = sign_di(
+        &stranger.key,
+        &world.issuer.kid().replace("#k", "#other"),
+        TestDids {
+            did: world.issuer.did.clone(),
+            document: json!({"@context": ["https://www.w3.org/ns/did/v1"], "id": world.issuer.did,
+                "verificationMethod": [{"id": world.issuer.kid().replace("#k", "#other"), "type": "JsonWebKey2020",
+                    "controller": world.issuer.did, "publicKeyJwk": stranger.key.to_public()}],
+                "assertionMethod": [world.issuer.kid().replace("#k", "#other")]})
+            .to_string()
+            .into_bytes(),
+        },
+        &by_stranger_key,
+    )
+    .await;
+    world.host.serve(
+        "/di-stranger.json",
+        page(
+            "application/ld+json",
+            by_stranger_key.to_string().as_bytes(),
+        ),
+    );
+    let checker = world.checker("").unwrap();
+
+    let list = check(&checker, DPP, &world.url("/missing-list.jwt")).await;
+    assert_verdict(
+        &list,
+        Status::Unreachable,
+        &["status list", "/status/missing"],
+    );
+    let issuer = check(&checker, DPP, &world.url("/gone-issuer.jwt")).await;
+    assert_verdict(
+        &issuer,
+        Status::Unreachable,
+        &["DID document", "could not be fetched"],
+    );
+    let di = check(&checker, DPP, &world.url("/di-stranger.json")).await;
+    assert_verdict(&di, Status::Failed, &["#other", "assertionMethod"]);
+}
