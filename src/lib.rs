@@ -10,6 +10,7 @@ pub mod bulk_client;
 pub mod codelist;
 pub mod config;
 pub mod contribution;
+pub mod credential;
 pub mod datacheck;
 pub mod did;
 pub mod explain;

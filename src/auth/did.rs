@@ -13,6 +13,8 @@
 use super::dia::{Fetchers, TrustAnchors, UncheckedStatus};
 use super::{AuthError, Principal, Scope, now};
 use crate::config::{ConfigError, Settings};
+pub(super) use crate::credential::excerpt;
+use crate::credential::keys::{Relationship, SignatureFailure, listed_key, verify_signature};
 use crate::did::{DidError, DidResolver};
 use crate::identifier::Parser;
 use crate::identifier::did_web::DidWeb;
@@ -22,9 +24,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use ssi::dids::document::{DIDVerificationMethod, ResourceRef};
-use ssi::dids::{DIDURL, Document};
-use ssi::jwk::{Algorithm, JWK, Params};
+use ssi::dids::Document;
+use ssi::jwk::{Algorithm, JWK};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +37,6 @@ pub const ALGORITHMS: &str = "ES256 EdDSA";
 /// Real tokens are a few hundred bytes; the bound caps the work spent on junk.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 const MAX_JTI_BYTES: usize = 256;
-/// Longest excerpt of a caller-supplied value quoted in an error.
-const MAX_EXCERPT: usize = 160;
 
 /// The SHA-256 a DID-signed request's body must have (its `bh` claim); checked where the body is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -473,110 +472,6 @@ fn authentication_key(document: &Document, kid: &str) -> Result<JWK, AuthError> 
     })
 }
 
-/// The verification relationship a key must be listed under.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Relationship {
-    /// Signing requests.
-    Authentication,
-    /// Signing credentials.
-    AssertionMethod,
-}
-
-/// The public key of the verification method `kid`, listed under `relationship` in `document`, or why not.
-pub(super) fn listed_key(
-    document: &Document,
-    kid: &str,
-    relationship: Relationship,
-) -> Result<JWK, String> {
-    let url = DIDURL::new(kid).map_err(|_| "not a DID URL".to_string())?;
-    let relationships = &document.verification_relationships;
-    let (methods, name) = match relationship {
-        Relationship::Authentication => (&relationships.authentication, "authentication"),
-        Relationship::AssertionMethod => (&relationships.assertion_method, "assertionMethod"),
-    };
-    let listed = methods
-        .iter()
-        .any(|v| *v.id().resolve(document.id.as_did()) == *url);
-    if !listed {
-        return Err(format!("the DID document does not list it under {name}"));
-    }
-    match document.find_resource(url) {
-        Some(ResourceRef::VerificationMethod(method)) => public_key(method),
-        _ => Err(format!(
-            "the DID document lists it under {name} but does not define it"
-        )),
-    }
-}
-
-/// Verifies a JWS signature (already base64url-decoded) with ssi, after checking that the key is of the kind `alg`
-/// names (ssi would verify an Ed25519 key whatever `alg` says). `Err` says which check failed.
-pub(super) fn verify_signature(
-    alg: Algorithm,
-    key: &JWK,
-    signing_input: &[u8],
-    signature: &[u8],
-) -> Result<(), SignatureFailure> {
-    let fits = match (&key.params, alg) {
-        (Params::EC(ec), Algorithm::ES256) => ec.curve.as_deref() == Some("P-256"),
-        (Params::OKP(okp), Algorithm::EdDSA) => okp.curve == "Ed25519",
-        _ => false,
-    };
-    if !fits {
-        return Err(SignatureFailure::KeyType);
-    }
-    // Both ES256 (r‖s) and Ed25519 signatures are 64 bytes.
-    if signature.len() != 64 {
-        return Err(SignatureFailure::Invalid);
-    }
-    ssi::claims::jws::verify_bytes(alg, signing_input, key, signature)
-        .map_err(|_| SignatureFailure::Invalid)
-}
-
-/// Why `verify_signature` refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum SignatureFailure {
-    /// The key cannot verify the algorithm named.
-    KeyType,
-    Invalid,
-}
-
-/// `ES256` or `EdDSA`, the algorithms accepted.
-pub(super) fn algorithm(alg: &str) -> Option<Algorithm> {
-    match alg {
-        "ES256" => Some(Algorithm::ES256),
-        "EdDSA" => Some(Algorithm::EdDSA),
-        _ => None,
-    }
-}
-
-/// `publicKeyJwk`, or a `publicKeyMultibase` holding a multicodec Ed25519 or P-256 public key.
-fn public_key(method: &DIDVerificationMethod) -> Result<JWK, String> {
-    if let Some(jwk) = method.properties.get("publicKeyJwk") {
-        let jwk: JWK =
-            serde_json::from_value(jwk.clone()).map_err(|e| format!("publicKeyJwk: {e}"))?;
-        // A document that publishes private parts is broken, but only the public key is used either way.
-        return Ok(jwk.to_public());
-    }
-    if let Some(value) = method.properties.get("publicKeyMultibase") {
-        let text = value
-            .as_str()
-            .ok_or("publicKeyMultibase must be a string")?;
-        let (_, bytes) = ssi::security::Multibase::new(text)
-            .decode()
-            .map_err(|e| format!("publicKeyMultibase: {e}"))?;
-        let encoded = ssi::multicodec::MultiEncoded::new(&bytes)
-            .map_err(|e| format!("publicKeyMultibase: {e}"))?;
-        let (codec, _) = encoded.parts();
-        if codec != ssi::multicodec::ED25519_PUB && codec != ssi::multicodec::P256_PUB {
-            return Err(
-                "publicKeyMultibase: only Ed25519 and P-256 public keys are accepted".into(),
-            );
-        }
-        return JWK::from_multicodec(encoded).map_err(|e| format!("publicKeyMultibase: {e}"));
-    }
-    Err("the verification method has neither publicKeyJwk nor publicKeyMultibase".into())
-}
-
 pub(super) fn decode_part(name: &str, part: &str) -> Result<Vec<u8>, AuthError> {
     if part.is_empty() {
         return Err(malformed(format!("the {name} is empty")));
@@ -603,17 +498,6 @@ fn claim(claim: &'static str, reason: impl Into<String>) -> AuthError {
 
 pub(super) fn now_signed() -> i64 {
     i64::try_from(now()).unwrap_or(i64::MAX)
-}
-
-pub(super) fn excerpt(text: &str) -> String {
-    if text.len() <= MAX_EXCERPT {
-        return text.to_string();
-    }
-    let mut end = MAX_EXCERPT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
 }
 
 #[cfg(test)]

@@ -1,0 +1,790 @@
+//! Verified links, the checker (issue 26): `Checker` called directly against a local HTTPS host
+//! (`support/did_host.rs`, loopback only, allowed explicitly) that serves did:web issuer documents, credentials signed
+//! here with freshly generated keys, a status list, an encrypted payload and a page. Each case must reach the status
+//! the issue documents, with a reason naming what failed.
+
+use crate::support::did_host::{DidHost, Reply};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idr::verification::check::Checker;
+use idr::verification::{Check, LinkVerdict, Status, Target};
+use serde_json::{Value, json};
+use ssi::JWK;
+use ssi::jwk::Algorithm;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const ANCHOR: &str = "01/09520123456788/21/12345";
+const PRODUCT: &str = "https://id.gs1.org/01/09520123456788";
+const OTHER_PRODUCT: &str = "https://id.gs1.org/01/09506000134352";
+const DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+const DCC: &str = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// RFC 3339, `seconds` from now.
+fn at(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// A compact JWS of `payload`, ES256 or EdDSA after the key.
+fn jws(key: &JWK, kid: &str, payload: &Value) -> String {
+    let alg = match key.params {
+        ssi::jwk::Params::OKP(_) => Algorithm::EdDSA,
+        _ => Algorithm::ES256,
+    };
+    let header = json!({"alg": alg.to_string(), "kid": kid, "typ": "vc+jwt", "cty": "vc"});
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(payload.to_string().as_bytes())
+    );
+    let signature = ssi::claims::jws::sign_bytes(alg, input.as_bytes(), key).expect("sign");
+    format!("{input}.{}", b64(&signature))
+}
+
+/// An issuer with a P-256 key, its document at `/{name}/did.json` listing `#k` under `assertionMethod`.
+struct Issuer {
+    did: String,
+    key: JWK,
+}
+
+impl Issuer {
+    fn publish(host: &DidHost, name: &str) -> Issuer {
+        let did = host.did(&[name]);
+        let key = JWK::generate_p256();
+        publish_document(host, name, &did, "k", &key);
+        Issuer { did, key }
+    }
+
+    fn kid(&self) -> String {
+        format!("{}#k", self.did)
+    }
+
+    fn sign(&self, credential: &Value) -> String {
+        jws(&self.key, &self.kid(), credential)
+    }
+}
+
+fn publish_document(host: &DidHost, name: &str, did: &str, fragment: &str, key: &JWK) {
+    let kid = format!("{did}#{fragment}");
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "verificationMethod": [{"id": kid, "type": "JsonWebKey2020", "controller": did,
+                                "publicKeyJwk": key.to_public()}],
+        "assertionMethod": [kid]
+    });
+    host.serve(&DidHost::document_path(&[name]), Reply::json(&document));
+}
+
+fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"],
+        "type": [kind, "VerifiableCredential"],
+        "id": "https://issuer.example/credentials/1",
+        "issuer": {"type": ["CredentialIssuer"], "id": issuer, "name": "An issuer"},
+        "validFrom": at(-60),
+        "validUntil": valid_until,
+        "credentialSubject": subject
+    })
+}
+
+/// A DPP 0.6 subject about `product`.
+fn passport_of(product: &str) -> Value {
+    json!({"type": ["ProductPassport"], "id": "example:passport/1",
+           "product": {"type": ["Product"], "id": product, "name": "Battery"}})
+}
+
+/// A DCC subject attesting `product`.
+fn attestation_of(product: &str) -> Value {
+    json!({"type": ["ConformityAttestation"], "id": "https://certifier.example/attestations/1",
+           "assessment": [{"type": ["ConformityAssessment"],
+                           "assessedProduct": [{"product": {"id": product}, "IDverifiedByCAB": true}]}]})
+}
+
+fn vc_jwt(body: String) -> Reply {
+    Reply {
+        body: body.into_bytes(),
+        headers: vec![("Content-Type".into(), "application/vc+jwt".into())],
+        ..Reply::status(200)
+    }
+}
+
+fn page(content_type: &str, body: &[u8]) -> Reply {
+    Reply {
+        body: body.to_vec(),
+        headers: vec![("Content-Type".into(), content_type.into())],
+        ..Reply::status(200)
+    }
+}
+
+struct World {
+    host: DidHost,
+    issuer: Issuer,
+}
+
+impl World {
+    async fn start() -> World {
+        let host = DidHost::start().await;
+        let issuer = Issuer::publish(&host, "issuer");
+        World { host, issuer }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.host.port)
+    }
+
+    fn status_url(&self) -> String {
+        self.url("/status/1")
+    }
+
+    /// The issuer's revocation list with `revoked` set.
+    fn publish_status(&self, revoked: &[u64]) {
+        let mut bits = vec![0u8; 16 * 1024];
+        for &i in revoked {
+            bits[(i / 8) as usize] |= 0x80 >> (i % 8);
+        }
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(&bits).unwrap();
+        let list = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": self.status_url(),
+            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+            "issuer": self.issuer.did, "validFrom": at(-60),
+            "credentialSubject": {"id": format!("{}#list", self.status_url()), "type": "BitstringStatusList",
+                "statusPurpose": "revocation", "encodedList": format!("u{}", b64(&gzip.finish().unwrap()))}
+        });
+        self.host
+            .serve("/status/1", vc_jwt(self.issuer.sign(&list)));
+    }
+
+    fn with_status(&self, mut credential: Value, index: u64) -> Value {
+        credential["credentialStatus"] = json!({"id": format!("{}#{index}", self.status_url()),
+            "type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+            "statusListIndex": index.to_string(), "statusListCredential": self.status_url()});
+        credential
+    }
+
+    /// A checker trusting the host's CA, with `extra` configuration.
+    fn checker(&self, extra: &str) -> Result<Checker, idr::config::ConfigError> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = self
+            .host
+            .dir()
+            .join(format!("idr-{}.toml", N.fetch_add(1, Ordering::Relaxed)));
+        let toml = format!(
+            "[resolver]\nresolver_root = \"https://resolver.example\"\n\
+             [outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\n{extra}\n",
+            self.host.ca_file().display().to_string()
+        );
+        std::fs::write(&path, toml).expect("write config");
+        let overrides = idr::config::Overrides {
+            config_file: Some(path),
+            ..Default::default()
+        };
+        let settings = idr::config::Settings::load_with_env(&overrides, &Default::default())?;
+        let (vocabulary, parser) = idr::app::check_config(&settings).expect("configuration");
+        let vocabularies = Arc::new(idr::vocabulary::Vocabularies::new((*vocabulary).clone()));
+        let outbound = Arc::new(idr::outbound::Outbound::new(&settings.outbound)?);
+        Checker::new(&settings, outbound, parser, vocabularies)
+    }
+}
+
+async fn check(checker: &Checker, link_type: &str, href: &str) -> LinkVerdict {
+    checker
+        .check(Target {
+            anchor: ANCHOR,
+            link_type,
+            href,
+            media_type: None,
+            encryption_method: None,
+        })
+        .await
+}
+
+/// The verdict has `status` and its reason contains every one of `words`.
+fn assert_verdict(verdict: &LinkVerdict, status: Status, words: &[&str]) {
+    assert_eq!(verdict.status, status, "{verdict:?}");
+    let reason = verdict.reason.as_deref().unwrap_or("");
+    for word in words {
+        assert!(reason.contains(word), "{word:?} not in {reason:?}");
+    }
+    assert!(verdict.checked_at.is_some(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn good_passports_verify_enveloped_either_way() {
+    let world = World::start().await;
+    world.publish_status(&[7]);
+    let valid_until = at(86_400);
+    let dpp = world.with_status(
+        credential(
+            &world.issuer.did,
+            "DigitalProductPassport",
+            passport_of(PRODUCT),
+            &valid_until,
+        ),
+        5,
+    );
+    let token = world.issuer.sign(&dpp);
+    world.host.serve("/dpp.jwt", vc_jwt(token.clone()));
+    let enveloped = json!({"@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": "EnvelopedVerifiableCredential", "id": format!("data:application/vc+jwt,{token}")});
+    world.host.serve(
+        "/dpp.json",
+        page("application/ld+json", enveloped.to_string().as_bytes()),
+    );
+    let checker = world.checker("").unwrap();
+
+    for path in ["/dpp.jwt", "/dpp.json"] {
+        let href = world.url(path);
+        let verdict = check(&checker, DPP, &href).await;
+        assert_eq!(verdict.status, Status::Verified, "{path}: {verdict:?}");
+        assert_eq!(verdict.reason, None);
+        assert_eq!(verdict.link_type, DPP);
+        assert_eq!(verdict.href, href);
+        assert_eq!(verdict.issuer.as_deref(), Some(world.issuer.did.as_str()));
+        assert_eq!(
+            verdict.credential_type.as_deref(),
+            Some("DigitalProductPassport")
+        );
+        assert_eq!(verdict.valid_until.as_deref(), Some(valid_until.as_str()));
+        let checked = verdict.checked_at.as_deref().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(checked).is_ok(),
+            "{checked}"
+        );
+    }
+    // The status list was read (and cached): a check reads the list the credential names.
+    assert!(world.host.hits("/status/1") >= 1);
+}
+
+#[tokio::test]
+async fn a_did_key_issuer_verifies_without_any_fetch_of_its_key() {
+    let world = World::start().await;
+    let key = JWK::generate_ed25519().expect("Ed25519 key");
+    let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
+    let kid = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
+    let dpp = credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &at(3600),
+    );
+    world.host.serve("/key.jwt", vc_jwt(jws(&key, &kid, &dpp)));
+    let checker = world.checker("").unwrap();
+    let verdict = check(&checker, DPP, &world.url("/key.jwt")).await;
+    assert_eq!(verdict.status, Status::Verified, "{verdict:?}");
+    assert_eq!(verdict.issuer.as_deref(), Some(did.as_str()));
+}
+
+#[tokio::test]
+async fn forged_stale_and_unrelated_credentials_fail_saying_why() {
+    let world = World::start().await;
+    world.publish_status(&[7]);
+    let issuer = &world.issuer;
+    let year = at(365 * 86_400);
+
+    // About another GTIN.
+    let other = credential(
+        &issuer.did,
+        "DigitalProductPassport",
+        passport_of(OTHER_PRODUCT),
+        &year,
+    );
+    world.host.serve("/other.jwt", vc_jwt(issuer.sign(&other)));
+    // Tampered: the payload of a good credential changed after signing.
+    let good = credential(
+        &issuer.did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    );
+    let signed = issuer.sign(&good);
+    let mut forged = good.clone();
+    forged["credentialSubject"]["product"]["name"] = json!("A greener battery");
+    let parts: Vec<&str> = signed.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(forged.to_string().as_bytes()),
+        parts[2]
+    );
+    world.host.serve("/tampered.jwt", vc_jwt(tampered));
+    // An expired conformity credential.
+    let expired = credential(
+        &issuer.did,
+        "DigitalConformityCredential",
+        attestation_of(PRODUCT),
+        &at(-3600),
+    );
+    world
+        .host
+        .serve("/expired.jwt", vc_jwt(issuer.sign(&expired)));
+    // A revoked one (bit 7 of the list is set).
+    let revoked = world.with_status(
+        credential(
+            &issuer.did,
+            "DigitalConformityCredential",
+            attestation_of(PRODUCT),
+            &year,
+        ),
+        7,
+    );
+    world
+        .host
+        .serve("/revoked.jwt", vc_jwt(issuer.sign(&revoked)));
+    // A conformity credential behind a passport link.
+    world.host.serve(
+        "/dcc.jwt",
+        vc_jwt(issuer.sign(&credential(
+            &issuer.did,
+            "DigitalConformityCredential",
+            attestation_of(PRODUCT),
+            &year,
+        ))),
+    );
+    // Signed with a key the issuer's document no longer lists (rotated away).
+    let rotated_did = world.host.did(&["rotated"]);
+    let old_key = JWK::generate_p256();
+    publish_document(
+        &world.host,
+        "rotated",
+        &rotated_did,
+        "new",
+        &JWK::generate_p256(),
+    );
+    let by_rotated = credential(
+        &rotated_did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    );
+    world.host.serve(
+        "/rotated.jwt",
+        vc_jwt(jws(&old_key, &format!("{rotated_did}#old"), &by_rotated)),
+    );
+
+    let checker = world.checker("").unwrap();
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (
+            "/other.jwt",
+            DPP,
+            &["about 01/09506000134352", "not 01/09520123456788/21/12345"],
+        ),
+        ("/tampered.jwt", DPP, &["signature does not verify", "#k"]),
+        ("/expired.jwt", DCC, &["expired", "validUntil"]),
+        ("/revoked.jwt", DCC, &["revoked", "bit 7", "/status/1"]),
+        (
+            "/dcc.jwt",
+            DPP,
+            &[
+                "DigitalConformityCredential",
+                "untp:dpp",
+                "DigitalProductPassport",
+            ],
+        ),
+        ("/rotated.jwt", DPP, &["#old", "assertionMethod"]),
+    ];
+    for (path, link_type, words) in cases {
+        let verdict = check(&checker, link_type, &world.url(path)).await;
+        assert_verdict(&verdict, Status::Failed, words);
+    }
+    // What was read before the failing check is reported.
+    let expired = check(&checker, DCC, &world.url("/expired.jwt")).await;
+    assert_eq!(
+        expired.credential_type.as_deref(),
+        Some("DigitalConformityCredential")
+    );
+    assert_eq!(expired.issuer.as_deref(), Some(issuer.did.as_str()));
+    assert!(expired.valid_until.is_some());
+}
+
+#[tokio::test]
+async fn what_is_no_credential_or_cannot_be_fetched_says_so() {
+    let world = World::start().await;
+    world.host.serve(
+        "/page.html",
+        page(
+            "text/html; charset=utf-8",
+            b"<!doctype html><h1>Battery</h1>",
+        ),
+    );
+    world.host.serve("/gone", Reply::status(404));
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let checker = world.checker("").unwrap();
+
+    let html = check(&checker, DPP, &world.url("/page.html")).await;
+    assert_verdict(
+        &html,
+        Status::NotACredential,
+        &["text/html", "not a credential"],
+    );
+    let gone = check(&checker, DPP, &world.url("/gone")).await;
+    assert_verdict(&gone, Status::Unreachable, &["HTTP 404"]);
+    let refused = check(
+        &checker,
+        DPP,
+        &format!("https://localhost:{closed}/dpp.jwt"),
+    )
+    .await;
+    assert_verdict(&refused, Status::Unreachable, &["could not be fetched"]);
+    let plain = check(
+        &checker,
+        DPP,
+        &format!("http://localhost:{}/dpp.jwt", world.host.port),
+    )
+    .await;
+    assert_verdict(&plain, Status::Unreachable, &["https only"]);
+}
+
+#[tokio::test]
+async fn encrypted_targets_are_checked_for_reachability_and_media_type_only() {
+    let world = World::start().await;
+    let envelope = json!({"cipherText": "q83vEjRWeJA=", "iv": "AAAAAAAAAAAAAAAA", "tag": "AAAAAAAAAAAAAAAAAAAAAA==",
+                          "type": "aes-256-gcm"});
+    world.host.serve(
+        "/sealed",
+        page("application/json", envelope.to_string().as_bytes()),
+    );
+    world
+        .host
+        .serve("/sealed-page", page("text/html", b"<html>log in</html>"));
+    let checker = &world.checker("").unwrap();
+    let encrypted = |href: String| async move {
+        checker
+            .check(Target {
+                anchor: ANCHOR,
+                link_type: DPP,
+                href: &href,
+                media_type: Some("application/json"),
+                encryption_method: Some("AES-256"),
+            })
+            .await
+    };
+    let sealed = encrypted(world.url("/sealed")).await;
+    assert_verdict(
+        &sealed,
+        Status::Encrypted,
+        &["AES-256", "application/json", "not checked"],
+    );
+    let html = encrypted(world.url("/sealed-page")).await;
+    assert_verdict(
+        &html,
+        Status::Failed,
+        &["text/html", "not an encrypted payload"],
+    );
+    let missing = encrypted(world.url("/nothing-here")).await;
+    assert_verdict(&missing, Status::Unreachable, &["HTTP 404"]);
+}
+
+#[tokio::test]
+async fn trust_lists_admit_only_their_issuers() {
+    let world = World::start().await;
+    let certifier = Issuer::publish(&world.host, "certifier");
+    let year = at(365 * 86_400);
+    let by = |issuer: &Issuer| {
+        issuer.sign(&credential(
+            &issuer.did,
+            "DigitalConformityCredential",
+            attestation_of(PRODUCT),
+            &year,
+        ))
+    };
+    world
+        .host
+        .serve("/by-issuer.jwt", vc_jwt(by(&world.issuer)));
+    world
+        .host
+        .serve("/by-certifier.jwt", vc_jwt(by(&certifier)));
+    world.host.serve(
+        "/dpp.jwt",
+        vc_jwt(world.issuer.sign(&credential(
+            &world.issuer.did,
+            "DigitalProductPassport",
+            passport_of(PRODUCT),
+            &year,
+        ))),
+    );
+    let trust = format!(
+        "[[verification.trust]]\nlink_type = \"untp:dcc\"\nissuers = [{:?}]\n",
+        certifier.did
+    );
+    let checker = world.checker(&trust).unwrap();
+
+    let untrusted = check(&checker, DCC, &world.url("/by-issuer.jwt")).await;
+    assert_verdict(
+        &untrusted,
+        Status::Failed,
+        &[world.issuer.did.as_str(), "trust list", "untp:dcc"],
+    );
+    let trusted = check(&checker, DCC, &world.url("/by-certifier.jwt")).await;
+    assert_eq!(trusted.status, Status::Verified, "{trusted:?}");
+    // A link type without a trust list takes any issuer whose signature verifies.
+    let other = check(&checker, DPP, &world.url("/dpp.jwt")).await;
+    assert_eq!(other.status, Status::Verified, "{other:?}");
+
+    let unknown = "[[verification.trust]]\nlink_type = \"untp:nonsense\"\nissuers = [\"did:web:a.example\"]\n";
+    let error = world
+        .checker(unknown)
+        .err()
+        .expect("an unknown link type is refused")
+        .to_string();
+    assert!(error.contains("verification.trust[0].link_type"), "{error}");
+}
+
+/// DID resolution for signing in tests: one did:web document given as data, did:key offline.
+struct TestDids {
+    did: String,
+    document: Vec<u8>,
+}
+
+impl ssi::dids::DIDResolver for TestDids {
+    async fn resolve_representation<'a>(
+        &'a self,
+        did: &'a ssi::dids::DID,
+        options: ssi::dids::resolution::Options,
+    ) -> Result<ssi::dids::resolution::Output<Vec<u8>>, ssi::dids::resolution::Error> {
+        use ssi::dids::DIDMethodResolver;
+        if did.method_name() == "key" {
+            return ssi::dids::DIDKey
+                .resolve_method_representation(did.method_specific_id(), options)
+                .await;
+        }
+        if did.as_str() == self.did {
+            return Ok(ssi::dids::resolution::Output::from_content(
+                self.document.clone(),
+                Some("application/did+json".into()),
+            ));
+        }
+        Err(ssi::dids::resolution::Error::NotFound)
+    }
+}
+
+/// `credential` with a Data Integrity proof by `key`, whose verification method is `method`.
+async fn sign_di(key: &JWK, method: &str, dids: TestDids, credential: &Value) -> Value {
+    use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, ProofOptions};
+    use ssi::dids::DIDResolver;
+    use ssi::verification_methods::{AnyMethod, ReferenceOrOwned, SingleSecretSigner};
+    let vc: ssi::claims::vc::v2::JsonCredential =
+        serde_json::from_value(credential.clone()).expect("a VC 2.0 credential");
+    let iri = ssi::json_ld::IriBuf::new(method.to_string()).expect("IRI");
+    let options = ProofOptions::from_method_and_options(
+        ReferenceOrOwned::<AnyMethod>::Reference(iri),
+        Default::default(),
+    );
+    // A P-256 key in a JsonWebKey2020 method signs with JsonWebSignature2020 (`pick` would want another method type).
+    let suite = match key.params {
+        ssi::jwk::Params::EC(_) => AnySuite::JsonWebSignature2020,
+        _ => AnySuite::pick(key, options.verification_method.as_ref()).expect("a suite"),
+    };
+    let resolver = dids.into_vm_resolver::<AnyMethod>();
+    let signer = SingleSecretSigner::new(key.clone()).into_local();
+    let signed = suite
+        .sign(vc, &resolver, &signer, options)
+        .await
+        .expect("sign");
+    serde_json::to_value(&signed).expect("JSON")
+}
+
+/// A credential with contexts ssi holds offline: VC 2.0 and its examples context, whose `@vocab` covers UNTP's
+/// terms (ssi's copy of the VC 2.0 context has no `@vocab`, and the UNTP contexts are not shipped).
+fn plain_context(mut credential: Value) -> Value {
+    credential["@context"] = json!([
+        "https://www.w3.org/ns/credentials/v2",
+        "https://www.w3.org/ns/credentials/examples/v2"
+    ]);
+    credential
+}
+
+#[tokio::test]
+async fn data_integrity_proofs_are_verified_offline() {
+    let world = World::start().await;
+    let year = at(365 * 86_400);
+    let no_dids = || TestDids {
+        did: String::new(),
+        document: Vec::new(),
+    };
+    // did:key, Ed25519.
+    let key = JWK::generate_ed25519().expect("Ed25519 key");
+    let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
+    let method = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
+    let dpp = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    ));
+    let signed = sign_di(&key, &method, no_dids(), &dpp).await;
+    world.host.serve(
+        "/di-key.json",
+        page("application/ld+json", signed.to_string().as_bytes()),
+    );
+    let mut tampered = signed.clone();
+    tampered["credentialSubject"]["product"]["name"] = json!("A greener battery");
+    world.host.serve(
+        "/di-tampered.json",
+        page("application/ld+json", tampered.to_string().as_bytes()),
+    );
+    let other = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(OTHER_PRODUCT),
+        &year,
+    ));
+    let other = sign_di(&key, &method, no_dids(), &other).await;
+    world.host.serve(
+        "/di-other.json",
+        page("application/ld+json", other.to_string().as_bytes()),
+    );
+    // did:web, P-256, the issuer's document as the host serves it.
+    let issuer = &world.issuer;
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/did/v1"], "id": issuer.did,
+        "verificationMethod": [{"id": issuer.kid(), "type": "JsonWebKey2020", "controller": issuer.did,
+                                "publicKeyJwk": issuer.key.to_public()}],
+        "assertionMethod": [issuer.kid()]
+    });
+    let dids = TestDids {
+        did: issuer.did.clone(),
+        document: document.to_string().into_bytes(),
+    };
+    let dcc = plain_context(credential(
+        &issuer.did,
+        "DigitalConformityCredential",
+        attestation_of(PRODUCT),
+        &year,
+    ));
+    let web = sign_di(&issuer.key, &issuer.kid(), dids, &dcc).await;
+    world.host.serve(
+        "/di-web.json",
+        page("application/ld+json", web.to_string().as_bytes()),
+    );
+    // The UNTP context, which this resolver does not hold: refused by name, nothing fetched.
+    let mut untp = signed.clone();
+    untp["@context"] = json!([
+        "https://www.w3.org/ns/credentials/v2",
+        "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"
+    ]);
+    world.host.serve(
+        "/di-untp.json",
+        page("application/ld+json", untp.to_string().as_bytes()),
+    );
+    let checker = world.checker("").unwrap();
+
+    let good = check(&checker, DPP, &world.url("/di-key.json")).await;
+    assert_eq!(good.status, Status::Verified, "{good:?}");
+    assert_eq!(good.issuer.as_deref(), Some(did.as_str()));
+    let good_web = check(&checker, DCC, &world.url("/di-web.json")).await;
+    assert_eq!(good_web.status, Status::Verified, "{good_web:?}");
+    let bad = check(&checker, DPP, &world.url("/di-tampered.json")).await;
+    assert_verdict(
+        &bad,
+        Status::Failed,
+        &["Data Integrity proof", "not verify"],
+    );
+    let unrelated = check(&checker, DPP, &world.url("/di-other.json")).await;
+    assert_verdict(&unrelated, Status::Failed, &["about 01/09506000134352"]);
+    let unknown = check(&checker, DPP, &world.url("/di-untp.json")).await;
+    assert_verdict(
+        &unknown,
+        Status::Failed,
+        &[
+            "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/",
+            "not known to this resolver",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn what_a_check_needs_from_elsewhere_unreachable_is_unreachable() {
+    let world = World::start().await;
+    let year = at(365 * 86_400);
+    // The status list the credential names is not there.
+    let mut missing_list = world.with_status(
+        credential(
+            &world.issuer.did,
+            "DigitalProductPassport",
+            passport_of(PRODUCT),
+            &year,
+        ),
+        3,
+    );
+    missing_list["credentialStatus"]["statusListCredential"] = json!(world.url("/status/missing"));
+    world.host.serve(
+        "/missing-list.jwt",
+        vc_jwt(world.issuer.sign(&missing_list)),
+    );
+    // The issuer's DID is on a host that does not answer (a closed loopback port).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let gone_did = format!("did:web:localhost%3A{closed}:issuer");
+    let key = JWK::generate_p256();
+    let by_gone = credential(
+        &gone_did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    );
+    world.host.serve(
+        "/gone-issuer.jwt",
+        vc_jwt(jws(&key, &format!("{gone_did}#k"), &by_gone)),
+    );
+    // A Data Integrity proof by a key the issuer's document does not list under assertionMethod.
+    let stranger = Issuer::publish(&world.host, "stranger");
+    let mut by_stranger_key = plain_context(credential(
+        &world.issuer.did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    ));
+    by_stranger_key = sign_di(
+        &stranger.key,
+        &world.issuer.kid().replace("#k", "#other"),
+        TestDids {
+            did: world.issuer.did.clone(),
+            document: json!({"@context": ["https://www.w3.org/ns/did/v1"], "id": world.issuer.did,
+                "verificationMethod": [{"id": world.issuer.kid().replace("#k", "#other"), "type": "JsonWebKey2020",
+                    "controller": world.issuer.did, "publicKeyJwk": stranger.key.to_public()}],
+                "assertionMethod": [world.issuer.kid().replace("#k", "#other")]})
+            .to_string()
+            .into_bytes(),
+        },
+        &by_stranger_key,
+    )
+    .await;
+    world.host.serve(
+        "/di-stranger.json",
+        page(
+            "application/ld+json",
+            by_stranger_key.to_string().as_bytes(),
+        ),
+    );
+    let checker = world.checker("").unwrap();
+
+    let list = check(&checker, DPP, &world.url("/missing-list.jwt")).await;
+    assert_verdict(
+        &list,
+        Status::Unreachable,
+        &["status list", "/status/missing"],
+    );
+    let issuer = check(&checker, DPP, &world.url("/gone-issuer.jwt")).await;
+    assert_verdict(
+        &issuer,
+        Status::Unreachable,
+        &["DID document", "could not be fetched"],
+    );
+    let di = check(&checker, DPP, &world.url("/di-stranger.json")).await;
+    assert_verdict(&di, Status::Failed, &["#other", "assertionMethod"]);
+}
