@@ -78,6 +78,7 @@ fn main() {
                     &query,
                     "https://id.example",
                     &none,
+                    None,
                 )
                 .await
                 .unwrap()

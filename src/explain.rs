@@ -1,9 +1,11 @@
 //! `idr resolve <URI>`: what the resolver would answer for a request, and why: the levels of the walk-up and what
 //! each holds, the link type looked for, how negotiation scored its candidates, and the answer.
 
+use crate::config::VerificationMode;
 use crate::identifier::Parser;
 use crate::registry::{AnchorStore, Link, StoreError};
 use crate::resolution::{self, Delegations, LinkTypeQuery, Outcome, Query};
+use crate::verification::Verification;
 use crate::vocabulary::Vocabulary;
 use std::fmt::Write;
 
@@ -22,8 +24,19 @@ pub struct Context<'a> {
     pub root: &'a str,
 }
 
-/// The explanation, as lines of text.
+/// The explanation, as lines of text, with verification not enforced.
 pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, StoreError> {
+    explain_verified(cx, request, None).await
+}
+
+/// The explanation, as lines of text. With `verification` in `enforce` mode, the stored verdicts of the request's
+/// levels decide which targets a scan passes over (as the server's in-memory copy of them does), and each one passed
+/// over is named with the reason.
+pub async fn explain_verified(
+    cx: &Context<'_>,
+    request: &Request<'_>,
+    verification: Option<&Verification>,
+) -> Result<String, StoreError> {
     let mut out = String::new();
     let (path, raw_query) = split_uri(request.uri);
     let _ = writeln!(
@@ -106,7 +119,42 @@ pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, 
         LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => None,
     };
     let _ = writeln!(out, "asked for: {}", describe_query(&query, cx.vocabulary));
-    let resolved = resolution::resolve(cx.store, id, &query, cx.root, cx.delegations).await?;
+    let verdicts = match verification.filter(|v| v.mode() == VerificationMode::Enforce) {
+        Some(verification) => Some(verification.verdicts(&paths).await?),
+        None => None,
+    };
+    let refusal = |anchor: &str, link: &Link| -> Option<String> {
+        let at = paths.iter().position(|p| *p == anchor)?;
+        let verdicts = verdicts.as_ref()?.get(at)?.as_deref()?;
+        let verdict = verdicts.verdict(&link.link_type, &link.href)?;
+        verdict
+            .status
+            .is_refused()
+            .then(|| crate::linkset::words(verdict.status, Some(verdict)))
+    };
+    let pass_over = |anchor: &str, link_type: &str, href: &str| {
+        let Some(at) = paths.iter().position(|p| *p == anchor) else {
+            return false;
+        };
+        verdicts
+            .as_ref()
+            .and_then(|v| v.get(at)?.as_deref()?.verdict(link_type, href))
+            .is_some_and(|v| v.status.is_refused())
+    };
+    let resolved = resolution::resolve(
+        cx.store,
+        id,
+        &query,
+        cx.root,
+        cx.delegations,
+        verdicts
+            .is_some()
+            .then_some(&pass_over as resolution::PassOver<'_>),
+    )
+    .await?;
+    if verdicts.is_some() {
+        passed_over(&mut out, cx, &paths, &records, &refusal);
+    }
     if let Some(link_type) = wanted.filter(|_| !query.accept_linkset) {
         candidates(
             &mut out,
@@ -187,6 +235,29 @@ fn candidates(
             },
             query.preferences.describe(link)
         );
+    }
+}
+
+/// Each target a scan passes over (`verification.mode = enforce`), level by level, and why.
+fn passed_over(
+    out: &mut String,
+    cx: &Context<'_>,
+    paths: &[&str],
+    records: &[Option<std::sync::Arc<crate::registry::StoredAnchor>>],
+    refusal: &dyn Fn(&str, &Link) -> Option<String>,
+) {
+    for (path, record) in paths.iter().zip(records) {
+        let links = record.iter().flat_map(|r| r.record.links.iter());
+        for link in links {
+            if let Some(why) = refusal(path, link) {
+                let _ = writeln!(
+                    out,
+                    "passed over: {} ({} at {path}): its credential failed verification ({why})",
+                    link.href,
+                    curie(cx.vocabulary, &link.link_type)
+                );
+            }
+        }
     }
 }
 
