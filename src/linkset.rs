@@ -188,6 +188,11 @@ impl Verified {
     pub fn words(&self) -> String {
         words(self.status, self.verdict.as_ref())
     }
+
+    /// The state's headline and what follows it (`said`).
+    pub fn said(&self) -> (&'static str, String) {
+        said(self.status, self.verdict.as_ref())
+    }
 }
 
 /// The relation of a verification context object: IANA's `status` (RFC 8631), "a resource that represents the
@@ -259,8 +264,16 @@ impl Shown {
     }
 }
 
-/// A verification state in words a consumer understands, and why a target did not verify.
+/// A verification state in words a consumer understands, and why a target did not verify: `headline` then
+/// `detail`.
 pub fn words(status: Status, verdict: Option<&LinkVerdict>) -> String {
+    let (headline, detail) = said(status, verdict);
+    format!("{headline}{detail}")
+}
+
+/// A verification state as a headline ("Verified", "Not verified", "Could not be checked just now", "Encrypted",
+/// "Not checked yet") and what follows it (who signed it, or why not), which starts with its own separator.
+pub fn said(status: Status, verdict: Option<&LinkVerdict>) -> (&'static str, String) {
     let field = |f: fn(&LinkVerdict) -> &Option<String>| {
         verdict
             .and_then(|v| f(v).as_deref())
@@ -269,33 +282,39 @@ pub fn words(status: Status, verdict: Option<&LinkVerdict>) -> String {
     let reason = field(|v| &v.reason);
     match status {
         Status::Verified => {
-            let mut out = String::from("Verified");
+            let mut detail = String::new();
             if let Some(issuer) = field(|v| &v.issuer) {
-                out.push_str(": signed by ");
-                out.push_str(issuer);
+                detail.push_str(": signed by ");
+                detail.push_str(issuer);
             }
             if let Some(until) = field(|v| &v.valid_until) {
-                out.push_str(", valid until ");
-                out.push_str(until);
+                detail.push_str(if detail.is_empty() { ": " } else { ", " });
+                detail.push_str("valid until ");
+                detail.push_str(until);
             }
-            out
+            ("Verified", detail)
         }
-        Status::Failed => match reason {
-            Some(reason) => format!("Not verified: {reason}"),
-            None => "Not verified: the credential failed a check".into(),
-        },
-        Status::NotACredential => match reason {
-            Some(reason) => format!("Not verified: this address holds no verifiable credential ({reason})"),
-            None => "Not verified: this address holds no verifiable credential".into(),
-        },
-        Status::Unreachable => match reason {
-            Some(reason) => format!("Could not be checked just now ({reason})"),
-            None => "Could not be checked just now".into(),
-        },
-        Status::Encrypted => {
-            "Encrypted: only authorised parties can read it; the resolver checked only that it is there".into()
-        }
-        Status::Pending => "Not checked yet".into(),
+        Status::Failed => (
+            "Not verified",
+            format!(": {}", reason.unwrap_or("the credential failed a check")),
+        ),
+        Status::NotACredential => (
+            "Not verified",
+            match reason {
+                Some(reason) => format!(": this address holds no verifiable credential ({reason})"),
+                None => ": this address holds no verifiable credential".into(),
+            },
+        ),
+        Status::Unreachable => (
+            "Could not be checked just now",
+            reason.map_or(String::new(), |r| format!(" ({r})")),
+        ),
+        Status::Encrypted => (
+            "Encrypted",
+            ": only authorised parties can read it; the resolver checked only that it is there"
+                .into(),
+        ),
+        Status::Pending => ("Not checked yet", String::new()),
     }
 }
 
@@ -925,7 +944,23 @@ mod tests {
             said(Status::NotACredential)
                 .starts_with("Not verified: this address holds no verifiable credential")
         );
-        assert!(said(Status::Unreachable).starts_with("Could not be checked just now"));
+        assert_eq!(
+            said(Status::Unreachable),
+            "Could not be checked just now (the passport is about another product)"
+        );
+        let unreachable = LinkVerdict {
+            status: Status::Unreachable,
+            reason: Some("connection refused: localhost:1".into()),
+            ..LinkVerdict::pending(DPP, href)
+        };
+        assert_eq!(
+            super::said(Status::Unreachable, Some(&unreachable)),
+            (
+                "Could not be checked just now",
+                " (connection refused: localhost:1)".to_string()
+            ),
+            "the headline is the state, whatever the reason holds"
+        );
         assert_eq!(
             said(Status::Encrypted),
             "Encrypted: only authorised parties can read it; the resolver checked only that it is there"

@@ -281,16 +281,12 @@ impl<'a> Annotations<'a> {
 /// A credential link's verification state in words: the state first, in bold, then who signed it or why it did not
 /// verify. The words carry the meaning; the border colour only repeats it.
 fn verification(verified: &crate::linkset::Verified) -> Markup {
-    let words = verified.words();
-    let (state, detail) = match words.split_once(": ") {
-        Some((state, detail)) => (state, Some(detail)),
-        None => (words.as_str(), None),
-    };
+    let (state, detail) = verified.said();
     let class = format!("check {}", verified.status.as_str());
     html! {
         p class=(class) {
             strong { (state) }
-            @if let Some(detail) = detail { ": " (detail) }
+            (detail)
         }
     }
 }
