@@ -1,6 +1,7 @@
 //! Pattern resolution against exact resolution, in process: the record cache in front of the embedded store, warm,
-//! as a replica answers a repeated scan. `cargo bench --bench patterns -- [exact|pattern|miss] [resolutions]`
-//! prints nanoseconds per resolution; docs/performance.md records the figures and how they were taken (on a busy
+//! as a replica answers a repeated scan. `cargo bench --bench patterns -- [exact|pattern|miss|enforce] [resolutions]`
+//! prints nanoseconds per resolution (`enforce`: the exact scan with `verification.mode = enforce` and nothing
+//! refused, a set lookup per candidate standing in for `Verification::refused`); docs/performance.md records the figures and how they were taken (on a busy
 //! machine, instruction counts from `valgrind --tool=callgrind` of two run lengths, subtracted).
 
 use idr::identifier::Parser;
@@ -26,8 +27,8 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let cases: Vec<&str> = match args.first().map(String::as_str) {
-        Some(case @ ("exact" | "pattern" | "miss")) => vec![case],
-        _ => vec!["exact", "pattern", "miss"],
+        Some(case @ ("exact" | "pattern" | "miss" | "enforce")) => vec![case],
+        _ => vec!["exact", "pattern", "miss", "enforce"],
     };
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -64,9 +65,14 @@ fn main() {
         let vocabulary = Arc::new(Vocabulary::embedded());
         let query = Query::from_parts("", None, None, &vocabulary);
         let none = Delegations::default();
+        let refused: std::collections::HashSet<String> =
+            ["https://assets.example/other".to_string()].into();
+        let pass_over = |_: &str, _: &str, href: &str| refused.contains(href);
         for case in cases {
+            let enforced =
+                (case == "enforce").then_some(&pass_over as idr::resolution::PassOver<'_>);
             let path = match case {
-                "exact" => "/8004/9520123EXACT",
+                "exact" | "enforce" => "/8004/9520123EXACT",
                 "pattern" => "/8004/9520123PATTERN",
                 _ => "/8004/1111111MISS",
             };
@@ -78,6 +84,7 @@ fn main() {
                     &query,
                     "https://id.example",
                     &none,
+                    enforced,
                 )
                 .await
                 .unwrap()

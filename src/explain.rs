@@ -4,6 +4,7 @@
 use crate::identifier::Parser;
 use crate::registry::{AnchorStore, Link, StoreError};
 use crate::resolution::{self, Delegations, LinkTypeQuery, Outcome, Query};
+use crate::verification::{AnchorVerdicts, Verification};
 use crate::vocabulary::Vocabulary;
 use std::fmt::Write;
 
@@ -22,8 +23,39 @@ pub struct Context<'a> {
     pub root: &'a str,
 }
 
-/// The explanation, as lines of text.
+/// The explanation, as lines of text, with verification not enforced.
 pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, StoreError> {
+    explain_verified(cx, request, None).await
+}
+
+/// Where `explain` reads stored verdicts (`Verification::verdicts`; tests stand in for it).
+#[async_trait::async_trait]
+pub trait Verdicts: Sync {
+    /// The stored verdicts of each anchor (canonical paths), in order.
+    async fn verdicts(
+        &self,
+        anchors: &[&str],
+    ) -> Result<Vec<Option<std::sync::Arc<AnchorVerdicts>>>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl Verdicts for Verification {
+    async fn verdicts(
+        &self,
+        anchors: &[&str],
+    ) -> Result<Vec<Option<std::sync::Arc<AnchorVerdicts>>>, StoreError> {
+        Verification::verdicts(self, anchors).await
+    }
+}
+
+/// The explanation, as lines of text, as a server in `verification.mode = enforce` answers when `verdicts` is given
+/// (the caller gives it only in that mode): the stored verdicts of the request's levels decide which targets a scan
+/// passes over (as the server's in-memory copy of them does), and each one passed over is named with the reason.
+pub async fn explain_verified(
+    cx: &Context<'_>,
+    request: &Request<'_>,
+    verdicts: Option<&dyn Verdicts>,
+) -> Result<String, StoreError> {
     let mut out = String::new();
     let (path, raw_query) = split_uri(request.uri);
     let _ = writeln!(
@@ -106,7 +138,42 @@ pub async fn explain(cx: &Context<'_>, request: &Request<'_>) -> Result<String, 
         LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => None,
     };
     let _ = writeln!(out, "asked for: {}", describe_query(&query, cx.vocabulary));
-    let resolved = resolution::resolve(cx.store, id, &query, cx.root, cx.delegations).await?;
+    let verdicts = match verdicts {
+        Some(source) => Some(source.verdicts(&paths).await?),
+        None => None,
+    };
+    let refusal = |anchor: &str, link: &Link| -> Option<String> {
+        let at = paths.iter().position(|p| *p == anchor)?;
+        let verdicts = verdicts.as_ref()?.get(at)?.as_deref()?;
+        let verdict = verdicts.verdict(&link.link_type, &link.href)?;
+        verdict
+            .status
+            .is_refused()
+            .then(|| crate::linkset::words(verdict.status, Some(verdict)))
+    };
+    let pass_over = |anchor: &str, link_type: &str, href: &str| {
+        let Some(at) = paths.iter().position(|p| *p == anchor) else {
+            return false;
+        };
+        verdicts
+            .as_ref()
+            .and_then(|v| v.get(at)?.as_deref()?.verdict(link_type, href))
+            .is_some_and(|v| v.status.is_refused())
+    };
+    let resolved = resolution::resolve(
+        cx.store,
+        id,
+        &query,
+        cx.root,
+        cx.delegations,
+        verdicts
+            .is_some()
+            .then_some(&pass_over as resolution::PassOver<'_>),
+    )
+    .await?;
+    if verdicts.is_some() {
+        passed_over(&mut out, cx, &paths, &records, &refusal);
+    }
     if let Some(link_type) = wanted.filter(|_| !query.accept_linkset) {
         candidates(
             &mut out,
@@ -187,6 +254,29 @@ fn candidates(
             },
             query.preferences.describe(link)
         );
+    }
+}
+
+/// Each target a scan passes over (`verification.mode = enforce`), level by level, and why.
+fn passed_over(
+    out: &mut String,
+    cx: &Context<'_>,
+    paths: &[&str],
+    records: &[Option<std::sync::Arc<crate::registry::StoredAnchor>>],
+    refusal: &dyn Fn(&str, &Link) -> Option<String>,
+) {
+    for (path, record) in paths.iter().zip(records) {
+        let links = record.iter().flat_map(|r| r.record.links.iter());
+        for link in links {
+            if let Some(why) = refusal(path, link) {
+                let _ = writeln!(
+                    out,
+                    "passed over: {} ({} at {path}): its credential failed verification ({why})",
+                    link.href,
+                    curie(cx.vocabulary, &link.link_type)
+                );
+            }
+        }
     }
 }
 
@@ -277,6 +367,112 @@ fn split_uri(uri: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::registry::embedded::EmbeddedStore;
+    use crate::registry::{AnchorRecord, Precondition};
+    use crate::verification::{LinkVerdict, Status};
+    use std::sync::Arc;
+
+    const DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+
+    /// Verdicts held in memory, by anchor.
+    struct Held(Vec<(&'static str, AnchorVerdicts)>);
+
+    #[async_trait::async_trait]
+    impl Verdicts for Held {
+        async fn verdicts(
+            &self,
+            anchors: &[&str],
+        ) -> Result<Vec<Option<Arc<AnchorVerdicts>>>, StoreError> {
+            Ok(anchors
+                .iter()
+                .map(|a| {
+                    let held = self.0.iter().find(|(path, _)| path == a);
+                    held.map(|(_, v)| Arc::new(v.clone()))
+                })
+                .collect())
+        }
+    }
+
+    fn passport(href: &str, language: &str) -> Link {
+        Link {
+            link_type: DPP.into(),
+            href: href.into(),
+            title: "Passport".into(),
+            media_type: Some("application/vc+jwt".into()),
+            hreflang: vec![language.into()],
+            context: vec![],
+            rel: vec![],
+            method: vec![],
+            encryption_method: None,
+            access_role: vec![],
+            forwards_query: false,
+            id: None,
+            contributor: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_target_passed_over_is_named_with_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let (good, forged) = ("https://c.example/dpp/fr", "https://c.example/dpp/en");
+        let record = AnchorRecord {
+            item_description: "Battery".into(),
+            default_link_type: Some(DPP.into()),
+            links: vec![passport(forged, "en"), passport(good, "fr")],
+        };
+        store
+            .put("01/09520123456788", record, Precondition::None, "test")
+            .await
+            .unwrap();
+        let parser = Parser::embedded().unwrap();
+        let vocabulary = Arc::new(Vocabulary::embedded());
+        let delegations = Delegations::default();
+        let cx = Context {
+            store: &store,
+            parser: &parser,
+            vocabulary: &vocabulary,
+            delegations: &delegations,
+            root: "https://id.example.com",
+        };
+        let request = Request {
+            uri: "https://id.example.com/01/09520123456788",
+            accept: None,
+            accept_language: Some("en"),
+        };
+        let failed = LinkVerdict {
+            status: Status::Failed,
+            reason: Some("the passport is about another product".into()),
+            ..LinkVerdict::pending(DPP, forged)
+        };
+        let held = Held(vec![(
+            "01/09520123456788",
+            AnchorVerdicts {
+                version: 1,
+                links: vec![failed],
+            },
+        )]);
+        let plain = explain(&cx, &request).await.unwrap();
+        assert!(
+            plain.contains(&format!("answer: 307 Location: {forged}")),
+            "{plain}"
+        );
+        assert!(!plain.contains("passed over"), "{plain}");
+        let enforced = explain_verified(&cx, &request, Some(&held)).await.unwrap();
+        assert!(
+            enforced.contains(&format!(
+                "passed over: {forged} (untp:dpp at 01/09520123456788): its credential failed verification \
+                 (Not verified: the passport is about another product)"
+            )),
+            "{enforced}"
+        );
+        assert!(
+            enforced.contains(&format!("answer: 307 Location: {good}")),
+            "{enforced}"
+        );
+    }
+
     #[test]
     fn anchors_take_the_configured_root_else_the_uri_origin() {
         let uri = "https://id.example.com:8443/01/09520123456788?linkType=all";

@@ -7,11 +7,17 @@
 //! DID document (titled with the DID). Both schemas close target objects (`additionalProperties: false`), so an extra
 //! target attribute would make every such linkset invalid; a context object about the target says the same within
 //! them (RFC 9264 allows context objects for any anchor).
+//!
+//! Verified links (`crate::verification`) are shown the same way: when verification is on, each credential link's
+//! state is one more context object anchored at the link's target, with the state in words as `itemDescription` and
+//! IANA's `status` relation pointing at the anchor's verification resource, titled with the state (`verified`,
+//! `failed`, `unreachable`, `encrypted`, `not-a-credential`, `pending`).
 
 use crate::registry::{Link, StoredAnchor};
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::verification::{AnchorVerdicts, LinkVerdict, Status};
 use crate::vocabulary::{DEFAULT_LINK, Vocabulary};
 
 /// One level of the qualifier tree that has a record.
@@ -41,6 +47,19 @@ struct ContextObject {
     default: Option<(String, String)>,
     /// Indices of the links kept, grouped by link type in order of first appearance.
     order: Vec<usize>,
+    /// The verification state of each kept credential link (`Linkset::show_verification`), in `order`.
+    verification: Vec<Shown>,
+}
+
+/// The verification state of one credential link, as a linkset shows it.
+#[derive(Debug)]
+struct Shown {
+    /// Index of the link in the record.
+    link: usize,
+    /// The stored verdict; `None`: not checked yet (`pending`).
+    verdict: Option<LinkVerdict>,
+    /// The resource that represents the state: the anchor's verification in the management API.
+    status_href: String,
 }
 
 /// Builds the linkset of levels ordered most specific first, keeping only links `keep` accepts.
@@ -49,15 +68,33 @@ pub fn build(
     keep: &dyn Fn(&Link) -> bool,
     vocabulary: &Arc<Vocabulary>,
 ) -> Linkset {
+    build_passing_over(levels, keep, &|_, _| false, vocabulary)
+}
+
+/// As `build`, with the links scans pass over (`passed_over(level index, link)`: verified links in `enforce` mode)
+/// listed as usual but never named the default link.
+pub fn build_passing_over(
+    levels: &[Level],
+    keep: &dyn Fn(&Link) -> bool,
+    passed_over: &dyn Fn(usize, &Link) -> bool,
+    vocabulary: &Arc<Vocabulary>,
+) -> Linkset {
     let objects = levels
         .iter()
         .enumerate()
         .map(|(i, level)| ContextObject {
             anchor: level.anchor.clone(),
             record: level.record.clone(),
-            default: default_target(&level.record, &levels[i..], keep, vocabulary)
-                .map(|l| (l.href.clone(), l.title.clone())),
+            default: default_target(
+                &level.record,
+                &levels[i..],
+                keep,
+                &|j, l| passed_over(i + j, l),
+                vocabulary,
+            )
+            .map(|l| (l.href.clone(), l.title.clone())),
             order: grouped(&level.record.record.links, keep, vocabulary),
+            verification: Vec::new(),
         })
         .collect();
     Linkset {
@@ -119,8 +156,171 @@ impl Linkset {
             if object.record.version == 0 {
                 format!("{:?}", object.record.record).hash(hasher);
             }
+            // The verification states shown: whether shown at all, then what each says.
+            object.verification.len().hash(hasher);
+            for shown in &object.verification {
+                shown.link.hash(hasher);
+                shown.status().hash(hasher);
+                shown.status_href.hash(hasher);
+                if let Some(v) = &shown.verdict {
+                    (&v.reason, &v.issuer, &v.valid_until, &v.credential_type).hash(hasher);
+                }
+            }
         }
     }
+}
+
+/// A credential link's verification state, as the HTML view shows it beside the link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The level's anchor.
+    pub anchor: String,
+    /// The relation key as emitted.
+    pub relation: String,
+    pub href: String,
+    pub status: Status,
+    /// The stored verdict; `None` while `pending`.
+    pub verdict: Option<LinkVerdict>,
+}
+
+impl Verified {
+    /// The state in words a consumer understands (`words`).
+    pub fn words(&self) -> String {
+        words(self.status, self.verdict.as_ref())
+    }
+
+    /// The state's headline and what follows it (`said`).
+    pub fn said(&self) -> (&'static str, String) {
+        said(self.status, self.verdict.as_ref())
+    }
+}
+
+/// The relation of a verification context object: IANA's `status` (RFC 8631), "a resource that represents the
+/// context's status", the context being the credential.
+pub const STATUS: &str = "status";
+
+impl Linkset {
+    /// The anchor of each context object (one per level), in order: the anchors whose verdicts `show_verification`
+    /// takes.
+    pub fn anchors(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().map(|o| o.anchor.as_str())
+    }
+
+    /// Shows the verification state of each kept credential link (a link type that declares credential types,
+    /// `Vocabulary::credential_types`): `verdicts` holds the stored verdicts of each context object, in the order of
+    /// `anchors` (`None`: none stored, every credential link `pending`); `status_href(anchor)` is the resource that
+    /// represents an anchor's verification. Each state is written as a context object after its level's (`write`).
+    pub fn show_verification(
+        &mut self,
+        verdicts: &[Option<Arc<AnchorVerdicts>>],
+        status_href: &dyn Fn(&str) -> String,
+    ) {
+        for (object, verdicts) in self.objects.iter_mut().zip(verdicts) {
+            let links = &object.record.record.links;
+            object.verification = object
+                .order
+                .iter()
+                .filter(|&&i| is_web_link(&links[i].href))
+                .filter(|&&i| {
+                    !self
+                        .vocabulary
+                        .credential_types(&links[i].link_type)
+                        .is_empty()
+                })
+                .map(|&i| Shown {
+                    link: i,
+                    verdict: verdicts
+                        .as_deref()
+                        .and_then(|v| v.verdict(&links[i].link_type, &links[i].href))
+                        .cloned(),
+                    status_href: status_href(&object.anchor),
+                })
+                .collect();
+        }
+    }
+
+    /// The verification states shown (`show_verification`), level by level.
+    pub fn verification(&self) -> Vec<Verified> {
+        self.objects
+            .iter()
+            .flat_map(|o| o.verification.iter().map(move |shown| (o, shown)))
+            .map(|(o, shown)| {
+                let link = &o.record.record.links[shown.link];
+                Verified {
+                    anchor: o.anchor.clone(),
+                    relation: self.vocabulary.emitted(&link.link_type).to_string(),
+                    href: link.href.clone(),
+                    status: shown.status(),
+                    verdict: shown.verdict.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Shown {
+    fn status(&self) -> Status {
+        self.verdict.as_ref().map_or(Status::Pending, |v| v.status)
+    }
+}
+
+/// A verification state in words a consumer understands, and why a target did not verify: `headline` then
+/// `detail`.
+pub fn words(status: Status, verdict: Option<&LinkVerdict>) -> String {
+    let (headline, detail) = said(status, verdict);
+    format!("{headline}{detail}")
+}
+
+/// A verification state as a headline ("Verified", "Not verified", "Could not be checked just now", "Encrypted",
+/// "Not checked yet") and what follows it (who signed it, or why not), which starts with its own separator.
+pub fn said(status: Status, verdict: Option<&LinkVerdict>) -> (&'static str, String) {
+    let field = |f: fn(&LinkVerdict) -> &Option<String>| {
+        verdict
+            .and_then(|v| f(v).as_deref())
+            .filter(|s| !s.is_empty())
+    };
+    let reason = field(|v| &v.reason);
+    match status {
+        Status::Verified => {
+            let mut detail = String::new();
+            if let Some(issuer) = field(|v| &v.issuer) {
+                detail.push_str(": signed by ");
+                detail.push_str(issuer);
+            }
+            if let Some(until) = field(|v| &v.valid_until) {
+                detail.push_str(if detail.is_empty() { ": " } else { ", " });
+                detail.push_str("valid until ");
+                detail.push_str(until);
+            }
+            ("Verified", detail)
+        }
+        Status::Failed => (
+            "Not verified",
+            format!(": {}", reason.unwrap_or("the credential failed a check")),
+        ),
+        Status::NotACredential => (
+            "Not verified",
+            match reason {
+                Some(reason) => format!(": this address holds no verifiable credential ({reason})"),
+                None => ": this address holds no verifiable credential".into(),
+            },
+        ),
+        Status::Unreachable => (
+            "Could not be checked just now",
+            reason.map_or(String::new(), |r| format!(" ({r})")),
+        ),
+        Status::Encrypted => (
+            "Encrypted",
+            ": only authorised parties can read it; the resolver checked only that it is there"
+                .into(),
+        ),
+        Status::Pending => ("Not checked yet", String::new()),
+    }
+}
+
+fn is_web_link(href: &str) -> bool {
+    let lower = href.get(..8).unwrap_or(href).to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
 }
 
 /// Indices of the kept links, the links of each relation key together, keys in order of first appearance.
@@ -145,22 +345,28 @@ fn default_target<'a>(
     stored: &StoredAnchor,
     from_here_up: &'a [Level],
     keep: &dyn Fn(&Link) -> bool,
+    passed_over: &dyn Fn(usize, &Link) -> bool,
     vocabulary: &Vocabulary,
 ) -> Option<&'a Link> {
     let link_type = stored.record.default_link_type.as_deref()?;
     let relation = vocabulary.relation(link_type);
-    // Never a link a lifecycle contributor added: the owner decides the default (as `resolution` does).
-    let of_type = |x: &&Link| relation.matches(&x.link_type) && x.contributor.is_none() && keep(x);
+    // Never a link a lifecycle contributor added: the owner decides the default (as `resolution` does); never one a
+    // scan passes over.
+    let of_type = |(j, x): &(usize, &Link)| {
+        relation.matches(&x.link_type) && x.contributor.is_none() && keep(x) && !passed_over(*j, x)
+    };
     let links = || {
         from_here_up
             .iter()
-            .flat_map(|l| l.record.record.links.iter())
+            .enumerate()
+            .flat_map(|(j, l)| l.record.record.links.iter().map(move |x| (j, x)))
     };
     // The latest version of the default type, not a predecessor or an action endpoint, unless that is all there is.
     links()
         .filter(of_type)
-        .find(|x| x.is_redirect_target())
+        .find(|(_, x)| x.is_redirect_target())
         .or_else(|| links().find(of_type))
+        .map(|(_, x)| x)
 }
 
 impl Linkset {
@@ -237,6 +443,36 @@ impl ContextObject {
         }
         out.push(b'}');
         self.write_attributions(out);
+        self.write_verification(out, vocabulary);
+    }
+
+    /// One context object per shown credential link, anchored at its target: `itemDescription` the state in words,
+    /// `status` the resource that represents it, titled with the state (`verified`, `failed`, …). Both linkset
+    /// schemas close target objects, so the state cannot be a target attribute (see the module's notes).
+    fn write_verification(&self, out: &mut Vec<u8>, vocabulary: &Vocabulary) {
+        let links = &self.record.record.links;
+        for shown in &self.verification {
+            let link = &links[shown.link];
+            let curie = vocabulary
+                .by_uri(&link.link_type)
+                .map_or(link.link_type.as_str(), |d| d.curie.as_str());
+            let description = format!(
+                "{} (the {curie} link of {})",
+                words(shown.status(), shown.verdict.as_ref()),
+                self.anchor
+            );
+            out.extend_from_slice(b",{\"anchor\":");
+            string(out, &link.href);
+            out.extend_from_slice(b",\"itemDescription\":");
+            string(out, &description);
+            out.push(b',');
+            string(out, STATUS);
+            out.extend_from_slice(b":[{\"href\":");
+            string(out, &shown.status_href);
+            out.extend_from_slice(b",\"title\":");
+            string(out, shown.status().as_str());
+            out.extend_from_slice(b",\"type\":\"application/json\"}]}");
+        }
     }
 
     /// One context object per kept contributed link (each target and contributor once).
@@ -561,6 +797,180 @@ mod tests {
             }
         }
         assert!(plain(b""));
+    }
+
+    fn verdict(href: &str, status: Status) -> LinkVerdict {
+        LinkVerdict {
+            status,
+            issuer: Some("did:web:issuer.example".into()),
+            valid_until: Some("2027-06-30T00:00:00Z".into()),
+            checked_at: Some("2026-12-07T03:00:00Z".into()),
+            credential_type: Some("DigitalProductPassport".into()),
+            reason: (status != Status::Verified)
+                .then(|| "the passport is about another product".into()),
+            ..LinkVerdict::pending(DPP, href)
+        }
+    }
+
+    /// A GTIN with a passport, a second passport variant and a product page; `shown` verdicts on the passports.
+    fn passports(verdicts: Option<Vec<LinkVerdict>>) -> Linkset {
+        let r = AnchorRecord {
+            item_description: "Battery".into(),
+            default_link_type: Some(DPP.into()),
+            links: vec![
+                link(DPP, "https://c.example/dpp/en", &["en"]),
+                link(PIP, "https://b.example/info", &[]),
+                link(DPP, "https://c.example/dpp/fr", &["fr"]),
+            ],
+        };
+        let levels = [Level {
+            anchor: "https://r.example/01/1".into(),
+            record: stored(r),
+        }];
+        let mut linkset = build(&levels, &|_| true, &vocab());
+        if let Some(links) = verdicts {
+            let stored = Arc::new(AnchorVerdicts { version: 1, links });
+            linkset.show_verification(&[Some(stored)], &|anchor| format!("{anchor}/status"));
+        }
+        linkset
+    }
+
+    #[test]
+    fn credential_links_show_their_state_in_a_context_object_each() {
+        let linkset = passports(Some(vec![verdict(
+            "https://c.example/dpp/en",
+            Status::Verified,
+        )]));
+        let v = linkset.to_value();
+        let objects = v["linkset"].as_array().unwrap();
+        assert_eq!(objects.len(), 3, "the level and one per passport: {v}");
+        assert_eq!(
+            objects[1],
+            json!({
+                "anchor": "https://c.example/dpp/en",
+                "itemDescription": "Verified: signed by did:web:issuer.example, valid until 2027-06-30T00:00:00Z \
+                    (the untp:dpp link of https://r.example/01/1)",
+                "status": [{"href": "https://r.example/01/1/status", "title": "verified", "type": "application/json"}]
+            })
+        );
+        assert_eq!(objects[2]["anchor"], "https://c.example/dpp/fr");
+        assert_eq!(
+            objects[2]["status"][0]["title"], "pending",
+            "no verdict yet"
+        );
+        assert_eq!(
+            objects[2]["itemDescription"],
+            "Not checked yet (the untp:dpp link of https://r.example/01/1)"
+        );
+        assert!(
+            objects
+                .iter()
+                .all(|o| o["anchor"] != "https://b.example/info"),
+            "a product page is no credential link: {v}"
+        );
+        // The level's own object is unchanged: the targets carry no extra member.
+        assert_eq!(objects[0], passports(None).to_value()["linkset"][0]);
+        let shown = linkset.verification();
+        assert_eq!(shown.len(), 2);
+        assert_eq!(
+            (
+                shown[0].href.as_str(),
+                shown[0].status,
+                shown[0].relation.as_str()
+            ),
+            ("https://c.example/dpp/en", Status::Verified, DPP)
+        );
+        assert_eq!(shown[1].status, Status::Pending);
+    }
+
+    #[test]
+    fn without_verification_nothing_is_shown() {
+        let linkset = passports(None);
+        assert_eq!(linkset.to_value()["linkset"].as_array().unwrap().len(), 1);
+        assert!(linkset.verification().is_empty());
+    }
+
+    #[test]
+    fn a_changed_state_changes_the_fingerprint() {
+        let digest = |linkset: &Linkset| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            linkset.fingerprint(&mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        let en = "https://c.example/dpp/en";
+        let states = [
+            passports(None),
+            passports(Some(vec![])),
+            passports(Some(vec![verdict(en, Status::Verified)])),
+            passports(Some(vec![verdict(en, Status::Failed)])),
+            passports(Some(vec![verdict(en, Status::Unreachable)])),
+        ];
+        for (i, a) in states.iter().enumerate() {
+            for b in &states[i + 1..] {
+                assert_ne!(a.to_json(), b.to_json());
+                assert_ne!(digest(a), digest(b));
+            }
+        }
+        let mut reason = verdict(en, Status::Failed);
+        reason.reason = Some("expired on 2026-01-01".into());
+        assert_ne!(
+            digest(&passports(Some(vec![reason]))),
+            digest(&states[3]),
+            "the reason is shown, so it counts"
+        );
+        assert_eq!(
+            digest(&states[3]),
+            digest(&passports(Some(vec![verdict(en, Status::Failed)])))
+        );
+    }
+
+    #[test]
+    fn every_state_has_words_a_consumer_understands() {
+        let href = "https://c.example/dpp/en";
+        let said = |status| words(status, Some(&verdict(href, status)));
+        assert_eq!(
+            said(Status::Verified),
+            "Verified: signed by did:web:issuer.example, valid until 2027-06-30T00:00:00Z"
+        );
+        assert_eq!(
+            said(Status::Failed),
+            "Not verified: the passport is about another product"
+        );
+        assert_eq!(
+            words(Status::Failed, None),
+            "Not verified: the credential failed a check"
+        );
+        assert!(
+            said(Status::NotACredential)
+                .starts_with("Not verified: this address holds no verifiable credential")
+        );
+        assert_eq!(
+            said(Status::Unreachable),
+            "Could not be checked just now (the passport is about another product)"
+        );
+        let unreachable = LinkVerdict {
+            status: Status::Unreachable,
+            reason: Some("connection refused: localhost:1".into()),
+            ..LinkVerdict::pending(DPP, href)
+        };
+        assert_eq!(
+            super::said(Status::Unreachable, Some(&unreachable)),
+            (
+                "Could not be checked just now",
+                " (connection refused: localhost:1)".to_string()
+            ),
+            "the headline is the state, whatever the reason holds"
+        );
+        assert_eq!(
+            said(Status::Encrypted),
+            "Encrypted: only authorised parties can read it; the resolver checked only that it is there"
+        );
+        assert_eq!(words(Status::Pending, None), "Not checked yet");
+        let unsigned = LinkVerdict {
+            status: Status::Verified,
+            ..LinkVerdict::pending(DPP, href)
+        };
+        assert_eq!(words(Status::Verified, Some(&unsigned)), "Verified");
     }
 
     proptest::proptest! {

@@ -192,6 +192,23 @@ impl Delegations {
     }
 }
 
+/// Whether a scan passes over a target, asked with the level's canonical path, the link type's canonical URI and the
+/// href: in `verification.mode = enforce`, a target whose credential failed verification
+/// (`crate::verification::Verification::refused`). Resolution knows nothing else of verification: it decides as if a
+/// target passed over were not registered, and only that. Asked once per candidate of the type a scan looks for.
+pub type PassOver<'a> = &'a (dyn Fn(&str, &str, &str) -> bool + Sync);
+
+/// Passes over nothing: verification off or `report` (`resolve` is then given `None`).
+fn pass_over_nothing(_: &str, _: &str, _: &str) -> bool {
+    false
+}
+
+/// The links a request may see (`keep`), and the targets a scan passes over at a level (`PassOver`, unbounded).
+type Filters<'a> = (
+    &'a dyn Fn(&Link) -> bool,
+    &'a dyn Fn(&str, &str, &str) -> bool,
+);
+
 /// A level of the request's qualifier tree that has a record.
 struct Found<'a> {
     key: &'a Identifier,
@@ -204,10 +221,11 @@ pub async fn resolve(
     query: &Query,
     root: &str,
     delegations: &Delegations,
+    pass_over: Option<PassOver<'_>>,
 ) -> Result<Resolved, StoreError> {
     let candidates = key.levels();
     let paths: Vec<&str> = candidates.iter().map(|k| k.canonical_path()).collect();
-    let settles = settling(query);
+    let settles = settling(query, &paths, pass_over);
     let settles = settles.as_ref().map(|f| f as Settles<'_>);
     let lookup = store.lookup_until(&paths, settles).await?;
     let (stale, complete) = (lookup.stale, lookup.complete);
@@ -215,7 +233,14 @@ pub async fn resolve(
     if complete {
         stand_in_pattern(store, key, &mut records, candidates.len()).await?;
     }
-    let outcome = decide(key, &candidates, records, query, root, delegations);
+    let outcome = decide(
+        key,
+        &candidates,
+        records,
+        query,
+        (root, delegations),
+        pass_over,
+    );
     // From a cache with gaps during an outage, "not found" may only mean "not cached": never a 404 for that.
     if !complete
         && matches!(
@@ -260,9 +285,10 @@ fn decide(
     candidates: &[Identifier],
     records: Vec<Option<Arc<StoredAnchor>>>,
     query: &Query,
-    root: &str,
-    delegations: &Delegations,
+    (root, delegations): (&str, &Delegations),
+    pass_over: Option<PassOver<'_>>,
 ) -> Outcome {
+    let pass_over = pass_over.unwrap_or(&pass_over_nothing);
     let found: Vec<Found<'_>> = candidates
         .iter()
         .zip(records)
@@ -276,32 +302,64 @@ fn decide(
     }
     let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
     let default_keep = |l: &Link| owners_default(l) && keep(l);
-    if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
+    let linkset = || {
         let secondary = delegations.secondary(key, &found);
-        let secondary_level = secondary.map(|record| Level {
-            anchor: key.uri_under(root),
-            record: Arc::new(StoredAnchor { version: 0, record }),
+        let secondary_level = secondary.map(|record| {
+            let level = Level {
+                anchor: key.uri_under(root),
+                record: Arc::new(StoredAnchor { version: 0, record }),
+            };
+            (key.canonical_path(), level)
         });
-        let levels: Vec<Level> = secondary_level
+        let (paths, levels): (Vec<&str>, Vec<Level>) = secondary_level
             .into_iter()
-            .chain(found.iter().map(|f| level(f, root)))
-            .collect();
-        return Outcome::Linkset(linkset::build(&levels, &keep, &query.vocabulary));
+            .chain(
+                found
+                    .iter()
+                    .map(|f| (f.key.canonical_path(), level(f, root))),
+            )
+            .unzip();
+        // The linkset lists a target passed over (with its verification state), but never as its default link.
+        let passed_over = |i: usize, l: &Link| pass_over(paths[i], &l.link_type, &l.href);
+        Outcome::Linkset(linkset::build_passing_over(
+            &levels,
+            &keep,
+            &passed_over,
+            &query.vocabulary,
+        ))
+    };
+    if query.accept_linkset || query.link_type == LinkTypeQuery::Linkset {
+        return linkset();
     }
+    // Whether a candidate was passed over: then "nothing of the type" would not be true, and the linkset, which
+    // shows the target and why it was passed over, answers instead of a 404.
+    let passed = std::cell::Cell::new(false);
+    let pass_over = |anchor: &str, link_type: &str, href: &str| {
+        let refused = pass_over(anchor, link_type, href);
+        passed.set(passed.get() | refused);
+        refused
+    };
     let outcome = match &query.link_type {
-        LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, &keep),
+        LinkTypeQuery::Type(uri) => by_type(&found, uri, query, root, (&keep, &pass_over)),
         LinkTypeQuery::Unknown(name) => Outcome::NoSuchLinkType(name.clone()),
         LinkTypeQuery::Default | LinkTypeQuery::Linkset => {
-            return default_link(&found, query, &default_keep);
+            default_link(&found, query, (&default_keep, &pass_over))
         }
     };
     // UNTP schemes answer a link type they do not hold with the default link; GS1 answers 404.
-    match outcome {
+    let outcome = match outcome {
         Outcome::NoSuchLinkType(_)
-            if key.scheme().unknown_link_type == UnknownLinkType::Default =>
+            if !matches!(
+                query.link_type,
+                LinkTypeQuery::Default | LinkTypeQuery::Linkset
+            ) && key.scheme().unknown_link_type == UnknownLinkType::Default =>
         {
-            default_link(&found, query, &default_keep)
+            default_link(&found, query, (&default_keep, &pass_over))
         }
+        outcome => outcome,
+    };
+    match outcome {
+        Outcome::NoSuchLinkType(_) if passed.get() => linkset(),
         outcome => outcome,
     }
 }
@@ -310,7 +368,15 @@ fn decide(
 /// not be read; `None` when no single level can (a linkset lists every level, and an unknown type may fall back to
 /// the default link of any level). It must agree with `decide`: only a redirect (or, for a requested type, a set of
 /// choices) taken from that level's own links settles.
-fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_> {
+///
+/// A level whose candidate is passed over (`PassOver`) does not settle. The store does not say which level the record
+/// is (`paths` holds them all), so a candidate passed over at any level of the request counts: reading on costs a
+/// read, never a wrong answer. With nothing passed over (verification not enforced) no check is made.
+fn settling<'a>(
+    query: &'a Query,
+    paths: &'a [&'a str],
+    pass_over: Option<PassOver<'a>>,
+) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + 'a> {
     if query.accept_linkset
         || !matches!(
             query.link_type,
@@ -320,18 +386,21 @@ fn settling(query: &Query) -> Option<impl Fn(&StoredAnchor) -> bool + Sync + '_>
         return None;
     }
     Some(move |anchor: &StoredAnchor| {
-        let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
+        let passed_over =
+            |l: &Link| pass_over.is_some_and(|f| paths.iter().any(|p| f(p, &l.link_type, &l.href)));
         let record = &anchor.record;
+        let settles_with = |relation: &Relation<'_>, keep: &dyn Fn(&Link) -> bool, ties: bool| {
+            let links = links_of(record, relation, keep);
+            !links.iter().any(|l| passed_over(l))
+                && query.preferences.choose(&links, ties).is_some()
+        };
+        let keep = |l: &Link| role_allows(query.access_role.as_deref(), l);
         match &query.link_type {
             LinkTypeQuery::Default => record.default_link_type.as_deref().is_some_and(|t| {
                 let keep = |l: &Link| owners_default(l) && keep(l);
-                let links = links_of(record, &query.vocabulary.relation(t), &keep);
-                query.preferences.choose(&links, false).is_some()
+                settles_with(&query.vocabulary.relation(t), &keep, false)
             }),
-            LinkTypeQuery::Type(uri) => {
-                let links = links_of(record, &query.vocabulary.relation(uri), &keep);
-                query.preferences.choose(&links, true).is_some()
-            }
+            LinkTypeQuery::Type(uri) => settles_with(&query.vocabulary.relation(uri), &keep, true),
             LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => false,
         }
     })
@@ -363,11 +432,12 @@ fn by_type(
     uri: &str,
     query: &Query,
     root: &str,
-    keep: &dyn Fn(&Link) -> bool,
+    (keep, pass_over): Filters<'_>,
 ) -> Outcome {
     let relation = query.vocabulary.relation(uri);
     for f in found {
-        let links = links_of(&f.anchor.record, &relation, keep);
+        let keep = passing_over(f, keep, pass_over);
+        let links = links_of(&f.anchor.record, &relation, &keep);
         match query.preferences.choose(&links, true) {
             Some(Choice::One(link)) => {
                 return Outcome::Redirect {
@@ -399,14 +469,15 @@ fn by_type(
 
 /// The default link type of the most specific level that sets one, then its best variant from the most specific
 /// level that has it. Never a 300: a request without `linkType` always gets an answer.
-fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool) -> Outcome {
+fn default_link(found: &[Found<'_>], query: &Query, (keep, pass_over): Filters<'_>) -> Outcome {
     let default_type = found
         .iter()
         .find_map(|f| f.anchor.record.default_link_type.as_deref());
     let of_type = |t: &str| {
         let relation = query.vocabulary.relation(t);
         found.iter().find_map(|f| {
-            let links = links_of(&f.anchor.record, &relation, keep);
+            let keep = passing_over(f, keep, pass_over);
+            let links = links_of(&f.anchor.record, &relation, &keep);
             match query.preferences.choose(&links, false) {
                 Some(Choice::One(link)) => Some(link),
                 _ => None,
@@ -414,11 +485,12 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         })
     };
     let link = default_type.and_then(of_type).or_else(|| {
-        // A default whose links were all deleted: fall back to the most specific link rather than fail.
-        found
-            .iter()
-            .flat_map(|f| f.anchor.record.links.iter())
-            .find(|l| keep(l))
+        // A default whose links were all deleted (or passed over): fall back to the most specific link rather than
+        // fail.
+        found.iter().find_map(|f| {
+            let keep = passing_over(f, keep, pass_over);
+            f.anchor.record.links.iter().find(|l| keep(l))
+        })
     });
     match link {
         Some(link) => Outcome::Redirect {
@@ -427,6 +499,16 @@ fn default_link(found: &[Found<'_>], query: &Query, keep: &dyn Fn(&Link) -> bool
         },
         None => Outcome::NoSuchLinkType("the default link".into()),
     }
+}
+
+/// `keep` at the level `f`, without the targets passed over there. `keep` first: a link it drops is not asked about.
+fn passing_over<'a>(
+    f: &'a Found<'_>,
+    keep: &'a dyn Fn(&Link) -> bool,
+    pass_over: &'a dyn Fn(&str, &str, &str) -> bool,
+) -> impl Fn(&Link) -> bool + 'a {
+    let path = f.key.canonical_path();
+    move |l: &Link| keep(l) && !pass_over(path, &l.link_type, &l.href)
 }
 
 /// Whether a scan without a link type may be sent to `link`: the owner decides where a plain scan goes, so a link a
@@ -634,14 +716,266 @@ mod tests {
                 let shared = CachedStore::wrap(Arc::new(AsShared(store.clone())), store.as_ref(), &settings);
                 let none = Delegations::default();
                 let root = "https://id.example.com";
-                let full = resolve(store.as_ref(), &key, &query, root, &none).await.unwrap();
-                let lazy = resolve(cached.as_ref(), &key, &query, root, &none).await.unwrap();
-                let shared = resolve(shared.as_ref(), &key, &query, root, &none).await.unwrap();
+                let full = resolve(store.as_ref(), &key, &query, root, &none, None).await.unwrap();
+                let lazy = resolve(cached.as_ref(), &key, &query, root, &none, None).await.unwrap();
+                let shared = resolve(shared.as_ref(), &key, &query, root, &none, None).await.unwrap();
                 let show = |r: Resolved| format!("{:?}", r.outcome);
                 (show(full), show(lazy), show(shared))
             });
             prop_assert_eq!(&full, &lazy);
             prop_assert_eq!(&full, &shared);
+        }
+    }
+
+    /// The levels of `/01/09520123456788/10/ABC/21/S1`, most specific first.
+    fn paths_of(key: &Identifier) -> Vec<String> {
+        key.levels()
+            .iter()
+            .map(|k| k.canonical_path().to_string())
+            .collect()
+    }
+
+    /// Resolves `query` for `path` over `levels` (most specific first, `None` where nothing is registered), passing
+    /// over the targets `refused` names as (level index, href): the outcome, written with `{:?}`.
+    fn resolve_passing_over(
+        path: &str,
+        levels: &[Option<AnchorRecord>],
+        query: &Query,
+        refused: Option<&[(usize, String)]>,
+    ) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let parser = crate::identifier::Parser::embedded().unwrap();
+        let key = parser.parse_request(path, "").unwrap().identifier;
+        let paths = paths_of(&key);
+        let pass_over = |anchor: &str, _: &str, href: &str| {
+            refused
+                .unwrap_or_default()
+                .iter()
+                .any(|(level, h)| paths.get(*level).is_some_and(|p| p == anchor) && h == href)
+        };
+        runtime.block_on(async {
+            let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+            for (path, record) in paths.iter().zip(levels) {
+                if let Some(record) = record {
+                    store
+                        .put(path, record.clone(), Precondition::None, "test")
+                        .await
+                        .unwrap();
+                }
+            }
+            let settings = crate::config::CacheSettings {
+                max_bytes: 1 << 20,
+                ttl_seconds: 60,
+                negative_ttl_ms: 60_000,
+            };
+            let cached = CachedStore::wrap(store.clone(), store.as_ref(), &settings);
+            let pass_over = refused.map(|_| &pass_over as PassOver<'_>);
+            let root = "https://id.example.com";
+            let none = Delegations::default();
+            let outcome = resolve(cached.as_ref(), &key, query, root, &none, pass_over)
+                .await
+                .unwrap()
+                .outcome;
+            format!("{outcome:?}")
+        })
+    }
+
+    fn query(raw: &str, accept_language: Option<&str>) -> Query {
+        Query::from_parts(
+            raw,
+            None,
+            accept_language,
+            &Arc::new(Vocabulary::embedded()),
+        )
+    }
+
+    fn dpp(href: &str, language: &str) -> Link {
+        let mut link = record(&(None, vec![(2, 0, 2, false)])).links.remove(0);
+        link.href = href.into();
+        link.hreflang = vec![language.into()];
+        link
+    }
+
+    fn anchor(default: Option<usize>, links: Vec<Link>) -> Option<AnchorRecord> {
+        Some(AnchorRecord {
+            item_description: "Thing".into(),
+            default_link_type: default.map(|t| TYPES[t].to_string()),
+            links,
+        })
+    }
+
+    fn redirect(href: &str) -> String {
+        format!(
+            "{:?}",
+            Outcome::Redirect {
+                href: href.into(),
+                forward_query: true
+            }
+        )
+    }
+
+    const GTIN: &str = "/01/09520123456788";
+    const SERIAL: &str = "/01/09520123456788/21/S1";
+    const DPP_EN: &str = "https://c.example/dpp/en";
+    const DPP_FR: &str = "https://c.example/dpp/fr";
+
+    #[test]
+    fn a_refused_passport_falls_to_the_next_variant_of_its_type() {
+        let levels = [anchor(Some(2), vec![dpp(DPP_EN, "en"), dpp(DPP_FR, "fr")])];
+        let q = query("linkType=untp:dpp", Some("en"));
+        assert_eq!(
+            resolve_passing_over(GTIN, &levels, &q, None),
+            redirect(DPP_EN)
+        );
+        let refused = [(0, DPP_EN.to_string())];
+        assert_eq!(
+            resolve_passing_over(GTIN, &levels, &q, Some(&refused)),
+            redirect(DPP_FR),
+            "negotiation among the rest"
+        );
+        // The plain scan (default link type untp:dpp) too.
+        let plain = query("", Some("en"));
+        assert_eq!(
+            resolve_passing_over(GTIN, &levels, &plain, Some(&refused)),
+            redirect(DPP_FR)
+        );
+        // Refusing another level's target changes nothing here.
+        let elsewhere = [(1, DPP_EN.to_string())];
+        assert_eq!(
+            resolve_passing_over(GTIN, &levels, &q, Some(&elsewhere)),
+            redirect(DPP_EN)
+        );
+    }
+
+    #[test]
+    fn a_refused_passport_falls_to_an_ancestors_link() {
+        let gtin_dpp = "https://c.example/dpp/model";
+        let levels = [
+            anchor(None, vec![dpp(DPP_EN, "en")]),
+            anchor(Some(2), vec![dpp(gtin_dpp, "en")]),
+        ];
+        let q = query("linkType=untp:dpp", None);
+        assert_eq!(
+            resolve_passing_over(SERIAL, &levels, &q, None),
+            redirect(DPP_EN)
+        );
+        let refused = [(0, DPP_EN.to_string())];
+        assert_eq!(
+            resolve_passing_over(SERIAL, &levels, &q, Some(&refused)),
+            redirect(gtin_dpp)
+        );
+        assert_eq!(
+            resolve_passing_over(SERIAL, &levels, &query("", None), Some(&refused)),
+            redirect(gtin_dpp),
+            "the default link type's next link"
+        );
+    }
+
+    #[test]
+    fn a_refused_default_link_falls_to_another_link_then_to_the_linkset() {
+        let pip = "https://b.example/info";
+        let mut info = dpp(pip, "en");
+        info.link_type = TYPES[0].into();
+        let levels = [anchor(Some(2), vec![dpp(DPP_EN, "en"), info])];
+        let refused = [(0, DPP_EN.to_string())];
+        assert_eq!(
+            resolve_passing_over(GTIN, &levels, &query("", None), Some(&refused)),
+            redirect(pip),
+            "as if the passport were not registered: the most specific link"
+        );
+        // Nothing but the refused passport: the linkset, which lists it (with its state), not a 404.
+        let only = [anchor(Some(2), vec![dpp(DPP_EN, "en")])];
+        for raw in ["", "linkType=untp:dpp"] {
+            let answer = resolve_passing_over(GTIN, &only, &query(raw, None), Some(&refused));
+            assert!(answer.starts_with("Linkset("), "{raw}: {answer}");
+            assert!(answer.contains(DPP_EN), "{answer}");
+            assert!(
+                !answer.contains("default: Some"),
+                "never the linkset's default link: {answer}"
+            );
+        }
+        // Another type absent: the 404 as before (nothing was passed over).
+        let pip_query = query("linkType=gs1:pip", None);
+        let answer = resolve_passing_over(GTIN, &only, &pip_query, Some(&refused));
+        assert!(answer.starts_with("NoSuchLinkType("), "{answer}");
+    }
+
+    #[test]
+    fn the_linkset_lists_a_refused_target_but_not_as_its_default_link() {
+        let levels = [anchor(Some(2), vec![dpp(DPP_EN, "en"), dpp(DPP_FR, "fr")])];
+        let q = query("linkType=linkset", None);
+        let refused = [(0, DPP_EN.to_string())];
+        let answer = resolve_passing_over(GTIN, &levels, &q, Some(&refused));
+        assert!(answer.contains(DPP_EN), "{answer}");
+        assert!(
+            answer.contains(&format!("default: Some((\"{DPP_FR}\"")),
+            "{answer}"
+        );
+        let answer = resolve_passing_over(GTIN, &levels, &q, None);
+        assert!(
+            answer.contains(&format!("default: Some((\"{DPP_EN}\"")),
+            "{answer}"
+        );
+    }
+
+    fn refusals() -> impl Strategy<Value = Vec<(usize, usize)>> {
+        proptest::collection::vec((0..4usize, 0..4usize), 0..4)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// A predicate that refuses nothing decides exactly as no predicate does, whatever the records and request.
+        #[test]
+        fn refusing_nothing_changes_nothing(
+            levels in proptest::collection::vec(level_spec(), 4),
+            query in query_spec(),
+        ) {
+            let records: Vec<Option<AnchorRecord>> = levels.iter().map(|l| l.as_ref().map(record)).collect();
+            let path = "/01/09520123456788/10/ABC/21/S1";
+            prop_assert_eq!(
+                resolve_passing_over(path, &records, &query, None),
+                resolve_passing_over(path, &records, &query, Some(&[]))
+            );
+        }
+
+        /// A redirect or a set of choices made while passing over targets is the one made with those targets not
+        /// registered at all (the linkset, and a 404's replacement by it, are the only differences).
+        #[test]
+        fn passing_over_is_deciding_as_if_the_target_were_absent(
+            levels in proptest::collection::vec(level_spec(), 4),
+            query in query_spec(),
+            refused in refusals(),
+        ) {
+            let path = "/01/09520123456788/10/ABC/21/S1";
+            let records: Vec<Option<AnchorRecord>> = levels.iter().map(|l| l.as_ref().map(record)).collect();
+            let named: Vec<(usize, String)> = refused
+                .iter()
+                .filter_map(|&(level, i)| {
+                    let link = records[level].as_ref()?.links.get(i)?;
+                    Some((level, link.href.clone()))
+                })
+                .collect();
+            let without: Vec<Option<AnchorRecord>> = records
+                .iter()
+                .enumerate()
+                .map(|(level, r)| {
+                    r.clone().map(|mut r| {
+                        r.links.retain(|l| !named.contains(&(level, l.href.clone())));
+                        r
+                    })
+                })
+                .collect();
+            let passing = resolve_passing_over(path, &records, &query, Some(&named));
+            let absent = resolve_passing_over(path, &without, &query, None);
+            if absent.starts_with("Redirect") || absent.starts_with("MultipleChoices") {
+                prop_assert_eq!(passing, absent);
+            } else if absent.starts_with("NoSuchLinkType") {
+                prop_assert!(passing.starts_with("NoSuchLinkType") || passing.starts_with("Linkset("), "{}", passing);
+            }
         }
     }
 

@@ -2,8 +2,9 @@
 //! linkset `ETag`s and `If-None-Match`.
 //!
 //! What is cached, and why the rest is not, is in docs/operator-guide.md ("Behind a CDN"). A linkset's `ETag` is a
-//! digest of what its bytes depend on (`Linkset::fingerprint`, the form, the access role, the canonical URI, and this
-//! build with its delegations), computed from versions already at hand rather than from the body.
+//! digest of what its bytes depend on (`Linkset::fingerprint`, with the verification states it shows; the form, the
+//! access role, the canonical URI, and this build with its delegations), computed from versions already at hand rather
+//! than from the body.
 
 use crate::linkset::Linkset;
 use actix_web::HttpRequest;
@@ -220,6 +221,7 @@ mod etag_properties {
     use super::*;
     use crate::linkset::{self, Level};
     use crate::registry::{AnchorRecord, Link, StoredAnchor};
+    use crate::verification::{AnchorVerdicts, LinkVerdict, Status};
     use crate::vocabulary::{Emit, Vocabulary};
     use proptest::prelude::*;
     use std::sync::Arc;
@@ -274,8 +276,9 @@ mod etag_properties {
     }
 
     /// One request's inputs: a version per level (`None`: nothing registered there), the access role, JSON or
-    /// JSON-LD, and the vocabulary's `emit`.
-    type World = ([Option<u64>; 3], bool, bool, bool);
+    /// JSON-LD, the vocabulary's `emit`, and the verification states shown (`None`: verification off; `Some(0)`: no
+    /// verdicts stored; `Some(k)`: every link's verdict is `Status::ALL[(k - 1) % 6]`, with a reason from 7 on).
+    type World = ([Option<u64>; 3], bool, bool, bool, Option<usize>);
 
     fn world() -> impl Strategy<Value = World> {
         let version = proptest::option::weighted(0.8, 1..4u64);
@@ -284,12 +287,27 @@ mod etag_properties {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            proptest::option::of(0..13usize),
         )
+    }
+
+    /// The verdicts of a level in state `k` (`World`).
+    fn verdicts(record: &StoredAnchor, k: usize) -> Option<Arc<AnchorVerdicts>> {
+        let status = *Status::ALL.get(k.checked_sub(1)? % 6)?;
+        let links = record.record.links.iter().map(|l| LinkVerdict {
+            status,
+            reason: (k > 6).then(|| "expired".into()),
+            ..LinkVerdict::pending(&l.link_type, &l.href)
+        });
+        Some(Arc::new(AnchorVerdicts {
+            version: record.version,
+            links: links.collect(),
+        }))
     }
 
     /// The bytes a client receives for `world` (body and the form), and the `ETag` sent with them.
     fn answer(world: &World) -> (Vec<u8>, EntityTag) {
-        let (versions, role, json_ld, prefer_untp) = world;
+        let (versions, role, json_ld, prefer_untp, shown) = world;
         let vocabulary = &VOCABULARIES[usize::from(*prefer_untp)];
         let levels: Vec<Level> = LEVELS
             .iter()
@@ -306,6 +324,10 @@ mod etag_properties {
             role.is_none_or(|r| l.access_role.is_empty() || l.access_role.iter().any(|x| x == r))
         };
         let mut linkset = linkset::build(&levels, &keep, vocabulary);
+        if let Some(k) = *shown {
+            let stored: Vec<_> = levels.iter().map(|l| verdicts(&l.record, k)).collect();
+            linkset.show_verification(&stored, &|anchor| format!("{anchor}/verification"));
+        }
         if *json_ld {
             linkset.context = Some("https://ref.gs1.org/standards/resolver/1.2.0/linkset-context");
         }
@@ -322,7 +344,7 @@ mod etag_properties {
         /// Same inputs, same `ETag`; whenever the bytes differ, so do the `ETag`s (the strong-validator rule a
         /// cache's `304` relies on).
         #[test]
-        fn the_etag_changes_whenever_the_linkset_does(a in world(), other in world(), which in 0..7usize) {
+        fn the_etag_changes_whenever_the_linkset_does(a in world(), other in world(), which in 0..8usize) {
             // A neighbour of `a`: one input taken from `other` (or all of them), so that near misses are common.
             let mut b = a;
             match which {
@@ -330,6 +352,7 @@ mod etag_properties {
                 3 => b.1 = other.1,
                 4 => b.2 = other.2,
                 5 => b.3 = other.3,
+                6 => b.4 = other.4,
                 _ => b = other,
             }
             let (body_a, tag_a) = answer(&a);

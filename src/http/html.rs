@@ -27,6 +27,8 @@ pub struct Page<'a> {
     pub vocabulary: &'a Vocabulary,
     /// The links lifecycle contributors added (`Linkset::contributions`), shown as such.
     pub contributions: &'a [crate::linkset::Contribution],
+    /// The verification state of each credential link (`Linkset::verification`); empty when verification is off.
+    pub verification: &'a [crate::linkset::Verified],
 }
 
 /// Nothing may run, load or submit except the page's own style (by hash) and the QR code image from this host.
@@ -42,12 +44,19 @@ pub fn render(page: &Page<'_>) -> String {
     let objects: &[Value] = page.linkset["linkset"]
         .as_array()
         .map_or(&[], Vec::as_slice);
-    // Attribution objects say in JSON who added a link; the page says it beside the link instead.
+    // Attribution and verification objects say in JSON who added a link and whether it verified; the page says it
+    // beside the link instead.
     let levels: Vec<&Value> = objects
         .iter()
-        .filter(|o| !is_attribution(o, objects))
+        .filter(|o| {
+            !is_annotation(o, objects, crate::linkset::AUTHOR)
+                && !is_annotation(o, objects, crate::linkset::STATUS)
+        })
         .collect();
-    let contributors = Contributors(page.contributions);
+    let contributors = Annotations {
+        contributions: page.contributions,
+        verification: page.verification,
+    };
     let description = levels
         .first()
         .and_then(|l| l["itemDescription"].as_str())
@@ -93,7 +102,7 @@ fn level_section(
     index: usize,
     level: &Value,
     vocabulary: &Vocabulary,
-    contributors: &Contributors<'_>,
+    contributors: &Annotations<'_>,
 ) -> Markup {
     let empty = Map::new();
     let object = level.as_object().unwrap_or(&empty);
@@ -129,7 +138,7 @@ fn link_type_group(
     relation: &str,
     targets: &[Value],
     vocabulary: &Vocabulary,
-    contributors: &Contributors<'_>,
+    contributors: &Annotations<'_>,
 ) -> Markup {
     let def = vocabulary.by_uri(relation);
     html! {
@@ -139,16 +148,22 @@ fn link_type_group(
         }
         ul.links {
             @for target in targets {
-                li { (link_item(target, contributors.at(anchor, relation))) }
+                li { (link_item(target, contributors.at(anchor, relation), contributors.verified(anchor, relation))) }
             }
         }
     }
 }
 
-/// A link: its title as the link text, then the attributes a person chooses by.
-fn link_item<'a>(target: &Value, added_by: impl Fn(&str) -> Option<&'a str>) -> Markup {
+/// A link: its title as the link text, then whether its credential verified, then the attributes a person chooses
+/// by.
+fn link_item<'a>(
+    target: &Value,
+    added_by: impl Fn(&str) -> Option<&'a str>,
+    verified: impl Fn(&str) -> Option<&'a crate::linkset::Verified>,
+) -> Markup {
     let href = text(&target["href"]);
     let added_by = added_by(href);
+    let verified = verified(href);
     let title = match text(&target["title"]) {
         "" => href,
         t => t,
@@ -175,6 +190,9 @@ fn link_item<'a>(target: &Value, added_by: impl Fn(&str) -> Option<&'a str>) -> 
         } @else {
             span.title { (title) }
         }
+        @if let Some(verified) = verified {
+            (verification(verified))
+        }
         @if previous || action || added_by.is_some() {
             p.badges {
                 @if added_by.is_some() { span.badge { "added by a contributor" } }
@@ -199,21 +217,24 @@ fn link_item<'a>(target: &Value, added_by: impl Fn(&str) -> Option<&'a str>) -> 
     }
 }
 
-/// Whether a context object is a contributor's attribution (`crate::linkset`): only `anchor`, `itemDescription` and
-/// `author`, anchored at a target of another context object.
-fn is_attribution(object: &Value, all: &[Value]) -> bool {
+/// Whether a context object annotates a target of another (`crate::linkset`): only `anchor`, `itemDescription` and
+/// `relation` (`author`: a contributor's attribution; `status`: a credential's verification), anchored at a target
+/// of another context object.
+fn is_annotation(object: &Value, all: &[Value], relation: &str) -> bool {
     let Some(map) = object.as_object() else {
         return false;
     };
     let only = map
         .keys()
-        .all(|k| ["anchor", "itemDescription", crate::linkset::AUTHOR].contains(&k.as_str()));
+        .all(|k| ["anchor", "itemDescription", relation].contains(&k.as_str()));
     let anchor = text(&object["anchor"]);
-    only && map.contains_key(crate::linkset::AUTHOR)
+    only && map.contains_key(relation)
         && all.iter().any(|o| {
             o.as_object().is_some_and(|m| {
                 m.iter()
-                    .filter(|(k, _)| k.as_str() != crate::linkset::AUTHOR)
+                    .filter(|(k, _)| {
+                        ![crate::linkset::AUTHOR, crate::linkset::STATUS].contains(&k.as_str())
+                    })
                     .filter_map(|(_, v)| v.as_array())
                     .flatten()
                     .any(|t| text(&t["href"]) == anchor)
@@ -221,10 +242,13 @@ fn is_attribution(object: &Value, all: &[Value]) -> bool {
         })
 }
 
-/// The attributions of a linkset: who added the link to a target.
-struct Contributors<'a>(&'a [crate::linkset::Contribution]);
+/// What the page says beside a link: who added it, whether its credential verified.
+struct Annotations<'a> {
+    contributions: &'a [crate::linkset::Contribution],
+    verification: &'a [crate::linkset::Verified],
+}
 
-impl<'a> Contributors<'a> {
+impl<'a> Annotations<'a> {
     /// Who added the link to a target under `relation` at the level `anchor`: by all three, so an owner's link to
     /// the same address under another relation is not taken for the contributor's.
     fn at<'b>(
@@ -233,10 +257,36 @@ impl<'a> Contributors<'a> {
         relation: &'b str,
     ) -> impl Fn(&str) -> Option<&'a str> + 'b {
         move |href| {
-            self.0
+            self.contributions
                 .iter()
                 .find(|c| c.anchor == anchor && c.relation == relation && c.href == href)
                 .map(|c| c.did.as_str())
+        }
+    }
+
+    /// The verification state of the link to a target under `relation` at the level `anchor`.
+    fn verified<'b>(
+        &'b self,
+        anchor: &'b str,
+        relation: &'b str,
+    ) -> impl Fn(&str) -> Option<&'a crate::linkset::Verified> + 'b {
+        move |href| {
+            self.verification
+                .iter()
+                .find(|v| v.anchor == anchor && v.relation == relation && v.href == href)
+        }
+    }
+}
+
+/// A credential link's verification state in words: the state first, in bold, then who signed it or why it did not
+/// verify. The words carry the meaning; the border colour only repeats it.
+fn verification(verified: &crate::linkset::Verified) -> Markup {
+    let (state, detail) = verified.said();
+    let class = format!("check {}", verified.status.as_str());
+    html! {
+        p class=(class) {
+            strong { (state) }
+            (detail)
         }
     }
 }
@@ -330,6 +380,8 @@ margin-right:.25rem}\
 dl{display:grid;grid-template-columns:auto 1fr;gap:.125rem .75rem;margin:0;font-size:.875rem}\
 dt{color:var(--muted)}\
 dd{margin:0;overflow-wrap:anywhere}\
+.check{margin:0 0 .5rem;padding:.25rem .5rem;border-left:4px solid var(--line);font-size:.9rem}\
+.check.verified{border-color:#1e7b34}.check.failed,.check.not-a-credential{border-color:#b3261e}\
 .label{margin:2rem 0 1rem;text-align:center}\
 .label img{display:block;margin:0 auto .5rem;background:#fff;border-radius:.25rem}\
 @media (min-width:40rem){main{padding:2rem}h1{font-size:2rem}}";
@@ -348,6 +400,7 @@ mod tests {
             multiple_choices,
             vocabulary: &vocabulary,
             contributions: &[],
+            verification: &[],
         })
     }
 
@@ -398,6 +451,7 @@ mod tests {
             multiple_choices: false,
             vocabulary: &vocabulary,
             contributions: &contributed,
+            verification: &[],
         });
         assert_eq!(html.matches("added by a contributor").count(), 1, "{html}");
         assert_eq!(
@@ -410,6 +464,99 @@ mod tests {
         assert!(html.find("Passport v1").unwrap() < badge, "{html}");
         assert!(html.find(">Events<").unwrap() < badge, "{html}");
         assert!(badge < html.find(">Info<").unwrap(), "{html}");
+    }
+
+    /// Each credential link says in words whether it verified, who signed it or why not; the verification objects
+    /// of the JSON are not shown as levels.
+    #[test]
+    fn credential_links_say_whether_they_verified() {
+        use crate::linkset::Verified;
+        use crate::verification::{LinkVerdict, Status};
+        const SERIAL: &str = "https://id.example.com/01/09520123456788/21/12345";
+        const DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+        const DTE: &str = "https://test.uncefact.org/vocabulary/linkTypes/dte";
+        let shown =
+            |relation: &str, href: &str, status: Status, verdict: Option<LinkVerdict>| Verified {
+                anchor: SERIAL.into(),
+                relation: relation.into(),
+                href: href.into(),
+                status,
+                verdict,
+            };
+        let signed = LinkVerdict {
+            status: Status::Verified,
+            issuer: Some("did:web:maker.example".into()),
+            valid_until: Some("2027-06-30".into()),
+            ..LinkVerdict::pending(DPP, "https://c.example/dpp/v2")
+        };
+        let wrong = LinkVerdict {
+            status: Status::Failed,
+            reason: Some("the passport is about another product".into()),
+            ..LinkVerdict::pending(DPP, "https://c.example/dpp/v1")
+        };
+        let verification = [
+            shown(
+                DPP,
+                "https://c.example/dpp/v2",
+                Status::Verified,
+                Some(signed),
+            ),
+            shown(DPP, "https://c.example/dpp/v1", Status::Failed, Some(wrong)),
+            shown(DPP, "https://c.example/dpp/edit", Status::Pending, None),
+            shown(DTE, "https://c.example/dte", Status::Encrypted, None),
+        ];
+        let mut linkset = linkset();
+        linkset["linkset"].as_array_mut().unwrap().insert(1, json!({
+            "anchor": "https://c.example/dpp/v2",
+            "itemDescription": "Verified: signed by did:web:maker.example",
+            "status": [{"href": "https://id.example.com/api/v1/anchors/01/09520123456788/21/12345/verification",
+                        "title": "verified", "type": "application/json"}]
+        }));
+        let vocabulary = Vocabulary::embedded();
+        let html = render(&Page {
+            identifier: "01/09520123456788/21/12345",
+            uri: SERIAL,
+            linkset: &linkset,
+            multiple_choices: false,
+            vocabulary: &vocabulary,
+            contributions: &[],
+            verification: &verification,
+        });
+        assert!(
+            html.contains(
+                "<p class=\"check verified\"><strong>Verified</strong>: signed by did:web:maker.example, \
+                 valid until 2027-06-30</p>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<p class=\"check failed\"><strong>Not verified</strong>: the passport is about another product</p>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<strong>Not checked yet</strong>"), "{html}");
+        assert!(
+            html.contains("<strong>Encrypted</strong>: only authorised parties can read it"),
+            "{html}"
+        );
+        // Each state beside its own link.
+        let at = |needle: &str| html.find(needle).unwrap();
+        assert!(
+            at(">Passport<") < at("check verified") && at("check verified") < at(">Passport v1<")
+        );
+        assert!(at(">Passport v1<") < at("check failed") && at("check failed") < at(">Update<"));
+        assert!(at(">Events<") < at("check encrypted"));
+        // Not a level of its own, and no state for the product page.
+        assert!(!html.contains("level-2"), "{html}");
+        assert_eq!(html.matches("class=\"check ").count(), 4, "{html}");
+    }
+
+    #[test]
+    fn without_verification_no_state_is_shown() {
+        let html = page(&linkset(), false);
+        assert!(!html.contains("class=\"check"), "{html}");
+        assert!(!html.contains("Verified"), "{html}");
     }
 
     #[test]

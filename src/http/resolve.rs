@@ -7,6 +7,7 @@ use super::html;
 use super::observe::RouteLabel;
 use super::problem::ApiError;
 use super::views::LINKSET_JSON;
+use crate::config::VerificationMode;
 use crate::identifier::Identifier;
 use crate::negotiate;
 use crate::resolution::{self, LinkTypeQuery, Outcome, Query, forward_query};
@@ -66,14 +67,24 @@ pub async fn resolve_path(
     req.extensions_mut()
         .insert(link_type_label(&query.link_type, &vocabulary));
     let root = state.origin(req);
-    let resolved = resolution::resolve(
+    let verification = state.verification.as_ref();
+    // In `enforce` mode a scan passes over a target whose credential failed verification: one in-memory check per
+    // candidate of the type looked for.
+    let pass_over =
+        |anchor: &str, link_type: &str, href: &str| verification.refused(anchor, link_type, href);
+    let enforced = verification.mode() == VerificationMode::Enforce;
+    let mut resolved = resolution::resolve(
         state.store.as_ref(),
         &request.identifier,
         &query,
         &root,
         &state.delegations,
+        enforced.then_some(&pass_over as resolution::PassOver<'_>),
     )
     .await?;
+    if let Outcome::Linkset(body) | Outcome::MultipleChoices(body) = &mut resolved.outcome {
+        show_verification(verification, &request.identifier, &root, body).await;
+    }
     let caching = Caching {
         freshness: &state.freshness,
         stale: resolved.stale,
@@ -94,6 +105,44 @@ pub async fn resolve_path(
         response.headers_mut().insert(header::WARNING, warning);
     }
     Ok(response)
+}
+
+/// Unless verification is off, each credential link of a linkset (or a `300`'s choices) shows its verification state
+/// (`Linkset::show_verification`): the verdicts of the levels shown, read in one call. A store that cannot give them
+/// leaves the states out (logged) rather than failing the scan.
+async fn show_verification(
+    verification: &crate::verification::Verification,
+    key: &Identifier,
+    root: &str,
+    body: &mut crate::linkset::Linkset,
+) {
+    if verification.mode() == VerificationMode::Off {
+        return;
+    }
+    let levels = key.levels();
+    let uris: Vec<String> = levels.iter().map(|l| l.uri_under(root)).collect();
+    let path_of = |anchor: &str| {
+        let at = uris.iter().position(|u| u == anchor)?;
+        Some(levels[at].canonical_path())
+    };
+    let shown: Vec<Option<&str>> = body.anchors().map(path_of).collect();
+    let asked: Vec<&str> = shown.iter().flatten().copied().collect();
+    let mut stored = match verification.verdicts(&asked).await {
+        Ok(stored) => stored.into_iter(),
+        Err(e) => {
+            tracing::warn!(error = %e, "verification verdicts unavailable; linkset shown without them");
+            return;
+        }
+    };
+    let verdicts: Vec<_> = shown
+        .iter()
+        .map(|path| path.and_then(|_| stored.next().flatten()))
+        .collect();
+    let status_href = |anchor: &str| match path_of(anchor) {
+        Some(path) => format!("{root}/api/v1/anchors/{path}/verification"),
+        None => format!("{anchor}?linkType=linkset"),
+    };
+    body.show_verification(&verdicts, &status_href);
 }
 
 /// OPTIONS: the CORS preflight, with the `Link` header a GET carries when the path is an identifier (its linkset
@@ -278,6 +327,7 @@ fn respond(
                     multiple_choices,
                     vocabulary,
                     contributions: &body.contributions(),
+                    verification: &body.verification(),
                 }));
             }
             let links = linkset_link(&canonical, &same_as, JSONLD_CONTEXT);

@@ -46,4 +46,5 @@ mod schemes;
 mod store_contract;
 mod untp_links;
 mod verification_check;
+mod verification_shown;
 mod write_integrity;

@@ -198,9 +198,12 @@ fn contexts(body: &Value) -> &Vec<Value> {
     body["linkset"].as_array().expect("linkset array")
 }
 
+/// The anchors of the levels: every context object but the verification states of credential links (a `status`
+/// relation, anchored at the link's target; see `verification_shown.rs`).
 fn anchors(body: &Value) -> Vec<String> {
     contexts(body)
         .iter()
+        .filter(|c| c.get("status").is_none())
         .map(|c| c["anchor"].as_str().expect("anchor string").to_string())
         .collect()
 }
