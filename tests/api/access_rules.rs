@@ -186,7 +186,7 @@ async fn the_pyx_api_applies_the_same_rule_and_the_adapters_default_body_passes(
 }
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")

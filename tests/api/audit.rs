@@ -410,7 +410,7 @@ async fn imports_and_pyx_writes_are_audited() {
             "links": [{"linkType": "gs1:pip", "href": "https://a.example/l", "title": "Lot"}]})),
     )
     .unwrap();
-    let out = std::process::Command::new(support::server::binary())
+    let out = crate::support::server::command()
         .args(["import", "--data-dir"])
         .arg(server.data_dir())
         .arg(&file)
@@ -734,7 +734,7 @@ async fn the_audit_export_command_writes_every_entry() {
         .put_anchor(H, anchor("z", "https://a.example/p"))
         .await;
     server.stop();
-    let out = std::process::Command::new(support::server::binary())
+    let out = crate::support::server::command()
         .args(["audit", "export", "--data-dir"])
         .arg(server.data_dir())
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -479,7 +479,7 @@ async fn a_listing_pages_through_the_callers_anchors_while_others_write_redis() 
 }
 
 fn idr(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(binary());
+    let mut cmd = crate::support::server::command();
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")

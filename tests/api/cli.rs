@@ -5,7 +5,7 @@ use crate::support::server::binary;
 use std::process::{Command, Output};
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")

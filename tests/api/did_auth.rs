@@ -715,7 +715,7 @@ fn bad_did_writers_stop_start_up_naming_the_field() {
     ] {
         let config = dir.path().join("idr.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut child = Command::new(binary())
+        let mut child = crate::support::server::command()
             .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .arg("--data-dir")

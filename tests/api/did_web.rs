@@ -468,7 +468,7 @@ async fn an_unreadable_ca_file_stops_start_up_naming_the_field() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(binary())
+    let mut child = crate::support::server::command()
         .args([
             "serve",
             "--no-demo",

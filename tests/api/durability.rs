@@ -128,7 +128,7 @@ async fn put_gtin_and_serials(server: &Server, count: usize) {
 // Import / export
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")
@@ -296,7 +296,7 @@ async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>, env: &[(&str, 
         .local_addr()
         .expect("addr")
         .port();
-    let child = Command::new(binary())
+    let child = crate::support::server::command()
         .args(["serve", "--no-demo", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")

@@ -20,7 +20,7 @@ fn free_port() -> u16 {
 
 /// `idr {args}` from the repository root, without the caller's admin token or log settings.
 fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("IDR_ADMIN_TOKEN")
@@ -32,7 +32,7 @@ fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// `idr serve` on `port` with `data` as its store and standard error piped.
 fn serve(data: &Path, port: u16, env: &[(&str, &str)]) -> Child {
-    Command::new(binary())
+    crate::support::server::command()
         .args([
             "serve",
             "--no-demo",

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn idr(args: &[&str], data: &Path) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .arg("--data-dir")
         .arg(data)

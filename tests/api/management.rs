@@ -316,7 +316,7 @@ async fn missing_or_unknown_token_is_401() {
 }
 
 fn hash_secret(secret: &str) -> String {
-    let mut child = Command::new(binary())
+    let mut child = crate::support::server::command()
         .arg("hash-secret")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

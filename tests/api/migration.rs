@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(binary());
+    let mut cmd = crate::support::server::command();
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")

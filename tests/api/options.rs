@@ -126,7 +126,7 @@ fn a_bad_config_stops_start_up_naming_the_field() {
         "[[delegations]]\nidentifiers = \"01/1*\"\nresolver = \"not a url\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(binary())
+    let out = crate::support::server::command()
         .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--data-dir")

@@ -283,7 +283,7 @@ async fn pattern_writes_are_scoped_validated_and_written_back_unchanged() {
 }
 
 fn idr(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)

@@ -386,7 +386,7 @@ fn idr_qr_fails_clearly() {
 }
 
 fn idr_qr(args: &[&str]) -> std::process::Output {
-    Command::new(binary())
+    crate::support::server::command()
         .arg("qr")
         .args(args)
         .env_remove("IDR_RESOLVER__RESOLVER_ROOT")

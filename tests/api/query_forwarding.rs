@@ -194,7 +194,7 @@ async fn the_redis_store_keeps_fwqs() {
 }
 
 fn idr(args: &[&str]) -> Output {
-    let output = Command::new(binary())
+    let output = crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")

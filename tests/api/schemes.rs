@@ -266,7 +266,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     scheme_dir(dir.path(), &[("abr.toml", &broken)]);
     let config = write_config(dir.path(), "");
 
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();
@@ -278,7 +278,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     );
 
     let data = tempfile::tempdir().unwrap();
-    let serve = Command::new(binary())
+    let serve = crate::support::server::command()
         .args([
             "serve",
             "--listen",
@@ -299,7 +299,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
 
     let unknown_vocabulary = ABN_UNTP_ONLY.replace("[\"untp\"]", "[\"untp\", \"acme\"]");
     scheme_dir(dir.path(), &[("abr.toml", &unknown_vocabulary)]);
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();
@@ -310,7 +310,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     );
 
     scheme_dir(dir.path(), &[("abr.toml", ABN_UNTP_ONLY)]);
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();
