@@ -6,10 +6,9 @@
 use crate::support::app::TestApp;
 use crate::support::client::{Api, problem};
 use crate::support::redis::RedisServer;
-use crate::support::server::binary;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ID: &str = "01/09520123456788/21/12345";
 

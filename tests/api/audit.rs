@@ -2,7 +2,6 @@
 //! recorded with who, when, what and the versions before and after; reads are paged and scoped; and after a crash in
 //! the middle of a write storm the trail and the anchors still agree.
 
-use crate::support;
 use crate::support::app::TestApp;
 use crate::support::client::{Api, client};
 

@@ -6,11 +6,10 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::redis::RedisServer;
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 const ACME: &str = "acme-secret";
 

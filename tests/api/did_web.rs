@@ -8,7 +8,6 @@ use crate::support::client::client;
 use crate::support::client::{location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::binary;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

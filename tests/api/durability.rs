@@ -1,13 +1,13 @@
 //! Durability: a write answered 2xx survives `kill -9`; `idr import` / `idr export` round-trip through NDJSON.
 
 use crate::support::client::{Api, location};
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const GTIN: &str = "01/09520123456788";

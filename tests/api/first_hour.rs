@@ -1,11 +1,11 @@
 //! What a newcomer meets in the first hour (issue 21), checked on the real binary: start-up warnings, messages that
 //! say what to do, and files left where they belong.
 
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const ANCHOR: &str = r#"{"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://a.example", "title": "t"}]}"#;

@@ -45,4 +45,5 @@ mod schema_rules;
 mod schemes;
 mod store_contract;
 mod untp_links;
+mod verification;
 mod write_integrity;

@@ -7,11 +7,10 @@ use crate::support::client::{Api, anchor_path, problem};
 
 use crate::support::app::TestApp;
 use crate::support::client::ADMIN_TOKEN;
-use crate::support::server::binary;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 const ROOT: &str = "https://resolver.example";
 const GTIN: &str = "01/09520123456788";

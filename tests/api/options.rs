@@ -4,7 +4,6 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
-use crate::support::server::binary;
 use serde_json::json;
 
 fn pip(href: &str, lang: &str) -> serde_json::Value {

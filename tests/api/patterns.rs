@@ -5,11 +5,11 @@
 use crate::support::app::TestApp;
 use crate::support::client::{Api, problem};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn body(description: &str, links: &[(&str, &str)]) -> Value {
     let links: Vec<Value> = links

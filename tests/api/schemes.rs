@@ -9,11 +9,9 @@ use crate::support::client::location;
 use crate::support::client::problem;
 use crate::support::redis::{RedisCluster, RedisServer};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::binary;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 
 fn link(link_type: &str, href: &str) -> Value {
     json!({"linkType": link_type, "href": href, "title": link_type, "type": "application/vc+jwt", "hreflang": ["en"]})
