@@ -275,7 +275,8 @@ impl Engine {
             })
     }
 
-    /// Queues every anchor `due` for a check, waiting for room in the queue rather than dropping: how many.
+    /// Queues every anchor `due` for a check, waiting for room in the queue rather than dropping: how many. Holds
+    /// the paths of the anchors with credential links, not their records, which are read again a hundred at a time.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let vocabulary = self.parts.vocabularies.current();
         let mut candidates = Vec::new();
@@ -285,7 +286,7 @@ impl Engine {
                 if crate::registry::patterns::pattern_of(path).is_none()
                     && !credential_links(&vocabulary, &record.record).is_empty()
                 {
-                    candidates.push((path.to_string(), Arc::new(record.clone())));
+                    candidates.push(path.to_string());
                 }
                 Ok(())
             })
@@ -293,10 +294,12 @@ impl Engine {
         let now = chrono::Utc::now();
         let mut queued = 0;
         for chunk in candidates.chunks(100) {
-            let paths: Vec<&str> = chunk.iter().map(|(p, _)| p.as_str()).collect();
+            let paths: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let records = self.parts.anchors.get_many(&paths).await?;
             let verdicts = self.read(&paths).await?;
-            for ((path, stored), verdicts) in chunk.iter().zip(verdicts) {
-                if !self.due(&vocabulary, stored, verdicts.as_deref(), now) {
+            for ((path, stored), verdicts) in paths.iter().zip(records).zip(verdicts) {
+                let Some(stored) = stored else { continue };
+                if !self.due(&vocabulary, &stored, verdicts.as_deref(), now) {
                     continue;
                 }
                 while self.queue.push(path) == Pushed::Dropped {
