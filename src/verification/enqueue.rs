@@ -145,3 +145,121 @@ impl AnchorStore for Enqueuing {
         self.inner.patterns().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{VerificationMode, VerificationSettings};
+    use crate::registry::embedded::EmbeddedStore;
+    use crate::vocabulary::{Vocabularies, Vocabulary};
+
+    fn verification(store: &Arc<EmbeddedStore>, mode: VerificationMode) -> Arc<Verification> {
+        let settings = VerificationSettings {
+            mode,
+            recheck_hours: 24,
+            concurrency: 2,
+            timeout_ms: 1000,
+            max_credential_bytes: 1024,
+            trust: vec![],
+        };
+        Arc::new(Verification::with_parts(
+            &settings,
+            super::super::Parts {
+                anchors: store.clone(),
+                verdicts: store.clone(),
+                coordination: store.clone(),
+                vocabularies: Arc::new(Vocabularies::new(Vocabulary::embedded())),
+                checker: Arc::new(super::super::engine::Unchecked),
+            },
+        ))
+    }
+
+    fn record() -> AnchorRecord {
+        AnchorRecord {
+            item_description: "x".into(),
+            default_link_type: None,
+            links: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn every_stored_write_queues_its_anchor_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let verification = verification(&store, VerificationMode::Report);
+        let wrapped = Enqueuing::wrap(store.clone(), verification.clone());
+        wrapped
+            .put("01/1", record(), Precondition::None, "t")
+            .await
+            .unwrap();
+        assert_eq!(verification.queued(), 1);
+        let refused = wrapped
+            .put("01/1", record(), Precondition::Absent, "t")
+            .await;
+        assert!(refused.is_err());
+        let each = |key: &str, precondition| PutEach {
+            key: key.into(),
+            record: record(),
+            precondition,
+        };
+        let outcomes = wrapped
+            .put_each(
+                vec![
+                    each("01/2", Precondition::None),
+                    each("01/3", Precondition::Exists),
+                ],
+                "t",
+            )
+            .await
+            .unwrap();
+        assert!(outcomes[0].is_ok() && outcomes[1].is_err());
+        assert_eq!(verification.queued(), 2, "01/1 once, 01/2; not 01/3");
+        wrapped
+            .delete("01/2", Precondition::None, "t")
+            .await
+            .unwrap();
+        assert_eq!(verification.queued(), 2, "a delete queues nothing");
+        wrapped
+            .put("~pattern/8004/952", record(), Precondition::None, "t")
+            .await
+            .unwrap();
+        assert_eq!(
+            verification.queued(),
+            2,
+            "a pattern has no targets of its own"
+        );
+        wrapped
+            .put("01/9", record(), Precondition::None, "t")
+            .await
+            .unwrap();
+        wrapped
+            .delete("01/9", Precondition::None, "t")
+            .await
+            .unwrap();
+        let engine = verification.engine.as_ref().unwrap();
+        while verification.queued() > 0 {
+            engine.queue.pop().await;
+        }
+        assert!(wrapped.restore("01/9", "t").await.unwrap().is_some());
+        assert_eq!(
+            engine.queue.pop().await,
+            "01/9",
+            "a restore queues its anchor"
+        );
+        assert!(wrapped.restore("01/404", "t").await.unwrap().is_none());
+        assert_eq!(verification.queued(), 0, "nothing restored, nothing queued");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_queued_when_verification_is_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let verification = verification(&store, VerificationMode::Off);
+        let wrapped = Enqueuing::wrap(store.clone(), verification.clone());
+        wrapped
+            .put("01/1", record(), Precondition::None, "t")
+            .await
+            .unwrap();
+        assert_eq!(verification.queued(), 0);
+    }
+}
