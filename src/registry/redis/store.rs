@@ -721,18 +721,35 @@ impl DocumentStore for RedisStore {
 /// Written by a script that keeps a newer version and publishes the change on the invalidation feed.
 #[async_trait::async_trait]
 impl crate::registry::VerdictStore for RedisStore {
+    /// One `MGET` when the keys share a slot (the levels of one identifier), else one `GET` each, in flight together.
     async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
-        let gets = anchors.iter().map(|a| async move {
-            let value: Option<String> = self
+        let keys: Vec<String> = anchors.iter().map(|a| key(&self.prefix, "v", a)).collect();
+        let values: Vec<Option<String>> = match keys.as_slice() {
+            [] => Vec::new(),
+            many if many.len() > 1 && same_slot(many) => self
                 .conn
-                .query(redis::cmd("GET").arg(key(&self.prefix, "v", a)))
+                .query(redis::cmd("MGET").arg(many))
                 .await
-                .map_err(unavailable)?;
-            Ok::<_, StoreError>(value.and_then(|v| {
-                crate::registry::verdicts::decode(&v).map(|(_, json)| json.to_string())
-            }))
-        });
-        futures_util::future::try_join_all(gets).await
+                .map_err(unavailable)?,
+            many => {
+                let gets = many.iter().map(|k| async move {
+                    self.conn
+                        .query::<Option<String>>(redis::cmd("GET").arg(k))
+                        .await
+                });
+                futures_util::future::try_join_all(gets)
+                    .await
+                    .map_err(unavailable)?
+            }
+        };
+        Ok(values
+            .into_iter()
+            .map(|v| {
+                v.and_then(|v| {
+                    crate::registry::verdicts::decode(&v).map(|(_, json)| json.to_string())
+                })
+            })
+            .collect())
     }
 
     async fn put_verdicts(
