@@ -95,7 +95,16 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     delegations(settings, &parser, &vocabulary)?;
     if fetches(settings) {
         // Reads and checks the extra CA bundle.
-        Outbound::new(&settings.outbound)?;
+        let outbound = Outbound::new(&settings.outbound)?;
+        if settings.verification.mode != crate::config::VerificationMode::Off {
+            // The verification settings the checker reads (trust lists' link types).
+            crate::verification::check::Checker::new(
+                settings,
+                Arc::new(outbound),
+                parser.clone(),
+                Arc::new(Vocabularies::new((*vocabulary).clone())),
+            )?;
+        }
     }
     if settings.redis_url().is_some() {
         // Parses the URL and reads the password, CA and client certificate files (no connection).
@@ -243,7 +252,6 @@ impl InvalidationSink for LinkTypeFeed {
     fn disconnected(&self) {}
 }
 
-/// UNTP's access code lists from `{config_dir}/codelists` (or the shipped ones).
 /// Verified links over the store (`parts`), checking with the real checker unless `verification.mode` is off.
 fn verification(
     settings: &Settings,
@@ -268,6 +276,7 @@ fn verification(
     ))
 }
 
+/// UNTP's access code lists from `{config_dir}/codelists` (or the shipped ones).
 pub fn load_codes(settings: &Settings) -> Result<AccessCodes, StartupError> {
     Ok(AccessCodes::load(&settings.config_dir().join("codelists"))?)
 }
