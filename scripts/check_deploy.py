@@ -278,6 +278,8 @@ METRICS = {
     "idr_store_reconnects_total": set(),
     "idr_writes_total": {"credential", "operation"},
     "idr_outbound_fetches_total": {"outcome"},
+    "idr_verification_verdicts_total": {"status"},
+    "idr_verification_queue_dropped_total": set(),
 }
 TARGET_LABELS = {"job", "instance"}
 # The panels the dashboard must have: request rate by outcome, latency quantiles, cache hit ratio and size, store

@@ -95,7 +95,16 @@ pub fn check_config(settings: &Settings) -> Result<(Arc<Vocabulary>, Arc<Parser>
     delegations(settings, &parser, &vocabulary)?;
     if fetches(settings) {
         // Reads and checks the extra CA bundle.
-        Outbound::new(&settings.outbound)?;
+        let outbound = Outbound::new(&settings.outbound)?;
+        if settings.verification.mode != crate::config::VerificationMode::Off {
+            // The verification settings the checker reads (trust lists' link types).
+            crate::verification::check::Checker::new(
+                settings,
+                Arc::new(outbound),
+                parser.clone(),
+                Arc::new(Vocabularies::new((*vocabulary).clone())),
+            )?;
+        }
     }
     if settings.redis_url().is_some() {
         // Parses the URL and reads the password, CA and client certificate files (no connection).
@@ -109,6 +118,7 @@ fn fetches(settings: &Settings) -> bool {
     settings.did_web.enabled
         || !settings.did_writers.is_empty()
         || !settings.trust_anchors.is_empty()
+        || settings.verification.mode != crate::config::VerificationMode::Off
 }
 
 /// API keys and DID writers. DID writers' documents are fetched with a did:web resolver of their own (its own cache,
@@ -242,6 +252,30 @@ impl InvalidationSink for LinkTypeFeed {
     fn disconnected(&self) {}
 }
 
+/// Verified links over the store (`parts`), checking with the real checker unless `verification.mode` is off.
+fn verification(
+    settings: &Settings,
+    outbound: Option<&Arc<Outbound>>,
+    (parser, vocabularies): (&Arc<Parser>, &Arc<Vocabularies>),
+    mut parts: crate::verification::Parts,
+) -> Result<crate::verification::Verification, StartupError> {
+    if let (Some(outbound), false) = (
+        outbound,
+        settings.verification.mode == crate::config::VerificationMode::Off,
+    ) {
+        parts.checker = Arc::new(crate::verification::check::Checker::new(
+            settings,
+            Arc::new(outbound.sibling()),
+            parser.clone(),
+            vocabularies.clone(),
+        )?);
+    }
+    Ok(crate::verification::Verification::with_parts(
+        &settings.verification,
+        parts,
+    ))
+}
+
 /// UNTP's access code lists from `{config_dir}/codelists` (or the shipped ones).
 pub fn load_codes(settings: &Settings) -> Result<AccessCodes, StartupError> {
     Ok(AccessCodes::load(&settings.config_dir().join("codelists"))?)
@@ -353,7 +387,26 @@ impl Application {
             audit,
             documents,
             coordination,
+            verdicts,
         } = registry;
+        let verification = Arc::new(verification(
+            &settings,
+            outbound.as_ref(),
+            (&parser, &vocabularies),
+            crate::verification::Parts {
+                anchors: store.clone(),
+                verdicts,
+                coordination: coordination.clone(),
+                vocabularies: vocabularies.clone(),
+                checker: Arc::new(crate::verification::engine::Unchecked),
+            },
+        )?);
+        verification.start(coordination.as_ref()).await;
+        // Every write the HTTP layer makes queues its anchor for a check (nothing when verification is off).
+        let store = match settings.verification.mode {
+            crate::config::VerificationMode::Off => store,
+            _ => crate::verification::enqueue::Enqueuing::wrap(store, verification.clone()),
+        };
         let freshness = http::freshness::Freshness::new(
             settings.resolver.cache_max_age_seconds,
             &format!("{delegations:?}"),
@@ -375,9 +428,7 @@ impl Application {
             parser,
             delegations,
             did_web,
-            verification: Arc::new(crate::verification::Verification::new(
-                &settings.verification,
-            )),
+            verification,
             settings,
             draining: draining.clone(),
         });

@@ -116,6 +116,24 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Check what credential links point to (verified links): fetch and verify the target of every link whose link
+    /// type is a credential type, store the verdicts (as the server does after a write), and print a table (per
+    /// link: identifier, link type, status, reason) and totals. Exits 1 when any target failed, is not a
+    /// credential or could not be fetched. With the embedded store, stop the server first (it holds the file).
+    #[command(
+        after_help = "Examples:\n  idr verify 01/09520123456788 --data-dir ./data\n  \
+                            idr verify --all --redis-url redis://127.0.0.1:6379"
+    )]
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// The anchor to check (canonical path or URI path, e.g. 01/09520123456788).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        identifier: Option<String>,
+        /// Check every anchor that has a credential link.
+        #[arg(long)]
+        all: bool,
+    },
     /// Create, list and revoke API keys (stored in the link store; secrets are shown once and never stored).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -331,6 +349,11 @@ fn main() -> ExitCode {
             Command::Export { common, prefix } => export(common.overrides(), &prefix).await,
             Command::CheckConfig { common } => check_config(common.overrides()),
             Command::CheckData { common } => check_data(common.overrides()).await,
+            Command::Verify {
+                common,
+                identifier,
+                all: _,
+            } => verify(common.overrides(), identifier.as_deref()).await,
             Command::Resolve {
                 common,
                 uri,
@@ -657,6 +680,126 @@ async fn check_data(overrides: Overrides) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// `idr verify <identifier>` / `--all`: checks, stores and prints the verdicts.
+async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCode> {
+    use futures_util::StreamExt;
+    use idr::verification::{AnchorVerdicts, Status};
+    let settings = Settings::load(&overrides)?;
+    idr::telemetry::init_logging(settings.log.format);
+    let (vocabulary, parser) = app::check_config(&settings)?;
+    let store = app::open_existing_store(&settings).await?;
+    app::load_registered_schemes(store.documents.as_ref(), &parser).await;
+    let vocabulary = vocabulary.with_stored(&store.documents.link_types().await?);
+    let vocabularies = Arc::new(idr::vocabulary::Vocabularies::new(vocabulary.clone()));
+    let outbound = Arc::new(idr::outbound::Outbound::new(&settings.outbound)?);
+    let checker = idr::verification::check::Checker::new(
+        &settings,
+        outbound,
+        parser.clone(),
+        vocabularies.clone(),
+    )?;
+    let verification = idr::verification::Verification::with_parts(
+        &settings.verification,
+        idr::verification::Parts {
+            anchors: store.anchors.clone(),
+            verdicts: store.verdicts.clone(),
+            coordination: store.coordination.clone(),
+            vocabularies,
+            checker: Arc::new(checker),
+        },
+    );
+    let anchors: Vec<String> = match identifier {
+        Some(raw) => {
+            let raw = raw.trim_start_matches('/');
+            vec![parser.parse_key(raw)?.canonical_path().to_string()]
+        }
+        None => {
+            let mut found = Vec::new();
+            store
+                .anchors
+                .for_each(&mut |path, record| {
+                    if !idr::verification::credential_links(&vocabulary, &record.record).is_empty()
+                    {
+                        found.push(path.to_string());
+                    }
+                    Ok(())
+                })
+                .await?;
+            found
+        }
+    };
+    let checked: Vec<(
+        String,
+        std::result::Result<Option<AnchorVerdicts>, idr::registry::StoreError>,
+    )> = futures_util::stream::iter(anchors)
+        .map(|anchor| {
+            let verification = &verification;
+            async move {
+                let result = verification.check_now(&anchor).await;
+                (anchor, result)
+            }
+        })
+        .buffered(settings.verification.concurrency.max(1))
+        .collect()
+        .await;
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut totals = std::collections::BTreeMap::<&str, usize>::new();
+    let (mut bad, mut missing) = (false, 0);
+    writeln!(out, "IDENTIFIER\tLINK TYPE\tSTATUS\tREASON")?;
+    for (anchor, result) in &checked {
+        let verdicts = match result {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                missing += 1;
+                writeln!(out, "{anchor}\t-\tno anchor\t")?;
+                continue;
+            }
+            Err(e) => return Err(format!("{anchor}: {e}").into()),
+        };
+        for v in &verdicts.links {
+            let link_type = vocabulary
+                .by_uri(&v.link_type)
+                .map_or(v.link_type.as_str(), |d| d.curie.as_str());
+            let reason = v.reason.as_deref().unwrap_or("");
+            writeln!(
+                out,
+                "{anchor}\t{link_type}\t{}\t{reason}",
+                v.status.as_str()
+            )?;
+            *totals.entry(v.status.as_str()).or_default() += 1;
+            bad |= matches!(
+                v.status,
+                Status::Failed | Status::NotACredential | Status::Unreachable
+            );
+        }
+    }
+    let summary: Vec<String> = Status::ALL
+        .iter()
+        .filter_map(|s| {
+            totals
+                .get(s.as_str())
+                .map(|n| format!("{n} {}", s.as_str()))
+        })
+        .collect();
+    writeln!(
+        out,
+        "checked {} anchors, {} links: {}",
+        checked.len() - missing,
+        totals.values().sum::<usize>(),
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        }
+    )?;
+    out.flush()?;
+    Ok(if bad || missing > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -166,6 +166,10 @@ pub mod names {
     pub const OUTBOUND_FETCHES: &str = "idr_outbound_fetches_total";
     /// Malformed requests and broken connections from clients (see `ClientErrors`).
     pub const CLIENT_ERRORS: &str = "idr_client_errors_total";
+    /// Verified links: verdicts reached, by `status` (`verification::Status::as_str`).
+    pub const VERIFICATION_VERDICTS: &str = "idr_verification_verdicts_total";
+    /// Anchors not queued for a check because the queue was full (the recheck schedule finds them).
+    pub const VERIFICATION_QUEUE_DROPPED: &str = "idr_verification_queue_dropped_total";
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     match authorised_or_stored(&req, &caller, &state).await? {
         (AnchorPath::History(key), _, _) => history(&state, &key, &req).await,
+        (AnchorPath::Verification(key), _, _) => super::verify::read(&state, &key).await,
         (path, _, None) => get(&state, path.key(), &req).await,
         (path, _, Some(reason)) => {
             let mut response = get(&state, path.key(), &req).await?;
@@ -84,6 +85,10 @@ pub async fn bring_back(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (path, access) = authorised(&req, &caller, &state, &state.vocabulary())?;
+    if let AnchorPath::Verification(key) = &path {
+        // A re-check changes no record: whoever may read the anchor may ask for it.
+        return super::verify::recheck(&state, key).await;
+    }
     access.owner_only(path.key(), "POST")?;
     let AnchorPath::Restore(key) = path else {
         return Err(ApiError::MethodNotAllowed(path.allow()));
@@ -303,6 +308,7 @@ pub(super) async fn put(
         &validated.warnings,
         &state.origin(req),
     );
+    super::verify::warn_refused(state, key, &outcome.stored, &mut response);
     if outcome.created {
         let location = format!("{ANCHORS}{}", key.canonical_path());
         response.headers_mut().insert(

@@ -21,6 +21,7 @@ pub mod problem;
 pub mod pyx;
 pub mod qr;
 pub mod resolve;
+pub mod verify;
 pub mod views;
 pub mod wellknown;
 

@@ -24,13 +24,13 @@ use super::views::{
     ),
     paths(
         super::manage::get, super::manage::put, super::manage::delete, super::manage::history,
-        super::manage::restore, super::listing::list, super::bulk::write, super::audit::audit,
+        super::manage::restore, super::verify::read, super::verify::recheck, super::listing::list, super::bulk::write, super::audit::audit,
         super::patterns::read, super::patterns::put, super::patterns::remove,
         super::linktypes::list, super::linktypes::read, super::linktypes::put, super::linktypes::remove,
         super::pyx::register, super::pyx::get_link, super::pyx::update_link, super::pyx::delete_link,
         super::pyx::register_scheme, link_types, health_check, public_uri, super::convert::convert, super::qr::code
     ),
-    components(schemas(AnchorView, super::views::PatternView, HistoryView, super::listing::ListingView, super::bulk::BulkReport, super::bulk::LineOutcome, super::bulk::Totals, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError, super::convert::ConversionView, super::convert::SymbologyView, super::convert::ElementView, super::convert::EpcView, super::views::VocabularySummary, crate::vocabulary::VocabularyFile, crate::vocabulary::TermFile)),
+    components(schemas(AnchorView, super::verify::VerificationView, crate::verification::LinkVerdict, crate::verification::Status, super::views::PatternView, HistoryView, super::listing::ListingView, super::bulk::BulkReport, super::bulk::LineOutcome, super::bulk::Totals, super::audit::AuditPage, super::audit::AuditView, Problem, PyxRegistered, PyxLink, crate::registration::FieldError, super::convert::ConversionView, super::convert::SymbologyView, super::convert::ElementView, super::convert::EpcView, super::views::VocabularySummary, crate::vocabulary::VocabularyFile, crate::vocabulary::TermFile)),
     modifiers(&BearerAuth),
     tags(
         (name = "anchors", description = "The native API: one anchor (identifier at one level) per call"),

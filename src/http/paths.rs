@@ -12,6 +12,8 @@ pub const ANCHORS: &str = "/api/v1/anchors/";
 pub const ANCHOR_ALLOW: &str = "GET, PUT, DELETE, OPTIONS";
 /// The methods a history path allows.
 pub const HISTORY_ALLOW: &str = "GET, HEAD, OPTIONS";
+/// The methods a verification path allows.
+pub const VERIFICATION_ALLOW: &str = "GET, HEAD, POST, OPTIONS";
 /// What browsers may send under `/api/v1/anchors/`, including `POST …:restore`.
 pub const PREFLIGHT_ALLOW: &str = "GET, PUT, DELETE, POST, OPTIONS";
 
@@ -24,6 +26,8 @@ pub enum AnchorPath {
     History(Identifier),
     /// `{identifier}:restore`, read only for POST.
     Restore(Identifier),
+    /// `{identifier}/verification` (a trailing slash allowed): the verdicts on its credential links.
+    Verification(Identifier),
 }
 
 impl AnchorPath {
@@ -34,6 +38,9 @@ impl AnchorPath {
         let raw = raw(path);
         if let Some(key) = history_of(parser, raw) {
             return Ok(AnchorPath::History(key));
+        }
+        if let Some(key) = suffixed(parser, raw, "/verification") {
+            return Ok(AnchorPath::Verification(key));
         }
         if method == Method::POST {
             let id = raw
@@ -49,13 +56,17 @@ impl AnchorPath {
     pub fn named(parser: &Parser, path: &str) -> Option<Identifier> {
         let raw = path.strip_prefix(ANCHORS)?;
         history_of(parser, raw)
+            .or_else(|| suffixed(parser, raw, "/verification"))
             .or_else(|| parser.parse_key(raw.strip_suffix(":restore")?).ok())
             .or_else(|| parser.parse_key(raw).ok())
     }
 
     pub fn key(&self) -> &Identifier {
         match self {
-            AnchorPath::Anchor(key) | AnchorPath::History(key) | AnchorPath::Restore(key) => key,
+            AnchorPath::Anchor(key)
+            | AnchorPath::History(key)
+            | AnchorPath::Restore(key)
+            | AnchorPath::Verification(key) => key,
         }
     }
 
@@ -63,6 +74,7 @@ impl AnchorPath {
     pub fn allow(&self) -> &'static str {
         match self {
             AnchorPath::History(_) => HISTORY_ALLOW,
+            AnchorPath::Verification(_) => VERIFICATION_ALLOW,
             AnchorPath::Anchor(_) | AnchorPath::Restore(_) => ANCHOR_ALLOW,
         }
     }
@@ -75,8 +87,13 @@ fn raw(path: &str) -> &str {
 /// `{identifier}/history`, when what precedes `/history` is an identifier (`01/…/10/history` is a batch called
 /// "history", since `01/…/10` is not an identifier).
 fn history_of(parser: &Parser, raw: &str) -> Option<Identifier> {
+    suffixed(parser, raw, "/history")
+}
+
+/// `{identifier}{suffix}` (a trailing slash allowed), when what precedes the suffix is an identifier.
+fn suffixed(parser: &Parser, raw: &str, suffix: &str) -> Option<Identifier> {
     let raw = raw.strip_suffix('/').unwrap_or(raw);
-    let id = raw.strip_suffix("/history")?;
+    let id = raw.strip_suffix(suffix)?;
     parser.parse_key(id).ok()
 }
 
@@ -134,6 +151,29 @@ mod tests {
             post_elsewhere,
             Err(ApiError::MethodNotAllowed(ANCHOR_ALLOW))
         ));
+    }
+
+    #[test]
+    fn reads_verification_for_every_method() {
+        let path = "/api/v1/anchors/01/09520123456788/verification";
+        for method in [Method::GET, Method::POST, Method::PUT] {
+            let parsed = parse(path, method).unwrap();
+            assert!(matches!(parsed, AnchorPath::Verification(_)));
+            assert_eq!(parsed.allow(), VERIFICATION_ALLOW);
+        }
+        assert_eq!(key_of(path, Method::POST), "01/09520123456788");
+        // `01/…/10` is no identifier: `10/verification` is a batch number.
+        let batch = "/api/v1/anchors/01/09520123456788/10/verification";
+        assert!(matches!(
+            parse(batch, Method::GET),
+            Ok(AnchorPath::Anchor(_))
+        ));
+        assert_eq!(
+            AnchorPath::named(&Parser::embedded().unwrap(), path)
+                .unwrap()
+                .canonical_path(),
+            "01/09520123456788"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ const AUDIT_SEQ: &str = "audit_seq";
 const NONCES: TableDefinition<&str, u64> = TableDefinition::new("nonces");
 /// The same claims ordered by expiry, (expiry ms, nonce), so expired ones are found without a scan.
 const NONCE_EXPIRIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("nonce_expiries");
+/// The verdicts of verified links: canonical path → `{version} {json}` (`verdicts::encode`).
+const VERDICTS: TableDefinition<&str, &str> = TableDefinition::new("verdicts");
 /// Expired claims removed by one new claim, at most: a claim adds one, so the tables stay near the number of live
 /// tokens while no claim does unbounded work.
 const NONCE_SWEEP: usize = 64;
@@ -817,6 +819,70 @@ impl DocumentStore for EmbeddedStore {
             Ok(removed)
         })
         .await
+    }
+}
+
+/// In a table of their own; this process is the file's only writer, so there is no one to tell of a change.
+#[async_trait::async_trait]
+impl super::VerdictStore for EmbeddedStore {
+    async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(VERDICTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![None; anchors.len()]),
+            Err(e) => return Err(unavailable(e)),
+        };
+        anchors
+            .iter()
+            .map(|a| {
+                let stored = table.get(*a).map_err(unavailable)?;
+                Ok(stored.and_then(|v| {
+                    super::verdicts::decode(v.value()).map(|(_, json)| json.to_string())
+                }))
+            })
+            .collect()
+    }
+
+    async fn put_verdicts(
+        &self,
+        anchor: &str,
+        version: u64,
+        json: &str,
+    ) -> Result<bool, StoreError> {
+        let (this, anchor) = (self.clone(), anchor.to_string());
+        let value = super::verdicts::encode(version, json);
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let written = {
+                let mut table = txn.open_table(VERDICTS).map_err(unavailable)?;
+                let newer = table
+                    .get(anchor.as_str())
+                    .map_err(unavailable)?
+                    .and_then(|v| super::verdicts::decode(v.value()).map(|(v, _)| v))
+                    .is_some_and(|stored| stored > version);
+                if !newer {
+                    table
+                        .insert(anchor.as_str(), value.as_str())
+                        .map_err(unavailable)?;
+                }
+                !newer
+            };
+            this.commit(txn)?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn for_each_verdicts(
+        &self,
+        sink: &mut super::verdicts::VerdictSink<'_>,
+    ) -> Result<(), StoreError> {
+        for (anchor, stored) in self.documents(VERDICTS)? {
+            if let Some((_, json)) = super::verdicts::decode(&stored) {
+                sink(&anchor, json)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,9 +10,11 @@ pub mod patterns;
 pub mod record;
 pub mod redis;
 pub mod retention;
+pub mod verdicts;
 
 pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
+pub use verdicts::VerdictStore;
 
 use std::sync::Arc;
 
@@ -375,18 +377,21 @@ pub struct Registry {
     pub audit: Arc<dyn AuditStore>,
     pub documents: Arc<dyn DocumentStore>,
     pub coordination: Arc<dyn Coordination>,
+    /// The verdicts of verified links (`crate::verification`).
+    pub verdicts: Arc<dyn VerdictStore>,
 }
 
 impl Registry {
     /// Every part served by one backend.
     pub fn of<S>(store: Arc<S>) -> Registry
     where
-        S: AnchorStore + AuditStore + DocumentStore + Coordination,
+        S: AnchorStore + AuditStore + DocumentStore + Coordination + VerdictStore,
     {
         Registry {
             anchors: store.clone(),
             audit: store.clone(),
             documents: store.clone(),
+            verdicts: store.clone(),
             coordination: store,
         }
     }

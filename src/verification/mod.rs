@@ -10,6 +10,12 @@
 //! What is checked, and what a verdict proves (who signed what, not that a claim is true): docs/security.md.
 
 pub mod check;
+pub mod engine;
+pub mod enqueue;
+pub mod queue;
+pub mod refused;
+
+pub use engine::{Parts, credential_links};
 
 use serde::{Deserialize, Serialize};
 
@@ -152,17 +158,56 @@ pub trait Check: Send + Sync + 'static {
 /// refused in `enforce` mode (held in memory, so a scan pays nothing for them), and the queue of checks.
 ///
 /// Resolution and the answers read it through `refused` (synchronous, the hot path) and `verdicts` (linksets, the
-/// HTML view, the API).
+/// HTML view, the API). `new` makes one with nothing behind it (no verdicts, nothing checked: for tests of what
+/// reads it); `with_parts` the one a server runs, `start`ed once a runtime runs.
 pub struct Verification {
     mode: crate::config::VerificationMode,
+    refused: std::sync::Arc<refused::RefusedIndex>,
+    engine: Option<std::sync::Arc<engine::Engine>>,
 }
 
 impl Verification {
-    /// Verification as configured; nothing is fetched when `verification.mode` is `off`.
+    /// Verification with nothing behind it: no stored verdicts, nothing queued or fetched.
     pub fn new(settings: &crate::config::VerificationSettings) -> Verification {
         Verification {
             mode: settings.mode,
+            refused: Default::default(),
+            engine: None,
         }
+    }
+
+    /// Verification over a store, checking with `parts.checker`. Nothing runs until `start`.
+    pub fn with_parts(
+        settings: &crate::config::VerificationSettings,
+        parts: Parts,
+    ) -> Verification {
+        let refused = std::sync::Arc::new(refused::RefusedIndex::default());
+        Verification {
+            mode: settings.mode,
+            engine: Some(std::sync::Arc::new(engine::Engine::new(
+                settings,
+                parts.clone(),
+                refused.clone(),
+            ))),
+            refused,
+        }
+    }
+
+    /// Starts the background work of a server (on the current runtime): in `enforce` mode, loads the refused
+    /// targets and follows other replicas' verdicts on `feed`; unless `off`, the queue's worker and the recheck
+    /// schedule.
+    pub async fn start(&self, feed: &dyn crate::registry::Coordination) {
+        use crate::config::VerificationMode;
+        let Some(engine) = &self.engine else { return };
+        if self.mode == VerificationMode::Off {
+            return;
+        }
+        if self.mode == VerificationMode::Enforce {
+            engine.reload_all().await;
+            feed.subscribe(std::sync::Arc::new(engine::VerdictFeed(engine.clone())));
+        }
+        tokio::spawn(engine.clone().run_queue());
+        tokio::spawn(engine.clone().run_schedule());
     }
 
     pub fn mode(&self) -> crate::config::VerificationMode {
@@ -171,10 +216,10 @@ impl Verification {
 
     /// Whether a scan must pass over the target `href` of the link of type `link_type` (canonical URI) registered at
     /// `anchor` (canonical path): in `enforce` mode only, when its last verdict refuses it (`Status::is_refused`).
-    /// In memory: no store round trip.
+    /// In memory: no store round trip; one atomic load while nothing is refused.
     pub fn refused(&self, anchor: &str, link_type: &str, href: &str) -> bool {
-        let _ = (anchor, link_type, href);
-        false
+        self.mode == crate::config::VerificationMode::Enforce
+            && self.refused.contains(anchor, link_type, href)
     }
 
     /// The stored verdicts of each anchor in `anchors` (canonical paths), in order; `None` where there are none.
@@ -182,6 +227,72 @@ impl Verification {
         &self,
         anchors: &[&str],
     ) -> Result<Vec<Option<std::sync::Arc<AnchorVerdicts>>>, crate::registry::StoreError> {
-        Ok(vec![None; anchors.len()])
+        match &self.engine {
+            Some(engine) => engine.read(anchors).await,
+            None => Ok(vec![None; anchors.len()]),
+        }
+    }
+
+    /// Queues `anchor` (canonical path) for a check after a write: never waits, nothing when `off`.
+    pub fn enqueue(&self, anchor: &str) {
+        if let Some(engine) = &self.engine {
+            engine.enqueue(anchor);
+        }
+    }
+
+    /// Checks `anchor`'s current record now and stores the verdicts: `None` when there is no anchor (or nothing
+    /// behind this service).
+    pub async fn check_now(
+        &self,
+        anchor: &str,
+    ) -> Result<Option<AnchorVerdicts>, crate::registry::StoreError> {
+        match &self.engine {
+            Some(engine) => engine.check_anchor(anchor).await,
+            None => Ok(None),
+        }
+    }
+
+    /// What is known of `stored` (the record at `anchor`): every credential link, with its stored verdict where one
+    /// applies (same type and href), else `pending`; `version` is the record's.
+    pub async fn report(
+        &self,
+        vocabulary: &crate::vocabulary::Vocabulary,
+        anchor: &str,
+        stored: &crate::registry::StoredAnchor,
+    ) -> Result<AnchorVerdicts, crate::registry::StoreError> {
+        let known = self.verdicts(&[anchor]).await?.pop().flatten();
+        Ok(report_of(vocabulary, stored, known.as_deref()))
+    }
+
+    /// Follows `verdicts` for `anchor` in the refused index, as if they had just been stored (tests of what reads
+    /// `refused`).
+    pub fn note(&self, anchor: &str, verdicts: &AnchorVerdicts) {
+        self.refused.set(anchor, Some(verdicts));
+    }
+
+    /// Anchors waiting for a check.
+    pub fn queued(&self) -> usize {
+        self.engine.as_ref().map_or(0, |e| e.queue.len())
+    }
+}
+
+/// Every credential link of `stored` with its verdict in `known` where one applies, else `pending`.
+pub fn report_of(
+    vocabulary: &crate::vocabulary::Vocabulary,
+    stored: &crate::registry::StoredAnchor,
+    known: Option<&AnchorVerdicts>,
+) -> AnchorVerdicts {
+    let links = credential_links(vocabulary, &stored.record)
+        .into_iter()
+        .map(|l| {
+            known
+                .and_then(|k| k.verdict(&l.link_type, &l.href))
+                .cloned()
+                .unwrap_or_else(|| LinkVerdict::pending(&l.link_type, &l.href))
+        })
+        .collect();
+    AnchorVerdicts {
+        version: stored.version,
+        links,
     }
 }

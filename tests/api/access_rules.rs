@@ -6,10 +6,9 @@
 use crate::support::app::TestApp;
 use crate::support::client::{Api, problem};
 use crate::support::redis::RedisServer;
-use crate::support::server::binary;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ID: &str = "01/09520123456788/21/12345";
 
@@ -186,7 +185,7 @@ async fn the_pyx_api_applies_the_same_rule_and_the_adapters_default_body_passes(
 }
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")

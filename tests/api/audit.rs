@@ -2,7 +2,6 @@
 //! recorded with who, when, what and the versions before and after; reads are paged and scoped; and after a crash in
 //! the middle of a write storm the trail and the anchors still agree.
 
-use crate::support;
 use crate::support::app::TestApp;
 use crate::support::client::{Api, client};
 
@@ -410,7 +409,7 @@ async fn imports_and_pyx_writes_are_audited() {
             "links": [{"linkType": "gs1:pip", "href": "https://a.example/l", "title": "Lot"}]})),
     )
     .unwrap();
-    let out = std::process::Command::new(support::server::binary())
+    let out = crate::support::server::command()
         .args(["import", "--data-dir"])
         .arg(server.data_dir())
         .arg(&file)
@@ -734,7 +733,7 @@ async fn the_audit_export_command_writes_every_entry() {
         .put_anchor(H, anchor("z", "https://a.example/p"))
         .await;
     server.stop();
-    let out = std::process::Command::new(support::server::binary())
+    let out = crate::support::server::command()
         .args(["audit", "export", "--data-dir"])
         .arg(server.data_dir())
         .current_dir(env!("CARGO_MANIFEST_DIR"))

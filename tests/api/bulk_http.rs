@@ -6,11 +6,10 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::redis::RedisServer;
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 
 const ACME: &str = "acme-secret";
 
@@ -479,7 +478,7 @@ async fn a_listing_pages_through_the_callers_anchors_while_others_write_redis() 
 }
 
 fn idr(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(binary());
+    let mut cmd = crate::support::server::command();
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")

@@ -1,11 +1,10 @@
 //! The command line: every command has `--help` with examples, errors exit non-zero with a message, and
 //! `idr resolve` explains an answer.
 
-use crate::support::server::binary;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "error")
@@ -26,6 +25,7 @@ fn every_command_documents_itself_with_examples() {
         "export",
         "check-config",
         "check-data",
+        "verify",
         "resolve",
         "healthcheck",
         "hash-secret",

@@ -1060,7 +1060,7 @@ fn trust_anchor_settings_are_checked_at_start_up() {
     let check = |toml: &str| {
         let config = dir.path().join("idr.toml");
         std::fs::write(&config, toml).unwrap();
-        let out = std::process::Command::new(crate::support::server::binary())
+        let out = crate::support::server::command()
             .args(["check-config", "--config", config.to_str().unwrap()])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("RUST_LOG", "error")

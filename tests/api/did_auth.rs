@@ -9,7 +9,7 @@ use crate::support::client::problem;
 use crate::support::client::{Api, client};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::redis::RedisServer;
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, Response};
@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use ssi::JWK;
 use ssi::jwk::Algorithm;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -715,7 +714,7 @@ fn bad_did_writers_stop_start_up_naming_the_field() {
     ] {
         let config = dir.path().join("idr.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut child = Command::new(binary())
+        let mut child = crate::support::server::command()
             .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .arg("--data-dir")

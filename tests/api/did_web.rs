@@ -8,7 +8,6 @@ use crate::support::client::client;
 use crate::support::client::{location, problem};
 use crate::support::did_host::{DidHost, Reply};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::binary;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -468,7 +467,7 @@ async fn an_unreadable_ca_file_stops_start_up_naming_the_field() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(binary())
+    let mut child = crate::support::server::command()
         .args([
             "serve",
             "--no-demo",

@@ -1,13 +1,13 @@
 //! Durability: a write answered 2xx survives `kill -9`; `idr import` / `idr export` round-trip through NDJSON.
 
 use crate::support::client::{Api, location};
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const GTIN: &str = "01/09520123456788";
@@ -128,7 +128,7 @@ async fn put_gtin_and_serials(server: &Server, count: usize) {
 // Import / export
 
 fn idr(args: &[&str]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")
@@ -296,7 +296,7 @@ async fn serve_logging_to(data_dir: &Path, log: impl Into<Stdio>, env: &[(&str, 
         .local_addr()
         .expect("addr")
         .port();
-    let child = Command::new(binary())
+    let child = crate::support::server::command()
         .args(["serve", "--no-demo", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data-dir")

@@ -1,11 +1,11 @@
 //! What a newcomer meets in the first hour (issue 21), checked on the real binary: start-up warnings, messages that
 //! say what to do, and files left where they belong.
 
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const ANCHOR: &str = r#"{"itemDescription": "x", "links": [{"linkType": "gs1:pip", "href": "https://a.example", "title": "t"}]}"#;
@@ -20,7 +20,7 @@ fn free_port() -> u16 {
 
 /// `idr {args}` from the repository root, without the caller's admin token or log settings.
 fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("IDR_ADMIN_TOKEN")
@@ -32,7 +32,7 @@ fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// `idr serve` on `port` with `data` as its store and standard error piped.
 fn serve(data: &Path, port: u16, env: &[(&str, &str)]) -> Child {
-    Command::new(binary())
+    crate::support::server::command()
         .args([
             "serve",
             "--no-demo",

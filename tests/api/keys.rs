@@ -1,13 +1,13 @@
 //! `idr keys`: keys created offline authenticate with exactly their scopes, are listed without secrets, and stop
 //! working when revoked or expired.
 
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn idr(args: &[&str], data: &Path) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .arg("--data-dir")
         .arg(data)

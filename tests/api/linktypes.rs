@@ -752,7 +752,7 @@ async fn a_registered_vocabulary_survives_a_restart() {
     let line = json!({"identifier": "01/09506000134352", "itemDescription": "Charger",
         "links": [link("acme:repairGuide", "https://acme.example/repair", "en")]});
     std::fs::write(&file, format!("{line}\n")).unwrap();
-    let import = std::process::Command::new(crate::support::server::binary())
+    let import = crate::support::server::command()
         .arg("import")
         .arg("--data-dir")
         .arg(server.data_dir())

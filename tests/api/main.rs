@@ -45,6 +45,7 @@ mod schema_rules;
 mod schemes;
 mod store_contract;
 mod untp_links;
+mod verification;
 mod verification_check;
 mod verification_shown;
 mod write_integrity;

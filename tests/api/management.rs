@@ -7,11 +7,10 @@ use crate::support::client::{Api, anchor_path, problem};
 
 use crate::support::app::TestApp;
 use crate::support::client::ADMIN_TOKEN;
-use crate::support::server::binary;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 const ROOT: &str = "https://resolver.example";
 const GTIN: &str = "01/09520123456788";
@@ -316,7 +315,7 @@ async fn missing_or_unknown_token_is_401() {
 }
 
 fn hash_secret(secret: &str) -> String {
-    let mut child = Command::new(binary())
+    let mut child = crate::support::server::command()
         .arg("hash-secret")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -2,14 +2,14 @@
 //! and the same counts each way; Redis chosen by `--redis-url`, `IDR_REDIS_URL` or `[store] redis_url`.
 
 use crate::support::redis::{RedisServer, gtin};
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 fn idr(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(binary());
+    let mut cmd = crate::support::server::command();
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")

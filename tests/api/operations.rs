@@ -2,7 +2,7 @@
 //! container health check.
 
 use crate::support::client::Api;
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -99,7 +99,7 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(binary())
+    let mut child = crate::support::server::command()
         .args([
             "serve",
             "--no-demo",
@@ -228,7 +228,7 @@ async fn shutdown_fails_readiness_first_then_stops_cleanly() {
 #[tokio::test]
 async fn the_health_check_command_reflects_the_server() {
     let server = Server::start().await;
-    let ok = Command::new(binary())
+    let ok = crate::support::server::command()
         .args(["healthcheck", "--url", &server.url("/healthz")])
         .status()
         .unwrap();
@@ -238,7 +238,7 @@ async fn the_health_check_command_reflects_the_server() {
         .local_addr()
         .unwrap()
         .port();
-    let down = Command::new(binary())
+    let down = crate::support::server::command()
         .args([
             "healthcheck",
             "--timeout-ms",
@@ -249,7 +249,7 @@ async fn the_health_check_command_reflects_the_server() {
         .output()
         .unwrap();
     assert_eq!(down.status.code(), Some(1));
-    let not_found = Command::new(binary())
+    let not_found = crate::support::server::command()
         .args(["healthcheck", "--url", &server.url("/nope")])
         .status()
         .unwrap();
@@ -267,7 +267,7 @@ async fn malformed_http_is_not_logged_as_an_error() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(binary())
+    let mut child = crate::support::server::command()
         .args([
             "serve",
             "--no-demo",

@@ -4,7 +4,6 @@
 use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
-use crate::support::server::binary;
 use serde_json::json;
 
 fn pip(href: &str, lang: &str) -> serde_json::Value {
@@ -126,7 +125,7 @@ fn a_bad_config_stops_start_up_naming_the_field() {
         "[[delegations]]\nidentifiers = \"01/1*\"\nresolver = \"not a url\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(binary())
+    let out = crate::support::server::command()
         .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--data-dir")

@@ -5,11 +5,11 @@
 use crate::support::app::TestApp;
 use crate::support::client::{Api, problem};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{Server, binary};
+use crate::support::server::Server;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn body(description: &str, links: &[(&str, &str)]) -> Value {
     let links: Vec<Value> = links
@@ -283,7 +283,7 @@ async fn pattern_writes_are_scoped_validated_and_written_back_unchanged() {
 }
 
 fn idr(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)

@@ -1,13 +1,13 @@
 //! `idr import --format gs1-ce|pyx`: peer resolvers' data imported whole or not at all, resolvable afterwards, and
 //! round-tripping through `idr export` / `idr import`.
 
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn idr(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(binary())
+    crate::support::server::command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)

@@ -9,10 +9,8 @@ use crate::support::app::TestApp;
 use crate::support::client::Api;
 use crate::support::client::client;
 use crate::support::client::problem;
-use crate::support::server::binary;
 use regex::Regex;
 use serde_json::Value;
-use std::process::Command;
 
 const ROOT: &str = "https://id.example.com";
 
@@ -386,7 +384,7 @@ fn idr_qr_fails_clearly() {
 }
 
 fn idr_qr(args: &[&str]) -> std::process::Output {
-    Command::new(binary())
+    crate::support::server::command()
         .arg("qr")
         .args(args)
         .env_remove("IDR_RESOLVER__RESOLVER_ROOT")

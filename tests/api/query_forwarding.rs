@@ -7,10 +7,10 @@ use crate::support::app::TestApp;
 use crate::support::client::{Api, client};
 use crate::support::redis::RedisServer;
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::{ADMIN_TOKEN, Server, binary};
+use crate::support::server::{ADMIN_TOKEN, Server};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const GTIN: &str = "01/09520123456788";
 const PAGE: &str = "https://brand.example/products/09520123456788";
@@ -194,7 +194,7 @@ async fn the_redis_store_keeps_fwqs() {
 }
 
 fn idr(args: &[&str]) -> Output {
-    let output = Command::new(binary())
+    let output = crate::support::server::command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RUST_LOG", "warn")

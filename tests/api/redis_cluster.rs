@@ -236,3 +236,59 @@ async fn replicas_on_a_cluster_stay_coherent() {
         }
     }
 }
+
+/// The verdicts of verified links on a cluster: each in its anchor's slot (the anchor's hash tag), written by the
+/// conditional script on the master that holds it, read back one by one and all together (a scan of every master).
+#[tokio::test]
+async fn verdicts_live_in_their_anchors_slot_on_every_master() {
+    let cluster = RedisCluster::start();
+    let overrides = idr::config::Overrides {
+        redis_url: Some(cluster.url()),
+        ..Default::default()
+    };
+    let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
+    let registry = idr::app::open_store(&settings).await.unwrap();
+    let anchors: Vec<String> = (0..12).map(|n| format!("01/{}", gtin(3000 + n))).collect();
+    for (i, a) in anchors.iter().enumerate() {
+        let json = format!(r#"{{"version":{i}}}"#);
+        assert!(
+            registry
+                .verdicts
+                .put_verdicts(a, i as u64 + 5, &json)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !registry.verdicts.put_verdicts(a, 1, "{}").await.unwrap(),
+            "older"
+        );
+        assert_eq!(
+            cluster.keyslot(&format!("idr:v:{{{a}}}")),
+            cluster.keyslot(&format!("idr:a:{{{a}}}"))
+        );
+    }
+    let refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
+    let read = registry.verdicts.verdicts(&refs).await.unwrap();
+    for (i, v) in read.iter().enumerate() {
+        assert_eq!(v.as_deref(), Some(format!(r#"{{"version":{i}}}"#).as_str()));
+    }
+    let mut seen = BTreeSet::new();
+    registry
+        .verdicts
+        .for_each_verdicts(&mut |anchor, _| {
+            seen.insert(anchor.to_string());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, anchors.iter().cloned().collect::<BTreeSet<_>>());
+    // Spread over more than one master (12 primary keys).
+    let masters: BTreeSet<usize> = cluster
+        .ports()
+        .iter()
+        .enumerate()
+        .filter(|(_, port)| !scan_on(**port, "idr:v:*").is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    assert!(masters.len() > 1, "{masters:?}");
+}

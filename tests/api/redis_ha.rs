@@ -572,7 +572,7 @@ fn leaf(issuer: &Issuer<'static, KeyPair>, params: CertificateParams, stem: &Pat
 
 /// Runs `idr ARGS` to its end (within 30 s): exit success and standard error.
 fn run_idr(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut child = Command::new(support::server::binary())
+    let mut child = crate::support::server::command()
         .args(args)
         .envs(env.iter().copied())
         .env("RUST_LOG", "warn")

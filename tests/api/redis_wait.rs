@@ -82,7 +82,7 @@ async fn keys_and_schemes_wait_for_the_replica_too() {
     .unwrap();
     let config = config.to_str().unwrap();
     let url = primary.url();
-    let keys_create = std::process::Command::new(support::server::binary())
+    let keys_create = crate::support::server::command()
         .args(["keys", "create", "--name", "ops", "--scope", "admin"])
         .args(["--redis-url", &url, "--config", config])
         .env("RUST_LOG", "warn")

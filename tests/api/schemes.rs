@@ -9,11 +9,9 @@ use crate::support::client::location;
 use crate::support::client::problem;
 use crate::support::redis::{RedisCluster, RedisServer};
 use crate::support::schema::{SchemaKind, assert_valid};
-use crate::support::server::binary;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 
 fn link(link_type: &str, href: &str) -> Value {
     json!({"linkType": link_type, "href": href, "title": link_type, "type": "application/vc+jwt", "hreflang": ["en"]})
@@ -272,7 +270,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     scheme_dir(dir.path(), &[("abr.toml", &broken)]);
     let config = write_config(dir.path(), "");
 
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();
@@ -284,7 +282,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     );
 
     let data = tempfile::tempdir().unwrap();
-    let serve = Command::new(binary())
+    let serve = crate::support::server::command()
         .args([
             "serve",
             "--listen",
@@ -305,7 +303,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
 
     let unknown_vocabulary = ABN_UNTP_ONLY.replace("[\"untp\"]", "[\"untp\", \"acme\"]");
     scheme_dir(dir.path(), &[("abr.toml", &unknown_vocabulary)]);
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();
@@ -316,7 +314,7 @@ fn a_bad_scheme_file_stops_start_up_naming_file_and_field() {
     );
 
     scheme_dir(dir.path(), &[("abr.toml", ABN_UNTP_ONLY)]);
-    let check = Command::new(binary())
+    let check = crate::support::server::command()
         .args(["check-config", "--config", &config])
         .output()
         .unwrap();

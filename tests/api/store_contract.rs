@@ -110,6 +110,7 @@ contract! {
         the_audit_export_holds_every_entry_per_partition_in_order,
         a_document_replaces_the_one_of_the_same_name,
         a_link_type_vocabulary_is_stored_replaced_and_deleted,
+        verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version,
         the_first_start_is_claimed_once,
         a_nonce_is_claimed_once_until_it_expires,
         a_reachable_store_is_ready,
@@ -965,6 +966,93 @@ async fn a_link_type_vocabulary_is_stored_replaced_and_deleted(registry: &Regist
         documents.link_types().await.unwrap(),
         [pair("beta", r#"{"v":"b"}"#)]
     );
+}
+
+/// The verdicts of verified links: one document per anchor, a newer version kept over an older one.
+async fn verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version(registry: &Registry) {
+    let verdicts = registry.verdicts.as_ref();
+    assert_eq!(verdicts.verdicts(&[G, LOT]).await.unwrap(), [None, None]);
+    assert!(
+        verdicts
+            .put_verdicts(G, 3, r#"{"version":3}"#)
+            .await
+            .unwrap()
+    );
+    assert!(
+        verdicts
+            .put_verdicts(LOT, 1, r#"{"version":1}"#)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !verdicts
+            .put_verdicts(G, 2, r#"{"version":2}"#)
+            .await
+            .unwrap(),
+        "older than the stored"
+    );
+    assert!(
+        verdicts
+            .put_verdicts(G, 3, r#"{"version":3,"again":true}"#)
+            .await
+            .unwrap(),
+        "the same version: a re-check replaces"
+    );
+    assert!(
+        verdicts
+            .put_verdicts(G, 10, r#"{"version":10}"#)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        verdicts.verdicts(&[LOT, H, G]).await.unwrap(),
+        [
+            Some(r#"{"version":1}"#.to_string()),
+            None,
+            Some(r#"{"version":10}"#.to_string())
+        ]
+    );
+    let mut all = Vec::new();
+    verdicts
+        .for_each_verdicts(&mut |anchor, json| {
+            all.push((anchor.to_string(), json.to_string()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            (G.to_string(), r#"{"version":10}"#.to_string()),
+            (LOT.to_string(), r#"{"version":1}"#.to_string())
+        ]
+    );
+    assert!(
+        registry.anchors.is_empty().await.unwrap(),
+        "verdicts are not anchors"
+    );
+}
+
+/// A shared store tells every replica's feed when an anchor's verdicts change (`:verdicts:{anchor}`).
+#[tokio::test]
+async fn redis_announces_verdicts_on_the_feed() {
+    let subject = redis().await;
+    let recorder = Arc::new(Recorder::default());
+    assert!(subject.registry.coordination.subscribe(recorder.clone()));
+    recorder.wait_for("connected").await;
+    subject
+        .registry
+        .verdicts
+        .put_verdicts(LOT, 1, "{}")
+        .await
+        .unwrap();
+    recorder
+        .wait_for(&format!(
+            "invalidate {}",
+            idr::registry::verdicts::changed(LOT)
+        ))
+        .await;
 }
 
 /// A shared store tells every replica's feed when a run-time vocabulary changes (no canonical path starts with `:`).

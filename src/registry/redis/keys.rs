@@ -19,6 +19,16 @@ pub fn canonical_of(prefix: &str, key: &str) -> Option<String> {
     Some(format!("{primary}{rest}"))
 }
 
+/// The canonical path back from a key of `kind` (`v`: verdicts).
+pub fn canonical_of_kind(prefix: &str, kind: &str, key: &str) -> Option<String> {
+    let tagged = key
+        .strip_prefix(prefix)?
+        .strip_prefix(':')?
+        .strip_prefix(kind)?;
+    let (primary, rest) = tagged.strip_prefix(":{")?.split_once('}')?;
+    Some(format!("{primary}{rest}"))
+}
+
 /// The primary key (audit partition) of an audit list key: `{prefix}:audit:{01/09520123456788}`.
 pub fn audit_partition_of(prefix: &str, key: &str) -> Option<String> {
     let tagged = key.strip_prefix(prefix)?.strip_prefix(":audit:{")?;
@@ -48,6 +58,14 @@ mod tests {
             Some("01/09520123456788/10/ABC")
         );
         assert_eq!(canonical_of("idr", "other:a:{01/1}"), None);
+        let verdicts = key("idr", "v", "01/09520123456788/21/1");
+        assert_eq!(verdicts, "idr:v:{01/09520123456788}/21/1");
+        assert_eq!(slot(&verdicts), slot(&k("01/09520123456788/21/1")));
+        assert_eq!(
+            canonical_of_kind("idr", "v", &verdicts).as_deref(),
+            Some("01/09520123456788/21/1")
+        );
+        assert_eq!(canonical_of_kind("idr", "a", &verdicts), None);
         assert_eq!(
             k("abr/abn/51824753556/branch/001"),
             "idr:a:{abr/abn/51824753556}/branch/001"

@@ -52,6 +52,12 @@ pub static RESTORE: LazyLock<Script> =
 pub static TRIM_AUDIT: LazyLock<Script> =
     LazyLock::new(|| Script::write("audit trim", include_str!("scripts/trim_audit.lua")));
 
+/// Stores the verdicts of one anchor (`registry::verdicts`) unless those stored are for a newer record version, and
+/// announces the change. KEYS: the verdicts key. ARGV: version, stored value (`{version} {json}`), invalidation
+/// channel, event (`:verdicts:{anchor}`). Returns 1 when written, 0 when a newer one is kept.
+pub static PUT_VERDICTS: LazyLock<Script> =
+    LazyLock::new(|| Script::write("verdicts", include_str!("scripts/put_verdicts.lua")));
+
 /// One page of an audit list with the list's base, read in one step so a trim cannot shift the indices between
 /// the two. KEYS: audit list, its base; ARGV: first cursor wanted, page size. Returns {base, first index read, entries}.
 pub static READ_AUDIT: LazyLock<Script> =

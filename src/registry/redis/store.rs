@@ -717,6 +717,104 @@ impl DocumentStore for RedisStore {
     }
 }
 
+/// One key per anchor, `{prefix}:v:{primary}rest`: the anchor's hash tag, so it shares the anchor's cluster slot.
+/// Written by a script that keeps a newer version and publishes the change on the invalidation feed.
+#[async_trait::async_trait]
+impl crate::registry::VerdictStore for RedisStore {
+    /// One `MGET` when the keys share a slot (the levels of one identifier), else one `GET` each, in flight together.
+    async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        let keys: Vec<String> = anchors.iter().map(|a| key(&self.prefix, "v", a)).collect();
+        let values: Vec<Option<String>> = match keys.as_slice() {
+            [] => Vec::new(),
+            many if many.len() > 1 && same_slot(many) => self
+                .conn
+                .query(redis::cmd("MGET").arg(many))
+                .await
+                .map_err(unavailable)?,
+            many => {
+                let gets = many.iter().map(|k| async move {
+                    self.conn
+                        .query::<Option<String>>(redis::cmd("GET").arg(k))
+                        .await
+                });
+                futures_util::future::try_join_all(gets)
+                    .await
+                    .map_err(unavailable)?
+            }
+        };
+        Ok(values
+            .into_iter()
+            .map(|v| {
+                v.and_then(|v| {
+                    crate::registry::verdicts::decode(&v).map(|(_, json)| json.to_string())
+                })
+            })
+            .collect())
+    }
+
+    async fn put_verdicts(
+        &self,
+        anchor: &str,
+        version: u64,
+        json: &str,
+    ) -> Result<bool, StoreError> {
+        let verdicts_key = key(&self.prefix, "v", anchor);
+        let value = crate::registry::verdicts::encode(version, json);
+        let version = version.to_string();
+        let event = crate::registry::verdicts::changed(anchor);
+        let args: [&[u8]; 4] = [
+            version.as_bytes(),
+            value.as_bytes(),
+            self.channel.as_bytes(),
+            event.as_bytes(),
+        ];
+        let (written, _): (i64, Written) = self
+            .script(
+                &scripts::PUT_VERDICTS,
+                anchor,
+                std::slice::from_ref(&verdicts_key),
+                &args,
+            )
+            .await?;
+        Ok(written == 1)
+    }
+
+    async fn for_each_verdicts(
+        &self,
+        sink: &mut crate::registry::verdicts::VerdictSink<'_>,
+    ) -> Result<(), StoreError> {
+        let prefix = self.prefix.clone();
+        let found = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        self.scan_matching(&format!("{prefix}:v:*"), &mut |keys, mut conn| {
+            let (prefix, found) = (prefix.clone(), found.clone());
+            ScanStep::Fetch(Box::pin(async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.get(k);
+                }
+                let values: Vec<Option<String>> =
+                    pipe.query_async(&mut conn).await.map_err(unavailable)?;
+                let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                for (k, v) in keys.iter().zip(values) {
+                    let anchor = super::keys::canonical_of_kind(&prefix, "v", k);
+                    if let (Some(anchor), Some(v)) = (anchor, v) {
+                        found.push((anchor, v));
+                    }
+                }
+                Ok(())
+            }))
+        })
+        .await?;
+        let found = std::mem::take(&mut *found.lock().unwrap_or_else(|e| e.into_inner()));
+        for (anchor, stored) in found {
+            if let Some((_, json)) = crate::registry::verdicts::decode(&stored) {
+                sink(&anchor, json)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl Coordination for RedisStore {
     async fn claim_first_start(&self) -> Result<bool, StoreError> {

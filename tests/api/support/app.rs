@@ -43,6 +43,8 @@ impl TestApp {
         // What the subprocess sees: this process's environment, the admin token, then the test's variables.
         let mut vars: HashMap<String, String> = std::env::vars().collect();
         vars.insert("IDR_ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
+        // Verified links off unless the test sets its own mode: nothing a test writes is fetched from elsewhere.
+        vars.insert("IDR_VERIFICATION__MODE".into(), "off".into());
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut settings = Settings::load_with_env(&overrides, &vars).expect("settings");
         if settings.server.workers == 0 {

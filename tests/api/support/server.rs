@@ -55,7 +55,7 @@ impl Server {
     }
 
     async fn launch(&mut self) {
-        let mut cmd = Command::new(binary());
+        let mut cmd = command();
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -146,6 +146,15 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// A command running the `idr` binary with verified links off (`IDR_VERIFICATION__MODE=off`), as every test server
+/// runs unless a test opts in with its own value: a record a test writes is never fetched from elsewhere (the
+/// network rule: tests reach loopback only).
+pub fn command() -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.env("IDR_VERIFICATION__MODE", "off");
+    cmd
 }
 
 pub fn binary() -> PathBuf {

@@ -1,0 +1,672 @@
+//! The checks of one replica: the queue's worker, the recheck schedule, storing verdicts and keeping the refused
+//! index in step with the store (this replica's writes, other replicas' through the invalidation feed).
+
+use super::queue::{HostTurns, Pushed, Queue};
+use super::refused::RefusedIndex;
+use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target};
+use crate::config::{VerificationMode, VerificationSettings};
+use crate::registry::{
+    AnchorStore, Coordination, InvalidationSink, StoreError, StoredAnchor, VerdictStore, verdicts,
+};
+use crate::telemetry::names;
+use crate::vocabulary::{Vocabularies, Vocabulary};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Anchors waiting at most; a write beyond it is not queued (counted in `idr_verification_queue_dropped_total`),
+/// and the recheck schedule finds it later.
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// What the checks read and write.
+#[derive(Clone)]
+pub struct Parts {
+    /// The anchors (management reads: the store, not a cache).
+    pub anchors: Arc<dyn AnchorStore>,
+    pub verdicts: Arc<dyn VerdictStore>,
+    pub coordination: Arc<dyn Coordination>,
+    pub vocabularies: Arc<Vocabularies>,
+    pub checker: Arc<dyn Check>,
+}
+
+pub struct Engine {
+    settings: VerificationSettings,
+    parts: Parts,
+    pub(super) queue: Queue,
+    hosts: HostTurns,
+    /// Checks running at once, all hosts together.
+    checks: tokio::sync::Semaphore,
+    pub(super) refused: Arc<RefusedIndex>,
+}
+
+/// The `Check` of a server that checks nothing (`verification.mode = "off"`): every target stays `pending`.
+pub struct Unchecked;
+
+#[async_trait::async_trait]
+impl Check for Unchecked {
+    async fn check(&self, target: Target<'_>) -> LinkVerdict {
+        LinkVerdict::pending(target.link_type, target.href)
+    }
+}
+
+/// The credential links of `record`: those whose link type is a credential type (`Vocabulary::credential_types`),
+/// each (type, href) once, in the record's order.
+pub fn credential_links<'r>(
+    vocabulary: &Vocabulary,
+    record: &'r crate::registry::AnchorRecord,
+) -> Vec<&'r crate::registry::Link> {
+    let mut seen = std::collections::HashSet::new();
+    record
+        .links
+        .iter()
+        .filter(|l| !vocabulary.credential_types(&l.link_type).is_empty())
+        .filter(|l| seen.insert((l.link_type.as_str(), l.href.as_str())))
+        .collect()
+}
+
+impl Engine {
+    pub fn new(
+        settings: &VerificationSettings,
+        parts: Parts,
+        refused: Arc<RefusedIndex>,
+    ) -> Engine {
+        Engine {
+            settings: settings.clone(),
+            parts,
+            queue: Queue::new(QUEUE_CAPACITY),
+            hosts: HostTurns::default(),
+            checks: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
+            refused,
+        }
+    }
+
+    fn on(&self) -> bool {
+        self.settings.mode != VerificationMode::Off
+    }
+
+    /// Queues `anchor` for a check (after a write). Never waits; a full queue drops it and counts the drop.
+    pub fn enqueue(&self, anchor: &str) {
+        if !self.on() || crate::registry::patterns::pattern_of(anchor).is_some() {
+            return;
+        }
+        if self.queue.push(anchor) == Pushed::Dropped {
+            metrics::counter!(names::VERIFICATION_QUEUE_DROPPED).increment(1);
+            tracing::debug!(
+                anchor,
+                "verification queue full: left to the recheck schedule"
+            );
+        }
+    }
+
+    /// How long one target's check may take, all its fetches included.
+    fn bound(&self) -> Duration {
+        Duration::from_millis(self.settings.timeout_ms.saturating_mul(3) + 1000)
+    }
+
+    /// Checks one target: in its host's turn, within the concurrency, bounded in time.
+    pub async fn check_link(&self, anchor: &str, link: &crate::registry::Link) -> LinkVerdict {
+        let host = url::Url::parse(&link.href)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let target = Target {
+            anchor,
+            link_type: &link.link_type,
+            href: &link.href,
+            media_type: link.media_type.as_deref(),
+            encryption_method: link.encryption_method.as_deref(),
+        };
+        let checked = self
+            .hosts
+            .take(&host, async {
+                let Ok(_permit) = self.checks.acquire().await else {
+                    return None;
+                };
+                tokio::time::timeout(self.bound(), self.parts.checker.check(target))
+                    .await
+                    .ok()
+            })
+            .await;
+        let mut verdict = checked.unwrap_or_else(|| LinkVerdict {
+            status: Status::Unreachable,
+            reason: Some(format!(
+                "the check did not finish within {} ms",
+                self.bound().as_millis()
+            )),
+            ..LinkVerdict::pending(&link.link_type, &link.href)
+        });
+        if verdict.status != Status::Pending && verdict.checked_at.is_none() {
+            verdict.checked_at = Some(now());
+        }
+        metrics::counter!(names::VERIFICATION_VERDICTS, "status" => verdict.status.as_str())
+            .increment(1);
+        verdict
+    }
+
+    /// Checks every credential link of `stored` (the record at `anchor`), its links at once.
+    pub async fn check_record(&self, anchor: &str, stored: &StoredAnchor) -> AnchorVerdicts {
+        let vocabulary = self.parts.vocabularies.current();
+        let links = credential_links(&vocabulary, &stored.record);
+        let checks = links.into_iter().map(|l| self.check_link(anchor, l));
+        AnchorVerdicts {
+            version: stored.version,
+            links: futures_util::future::join_all(checks).await,
+        }
+    }
+
+    /// Checks `anchor`'s current record and stores the verdicts (unless newer ones are stored meanwhile): what was
+    /// stored, `None` when there is no anchor.
+    pub async fn check_anchor(&self, anchor: &str) -> Result<Option<AnchorVerdicts>, StoreError> {
+        let Some(stored) = self.parts.anchors.get(anchor).await? else {
+            return Ok(None);
+        };
+        let verdicts = self.check_record(anchor, &stored).await;
+        self.store(anchor, &verdicts).await?;
+        Ok(Some(verdicts))
+    }
+
+    /// Stores `verdicts` for `anchor` unless newer ones are stored, and follows them in the refused index.
+    pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
+        let json =
+            serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let written = self
+            .parts
+            .verdicts
+            .put_verdicts(anchor, verdicts.version, &json)
+            .await?;
+        if written {
+            self.refused.set(anchor, Some(verdicts));
+        } else {
+            self.reload_anchor(anchor).await;
+        }
+        Ok(written)
+    }
+
+    /// The stored verdicts of `anchors`, in order.
+    pub async fn read(
+        &self,
+        anchors: &[&str],
+    ) -> Result<Vec<Option<Arc<AnchorVerdicts>>>, StoreError> {
+        let stored = self.parts.verdicts.verdicts(anchors).await?;
+        Ok(anchors
+            .iter()
+            .zip(stored)
+            .map(|(anchor, json)| parse(anchor, json.as_deref()).map(Arc::new))
+            .collect())
+    }
+
+    /// Re-reads the stored verdicts of `anchor` into the refused index.
+    pub async fn reload_anchor(&self, anchor: &str) {
+        match self.read(&[anchor]).await {
+            Ok(mut v) => {
+                let v = v.pop().flatten();
+                self.refused.set(anchor, v.as_deref());
+            }
+            Err(e) => tracing::warn!(anchor, error = %e, "verdicts not re-read"),
+        }
+    }
+
+    /// Reads every stored verdict into the refused index (start-up, after a gap in the feed).
+    pub async fn reload_all(&self) {
+        let mut all = Vec::new();
+        let read = self
+            .parts
+            .verdicts
+            .for_each_verdicts(&mut |anchor, json| {
+                if let Some(v) = parse(anchor, Some(json)) {
+                    if v.links.iter().any(|l| l.status.is_refused()) {
+                        all.push((anchor.to_string(), v));
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        match read {
+            Ok(()) => self.refused.replace(all),
+            Err(e) => tracing::warn!(error = %e, "refused verification targets not loaded"),
+        }
+    }
+
+    /// The queue's worker: at most `concurrency` anchors at once (their links share the same bound).
+    pub async fn run_queue(self: Arc<Self>) {
+        let anchors = Arc::new(tokio::sync::Semaphore::new(
+            self.settings.concurrency.max(1),
+        ));
+        loop {
+            let anchor = self.queue.pop().await;
+            let Ok(permit) = anchors.clone().acquire_owned().await else {
+                return;
+            };
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                if let Err(e) = engine.check_anchor(&anchor).await {
+                    tracing::warn!(anchor, error = %e, "verification not stored");
+                }
+            });
+        }
+    }
+
+    /// Whether `anchor`'s record needs a check: a credential link without a verdict, or one older than
+    /// `recheck_hours`.
+    pub fn due(
+        &self,
+        vocabulary: &Vocabulary,
+        stored: &StoredAnchor,
+        verdicts: Option<&AnchorVerdicts>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let max_age = chrono::Duration::hours(
+            i64::try_from(self.settings.recheck_hours).unwrap_or(i64::MAX / 4),
+        );
+        credential_links(vocabulary, &stored.record)
+            .iter()
+            .any(|l| {
+                let verdict = verdicts.and_then(|v| v.verdict(&l.link_type, &l.href));
+                let checked = verdict
+                    .and_then(|v| v.checked_at.as_deref())
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                match checked {
+                    None => true,
+                    Some(t) => {
+                        self.settings.recheck_hours > 0
+                            && now - t.with_timezone(&chrono::Utc) >= max_age
+                    }
+                }
+            })
+    }
+
+    /// Queues every anchor `due` for a check, waiting for room in the queue rather than dropping: how many. Holds
+    /// the paths of the anchors with credential links, not their records, which are read again a hundred at a time.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        let vocabulary = self.parts.vocabularies.current();
+        let mut candidates = Vec::new();
+        self.parts
+            .anchors
+            .for_each(&mut |path, record| {
+                if crate::registry::patterns::pattern_of(path).is_none()
+                    && !credential_links(&vocabulary, &record.record).is_empty()
+                {
+                    candidates.push(path.to_string());
+                }
+                Ok(())
+            })
+            .await?;
+        let now = chrono::Utc::now();
+        let mut queued = 0;
+        for chunk in candidates.chunks(100) {
+            let paths: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let records = self.parts.anchors.get_many(&paths).await?;
+            let verdicts = self.read(&paths).await?;
+            for ((path, stored), verdicts) in paths.iter().zip(records).zip(verdicts) {
+                let Some(stored) = stored else { continue };
+                if !self.due(&vocabulary, &stored, verdicts.as_deref(), now) {
+                    continue;
+                }
+                while self.queue.push(path) == Pushed::Dropped {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Every period, the replica that claims it first re-checks what is `due` (`Coordination::claim_nonce`: one
+    /// replica per period). Off when `recheck_hours` is 0 (then only anchors never checked are swept, at start).
+    pub async fn run_schedule(self: Arc<Self>) {
+        let period = schedule_period(self.settings.recheck_hours);
+        loop {
+            let slot = chrono::Utc::now().timestamp().max(0) as u64 / period.as_secs();
+            let claim = format!("verification-sweep:{}:{slot}", period.as_secs());
+            match self.parts.coordination.claim_nonce(&claim, period).await {
+                Ok(true) => match self.sweep().await {
+                    Ok(n) => tracing::info!(queued = n, "verification recheck swept the store"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "verification recheck failed; next period")
+                    }
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "verification recheck not claimed"),
+            }
+            let next = (slot + 1) * period.as_secs();
+            let wait = next.saturating_sub(chrono::Utc::now().timestamp().max(0) as u64);
+            tokio::time::sleep(Duration::from_secs(wait.max(1))).await;
+        }
+    }
+}
+
+/// How often a sweep runs: a quarter of `recheck_hours`, between 10 minutes and 6 hours (daily when 0).
+pub fn schedule_period(recheck_hours: u64) -> Duration {
+    let secs = match recheck_hours {
+        0 => 24 * 3600,
+        h => (h * 3600 / 4).clamp(600, 6 * 3600),
+    };
+    Duration::from_secs(secs)
+}
+
+fn parse(anchor: &str, json: Option<&str>) -> Option<AnchorVerdicts> {
+    match serde_json::from_str(json?) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(anchor, error = %e, "stored verdicts unreadable: treated as none");
+            None
+        }
+    }
+}
+
+/// Now, as a verdict's `checkedAt` says it.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Hears other replicas' verdicts on the invalidation feed, and re-reads them all after a gap.
+pub struct VerdictFeed(pub Arc<Engine>);
+
+impl InvalidationSink for VerdictFeed {
+    fn invalidate(&self, key: &str) {
+        if let Some(anchor) = verdicts::changed_anchor(key) {
+            let (engine, anchor) = (self.0.clone(), anchor.to_string());
+            tokio::spawn(async move { engine.reload_anchor(&anchor).await });
+        }
+    }
+
+    fn connected(&self) {
+        let engine = self.0.clone();
+        tokio::spawn(async move { engine.reload_all().await });
+    }
+
+    fn disconnected(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::VerificationTrustSettings;
+    use crate::registry::embedded::EmbeddedStore;
+    use crate::registry::{AnchorRecord, Link, Precondition};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers `failed` for hrefs containing "bad", else `verified`, after `delay`; counts checks in flight, overall
+    /// and per host.
+    #[derive(Default)]
+    struct Fake {
+        delay: Duration,
+        calls: Mutex<Vec<String>>,
+        running: AtomicUsize,
+        most: AtomicUsize,
+        per_host: Mutex<HashMap<String, usize>>,
+        most_per_host: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Check for Fake {
+        async fn check(&self, target: Target<'_>) -> LinkVerdict {
+            let host = url::Url::parse(target.href)
+                .unwrap()
+                .host_str()
+                .unwrap()
+                .to_string();
+            self.calls.lock().unwrap().push(target.href.to_string());
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let on_host = {
+                let mut hosts = self.per_host.lock().unwrap();
+                let n = hosts.entry(host.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            self.most_per_host.fetch_max(on_host, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            *self.per_host.lock().unwrap().get_mut(&host).unwrap() -= 1;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            let status = if target.href.contains("bad") {
+                Status::Failed
+            } else {
+                Status::Verified
+            };
+            LinkVerdict {
+                status,
+                reason: (status == Status::Failed).then(|| "about another product".into()),
+                ..LinkVerdict::pending(target.link_type, target.href)
+            }
+        }
+    }
+
+    struct Rig {
+        engine: Arc<Engine>,
+        store: Arc<EmbeddedStore>,
+        fake: Arc<Fake>,
+        dpp: String,
+        _dir: tempfile::TempDir,
+    }
+
+    fn settings(mode: VerificationMode, concurrency: usize) -> VerificationSettings {
+        VerificationSettings {
+            mode,
+            recheck_hours: 24,
+            concurrency,
+            timeout_ms: 5000,
+            max_credential_bytes: 1 << 20,
+            trust: Vec::<VerificationTrustSettings>::new(),
+        }
+    }
+
+    fn rig(mode: VerificationMode, concurrency: usize, delay: Duration) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let vocabulary = Vocabulary::embedded();
+        let dpp = vocabulary.lookup("untp:dpp").unwrap().uri.clone();
+        let fake = Arc::new(Fake {
+            delay,
+            ..Fake::default()
+        });
+        let parts = Parts {
+            anchors: store.clone(),
+            verdicts: store.clone(),
+            coordination: store.clone(),
+            vocabularies: Arc::new(Vocabularies::new(vocabulary)),
+            checker: fake.clone(),
+        };
+        let engine = Arc::new(Engine::new(
+            &settings(mode, concurrency),
+            parts,
+            Arc::new(RefusedIndex::default()),
+        ));
+        Rig {
+            engine,
+            store,
+            fake,
+            dpp,
+            _dir: dir,
+        }
+    }
+
+    fn link(link_type: &str, href: &str) -> Link {
+        serde_json::from_value(serde_json::json!({
+            "linkType": link_type, "href": href, "title": "t"
+        }))
+        .unwrap()
+    }
+
+    impl Rig {
+        async fn put(&self, anchor: &str, hrefs: &[&str]) -> u64 {
+            let mut links: Vec<Link> = hrefs.iter().map(|h| link(&self.dpp, h)).collect();
+            // Not a credential link type: never checked.
+            links.push(link("https://gs1.org/voc/pip", "https://pip.example/x"));
+            let record = AnchorRecord {
+                item_description: "x".into(),
+                default_link_type: None,
+                links,
+            };
+            self.store
+                .put(anchor, record, Precondition::None, "test")
+                .await
+                .unwrap()
+                .stored
+                .version
+        }
+
+        async fn stored(&self, anchor: &str) -> Option<Arc<AnchorVerdicts>> {
+            self.engine.read(&[anchor]).await.unwrap().pop().flatten()
+        }
+
+        /// Runs the queue's worker until the queue is empty and no check runs.
+        async fn drain(&self) {
+            let worker = tokio::spawn(self.engine.clone().run_queue());
+            for _ in 0..500 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if self.engine.queue.is_empty()
+                    && self.fake.running.load(Ordering::SeqCst) == 0
+                    && self.engine.checks.available_permits() == self.engine.settings.concurrency
+                {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            worker.abort();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_queued_twice_is_checked_once_and_stored_with_its_version() {
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let version = rig
+            .put(
+                "01/09520123456788",
+                &["https://a.example/good", "https://b.example/bad"],
+            )
+            .await;
+        rig.engine.enqueue("01/09520123456788");
+        rig.engine.enqueue("01/09520123456788");
+        assert_eq!(rig.engine.queue.len(), 1);
+        rig.drain().await;
+        assert_eq!(
+            rig.fake.calls.lock().unwrap().len(),
+            2,
+            "two credential links, checked once each"
+        );
+        let stored = rig.stored("01/09520123456788").await.expect("stored");
+        assert_eq!(stored.version, version);
+        let status = |href: &str| stored.verdict(&rig.dpp, href).map(|v| v.status);
+        assert_eq!(status("https://a.example/good"), Some(Status::Verified));
+        assert_eq!(status("https://b.example/bad"), Some(Status::Failed));
+        assert_eq!(status("https://pip.example/x"), None);
+        assert!(stored.links.iter().all(|v| v.checked_at.is_some()));
+        assert!(rig.engine.refused.contains(
+            "01/09520123456788",
+            &rig.dpp,
+            "https://b.example/bad"
+        ));
+    }
+
+    #[tokio::test]
+    async fn checks_run_within_the_concurrency_and_one_at_a_time_per_host() {
+        let rig = rig(VerificationMode::Report, 3, Duration::from_millis(30));
+        for i in 0..6 {
+            let anchor = format!("01/0952012345678{}", i);
+            // Two hosts shared by every anchor, and one host of its own each.
+            let own = format!("https://own{i}.example/dpp");
+            rig.put(
+                &anchor,
+                &["https://shared.example/1", "https://other.example/2", &own],
+            )
+            .await;
+            rig.engine.enqueue(&anchor);
+        }
+        rig.drain().await;
+        assert_eq!(rig.fake.calls.lock().unwrap().len(), 18);
+        assert!(
+            rig.fake.most.load(Ordering::SeqCst) <= 3,
+            "concurrency bound"
+        );
+        assert!(
+            rig.fake.most.load(Ordering::SeqCst) >= 2,
+            "checks do run at once"
+        );
+        assert_eq!(
+            rig.fake.most_per_host.load(Ordering::SeqCst),
+            1,
+            "one at a time per host"
+        );
+        assert_eq!(rig.engine.hosts.busy(), 0);
+    }
+
+    #[tokio::test]
+    async fn verdicts_of_an_older_version_never_replace_newer_ones() {
+        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let v1 = rig.put(anchor, &["https://a.example/bad"]).await;
+        let old = rig
+            .engine
+            .check_record(anchor, &rig.store.get(anchor).await.unwrap().unwrap())
+            .await;
+        let v2 = rig.put(anchor, &["https://a.example/good"]).await;
+        assert!(v2 > v1);
+        let new = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
+        assert_eq!(new.version, v2);
+        assert!(
+            !rig.engine.store(anchor, &old).await.unwrap(),
+            "older verdicts refused"
+        );
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.version, v2);
+        assert_eq!(stored.links[0].status, Status::Verified);
+        assert!(
+            !rig.engine
+                .refused
+                .contains(anchor, &rig.dpp, "https://a.example/bad")
+        );
+        // The same version again is a re-check: it replaces.
+        assert!(rig.engine.store(anchor, &new).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn mode_off_queues_and_fetches_nothing() {
+        let rig = rig(VerificationMode::Off, 2, Duration::ZERO);
+        rig.put("01/09520123456788", &["https://a.example/good"])
+            .await;
+        rig.engine.enqueue("01/09520123456788");
+        assert!(rig.engine.queue.is_empty());
+        rig.drain().await;
+        assert!(rig.fake.calls.lock().unwrap().is_empty());
+        assert!(rig.stored("01/09520123456788").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_sweep_queues_what_is_unchecked_or_old() {
+        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
+        rig.put("01/09520123456788", &["https://a.example/good"])
+            .await;
+        rig.put("01/09520123456789", &["https://a.example/good"])
+            .await;
+        rig.engine.check_anchor("01/09520123456789").await.unwrap();
+        assert_eq!(
+            rig.engine.sweep().await.unwrap(),
+            1,
+            "only the unchecked one"
+        );
+        assert_eq!(rig.engine.queue.pop().await, "01/09520123456788");
+        // A verdict older than recheck_hours is due again.
+        let stored = rig.store.get("01/09520123456789").await.unwrap().unwrap();
+        let verdicts = rig.stored("01/09520123456789").await.unwrap();
+        let vocabulary = Vocabulary::embedded();
+        let now = chrono::Utc::now();
+        assert!(!rig.engine.due(&vocabulary, &stored, Some(&verdicts), now));
+        assert!(rig.engine.due(
+            &vocabulary,
+            &stored,
+            Some(&verdicts),
+            now + chrono::Duration::hours(25)
+        ));
+    }
+
+    #[test]
+    fn the_schedule_period_is_a_quarter_of_the_recheck_within_bounds() {
+        assert_eq!(schedule_period(24), Duration::from_secs(6 * 3600));
+        assert_eq!(schedule_period(1), Duration::from_secs(900));
+        assert_eq!(schedule_period(0), Duration::from_secs(24 * 3600));
+        assert_eq!(schedule_period(8760), Duration::from_secs(6 * 3600));
+    }
+}
