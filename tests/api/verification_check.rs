@@ -189,7 +189,12 @@ impl World {
             ..Default::default()
         };
         let settings = idr::config::Settings::load_with_env(&overrides, &Default::default())?;
-        let (vocabulary, parser) = idr::app::check_config(&settings).expect("configuration");
+        // `check_config` builds a checker too (so `idr check-config` reports trust lists): its error is the one
+        let (vocabulary, parser) = match idr::app::check_config(&settings) {
+            Ok(checked) => checked,
+            Err(idr::app::StartupError::Config(e)) => return Err(e),
+            Err(e) => panic!("configuration: {e}"),
+        };
         let vocabularies = Arc::new(idr::vocabulary::Vocabularies::new((*vocabulary).clone()));
         let outbound = Arc::new(idr::outbound::Outbound::new(&settings.outbound)?);
         Checker::new(&settings, outbound, parser, vocabularies)

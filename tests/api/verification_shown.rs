@@ -18,6 +18,11 @@ const PASSPORT: &str = "https://localhost:1/dpp/battery.jwt";
 const PAGE: &str = "https://localhost:1/battery.html";
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
+/// A server in `report` mode (tests default to `off`) without demo data, whose credential link would be fetched.
+async fn report_mode() -> TestApp {
+    TestApp::start_with_env(&["--no-demo"], &[("IDR_VERIFICATION__MODE", "report")]).await
+}
+
 async fn register(server: &TestApp) {
     server
         .put_anchor(
@@ -39,7 +44,7 @@ async fn linkset(server: &TestApp) -> Value {
 
 #[tokio::test]
 async fn a_credential_link_shows_its_state_valid_against_both_schemas() {
-    let server = TestApp::start().await;
+    let server = report_mode().await;
     register(&server).await;
     let body = linkset(&server).await;
     assert_valid(SchemaKind::Gs1Linkset, &body);
@@ -97,7 +102,7 @@ async fn with_verification_off_nothing_is_shown() {
 
 #[tokio::test]
 async fn the_html_view_says_the_state_beside_the_passport() {
-    let server = TestApp::start().await;
+    let server = report_mode().await;
     register(&server).await;
     let response = server
         .get_with(&format!("/{GTIN}?linkType=linkset"), &[("accept", BROWSER)])
