@@ -153,6 +153,9 @@ impl Linkset {
         for object in &self.objects {
             object.anchor.hash(hasher);
             object.record.version.hash(hasher);
+            // In enforce mode the default target also depends on what is refused (held in memory, apart from the
+            // states shown, which are read from the store): hash the one chosen.
+            object.default.hash(hasher);
             if object.record.version == 0 {
                 format!("{:?}", object.record.record).hash(hasher);
             }
@@ -922,6 +925,37 @@ mod tests {
             digest(&states[3]),
             digest(&passports(Some(vec![verdict(en, Status::Failed)])))
         );
+    }
+
+    /// Review of issue 26: in enforce mode the default target follows the refused index (memory), the states shown
+    /// a store read; when they disagree the bodies differ by their default link alone, and so must the ETags.
+    #[test]
+    fn a_passed_over_default_changes_the_fingerprint() {
+        let digest = |linkset: &Linkset| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            linkset.fingerprint(&mut hasher);
+            std::hash::Hasher::finish(&hasher)
+        };
+        let levels = [Level {
+            anchor: "https://r.example/01/1".into(),
+            record: stored(AnchorRecord {
+                item_description: "Battery".into(),
+                default_link_type: Some(DPP.into()),
+                links: vec![
+                    link(DPP, "https://c.example/dpp/en", &["en"]),
+                    link(DPP, "https://c.example/dpp/fr", &["fr"]),
+                ],
+            }),
+        }];
+        let plain = build(&levels, &|_| true, &vocab());
+        let passing = build_passing_over(
+            &levels,
+            &|_| true,
+            &|_, l| l.href.ends_with("/en"),
+            &vocab(),
+        );
+        assert_ne!(plain.to_json(), passing.to_json(), "the default link moved");
+        assert_ne!(digest(&plain), digest(&passing));
     }
 
     #[test]
