@@ -446,7 +446,7 @@ impl Engine {
     }
 
     /// Whether `anchor`'s record needs a check: a credential link without a verdict, or one older than
-    /// `recheck_hours`.
+    /// `recheck_hours` (an `unreachable` one older than `UNREACHABLE_RECHECK_HOURS`, if that is sooner).
     pub fn due(
         &self,
         vocabulary: &Vocabulary,
@@ -464,6 +464,10 @@ impl Engine {
                 let checked = verdict
                     .and_then(|v| v.checked_at.as_deref())
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                let max_age = match verdict.map(|v| v.status) {
+                    Some(Status::Unreachable) => max_age.min(unreachable_recheck()),
+                    _ => max_age,
+                };
                 match checked {
                     None => true,
                     Some(t) => {
@@ -537,6 +541,14 @@ impl Engine {
 /// How long one target's check may take, all its fetches included.
 fn check_bound(settings: &VerificationSettings) -> Duration {
     Duration::from_millis(settings.timeout_ms.saturating_mul(3) + 1000)
+}
+
+/// How old an `unreachable` verdict may get before the schedule checks it again (a passing outage should not last
+/// `recheck_hours`); the schedule runs every `schedule_period`, so that is the least it waits.
+pub const UNREACHABLE_RECHECK_HOURS: i64 = 1;
+
+fn unreachable_recheck() -> chrono::Duration {
+    chrono::Duration::hours(UNREACHABLE_RECHECK_HOURS)
 }
 
 /// The start of a deferred verdict's `reason` (`is_deferred`).
@@ -922,6 +934,19 @@ mod tests {
             Some(&verdicts),
             now + chrono::Duration::hours(25)
         ));
+        // An unreachable target is due again sooner: after an hour, not a day.
+        let later = now + chrono::Duration::minutes(90);
+        assert!(!rig.engine.due(&vocabulary, &stored, Some(&verdicts), later));
+        let mut unreachable = (*verdicts).clone();
+        unreachable.links[0].status = Status::Unreachable;
+        assert!(
+            rig.engine
+                .due(&vocabulary, &stored, Some(&unreachable), later)
+        );
+        assert!(
+            !rig.engine
+                .due(&vocabulary, &stored, Some(&unreachable), now)
+        );
     }
 
     #[tokio::test]
