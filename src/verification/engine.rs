@@ -324,8 +324,11 @@ impl Engine {
     /// The check of `anchor` running now, or a new one.
     fn flight(self: &Arc<Self>, anchor: &str) -> Flight {
         let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        // A flight whose task is gone without an outcome (it panicked) is replaced.
         if let Some(flight) = flights.get(anchor) {
-            return flight.clone();
+            if flight.done.has_changed().is_ok() {
+                return flight.clone();
+            }
         }
         let (done, watch) = tokio::sync::watch::channel(None);
         let flight = Flight {
