@@ -634,7 +634,23 @@ async fn resolve(
         accept: accept.as_deref(),
         accept_language: accept_language.as_deref(),
     };
-    print!("{}", idr::explain::explain(&cx, &request).await?);
+    // In enforce mode, the stored verdicts decide what a scan passes over, as on the server (nothing is checked here).
+    let explained = if settings.verification.mode == idr::config::VerificationMode::Enforce {
+        let verification = idr::verification::Verification::with_parts(
+            &settings.verification,
+            idr::verification::Parts {
+                anchors: store.anchors.clone(),
+                verdicts: store.verdicts.clone(),
+                coordination: store.coordination.clone(),
+                vocabularies: Arc::new(idr::vocabulary::Vocabularies::new((*vocabulary).clone())),
+                checker: Arc::new(idr::verification::engine::Unchecked),
+            },
+        );
+        idr::explain::explain_verified(&cx, &request, Some(&verification)).await?
+    } else {
+        idr::explain::explain(&cx, &request).await?
+    };
+    print!("{explained}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -689,6 +705,13 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
     use idr::verification::{AnchorVerdicts, Status};
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
+    if settings.verification.mode == idr::config::VerificationMode::Off {
+        eprintln!(
+            "verification is off (verification.mode = \"off\"): nothing is fetched or checked; set \
+             verification.mode to \"report\" or \"enforce\" (or IDR_VERIFICATION__MODE) to check"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let (vocabulary, parser) = app::check_config(&settings)?;
     let store = app::open_existing_store(&settings).await?;
     app::load_registered_schemes(store.documents.as_ref(), &parser).await;
@@ -721,7 +744,10 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
             store
                 .anchors
                 .for_each(&mut |path, record| {
-                    if !idr::verification::credential_links(&vocabulary, &record.record).is_empty()
+                    // A pattern record (`~pattern/…`) stands in for identifiers: no anchor of its own to check.
+                    if idr::registry::patterns::pattern_of(path).is_none()
+                        && !idr::verification::credential_links(&vocabulary, &record.record)
+                            .is_empty()
                     {
                         found.push(path.to_string());
                     }
@@ -747,7 +773,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
         .await;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut totals = std::collections::BTreeMap::<&str, usize>::new();
-    let (mut bad, mut missing) = (false, 0);
+    let (mut bad, mut missing, mut errors) = (false, 0, 0);
     writeln!(out, "IDENTIFIER\tLINK TYPE\tSTATUS\tREASON")?;
     for (anchor, result) in &checked {
         let verdicts = match result {
@@ -757,7 +783,12 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
                 writeln!(out, "{anchor}\t-\tno anchor\t")?;
                 continue;
             }
-            Err(e) => return Err(format!("{anchor}: {e}").into()),
+            Err(e) => {
+                errors += 1;
+                let e = e.to_string().replace(['\t', '\n'], " ");
+                writeln!(out, "{anchor}\t-\terror\t{e}")?;
+                continue;
+            }
         };
         for v in &verdicts.links {
             let link_type = vocabulary
@@ -787,7 +818,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
     writeln!(
         out,
         "checked {} anchors, {} links: {}",
-        checked.len() - missing,
+        checked.len() - missing - errors,
         totals.values().sum::<usize>(),
         if summary.is_empty() {
             "none".to_string()
@@ -796,7 +827,12 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
         }
     )?;
     out.flush()?;
-    Ok(if bad || missing > 0 {
+    if errors > 0 {
+        eprintln!(
+            "{errors} anchors not checked: the store answered an error (rows marked \"error\")"
+        );
+    }
+    Ok(if bad || missing > 0 || errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

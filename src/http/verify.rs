@@ -51,8 +51,10 @@ pub(super) async fn read(state: &AppState, key: &Identifier) -> Result<HttpRespo
 
 #[utoipa::path(post, path = "/api/v1/anchors/{identifier}/verification", tag = "anchors",
     summary = "Check an anchor's credential links now",
-    description = "Fetches and checks the target of every credential link of the current record now, waits for the \
-        checks (each bounded in time), stores the verdicts and answers them.",
+    description = "Fetches and checks the target of every credential link of the current record now, stores the \
+        verdicts and answers them. A POST while a check of the anchor runs joins it. The answer comes within one \
+        check's bound (`verification.timeout_ms` × 3 + 1 s): links whose check takes longer are answered `pending`, \
+        and their verdicts are stored when it ends.",
     params(("identifier" = String, Path, description = "Canonical identifier path without the leading slash", example = "01/09520123456788")),
     security(("bearer" = [])),
     responses(
@@ -69,7 +71,11 @@ pub(super) async fn recheck(state: &AppState, key: &Identifier) -> Result<HttpRe
             "verification is off on this resolver (verification.mode = \"off\"): nothing is fetched or checked",
         )));
     }
-    let Some(checked) = state.verification.check_now(key.canonical_path()).await? else {
+    let Some(checked) = state
+        .verification
+        .check_bounded(key.canonical_path())
+        .await?
+    else {
         return Err(not_found(key));
     };
     Ok(answer(state, key, checked))

@@ -843,10 +843,11 @@ impl super::VerdictStore for EmbeddedStore {
             .collect()
     }
 
-    async fn put_verdicts(
+    async fn put_verdicts_over(
         &self,
         anchor: &str,
         version: u64,
+        stale_above: u64,
         json: &str,
     ) -> Result<bool, StoreError> {
         let (this, anchor) = (self.clone(), anchor.to_string());
@@ -859,7 +860,7 @@ impl super::VerdictStore for EmbeddedStore {
                     .get(anchor.as_str())
                     .map_err(unavailable)?
                     .and_then(|v| super::verdicts::decode(v.value()).map(|(v, _)| v))
-                    .is_some_and(|stored| stored > version);
+                    .is_some_and(|stored| stored > version && stored <= stale_above);
                 if !newer {
                     table
                         .insert(anchor.as_str(), value.as_str())

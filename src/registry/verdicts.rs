@@ -51,6 +51,20 @@ pub trait VerdictStore: Send + Sync + 'static {
         anchor: &str,
         version: u64,
         json: &str,
+    ) -> Result<bool, StoreError> {
+        self.put_verdicts_over(anchor, version, u64::MAX, json)
+            .await
+    }
+
+    /// `put_verdicts`, where stored verdicts for a version above `stale_above` (the record's current version) are
+    /// stale and replaced: they belong to a record this store no longer has (a store restored from an export,
+    /// records recreated from version 1), and would otherwise block every later verdict.
+    async fn put_verdicts_over(
+        &self,
+        anchor: &str,
+        version: u64,
+        stale_above: u64,
+        json: &str,
     ) -> Result<bool, StoreError>;
 
     /// Calls `sink` with every stored document (the recheck, `idr verify --all`, loading the refused index).

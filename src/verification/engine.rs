@@ -3,19 +3,37 @@
 
 use super::queue::{HostTurns, Pushed, Queue};
 use super::refused::RefusedIndex;
-use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target};
+use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target, is_deferred};
 use crate::config::{VerificationMode, VerificationSettings};
 use crate::registry::{
     AnchorStore, Coordination, InvalidationSink, StoreError, StoredAnchor, VerdictStore, verdicts,
 };
 use crate::telemetry::names;
 use crate::vocabulary::{Vocabularies, Vocabulary};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Anchors waiting at most; a write beyond it is not queued (counted in `idr_verification_queue_dropped_total`),
 /// and the recheck schedule finds it later.
 pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// How many times a deferred check (`is_deferred`: rate-limited, the host's turn not come in time) is queued again
+/// before it is left to the recheck schedule.
+pub const DEFERRED_RETRIES: u32 = 5;
+
+/// The wait before a deferred check is queued again the first time; it doubles with each retry.
+pub const DEFERRED_DELAY: Duration = Duration::from_secs(30);
+
+/// The verdicts of one target's check as they come in, for an answer that cannot wait for all of them.
+pub type Progress = Mutex<Vec<LinkVerdict>>;
+
+/// A check of one anchor running now: what it found so far, and its outcome once done.
+#[derive(Clone)]
+struct Flight {
+    progress: Arc<Progress>,
+    done: tokio::sync::watch::Receiver<Option<Result<Option<AnchorVerdicts>, String>>>,
+}
 
 /// What the checks read and write.
 #[derive(Clone)]
@@ -31,11 +49,19 @@ pub struct Parts {
 pub struct Engine {
     settings: VerificationSettings,
     parts: Parts,
-    pub(super) queue: Queue,
+    pub(super) queue: Arc<Queue>,
     hosts: HostTurns,
     /// Checks running at once, all hosts together.
     checks: tokio::sync::Semaphore,
     pub(super) refused: Arc<RefusedIndex>,
+    /// How long a check waits for its host's turn and a permit before it is deferred.
+    pub(super) turn_wait: Duration,
+    /// `DEFERRED_DELAY` (shorter in tests).
+    pub(super) retry_delay: Duration,
+    /// Deferred checks queued again, per anchor.
+    retries: Mutex<HashMap<String, u32>>,
+    /// The on-demand checks running, per anchor (`check_within`: one at a time, shared by every caller).
+    flights: Mutex<HashMap<String, Flight>>,
 }
 
 /// The `Check` of a server that checks nothing (`verification.mode = "off"`): every target stays `pending`.
@@ -69,18 +95,28 @@ impl Engine {
         parts: Parts,
         refused: Arc<RefusedIndex>,
     ) -> Engine {
+        let bound = check_bound(settings);
         Engine {
             settings: settings.clone(),
             parts,
-            queue: Queue::new(QUEUE_CAPACITY),
+            queue: Arc::new(Queue::new(QUEUE_CAPACITY)),
             hosts: HostTurns::default(),
             checks: tokio::sync::Semaphore::new(settings.concurrency.max(1)),
             refused,
+            turn_wait: bound,
+            retry_delay: DEFERRED_DELAY,
+            retries: Mutex::default(),
+            flights: Mutex::default(),
         }
     }
 
     fn on(&self) -> bool {
         self.settings.mode != VerificationMode::Off
+    }
+
+    /// Whether `record` has a link to check (`credential_links`).
+    pub fn has_credential_links(&self, record: &crate::registry::AnchorRecord) -> bool {
+        !credential_links(&self.parts.vocabularies.current(), record).is_empty()
     }
 
     /// Queues `anchor` for a check (after a write). Never waits; a full queue drops it and counts the drop.
@@ -98,11 +134,12 @@ impl Engine {
     }
 
     /// How long one target's check may take, all its fetches included.
-    fn bound(&self) -> Duration {
-        Duration::from_millis(self.settings.timeout_ms.saturating_mul(3) + 1000)
+    pub fn bound(&self) -> Duration {
+        check_bound(&self.settings)
     }
 
-    /// Checks one target: in its host's turn, within the concurrency, bounded in time.
+    /// Checks one target: in its host's turn, within the concurrency, bounded in time (the wait for the turn and a
+    /// permit by `turn_wait`: past it the check is deferred, `is_deferred`; the check itself by `bound`).
     pub async fn check_link(&self, anchor: &str, link: &crate::registry::Link) -> LinkVerdict {
         let host = url::Url::parse(&link.href)
             .ok()
@@ -115,25 +152,41 @@ impl Engine {
             media_type: link.media_type.as_deref(),
             encryption_method: link.encryption_method.as_deref(),
         };
+        let deadline = tokio::time::Instant::now() + self.turn_wait;
         let checked = self
             .hosts
-            .take(&host, async {
-                let Ok(_permit) = self.checks.acquire().await else {
+            .take_until(&host, deadline, async {
+                let Ok(Ok(_permit)) =
+                    tokio::time::timeout_at(deadline, self.checks.acquire()).await
+                else {
                     return None;
                 };
-                tokio::time::timeout(self.bound(), self.parts.checker.check(target))
-                    .await
-                    .ok()
+                Some(
+                    tokio::time::timeout(self.bound(), self.parts.checker.check(target))
+                        .await
+                        .ok(),
+                )
             })
-            .await;
-        let mut verdict = checked.unwrap_or_else(|| LinkVerdict {
-            status: Status::Unreachable,
-            reason: Some(format!(
-                "the check did not finish within {} ms",
-                self.bound().as_millis()
-            )),
-            ..LinkVerdict::pending(&link.link_type, &link.href)
-        });
+            .await
+            .flatten();
+        let mut verdict = match checked {
+            Some(Some(verdict)) => verdict,
+            Some(None) => LinkVerdict {
+                status: Status::Unreachable,
+                reason: Some(format!(
+                    "the check did not finish within {} ms",
+                    self.bound().as_millis()
+                )),
+                ..LinkVerdict::pending(&link.link_type, &link.href)
+            },
+            None => LinkVerdict {
+                reason: Some(format!(
+                    "{DEFERRED}: other checks of this host (or of others) kept it waiting over {} ms; tried again later",
+                    self.turn_wait.as_millis()
+                )),
+                ..LinkVerdict::pending(&link.link_type, &link.href)
+            },
+        };
         if verdict.status != Status::Pending && verdict.checked_at.is_none() {
             verdict.checked_at = Some(now());
         }
@@ -142,11 +195,24 @@ impl Engine {
         verdict
     }
 
-    /// Checks every credential link of `stored` (the record at `anchor`), its links at once.
-    pub async fn check_record(&self, anchor: &str, stored: &StoredAnchor) -> AnchorVerdicts {
+    /// Checks every credential link of `stored` (the record at `anchor`), its links at once; each verdict is added
+    /// to `progress` as it comes.
+    pub async fn check_record(
+        &self,
+        anchor: &str,
+        stored: &StoredAnchor,
+        progress: &Progress,
+    ) -> AnchorVerdicts {
         let vocabulary = self.parts.vocabularies.current();
         let links = credential_links(&vocabulary, &stored.record);
-        let checks = links.into_iter().map(|l| self.check_link(anchor, l));
+        let checks = links.into_iter().map(|l| async move {
+            let verdict = self.check_link(anchor, l).await;
+            progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(verdict.clone());
+            verdict
+        });
         AnchorVerdicts {
             version: stored.version,
             links: futures_util::future::join_all(checks).await,
@@ -156,23 +222,159 @@ impl Engine {
     /// Checks `anchor`'s current record and stores the verdicts (unless newer ones are stored meanwhile): what was
     /// stored, `None` when there is no anchor.
     pub async fn check_anchor(&self, anchor: &str) -> Result<Option<AnchorVerdicts>, StoreError> {
+        self.check_anchor_with(anchor, &Progress::default()).await
+    }
+
+    /// `check_anchor`, each verdict added to `progress` as it comes. A fresh verdict that settles nothing keeps the
+    /// stored one (`settle`); a deferred check queues the anchor again later (`DEFERRED_RETRIES`). A record with
+    /// no credential links and no stored verdicts stores (and announces) nothing.
+    async fn check_anchor_with(
+        &self,
+        anchor: &str,
+        progress: &Progress,
+    ) -> Result<Option<AnchorVerdicts>, StoreError> {
         let Some(stored) = self.parts.anchors.get(anchor).await? else {
             return Ok(None);
         };
-        let verdicts = self.check_record(anchor, &stored).await;
+        let previous = self.read(&[anchor]).await?.pop().flatten();
+        let fresh = self.check_record(anchor, &stored, progress).await;
+        let deferred = fresh.links.iter().any(is_deferred);
+        let verdicts = AnchorVerdicts {
+            version: fresh.version,
+            links: fresh
+                .links
+                .into_iter()
+                .map(|v| {
+                    let before = previous
+                        .as_deref()
+                        .and_then(|p| p.verdict(&v.link_type, &v.href));
+                    settle(v, before)
+                })
+                .collect(),
+        };
+        if verdicts.links.is_empty() && previous.is_none() {
+            return Ok(Some(verdicts));
+        }
         self.store(anchor, &verdicts).await?;
+        self.retry_if(anchor, deferred);
         Ok(Some(verdicts))
     }
 
-    /// Stores `verdicts` for `anchor` unless newer ones are stored, and follows them in the refused index.
+    /// Queues `anchor` again after a delay when its check was `deferred` (at most `DEFERRED_RETRIES` times in a
+    /// row, the delay doubling); forgets its retries when not.
+    fn retry_if(&self, anchor: &str, deferred: bool) {
+        let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
+        if !deferred {
+            retries.remove(anchor);
+            return;
+        }
+        let tried = retries.entry(anchor.to_string()).or_default();
+        *tried += 1;
+        if *tried > DEFERRED_RETRIES {
+            retries.remove(anchor);
+            tracing::info!(
+                anchor,
+                "verification deferred {DEFERRED_RETRIES} times: left to the recheck schedule"
+            );
+            return;
+        }
+        let delay = self.retry_delay.saturating_mul(1 << (*tried - 1));
+        let (queue, anchor) = (self.queue.clone(), anchor.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if queue.push(&anchor) == Pushed::Dropped {
+                metrics::counter!(names::VERIFICATION_QUEUE_DROPPED).increment(1);
+            }
+        });
+    }
+
+    /// Checks `anchor` now, or joins the check of it already running (one at a time per anchor, whoever asks), and
+    /// answers within `within`: the verdicts, or, when the check takes longer (it goes on, and stores what it
+    /// finds), those found so far with the rest `pending`. `None` when there is no anchor.
+    pub async fn check_within(
+        self: &Arc<Self>,
+        anchor: &str,
+        within: Duration,
+    ) -> Result<Option<AnchorVerdicts>, StoreError> {
+        let flight = self.flight(anchor);
+        let mut done = flight.done.clone();
+        if let Ok(Ok(outcome)) = tokio::time::timeout(within, done.wait_for(Option::is_some)).await
+        {
+            return match outcome.as_ref() {
+                Some(Ok(verdicts)) => Ok(verdicts.clone()),
+                Some(Err(e)) => Err(StoreError::Unavailable(e.clone())),
+                None => Ok(None),
+            };
+        }
+        let Some(stored) = self.parts.anchors.get(anchor).await? else {
+            return Ok(None);
+        };
+        let found = AnchorVerdicts {
+            version: stored.version,
+            links: flight
+                .progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        };
+        let vocabulary = self.parts.vocabularies.current();
+        Ok(Some(super::report_of(&vocabulary, &stored, Some(&found))))
+    }
+
+    /// The check of `anchor` running now, or a new one.
+    fn flight(self: &Arc<Self>, anchor: &str) -> Flight {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        // A flight whose task is gone without an outcome (it panicked) is replaced.
+        if let Some(flight) = flights.get(anchor) {
+            if flight.done.has_changed().is_ok() {
+                return flight.clone();
+            }
+        }
+        let (done, watch) = tokio::sync::watch::channel(None);
+        let flight = Flight {
+            progress: Arc::default(),
+            done: watch,
+        };
+        flights.insert(anchor.to_string(), flight.clone());
+        let (engine, anchor, progress) =
+            (self.clone(), anchor.to_string(), flight.progress.clone());
+        tokio::spawn(async move {
+            let outcome = engine.check_anchor_with(&anchor, &progress).await;
+            if let Err(e) = &outcome {
+                tracing::warn!(anchor, error = %e, "verification not stored");
+            }
+            engine
+                .flights
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&anchor);
+            let _ = done.send(Some(outcome.map_err(|e| e.to_string())));
+        });
+        flight
+    }
+
+    /// Stores `verdicts` for `anchor` unless newer ones are stored, and follows them in the refused index. Stored
+    /// verdicts for a version above the record's current one are stale (`VerdictStore::put_verdicts_over`), and
+    /// replaced.
     pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
         let json =
             serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let written = self
+        let mut written = self
             .parts
             .verdicts
             .put_verdicts(anchor, verdicts.version, &json)
             .await?;
+        if !written {
+            if let Some(current) = self.parts.anchors.get(anchor).await? {
+                if current.version >= verdicts.version {
+                    written = self
+                        .parts
+                        .verdicts
+                        .put_verdicts_over(anchor, verdicts.version, current.version, &json)
+                        .await?;
+                }
+            }
+        }
         if written {
             self.refused.set(anchor, Some(verdicts));
         } else {
@@ -247,7 +449,7 @@ impl Engine {
     }
 
     /// Whether `anchor`'s record needs a check: a credential link without a verdict, or one older than
-    /// `recheck_hours`.
+    /// `recheck_hours` (an `unreachable` one older than `UNREACHABLE_RECHECK_HOURS`, if that is sooner).
     pub fn due(
         &self,
         vocabulary: &Vocabulary,
@@ -265,6 +467,10 @@ impl Engine {
                 let checked = verdict
                     .and_then(|v| v.checked_at.as_deref())
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                let max_age = match verdict.map(|v| v.status) {
+                    Some(Status::Unreachable) => max_age.min(unreachable_recheck()),
+                    _ => max_age,
+                };
                 match checked {
                     None => true,
                     Some(t) => {
@@ -335,6 +541,44 @@ impl Engine {
     }
 }
 
+/// How long one target's check may take, all its fetches included.
+fn check_bound(settings: &VerificationSettings) -> Duration {
+    Duration::from_millis(settings.timeout_ms.saturating_mul(3) + 1000)
+}
+
+/// How old an `unreachable` verdict may get before the schedule checks it again (a passing outage should not last
+/// `recheck_hours`); the schedule runs every `schedule_period`, so that is the least it waits.
+pub const UNREACHABLE_RECHECK_HOURS: i64 = 1;
+
+fn unreachable_recheck() -> chrono::Duration {
+    chrono::Duration::hours(UNREACHABLE_RECHECK_HOURS)
+}
+
+/// The start of a deferred verdict's `reason` (`is_deferred`).
+pub const DEFERRED: &str = "deferred";
+
+/// What to store for a link, given its `fresh` verdict and the stored one (`before`, same type and href). A refusal
+/// stays until a check settles it (verifies, or refuses again): a target that could not be checked this time
+/// (`unreachable`, `pending`) keeps its refusing verdict, so a host cannot lift a refusal by answering 503 to the
+/// resolver. A deferred check (`is_deferred`) keeps whatever verdict was there, or stays `pending`.
+pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
+    match before {
+        Some(before) if is_deferred(&fresh) => before.clone(),
+        // Never checked: `pending` (due again), saying why.
+        None if is_deferred(&fresh) => LinkVerdict {
+            reason: fresh.reason,
+            ..LinkVerdict::pending(&fresh.link_type, &fresh.href)
+        },
+        Some(before)
+            if before.status.is_refused()
+                && matches!(fresh.status, Status::Unreachable | Status::Pending) =>
+        {
+            before.clone()
+        }
+        _ => fresh,
+    }
+}
+
 /// How often a sweep runs: a quarter of `recheck_hours`, between 10 minutes and 6 hours (daily when 0).
 pub fn schedule_period(recheck_hours: u64) -> Duration {
     let secs = match recheck_hours {
@@ -398,6 +642,17 @@ mod tests {
         most: AtomicUsize,
         per_host: Mutex<HashMap<String, usize>>,
         most_per_host: AtomicUsize,
+        /// Answers by href, over the "bad" rule: (status, reason).
+        answers: Mutex<HashMap<String, (Status, Option<String>)>>,
+    }
+
+    impl Fake {
+        fn answer(&self, href: &str, status: Status, reason: Option<&str>) {
+            self.answers
+                .lock()
+                .unwrap()
+                .insert(href.to_string(), (status, reason.map(str::to_string)));
+        }
     }
 
     #[async_trait::async_trait]
@@ -421,6 +676,13 @@ mod tests {
             tokio::time::sleep(self.delay).await;
             *self.per_host.lock().unwrap().get_mut(&host).unwrap() -= 1;
             self.running.fetch_sub(1, Ordering::SeqCst);
+            if let Some((status, reason)) = self.answers.lock().unwrap().get(target.href) {
+                return LinkVerdict {
+                    status: *status,
+                    reason: reason.clone(),
+                    ..LinkVerdict::pending(target.link_type, target.href)
+                };
+            }
             let status = if target.href.contains("bad") {
                 Status::Failed
             } else {
@@ -454,6 +716,15 @@ mod tests {
     }
 
     fn rig(mode: VerificationMode, concurrency: usize, delay: Duration) -> Rig {
+        rig_with(mode, concurrency, delay, |_| {})
+    }
+
+    fn rig_with(
+        mode: VerificationMode,
+        concurrency: usize,
+        delay: Duration,
+        adjust: impl FnOnce(&mut Engine),
+    ) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
         let vocabulary = Vocabulary::embedded();
@@ -469,11 +740,13 @@ mod tests {
             vocabularies: Arc::new(Vocabularies::new(vocabulary)),
             checker: fake.clone(),
         };
-        let engine = Arc::new(Engine::new(
+        let mut engine = Engine::new(
             &settings(mode, concurrency),
             parts,
             Arc::new(RefusedIndex::default()),
-        ));
+        );
+        adjust(&mut engine);
+        let engine = Arc::new(engine);
         Rig {
             engine,
             store,
@@ -600,7 +873,11 @@ mod tests {
         let v1 = rig.put(anchor, &["https://a.example/bad"]).await;
         let old = rig
             .engine
-            .check_record(anchor, &rig.store.get(anchor).await.unwrap().unwrap())
+            .check_record(
+                anchor,
+                &rig.store.get(anchor).await.unwrap().unwrap(),
+                &Progress::default(),
+            )
             .await;
         let v2 = rig.put(anchor, &["https://a.example/good"]).await;
         assert!(v2 > v1);
@@ -660,6 +937,215 @@ mod tests {
             Some(&verdicts),
             now + chrono::Duration::hours(25)
         ));
+        // An unreachable target is due again sooner: after an hour, not a day.
+        let later = now + chrono::Duration::minutes(90);
+        assert!(!rig.engine.due(&vocabulary, &stored, Some(&verdicts), later));
+        let mut unreachable = (*verdicts).clone();
+        unreachable.links[0].status = Status::Unreachable;
+        assert!(
+            rig.engine
+                .due(&vocabulary, &stored, Some(&unreachable), later)
+        );
+        assert!(
+            !rig.engine
+                .due(&vocabulary, &stored, Some(&unreachable), now)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_stays_until_a_check_verifies() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let (anchor, href) = ("01/09520123456788", "https://a.example/forged");
+        rig.put(anchor, &[href]).await;
+        rig.fake
+            .answer(href, Status::NotACredential, Some("an HTML page"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, href));
+        let refused = rig.stored(anchor).await.unwrap().links[0].clone();
+        // The host now answers 503 to the resolver only, or was not checked: the refusal stays.
+        for status in [Status::Unreachable, Status::Pending] {
+            rig.fake.answer(href, status, Some("HTTP 503"));
+            let answered = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
+            assert_eq!(answered.links[0], refused, "{status:?}");
+            assert_eq!(rig.stored(anchor).await.unwrap().links[0], refused);
+            assert!(rig.engine.refused.contains(anchor, &rig.dpp, href));
+        }
+        // A check that refuses again replaces it (a new reason), and one that verifies lifts it.
+        rig.fake
+            .answer(href, Status::Failed, Some("about another product"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::Failed
+        );
+        rig.fake.answer(href, Status::Verified, None);
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::Verified
+        );
+        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, href));
+        // An unreachable target that was not refused is stored as such.
+        rig.fake.answer(href, Status::Unreachable, Some("HTTP 503"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::Unreachable
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deferred_check_keeps_the_stored_verdict_and_is_queued_again_a_few_times() {
+        let rig = rig_with(VerificationMode::Report, 2, Duration::ZERO, |e| {
+            e.retry_delay = Duration::from_millis(5);
+        });
+        let (anchor, href) = ("01/09520123456788", "https://a.example/dpp");
+        rig.put(anchor, &[href]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let verified = rig.stored(anchor).await.unwrap().links[0].clone();
+        assert_eq!(verified.status, Status::Verified);
+        rig.fake.answer(
+            href,
+            Status::Unreachable,
+            Some("deferred: the outbound budget for a.example is spent; retry in 1 s"),
+        );
+        for retry in 1..=DEFERRED_RETRIES {
+            rig.engine.check_anchor(anchor).await.unwrap();
+            assert_eq!(rig.stored(anchor).await.unwrap().links[0], verified, "kept");
+            // Queued again after the delay (doubling: 5, 10, 20, 40, 80 ms).
+            let popped = tokio::time::timeout(Duration::from_secs(2), rig.engine.queue.pop()).await;
+            assert_eq!(popped.ok().as_deref(), Some(anchor), "retry {retry}");
+        }
+        rig.engine.check_anchor(anchor).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            rig.engine.queue.is_empty(),
+            "left to the schedule after the retries"
+        );
+        // Never checked before: a deferred check stores `pending` (due again), not `unreachable`.
+        let other = "01/09520123456795";
+        rig.put(other, &[href]).await;
+        rig.engine.check_anchor(other).await.unwrap();
+        let stored = rig.stored(other).await.unwrap();
+        assert_eq!(stored.links[0].status, Status::Pending);
+        assert!(stored.links[0].checked_at.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_wait_for_a_hosts_turn_is_bounded() {
+        let rig = rig_with(
+            VerificationMode::Report,
+            4,
+            Duration::from_millis(600),
+            |e| {
+                e.turn_wait = Duration::from_millis(50);
+            },
+        );
+        let one = link(&rig.dpp, "https://slow.example/1");
+        let two = link(&rig.dpp, "https://slow.example/2");
+        let started = std::time::Instant::now();
+        let first = rig.engine.check_link("01/09520123456788", &one);
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let verdict = rig.engine.check_link("01/09520123456795", &two).await;
+            (verdict, started.elapsed())
+        };
+        let (first, (second, waited)) = tokio::join!(first, second);
+        assert_eq!(first.status, Status::Verified);
+        assert!(is_deferred(&second), "{second:?}");
+        assert_eq!(second.status, Status::Pending);
+        assert!(second.checked_at.is_none());
+        assert!(waited < Duration::from_millis(500), "{waited:?}");
+        assert_eq!(
+            rig.fake.calls.lock().unwrap().len(),
+            1,
+            "the second never ran"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_on_demand_check_answers_within_its_bound_and_is_shared() {
+        let rig = rig(VerificationMode::Report, 2, Duration::from_millis(400));
+        let anchor = "01/09520123456788";
+        rig.put(anchor, &["https://a.example/dpp"]).await;
+        let (quick, patient) = tokio::join!(
+            rig.engine.check_within(anchor, Duration::from_millis(50)),
+            async {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                rig.engine
+                    .check_within(anchor, Duration::from_secs(5))
+                    .await
+            }
+        );
+        let quick = quick.unwrap().unwrap();
+        assert_eq!(quick.links.len(), 1);
+        assert_eq!(
+            quick.links[0].status,
+            Status::Pending,
+            "not done within 50 ms"
+        );
+        let patient = patient.unwrap().unwrap();
+        assert_eq!(patient.links[0].status, Status::Verified);
+        assert_eq!(
+            rig.fake.calls.lock().unwrap().len(),
+            1,
+            "one check for both"
+        );
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::Verified
+        );
+        assert!(
+            rig.engine
+                .check_within("01/09506000134352", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn verdicts_stored_for_a_version_above_the_records_are_replaced() {
+        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
+        // Left from a store restored from an export: a version this record never reached.
+        let stale = serde_json::json!({"version": 1_000_000, "links": [{
+            "linkType": rig.dpp, "href": "https://a.example/dpp", "status": "failed",
+            "checkedAt": "2026-01-01T00:00:00Z"}]});
+        assert!(
+            rig.store
+                .put_verdicts(anchor, 1_000_000, &stale.to_string())
+                .await
+                .unwrap()
+        );
+        let checked = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
+        assert_eq!(checked.links[0].status, Status::Verified);
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.version, version);
+        assert_eq!(stored.links[0].status, Status::Verified);
+        // Verdicts for an older version than the stored (and current) one are still refused.
+        let older = AnchorVerdicts {
+            version: version - 1,
+            links: vec![],
+        };
+        assert!(!rig.engine.store(anchor, &older).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_record_without_credential_links_stores_nothing() {
+        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        rig.put(anchor, &[]).await;
+        let checked = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
+        assert!(checked.links.is_empty());
+        assert!(rig.stored(anchor).await.is_none(), "no document written");
+        // Once it had credential links, a rewrite without them stores the (empty) verdicts.
+        rig.put(anchor, &["https://a.example/dpp"]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        rig.put(anchor, &[]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(rig.stored(anchor).await.unwrap().links.is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The anchors as the HTTP layer writes them: every write that stored a record (a `PUT`, a bulk line, a restore, a
-//! Pyx or DID-signed write, an import through the server) queues the anchor for a check once the store accepted
-//! it. Queuing never waits and never fails, so a write is neither slowed nor refused by verification.
+//! Pyx or DID-signed write, an import through the server) of a record with credential links queues the anchor for a
+//! check once the store accepted it. Queuing never waits and never fails, so a write is neither slowed nor refused
+//! by verification.
 
 use super::Verification;
 use crate::registry::{
@@ -65,7 +66,7 @@ impl AnchorStore for Enqueuing {
         who: &str,
     ) -> Result<PutOutcome, StoreError> {
         let outcome = self.inner.put(key, record, precondition, who).await?;
-        self.verification.enqueue(key);
+        self.verification.enqueue(key, &outcome.stored.record);
         Ok(outcome)
     }
 
@@ -89,8 +90,8 @@ impl AnchorStore for Enqueuing {
 
     async fn restore(&self, key: &str, who: &str) -> Result<Option<PutOutcome>, StoreError> {
         let restored = self.inner.restore(key, who).await?;
-        if restored.is_some() {
-            self.verification.enqueue(key);
+        if let Some(outcome) = &restored {
+            self.verification.enqueue(key, &outcome.stored.record);
         }
         Ok(restored)
     }
@@ -100,9 +101,19 @@ impl AnchorStore for Enqueuing {
         batch: Vec<(String, format::Payload)>,
         who: &str,
     ) -> Result<(), StoreError> {
-        let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+        // The records as written (decoded from their payloads: the batch moves into the store).
+        let written: Vec<(String, AnchorRecord)> = batch
+            .iter()
+            .filter_map(|(k, payload)| {
+                format::decode(&payload.stored(0))
+                    .ok()
+                    .map(|stored| (k.clone(), stored.record))
+            })
+            .collect();
         self.inner.put_batch(batch, who).await?;
-        keys.iter().for_each(|k| self.verification.enqueue(k));
+        for (key, record) in &written {
+            self.verification.enqueue(key, record);
+        }
         Ok(())
     }
 
@@ -114,8 +125,8 @@ impl AnchorStore for Enqueuing {
         let keys: Vec<String> = writes.iter().map(|w| w.key.clone()).collect();
         let outcomes = self.inner.put_each(writes, who).await?;
         for (key, outcome) in keys.iter().zip(&outcomes) {
-            if outcome.is_ok() {
-                self.verification.enqueue(key);
+            if let Ok(outcome) = outcome {
+                self.verification.enqueue(key, &outcome.stored.record);
             }
         }
         Ok(outcomes)
@@ -174,12 +185,67 @@ mod tests {
         ))
     }
 
+    /// A record with a credential link (`untp:dpp`).
     fn record() -> AnchorRecord {
-        AnchorRecord {
-            item_description: "x".into(),
-            default_link_type: None,
-            links: vec![],
-        }
+        serde_json::from_value(serde_json::json!({"itemDescription": "x", "links": [
+            {"linkType": "https://test.uncefact.org/vocabulary/linkTypes/dpp",
+             "href": "https://dpp.example/1", "title": "DPP"}
+        ]}))
+        .unwrap()
+    }
+
+    /// A record with no credential link.
+    fn plain() -> AnchorRecord {
+        serde_json::from_value(serde_json::json!({"itemDescription": "x", "links": [
+            {"linkType": "https://gs1.org/voc/pip", "href": "https://pip.example/1", "title": "Info"}
+        ]}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_write_without_credential_links_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        let verification = verification(&store, VerificationMode::Report);
+        let wrapped = Enqueuing::wrap(store.clone(), verification.clone());
+        wrapped
+            .put("01/1", plain(), Precondition::None, "t")
+            .await
+            .unwrap();
+        let each = |key: &str, record| PutEach {
+            key: key.into(),
+            record,
+            precondition: Precondition::None,
+        };
+        wrapped
+            .put_each(vec![each("01/2", plain())], "t")
+            .await
+            .unwrap();
+        wrapped
+            .put_batch(
+                vec![("01/3".to_string(), format::Payload::of(&plain()))],
+                "t",
+            )
+            .await
+            .unwrap();
+        assert_eq!(verification.queued(), 0, "nothing to check");
+        // The same writes with a credential link do queue.
+        wrapped
+            .put("01/1", record(), Precondition::None, "t")
+            .await
+            .unwrap();
+        wrapped
+            .put_each(vec![each("01/2", record())], "t")
+            .await
+            .unwrap();
+        wrapped
+            .put_batch(
+                vec![("01/3".to_string(), format::Payload::of(&record()))],
+                "t",
+            )
+            .await
+            .unwrap();
+        assert_eq!(verification.queued(), 3);
     }
 
     #[tokio::test]

@@ -133,6 +133,18 @@ impl AnchorVerdicts {
     }
 }
 
+/// Whether `verdict` says "not checked this time, try later" (the outbound client's per-host budget spent, the
+/// host's turn not come in time): it never replaces a stored verdict, and the anchor is queued again
+/// (`engine::DEFERRED_RETRIES`). Such a verdict is `pending` or `unreachable` with a `reason` starting with
+/// `engine::DEFERRED`.
+pub fn is_deferred(verdict: &LinkVerdict) -> bool {
+    matches!(verdict.status, Status::Pending | Status::Unreachable)
+        && verdict
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(engine::DEFERRED))
+}
+
 /// One target to check: a credential link of an anchor.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
@@ -233,21 +245,40 @@ impl Verification {
         }
     }
 
-    /// Queues `anchor` (canonical path) for a check after a write: never waits, nothing when `off`.
-    pub fn enqueue(&self, anchor: &str) {
+    /// Queues `anchor` (canonical path) for a check after a write of `record`: never waits; nothing when `off`, or
+    /// when the record has no credential links (nothing to check; verdicts stored for earlier links stay, and name
+    /// links the record no longer has).
+    pub fn enqueue(&self, anchor: &str, record: &crate::registry::AnchorRecord) {
         if let Some(engine) = &self.engine {
-            engine.enqueue(anchor);
+            if self.mode != crate::config::VerificationMode::Off
+                && engine.has_credential_links(record)
+            {
+                engine.enqueue(anchor);
+            }
         }
     }
 
-    /// Checks `anchor`'s current record now and stores the verdicts: `None` when there is no anchor (or nothing
-    /// behind this service).
+    /// Checks `anchor`'s current record now and stores the verdicts, however long it takes: `None` when there is
+    /// no anchor (or nothing behind this service).
     pub async fn check_now(
         &self,
         anchor: &str,
     ) -> Result<Option<AnchorVerdicts>, crate::registry::StoreError> {
         match &self.engine {
             Some(engine) => engine.check_anchor(anchor).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Checks `anchor` now for an answer within a bound (`POST …/verification`): joins a check of it already
+    /// running, and past the bound answers the verdicts found so far, the rest `pending` (the check goes on and
+    /// stores them). The bound is one check's (`verification.timeout_ms` × 3 + 1 s).
+    pub async fn check_bounded(
+        &self,
+        anchor: &str,
+    ) -> Result<Option<AnchorVerdicts>, crate::registry::StoreError> {
+        match &self.engine {
+            Some(engine) => engine.check_within(anchor, engine.bound()).await,
             None => Ok(None),
         }
     }

@@ -88,8 +88,14 @@ pub struct HostTurns {
 }
 
 impl HostTurns {
-    /// Runs `work` when `host` has no other check running.
-    pub async fn take<T>(&self, host: &str, work: impl std::future::Future<Output = T>) -> T {
+    /// Runs `work` when `host` has no other check running, if that is before `deadline` (else `None`, and `work`
+    /// does not run).
+    pub async fn take_until<T>(
+        &self,
+        host: &str,
+        deadline: tokio::time::Instant,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
         let turn = self
             .hosts
             .lock()
@@ -97,9 +103,9 @@ impl HostTurns {
             .entry(host.to_string())
             .or_default()
             .clone();
-        let result = {
-            let _turn = turn.lock().await;
-            work.await
+        let result = match tokio::time::timeout_at(deadline, turn.lock()).await {
+            Ok(_turn) => Some(work.await),
+            Err(_) => None,
         };
         let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
         // Nobody else holds or waits for this host's turn (they clone it under this lock): forget the host.
@@ -152,10 +158,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_turn_not_come_by_the_deadline_runs_nothing() {
+        let turns = Arc::new(HostTurns::default());
+        let (release, held) = tokio::sync::oneshot::channel::<()>();
+        let holder = tokio::spawn({
+            let turns = turns.clone();
+            async move {
+                let far = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+                turns
+                    .take_until("a.example", far, async { held.await.ok() })
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let waited = turns
+            .take_until("a.example", soon, async {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst)
+            })
+            .await;
+        assert_eq!(waited, None, "the turn was held past the deadline");
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+        // Another host is not held up.
+        assert_eq!(
+            turns.take_until("b.example", soon, async { 1 }).await,
+            Some(1)
+        );
+        release.send(()).unwrap();
+        assert_eq!(holder.await.unwrap(), Some(Some(())));
+        assert_eq!(turns.busy(), 0);
+    }
+
+    #[tokio::test]
     async fn hosts_are_forgotten_after_their_turn() {
         let turns = HostTurns::default();
-        let n = turns.take("a.example", async { 7 }).await;
-        assert_eq!(n, 7);
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let n = turns.take_until("a.example", soon, async { 7 }).await;
+        assert_eq!(n, Some(7));
         assert_eq!(turns.busy(), 0);
     }
 }

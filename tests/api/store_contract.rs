@@ -1012,6 +1012,32 @@ async fn verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version(reg
             Some(r#"{"version":10}"#.to_string())
         ]
     );
+    // Verdicts for a version above the record's current one (`stale_above`) are stale: replaced by an older version;
+    // at or below it they are not.
+    assert!(
+        !verdicts
+            .put_verdicts_over(G, 4, 10, r#"{"version":4}"#)
+            .await
+            .unwrap(),
+        "the stored version is not above the record's"
+    );
+    assert!(
+        verdicts
+            .put_verdicts_over(G, 4, 9, r#"{"version":4}"#)
+            .await
+            .unwrap(),
+        "stored for version 10, the record is at 9: stale"
+    );
+    assert_eq!(
+        verdicts.verdicts(&[G]).await.unwrap(),
+        [Some(r#"{"version":4}"#.to_string())]
+    );
+    assert!(
+        verdicts
+            .put_verdicts(G, 10, r#"{"version":10}"#)
+            .await
+            .unwrap()
+    );
     let mut all = Vec::new();
     verdicts
         .for_each_verdicts(&mut |anchor, json| {

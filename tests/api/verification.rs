@@ -8,8 +8,9 @@
 //! than those come from verdicts this test stores itself.
 
 use crate::support::app::TestApp;
-use crate::support::client::{Api, problem};
-use crate::support::redis::RedisServer;
+use crate::support::client::{Api, location, problem};
+use crate::support::did_host::{DidHost, Reply};
+use crate::support::redis::{RedisServer, gtin};
 use idr::registry::VerdictStore;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -345,17 +346,27 @@ fn idr_verify_checks_and_prints_a_table() {
     line["identifier"] = json!(G);
     std::fs::write(&file, format!("{line}\n")).unwrap();
     let dir = data.path().join("store");
-    let idr = |args: &[&str]| {
+    let idr_in = |mode: &str, args: &[&str]| {
         crate::support::server::command()
             .args(args)
             .arg("--data-dir")
             .arg(&dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("RUST_LOG", "error")
+            .env("IDR_VERIFICATION__MODE", mode)
             .output()
             .unwrap()
     };
+    let idr = |args: &[&str]| idr_in("report", args);
     assert!(idr(&["import", file.to_str().unwrap()]).status.success());
+    // With verification off, it refuses (and says how to turn it on).
+    let off = idr_in("off", &["verify", G]);
+    assert_eq!(off.status.code(), Some(2));
+    assert!(off.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&off.stderr).contains("verification.mode"),
+        "{off:?}"
+    );
     let out = idr(&["verify", G]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -378,4 +389,259 @@ fn idr_verify_checks_and_prints_a_table() {
     let missing = idr(&["verify", "01/09506000134352"]);
     assert_eq!(missing.status.code(), Some(1), "no anchor there");
     assert!(String::from_utf8_lossy(&missing.stdout).contains("01/09506000134352\t-\tno anchor"));
+}
+
+/// `idr resolve` explains what a server in `enforce` mode answers: a target whose stored verdict refuses it is passed
+/// over, and named; in `report` mode it is not.
+#[test]
+fn idr_resolve_uses_the_stored_verdicts_in_enforce_mode() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("anchors.ndjson");
+    let mut line = json!({"itemDescription": "Battery pack", "links": [
+        {"linkType": "untp:dpp", "href": BAD, "title": "Forged passport"},
+        {"linkType": "untp:dpp", "href": GOOD, "title": "Passport"}
+    ]});
+    line["identifier"] = json!(G);
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let dir = data.path().join("store");
+    let idr = |mode: &str, args: &[&str]| {
+        crate::support::server::command()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "error")
+            .env("IDR_VERIFICATION__MODE", mode)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        idr("off", &["import", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let store = idr::registry::embedded::EmbeddedStore::open(&dir).unwrap();
+        let failed = json!({"version": 1, "links": [{
+            "linkType": DPP, "href": BAD, "status": "failed",
+            "reason": "the credential is about 09520123456795, not this product",
+            "checkedAt": "2026-12-07T04:00:00Z"}]});
+        assert!(
+            runtime
+                .block_on(store.put_verdicts(G, 1, &failed.to_string()))
+                .unwrap()
+        );
+    }
+    let uri = format!("/{G}?linkType=untp:dpp");
+    let enforced = idr("enforce", &["resolve", &uri]);
+    let text = String::from_utf8_lossy(&enforced.stdout);
+    assert!(enforced.status.success(), "{enforced:?}");
+    assert!(
+        text.contains(&format!("passed over: {BAD} (untp:dpp at {G})")),
+        "{text}"
+    );
+    assert!(text.contains(GOOD), "{text}");
+    let reported = idr("report", &["resolve", &uri]);
+    let text = String::from_utf8_lossy(&reported.stdout);
+    assert!(reported.status.success(), "{reported:?}");
+    assert!(!text.contains("passed over"), "{text}");
+}
+
+/// An HTML page: a target that answers, with no credential (`not-a-credential`).
+fn html_page() -> Reply {
+    Reply {
+        body: b"<!doctype html><title>Buy now</title><p>Not a credential.</p>".to_vec(),
+        ..Reply::status(200).header("Content-Type", "text/html; charset=utf-8")
+    }
+}
+
+/// A resolver whose checker may fetch from `host` (loopback `localhost`, its CA trusted), in `mode`, on the embedded
+/// store or (with `redis`) on that Redis.
+async fn checking(host: &DidHost, mode: &str, redis: Option<&str>) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("verify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\nfailure_cache_seconds = 0\n\
+             [did_web]\nextra_ca_file = {:?}\n",
+            host.ca_file(),
+            host.ca_file()
+        ),
+    )
+    .unwrap();
+    // A fixed root: caching needs one (and then linksets carry an ETag).
+    let mut args = vec![
+        "--no-demo",
+        "--resolver-root",
+        "https://id.example.com",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    if let Some(url) = redis {
+        args.extend(["--redis-url", url]);
+    }
+    let env = [
+        ("IDR_VERIFICATION__MODE", mode),
+        ("IDR_RESOLVER__CACHE_MAX_AGE_SECONDS", "600"),
+    ];
+    let server = TestApp::start_with_env(&args, &env).await;
+    (server, dir)
+}
+
+fn passports(default: bool, hrefs: &[&str]) -> Value {
+    let mut links: Vec<Value> = hrefs
+        .iter()
+        .map(|h| json!({"linkType": "untp:dpp", "href": h, "title": "Digital Product Passport"}))
+        .collect();
+    links.push(json!({"linkType": "gs1:pip", "href": "https://localhost:1/info", "title": "Info"}));
+    let mut record = json!({"itemDescription": "Battery pack", "links": links});
+    if default {
+        record["defaultLinkType"] = json!("untp:dpp");
+    }
+    record
+}
+
+/// Where a scan of `uri` is sent (a 307's `Location`, without the query passed on).
+async fn sent_to(server: &TestApp, uri: &str) -> String {
+    let r = server.resolve(uri).await;
+    assert_eq!(r.status(), 307, "{uri}");
+    let to = location(&r);
+    to.split('?').next().unwrap().to_string()
+}
+
+/// The status of `href`'s verdict in a POST re-check of `identifier`.
+async fn recheck_status(server: &TestApp, identifier: &str, href: &str) -> String {
+    let (status, body) = verification(server, Method::POST, identifier).await;
+    assert_eq!(status, 200, "{body}");
+    body["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["href"] == href)
+        .unwrap_or_else(|| panic!("no verdict on {href}: {body}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `enforce` moves a scan off a target that is no credential, to the next passport (by link type and by default), and
+/// keeps it off when the target later answers 503; a target `unreachable` or `pending` is not passed over. `report`
+/// moves nothing, and the linkset shows the state, with an ETag that changes with it.
+async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
+    let host = DidHost::start().await;
+    let url = |path: &str| format!("https://localhost:{}{path}", host.port);
+    let (forged, down, slow) = (url("/dpp/forged"), url("/dpp/down"), url("/dpp/slow"));
+    host.serve("/dpp/forged", html_page());
+    host.serve("/dpp/down", Reply::status(503));
+    host.serve("/dpp/slow", html_page().delayed(Duration::from_secs(30)));
+    let (enforcing, _e) = checking(&host, "enforce", redis).await;
+    let (reporting, _r) = checking(&host, "report", redis).await;
+    let (a, b, c, d) = (gtin(1), gtin(2), gtin(3), gtin(4));
+    let (a, b, c, d) = (
+        format!("01/{a}"),
+        format!("01/{b}"),
+        format!("01/{c}"),
+        format!("01/{d}"),
+    );
+
+    // Enforce: the forged passport first, an unreachable one after it.
+    enforcing
+        .put_anchor(&a, passports(true, &[&forged, &down]))
+        .await;
+    assert_eq!(
+        recheck_status(&enforcing, &a, &forged).await,
+        "not-a-credential"
+    );
+    assert_eq!(recheck_status(&enforcing, &a, &down).await, "unreachable");
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
+        down
+    );
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{a}")).await,
+        down,
+        "the default link moves too"
+    );
+    // The forged host now answers 503 (to the resolver only, say): the refusal stays.
+    host.serve("/dpp/forged", Reply::status(503));
+    assert_eq!(
+        recheck_status(&enforcing, &a, &forged).await,
+        "not-a-credential"
+    );
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
+        down
+    );
+    host.serve("/dpp/forged", html_page());
+
+    // An unreachable passport first: not passed over.
+    enforcing
+        .put_anchor(&b, passports(true, &[&down, &forged]))
+        .await;
+    assert_eq!(recheck_status(&enforcing, &b, &down).await, "unreachable");
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{b}?linkType=untp:dpp")).await,
+        down
+    );
+    assert_eq!(sent_to(&enforcing, &format!("/{b}")).await, down);
+
+    // A passport not checked yet (its host takes 30 s to answer): not passed over.
+    enforcing.put_anchor(&c, passports(true, &[&slow])).await;
+    let (_, body) = verification(&enforcing, Method::GET, &c).await;
+    let slow_state = body["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["href"] == slow.as_str())
+        .unwrap()["status"]
+        .clone();
+    assert_eq!(slow_state, "pending", "{body}");
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{c}?linkType=untp:dpp")).await,
+        slow
+    );
+
+    // Report: nothing moves; the linkset shows the state, and its ETag follows it.
+    host.serve("/dpp/report", Reply::status(503));
+    let target = url("/dpp/report");
+    reporting.put_anchor(&d, passports(false, &[&target])).await;
+    assert_eq!(recheck_status(&reporting, &d, &target).await, "unreachable");
+    let state = |body: &Value| {
+        body["linkset"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["anchor"] == target.as_str() && o.get("status").is_some())
+            .unwrap_or_else(|| panic!("no state for {target}: {body}"))["status"][0]["title"]
+            .clone()
+    };
+    let before = reporting.linkset(&format!("/{d}")).await;
+    let etag_before = before.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(state(&before.json().await.unwrap()), "unreachable");
+    host.serve("/dpp/report", html_page());
+    assert_eq!(
+        recheck_status(&reporting, &d, &target).await,
+        "not-a-credential"
+    );
+    let after = reporting.linkset(&format!("/{d}")).await;
+    let etag_after = after.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(state(&after.json().await.unwrap()), "not-a-credential");
+    assert_ne!(etag_before, etag_after, "the ETag changes with the state");
+    assert_eq!(
+        sent_to(&reporting, &format!("/{d}?linkType=untp:dpp")).await,
+        target
+    );
+}
+
+#[tokio::test]
+async fn enforce_moves_scans_and_report_shows_states_on_the_embedded_store() {
+    enforce_moves_scans_and_report_shows_states(None).await;
+}
+
+#[tokio::test]
+async fn enforce_moves_scans_and_report_shows_states_on_redis() {
+    let redis = RedisServer::start();
+    enforce_moves_scans_and_report_shows_states(Some(&redis.url())).await;
 }

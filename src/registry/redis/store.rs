@@ -752,21 +752,24 @@ impl crate::registry::VerdictStore for RedisStore {
             .collect())
     }
 
-    async fn put_verdicts(
+    async fn put_verdicts_over(
         &self,
         anchor: &str,
         version: u64,
+        stale_above: u64,
         json: &str,
     ) -> Result<bool, StoreError> {
         let verdicts_key = key(&self.prefix, "v", anchor);
         let value = crate::registry::verdicts::encode(version, json);
         let version = version.to_string();
         let event = crate::registry::verdicts::changed(anchor);
-        let args: [&[u8]; 4] = [
+        let stale_above = stale_above.to_string();
+        let args: [&[u8]; 5] = [
             version.as_bytes(),
             value.as_bytes(),
             self.channel.as_bytes(),
             event.as_bytes(),
+            stale_above.as_bytes(),
         ];
         let (written, _): (i64, Written) = self
             .script(
