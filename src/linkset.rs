@@ -224,12 +224,7 @@ impl Linkset {
                 .order
                 .iter()
                 .filter(|&&i| is_web_link(&links[i].href))
-                .filter(|&&i| {
-                    !self
-                        .vocabulary
-                        .credential_types(&links[i].link_type)
-                        .is_empty()
-                })
+                .filter(|&&i| self.vocabulary.is_credential_type(&links[i].link_type))
                 .map(|&i| Shown {
                     link: i,
                     verdict: verdicts
@@ -240,6 +235,16 @@ impl Linkset {
                 })
                 .collect();
         }
+    }
+
+    /// Whether any level lists a credential link: only then are verdicts worth reading.
+    pub fn has_credential_links(&self) -> bool {
+        self.objects.iter().any(|o| {
+            o.order.iter().any(|&i| {
+                self.vocabulary
+                    .is_credential_type(&o.record.record.links[i].link_type)
+            })
+        })
     }
 
     /// The verification states shown (`show_verification`), level by level.

@@ -609,6 +609,15 @@ impl Vocabulary {
         types
     }
 
+    /// Whether a target of link type `uri` is a credential (`credential_types` is not empty), without allocating.
+    pub fn is_credential_type(&self, uri: &str) -> bool {
+        self.exact.get(uri).is_some_and(|&i| {
+            self.relations[self.defs[i].relation]
+                .iter()
+                .any(|&j| !self.defs[j].credential_types.is_empty())
+        })
+    }
+
     /// Every link type that is the same relation as `uri` (itself included); empty for a URI no vocabulary knows.
     pub fn equivalents(&self, uri: &str) -> Vec<&LinkTypeDef> {
         match self.exact.get(uri) {
@@ -1054,6 +1063,21 @@ mod tests {
 
     const GS1_DPP: &str = "https://gs1.org/voc/dpp";
     const UNTP_DPP: &str = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+
+    /// UNTP's vocabulary declares its credential link types; GS1's dpp is one through its equivalence to untp:dpp.
+    #[test]
+    fn credential_link_types_follow_their_relation() {
+        let v = Vocabulary::embedded();
+        assert_eq!(v.credential_types(UNTP_DPP), ["DigitalProductPassport"]);
+        assert_eq!(v.credential_types(GS1_DPP), ["DigitalProductPassport"]);
+        assert!(v.is_credential_type(GS1_DPP));
+        let dcc = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+        assert_eq!(v.credential_types(dcc), ["DigitalConformityCredential"]);
+        for plain in ["https://gs1.org/voc/pip", "https://unknown.example/x"] {
+            assert!(v.credential_types(plain).is_empty(), "{plain}");
+            assert!(!v.is_credential_type(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn dpp_is_one_relation_in_every_spelling() {

@@ -116,7 +116,8 @@ async fn show_verification(
     root: &str,
     body: &mut crate::linkset::Linkset,
 ) {
-    if verification.mode() == VerificationMode::Off {
+    // No store read for a linkset without credential links (most of them).
+    if verification.mode() == VerificationMode::Off || !body.has_credential_links() {
         return;
     }
     let levels = key.levels();

@@ -84,7 +84,7 @@ pub fn credential_links<'r>(
     record
         .links
         .iter()
-        .filter(|l| !vocabulary.credential_types(&l.link_type).is_empty())
+        .filter(|l| vocabulary.is_credential_type(&l.link_type))
         .filter(|l| seen.insert((l.link_type.as_str(), l.href.as_str())))
         .collect()
 }
