@@ -9,8 +9,13 @@
 //! validity period, its BitstringStatusList entries, and last the subject (`subject`): one identifier it names must
 //! be the anchor's or one above it.
 //!
-//! An encrypted target (the link has an `encryptionMethod`) is fetched for reachability and media type only: idr
-//! holds no key and never decrypts.
+//! An encrypted target (the link has an `encryptionMethod`) is fetched for reachability and media type only (compared
+//! with the link's registered `type`): idr holds no key and never decrypts.
+//!
+//! A target that can never verify is `failed`; `unreachable` is kept for what may pass on a later check (time-outs,
+//! 5xx, 408, 429). A check that did not run because of the resolver's own limits (the outbound client's per-host
+//! budget, the one-at-a-time Data Integrity verifier) is `unreachable` with a reason starting `DEFERRED`
+//! (`is_deferred`): whoever stores verdicts keeps the link's previous one.
 
 pub mod envelope;
 pub mod integrity;
@@ -28,6 +33,7 @@ use crate::identifier::Parser;
 use crate::outbound::{FetchError, Outbound, Request};
 use crate::vocabulary::{Vocabularies, Vocabulary};
 use envelope::Envelope;
+use integrity::IntegrityError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +42,10 @@ use url::Url;
 
 /// What a credential target is asked for: enveloped credentials first (UNTP's MUST), JSON-LD after.
 pub const ACCEPT: &str = "application/vc+jwt, application/vc, application/ld+json;q=0.9, application/json;q=0.8, */*;q=0.1";
+
+/// At most this many `credentialStatus` entries are checked; a credential listing more fails (each entry may name
+/// a list on another host, all fetched by this resolver).
+pub const MAX_STATUS_ENTRIES: usize = 4;
 
 /// Why a target is not `verified`: the status and a reason an issuer can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,14 +129,19 @@ impl Checker {
         })
     }
 
-    /// GETs `href` within the bounds; a transport failure or a non-2xx answer is `unreachable`.
+    /// GETs `href` within the bounds. What can never verify is `failed` (not https, an IP address the resolver may
+    /// not fetch, a 3xx or a 4xx other than 408/429, a body over the bound); only what may pass is `unreachable`
+    /// (connection or time-out, 5xx, 408, 429, a host name resolving to an address the resolver may not fetch), and
+    /// the outbound client's own rate limit is `unreachable` *deferred* (`is_deferred`), which says nothing about
+    /// the target.
     async fn fetch(&self, href: &str) -> Result<(Option<String>, Vec<u8>), Refusal> {
         let url = Url::parse(href)
             .map_err(|e| Refusal::failed(format!("the target is not a URL: {e}")))?;
         if url.scheme() != "https" {
-            return Err(Refusal::unreachable(
-                "the target is not an https URL; credentials are fetched over https only",
-            ));
+            return Err(Refusal::failed(format!(
+                "the target is not an https URL ({}:); a credential link must be https",
+                url.scheme()
+            )));
         }
         let request = Request {
             url: &url,
@@ -134,53 +149,56 @@ impl Checker {
             timeout: self.timeout,
             max_bytes: self.max_bytes,
         };
-        let response = self.outbound.get(request).await.map_err(|e| match e {
-            FetchError::TooLarge(limit) => Refusal::failed(format!(
-                "the target is larger than verification.max_credential_bytes ({limit} bytes)"
-            )),
-            other => Refusal::unreachable(format!("the target could not be fetched: {other}")),
-        })?;
-        if !(200..300).contains(&response.status) {
-            return Err(Refusal::unreachable(format!(
-                "the target answered HTTP {}",
-                response.status
-            )));
+        let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+        let response = self
+            .outbound
+            .get(request)
+            .await
+            .map_err(|e| fetch_refusal(e, literal))?;
+        if let Some(refusal) = answer_refusal(response.status) {
+            return Err(refusal);
         }
-        let media_type = response
-            .headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .filter(|v| !v.is_empty());
+        let media_type = essence(
+            response
+                .headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
         Ok((media_type, response.body))
     }
 
-    /// An encrypted target: reachable, with a media type an encrypted payload may have. Never decrypted.
+    /// An encrypted target: reachable, with a media type an encrypted payload may have, compared with the link's
+    /// registered `type` when both are known. Never decrypted.
     async fn check_encrypted(&self, target: &Target<'_>, method: &str) -> Refusal {
         let (media_type, body) = match self.fetch(target.href).await {
             Ok(answer) => answer,
             Err(refusal) => return refusal,
         };
         let seen = media_type.as_deref().unwrap_or("no media type");
+        let registered = essence(target.media_type);
+        // Said when the host serves another media type than the link registers.
+        let differs = match (&registered, &media_type) {
+            (Some(said), Some(served)) if said != served => {
+                format!(
+                    " (the link says {}, the host serves {served})",
+                    excerpt(said)
+                )
+            }
+            _ => String::new(),
+        };
         if body.is_empty() {
             return Refusal::failed("the encrypted target answered with an empty body");
         }
         if !envelope::plausibly_encrypted(media_type.as_deref()) {
             return Refusal::failed(format!(
-                "the encrypted target answered {seen}, not an encrypted payload (JSON, JOSE or binary)"
+                "the encrypted target answered {seen}, not an encrypted payload (JSON, JOSE or binary){differs}"
             ));
         }
         Refusal::new(
             Status::Encrypted,
             format!(
-                "encrypted ({}): the target is reachable and answered {seen}; its content is not checked, as the \
-                 resolver holds no key",
+                "encrypted ({}): the target is reachable and answered {seen}{differs}; its content is not checked, \
+                 as the resolver holds no key",
                 excerpt(method)
             ),
         )
@@ -236,6 +254,8 @@ impl Checker {
         vocabulary: &Vocabulary,
         verdict: &mut LinkVerdict,
     ) -> Result<(), Refusal> {
+        let text = credential.to_string();
+        integrity::bounded(&credential, &text).map_err(Refusal::failed)?;
         let issuer = self.describe(&credential, &credential, target, vocabulary, verdict)?;
         let methods = match &credential["proof"] {
             Value::Array(proofs) => proofs.iter().collect(),
@@ -280,13 +300,15 @@ impl Checker {
         };
         // ssi checks the validity period with the proof; checked here first to say so in the same words as for JWS.
         self.check_window(&credential, &credential, verdict)?;
-        integrity::verify(
-            credential.to_string(),
-            issuer.as_str().to_string(),
-            document,
-        )
-        .await
-        .map_err(Refusal::failed)?;
+        integrity::verify(text, issuer.as_str().to_string(), document, self.timeout)
+            .await
+            .map_err(|e| match e {
+                IntegrityError::Failed(reason) => Refusal::failed(reason),
+                IntegrityError::Busy => deferred(
+                    "the Data Integrity proof was not checked: this resolver verifies one at a time, and another \
+                     took the whole wait",
+                ),
+            })?;
         self.check_status(&credential, &issuer).await?;
         self.check_subject(&credential, target)
     }
@@ -365,8 +387,18 @@ impl Checker {
         })
     }
 
-    /// Every revocation or suspension entry: its bit must be clear in a list the issuer signed.
+    /// Every revocation or suspension entry (at most `MAX_STATUS_ENTRIES`): its bit must be clear in a list the
+    /// issuer signed.
     async fn check_status(&self, vc: &Value, issuer: &Issuer) -> Result<(), Refusal> {
+        if vc["credentialStatus"]
+            .as_array()
+            .is_some_and(|a| a.len() > MAX_STATUS_ENTRIES)
+        {
+            return Err(Refusal::failed(format!(
+                "the credential lists more than {MAX_STATUS_ENTRIES} status entries (credentialStatus); this \
+                 resolver checks at most {MAX_STATUS_ENTRIES}"
+            )));
+        }
         let entries = StatusEntry::read(vc).map_err(Refusal::failed)?;
         for entry in entries
             .iter()
@@ -399,6 +431,13 @@ impl Checker {
                 StatusError::Failed { list, reason } => Refusal::failed(format!(
                     "the credential's status list {list} could not be checked: {reason}"
                 )),
+                StatusError::Unavailable { list, reason, .. }
+                    if reason == FetchError::RateLimited(Duration::ZERO).to_string() =>
+                {
+                    deferred(format!(
+                        "the credential's status list {list} cannot be fetched now ({reason})"
+                    ))
+                }
                 StatusError::Unavailable { list, reason, .. } => Refusal::unreachable(format!(
                     "the credential's status list {list} cannot be fetched now ({reason})"
                 )),
@@ -446,15 +485,89 @@ impl Check for Checker {
     }
 }
 
+/// The reason of a deferred check starts with this: the check did not run (the outbound client's own rate limit, or
+/// the Data Integrity verifier busy), so it says nothing about the target.
+pub const DEFERRED: &str = "Check deferred: ";
+
+/// Whether `verdict` is a check that did not run (`unreachable`, its reason starting with `DEFERRED`): whoever stores
+/// verdicts keeps the previous verdict on the link instead, and checks it again later.
+pub fn is_deferred(verdict: &LinkVerdict) -> bool {
+    verdict.status == Status::Unreachable
+        && verdict
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(DEFERRED))
+}
+
+/// A deferred check's refusal, saying why it did not run.
+fn deferred(why: impl std::fmt::Display) -> Refusal {
+    Refusal::unreachable(format!(
+        "{DEFERRED}{why}; the link keeps its previous verdict until it is checked again"
+    ))
+}
+
+/// Why a fetch of the target gave no answer: the answer is larger than allowed (`failed`); the address is one the
+/// resolver may not fetch, `failed` when the href names it as an IP address (`literal`: that never changes), but
+/// `unreachable` when a host name resolved to it (names may resolve elsewhere later); the outbound client's rate
+/// limit (deferred); or transient (`unreachable`).
+fn fetch_refusal(error: FetchError, literal: bool) -> Refusal {
+    match error {
+        FetchError::TooLarge(limit) => Refusal::failed(format!(
+            "the target is larger than verification.max_credential_bytes ({limit} bytes)"
+        )),
+        FetchError::Refused if literal => Refusal::failed(
+            "the target's IP address is not reachable from this resolver (a non-public address not listed in \
+             outbound.allow), so it can never be checked",
+        ),
+        FetchError::Refused => Refusal::unreachable(
+            "the target's host name resolves to an address this resolver may not fetch (a non-public address not \
+             listed in outbound.allow)",
+        ),
+        FetchError::RateLimited(_) => deferred(format!("the target could not be fetched: {error}")),
+        FetchError::Unreachable | FetchError::Timeout => {
+            Refusal::unreachable(format!("the target could not be fetched: {error}"))
+        }
+    }
+}
+
+/// The refusal an HTTP answer's status means, if any: a 2xx is read; 5xx, 408 and 429 may pass (`unreachable`);
+/// a redirect (never followed) or any other 4xx says the target is not there (`failed`).
+fn answer_refusal(status: u16) -> Option<Refusal> {
+    match status {
+        200..=299 => None,
+        408 | 429 | 500..=599 => Some(Refusal::unreachable(format!(
+            "the target answers {status} just now"
+        ))),
+        300..=399 => Some(Refusal::failed(format!(
+            "the target answers {status} (a redirect); credential targets are fetched without following \
+             redirects, so register the address the credential is served at"
+        ))),
+        _ => Some(Refusal::failed(format!("the target answers {status}"))),
+    }
+}
+
+/// A media type's essence (`type/subtype`, lower case, no parameters), if any.
+fn essence(media_type: Option<&str>) -> Option<String> {
+    media_type
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty())
+}
+
 /// Why the signature could not be verified: the issuer's document not fetched now is `unreachable`; a document or
 /// key that is wrong, or a signature that does not verify, is `failed`.
 fn key_refusal(error: KeyError) -> Refusal {
     match error {
+        KeyError::Resolution { error, .. } if matches!(error, DidError::Busy { .. }) => {
+            deferred(format!("the signature cannot be checked now: {error}"))
+        }
         KeyError::Resolution { did, error } => match error {
-            DidError::Unreachable { .. }
-            | DidError::Timeout { .. }
-            | DidError::Busy { .. }
-            | DidError::Status { .. } => {
+            DidError::Unreachable { .. } | DidError::Timeout { .. } | DidError::Status { .. } => {
                 Refusal::unreachable(format!("the signature cannot be checked now: {error}"))
             }
             other => Refusal::failed(format!("the issuer {did} could not be resolved: {other}")),
@@ -487,4 +600,67 @@ fn curie<'a>(vocabulary: &'a Vocabulary, uri: &'a str) -> &'a str {
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_answers_that_may_pass_are_unreachable() {
+        for status in [408, 429, 500, 502, 503, 504, 599] {
+            let refusal = answer_refusal(status).unwrap();
+            assert_eq!(refusal.status, Status::Unreachable, "{status}");
+            assert!(refusal.reason.contains(&status.to_string()), "{refusal:?}");
+        }
+        for status in [301, 302, 400, 401, 403, 404, 410, 451, 499] {
+            let refusal = answer_refusal(status).unwrap();
+            assert_eq!(refusal.status, Status::Failed, "{status}");
+            assert!(
+                refusal
+                    .reason
+                    .contains(&format!("the target answers {status}")),
+                "{refusal:?}"
+            );
+        }
+        assert_eq!(answer_refusal(200), None);
+        assert_eq!(answer_refusal(204), None);
+    }
+
+    #[test]
+    fn only_the_outbound_rate_limit_defers_a_fetch() {
+        let verdict = |refusal: Refusal| LinkVerdict {
+            status: refusal.status,
+            reason: Some(refusal.reason),
+            ..LinkVerdict::pending("t", "https://a.example/")
+        };
+        let limited = verdict(fetch_refusal(
+            FetchError::RateLimited(Duration::from_secs(1)),
+            false,
+        ));
+        assert!(is_deferred(&limited), "{limited:?}");
+        for error in [
+            FetchError::Unreachable,
+            FetchError::Timeout,
+            FetchError::Refused,
+        ] {
+            let transient = verdict(fetch_refusal(error, false));
+            assert_eq!(transient.status, Status::Unreachable);
+            assert!(!is_deferred(&transient), "{transient:?}");
+        }
+        for (error, literal) in [
+            (FetchError::Refused, true),
+            (FetchError::TooLarge(10), false),
+        ] {
+            let refusal = fetch_refusal(error, literal);
+            assert_eq!(refusal.status, Status::Failed, "{error:?}");
+        }
+        // A failed verdict is never deferred, whatever its reason says.
+        let failed = LinkVerdict {
+            status: Status::Failed,
+            reason: Some(format!("{DEFERRED}x")),
+            ..LinkVerdict::pending("t", "https://a.example/")
+        };
+        assert!(!is_deferred(&failed));
+    }
 }

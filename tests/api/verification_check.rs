@@ -6,7 +6,7 @@
 use crate::support::did_host::{DidHost, Reply};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idr::verification::check::Checker;
+use idr::verification::check::{Checker, is_deferred};
 use idr::verification::{Check, LinkVerdict, Status, Target};
 use serde_json::{Value, json};
 use ssi::JWK;
@@ -173,6 +173,15 @@ impl World {
 
     /// A checker trusting the host's CA, with `extra` configuration.
     fn checker(&self, extra: &str) -> Result<Checker, idr::config::ConfigError> {
+        self.checker_with("", extra)
+    }
+
+    /// A checker trusting the host's CA, with `outbound` settings added to that section, and `extra` configuration.
+    fn checker_with(
+        &self,
+        outbound: &str,
+        extra: &str,
+    ) -> Result<Checker, idr::config::ConfigError> {
         static N: AtomicU64 = AtomicU64::new(0);
         let path = self
             .host
@@ -180,7 +189,7 @@ impl World {
             .join(format!("idr-{}.toml", N.fetch_add(1, Ordering::Relaxed)));
         let toml = format!(
             "[resolver]\nresolver_root = \"https://resolver.example\"\n\
-             [outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\n{extra}\n",
+             [outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\n{outbound}\n{extra}\n",
             self.host.ca_file().display().to_string()
         );
         std::fs::write(&path, toml).expect("write config");
@@ -421,7 +430,6 @@ async fn what_is_no_credential_or_cannot_be_fetched_says_so() {
             b"<!doctype html><h1>Battery</h1>",
         ),
     );
-    world.host.serve("/gone", Reply::status(404));
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -434,8 +442,6 @@ async fn what_is_no_credential_or_cannot_be_fetched_says_so() {
         Status::NotACredential,
         &["text/html", "not a credential"],
     );
-    let gone = check(&checker, DPP, &world.url("/gone")).await;
-    assert_verdict(&gone, Status::Unreachable, &["HTTP 404"]);
     let refused = check(
         &checker,
         DPP,
@@ -443,13 +449,98 @@ async fn what_is_no_credential_or_cannot_be_fetched_says_so() {
     )
     .await;
     assert_verdict(&refused, Status::Unreachable, &["could not be fetched"]);
+    assert!(!is_deferred(&refused), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_target_that_can_never_verify_fails_and_only_a_passing_condition_is_unreachable() {
+    let world = World::start().await;
+    // Answers that say the credential is not there (a redirect is never followed) fail.
+    for status in [404, 410, 403, 401, 400, 302] {
+        world
+            .host
+            .serve(&format!("/answers/{status}"), Reply::status(status));
+    }
+    // Answers that may pass are unreachable.
+    for status in [503, 500, 429, 408] {
+        world
+            .host
+            .serve(&format!("/answers/{status}"), Reply::status(status));
+    }
+    let huge = "x".repeat(4096);
+    world
+        .host
+        .serve("/huge.jwt", vc_jwt(format!("{huge}.{huge}.{huge}")));
+    let checker = world
+        .checker("[verification]\nmax_credential_bytes = 2048\n")
+        .unwrap();
+
+    for status in [404, 410, 403, 401, 400, 302] {
+        let verdict = check(&checker, DPP, &world.url(&format!("/answers/{status}"))).await;
+        assert_verdict(
+            &verdict,
+            Status::Failed,
+            &[&format!("the target answers {status}")],
+        );
+    }
+    for status in [503, 500, 429, 408] {
+        let verdict = check(&checker, DPP, &world.url(&format!("/answers/{status}"))).await;
+        assert_verdict(&verdict, Status::Unreachable, &[&status.to_string()]);
+        assert!(!is_deferred(&verdict), "{verdict:?}");
+    }
     let plain = check(
         &checker,
         DPP,
-        &format!("http://localhost:{}/dpp.jwt", world.host.port),
+        &format!("http://localhost:{}/page.html", world.host.port),
     )
     .await;
-    assert_verdict(&plain, Status::Unreachable, &["https only"]);
+    assert_verdict(
+        &plain,
+        Status::Failed,
+        &["not an https URL", "must be https"],
+    );
+    let huge = check(&checker, DPP, &world.url("/huge.jwt")).await;
+    assert_verdict(
+        &huge,
+        Status::Failed,
+        &["verification.max_credential_bytes", "2048"],
+    );
+    // An IP address the outbound rules refuse (only `localhost` is allowed here; 127.0.0.1 by number is not) is
+    // never fetched, so it never verifies. (A host *name* that resolves to such an address stays `unreachable`:
+    // names may resolve elsewhere later.)
+    let guarded = check(&checker, DPP, "https://127.0.0.1:1/dpp.jwt").await;
+    assert_verdict(
+        &guarded,
+        Status::Failed,
+        &["IP address is not reachable from this resolver"],
+    );
+    assert_eq!(world.host.hits("/page.html"), 0, "http:// is never fetched");
+}
+
+#[tokio::test]
+async fn the_outbound_rate_limit_defers_a_check() {
+    let world = World::start().await;
+    world
+        .host
+        .serve("/page.html", page("text/html", b"<h1>Battery</h1>"));
+    // One fetch from the host, then none for a day.
+    let checker = world
+        .checker_with(
+            "per_host_burst = 1\nper_host_requests_per_second = 0.0001\n",
+            "",
+        )
+        .unwrap();
+    let first = check(&checker, DPP, &world.url("/page.html")).await;
+    assert_eq!(first.status, Status::NotACredential, "{first:?}");
+    let second = check(&checker, DPP, &world.url("/page.html")).await;
+    assert_verdict(
+        &second,
+        Status::Unreachable,
+        &["Check deferred", "too many fetches", "previous verdict"],
+    );
+    assert!(is_deferred(&second), "{second:?}");
+    assert!(!is_deferred(&first));
+    assert_eq!(world.host.hits("/page.html"), 1);
 }
 
 #[tokio::test]
@@ -465,31 +556,57 @@ async fn encrypted_targets_are_checked_for_reachability_and_media_type_only() {
         .host
         .serve("/sealed-page", page("text/html", b"<html>log in</html>"));
     let checker = &world.checker("").unwrap();
-    let encrypted = |href: String| async move {
+    let encrypted = |href: String, registered: Option<&'static str>| async move {
         checker
             .check(Target {
                 anchor: ANCHOR,
                 link_type: DPP,
                 href: &href,
-                media_type: Some("application/json"),
+                media_type: registered,
                 encryption_method: Some("AES-256"),
             })
             .await
     };
-    let sealed = encrypted(world.url("/sealed")).await;
+    let sealed = encrypted(world.url("/sealed"), Some("application/json")).await;
     assert_verdict(
         &sealed,
         Status::Encrypted,
         &["AES-256", "application/json", "not checked"],
     );
-    let html = encrypted(world.url("/sealed-page")).await;
+    assert!(
+        !sealed.reason.as_deref().unwrap().contains("the link says"),
+        "{sealed:?}"
+    );
+    // The link's type, spelt with parameters and in capitals, is the same media type.
+    let same = encrypted(
+        world.url("/sealed"),
+        Some("Application/JSON; charset=utf-8"),
+    )
+    .await;
+    assert_verdict(&same, Status::Encrypted, &["application/json"]);
+    assert!(
+        !same.reason.as_deref().unwrap().contains("the link says"),
+        "{same:?}"
+    );
+    // Served as another plausible type than the link says: still encrypted, and the reason says so.
+    let other = encrypted(world.url("/sealed"), Some("application/jose")).await;
+    assert_verdict(
+        &other,
+        Status::Encrypted,
+        &["the link says application/jose, the host serves application/json"],
+    );
+    // A page where the link says JOSE: failed, naming both.
+    let html = encrypted(world.url("/sealed-page"), Some("application/jose")).await;
     assert_verdict(
         &html,
         Status::Failed,
-        &["text/html", "not an encrypted payload"],
+        &[
+            "not an encrypted payload",
+            "the link says application/jose, the host serves text/html",
+        ],
     );
-    let missing = encrypted(world.url("/nothing-here")).await;
-    assert_verdict(&missing, Status::Unreachable, &["HTTP 404"]);
+    let missing = encrypted(world.url("/nothing-here"), None).await;
+    assert_verdict(&missing, Status::Failed, &["the target answers 404"]);
 }
 
 #[tokio::test]
@@ -792,4 +909,110 @@ async fn what_a_check_needs_from_elsewhere_unreachable_is_unreachable() {
     );
     let di = check(&checker, DPP, &world.url("/di-stranger.json")).await;
     assert_verdict(&di, Status::Failed, &["#other", "assertionMethod"]);
+}
+
+#[tokio::test]
+async fn at_most_four_status_entries_are_checked() {
+    let world = World::start().await;
+    world.publish_status(&[]);
+    let entries = |n: u64| -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let list = world.url(&format!("/status/many-{i}"));
+                json!({"id": format!("{list}#{i}"), "type": "BitstringStatusListEntry",
+                       "statusPurpose": "revocation", "statusListIndex": i.to_string(),
+                       "statusListCredential": list})
+            })
+            .collect()
+    };
+    let year = at(365 * 86_400);
+    let mut five = credential(
+        &world.issuer.did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &year,
+    );
+    five["credentialStatus"] = json!(entries(5));
+    world
+        .host
+        .serve("/five.jwt", vc_jwt(world.issuer.sign(&five)));
+    // Four entries on the one list the issuer publishes are checked.
+    let mut four = five.clone();
+    four["credentialStatus"] = json!(
+        (0..4u64)
+            .map(|i| world.with_status(json!({}), i)["credentialStatus"].clone())
+            .collect::<Vec<_>>()
+    );
+    world
+        .host
+        .serve("/four.jwt", vc_jwt(world.issuer.sign(&four)));
+    let checker = world.checker("").unwrap();
+
+    let refused = check(&checker, DPP, &world.url("/five.jwt")).await;
+    assert_verdict(
+        &refused,
+        Status::Failed,
+        &["more than 4 status entries", "credentialStatus"],
+    );
+    for i in 0..5 {
+        assert_eq!(world.host.hits(&format!("/status/many-{i}")), 0, "list {i}");
+    }
+    let checked = check(&checker, DPP, &world.url("/four.jwt")).await;
+    assert_eq!(checked.status, Status::Verified, "{checked:?}");
+}
+
+/// A did:key DPP with a Data Integrity proof that looks right: the bounds are checked before the proof is read.
+fn unproven_di_credential(subject: Value) -> (Value, String) {
+    let key = JWK::generate_ed25519().expect("Ed25519 key");
+    let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
+    let method = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
+    let mut dpp = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        subject,
+        &at(3600),
+    ));
+    dpp["proof"] = json!({"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+        "proofPurpose": "assertionMethod", "verificationMethod": method, "created": at(-60),
+        "proofValue": "z3FXQjecWufY46yg5abdVZsXqLhxhueuSoZgNSARiKBk"});
+    (dpp, did)
+}
+
+#[tokio::test]
+async fn data_integrity_credentials_beyond_the_bounds_fail_naming_the_bound() {
+    let world = World::start().await;
+    let mut large = passport_of(PRODUCT);
+    large["product"]["description"] = json!("a long text ".repeat(6_000));
+    let (large, _) = unproven_di_credential(large);
+    let mut many = passport_of(PRODUCT);
+    many["product"]["materials"] = json!(
+        (0..300)
+            .map(|i| json!({"name": format!("material {i}")}))
+            .collect::<Vec<_>>()
+    );
+    let (many, _) = unproven_di_credential(many);
+    let mut labelled = passport_of(PRODUCT);
+    labelled["product"]["madeBy"] = json!({"id": "_:maker", "partOf": "_:maker"});
+    let (labelled, _) = unproven_di_credential(labelled);
+    for (path, body) in [
+        ("/large.json", &large),
+        ("/many.json", &many),
+        ("/labelled.json", &labelled),
+    ] {
+        world.host.serve(
+            path,
+            page("application/ld+json", body.to_string().as_bytes()),
+        );
+    }
+    let checker = world.checker("").unwrap();
+
+    let cases: [(&str, &[&str]); 3] = [
+        ("/large.json", &["65536 bytes", "enveloped"]),
+        ("/many.json", &["more than 256 objects without an id"]),
+        ("/labelled.json", &["_:maker", "labelled blank nodes"]),
+    ];
+    for (path, words) in cases {
+        let verdict = check(&checker, DPP, &world.url(path)).await;
+        assert_verdict(&verdict, Status::Failed, words);
+    }
 }

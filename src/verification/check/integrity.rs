@@ -5,6 +5,14 @@
 //! ssi fetches nothing here: the issuer's DID document is resolved beforehand through idr's own did:web resolver
 //! (guarded outbound client) and handed to ssi as data, a did:key is decoded by ssi offline, and JSON-LD contexts come
 //! only from ssi's static set. A context outside it is refused by name before any proof work.
+//!
+//! ssi's RDF canonicalisation has no work limit, and once started on the blocking pool no time-out can stop it. So
+//! before any of it: the credential is at most `MAX_BYTES` of JSON, has at most `MAX_BLANK_NODES` objects without
+//! an `id`, and names no blank node by label (`_:…`, which lets a writer wire blank nodes into the graphs that make
+//! canonicalisation explode); and one Data Integrity proof is verified at a time in the whole process (`verify`
+//! waits its turn within the check's time bound, and the turn is held until the blocking work ends, even when the
+//! check that started it has given up). What these bounds leave, and why the enveloped form is preferred:
+//! docs/security.md.
 
 use ssi::claims::VerificationParameters;
 use ssi::claims::data_integrity::{AnySuite, DataIntegrity};
@@ -14,6 +22,74 @@ use ssi::dids::{
 };
 use ssi::json_ld::{ContextLoader, Iri, Loader, StaticLoader};
 use ssi::verification_methods::AnyMethod;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// A Data Integrity credential is at most this many bytes of JSON.
+pub const MAX_BYTES: usize = 64 * 1024;
+/// A Data Integrity credential has at most this many JSON objects without an `id` (blank nodes once read as RDF).
+pub const MAX_BLANK_NODES: usize = 256;
+
+/// One Data Integrity verification at a time, process-wide.
+static TURN: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
+
+/// Why a Data Integrity proof was not found to verify.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntegrityError {
+    /// The proof was checked, or could not be, and this says why (the credential fails).
+    Failed(String),
+    /// Another verification held the turn for the whole wait: nothing was checked.
+    Busy,
+}
+
+/// Refuses, before any canonicalisation, a credential (`text`, read as `credential`) beyond the bounds, naming the
+/// bound.
+pub fn bounded(credential: &serde_json::Value, text: &str) -> Result<(), String> {
+    if text.len() > MAX_BYTES {
+        return Err(format!(
+            "the Data Integrity credential is {} bytes, more than the {MAX_BYTES} bytes this resolver \
+             canonicalises; publish it enveloped (application/vc+jwt)",
+            text.len()
+        ));
+    }
+    let mut blank = 0;
+    count_blank_nodes(credential, &mut blank)?;
+    Ok(())
+}
+
+/// Counts objects without an `id` into `blank` (stopping past `MAX_BLANK_NODES`), outside `@context`; refuses a
+/// blank node label anywhere.
+fn count_blank_nodes(value: &serde_json::Value, blank: &mut usize) -> Result<(), String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.starts_with("_:") => Err(format!(
+            "the Data Integrity credential names the blank node {}; this resolver does not canonicalise labelled \
+             blank nodes: give the object an IRI id, or publish the credential enveloped (application/vc+jwt)",
+            crate::credential::excerpt(s)
+        )),
+        Value::Array(items) => items.iter().try_for_each(|v| count_blank_nodes(v, blank)),
+        Value::Object(map) => {
+            let is_node = !["@value", "@list", "@set"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            if is_node && !map.contains_key("id") && !map.contains_key("@id") {
+                *blank += 1;
+                if *blank > MAX_BLANK_NODES {
+                    return Err(format!(
+                        "the Data Integrity credential has more than {MAX_BLANK_NODES} objects without an id \
+                         (blank nodes), more than this resolver canonicalises; publish it enveloped \
+                         (application/vc+jwt)"
+                    ));
+                }
+            }
+            map.iter()
+                .filter(|(key, _)| key.as_str() != "@context")
+                .try_for_each(|(_, v)| count_blank_nodes(v, blank))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// DID resolution from what was fetched beforehand: the one did:web document, or a did:key decoded offline.
 struct Prefetched {
@@ -45,13 +121,27 @@ impl DIDResolver for Prefetched {
     }
 }
 
-/// Verifies the Data Integrity credential `text` of `issuer`, whose DID document (did:web) is `document`. Runs on
-/// the blocking pool: canonicalisation is CPU work, and ssi's futures need not be `Send`. `Err` is the reason.
-pub async fn verify(text: String, issuer: String, document: Option<Vec<u8>>) -> Result<(), String> {
+/// Verifies the Data Integrity credential `text` (within `bounded`) of `issuer`, whose DID document (did:web) is
+/// `document`, once it has the process-wide turn, waiting at most `wait` for it. Runs on the blocking pool:
+/// canonicalisation is CPU work, and ssi's futures need not be `Send`; the turn goes with the work.
+pub async fn verify(
+    text: String,
+    issuer: String,
+    document: Option<Vec<u8>>,
+    wait: Duration,
+) -> Result<(), IntegrityError> {
+    let turn = match tokio::time::timeout(wait, TURN.clone().acquire_owned()).await {
+        Ok(Ok(turn)) => turn,
+        _ => return Err(IntegrityError::Busy),
+    };
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || runtime.block_on(verify_here(&text, issuer, document)))
-        .await
-        .unwrap_or_else(|_| Err("the Data Integrity proof could not be checked".into()))
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        runtime.block_on(verify_here(&text, issuer, document))
+    })
+    .await
+    .unwrap_or_else(|_| Err("the Data Integrity proof could not be checked".into()))
+    .map_err(IntegrityError::Failed)
 }
 
 async fn verify_here(text: &str, issuer: String, document: Option<Vec<u8>>) -> Result<(), String> {
@@ -100,4 +190,66 @@ async fn known_contexts(context: &serde_json::Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bound_of(credential: &serde_json::Value) -> Result<(), String> {
+        bounded(credential, &credential.to_string())
+    }
+
+    #[test]
+    fn credentials_within_the_bounds_pass() {
+        let objects: Vec<_> = (0..MAX_BLANK_NODES - 2)
+            .map(|i| json!({"name": format!("part {i}")}))
+            .collect();
+        // The credential and its subject are two more objects without an id; `@context` objects do not count.
+        let credential = json!({"@context": [{"@vocab": "https://a.example/"}], "type": ["VerifiableCredential"],
+            "credentialSubject": {"parts": objects, "mass": {"@value": "1"}}});
+        assert_eq!(bound_of(&credential), Ok(()));
+    }
+
+    #[test]
+    fn each_bound_is_named() {
+        let big = json!({"type": ["VerifiableCredential"], "note": "x".repeat(MAX_BYTES)});
+        let error = bound_of(&big).unwrap_err();
+        assert!(error.contains("65536 bytes"), "{error}");
+        let objects: Vec<_> = (0..MAX_BLANK_NODES).map(|i| json!({"n": i})).collect();
+        let many = json!({"id": "urn:a", "credentialSubject": {"id": "urn:b", "parts": objects}});
+        assert_eq!(bound_of(&many["credentialSubject"]["parts"]), Ok(()));
+        let error = bound_of(&json!([many, {"n": 0}])).unwrap_err();
+        assert!(
+            error.contains("more than 256 objects without an id"),
+            "{error}"
+        );
+        let labelled = json!({"id": "urn:a", "knows": {"id": "_:b0", "knows": "_:b1"}});
+        let error = bound_of(&labelled).unwrap_err();
+        assert!(error.contains("_:b0"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_verification_waits_its_turn_within_the_bound() {
+        let held = TURN.clone().acquire_owned().await.unwrap();
+        let waited = verify(
+            "{}".into(),
+            "did:key:z".into(),
+            None,
+            Duration::from_millis(20),
+        )
+        .await;
+        assert_eq!(waited, Err(IntegrityError::Busy));
+        drop(held);
+        // With the turn free, the same call runs (and fails: `{}` is no credential).
+        let ran = verify(
+            "{}".into(),
+            "did:key:z".into(),
+            None,
+            Duration::from_millis(20),
+        )
+        .await;
+        assert!(matches!(ran, Err(IntegrityError::Failed(_))), "{ran:?}");
+    }
 }
