@@ -494,6 +494,10 @@ pub struct VerificationSettings {
     pub timeout_ms: u64,
     /// Largest credential fetched.
     pub max_credential_bytes: usize,
+    /// Whether Data Integrity proofs are verified (enveloped `vc+jwt` always is); see docs/security.md for why an
+    /// operator whose writers are not all trusted may turn it off.
+    #[serde(default = "data_integrity_default")]
+    pub data_integrity: bool,
     /// Per link type: the only issuers whose credentials verify for it.
     #[serde(default)]
     pub trust: Vec<VerificationTrustSettings>,
@@ -507,6 +511,10 @@ pub struct VerificationTrustSettings {
     pub link_type: String,
     /// Issuer DIDs (`did:web:…`, `did:key:…`).
     pub issuers: Vec<String>,
+}
+
+fn data_integrity_default() -> bool {
+    true
 }
 
 impl VerificationSettings {

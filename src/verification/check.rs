@@ -15,7 +15,7 @@
 //! A target that can never verify is `failed`; `unreachable` is kept for what may pass on a later check (time-outs,
 //! 5xx, 408, 429). A check that did not run because of the resolver's own limits (the outbound client's per-host
 //! budget, the one-at-a-time Data Integrity verifier) is `unreachable` with a reason starting `DEFERRED`
-//! (`is_deferred`): whoever stores verdicts keeps the link's previous one.
+//! (`verification::is_deferred`): whoever stores verdicts keeps the link's previous one.
 
 pub mod envelope;
 pub mod integrity;
@@ -83,6 +83,8 @@ pub struct Checker {
     trust: HashMap<String, Vec<String>>,
     timeout: Duration,
     max_bytes: usize,
+    /// `verification.data_integrity`: whether Data Integrity proofs are verified.
+    data_integrity: bool,
     skew: i64,
     /// This resolver's root, whose URIs name identifiers by the path after it.
     root: Option<String>,
@@ -122,6 +124,7 @@ impl Checker {
             trust,
             timeout: Duration::from_millis(verification.timeout_ms),
             max_bytes: verification.max_credential_bytes,
+            data_integrity: verification.data_integrity,
             skew: i64::try_from(settings.did_auth.clock_skew_seconds).unwrap_or(0),
             root: settings
                 .fixed_root()
@@ -254,6 +257,12 @@ impl Checker {
         vocabulary: &Vocabulary,
         verdict: &mut LinkVerdict,
     ) -> Result<(), Refusal> {
+        if !self.data_integrity {
+            return Err(Refusal::failed(
+                "Data Integrity proofs are not verified by this resolver (verification.data_integrity = false); \
+                 publish the credential enveloped (application/vc+jwt)",
+            ));
+        }
         let text = credential.to_string();
         integrity::bounded(&credential, &text).map_err(Refusal::failed)?;
         let issuer = self.describe(&credential, &credential, target, vocabulary, verdict)?;
@@ -489,16 +498,6 @@ impl Check for Checker {
 /// the Data Integrity verifier busy), so it says nothing about the target.
 pub const DEFERRED: &str = "Check deferred: ";
 
-/// Whether `verdict` is a check that did not run (`unreachable`, its reason starting with `DEFERRED`): whoever stores
-/// verdicts keeps the previous verdict on the link instead, and checks it again later.
-pub fn is_deferred(verdict: &LinkVerdict) -> bool {
-    verdict.status == Status::Unreachable
-        && verdict
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.starts_with(DEFERRED))
-}
-
 /// A deferred check's refusal, saying why it did not run.
 fn deferred(why: impl std::fmt::Display) -> Refusal {
     Refusal::unreachable(format!(
@@ -605,6 +604,7 @@ fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verification::is_deferred;
 
     #[test]
     fn only_answers_that_may_pass_are_unreachable() {

@@ -181,7 +181,7 @@ impl Engine {
             },
             None => LinkVerdict {
                 reason: Some(format!(
-                    "{DEFERRED}: other checks of this host (or of others) kept it waiting over {} ms; tried again later",
+                    "{DEFERRED}other checks of this host (or of others) kept it waiting over {} ms; tried again later",
                     self.turn_wait.as_millis()
                 )),
                 ..LinkVerdict::pending(&link.link_type, &link.href)
@@ -554,8 +554,8 @@ fn unreachable_recheck() -> chrono::Duration {
     chrono::Duration::hours(UNREACHABLE_RECHECK_HOURS)
 }
 
-/// The start of a deferred verdict's `reason` (`is_deferred`).
-pub const DEFERRED: &str = "deferred";
+/// The start of a deferred verdict's `reason` (`is_deferred`): the checker's, one marker for both.
+pub const DEFERRED: &str = super::check::DEFERRED;
 
 /// What to store for a link, given its `fresh` verdict and the stored one (`before`, same type and href). A refusal
 /// stays until a check settles it (verifies, or refuses again): a target that could not be checked this time
@@ -711,6 +711,7 @@ mod tests {
             concurrency,
             timeout_ms: 5000,
             max_credential_bytes: 1 << 20,
+            data_integrity: true,
             trust: Vec::<VerificationTrustSettings>::new(),
         }
     }
@@ -1007,7 +1008,7 @@ mod tests {
         rig.fake.answer(
             href,
             Status::Unreachable,
-            Some("deferred: the outbound budget for a.example is spent; retry in 1 s"),
+            Some("Check deferred: the outbound budget for a.example is spent; retry in 1 s"),
         );
         for retry in 1..=DEFERRED_RETRIES {
             rig.engine.check_anchor(anchor).await.unwrap();

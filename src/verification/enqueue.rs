@@ -171,6 +171,7 @@ mod tests {
             concurrency: 2,
             timeout_ms: 1000,
             max_credential_bytes: 1024,
+            data_integrity: true,
             trust: vec![],
         };
         Arc::new(Verification::with_parts(

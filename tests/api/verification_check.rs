@@ -6,7 +6,8 @@
 use crate::support::did_host::{DidHost, Reply};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idr::verification::check::{Checker, is_deferred};
+use idr::verification::check::Checker;
+use idr::verification::is_deferred;
 use idr::verification::{Check, LinkVerdict, Status, Target};
 use serde_json::{Value, json};
 use ssi::JWK;
@@ -824,6 +825,16 @@ async fn data_integrity_proofs_are_verified_offline() {
             "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/",
             "not known to this resolver",
         ],
+    );
+    // An operator who turns Data Integrity off: the same good credential fails, saying what to publish instead.
+    let off = world
+        .checker("[verification]\ndata_integrity = false\n")
+        .unwrap();
+    let refused = check(&off, DPP, &world.url("/di-key.json")).await;
+    assert_verdict(
+        &refused,
+        Status::Failed,
+        &["verification.data_integrity = false", "application/vc+jwt"],
     );
 }
 
