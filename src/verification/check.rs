@@ -197,6 +197,22 @@ impl Checker {
                 "the encrypted target answered {seen}, not an encrypted payload (JSON, JOSE or binary){differs}"
             ));
         }
+        // `encrypted` is never refused, so a link marked encrypted must not serve what can be read: a credential in
+        // the clear would escape every check, a page would be shown to consumers as something only authorised
+        // parties can read.
+        if Envelope::read(media_type.as_deref(), &body, self.max_bytes).is_ok() {
+            return Refusal::failed(format!(
+                "the link has encryptionMethod {}, but its target is a readable credential: register it without \
+                 encryptionMethod so that it is verified, or publish it encrypted",
+                excerpt(method)
+            ));
+        }
+        if envelope::looks_like_markup(&body) {
+            return Refusal::failed(format!(
+                "the link has encryptionMethod {}, but its target is a page (HTML or XML), not an encrypted payload",
+                excerpt(method)
+            ));
+        }
         Refusal::new(
             Status::Encrypted,
             format!(

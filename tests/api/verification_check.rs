@@ -608,6 +608,31 @@ async fn encrypted_targets_are_checked_for_reachability_and_media_type_only() {
     );
     let missing = encrypted(world.url("/nothing-here"), None).await;
     assert_verdict(&missing, Status::Failed, &["the target answers 404"]);
+    // Marked encrypted but readable (second review of issue 26): `encrypted` is never refused, so a credential in the
+    // clear, or a page sent without a media type, would escape every check.
+    let year = at(365 * 86_400);
+    let forged = world.issuer.sign(&credential(
+        &world.issuer.did,
+        "DigitalProductPassport",
+        passport_of(OTHER_PRODUCT),
+        &year,
+    ));
+    world.host.serve("/clear.jwt", vc_jwt(forged));
+    let clear = encrypted(world.url("/clear.jwt"), None).await;
+    assert_verdict(
+        &clear,
+        Status::Failed,
+        &["encryptionMethod AES-256", "readable credential"],
+    );
+    world.host.serve(
+        "/untyped-page",
+        Reply {
+            body: b"  <!doctype html><p>Our passport</p>".to_vec(),
+            ..Reply::status(200)
+        },
+    );
+    let untyped = encrypted(world.url("/untyped-page"), None).await;
+    assert_verdict(&untyped, Status::Failed, &["a page (HTML or XML)"]);
 }
 
 #[tokio::test]

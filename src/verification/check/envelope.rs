@@ -111,10 +111,28 @@ pub fn plausibly_encrypted(media_type: Option<&str>) -> bool {
     }
 }
 
+/// Whether a body is markup (an HTML or XML page), whatever its media type says: its first non-blank byte is `<`.
+pub fn looks_like_markup(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn markup_is_told_by_its_first_byte() {
+        assert!(looks_like_markup(b"  <!doctype html><p>hi</p>"));
+        assert!(looks_like_markup(b"<?xml version=\"1.0\"?><a/>"));
+        assert!(!looks_like_markup(
+            br#"{"cipherText":"AAEC","iv":"AA","tag":"AA"}"#
+        ));
+        assert!(!looks_like_markup(
+            b"eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXY.Y2lwaGVy.dGFn"
+        ));
+        assert!(!looks_like_markup(b""));
+    }
 
     const JWS: &str = "eyJhbGciOiJFUzI1NiJ9.eyJ0eXBlIjpbXX0.c2lnbmF0dXJl";
 
