@@ -372,6 +372,12 @@ impl Engine {
                         .verdicts
                         .put_verdicts_over(anchor, verdicts.version, current.version, &json)
                         .await?;
+                    // The record's version was read apart from that write: if the record moved on meanwhile, a
+                    // newer check's verdicts may just have been replaced by these. Check again, so the newest
+                    // record's verdicts are the ones stored (they may be written over any older version's).
+                    if written && self.record_moved_past(anchor, current.version).await {
+                        self.enqueue(anchor);
+                    }
                 }
             }
         }
@@ -381,6 +387,16 @@ impl Engine {
             self.reload_anchor(anchor).await;
         }
         Ok(written)
+    }
+
+    /// Whether `anchor`'s record is now at a version above `seen` (a store error counts as moved: checking again
+    /// is the safe side).
+    async fn record_moved_past(&self, anchor: &str, seen: u64) -> bool {
+        match self.parts.anchors.get(anchor).await {
+            Ok(Some(now)) => now.version > seen,
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// The stored verdicts of `anchors`, in order.
@@ -1131,6 +1147,91 @@ mod tests {
             links: vec![],
         };
         assert!(!rig.engine.store(anchor, &older).await.unwrap());
+    }
+
+    /// Stands in for a record that moves on while stale verdicts are being replaced: writes the record again right
+    /// after each `put_verdicts_over`, as a concurrent write would between the engine's version read and its write.
+    struct MovingRecord {
+        store: Arc<EmbeddedStore>,
+        record: AnchorRecord,
+    }
+
+    #[async_trait::async_trait]
+    impl VerdictStore for MovingRecord {
+        async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+            self.store.verdicts(anchors).await
+        }
+
+        async fn put_verdicts_over(
+            &self,
+            anchor: &str,
+            version: u64,
+            stale_above: u64,
+            json: &str,
+        ) -> Result<bool, StoreError> {
+            let written = self
+                .store
+                .put_verdicts_over(anchor, version, stale_above, json)
+                .await?;
+            if stale_above != u64::MAX {
+                self.store
+                    .put(anchor, self.record.clone(), Precondition::None, "test")
+                    .await?;
+            }
+            Ok(written)
+        }
+
+        async fn for_each_verdicts(
+            &self,
+            sink: &mut verdicts::VerdictSink<'_>,
+        ) -> Result<(), StoreError> {
+            self.store.for_each_verdicts(sink).await
+        }
+    }
+
+    /// Second review of issue 26, finding 3: replacing stale verdicts reads the record's version apart from the
+    /// write, so a newer check's verdicts may be written over; when the record moved meanwhile the anchor is checked
+    /// again, so the newest record's verdicts end up stored.
+    #[tokio::test]
+    async fn verdicts_written_over_while_the_record_moved_are_checked_again() {
+        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
+        let stale = serde_json::json!({"version": 1_000_000, "links": []});
+        assert!(
+            rig.store
+                .put_verdicts(anchor, 1_000_000, &stale.to_string())
+                .await
+                .unwrap()
+        );
+        let record = rig.store.get(anchor).await.unwrap().unwrap().record.clone();
+        let parts = Parts {
+            anchors: rig.store.clone(),
+            verdicts: Arc::new(MovingRecord {
+                store: rig.store.clone(),
+                record,
+            }),
+            coordination: rig.store.clone(),
+            vocabularies: Arc::new(Vocabularies::new(Vocabulary::embedded())),
+            checker: rig.fake.clone(),
+        };
+        let engine = Engine::new(
+            &settings(VerificationMode::Report, 2),
+            parts,
+            Arc::new(RefusedIndex::default()),
+        );
+        let verdicts = AnchorVerdicts {
+            version,
+            links: vec![],
+        };
+        assert!(engine.store(anchor, &verdicts).await.unwrap());
+        assert!(
+            !engine.queue.is_empty(),
+            "the moved record is checked again"
+        );
+        // A plain write (nothing stale to replace) queues nothing.
+        assert!(rig.engine.store(anchor, &verdicts).await.unwrap());
+        assert!(rig.engine.queue.is_empty());
     }
 
     #[tokio::test]
