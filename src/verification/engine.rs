@@ -196,21 +196,24 @@ impl Engine {
     }
 
     /// Checks every credential link of `stored` (the record at `anchor`), its links at once; each verdict is added
-    /// to `progress` as it comes.
+    /// to `progress` as it comes, settled over `previous` (what will be stored, so a `POST` answered before every
+    /// check ends says what scans will see), and returned fresh.
     pub async fn check_record(
         &self,
         anchor: &str,
         stored: &StoredAnchor,
+        previous: Option<&AnchorVerdicts>,
         progress: &Progress,
     ) -> AnchorVerdicts {
         let vocabulary = self.parts.vocabularies.current();
         let links = credential_links(&vocabulary, &stored.record);
         let checks = links.into_iter().map(|l| async move {
             let verdict = self.check_link(anchor, l).await;
+            let before = previous.and_then(|p| p.verdict(&verdict.link_type, &verdict.href));
             progress
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(verdict.clone());
+                .push(settle(verdict.clone(), before));
             verdict
         });
         AnchorVerdicts {
@@ -237,7 +240,9 @@ impl Engine {
             return Ok(None);
         };
         let previous = self.read(&[anchor]).await?.pop().flatten();
-        let fresh = self.check_record(anchor, &stored, progress).await;
+        let fresh = self
+            .check_record(anchor, &stored, previous.as_deref(), progress)
+            .await;
         let deferred = fresh.links.iter().any(is_deferred);
         let verdicts = AnchorVerdicts {
             version: fresh.version,
@@ -893,6 +898,7 @@ mod tests {
             .check_record(
                 anchor,
                 &rig.store.get(anchor).await.unwrap().unwrap(),
+                None,
                 &Progress::default(),
             )
             .await;
@@ -967,6 +973,28 @@ mod tests {
             !rig.engine
                 .due(&vocabulary, &stored, Some(&unreachable), now)
         );
+    }
+
+    /// Second review of issue 26, finding 7: a `POST` answered before every check ends reads `progress`, which must
+    /// say what is stored and enforced (the refusal kept), not the fresh `unreachable`.
+    #[tokio::test]
+    async fn progress_reports_the_settled_verdicts() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let (anchor, href) = ("01/09520123456788", "https://a.example/forged");
+        rig.put(anchor, &[href]).await;
+        rig.fake
+            .answer(href, Status::NotACredential, Some("an HTML page"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        rig.fake.answer(href, Status::Unreachable, Some("HTTP 503"));
+        let progress = Progress::default();
+        rig.engine
+            .check_anchor_with(anchor, &progress)
+            .await
+            .unwrap();
+        let seen = progress.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].status, Status::NotACredential, "{seen:?}");
+        assert_eq!(seen[0].reason.as_deref(), Some("an HTML page"));
     }
 
     #[tokio::test]
