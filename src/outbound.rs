@@ -19,6 +19,7 @@
 //! nothing of the operator's network can reach a client's answer.
 
 pub mod address;
+pub mod slot;
 
 use crate::config::{ConfigError, OutboundSettings};
 use crate::telemetry::names;

@@ -98,7 +98,13 @@ pub struct StatusLists {
 }
 
 /// A cache entry: empty while its fetch runs.
-type ListSlot = Arc<tokio::sync::OnceCell<FetchedList>>;
+type ListSlot = crate::outbound::slot::Slot<FetchedList>;
+
+impl crate::outbound::slot::Kept for FetchedList {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
 
 /// The outcome of one fetch of a status list, and how long it is kept.
 struct FetchedList {
@@ -111,38 +117,6 @@ struct StatusList {
     issuer: String,
     purpose: String,
     bits: Vec<u8>,
-}
-
-/// Each entry lives as long as its outcome says; a pending one no longer than its fetch may take.
-struct ListExpiry {
-    pending: Duration,
-}
-
-impl ListExpiry {
-    fn lifetime(&self, slot: &ListSlot) -> Option<Duration> {
-        Some(slot.get().map_or(self.pending, |f| f.ttl))
-    }
-}
-
-impl moka::Expiry<String, ListSlot> for ListExpiry {
-    fn expire_after_create(
-        &self,
-        _: &String,
-        slot: &ListSlot,
-        _: std::time::Instant,
-    ) -> Option<Duration> {
-        self.lifetime(slot)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        slot: &ListSlot,
-        _: std::time::Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        self.lifetime(slot)
-    }
 }
 
 impl StatusLists {
@@ -159,7 +133,7 @@ impl StatusLists {
                         .map_or(0, |l| l.bits.len());
                     u32::try_from(url.len() + bits + 64).unwrap_or(u32::MAX)
                 })
-                .expire_after(ListExpiry {
+                .expire_after(crate::outbound::slot::SlotExpiry {
                     pending: timeout + Duration::from_secs(1),
                 })
                 .build(),

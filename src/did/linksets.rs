@@ -10,12 +10,13 @@ use super::services::{DEFAULT_TYPE, ServiceLink};
 use crate::config::DidWebSettings;
 use crate::identifier::did_web::DidWeb;
 use crate::negotiate::{Choice, Preferences};
+use crate::outbound::slot::shorten;
 use crate::outbound::{FetchError, Outbound, Request};
 use crate::registry::Link;
 use crate::vocabulary::{self, Vocabulary};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -49,7 +50,13 @@ struct Fetched {
     bytes: usize,
 }
 
-type Slot = Arc<OnceCell<Fetched>>;
+type Slot = crate::outbound::slot::Slot<Fetched>;
+
+impl crate::outbound::slot::Kept for Fetched {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
 
 /// The cache of linksets fetched for DIDs, keyed by DID and URL.
 pub struct Linksets {
@@ -71,7 +78,7 @@ impl Linksets {
                 let bytes = key.len() + slot.get().map_or(0, |f| f.bytes);
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
-            .expire_after(Expiry { pending })
+            .expire_after(crate::outbound::slot::SlotExpiry { pending })
             .build();
         Linksets {
             outbound,
@@ -173,9 +180,9 @@ impl Linksets {
             });
         }
         let ttl = freshness(&response.headers, self.bounds);
-        let json: Value =
-            serde_json::from_slice(&response.body).map_err(|e| bad(shorten(e.to_string())))?;
-        let contexts = check(&json, vocab).map_err(|e| bad(shorten(e)))?;
+        let json: Value = serde_json::from_slice(&response.body)
+            .map_err(|e| bad(shorten(e.to_string(), MAX_REASON)))?;
+        let contexts = check(&json, vocab).map_err(|e| bad(shorten(e, MAX_REASON)))?;
         Ok((RemoteLinkset { json, contexts }, ttl, response.body.len()))
     }
 
@@ -357,44 +364,6 @@ fn check_target(map: &Map<String, Value>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn shorten(mut text: String) -> String {
-    if text.len() > MAX_REASON {
-        let mut end = MAX_REASON;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
-}
-
-struct Expiry {
-    pending: Duration,
-}
-
-impl Expiry {
-    fn lifetime(&self, slot: &Slot) -> Option<Duration> {
-        Some(slot.get().map_or(self.pending, |f| f.ttl))
-    }
-}
-
-impl moka::Expiry<String, Slot> for Expiry {
-    fn expire_after_create(&self, _: &String, slot: &Slot, _: Instant) -> Option<Duration> {
-        self.lifetime(slot)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        slot: &Slot,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        self.lifetime(slot)
-    }
 }
 
 #[cfg(test)]

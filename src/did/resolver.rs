@@ -13,11 +13,12 @@
 use super::DidError;
 use crate::config::DidWebSettings;
 use crate::identifier::did_web::DidWeb;
+use crate::outbound::slot::shorten;
 use crate::outbound::{FetchError, Outbound, Request};
 use reqwest::header::{self, HeaderMap};
 use ssi::dids::Document;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -43,7 +44,13 @@ struct Fetched {
 }
 
 /// A cache entry: empty while its fetch runs, so that concurrent requests wait for that fetch.
-type Slot = Arc<OnceCell<Fetched>>;
+type Slot = crate::outbound::slot::Slot<Fetched>;
+
+impl crate::outbound::slot::Kept for Fetched {
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
 
 pub struct DidResolver {
     /// The linksets DID documents name as their resolvers (`did::linksets`), fetched with the same bounds.
@@ -68,7 +75,7 @@ impl DidResolver {
                 let bytes = key.len() + slot.get().map_or(0, |f| f.bytes);
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
-            .expire_after(SlotExpiry { pending })
+            .expire_after(crate::outbound::slot::SlotExpiry { pending })
             .build();
         DidResolver {
             linksets: super::linksets::Linksets::new(settings, outbound.clone()),
@@ -198,12 +205,12 @@ fn check_status(url: &Url, status: u16) -> Result<(), DidError> {
 fn parse_document(did: &DidWeb, url: &Url, body: &[u8]) -> Result<Document, DidError> {
     let document: Document = serde_json::from_slice(body).map_err(|e| DidError::BadDocument {
         url: url.to_string(),
-        reason: shorten(e.to_string()),
+        reason: shorten(e.to_string(), MAX_REASON),
     })?;
     if document.id.as_str() != did.as_str() {
         return Err(DidError::IdMismatch {
             url: url.to_string(),
-            found: shorten(document.id.to_string()),
+            found: shorten(document.id.to_string(), MAX_REASON),
             did: did.to_string(),
         });
     }
@@ -248,45 +255,6 @@ fn cache_lifetime(directives: &[&str], age: Option<u64>, bounds: CacheBounds) ->
         }
         None => bounds.min,
     }
-}
-
-/// Cache entries live as long as their outcome says; a pending one as long as its fetch may take.
-struct SlotExpiry {
-    pending: Duration,
-}
-
-impl SlotExpiry {
-    fn lifetime(&self, slot: &Slot) -> Option<Duration> {
-        Some(slot.get().map_or(self.pending, |f| f.ttl))
-    }
-}
-
-impl moka::Expiry<String, Slot> for SlotExpiry {
-    fn expire_after_create(&self, _: &String, slot: &Slot, _: Instant) -> Option<Duration> {
-        self.lifetime(slot)
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &String,
-        slot: &Slot,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        self.lifetime(slot)
-    }
-}
-
-fn shorten(mut text: String) -> String {
-    if text.len() > MAX_REASON {
-        let mut end = MAX_REASON;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
 }
 
 #[cfg(test)]
