@@ -312,8 +312,16 @@ async fn verdicts_are_shared_and_enforced_across_replicas() {
         !store.put_verdicts(G, 3, &older.to_string()).await.unwrap(),
         "an older version never replaces"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Each PUT queues a real check of BAD (unreachable here), and a check that began while the refusal was stored
+    // keeps it (a refusal stands until a check verifies) and may store it over the fix: so the fix is stored again
+    // before each try, and the warning must go once no such check is in flight.
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
+        store
+            .put_verdicts(G, 1_000_000, &fixed.to_string())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let r = enforcing
             .admin(Method::PUT, &crate::support::client::anchor_path(G))
             .json(&anchor(BAD))
@@ -324,7 +332,6 @@ async fn verdicts_are_shared_and_enforced_across_replicas() {
             break;
         }
         assert!(Instant::now() < deadline, "the warning stays after the fix");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
