@@ -16,7 +16,7 @@ fn check_digit(body: &str) -> char {
 
 fn with_check(body: String) -> String {
     let c = check_digit(&body);
-    body + &c.to_string()
+    body + c.to_string().as_str()
 }
 
 fn digits(n: usize) -> impl Strategy<Value = String> {
@@ -68,7 +68,7 @@ fn cpid_key() -> impl Strategy<Value = Spec> {
     (digits(4), cset39(26), serial).prop_map(|(gcp, rest, serial)| {
         (
             "8010",
-            gcp + &rest,
+            gcp + rest.as_str(),
             serial.into_iter().map(|s| ("8011", s)).collect(),
         )
     })

@@ -3,13 +3,11 @@
 //! at phone width and the screenshot must show something.
 
 use crate::support::app::TestApp;
+use crate::support::browser::{Browser, DESKTOP, PHONE};
 use crate::support::client::Api;
 use crate::support::client::client;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 /// What Chromium and Firefox send for a page.
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -227,56 +225,18 @@ async fn hostile_titles_are_escaped() {
     assert_eq!(embedded_linkset(&html), json, "escaping loses nothing");
 }
 
-/// Chromium from Debian (`chromium`), if installed. `scripts/test` installs it.
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Renders `url` at phone size (390×844 CSS pixels) into `out`, with a time limit.
-fn screenshot(browser: &Path, url: &str, out: &Path) {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--window-size=390,844",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", out.display()))
-        .arg(url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            assert!(status.success(), "chromium failed: {status}");
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium took longer than 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Checks a screenshot is a phone-sized PNG with a page on it (text and colours, not one flat colour).
-fn assert_not_blank(png: &Path) {
+/// Checks a screenshot is a PNG of `size` with a page on it (text and colours, not one flat colour).
+fn assert_not_blank(png: &Path, (width, height): (u32, u32)) {
     let image = image::open(png).expect("a PNG screenshot").to_rgb8();
-    assert_eq!((image.width(), image.height()), (390, 844));
+    assert_eq!(
+        (image.width(), image.height()),
+        (width, height),
+        "{}",
+        png.display()
+    );
     let background = *image.get_pixel(0, 0);
     let inked = image.pixels().filter(|p| **p != background).count();
-    let share = inked as f64 / (390.0 * 844.0);
+    let share = inked as f64 / f64::from(width * height);
     assert!(
         share > 0.02,
         "only {:.2} % of the pixels differ from the background",
@@ -292,29 +252,79 @@ fn assert_not_blank(png: &Path) {
     );
 }
 
+/// The page in headless Chromium over WebDriver (the harness the console's browser tests use): what it renders,
+/// at phone and laptop width, that it sets no cookie, and that a same-origin download (the label's QR code) lands in
+/// the browser's download folder.
 #[tokio::test]
-async fn chromium_renders_the_page_at_phone_width() {
-    let Some(browser) = chromium() else {
-        // Straight to stderr: the test harness captures eprintln! of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n\n!!! SKIPPED chromium_renders_the_page_at_phone_width: no chromium on PATH \
-             (scripts/test installs Debian's `chromium`; apt-get install -y chromium) !!!\n"
-        );
+async fn chromium_renders_the_page_at_phone_and_laptop_width() {
+    let Some(browser) =
+        Browser::start("html_view::chromium_renders_the_page_at_phone_and_laptop_width").await
+    else {
         return;
     };
     let server = TestApp::start().await;
     register(&server).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("phone.png");
-    let url = server.url(&format!("/{SERIAL}?linkType=linkset"));
-    tokio::task::spawn_blocking({
-        let out = out.clone();
-        move || screenshot(&browser, &url, &out)
-    })
-    .await
-    .unwrap();
-    assert_not_blank(&out);
+    browser
+        .goto(&server.url(&format!("/{SERIAL}?linkType=linkset")))
+        .await;
+    assert_eq!(browser.path().await, format!("/{SERIAL}?linkType=linkset"));
+    assert_eq!(
+        browser.title().await,
+        format!("Battery pack model X, serial 12345 · {SERIAL}")
+    );
+    let headings = browser.all("h1").await;
+    assert_eq!(headings.len(), 1);
+    assert_eq!(
+        headings[0].text().await.unwrap(),
+        "Battery pack model X, serial 12345"
+    );
+    assert_eq!(browser.text("level-1").await, "Battery pack model X");
+    // Nothing on the page needs a script, and nothing is broken by the CSP: every link is rendered and visible.
+    let links = browser.all("main a[href^='https://']").await;
+    let mut hrefs = Vec::new();
+    for link in &links {
+        assert!(link.is_displayed().await.unwrap());
+        hrefs.push(link.attr("href").await.unwrap().unwrap());
+    }
+    assert!(
+        hrefs.contains(&"https://cred.example/dpp/v2.jwt".to_string()),
+        "{hrefs:?}"
+    );
+    assert!(
+        browser.cookies().await.is_empty(),
+        "the public page sets no cookie"
+    );
+    // At phone width nothing is wider than the screen (no sideways scrolling).
+    let scroll_width: u32 = browser
+        .script("return document.documentElement.scrollWidth")
+        .await
+        .convert()
+        .unwrap();
+    assert_eq!(scroll_width, PHONE.0);
+    let phone = browser.screenshot("html-view-390").await;
+    assert_not_blank(&phone, PHONE);
+    browser.resize(DESKTOP).await;
+    let desktop = browser.screenshot("html-view-1280").await;
+    assert_not_blank(&desktop, DESKTOP);
+    // A download as a person starts one: a same-origin link with a `download` attribute, clicked.
+    browser
+        .script(&format!(
+            "const a = document.createElement('a'); a.id = 'qr'; a.textContent = 'QR code'; \
+             a.href = '/api/v1/qr/{SERIAL}?format=png'; a.download = 'label.png'; \
+             document.querySelector('main').prepend(a);"
+        ))
+        .await;
+    let download = browser.download("qr").await;
+    assert_eq!(download.name, "label.png");
+    let image = image::load_from_memory(&download.bytes)
+        .expect("a PNG")
+        .to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    let (_, text) = grids[0].decode().expect("the code decodes");
+    assert_eq!(text, server.url(&format!("/{SERIAL}")));
+    browser.quit().await;
 }
 
 /// Regenerates `docs/html-view-phone.png` from the demo data:
@@ -322,15 +332,18 @@ async fn chromium_renders_the_page_at_phone_width() {
 #[tokio::test]
 #[ignore = "writes docs/html-view-phone.png; run by hand"]
 async fn docs_screenshot() {
-    let browser = chromium().expect("chromium on PATH");
-    let server = TestApp::start_with(&["--resolver-root", "https://id.example.com"]).await;
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/html-view-phone.png");
-    let url = server.url(&format!("/{SERIAL}?linkType=linkset"));
-    let written = out.clone();
-    tokio::task::spawn_blocking(move || screenshot(&browser, &url, &written))
+    let browser = Browser::start("html_view::docs_screenshot")
         .await
-        .unwrap();
-    assert_not_blank(&out);
+        .expect("browser tests are not skipped");
+    let server = TestApp::start_with(&["--resolver-root", "https://id.example.com"]).await;
+    browser
+        .goto(&server.url(&format!("/{SERIAL}?linkType=linkset")))
+        .await;
+    let shot = browser.screenshot("html-view-phone").await;
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/html-view-phone.png");
+    std::fs::copy(&shot, &out).expect("copy to docs/");
+    assert_not_blank(&out, PHONE);
+    browser.quit().await;
 }
 
 /// `GET /` in a browser: a page saying what this is, with a form that resolves on this host and links that work; it

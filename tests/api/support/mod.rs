@@ -2,6 +2,7 @@
 //! Helpers shared by the integration tests (`mod support;` in a test file).
 
 pub mod app;
+pub mod browser;
 pub mod client;
 pub mod delete_race;
 pub mod did_host;
