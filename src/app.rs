@@ -388,6 +388,7 @@ impl Application {
             documents,
             coordination,
             verdicts,
+            sessions,
         } = registry;
         let verification = Arc::new(verification(
             &settings,
@@ -421,6 +422,7 @@ impl Application {
             audit,
             documents,
             coordination,
+            sessions,
             vocabularies,
             codes,
             auth,

@@ -56,6 +56,8 @@ pub struct Settings {
     pub dia: DiaSettings,
     /// Checking what credential links point to (`crate::verification`).
     pub verification: VerificationSettings,
+    /// The issuer console in the browser (`/console`, `http::console`).
+    pub console: ConsoleSettings,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -503,6 +505,30 @@ pub struct VerificationSettings {
     pub trust: Vec<VerificationTrustSettings>,
 }
 
+/// The issuer console (`/console`): the operator's switch and the life of a session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// `false`: every `/console` path answers `404`, as if there were no console.
+    pub enabled: bool,
+    /// How long a session lasts after sign-in (the cookie's `Max-Age` and the stored session's lifetime).
+    pub session_minutes: u64,
+}
+
+impl ConsoleSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=7 * 24 * 60).contains(&self.session_minutes) {
+            return Err(invalid("console.session_minutes", "must be 1-10080"));
+        }
+        Ok(())
+    }
+
+    /// The lifetime of a session.
+    pub fn session_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.session_minutes.saturating_mul(60))
+    }
+}
+
 /// Issuers trusted for one link type (e.g. conformity credentials only from listed accredited bodies).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -702,6 +728,7 @@ impl Settings {
         self.validate_trust_anchors()?;
         self.dia.validate()?;
         self.verification.validate()?;
+        self.console.validate()?;
         for (i, d) in self.delegations.iter_mut().enumerate() {
             d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
             check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;
