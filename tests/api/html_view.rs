@@ -3,7 +3,7 @@
 //! at phone width and the screenshot must show something.
 
 use crate::support::app::TestApp;
-use crate::support::browser::{Browser, DESKTOP, PHONE};
+use crate::support::browser::{Browser, DESKTOP, PHONE, assert_not_blank};
 use crate::support::client::Api;
 use crate::support::client::client;
 use serde_json::{Value, json};
@@ -225,33 +225,6 @@ async fn hostile_titles_are_escaped() {
     assert_eq!(embedded_linkset(&html), json, "escaping loses nothing");
 }
 
-/// Checks a screenshot is a PNG of `size` with a page on it (text and colours, not one flat colour).
-fn assert_not_blank(png: &Path, (width, height): (u32, u32)) {
-    let image = image::open(png).expect("a PNG screenshot").to_rgb8();
-    assert_eq!(
-        (image.width(), image.height()),
-        (width, height),
-        "{}",
-        png.display()
-    );
-    let background = *image.get_pixel(0, 0);
-    let inked = image.pixels().filter(|p| **p != background).count();
-    let share = inked as f64 / f64::from(width * height);
-    assert!(
-        share > 0.02,
-        "only {:.2} % of the pixels differ from the background",
-        share * 100.0
-    );
-    let mut colours: Vec<[u8; 3]> = image.pixels().map(|p| p.0).collect();
-    colours.sort_unstable();
-    colours.dedup();
-    assert!(
-        colours.len() > 50,
-        "only {} colours: no text was drawn",
-        colours.len()
-    );
-}
-
 /// The page in headless Chromium over WebDriver (the harness the console's browser tests use): what it renders,
 /// at phone and laptop width, that it sets no cookie, and that a same-origin download (the label's QR code) lands in
 /// the browser's download folder.
@@ -314,7 +287,7 @@ async fn chromium_renders_the_page_at_phone_and_laptop_width() {
              document.querySelector('main').prepend(a);"
         ))
         .await;
-    let download = browser.download("qr").await;
+    let download = browser.download("#qr").await;
     assert_eq!(download.name, "label.png");
     let image = image::load_from_memory(&download.bytes)
         .expect("a PNG")

@@ -205,6 +205,11 @@ impl Browser {
         }
     }
 
+    /// The browser's back button.
+    pub async fn back(&self) {
+        self.driver().back().await.expect("back");
+    }
+
     pub async fn title(&self) -> String {
         self.driver().title().await.expect("title")
     }
@@ -215,6 +220,18 @@ impl Browser {
             Ok(element) => element,
             Err(e) => panic!(
                 "no element id={id:?} on {}: {e}\n{}",
+                self.current_url().await,
+                self.source().await
+            ),
+        }
+    }
+
+    /// The first element matching a CSS selector (panics, naming the page, when there is none).
+    pub async fn by_css(&self, css: &str) -> WebElement {
+        match self.driver().find(By::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!(
+                "nothing matches {css:?} on {}: {e}\n{}",
                 self.current_url().await,
                 self.source().await
             ),
@@ -245,12 +262,68 @@ impl Browser {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Sets a field to `value` as a person would: a `<select>` by clicking the option whose value or text it is,
+    /// any other field by typing.
+    pub async fn choose(&self, id: &str, value: &str) {
+        let field = self.by_id(id).await;
+        if field.tag_name().await.expect("tag") != "select" {
+            return self.fill(id, value).await;
+        }
+        for option in field.find_all(By::Tag("option")).await.expect("options") {
+            let text = option.text().await.expect("text");
+            let option_value = option.value().await.expect("value").unwrap_or_default();
+            if option_value == value || text.trim() == value {
+                return option.click().await.expect("choose the option");
+            }
+        }
+        panic!("#{id} has no option {value:?}");
+    }
+
+    /// Clicks the element with this id (a link or a submit button) and waits for the page it leads to.
     pub async fn click(&self, id: &str) {
-        self.by_id(id)
-            .await
+        self.click_css(&format!("[id='{id}']")).await;
+    }
+
+    /// Clicks the first element matching a CSS selector and waits for the page it leads to.
+    pub async fn click_css(&self, css: &str) {
+        let element = self.by_css(css).await;
+        self.mark().await;
+        element
             .click()
             .await
-            .unwrap_or_else(|e| panic!("click #{id}: {e}"));
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.wait_for_new_page(css).await;
+    }
+
+    /// Marks the current document, so that `wait_for_new_page` can tell when another has replaced it.
+    pub async fn mark(&self) {
+        self.script("window.idrTestMark = true").await;
+    }
+
+    /// Waits until the marked document is gone and its successor has loaded (WebDriver waits for navigations it
+    /// starts itself, not always for the form submission a click or a key press starts).
+    pub async fn wait_for_new_page(&self, after: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // A navigation in progress can make the script fail: try again.
+            if let Ok(ret) = self
+                .driver()
+                .execute(
+                    "return window.idrTestMark !== true && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await
+                && ret.convert::<bool>().unwrap_or(false)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page within 30 s after {after} (still {})",
+                self.current_url().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The rendered text of the element with this id.
@@ -318,13 +391,17 @@ impl Browser {
         path
     }
 
-    /// Clicks the link or button with this id and waits for the download it starts to finish (Chromium writes
+    /// Clicks the first link or button matching a CSS selector and waits for the download it starts to finish (Chromium writes
     /// it into this browser's download folder, with the browser's cookies sent and the name it takes from
     /// `Content-Disposition` or the link's `download` attribute).
-    pub async fn download(&self, id: &str) -> Download {
+    pub async fn download(&self, css: &str) -> Download {
         let folder = self.dir.path().join("downloads");
         let before = files(&folder);
-        self.click(id).await;
+        self.by_css(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let now = files(&folder);
@@ -338,7 +415,7 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "no download finished within 30 s of clicking #{id} on {} (folder: {now:?})",
+                "no download finished within 30 s of clicking {css} on {} (folder: {now:?})",
                 self.current_url().await
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -410,6 +487,35 @@ fn spawn_chromedriver(binary: &Path, log: &Path) -> (Child, u16) {
             panic!("chromedriver did not report its port within 30 s ({status:?}):\n{log}");
         }
     }
+}
+
+/// Checks a screenshot is a PNG of `size` with a page on it (text and colours, not one flat colour).
+pub fn assert_not_blank(png: &Path, (width, height): (u32, u32)) {
+    let image = image::open(png).expect("a PNG screenshot").to_rgb8();
+    assert_eq!(
+        (image.width(), image.height()),
+        (width, height),
+        "{}",
+        png.display()
+    );
+    let background = *image.get_pixel(0, 0);
+    let inked = image.pixels().filter(|p| **p != background).count();
+    let share = inked as f64 / f64::from(width * height);
+    assert!(
+        share > 0.02,
+        "{}: only {:.2} % of the pixels differ from the background",
+        png.display(),
+        share * 100.0
+    );
+    let mut colours: Vec<[u8; 3]> = image.pixels().map(|p| p.0).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        colours.len() > 50,
+        "{}: only {} colours: no text was drawn",
+        png.display(),
+        colours.len()
+    );
 }
 
 fn files(folder: &Path) -> Vec<String> {
