@@ -3,7 +3,7 @@
 //! at phone width and the screenshot must show something.
 
 use crate::support::app::TestApp;
-use crate::support::browser::{Browser, DESKTOP, PHONE, assert_not_blank};
+use crate::support::browser::{Browser, DESKTOP, PHONE, assert_not_blank, processes_of};
 use crate::support::client::Api;
 use crate::support::client::client;
 use serde_json::{Value, json};
@@ -298,6 +298,42 @@ async fn chromium_renders_the_page_at_phone_and_laptop_width() {
     let (_, text) = grids[0].decode().expect("the code decodes");
     assert_eq!(text, server.url(&format!("/{SERIAL}")));
     browser.quit().await;
+}
+
+/// The harness leaves nothing behind: a browser dropped without quitting (as a failing test drops it) takes
+/// chromedriver and every Chromium process with it.
+#[tokio::test]
+async fn a_dropped_browser_leaves_no_process_behind() {
+    let Some(browser) =
+        Browser::start("html_view::a_dropped_browser_leaves_no_process_behind").await
+    else {
+        return;
+    };
+    let server = TestApp::start().await;
+    browser.goto(&server.url("/")).await;
+    let (group, dir) = browser.identity();
+    let running = browser.processes();
+    assert!(
+        running.len() > 2,
+        "chromedriver and Chromium's processes: {running:?}"
+    );
+    assert!(
+        !processes_of(0, &dir).is_empty(),
+        "the crash handler and Chromium name the temporary directory"
+    );
+    drop(browser);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = processes_of(group, &dir);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after the drop: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Regenerates `docs/html-view-phone.png` from the demo data:

@@ -117,6 +117,13 @@ impl Browser {
             "--hide-scrollbars".into(),
             "--disable-gpu".into(),
             "--disable-dev-shm-usage".into(),
+            // Chromium's crash handler leaves the process group: it writes here (not under ~/.config), and this
+            // path in its command line tells it apart.
+            format!(
+                "--crash-dumps-dir={}",
+                self.dir.path().join("crashes").display()
+            ),
+            "--disable-crash-reporter".into(),
             "--lang=en".into(),
             // Loopback only (the tests' network rule), and nothing that calls home.
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1".into(),
@@ -422,6 +429,18 @@ impl Browser {
         }
     }
 
+    /// The live processes of this browser: chromedriver, everything in its process group (Chromium's), and any
+    /// process whose command line names this browser's temporary directory (Chromium's crash handler).
+    pub fn processes(&self) -> Vec<u32> {
+        processes_of(self.chromedriver.id(), self.dir.path())
+    }
+
+    /// What identifies this browser's processes once it is gone: chromedriver's process group, the temporary
+    /// directory.
+    pub fn identity(&self) -> (u32, PathBuf) {
+        (self.chromedriver.id(), self.dir.path().to_path_buf())
+    }
+
     /// Ends the session (closing Chromium) and stops chromedriver.
     pub async fn quit(mut self) {
         if let Some(driver) = self.driver.take() {
@@ -445,6 +464,12 @@ impl Drop for Browser {
             .status();
         let _ = self.chromedriver.kill();
         let _ = self.chromedriver.wait();
+        for pid in processes_of(self.chromedriver.id(), self.dir.path()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -516,6 +541,33 @@ pub fn assert_not_blank(png: &Path, (width, height): (u32, u32)) {
         png.display(),
         colours.len()
     );
+}
+
+/// The live processes (zombies, which have ended, are left out) of process group `group`, or whose command line
+/// names `dir`, from /proc.
+pub fn processes_of(group: u32, dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let dir = dir.to_string_lossy().into_owned();
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // /proc/PID/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.len() < 3 || fields[0] == "Z" {
+                return false;
+            }
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            fields[2] == group.to_string() || String::from_utf8_lossy(&cmdline).contains(&dir)
+        })
+        .collect()
 }
 
 fn files(folder: &Path) -> Vec<String> {
