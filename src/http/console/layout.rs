@@ -223,6 +223,9 @@ label{display:block;font-weight:600;margin:0 0 .25rem}\
 input,select,textarea{font:inherit;width:100%;max-width:40rem;padding:.5rem;min-height:44px;\
 border:1px solid var(--muted);border-radius:.25rem;background:var(--bg);color:var(--fg)}\
 input[aria-invalid=true]{border:2px solid var(--err)}\
+.checkbox{display:flex;align-items:center;gap:.5rem}\
+.checkbox input{width:1.5rem;height:1.5rem;min-height:0;margin:0}\
+.checkbox label{display:inline;margin:0}\
 .error{color:var(--err);font-weight:600;margin:.25rem 0 0}\
 button,.button{display:inline-block;font:inherit;font-weight:600;padding:.55rem 1.1rem;min-height:44px;\
 border-radius:.25rem;border:2px solid var(--btn);background:var(--btn);color:var(--btnfg);cursor:pointer;\
