@@ -5,6 +5,7 @@
 
 use crate::support::app::TestApp;
 use crate::support::client::{ADMIN_TOKEN, Api, client};
+use crate::support::redis::RedisServer;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -992,4 +993,283 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
         api_record(&app, THEIRS).await["itemDescription"],
         "Mine, edited"
     );
+}
+
+/// `idr keys …` against a Redis store; its standard output.
+fn keys_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = crate::support::server::command()
+        .arg("keys")
+        .args(args)
+        .args(["--redis-url", &redis.url()])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run idr keys");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Lower-case hex SHA-256 (the expected values come from the `sha2` crate, not from idr's code).
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_live_in_redis_shared_by_replicas_and_end_with_their_key() {
+    let redis = RedisServer::start();
+    let scope = ["--scope", "01/0952012*"];
+    let doomed = keys_cli(
+        &redis,
+        &[&["create", "--name", "doomed"][..], &scope].concat(),
+    );
+    let brief = keys_cli(
+        &redis,
+        &[
+            &["create", "--name", "brief", "--expires-in", "8s"][..],
+            &scope,
+        ]
+        .concat(),
+    );
+    // The command read the clock before it returned: the key has expired 8 s after this at the latest.
+    let brief_created = std::time::Instant::now();
+    let one = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    let two = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+
+    // A key that expires ends its session then, though the session itself would last an hour.
+    let mut short = Browser::new(&one);
+    assert_eq!(short.sign_in(&brief).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(short.page("/console/anchors").await.0, StatusCode::OK);
+
+    // The session is stored in Redis under the SHA-256 of the cookie's id, with the session's lifetime, and holds
+    // neither the id nor the key.
+    let mut admin = Browser::new(&one);
+    admin.sign_in(ADMIN_TOKEN).await;
+    let id = admin
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "idr_console")
+        .unwrap()
+        .1
+        .clone();
+    let name = format!("idr:session:{}", sha256_hex(&id));
+    assert!(
+        redis.keys("idr:session:*").contains(&name),
+        "{:?}",
+        redis.keys("idr:session:*")
+    );
+    let ttl: i64 = redis.cli(&["PTTL", &name]).trim().parse().unwrap();
+    assert!(ttl > 3_500_000 && ttl <= 3_600_000, "{ttl}");
+    let stored = redis.cli(&["GET", &name]);
+    assert!(
+        !stored.contains(&id) && !stored.contains(ADMIN_TOKEN),
+        "{stored}"
+    );
+    assert!(
+        stored.contains(&sha256_hex(ADMIN_TOKEN)),
+        "which key, by its hash: {stored}"
+    );
+
+    // Another replica accepts it, and a sign-out there ends it here.
+    let mut elsewhere = Browser::new(&two);
+    elsewhere.cookies = admin.cookies.clone();
+    assert_eq!(elsewhere.page("/console/anchors").await.0, StatusCode::OK);
+    let csrf = elsewhere.csrf().await;
+    let out = elsewhere
+        .post("/console/sign-out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(!redis.keys("idr:session:*").contains(&name));
+    let replayed = admin.get("/console/anchors").await;
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&replayed), "/console/sign-in");
+
+    // A revoked key ends its session as soon as the replica knows of the revocation (its key refresh, 10 s).
+    let mut revoked = Browser::new(&one);
+    assert_eq!(
+        revoked.sign_in(&doomed).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(revoked.page("/console/anchors").await.0, StatusCode::OK);
+    keys_cli(&redis, &["revoke", "--name", "doomed"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = client()
+            .get(one.url("/console/anchors"))
+            .header(COOKIE, revoked.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::SEE_OTHER {
+            assert_eq!(location(&r), "/console/sign-in");
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session outlived its revoked key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // The API refuses the key at the same time: the session held nothing more than the key.
+    let api = one
+        .scoped(&doomed, Method::GET, "/api/v1/anchors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+
+    let expired_at = brief_created + std::time::Duration::from_millis(8100);
+    tokio::time::sleep_until(expired_at.into()).await;
+    let ended = short.get("/console/anchors").await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&ended), "/console/sign-in");
+}
+
+#[tokio::test]
+async fn a_record_with_every_attribute_saved_unchanged_is_not_written_again() {
+    let (app, _dir) = app().await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "Battery <pack> & \"cells\"", "defaultLinkType": "untp:dpp",
+            "links": [
+                {"linkType": "untp:dpp", "href": "https://brand.example/dpp/1.jwt", "title": "Passport",
+                 "type": "application/vc+jwt", "hreflang": ["en", "de"], "context": ["au"],
+                 "accessRole": ["customer"], "fwqs": false},
+                {"linkType": "gs1:pip", "href": "https://brand.example/p?a=1&b=2", "title": "Info ünïcode"},
+                {"linkType": "gs1:certificationInfo", "href": "https://brand.example/cert", "title": "Cert",
+                 "encryptionMethod": "AES-256", "accessRole": ["regulator"]}
+            ]}),
+    )
+    .await;
+    // A changed target: the old one is kept as a predecessor version, a link of its own in the record.
+    let mut body = api_record(&app, G).await;
+    body["links"][1]["href"] = json!("https://brand.example/p2");
+    for field in ["identifier", "anchor", "version"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    app.put_anchor(G, body).await;
+    let before = api_record(&app, G).await;
+    assert_eq!(before["version"], 2);
+    assert!(before["links"].as_array().unwrap().len() >= 4, "{before}");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let form = filled(&mut browser, &format!("/console/anchor/{G}/edit"), &[]).await;
+    let saved = browser
+        .post(&format!("/console/anchor/{G}/edit"), &pairs(&form))
+        .await;
+    assert_eq!(
+        location(&saved),
+        format!("/console/anchor/{G}?notice=unchanged")
+    );
+    assert_eq!(api_record(&app, G).await, before);
+    assert_eq!(
+        trail(&app, G).await.len(),
+        2,
+        "no audit entry for a save that wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_anchor_page_shows_levels_links_default_version_and_verification() {
+    // `report` mode; the credential's target is a closed loopback port, so its state is pending, then unreachable.
+    let app =
+        TestApp::start_with_env(&["--no-demo"], &[("IDR_VERIFICATION__MODE", "report")]).await;
+    app.put_anchor(
+        G,
+        anchor("Battery pack", "https://localhost:1/battery.html"),
+    )
+    .await;
+    let lot = format!("{G}/10/LOT42");
+    app.put_anchor(
+        &lot,
+        json!({"itemDescription": "Battery pack, lot 42", "defaultLinkType": "untp:dpp", "links": [
+            {"linkType": "untp:dpp", "href": "https://localhost:1/dpp/lot42.jwt", "title": "Passport",
+             "type": "application/vc+jwt", "hreflang": ["en"]},
+            {"linkType": "gs1:pip", "href": "https://localhost:1/lot42.html", "title": "Lot page"}]}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let (status, html) = browser.page(&format!("/console/anchor/{lot}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Battery pack, lot 42</h1>"), "{html}");
+    assert!(html.contains(r#"<span id="version">1</span>"#), "{html}");
+    assert!(
+        html.contains("<dt>Default link type</dt><dd>untp:dpp</dd>"),
+        "{html}"
+    );
+    let passport = &html
+        [html.find(r#"id="stored-link-0""#).unwrap()..html.find(r#"id="stored-link-1""#).unwrap()];
+    assert!(
+        passport.contains("untp:dpp: Passport")
+            && passport.contains("https://localhost:1/dpp/lot42.jwt"),
+        "{passport}"
+    );
+    assert!(
+        passport.contains("Verification: pending")
+            || passport.contains("Verification: unreachable"),
+        "{passport}"
+    );
+    let page_link = &html[html.find(r#"id="stored-link-1""#).unwrap()..];
+    let page_link = &page_link[..page_link.find("</li>").unwrap()];
+    assert!(
+        !page_link.contains("Verification"),
+        "only credential links are verified: {page_link}"
+    );
+    // The level above, with what it holds.
+    let levels = &html[html.find(r#"id="levels""#).unwrap()..];
+    assert!(
+        levels.contains(&format!(r#"href="/console/anchor/{G}""#))
+            && levels.contains("Battery pack (gs1:pip)"),
+        "{levels}"
+    );
+}
+
+#[tokio::test]
+async fn browse_pages_through_every_anchor_once() {
+    let (app, _dir) = app().await;
+    // 30 serials under acme's prefix: a page holds 25.
+    let serials: Vec<String> = (0..30).map(|i| format!("{G}/21/S{i:02}")).collect();
+    for (i, serial) in serials.iter().enumerate() {
+        let description = if i % 10 == 7 {
+            format!("Special {i}")
+        } else {
+            format!("Item {i}")
+        };
+        app.put_anchor(serial, anchor(&description, "https://brand.example/x"))
+            .await;
+    }
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let mut seen = Vec::new();
+    let mut page = "/console/anchors?prefix=01/09520123456788/21/".to_string();
+    for _ in 0..3 {
+        let (status, html) = browser.page(&page).await;
+        assert_eq!(status, StatusCode::OK);
+        for serial in &serials {
+            if html.contains(&format!(r#"href="/console/anchor/{serial}""#)) {
+                seen.push(serial.clone());
+            }
+        }
+        match html.find(r#"<a id="next-page" href=""#) {
+            Some(_) => page = unescape(&attribute_after(&html, r#"<a id="next-page" href=""#)),
+            None => break,
+        }
+    }
+    assert_eq!(seen, serials, "each once, in order, over two pages");
+    // A search goes through the pages too: the three "Special" ones.
+    let (_, html) = browser.page("/console/anchors?q=special").await;
+    let found: Vec<&String> = serials
+        .iter()
+        .filter(|s| html.contains(&format!(r#"href="/console/anchor/{s}""#)))
+        .collect();
+    assert_eq!(found, [&serials[7], &serials[17], &serials[27]]);
 }

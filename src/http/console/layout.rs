@@ -245,4 +245,8 @@ legend{font-weight:600;padding:0 .25rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}\
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;\
 overflow-wrap:anywhere}\
-.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}";
+.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}\
+@media (max-width:40rem){table.cards thead{position:absolute;left:-999rem}\
+table.cards tr{display:block;border:1px solid var(--line);border-radius:.5rem;margin:0 0 .5rem;padding:.25rem .5rem}\
+table.cards td{display:block;border:0;padding:.1rem 0}\
+table.cards td[data-label]::before{content:attr(data-label) \": \";color:var(--muted)}}";
