@@ -360,6 +360,8 @@ fn console(cfg: &mut web::ServiceConfig) {
         .route("/sign-in", web::post().to(session::sign_in))
         .route("/sign-out", web::post().to(session::sign_out))
         .route("/anchors", reading().to(anchors::browse))
+        .route("/anchors/new", reading().to(console::edit::new_form))
+        .route("/anchors/new", web::post().to(console::edit::create))
         .service(
             web::resource("/anchor/{tail:.*}")
                 .route(reading().to(anchors::get))

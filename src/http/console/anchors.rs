@@ -79,7 +79,7 @@ pub async fn browse(
                 @else { "No anchors here yet." }
             }
         } @else {
-            table #anchors {
+            table #anchors.cards {
                 caption.meta { "Anchors " @if !prefix.is_empty() { "starting with " code { (prefix) } } }
                 thead { tr { th scope="col" { "Identifier" } th scope="col" { "Description" }
                     th scope="col" { "Links" } th scope="col" { "Default" } th scope="col" { "Version" } } }
@@ -87,10 +87,10 @@ pub async fn browse(
                     @for (path, stored) in &found.anchors {
                         tr {
                             td { a href=(url(&format!("/anchor/{path}"))) { code { (path) } } }
-                            td { (stored.record.item_description) }
-                            td { (link_summary(&stored.record, &vocabulary)) }
-                            td { (stored.record.default_link_type.as_deref().map(|t| curie(&vocabulary, t)).unwrap_or_default()) }
-                            td { (stored.version) }
+                            td data-label="Description" { (stored.record.item_description) }
+                            td data-label="Links" { (link_summary(&stored.record, &vocabulary)) }
+                            td data-label="Default" { (stored.record.default_link_type.as_deref().map(|t| curie(&vocabulary, t)).unwrap_or_default()) }
+                            td data-label="Version" { (stored.version) }
                         }
                     }
                 }

@@ -223,6 +223,9 @@ label{display:block;font-weight:600;margin:0 0 .25rem}\
 input,select,textarea{font:inherit;width:100%;max-width:40rem;padding:.5rem;min-height:44px;\
 border:1px solid var(--muted);border-radius:.25rem;background:var(--bg);color:var(--fg)}\
 input[aria-invalid=true]{border:2px solid var(--err)}\
+.checkbox{display:flex;align-items:center;gap:.5rem}\
+.checkbox input{width:1.5rem;height:1.5rem;min-height:0;margin:0}\
+.checkbox label{display:inline;margin:0}\
 .error{color:var(--err);font-weight:600;margin:.25rem 0 0}\
 button,.button{display:inline-block;font:inherit;font-weight:600;padding:.55rem 1.1rem;min-height:44px;\
 border-radius:.25rem;border:2px solid var(--btn);background:var(--btn);color:var(--btnfg);cursor:pointer;\
@@ -242,4 +245,8 @@ legend{font-weight:600;padding:0 .25rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}\
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;\
 overflow-wrap:anywhere}\
-.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}";
+.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}\
+@media (max-width:40rem){table.cards thead{position:absolute;left:-999rem}\
+table.cards tr{display:block;border:1px solid var(--line);border-radius:.5rem;margin:0 0 .5rem;padding:.25rem .5rem}\
+table.cards td{display:block;border:0;padding:.1rem 0}\
+table.cards td[data-label]::before{content:attr(data-label) \": \";color:var(--muted)}}";
