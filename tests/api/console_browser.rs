@@ -8,7 +8,7 @@
 
 use crate::support::app::TestApp;
 use crate::support::browser::{Browser, DESKTOP, PHONE, assert_not_blank};
-use crate::support::client::{Api, client};
+use crate::support::client::{ADMIN_TOKEN, Api, client};
 use serde_json::{Value, json};
 use std::path::Path;
 use thirtyfour::Key;
@@ -127,7 +127,8 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
     // The session is a cookie scripts cannot read, and the key is in no cookie.
     let cookies = browser.cookies().await;
     assert_eq!(cookies.len(), 1, "one session cookie: {cookies:?}");
-    assert!(!cookies[0].value.contains(ACME));
+    let session = cookies[0].clone();
+    assert!(!session.value.contains(ACME));
     let readable: String = browser
         .script("return document.cookie")
         .await
@@ -195,6 +196,7 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
         .unwrap();
     assert!(follows, "the error is right after its field");
     assert_eq!(browser.attr("link-0-title", "aria-invalid").await, None);
+    screenshots(&browser, "console-edit-error").await;
     // The summary at the top is announced and leads to the field.
     assert_eq!(
         browser.attr("form-errors", "role").await.as_deref(),
@@ -207,12 +209,14 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
         .await
         .unwrap();
     assert_eq!(browser.focused_id().await, "link-0-href");
-    screenshots(&browser, "console-edit-error").await;
 
     // Fixed and saved: the anchor page, with a notice, and the record in the store as typed.
     browser.fill("link-0-href", &landing).await;
     browser.click("save").await;
-    assert_eq!(browser.path().await, format!("/console/anchor/{LOT}"));
+    assert_eq!(
+        browser.current_url().await.path(),
+        format!("/console/anchor/{LOT}")
+    );
     assert!(!browser.text("notice").await.is_empty());
     assert_eq!(
         browser.attr("notice", "role").await.as_deref(),
@@ -251,9 +255,12 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
     // Signing out: back to the sign-in page, the cookie gone, and the console closed to this browser.
     browser.click("sign-out").await;
     assert_eq!(browser.path().await, "/console/sign-in");
+    let cookies = browser.cookies().await;
     assert!(
-        browser.cookies().await.is_empty(),
-        "the session cookie is gone"
+        cookies
+            .iter()
+            .all(|c| c.name != session.name && c.value != session.value),
+        "the session cookie is gone: {cookies:?}"
     );
     browser.goto(&app.url("/console/anchors")).await;
     assert_eq!(browser.path().await, "/console/sign-in");
@@ -306,7 +313,7 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
         assert!(!browser.source().await.contains("Someone else"), "{page}");
         assert!(!browser.exists("save").await, "{page} has no form");
     }
-    // Its own anchor's edit page is a form; another prefix typed into the new-anchor form is refused.
+    // Its own anchor's edit page is a form that saves; another prefix typed into the new-anchor form is refused.
     browser
         .goto(&app.url(&format!("/console/anchor/{PRODUCT}/edit")))
         .await;
@@ -314,6 +321,17 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
         browser.value("item-description").await,
         "Battery pack model X"
     );
+    browser
+        .fill("item-description", "Battery pack model X, 2027 edition")
+        .await;
+    browser.click("save").await;
+    assert!(!browser.text("notice").await.is_empty());
+    let stored = api_anchor(&app, PRODUCT).await;
+    assert_eq!(
+        stored["itemDescription"],
+        "Battery pack model X, 2027 edition"
+    );
+    assert_eq!(stored["version"], 2);
     browser.goto(&app.url("/console/anchors/new")).await;
     browser.fill("identifier", "01/09506000999999").await;
     browser.fill("item-description", "Not mine").await;
@@ -411,7 +429,7 @@ async fn assert_visible_focus(browser: &Browser) {
     assert!(outline || shadow, "no visible focus: {style:?}");
 }
 
-/// Regenerates `docs/console-phone.png` (Browse at phone width, for the README):
+/// Regenerates `docs/console-phone.png` (Browse over the demo data at phone width, for the README):
 /// `cargo test --test api -- --ignored console_browser::docs_screenshot`.
 #[tokio::test]
 #[ignore = "writes docs/console-phone.png; run by hand"]
@@ -419,9 +437,8 @@ async fn docs_screenshot() {
     let browser = Browser::start("console_browser::docs_screenshot")
         .await
         .expect("browser tests are not skipped");
-    let (app, _dir) = app().await;
-    register(&app).await;
-    sign_in(&browser, &app, ACME).await;
+    let app = TestApp::start_with(&["--resolver-root", "https://id.example.com"]).await;
+    sign_in(&browser, &app, ADMIN_TOKEN).await;
     let shot = browser.screenshot("console-phone").await;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console-phone.png");
     std::fs::copy(&shot, &out).expect("copy to docs/");
