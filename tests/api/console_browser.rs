@@ -94,8 +94,19 @@ async fn assert_fits(browser: &Browser, width: u32) {
 }
 
 /// Screenshots the page at phone and laptop width (in that order, leaving the phone size set), checking that it
-/// fits and is not blank.
+/// fits, is not blank, has no script and that its Content Security Policy refused nothing.
 async fn screenshots(browser: &Browser, name: &str) {
+    assert_eq!(
+        browser.csp_violations().await,
+        Vec::<String>::new(),
+        "the page's own policy refuses nothing it needs"
+    );
+    let scripts: u32 = browser
+        .script("return document.scripts.length")
+        .await
+        .convert()
+        .unwrap();
+    assert_eq!(scripts, 0, "the console needs no script");
     for size in [PHONE, DESKTOP] {
         browser.resize(size).await;
         assert_fits(browser, size.0).await;
@@ -112,7 +123,7 @@ async fn api_anchor(app: &TestApp, path: &str) -> Value {
 }
 
 /// The whole round an issuer makes: sign in, find their anchors, create one (with a mistake, shown beside the field,
-/// then fixed), see it in Browse, follow its public URI to where a scan lands, and sign out.
+/// then fixed), see it in Browse, follow its public URI to where a scan lands, delete and restore it, and sign out.
 #[tokio::test]
 async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_signs_out() {
     let Some(browser) = Browser::start("console_browser::an_issuer_signs_in_…").await else {
@@ -250,6 +261,24 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
     browser.click_css(&format!("main a[href='{public}']")).await;
     assert_eq!(browser.current_url().await.as_str(), landing);
     assert!(browser.source().await.contains("Disallow: /"));
+
+    // Deleted, a scan walks up to the product; restored, it lands on the lot's link again.
+    browser
+        .goto(&app.url(&format!("/console/anchor/{LOT}")))
+        .await;
+    browser.click("delete").await;
+    assert_eq!(
+        browser.current_url().await.path(),
+        format!("/console/anchor/{LOT}")
+    );
+    assert_eq!(app.get_anchor(LOT).await.status(), 404);
+    let r = client().get(&public).send().await.unwrap();
+    assert_eq!(r.status(), 307);
+    assert_eq!(r.headers()["location"], "https://brand.example/info");
+    browser.click("restore").await;
+    assert!(!browser.text("notice").await.is_empty());
+    let r = client().get(&public).send().await.unwrap();
+    assert_eq!(r.headers()["location"], landing.as_str());
     browser.goto(&app.url("/console/anchors")).await;
 
     // Signing out: back to the sign-in page, the cookie gone, and the console closed to this browser.
@@ -278,7 +307,8 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
 }
 
 /// A key scoped to a prefix sees and edits only anchors under it: another prefix's anchor is absent from Browse
-/// and from search, its pages refuse without showing it, and the form does not create one there.
+/// and from search, its pages refuse without showing it, and the form does not create one there; its own anchor
+/// is edited, a link added through the add-a-row button.
 #[tokio::test]
 async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
     let Some(browser) =
@@ -324,6 +354,19 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
     browser
         .fill("item-description", "Battery pack model X, 2027 edition")
         .await;
+    // Another link, through the button that adds a row (no script).
+    assert!(!browser.exists("link-2-href").await);
+    browser.click("add-link").await;
+    assert_eq!(
+        browser.value("item-description").await,
+        "Battery pack model X, 2027 edition",
+        "what was typed survives adding a row"
+    );
+    browser.choose("link-2-type", "gs1:certificationInfo").await;
+    browser
+        .fill("link-2-href", "https://brand.example/certificate")
+        .await;
+    browser.fill("link-2-title", "Certificate").await;
     browser.click("save").await;
     assert!(!browser.text("notice").await.is_empty());
     let stored = api_anchor(&app, PRODUCT).await;
@@ -332,6 +375,19 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
         "Battery pack model X, 2027 edition"
     );
     assert_eq!(stored["version"], 2);
+    let hrefs: Vec<&str> = stored["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hrefs,
+        [
+            "https://brand.example/info",
+            "https://brand.example/certificate"
+        ]
+    );
     browser.goto(&app.url("/console/anchors/new")).await;
     browser.fill("identifier", "01/09506000999999").await;
     browser.fill("item-description", "Not mine").await;

@@ -274,11 +274,19 @@ async fn chromium_renders_the_page_at_phone_and_laptop_width() {
         .convert()
         .unwrap();
     assert_eq!(scroll_width, PHONE.0);
+    assert_eq!(browser.csp_violations().await, Vec::<String>::new());
     let phone = browser.screenshot("html-view-390").await;
     assert_not_blank(&phone, PHONE);
     browser.resize(DESKTOP).await;
     let desktop = browser.screenshot("html-view-1280").await;
     assert_not_blank(&desktop, DESKTOP);
+    // The policy is enforced (and its refusals seen): a style element added to the page is not applied.
+    browser
+        .script("const s = document.createElement('style'); s.textContent = 'main{color:red}'; document.head.append(s);")
+        .await;
+    let refused = browser.csp_violations().await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("style-src"), "{refused:?}");
     // A download as a person starts one: a same-origin link with a `download` attribute, clicked.
     browser
         .script(&format!(

@@ -14,8 +14,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use thirtyfour::ChromeCapabilities;
 use thirtyfour::prelude::*;
+use thirtyfour::{ChromeCapabilities, LoggingPrefsLogLevel};
 
 /// The phone width the console must work at (an iPhone 12-15 is 390 CSS pixels wide), and a laptop's.
 pub const PHONE: (u32, u32) = (390, 844);
@@ -143,6 +143,9 @@ impl Browser {
         for arg in &args {
             caps.add_arg(arg).expect("chromium argument");
         }
+        // The browser's console errors, for `csp_violations`.
+        caps.set_browser_log_level(LoggingPrefsLogLevel::Severe)
+            .expect("logging prefs");
         let downloads = self.dir.path().join("downloads");
         caps.add_experimental_option(
             "prefs",
@@ -386,6 +389,19 @@ impl Browser {
     /// The cookies the browser holds for the current page (HttpOnly ones included: WebDriver sees them all).
     pub async fn cookies(&self) -> Vec<Cookie> {
         self.driver().get_all_cookies().await.expect("cookies")
+    }
+
+    /// What the page's Content Security Policy refused since the last call (styles, images, scripts, frames the
+    /// browser did not load or apply): the browser's console errors that name the policy.
+    pub async fn csp_violations(&self) -> Vec<String> {
+        self.driver()
+            .browser_log()
+            .await
+            .expect("the browser's log")
+            .into_iter()
+            .map(|entry| entry.message)
+            .filter(|message| message.contains("Content Security Policy"))
+            .collect()
     }
 
     /// Saves what the viewport shows as `<screenshot_dir>/<name>.png` and returns the path.
