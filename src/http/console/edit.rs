@@ -206,14 +206,20 @@ impl Problems {
         self.summary.is_empty()
     }
 
+    /// A problem beside `input` (if any), and in the summary named by the input's label.
     fn add(&mut self, input: Option<String>, message: String) {
+        let summary = match input.as_deref().and_then(label_of) {
+            Some(label) => format!("{label}: {message}"),
+            None => message.clone(),
+        };
+        self.push(input, message, summary);
+    }
+
+    fn push(&mut self, input: Option<String>, beside: String, summary: String) {
         if let Some(id) = &input {
-            self.by_input
-                .entry(id.clone())
-                .or_default()
-                .push(message.clone());
+            self.by_input.entry(id.clone()).or_default().push(beside);
         }
-        self.summary.push((input, message));
+        self.summary.push((input, summary));
     }
 
     fn at(&self, id: &str) -> Option<String> {
@@ -226,15 +232,41 @@ impl Problems {
     fn of_fields(errors: &[FieldError], from_row: &[usize]) -> Problems {
         let mut problems = Problems::default();
         for error in errors {
-            let (input, label) = input_of(&error.field, from_row);
-            let message = match label {
-                Some(label) => format!("{label}: {}", error.message),
-                None => error.message.clone(),
-            };
-            problems.add(input, message);
+            match input_of(&error.field, from_row) {
+                // A field without an input of its own: named, beside its row's link type and in the summary.
+                (input, Some(field)) => {
+                    let message = format!("{field}: {}", error.message);
+                    problems.push(input, message.clone(), message);
+                }
+                (input, None) => problems.add(input, error.message.clone()),
+            }
         }
         problems
     }
+}
+
+/// The label of an input, as the summary names it: `link-2-href` → "Link 3, address".
+fn label_of(id: &str) -> Option<String> {
+    let fixed = match id {
+        "identifier" => "Identifier",
+        "item-description" => "Description",
+        "default-link-type" => "Default link type",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return Some(fixed.to_string());
+    }
+    let (row, part) = id.strip_prefix("link-")?.split_once('-')?;
+    let row: usize = row.parse().ok()?;
+    let part = match part {
+        "type" => "link type",
+        "href" => "address",
+        "title" => "title",
+        "lang" => "languages",
+        "media" => "media type",
+        _ => return None,
+    };
+    Some(format!("Link {}, {part}", row + 1))
 }
 
 /// The input an API field name is shown beside, and a prefix naming the field when the input is not its own.
@@ -582,7 +614,8 @@ fn form_page(
             } @else {
                 div.field {
                     label for="identifier" { "Identifier" }
-                    input #identifier name="identifier" type="text" value=(draft.identifier) readonly;
+                    p.hint #identifier-hint { "An anchor's identifier does not change; to use another, create a new anchor." }
+                    input #identifier name="identifier" type="text" value=(draft.identifier) readonly aria-describedby="identifier-hint";
                 }
             }
             (field("item-description", "itemDescription", "Description", &draft.description, Some("What the identifier stands for, e.g. the product's name")))
@@ -788,5 +821,14 @@ mod tests {
         assert_eq!(label.as_deref(), Some("link 3, accessRole[0]"));
         assert_eq!(at("links"), None);
         assert_eq!(at("links[7].href"), None, "no such row");
+        assert_eq!(
+            super::label_of("link-2-href").as_deref(),
+            Some("Link 3, address")
+        );
+        assert_eq!(
+            super::label_of("item-description").as_deref(),
+            Some("Description")
+        );
+        assert_eq!(super::label_of("link-x-href"), None);
     }
 }
