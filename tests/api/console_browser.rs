@@ -308,7 +308,7 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
 
 /// A key scoped to a prefix sees and edits only anchors under it: another prefix's anchor is absent from Browse
 /// and from search, its pages refuse without showing it, and the form does not create one there; its own anchor
-/// is edited, a link added through the add-a-row button.
+/// is edited, a link added through the add-a-row button, and a save that lost a race shows the conflict.
 #[tokio::test]
 async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
     let Some(browser) =
@@ -388,6 +388,39 @@ async fn a_scoped_key_sees_and_edits_only_its_own_prefix() {
             "https://brand.example/certificate"
         ]
     );
+
+    // Two people at once: the form was loaded at version 2, someone saves version 3, this save is a conflict that
+    // shows both and writes nothing; saving again replaces version 3.
+    browser
+        .goto(&app.url(&format!("/console/anchor/{PRODUCT}/edit")))
+        .await;
+    let mut elsewhere = api_anchor(&app, PRODUCT).await;
+    elsewhere["itemDescription"] = json!("Changed elsewhere");
+    app.put_anchor(PRODUCT, elsewhere).await;
+    browser.fill("item-description", "Changed here").await;
+    browser.click("save").await;
+    assert!(
+        browser
+            .text("conflict-stored")
+            .await
+            .contains("Changed elsewhere")
+    );
+    assert!(
+        browser
+            .text("conflict-submitted")
+            .await
+            .contains("Changed here")
+    );
+    assert_eq!(
+        api_anchor(&app, PRODUCT).await["itemDescription"],
+        "Changed elsewhere"
+    );
+    browser.click("save").await;
+    assert!(!browser.exists("conflict").await);
+    let stored = api_anchor(&app, PRODUCT).await;
+    assert_eq!(stored["itemDescription"], "Changed here");
+    assert_eq!(stored["version"], 4);
+
     browser.goto(&app.url("/console/anchors/new")).await;
     browser.fill("identifier", "01/09506000999999").await;
     browser.fill("item-description", "Not mine").await;

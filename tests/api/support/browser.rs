@@ -176,7 +176,8 @@ impl Browser {
     /// window is resized, then grown by whatever of it is not viewport.
     pub async fn resize(&self, (width, height): (u32, u32)) {
         let (mut outer_w, mut outer_h) = (width, height);
-        for _ in 0..3 {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
             self.driver()
                 .set_window_rect(0, 0, outer_w, outer_h)
                 .await
@@ -186,13 +187,16 @@ impl Browser {
                 .await
                 .convert()
                 .expect("the viewport size");
+            seen.push((outer_w, outer_h, inner_w, inner_h));
             if (inner_w, inner_h) == (width, height) {
                 return;
             }
-            outer_w = outer_w + width - inner_w;
-            outer_h = outer_h + height - inner_h;
+            // The window's frame is what is not viewport (the first answer may come before the resize settled).
+            outer_w = (outer_w + width).saturating_sub(inner_w).max(width);
+            outer_h = (outer_h + height).saturating_sub(inner_h).max(height);
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("could not make the viewport {width}x{height}");
+        panic!("could not make the viewport {width}x{height}: (window, viewport) sizes {seen:?}");
     }
 
     pub async fn goto(&self, url: &str) {
@@ -428,8 +432,12 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let now = files(&folder);
-            let partial = now.iter().any(|name| name.ends_with(".crdownload"));
-            if let Some(name) = now.iter().find(|name| !before.contains(name) && !partial) {
+            // Chromium writes into hidden (`.org.chromium.Chromium.*`) and `.crdownload` files, then renames the
+            // finished download to its name.
+            let finished = |name: &&String| {
+                !before.contains(name) && !name.starts_with('.') && !name.ends_with(".crdownload")
+            };
+            if let Some(name) = now.iter().find(finished) {
                 let bytes = std::fs::read(folder.join(name)).expect("read the download");
                 return Download {
                     name: name.clone(),
