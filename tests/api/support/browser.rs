@@ -114,6 +114,8 @@ impl Browser {
             format!("--user-data-dir={}", profile.display()),
             format!("--window-size={},{}", PHONE.0, PHONE.1),
             "--force-device-scale-factor=1".into(),
+            // A screen larger than the largest window the tests ask for (headless screens are 800x600).
+            "--screen-info={0,0 1920x1200}".into(),
             "--hide-scrollbars".into(),
             "--disable-gpu".into(),
             "--disable-dev-shm-usage".into(),
