@@ -6,6 +6,8 @@
 use crate::console::{ACME, Browser, G, OTHER, app, csrf_of, location};
 use crate::qr::{decode_png, decode_svg};
 use crate::support::client::{ADMIN_TOKEN, Api, client};
+use crate::support::did_host::DidHost;
+use crate::verification::{checking, html_page, recheck_status};
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -896,4 +898,50 @@ async fn every_tools_post_without_the_csrf_token_is_403_and_writes_nothing() {
     let (status, html) = upload(&mut admin, "a.csv", csv.as_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert_eq!(version_of(&app, G).await, Some(1));
+}
+
+/// In `verification.mode = enforce` the check passes over what a scan passes over (a passport whose check refused
+/// it), as `idr resolve` does, and names it.
+#[tokio::test]
+async fn in_enforce_mode_the_check_passes_over_what_a_scan_passes_over() {
+    let host = DidHost::start().await;
+    let forged = format!("https://localhost:{}/dpp/forged", host.port);
+    let next = format!("https://localhost:{}/dpp/next", host.port);
+    host.serve("/dpp/forged", html_page());
+    host.serve("/dpp/next", crate::support::did_host::Reply::status(503));
+    let (app, _dir) = checking(&host, "enforce", None).await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "Battery pack", "defaultLinkType": "untp:dpp", "links": [
+            {"linkType": "untp:dpp", "href": forged, "title": "Digital Product Passport"},
+            {"linkType": "untp:dpp", "href": next, "title": "Digital Product Passport"}]}),
+    )
+    .await;
+    assert_eq!(recheck_status(&app, G, &forged).await, "not-a-credential");
+    assert_eq!(recheck_status(&app, G, &next).await, "unreachable");
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    for uri in [format!("/{G}?linkType=untp:dpp"), format!("/{G}")] {
+        let scan = app.resolve(&uri).await;
+        assert_eq!(
+            scan.status(),
+            StatusCode::TEMPORARY_REDIRECT,
+            "{uri}: {:?}",
+            scan.headers()
+        );
+        let target = scan.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            target.starts_with(&next),
+            "the scan moved off the forged passport: {target}"
+        );
+        let (status, html) = browser
+            .page(&format!("/console/check?uri={}", encode(&uri)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert_eq!(text_of(&html, "answer"), format!("307 Location: {target}"));
+        assert!(
+            text_of(&html, "explanation").contains(&format!("passed over: {forged}")),
+            "{html}"
+        );
+    }
 }
