@@ -323,6 +323,34 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_does_nothing() {
             )
             .await;
         assert_eq!(deleted.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let record = [
+            ("version", "1"),
+            ("itemDescription", "Forged"),
+            ("link-0-type", "gs1:pip"),
+            ("link-0-href", "https://evil.example"),
+            ("link-0-title", "x"),
+        ];
+        let edited = browser
+            .post(
+                &format!("/console/anchor/{G}/edit"),
+                &[fields.as_slice(), &record].concat(),
+            )
+            .await;
+        assert_eq!(edited.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let created = browser
+            .post(
+                "/console/anchors/new",
+                &[
+                    fields.as_slice(),
+                    &[("identifier", "01/09520123456795")],
+                    &record[1..],
+                ]
+                .concat(),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let page = created.text().await.unwrap();
+        assert!(page.contains(r#"id="problem" role="alert""#), "{page}");
     }
     // The right token from another site (as a browser marks it) is refused too.
     let forged = client()
@@ -335,9 +363,16 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_does_nothing() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    // Nothing was written: the anchor is still at version 1, and the session still open.
+    // Nothing was written: the anchor is still at version 1, nothing was created, and the session is still open.
     let stored: Value = app.get_anchor(G).await.json().await.unwrap();
-    assert_eq!(stored["version"], 1);
+    assert_eq!(
+        (stored["version"].clone(), stored["itemDescription"].clone()),
+        (json!(1), json!("Soap"))
+    );
+    assert_eq!(
+        app.get_anchor("01/09520123456795").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(browser.page("/console/anchors").await.0, StatusCode::OK);
     // The sign-in form checks its own token too.
     let mut other = Browser::new(&app);
@@ -1272,4 +1307,55 @@ async fn browse_pages_through_every_anchor_once() {
         .filter(|s| html.contains(&format!(r#"href="/console/anchor/{s}""#)))
         .collect();
     assert_eq!(found, [&serials[7], &serials[17], &serials[27]]);
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_and_lives_as_long_as_configured() {
+    let app =
+        TestApp::start_with_env(&["--no-demo"], &[("IDR_CONSOLE__SESSION_MINUTES", "5")]).await;
+    let https = ("X-Forwarded-Proto", "https");
+    let form = client()
+        .get(app.url("/console/sign-in"))
+        .header(https.0, https.1)
+        .send()
+        .await
+        .unwrap();
+    let sign_in_cookie = set_cookie(&form, "idr_console_sign_in");
+    assert!(sign_in_cookie.ends_with("; Secure"), "{sign_in_cookie}");
+    let token = sign_in_cookie
+        .strip_prefix("idr_console_sign_in=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = form.text().await.unwrap();
+    assert_eq!(
+        csrf_of(&html),
+        token,
+        "the sign-in form's token is its cookie's"
+    );
+    let signed_in = client()
+        .post(app.url("/console/sign-in"))
+        .header(https.0, https.1)
+        .header(COOKIE, format!("idr_console_sign_in={token}"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(url_encode(&[("csrf", &token), ("key", ADMIN_TOKEN)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&signed_in, "idr_console");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=300",
+        "Secure",
+    ] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} in {cookie}"
+        );
+    }
 }
