@@ -1259,6 +1259,21 @@ async fn the_anchor_page_shows_levels_links_default_version_and_verification() {
         !page_link.contains("Verification"),
         "only credential links are verified: {page_link}"
     );
+    // Browse says it too, per anchor.
+    let (_, browse) = browser.page("/console/anchors").await;
+    assert!(
+        browse.contains(r#"<th scope="col">Verification</th>"#),
+        "{browse}"
+    );
+    assert!(
+        browse.contains(r#"<td data-label="Verification">1 pending</td>"#)
+            || browse.contains(r#"<td data-label="Verification">1 unreachable</td>"#),
+        "{browse}"
+    );
+    assert!(
+        browse.contains(r#"<td data-label="Verification">—</td>"#),
+        "the product level has no credential link: {browse}"
+    );
     // The level above, with what it holds.
     let levels = &html[html.find(r#"id="levels""#).unwrap()..];
     assert!(
