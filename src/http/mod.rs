@@ -354,12 +354,14 @@ fn management(cfg: &mut web::ServiceConfig) {
 /// the path, and `console::AnchorAction` reads it (`…/edit`, `…/delete`, `…/restore`).
 fn console(cfg: &mut web::ServiceConfig) {
     use console::{anchors, session};
-    cfg.route("", web::get().to(console::start))
-        .route("/", web::get().to(console::start))
-        .route("/sign-in", web::get().to(session::sign_in_form))
+    cfg.route("", reading().to(console::start))
+        .route("/", reading().to(console::start))
+        .route("/sign-in", reading().to(session::sign_in_form))
         .route("/sign-in", web::post().to(session::sign_in))
         .route("/sign-out", web::post().to(session::sign_out))
         .route("/anchors", reading().to(anchors::browse))
+        .route("/anchors/new", reading().to(console::edit::new_form))
+        .route("/anchors/new", web::post().to(console::edit::create))
         .service(
             web::resource("/anchor/{tail:.*}")
                 .route(reading().to(anchors::get))

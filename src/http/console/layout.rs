@@ -207,6 +207,8 @@ const CONSOLE_CSS: &str = "\
 :root{--err:#b3261e;--ok:#1e7b34;--btn:#0b57d0;--btnfg:#fff}\
 @media (prefers-color-scheme:dark){:root{--err:#ffb4ab;--ok:#8fd19e;--btn:#8ab4f8;--btnfg:#0b1d3a}}\
 main{max-width:60rem}\
+h1,a{overflow-wrap:anywhere}\
+main h2{margin-top:1.75rem}\
 :focus-visible{outline:3px solid var(--link);outline-offset:2px}\
 .skip{position:absolute;left:-999rem;top:0;background:var(--bg);padding:.5rem 1rem;z-index:1}\
 .skip:focus{left:.5rem}\
@@ -223,6 +225,10 @@ label{display:block;font-weight:600;margin:0 0 .25rem}\
 input,select,textarea{font:inherit;width:100%;max-width:40rem;padding:.5rem;min-height:44px;\
 border:1px solid var(--muted);border-radius:.25rem;background:var(--bg);color:var(--fg)}\
 input[aria-invalid=true]{border:2px solid var(--err)}\
+input[readonly]{background:var(--card);border-style:dashed}\
+.checkbox{display:flex;align-items:center;gap:.5rem}\
+.checkbox input{width:1.5rem;height:1.5rem;min-height:0;margin:0}\
+.checkbox label{display:inline;margin:0}\
 .error{color:var(--err);font-weight:600;margin:.25rem 0 0}\
 button,.button{display:inline-block;font:inherit;font-weight:600;padding:.55rem 1.1rem;min-height:44px;\
 border-radius:.25rem;border:2px solid var(--btn);background:var(--btn);color:var(--btnfg);cursor:pointer;\
@@ -231,6 +237,7 @@ button.secondary,.button.secondary{background:var(--bg);color:var(--link)}\
 button.danger{background:var(--bg);color:var(--err);border-color:var(--err)}\
 #form-errors{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}\
 #form-errors a{color:var(--err)}\
+#form-errors li{background:none;border:0;border-radius:0;padding:.2rem 0;margin:0}\
 .notice{border-left:4px solid var(--ok);padding:.5rem 1rem;background:var(--card)}\
 fieldset{border:1px solid var(--line);border-radius:.5rem;margin:0 0 1rem;padding:.75rem}\
 legend{font-weight:600;padding:0 .25rem}\
@@ -242,4 +249,9 @@ legend{font-weight:600;padding:0 .25rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}\
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;\
 overflow-wrap:anywhere}\
-.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}";
+.conflict{border:2px solid var(--err);border-radius:.5rem;padding:.5rem 1rem;margin:0 0 1rem}\
+@media (min-width:40rem){header.top{padding:.5rem 2rem}}\
+@media (max-width:40rem){table.cards thead{position:absolute;left:-999rem}\
+table.cards tr{display:block;border:1px solid var(--line);border-radius:.5rem;margin:0 0 .5rem;padding:.25rem .5rem}\
+table.cards td{display:block;border:0;padding:.1rem 0}\
+table.cards td[data-label]::before{content:attr(data-label) \": \";color:var(--muted)}}";
