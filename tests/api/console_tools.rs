@@ -111,8 +111,9 @@ fn report_rows(html: &str) -> Vec<[String; 4]> {
         .skip(1)
         .map(|row| {
             let cells: Vec<String> = row
-                .split("<td>")
+                .split("<td")
                 .skip(1)
+                .map(|c| &c[c.find('>').unwrap() + 1..])
                 .map(|c| {
                     let mut text = String::new();
                     let mut in_tag = false;

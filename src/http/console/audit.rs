@@ -110,11 +110,9 @@ pub async fn page(
             (layout::input(&Field { id: "since", name: "since", label: "Since", kind: "text", value: since,
                 hint: Some("an RFC 3339 time (2026-12-01T00:00:00Z) or Unix seconds; empty: from the start"),
                 error: error_of("since"), autocomplete: Some("off") }))
-            div.field {
-                label for="mine" {
-                    input #mine type="checkbox" name="mine" value="1" checked[mine];
-                    " Only this key's writes"
-                }
+            div.field.checkbox {
+                input #mine type="checkbox" name="mine" value="1" checked[mine];
+                label for="mine" { "Only this key's writes" }
             }
             div.field { button #show type="submit" { "Show" } }
         }
@@ -122,18 +120,18 @@ pub async fn page(
             @if entries.is_empty() {
                 p #no-changes { "No changes" @if mine { " by " (signed.principal.name) } " on this page." }
             } @else {
-                table #changes {
+                table #changes.cards {
                     caption.meta { "Changes at " code { (trail.key.canonical_path()) } " and below, oldest first" }
                     thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "Identifier" }
                         th scope="col" { "Change" } th scope="col" { "Versions" } } }
                     tbody {
                         @for e in &entries {
                             tr {
-                                td { (e.at) }
-                                td { (e.who) }
-                                td { a href=(url(&format!("/anchor/{}", e.identifier))) { code { (e.identifier) } } }
-                                td { (e.operation) }
-                                td { (e.before.map_or("—".into(), |v| v.to_string())) " → " (e.after.map_or("—".into(), |v| v.to_string())) }
+                                td data-label="When" { (e.at) }
+                                td data-label="Who" { (e.who) }
+                                td data-label="Identifier" { a href=(url(&format!("/anchor/{}", e.identifier))) { code { (e.identifier) } } }
+                                td data-label="Change" { (e.operation) }
+                                td data-label="Versions" { (e.before.map_or("—".into(), |v| v.to_string())) " → " (e.after.map_or("—".into(), |v| v.to_string())) }
                             }
                         }
                     }

@@ -168,16 +168,16 @@ fn report_view(uploaded: &Uploaded) -> Markup {
                 (totals.lines) " anchors: " (totals.created) " created, " (totals.replaced) " replaced, "
                 (totals.unchanged) " unchanged, " (totals.failed) " refused."
             }
-            table #report {
+            table #report.cards {
                 thead { tr { th scope="col" { "Line" } th scope="col" { "Identifier" } th scope="col" { "Outcome" }
                     th scope="col" { "Problem" } } }
                 tbody {
                     @for outcome in &uploaded.report.outcomes {
                         tr class=(if outcome.status >= 300 && outcome.status != 304 { "refused" } else { "written" }) {
-                            td { (lines_of(uploaded, outcome)) }
-                            td { code { (outcome.identifier.as_deref().unwrap_or("")) } }
-                            td { (outcome_text(outcome.status)) }
-                            td { (problem_text(uploaded, outcome)) }
+                            td data-label="Line" { (lines_of(uploaded, outcome)) }
+                            td data-label="Identifier" { code { (outcome.identifier.as_deref().unwrap_or("")) } }
+                            td data-label="Outcome" { (outcome_text(outcome.status)) }
+                            td data-label="Problem" { (problem_text(uploaded, outcome)) }
                         }
                     }
                 }

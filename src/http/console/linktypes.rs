@@ -133,11 +133,12 @@ pub async fn one(
         p.kicker { "Link types" }
         h1 { code { (file.prefix) } }
         p.meta { "Namespace " code { (file.namespace) } " · " (source(&file.prefix, registered)) }
-        table #terms {
+        table #terms.cards {
             thead { tr { th scope="col" { "Link type" } th scope="col" { "Title" } th scope="col" { "Description" } } }
             tbody {
                 @for (term, t) in &file.terms {
-                    tr { td { code { (file.prefix) ":" (term) } } td { (t.title) } td { (t.description) } }
+                    tr { td data-label="Link type" { code { (file.prefix) ":" (term) } } td data-label="Title" { (t.title) }
+                        td data-label="Description" { (t.description) } }
                 }
             }
         }
@@ -214,16 +215,16 @@ fn render(
     let body = html! {
         @if let Some(text) = notice { (layout::notice(text)) }
         h1 { "Link types" }
-        table #vocabularies {
+        table #vocabularies.cards {
             thead { tr { th scope="col" { "Prefix" } th scope="col" { "Namespace" } th scope="col" { "Source" }
                 th scope="col" { "Terms" } } }
             tbody {
                 @for (file, registered) in vocabulary.files() {
                     tr {
-                        td { a href=(url(&format!("/linktypes/{}", file.prefix))) { code { (file.prefix) } } }
-                        td { code { (file.namespace) } }
-                        td { (source(&file.prefix, registered)) }
-                        td { (file.terms.len()) }
+                        td data-label="Prefix" { a href=(url(&format!("/linktypes/{}", file.prefix))) { code { (file.prefix) } } }
+                        td data-label="Namespace" { code { (file.namespace) } }
+                        td data-label="Source" { (source(&file.prefix, registered)) }
+                        td data-label="Terms" { (file.terms.len()) }
                     }
                 }
             }
