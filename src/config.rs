@@ -1177,6 +1177,36 @@ mod tests {
     }
 
     #[test]
+    fn the_console_is_on_by_default_and_its_sessions_are_bounded() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert!(s.console.enabled);
+        assert_eq!(
+            s.console.session_lifetime(),
+            std::time::Duration::from_secs(3600)
+        );
+        let off = env(&[
+            ("IDR_CONSOLE__ENABLED", "false"),
+            ("IDR_CONSOLE__SESSION_MINUTES", "5"),
+        ]);
+        let s = Settings::load_with_env(&Overrides::default(), &off).unwrap();
+        assert!(!s.console.enabled);
+        assert_eq!(
+            s.console.session_lifetime(),
+            std::time::Duration::from_secs(300)
+        );
+        for bad in ["0", "10081"] {
+            let err = Settings::load_with_env(
+                &Overrides::default(),
+                &env(&[("IDR_CONSOLE__SESSION_MINUTES", bad)]),
+            )
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(err.contains("console.session_minutes"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn the_admin_listener_is_off_unless_set_and_must_be_an_address() {
         let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
         assert_eq!(s.server.admin_addr(), None);

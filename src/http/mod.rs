@@ -354,9 +354,9 @@ fn management(cfg: &mut web::ServiceConfig) {
 /// the path, and `console::AnchorAction` reads it (`…/edit`, `…/delete`, `…/restore`).
 fn console(cfg: &mut web::ServiceConfig) {
     use console::{anchors, session};
-    cfg.route("", web::get().to(console::start))
-        .route("/", web::get().to(console::start))
-        .route("/sign-in", web::get().to(session::sign_in_form))
+    cfg.route("", reading().to(console::start))
+        .route("/", reading().to(console::start))
+        .route("/sign-in", reading().to(session::sign_in_form))
         .route("/sign-in", web::post().to(session::sign_in))
         .route("/sign-out", web::post().to(session::sign_out))
         .route("/anchors", reading().to(anchors::browse))
@@ -366,6 +366,19 @@ fn console(cfg: &mut web::ServiceConfig) {
             web::resource("/anchor/{tail:.*}")
                 .route(reading().to(anchors::get))
                 .route(web::post().to(console::edit::post)),
+        )
+        .route("/check", reading().to(console::check::page))
+        .route("/qr/{tail:.*}", reading().to(console::qr::page))
+        .route("/bulk", reading().to(console::bulk::form))
+        .route("/bulk", web::post().to(console::bulk::upload))
+        .route("/bulk/template.csv", reading().to(console::bulk::template))
+        .route("/audit", reading().to(console::audit::page))
+        .route("/linktypes", reading().to(console::linktypes::list))
+        .route("/linktypes", web::post().to(console::linktypes::save))
+        .route("/linktypes/{prefix}", reading().to(console::linktypes::one))
+        .route(
+            "/linktypes/{prefix}/delete",
+            web::post().to(console::linktypes::delete),
         )
         .default_service(web::to(console::not_found));
 }

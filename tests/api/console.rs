@@ -11,9 +11,9 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;
 
-const ACME: &str = "acme-secret";
-const OTHER: &str = "other-secret";
-const G: &str = "01/09520123456788";
+pub(crate) const ACME: &str = "acme-secret";
+pub(crate) const OTHER: &str = "other-secret";
+pub(crate) const G: &str = "01/09520123456788";
 
 /// Two scoped keys (hashes computed with coreutils `sha256sum`): acme on `01/0952012*`, other on `01/0950600*`.
 fn config(dir: &Path) -> String {
@@ -36,7 +36,7 @@ scopes = ["01/0950600*"]
     path.to_str().unwrap().to_string()
 }
 
-async fn app() -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn app() -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
     let app = TestApp::start_with(&["--no-demo", "--config", &config]).await;
@@ -44,24 +44,24 @@ async fn app() -> (TestApp, tempfile::TempDir) {
 }
 
 /// One browser: its cookies for `/console` (name → value), kept by hand from `Set-Cookie`.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(app: &impl Api) -> Self {
+    pub(crate) fn new(app: &impl Api) -> Self {
         Browser {
             base: app.base().to_string(),
             cookies: Vec::new(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -70,7 +70,7 @@ impl Browser {
     }
 
     /// Keeps the cookies an answer sets (an empty value or `Max-Age=0` removes one).
-    fn keep(&mut self, response: &Response) {
+    pub(crate) fn keep(&mut self, response: &Response) {
         for value in response.headers().get_all(SET_COOKIE) {
             let value = value.to_str().unwrap();
             let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
@@ -82,7 +82,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         let response = client()
             .get(self.url(path))
             .header(COOKIE, self.cookie_header())
@@ -94,13 +94,13 @@ impl Browser {
     }
 
     /// GET a page and read it: (status, HTML).
-    async fn page(&mut self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn page(&mut self, path: &str) -> (StatusCode, String) {
         let response = self.get(path).await;
         (response.status(), response.text().await.unwrap())
     }
 
     /// POST a form as a browser encodes it.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body = url_encode(fields);
         let response = client()
             .post(self.url(path))
@@ -115,7 +115,7 @@ impl Browser {
     }
 
     /// Opens the sign-in page and signs in with `key`; the answer to the POST.
-    async fn sign_in(&mut self, key: &str) -> Response {
+    pub(crate) async fn sign_in(&mut self, key: &str) -> Response {
         let (status, html) = self.page("/console/sign-in").await;
         assert_eq!(status, StatusCode::OK, "{html}");
         let csrf = csrf_of(&html);
@@ -124,7 +124,7 @@ impl Browser {
     }
 
     /// The CSRF token of the forms of a signed-in page.
-    async fn csrf(&mut self) -> String {
+    pub(crate) async fn csrf(&mut self) -> String {
         let (status, html) = self.page("/console/anchors").await;
         assert_eq!(status, StatusCode::OK, "{html}");
         csrf_of(&html)
@@ -146,7 +146,7 @@ fn url_encode(fields: &[(&str, &str)]) -> String {
 }
 
 /// The value of the first hidden `csrf` input of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     attribute_after(html, r#"name="csrf" value=""#)
 }
 
@@ -159,7 +159,7 @@ fn attribute_after(html: &str, marker: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-fn location(response: &Response) -> &str {
+pub(crate) fn location(response: &Response) -> &str {
     response.headers()[LOCATION].to_str().unwrap()
 }
 
@@ -323,6 +323,34 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_does_nothing() {
             )
             .await;
         assert_eq!(deleted.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let record = [
+            ("version", "1"),
+            ("itemDescription", "Forged"),
+            ("link-0-type", "gs1:pip"),
+            ("link-0-href", "https://evil.example"),
+            ("link-0-title", "x"),
+        ];
+        let edited = browser
+            .post(
+                &format!("/console/anchor/{G}/edit"),
+                &[fields.as_slice(), &record].concat(),
+            )
+            .await;
+        assert_eq!(edited.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let created = browser
+            .post(
+                "/console/anchors/new",
+                &[
+                    fields.as_slice(),
+                    &[("identifier", "01/09520123456795")],
+                    &record[1..],
+                ]
+                .concat(),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::FORBIDDEN, "{fields:?}");
+        let page = created.text().await.unwrap();
+        assert!(page.contains(r#"id="problem" role="alert""#), "{page}");
     }
     // The right token from another site (as a browser marks it) is refused too.
     let forged = client()
@@ -335,9 +363,16 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_does_nothing() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    // Nothing was written: the anchor is still at version 1, and the session still open.
+    // Nothing was written: the anchor is still at version 1, nothing was created, and the session is still open.
     let stored: Value = app.get_anchor(G).await.json().await.unwrap();
-    assert_eq!(stored["version"], 1);
+    assert_eq!(
+        (stored["version"].clone(), stored["itemDescription"].clone()),
+        (json!(1), json!("Soap"))
+    );
+    assert_eq!(
+        app.get_anchor("01/09520123456795").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(browser.page("/console/anchors").await.0, StatusCode::OK);
     // The sign-in form checks its own token too.
     let mut other = Browser::new(&app);
@@ -1224,6 +1259,21 @@ async fn the_anchor_page_shows_levels_links_default_version_and_verification() {
         !page_link.contains("Verification"),
         "only credential links are verified: {page_link}"
     );
+    // Browse says it too, per anchor.
+    let (_, browse) = browser.page("/console/anchors").await;
+    assert!(
+        browse.contains(r#"<th scope="col">Verification</th>"#),
+        "{browse}"
+    );
+    assert!(
+        browse.contains(r#"<td data-label="Verification">1 pending</td>"#)
+            || browse.contains(r#"<td data-label="Verification">1 unreachable</td>"#),
+        "{browse}"
+    );
+    assert!(
+        browse.contains(r#"<td data-label="Verification">—</td>"#),
+        "the product level has no credential link: {browse}"
+    );
     // The level above, with what it holds.
     let levels = &html[html.find(r#"id="levels""#).unwrap()..];
     assert!(
@@ -1272,4 +1322,55 @@ async fn browse_pages_through_every_anchor_once() {
         .filter(|s| html.contains(&format!(r#"href="/console/anchor/{s}""#)))
         .collect();
     assert_eq!(found, [&serials[7], &serials[17], &serials[27]]);
+}
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure_and_lives_as_long_as_configured() {
+    let app =
+        TestApp::start_with_env(&["--no-demo"], &[("IDR_CONSOLE__SESSION_MINUTES", "5")]).await;
+    let https = ("X-Forwarded-Proto", "https");
+    let form = client()
+        .get(app.url("/console/sign-in"))
+        .header(https.0, https.1)
+        .send()
+        .await
+        .unwrap();
+    let sign_in_cookie = set_cookie(&form, "idr_console_sign_in");
+    assert!(sign_in_cookie.ends_with("; Secure"), "{sign_in_cookie}");
+    let token = sign_in_cookie
+        .strip_prefix("idr_console_sign_in=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = form.text().await.unwrap();
+    assert_eq!(
+        csrf_of(&html),
+        token,
+        "the sign-in form's token is its cookie's"
+    );
+    let signed_in = client()
+        .post(app.url("/console/sign-in"))
+        .header(https.0, https.1)
+        .header(COOKIE, format!("idr_console_sign_in={token}"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(url_encode(&[("csrf", &token), ("key", ADMIN_TOKEN)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&signed_in, "idr_console");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=300",
+        "Secure",
+    ] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} in {cookie}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod caching;
 mod cli;
 mod console;
 mod console_browser;
+mod console_tools;
 mod convert;
 mod dia_writes;
 mod did_auth;

@@ -51,6 +51,7 @@ pub async fn browse(
     };
     let found = find(&state, &signed, prefix, q, after).await?;
     let vocabulary = state.vocabulary();
+    let checks = verification_summaries(&state, &vocabulary, &found.anchors).await?;
     let next = found.resume.as_ref().map(|last| {
         let mut link = format!("{}?page={}", url("/anchors"), URL_SAFE_NO_PAD.encode(last));
         for (name, value) in [("prefix", prefix), ("q", q)] {
@@ -82,15 +83,17 @@ pub async fn browse(
             table #anchors.cards {
                 caption.meta { "Anchors " @if !prefix.is_empty() { "starting with " code { (prefix) } } }
                 thead { tr { th scope="col" { "Identifier" } th scope="col" { "Description" }
-                    th scope="col" { "Links" } th scope="col" { "Default" } th scope="col" { "Version" } } }
+                    th scope="col" { "Links" } th scope="col" { "Default" } th scope="col" { "Version" }
+                    @if checks.is_some() { th scope="col" { "Verification" } } } }
                 tbody {
-                    @for (path, stored) in &found.anchors {
+                    @for (i, (path, stored)) in found.anchors.iter().enumerate() {
                         tr {
                             td { a href=(url(&format!("/anchor/{path}"))) { code { (path) } } }
                             td data-label="Description" { (stored.record.item_description) }
                             td data-label="Links" { (link_summary(&stored.record, &vocabulary)) }
                             td data-label="Default" { (stored.record.default_link_type.as_deref().map(|t| curie(&vocabulary, t)).unwrap_or_default()) }
                             td data-label="Version" { (stored.version) }
+                            @if let Some(checks) = &checks { td data-label="Verification" { (checks[i]) } }
                         }
                     }
                 }
@@ -106,6 +109,44 @@ pub async fn browse(
         "Your anchors",
         body,
     )))
+}
+
+/// The verification of each anchor's credential links in words (`2 verified, 1 failed`; `—` without credential
+/// links), from one read of the page's stored verdicts; `None` when verification is off.
+async fn verification_summaries(
+    state: &AppState,
+    vocabulary: &Vocabulary,
+    anchors: &crate::registry::Page,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if state.verification.mode() == crate::config::VerificationMode::Off {
+        return Ok(None);
+    }
+    let paths: Vec<&str> = anchors.iter().map(|(p, _)| p.as_str()).collect();
+    let known = state.verification.verdicts(&paths).await?;
+    let summaries = anchors
+        .iter()
+        .zip(known)
+        .map(|((_, stored), known)| {
+            let report = crate::verification::report_of(vocabulary, stored, known.as_deref());
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for verdict in &report.links {
+                let status = verdict.status.as_str();
+                match counts.iter_mut().find(|(s, _)| *s == status) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((status, 1)),
+                }
+            }
+            if counts.is_empty() {
+                return "—".to_string();
+            }
+            counts
+                .iter()
+                .map(|(status, n)| format!("{n} {status}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    Ok(Some(summaries))
 }
 
 /// What a Browse page shows, and where the next one starts.

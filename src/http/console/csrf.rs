@@ -1,5 +1,5 @@
 //! Cross-site request forgery: every console form carries a token (`field`), and every `POST` is refused with `403`,
-//! before anything is read or written, unless it presents it (`check`). The token of a session is random (256 bits),
+//! before anything is written, unless it presents it (`check`). The token of a session is random (256 bits),
 //! kept with the session in the store, and compared in constant time; the sign-in form, before any session,
 //! compares its field with a cookie of its own. Requests a browser marks as coming from another site
 //! (`Sec-Fetch-Site: cross-site` or `same-site`) are refused too. The cookies are `SameSite=Strict` as well, so a
