@@ -85,10 +85,20 @@ async fn assert_fits(browser: &Browser, width: u32) {
         .await
         .convert()
         .unwrap();
+    let wide: Vec<String> = browser
+        .script(&format!(
+            "return [...document.body.querySelectorAll('*')] \
+               .filter(e => e.getBoundingClientRect().right > {width} + 0.5 \
+                   || (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible')) \
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + (e.textContent || '').trim().slice(0, 40))"
+        ))
+        .await
+        .convert()
+        .unwrap();
     assert_eq!(
         scroll_width,
         width,
-        "{} scrolls sideways at {width} px",
+        "{} scrolls sideways at {width} px; wider than the screen: {wide:?}",
         browser.path().await
     );
 }
@@ -109,11 +119,20 @@ async fn screenshots(browser: &Browser, name: &str) {
     assert_eq!(scripts, 0, "the console needs no script");
     for size in [PHONE, DESKTOP] {
         browser.resize(size).await;
-        assert_fits(browser, size.0).await;
         let png = browser.screenshot(&format!("{name}-{}", size.0)).await;
         assert_not_blank(&png, size);
+        assert_fits(browser, size.0).await;
     }
     browser.resize(PHONE).await;
+}
+
+/// The text of the one QR code in a PNG.
+fn qr_text(png: &[u8]) -> String {
+    let image = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().expect("the code decodes").1
 }
 
 async fn api_anchor(app: &TestApp, path: &str) -> Value {
@@ -250,8 +269,54 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
         .unwrap();
     assert_eq!(listed(&browser).await, [SECOND, PRODUCT, LOT]);
 
-    // Resolving it: the anchor's public URI answers 307 to the link, and a browser following it lands there.
+    // Checking it: the Check page says what a scan gets (the redirect to the link), and leads to the public linkset
+    // page and to the label, whose QR codes download and decode to URIs that resolve to the same link.
     let public = app.url(&format!("/{LOT}"));
+    browser.click_css("nav a[href='/console/check']").await;
+    browser.fill("uri", &public).await;
+    browser.click("check").await;
+    let answer = browser.text("answer").await;
+    assert!(
+        answer.contains("307") && answer.contains(&landing),
+        "{answer}"
+    );
+    assert!(browser.text("explanation").await.contains(&landing));
+    screenshots(&browser, "console-check").await;
+    browser.click("linkset").await;
+    assert_eq!(browser.path().await, format!("/{LOT}?linkType=linkset"));
+    assert_eq!(
+        browser.all("h1").await[0].text().await.unwrap(),
+        "Battery pack model X, lot 42"
+    );
+    assert!(
+        browser
+            .all(&format!("main a[href='{landing}']"))
+            .await
+            .len()
+            >= 1
+    );
+    browser.mark().await;
+    browser.back().await;
+    browser.wait_for_new_page("back").await;
+    browser.click("qr-page").await;
+    assert_eq!(browser.path().await, format!("/console/qr/{LOT}"));
+    let png = browser.download("#download-png").await;
+    assert_eq!(png.name, "01_09520123456788_10_LOT42.png");
+    assert_eq!(qr_text(&png.bytes), public);
+    let svg = browser.download("#download-svg").await;
+    assert_eq!(svg.name, "01_09520123456788_10_LOT42.svg");
+    let svg_text = String::from_utf8(svg.bytes).expect("an SVG is text");
+    assert!(svg_text.contains("<svg"), "{svg_text}");
+    let compressed = browser.download("#download-png-compressed").await;
+    let short = qr_text(&compressed.bytes);
+    assert_ne!(short, public);
+    assert!(short.starts_with(&app.url("/")), "{short}");
+    let r = client().get(&short).send().await.unwrap();
+    assert_eq!(r.status(), 307, "{short}");
+    assert_eq!(r.headers()["location"], landing.as_str());
+    screenshots(&browser, "console-qr").await;
+
+    // Resolving it: the anchor's public URI answers 307 to the link, and a browser following it lands there.
     let r = client().get(&public).send().await.unwrap();
     assert_eq!(r.status(), 307);
     assert_eq!(r.headers()["location"], landing.as_str());
