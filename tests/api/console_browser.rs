@@ -119,6 +119,7 @@ async fn screenshots(browser: &Browser, name: &str) {
     assert_eq!(scripts, 0, "the console needs no script");
     for size in [PHONE, DESKTOP] {
         browser.resize(size).await;
+        browser.script("window.scrollTo(0, 0)").await;
         let png = browser.screenshot(&format!("{name}-{}", size.0)).await;
         assert_not_blank(&png, size);
         assert_fits(browser, size.0).await;
