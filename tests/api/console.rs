@@ -1276,8 +1276,14 @@ async fn the_anchor_page_shows_levels_links_default_version_and_verification() {
         !page_link.contains("Verification"),
         "only credential links are verified: {page_link}"
     );
-    // Browse says it too, per anchor.
+    // Browse says it too, per anchor, with the level each falls back to.
     let (_, browse) = browser.page("/console/anchors").await;
+    assert!(
+        browse.contains(&format!(
+            r#"<span class="meta"> under <a href="/console/anchor/{G}"><code>{G}</code></a></span>"#
+        )),
+        "{browse}"
+    );
     assert!(
         browse.contains(r#"<th scope="col">Verification</th>"#),
         "{browse}"
