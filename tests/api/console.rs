@@ -234,6 +234,21 @@ async fn signing_in_sets_a_strict_http_only_session_cookie_and_never_the_key() {
     for id in [r#"id="main""#, r#"id="sign-out""#, "Skip to content"] {
         assert!(html.contains(id), "{id} in {html}");
     }
+    // Signing in again in the same browser ends the session it held.
+    let first = browser.cookie_header();
+    assert_eq!(browser.sign_in(ACME).await.status(), StatusCode::SEE_OTHER);
+    assert_ne!(browser.cookie_header(), first, "a new session id");
+    let old = client()
+        .get(app.url("/console/anchors"))
+        .header(COOKIE, first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status(),
+        StatusCode::SEE_OTHER,
+        "the replaced session is gone"
+    );
     let start = client()
         .get(app.url("/console"))
         .header(COOKIE, browser.cookie_header())
@@ -374,9 +389,11 @@ async fn a_form_without_the_right_csrf_token_is_refused_and_does_nothing() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(browser.page("/console/anchors").await.0, StatusCode::OK);
-    // The sign-in form checks its own token too.
+    // The sign-in form checks its own token too; a second sign-in page (another tab) keeps the first one's token.
     let mut other = Browser::new(&app);
-    other.page("/console/sign-in").await;
+    let (_, first_tab) = other.page("/console/sign-in").await;
+    let (_, second_tab) = other.page("/console/sign-in").await;
+    assert_eq!(csrf_of(&first_tab), csrf_of(&second_tab));
     let refused = other
         .post("/console/sign-in", &[("csrf", "forged"), ("key", ACME)])
         .await;
@@ -1259,8 +1276,14 @@ async fn the_anchor_page_shows_levels_links_default_version_and_verification() {
         !page_link.contains("Verification"),
         "only credential links are verified: {page_link}"
     );
-    // Browse says it too, per anchor.
+    // Browse says it too, per anchor, with the level each falls back to.
     let (_, browse) = browser.page("/console/anchors").await;
+    assert!(
+        browse.contains(&format!(
+            r#"<span class="meta"> under <a href="/console/anchor/{G}"><code>{G}</code></a></span>"#
+        )),
+        "{browse}"
+    );
     assert!(
         browse.contains(r#"<th scope="col">Verification</th>"#),
         "{browse}"

@@ -88,7 +88,12 @@ pub async fn browse(
                 tbody {
                     @for (i, (path, stored)) in found.anchors.iter().enumerate() {
                         tr {
-                            td { a href=(url(&format!("/anchor/{path}"))) { code { (path) } } }
+                            td {
+                                a href=(url(&format!("/anchor/{path}"))) { code { (path) } }
+                                @if let Some(parent) = parent_of(&state, path) {
+                                    span.meta { " under " a href=(url(&format!("/anchor/{parent}"))) { code { (parent) } } }
+                                }
+                            }
                             td data-label="Description" { (stored.record.item_description) }
                             td data-label="Links" { (link_summary(&stored.record, &vocabulary)) }
                             td data-label="Default" { (stored.record.default_link_type.as_deref().map(|t| curie(&vocabulary, t)).unwrap_or_default()) }
@@ -213,6 +218,14 @@ async fn find(
             });
         }
     }
+}
+
+/// The level an anchor's links fall back to (batch → product), when it has one: the anchor's place in its tree.
+fn parent_of(state: &AppState, path: &str) -> Option<String> {
+    let key = state.parser.parse_key(path).ok()?;
+    key.levels()
+        .get(1)
+        .map(|parent| parent.canonical_path().to_string())
 }
 
 /// The link types of a record, short (`gs1:pip ×2, untp:dpp`).

@@ -255,3 +255,27 @@ overflow-wrap:anywhere}\
 table.cards tr{display:block;border:1px solid var(--line);border-radius:.5rem;margin:0 0 .5rem;padding:.25rem .5rem}\
 table.cards td{display:block;border:0;padding:.1rem 0}\
 table.cards td[data-label]::before{content:attr(data-label) \": \";color:var(--muted)}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_exactly_the_style_the_pages_carry() {
+        let html = bare("Sign in", html! { h1 { "Sign in" } }).into_string();
+        let style = html
+            .split("<style>")
+            .nth(1)
+            .and_then(|rest| rest.split("</style>").next())
+            .unwrap();
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style.as_bytes()));
+        assert!(
+            CONTENT_SECURITY_POLICY.contains(&format!("style-src 'sha256-{hash}';")),
+            "{}",
+            *CONTENT_SECURITY_POLICY
+        );
+        assert!(!CONTENT_SECURITY_POLICY.contains("script-src"));
+        assert!(!html.contains("<script"), "no script on any page");
+    }
+}

@@ -163,7 +163,14 @@ pub(super) fn random_token() -> String {
 
 /// `GET /console/sign-in`: the form, with a fresh sign-in CSRF cookie.
 pub async fn sign_in_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let token = random_token();
+    // A sign-in form open in another tab keeps working: its cookie's token is reused while it lasts.
+    let token = cookie(&req, SIGN_IN_COOKIE)
+        .filter(|t| {
+            t.len() == 43
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(random_token, str::to_string);
     let mut response = layout::respond(StatusCode::OK, sign_in_page(&token, None));
     append_cookie(
         &mut response,
@@ -213,6 +220,10 @@ pub async fn sign_in(
             ));
         }
     };
+    // Signing in again replaces the browser's session: the one it held ends on the server too.
+    if let Some(previous) = cookie(&req, COOKIE) {
+        state.sessions.delete_session(&id_digest(previous)).await?;
+    }
     let id = random_token();
     let lifetime = state.settings.console.session_lifetime();
     let stored = Stored {
