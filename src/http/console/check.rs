@@ -51,7 +51,7 @@ pub async fn page(
             code { "idr resolve" } "." }
         form method="get" action=(url("/check")) {
             (layout::input(&Field { id: "uri", name: "uri", label: "URI or identifier", kind: "text", value: uri,
-                hint: Some("e.g. https://id.example.com/01/09520123456788/10/ABC?linkType=gs1:pip, or 01/09520123456788"),
+                hint: Some("a full http(s) URI, a path such as /01/09520123456788?linkType=gs1:pip, or an identifier"),
                 error: error.as_deref(), autocomplete: Some("off") }))
             (layout::input(&Field { id: "lang", name: "lang", label: "Language (Accept-Language)", kind: "text",
                 value: lang, hint: Some("e.g. de-CH, fr;q=0.8 — empty: none sent"), error: None, autocomplete: Some("off") }))
@@ -100,7 +100,12 @@ impl Checked {
                 @if self.answer_only {
                     p #answer-only { "This identifier is outside your scopes: only what a scan answers is shown." }
                 }
-                pre #explanation { (self.lines.join("\n")) }
+                // One line each, wrapping at phone width (a <pre> would run off the screen); indents kept.
+                div #explanation.explanation {
+                    @for line in &self.lines {
+                        code { (indented(line)) } br;
+                    }
+                }
                 @if let (Some(key), Some(public)) = (&self.key, &self.public_uri) {
                     h2 { "Its pages" }
                     ul #pages {
@@ -201,6 +206,13 @@ fn identifier_of(state: &AppState, uri: &str) -> Option<Identifier> {
         .parse_request(path, "")
         .ok()
         .map(|p| p.identifier)
+}
+
+/// A line with its leading spaces as no-break spaces, so that its indent shows outside a `<pre>`.
+fn indented(line: &str) -> String {
+    let rest = line.trim_start_matches(' ');
+    let indent = line.len() - rest.len();
+    format!("{}{rest}", "\u{a0}".repeat(indent))
 }
 
 /// A link to this page checking `uri`.

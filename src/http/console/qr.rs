@@ -29,6 +29,10 @@ pub async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let subject = req.uri().path().strip_prefix(PREFIX).unwrap_or("");
     let subject = subject.trim_end_matches('/');
+    if qr::is_did(subject) && state.did_web.is_none() {
+        // As /api/v1/qr: the resolver would answer 404 for the DID's URL, so its label would be a dead end.
+        return Err(ApiError::Did(crate::did::DidError::Disabled).into());
+    }
     let raw = req.uri().query().unwrap_or("");
     let root = state.origin(&req).into_owned();
     let compressed = compressed(raw)?;
