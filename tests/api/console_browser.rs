@@ -72,7 +72,7 @@ async fn sign_in(browser: &Browser, app: &TestApp, key: &str) {
 /// The identifiers Browse lists (the first column's links).
 async fn listed(browser: &Browser) -> Vec<String> {
     let mut paths = Vec::new();
-    for link in browser.all("#anchors tbody tr td:first-child a").await {
+    for link in browser.all("#anchors tbody tr td:first-child > a").await {
         paths.push(link.text().await.unwrap());
     }
     paths
@@ -178,12 +178,7 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
     screenshots(&browser, "console-browse").await;
 
     // New anchor, with a link whose address is not a URL.
-    browser
-        .by_css("a[href='/console/anchors/new']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click_css("a[href='/console/anchors/new']").await;
     assert_eq!(browser.path().await, "/console/anchors/new");
     browser.fill("identifier", LOT).await;
     browser
@@ -262,13 +257,21 @@ async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_si
     assert_eq!(links[0]["hreflang"], json!(["en"]));
 
     // Browse shows it, under its product.
-    browser
-        .by_css("nav a[href='/console/anchors']")
+    browser.click_css("nav a[href='/console/anchors']").await;
+    assert_eq!(listed(&browser).await, [SECOND, PRODUCT, LOT]);
+    let under = browser
+        .by_css(&format!("#anchors a[href='/console/anchor/{LOT}']"))
         .await
-        .click()
+        .find(thirtyfour::By::XPath("following-sibling::*//a"))
+        .await
+        .expect("a link to the level above")
+        .attr("href")
         .await
         .unwrap();
-    assert_eq!(listed(&browser).await, [SECOND, PRODUCT, LOT]);
+    assert_eq!(
+        under.as_deref(),
+        Some(format!("/console/anchor/{PRODUCT}").as_str())
+    );
 
     // Checking it: the Check page says what a scan gets (the redirect to the link), and leads to the public linkset
     // page and to the label, whose QR codes download and decode to URIs that resolve to the same link.
