@@ -146,7 +146,9 @@ async fn api_anchor(app: &TestApp, path: &str) -> Value {
 /// then fixed), see it in Browse, follow its public URI to where a scan lands, delete and restore it, and sign out.
 #[tokio::test]
 async fn an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_signs_out() {
-    let Some(browser) = Browser::start("console_browser::an_issuer_signs_in_…").await else {
+    let Some(browser) = Browser::start(
+        "console_browser::an_issuer_signs_in_creates_an_anchor_fixes_a_mistake_resolves_it_and_signs_out",
+    ).await else {
         return;
     };
     let (app, _dir) = app().await;
