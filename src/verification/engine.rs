@@ -358,50 +358,23 @@ impl Engine {
         flight
     }
 
-    /// Stores `verdicts` for `anchor` unless newer ones are stored, and follows them in the refused index. Stored
-    /// verdicts for a version above the record's current one are stale (`VerdictStore::put_verdicts_over`), and
-    /// replaced.
+    /// Stores `verdicts` for `anchor` when they are for its record as it is now (`VerdictStore::put_verdicts`: the
+    /// store compares the versions in the step that writes), and follows the store in the refused index. Verdicts for
+    /// a record that moved on meanwhile are dropped: the write that moved it queued the anchor for its own check.
     pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
         let json =
             serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut written = self
+        let written = self
             .parts
             .verdicts
             .put_verdicts(anchor, verdicts.version, &json)
             .await?;
-        if !written {
-            if let Some(current) = self.parts.anchors.get(anchor).await? {
-                if current.version >= verdicts.version {
-                    written = self
-                        .parts
-                        .verdicts
-                        .put_verdicts_over(anchor, verdicts.version, current.version, &json)
-                        .await?;
-                    // The record's version was read apart from that write: if the record moved on meanwhile, a
-                    // newer check's verdicts may just have been replaced by these. Check again, so the newest
-                    // record's verdicts are the ones stored (they may be written over any older version's).
-                    if written && self.record_moved_past(anchor, current.version).await {
-                        self.enqueue(anchor);
-                    }
-                }
-            }
-        }
         if written {
             self.refused.set(anchor, Some(verdicts));
         } else {
             self.reload_anchor(anchor).await;
         }
         Ok(written)
-    }
-
-    /// Whether `anchor`'s record is now at a version above `seen` (a store error counts as moved: checking again
-    /// is the safe side).
-    async fn record_moved_past(&self, anchor: &str, seen: u64) -> bool {
-        match self.parts.anchors.get(anchor).await {
-            Ok(Some(now)) => now.version > seen,
-            Ok(None) => false,
-            Err(_) => true,
-        }
     }
 
     /// The stored verdicts of `anchors`, in order.
@@ -1149,117 +1122,48 @@ mod tests {
         );
     }
 
+    /// Issue 26, item 3: a check that ends after the record moved on stores nothing (the store compares the
+    /// versions as it writes), and the refused index keeps what is stored.
     #[tokio::test]
-    async fn verdicts_stored_for_a_version_above_the_records_are_replaced() {
-        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
-        let anchor = "01/09520123456788";
-        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
-        // Left from a store restored from an export: a version this record never reached.
-        let stale = serde_json::json!({"version": 1_000_000, "links": [{
-            "linkType": rig.dpp, "href": "https://a.example/dpp", "status": "failed",
-            "checkedAt": "2026-01-01T00:00:00Z"}]});
-        assert!(
-            rig.store
-                .put_verdicts(anchor, 1_000_000, &stale.to_string())
-                .await
-                .unwrap()
-        );
-        let checked = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
-        assert_eq!(checked.links[0].status, Status::Verified);
+    async fn verdicts_for_a_record_that_moved_on_are_not_stored() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let (anchor, bad) = ("01/09520123456788", "https://a.example/bad");
+        let first = rig.put(anchor, &[bad]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(rig.stored(anchor).await.unwrap().version, first);
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, bad));
+        let second = rig.put(anchor, &[bad, "https://a.example/good"]).await;
+        assert!(second > first);
+        // A slow check of the first version, verifying the target, ends now.
+        let late = AnchorVerdicts {
+            version: first,
+            links: vec![LinkVerdict {
+                status: Status::Verified,
+                checked_at: Some(now()),
+                ..LinkVerdict::pending(&rig.dpp, bad)
+            }],
+        };
+        assert!(!rig.engine.store(anchor, &late).await.unwrap());
         let stored = rig.stored(anchor).await.unwrap();
-        assert_eq!(stored.version, version);
-        assert_eq!(stored.links[0].status, Status::Verified);
-        // Verdicts for an older version than the stored (and current) one are still refused.
-        let older = AnchorVerdicts {
-            version: version - 1,
+        assert_eq!(stored.version, first);
+        assert_eq!(stored.links[0].status, Status::Failed);
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, bad), "kept");
+        // The second version's check is stored; the first version's never again.
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.version, second);
+        assert_eq!(stored.links.len(), 2);
+        assert!(!rig.engine.store(anchor, &late).await.unwrap());
+        // Nor for an anchor that is gone.
+        rig.store
+            .delete(anchor, Precondition::None, "test")
+            .await
+            .unwrap();
+        let gone = AnchorVerdicts {
+            version: second,
             links: vec![],
         };
-        assert!(!rig.engine.store(anchor, &older).await.unwrap());
-    }
-
-    /// Stands in for a record that moves on while stale verdicts are being replaced: writes the record again right
-    /// after each `put_verdicts_over`, as a concurrent write would between the engine's version read and its write.
-    struct MovingRecord {
-        store: Arc<EmbeddedStore>,
-        record: AnchorRecord,
-    }
-
-    #[async_trait::async_trait]
-    impl VerdictStore for MovingRecord {
-        async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
-            self.store.verdicts(anchors).await
-        }
-
-        async fn put_verdicts_over(
-            &self,
-            anchor: &str,
-            version: u64,
-            stale_above: u64,
-            json: &str,
-        ) -> Result<bool, StoreError> {
-            let written = self
-                .store
-                .put_verdicts_over(anchor, version, stale_above, json)
-                .await?;
-            if stale_above != u64::MAX {
-                self.store
-                    .put(anchor, self.record.clone(), Precondition::None, "test")
-                    .await?;
-            }
-            Ok(written)
-        }
-
-        async fn for_each_verdicts(
-            &self,
-            sink: &mut verdicts::VerdictSink<'_>,
-        ) -> Result<(), StoreError> {
-            self.store.for_each_verdicts(sink).await
-        }
-    }
-
-    /// Second review of issue 26, finding 3: replacing stale verdicts reads the record's version apart from the
-    /// write, so a newer check's verdicts may be written over; when the record moved meanwhile the anchor is checked
-    /// again, so the newest record's verdicts end up stored.
-    #[tokio::test]
-    async fn verdicts_written_over_while_the_record_moved_are_checked_again() {
-        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
-        let anchor = "01/09520123456788";
-        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
-        let stale = serde_json::json!({"version": 1_000_000, "links": []});
-        assert!(
-            rig.store
-                .put_verdicts(anchor, 1_000_000, &stale.to_string())
-                .await
-                .unwrap()
-        );
-        let record = rig.store.get(anchor).await.unwrap().unwrap().record.clone();
-        let parts = Parts {
-            anchors: rig.store.clone(),
-            verdicts: Arc::new(MovingRecord {
-                store: rig.store.clone(),
-                record,
-            }),
-            coordination: rig.store.clone(),
-            vocabularies: Arc::new(Vocabularies::new(Vocabulary::embedded())),
-            checker: rig.fake.clone(),
-        };
-        let engine = Engine::new(
-            &settings(VerificationMode::Report, 2),
-            parts,
-            Arc::new(RefusedIndex::default()),
-        );
-        let verdicts = AnchorVerdicts {
-            version,
-            links: vec![],
-        };
-        assert!(engine.store(anchor, &verdicts).await.unwrap());
-        assert!(
-            !engine.queue.is_empty(),
-            "the moved record is checked again"
-        );
-        // A plain write (nothing stale to replace) queues nothing.
-        assert!(rig.engine.store(anchor, &verdicts).await.unwrap());
-        assert!(rig.engine.queue.is_empty());
+        assert!(!rig.engine.store(anchor, &gone).await.unwrap());
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// RFC 3339, `seconds` from now.
-fn at(seconds: i64) -> String {
+pub(crate) fn at(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -50,13 +50,13 @@ fn jws(key: &JWK, kid: &str, payload: &Value) -> String {
 }
 
 /// An issuer with a P-256 key, its document at `/{name}/did.json` listing `#k` under `assertionMethod`.
-struct Issuer {
-    did: String,
+pub(crate) struct Issuer {
+    pub(crate) did: String,
     key: JWK,
 }
 
 impl Issuer {
-    fn publish(host: &DidHost, name: &str) -> Issuer {
+    pub(crate) fn publish(host: &DidHost, name: &str) -> Issuer {
         let did = host.did(&[name]);
         let key = JWK::generate_p256();
         publish_document(host, name, &did, "k", &key);
@@ -67,7 +67,7 @@ impl Issuer {
         format!("{}#k", self.did)
     }
 
-    fn sign(&self, credential: &Value) -> String {
+    pub(crate) fn sign(&self, credential: &Value) -> String {
         jws(&self.key, &self.kid(), credential)
     }
 }
@@ -84,7 +84,7 @@ fn publish_document(host: &DidHost, name: &str, did: &str, fragment: &str, key: 
     host.serve(&DidHost::document_path(&[name]), Reply::json(&document));
 }
 
-fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Value {
+pub(crate) fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Value {
     json!({
         "@context": ["https://www.w3.org/ns/credentials/v2", "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"],
         "type": [kind, "VerifiableCredential"],
@@ -97,7 +97,7 @@ fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Va
 }
 
 /// A DPP 0.6 subject about `product`.
-fn passport_of(product: &str) -> Value {
+pub(crate) fn passport_of(product: &str) -> Value {
     json!({"type": ["ProductPassport"], "id": "example:passport/1",
            "product": {"type": ["Product"], "id": product, "name": "Battery"}})
 }
@@ -109,7 +109,7 @@ fn attestation_of(product: &str) -> Value {
                            "assessedProduct": [{"product": {"id": product}, "IDverifiedByCAB": true}]}]})
 }
 
-fn vc_jwt(body: String) -> Reply {
+pub(crate) fn vc_jwt(body: String) -> Reply {
     Reply {
         body: body.into_bytes(),
         headers: vec![("Content-Type".into(), "application/vc+jwt".into())],
