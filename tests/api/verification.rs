@@ -465,7 +465,7 @@ fn idr_verify_checks_and_prints_a_table() {
     let out = idr(&["verify", G]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("IDENTIFIER\tLINK TYPE\tSTATUS\tREASON\n"),
+        text.starts_with("IDENTIFIER\tLINK TYPE\tSTATUS\tCHECKED\tREASON\n"),
         "{text}"
     );
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with(G)).collect();
@@ -484,6 +484,84 @@ fn idr_verify_checks_and_prints_a_table() {
     let missing = idr(&["verify", "01/09506000134352"]);
     assert_eq!(missing.status.code(), Some(1), "no anchor there");
     assert!(String::from_utf8_lossy(&missing.stdout).contains("01/09506000134352\t-\tno anchor"));
+}
+
+/// Issue 26, left open 4: `idr verify` marks a verdict it did not reach as kept (a check deferred: here the host's
+/// outbound budget is one fetch a day, so of two links on it only one is fetched), and exits 3 when nothing failed
+/// but not every link was checked now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idr_verify_marks_what_it_did_not_check_and_exits_3() {
+    let host = DidHost::start().await;
+    let sealed =
+        json!({"cipherText": "q83vEjRWeJA=", "iv": "AAAAAAAAAAAAAAAA", "type": "aes-256-gcm"});
+    for path in ["/sealed/1", "/sealed/2"] {
+        host.serve(path, Reply::json(&sealed));
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("verify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\nper_host_burst = 1\n\
+             per_host_requests_per_second = 0.0001\n",
+            host.ca_file()
+        ),
+    )
+    .unwrap();
+    let encrypted = |n: u32| {
+        json!({"linkType": "untp:dpp", "href": format!("https://localhost:{}/sealed/{n}", host.port),
+               "title": "Passport", "type": "application/json", "encryptionMethod": "AES-256",
+               "accessRole": ["untp:accessRole#Owner"]})
+    };
+    let line = json!({"identifier": G, "itemDescription": "Battery pack",
+                      "links": [encrypted(1), encrypted(2)]});
+    let file = data.path().join("anchors.ndjson");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let dir = data.path().join("store");
+    let idr = move |args: Vec<String>| {
+        crate::support::server::command()
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RUST_LOG", "error")
+            .env("IDR_VERIFICATION__MODE", "report")
+            .output()
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let (idr, args) = (idr.clone(), args.iter().map(|a| a.to_string()).collect());
+        tokio::task::spawn_blocking(move || idr(args))
+    };
+    let config = config.to_str().unwrap().to_string();
+    let imported = run(&["import", file.to_str().unwrap()]).await.unwrap();
+    assert!(imported.status.success(), "{imported:?}");
+    let out = run(&["verify", G, "--config", &config]).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with(G)).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.contains("\tencrypted\tnow\t"))
+            .count(),
+        1,
+        "{text}"
+    );
+    let kept = rows
+        .iter()
+        .find(|r| r.contains("\tpending\tkept (never checked)\tnot checked now: Check deferred"))
+        .unwrap_or_else(|| panic!("no kept row: {text}"));
+    assert!(kept.starts_with(&format!("{G}\tuntp:dpp\t")), "{kept}");
+    assert!(
+        text.contains("1 verdicts kept from earlier checks"),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not every link was checked now"),
+        "{out:?}"
+    );
+    assert_eq!(host.hits("/sealed/1") + host.hits("/sealed/2"), 1);
 }
 
 /// `idr resolve` explains what a server in `enforce` mode answers: a target whose stored verdict refuses it is passed
