@@ -735,7 +735,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
             verdicts: store.verdicts.clone(),
             coordination: store.coordination.clone(),
             vocabularies,
-            checker: Arc::new(checker),
+            checker: Arc::new(idr::verification::reserved::SkipReserved(Arc::new(checker))),
         },
     );
     let anchors: Vec<String> = match identifier {

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod enqueue;
 pub mod queue;
 pub mod refused;
+pub mod reserved;
 
 pub use engine::{Checked, Parts, credential_links};
 

@@ -876,3 +876,27 @@ async fn a_real_check_verifies_a_passport_and_moves_the_scan_on_redis() {
     let redis = RedisServer::start();
     a_real_check_verifies_a_passport_and_moves_the_scan(Some(&redis.url())).await;
 }
+
+/// Issue 26, left open 7: the demo data's credential hosts are placeholders under `.example`, a name reserved for
+/// examples (RFC 2606): a resolver serving the demo in `report` mode checks them at start without fetching anything,
+/// and says why they fail.
+#[tokio::test]
+async fn the_demo_datas_placeholder_hosts_are_not_fetched() {
+    let server = TestApp::start_with_env(&[], &[("IDR_VERIFICATION__MODE", "report")]).await;
+    let demo = "01/09520123456788/21/12345";
+    let passport = "https://credentials.example/dpp/09520123456788-12345.jwt";
+    // Checked by the sweep at start: no request needed.
+    eventually("the demo passport is not checked at start", || async {
+        status_of(&server, demo, passport).await == "failed"
+    })
+    .await;
+    let (_, body) = verification(&server, Method::GET, demo).await;
+    for link in body["links"].as_array().unwrap() {
+        assert_eq!(link["status"], "failed", "{body}");
+        let reason = link["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("reserved for examples") && reason.contains("not fetched"),
+            "{reason}"
+        );
+    }
+}
