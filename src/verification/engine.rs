@@ -316,6 +316,7 @@ impl Engine {
             checked.verdicts.links.push(verdict);
             checked.kept.push(kept);
         }
+        carry_refusals(&mut checked, previous);
         if checked.verdicts.links.is_empty() && previous.is_none() {
             return Ok(Some(checked));
         }
@@ -689,6 +690,68 @@ fn kept_because(fresh: &LinkVerdict) -> String {
             "{CHECKED_NOW}{} ({reason}); the earlier refusal stands until a check settles it",
             fresh.status.as_str()
         )
+    }
+}
+
+/// The host of `href`, lower case, without the port.
+fn host_of(href: &str) -> Option<String> {
+    url::Url::parse(href)
+        .ok()?
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// A refusal stands for its host, not only its href: a link that could not be checked (`unreachable`, `pending`) and
+/// never verified takes the refusal of another link of the same type on the same host, stored before (`previous`)
+/// or reached now, until it verifies itself. Without it a writer who controls the host could replace a refused
+/// href with a new one and answer the resolver alone with 503: the new link would stay `unreachable`, which
+/// `enforce` does not pass over.
+fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
+    let refusals: Vec<LinkVerdict> = checked
+        .verdicts
+        .links
+        .iter()
+        .chain(previous.map_or(&[][..], |p| &p.links[..]))
+        .filter(|v| v.status.is_refused())
+        .cloned()
+        .collect();
+    if refusals.is_empty() {
+        return;
+    }
+    for (verdict, kept) in checked.verdicts.links.iter_mut().zip(&mut checked.kept) {
+        let verified_before = previous
+            .and_then(|p| p.verdict(&verdict.link_type, &verdict.href))
+            .is_some_and(|b| b.status == Status::Verified);
+        if verified_before || !matches!(verdict.status, Status::Unreachable | Status::Pending) {
+            continue;
+        }
+        let host = host_of(&verdict.href);
+        let Some(refusal) = refusals.iter().find(|r| {
+            r.link_type == verdict.link_type && r.href != verdict.href && host_of(&r.href) == host
+        }) else {
+            continue;
+        };
+        let this_check = match &verdict.reason {
+            Some(reason) => format!("{} ({reason})", verdict.status.as_str()),
+            None => verdict.status.as_str().to_string(),
+        };
+        *kept = Some(format!(
+            "{CHECKED_NOW}{this_check}; a refusal of another target on the same host stands for it"
+        ));
+        *verdict = LinkVerdict {
+            status: refusal.status,
+            reason: Some(format!(
+                "another target on the same host, {}, was refused ({}); this one is refused with it until it \
+                 verifies (this check: {this_check})",
+                refusal.href,
+                refusal.reason.as_deref().unwrap_or(refusal.status.as_str()),
+            )),
+            issuer: None,
+            credential_type: None,
+            valid_until: None,
+            checked_at: verdict.checked_at.clone().or_else(|| Some(now())),
+            ..verdict.clone()
+        };
     }
 }
 
@@ -1129,6 +1192,115 @@ mod tests {
             rig.stored(anchor).await.unwrap().links[0].status,
             Status::Unreachable
         );
+    }
+
+    /// Issue 26, left open 2: a writer who controls a refused target's host cannot escape the refusal by moving the
+    /// link to a new href there and answering the resolver alone with 503: the new href is refused with the old one
+    /// until it verifies. Another host, another link type, and a target that verified before are not touched.
+    #[tokio::test]
+    async fn a_refusal_carries_to_a_replacement_on_the_same_host_until_it_verifies() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let (forged, replacement) = ("https://a.example/forged", "https://A.example:443/new");
+        rig.put(anchor, &[forged]).await;
+        rig.fake
+            .answer(forged, Status::NotACredential, Some("an HTML page"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, forged));
+        // The link moves to a new href on the same host, which answers the resolver 503; elsewhere, 503 too.
+        let elsewhere = "https://b.example/dpp";
+        rig.put(anchor, &[replacement, elsewhere]).await;
+        for href in [replacement, elsewhere] {
+            rig.fake.answer(href, Status::Unreachable, Some("HTTP 503"));
+        }
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        let carried = &checked.verdicts.links[0];
+        assert_eq!(carried.href, replacement);
+        assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
+        let reason = carried.reason.as_deref().unwrap();
+        assert!(
+            reason.contains(forged)
+                && reason.contains("an HTML page")
+                && reason.contains("HTTP 503"),
+            "{reason}"
+        );
+        assert!(checked.complete(), "checked, the refusal carried");
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        assert_eq!(
+            checked.verdicts.links[1].status,
+            Status::Unreachable,
+            "another host"
+        );
+        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
+        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503 or
+        // the check is deferred.
+        rig.fake
+            .answer(replacement, Status::Pending, Some("not answered"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::NotACredential
+        );
+        // It verifies: lifted, and a later 503 does not bring the refusal back.
+        rig.fake.answer(replacement, Status::Verified, None);
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        rig.put(anchor, &[forged, replacement]).await;
+        rig.fake
+            .answer(replacement, Status::Unreachable, Some("HTTP 503"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(
+            stored.links[0].status,
+            Status::NotACredential,
+            "the forged one"
+        );
+        assert_eq!(
+            stored.links[1].status,
+            Status::Unreachable,
+            "verified before: not carried"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_carried_within_its_link_type_only() {
+        let dpp = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+        let dcc = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+        let verdict = |link_type: &str, href: &str, status| LinkVerdict {
+            status,
+            ..LinkVerdict::pending(link_type, href)
+        };
+        let mut checked = Checked {
+            verdicts: AnchorVerdicts {
+                version: 1,
+                links: vec![
+                    verdict(dpp, "https://h.example/1", Status::Failed),
+                    verdict(dcc, "https://h.example/2", Status::Unreachable),
+                    verdict(dpp, "https://h.example/3", Status::Encrypted),
+                    verdict(dpp, "https://h.example/4", Status::Pending),
+                ],
+            },
+            kept: vec![None; 4],
+            deferred: BTreeSet::new(),
+        };
+        carry_refusals(&mut checked, None);
+        let statuses: Vec<Status> = checked.verdicts.links.iter().map(|v| v.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Failed,
+                Status::Unreachable,
+                Status::Encrypted,
+                Status::Failed
+            ]
+        );
+        assert!(checked.kept[3].is_some());
+        assert!(checked.kept[..3].iter().all(Option::is_none));
     }
 
     #[tokio::test]

@@ -637,7 +637,7 @@ async fn checking(host: &DidHost, mode: &str, redis: Option<&str>) -> (TestApp, 
     std::fs::write(
         &config,
         format!(
-            "[outbound]\nallow = [\"localhost\"]\nextra_ca_file = {:?}\nfailure_cache_seconds = 0\n\
+            "[outbound]\nallow = [\"localhost\", \"127.0.0.1\"]\nextra_ca_file = {:?}\nfailure_cache_seconds = 0\n\
              [did_web]\nextra_ca_file = {:?}\n",
             host.ca_file(),
             host.ca_file()
@@ -705,7 +705,10 @@ async fn recheck_status(server: &TestApp, identifier: &str, href: &str) -> Strin
 async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
     let host = DidHost::start().await;
     let url = |path: &str| format!("https://localhost:{}{path}", host.port);
-    let (forged, down, slow) = (url("/dpp/forged"), url("/dpp/down"), url("/dpp/slow"));
+    // On another host than the forged passport's (the same server by its address, whose certificate names only
+    // `localhost`: unreachable), so no refusal of the forged one carries to it.
+    let down = format!("https://127.0.0.1:{}/dpp/down", host.port);
+    let (forged, slow) = (url("/dpp/forged"), url("/dpp/slow"));
     host.serve("/dpp/forged", html_page());
     host.serve("/dpp/down", Reply::status(503));
     host.serve("/dpp/slow", html_page().delayed(Duration::from_secs(30)));
@@ -748,6 +751,23 @@ async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
         down
     );
     host.serve("/dpp/forged", html_page());
+
+    // The forged passport's link moves to a new href on its host, which answers the resolver 503: the refusal
+    // carries to it until it verifies, so the scan stays off it (issue 26, left open 2).
+    let moved = url("/dpp/moved");
+    host.serve("/dpp/moved", Reply::status(503));
+    enforcing
+        .put_anchor(&a, passports(true, &[&moved, &down]))
+        .await;
+    assert_eq!(
+        recheck_status(&enforcing, &a, &moved).await,
+        "not-a-credential"
+    );
+    assert_eq!(
+        sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
+        down
+    );
+    host.serve("/dpp/moved", html_page());
 
     // An unreachable passport first: not passed over.
     enforcing
