@@ -38,7 +38,7 @@ pub struct VerificationView {
         (status = 200, description = "The verdicts", body = VerificationView),
         (status = 401, description = "No or unknown bearer token", body = super::views::Problem, example = json!(super::views::problem_example(401))),
         (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403))),
-        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404)))
+        (status = 404, description = "No anchor here (also when a pattern registration serves the identifier: links served by a pattern are not checked)", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn read(state: &AppState, key: &Identifier) -> Result<HttpResponse, ApiError> {
     let stored = current(state, key).await?;
@@ -61,7 +61,7 @@ pub(super) async fn read(state: &AppState, key: &Identifier) -> Result<HttpRespo
         (status = 200, description = "The fresh verdicts", body = VerificationView),
         (status = 401, description = "No or unknown bearer token", body = super::views::Problem, example = json!(super::views::problem_example(401))),
         (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403))),
-        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404))),
+        (status = 404, description = "No anchor here (also when a pattern registration serves the identifier: links served by a pattern are not checked)", body = super::views::Problem, example = json!(super::views::problem_example(404))),
         (status = 409, description = "Verification is off (`verification.mode`)", body = super::views::Problem, example = json!(super::views::problem_example(409)))
     ))]
 pub(super) async fn recheck(state: &AppState, key: &Identifier) -> Result<HttpResponse, ApiError> {
