@@ -59,6 +59,11 @@ pub struct Settings {
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
+    /// The program run as the Data Integrity verifier (`verification::check::verifier`); none: this executable. Not
+    /// a setting (never read from a file or the environment): a program embedding idr, such as the in-process test
+    /// harness, names the `idr` binary here.
+    #[serde(skip)]
+    pub verifier_program: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
