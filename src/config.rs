@@ -499,8 +499,8 @@ pub struct VerificationSettings {
     pub timeout_ms: u64,
     /// Largest credential fetched.
     pub max_credential_bytes: usize,
-    /// Whether Data Integrity proofs are verified (enveloped `vc+jwt` always is); see docs/security.md for why an
-    /// operator whose writers are not all trusted may turn it off.
+    /// Whether Data Integrity proofs are verified (enveloped `vc+jwt` always is), each in a verifier process bounded
+    /// in processor time and memory (`verification::check::verifier`; docs/security.md).
     #[serde(default = "data_integrity_default")]
     pub data_integrity: bool,
     /// Per link type: the only issuers whose credentials verify for it.
