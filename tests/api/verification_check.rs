@@ -1187,10 +1187,8 @@ async fn signed_by_web_issuer(did: &str) -> (Value, Value, JWK) {
     (sign_di(&key, &kid, dids, &dpp).await, document, key)
 }
 
-#[tokio::test]
-async fn data_integrity_checks_run_at_once_each_in_its_own_verifier() {
-    let world = World::start().await;
-    let issuer = &world.issuer;
+/// A DPP with a Data Integrity proof by a fresh did:key.
+async fn signed_by_key() -> Value {
     let key = JWK::generate_ed25519().expect("Ed25519 key");
     let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
     let method = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
@@ -1204,7 +1202,51 @@ async fn data_integrity_checks_run_at_once_each_in_its_own_verifier() {
         passport_of(PRODUCT),
         &at(86_400),
     ));
-    let by_key = sign_di(&key, &method, no_dids, &dpp).await;
+    sign_di(&key, &method, no_dids, &dpp).await
+}
+
+#[tokio::test]
+async fn with_every_verifier_busy_a_data_integrity_check_is_deferred() {
+    let world = World::start().await;
+    let passport = signed_by_key().await;
+    world.host.serve(
+        "/di.json",
+        page("application/ld+json", passport.to_string().as_bytes()),
+    );
+    // One verifier at a time, one second to wait for it; the first holds it for three seconds without using any
+    // processor time (its wall bound is four).
+    let dir = tempfile::tempdir().unwrap();
+    let program = verifier_script(dir.path(), "idr-verifier", "sleep 3", "");
+    let checker = world
+        .checker_running(
+            &program,
+            "",
+            "[verification]\nconcurrency = 1\ntimeout_ms = 1000\n",
+        )
+        .unwrap();
+
+    let href = world.url("/di.json");
+    let (a, b) = tokio::join!(check(&checker, DPP, &href), check(&checker, DPP, &href));
+    // Whichever took the verifier first verified; the other waited its second and was deferred.
+    let (verified, deferred) = if a.status == Status::Verified {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(verified.status, Status::Verified, "{verified:?}");
+    assert!(is_deferred(&deferred), "{deferred:?}");
+    assert_verdict(
+        &deferred,
+        Status::Unreachable,
+        &["all 1 verifier slots (verification.concurrency)"],
+    );
+}
+
+#[tokio::test]
+async fn data_integrity_checks_run_at_once_each_in_its_own_verifier() {
+    let world = World::start().await;
+    let issuer = &world.issuer;
+    let by_key = signed_by_key().await;
     world.host.serve(
         "/di-a.json",
         page("application/ld+json", by_key.to_string().as_bytes()),
