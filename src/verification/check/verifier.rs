@@ -163,7 +163,7 @@ impl Verifier {
                 );
                 Err(IntegrityError::Deferred(format!(
                     "the Data Integrity proof was not checked: the verifier got less than {} s of processor time \
-                     within {} ms (the resolver is busy); it is tried again later",
+                     within {} ms (the resolver is busy)",
                     self.cpu_seconds,
                     self.wall.as_millis()
                 )))
