@@ -143,6 +143,12 @@ impl Checker {
         })
     }
 
+    /// This checker with `verifier` running its Data Integrity verifications instead of the one its settings make.
+    pub fn with_verifier(mut self, verifier: Verifier) -> Checker {
+        self.verifier = verifier;
+        self
+    }
+
     /// GETs `href` within the bounds. What can never verify is `failed` (not https, an IP address the resolver may
     /// not fetch, a 3xx or a 4xx other than 408/429, a body over the bound); only what may pass is `unreachable`
     /// (connection or time-out, 5xx, 408, 429, a host name resolving to an address the resolver may not fetch), and

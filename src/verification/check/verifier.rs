@@ -111,6 +111,13 @@ impl Verifier {
         }
     }
 
+    /// This verifier with another wall-clock bound (a test that must see the processor-time limit on a loaded
+    /// machine).
+    pub fn with_wall_bound(mut self, wall: Duration) -> Verifier {
+        self.wall = wall;
+        self
+    }
+
     /// The running executable: `/proc/self/exe` on Linux, which still names it after the file was replaced (an
     /// upgrade in place), else `std::env::current_exe`.
     pub fn this_executable() -> PathBuf {
