@@ -153,6 +153,18 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+    /// Internal: verifies one Data Integrity proof (a JSON request on standard input, the verdict as JSON on standard
+    /// output) for a running server, which starts it as a child process and kills it at its time limit
+    /// (`verification::check::verifier`). Fetches nothing.
+    #[command(name = idr::verification::check::verifier::SUBCOMMAND, hide = true)]
+    VerifyDataIntegrityProof {
+        /// Processor time allowed, in seconds (RLIMIT_CPU).
+        #[arg(long)]
+        cpu_seconds: u64,
+        /// Address space allowed, in bytes (RLIMIT_AS).
+        #[arg(long)]
+        memory_bytes: u64,
+    },
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     #[command(after_help = "Example:\n  printf '%s' \"$SECRET\" | idr hash-secret")]
     HashSecret,
@@ -315,6 +327,14 @@ impl Common {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any runtime or thread: the verifier limits its own process and runs on a runtime of its own.
+    if let Command::VerifyDataIntegrityProof {
+        cpu_seconds,
+        memory_bytes,
+    } = cli.command
+    {
+        return idr::verification::check::verifier::run(cpu_seconds, memory_bytes);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -365,6 +385,7 @@ fn main() -> ExitCode {
                 accept_language,
             } => resolve(common.overrides(), &uri, accept, accept_language).await,
             Command::HashSecret => hash_secret(),
+            Command::VerifyDataIntegrityProof { .. } => unreachable!("run before the runtime"),
             Command::Keys(command) => keys(command).await,
             Command::Audit(AuditCommand::Export { common }) => {
                 audit_export(common.overrides()).await

@@ -62,6 +62,8 @@ impl TestApp {
             // Not one worker per core for each of the many apps a test run starts at once.
             settings.server.workers = 2;
         }
+        // This process is the test binary: Data Integrity proofs are verified by the `idr` binary.
+        settings.verifier_program = Some(env!("CARGO_BIN_EXE_idr").into());
         let (started, addr) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || serve(settings, checker, started, stopped));
