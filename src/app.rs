@@ -405,6 +405,7 @@ impl Application {
             documents,
             coordination,
             verdicts,
+            sessions,
         } = registry;
         let verification = Arc::new(verification(
             &settings,
@@ -438,6 +439,7 @@ impl Application {
             audit,
             documents,
             coordination,
+            sessions,
             vocabularies,
             codes,
             auth,

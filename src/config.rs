@@ -56,6 +56,8 @@ pub struct Settings {
     pub dia: DiaSettings,
     /// Checking what credential links point to (`crate::verification`).
     pub verification: VerificationSettings,
+    /// The issuer console in the browser (`/console`, `http::console`).
+    pub console: ConsoleSettings,
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -508,6 +510,30 @@ pub struct VerificationSettings {
     pub trust: Vec<VerificationTrustSettings>,
 }
 
+/// The issuer console (`/console`): the operator's switch and the life of a session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// `false`: every `/console` path answers `404`, as if there were no console.
+    pub enabled: bool,
+    /// How long a session lasts after sign-in (the cookie's `Max-Age` and the stored session's lifetime).
+    pub session_minutes: u64,
+}
+
+impl ConsoleSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=7 * 24 * 60).contains(&self.session_minutes) {
+            return Err(invalid("console.session_minutes", "must be 1-10080"));
+        }
+        Ok(())
+    }
+
+    /// The lifetime of a session.
+    pub fn session_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.session_minutes.saturating_mul(60))
+    }
+}
+
 /// Issuers trusted for one link type (e.g. conformity credentials only from listed accredited bodies).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -707,6 +733,7 @@ impl Settings {
         self.validate_trust_anchors()?;
         self.dia.validate()?;
         self.verification.validate()?;
+        self.console.validate()?;
         for (i, d) in self.delegations.iter_mut().enumerate() {
             d.resolver = d.resolver.trim().trim_end_matches('/').to_string();
             check_origin(&format!("delegations[{i}].resolver"), &d.resolver)?;
@@ -1152,6 +1179,36 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_console_is_on_by_default_and_its_sessions_are_bounded() {
+        let s = Settings::load_with_env(&Overrides::default(), &env(&[])).unwrap();
+        assert!(s.console.enabled);
+        assert_eq!(
+            s.console.session_lifetime(),
+            std::time::Duration::from_secs(3600)
+        );
+        let off = env(&[
+            ("IDR_CONSOLE__ENABLED", "false"),
+            ("IDR_CONSOLE__SESSION_MINUTES", "5"),
+        ]);
+        let s = Settings::load_with_env(&Overrides::default(), &off).unwrap();
+        assert!(!s.console.enabled);
+        assert_eq!(
+            s.console.session_lifetime(),
+            std::time::Duration::from_secs(300)
+        );
+        for bad in ["0", "10081"] {
+            let err = Settings::load_with_env(
+                &Overrides::default(),
+                &env(&[("IDR_CONSOLE__SESSION_MINUTES", bad)]),
+            )
+            .err()
+            .unwrap()
+            .to_string();
+            assert!(err.contains("console.session_minutes"), "{bad}: {err}");
+        }
     }
 
     #[test]

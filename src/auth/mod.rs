@@ -256,7 +256,12 @@ impl Authenticator {
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(AuthError::Invalid);
         }
-        let presented = digest(token.trim());
+        self.by_digest(&digest(token.trim()))
+    }
+
+    /// The key whose secret has this SHA-256, while it is neither revoked nor expired: how a console session, which
+    /// keeps the digest and never the secret, re-checks its key on every request.
+    pub fn by_digest(&self, presented: &[u8; 32]) -> Result<Principal, AuthError> {
         let stored = self
             .stored
             .read()
@@ -265,7 +270,7 @@ impl Authenticator {
         // Compare against every key so timing does not reveal which one matched.
         let mut found = None;
         for key in self.keys.iter().chain(stored.iter()) {
-            if bool::from(key.digest.ct_eq(&presented)) {
+            if bool::from(key.digest.ct_eq(presented)) {
                 found = Some(key);
             }
         }
@@ -307,7 +312,7 @@ pub fn hex_digest(secret: &str) -> String {
     digest(secret).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
+pub fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     if hex.len() != 64 {
         return None;

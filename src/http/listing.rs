@@ -60,26 +60,7 @@ pub async fn list(
         None => None,
         Some(cursor) => Some(decode_cursor(&cursor)?),
     };
-    // Pattern registrations live beside anchors under a reserved root; they are listed by their own API.
-    let keep =
-        |path: &str| caller.may_access(path) && !path.starts_with(crate::registry::patterns::ROOT);
-    // One range per scope that meets the prefix, so a narrow key never walks the whole registry to fill a page.
-    let mut page = Vec::new();
-    for range in ranges(&caller.scopes, prefix) {
-        let part = state
-            .store
-            .list(&ListQuery {
-                prefix: &range,
-                after: after.as_deref(),
-                limit,
-                keep: &keep,
-            })
-            .await?;
-        page.extend(part);
-    }
-    page.sort_by(|a, b| a.0.cmp(&b.0));
-    page.dedup_by(|a, b| a.0 == b.0);
-    page.truncate(limit);
+    let page = read_page(&state, &caller, prefix, after.as_deref(), limit).await?;
     let origin = state.origin(&req);
     let next = (page.len() == limit).then(|| {
         let last = page.last().map_or("", |(path, _)| path.as_str());
@@ -120,6 +101,39 @@ pub async fn list(
         response.insert_header((header::LINK, format!("<{next}>; rel=\"next\"")));
     }
     Ok(response.json(ListingView { anchors, next }))
+}
+
+/// A page of the anchors `principal`'s scopes cover whose identifiers start with `prefix`, strictly after `after`,
+/// at most `limit`, in canonical identifier order: the listing of the API and of the console's Browse.
+pub(crate) async fn read_page(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<crate::registry::Page, ApiError> {
+    // Pattern registrations live beside anchors under a reserved root; they are listed by their own API.
+    let keep = |path: &str| {
+        principal.may_access(path) && !path.starts_with(crate::registry::patterns::ROOT)
+    };
+    // One range per scope that meets the prefix, so a narrow key never walks the whole registry to fill a page.
+    let mut page = Vec::new();
+    for range in ranges(&principal.scopes, prefix) {
+        let part = state
+            .store
+            .list(&ListQuery {
+                prefix: &range,
+                after,
+                limit,
+                keep: &keep,
+            })
+            .await?;
+        page.extend(part);
+    }
+    page.sort_by(|a, b| a.0.cmp(&b.0));
+    page.dedup_by(|a, b| a.0 == b.0);
+    page.truncate(limit);
+    Ok(page)
 }
 
 /// The prefixes to read for `prefix` under `scopes`: where each scope meets it (the longer of the two when one starts

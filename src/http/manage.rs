@@ -243,7 +243,74 @@ pub(super) async fn put(
     let asked = precondition(req);
     let owner_write = owner_write(req)?;
     let body = read_body(payload, state, req).await?;
-    let submission = registration::parse(&body).map_err(ApiError::BadBody)?;
+    let (written, warnings) = write_body(
+        state,
+        key,
+        &body,
+        Write {
+            asked,
+            owner_write,
+            who,
+            access,
+            keep_same: false,
+        },
+        vocabulary,
+    )
+    .await?;
+    let registration::Written::Put(outcome) = written else {
+        unreachable!("a PUT always builds a record")
+    };
+    tracing::info!(
+        identifier = key.canonical_path(),
+        version = outcome.stored.version,
+        "anchor written"
+    );
+    let status = if outcome.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    let mut response = record_response(status, key, &outcome.stored, &warnings, &state.origin(req));
+    super::verify::warn_refused(state, key, &outcome.stored, &mut response);
+    if outcome.created {
+        let location = format!("{ANCHORS}{}", key.canonical_path());
+        response.headers_mut().insert(
+            header::LOCATION,
+            header::HeaderValue::from_str(&location).map_err(bad)?,
+        );
+    }
+    Ok(response)
+}
+
+/// How `write_body` writes: the condition, the contributions rule, who writes and as what, and whether a record
+/// that would be stored unchanged is written again (the API: yes, a new version; the console: no).
+pub(crate) struct Write<'a> {
+    pub asked: Precondition,
+    pub owner_write: OwnerWrite,
+    pub who: &'a str,
+    pub access: &'a Access,
+    pub keep_same: bool,
+}
+
+/// A PUT from its JSON body on, the one path the API and the console both write an anchor through: the body parsed
+/// and validated as a submission (`registration`), built over the stored record by the writer's rules
+/// (`contribution`), merged, settled and validated again, and stored (`registration::write`). Also the validation's
+/// warnings.
+pub(crate) async fn write_body(
+    state: &AppState,
+    key: &Identifier,
+    body: &[u8],
+    how: Write<'_>,
+    vocabulary: Arc<Vocabulary>,
+) -> Result<(registration::Written, Vec<String>), ApiError> {
+    let Write {
+        asked,
+        owner_write,
+        who,
+        access,
+        keep_same,
+    } = how;
+    let submission = registration::parse(body).map_err(ApiError::BadBody)?;
     if let Some(named) = submission.identifier() {
         let same = state
             .parser
@@ -267,56 +334,28 @@ pub(super) async fn put(
     .map_err(ApiError::Invalid)?;
     let record = validated.record;
     let snapshot = vocabulary.clone();
-    let written = registration::write(
-        state.write_target_with(key, vocabulary),
-        asked,
-        who,
-        |previous| {
-            let record = record.clone();
-            // The stored record in the form the submission was just put in, so that links sent back as read
-            // compare equal even when stored under older rules (`accessRole: customer` before it meant
-            // `untp:accessRole#Customer`).
-            let previous = previous.map(|p| {
-                registration::normalised(p, &snapshot, key.scheme(), &state.limits, &state.codes)
-            });
-            let previous = previous.as_ref();
-            match access {
-                Access::Owner => contribution::as_owner(previous, record, owner_write),
-                Access::Contributor(who) => contribution::as_contributor(previous, record, who),
-            }
-            .map(Some)
-        },
-    )
-    .await?;
-    let registration::Written::Put(outcome) = written else {
-        unreachable!("a PUT always builds a record")
+    let build = |previous: Option<&crate::registry::AnchorRecord>| {
+        let record = record.clone();
+        // The stored record in the form the submission was just put in, so that links sent back as read
+        // compare equal even when stored under older rules (`accessRole: customer` before it meant
+        // `untp:accessRole#Customer`).
+        let previous = previous.map(|p| {
+            registration::normalised(p, &snapshot, key.scheme(), &state.limits, &state.codes)
+        });
+        let previous = previous.as_ref();
+        match access {
+            Access::Owner => contribution::as_owner(previous, record, owner_write),
+            Access::Contributor(who) => contribution::as_contributor(previous, record, who),
+        }
+        .map(Some)
     };
-    tracing::info!(
-        identifier = key.canonical_path(),
-        version = outcome.stored.version,
-        "anchor written"
-    );
-    let status = if outcome.created {
-        HttpResponse::Created()
+    let target = state.write_target_with(key, vocabulary);
+    let written = if keep_same {
+        registration::write_changed(target, asked, who, build).await?
     } else {
-        HttpResponse::Ok()
+        registration::write(target, asked, who, build).await?
     };
-    let mut response = record_response(
-        status,
-        key,
-        &outcome.stored,
-        &validated.warnings,
-        &state.origin(req),
-    );
-    super::verify::warn_refused(state, key, &outcome.stored, &mut response);
-    if outcome.created {
-        let location = format!("{ANCHORS}{}", key.canonical_path());
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&location).map_err(bad)?,
-        );
-    }
-    Ok(response)
+    Ok((written, validated.warnings))
 }
 
 /// `?contributions=replace`: the owner's submission says which contributed links stay (default: those it leaves

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+pub mod console;
 pub mod convert;
 pub mod credential;
 pub mod did;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub documents: Arc<dyn DocumentStore>,
     /// Nonces of signed requests and readiness.
     pub coordination: Arc<dyn Coordination>,
+    /// Console sessions (`console::session`).
+    pub sessions: Arc<dyn crate::registry::SessionStore>,
     /// The link-type vocabulary in force (swapped when an issuer registers or deletes one).
     pub vocabularies: Arc<Vocabularies>,
     /// UNTP's access code lists (`encryptionMethod`, `accessRole`), checked by every write.
@@ -211,6 +214,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .configure(management),
                 ),
         )
+        // The issuer console: 404 throughout unless the operator has it on (`console::switch`, outermost).
+        .service(
+            web::scope(console::ROOT)
+                .app_data(RouteLabel::OTHER)
+                .wrap(from_fn(console::layout::headers))
+                .wrap(from_fn(guard::management))
+                .wrap(from_fn(console::switch))
+                .configure(console),
+        )
         .service(
             web::scope("")
                 .wrap(from_fn(guard::public))
@@ -336,6 +348,26 @@ fn management(cfg: &mut web::ServiceConfig) {
         web::route().to(pyx::unknown_version),
     )
     .default_service(web::route().to(resolve::resolve));
+}
+
+/// The console's pages (`console`), under `/console`. Anchor identifiers contain slashes: `{tail}` takes the rest of
+/// the path, and `console::AnchorAction` reads it (`…/edit`, `…/delete`, `…/restore`).
+fn console(cfg: &mut web::ServiceConfig) {
+    use console::{anchors, session};
+    cfg.route("", reading().to(console::start))
+        .route("/", reading().to(console::start))
+        .route("/sign-in", reading().to(session::sign_in_form))
+        .route("/sign-in", web::post().to(session::sign_in))
+        .route("/sign-out", web::post().to(session::sign_out))
+        .route("/anchors", reading().to(anchors::browse))
+        .route("/anchors/new", reading().to(console::edit::new_form))
+        .route("/anchors/new", web::post().to(console::edit::create))
+        .service(
+            web::resource("/anchor/{tail:.*}")
+                .route(reading().to(anchors::get))
+                .route(web::post().to(console::edit::post)),
+        )
+        .default_service(web::to(console::not_found));
 }
 
 /// A resource labelled `other` in the latency metric.

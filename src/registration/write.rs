@@ -26,6 +26,9 @@ pub enum Written {
     Put(PutOutcome),
     /// `build` left nothing to keep, and the anchor was removed.
     Deleted,
+    /// `write_changed` only: the record to store was the one stored, and nothing was written (no new version, no
+    /// audit entry).
+    Unchanged(Arc<StoredAnchor>),
 }
 
 /// Where a write goes and what may be stored there.
@@ -50,6 +53,28 @@ pub async fn write(
     who: &str,
     build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
 ) -> Result<Written, WriteError> {
+    write_with(target, asked, who, build, false).await
+}
+
+/// `write`, except that a record that would be stored exactly as it is stored now (after the merge, the default's
+/// settling and validation) is not written again: `Written::Unchanged`, when the precondition holds. A form saved
+/// unchanged (the console) makes no new version.
+pub async fn write_changed(
+    target: Target<'_>,
+    asked: Precondition,
+    who: &str,
+    build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
+) -> Result<Written, WriteError> {
+    write_with(target, asked, who, build, true).await
+}
+
+async fn write_with(
+    target: Target<'_>,
+    asked: Precondition,
+    who: &str,
+    build: impl Fn(Option<&AnchorRecord>) -> Result<Option<AnchorRecord>, Vec<FieldError>>,
+    keep_same: bool,
+) -> Result<Written, WriteError> {
     let Target { store, key, .. } = target;
     let levels = key.levels();
     let paths: Vec<&str> = levels.iter().map(|k| k.canonical_path()).collect();
@@ -71,6 +96,13 @@ pub async fn write(
                     .map(|a| a.as_ref().map(|a| &a.record))
                     .collect();
                 let record = to_store(&target, previous, record, &above)?;
+                if keep_same
+                    && let Some(current) = current
+                        .as_ref()
+                        .filter(|c| c.record == record && holds(&precondition, c.version))
+                {
+                    return Ok(Written::Unchanged(current.clone()));
+                }
                 store
                     .put(key.canonical_path(), record, precondition, who)
                     .await
@@ -241,7 +273,9 @@ async fn write_run(
                 });
                 match retried.await {
                     Ok(Written::Put(outcome)) => Ok(outcome),
-                    Ok(Written::Deleted) => unreachable!("a bulk write always builds a record"),
+                    Ok(Written::Deleted | Written::Unchanged(_)) => {
+                        unreachable!("a bulk write always builds and writes a record")
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -271,6 +305,15 @@ fn to_store(
     )
     .map(|v| v.record)
     .map_err(WriteError::Invalid)
+}
+
+/// Whether `precondition` holds for an anchor that exists at `version`.
+fn holds(precondition: &Precondition, version: u64) -> bool {
+    match precondition {
+        Precondition::None | Precondition::Exists => true,
+        Precondition::Version(list) => list.contains(&version),
+        Precondition::Absent => false,
+    }
 }
 
 /// Rounds an unconditional write may lose to concurrent writers before it answers 503.

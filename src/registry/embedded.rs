@@ -42,6 +42,10 @@ const NONCES: TableDefinition<&str, u64> = TableDefinition::new("nonces");
 const NONCE_EXPIRIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("nonce_expiries");
 /// The verdicts of verified links: canonical path → `{version} {json}` (`verdicts::encode`).
 const VERDICTS: TableDefinition<&str, &str> = TableDefinition::new("verdicts");
+/// Console sessions (`registry::sessions`): SHA-256 of the session id → `{expiry ms} {document}`.
+const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions");
+/// The same sessions ordered by expiry, (expiry ms, name), so expired ones are removed without a scan.
+const SESSION_EXPIRIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("session_expiries");
 /// Expired claims removed by one new claim, at most: a claim adds one, so the tables stay near the number of live
 /// tokens while no claim does unbounded work.
 const NONCE_SWEEP: usize = 64;
@@ -885,6 +889,99 @@ impl super::VerdictStore for EmbeddedStore {
         }
         Ok(())
     }
+}
+
+/// In the file, so a session outlives a restart; each put also removes up to `NONCE_SWEEP` expired sessions.
+#[async_trait::async_trait]
+impl super::SessionStore for EmbeddedStore {
+    async fn put_session(
+        &self,
+        name: &str,
+        document: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let expiry = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let (this, name, value) = (
+            self.clone(),
+            name.to_string(),
+            format!("{expiry} {document}"),
+        );
+        blocking(move || {
+            let txn = this.begin_write()?;
+            {
+                let mut sessions = txn.open_table(SESSIONS).map_err(unavailable)?;
+                let mut expiries = txn.open_table(SESSION_EXPIRIES).map_err(unavailable)?;
+                let expired: Vec<(u64, String)> = expiries
+                    .range(..(now, ""))
+                    .map_err(unavailable)?
+                    .take(NONCE_SWEEP)
+                    .map(|e| e.map(|(k, _)| (k.value().0, k.value().1.to_string())))
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)?;
+                for (at, old) in &expired {
+                    expiries.remove((*at, old.as_str())).map_err(unavailable)?;
+                    sessions.remove(old.as_str()).map_err(unavailable)?;
+                }
+                if let Some(old) = sessions
+                    .insert(name.as_str(), value.as_str())
+                    .map_err(unavailable)?
+                    && let Some(at) = session_expiry(old.value())
+                {
+                    expiries.remove((at, name.as_str())).map_err(unavailable)?;
+                }
+                expiries
+                    .insert((expiry, name.as_str()), ())
+                    .map_err(unavailable)?;
+            }
+            this.commit(txn)
+        })
+        .await
+    }
+
+    async fn session(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(SESSIONS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let Some(stored) = table.get(name).map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let stored = stored.value();
+        let live = session_expiry(stored).is_some_and(|at| at > now_ms());
+        Ok(live
+            .then(|| stored.split_once(' ').map(|(_, doc)| doc.to_string()))
+            .flatten())
+    }
+
+    async fn delete_session(&self, name: &str) -> Result<bool, StoreError> {
+        let (this, name) = (self.clone(), name.to_string());
+        blocking(move || {
+            let txn = this.begin_write()?;
+            let removed = {
+                let mut sessions = txn.open_table(SESSIONS).map_err(unavailable)?;
+                let mut expiries = txn.open_table(SESSION_EXPIRIES).map_err(unavailable)?;
+                let old = sessions
+                    .remove(name.as_str())
+                    .map_err(unavailable)?
+                    .map(|v| session_expiry(v.value()));
+                if let Some(Some(at)) = old {
+                    expiries.remove((at, name.as_str())).map_err(unavailable)?;
+                }
+                old.is_some()
+            };
+            this.commit(txn)?;
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// The expiry (unix ms) of a stored session value.
+fn session_expiry(stored: &str) -> Option<u64> {
+    stored.split_once(' ')?.0.parse().ok()
 }
 
 #[async_trait::async_trait]

@@ -10,10 +10,12 @@ pub mod patterns;
 pub mod record;
 pub mod redis;
 pub mod retention;
+pub mod sessions;
 pub mod verdicts;
 
 pub use audit::{AuditEntry, AuditQuery, Operation};
 pub use record::{AnchorRecord, Link, StoredAnchor};
+pub use sessions::SessionStore;
 pub use verdicts::VerdictStore;
 
 use std::sync::Arc;
@@ -379,19 +381,22 @@ pub struct Registry {
     pub coordination: Arc<dyn Coordination>,
     /// The verdicts of verified links (`crate::verification`).
     pub verdicts: Arc<dyn VerdictStore>,
+    /// Console sessions (`crate::http::console`).
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl Registry {
     /// Every part served by one backend.
     pub fn of<S>(store: Arc<S>) -> Registry
     where
-        S: AnchorStore + AuditStore + DocumentStore + Coordination + VerdictStore,
+        S: AnchorStore + AuditStore + DocumentStore + Coordination + VerdictStore + SessionStore,
     {
         Registry {
             anchors: store.clone(),
             audit: store.clone(),
             documents: store.clone(),
             verdicts: store.clone(),
+            sessions: store.clone(),
             coordination: store,
         }
     }

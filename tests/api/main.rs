@@ -8,6 +8,7 @@ mod audit;
 mod bulk_http;
 mod caching;
 mod cli;
+mod console;
 mod convert;
 mod dia_writes;
 mod did_auth;

@@ -114,6 +114,7 @@ contract! {
         a_verdict_racing_a_record_write_never_lands_after_it,
         the_first_start_is_claimed_once,
         a_nonce_is_claimed_once_until_it_expires,
+        a_session_is_read_until_it_expires_or_is_deleted,
         a_reachable_store_is_ready,
     ]
 }
@@ -1217,6 +1218,58 @@ async fn a_nonce_is_claimed_once_until_it_expires(registry: &Registry) {
         "claimable again once expired"
     );
     assert!(!coordination.claim_nonce("n2", minute).await.unwrap());
+}
+
+async fn a_session_is_read_until_it_expires_or_is_deleted(registry: &Registry) {
+    let sessions = registry.sessions.as_ref();
+    let hour = Duration::from_secs(3600);
+    assert_eq!(sessions.session("s1").await.unwrap(), None);
+    sessions
+        .put_session("s1", r#"{"a":1}"#, hour)
+        .await
+        .unwrap();
+    sessions.put_session("s2", "two words", hour).await.unwrap();
+    assert_eq!(
+        sessions.session("s1").await.unwrap().as_deref(),
+        Some(r#"{"a":1}"#)
+    );
+    assert_eq!(
+        sessions.session("s2").await.unwrap().as_deref(),
+        Some("two words")
+    );
+    sessions.put_session("s1", "replaced", hour).await.unwrap();
+    assert_eq!(
+        sessions.session("s1").await.unwrap().as_deref(),
+        Some("replaced")
+    );
+    assert!(sessions.delete_session("s1").await.unwrap());
+    assert!(
+        !sessions.delete_session("s1").await.unwrap(),
+        "deleted once"
+    );
+    assert_eq!(sessions.session("s1").await.unwrap(), None);
+    assert_eq!(
+        sessions.session("s2").await.unwrap().as_deref(),
+        Some("two words"),
+        "others stay"
+    );
+    sessions
+        .put_session("brief", "x", Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.session("brief").await.unwrap().as_deref(),
+        Some("x")
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(sessions.session("brief").await.unwrap(), None, "expired");
+    // A put after it expired sweeps it; a new session of the same name is a new one.
+    sessions.put_session("s3", "y", hour).await.unwrap();
+    sessions.put_session("brief", "z", hour).await.unwrap();
+    assert_eq!(
+        sessions.session("brief").await.unwrap().as_deref(),
+        Some("z")
+    );
 }
 
 async fn a_reachable_store_is_ready(registry: &Registry) {

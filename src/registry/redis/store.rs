@@ -816,6 +816,44 @@ impl crate::registry::VerdictStore for RedisStore {
     }
 }
 
+/// One string per session with a TTL (`SET … PX`), so Redis forgets it when it expires. Written and deleted once on
+/// the write connection and confirmed by `WAIT` when configured, so a sign-out survives a failover.
+#[async_trait::async_trait]
+impl crate::registry::SessionStore for RedisStore {
+    async fn put_session(
+        &self,
+        name: &str,
+        document: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = format!("{}:session:{name}", self.prefix);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key)
+            .arg(document)
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        let (_, written): (String, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
+        self.wait_for_replicas(&key, &written).await
+    }
+
+    async fn session(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(format!("{}:session:{name}", self.prefix));
+        self.conn.query(&cmd).await.map_err(unavailable)
+    }
+
+    async fn delete_session(&self, name: &str) -> Result<bool, StoreError> {
+        let key = format!("{}:session:{name}", self.prefix);
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(&key);
+        let (removed, written): (i64, Written) =
+            self.writer.write_once(&cmd).await.map_err(unavailable)?;
+        self.wait_for_replicas(&key, &written).await?;
+        Ok(removed > 0)
+    }
+}
+
 #[async_trait::async_trait]
 impl Coordination for RedisStore {
     async fn claim_first_start(&self) -> Result<bool, StoreError> {
