@@ -41,23 +41,12 @@ pub async fn audit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = req.uri().query().unwrap_or("");
-    let identifier = query_param(raw, "identifier")
-        .filter(|i| !i.is_empty())
-        .ok_or_else(|| bad("identifier", "required: the identifier whose trail to read"))?;
-    let key = state.parser.parse_key(identifier.trim_start_matches('/'))?;
-    principal.authorise(&key)?;
-    let query = AuditQuery {
-        identifier: key.canonical_path(),
-        since_ms: since(raw)?,
-        after: after(raw)?,
-        limit: limit(raw)?,
-    };
-    let mut entries = state.audit.audit(&query).await?;
-    let next = (entries.len() >= query.limit)
-        .then(|| entries.last().map(|e| e.cursor.clone()))
-        .flatten();
-    // Scopes cover whole subtrees, so this only matters for a scope narrower than the identifier asked for.
-    entries.retain(|e| principal.may_access(&e.identifier));
+    let Trail {
+        key,
+        entries,
+        next,
+        limit,
+    } = read_trail(&state, &principal, raw).await?;
     let page = AuditPage {
         identifier: key.canonical_path().to_string(),
         entries: entries.into_iter().map(AuditView::from).collect(),
@@ -71,13 +60,56 @@ pub async fn audit(
             state.origin(&req),
             encode(key.canonical_path()),
             encode(&cursor),
-            query.limit
+            limit
         );
         response.insert_header((header::LINK, link));
     }
     Ok(response
         .content_type("application/json")
         .body(serde_json::to_string(&page).unwrap_or_default()))
+}
+
+/// One page of an identifier's trail as `principal` may read it.
+pub struct Trail {
+    pub key: crate::identifier::Identifier,
+    pub entries: Vec<AuditEntry>,
+    /// The cursor of the next page, when there may be one.
+    pub next: Option<String>,
+    pub limit: usize,
+}
+
+/// The page the query parameters `raw` ask for (`identifier`, `since`, `after`, `limit`), read and filtered as
+/// `GET /api/v1/audit` does: `403` unless `principal`'s scopes cover the identifier, and only the entries its scopes
+/// cover. A bad parameter is a `400` naming it (`errors[0].field`). The console's Audit page reads the same.
+pub async fn read_trail(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    raw: &str,
+) -> Result<Trail, ApiError> {
+    let identifier = query_param(raw, "identifier")
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad("identifier", "required: the identifier whose trail to read"))?;
+    let key = state.parser.parse_key(identifier.trim_start_matches('/'))?;
+    super::access::authorise(principal, &key)?;
+    let query = AuditQuery {
+        identifier: key.canonical_path(),
+        since_ms: since(raw)?,
+        after: after(raw)?,
+        limit: limit(raw)?,
+    };
+    let mut entries = state.audit.audit(&query).await?;
+    let next = (entries.len() >= query.limit)
+        .then(|| entries.last().map(|e| e.cursor.clone()))
+        .flatten();
+    // Scopes cover whole subtrees, so this only matters for a scope narrower than the identifier asked for.
+    entries.retain(|e| principal.may_access(&e.identifier));
+    let limit = query.limit;
+    Ok(Trail {
+        key,
+        entries,
+        next,
+        limit,
+    })
 }
 
 fn bad(field: &str, message: &str) -> ApiError {

@@ -9,7 +9,7 @@ use super::access::Caller;
 use super::problem::{ApiError, problem_body};
 use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
-use crate::registration::{self, Each, FieldError, WriteError};
+use crate::registration::{self, Each, FieldError, WriteError, Written};
 use crate::registry::{AnchorRecord, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,7 +34,8 @@ pub struct LineOutcome {
     pub line: usize,
     /// The canonical identifier (or the line's `identifier` as sent, when it does not parse; `null` without one).
     pub identifier: Option<String>,
-    /// `201` created, `200` replaced; `400`/`422` invalid, `403` outside the caller's scopes, `503` not written.
+    /// `201` created, `200` replaced; `400`/`422` invalid, `403` outside the caller's scopes, `503` not written;
+    /// `304` unchanged (the console's upload only, which does not write a record that would be stored as it is).
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -48,6 +49,14 @@ pub struct Totals {
     pub created: usize,
     pub replaced: usize,
     pub failed: usize,
+    /// Lines whose record was stored already exactly so (the console's upload only; never in the API's answer).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(ignore)]
+    pub unchanged: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The answer to a bulk write.
@@ -108,7 +117,7 @@ pub async fn write(
             "a bulk write cannot be DID-signed (the signature covers the whole body, which is written as it is read): use a bearer token, or PUT each anchor".into(),
         ));
     }
-    let mut run = Run::new(&state, &caller, all);
+    let mut run = Run::new(&state, &caller, all, false);
     let limit = state.settings.limits.max_import_bytes;
     let mut outcome = run.read(payload, limit).await;
     let (report, store_error) = run.finish().await;
@@ -205,14 +214,38 @@ struct Run<'a> {
     report: BulkReport,
     /// A store failure stops the run: the lines after it are not written.
     failed: Option<StoreError>,
+    /// Leave a record that would be stored as it is alone (`304`), rather than write it as a new version.
+    keep_same: bool,
+}
+
+/// The bulk write of lines already read (the console's upload, `console::bulk`): each `(line number, line)` parsed,
+/// checked against `caller`'s scopes and written exactly as a line of `POST /api/v1/anchors` is, except that a
+/// record that would be stored as it is stored now is left alone (`304`). Every line's outcome is listed. `Err` when
+/// the store failed: the lines before it stay written, as in the API.
+pub async fn write_lines(
+    state: &AppState,
+    caller: &Caller,
+    lines: Vec<(usize, String)>,
+) -> Result<BulkReport, StoreError> {
+    let mut run = Run::new(state, caller, true, true);
+    for (number, line) in lines {
+        if run.line(number, line.into_bytes()).await.is_err() {
+            break;
+        }
+    }
+    match run.finish().await {
+        (_, Some(e)) => Err(e),
+        (report, None) => Ok(report),
+    }
 }
 
 impl<'a> Run<'a> {
-    fn new(state: &'a AppState, caller: &'a Caller, all: bool) -> Self {
+    fn new(state: &'a AppState, caller: &'a Caller, all: bool, keep_same: bool) -> Self {
         Run {
             state,
             caller,
             all,
+            keep_same,
             parsing: VecDeque::new(),
             lines: Vec::with_capacity(CHUNK),
             report: BulkReport::default(),
@@ -363,20 +396,24 @@ impl<'a> Run<'a> {
         let build = |previous: Option<&AnchorRecord>, record: AnchorRecord| {
             contribution::as_owner(previous, record, OwnerWrite::KeepContributions)
         };
-        let written = registration::write_each(
-            state.store.as_ref(),
-            &state.vocabulary(),
-            &state.limits,
-            &state.codes,
-            items,
-            &self.caller.name,
-            &build,
-        )
-        .await?;
+        let (vocabulary, who) = (state.vocabulary(), &self.caller.name);
+        let (store, limits, codes) = (state.store.as_ref(), &state.limits, &state.codes);
+        let written: Vec<Result<Written, WriteError>> = if self.keep_same {
+            registration::write_each_changed(store, &vocabulary, limits, codes, items, who, &build)
+                .await?
+        } else {
+            registration::write_each(store, &vocabulary, limits, codes, items, who, &build)
+                .await?
+                .into_iter()
+                .map(|r| r.map(Written::Put))
+                .collect()
+        };
         for ((index, number, path), result) in numbers.into_iter().zip(written) {
             let (status, detail) = match result {
-                Ok(outcome) if outcome.created => (201, None),
-                Ok(_) => (200, None),
+                Ok(Written::Put(outcome)) if outcome.created => (201, None),
+                Ok(Written::Put(_)) => (200, None),
+                Ok(Written::Unchanged(_)) => (304, None),
+                Ok(Written::Deleted) => unreachable!("a bulk write always builds a record"),
                 Err(WriteError::Invalid(errors)) => (422, Some(fields(&errors))),
                 Err(WriteError::Store(e)) => (503, Some(e.to_string())),
             };
@@ -399,10 +436,11 @@ impl<'a> Run<'a> {
     fn count(&mut self, outcome: LineOutcome) {
         let totals = &mut self.report.totals;
         totals.lines += 1;
-        let failed = outcome.status >= 300;
+        let failed = outcome.status >= 300 && outcome.status != 304;
         match outcome.status {
             201 => totals.created += 1,
             200 => totals.replaced += 1,
+            304 => totals.unchanged += 1,
             _ => totals.failed += 1,
         }
         if self.all || (failed && self.report.outcomes.len() < MAX_LISTED) {

@@ -104,7 +104,30 @@ pub async fn put(
     refuse_configured(&vocabulary, &prefix)?;
     authorise(&caller, &prefix)?;
     let bytes = read_body(payload, &state, &req).await?;
-    let file = parse(&bytes)?;
+    let (file, created) = register(&state, &caller, &prefix, &bytes).await?;
+    let status = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(json_response(status, json!(file)))
+}
+
+/// Registers or replaces the vocabulary `prefix` from `bytes` (the JSON of a vocabulary file), as
+/// `PUT /api/v1/linktypes/{prefix}` does: refused for a configured prefix or outside `principal`'s scopes
+/// (`linktypes/{prefix}`), checked, then stored and put in force. `true` when it is new. The console's Link types
+/// page writes through this too.
+pub async fn register(
+    state: &AppState,
+    principal: &Principal,
+    prefix: &str,
+    bytes: &[u8],
+) -> Result<(VocabularyFile, bool), ApiError> {
+    let prefix = prefix.to_string();
+    let vocabulary = state.vocabulary();
+    refuse_configured(&vocabulary, &prefix)?;
+    authorise(principal, &prefix)?;
+    let file = parse(bytes)?;
     if file.prefix != prefix {
         return Err(ApiError::BadBody(FieldError::new(
             "prefix",
@@ -118,14 +141,14 @@ pub async fn put(
     vocabulary.admit(&file, &limits).map_err(refusal)?;
     let previous = vocabulary.registered().get(&prefix).cloned();
     if previous.as_ref() == Some(&file) {
-        return Ok(json_response(HttpResponse::Ok(), json!(file)));
+        return Ok((file, false));
     }
     // Checked against the snapshot first, so a bad body costs no scan.
     vocabulary.with_registered(file.clone()).map_err(refusal)?;
     if let Some(previous) = &previous {
         let dropped: BTreeSet<String> = uris(previous).difference(&uris(&file)).cloned().collect();
         // A scan of every stored anchor, outside the lock (see `WRITES`).
-        in_use(&state, &dropped, &prefix).await?;
+        in_use(state, &dropped, &prefix).await?;
     }
     let _one_at_a_time = WRITES.lock().await;
     let current = state.vocabulary();
@@ -139,15 +162,11 @@ pub async fn put(
     state.vocabularies.replace(next);
     tracing::info!(
         prefix,
-        credential = caller.name,
+        credential = principal.name,
         "link-type vocabulary registered"
     );
-    super::observe::record_write(&caller, "linktypes");
-    let status = match previous {
-        Some(_) => HttpResponse::Ok(),
-        None => HttpResponse::Created(),
-    };
-    Ok(json_response(status, json!(file)))
+    super::observe::record_write(principal, "linktypes");
+    Ok((file, previous.is_none()))
 }
 
 /// `DELETE /api/v1/linktypes/{prefix}`: removes a vocabulary no stored link uses.
@@ -165,15 +184,28 @@ pub async fn remove(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let prefix = prefix_of(&req);
+    unregister(&state, &caller, &prefix_of(&req)).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// Deletes the registered vocabulary `prefix`, as `DELETE /api/v1/linktypes/{prefix}` does: refused for a configured
+/// prefix, outside `principal`'s scopes, or while a stored link uses one of its terms (`409` naming the anchor).
+pub async fn unregister(
+    state: &AppState,
+    principal: &Principal,
+    prefix: &str,
+) -> Result<(), ApiError> {
+    let prefix = prefix.to_string();
     let vocabulary = state.vocabulary();
     refuse_configured(&vocabulary, &prefix)?;
-    authorise(&caller, &prefix)?;
+    authorise(principal, &prefix)?;
     let Some(file) = vocabulary.registered().get(&prefix).cloned() else {
         return Err(not_found(&prefix));
     };
     // A scan of every stored anchor, outside the lock (see `WRITES`).
-    in_use(&state, &uris(&file), &prefix).await?;
+    in_use(state, &uris(&file), &prefix).await?;
     let _one_at_a_time = WRITES.lock().await;
     let current = state.vocabulary();
     unchanged_since_checked(&current, &prefix, Some(&file))?;
@@ -183,13 +215,11 @@ pub async fn remove(
         .replace(current.without_registered(&prefix));
     tracing::info!(
         prefix,
-        credential = caller.name,
+        credential = principal.name,
         "link-type vocabulary deleted"
     );
-    super::observe::record_write(&caller, "linktypes");
-    Ok(HttpResponse::NoContent()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    super::observe::record_write(principal, "linktypes");
+    Ok(())
 }
 
 /// `acme` from `/api/v1/linktypes/acme`.
@@ -198,7 +228,7 @@ fn prefix_of(req: &HttpRequest) -> String {
 }
 
 /// Where a vocabulary comes from, as the listing says.
-fn source(prefix: &str, registered: bool) -> &'static str {
+pub fn source(prefix: &str, registered: bool) -> &'static str {
     match (registered, prefix) {
         (true, _) => "registered",
         (false, "iana") => "built-in",

@@ -367,6 +367,19 @@ fn console(cfg: &mut web::ServiceConfig) {
                 .route(reading().to(anchors::get))
                 .route(web::post().to(console::edit::post)),
         )
+        .route("/check", reading().to(console::check::page))
+        .route("/qr/{tail:.*}", reading().to(console::qr::page))
+        .route("/bulk", reading().to(console::bulk::form))
+        .route("/bulk", web::post().to(console::bulk::upload))
+        .route("/bulk/template.csv", reading().to(console::bulk::template))
+        .route("/audit", reading().to(console::audit::page))
+        .route("/linktypes", reading().to(console::linktypes::list))
+        .route("/linktypes", web::post().to(console::linktypes::save))
+        .route("/linktypes/{prefix}", reading().to(console::linktypes::one))
+        .route(
+            "/linktypes/{prefix}/delete",
+            web::post().to(console::linktypes::delete),
+        )
         .default_service(web::to(console::not_found));
 }
 

@@ -16,7 +16,9 @@ mod write;
 pub use default_link::{Ancestor, Fallback, settle_default, settles_alone};
 pub use submission::{Submission, parse, parse_line, parse_value};
 pub use validation::{Validated, normalised, validate};
-pub use write::{Each, Target, WriteError, Written, write, write_changed, write_each};
+pub use write::{
+    Each, Target, WriteError, Written, write, write_changed, write_each, write_each_changed,
+};
 
 use serde::Serialize;
 

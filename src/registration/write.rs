@@ -157,6 +157,46 @@ pub async fn write_each(
     who: &str,
     build: &Build,
 ) -> Result<Vec<Result<PutOutcome, WriteError>>, StoreError> {
+    let written = write_each_with(store, vocabulary, limits, codes, items, who, build, false);
+    Ok(written
+        .await?
+        .into_iter()
+        .map(|w| match w {
+            Ok(Written::Put(outcome)) => Ok(outcome),
+            Ok(Written::Deleted | Written::Unchanged(_)) => {
+                unreachable!("write_each always builds and writes a record")
+            }
+            Err(e) => Err(e),
+        })
+        .collect())
+}
+
+/// `write_each`, except that a record that would be stored exactly as it is stored now is not written again
+/// (`Written::Unchanged`, no new version, no audit entry), as `write_changed` does for one anchor: a file uploaded
+/// in the console a second time changes nothing.
+pub async fn write_each_changed(
+    store: &dyn AnchorStore,
+    vocabulary: &std::sync::Arc<Vocabulary>,
+    limits: &Limits,
+    codes: &AccessCodes,
+    items: Vec<Each>,
+    who: &str,
+    build: &Build,
+) -> Result<Vec<Result<Written, WriteError>>, StoreError> {
+    write_each_with(store, vocabulary, limits, codes, items, who, build, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_each_with(
+    store: &dyn AnchorStore,
+    vocabulary: &std::sync::Arc<Vocabulary>,
+    limits: &Limits,
+    codes: &AccessCodes,
+    items: Vec<Each>,
+    who: &str,
+    build: &Build,
+    keep_same: bool,
+) -> Result<Vec<Result<Written, WriteError>>, StoreError> {
     let mut outcomes = Vec::with_capacity(items.len());
     let mut run: Vec<Each> = Vec::new();
     for item in items {
@@ -173,16 +213,18 @@ pub async fn write_each(
                 std::mem::take(&mut run),
                 who,
                 build,
+                keep_same,
             );
             outcomes.extend(written.await?);
         }
         run.push(item);
     }
-    outcomes.extend(write_run(store, vocabulary, limits, codes, run, who, build).await?);
+    outcomes.extend(write_run(store, vocabulary, limits, codes, run, who, build, keep_same).await?);
     Ok(outcomes)
 }
 
 /// `write_each` of anchors with distinct keys.
+#[allow(clippy::too_many_arguments)]
 async fn write_run(
     store: &dyn AnchorStore,
     vocabulary: &std::sync::Arc<Vocabulary>,
@@ -191,7 +233,8 @@ async fn write_run(
     items: Vec<Each>,
     who: &str,
     build: &Build,
-) -> Result<Vec<Result<PutOutcome, WriteError>>, StoreError> {
+    keep_same: bool,
+) -> Result<Vec<Result<Written, WriteError>>, StoreError> {
     let levels: Vec<Vec<Identifier>> = items.iter().map(|e| e.key.levels()).collect();
     let mut paths: Vec<&str> = levels
         .iter()
@@ -207,7 +250,7 @@ async fn write_run(
         .collect();
     // Records this run writes, which later items' defaults settle against as they would after those writes.
     let mut written: HashMap<&str, AnchorRecord> = HashMap::new();
-    let mut outcomes: Vec<Option<Result<PutOutcome, WriteError>>> = Vec::new();
+    let mut outcomes: Vec<Option<Result<Written, WriteError>>> = Vec::new();
     let mut writes = Vec::new();
     let mut submitted = Vec::new();
     for (i, (item, levels)) in items.iter().zip(&levels).enumerate() {
@@ -238,6 +281,11 @@ async fn write_run(
             .map_err(WriteError::Invalid)
             .and_then(|record| to_store(&target, previous, record, &above));
         match record {
+            Ok(record) if keep_same && current.as_ref().is_some_and(|c| c.record == record) => {
+                let current = current.clone().expect("checked above");
+                outcomes.push(Some(Ok(Written::Unchanged(current))));
+                written.insert(path, record);
+            }
             Ok(record) => {
                 let precondition = match &current {
                     Some(c) => Precondition::Version(vec![c.version]),
@@ -258,7 +306,7 @@ async fn write_run(
     let results = store.put_each(writes, who).await?;
     for (index, result) in submitted.into_iter().zip(results) {
         outcomes[index] = Some(match result {
-            Ok(outcome) => Ok(outcome),
+            Ok(outcome) => Ok(Written::Put(outcome)),
             Err(StoreError::PreconditionFailed { .. }) => {
                 let item = &items[index];
                 let target = Target {
@@ -268,16 +316,14 @@ async fn write_run(
                     codes,
                     key: &item.key,
                 };
-                let retried = write(target, Precondition::None, who, |previous| {
-                    build(previous, item.record.clone()).map(Some)
-                });
-                match retried.await {
-                    Ok(Written::Put(outcome)) => Ok(outcome),
-                    Ok(Written::Deleted | Written::Unchanged(_)) => {
-                        unreachable!("a bulk write always builds and writes a record")
-                    }
-                    Err(e) => Err(e),
-                }
+                let retried = write_with(
+                    target,
+                    Precondition::None,
+                    who,
+                    |previous| build(previous, item.record.clone()).map(Some),
+                    keep_same,
+                );
+                retried.await
             }
             Err(e) => Err(e.into()),
         });

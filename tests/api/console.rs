@@ -11,9 +11,9 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use std::path::Path;
 
-const ACME: &str = "acme-secret";
-const OTHER: &str = "other-secret";
-const G: &str = "01/09520123456788";
+pub(crate) const ACME: &str = "acme-secret";
+pub(crate) const OTHER: &str = "other-secret";
+pub(crate) const G: &str = "01/09520123456788";
 
 /// Two scoped keys (hashes computed with coreutils `sha256sum`): acme on `01/0952012*`, other on `01/0950600*`.
 fn config(dir: &Path) -> String {
@@ -36,7 +36,7 @@ scopes = ["01/0950600*"]
     path.to_str().unwrap().to_string()
 }
 
-async fn app() -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn app() -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
     let app = TestApp::start_with(&["--no-demo", "--config", &config]).await;
@@ -44,24 +44,24 @@ async fn app() -> (TestApp, tempfile::TempDir) {
 }
 
 /// One browser: its cookies for `/console` (name → value), kept by hand from `Set-Cookie`.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(app: &impl Api) -> Self {
+    pub(crate) fn new(app: &impl Api) -> Self {
         Browser {
             base: app.base().to_string(),
             cookies: Vec::new(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -70,7 +70,7 @@ impl Browser {
     }
 
     /// Keeps the cookies an answer sets (an empty value or `Max-Age=0` removes one).
-    fn keep(&mut self, response: &Response) {
+    pub(crate) fn keep(&mut self, response: &Response) {
         for value in response.headers().get_all(SET_COOKIE) {
             let value = value.to_str().unwrap();
             let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
@@ -82,7 +82,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         let response = client()
             .get(self.url(path))
             .header(COOKIE, self.cookie_header())
@@ -94,13 +94,13 @@ impl Browser {
     }
 
     /// GET a page and read it: (status, HTML).
-    async fn page(&mut self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn page(&mut self, path: &str) -> (StatusCode, String) {
         let response = self.get(path).await;
         (response.status(), response.text().await.unwrap())
     }
 
     /// POST a form as a browser encodes it.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body = url_encode(fields);
         let response = client()
             .post(self.url(path))
@@ -115,7 +115,7 @@ impl Browser {
     }
 
     /// Opens the sign-in page and signs in with `key`; the answer to the POST.
-    async fn sign_in(&mut self, key: &str) -> Response {
+    pub(crate) async fn sign_in(&mut self, key: &str) -> Response {
         let (status, html) = self.page("/console/sign-in").await;
         assert_eq!(status, StatusCode::OK, "{html}");
         let csrf = csrf_of(&html);
@@ -124,7 +124,7 @@ impl Browser {
     }
 
     /// The CSRF token of the forms of a signed-in page.
-    async fn csrf(&mut self) -> String {
+    pub(crate) async fn csrf(&mut self) -> String {
         let (status, html) = self.page("/console/anchors").await;
         assert_eq!(status, StatusCode::OK, "{html}");
         csrf_of(&html)
@@ -146,7 +146,7 @@ fn url_encode(fields: &[(&str, &str)]) -> String {
 }
 
 /// The value of the first hidden `csrf` input of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     attribute_after(html, r#"name="csrf" value=""#)
 }
 
@@ -159,7 +159,7 @@ fn attribute_after(html: &str, marker: &str) -> String {
     html[start..].split('"').next().unwrap().to_string()
 }
 
-fn location(response: &Response) -> &str {
+pub(crate) fn location(response: &Response) -> &str {
     response.headers()[LOCATION].to_str().unwrap()
 }
 

@@ -9,6 +9,7 @@ mod bulk_http;
 mod caching;
 mod cli;
 mod console;
+mod console_tools;
 mod convert;
 mod dia_writes;
 mod did_auth;

@@ -37,7 +37,7 @@ fn decode(w: usize, h: usize, luma: impl Fn(usize, usize) -> u8) -> (String, usi
     (text, meta.version.0)
 }
 
-fn decode_png(bytes: &[u8]) -> (String, usize) {
+pub(crate) fn decode_png(bytes: &[u8]) -> (String, usize) {
     let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
         .expect("a PNG")
         .to_luma8();
@@ -79,7 +79,7 @@ fn svg_grid(svg: &str) -> SvgGrid {
 
 /// Draws the SVG's grid at 5 pixels per module inside a 4-module white border (so a code drawn without a quiet
 /// zone is still found) and decodes it.
-fn decode_svg(svg: &[u8]) -> (String, usize) {
+pub(crate) fn decode_svg(svg: &[u8]) -> (String, usize) {
     let svg = std::str::from_utf8(svg).expect("UTF-8 SVG");
     assert!(svg.contains("xmlns=\"http://www.w3.org/2000/svg\""));
     let grid = svg_grid(svg);

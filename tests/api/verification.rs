@@ -622,7 +622,7 @@ fn idr_resolve_uses_the_stored_verdicts_in_enforce_mode() {
 }
 
 /// An HTML page: a target that answers, with no credential (`not-a-credential`).
-fn html_page() -> Reply {
+pub(crate) fn html_page() -> Reply {
     Reply {
         body: b"<!doctype html><title>Buy now</title><p>Not a credential.</p>".to_vec(),
         ..Reply::status(200).header("Content-Type", "text/html; charset=utf-8")
@@ -631,7 +631,11 @@ fn html_page() -> Reply {
 
 /// A resolver whose checker may fetch from `host` (loopback `localhost`, its CA trusted), in `mode`, on the embedded
 /// store or (with `redis`) on that Redis.
-async fn checking(host: &DidHost, mode: &str, redis: Option<&str>) -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn checking(
+    host: &DidHost,
+    mode: &str,
+    redis: Option<&str>,
+) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("verify.toml");
     std::fs::write(
@@ -685,7 +689,7 @@ async fn sent_to(server: &TestApp, uri: &str) -> String {
 }
 
 /// The status of `href`'s verdict in a POST re-check of `identifier`.
-async fn recheck_status(server: &TestApp, identifier: &str, href: &str) -> String {
+pub(crate) async fn recheck_status(server: &TestApp, identifier: &str, href: &str) -> String {
     let (status, body) = verification(server, Method::POST, identifier).await;
     assert_eq!(status, 200, "{body}");
     body["links"]

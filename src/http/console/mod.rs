@@ -13,10 +13,15 @@
 //! `layout::headers` (CSP, no caching, no framing).
 
 pub mod anchors;
+pub mod audit;
+pub mod bulk;
+pub mod check;
 pub mod csrf;
 pub mod edit;
 pub mod form;
 pub mod layout;
+pub mod linktypes;
+pub mod qr;
 pub mod session;
 
 pub use csrf::Posted;
