@@ -61,6 +61,11 @@ pub struct Settings {
     /// From `IDR_ADMIN_TOKEN` only; never read from a file.
     #[serde(skip)]
     pub admin_token: Option<String>,
+    /// The program run as the Data Integrity verifier (`verification::check::verifier`); none: this executable. Not
+    /// a setting (never read from a file or the environment): a program embedding idr, such as the in-process test
+    /// harness, names the `idr` binary here.
+    #[serde(skip)]
+    pub verifier_program: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -496,8 +501,8 @@ pub struct VerificationSettings {
     pub timeout_ms: u64,
     /// Largest credential fetched.
     pub max_credential_bytes: usize,
-    /// Whether Data Integrity proofs are verified (enveloped `vc+jwt` always is); see docs/security.md for why an
-    /// operator whose writers are not all trusted may turn it off.
+    /// Whether Data Integrity proofs are verified (enveloped `vc+jwt` always is), each in a verifier process bounded
+    /// in processor time and memory (`verification::check::verifier`; docs/security.md).
     #[serde(default = "data_integrity_default")]
     pub data_integrity: bool,
     /// Per link type: the only issuers whose credentials verify for it.

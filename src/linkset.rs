@@ -49,6 +49,9 @@ struct ContextObject {
     order: Vec<usize>,
     /// The verification state of each kept credential link (`Linkset::show_verification`), in `order`.
     verification: Vec<Shown>,
+    /// Served by a pattern registration (`Linkset::served_by_pattern`): its links are never checked, so it shows no
+    /// verification state.
+    from_pattern: bool,
 }
 
 /// The verification state of one credential link, as a linkset shows it.
@@ -95,6 +98,7 @@ pub fn build_passing_over(
             .map(|l| (l.href.clone(), l.title.clone())),
             order: grouped(&level.record.record.links, keep, vocabulary),
             verification: Vec::new(),
+            from_pattern: false,
         })
         .collect();
     Linkset {
@@ -219,6 +223,9 @@ impl Linkset {
         status_href: &dyn Fn(&str) -> String,
     ) {
         for (object, verdicts) in self.objects.iter_mut().zip(verdicts) {
+            if object.from_pattern {
+                continue;
+            }
             let links = &object.record.record.links;
             object.verification = object
                 .order
@@ -237,9 +244,18 @@ impl Linkset {
         }
     }
 
-    /// Whether any level lists a credential link: only then are verdicts worth reading.
+    /// Marks the level at `anchor` as served by a pattern registration (`crate::patterns`): what a pattern serves
+    /// is expanded per request and never checked (no anchor holds it), so it shows no verification state rather
+    /// than a `pending` that would never end.
+    pub fn served_by_pattern(&mut self, anchor: &str) {
+        for object in self.objects.iter_mut().filter(|o| o.anchor == anchor) {
+            object.from_pattern = true;
+        }
+    }
+
+    /// Whether any level not served by a pattern lists a credential link: only then are verdicts worth reading.
     pub fn has_credential_links(&self) -> bool {
-        self.objects.iter().any(|o| {
+        self.objects.iter().filter(|o| !o.from_pattern).any(|o| {
             o.order.iter().any(|&i| {
                 self.vocabulary
                     .is_credential_type(&o.record.record.links[i].link_type)

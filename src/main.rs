@@ -118,8 +118,12 @@ enum Command {
     },
     /// Check what credential links point to (verified links): fetch and verify the target of every link whose link
     /// type is a credential type, store the verdicts (as the server does after a write), and print a table (per
-    /// link: identifier, link type, status, reason) and totals. Exits 1 when any target failed, is not a
-    /// credential or could not be fetched. With the embedded store, stop the server first (it holds the file).
+    /// link: identifier, link type, status, checked, reason) and totals. CHECKED is `now` for a verdict reached by
+    /// this run, `kept` for one kept from an earlier check: the check was deferred (the host's outbound budget
+    /// spent, its turn not come in time), or the target could not be fetched and an earlier refusal stands; REASON
+    /// then says why. Exits 1 when any target failed, is not a credential or could not be fetched (or an anchor is
+    /// missing, or the store answered an error); else 3 when not every link was checked now (run it again later);
+    /// else 0. With the embedded store, stop the server first (it holds the file).
     #[command(
         after_help = "Examples:\n  idr verify 01/09520123456788 --data-dir ./data\n  \
                             idr verify --all --redis-url redis://127.0.0.1:6379"
@@ -148,6 +152,18 @@ enum Command {
         url: String,
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
+    },
+    /// Internal: verifies one Data Integrity proof (a JSON request on standard input, the verdict as JSON on standard
+    /// output) for a running server, which starts it as a child process and kills it at its time limit
+    /// (`verification::check::verifier`). Fetches nothing.
+    #[command(name = idr::verification::check::verifier::SUBCOMMAND, hide = true)]
+    VerifyDataIntegrityProof {
+        /// Processor time allowed, in seconds (RLIMIT_CPU).
+        #[arg(long)]
+        cpu_seconds: u64,
+        /// Address space allowed, in bytes (RLIMIT_AS).
+        #[arg(long)]
+        memory_bytes: u64,
     },
     /// Print the SHA-256 (hex) of a secret read from standard input, for `[[keys]]` in the config.
     #[command(after_help = "Example:\n  printf '%s' \"$SECRET\" | idr hash-secret")]
@@ -311,6 +327,14 @@ impl Common {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any runtime or thread: the verifier limits its own process and runs on a runtime of its own.
+    if let Command::VerifyDataIntegrityProof {
+        cpu_seconds,
+        memory_bytes,
+    } = cli.command
+    {
+        return idr::verification::check::verifier::run(cpu_seconds, memory_bytes);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -361,6 +385,7 @@ fn main() -> ExitCode {
                 accept_language,
             } => resolve(common.overrides(), &uri, accept, accept_language).await,
             Command::HashSecret => hash_secret(),
+            Command::VerifyDataIntegrityProof { .. } => unreachable!("run before the runtime"),
             Command::Keys(command) => keys(command).await,
             Command::Audit(AuditCommand::Export { common }) => {
                 audit_export(common.overrides()).await
@@ -702,7 +727,7 @@ async fn check_data(overrides: Overrides) -> Result<ExitCode> {
 /// `idr verify <identifier>` / `--all`: checks, stores and prints the verdicts.
 async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCode> {
     use futures_util::StreamExt;
-    use idr::verification::{AnchorVerdicts, Status};
+    use idr::verification::{Checked, Status};
     let settings = Settings::load(&overrides)?;
     idr::telemetry::init_logging(settings.log.format);
     if settings.verification.mode == idr::config::VerificationMode::Off {
@@ -731,7 +756,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
             verdicts: store.verdicts.clone(),
             coordination: store.coordination.clone(),
             vocabularies,
-            checker: Arc::new(checker),
+            checker: Arc::new(idr::verification::reserved::SkipReserved(Arc::new(checker))),
         },
     );
     let anchors: Vec<String> = match identifier {
@@ -759,7 +784,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
     };
     let checked: Vec<(
         String,
-        std::result::Result<Option<AnchorVerdicts>, idr::registry::StoreError>,
+        std::result::Result<Option<Checked>, idr::registry::StoreError>,
     )> = futures_util::stream::iter(anchors)
         .map(|anchor| {
             let verification = &verification;
@@ -773,31 +798,49 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
         .await;
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut totals = std::collections::BTreeMap::<&str, usize>::new();
-    let (mut bad, mut missing, mut errors) = (false, 0, 0);
-    writeln!(out, "IDENTIFIER\tLINK TYPE\tSTATUS\tREASON")?;
+    let (mut bad, mut missing, mut errors, mut kept) = (false, 0, 0, 0);
+    let mut incomplete = false;
+    writeln!(out, "IDENTIFIER\tLINK TYPE\tSTATUS\tCHECKED\tREASON")?;
     for (anchor, result) in &checked {
-        let verdicts = match result {
-            Ok(Some(v)) => v,
+        let checked = match result {
+            Ok(Some(c)) => c,
             Ok(None) => {
                 missing += 1;
-                writeln!(out, "{anchor}\t-\tno anchor\t")?;
+                writeln!(out, "{anchor}\t-\tno anchor\t-\t")?;
                 continue;
             }
             Err(e) => {
                 errors += 1;
                 let e = e.to_string().replace(['\t', '\n'], " ");
-                writeln!(out, "{anchor}\t-\terror\t{e}")?;
+                writeln!(out, "{anchor}\t-\terror\t-\t{e}")?;
                 continue;
             }
         };
-        for v in &verdicts.links {
+        incomplete |= !checked.complete();
+        for (v, why) in checked.verdicts.links.iter().zip(&checked.kept) {
             let link_type = vocabulary
                 .by_uri(&v.link_type)
                 .map_or(v.link_type.as_str(), |d| d.curie.as_str());
             let reason = v.reason.as_deref().unwrap_or("");
+            let (when, reason) = match why {
+                None => ("now".to_string(), reason.to_string()),
+                Some(why) => {
+                    kept += 1;
+                    let when = match &v.checked_at {
+                        Some(at) => format!("kept ({at})"),
+                        None => "kept (never checked)".to_string(),
+                    };
+                    let reason = match reason {
+                        "" => why.clone(),
+                        reason => format!("{why}; kept verdict: {reason}"),
+                    };
+                    (when, reason)
+                }
+            };
+            let reason = reason.replace(['\t', '\n'], " ");
             writeln!(
                 out,
-                "{anchor}\t{link_type}\t{}\t{reason}",
+                "{anchor}\t{link_type}\t{}\t{when}\t{reason}",
                 v.status.as_str()
             )?;
             *totals.entry(v.status.as_str()).or_default() += 1;
@@ -826,14 +869,27 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
             summary.join(", ")
         }
     )?;
+    if kept > 0 {
+        writeln!(
+            out,
+            "{kept} verdicts kept from earlier checks (rows marked \"kept\"), not reached by this run"
+        )?;
+    }
     out.flush()?;
     if errors > 0 {
         eprintln!(
             "{errors} anchors not checked: the store answered an error (rows marked \"error\")"
         );
     }
+    if incomplete {
+        eprintln!(
+            "not every link was checked now (rows marked \"kept\", reason \"not checked now\"): run it again later"
+        );
+    }
     Ok(if bad || missing > 0 || errors > 0 {
         ExitCode::from(1)
+    } else if incomplete {
+        ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
     })

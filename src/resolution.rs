@@ -230,10 +230,9 @@ pub async fn resolve(
     let lookup = store.lookup_until(&paths, settles).await?;
     let (stale, complete) = (lookup.stale, lookup.complete);
     let mut records = lookup.records;
-    if complete {
-        stand_in_pattern(store, key, &mut records, candidates.len()).await?;
-    }
-    let outcome = decide(
+    let patterned =
+        complete && stand_in_pattern(store, key, &mut records, candidates.len()).await?;
+    let mut outcome = decide(
         key,
         &candidates,
         records,
@@ -241,6 +240,12 @@ pub async fn resolve(
         (root, delegations),
         pass_over,
     );
+    // The pattern stands in for the key level, the last candidate.
+    if let (true, Some(level)) = (patterned, candidates.last()) {
+        if let Outcome::Linkset(linkset) | Outcome::MultipleChoices(linkset) = &mut outcome {
+            linkset.served_by_pattern(&level.uri_under(root));
+        }
+    }
     // From a cache with gaps during an outage, "not found" may only mean "not cached": never a 404 for that.
     if !complete
         && matches!(
@@ -258,26 +263,27 @@ pub async fn resolve(
 /// A pattern registration stands in for the key level (the last, least specific one) when the walk reached it and
 /// found no anchor there: exact anchors at every level win over patterns, and more specific levels' anchors are
 /// still read first. The longest pattern whose prefix the key value starts with applies, its hrefs expanded for this
-/// request (`crate::patterns`). The record cache answers this from memory: no round trip beyond the walk's.
+/// request (`crate::patterns`). The record cache answers this from memory: no round trip beyond the walk's. Whether
+/// a pattern stood in.
 async fn stand_in_pattern(
     store: &dyn AnchorStore,
     key: &Identifier,
     records: &mut [Option<Arc<StoredAnchor>>],
     levels: usize,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if records.len() != levels {
-        return Ok(());
+        return Ok(false);
     }
     let Some(last @ None) = records.last_mut() else {
-        return Ok(());
+        return Ok(false);
     };
     let Some((ai, value)) = crate::patterns::key_of(key) else {
-        return Ok(());
+        return Ok(false);
     };
     if let Some((_, pattern)) = store.find_pattern(ai, value).await? {
         *last = crate::patterns::expand(&pattern, key).map(Arc::new);
     }
-    Ok(())
+    Ok(last.is_some())
 }
 
 fn decide(

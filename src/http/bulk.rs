@@ -9,13 +9,13 @@ use super::access::Caller;
 use super::problem::{ApiError, problem_body};
 use crate::contribution::{self, OwnerWrite};
 use crate::identifier::Identifier;
-use crate::registration::{self, Each, FieldError, WriteError, Written};
+use crate::registration::{self, Each, FieldError, Patch, WriteError, Written};
 use crate::registry::{AnchorRecord, StoreError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use tokio::task::JoinHandle;
 
 /// The media type of a bulk write (and of `idr export`).
@@ -216,18 +216,23 @@ struct Run<'a> {
     failed: Option<StoreError>,
     /// Leave a record that would be stored as it is alone (`304`), rather than write it as a new version.
     keep_same: bool,
+    /// Lines (by number) that name only some fields of their anchor (`registration::Patch`).
+    patches: BTreeMap<usize, Patch>,
 }
 
 /// The bulk write of lines already read (the console's upload, `console::bulk`): each `(line number, line)` parsed,
 /// checked against `caller`'s scopes and written exactly as a line of `POST /api/v1/anchors` is, except that a
-/// record that would be stored as it is stored now is left alone (`304`). Every line's outcome is listed. `Err` when
-/// the store failed: the lines before it stay written, as in the API.
+/// record that would be stored as it is stored now is left alone (`304`), and a line in `patches` is applied over
+/// the stored record inside the write (`registration::Patch`). Every line's outcome is listed. `Err` when the store
+/// failed: the lines before it stay written, as in the API.
 pub async fn write_lines(
     state: &AppState,
     caller: &Caller,
     lines: Vec<(usize, String)>,
+    patches: BTreeMap<usize, Patch>,
 ) -> Result<BulkReport, StoreError> {
     let mut run = Run::new(state, caller, true, true);
+    run.patches = patches;
     for (number, line) in lines {
         if run.line(number, line.into_bytes()).await.is_err() {
             break;
@@ -250,6 +255,7 @@ impl<'a> Run<'a> {
             lines: Vec::with_capacity(CHUNK),
             report: BulkReport::default(),
             failed: None,
+            patches: BTreeMap::new(),
         }
     }
 
@@ -382,7 +388,8 @@ impl<'a> Run<'a> {
                 Ok((key, record)) => {
                     numbers.push((outcomes.len(), number, key.canonical_path().to_string()));
                     outcomes.push(None);
-                    items.push(Each { key, record });
+                    let patch = self.patches.get(&number).copied();
+                    items.push(Each { key, record, patch });
                 }
                 Err(refused) => outcomes.push(Some(LineOutcome {
                     line: number,

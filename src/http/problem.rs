@@ -178,7 +178,7 @@ impl ApiError {
 
     /// The problem's `detail`. A store failure gets a fixed text per kind: what the store said (a Redis or redb
     /// message, a key, a decoding error) is for the operator's log, not for the client.
-    fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             ApiError::Store(StoreError::Unavailable(_)) => STORE_UNAVAILABLE.to_string(),
             ApiError::Store(StoreError::Uncertain(_)) => STORE_UNCERTAIN.to_string(),
@@ -191,6 +191,29 @@ impl ApiError {
                 texts.join("; ")
             }
             other => other.to_string(),
+        }
+    }
+
+    /// What every answer to an error does besides answering, whatever renders it (a problem document here, an
+    /// HTML page in the console): a store failure is counted (`STORE_ERRORS`) and logged with the store's own
+    /// words, which go nowhere else; an internal error is logged.
+    pub(crate) fn observe(&self, status: StatusCode) {
+        if let ApiError::Store(e) = self {
+            let kind = match e {
+                StoreError::PreconditionFailed { .. } => None,
+                StoreError::Unavailable(_) => Some("unavailable"),
+                StoreError::Uncertain(_) => Some("uncertain"),
+                StoreError::Decode { .. } => Some("decode"),
+            };
+            if let Some(kind) = kind {
+                metrics::counter!(crate::telemetry::names::STORE_ERRORS, "kind" => kind)
+                    .increment(1);
+                // The only place the store's own words go: the answer's detail is generic (`detail`).
+                tracing::error!(kind, error = %self, "store failure");
+            }
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
         }
     }
 
@@ -289,23 +312,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let ApiError::Store(e) = self {
-            let kind = match e {
-                StoreError::PreconditionFailed { .. } => None,
-                StoreError::Unavailable(_) => Some("unavailable"),
-                StoreError::Uncertain(_) => Some("uncertain"),
-                StoreError::Decode { .. } => Some("decode"),
-            };
-            if let Some(kind) = kind {
-                metrics::counter!(crate::telemetry::names::STORE_ERRORS, "kind" => kind)
-                    .increment(1);
-                // The only place the store's own words go: the answer's detail is generic (`detail`).
-                tracing::error!(kind, error = %self, "store failure");
-            }
-        }
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, "internal error");
-        }
+        self.observe(status);
         let mut body = problem_body(status, self.title(), &self.detail());
         let errors = self.errors();
         if !errors.is_empty() {

@@ -38,7 +38,7 @@ pub struct VerificationView {
         (status = 200, description = "The verdicts", body = VerificationView),
         (status = 401, description = "No or unknown bearer token", body = super::views::Problem, example = json!(super::views::problem_example(401))),
         (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403))),
-        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404)))
+        (status = 404, description = "No anchor here (also when a pattern registration serves the identifier: links served by a pattern are not checked)", body = super::views::Problem, example = json!(super::views::problem_example(404)))
     ))]
 pub(super) async fn read(state: &AppState, key: &Identifier) -> Result<HttpResponse, ApiError> {
     let stored = current(state, key).await?;
@@ -61,7 +61,7 @@ pub(super) async fn read(state: &AppState, key: &Identifier) -> Result<HttpRespo
         (status = 200, description = "The fresh verdicts", body = VerificationView),
         (status = 401, description = "No or unknown bearer token", body = super::views::Problem, example = json!(super::views::problem_example(401))),
         (status = 403, description = "The credential's scopes do not cover the identifier", body = super::views::Problem, example = json!(super::views::problem_example(403))),
-        (status = 404, description = "No anchor here", body = super::views::Problem, example = json!(super::views::problem_example(404))),
+        (status = 404, description = "No anchor here (also when a pattern registration serves the identifier: links served by a pattern are not checked)", body = super::views::Problem, example = json!(super::views::problem_example(404))),
         (status = 409, description = "Verification is off (`verification.mode`)", body = super::views::Problem, example = json!(super::views::problem_example(409)))
     ))]
 pub(super) async fn recheck(state: &AppState, key: &Identifier) -> Result<HttpResponse, ApiError> {
@@ -76,7 +76,7 @@ pub(super) async fn recheck(state: &AppState, key: &Identifier) -> Result<HttpRe
         .check_bounded(key.canonical_path())
         .await?
     else {
-        return Err(not_found(key));
+        return Err(absent(state, key).await);
     };
     Ok(answer(state, key, checked))
 }
@@ -85,11 +85,28 @@ async fn current(
     state: &AppState,
     key: &Identifier,
 ) -> Result<std::sync::Arc<StoredAnchor>, ApiError> {
-    state
-        .store
-        .get(key.canonical_path())
-        .await?
-        .ok_or_else(|| not_found(key))
+    match state.store.get(key.canonical_path()).await? {
+        Some(stored) => Ok(stored),
+        None => Err(absent(state, key).await),
+    }
+}
+
+/// No anchor at `key`: a `404` saying so, and whether a pattern serves the identifier (its links are never checked:
+/// a pattern's targets are expanded per request, and no anchor holds them).
+async fn absent(state: &AppState, key: &Identifier) -> ApiError {
+    let pattern = match crate::patterns::key_of(key) {
+        Some((ai, value)) => state.store.find_pattern(ai, value).await,
+        None => Ok(None),
+    };
+    match pattern {
+        Ok(Some((pattern, _))) => ApiError::NotFound(format!(
+            "no anchor {}: its links are served by the pattern {pattern}, and links served by a pattern are not \
+             checked (register an anchor for the identifier to have its credential links checked)",
+            key.canonical_path()
+        )),
+        Ok(None) => not_found(key),
+        Err(e) => e.into(),
+    }
 }
 
 fn not_found(key: &Identifier) -> ApiError {

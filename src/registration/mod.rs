@@ -6,14 +6,17 @@
 //! - `submission`: the wire type and its serde (what a writer sends, and an import line);
 //! - `validation`: the checks a submission passes to become an `AnchorRecord`;
 //! - `write`: the retrying read-modify-write every management API writes through;
-//! - `default_link`: settling an anchor's default link type against its ancestors.
+//! - `default_link`: settling an anchor's default link type against its ancestors;
+//! - `patch`: a write that names only some fields, applied over the stored record inside the write.
 
 mod default_link;
+mod patch;
 mod submission;
 mod validation;
 mod write;
 
 pub use default_link::{Ancestor, Fallback, settle_default, settles_alone};
+pub use patch::{LinkFields, Patch};
 pub use submission::{Submission, parse, parse_line, parse_value};
 pub use validation::{Validated, normalised, validate};
 pub use write::{

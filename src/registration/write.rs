@@ -1,6 +1,7 @@
 //! The retrying read-modify-write of one anchor: the one write path of the management APIs.
 
 use super::default_link::{Fallback, settle_default};
+use super::patch::Patch;
 use super::{FieldError, Submission, validate};
 use crate::codelist::AccessCodes;
 use crate::identifier::Identifier;
@@ -141,6 +142,19 @@ pub type Build =
 pub struct Each {
     pub key: Identifier,
     pub record: AnchorRecord,
+    /// The submission names only some fields: it is applied over the stored record the write reads (`Patch::apply`)
+    /// before `build`. `None`: the record is the whole anchor.
+    pub patch: Option<Patch>,
+}
+
+impl Each {
+    /// The record submitted for this anchor over `previous`, the record the write read.
+    fn submitted(&self, previous: Option<&AnchorRecord>, vocabulary: &Vocabulary) -> AnchorRecord {
+        match &self.patch {
+            Some(patch) => patch.apply(previous, self.record.clone(), vocabulary),
+            None => self.record.clone(),
+        }
+    }
 }
 
 /// `write` of several anchors at once (a bulk write), each exactly as its own unconditional `write` would store it,
@@ -277,7 +291,7 @@ async fn write_run(
             codes,
             key: &item.key,
         };
-        let record = build(previous, item.record.clone())
+        let record = build(previous, item.submitted(previous, vocabulary))
             .map_err(WriteError::Invalid)
             .and_then(|record| to_store(&target, previous, record, &above));
         match record {
@@ -320,7 +334,7 @@ async fn write_run(
                     target,
                     Precondition::None,
                     who,
-                    |previous| build(previous, item.record.clone()).map(Some),
+                    |previous| build(previous, item.submitted(previous, vocabulary)).map(Some),
                     keep_same,
                 );
                 retried.await

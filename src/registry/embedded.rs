@@ -847,33 +847,33 @@ impl super::VerdictStore for EmbeddedStore {
             .collect()
     }
 
-    async fn put_verdicts_over(
+    /// The record's version is read in the write transaction that stores the verdicts.
+    async fn put_verdicts(
         &self,
         anchor: &str,
         version: u64,
-        stale_above: u64,
         json: &str,
     ) -> Result<bool, StoreError> {
         let (this, anchor) = (self.clone(), anchor.to_string());
         let value = super::verdicts::encode(version, json);
         blocking(move || {
             let txn = this.begin_write()?;
-            let written = {
-                let mut table = txn.open_table(VERDICTS).map_err(unavailable)?;
-                let newer = table
-                    .get(anchor.as_str())
-                    .map_err(unavailable)?
-                    .and_then(|v| super::verdicts::decode(v.value()).map(|(v, _)| v))
-                    .is_some_and(|stored| stored > version && stored <= stale_above);
-                if !newer {
-                    table
-                        .insert(anchor.as_str(), value.as_str())
-                        .map_err(unavailable)?;
-                }
-                !newer
+            let current = {
+                let anchors = txn.open_table(ANCHORS).map_err(unavailable)?;
+                current_version(&anchors, &anchor)?
             };
+            if current != Some(version) {
+                txn.abort().map_err(unavailable)?;
+                return Ok(false);
+            }
+            {
+                let mut table = txn.open_table(VERDICTS).map_err(unavailable)?;
+                table
+                    .insert(anchor.as_str(), value.as_str())
+                    .map_err(unavailable)?;
+            }
             this.commit(txn)?;
-            Ok(written)
+            Ok(true)
         })
         .await
     }

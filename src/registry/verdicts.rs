@@ -1,11 +1,11 @@
 //! Where the verdicts of verified links are kept (`crate::verification`): one JSON document per anchor, with the
 //! record version it was computed for, beside the anchor in the same store, so every replica reads the same.
 //!
-//! The registry does not read the documents: they are opaque JSON, stored with their version so a write can be
-//! refused when a newer one is there. A store shared between replicas announces each write on its invalidation
-//! feed (`changed`), so each replica's index of refused targets follows. Deleting an anchor leaves its verdicts:
-//! they name links of a record that is gone, which nothing asks about, and a record written there again is checked
-//! again after the write.
+//! The registry does not read the documents: they are opaque JSON, stored with the version they belong to, and a
+//! write is refused unless that is the version of the anchor's record at the moment of the write. A store shared
+//! between replicas announces each write on its invalidation feed (`changed`), so each replica's index of refused
+//! targets follows. Deleting an anchor leaves its verdicts: they name links of a record that is gone, which nothing
+//! asks about, and a record written there again is checked again after the write.
 
 use super::StoreError;
 
@@ -43,27 +43,17 @@ pub trait VerdictStore: Send + Sync + 'static {
     /// The documents of `anchors` (canonical paths), in order; `None` where there is none. One round trip.
     async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError>;
 
-    /// Stores `json` as the verdicts of `anchor` for record `version`, unless the stored ones are for a newer
-    /// version (`Ok(false)`: nothing written). A write for the same version replaces (a re-check). Tells the other
-    /// replicas (`changed`).
+    /// Stores `json` as the verdicts of `anchor` for record `version`, when that is the version of the anchor's
+    /// record now. The store compares the two in the same step as the write (one Lua script on Redis, the anchor and
+    /// its verdicts in one hash slot; one redb write transaction), so verdicts for a record that has moved on, or
+    /// for an anchor that is gone, are never written (`Ok(false)`), whatever runs meanwhile. The verdicts stored
+    /// before are replaced whatever version they were for: the same version's (a re-check), an older one's, or a
+    /// version above the record's (stale: left from a store restored from an export, or records recreated from
+    /// version 1). Tells the other replicas (`changed`).
     async fn put_verdicts(
         &self,
         anchor: &str,
         version: u64,
-        json: &str,
-    ) -> Result<bool, StoreError> {
-        self.put_verdicts_over(anchor, version, u64::MAX, json)
-            .await
-    }
-
-    /// `put_verdicts`, where stored verdicts for a version above `stale_above` (the record's current version) are
-    /// stale and replaced: they belong to a record this store no longer has (a store restored from an export,
-    /// records recreated from version 1), and would otherwise block every later verdict.
-    async fn put_verdicts_over(
-        &self,
-        anchor: &str,
-        version: u64,
-        stale_above: u64,
         json: &str,
     ) -> Result<bool, StoreError>;
 

@@ -5,21 +5,22 @@
 //! `EnvelopedVerifiableCredential`, or a JSON-LD credential with a Data Integrity proof), then checked in this order,
 //! the first failure being the verdict: the credential type against the link type, the issuer against the link
 //! type's trust list, the signature (a key the issuer lists under `assertionMethod`: did:web through idr's own
-//! resolver, did:key decoded offline; a Data Integrity proof by ssi in `integrity`, fed only what idr fetched), the
-//! validity period, its BitstringStatusList entries, and last the subject (`subject`): one identifier it names must
-//! be the anchor's or one above it.
+//! resolver, did:key decoded offline; a Data Integrity proof by ssi in `integrity`, fed only what idr fetched, in a
+//! process of its own killed at its time limit, `verifier`), the validity period, its BitstringStatusList entries,
+//! and last the subject (`subject`): one identifier it names must be the anchor's or one above it.
 //!
 //! An encrypted target (the link has an `encryptionMethod`) is fetched for reachability and media type only (compared
 //! with the link's registered `type`): idr holds no key and never decrypts.
 //!
 //! A target that can never verify is `failed`; `unreachable` is kept for what may pass on a later check (time-outs,
 //! 5xx, 408, 429). A check that did not run because of the resolver's own limits (the outbound client's per-host
-//! budget, the one-at-a-time Data Integrity verifier) is `unreachable` with a reason starting `DEFERRED`
-//! (`verification::is_deferred`): whoever stores verdicts keeps the link's previous one.
+//! budget, every Data Integrity verifier slot taken, the verifier unable to run or starved of processor time) is
+//! `unreachable` with a reason starting `DEFERRED` (`verification::is_deferred`): whoever stores verdicts keeps the link's previous one.
 
 pub mod envelope;
 pub mod integrity;
 pub mod subject;
+pub mod verifier;
 
 use super::{Check, LinkVerdict, Status, Target};
 use crate::config::{ConfigError, Settings};
@@ -33,12 +34,12 @@ use crate::identifier::Parser;
 use crate::outbound::{FetchError, Outbound, Request};
 use crate::vocabulary::{Vocabularies, Vocabulary};
 use envelope::Envelope;
-use integrity::IntegrityError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+use verifier::{IntegrityError, Verifier};
 
 /// What a credential target is asked for: enveloped credentials first (UNTP's MUST), JSON-LD after.
 pub const ACCEPT: &str = "application/vc+jwt, application/vc, application/ld+json;q=0.9, application/json;q=0.8, */*;q=0.1";
@@ -85,6 +86,8 @@ pub struct Checker {
     max_bytes: usize,
     /// `verification.data_integrity`: whether Data Integrity proofs are verified.
     data_integrity: bool,
+    /// Runs each Data Integrity verification in a process of its own, killed at its time limit.
+    verifier: Verifier,
     skew: i64,
     /// This resolver's root, whose URIs name identifiers by the path after it.
     root: Option<String>,
@@ -125,11 +128,25 @@ impl Checker {
             timeout: Duration::from_millis(verification.timeout_ms),
             max_bytes: verification.max_credential_bytes,
             data_integrity: verification.data_integrity,
+            verifier: Verifier::new(
+                settings
+                    .verifier_program
+                    .clone()
+                    .unwrap_or_else(Verifier::this_executable),
+                verification.concurrency,
+                Duration::from_millis(verification.timeout_ms),
+            ),
             skew: i64::try_from(settings.did_auth.clock_skew_seconds).unwrap_or(0),
             root: settings
                 .fixed_root()
                 .map(|r| r.trim_end_matches('/').to_string()),
         })
+    }
+
+    /// This checker with `verifier` running its Data Integrity verifications instead of the one its settings make.
+    pub fn with_verifier(mut self, verifier: Verifier) -> Checker {
+        self.verifier = verifier;
+        self
     }
 
     /// GETs `href` within the bounds. What can never verify is `failed` (not https, an IP address the resolver may
@@ -318,21 +335,24 @@ impl Checker {
                         },
                     )?;
                 }
-                Some(serde_json::to_vec(&*document).map_err(|e| {
+                Some(serde_json::to_value(&*document).map_err(|e| {
                     Refusal::failed(format!("the issuer's DID document cannot be read: {e}"))
                 })?)
             }
         };
         // ssi checks the validity period with the proof; checked here first to say so in the same words as for JWS.
         self.check_window(&credential, &credential, verdict)?;
-        integrity::verify(text, issuer.as_str().to_string(), document, self.timeout)
+        let request = verifier::Request {
+            credential: text,
+            issuer: issuer.as_str().to_string(),
+            document,
+        };
+        self.verifier
+            .verify(&request, self.timeout)
             .await
             .map_err(|e| match e {
                 IntegrityError::Failed(reason) => Refusal::failed(reason),
-                IntegrityError::Busy => deferred(
-                    "the Data Integrity proof was not checked: this resolver verifies one at a time, and another \
-                     took the whole wait",
-                ),
+                IntegrityError::Deferred(reason) => deferred(reason),
             })?;
         self.check_status(&credential, &issuer).await?;
         self.check_subject(&credential, target)
@@ -511,7 +531,7 @@ impl Check for Checker {
 }
 
 /// The reason of a deferred check starts with this: the check did not run (the outbound client's own rate limit, or
-/// the Data Integrity verifier busy), so it says nothing about the target.
+/// the Data Integrity verifier busy or unable to run), so it says nothing about the target.
 pub const DEFERRED: &str = "Check deferred: ";
 
 /// A deferred check's refusal, saying why it did not run.

@@ -1,7 +1,7 @@
 //! The checks of one replica: the queue's worker, the recheck schedule, storing verdicts and keeping the refused
 //! index in step with the store (this replica's writes, other replicas' through the invalidation feed).
 
-use super::queue::{HostTurns, Pushed, Queue};
+use super::queue::{HostTurns, Pushed, Queue, Scope};
 use super::refused::RefusedIndex;
 use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target, is_deferred};
 use crate::config::{VerificationMode, VerificationSettings};
@@ -10,7 +10,7 @@ use crate::registry::{
 };
 use crate::telemetry::names;
 use crate::vocabulary::{Vocabularies, Vocabulary};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -58,8 +58,9 @@ pub struct Engine {
     pub(super) turn_wait: Duration,
     /// `DEFERRED_DELAY` (shorter in tests).
     pub(super) retry_delay: Duration,
-    /// Deferred checks queued again, per anchor.
-    retries: Mutex<HashMap<String, u32>>,
+    /// Deferred checks queued again, per anchor (an entry from a deferred check until the anchor settles, is gone,
+    /// or its retries are spent).
+    retries: Arc<Mutex<HashMap<String, u32>>>,
     /// The on-demand checks running, per anchor (`check_within`: one at a time, shared by every caller).
     flights: Mutex<HashMap<String, Flight>>,
 }
@@ -105,7 +106,7 @@ impl Engine {
             refused,
             turn_wait: bound,
             retry_delay: DEFERRED_DELAY,
-            retries: Mutex::default(),
+            retries: Arc::default(),
             flights: Mutex::default(),
         }
     }
@@ -195,81 +196,140 @@ impl Engine {
         verdict
     }
 
-    /// Checks every credential link of `stored` (the record at `anchor`), its links at once; each verdict is added
-    /// to `progress` as it comes, settled over `previous` (what will be stored, so a `POST` answered before every
-    /// check ends says what scans will see), and returned fresh.
+    /// Checks the credential links of `stored` (the record at `anchor`) that `scope` includes, at once; each verdict
+    /// is added to `progress` as it comes, settled over `previous` (what will be stored, so a `POST` answered before
+    /// every check ends says what scans will see), and returned fresh.
     pub async fn check_record(
         &self,
         anchor: &str,
         stored: &StoredAnchor,
         previous: Option<&AnchorVerdicts>,
-        progress: &Progress,
+        (scope, progress): (&Scope, &Progress),
     ) -> AnchorVerdicts {
         let vocabulary = self.parts.vocabularies.current();
         let links = credential_links(&vocabulary, &stored.record);
-        let checks = links.into_iter().map(|l| async move {
-            let verdict = self.check_link(anchor, l).await;
-            let before = previous.and_then(|p| p.verdict(&verdict.link_type, &verdict.href));
-            progress
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(settle(verdict.clone(), before));
-            verdict
-        });
+        let checks = links
+            .into_iter()
+            .filter(|l| scope.includes(&l.link_type, &l.href))
+            .map(|l| async move {
+                let verdict = self.check_link(anchor, l).await;
+                let before = previous.and_then(|p| p.verdict(&verdict.link_type, &verdict.href));
+                progress
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(settle(verdict.clone(), before));
+                verdict
+            });
         AnchorVerdicts {
             version: stored.version,
             links: futures_util::future::join_all(checks).await,
         }
     }
 
-    /// Checks `anchor`'s current record and stores the verdicts (unless newer ones are stored meanwhile): what was
+    /// Checks `anchor`'s current record and stores the verdicts (unless the record moved on meanwhile): what was
     /// stored, `None` when there is no anchor.
     pub async fn check_anchor(&self, anchor: &str) -> Result<Option<AnchorVerdicts>, StoreError> {
-        self.check_anchor_with(anchor, &Progress::default()).await
+        Ok(self
+            .check_scoped(anchor, &Scope::All, &Progress::default())
+            .await?
+            .map(|c| c.verdicts))
     }
 
-    /// `check_anchor`, each verdict added to `progress` as it comes. A fresh verdict that settles nothing keeps the
-    /// stored one (`settle`); a deferred check queues the anchor again later (`DEFERRED_RETRIES`). A record with
-    /// no credential links and no stored verdicts stores (and announces) nothing.
-    async fn check_anchor_with(
+    /// `check_anchor`, saying which verdicts come from this check and which were kept (`idr verify`).
+    pub async fn check_anchor_marked(&self, anchor: &str) -> Result<Option<Checked>, StoreError> {
+        self.check_scoped(anchor, &Scope::All, &Progress::default())
+            .await
+    }
+
+    /// Checks the links of `anchor` in `scope`, each verdict added to `progress` as it comes, and stores the
+    /// verdicts. A link whose check was deferred is queued again later, alone (`DEFERRED_RETRIES`); an anchor that
+    /// is gone, settled (no link deferred) or not stored (an error: left to the schedule) is forgotten by the
+    /// retries.
+    async fn check_scoped(
         &self,
         anchor: &str,
+        scope: &Scope,
         progress: &Progress,
-    ) -> Result<Option<AnchorVerdicts>, StoreError> {
+    ) -> Result<Option<Checked>, StoreError> {
+        let outcome = self.check_and_store(anchor, scope, progress).await;
+        let deferred = match &outcome {
+            Ok(Some(checked)) => checked.deferred.clone(),
+            _ => BTreeSet::new(),
+        };
+        self.retry_if(anchor, deferred);
+        outcome
+    }
+
+    /// What `check_scoped` does but the retries. A fresh verdict that settles nothing keeps the stored one
+    /// (`settle`), and a link out of `scope` keeps its stored verdict (or is `pending`). A record with no credential
+    /// links and no stored verdicts stores (and announces) nothing.
+    async fn check_and_store(
+        &self,
+        anchor: &str,
+        scope: &Scope,
+        progress: &Progress,
+    ) -> Result<Option<Checked>, StoreError> {
         let Some(stored) = self.parts.anchors.get(anchor).await? else {
             return Ok(None);
         };
         let previous = self.read(&[anchor]).await?.pop().flatten();
+        let previous = previous.as_deref();
         let fresh = self
-            .check_record(anchor, &stored, previous.as_deref(), progress)
+            .check_record(anchor, &stored, previous, (scope, progress))
             .await;
-        let deferred = fresh.links.iter().any(is_deferred);
-        let verdicts = AnchorVerdicts {
-            version: fresh.version,
-            links: fresh
-                .links
-                .into_iter()
-                .map(|v| {
-                    let before = previous
-                        .as_deref()
-                        .and_then(|p| p.verdict(&v.link_type, &v.href));
-                    settle(v, before)
-                })
-                .collect(),
+        let vocabulary = self.parts.vocabularies.current();
+        let mut checked = Checked {
+            verdicts: AnchorVerdicts {
+                version: stored.version,
+                links: Vec::new(),
+            },
+            kept: Vec::new(),
+            deferred: BTreeSet::new(),
         };
-        if verdicts.links.is_empty() && previous.is_none() {
-            return Ok(Some(verdicts));
+        for link in credential_links(&vocabulary, &stored.record) {
+            let before = previous.and_then(|p| p.verdict(&link.link_type, &link.href));
+            let now = fresh
+                .links
+                .iter()
+                .find(|v| v.is_for(&link.link_type, &link.href));
+            let (verdict, kept) = match now {
+                None => (
+                    before
+                        .cloned()
+                        .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
+                    Some(
+                        "not checked this time (only the links whose check was deferred are)"
+                            .to_string(),
+                    ),
+                ),
+                Some(now) => {
+                    if is_deferred(now) {
+                        checked
+                            .deferred
+                            .insert((link.link_type.clone(), link.href.clone()));
+                    }
+                    let settled = settle(now.clone(), before);
+                    let kept = (settled != *now || is_deferred(now)).then(|| kept_because(now));
+                    (settled, kept)
+                }
+            };
+            checked.verdicts.links.push(verdict);
+            checked.kept.push(kept);
         }
-        self.store(anchor, &verdicts).await?;
-        self.retry_if(anchor, deferred);
-        Ok(Some(verdicts))
+        carry_refusals(&mut checked, previous);
+        if checked.verdicts.links.is_empty() && previous.is_none() {
+            return Ok(Some(checked));
+        }
+        self.store(anchor, &checked.verdicts).await?;
+        Ok(Some(checked))
     }
 
-    /// Queues `anchor` again after a delay when its check was `deferred` (at most `DEFERRED_RETRIES` times in a
-    /// row, the delay doubling); forgets its retries when not.
-    fn retry_if(&self, anchor: &str, deferred: bool) {
+    /// Queues `anchor` again after a delay, for the `deferred` links only, when there are any (at most
+    /// `DEFERRED_RETRIES` times in a row, the delay doubling); forgets its retries when there are none, when they are
+    /// spent, and when the queue has no room for the retry.
+    fn retry_if(&self, anchor: &str, deferred: BTreeSet<(String, String)>) {
         let mut retries = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
-        if !deferred {
+        if deferred.is_empty() {
             retries.remove(anchor);
             return;
         }
@@ -284,13 +344,26 @@ impl Engine {
             return;
         }
         let delay = self.retry_delay.saturating_mul(1 << (*tried - 1));
-        let (queue, anchor) = (self.queue.clone(), anchor.to_string());
+        let (queue, retries, anchor) =
+            (self.queue.clone(), self.retries.clone(), anchor.to_string());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            if queue.push(&anchor) == Pushed::Dropped {
+            if queue.push_scoped(&anchor, Scope::Links(deferred)) == Pushed::Dropped {
                 metrics::counter!(names::VERIFICATION_QUEUE_DROPPED).increment(1);
+                retries
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&anchor);
             }
         });
+    }
+
+    /// Anchors with a deferred check waiting to be tried again.
+    pub fn retrying(&self) -> usize {
+        self.retries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Checks `anchor` now, or joins the check of it already running (one at a time per anchor, whoever asks), and
@@ -344,7 +417,10 @@ impl Engine {
         let (engine, anchor, progress) =
             (self.clone(), anchor.to_string(), flight.progress.clone());
         tokio::spawn(async move {
-            let outcome = engine.check_anchor_with(&anchor, &progress).await;
+            let outcome = engine
+                .check_scoped(&anchor, &Scope::All, &progress)
+                .await
+                .map(|c| c.map(|c| c.verdicts));
             if let Err(e) = &outcome {
                 tracing::warn!(anchor, error = %e, "verification not stored");
             }
@@ -358,50 +434,23 @@ impl Engine {
         flight
     }
 
-    /// Stores `verdicts` for `anchor` unless newer ones are stored, and follows them in the refused index. Stored
-    /// verdicts for a version above the record's current one are stale (`VerdictStore::put_verdicts_over`), and
-    /// replaced.
+    /// Stores `verdicts` for `anchor` when they are for its record as it is now (`VerdictStore::put_verdicts`: the
+    /// store compares the versions in the step that writes), and follows the store in the refused index. Verdicts for
+    /// a record that moved on meanwhile are dropped: the write that moved it queued the anchor for its own check.
     pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
         let json =
             serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut written = self
+        let written = self
             .parts
             .verdicts
             .put_verdicts(anchor, verdicts.version, &json)
             .await?;
-        if !written {
-            if let Some(current) = self.parts.anchors.get(anchor).await? {
-                if current.version >= verdicts.version {
-                    written = self
-                        .parts
-                        .verdicts
-                        .put_verdicts_over(anchor, verdicts.version, current.version, &json)
-                        .await?;
-                    // The record's version was read apart from that write: if the record moved on meanwhile, a
-                    // newer check's verdicts may just have been replaced by these. Check again, so the newest
-                    // record's verdicts are the ones stored (they may be written over any older version's).
-                    if written && self.record_moved_past(anchor, current.version).await {
-                        self.enqueue(anchor);
-                    }
-                }
-            }
-        }
         if written {
             self.refused.set(anchor, Some(verdicts));
         } else {
             self.reload_anchor(anchor).await;
         }
         Ok(written)
-    }
-
-    /// Whether `anchor`'s record is now at a version above `seen` (a store error counts as moved: checking again
-    /// is the safe side).
-    async fn record_moved_past(&self, anchor: &str, seen: u64) -> bool {
-        match self.parts.anchors.get(anchor).await {
-            Ok(Some(now)) => now.version > seen,
-            Ok(None) => false,
-            Err(_) => true,
-        }
     }
 
     /// The stored verdicts of `anchors`, in order.
@@ -455,14 +504,17 @@ impl Engine {
             self.settings.concurrency.max(1),
         ));
         loop {
-            let anchor = self.queue.pop().await;
+            let (anchor, scope) = self.queue.pop_scoped().await;
             let Ok(permit) = anchors.clone().acquire_owned().await else {
                 return;
             };
             let engine = self.clone();
             tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(e) = engine.check_anchor(&anchor).await {
+                let checked = engine
+                    .check_scoped(&anchor, &scope, &Progress::default())
+                    .await;
+                if let Err(e) = checked {
                     tracing::warn!(anchor, error = %e, "verification not stored");
                 }
             });
@@ -597,6 +649,109 @@ pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
             before.clone()
         }
         _ => fresh,
+    }
+}
+
+/// What one check of an anchor did: the verdicts stored, and for each (in order) whether it is this check's.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// What is stored and enforced: this check's verdicts, settled over the stored ones (`settle`).
+    pub verdicts: AnchorVerdicts,
+    /// Per verdict: `None` when it is this check's; else why the verdict stored before was kept (the check was
+    /// deferred, the target could not be checked and a refusal stands, the link was not in the check).
+    pub kept: Vec<Option<String>>,
+    /// The links whose check was deferred (`is_deferred`), to be tried again.
+    pub deferred: BTreeSet<(String, String)>,
+}
+
+impl Checked {
+    /// Whether every link was checked now (nothing deferred, nothing left out). A refusal kept over a target that
+    /// could not be fetched counts as checked: it was tried.
+    pub fn complete(&self) -> bool {
+        self.deferred.is_empty()
+            && self
+                .kept
+                .iter()
+                .flatten()
+                .all(|why| why.starts_with(CHECKED_NOW))
+    }
+}
+
+/// The start of a `Checked::kept` reason for a link that was checked, whose earlier refusal stands.
+const CHECKED_NOW: &str = "checked now: ";
+
+/// Why the stored verdict was kept over `fresh` (`Checked::kept`).
+fn kept_because(fresh: &LinkVerdict) -> String {
+    let reason = fresh.reason.as_deref().unwrap_or("no reason given");
+    if is_deferred(fresh) {
+        format!("not checked now: {reason}")
+    } else {
+        format!(
+            "{CHECKED_NOW}{} ({reason}); the earlier refusal stands until a check settles it",
+            fresh.status.as_str()
+        )
+    }
+}
+
+/// The host of `href`, lower case, without the port.
+fn host_of(href: &str) -> Option<String> {
+    url::Url::parse(href)
+        .ok()?
+        .host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// A refusal stands for its host, not only its href: a link that could not be checked (`unreachable`, `pending`) and
+/// never verified takes the refusal of another link of the same type on the same host, stored before (`previous`)
+/// or reached now, until it verifies itself. Without it a writer who controls the host could replace a refused
+/// href with a new one and answer the resolver alone with 503: the new link would stay `unreachable`, which
+/// `enforce` does not pass over.
+fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
+    let refusals: Vec<LinkVerdict> = checked
+        .verdicts
+        .links
+        .iter()
+        .chain(previous.map_or(&[][..], |p| &p.links[..]))
+        .filter(|v| v.status.is_refused())
+        .cloned()
+        .collect();
+    if refusals.is_empty() {
+        return;
+    }
+    for (verdict, kept) in checked.verdicts.links.iter_mut().zip(&mut checked.kept) {
+        let verified_before = previous
+            .and_then(|p| p.verdict(&verdict.link_type, &verdict.href))
+            .is_some_and(|b| b.status == Status::Verified);
+        if verified_before || !matches!(verdict.status, Status::Unreachable | Status::Pending) {
+            continue;
+        }
+        let host = host_of(&verdict.href);
+        let Some(refusal) = refusals.iter().find(|r| {
+            r.link_type == verdict.link_type && r.href != verdict.href && host_of(&r.href) == host
+        }) else {
+            continue;
+        };
+        let this_check = match &verdict.reason {
+            Some(reason) => format!("{} ({reason})", verdict.status.as_str()),
+            None => verdict.status.as_str().to_string(),
+        };
+        *kept = Some(format!(
+            "{CHECKED_NOW}{this_check}; a refusal of another target on the same host stands for it"
+        ));
+        *verdict = LinkVerdict {
+            status: refusal.status,
+            reason: Some(format!(
+                "another target on the same host, {}, was refused ({}); this one is refused with it until it \
+                 verifies (this check: {this_check})",
+                refusal.href,
+                refusal.reason.as_deref().unwrap_or(refusal.status.as_str()),
+            )),
+            issuer: None,
+            credential_type: None,
+            valid_until: None,
+            checked_at: verdict.checked_at.clone().or_else(|| Some(now())),
+            ..verdict.clone()
+        };
     }
 }
 
@@ -899,7 +1054,7 @@ mod tests {
                 anchor,
                 &rig.store.get(anchor).await.unwrap().unwrap(),
                 None,
-                &Progress::default(),
+                (&Scope::All, &Progress::default()),
             )
             .await;
         let v2 = rig.put(anchor, &["https://a.example/good"]).await;
@@ -988,7 +1143,7 @@ mod tests {
         rig.fake.answer(href, Status::Unreachable, Some("HTTP 503"));
         let progress = Progress::default();
         rig.engine
-            .check_anchor_with(anchor, &progress)
+            .check_scoped(anchor, &Scope::All, &progress)
             .await
             .unwrap();
         let seen = progress.lock().unwrap().clone();
@@ -1039,6 +1194,115 @@ mod tests {
         );
     }
 
+    /// Issue 26, left open 2: a writer who controls a refused target's host cannot escape the refusal by moving the
+    /// link to a new href there and answering the resolver alone with 503: the new href is refused with the old one
+    /// until it verifies. Another host, another link type, and a target that verified before are not touched.
+    #[tokio::test]
+    async fn a_refusal_carries_to_a_replacement_on_the_same_host_until_it_verifies() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let (forged, replacement) = ("https://a.example/forged", "https://A.example:443/new");
+        rig.put(anchor, &[forged]).await;
+        rig.fake
+            .answer(forged, Status::NotACredential, Some("an HTML page"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, forged));
+        // The link moves to a new href on the same host, which answers the resolver 503; elsewhere, 503 too.
+        let elsewhere = "https://b.example/dpp";
+        rig.put(anchor, &[replacement, elsewhere]).await;
+        for href in [replacement, elsewhere] {
+            rig.fake.answer(href, Status::Unreachable, Some("HTTP 503"));
+        }
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        let carried = &checked.verdicts.links[0];
+        assert_eq!(carried.href, replacement);
+        assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
+        let reason = carried.reason.as_deref().unwrap();
+        assert!(
+            reason.contains(forged)
+                && reason.contains("an HTML page")
+                && reason.contains("HTTP 503"),
+            "{reason}"
+        );
+        assert!(checked.complete(), "checked, the refusal carried");
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        assert_eq!(
+            checked.verdicts.links[1].status,
+            Status::Unreachable,
+            "another host"
+        );
+        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
+        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503 or
+        // the check is deferred.
+        rig.fake
+            .answer(replacement, Status::Pending, Some("not answered"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[0].status,
+            Status::NotACredential
+        );
+        // It verifies: lifted, and a later 503 does not bring the refusal back.
+        rig.fake.answer(replacement, Status::Verified, None);
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        rig.put(anchor, &[forged, replacement]).await;
+        rig.fake
+            .answer(replacement, Status::Unreachable, Some("HTTP 503"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(
+            stored.links[0].status,
+            Status::NotACredential,
+            "the forged one"
+        );
+        assert_eq!(
+            stored.links[1].status,
+            Status::Unreachable,
+            "verified before: not carried"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_carried_within_its_link_type_only() {
+        let dpp = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
+        let dcc = "https://test.uncefact.org/vocabulary/linkTypes/dcc";
+        let verdict = |link_type: &str, href: &str, status| LinkVerdict {
+            status,
+            ..LinkVerdict::pending(link_type, href)
+        };
+        let mut checked = Checked {
+            verdicts: AnchorVerdicts {
+                version: 1,
+                links: vec![
+                    verdict(dpp, "https://h.example/1", Status::Failed),
+                    verdict(dcc, "https://h.example/2", Status::Unreachable),
+                    verdict(dpp, "https://h.example/3", Status::Encrypted),
+                    verdict(dpp, "https://h.example/4", Status::Pending),
+                ],
+            },
+            kept: vec![None; 4],
+            deferred: BTreeSet::new(),
+        };
+        carry_refusals(&mut checked, None);
+        let statuses: Vec<Status> = checked.verdicts.links.iter().map(|v| v.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Failed,
+                Status::Unreachable,
+                Status::Encrypted,
+                Status::Failed
+            ]
+        );
+        assert!(checked.kept[3].is_some());
+        assert!(checked.kept[..3].iter().all(Option::is_none));
+    }
+
     #[tokio::test]
     async fn a_deferred_check_keeps_the_stored_verdict_and_is_queued_again_a_few_times() {
         let rig = rig_with(VerificationMode::Report, 2, Duration::ZERO, |e| {
@@ -1074,6 +1338,102 @@ mod tests {
         let stored = rig.stored(other).await.unwrap();
         assert_eq!(stored.links[0].status, Status::Pending);
         assert!(stored.links[0].checked_at.is_none());
+    }
+
+    /// Issue 26, left open 4: a retry checks the deferred links only, so on a slow host the links checked already
+    /// are not fetched again, and `Checked` says which verdicts were kept.
+    #[tokio::test]
+    async fn a_retry_checks_only_the_links_whose_check_was_deferred() {
+        let rig = rig_with(VerificationMode::Report, 2, Duration::ZERO, |e| {
+            e.retry_delay = Duration::from_millis(5);
+        });
+        let anchor = "01/09520123456788";
+        let (done, busy) = ("https://a.example/dpp", "https://busy.example/dpp");
+        rig.put(anchor, &[done, busy]).await;
+        let deferred =
+            "Check deferred: the outbound budget for busy.example is spent; retry in 1 s";
+        rig.fake.answer(busy, Status::Unreachable, Some(deferred));
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!checked.complete());
+        assert_eq!(checked.verdicts.links[0].status, Status::Verified);
+        assert_eq!(checked.kept[0], None, "checked now");
+        assert_eq!(checked.verdicts.links[1].status, Status::Pending);
+        let why = checked.kept[1].as_deref().unwrap();
+        assert!(why.starts_with("not checked now: Check deferred"), "{why}");
+        let first = rig.stored(anchor).await.unwrap().links[0].clone();
+        let (popped, scope) =
+            tokio::time::timeout(Duration::from_secs(2), rig.engine.queue.pop_scoped())
+                .await
+                .unwrap();
+        assert_eq!(popped, anchor);
+        assert!(scope.includes(&rig.dpp, busy));
+        assert!(!scope.includes(&rig.dpp, done));
+        // The retry, as the queue's worker runs it: only the deferred link is fetched, and it now verifies.
+        rig.fake.answers.lock().unwrap().clear();
+        rig.fake.calls.lock().unwrap().clear();
+        let retried = rig
+            .engine
+            .check_scoped(anchor, &scope, &Progress::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(*rig.fake.calls.lock().unwrap(), [busy]);
+        assert_eq!(retried.verdicts.links[1].status, Status::Verified);
+        assert_eq!(retried.kept[1], None);
+        assert!(retried.kept[0].is_some(), "not in the retry: kept");
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.links[0], first, "the first link's verdict as it was");
+        assert_eq!(stored.links[1].status, Status::Verified);
+        assert_eq!(rig.engine.retrying(), 0, "settled: forgotten");
+        // A check of every link (after a write) fetches both again.
+        rig.fake.calls.lock().unwrap().clear();
+        let all = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(all.complete());
+        assert_eq!(rig.fake.calls.lock().unwrap().len(), 2);
+    }
+
+    /// Issue 26, left open 7: the retry count of an anchor is forgotten when the anchor is gone (or not stored),
+    /// not kept for the life of the process.
+    #[tokio::test]
+    async fn retries_are_forgotten_when_the_anchor_is_gone() {
+        let rig = rig_with(VerificationMode::Report, 2, Duration::ZERO, |e| {
+            e.retry_delay = Duration::from_millis(5);
+        });
+        let (anchor, busy) = ("01/09520123456788", "https://busy.example/dpp");
+        rig.put(anchor, &[busy]).await;
+        rig.fake.answer(
+            busy,
+            Status::Pending,
+            Some("Check deferred: other checks of this host kept it waiting"),
+        );
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(rig.engine.retrying(), 1);
+        rig.store
+            .delete(anchor, Precondition::None, "test")
+            .await
+            .unwrap();
+        let (popped, scope) =
+            tokio::time::timeout(Duration::from_secs(2), rig.engine.queue.pop_scoped())
+                .await
+                .unwrap();
+        assert_eq!(popped, anchor);
+        let checked = rig
+            .engine
+            .check_scoped(anchor, &scope, &Progress::default())
+            .await
+            .unwrap();
+        assert!(checked.is_none(), "no anchor");
+        assert_eq!(rig.engine.retrying(), 0);
     }
 
     #[tokio::test]
@@ -1149,117 +1509,48 @@ mod tests {
         );
     }
 
+    /// Issue 26, item 3: a check that ends after the record moved on stores nothing (the store compares the
+    /// versions as it writes), and the refused index keeps what is stored.
     #[tokio::test]
-    async fn verdicts_stored_for_a_version_above_the_records_are_replaced() {
-        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
-        let anchor = "01/09520123456788";
-        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
-        // Left from a store restored from an export: a version this record never reached.
-        let stale = serde_json::json!({"version": 1_000_000, "links": [{
-            "linkType": rig.dpp, "href": "https://a.example/dpp", "status": "failed",
-            "checkedAt": "2026-01-01T00:00:00Z"}]});
-        assert!(
-            rig.store
-                .put_verdicts(anchor, 1_000_000, &stale.to_string())
-                .await
-                .unwrap()
-        );
-        let checked = rig.engine.check_anchor(anchor).await.unwrap().unwrap();
-        assert_eq!(checked.links[0].status, Status::Verified);
+    async fn verdicts_for_a_record_that_moved_on_are_not_stored() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let (anchor, bad) = ("01/09520123456788", "https://a.example/bad");
+        let first = rig.put(anchor, &[bad]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(rig.stored(anchor).await.unwrap().version, first);
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, bad));
+        let second = rig.put(anchor, &[bad, "https://a.example/good"]).await;
+        assert!(second > first);
+        // A slow check of the first version, verifying the target, ends now.
+        let late = AnchorVerdicts {
+            version: first,
+            links: vec![LinkVerdict {
+                status: Status::Verified,
+                checked_at: Some(now()),
+                ..LinkVerdict::pending(&rig.dpp, bad)
+            }],
+        };
+        assert!(!rig.engine.store(anchor, &late).await.unwrap());
         let stored = rig.stored(anchor).await.unwrap();
-        assert_eq!(stored.version, version);
-        assert_eq!(stored.links[0].status, Status::Verified);
-        // Verdicts for an older version than the stored (and current) one are still refused.
-        let older = AnchorVerdicts {
-            version: version - 1,
+        assert_eq!(stored.version, first);
+        assert_eq!(stored.links[0].status, Status::Failed);
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, bad), "kept");
+        // The second version's check is stored; the first version's never again.
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.version, second);
+        assert_eq!(stored.links.len(), 2);
+        assert!(!rig.engine.store(anchor, &late).await.unwrap());
+        // Nor for an anchor that is gone.
+        rig.store
+            .delete(anchor, Precondition::None, "test")
+            .await
+            .unwrap();
+        let gone = AnchorVerdicts {
+            version: second,
             links: vec![],
         };
-        assert!(!rig.engine.store(anchor, &older).await.unwrap());
-    }
-
-    /// Stands in for a record that moves on while stale verdicts are being replaced: writes the record again right
-    /// after each `put_verdicts_over`, as a concurrent write would between the engine's version read and its write.
-    struct MovingRecord {
-        store: Arc<EmbeddedStore>,
-        record: AnchorRecord,
-    }
-
-    #[async_trait::async_trait]
-    impl VerdictStore for MovingRecord {
-        async fn verdicts(&self, anchors: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
-            self.store.verdicts(anchors).await
-        }
-
-        async fn put_verdicts_over(
-            &self,
-            anchor: &str,
-            version: u64,
-            stale_above: u64,
-            json: &str,
-        ) -> Result<bool, StoreError> {
-            let written = self
-                .store
-                .put_verdicts_over(anchor, version, stale_above, json)
-                .await?;
-            if stale_above != u64::MAX {
-                self.store
-                    .put(anchor, self.record.clone(), Precondition::None, "test")
-                    .await?;
-            }
-            Ok(written)
-        }
-
-        async fn for_each_verdicts(
-            &self,
-            sink: &mut verdicts::VerdictSink<'_>,
-        ) -> Result<(), StoreError> {
-            self.store.for_each_verdicts(sink).await
-        }
-    }
-
-    /// Second review of issue 26, finding 3: replacing stale verdicts reads the record's version apart from the
-    /// write, so a newer check's verdicts may be written over; when the record moved meanwhile the anchor is checked
-    /// again, so the newest record's verdicts end up stored.
-    #[tokio::test]
-    async fn verdicts_written_over_while_the_record_moved_are_checked_again() {
-        let rig = rig(VerificationMode::Report, 2, Duration::ZERO);
-        let anchor = "01/09520123456788";
-        let version = rig.put(anchor, &["https://a.example/dpp"]).await;
-        let stale = serde_json::json!({"version": 1_000_000, "links": []});
-        assert!(
-            rig.store
-                .put_verdicts(anchor, 1_000_000, &stale.to_string())
-                .await
-                .unwrap()
-        );
-        let record = rig.store.get(anchor).await.unwrap().unwrap().record.clone();
-        let parts = Parts {
-            anchors: rig.store.clone(),
-            verdicts: Arc::new(MovingRecord {
-                store: rig.store.clone(),
-                record,
-            }),
-            coordination: rig.store.clone(),
-            vocabularies: Arc::new(Vocabularies::new(Vocabulary::embedded())),
-            checker: rig.fake.clone(),
-        };
-        let engine = Engine::new(
-            &settings(VerificationMode::Report, 2),
-            parts,
-            Arc::new(RefusedIndex::default()),
-        );
-        let verdicts = AnchorVerdicts {
-            version,
-            links: vec![],
-        };
-        assert!(engine.store(anchor, &verdicts).await.unwrap());
-        assert!(
-            !engine.queue.is_empty(),
-            "the moved record is checked again"
-        );
-        // A plain write (nothing stale to replace) queues nothing.
-        assert!(rig.engine.store(anchor, &verdicts).await.unwrap());
-        assert!(rig.engine.queue.is_empty());
+        assert!(!rig.engine.store(anchor, &gone).await.unwrap());
     }
 
     #[tokio::test]

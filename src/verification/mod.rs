@@ -14,8 +14,9 @@ pub mod engine;
 pub mod enqueue;
 pub mod queue;
 pub mod refused;
+pub mod reserved;
 
-pub use engine::{Parts, credential_links};
+pub use engine::{Checked, Parts, credential_links};
 
 use serde::{Deserialize, Serialize};
 
@@ -258,14 +259,14 @@ impl Verification {
         }
     }
 
-    /// Checks `anchor`'s current record now and stores the verdicts, however long it takes: `None` when there is
-    /// no anchor (or nothing behind this service).
+    /// Checks `anchor`'s current record now and stores the verdicts, however long it takes, saying which verdicts
+    /// were kept from before (`Checked`): `None` when there is no anchor (or nothing behind this service).
     pub async fn check_now(
         &self,
         anchor: &str,
-    ) -> Result<Option<AnchorVerdicts>, crate::registry::StoreError> {
+    ) -> Result<Option<engine::Checked>, crate::registry::StoreError> {
         match &self.engine {
-            Some(engine) => engine.check_anchor(anchor).await,
+            Some(engine) => engine.check_anchor_marked(anchor).await,
             None => Ok(None),
         }
     }

@@ -1,9 +1,37 @@
 //! The queue of anchors waiting to be checked, and the per-host turns that keep checks polite.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Anchors waiting to be checked, each at most once, at most `capacity` of them.
+/// Which credential links of an anchor a check looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every one (after a write, the sweep, on demand).
+    All,
+    /// Only these (link type, href): those whose check was deferred, tried again (`engine::DEFERRED_RETRIES`).
+    Links(BTreeSet<(String, String)>),
+}
+
+impl Scope {
+    /// Whether the link (`link_type`, `href`) is checked.
+    pub fn includes(&self, link_type: &str, href: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Links(links) => links.contains(&(link_type.to_string(), href.to_string())),
+        }
+    }
+
+    /// What one check must look at to cover both.
+    fn widen(&mut self, other: Scope) {
+        match (&mut *self, other) {
+            (Scope::All, _) => {}
+            (_, Scope::All) => *self = Scope::All,
+            (Scope::Links(mine), Scope::Links(theirs)) => mine.extend(theirs),
+        }
+    }
+}
+
+/// Anchors waiting to be checked, each at most once (with the links to check), at most `capacity` of them.
 pub struct Queue {
     state: Mutex<Waiting>,
     notify: tokio::sync::Notify,
@@ -13,7 +41,7 @@ pub struct Queue {
 #[derive(Default)]
 struct Waiting {
     order: VecDeque<String>,
-    queued: HashSet<String>,
+    queued: HashMap<String, Scope>,
 }
 
 /// What `Queue::push` did.
@@ -35,16 +63,24 @@ impl Queue {
         }
     }
 
-    /// Queues `anchor` unless it is waiting already or the queue is full.
+    /// Queues `anchor` for a check of every link, unless it is waiting already (then its check will look at every
+    /// link) or the queue is full.
     pub fn push(&self, anchor: &str) -> Pushed {
+        self.push_scoped(anchor, Scope::All)
+    }
+
+    /// Queues `anchor` for a check of the links in `scope`; when it is waiting already, its check looks at those
+    /// too.
+    pub fn push_scoped(&self, anchor: &str, scope: Scope) -> Pushed {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.queued.contains(anchor) {
+        if let Some(waiting) = state.queued.get_mut(anchor) {
+            waiting.widen(scope);
             return Pushed::Already;
         }
         if state.order.len() >= self.capacity {
             return Pushed::Dropped;
         }
-        state.queued.insert(anchor.to_string());
+        state.queued.insert(anchor.to_string(), scope);
         state.order.push_back(anchor.to_string());
         drop(state);
         self.notify.notify_one();
@@ -53,19 +89,24 @@ impl Queue {
 
     /// The anchor waiting longest, once there is one. One consumer.
     pub async fn pop(&self) -> String {
+        self.pop_scoped().await.0
+    }
+
+    /// The anchor waiting longest and the links to check, once there is one. One consumer.
+    pub async fn pop_scoped(&self) -> (String, Scope) {
         loop {
-            if let Some(anchor) = self.try_pop() {
-                return anchor;
+            if let Some(waiting) = self.try_pop() {
+                return waiting;
             }
             self.notify.notified().await;
         }
     }
 
-    fn try_pop(&self) -> Option<String> {
+    fn try_pop(&self) -> Option<(String, Scope)> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let anchor = state.order.pop_front()?;
-        state.queued.remove(&anchor);
-        Some(anchor)
+        let scope = state.queued.remove(&anchor).unwrap_or(Scope::All);
+        Some((anchor, scope))
     }
 
     pub fn len(&self) -> usize {
@@ -142,6 +183,30 @@ mod tests {
         assert_eq!(queue.pop().await, "01/2");
         assert_eq!(queue.pop().await, "01/1");
         assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_check_of_some_links_widens_to_what_each_push_asked() {
+        let links = |hrefs: &[&str]| {
+            Scope::Links(
+                hrefs
+                    .iter()
+                    .map(|h| ("dpp".to_string(), h.to_string()))
+                    .collect(),
+            )
+        };
+        let queue = Queue::new(4);
+        assert_eq!(queue.push_scoped("01/1", links(&["a"])), Pushed::Queued);
+        assert_eq!(queue.push_scoped("01/1", links(&["b"])), Pushed::Already);
+        assert_eq!(queue.push_scoped("01/2", links(&["a"])), Pushed::Queued);
+        assert_eq!(queue.push("01/2"), Pushed::Already);
+        assert_eq!(queue.push_scoped("01/2", links(&["c"])), Pushed::Already);
+        let (anchor, scope) = queue.pop_scoped().await;
+        assert_eq!((anchor.as_str(), &scope), ("01/1", &links(&["a", "b"])));
+        assert!(scope.includes("dpp", "b"));
+        assert!(!scope.includes("dpp", "c"));
+        assert!(!scope.includes("dcc", "a"));
+        assert_eq!(queue.pop_scoped().await, ("01/2".to_string(), Scope::All));
     }
 
     #[tokio::test]

@@ -1397,3 +1397,31 @@ async fn behind_https_the_cookie_is_secure_and_lives_as_long_as_configured() {
         );
     }
 }
+
+/// A store failure on a console page says what the API says (a fixed text), never the store's own words (here the
+/// record's key and the decoder's complaint), which are for the operator's log.
+#[tokio::test]
+async fn a_store_failure_shows_the_apis_text_not_the_stores_words() {
+    let redis = RedisServer::start();
+    let app = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "X", "links": [{"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "P"}]}),
+    )
+    .await;
+    let key = format!("idr:a:{{{G}}}");
+    assert_eq!(redis.cli(&["SET", &key, "not a record"]).trim(), "OK");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let (status, html) = browser.page(&format!("/console/anchor/{G}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
+    assert!(
+        html.contains("a stored record could not be read"),
+        "the API's detail: {html}"
+    );
+    assert!(
+        !html.contains("idr:a:") && !html.contains(&format!("record {G}")),
+        "the store's words stay in the log: {html}"
+    );
+}

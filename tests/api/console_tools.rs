@@ -481,6 +481,51 @@ async fn a_csv_upload_writes_one_anchor_per_identifier_and_again_changes_nothing
     assert_eq!(oil["links"][1]["rel"], json!(["predecessor-version"]));
 }
 
+/// A CSV names only some of a link's attributes: a row matching a stored link changes what its columns say and
+/// keeps the rest (here `accessRole`, `encryptionMethod`, `fwqs: false`, and the anchor's description and explicit
+/// default link type, which the file has no column for).
+#[tokio::test]
+async fn a_csv_row_changes_only_its_columns_of_a_stored_link() {
+    let (app, _dir) = app().await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "Lavender soap", "defaultLinkType": "untp:dpp", "links": [
+            {"linkType": "gs1:pip", "href": "https://brand.example/soap", "title": "Soap", "hreflang": ["en"]},
+            {"linkType": "untp:dpp", "href": "https://brand.example/soap.jwt", "title": "Passport",
+             "hreflang": ["en"], "accessRole": ["untp:accessRole#Owner"], "encryptionMethod": "AES-128",
+             "fwqs": false}]}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let csv = format!(
+        "identifier,link type,href,title,language\n\
+         {G},gs1:pip,https://brand.example/soap,Soap,en\n\
+         {G},untp:dpp,https://brand.example/soap.jwt,Product passport,en\n"
+    );
+    let (status, html) = upload(&mut browser, "titles.csv", csv.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(report_rows(&html)[0][2], "replaced", "{html}");
+    let stored: Value = app.get_anchor(G).await.json().await.unwrap();
+    assert_eq!(stored["itemDescription"], "Lavender soap", "{stored}");
+    assert_eq!(
+        stored["defaultLinkType"], "https://test.uncefact.org/vocabulary/linkTypes/dpp",
+        "{stored}"
+    );
+    let links = stored["links"].as_array().unwrap();
+    assert_eq!(links.len(), 2, "{stored}");
+    let dpp = &links[1];
+    assert_eq!(dpp["title"], "Product passport", "{stored}");
+    assert_eq!(
+        dpp["accessRole"],
+        json!(["untp:accessRole#Owner"]),
+        "{stored}"
+    );
+    assert_eq!(dpp["encryptionMethod"], "AES-128", "{stored}");
+    assert_eq!(dpp["fwqs"], false, "{stored}");
+    assert_eq!(links[0]["title"], "Soap", "{stored}");
+}
+
 #[tokio::test]
 async fn a_bad_line_is_refused_alone_and_a_bad_file_writes_nothing() {
     let (app, _dir) = app().await;

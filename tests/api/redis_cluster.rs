@@ -238,7 +238,7 @@ async fn replicas_on_a_cluster_stay_coherent() {
 }
 
 /// The verdicts of verified links on a cluster: each in its anchor's slot (the anchor's hash tag), written by the
-/// conditional script on the master that holds it, read back one by one and all together (a scan of every master).
+/// script that compares the record's version, on the master that holds both, read back one by one and all together (a scan of every master).
 #[tokio::test]
 async fn verdicts_live_in_their_anchors_slot_on_every_master() {
     let cluster = RedisCluster::start();
@@ -249,18 +249,22 @@ async fn verdicts_live_in_their_anchors_slot_on_every_master() {
     let settings = idr::config::Settings::load_with_env(&overrides, &Default::default()).unwrap();
     let registry = idr::app::open_store(&settings).await.unwrap();
     let anchors: Vec<String> = (0..12).map(|n| format!("01/{}", gtin(3000 + n))).collect();
+    let record: idr::registry::AnchorRecord =
+        serde_json::from_value(json!({"itemDescription": "Battery pack", "links": []})).unwrap();
     for (i, a) in anchors.iter().enumerate() {
         let json = format!(r#"{{"version":{i}}}"#);
-        assert!(
+        for _ in 0..2 {
             registry
-                .verdicts
-                .put_verdicts(a, i as u64 + 5, &json)
+                .anchors
+                .put(a, record.clone(), idr::registry::Precondition::None, "test")
                 .await
-                .unwrap()
-        );
+                .unwrap();
+        }
+        // Compared with the record's version in the script: the anchor's key is in the same slot.
+        assert!(registry.verdicts.put_verdicts(a, 2, &json).await.unwrap());
         assert!(
             !registry.verdicts.put_verdicts(a, 1, "{}").await.unwrap(),
-            "older"
+            "older than the record"
         );
         assert_eq!(
             cluster.keyslot(&format!("idr:v:{{{a}}}")),

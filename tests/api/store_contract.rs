@@ -110,7 +110,8 @@ contract! {
         the_audit_export_holds_every_entry_per_partition_in_order,
         a_document_replaces_the_one_of_the_same_name,
         a_link_type_vocabulary_is_stored_replaced_and_deleted,
-        verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version,
+        verdicts_are_written_only_for_the_records_current_version,
+        a_verdict_racing_a_record_write_never_lands_after_it,
         the_first_start_is_claimed_once,
         a_nonce_is_claimed_once_until_it_expires,
         a_session_is_read_until_it_expires_or_is_deleted,
@@ -969,76 +970,62 @@ async fn a_link_type_vocabulary_is_stored_replaced_and_deleted(registry: &Regist
     );
 }
 
-/// The verdicts of verified links: one document per anchor, a newer version kept over an older one.
-async fn verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version(registry: &Registry) {
+/// Writes `description` at `anchor`: the record's version.
+async fn version_after_put(registry: &Registry, anchor: &str, description: &str) -> u64 {
+    registry
+        .anchors
+        .put(anchor, record(description), Precondition::None, "test")
+        .await
+        .unwrap()
+        .stored
+        .version
+}
+
+/// The verdicts of verified links: one document per anchor, written only for the version of the anchor's record
+/// now (issue 26, item 3), replacing whatever was stored.
+async fn verdicts_are_written_only_for_the_records_current_version(registry: &Registry) {
     let verdicts = registry.verdicts.as_ref();
     assert_eq!(verdicts.verdicts(&[G, LOT]).await.unwrap(), [None, None]);
     assert!(
-        verdicts
-            .put_verdicts(G, 3, r#"{"version":3}"#)
-            .await
-            .unwrap()
+        !verdicts.put_verdicts(G, 1, r#"{"v":1}"#).await.unwrap(),
+        "no anchor there"
+    );
+    assert_eq!(verdicts.verdicts(&[G]).await.unwrap(), [None]);
+    for description in ["one", "two", "three"] {
+        version_after_put(registry, G, description).await;
+    }
+    assert_eq!(version_after_put(registry, LOT, "lot").await, 1);
+    assert!(verdicts.put_verdicts(G, 3, r#"{"v":3}"#).await.unwrap());
+    assert!(verdicts.put_verdicts(LOT, 1, r#"{"v":1}"#).await.unwrap());
+    assert!(
+        !verdicts.put_verdicts(G, 2, r#"{"v":2}"#).await.unwrap(),
+        "older than the record"
+    );
+    assert!(
+        !verdicts.put_verdicts(G, 4, r#"{"v":4}"#).await.unwrap(),
+        "a version the record has not reached"
     );
     assert!(
         verdicts
-            .put_verdicts(LOT, 1, r#"{"version":1}"#)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !verdicts
-            .put_verdicts(G, 2, r#"{"version":2}"#)
-            .await
-            .unwrap(),
-        "older than the stored"
-    );
-    assert!(
-        verdicts
-            .put_verdicts(G, 3, r#"{"version":3,"again":true}"#)
+            .put_verdicts(G, 3, r#"{"v":3,"again":true}"#)
             .await
             .unwrap(),
         "the same version: a re-check replaces"
     );
+    assert_eq!(version_after_put(registry, G, "four").await, 4);
     assert!(
-        verdicts
-            .put_verdicts(G, 10, r#"{"version":10}"#)
-            .await
-            .unwrap()
+        !verdicts.put_verdicts(G, 3, r#"{"v":3}"#).await.unwrap(),
+        "the record moved on"
     );
     assert_eq!(
         verdicts.verdicts(&[LOT, H, G]).await.unwrap(),
         [
-            Some(r#"{"version":1}"#.to_string()),
+            Some(r#"{"v":1}"#.to_string()),
             None,
-            Some(r#"{"version":10}"#.to_string())
+            Some(r#"{"v":3,"again":true}"#.to_string())
         ]
     );
-    // Verdicts for a version above the record's current one (`stale_above`) are stale: replaced by an older version;
-    // at or below it they are not.
-    assert!(
-        !verdicts
-            .put_verdicts_over(G, 4, 10, r#"{"version":4}"#)
-            .await
-            .unwrap(),
-        "the stored version is not above the record's"
-    );
-    assert!(
-        verdicts
-            .put_verdicts_over(G, 4, 9, r#"{"version":4}"#)
-            .await
-            .unwrap(),
-        "stored for version 10, the record is at 9: stale"
-    );
-    assert_eq!(
-        verdicts.verdicts(&[G]).await.unwrap(),
-        [Some(r#"{"version":4}"#.to_string())]
-    );
-    assert!(
-        verdicts
-            .put_verdicts(G, 10, r#"{"version":10}"#)
-            .await
-            .unwrap()
-    );
+    assert!(verdicts.put_verdicts(G, 4, r#"{"v":4}"#).await.unwrap());
     let mut all = Vec::new();
     verdicts
         .for_each_verdicts(&mut |anchor, json| {
@@ -1051,14 +1038,109 @@ async fn verdicts_are_kept_per_anchor_and_never_replaced_by_an_older_version(reg
     assert_eq!(
         all,
         [
-            (G.to_string(), r#"{"version":10}"#.to_string()),
-            (LOT.to_string(), r#"{"version":1}"#.to_string())
+            (G.to_string(), r#"{"v":4}"#.to_string()),
+            (LOT.to_string(), r#"{"v":1}"#.to_string())
         ]
     );
+    // A deleted anchor takes no verdicts, and keeps those it had.
     assert!(
-        registry.anchors.is_empty().await.unwrap(),
+        registry
+            .anchors
+            .delete(G, Precondition::None, "test")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !verdicts
+            .put_verdicts(G, 4, r#"{"v":"gone"}"#)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !verdicts
+            .put_verdicts(G, 5, r#"{"v":"gone"}"#)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        verdicts.verdicts(&[G]).await.unwrap(),
+        [Some(r#"{"v":4}"#.to_string())]
+    );
+    assert!(
+        registry.anchors.get(G).await.unwrap().is_none(),
         "verdicts are not anchors"
     );
+}
+
+/// A check's verdicts racing the write that moves the record on: they land before it, or not at all, never after it
+/// (the version is compared in the step that writes). Each round, the writer reads the verdicts right after its write;
+/// verdicts stored at the end of the round that it did not see were written after the record moved.
+async fn a_verdict_racing_a_record_write_never_lands_after_it(registry: &Registry) {
+    for round in 0..40 {
+        let version = version_after_put(registry, G, &format!("round {round}")).await;
+        let json = format!(r#"{{"round":{round}}}"#);
+        let check = {
+            let (verdicts, json) = (registry.verdicts.clone(), json.clone());
+            tokio::spawn(async move { verdicts.put_verdicts(G, version, &json).await.unwrap() })
+        };
+        let write = {
+            let (anchors, verdicts) = (registry.anchors.clone(), registry.verdicts.clone());
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                let moved = anchors
+                    .put(G, record("moved"), Precondition::None, "test")
+                    .await
+                    .unwrap()
+                    .stored
+                    .version;
+                (moved, verdicts.verdicts(&[G]).await.unwrap().remove(0))
+            })
+        };
+        let written = check.await.unwrap();
+        let (moved, seen_after_move) = write.await.unwrap();
+        assert_eq!(moved, version + 1);
+        let stored = registry.verdicts.verdicts(&[G]).await.unwrap().remove(0);
+        let ours = Some(json.clone());
+        assert_eq!(written, stored == ours, "round {round}: {stored:?}");
+        if written {
+            assert_eq!(
+                seen_after_move, ours,
+                "round {round}: written after the record moved to {moved}"
+            );
+        }
+        assert!(
+            !registry
+                .verdicts
+                .put_verdicts(G, version, &json)
+                .await
+                .unwrap(),
+            "round {round}: the record moved on"
+        );
+    }
+}
+
+/// Verdicts stored for a version above the record's (a store restored from an export, the records recreated from
+/// version 1) do not block the record's own: they are replaced.
+#[tokio::test]
+async fn redis_replaces_verdicts_stored_for_a_version_above_the_records() {
+    let subject = redis().await;
+    let registry = &subject.registry;
+    assert_eq!(version_after_put(registry, G, "restored").await, 1);
+    let redis = subject._redis.as_ref().unwrap();
+    let key = format!("idr:v:{{{G}}}");
+    redis.cli(&["SET", &key, r#"1000000 {"v":1000000}"#]);
+    assert_eq!(
+        registry.verdicts.verdicts(&[G]).await.unwrap(),
+        [Some(r#"{"v":1000000}"#.to_string())]
+    );
+    assert!(
+        registry
+            .verdicts
+            .put_verdicts(G, 1, r#"{"v":1}"#)
+            .await
+            .unwrap()
+    );
+    assert_eq!(redis.cli(&["GET", &key]).trim(), r#"1 {"v":1}"#);
 }
 
 /// A shared store tells every replica's feed when an anchor's verdicts change (`:verdicts:{anchor}`).
@@ -1068,12 +1150,15 @@ async fn redis_announces_verdicts_on_the_feed() {
     let recorder = Arc::new(Recorder::default());
     assert!(subject.registry.coordination.subscribe(recorder.clone()));
     recorder.wait_for("connected").await;
-    subject
-        .registry
-        .verdicts
-        .put_verdicts(LOT, 1, "{}")
-        .await
-        .unwrap();
+    assert_eq!(version_after_put(&subject.registry, LOT, "lot").await, 1);
+    assert!(
+        subject
+            .registry
+            .verdicts
+            .put_verdicts(LOT, 1, "{}")
+            .await
+            .unwrap()
+    );
     recorder
         .wait_for(&format!(
             "invalidate {}",

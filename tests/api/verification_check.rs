@@ -7,14 +7,17 @@ use crate::support::did_host::{DidHost, Reply};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idr::verification::check::Checker;
+use idr::verification::check::verifier::Verifier;
 use idr::verification::is_deferred;
 use idr::verification::{Check, LinkVerdict, Status, Target};
 use serde_json::{Value, json};
 use ssi::JWK;
 use ssi::jwk::Algorithm;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 const ANCHOR: &str = "01/09520123456788/21/12345";
 const PRODUCT: &str = "https://id.gs1.org/01/09520123456788";
@@ -27,7 +30,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// RFC 3339, `seconds` from now.
-fn at(seconds: i64) -> String {
+pub(crate) fn at(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
@@ -50,13 +53,13 @@ fn jws(key: &JWK, kid: &str, payload: &Value) -> String {
 }
 
 /// An issuer with a P-256 key, its document at `/{name}/did.json` listing `#k` under `assertionMethod`.
-struct Issuer {
-    did: String,
+pub(crate) struct Issuer {
+    pub(crate) did: String,
     key: JWK,
 }
 
 impl Issuer {
-    fn publish(host: &DidHost, name: &str) -> Issuer {
+    pub(crate) fn publish(host: &DidHost, name: &str) -> Issuer {
         let did = host.did(&[name]);
         let key = JWK::generate_p256();
         publish_document(host, name, &did, "k", &key);
@@ -67,7 +70,7 @@ impl Issuer {
         format!("{}#k", self.did)
     }
 
-    fn sign(&self, credential: &Value) -> String {
+    pub(crate) fn sign(&self, credential: &Value) -> String {
         jws(&self.key, &self.kid(), credential)
     }
 }
@@ -84,7 +87,7 @@ fn publish_document(host: &DidHost, name: &str, did: &str, fragment: &str, key: 
     host.serve(&DidHost::document_path(&[name]), Reply::json(&document));
 }
 
-fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Value {
+pub(crate) fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Value {
     json!({
         "@context": ["https://www.w3.org/ns/credentials/v2", "https://test.uncefact.org/vocabulary/untp/dpp/0.6.0/"],
         "type": [kind, "VerifiableCredential"],
@@ -97,7 +100,7 @@ fn credential(issuer: &str, kind: &str, subject: Value, valid_until: &str) -> Va
 }
 
 /// A DPP 0.6 subject about `product`.
-fn passport_of(product: &str) -> Value {
+pub(crate) fn passport_of(product: &str) -> Value {
     json!({"type": ["ProductPassport"], "id": "example:passport/1",
            "product": {"type": ["Product"], "id": product, "name": "Battery"}})
 }
@@ -109,7 +112,7 @@ fn attestation_of(product: &str) -> Value {
                            "assessedProduct": [{"product": {"id": product}, "IDverifiedByCAB": true}]}]})
 }
 
-fn vc_jwt(body: String) -> Reply {
+pub(crate) fn vc_jwt(body: String) -> Reply {
     Reply {
         body: body.into_bytes(),
         headers: vec![("Content-Type".into(), "application/vc+jwt".into())],
@@ -183,6 +186,17 @@ impl World {
         outbound: &str,
         extra: &str,
     ) -> Result<Checker, idr::config::ConfigError> {
+        self.checker_running(Path::new(env!("CARGO_BIN_EXE_idr")), outbound, extra)
+    }
+
+    /// As `checker_with`, running `program` as the Data Integrity verifier (the `idr` binary, or a script around
+    /// it): the test binary is not `idr`.
+    fn checker_running(
+        &self,
+        program: &Path,
+        outbound: &str,
+        extra: &str,
+    ) -> Result<Checker, idr::config::ConfigError> {
         static N: AtomicU64 = AtomicU64::new(0);
         let path = self
             .host
@@ -198,7 +212,8 @@ impl World {
             config_file: Some(path),
             ..Default::default()
         };
-        let settings = idr::config::Settings::load_with_env(&overrides, &Default::default())?;
+        let mut settings = idr::config::Settings::load_with_env(&overrides, &Default::default())?;
+        settings.verifier_program = Some(program.to_path_buf());
         // `check_config` builds a checker too (so `idr check-config` reports trust lists): its error is the one
         let (vocabulary, parser) = match idr::app::check_config(&settings) {
             Ok(checked) => checked,
@@ -1051,4 +1066,306 @@ async fn data_integrity_credentials_beyond_the_bounds_fail_naming_the_bound() {
         let verdict = check(&checker, DPP, &world.url(path)).await;
         assert_verdict(&verdict, Status::Failed, words);
     }
+}
+
+/// A shell script around the `idr` binary, run as the Data Integrity verifier: `before` runs first, then `idr` with
+/// the verifier's arguments (through `exec` when `after` is empty, so the script's pid is the verifier's).
+fn verifier_script(dir: &Path, name: &str, before: &str, after: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let idr = env!("CARGO_BIN_EXE_idr");
+    let run = match after {
+        "" => format!("exec {idr} \"$@\""),
+        _ => format!("{idr} \"$@\"\nrc=$?\n{after}\nexit $rc"),
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{before}\n{run}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A DPP within every Data Integrity bound (110 objects without an id, no labels) whose canonicalisation takes
+/// minutes: ten identical anonymous nodes, each with ten identical anonymous nodes (measured: six by six takes
+/// 1.4 s in a debug build, ten by ten more than 20 s).
+fn costly_passport(outer: usize, inner: usize) -> Value {
+    let mut subject = passport_of(PRODUCT);
+    subject["parts"] = json!(vec![json!({"part": vec![json!({}); inner]}); outer]);
+    unproven_di_credential(subject).0
+}
+
+/// The pids a `verifier_script` wrote are of processes that are gone: killed and reaped, not even zombies.
+fn assert_gone(pids: &Path) {
+    let pids = std::fs::read_to_string(pids).expect("the verifier ran");
+    assert!(!pids.trim().is_empty());
+    for pid in pids.lines() {
+        let proc = format!("/proc/{pid}");
+        let state = std::fs::read_to_string(format!("{proc}/stat")).unwrap_or_default();
+        assert!(
+            !Path::new(&proc).exists(),
+            "verifier {pid} is left: {state}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_data_integrity_proof_too_costly_to_check_fails_at_the_time_limit_and_its_verifier_is_gone()
+ {
+    let world = World::start().await;
+    world.host.serve(
+        "/costly.json",
+        page(
+            "application/ld+json",
+            costly_passport(10, 10).to_string().as_bytes(),
+        ),
+    );
+    // Two identical anonymous nodes with twenty each: canonicalisation takes memory faster than time.
+    world.host.serve(
+        "/greedy.json",
+        page(
+            "application/ld+json",
+            costly_passport(2, 20).to_string().as_bytes(),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let program = verifier_script(
+        dir.path(),
+        "idr-verifier",
+        &format!("echo $$ >> {}", pids.display()),
+        "",
+    );
+    // One second of processor time per verification. The wall-clock bound, four seconds with these settings, is a
+    // minute here: on a loaded machine a verifier may get less than a quarter of a core, and would then be deferred.
+    let checker = world
+        .checker_running(&program, "", "[verification]\ntimeout_ms = 1000\n")
+        .unwrap()
+        .with_verifier(
+            Verifier::new(program.clone(), 4, Duration::from_secs(1))
+                .with_wall_bound(Duration::from_secs(60)),
+        );
+
+    let started = std::time::Instant::now();
+    let costly = check(&checker, DPP, &world.url("/costly.json")).await;
+    let took = started.elapsed();
+    assert_verdict(
+        &costly,
+        Status::Failed,
+        &[
+            "within 1 s of processor time",
+            "verification.timeout_ms",
+            "application/vc+jwt",
+        ],
+    );
+    assert!(!is_deferred(&costly), "{costly:?}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_gone(&pids);
+
+    let roomy = world
+        .checker_running(&program, "", "")
+        .unwrap()
+        .with_verifier(
+            Verifier::new(program.clone(), 4, Duration::from_secs(20))
+                .with_wall_bound(Duration::from_secs(120)),
+        );
+    let greedy = check(&roomy, DPP, &world.url("/greedy.json")).await;
+    assert_verdict(
+        &greedy,
+        Status::Failed,
+        &["stopped without a verdict", "512 MiB of memory"],
+    );
+    assert_gone(&pids);
+}
+
+/// A Data Integrity credential signed with a fresh key of `did`, and the DID document listing that key.
+async fn signed_by_web_issuer(did: &str) -> (Value, Value, JWK) {
+    let key = JWK::generate_p256();
+    let kid = format!("{did}#k");
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/did/v1"], "id": did,
+        "verificationMethod": [{"id": kid, "type": "JsonWebKey2020", "controller": did,
+                                "publicKeyJwk": key.to_public()}],
+        "assertionMethod": [kid]
+    });
+    let dids = TestDids {
+        did: did.to_string(),
+        document: document.to_string().into_bytes(),
+    };
+    let dpp = plain_context(credential(
+        did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &at(86_400),
+    ));
+    (sign_di(&key, &kid, dids, &dpp).await, document, key)
+}
+
+/// A DPP with a Data Integrity proof by a fresh did:key.
+async fn signed_by_key() -> Value {
+    let key = JWK::generate_ed25519().expect("Ed25519 key");
+    let did = ssi::dids::DIDKey::generate(&key).unwrap().to_string();
+    let method = ssi::dids::DIDKey::generate_url(&key).unwrap().to_string();
+    let no_dids = TestDids {
+        did: String::new(),
+        document: Vec::new(),
+    };
+    let dpp = plain_context(credential(
+        &did,
+        "DigitalProductPassport",
+        passport_of(PRODUCT),
+        &at(86_400),
+    ));
+    sign_di(&key, &method, no_dids, &dpp).await
+}
+
+#[tokio::test]
+async fn with_every_verifier_busy_a_data_integrity_check_is_deferred() {
+    let world = World::start().await;
+    let passport = signed_by_key().await;
+    world.host.serve(
+        "/di.json",
+        page("application/ld+json", passport.to_string().as_bytes()),
+    );
+    // One verifier at a time, one second to wait for it (timeout_ms); the first holds it for five seconds without
+    // using any processor time (within a wall bound of a minute).
+    let dir = tempfile::tempdir().unwrap();
+    let program = verifier_script(dir.path(), "idr-verifier", "sleep 5", "");
+    let checker = world
+        .checker_running(&program, "", "[verification]\ntimeout_ms = 1000\n")
+        .unwrap()
+        .with_verifier(
+            Verifier::new(program.clone(), 1, Duration::from_secs(1))
+                .with_wall_bound(Duration::from_secs(60)),
+        );
+
+    let href = world.url("/di.json");
+    let (a, b) = tokio::join!(check(&checker, DPP, &href), check(&checker, DPP, &href));
+    // Whichever took the verifier first verified; the other waited its second and was deferred.
+    let (verified, deferred) = if a.status == Status::Verified {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(verified.status, Status::Verified, "{verified:?}");
+    assert!(is_deferred(&deferred), "{deferred:?}");
+    assert_verdict(
+        &deferred,
+        Status::Unreachable,
+        &["all 1 verifier slots (verification.concurrency)"],
+    );
+}
+
+#[tokio::test]
+async fn data_integrity_checks_run_at_once_each_in_its_own_verifier() {
+    let world = World::start().await;
+    let issuer = &world.issuer;
+    let by_key = signed_by_key().await;
+    world.host.serve(
+        "/di-a.json",
+        page("application/ld+json", by_key.to_string().as_bytes()),
+    );
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/did/v1"], "id": issuer.did,
+        "verificationMethod": [{"id": issuer.kid(), "type": "JsonWebKey2020", "controller": issuer.did,
+                                "publicKeyJwk": issuer.key.to_public()}],
+        "assertionMethod": [issuer.kid()]
+    });
+    let dids = TestDids {
+        did: issuer.did.clone(),
+        document: document.to_string().into_bytes(),
+    };
+    let dcc = plain_context(credential(
+        &issuer.did,
+        "DigitalConformityCredential",
+        attestation_of(PRODUCT),
+        &at(86_400),
+    ));
+    let by_web = sign_di(&issuer.key, &issuer.kid(), dids, &dcc).await;
+    world.host.serve(
+        "/di-b.json",
+        page("application/ld+json", by_web.to_string().as_bytes()),
+    );
+    // Each verifier notes its start, holds for a second, then verifies and notes its end: one at a time would
+    // write start, end, start, end.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let program = verifier_script(
+        dir.path(),
+        "idr-verifier",
+        &format!("echo start >> {0}; sleep 1", log.display()),
+        &format!("echo end >> {}", log.display()),
+    );
+    let checker = world.checker_running(&program, "", "").unwrap();
+
+    let (href_a, href_b) = (world.url("/di-a.json"), world.url("/di-b.json"));
+    let (a, b) = tokio::join!(check(&checker, DPP, &href_a), check(&checker, DCC, &href_b));
+    assert_eq!(a.status, Status::Verified, "{a:?}");
+    assert_eq!(b.status, Status::Verified, "{b:?}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "start\nstart\nend\nend\n"
+    );
+}
+
+#[test]
+fn the_verifier_resolves_the_issuer_only_from_what_it_is_given() {
+    // The issuer's did:web host is a closed loopback port: a verifier that fetched the document would not find it.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let did = format!("did:web:localhost%3A{closed}:issuer");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (signed, document, _) = runtime.block_on(signed_by_web_issuer(&did));
+    // The same DID with another key under the same id.
+    let (_, other_document, _) = runtime.block_on(signed_by_web_issuer(&did));
+    let run = |document: &Value| -> Value {
+        let request =
+            json!({"credential": signed.to_string(), "issuer": did, "document": document});
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_idr"))
+            .args([
+                idr::verification::check::verifier::SUBCOMMAND,
+                "--cpu-seconds",
+                "10",
+                "--memory-bytes",
+                &idr::verification::check::verifier::MEMORY_BYTES.to_string(),
+            ])
+            .env("MIMALLOC_ARENA_RESERVE", "64MiB")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request.to_string().as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+
+    assert_eq!(run(&document), json!({"outcome": "verified"}));
+    let refused = run(&other_document);
+    assert_eq!(refused["outcome"], "failed", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_verifier_subcommand_is_not_listed_in_help() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_idr"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("verify"), "{help}");
+    assert!(
+        !help.contains(idr::verification::check::verifier::SUBCOMMAND),
+        "{help}"
+    );
 }

@@ -149,3 +149,65 @@ async fn enforce_with_nothing_refused_answers_as_before() {
         PASSPORT
     );
 }
+
+/// Issue 26, left open 7: what a pattern registration serves is expanded per request and never checked (no anchor
+/// holds it), so it shows no verification state (not a `pending` that never ends), and the verification endpoint says
+/// why there is nothing to show.
+#[tokio::test]
+async fn links_served_by_a_pattern_show_no_state() {
+    let server = report_mode().await;
+    let r = server
+        .admin(reqwest::Method::PUT, "/api/v1/patterns/01/0952012")
+        .json(&json!({"itemDescription": "Products of 0952012", "links": [
+            {"linkType": "untp:dpp", "href": "https://localhost:1/dpp/{01}.jwt", "title": "Digital Product Passport"},
+            {"linkType": "gs1:pip", "href": "https://localhost:1/{01}.html", "title": "Product information"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let body = linkset(&server).await;
+    assert_valid(SchemaKind::Gs1Linkset, &body);
+    assert_valid(SchemaKind::UntpLinkset, &body);
+    let objects = body["linkset"].as_array().unwrap();
+    assert_eq!(
+        objects[0][DPP][0]["href"],
+        "https://localhost:1/dpp/09520123456788.jwt"
+    );
+    assert_eq!(objects.len(), 1, "no state object: {body}");
+    let html = server
+        .get_with(&format!("/{GTIN}?linkType=linkset"), &[("accept", BROWSER)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Digital Product Passport"), "{html}");
+    assert!(!html.contains("class=\"check"), "{html}");
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let r = server
+            .admin(
+                method.clone(),
+                &format!("/api/v1/anchors/{GTIN}/verification"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let p = crate::support::client::problem(r, 404).await;
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("served by the pattern 01/0952012") && detail.contains("not checked"),
+            "{method}: {detail}"
+        );
+    }
+    // An anchor registered for the identifier is checked and shows its state again.
+    register(&server).await;
+    let body = linkset(&server).await;
+    assert!(
+        body["linkset"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o.get("status").is_some()),
+        "{body}"
+    );
+}

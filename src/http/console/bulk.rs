@@ -11,10 +11,13 @@
 //! CSV: the columns `identifier`, `link type` and `href` are required; `title`, `language` (one or more, separated by
 //! spaces, commas or semicolons), `type` (media type), `context`, `description` and `default link type` are
 //! optional (any case; spaces, `-` and `_` in names ignored; a UTF-8 BOM is ignored). The rows of one identifier
-//! become one anchor with their links in file order, which is written as `PUT` writes a body: its links replace the
-//! stored ones, and a variant whose target changed keeps the old target as `predecessor-version` (the API's one merge
-//! rule, `versions::merge`). An anchor without a description keeps the stored one, or, when new, takes its first
-//! row's title.
+//! become one anchor with their links in file order. Its links replace the stored ones, but the file says only what
+//! its columns say (`registration::Patch`, applied inside the write over the record it read): a row that matches a
+//! stored link (the same variant, or the same link type and `href`) starts from that link and sets only the CSV's
+//! columns, so attributes a CSV cannot express (`accessRole`, `encryptionMethod`, `fwqs`, `rel`, `method`, `id`)
+//! stay; a stored description or default link type stays unless a row names one (a new anchor without a description
+//! takes its first row's title). A variant whose target changed keeps the old target as `predecessor-version` (the
+//! API's one merge rule, `versions::merge`).
 
 use super::layout::{self, Nav};
 use super::{ConsoleError, Signed, url};
@@ -22,6 +25,7 @@ use crate::http::AppState;
 use crate::http::access::Caller;
 use crate::http::bulk::{BulkReport, LineOutcome, write_lines};
 use crate::http::problem::ApiError;
+use crate::registration::{LinkFields, Patch};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
@@ -81,15 +85,16 @@ pub async fn upload(
         Ok(Read::Ndjson(lines)) => Lines {
             lines,
             rows: BTreeMap::new(),
+            patches: BTreeMap::new(),
         },
-        Ok(Read::Csv(anchors)) => anchor_lines(&state, anchors).await?,
+        Ok(Read::Csv(anchors)) => anchor_lines(anchors),
         Err(problem) => return Ok(refused(&signed, problem)),
     };
     if lines.lines.is_empty() {
         return Ok(refused(&signed, "the file holds no anchors".into()));
     }
     let caller = Caller(signed.principal.clone());
-    let report = write_lines(&state, &caller, lines.lines)
+    let report = write_lines(&state, &caller, lines.lines, lines.patches)
         .await
         .map_err(ApiError::Store)?;
     tracing::info!(
@@ -314,6 +319,8 @@ fn disposition(headers: &str) -> Option<(String, String)> {
 struct Lines {
     lines: Vec<(usize, String)>,
     rows: BTreeMap<usize, Vec<usize>>,
+    /// CSV anchors name only some fields: each line's patch, by line number.
+    patches: BTreeMap<usize, Patch>,
 }
 
 /// An uploaded file, read as a whole: NDJSON lines, or anchors gathered from CSV rows.
@@ -393,6 +400,8 @@ struct Gathered {
     links: Vec<Value>,
     rows: Vec<usize>,
     first_title: String,
+    /// What the CSV's columns set (the rest is kept from the stored record, inside the write).
+    patch: Patch,
 }
 
 /// CSV rows → one anchor per identifier (rows of one identifier gathered in file order).
@@ -432,6 +441,13 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
             ));
         }
     }
+    let has = |c: Column| columns.contains(&c);
+    let links = LinkFields {
+        title: has(Column::Title),
+        hreflang: has(Column::Language),
+        media_type: has(Column::MediaType),
+        context: has(Column::Context),
+    };
     let mut anchors: Vec<Gathered> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for record in reader.records() {
@@ -465,6 +481,10 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
                 links: Vec::new(),
                 rows: Vec::new(),
                 first_title: cell(Column::Title).to_string(),
+                patch: Patch {
+                    links,
+                    ..Patch::default()
+                },
             });
             anchors.len() - 1
         });
@@ -506,41 +526,20 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
     Ok(anchors)
 }
 
-/// The gathered anchors as bulk-write lines. An anchor without a description keeps the stored one (read in one
-/// `get_many`), or takes its first row's title.
-async fn anchor_lines(state: &AppState, anchors: Vec<Gathered>) -> Result<Lines, ApiError> {
-    let keys: Vec<Option<String>> = anchors
-        .iter()
-        .map(|a| {
-            a.description
-                .is_none()
-                .then(|| {
-                    state
-                        .parser
-                        .parse_key(a.identifier.trim_start_matches('/'))
-                        .ok()
-                })
-                .flatten()
-                .map(|k| k.canonical_path().to_string())
-        })
-        .collect();
-    let wanted: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
-    let stored = state.store.get_many(&wanted).await?;
-    let mut stored: BTreeMap<&str, String> = wanted
-        .iter()
-        .zip(stored)
-        .filter_map(|(k, s)| Some((*k, s?.record.item_description.clone())))
-        .collect();
+/// The gathered anchors as bulk-write lines, each with the patch its columns make (`registration::Patch`, applied
+/// over the stored record inside the write): a stored description or default link type is kept unless a row names
+/// one; a new anchor without a description takes its first row's title.
+fn anchor_lines(anchors: Vec<Gathered>) -> Lines {
     let mut lines = Vec::with_capacity(anchors.len());
     let mut rows = BTreeMap::new();
-    for (anchor, key) in anchors.into_iter().zip(&keys) {
-        let description = anchor
-            .description
-            .or_else(|| key.as_deref().and_then(|k| stored.remove(k)))
-            .unwrap_or(anchor.first_title);
+    let mut patches = BTreeMap::new();
+    for anchor in anchors {
+        let mut patch = anchor.patch;
+        patch.description = anchor.description.is_some();
+        patch.default_link_type = anchor.default_link_type.is_some();
         let mut line = json!({
             "identifier": anchor.identifier,
-            "itemDescription": description,
+            "itemDescription": anchor.description.unwrap_or(anchor.first_title),
             "links": anchor.links,
         });
         if let Some(default) = anchor.default_link_type {
@@ -548,8 +547,13 @@ async fn anchor_lines(state: &AppState, anchors: Vec<Gathered>) -> Result<Lines,
         }
         lines.push((anchor.first_row, line.to_string()));
         rows.insert(anchor.first_row, anchor.rows);
+        patches.insert(anchor.first_row, patch);
     }
-    Ok(Lines { lines, rows })
+    Lines {
+        lines,
+        rows,
+        patches,
+    }
 }
 
 /// The 1-based line of the record that starts at `byte` (the reader's own line count lags behind with CRLF line

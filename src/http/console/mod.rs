@@ -168,9 +168,17 @@ impl ResponseError for ConsoleError {
         }
         let status = self.status_code();
         let title = status.canonical_reason().unwrap_or("Error");
+        // The API's own mapping: the same logging and metrics, and the same detail (a store's words never shown).
+        let detail = match self {
+            ConsoleError::Api(e) => {
+                e.observe(status);
+                e.detail()
+            }
+            other => other.to_string(),
+        };
         let body = html! {
             h1 { (title) }
-            p #problem role="alert" { (self.to_string()) }
+            p #problem role="alert" { (detail) }
             p { a href=(url("/anchors")) { "Back to your anchors" } }
         };
         let mut response = layout::respond(status, layout::bare(title, body));

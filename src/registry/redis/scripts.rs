@@ -52,9 +52,10 @@ pub static RESTORE: LazyLock<Script> =
 pub static TRIM_AUDIT: LazyLock<Script> =
     LazyLock::new(|| Script::write("audit trim", include_str!("scripts/trim_audit.lua")));
 
-/// Stores the verdicts of one anchor (`registry::verdicts`) unless those stored are for a newer record version, and
-/// announces the change. KEYS: the verdicts key. ARGV: version, stored value (`{version} {json}`), invalidation
-/// channel, event (`:verdicts:{anchor}`). Returns 1 when written, 0 when a newer one is kept.
+/// Stores the verdicts of one anchor (`registry::verdicts`) when they are for the version of the anchor's record
+/// now, read in the script, and announces the change. KEYS: the verdicts key, the anchor key (same hash slot). ARGV:
+/// version, stored value (`{version} {json}`), invalidation channel, event (`:verdicts:{anchor}`). Returns 1 when
+/// written, 0 when the record is at another version or gone.
 pub static PUT_VERDICTS: LazyLock<Script> =
     LazyLock::new(|| Script::write("verdicts", include_str!("scripts/put_verdicts.lua")));
 

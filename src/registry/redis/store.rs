@@ -718,7 +718,8 @@ impl DocumentStore for RedisStore {
 }
 
 /// One key per anchor, `{prefix}:v:{primary}rest`: the anchor's hash tag, so it shares the anchor's cluster slot.
-/// Written by a script that keeps a newer version and publishes the change on the invalidation feed.
+/// Written by a script that compares the version with the anchor's record's and publishes the change on the
+/// invalidation feed.
 #[async_trait::async_trait]
 impl crate::registry::VerdictStore for RedisStore {
     /// One `MGET` when the keys share a slot (the levels of one identifier), else one `GET` each, in flight together.
@@ -752,32 +753,29 @@ impl crate::registry::VerdictStore for RedisStore {
             .collect())
     }
 
-    async fn put_verdicts_over(
+    /// The record's version is compared inside the script (`scripts::PUT_VERDICTS`), the anchor's key beside the
+    /// verdicts' in one hash slot.
+    async fn put_verdicts(
         &self,
         anchor: &str,
         version: u64,
-        stale_above: u64,
         json: &str,
     ) -> Result<bool, StoreError> {
-        let verdicts_key = key(&self.prefix, "v", anchor);
+        let keys = [
+            key(&self.prefix, "v", anchor),
+            key(&self.prefix, "a", anchor),
+        ];
         let value = crate::registry::verdicts::encode(version, json);
         let version = version.to_string();
         let event = crate::registry::verdicts::changed(anchor);
-        let stale_above = stale_above.to_string();
-        let args: [&[u8]; 5] = [
+        let args: [&[u8]; 4] = [
             version.as_bytes(),
             value.as_bytes(),
             self.channel.as_bytes(),
             event.as_bytes(),
-            stale_above.as_bytes(),
         ];
         let (written, _): (i64, Written) = self
-            .script(
-                &scripts::PUT_VERDICTS,
-                anchor,
-                std::slice::from_ref(&verdicts_key),
-                &args,
-            )
+            .script(&scripts::PUT_VERDICTS, anchor, &keys, &args)
             .await?;
         Ok(written == 1)
     }

@@ -10,6 +10,7 @@ use idr::config::{Overrides, Settings};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub struct TestApp {
@@ -36,6 +37,16 @@ impl TestApp {
     /// Like `start_with`, with settings from `IDR_…` variables (e.g. `IDR_LIMITS__MAX_TEXT_BYTES`), read from this
     /// list and not from the process environment, which tests must not change.
     pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> TestApp {
+        Self::start_checking_with(args, env, None).await
+    }
+
+    /// Like `start_with_env`, with `checker` checking verified links' targets in place of the real checker
+    /// (`Application::build_checking_with`).
+    pub async fn start_checking_with(
+        args: &[&str],
+        env: &[(&str, &str)],
+        checker: Option<Arc<dyn idr::verification::Check>>,
+    ) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
         let mut overrides = overrides(args);
         overrides.listen = Some("127.0.0.1:0".into());
@@ -51,9 +62,11 @@ impl TestApp {
             // Not one worker per core for each of the many apps a test run starts at once.
             settings.server.workers = 2;
         }
+        // This process is the test binary: Data Integrity proofs are verified by the `idr` binary.
+        settings.verifier_program = Some(env!("CARGO_BIN_EXE_idr").into());
         let (started, addr) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || serve(settings, started, stopped));
+        let thread = std::thread::spawn(move || serve(settings, checker, started, stopped));
         let addr = match addr.recv() {
             Ok(Ok(addr)) => addr,
             Ok(Err(e)) => panic!("application starts: {e}"),
@@ -105,6 +118,7 @@ impl Drop for TestApp {
 /// without the graceful drain a real shutdown waits out.
 fn serve(
     settings: Settings,
+    checker: Option<Arc<dyn idr::verification::Check>>,
     started: std::sync::mpsc::Sender<Result<SocketAddr, String>>,
     stopped: oneshot::Receiver<()>,
 ) {
@@ -114,7 +128,7 @@ fn serve(
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let application = match Application::build(settings).await {
+        let application = match Application::build_checking_with(settings, checker).await {
             Ok(application) => application,
             Err(e) => {
                 let _ = started.send(Err(e.to_string()));
