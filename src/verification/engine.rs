@@ -7,6 +7,7 @@ use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target, is_deferred};
 use crate::config::{VerificationMode, VerificationSettings};
 use crate::registry::{
     AnchorStore, Coordination, InvalidationSink, StoreError, StoredAnchor, VerdictStore, verdicts,
+    verdicts::Put,
 };
 use crate::telemetry::names;
 use crate::vocabulary::{Vocabularies, Vocabulary};
@@ -63,7 +64,33 @@ pub struct Engine {
     retries: Arc<Mutex<HashMap<String, u32>>>,
     /// The on-demand checks running, per anchor (`check_within`: one at a time, shared by every caller).
     flights: Mutex<HashMap<String, Flight>>,
+    /// One check per anchor at a time in this replica, whoever runs it (the worker, on demand, `idr verify`): a
+    /// check that finds another running waits for it and then runs (`AnchorTurn`).
+    turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
+
+/// The right to check one anchor (`Engine::turns`); forgotten by the map when its last holder or waiter drops it.
+struct AnchorTurn {
+    turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    anchor: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for AnchorTurn {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's and this one: nobody else holds or waits for it (clones are taken under the map's lock).
+        if Arc::strong_count(&self.lock) == 2 {
+            turns.remove(&self.anchor);
+        }
+    }
+}
+
+/// How many times a check reads the stored verdicts again and merges when another check stored its own between
+/// its read and its write (`verdicts::Put::Changed`) before it gives up (an error: left to the schedule).
+const STORE_ATTEMPTS: usize = 5;
 
 /// The `Check` of a server that checks nothing (`verification.mode = "off"`): every target stays `pending`.
 pub struct Unchecked;
@@ -108,7 +135,27 @@ impl Engine {
             retry_delay: DEFERRED_DELAY,
             retries: Arc::default(),
             flights: Mutex::default(),
+            turns: Arc::default(),
         }
+    }
+
+    /// Waits until no other check of `anchor` runs in this replica, and holds that until dropped.
+    async fn turn(&self, anchor: &str) -> AnchorTurn {
+        let lock = self
+            .turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(anchor.to_string())
+            .or_default()
+            .clone();
+        let mut turn = AnchorTurn {
+            turns: self.turns.clone(),
+            anchor: anchor.to_string(),
+            lock: lock.clone(),
+            guard: None,
+        };
+        turn.guard = Some(lock.lock_owned().await);
+        turn
     }
 
     fn on(&self) -> bool {
@@ -251,7 +298,9 @@ impl Engine {
         scope: &Scope,
         progress: &Progress,
     ) -> Result<Option<Checked>, StoreError> {
+        let turn = self.turn(anchor).await;
         let outcome = self.check_and_store(anchor, scope, progress).await;
+        drop(turn);
         let deferred = match &outcome {
             Ok(Some(checked)) => checked.deferred.clone(),
             _ => BTreeSet::new(),
@@ -260,9 +309,12 @@ impl Engine {
         outcome
     }
 
-    /// What `check_scoped` does but the retries. A fresh verdict that settles nothing keeps the stored one
-    /// (`settle`), and a link out of `scope` keeps its stored verdict (or is `pending`). A record with no credential
-    /// links and no stored verdicts stores (and announces) nothing.
+    /// What `check_scoped` does but the retries and the turn. A fresh verdict that settles nothing keeps the stored
+    /// one (`settle`), and a link out of `scope` keeps its stored verdict (or is `pending`). A record with no
+    /// credential links and no stored verdicts, and a scoped check whose scope matches no link of the record, store
+    /// (and announce) nothing. The write is conditional on the stored verdicts being those read at the start
+    /// (`VerdictStore::put_verdicts_over`): when another check (another replica's, or `idr verify`) stored its own
+    /// meanwhile, they are read again and this check's verdicts merged over them.
     async fn check_and_store(
         &self,
         anchor: &str,
@@ -272,56 +324,58 @@ impl Engine {
         let Some(stored) = self.parts.anchors.get(anchor).await? else {
             return Ok(None);
         };
-        let previous = self.read(&[anchor]).await?.pop().flatten();
-        let previous = previous.as_deref();
+        let (mut revision, mut previous) = self.read_revised(anchor).await?;
         let fresh = self
-            .check_record(anchor, &stored, previous, (scope, progress))
+            .check_record(anchor, &stored, previous.as_ref(), (scope, progress))
             .await;
         let vocabulary = self.parts.vocabularies.current();
-        let mut checked = Checked {
-            verdicts: AnchorVerdicts {
-                version: stored.version,
-                links: Vec::new(),
-            },
-            kept: Vec::new(),
-            deferred: BTreeSet::new(),
-        };
-        for link in credential_links(&vocabulary, &stored.record) {
-            let before = previous.and_then(|p| p.verdict(&link.link_type, &link.href));
-            let now = fresh
-                .links
-                .iter()
-                .find(|v| v.is_for(&link.link_type, &link.href));
-            let (verdict, kept) = match now {
-                None => (
-                    before
-                        .cloned()
-                        .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
-                    Some(
-                        "not checked this time (only the links whose check was deferred are)"
-                            .to_string(),
-                    ),
-                ),
-                Some(now) => {
-                    if is_deferred(now) {
-                        checked
-                            .deferred
-                            .insert((link.link_type.clone(), link.href.clone()));
-                    }
-                    let settled = settle(now.clone(), before);
-                    let kept = (settled != *now || is_deferred(now)).then(|| kept_because(now));
-                    (settled, kept)
-                }
-            };
-            checked.verdicts.links.push(verdict);
-            checked.kept.push(kept);
+        let links = credential_links(&vocabulary, &stored.record);
+        for _ in 0..STORE_ATTEMPTS {
+            let checked = merge(&links, &fresh, previous.as_ref());
+            let nothing = checked.verdicts.links.is_empty() && previous.is_none();
+            if nothing || (matches!(scope, Scope::Links(_)) && fresh.links.is_empty()) {
+                return Ok(Some(checked));
+            }
+            match self.store_over(anchor, &checked.verdicts, revision).await? {
+                Put::Written | Put::Moved => return Ok(Some(checked)),
+                Put::Changed => (revision, previous) = self.read_revised(anchor).await?,
+            }
         }
-        carry_refusals(&mut checked, previous);
-        if checked.verdicts.links.is_empty() && previous.is_none() {
-            return Ok(Some(checked));
+        Err(StoreError::Unavailable(format!(
+            "the verdicts of {anchor} changed under this check {STORE_ATTEMPTS} times in a row"
+        )))
+    }
+
+    /// The stored verdicts of `anchor` with their revision (`VerdictStore::revised`).
+    async fn read_revised(
+        &self,
+        anchor: &str,
+    ) -> Result<(u64, Option<AnchorVerdicts>), StoreError> {
+        let read = self.parts.verdicts.revised(anchor).await?;
+        Ok((read.revision, parse(anchor, read.json.as_deref())))
+    }
+
+    /// Stores `verdicts` when the stored ones are still at `revision` and the record at their version
+    /// (`VerdictStore::put_verdicts_over`), and follows the store in the refused index.
+    async fn store_over(
+        &self,
+        anchor: &str,
+        verdicts: &AnchorVerdicts,
+        revision: u64,
+    ) -> Result<Put, StoreError> {
+        let json =
+            serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let put = self
+            .parts
+            .verdicts
+            .put_verdicts_over(anchor, verdicts.version, Some(revision), &json)
+            .await?;
+        match put {
+            Put::Written => self.refused.set(anchor, Some(verdicts)),
+            Put::Moved => self.reload_anchor(anchor).await,
+            Put::Changed => {}
         }
-        self.store(anchor, &checked.verdicts).await?;
-        Ok(Some(checked))
+        Ok(put)
     }
 
     /// Queues `anchor` again after a delay, for the `deferred` links only, when there are any (at most
@@ -701,6 +755,56 @@ fn host_of(href: &str) -> Option<String> {
         .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// What one check stores over the stored verdicts (`previous`): per credential link of the record (`links`), its
+/// `fresh` verdict settled over the stored one (`settle`), or, not checked now, the stored one (or `pending`); then
+/// the refusals carried (`carry_refusals`).
+fn merge(
+    links: &[&crate::registry::Link],
+    fresh: &AnchorVerdicts,
+    previous: Option<&AnchorVerdicts>,
+) -> Checked {
+    let mut checked = Checked {
+        verdicts: AnchorVerdicts {
+            version: fresh.version,
+            links: Vec::new(),
+        },
+        kept: Vec::new(),
+        deferred: BTreeSet::new(),
+    };
+    for link in links {
+        let before = previous.and_then(|p| p.verdict(&link.link_type, &link.href));
+        let now = fresh
+            .links
+            .iter()
+            .find(|v| v.is_for(&link.link_type, &link.href));
+        let (verdict, kept) = match now {
+            None => (
+                before
+                    .cloned()
+                    .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
+                Some(
+                    "not checked this time (only the links whose check was deferred are)"
+                        .to_string(),
+                ),
+            ),
+            Some(now) => {
+                if is_deferred(now) {
+                    checked
+                        .deferred
+                        .insert((link.link_type.clone(), link.href.clone()));
+                }
+                let settled = settle(now.clone(), before);
+                let kept = (settled != *now || is_deferred(now)).then(|| kept_because(now));
+                (settled, kept)
+            }
+        };
+        checked.verdicts.links.push(verdict);
+        checked.kept.push(kept);
+    }
+    carry_refusals(&mut checked, previous);
+    checked
+}
+
 /// A refusal stands for its host, not only its href: a link that could not be checked (`unreachable`, `pending`) and
 /// never verified takes the refusal of another link of the same type on the same host, stored before (`previous`)
 /// or reached now, until it verifies itself. Without it a writer who controls the host could replace a refused
@@ -820,6 +924,10 @@ mod tests {
         most_per_host: AtomicUsize,
         /// Answers by href, over the "bad" rule: (status, reason).
         answers: Mutex<HashMap<String, (Status, Option<String>)>>,
+        /// A wait before the next answer for an href, once.
+        slow_once: Mutex<HashMap<String, Duration>>,
+        /// "start {href}" and "end {href}", in order.
+        log: Mutex<Vec<String>>,
     }
 
     impl Fake {
@@ -849,7 +957,16 @@ mod tests {
                 *n
             };
             self.most_per_host.fetch_max(on_host, Ordering::SeqCst);
-            tokio::time::sleep(self.delay).await;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("start {}", target.href));
+            let slow = self.slow_once.lock().unwrap().remove(target.href);
+            tokio::time::sleep(self.delay + slow.unwrap_or_default()).await;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("end {}", target.href));
             *self.per_host.lock().unwrap().get_mut(&host).unwrap() -= 1;
             self.running.fetch_sub(1, Ordering::SeqCst);
             if let Some((status, reason)) = self.answers.lock().unwrap().get(target.href) {
@@ -1075,6 +1192,112 @@ mod tests {
         );
         // The same version again is a re-check: it replaces.
         assert!(rig.engine.store(anchor, &new).await.unwrap());
+    }
+
+    /// A retry scoped to a slow link A, and a check of every link that stores B `verified` meanwhile.
+    async fn a_slow_scoped_check_and_a_full_one(
+        rig: &Rig,
+        full_meanwhile: impl std::future::Future,
+    ) {
+        let anchor = "01/09520123456788";
+        let (a, b) = ("https://a.example/slow", "https://b.example/dpp");
+        rig.put(anchor, &[a, b]).await;
+        rig.fake
+            .answer(b, Status::Failed, Some("about another product"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[1].status,
+            Status::Failed
+        );
+        rig.fake.answer(b, Status::Verified, None);
+        rig.fake
+            .slow_once
+            .lock()
+            .unwrap()
+            .insert(a.to_string(), Duration::from_millis(400));
+        rig.fake.log.lock().unwrap().clear();
+        let scoped = Scope::Links(BTreeSet::from([(rig.dpp.clone(), a.to_string())]));
+        let progress = Progress::default();
+        let retry = rig.engine.check_scoped(anchor, &scoped, &progress);
+        let meanwhile = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            full_meanwhile.await;
+        };
+        let (retried, _) = tokio::join!(retry, meanwhile);
+        retried.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.links[0].status, Status::Verified, "{stored:?}");
+        assert_eq!(
+            stored.links[1].status,
+            Status::Verified,
+            "the full check's verdict on B stands: {stored:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn checks_of_one_anchor_run_one_at_a_time_and_keep_each_others_verdicts() {
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let engine = rig.engine.clone();
+        a_slow_scoped_check_and_a_full_one(&rig, async move {
+            engine
+                .check_within("01/09520123456788", Duration::from_secs(5))
+                .await
+                .unwrap();
+        })
+        .await;
+        let log = rig.fake.log.lock().unwrap().clone();
+        assert_eq!(
+            log[..2],
+            ["start https://a.example/slow", "end https://a.example/slow"],
+            "the full check waited for the scoped one: {log:?}"
+        );
+        assert_eq!(log.len(), 6, "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_check_never_writes_over_verdicts_stored_after_it_read_them() {
+        // Another replica (the store written directly) stores B `verified` while this one's retry of A runs.
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let store = rig.store.clone();
+        let dpp = rig.dpp.clone();
+        a_slow_scoped_check_and_a_full_one(&rig, async move {
+            let anchor = "01/09520123456788";
+            let version = store.get(anchor).await.unwrap().unwrap().version;
+            let verdict = |href: &str| LinkVerdict {
+                status: Status::Verified,
+                checked_at: Some(now()),
+                ..LinkVerdict::pending(&dpp, href)
+            };
+            let other = AnchorVerdicts {
+                version,
+                links: vec![
+                    verdict("https://a.example/slow"),
+                    verdict("https://b.example/dpp"),
+                ],
+            };
+            let json = serde_json::to_string(&other).unwrap();
+            assert!(store.put_verdicts(anchor, version, &json).await.unwrap());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_scoped_check_whose_links_are_gone_stores_nothing() {
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        rig.put(anchor, &["https://a.example/dpp"]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let before = rig.store.revised(anchor).await.unwrap();
+        let gone = Scope::Links(BTreeSet::from([(
+            rig.dpp.clone(),
+            "https://a.example/removed".to_string(),
+        )]));
+        rig.engine
+            .check_scoped(anchor, &gone, &Progress::default())
+            .await
+            .unwrap();
+        assert_eq!(rig.store.revised(anchor).await.unwrap(), before);
+        assert_eq!(before.revision, 1);
     }
 
     #[tokio::test]
