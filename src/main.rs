@@ -831,7 +831,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
                         None => "kept (never checked)".to_string(),
                     };
                     let reason = match reason {
-                        "" => why.clone(),
+                        "" => why.to_string(),
                         reason => format!("{why}; kept verdict: {reason}"),
                     };
                     (when, reason)

@@ -687,7 +687,8 @@ pub const DEFERRED: &str = super::check::DEFERRED;
 /// What to store for a link, given its `fresh` verdict and the stored one (`before`, same type and href). A refusal
 /// stays until a check settles it (verifies, or refuses again): a target that could not be checked this time
 /// (`unreachable`, `pending`) keeps its refusing verdict, so a host cannot lift a refusal by answering 503 to the
-/// resolver. A deferred check (`is_deferred`) keeps whatever verdict was there, or stays `pending`.
+/// resolver, nor by marking it encrypted (`Status::proves_nothing`). A deferred check (`is_deferred`) keeps whatever
+/// verdict was there, or stays `pending`.
 pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
     match before {
         Some(before) if is_deferred(&fresh) => before.clone(),
@@ -696,10 +697,7 @@ pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
             reason: fresh.reason,
             ..LinkVerdict::pending(&fresh.link_type, &fresh.href)
         },
-        Some(before)
-            if before.status.is_refused()
-                && matches!(fresh.status, Status::Unreachable | Status::Pending) =>
-        {
+        Some(before) if before.status.is_refused() && fresh.status.proves_nothing() => {
             before.clone()
         }
         _ => fresh,
@@ -711,11 +709,34 @@ pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
 pub struct Checked {
     /// What is stored and enforced: this check's verdicts, settled over the stored ones (`settle`).
     pub verdicts: AnchorVerdicts,
-    /// Per verdict: `None` when it is this check's; else why the verdict stored before was kept (the check was
-    /// deferred, the target could not be checked and a refusal stands, the link was not in the check).
-    pub kept: Vec<Option<String>>,
+    /// Per verdict: `None` when it is this check's; else why the stored verdict (or a carried refusal) stands.
+    pub kept: Vec<Option<Kept>>,
     /// The links whose check was deferred (`is_deferred`), to be tried again.
     pub deferred: BTreeSet<(String, String)>,
+}
+
+/// Why a link's verdict is not the one its check found (`Checked::kept`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Not checked now: its check was deferred (the reason).
+    NotChecked(String),
+    /// Checked now, and a refusal stands over what the check found (its own earlier one, or one carried from
+    /// another link of its type, `carry_refusals`): why.
+    RefusalStands(String),
+    /// Not in this check (a retry of the deferred links only).
+    OutOfScope,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::NotChecked(reason) => write!(f, "not checked now: {reason}"),
+            Kept::RefusalStands(why) => write!(f, "checked now: {why}"),
+            Kept::OutOfScope => {
+                f.write_str("not checked this time (only the links whose check was deferred are)")
+            }
+        }
+    }
 }
 
 impl Checked {
@@ -727,32 +748,21 @@ impl Checked {
                 .kept
                 .iter()
                 .flatten()
-                .all(|why| why.starts_with(CHECKED_NOW))
+                .all(|why| matches!(why, Kept::RefusalStands(_)))
     }
 }
-
-/// The start of a `Checked::kept` reason for a link that was checked, whose earlier refusal stands.
-const CHECKED_NOW: &str = "checked now: ";
 
 /// Why the stored verdict was kept over `fresh` (`Checked::kept`).
-fn kept_because(fresh: &LinkVerdict) -> String {
+fn kept_because(fresh: &LinkVerdict) -> Kept {
     let reason = fresh.reason.as_deref().unwrap_or("no reason given");
     if is_deferred(fresh) {
-        format!("not checked now: {reason}")
+        Kept::NotChecked(reason.to_string())
     } else {
-        format!(
-            "{CHECKED_NOW}{} ({reason}); the earlier refusal stands until a check settles it",
+        Kept::RefusalStands(format!(
+            "{} ({reason}); the earlier refusal stands until a check settles it",
             fresh.status.as_str()
-        )
+        ))
     }
-}
-
-/// The host of `href`, lower case, without the port.
-fn host_of(href: &str) -> Option<String> {
-    url::Url::parse(href)
-        .ok()?
-        .host_str()
-        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// What one check stores over the stored verdicts (`previous`): per credential link of the record (`links`), its
@@ -782,10 +792,7 @@ fn merge(
                 before
                     .cloned()
                     .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
-                Some(
-                    "not checked this time (only the links whose check was deferred are)"
-                        .to_string(),
-                ),
+                Some(Kept::OutOfScope),
             ),
             Some(now) => {
                 if is_deferred(now) {
@@ -801,21 +808,34 @@ fn merge(
         checked.verdicts.links.push(verdict);
         checked.kept.push(kept);
     }
-    carry_refusals(&mut checked, previous);
+    carry_refusals(&mut checked, fresh, previous);
     checked
 }
 
-/// A refusal stands for its host, not only its href: a link that could not be checked (`unreachable`, `pending`) and
-/// never verified takes the refusal of another link of the same type on the same host, stored before (`previous`)
-/// or reached now, until it verifies itself. Without it a writer who controls the host could replace a refused
-/// href with a new one and answer the resolver alone with 503: the new link would stay `unreachable`, which
-/// `enforce` does not pass over.
-fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
+/// A refusal stands for its link type on the anchor, not only for its href: a link of the same type that could not
+/// be checked (`unreachable`, `pending`) or is `encrypted` (which proves nothing about its content), and whose own
+/// verdict was never `verified`, takes the refusal until it verifies itself. The refusals are those of this check
+/// (`fresh`, settled) and, for links this check did not check (out of scope, or no longer in the record), the stored
+/// ones (`previous`): a refusal this check lifted is not carried. Without it a writer who controls a refused
+/// target's host could move the link to a new href (on any host name) and answer the resolver alone with 503, or
+/// mark it encrypted, and `enforce` would not pass over it.
+fn carry_refusals(
+    checked: &mut Checked,
+    fresh: &AnchorVerdicts,
+    previous: Option<&AnchorVerdicts>,
+) {
+    let checked_now = |v: &LinkVerdict| fresh.links.iter().any(|f| f.is_for(&v.link_type, &v.href));
     let refusals: Vec<LinkVerdict> = checked
         .verdicts
         .links
         .iter()
-        .chain(previous.map_or(&[][..], |p| &p.links[..]))
+        .filter(|v| checked_now(v))
+        .chain(
+            previous
+                .map_or(&[][..], |p| &p.links[..])
+                .iter()
+                .filter(|v| !checked_now(v)),
+        )
         .filter(|v| v.status.is_refused())
         .cloned()
         .collect();
@@ -826,34 +846,36 @@ fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
         let verified_before = previous
             .and_then(|p| p.verdict(&verdict.link_type, &verdict.href))
             .is_some_and(|b| b.status == Status::Verified);
-        if verified_before || !matches!(verdict.status, Status::Unreachable | Status::Pending) {
+        if verified_before || !verdict.status.proves_nothing() {
             continue;
         }
-        let host = host_of(&verdict.href);
-        let Some(refusal) = refusals.iter().find(|r| {
-            r.link_type == verdict.link_type && r.href != verdict.href && host_of(&r.href) == host
-        }) else {
+        let Some(refusal) = refusals
+            .iter()
+            .find(|r| r.link_type == verdict.link_type && r.href != verdict.href)
+        else {
             continue;
         };
         let this_check = match &verdict.reason {
             Some(reason) => format!("{} ({reason})", verdict.status.as_str()),
             None => verdict.status.as_str().to_string(),
         };
-        *kept = Some(format!(
-            "{CHECKED_NOW}{this_check}; a refusal of another target on the same host stands for it"
-        ));
+        if kept.is_none() || matches!(kept, Some(Kept::RefusalStands(_))) {
+            *kept = Some(Kept::RefusalStands(format!(
+                "{this_check}; a refusal of another target of this link type stands for it"
+            )));
+        }
         *verdict = LinkVerdict {
             status: refusal.status,
             reason: Some(format!(
-                "another target on the same host, {}, was refused ({}); this one is refused with it until it \
-                 verifies (this check: {this_check})",
+                "another target of this link type on this anchor, {}, was refused ({}); this one is refused with it \
+                 until it verifies (here: {this_check})",
                 refusal.href,
                 refusal.reason.as_deref().unwrap_or(refusal.status.as_str()),
             )),
             issuer: None,
             credential_type: None,
             valid_until: None,
-            checked_at: verdict.checked_at.clone().or_else(|| Some(now())),
+            checked_at: verdict.checked_at.clone(),
             ..verdict.clone()
         };
     }
@@ -1421,7 +1443,7 @@ mod tests {
     /// link to a new href there and answering the resolver alone with 503: the new href is refused with the old one
     /// until it verifies. Another host, another link type, and a target that verified before are not touched.
     #[tokio::test]
-    async fn a_refusal_carries_to_a_replacement_on_the_same_host_until_it_verifies() {
+    async fn a_refusal_carries_to_the_link_types_other_targets_until_they_verify() {
         let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
         let anchor = "01/09520123456788";
         let (forged, replacement) = ("https://a.example/forged", "https://A.example:443/new");
@@ -1430,7 +1452,7 @@ mod tests {
             .answer(forged, Status::NotACredential, Some("an HTML page"));
         rig.engine.check_anchor(anchor).await.unwrap();
         assert!(rig.engine.refused.contains(anchor, &rig.dpp, forged));
-        // The link moves to a new href on the same host, which answers the resolver 503; elsewhere, 503 too.
+        // The link moves to a new href on the same host, and to another host name, both answering the resolver 503.
         let elsewhere = "https://b.example/dpp";
         rig.put(anchor, &[replacement, elsewhere]).await;
         for href in [replacement, elsewhere] {
@@ -1442,37 +1464,37 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let carried = &checked.verdicts.links[0];
-        assert_eq!(carried.href, replacement);
-        assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
-        let reason = carried.reason.as_deref().unwrap();
-        assert!(
-            reason.contains(forged)
-                && reason.contains("an HTML page")
-                && reason.contains("HTTP 503"),
-            "{reason}"
-        );
+        for (carried, href) in checked.verdicts.links.iter().zip([replacement, elsewhere]) {
+            assert_eq!(carried.href, href);
+            assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
+            let reason = carried.reason.as_deref().unwrap();
+            assert!(
+                reason.contains(forged)
+                    && reason.contains("an HTML page")
+                    && reason.contains("HTTP 503"),
+                "{reason}"
+            );
+            assert!(rig.engine.refused.contains(anchor, &rig.dpp, href));
+        }
         assert!(checked.complete(), "checked, the refusal carried");
-        assert!(rig.engine.refused.contains(anchor, &rig.dpp, replacement));
-        assert_eq!(
-            checked.verdicts.links[1].status,
-            Status::Unreachable,
-            "another host"
-        );
-        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
-        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503 or
-        // the check is deferred.
+        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503, the
+        // check is deferred, or the target is marked encrypted.
         rig.fake
             .answer(replacement, Status::Pending, Some("not answered"));
-        rig.engine.check_anchor(anchor).await.unwrap();
-        assert_eq!(
-            rig.stored(anchor).await.unwrap().links[0].status,
-            Status::NotACredential
+        rig.fake.answer(
+            elsewhere,
+            Status::Encrypted,
+            Some("encrypted: content not checked"),
         );
-        // It verifies: lifted, and a later 503 does not bring the refusal back.
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.links[0].status, Status::NotACredential);
+        assert_eq!(stored.links[1].status, Status::NotACredential, "encrypted");
+        // One verifies: lifted for it, the other still refused; a later 503 does not bring the refusal back.
         rig.fake.answer(replacement, Status::Verified, None);
         rig.engine.check_anchor(anchor).await.unwrap();
         assert!(!rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
         rig.put(anchor, &[forged, replacement]).await;
         rig.fake
             .answer(replacement, Status::Unreachable, Some("HTTP 503"));
@@ -1490,6 +1512,60 @@ mod tests {
         );
     }
 
+    /// Review item 2: a refusal this check lifted is not carried; item 3: a link never checked keeps no `checkedAt`,
+    /// and a deferred one says it was not checked.
+    #[tokio::test]
+    async fn a_lifted_refusal_is_not_carried_and_a_carried_one_keeps_what_the_link_was() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let (fixed, other) = ("https://a.example/fixed", "https://a.example/down");
+        rig.put(anchor, &[fixed]).await;
+        rig.fake
+            .answer(fixed, Status::Failed, Some("about another product"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        // The issuer fixes it, and adds a link that cannot be reached now.
+        rig.put(anchor, &[fixed, other]).await;
+        rig.fake.answer(fixed, Status::Verified, None);
+        rig.fake
+            .answer(other, Status::Unreachable, Some("HTTP 503"));
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(checked.verdicts.links[0].status, Status::Verified);
+        assert_eq!(
+            checked.verdicts.links[1].status,
+            Status::Unreachable,
+            "the refusal lifted in this check is not carried: {:?}",
+            checked.verdicts.links[1]
+        );
+        // A refusal stands; a new link's check is deferred: refused with it, never checked, and said so.
+        let (bad, busy) = ("https://c.example/bad", "https://busy.example/dpp");
+        rig.put(anchor, &[bad, busy]).await;
+        rig.fake.answer(
+            busy,
+            Status::Unreachable,
+            Some("Check deferred: the outbound budget for busy.example is spent; retry in 1 s"),
+        );
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        let carried = &checked.verdicts.links[1];
+        assert_eq!(carried.status, Status::Failed, "{carried:?}");
+        assert_eq!(carried.checked_at, None, "never checked");
+        assert!(
+            matches!(&checked.kept[1], Some(Kept::NotChecked(r)) if r.starts_with("Check deferred")),
+            "{:?}",
+            checked.kept[1]
+        );
+        assert!(!checked.complete());
+    }
+
     #[test]
     fn a_refusal_is_carried_within_its_link_type_only() {
         let dpp = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
@@ -1498,32 +1574,34 @@ mod tests {
             status,
             ..LinkVerdict::pending(link_type, href)
         };
+        let links = vec![
+            verdict(dpp, "https://h.example/1", Status::Failed),
+            verdict(dcc, "https://h.example/2", Status::Unreachable),
+            verdict(dpp, "https://h.example/3", Status::Encrypted),
+            verdict(dpp, "https://other.example/4", Status::Pending),
+            verdict(dpp, "https://other.example/5", Status::Verified),
+        ];
+        let fresh = AnchorVerdicts { version: 1, links };
         let mut checked = Checked {
-            verdicts: AnchorVerdicts {
-                version: 1,
-                links: vec![
-                    verdict(dpp, "https://h.example/1", Status::Failed),
-                    verdict(dcc, "https://h.example/2", Status::Unreachable),
-                    verdict(dpp, "https://h.example/3", Status::Encrypted),
-                    verdict(dpp, "https://h.example/4", Status::Pending),
-                ],
-            },
-            kept: vec![None; 4],
+            verdicts: fresh.clone(),
+            kept: vec![None; 5],
             deferred: BTreeSet::new(),
         };
-        carry_refusals(&mut checked, None);
+        carry_refusals(&mut checked, &fresh, None);
         let statuses: Vec<Status> = checked.verdicts.links.iter().map(|v| v.status).collect();
         assert_eq!(
             statuses,
             [
                 Status::Failed,
                 Status::Unreachable,
-                Status::Encrypted,
-                Status::Failed
+                Status::Failed,
+                Status::Failed,
+                Status::Verified
             ]
         );
-        assert!(checked.kept[3].is_some());
-        assert!(checked.kept[..3].iter().all(Option::is_none));
+        assert!(checked.kept[2..4].iter().all(Option::is_some));
+        assert!(checked.kept[..2].iter().all(Option::is_none));
+        assert!(checked.kept[4].is_none());
     }
 
     #[tokio::test]
@@ -1586,8 +1664,11 @@ mod tests {
         assert_eq!(checked.verdicts.links[0].status, Status::Verified);
         assert_eq!(checked.kept[0], None, "checked now");
         assert_eq!(checked.verdicts.links[1].status, Status::Pending);
-        let why = checked.kept[1].as_deref().unwrap();
-        assert!(why.starts_with("not checked now: Check deferred"), "{why}");
+        let why = checked.kept[1].as_ref().unwrap();
+        assert!(
+            matches!(why, Kept::NotChecked(r) if r.starts_with("Check deferred")),
+            "{why:?}"
+        );
         let first = rig.stored(anchor).await.unwrap().links[0].clone();
         let (popped, scope) =
             tokio::time::timeout(Duration::from_secs(2), rig.engine.queue.pop_scoped())
@@ -1608,7 +1689,11 @@ mod tests {
         assert_eq!(*rig.fake.calls.lock().unwrap(), [busy]);
         assert_eq!(retried.verdicts.links[1].status, Status::Verified);
         assert_eq!(retried.kept[1], None);
-        assert!(retried.kept[0].is_some(), "not in the retry: kept");
+        assert_eq!(
+            retried.kept[0],
+            Some(Kept::OutOfScope),
+            "not in the retry: kept"
+        );
         let stored = rig.stored(anchor).await.unwrap();
         assert_eq!(stored.links[0], first, "the first link's verdict as it was");
         assert_eq!(stored.links[1].status, Status::Verified);
