@@ -189,10 +189,7 @@ impl Engine {
     /// Checks one target: in its host's turn, within the concurrency, bounded in time (the wait for the turn and a
     /// permit by `turn_wait`: past it the check is deferred, `is_deferred`; the check itself by `bound`).
     pub async fn check_link(&self, anchor: &str, link: &crate::registry::Link) -> LinkVerdict {
-        let host = url::Url::parse(&link.href)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
+        let host = super::host::TargetHost::of(&link.href).unwrap_or_default();
         let target = Target {
             anchor,
             link_type: &link.link_type,
@@ -203,7 +200,7 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + self.turn_wait;
         let checked = self
             .hosts
-            .take_until(&host, deadline, async {
+            .take_until(host.as_str(), deadline, async {
                 let Ok(Ok(_permit)) =
                     tokio::time::timeout_at(deadline, self.checks.acquire()).await
                 else {
@@ -489,8 +486,10 @@ impl Engine {
     }
 
     /// Stores `verdicts` for `anchor` when they are for its record as it is now (`VerdictStore::put_verdicts`: the
-    /// store compares the versions in the step that writes), and follows the store in the refused index. Verdicts for
-    /// a record that moved on meanwhile are dropped: the write that moved it queued the anchor for its own check.
+    /// store compares the versions in the step that writes), and follows the store in the refused index, whatever
+    /// verdicts are stored (checks use the conditional `store_over`). Verdicts for a record that moved on meanwhile
+    /// are dropped: the newer record is checked by the check its write queued, or else (`idr import`, a replica with
+    /// `mode = "off"`, a full queue) by the sweep.
     pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
         let json =
             serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -12,6 +12,7 @@
 pub mod check;
 pub mod engine;
 pub mod enqueue;
+pub mod host;
 pub mod queue;
 pub mod refused;
 pub mod reserved;
