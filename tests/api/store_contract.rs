@@ -1208,6 +1208,40 @@ async fn redis_replaces_verdicts_stored_for_a_version_above_the_records() {
     );
 }
 
+/// The script compares versions exactly, as digits: a record at version 2^53 + 1 does not take verdicts for 2^53
+/// (equal as floating-point numbers, which Lua's `tonumber` gives).
+#[tokio::test]
+async fn redis_compares_verdict_versions_exactly() {
+    let subject = redis().await;
+    let registry = &subject.registry;
+    assert_eq!(version_after_put(registry, G, "far").await, 1);
+    let redis = subject._redis.as_ref().unwrap();
+    // The record's version rewritten in place, its payload untouched.
+    let set = "local v = redis.call('GET', KEYS[1]); \
+               local r = string.gsub(v, '^(%d+):%d+:', '%1:9007199254740993:', 1); \
+               redis.call('SET', KEYS[1], r); return 1";
+    redis.cli(&["EVAL", set, "1", &format!("idr:a:{{{G}}}")]);
+    assert_eq!(
+        registry.anchors.get(G).await.unwrap().unwrap().version,
+        9_007_199_254_740_993
+    );
+    assert!(
+        !registry
+            .verdicts
+            .put_verdicts(G, 9_007_199_254_740_992, r#"{"v":"near"}"#)
+            .await
+            .unwrap(),
+        "2^53 is not 2^53 + 1"
+    );
+    assert!(
+        registry
+            .verdicts
+            .put_verdicts(G, 9_007_199_254_740_993, r#"{"v":"exact"}"#)
+            .await
+            .unwrap()
+    );
+}
+
 /// A shared store tells every replica's feed when an anchor's verdicts change (`:verdicts:{anchor}`).
 #[tokio::test]
 async fn redis_announces_verdicts_on_the_feed() {
