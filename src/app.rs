@@ -274,9 +274,10 @@ fn verification(
             vocabularies.clone(),
         )?;
         // Targets on names reserved for examples (the demo data's) are answered without a fetch.
-        parts.checker = Arc::new(crate::verification::reserved::SkipReserved(Arc::new(
-            checker,
-        )));
+        parts.checker = Arc::new(crate::verification::reserved::SkipReserved::new(
+            Arc::new(checker),
+            settings.outbound.policy()?,
+        ));
     }
     Ok(crate::verification::Verification::with_parts(
         &settings.verification,

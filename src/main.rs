@@ -756,7 +756,10 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
             verdicts: store.verdicts.clone(),
             coordination: store.coordination.clone(),
             vocabularies,
-            checker: Arc::new(idr::verification::reserved::SkipReserved(Arc::new(checker))),
+            checker: Arc::new(idr::verification::reserved::SkipReserved::new(
+                Arc::new(checker),
+                settings.outbound.policy()?,
+            )),
         },
     );
     let anchors: Vec<String> = match identifier {
@@ -831,7 +834,7 @@ async fn verify(overrides: Overrides, identifier: Option<&str>) -> Result<ExitCo
                         None => "kept (never checked)".to_string(),
                     };
                     let reason = match reason {
-                        "" => why.clone(),
+                        "" => why.to_string(),
                         reason => format!("{why}; kept verdict: {reason}"),
                     };
                     (when, reason)

@@ -296,6 +296,19 @@ fn expand_href<'v>(href: &str, value_of: &dyn Fn(&str) -> Option<&'v str>) -> Op
     Some(out)
 }
 
+/// The pattern registered for `request`'s key level, if any: the longest whose prefix its key value starts with
+/// (`AnchorStore::find_pattern`), as (its name, its record). The one lookup for resolution (which expands it) and
+/// for the management API (which says a pattern serves the identifier).
+pub async fn serving(
+    store: &dyn crate::registry::AnchorStore,
+    request: &Identifier,
+) -> Result<Option<(String, std::sync::Arc<StoredAnchor>)>, crate::registry::StoreError> {
+    match key_of(request) {
+        Some((ai, value)) => store.find_pattern(ai, value).await,
+        None => Ok(None),
+    }
+}
+
 /// The key (`8004`) and canonical value of the primary key of a GS1 request, the level a pattern stands in for.
 pub fn key_of(request: &Identifier) -> Option<(&'static str, &str)> {
     let key = request.as_gs1()?;

@@ -277,10 +277,7 @@ async fn stand_in_pattern(
     let Some(last @ None) = records.last_mut() else {
         return Ok(false);
     };
-    let Some((ai, value)) = crate::patterns::key_of(key) else {
-        return Ok(false);
-    };
-    if let Some((_, pattern)) = store.find_pattern(ai, value).await? {
+    if let Some((_, pattern)) = crate::patterns::serving(store, key).await? {
         *last = crate::patterns::expand(&pattern, key).map(Arc::new);
     }
     Ok(last.is_some())

@@ -94,11 +94,7 @@ async fn current(
 /// No anchor at `key`: a `404` saying so, and whether a pattern serves the identifier (its links are never checked:
 /// a pattern's targets are expanded per request, and no anchor holds them).
 async fn absent(state: &AppState, key: &Identifier) -> ApiError {
-    let pattern = match crate::patterns::key_of(key) {
-        Some((ai, value)) => state.store.find_pattern(ai, value).await,
-        None => Ok(None),
-    };
-    match pattern {
+    match crate::patterns::serving(state.store.as_ref(), key).await {
         Ok(Some((pattern, _))) => ApiError::NotFound(format!(
             "no anchor {}: its links are served by the pattern {pattern}, and links served by a pattern are not \
              checked (register an anchor for the identifier to have its credential links checked)",

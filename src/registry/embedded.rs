@@ -40,7 +40,7 @@ const AUDIT_SEQ: &str = "audit_seq";
 const NONCES: TableDefinition<&str, u64> = TableDefinition::new("nonces");
 /// The same claims ordered by expiry, (expiry ms, nonce), so expired ones are found without a scan.
 const NONCE_EXPIRIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("nonce_expiries");
-/// The verdicts of verified links: canonical path → `{version} {json}` (`verdicts::encode`).
+/// The verdicts of verified links: canonical path → `{version} {revision} {json}` (`verdicts::encode`).
 const VERDICTS: TableDefinition<&str, &str> = TableDefinition::new("verdicts");
 /// Console sessions (`registry::sessions`): SHA-256 of the session id → `{expiry ms} {document}`.
 const SESSIONS: TableDefinition<&str, &str> = TableDefinition::new("sessions");
@@ -826,6 +826,20 @@ impl DocumentStore for EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// The stored value of `anchor`'s verdicts (`verdicts::encode`).
+    fn verdicts_raw(&self, anchor: &str) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = match txn.open_table(VERDICTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let stored = table.get(anchor).map_err(unavailable)?;
+        Ok(stored.map(|v| v.value().to_string()))
+    }
+}
+
 /// In a table of their own; this process is the file's only writer, so there is no one to tell of a change.
 #[async_trait::async_trait]
 impl super::VerdictStore for EmbeddedStore {
@@ -840,22 +854,31 @@ impl super::VerdictStore for EmbeddedStore {
             .iter()
             .map(|a| {
                 let stored = table.get(*a).map_err(unavailable)?;
-                Ok(stored.and_then(|v| {
-                    super::verdicts::decode(v.value()).map(|(_, json)| json.to_string())
-                }))
+                Ok(stored
+                    .and_then(|v| super::verdicts::decode(v.value()).map(|d| d.json.to_string())))
             })
             .collect()
     }
 
-    /// The record's version is read in the write transaction that stores the verdicts.
-    async fn put_verdicts(
+    async fn revised(&self, anchor: &str) -> Result<super::verdicts::Revised, StoreError> {
+        let stored = self.verdicts_raw(anchor)?;
+        let stored = stored.as_deref().and_then(super::verdicts::decode);
+        Ok(super::verdicts::Revised {
+            revision: stored.map_or(0, |s| s.revision),
+            json: stored.map(|s| s.json.to_string()),
+        })
+    }
+
+    /// The record's version and the document's revision are read in the write transaction that stores the verdicts.
+    async fn put_verdicts_over(
         &self,
         anchor: &str,
         version: u64,
+        seen: Option<u64>,
         json: &str,
-    ) -> Result<bool, StoreError> {
-        let (this, anchor) = (self.clone(), anchor.to_string());
-        let value = super::verdicts::encode(version, json);
+    ) -> Result<super::verdicts::Put, StoreError> {
+        use super::verdicts::Put;
+        let (this, anchor, json) = (self.clone(), anchor.to_string(), json.to_string());
         blocking(move || {
             let txn = this.begin_write()?;
             let current = {
@@ -864,16 +887,27 @@ impl super::VerdictStore for EmbeddedStore {
             };
             if current != Some(version) {
                 txn.abort().map_err(unavailable)?;
-                return Ok(false);
+                return Ok(Put::Moved);
             }
             {
                 let mut table = txn.open_table(VERDICTS).map_err(unavailable)?;
+                let revision = table
+                    .get(anchor.as_str())
+                    .map_err(unavailable)?
+                    .and_then(|v| super::verdicts::decode(v.value()).map(|d| d.revision))
+                    .unwrap_or(0);
+                if seen.is_some_and(|seen| seen != revision) {
+                    drop(table);
+                    txn.abort().map_err(unavailable)?;
+                    return Ok(Put::Changed);
+                }
+                let value = super::verdicts::encode(version, revision + 1, &json);
                 table
                     .insert(anchor.as_str(), value.as_str())
                     .map_err(unavailable)?;
             }
             this.commit(txn)?;
-            Ok(true)
+            Ok(Put::Written)
         })
         .await
     }
@@ -883,8 +917,8 @@ impl super::VerdictStore for EmbeddedStore {
         sink: &mut super::verdicts::VerdictSink<'_>,
     ) -> Result<(), StoreError> {
         for (anchor, stored) in self.documents(VERDICTS)? {
-            if let Some((_, json)) = super::verdicts::decode(&stored) {
-                sink(&anchor, json)?;
+            if let Some(decoded) = super::verdicts::decode(&stored) {
+                sink(&anchor, decoded.json)?;
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ use super::{AnchorVerdicts, Check, LinkVerdict, Status, Target, is_deferred};
 use crate::config::{VerificationMode, VerificationSettings};
 use crate::registry::{
     AnchorStore, Coordination, InvalidationSink, StoreError, StoredAnchor, VerdictStore, verdicts,
+    verdicts::Put,
 };
 use crate::telemetry::names;
 use crate::vocabulary::{Vocabularies, Vocabulary};
@@ -63,7 +64,33 @@ pub struct Engine {
     retries: Arc<Mutex<HashMap<String, u32>>>,
     /// The on-demand checks running, per anchor (`check_within`: one at a time, shared by every caller).
     flights: Mutex<HashMap<String, Flight>>,
+    /// One check per anchor at a time in this replica, whoever runs it (the worker, on demand, `idr verify`): a
+    /// check that finds another running waits for it and then runs (`AnchorTurn`).
+    turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
+
+/// The right to check one anchor (`Engine::turns`); forgotten by the map when its last holder or waiter drops it.
+struct AnchorTurn {
+    turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    anchor: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for AnchorTurn {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's and this one: nobody else holds or waits for it (clones are taken under the map's lock).
+        if Arc::strong_count(&self.lock) == 2 {
+            turns.remove(&self.anchor);
+        }
+    }
+}
+
+/// How many times a check reads the stored verdicts again and merges when another check stored its own between
+/// its read and its write (`verdicts::Put::Changed`) before it gives up (an error: left to the schedule).
+const STORE_ATTEMPTS: usize = 5;
 
 /// The `Check` of a server that checks nothing (`verification.mode = "off"`): every target stays `pending`.
 pub struct Unchecked;
@@ -108,7 +135,27 @@ impl Engine {
             retry_delay: DEFERRED_DELAY,
             retries: Arc::default(),
             flights: Mutex::default(),
+            turns: Arc::default(),
         }
+    }
+
+    /// Waits until no other check of `anchor` runs in this replica, and holds that until dropped.
+    async fn turn(&self, anchor: &str) -> AnchorTurn {
+        let lock = self
+            .turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(anchor.to_string())
+            .or_default()
+            .clone();
+        let mut turn = AnchorTurn {
+            turns: self.turns.clone(),
+            anchor: anchor.to_string(),
+            lock: lock.clone(),
+            guard: None,
+        };
+        turn.guard = Some(lock.lock_owned().await);
+        turn
     }
 
     fn on(&self) -> bool {
@@ -142,10 +189,7 @@ impl Engine {
     /// Checks one target: in its host's turn, within the concurrency, bounded in time (the wait for the turn and a
     /// permit by `turn_wait`: past it the check is deferred, `is_deferred`; the check itself by `bound`).
     pub async fn check_link(&self, anchor: &str, link: &crate::registry::Link) -> LinkVerdict {
-        let host = url::Url::parse(&link.href)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
+        let host = super::host::TargetHost::of(&link.href).unwrap_or_default();
         let target = Target {
             anchor,
             link_type: &link.link_type,
@@ -156,7 +200,7 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + self.turn_wait;
         let checked = self
             .hosts
-            .take_until(&host, deadline, async {
+            .take_until(host.as_str(), deadline, async {
                 let Ok(Ok(_permit)) =
                     tokio::time::timeout_at(deadline, self.checks.acquire()).await
                 else {
@@ -251,7 +295,9 @@ impl Engine {
         scope: &Scope,
         progress: &Progress,
     ) -> Result<Option<Checked>, StoreError> {
+        let turn = self.turn(anchor).await;
         let outcome = self.check_and_store(anchor, scope, progress).await;
+        drop(turn);
         let deferred = match &outcome {
             Ok(Some(checked)) => checked.deferred.clone(),
             _ => BTreeSet::new(),
@@ -260,9 +306,12 @@ impl Engine {
         outcome
     }
 
-    /// What `check_scoped` does but the retries. A fresh verdict that settles nothing keeps the stored one
-    /// (`settle`), and a link out of `scope` keeps its stored verdict (or is `pending`). A record with no credential
-    /// links and no stored verdicts stores (and announces) nothing.
+    /// What `check_scoped` does but the retries and the turn. A fresh verdict that settles nothing keeps the stored
+    /// one (`settle`), and a link out of `scope` keeps its stored verdict (or is `pending`). A record with no
+    /// credential links and no stored verdicts, and a scoped check whose scope matches no link of the record, store
+    /// (and announce) nothing. The write is conditional on the stored verdicts being those read at the start
+    /// (`VerdictStore::put_verdicts_over`): when another check (another replica's, or `idr verify`) stored its own
+    /// meanwhile, they are read again and this check's verdicts merged over them.
     async fn check_and_store(
         &self,
         anchor: &str,
@@ -272,56 +321,58 @@ impl Engine {
         let Some(stored) = self.parts.anchors.get(anchor).await? else {
             return Ok(None);
         };
-        let previous = self.read(&[anchor]).await?.pop().flatten();
-        let previous = previous.as_deref();
+        let (mut revision, mut previous) = self.read_revised(anchor).await?;
         let fresh = self
-            .check_record(anchor, &stored, previous, (scope, progress))
+            .check_record(anchor, &stored, previous.as_ref(), (scope, progress))
             .await;
         let vocabulary = self.parts.vocabularies.current();
-        let mut checked = Checked {
-            verdicts: AnchorVerdicts {
-                version: stored.version,
-                links: Vec::new(),
-            },
-            kept: Vec::new(),
-            deferred: BTreeSet::new(),
-        };
-        for link in credential_links(&vocabulary, &stored.record) {
-            let before = previous.and_then(|p| p.verdict(&link.link_type, &link.href));
-            let now = fresh
-                .links
-                .iter()
-                .find(|v| v.is_for(&link.link_type, &link.href));
-            let (verdict, kept) = match now {
-                None => (
-                    before
-                        .cloned()
-                        .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
-                    Some(
-                        "not checked this time (only the links whose check was deferred are)"
-                            .to_string(),
-                    ),
-                ),
-                Some(now) => {
-                    if is_deferred(now) {
-                        checked
-                            .deferred
-                            .insert((link.link_type.clone(), link.href.clone()));
-                    }
-                    let settled = settle(now.clone(), before);
-                    let kept = (settled != *now || is_deferred(now)).then(|| kept_because(now));
-                    (settled, kept)
-                }
-            };
-            checked.verdicts.links.push(verdict);
-            checked.kept.push(kept);
+        let links = credential_links(&vocabulary, &stored.record);
+        for _ in 0..STORE_ATTEMPTS {
+            let checked = merge(&links, &fresh, previous.as_ref());
+            let nothing = checked.verdicts.links.is_empty() && previous.is_none();
+            if nothing || (matches!(scope, Scope::Links(_)) && fresh.links.is_empty()) {
+                return Ok(Some(checked));
+            }
+            match self.store_over(anchor, &checked.verdicts, revision).await? {
+                Put::Written | Put::Moved => return Ok(Some(checked)),
+                Put::Changed => (revision, previous) = self.read_revised(anchor).await?,
+            }
         }
-        carry_refusals(&mut checked, previous);
-        if checked.verdicts.links.is_empty() && previous.is_none() {
-            return Ok(Some(checked));
+        Err(StoreError::Unavailable(format!(
+            "the verdicts of {anchor} changed under this check {STORE_ATTEMPTS} times in a row"
+        )))
+    }
+
+    /// The stored verdicts of `anchor` with their revision (`VerdictStore::revised`).
+    async fn read_revised(
+        &self,
+        anchor: &str,
+    ) -> Result<(u64, Option<AnchorVerdicts>), StoreError> {
+        let read = self.parts.verdicts.revised(anchor).await?;
+        Ok((read.revision, parse(anchor, read.json.as_deref())))
+    }
+
+    /// Stores `verdicts` when the stored ones are still at `revision` and the record at their version
+    /// (`VerdictStore::put_verdicts_over`), and follows the store in the refused index.
+    async fn store_over(
+        &self,
+        anchor: &str,
+        verdicts: &AnchorVerdicts,
+        revision: u64,
+    ) -> Result<Put, StoreError> {
+        let json =
+            serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let put = self
+            .parts
+            .verdicts
+            .put_verdicts_over(anchor, verdicts.version, Some(revision), &json)
+            .await?;
+        match put {
+            Put::Written => self.refused.set(anchor, Some(verdicts)),
+            Put::Moved => self.reload_anchor(anchor).await,
+            Put::Changed => {}
         }
-        self.store(anchor, &checked.verdicts).await?;
-        Ok(Some(checked))
+        Ok(put)
     }
 
     /// Queues `anchor` again after a delay, for the `deferred` links only, when there are any (at most
@@ -435,8 +486,10 @@ impl Engine {
     }
 
     /// Stores `verdicts` for `anchor` when they are for its record as it is now (`VerdictStore::put_verdicts`: the
-    /// store compares the versions in the step that writes), and follows the store in the refused index. Verdicts for
-    /// a record that moved on meanwhile are dropped: the write that moved it queued the anchor for its own check.
+    /// store compares the versions in the step that writes), and follows the store in the refused index, whatever
+    /// verdicts are stored (checks use the conditional `store_over`). Verdicts for a record that moved on meanwhile
+    /// are dropped: the newer record is checked by the check its write queued, or else (`idr import`, a replica with
+    /// `mode = "off"`, a full queue) by the sweep.
     pub async fn store(&self, anchor: &str, verdicts: &AnchorVerdicts) -> Result<bool, StoreError> {
         let json =
             serde_json::to_string(verdicts).map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -633,7 +686,8 @@ pub const DEFERRED: &str = super::check::DEFERRED;
 /// What to store for a link, given its `fresh` verdict and the stored one (`before`, same type and href). A refusal
 /// stays until a check settles it (verifies, or refuses again): a target that could not be checked this time
 /// (`unreachable`, `pending`) keeps its refusing verdict, so a host cannot lift a refusal by answering 503 to the
-/// resolver. A deferred check (`is_deferred`) keeps whatever verdict was there, or stays `pending`.
+/// resolver, nor by marking it encrypted (`Status::proves_nothing`). A deferred check (`is_deferred`) keeps whatever
+/// verdict was there, or stays `pending`.
 pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
     match before {
         Some(before) if is_deferred(&fresh) => before.clone(),
@@ -642,10 +696,7 @@ pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
             reason: fresh.reason,
             ..LinkVerdict::pending(&fresh.link_type, &fresh.href)
         },
-        Some(before)
-            if before.status.is_refused()
-                && matches!(fresh.status, Status::Unreachable | Status::Pending) =>
-        {
+        Some(before) if before.status.is_refused() && fresh.status.proves_nothing() => {
             before.clone()
         }
         _ => fresh,
@@ -657,11 +708,34 @@ pub fn settle(fresh: LinkVerdict, before: Option<&LinkVerdict>) -> LinkVerdict {
 pub struct Checked {
     /// What is stored and enforced: this check's verdicts, settled over the stored ones (`settle`).
     pub verdicts: AnchorVerdicts,
-    /// Per verdict: `None` when it is this check's; else why the verdict stored before was kept (the check was
-    /// deferred, the target could not be checked and a refusal stands, the link was not in the check).
-    pub kept: Vec<Option<String>>,
+    /// Per verdict: `None` when it is this check's; else why the stored verdict (or a carried refusal) stands.
+    pub kept: Vec<Option<Kept>>,
     /// The links whose check was deferred (`is_deferred`), to be tried again.
     pub deferred: BTreeSet<(String, String)>,
+}
+
+/// Why a link's verdict is not the one its check found (`Checked::kept`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Not checked now: its check was deferred (the reason).
+    NotChecked(String),
+    /// Checked now, and a refusal stands over what the check found (its own earlier one, or one carried from
+    /// another link of its type, `carry_refusals`): why.
+    RefusalStands(String),
+    /// Not in this check (a retry of the deferred links only).
+    OutOfScope,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::NotChecked(reason) => write!(f, "not checked now: {reason}"),
+            Kept::RefusalStands(why) => write!(f, "checked now: {why}"),
+            Kept::OutOfScope => {
+                f.write_str("not checked this time (only the links whose check was deferred are)")
+            }
+        }
+    }
 }
 
 impl Checked {
@@ -673,45 +747,94 @@ impl Checked {
                 .kept
                 .iter()
                 .flatten()
-                .all(|why| why.starts_with(CHECKED_NOW))
+                .all(|why| matches!(why, Kept::RefusalStands(_)))
     }
 }
-
-/// The start of a `Checked::kept` reason for a link that was checked, whose earlier refusal stands.
-const CHECKED_NOW: &str = "checked now: ";
 
 /// Why the stored verdict was kept over `fresh` (`Checked::kept`).
-fn kept_because(fresh: &LinkVerdict) -> String {
+fn kept_because(fresh: &LinkVerdict) -> Kept {
     let reason = fresh.reason.as_deref().unwrap_or("no reason given");
     if is_deferred(fresh) {
-        format!("not checked now: {reason}")
+        Kept::NotChecked(reason.to_string())
     } else {
-        format!(
-            "{CHECKED_NOW}{} ({reason}); the earlier refusal stands until a check settles it",
+        Kept::RefusalStands(format!(
+            "{} ({reason}); the earlier refusal stands until a check settles it",
             fresh.status.as_str()
-        )
+        ))
     }
 }
 
-/// The host of `href`, lower case, without the port.
-fn host_of(href: &str) -> Option<String> {
-    url::Url::parse(href)
-        .ok()?
-        .host_str()
-        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+/// What one check stores over the stored verdicts (`previous`): per credential link of the record (`links`), its
+/// `fresh` verdict settled over the stored one (`settle`), or, not checked now, the stored one (or `pending`); then
+/// the refusals carried (`carry_refusals`).
+fn merge(
+    links: &[&crate::registry::Link],
+    fresh: &AnchorVerdicts,
+    previous: Option<&AnchorVerdicts>,
+) -> Checked {
+    let mut checked = Checked {
+        verdicts: AnchorVerdicts {
+            version: fresh.version,
+            links: Vec::new(),
+        },
+        kept: Vec::new(),
+        deferred: BTreeSet::new(),
+    };
+    for link in links {
+        let before = previous.and_then(|p| p.verdict(&link.link_type, &link.href));
+        let now = fresh
+            .links
+            .iter()
+            .find(|v| v.is_for(&link.link_type, &link.href));
+        let (verdict, kept) = match now {
+            None => (
+                before
+                    .cloned()
+                    .unwrap_or_else(|| LinkVerdict::pending(&link.link_type, &link.href)),
+                Some(Kept::OutOfScope),
+            ),
+            Some(now) => {
+                if is_deferred(now) {
+                    checked
+                        .deferred
+                        .insert((link.link_type.clone(), link.href.clone()));
+                }
+                let settled = settle(now.clone(), before);
+                let kept = (settled != *now || is_deferred(now)).then(|| kept_because(now));
+                (settled, kept)
+            }
+        };
+        checked.verdicts.links.push(verdict);
+        checked.kept.push(kept);
+    }
+    carry_refusals(&mut checked, fresh, previous);
+    checked
 }
 
-/// A refusal stands for its host, not only its href: a link that could not be checked (`unreachable`, `pending`) and
-/// never verified takes the refusal of another link of the same type on the same host, stored before (`previous`)
-/// or reached now, until it verifies itself. Without it a writer who controls the host could replace a refused
-/// href with a new one and answer the resolver alone with 503: the new link would stay `unreachable`, which
-/// `enforce` does not pass over.
-fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
+/// A refusal stands for its link type on the anchor, not only for its href: a link of the same type that could not
+/// be checked (`unreachable`, `pending`) or is `encrypted` (which proves nothing about its content), and whose own
+/// verdict was never `verified`, takes the refusal until it verifies itself. The refusals are those of this check
+/// (`fresh`, settled) and, for links this check did not check (out of scope, or no longer in the record), the stored
+/// ones (`previous`): a refusal this check lifted is not carried. Without it a writer who controls a refused
+/// target's host could move the link to a new href (on any host name) and answer the resolver alone with 503, or
+/// mark it encrypted, and `enforce` would not pass over it.
+fn carry_refusals(
+    checked: &mut Checked,
+    fresh: &AnchorVerdicts,
+    previous: Option<&AnchorVerdicts>,
+) {
+    let checked_now = |v: &LinkVerdict| fresh.links.iter().any(|f| f.is_for(&v.link_type, &v.href));
     let refusals: Vec<LinkVerdict> = checked
         .verdicts
         .links
         .iter()
-        .chain(previous.map_or(&[][..], |p| &p.links[..]))
+        .filter(|v| checked_now(v))
+        .chain(
+            previous
+                .map_or(&[][..], |p| &p.links[..])
+                .iter()
+                .filter(|v| !checked_now(v)),
+        )
         .filter(|v| v.status.is_refused())
         .cloned()
         .collect();
@@ -722,34 +845,36 @@ fn carry_refusals(checked: &mut Checked, previous: Option<&AnchorVerdicts>) {
         let verified_before = previous
             .and_then(|p| p.verdict(&verdict.link_type, &verdict.href))
             .is_some_and(|b| b.status == Status::Verified);
-        if verified_before || !matches!(verdict.status, Status::Unreachable | Status::Pending) {
+        if verified_before || !verdict.status.proves_nothing() {
             continue;
         }
-        let host = host_of(&verdict.href);
-        let Some(refusal) = refusals.iter().find(|r| {
-            r.link_type == verdict.link_type && r.href != verdict.href && host_of(&r.href) == host
-        }) else {
+        let Some(refusal) = refusals
+            .iter()
+            .find(|r| r.link_type == verdict.link_type && r.href != verdict.href)
+        else {
             continue;
         };
         let this_check = match &verdict.reason {
             Some(reason) => format!("{} ({reason})", verdict.status.as_str()),
             None => verdict.status.as_str().to_string(),
         };
-        *kept = Some(format!(
-            "{CHECKED_NOW}{this_check}; a refusal of another target on the same host stands for it"
-        ));
+        if kept.is_none() || matches!(kept, Some(Kept::RefusalStands(_))) {
+            *kept = Some(Kept::RefusalStands(format!(
+                "{this_check}; a refusal of another target of this link type stands for it"
+            )));
+        }
         *verdict = LinkVerdict {
             status: refusal.status,
             reason: Some(format!(
-                "another target on the same host, {}, was refused ({}); this one is refused with it until it \
-                 verifies (this check: {this_check})",
+                "another target of this link type on this anchor, {}, was refused ({}); this one is refused with it \
+                 until it verifies (here: {this_check})",
                 refusal.href,
                 refusal.reason.as_deref().unwrap_or(refusal.status.as_str()),
             )),
             issuer: None,
             credential_type: None,
             valid_until: None,
-            checked_at: verdict.checked_at.clone().or_else(|| Some(now())),
+            checked_at: verdict.checked_at.clone(),
             ..verdict.clone()
         };
     }
@@ -820,6 +945,10 @@ mod tests {
         most_per_host: AtomicUsize,
         /// Answers by href, over the "bad" rule: (status, reason).
         answers: Mutex<HashMap<String, (Status, Option<String>)>>,
+        /// A wait before the next answer for an href, once.
+        slow_once: Mutex<HashMap<String, Duration>>,
+        /// "start {href}" and "end {href}", in order.
+        log: Mutex<Vec<String>>,
     }
 
     impl Fake {
@@ -849,7 +978,16 @@ mod tests {
                 *n
             };
             self.most_per_host.fetch_max(on_host, Ordering::SeqCst);
-            tokio::time::sleep(self.delay).await;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("start {}", target.href));
+            let slow = self.slow_once.lock().unwrap().remove(target.href);
+            tokio::time::sleep(self.delay + slow.unwrap_or_default()).await;
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("end {}", target.href));
             *self.per_host.lock().unwrap().get_mut(&host).unwrap() -= 1;
             self.running.fetch_sub(1, Ordering::SeqCst);
             if let Some((status, reason)) = self.answers.lock().unwrap().get(target.href) {
@@ -1077,6 +1215,112 @@ mod tests {
         assert!(rig.engine.store(anchor, &new).await.unwrap());
     }
 
+    /// A retry scoped to a slow link A, and a check of every link that stores B `verified` meanwhile.
+    async fn a_slow_scoped_check_and_a_full_one(
+        rig: &Rig,
+        full_meanwhile: impl std::future::Future,
+    ) {
+        let anchor = "01/09520123456788";
+        let (a, b) = ("https://a.example/slow", "https://b.example/dpp");
+        rig.put(anchor, &[a, b]).await;
+        rig.fake
+            .answer(b, Status::Failed, Some("about another product"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        assert_eq!(
+            rig.stored(anchor).await.unwrap().links[1].status,
+            Status::Failed
+        );
+        rig.fake.answer(b, Status::Verified, None);
+        rig.fake
+            .slow_once
+            .lock()
+            .unwrap()
+            .insert(a.to_string(), Duration::from_millis(400));
+        rig.fake.log.lock().unwrap().clear();
+        let scoped = Scope::Links(BTreeSet::from([(rig.dpp.clone(), a.to_string())]));
+        let progress = Progress::default();
+        let retry = rig.engine.check_scoped(anchor, &scoped, &progress);
+        let meanwhile = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            full_meanwhile.await;
+        };
+        let (retried, _) = tokio::join!(retry, meanwhile);
+        retried.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.links[0].status, Status::Verified, "{stored:?}");
+        assert_eq!(
+            stored.links[1].status,
+            Status::Verified,
+            "the full check's verdict on B stands: {stored:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn checks_of_one_anchor_run_one_at_a_time_and_keep_each_others_verdicts() {
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let engine = rig.engine.clone();
+        a_slow_scoped_check_and_a_full_one(&rig, async move {
+            engine
+                .check_within("01/09520123456788", Duration::from_secs(5))
+                .await
+                .unwrap();
+        })
+        .await;
+        let log = rig.fake.log.lock().unwrap().clone();
+        assert_eq!(
+            log[..2],
+            ["start https://a.example/slow", "end https://a.example/slow"],
+            "the full check waited for the scoped one: {log:?}"
+        );
+        assert_eq!(log.len(), 6, "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_check_never_writes_over_verdicts_stored_after_it_read_them() {
+        // Another replica (the store written directly) stores B `verified` while this one's retry of A runs.
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let store = rig.store.clone();
+        let dpp = rig.dpp.clone();
+        a_slow_scoped_check_and_a_full_one(&rig, async move {
+            let anchor = "01/09520123456788";
+            let version = store.get(anchor).await.unwrap().unwrap().version;
+            let verdict = |href: &str| LinkVerdict {
+                status: Status::Verified,
+                checked_at: Some(now()),
+                ..LinkVerdict::pending(&dpp, href)
+            };
+            let other = AnchorVerdicts {
+                version,
+                links: vec![
+                    verdict("https://a.example/slow"),
+                    verdict("https://b.example/dpp"),
+                ],
+            };
+            let json = serde_json::to_string(&other).unwrap();
+            assert!(store.put_verdicts(anchor, version, &json).await.unwrap());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_scoped_check_whose_links_are_gone_stores_nothing() {
+        let rig = rig(VerificationMode::Report, 4, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        rig.put(anchor, &["https://a.example/dpp"]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let before = rig.store.revised(anchor).await.unwrap();
+        let gone = Scope::Links(BTreeSet::from([(
+            rig.dpp.clone(),
+            "https://a.example/removed".to_string(),
+        )]));
+        rig.engine
+            .check_scoped(anchor, &gone, &Progress::default())
+            .await
+            .unwrap();
+        assert_eq!(rig.store.revised(anchor).await.unwrap(), before);
+        assert_eq!(before.revision, 1);
+    }
+
     #[tokio::test]
     async fn mode_off_queues_and_fetches_nothing() {
         let rig = rig(VerificationMode::Off, 2, Duration::ZERO);
@@ -1198,7 +1442,7 @@ mod tests {
     /// link to a new href there and answering the resolver alone with 503: the new href is refused with the old one
     /// until it verifies. Another host, another link type, and a target that verified before are not touched.
     #[tokio::test]
-    async fn a_refusal_carries_to_a_replacement_on_the_same_host_until_it_verifies() {
+    async fn a_refusal_carries_to_the_link_types_other_targets_until_they_verify() {
         let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
         let anchor = "01/09520123456788";
         let (forged, replacement) = ("https://a.example/forged", "https://A.example:443/new");
@@ -1207,7 +1451,7 @@ mod tests {
             .answer(forged, Status::NotACredential, Some("an HTML page"));
         rig.engine.check_anchor(anchor).await.unwrap();
         assert!(rig.engine.refused.contains(anchor, &rig.dpp, forged));
-        // The link moves to a new href on the same host, which answers the resolver 503; elsewhere, 503 too.
+        // The link moves to a new href on the same host, and to another host name, both answering the resolver 503.
         let elsewhere = "https://b.example/dpp";
         rig.put(anchor, &[replacement, elsewhere]).await;
         for href in [replacement, elsewhere] {
@@ -1219,37 +1463,37 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let carried = &checked.verdicts.links[0];
-        assert_eq!(carried.href, replacement);
-        assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
-        let reason = carried.reason.as_deref().unwrap();
-        assert!(
-            reason.contains(forged)
-                && reason.contains("an HTML page")
-                && reason.contains("HTTP 503"),
-            "{reason}"
-        );
+        for (carried, href) in checked.verdicts.links.iter().zip([replacement, elsewhere]) {
+            assert_eq!(carried.href, href);
+            assert_eq!(carried.status, Status::NotACredential, "{carried:?}");
+            let reason = carried.reason.as_deref().unwrap();
+            assert!(
+                reason.contains(forged)
+                    && reason.contains("an HTML page")
+                    && reason.contains("HTTP 503"),
+                "{reason}"
+            );
+            assert!(rig.engine.refused.contains(anchor, &rig.dpp, href));
+        }
         assert!(checked.complete(), "checked, the refusal carried");
-        assert!(rig.engine.refused.contains(anchor, &rig.dpp, replacement));
-        assert_eq!(
-            checked.verdicts.links[1].status,
-            Status::Unreachable,
-            "another host"
-        );
-        assert!(!rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
-        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503 or
-        // the check is deferred.
+        // The old href is gone from the record: the carried refusal stands on its own while the host answers 503, the
+        // check is deferred, or the target is marked encrypted.
         rig.fake
             .answer(replacement, Status::Pending, Some("not answered"));
-        rig.engine.check_anchor(anchor).await.unwrap();
-        assert_eq!(
-            rig.stored(anchor).await.unwrap().links[0].status,
-            Status::NotACredential
+        rig.fake.answer(
+            elsewhere,
+            Status::Encrypted,
+            Some("encrypted: content not checked"),
         );
-        // It verifies: lifted, and a later 503 does not bring the refusal back.
+        rig.engine.check_anchor(anchor).await.unwrap();
+        let stored = rig.stored(anchor).await.unwrap();
+        assert_eq!(stored.links[0].status, Status::NotACredential);
+        assert_eq!(stored.links[1].status, Status::NotACredential, "encrypted");
+        // One verifies: lifted for it, the other still refused; a later 503 does not bring the refusal back.
         rig.fake.answer(replacement, Status::Verified, None);
         rig.engine.check_anchor(anchor).await.unwrap();
         assert!(!rig.engine.refused.contains(anchor, &rig.dpp, replacement));
+        assert!(rig.engine.refused.contains(anchor, &rig.dpp, elsewhere));
         rig.put(anchor, &[forged, replacement]).await;
         rig.fake
             .answer(replacement, Status::Unreachable, Some("HTTP 503"));
@@ -1267,6 +1511,60 @@ mod tests {
         );
     }
 
+    /// Review item 2: a refusal this check lifted is not carried; item 3: a link never checked keeps no `checkedAt`,
+    /// and a deferred one says it was not checked.
+    #[tokio::test]
+    async fn a_lifted_refusal_is_not_carried_and_a_carried_one_keeps_what_the_link_was() {
+        let rig = rig(VerificationMode::Enforce, 2, Duration::ZERO);
+        let anchor = "01/09520123456788";
+        let (fixed, other) = ("https://a.example/fixed", "https://a.example/down");
+        rig.put(anchor, &[fixed]).await;
+        rig.fake
+            .answer(fixed, Status::Failed, Some("about another product"));
+        rig.engine.check_anchor(anchor).await.unwrap();
+        // The issuer fixes it, and adds a link that cannot be reached now.
+        rig.put(anchor, &[fixed, other]).await;
+        rig.fake.answer(fixed, Status::Verified, None);
+        rig.fake
+            .answer(other, Status::Unreachable, Some("HTTP 503"));
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(checked.verdicts.links[0].status, Status::Verified);
+        assert_eq!(
+            checked.verdicts.links[1].status,
+            Status::Unreachable,
+            "the refusal lifted in this check is not carried: {:?}",
+            checked.verdicts.links[1]
+        );
+        // A refusal stands; a new link's check is deferred: refused with it, never checked, and said so.
+        let (bad, busy) = ("https://c.example/bad", "https://busy.example/dpp");
+        rig.put(anchor, &[bad, busy]).await;
+        rig.fake.answer(
+            busy,
+            Status::Unreachable,
+            Some("Check deferred: the outbound budget for busy.example is spent; retry in 1 s"),
+        );
+        let checked = rig
+            .engine
+            .check_anchor_marked(anchor)
+            .await
+            .unwrap()
+            .unwrap();
+        let carried = &checked.verdicts.links[1];
+        assert_eq!(carried.status, Status::Failed, "{carried:?}");
+        assert_eq!(carried.checked_at, None, "never checked");
+        assert!(
+            matches!(&checked.kept[1], Some(Kept::NotChecked(r)) if r.starts_with("Check deferred")),
+            "{:?}",
+            checked.kept[1]
+        );
+        assert!(!checked.complete());
+    }
+
     #[test]
     fn a_refusal_is_carried_within_its_link_type_only() {
         let dpp = "https://test.uncefact.org/vocabulary/linkTypes/dpp";
@@ -1275,32 +1573,34 @@ mod tests {
             status,
             ..LinkVerdict::pending(link_type, href)
         };
+        let links = vec![
+            verdict(dpp, "https://h.example/1", Status::Failed),
+            verdict(dcc, "https://h.example/2", Status::Unreachable),
+            verdict(dpp, "https://h.example/3", Status::Encrypted),
+            verdict(dpp, "https://other.example/4", Status::Pending),
+            verdict(dpp, "https://other.example/5", Status::Verified),
+        ];
+        let fresh = AnchorVerdicts { version: 1, links };
         let mut checked = Checked {
-            verdicts: AnchorVerdicts {
-                version: 1,
-                links: vec![
-                    verdict(dpp, "https://h.example/1", Status::Failed),
-                    verdict(dcc, "https://h.example/2", Status::Unreachable),
-                    verdict(dpp, "https://h.example/3", Status::Encrypted),
-                    verdict(dpp, "https://h.example/4", Status::Pending),
-                ],
-            },
-            kept: vec![None; 4],
+            verdicts: fresh.clone(),
+            kept: vec![None; 5],
             deferred: BTreeSet::new(),
         };
-        carry_refusals(&mut checked, None);
+        carry_refusals(&mut checked, &fresh, None);
         let statuses: Vec<Status> = checked.verdicts.links.iter().map(|v| v.status).collect();
         assert_eq!(
             statuses,
             [
                 Status::Failed,
                 Status::Unreachable,
-                Status::Encrypted,
-                Status::Failed
+                Status::Failed,
+                Status::Failed,
+                Status::Verified
             ]
         );
-        assert!(checked.kept[3].is_some());
-        assert!(checked.kept[..3].iter().all(Option::is_none));
+        assert!(checked.kept[2..4].iter().all(Option::is_some));
+        assert!(checked.kept[..2].iter().all(Option::is_none));
+        assert!(checked.kept[4].is_none());
     }
 
     #[tokio::test]
@@ -1363,8 +1663,11 @@ mod tests {
         assert_eq!(checked.verdicts.links[0].status, Status::Verified);
         assert_eq!(checked.kept[0], None, "checked now");
         assert_eq!(checked.verdicts.links[1].status, Status::Pending);
-        let why = checked.kept[1].as_deref().unwrap();
-        assert!(why.starts_with("not checked now: Check deferred"), "{why}");
+        let why = checked.kept[1].as_ref().unwrap();
+        assert!(
+            matches!(why, Kept::NotChecked(r) if r.starts_with("Check deferred")),
+            "{why:?}"
+        );
         let first = rig.stored(anchor).await.unwrap().links[0].clone();
         let (popped, scope) =
             tokio::time::timeout(Duration::from_secs(2), rig.engine.queue.pop_scoped())
@@ -1385,7 +1688,11 @@ mod tests {
         assert_eq!(*rig.fake.calls.lock().unwrap(), [busy]);
         assert_eq!(retried.verdicts.links[1].status, Status::Verified);
         assert_eq!(retried.kept[1], None);
-        assert!(retried.kept[0].is_some(), "not in the retry: kept");
+        assert_eq!(
+            retried.kept[0],
+            Some(Kept::OutOfScope),
+            "not in the retry: kept"
+        );
         let stored = rig.stored(anchor).await.unwrap();
         assert_eq!(stored.links[0], first, "the first link's verdict as it was");
         assert_eq!(stored.links[1].status, Status::Verified);

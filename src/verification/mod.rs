@@ -12,6 +12,7 @@
 pub mod check;
 pub mod engine;
 pub mod enqueue;
+pub mod host;
 pub mod queue;
 pub mod refused;
 pub mod reserved;
@@ -68,6 +69,16 @@ impl Status {
     /// that could not be fetched just now, or not checked yet, is not held against its issuer.
     pub fn is_refused(self) -> bool {
         matches!(self, Status::Failed | Status::NotACredential)
+    }
+
+    /// Whether the verdict says nothing about what the target holds (`unreachable`, `pending`, and `encrypted`:
+    /// reachable, of a credential's media type, content unseen), so it cannot lift a refusal that stands for it
+    /// (`engine::settle`, `engine::carry_refusals`).
+    pub fn proves_nothing(self) -> bool {
+        matches!(
+            self,
+            Status::Unreachable | Status::Pending | Status::Encrypted
+        )
     }
 }
 

@@ -2,9 +2,12 @@
 //! resolve anywhere, so a target under one is not fetched: it fails at once, saying why. The demo data's placeholder
 //! hosts (`credentials.example`, …) and a placeholder a writer left in are answered without a DNS lookup or a
 //! connection attempt. `localhost`, also reserved, is left to the outbound guard: it is reachable only when
-//! `outbound.allow` lists it.
+//! `outbound.allow` lists it. So is a reserved name the operator lists in `outbound.allow` (a staging network whose
+//! internal DNS answers for `*.test`): listed, it is fetched like any other.
 
+use super::host::TargetHost;
 use super::{Check, LinkVerdict, Status, Target};
+use crate::outbound::address::AddressPolicy;
 use std::sync::Arc;
 
 /// The top-level names reserved for examples and tests, never delegated in the DNS.
@@ -12,20 +15,39 @@ const RESERVED: [&str; 3] = ["example", "invalid", "test"];
 
 /// The reserved top-level name `href`'s host is under, if any.
 pub fn reserved_name(href: &str) -> Option<&'static str> {
-    let url = url::Url::parse(href).ok()?;
-    let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
-    let last = host.rsplit('.').next()?;
+    reserved_host(&TargetHost::of(href)?)
+}
+
+fn reserved_host(host: &TargetHost) -> Option<&'static str> {
+    let last = host.top_level();
     RESERVED.iter().copied().find(|r| *r == last)
 }
 
-/// A checker that answers targets on reserved names itself (`failed`, never fetched) and hands every other to the
-/// one it wraps.
-pub struct SkipReserved(pub Arc<dyn Check>);
+/// A checker that answers targets on reserved names itself (`failed`, never fetched), unless the operator lists the
+/// host in `outbound.allow`, and hands every other to the one it wraps.
+pub struct SkipReserved {
+    inner: Arc<dyn Check>,
+    allowed: AddressPolicy,
+}
+
+impl SkipReserved {
+    /// Wraps `inner`; `allowed`: the outbound policy (`OutboundSettings::policy`), whose listed host names are fetched.
+    pub fn new(inner: Arc<dyn Check>, allowed: AddressPolicy) -> SkipReserved {
+        SkipReserved { inner, allowed }
+    }
+
+    /// The reserved name `href` is under, unless the operator listed its host.
+    fn skipped(&self, href: &str) -> Option<&'static str> {
+        let host = TargetHost::of(href)?;
+        let name = reserved_host(&host)?;
+        (!self.allowed.host_listed(host.as_str())).then_some(name)
+    }
+}
 
 #[async_trait::async_trait]
 impl Check for SkipReserved {
     async fn check(&self, target: Target<'_>) -> LinkVerdict {
-        match reserved_name(target.href) {
+        match self.skipped(target.href) {
             Some(name) => LinkVerdict {
                 status: Status::Failed,
                 reason: Some(format!(
@@ -35,7 +57,7 @@ impl Check for SkipReserved {
                 checked_at: Some(super::engine::now()),
                 ..LinkVerdict::pending(target.link_type, target.href)
             },
-            None => self.0.check(target).await,
+            None => self.inner.check(target).await,
         }
     }
 }
@@ -82,7 +104,9 @@ mod tests {
     #[tokio::test]
     async fn a_reserved_target_fails_without_reaching_the_checker() {
         let inner = Arc::new(Counting::default());
-        let checker = SkipReserved(inner.clone());
+        let allowed =
+            AddressPolicy::new(false, &["staging.test".into(), "*.corp.test".into()]).unwrap();
+        let checker = SkipReserved::new(inner.clone(), allowed);
         let target = |href| Target {
             anchor: "01/09520123456788",
             link_type: "https://test.uncefact.org/vocabulary/linkTypes/dpp",
@@ -104,10 +128,27 @@ mod tests {
             .check(target("https://brand.example.com/dpp/1.jwt"))
             .await;
         assert_eq!(real.status, Status::Verified);
+        // Reserved names the operator lists in outbound.allow (internal DNS in staging) are fetched.
+        for listed in ["https://STAGING.test./dpp", "https://a.corp.test:8443/dpp"] {
+            assert_eq!(
+                checker.check(target(listed)).await.status,
+                Status::Verified,
+                "{listed}"
+            );
+        }
+        assert_eq!(
+            checker.check(target("https://corp.test/dpp")).await.status,
+            Status::Failed,
+            "not listed: `*.corp.test` is below it"
+        );
         assert_eq!(
             *inner.0.lock().unwrap(),
-            ["https://brand.example.com/dpp/1.jwt"],
-            "only the real host reached the checker"
+            [
+                "https://brand.example.com/dpp/1.jwt",
+                "https://STAGING.test./dpp",
+                "https://a.corp.test:8443/dpp"
+            ],
+            "only the real and the listed hosts reached the checker"
         );
     }
 }

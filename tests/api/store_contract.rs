@@ -111,6 +111,7 @@ contract! {
         a_document_replaces_the_one_of_the_same_name,
         a_link_type_vocabulary_is_stored_replaced_and_deleted,
         verdicts_are_written_only_for_the_records_current_version,
+        verdicts_are_written_over_only_the_revision_read,
         a_verdict_racing_a_record_write_never_lands_after_it,
         the_first_start_is_claimed_once,
         a_nonce_is_claimed_once_until_it_expires,
@@ -1119,6 +1120,67 @@ async fn a_verdict_racing_a_record_write_never_lands_after_it(registry: &Registr
     }
 }
 
+/// A conditional write of verdicts lands only over the revision it read (issue 26: two checks of one anchor, on two
+/// replicas, never write over each other's verdicts); each write adds one to the revision.
+async fn verdicts_are_written_over_only_the_revision_read(registry: &Registry) {
+    use idr::registry::verdicts::{Put, Revised};
+    let verdicts = registry.verdicts.as_ref();
+    assert_eq!(verdicts.revised(G).await.unwrap(), Revised::default());
+    let version = version_after_put(registry, G, "one").await;
+    assert_eq!(
+        verdicts
+            .put_verdicts_over(G, version, Some(0), r#"{"v":"a"}"#)
+            .await
+            .unwrap(),
+        Put::Written
+    );
+    let read = verdicts.revised(G).await.unwrap();
+    assert_eq!(read.revision, 1);
+    assert_eq!(read.json.as_deref(), Some(r#"{"v":"a"}"#));
+    // Another check writes in between: the one that read revision 1 is told, and writes nothing.
+    assert!(
+        verdicts
+            .put_verdicts(G, version, r#"{"v":"b"}"#)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        verdicts
+            .put_verdicts_over(G, version, Some(1), r#"{"v":"c"}"#)
+            .await
+            .unwrap(),
+        Put::Changed
+    );
+    assert_eq!(
+        verdicts
+            .put_verdicts_over(G, version, Some(0), r#"{"v":"c"}"#)
+            .await
+            .unwrap(),
+        Put::Changed
+    );
+    assert_eq!(
+        verdicts.verdicts(&[G]).await.unwrap(),
+        [Some(r#"{"v":"b"}"#.to_string())]
+    );
+    assert_eq!(
+        verdicts
+            .put_verdicts_over(G, version, Some(2), r#"{"v":"c"}"#)
+            .await
+            .unwrap(),
+        Put::Written
+    );
+    assert_eq!(verdicts.revised(G).await.unwrap().revision, 3);
+    // The record moved: that comes first, whatever the revision.
+    version_after_put(registry, G, "two").await;
+    assert_eq!(
+        verdicts
+            .put_verdicts_over(G, version, Some(3), r#"{"v":"d"}"#)
+            .await
+            .unwrap(),
+        Put::Moved
+    );
+}
+
 /// Verdicts stored for a version above the record's (a store restored from an export, the records recreated from
 /// version 1) do not block the record's own: they are replaced.
 #[tokio::test]
@@ -1140,7 +1202,45 @@ async fn redis_replaces_verdicts_stored_for_a_version_above_the_records() {
             .await
             .unwrap()
     );
-    assert_eq!(redis.cli(&["GET", &key]).trim(), r#"1 {"v":1}"#);
+    assert_eq!(
+        redis.cli(&["GET", &key]).trim(),
+        r#"1 1 {"v":1}"#,
+        "a value from before revisions is revision 0"
+    );
+}
+
+/// The script compares versions exactly, as digits: a record at version 2^53 + 1 does not take verdicts for 2^53
+/// (equal as floating-point numbers, which Lua's `tonumber` gives).
+#[tokio::test]
+async fn redis_compares_verdict_versions_exactly() {
+    let subject = redis().await;
+    let registry = &subject.registry;
+    assert_eq!(version_after_put(registry, G, "far").await, 1);
+    let redis = subject._redis.as_ref().unwrap();
+    // The record's version rewritten in place, its payload untouched.
+    let set = "local v = redis.call('GET', KEYS[1]); \
+               local r = string.gsub(v, '^(%d+):%d+:', '%1:9007199254740993:', 1); \
+               redis.call('SET', KEYS[1], r); return 1";
+    redis.cli(&["EVAL", set, "1", &format!("idr:a:{{{G}}}")]);
+    assert_eq!(
+        registry.anchors.get(G).await.unwrap().unwrap().version,
+        9_007_199_254_740_993
+    );
+    assert!(
+        !registry
+            .verdicts
+            .put_verdicts(G, 9_007_199_254_740_992, r#"{"v":"near"}"#)
+            .await
+            .unwrap(),
+        "2^53 is not 2^53 + 1"
+    );
+    assert!(
+        registry
+            .verdicts
+            .put_verdicts(G, 9_007_199_254_740_993, r#"{"v":"exact"}"#)
+            .await
+            .unwrap()
+    );
 }
 
 /// A shared store tells every replica's feed when an anchor's verdicts change (`:verdicts:{anchor}`).

@@ -271,11 +271,17 @@ async fn status_of(server: &TestApp, identifier: &str, href: &str) -> String {
 }
 
 /// Waits (at most 5 s) until `seen` holds: what another replica hears on the invalidation feed.
-async fn eventually<F: std::future::Future<Output = bool>>(
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, seen: impl FnMut() -> F) {
+    eventually_within(what, Duration::from_secs(5), seen).await;
+}
+
+/// `eventually` with its own bound.
+async fn eventually_within<F: std::future::Future<Output = bool>>(
     what: &str,
+    bound: Duration,
     mut seen: impl FnMut() -> F,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + bound;
     while !seen().await {
         assert!(Instant::now() < deadline, "{what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -704,15 +710,16 @@ pub(crate) async fn recheck_status(server: &TestApp, identifier: &str, href: &st
 }
 
 /// `enforce` moves a scan off a target that is no credential, to the next passport (by link type and by default), and
-/// keeps it off when the target later answers 503; a target `unreachable` or `pending` is not passed over. `report`
+/// keeps it off when the target later answers 503; a target `unreachable` or `pending` is not passed over unless a refusal of its link type stands on the anchor. `report`
 /// moves nothing, and the linkset shows the state, with an ETag that changes with it.
 async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
+    use crate::verification_check::{Issuer, at, credential, passport_of, vc_jwt};
     let host = DidHost::start().await;
     let url = |path: &str| format!("https://localhost:{}{path}", host.port);
-    // On another host than the forged passport's (the same server by its address, whose certificate names only
-    // `localhost`: unreachable), so no refusal of the forged one carries to it.
+    // On another host name than the forged passport's (the same server by its address, whose certificate names only
+    // `localhost`: unreachable).
     let down = format!("https://127.0.0.1:{}/dpp/down", host.port);
-    let (forged, slow) = (url("/dpp/forged"), url("/dpp/slow"));
+    let (forged, slow, fallback) = (url("/dpp/forged"), url("/dpp/slow"), url("/dpp/fallback"));
     host.serve("/dpp/forged", html_page());
     host.serve("/dpp/down", Reply::status(503));
     host.serve("/dpp/slow", html_page().delayed(Duration::from_secs(30)));
@@ -725,23 +732,34 @@ async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
         format!("01/{c}"),
         format!("01/{d}"),
     );
+    // A passport about `a` that verifies, signed here.
+    let issuer = Issuer::publish(&host, "issuer");
+    host.serve(
+        "/dpp/fallback",
+        vc_jwt(issuer.sign(&credential(
+            &issuer.did,
+            "DigitalProductPassport",
+            passport_of(&format!("https://id.gs1.org/{a}")),
+            &at(86_400),
+        ))),
+    );
 
-    // Enforce: the forged passport first, an unreachable one after it.
+    // Enforce: the forged passport first, one that verifies after it.
     enforcing
-        .put_anchor(&a, passports(true, &[&forged, &down]))
+        .put_anchor(&a, passports(true, &[&forged, &fallback]))
         .await;
     assert_eq!(
         recheck_status(&enforcing, &a, &forged).await,
         "not-a-credential"
     );
-    assert_eq!(recheck_status(&enforcing, &a, &down).await, "unreachable");
+    assert_eq!(recheck_status(&enforcing, &a, &fallback).await, "verified");
     assert_eq!(
         sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
-        down
+        fallback
     );
     assert_eq!(
         sent_to(&enforcing, &format!("/{a}")).await,
-        down,
+        fallback,
         "the default link moves too"
     );
     // The forged host now answers 503 (to the resolver only, say): the refusal stays.
@@ -752,31 +770,34 @@ async fn enforce_moves_scans_and_report_shows_states(redis: Option<&str>) {
     );
     assert_eq!(
         sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
-        down
+        fallback
     );
     host.serve("/dpp/forged", html_page());
 
-    // The forged passport's link moves to a new href on its host, which answers the resolver 503: the refusal
-    // carries to it until it verifies, so the scan stays off it (issue 26, left open 2).
+    // The forged passport's link moves to a new href on its host, and to another host name, both answering the
+    // resolver 503: the refusal carries to them until they verify, so the scan stays off them (issue 26, left open
+    // 2; review: the carry is per link type, so another host name does not escape it).
     let moved = url("/dpp/moved");
     host.serve("/dpp/moved", Reply::status(503));
     enforcing
-        .put_anchor(&a, passports(true, &[&moved, &down]))
+        .put_anchor(&a, passports(true, &[&moved, &down, &fallback]))
         .await;
     assert_eq!(
         recheck_status(&enforcing, &a, &moved).await,
         "not-a-credential"
     );
     assert_eq!(
+        recheck_status(&enforcing, &a, &down).await,
+        "not-a-credential"
+    );
+    assert_eq!(
         sent_to(&enforcing, &format!("/{a}?linkType=untp:dpp")).await,
-        down
+        fallback
     );
     host.serve("/dpp/moved", html_page());
 
-    // An unreachable passport first: not passed over.
-    enforcing
-        .put_anchor(&b, passports(true, &[&down, &forged]))
-        .await;
+    // An unreachable passport, on an anchor without a refusal: not passed over.
+    enforcing.put_anchor(&b, passports(true, &[&down])).await;
     assert_eq!(recheck_status(&enforcing, &b, &down).await, "unreachable");
     assert_eq!(
         sent_to(&enforcing, &format!("/{b}?linkType=untp:dpp")).await,
@@ -909,10 +930,14 @@ async fn the_demo_datas_placeholder_hosts_are_not_fetched() {
     let server = TestApp::start_with_env(&[], &[("IDR_VERIFICATION__MODE", "report")]).await;
     let demo = "01/09520123456788/21/12345";
     let passport = "https://credentials.example/dpp/09520123456788-12345.jwt";
-    // Checked by the sweep at start: no request needed.
-    eventually("the demo passport is not checked at start", || async {
-        status_of(&server, demo, passport).await == "failed"
-    })
+    // Checked by the sweep at start: no request needed. The start sweep reads the whole demo store and queues it
+    // before this check runs, all while other tests load the machine: a generous bound, polled (usually well under a
+    // second).
+    eventually_within(
+        "the demo passport is not checked at start",
+        Duration::from_secs(90),
+        || async { status_of(&server, demo, passport).await == "failed" },
+    )
     .await;
     let (_, body) = verification(&server, Method::GET, demo).await;
     for link in body["links"].as_array().unwrap() {

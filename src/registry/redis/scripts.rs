@@ -53,9 +53,10 @@ pub static TRIM_AUDIT: LazyLock<Script> =
     LazyLock::new(|| Script::write("audit trim", include_str!("scripts/trim_audit.lua")));
 
 /// Stores the verdicts of one anchor (`registry::verdicts`) when they are for the version of the anchor's record
-/// now, read in the script, and announces the change. KEYS: the verdicts key, the anchor key (same hash slot). ARGV:
-/// version, stored value (`{version} {json}`), invalidation channel, event (`:verdicts:{anchor}`). Returns 1 when
-/// written, 0 when the record is at another version or gone.
+/// now, read in the script, and (when a revision is given) the stored verdicts are still at that revision, and
+/// announces the change. KEYS: the verdicts key, the anchor key (same hash slot). ARGV: version, revision seen (empty:
+/// any), JSON, invalidation channel, event (`:verdicts:{anchor}`). Returns 1 when written, 0 when the record is at
+/// another version or gone, 2 when the stored verdicts moved to another revision.
 pub static PUT_VERDICTS: LazyLock<Script> =
     LazyLock::new(|| Script::write("verdicts", include_str!("scripts/put_verdicts.lua")));
 

@@ -746,38 +746,61 @@ impl crate::registry::VerdictStore for RedisStore {
         Ok(values
             .into_iter()
             .map(|v| {
-                v.and_then(|v| {
-                    crate::registry::verdicts::decode(&v).map(|(_, json)| json.to_string())
-                })
+                v.and_then(|v| crate::registry::verdicts::decode(&v).map(|d| d.json.to_string()))
             })
             .collect())
     }
 
-    /// The record's version is compared inside the script (`scripts::PUT_VERDICTS`), the anchor's key beside the
-    /// verdicts' in one hash slot.
-    async fn put_verdicts(
+    async fn revised(
+        &self,
+        anchor: &str,
+    ) -> Result<crate::registry::verdicts::Revised, StoreError> {
+        let stored: Option<String> = self
+            .conn
+            .query(redis::cmd("GET").arg(key(&self.prefix, "v", anchor)))
+            .await
+            .map_err(unavailable)?;
+        let stored = stored
+            .as_deref()
+            .and_then(crate::registry::verdicts::decode);
+        Ok(crate::registry::verdicts::Revised {
+            revision: stored.map_or(0, |s| s.revision),
+            json: stored.map(|s| s.json.to_string()),
+        })
+    }
+
+    /// The record's version and the document's revision are compared inside the script (`scripts::PUT_VERDICTS`),
+    /// the anchor's key beside the verdicts' in one hash slot.
+    async fn put_verdicts_over(
         &self,
         anchor: &str,
         version: u64,
+        seen: Option<u64>,
         json: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<crate::registry::verdicts::Put, StoreError> {
+        use crate::registry::verdicts::Put;
         let keys = [
             key(&self.prefix, "v", anchor),
             key(&self.prefix, "a", anchor),
         ];
-        let value = crate::registry::verdicts::encode(version, json);
         let version = version.to_string();
+        let seen = seen.map(|s| s.to_string()).unwrap_or_default();
         let event = crate::registry::verdicts::changed(anchor);
-        let args: [&[u8]; 4] = [
+        let args: [&[u8]; 5] = [
             version.as_bytes(),
-            value.as_bytes(),
+            seen.as_bytes(),
+            json.as_bytes(),
             self.channel.as_bytes(),
             event.as_bytes(),
         ];
         let (written, _): (i64, Written) = self
             .script(&scripts::PUT_VERDICTS, anchor, &keys, &args)
             .await?;
-        Ok(written == 1)
+        Ok(match written {
+            1 => Put::Written,
+            2 => Put::Changed,
+            _ => Put::Moved,
+        })
     }
 
     async fn for_each_verdicts(
@@ -808,8 +831,8 @@ impl crate::registry::VerdictStore for RedisStore {
         .await?;
         let found = std::mem::take(&mut *found.lock().unwrap_or_else(|e| e.into_inner()));
         for (anchor, stored) in found {
-            if let Some((_, json)) = crate::registry::verdicts::decode(&stored) {
-                sink(&anchor, json)?;
+            if let Some(decoded) = crate::registry::verdicts::decode(&stored) {
+                sink(&anchor, decoded.json)?;
             }
         }
         Ok(())
