@@ -947,14 +947,25 @@ async fn every_tools_post_without_the_csrf_token_is_403_and_writes_nothing() {
 }
 
 /// In `verification.mode = enforce` the check passes over what a scan passes over (a passport whose check refused
-/// it), as `idr resolve` does, and names it.
+/// it), as `idr resolve` does, and names it. The next passport is signed here and verifies (an unchecked one of the
+/// same link type would take on the refusal).
 #[tokio::test]
 async fn in_enforce_mode_the_check_passes_over_what_a_scan_passes_over() {
+    use crate::verification_check::{Issuer, at, credential, passport_of, vc_jwt};
     let host = DidHost::start().await;
     let forged = format!("https://localhost:{}/dpp/forged", host.port);
     let next = format!("https://localhost:{}/dpp/next", host.port);
     host.serve("/dpp/forged", html_page());
-    host.serve("/dpp/next", crate::support::did_host::Reply::status(503));
+    let issuer = Issuer::publish(&host, "issuer");
+    host.serve(
+        "/dpp/next",
+        vc_jwt(issuer.sign(&credential(
+            &issuer.did,
+            "DigitalProductPassport",
+            passport_of(&format!("https://id.gs1.org/{G}")),
+            &at(86_400),
+        ))),
+    );
     let (app, _dir) = checking(&host, "enforce", None).await;
     app.put_anchor(
         G,
@@ -964,7 +975,7 @@ async fn in_enforce_mode_the_check_passes_over_what_a_scan_passes_over() {
     )
     .await;
     assert_eq!(recheck_status(&app, G, &forged).await, "not-a-credential");
-    assert_eq!(recheck_status(&app, G, &next).await, "unreachable");
+    assert_eq!(recheck_status(&app, G, &next).await, "verified");
     let mut browser = Browser::new(&app);
     browser.sign_in(ADMIN_TOKEN).await;
     for uri in [format!("/{G}?linkType=untp:dpp"), format!("/{G}")] {
