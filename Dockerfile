@@ -11,7 +11,7 @@ FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 # Cargo.toml declares [[bench]] targets; their files must exist for the manifest to load.
-COPY benches/parser.rs benches/loadgen.rs benches/patterns.rs benches/
+COPY benches/parser.rs benches/loadgen.rs benches/patterns.rs benches/data_integrity.rs benches/
 # Compiled into the binary (include_str!): default.toml, the shipped vocabularies, schemes and demo data.
 COPY resolver-config resolver-config
 COPY src src
