@@ -114,10 +114,12 @@ impl Draft {
         }
     }
 
-    /// The form as posted. Rows are numbered from 0 with no gaps; reading stops at the first number missing.
-    fn of_form(form: &Form) -> Draft {
+    /// The form as posted. Rows are numbered from 0 with no gaps; reading stops at the first number missing, or after
+    /// `max_rows` + 1 rows (one too many, which `too_many_rows` refuses), so a body of numbered fields costs at most
+    /// that many rows of lookups.
+    fn of_form(form: &Form, max_rows: usize) -> Draft {
         let mut rows = Vec::new();
-        for n in 0.. {
+        for n in 0..=max_rows {
             let name = |part: &str| format!("link-{n}-{part}");
             if !form.has(&name("type")) && !form.has(&name("href")) {
                 break;
@@ -368,13 +370,38 @@ pub async fn edit_form(
     ))
 }
 
+/// The form again with an error on its first row past `max` (`limits.max_links_per_anchor`), when it has one: rows
+/// beyond it were not read.
+fn too_many_rows(signed: &Signed, mode: Mode, draft: &Draft, max: usize) -> Option<HttpResponse> {
+    if draft.rows.len() <= max {
+        return None;
+    }
+    let mut problems = Problems::default();
+    problems.add(
+        Some(format!("link-{max}-type")),
+        format!("an anchor has at most {max} links (limits.max_links_per_anchor)"),
+    );
+    Some(form_page(
+        signed,
+        mode,
+        draft,
+        &problems,
+        None,
+        0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
 /// `POST /console/anchors/new`: create the anchor the form names (only if nothing is registered there).
 pub async fn create(
     posted: Posted,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let Posted { signed, form } = posted;
-    let draft = Draft::of_form(&form);
+    let draft = Draft::of_form(&form, state.limits.links);
+    if let Some(refused) = too_many_rows(&signed, Mode::New, &draft, state.limits.links) {
+        return Ok(refused);
+    }
     if form.has("add-link") {
         return Ok(form_page(
             &signed,
@@ -433,8 +460,11 @@ pub async fn post(
     match AnchorAction::parse(&state, req.uri().path())? {
         AnchorAction::Edit(key) => {
             authorise(&signed.principal, &key)?;
-            let mut draft = Draft::of_form(&form);
+            let mut draft = Draft::of_form(&form, state.limits.links);
             draft.identifier = key.canonical_path().to_string();
+            if let Some(refused) = too_many_rows(&signed, Mode::Edit, &draft, state.limits.links) {
+                return Ok(refused);
+            }
             if form.has("add-link") {
                 return Ok(form_page(
                     &signed,
