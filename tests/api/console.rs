@@ -1345,6 +1345,19 @@ async fn browse_pages_through_every_anchor_once() {
         .filter(|s| html.contains(&format!(r#"href="/console/anchor/{s}""#)))
         .collect();
     assert_eq!(found, [&serials[7], &serials[17], &serials[27]]);
+
+    // Exactly a page's worth left (S00 to S24): no next page that would be empty.
+    for serial in &serials[25..] {
+        assert_eq!(
+            app.delete_anchor(serial).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    let (_, html) = browser
+        .page("/console/anchors?prefix=01/09520123456788/21/")
+        .await;
+    assert!(html.contains(&format!(r#"href="/console/anchor/{}""#, serials[24])));
+    assert!(!html.contains(r#"id="next-page""#), "{html}");
 }
 
 #[tokio::test]

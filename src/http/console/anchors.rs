@@ -20,8 +20,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Anchors shown per page.
 const PAGE: usize = 25;
-/// Anchors a search reads per page at most, looking for matches (each listing read takes `PAGE * 4`).
-const SEARCH_BUDGET: usize = 2_000;
+/// Anchors a Browse page reads from the store at most, counted in every scope range read (each listing read takes up
+/// to `PAGE * 4` per range when searching): a search of a large registry goes on from the next page.
+const SEARCH_BUDGET: usize = 500;
 
 /// `GET /console/anchors?prefix=&q=&page=`: a page of the anchors the key's scopes cover, starting with `prefix`;
 /// with `q`, only those whose identifier or description contains it (any case). `page` is where the page starts (the
@@ -161,8 +162,9 @@ struct Found {
     resume: Option<String>,
 }
 
-/// Up to `PAGE` anchors after `after` that match `q`, reading at most `SEARCH_BUDGET` (a search of a large registry
-/// goes on from the next page, rather than reading it all at once).
+/// Up to `PAGE` anchors after `after` that match `q`, reading at most about `SEARCH_BUDGET` (a search of a large
+/// registry goes on from the next page, rather than reading it all at once). One match more than a page is looked
+/// for, so that a next page is offered only when there is one (or when the budget ran out before the end).
 async fn find(
     state: &AppState,
     signed: &Signed,
@@ -180,10 +182,14 @@ async fn find(
                 .to_lowercase()
                 .contains(&needle)
     };
-    let chunk = if needle.is_empty() { PAGE } else { PAGE * 4 };
+    let chunk = if needle.is_empty() {
+        PAGE + 1
+    } else {
+        PAGE * 4
+    };
     let (mut anchors, mut read) = (Vec::new(), 0);
     loop {
-        let page = crate::http::listing::read_page(
+        let (page, listed) = crate::http::listing::read_page_counted(
             state,
             &signed.principal,
             prefix,
@@ -192,16 +198,15 @@ async fn find(
         )
         .await?;
         let full = page.len() == chunk;
-        read += page.len();
+        read += listed;
         for (path, stored) in page {
             after = Some(path.clone());
             if matches(&path, &stored) {
                 anchors.push((path, stored));
-                if anchors.len() == PAGE {
-                    return Ok(Found {
-                        anchors,
-                        resume: after,
-                    });
+                if anchors.len() > PAGE {
+                    anchors.truncate(PAGE);
+                    let resume = anchors.last().map(|(p, _)| p.clone());
+                    return Ok(Found { anchors, resume });
                 }
             }
         }
