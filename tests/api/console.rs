@@ -13,9 +13,12 @@ use std::path::Path;
 
 pub(crate) const ACME: &str = "acme-secret";
 pub(crate) const OTHER: &str = "other-secret";
+/// A key for the serials of G only (`01/09520123456788/21/*`), not G itself.
+pub(crate) const SERIALS: &str = "serials-secret";
 pub(crate) const G: &str = "01/09520123456788";
 
-/// Two scoped keys (hashes computed with coreutils `sha256sum`): acme on `01/0952012*`, other on `01/0950600*`.
+/// Three scoped keys (hashes computed with coreutils `sha256sum`): acme on `01/0952012*`, other on `01/0950600*`,
+/// serials on `01/09520123456788/21/*`.
 fn config(dir: &Path) -> String {
     let path = dir.join("console-test.toml");
     std::fs::write(
@@ -30,6 +33,11 @@ scopes = ["01/0952012*"]
 name = "other"
 sha256 = "9c0ee26e4a1fbb028187486a7ea91f81f8ab81fcf467cba75107dbd3a64244d7"
 scopes = ["01/0950600*"]
+
+[[keys]]
+name = "serials"
+sha256 = "39d96f26840bf076f731b9d88a2f65e93640723cc3ad6a5b41bdbf88e71acaa3"
+scopes = ["01/09520123456788/21/*"]
 "#,
     )
     .unwrap();
@@ -1473,4 +1481,59 @@ async fn a_form_of_too_many_link_rows_is_refused_on_the_first_row_too_many() {
         "rows past it were not read"
     );
     assert_eq!(app.get_anchor(G).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// A level above the caller's anchor that is outside its scopes is shown as registered, nothing more: not its
+/// description or links on the anchor page, and not its candidates in Check's explanation.
+#[tokio::test]
+async fn levels_outside_the_scopes_are_named_not_shown() {
+    let (app, _dir) = app().await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "Secret product", "links": [
+            {"linkType": "gs1:pip", "href": "https://brand.example/hidden-from-serials", "title": "P"},
+            {"linkType": "gs1:pip", "href": "https://brand.example/other", "title": "P2", "hreflang": ["de"]}]}),
+    )
+    .await;
+    let serial = format!("{G}/21/S1");
+    app.put_anchor(
+        &serial,
+        json!({"itemDescription": "Serial one", "links": [
+            {"linkType": "gs1:certificationInfo", "href": "https://brand.example/cert", "title": "C"}]}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in(SERIALS).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (status, html) = browser.page(&format!("/console/anchor/{serial}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let levels = &html[html.find(r#"id="levels""#).unwrap()..];
+    assert!(
+        levels.contains("registered, outside your scopes"),
+        "{levels}"
+    );
+    assert!(!html.contains("Secret product"), "{html}");
+    assert!(!levels.contains("gs1:pip"), "{levels}");
+
+    let (status, html) = browser
+        .page(&format!(
+            "/console/check?uri=%2F{}%3FlinkType%3Dgs1%3Apip&lang=en",
+            serial.replace('/', "%2F")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains(&format!("candidates at {G}: outside your scopes")),
+        "{html}"
+    );
+    assert!(!html.contains("https://brand.example/other"), "{html}");
+    assert!(!html.contains("candidates of type"), "{html}");
+    assert!(
+        html.contains("Serial one")
+            || html.contains("gs1:certificationInfo")
+            || html.contains("1 links"),
+        "its own level is shown: {html}"
+    );
 }

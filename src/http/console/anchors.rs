@@ -314,7 +314,7 @@ async fn view(
                     }
                 }
                 p.meta { "Public address: " a href=(key.uri_under(&state.origin(req))) { (key.uri_under(&state.origin(req))) } }
-                (levels_view(&above, &vocabulary))
+                (levels_view(&above, &vocabulary, &signed.principal))
             }
         }
         None => html! {
@@ -329,7 +329,7 @@ async fn view(
                 }
                 a.button.secondary href=(format!("{}?identifier={}", url("/anchors/new"), utf8_percent_encode(path, NON_ALPHANUMERIC))) { "Create it" }
             }
-            (levels_view(&above, &vocabulary))
+            (levels_view(&above, &vocabulary, &signed.principal))
         },
     };
     let status = if stored.is_some() {
@@ -400,10 +400,13 @@ pub fn record_view(
     }
 }
 
-/// The levels above an anchor (batch → product), each with what it holds, since their links apply too.
+/// The levels above an anchor (batch → product), each with what it holds, since their links apply too; a level
+/// outside the caller's scopes shows only that something is registered there (its description and links are another
+/// issuer's, and may include links hidden by `accessRole`).
 fn levels_view(
     above: &[(&str, Option<std::sync::Arc<StoredAnchor>>)],
     vocabulary: &Vocabulary,
+    principal: &crate::auth::Principal,
 ) -> Markup {
     html! {
         @if !above.is_empty() {
@@ -411,10 +414,18 @@ fn levels_view(
             ul #levels {
                 @for (path, stored) in above {
                     li {
-                        a href=(url(&format!("/anchor/{path}"))) { code { (path) } }
-                        @match stored {
-                            Some(s) => { " — " (s.record.item_description) " (" (link_summary(&s.record, vocabulary)) ")" }
-                            None => { " — nothing registered" }
+                        @if principal.may_access(path) {
+                            a href=(url(&format!("/anchor/{path}"))) { code { (path) } }
+                            @match stored {
+                                Some(s) => { " — " (s.record.item_description) " (" (link_summary(&s.record, vocabulary)) ")" }
+                                None => { " — nothing registered" }
+                            }
+                        } @else {
+                            code { (path) }
+                            @match stored {
+                                Some(_) => { " — registered, outside your scopes" }
+                                None => { " — nothing registered" }
+                            }
                         }
                     }
                 }
