@@ -1537,3 +1537,88 @@ async fn levels_outside_the_scopes_are_named_not_shown() {
         "its own level is shown: {html}"
     );
 }
+
+/// Removing a link a lifecycle contributor added, on the edit form, removes it (the owner may, as with
+/// `PUT ?contributions=replace`), and the other links stay as they were. The contributed link is written into Redis as
+/// the store's own format (idr's encoder), since making one through the API needs a DIA holder.
+#[tokio::test]
+async fn removing_a_contributed_link_on_the_form_removes_it() {
+    use idr::registry::{AnchorRecord, Link, StoredAnchor};
+    let redis = RedisServer::start();
+    let link = |href: &str, contributor: Option<&str>| Link {
+        link_type: "https://gs1.org/voc/pip".into(),
+        href: href.into(),
+        title: "T".into(),
+        media_type: None,
+        hreflang: if contributor.is_some() {
+            vec!["de".into()]
+        } else {
+            vec![]
+        },
+        context: vec![],
+        rel: vec![],
+        method: vec![],
+        encryption_method: None,
+        access_role: vec![],
+        forwards_query: true,
+        id: None,
+        contributor: contributor.map(str::to_string),
+    };
+    let stored = StoredAnchor {
+        version: 1,
+        record: AnchorRecord {
+            item_description: "Pack".into(),
+            default_link_type: None,
+            links: vec![
+                link("https://brand.example/own", None),
+                link(
+                    "https://recycler.example/e",
+                    Some("did:web:recycler.example"),
+                ),
+            ],
+        },
+    };
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("idr:a:{{{G}}}");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(stored.encode())
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let app = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    let before = api_record(&app, G).await;
+    assert_eq!(
+        before["links"][1]["contributor"], "did:web:recycler.example",
+        "{before}"
+    );
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let fields = filled(
+        &mut browser,
+        &format!("/console/anchor/{G}/edit"),
+        &[("link-1-remove", "1")],
+    )
+    .await;
+    let saved = browser
+        .post(&format!("/console/anchor/{G}/edit"), &pairs(&fields))
+        .await;
+    assert_eq!(
+        saved.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    assert_eq!(
+        location(&saved),
+        format!("/console/anchor/{G}?notice=saved")
+    );
+    let after = api_record(&app, G).await;
+    assert_eq!(after["version"], 2);
+    assert_eq!(
+        after["links"],
+        json!([{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/own", "title": "T"}])
+    );
+}

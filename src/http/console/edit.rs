@@ -520,7 +520,10 @@ async fn save(
     };
     let how = Write {
         asked,
-        owner_write: crate::contribution::OwnerWrite::KeepContributions,
+        // The form lists every stored link, contributed ones included (their attribution kept in `more`), and the
+        // save holds only over the version the form was loaded from: the form is the whole list, so a contributed
+        // link whose row was removed goes, as a `PUT ?contributions=replace` drops it.
+        owner_write: crate::contribution::OwnerWrite::ReplaceContributions,
         who: &signed.principal.name,
         access: &Access::Owner,
         keep_same: true,
