@@ -1622,3 +1622,37 @@ async fn removing_a_contributed_link_on_the_form_removes_it() {
         json!([{"linkType": "https://gs1.org/voc/pip", "href": "https://brand.example/own", "title": "T"}])
     );
 }
+
+/// A delete from a page loaded before the anchor changed deletes nothing and says so, with a link to the current
+/// version (not a bare 412 error page).
+#[tokio::test]
+async fn a_delete_from_a_stale_page_shows_the_current_version() {
+    let (app, _dir) = app().await;
+    let body = |d: &str| {
+        json!({"itemDescription": d, "links": [
+            {"linkType": "gs1:pip", "href": "https://brand.example/p", "title": "P"}]})
+    };
+    app.put_anchor(G, body("First")).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let (_, page) = browser.page(&format!("/console/anchor/{G}")).await;
+    let csrf = csrf_of(&page);
+    app.put_anchor(G, body("Second")).await;
+    let response = browser
+        .post(
+            &format!("/console/anchor/{G}/delete"),
+            &[("csrf", &csrf), ("version", "1")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"id="conflict""#), "{html}");
+    assert!(html.contains("at version 2 now"), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"id="current-version" href="/console/anchor/{G}""#
+        )),
+        "{html}"
+    );
+    assert_eq!(api_record(&app, G).await["itemDescription"], "Second");
+}

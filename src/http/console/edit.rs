@@ -769,11 +769,17 @@ async fn delete(
     authorise(&signed.principal, key)?;
     let precondition = version_of(form)?;
     let path = key.canonical_path();
-    if !state
+    let deleted = match state
         .store
         .delete(path, precondition, &signed.principal.name)
-        .await?
+        .await
     {
+        Err(StoreError::PreconditionFailed { current }) => {
+            return Ok(stale_delete(signed, key, current));
+        }
+        other => other?,
+    };
+    if !deleted {
         return Err(ApiError::NotFound(format!("no anchor {path}")).into());
     }
     crate::http::observe::record_write(&signed.principal, "delete");
@@ -786,6 +792,30 @@ async fn delete(
         "{}?notice=deleted",
         anchor_url(key, "")
     )))
+}
+
+/// A delete from a page loaded before the anchor changed: nothing was deleted; the page says so and links to the
+/// current version, where the delete can be made again (`412`, as the API answers).
+fn stale_delete(signed: &Signed, key: &Identifier, current: Option<u64>) -> HttpResponse {
+    let path = key.canonical_path();
+    let body = html! {
+        p.kicker { "Anchor" }
+        h1 { "Not deleted: the anchor changed" }
+        div #conflict.conflict role="alert" {
+            p { "The anchor " code { (path) } " changed since this page was loaded"
+                @match current {
+                    Some(v) => { " (it is at version " (v) " now)" }
+                    None => { " (it is no longer registered)" }
+                }
+                ". Nothing was deleted." }
+            p { a #current-version href=(anchor_url(key, "")) { "See the current version" }
+                @if current.is_some() { " and delete it from there if you still want to." } }
+        }
+    };
+    layout::respond(
+        StatusCode::PRECONDITION_FAILED,
+        layout::page(signed, Nav::None, "Not deleted", body),
+    )
 }
 
 /// Brings back what a delete kept, as `POST /api/v1/anchors/{identifier}:restore` does (`AnchorStore::restore`).
