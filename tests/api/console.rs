@@ -1636,6 +1636,10 @@ async fn a_delete_from_a_stale_page_shows_the_current_version() {
     let mut browser = Browser::new(&app);
     browser.sign_in(ACME).await;
     let (_, page) = browser.page(&format!("/console/anchor/{G}")).await;
+    assert!(
+        page.contains(&format!(r#"id="label-link" href="/console/qr/{G}""#)),
+        "the anchor page links to its label: {page}"
+    );
     let csrf = csrf_of(&page);
     app.put_anchor(G, body("Second")).await;
     let response = browser

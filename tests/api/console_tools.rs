@@ -721,6 +721,15 @@ async fn audit_shows_the_changes_within_the_keys_scopes() {
     );
     assert!(changes.contains(&format!("{G}/10/LOT1")), "{changes}");
     assert!(!changes.contains("other"), "{changes}");
+    // A `limit` in the address does not shrink the page: the page sets its own.
+    let (_, limited) = acme
+        .page(&format!("/console/audit?identifier={G}&limit=1"))
+        .await;
+    let limited = text_of(&limited, "changes");
+    assert!(
+        limited.contains("admin") && limited.contains("acme"),
+        "{limited}"
+    );
     let (_, mine) = acme
         .page(&format!("/console/audit?identifier={G}&mine=1"))
         .await;

@@ -307,6 +307,7 @@ async fn view(
                 (record_view(stored, &vocabulary, verdicts.as_ref()))
                 div.actions {
                     a.button #edit href=(anchor_url(key, "/edit")) { "Edit" }
+                    a.button.secondary #label-link href=(url(&format!("/qr/{path}"))) { "Label" }
                     form method="post" action=(anchor_url(key, "/delete")) {
                         (signed.csrf_field())
                         input type="hidden" name="version" value=(stored.version);

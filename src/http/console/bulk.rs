@@ -589,13 +589,8 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
         link.insert("linkType".into(), json!(cell(Column::LinkType)));
         link.insert("href".into(), json!(cell(Column::Href)));
         link.insert("title".into(), json!(cell(Column::Title)));
-        let list = |value: &str| -> Vec<String> {
-            value
-                .split([' ', ',', ';'])
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        // One rule for a list in a cell, as the edit form reads its languages.
+        let list = crate::registration::languages;
         let languages = list(cell(Column::Language));
         if !languages.is_empty() {
             link.insert("hreflang".into(), json!(languages));

@@ -169,12 +169,7 @@ impl Draft {
             link.insert("linkType".into(), json!(row.link_type));
             link.insert("href".into(), json!(row.href));
             link.insert("title".into(), json!(row.title));
-            let languages: Vec<&str> = row
-                .lang
-                .split(',')
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
+            let languages = crate::registration::languages(&row.lang);
             if !languages.is_empty() {
                 link.insert("hreflang".into(), json!(languages));
             }
