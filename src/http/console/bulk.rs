@@ -179,7 +179,8 @@ fn page(signed: &Signed, uploaded: Option<&Uploaded>, problem: Option<&str>) -> 
         ul {
             li { "The rows of one identifier are its links after the upload, in file order; links not in the file are removed, as a PUT of the anchor would remove them. A target that changed is kept as its link's earlier version." }
             li { "A file uploaded again changes nothing: an anchor that would be stored as it is gets no new version." }
-            li { "Optional columns: description, type (media type), context, default link type. Without a description an existing anchor keeps its own; a new one takes its first row's title." }
+            li { "A row for a link already stored (the same link type and address, or the same variant) changes only what the file's columns say: what a CSV cannot express (access roles, encryption, fwqs, rel, method, the link's id) is kept." }
+            li { "Optional columns: description, type (media type), context, default link type. Without a description (or default link type) an existing anchor keeps its own; a new one takes its first row's title." }
         }
     };
     layout::page(signed, Nav::Bulk, "Bulk upload", body)
