@@ -48,6 +48,68 @@ impl Verdicts for Verification {
     }
 }
 
+/// Which part of the explanation a line is (the console shows parts by the caller's scopes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Request,
+    Decompressed,
+    Identifier,
+    /// The heading of the levels.
+    Levels,
+    /// One level (`Line::level`) and what it holds.
+    Level,
+    AskedFor,
+    /// A target of a level (`Line::level`) a scan passes over.
+    PassedOver,
+    /// The candidates' heading and each candidate, at a level (`Line::level`), or that no level holds any.
+    Candidates,
+    Answer,
+}
+
+/// One line of the explanation, with the part it belongs to and the level it is about, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub part: Part,
+    /// The canonical path of the level the line shows, for lines about one level.
+    pub level: Option<String>,
+    pub text: String,
+}
+
+/// The explanation being written: whole lines, each tagged with the part and level set before it was written.
+struct Out {
+    lines: Vec<Line>,
+    part: Part,
+    level: Option<String>,
+    partial: String,
+}
+
+impl Out {
+    fn at(&mut self, part: Part, level: Option<&str>) -> &mut Self {
+        self.part = part;
+        self.level = level.map(str::to_string);
+        self
+    }
+}
+
+impl Write for Out {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for piece in s.split_inclusive('\n') {
+            match piece.strip_suffix('\n') {
+                Some(end) => {
+                    self.partial.push_str(end);
+                    self.lines.push(Line {
+                        part: self.part,
+                        level: self.level.clone(),
+                        text: std::mem::take(&mut self.partial),
+                    });
+                }
+                None => self.partial.push_str(piece),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The explanation, as lines of text, as a server in `verification.mode = enforce` answers when `verdicts` is given
 /// (the caller gives it only in that mode): the stored verdicts of the request's levels decide which targets a scan
 /// passes over (as the server's in-memory copy of them does), and each one passed over is named with the reason.
@@ -56,7 +118,22 @@ pub async fn explain_verified(
     request: &Request<'_>,
     verdicts: Option<&dyn Verdicts>,
 ) -> Result<String, StoreError> {
-    let mut out = String::new();
+    let lines = explain_lines(cx, request, verdicts).await?;
+    Ok(lines.iter().map(|l| format!("{}\n", l.text)).collect())
+}
+
+/// `explain_verified`, line by line, each line tagged with its part and level.
+pub async fn explain_lines(
+    cx: &Context<'_>,
+    request: &Request<'_>,
+    verdicts: Option<&dyn Verdicts>,
+) -> Result<Vec<Line>, StoreError> {
+    let mut out = Out {
+        lines: Vec::new(),
+        part: Part::Request,
+        level: None,
+        partial: String::new(),
+    };
     let (path, raw_query) = split_uri(request.uri);
     let _ = writeln!(
         out,
@@ -70,8 +147,8 @@ pub async fn explain_verified(
     let parsed = match cx.parser.parse_request(&path, &raw_query) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let _ = writeln!(out, "answer: 400 Bad Request: {e}");
-            return Ok(out);
+            let _ = writeln!(out.at(Part::Answer, None), "answer: 400 Bad Request: {e}");
+            return Ok(out.lines);
         }
     };
     let id = &parsed.identifier;
@@ -86,7 +163,7 @@ pub async fn explain_verified(
             None => "a compressed GS1 Digital Link URI".to_string(),
         };
         let _ = writeln!(
-            out,
+            out.at(Part::Decompressed, None),
             "decompressed: the last path segment is {form}; uncompressed: {}{}{query}",
             id.uri_under(cx.root),
             if query.is_empty() { "" } else { "?" }
@@ -94,7 +171,7 @@ pub async fn explain_verified(
     }
     let raw_query = parsed.query.clone().unwrap_or(raw_query);
     let _ = writeln!(
-        out,
+        out.at(Part::Identifier, None),
         "identifier: {} (scheme {}; anchor {}/{})",
         id.canonical_path(),
         id.scheme().namespace,
@@ -111,7 +188,7 @@ pub async fn explain_verified(
     let paths: Vec<&str> = levels.iter().map(|l| l.canonical_path()).collect();
     let records = cx.store.get_many(&paths).await?;
     let _ = writeln!(
-        out,
+        out.at(Part::Levels, None),
         "levels (most specific first, read in one store round trip):"
     );
     for (path, record) in paths.iter().zip(&records) {
@@ -127,7 +204,7 @@ pub async fn explain_verified(
                     .map_or("(inherited)".into(), |t| curie(cx.vocabulary, t))
             ),
         };
-        let _ = writeln!(out, "  {path:<50} {state}");
+        let _ = writeln!(out.at(Part::Level, Some(path)), "  {path:<50} {state}");
     }
     let wanted = match &query.link_type {
         LinkTypeQuery::Default => records
@@ -137,7 +214,11 @@ pub async fn explain_verified(
         LinkTypeQuery::Type(uri) => Some(uri.clone()),
         LinkTypeQuery::Linkset | LinkTypeQuery::Unknown(_) => None,
     };
-    let _ = writeln!(out, "asked for: {}", describe_query(&query, cx.vocabulary));
+    let _ = writeln!(
+        out.at(Part::AskedFor, None),
+        "asked for: {}",
+        describe_query(&query, cx.vocabulary)
+    );
     let verdicts = match verdicts {
         Some(source) => Some(source.verdicts(&paths).await?),
         None => None,
@@ -185,12 +266,16 @@ pub async fn explain_verified(
             &resolved.outcome,
         );
     }
-    let _ = writeln!(out, "answer: {}", answer(&resolved.outcome, &raw_query));
-    Ok(out)
+    let _ = writeln!(
+        out.at(Part::Answer, None),
+        "answer: {}",
+        answer(&resolved.outcome, &raw_query)
+    );
+    Ok(out.lines)
 }
 
 fn candidates(
-    out: &mut String,
+    out: &mut Out,
     cx: &Context<'_>,
     query: &Query,
     levels: &[crate::identifier::Identifier],
@@ -214,12 +299,13 @@ fn candidates(
     });
     let Some((level, links)) = found else {
         let _ = writeln!(
-            out,
+            out.at(Part::Candidates, None),
             "no level holds {} links",
             curie(cx.vocabulary, link_type)
         );
         return;
     };
+    out.at(Part::Candidates, Some(level.canonical_path()));
     let _ = writeln!(
         out,
         "candidates of type {} at {} (first best wins; the publisher's order breaks ties):",
@@ -259,7 +345,7 @@ fn candidates(
 
 /// Each target a scan passes over (`verification.mode = enforce`), level by level, and why.
 fn passed_over(
-    out: &mut String,
+    out: &mut Out,
     cx: &Context<'_>,
     paths: &[&str],
     records: &[Option<std::sync::Arc<crate::registry::StoredAnchor>>],
@@ -270,7 +356,7 @@ fn passed_over(
         for link in links {
             if let Some(why) = refusal(path, link) {
                 let _ = writeln!(
-                    out,
+                    out.at(Part::PassedOver, Some(path)),
                     "passed over: {} ({} at {path}): its credential failed verification ({why})",
                     link.href,
                     curie(cx.vocabulary, &link.link_type)

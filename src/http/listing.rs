@@ -112,6 +112,20 @@ pub(crate) async fn read_page(
     after: Option<&str>,
     limit: usize,
 ) -> Result<crate::registry::Page, ApiError> {
+    Ok(read_page_counted(state, principal, prefix, after, limit)
+        .await?
+        .0)
+}
+
+/// `read_page`, and how many anchors the store listed (and decoded) for it: up to `limit` per scope range, before
+/// the ranges are merged and cut to `limit`.
+pub(crate) async fn read_page_counted(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(crate::registry::Page, usize), ApiError> {
     // Pattern registrations live beside anchors under a reserved root; they are listed by their own API.
     let keep = |path: &str| {
         principal.may_access(path) && !path.starts_with(crate::registry::patterns::ROOT)
@@ -130,10 +144,11 @@ pub(crate) async fn read_page(
             .await?;
         page.extend(part);
     }
+    let listed = page.len();
     page.sort_by(|a, b| a.0.cmp(&b.0));
     page.dedup_by(|a, b| a.0 == b.0);
     page.truncate(limit);
-    Ok(page)
+    Ok((page, listed))
 }
 
 /// The prefixes to read for `prefix` under `scopes`: where each scope meets it (the longer of the two when one starts

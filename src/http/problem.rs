@@ -81,6 +81,9 @@ pub enum ApiError {
     /// The public conversion endpoint's limit per client address (`limits.convert_requests_per_second`).
     #[error("too many conversion requests from this address; retry in {} s", .0.as_secs().max(1))]
     TooManyConversions(std::time::Duration),
+    /// A failure of the server's own code (a bug): `500`, logged; the client gets a fixed text.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<QrError> for ApiError {
@@ -158,7 +161,7 @@ impl ApiError {
                 "Service unavailable"
             }
             ApiError::Did(_) => "Bad gateway",
-            ApiError::Qr(QrError::Encode(_)) => "Internal server error",
+            ApiError::Qr(QrError::Encode(_)) | ApiError::Internal(_) => "Internal server error",
             ApiError::Qr(_) => "Bad request",
             ApiError::Carrier(_) => "Invalid carrier data",
             ApiError::ToEpc(_) => "No EPC URI",
@@ -183,6 +186,7 @@ impl ApiError {
             ApiError::Store(StoreError::Unavailable(_)) => STORE_UNAVAILABLE.to_string(),
             ApiError::Store(StoreError::Uncertain(_)) => STORE_UNCERTAIN.to_string(),
             ApiError::Store(StoreError::Decode { .. }) => STORE_UNREADABLE.to_string(),
+            ApiError::Internal(_) => "the server failed to answer (its log says why)".to_string(),
             ApiError::Invalid(errors) if errors.iter().any(|e| e.refused) => {
                 let refused = errors.iter().filter(|e| e.refused);
                 let texts: Vec<String> = refused
@@ -303,7 +307,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Did(_) => StatusCode::BAD_GATEWAY,
             // Encoding into a buffer we own fails only on a bug; everything else is the request's options.
-            ApiError::Qr(QrError::Encode(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Qr(QrError::Encode(_)) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::Qr(_) => StatusCode::BAD_REQUEST,
             ApiError::Carrier(_) => StatusCode::BAD_REQUEST,
             ApiError::ToEpc(_) => StatusCode::BAD_REQUEST,

@@ -25,6 +25,16 @@ pub use write::{
 
 use serde::Serialize;
 
+/// A list of language tags as people type them in one field (a form's input, a CSV cell): separated by spaces, commas
+/// or semicolons, empty pieces dropped (`"en, fr"`, `"en de"`, `"en;de"`). The one rule of the console's edit form
+/// and its CSV upload.
+pub fn languages(text: &str) -> Vec<String> {
+    text.split([' ', ',', ';'])
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,

@@ -526,6 +526,46 @@ async fn a_csv_row_changes_only_its_columns_of_a_stored_link() {
     assert_eq!(links[0]["title"], "Soap", "{stored}");
 }
 
+/// An upload cut short (no closing boundary) is refused as such, not written without its last part; a file of more
+/// anchors than one console upload takes (10,000) is refused, pointing to the API; neither writes anything.
+#[tokio::test]
+async fn a_cut_short_or_too_long_upload_is_refused_and_writes_nothing() {
+    let (app, _dir) = app().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let csrf = csrf_of(&browser.page("/console/bulk").await.1);
+    let csv = format!("identifier,link type,href,title\n{G},gs1:pip,https://brand.example/p,P\n");
+    let (content_type, mut body) = multipart(Some(&csrf), "a.csv", csv.as_bytes());
+    let cut = body.len() - "\r\n----idrTestBoundary7MA4YWxkTrZu0gW--\r\n".len();
+    body.truncate(cut);
+    let response = client()
+        .post(browser.url("/console/bulk"))
+        .header(COOKIE, browser.cookie_header())
+        .header(CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("ended before its closing boundary"), "{html}");
+    assert_eq!(version_of(&app, G).await, None);
+
+    let mut many = String::from("identifier,link type,href,title\n");
+    for serial in 0..10_001 {
+        many.push_str(&format!(
+            "{G}/21/{serial},gs1:pip,https://brand.example/p,P\n"
+        ));
+    }
+    let (status, html) = upload(&mut browser, "many.csv", many.as_bytes()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(
+        html.contains("holds 10001 anchors") && html.contains("idr import --server"),
+        "{html}"
+    );
+    assert_eq!(version_of(&app, &format!("{G}/21/0")).await, None);
+}
+
 #[tokio::test]
 async fn a_bad_line_is_refused_alone_and_a_bad_file_writes_nothing() {
     let (app, _dir) = app().await;
@@ -681,6 +721,15 @@ async fn audit_shows_the_changes_within_the_keys_scopes() {
     );
     assert!(changes.contains(&format!("{G}/10/LOT1")), "{changes}");
     assert!(!changes.contains("other"), "{changes}");
+    // A `limit` in the address does not shrink the page: the page sets its own.
+    let (_, limited) = acme
+        .page(&format!("/console/audit?identifier={G}&limit=1"))
+        .await;
+    let limited = text_of(&limited, "changes");
+    assert!(
+        limited.contains("admin") && limited.contains("acme"),
+        "{limited}"
+    );
     let (_, mine) = acme
         .page(&format!("/console/audit?identifier={G}&mine=1"))
         .await;

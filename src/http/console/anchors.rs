@@ -20,8 +20,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Anchors shown per page.
 const PAGE: usize = 25;
-/// Anchors a search reads per page at most, looking for matches (each listing read takes `PAGE * 4`).
-const SEARCH_BUDGET: usize = 2_000;
+/// Anchors a Browse page reads from the store at most, counted in every scope range read (each listing read takes up
+/// to `PAGE * 4` per range when searching): a search of a large registry goes on from the next page.
+const SEARCH_BUDGET: usize = 500;
 
 /// `GET /console/anchors?prefix=&q=&page=`: a page of the anchors the key's scopes cover, starting with `prefix`;
 /// with `q`, only those whose identifier or description contains it (any case). `page` is where the page starts (the
@@ -161,8 +162,9 @@ struct Found {
     resume: Option<String>,
 }
 
-/// Up to `PAGE` anchors after `after` that match `q`, reading at most `SEARCH_BUDGET` (a search of a large registry
-/// goes on from the next page, rather than reading it all at once).
+/// Up to `PAGE` anchors after `after` that match `q`, reading at most about `SEARCH_BUDGET` (a search of a large
+/// registry goes on from the next page, rather than reading it all at once). One match more than a page is looked
+/// for, so that a next page is offered only when there is one (or when the budget ran out before the end).
 async fn find(
     state: &AppState,
     signed: &Signed,
@@ -180,10 +182,14 @@ async fn find(
                 .to_lowercase()
                 .contains(&needle)
     };
-    let chunk = if needle.is_empty() { PAGE } else { PAGE * 4 };
+    let chunk = if needle.is_empty() {
+        PAGE + 1
+    } else {
+        PAGE * 4
+    };
     let (mut anchors, mut read) = (Vec::new(), 0);
     loop {
-        let page = crate::http::listing::read_page(
+        let (page, listed) = crate::http::listing::read_page_counted(
             state,
             &signed.principal,
             prefix,
@@ -192,16 +198,15 @@ async fn find(
         )
         .await?;
         let full = page.len() == chunk;
-        read += page.len();
+        read += listed;
         for (path, stored) in page {
             after = Some(path.clone());
             if matches(&path, &stored) {
                 anchors.push((path, stored));
-                if anchors.len() == PAGE {
-                    return Ok(Found {
-                        anchors,
-                        resume: after,
-                    });
+                if anchors.len() > PAGE {
+                    anchors.truncate(PAGE);
+                    let resume = anchors.last().map(|(p, _)| p.clone());
+                    return Ok(Found { anchors, resume });
                 }
             }
         }
@@ -302,6 +307,7 @@ async fn view(
                 (record_view(stored, &vocabulary, verdicts.as_ref()))
                 div.actions {
                     a.button #edit href=(anchor_url(key, "/edit")) { "Edit" }
+                    a.button.secondary #label-link href=(url(&format!("/qr/{path}"))) { "Label" }
                     form method="post" action=(anchor_url(key, "/delete")) {
                         (signed.csrf_field())
                         input type="hidden" name="version" value=(stored.version);
@@ -309,7 +315,7 @@ async fn view(
                     }
                 }
                 p.meta { "Public address: " a href=(key.uri_under(&state.origin(req))) { (key.uri_under(&state.origin(req))) } }
-                (levels_view(&above, &vocabulary))
+                (levels_view(&above, &vocabulary, &signed.principal))
             }
         }
         None => html! {
@@ -324,7 +330,7 @@ async fn view(
                 }
                 a.button.secondary href=(format!("{}?identifier={}", url("/anchors/new"), utf8_percent_encode(path, NON_ALPHANUMERIC))) { "Create it" }
             }
-            (levels_view(&above, &vocabulary))
+            (levels_view(&above, &vocabulary, &signed.principal))
         },
     };
     let status = if stored.is_some() {
@@ -395,10 +401,13 @@ pub fn record_view(
     }
 }
 
-/// The levels above an anchor (batch → product), each with what it holds, since their links apply too.
+/// The levels above an anchor (batch → product), each with what it holds, since their links apply too; a level
+/// outside the caller's scopes shows only that something is registered there (its description and links are another
+/// issuer's, and may include links hidden by `accessRole`).
 fn levels_view(
     above: &[(&str, Option<std::sync::Arc<StoredAnchor>>)],
     vocabulary: &Vocabulary,
+    principal: &crate::auth::Principal,
 ) -> Markup {
     html! {
         @if !above.is_empty() {
@@ -406,10 +415,18 @@ fn levels_view(
             ul #levels {
                 @for (path, stored) in above {
                     li {
-                        a href=(url(&format!("/anchor/{path}"))) { code { (path) } }
-                        @match stored {
-                            Some(s) => { " — " (s.record.item_description) " (" (link_summary(&s.record, vocabulary)) ")" }
-                            None => { " — nothing registered" }
+                        @if principal.may_access(path) {
+                            a href=(url(&format!("/anchor/{path}"))) { code { (path) } }
+                            @match stored {
+                                Some(s) => { " — " (s.record.item_description) " (" (link_summary(&s.record, vocabulary)) ")" }
+                                None => { " — nothing registered" }
+                            }
+                        } @else {
+                            code { (path) }
+                            @match stored {
+                                Some(_) => { " — registered, outside your scopes" }
+                                None => { " — nothing registered" }
+                            }
                         }
                     }
                 }

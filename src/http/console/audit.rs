@@ -36,7 +36,18 @@ pub async fn page(
     let mut status = actix_web::http::StatusCode::OK;
     let mut trail: Option<Trail> = None;
     if !identifier.is_empty() {
-        let query = format!("{raw}&limit={PAGE}");
+        // The page's own limit, whatever the address says: the user's parameters but `limit`, then it.
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+            if name != "limit" {
+                query.append_pair(&name, &value);
+            }
+        }
+        // `query_param` reads `+` as itself: spaces as `%20` (a `+` of the value is `%2B` already).
+        let query = query
+            .append_pair("limit", &PAGE.to_string())
+            .finish()
+            .replace('+', "%20");
         match read_trail(&state, &signed.principal, &query).await {
             Ok(found) => trail = Some(found),
             // A bad parameter or an identifier outside the scopes: beside its field, with the API's status.

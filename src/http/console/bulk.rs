@@ -37,6 +37,10 @@ use std::collections::BTreeMap;
 /// line by line on one page; larger files go to `POST /api/v1/anchors` or `idr import --server`.
 pub const MAX_UPLOAD: u64 = 8 * 1024 * 1024;
 
+/// The most anchors one console upload writes (its report lists every one on one page); more go to
+/// `POST /api/v1/anchors` or `idr import --server`.
+pub const MAX_ANCHORS: usize = 10_000;
+
 /// The CSV template: the header row and an example of the common case, two links of one anchor.
 const TEMPLATE: &str = "identifier,link type,href,title,language\r\n\
 01/09520123456788,gs1:pip,https://brand.example/products/09520123456788,Product information,en\r\n\
@@ -72,12 +76,18 @@ pub async fn upload(
     };
     let limit = MAX_UPLOAD.min(state.settings.limits.max_import_bytes);
     let body = read(payload, limit).await?;
-    let parts = parts(&body, &boundary);
+    let (parts, closed) = parts(&body, &boundary);
     let token = parts
         .iter()
         .find(|p| p.name == super::csrf::FIELD)
-        .and_then(|p| std::str::from_utf8(&p.body).ok());
+        .and_then(|p| std::str::from_utf8(p.body).ok());
     signed.check_csrf(&req, token)?;
+    if !closed {
+        return Ok(refused(
+            &signed,
+            "the upload ended before its closing boundary (cut short?): send the file again".into(),
+        ));
+    }
     let Some(file) = parts.iter().find(|p| p.name == "file") else {
         return Ok(refused(&signed, "choose a file to upload".into()));
     };
@@ -92,6 +102,16 @@ pub async fn upload(
     };
     if lines.lines.is_empty() {
         return Ok(refused(&signed, "the file holds no anchors".into()));
+    }
+    if lines.lines.len() > MAX_ANCHORS {
+        return Ok(refused(
+            &signed,
+            format!(
+                "the file holds {} anchors; the console takes at most {MAX_ANCHORS} in one upload (its report lists \
+                 each): split it, or send it to POST /api/v1/anchors or with idr import --server",
+                lines.lines.len()
+            ),
+        ));
     }
     let caller = Caller(signed.principal.clone());
     let report = write_lines(&state, &caller, lines.lines, lines.patches)
@@ -147,7 +167,8 @@ fn page(signed: &Signed, uploaded: Option<&Uploaded>, problem: Option<&str>) -> 
             (signed.csrf_field())
             div.field {
                 label for="file" { "File (CSV or NDJSON)" }
-                p.hint #file-hint { "at most " (MAX_UPLOAD / (1024 * 1024)) " MiB; .csv is read as CSV, anything else whose first character is { as NDJSON" }
+                p.hint #file-hint { "at most " (MAX_UPLOAD / (1024 * 1024)) " MiB and " (MAX_ANCHORS) " anchors (more: "
+                    code { "POST /api/v1/anchors" } " or " code { "idr import --server" } "); .csv is read as CSV, anything else whose first character is { as NDJSON" }
                 input #file type="file" name="file" accept=".csv,.ndjson,.jsonl,text/csv,application/x-ndjson"
                     required aria-describedby=(described) aria-invalid=[problem.map(|_| "true")];
                 @if let Some(problem) = problem { p.error #file-error { (problem) } }
@@ -158,7 +179,8 @@ fn page(signed: &Signed, uploaded: Option<&Uploaded>, problem: Option<&str>) -> 
         ul {
             li { "The rows of one identifier are its links after the upload, in file order; links not in the file are removed, as a PUT of the anchor would remove them. A target that changed is kept as its link's earlier version." }
             li { "A file uploaded again changes nothing: an anchor that would be stored as it is gets no new version." }
-            li { "Optional columns: description, type (media type), context, default link type. Without a description an existing anchor keeps its own; a new one takes its first row's title." }
+            li { "A row for a link already stored (the same link type and address, or the same variant) changes only what the file's columns say: what a CSV cannot express (access roles, encryption, fwqs, rel, method, the link's id) is kept." }
+            li { "Optional columns: description, type (media type), context, default link type. Without a description (or default link type) an existing anchor keeps its own; a new one takes its first row's title." }
         }
     };
     layout::page(signed, Nav::Bulk, "Bulk upload", body)
@@ -258,27 +280,37 @@ fn boundary(req: &HttpRequest) -> Option<String> {
     })
 }
 
-/// One part of a multipart body.
+/// One part of a multipart body, borrowed from it.
 #[derive(Debug)]
-struct Part {
+struct Part<'a> {
     name: String,
     filename: String,
-    body: Vec<u8>,
+    body: &'a [u8],
 }
 
-/// The parts of a `multipart/form-data` body (RFC 7578): each delimiter is CRLF `--boundary` (the first may start the
-/// body), the part's headers end at an empty line, and the last delimiter is followed by `--`. Parts without a
-/// `Content-Disposition: form-data; name=…` are skipped.
-fn parts(body: &[u8], boundary: &str) -> Vec<Part> {
-    let mut framed = Vec::with_capacity(body.len() + 2);
-    framed.extend_from_slice(b"\r\n");
-    framed.extend_from_slice(body);
+/// The parts of a `multipart/form-data` body (RFC 7578), as slices of it: each delimiter is CRLF `--boundary` (the
+/// first may start the body), the part's headers end at an empty line, and the last delimiter is followed by `--`.
+/// Parts without a `Content-Disposition: form-data; name=…` are skipped. The second value says whether the closing
+/// delimiter came: without it the body was cut short, and its last part is not among the parts.
+fn parts<'a>(body: &'a [u8], boundary: &str) -> (Vec<Part<'a>>, bool) {
     let delimiter = format!("\r\n--{boundary}");
-    let at: Vec<usize> = memchr::memmem::find_iter(&framed, delimiter.as_bytes()).collect();
+    let opening = &delimiter.as_bytes()[2..];
+    // Where each delimiter's `--boundary` starts.
+    let mut at: Vec<usize> = Vec::new();
+    if body.starts_with(opening) {
+        at.push(0);
+    }
+    at.extend(memchr::memmem::find_iter(body, delimiter.as_bytes()).map(|i| i + 2));
+    let closed = at
+        .last()
+        .is_some_and(|last| body[last + opening.len()..].starts_with(b"--"));
     let mut parts = Vec::new();
     for pair in at.windows(2) {
-        let segment = &framed[pair[0] + delimiter.len()..pair[1]];
-        let Some(segment) = segment.strip_prefix(b"\r\n") else {
+        // The part runs from after its delimiter to the CRLF before the next one.
+        let Some(segment) = body
+            .get(pair[0] + opening.len()..pair[1] - 2)
+            .and_then(|s| s.strip_prefix(b"\r\n"))
+        else {
             continue;
         };
         let Some(end) = memchr::memmem::find(segment, b"\r\n\r\n") else {
@@ -291,13 +323,14 @@ fn parts(body: &[u8], boundary: &str) -> Vec<Part> {
         parts.push(Part {
             name,
             filename,
-            body: segment[end + 4..].to_vec(),
+            body: &segment[end + 4..],
         });
     }
-    parts
+    (parts, closed)
 }
 
-/// `name` and `filename` of a part's `Content-Disposition: form-data` header.
+/// `name` and `filename` of a part's `Content-Disposition: form-data` header. Parameters are split on `;` outside
+/// quoted strings, and a quoted value may hold `;`, `=` and backslash-escaped characters (`filename="a;b.csv"`).
 fn disposition(headers: &str) -> Option<(String, String)> {
     let line = headers.split("\r\n").find(|l| {
         l.split(':')
@@ -305,14 +338,66 @@ fn disposition(headers: &str) -> Option<(String, String)> {
             .is_some_and(|n| n.trim().eq_ignore_ascii_case("content-disposition"))
     })?;
     let (_, value) = line.split_once(':')?;
+    let params = parameters(value);
     let param = |wanted: &str| {
-        value.split(';').find_map(|p| {
-            let (name, v) = p.split_once('=')?;
-            (name.trim().eq_ignore_ascii_case(wanted))
-                .then(|| v.trim().trim_matches('"').to_string())
-        })
+        params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, v)| v.clone())
     };
     Some((param("name")?, param("filename").unwrap_or_default()))
+}
+
+/// The `name=value` parameters of a header value (the leading token, such as `form-data`, has no `=` and is
+/// skipped); quoted values unquoted.
+fn parameters(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        // A parameter's name, up to `=` (or the next `;`: a token without a value).
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            name.push(c);
+            chars.next();
+        }
+        let Some(c) = chars.next() else { break };
+        if c == ';' {
+            continue;
+        }
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+            chars.next();
+        }
+        let mut v = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => v.extend(chars.next()),
+                    c => v.push(c),
+                }
+            }
+            // Anything after the closing quote up to `;` is ignored.
+            for c in chars.by_ref() {
+                if c == ';' {
+                    break;
+                }
+            }
+        } else {
+            for c in chars.by_ref() {
+                if c == ';' {
+                    break;
+                }
+                v.push(c);
+            }
+            v = v.trim().to_string();
+        }
+        params.push((name.trim().to_string(), v));
+    }
+    params
 }
 
 /// The lines to write, and for CSV which rows each came from.
@@ -331,10 +416,7 @@ enum Read {
 
 /// The anchors of an uploaded file, or why the file as a whole cannot be read.
 fn read_file(state: &AppState, file: &Part) -> Result<Read, String> {
-    let bytes = file
-        .body
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&file.body);
+    let bytes = file.body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(file.body);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -406,6 +488,7 @@ struct Gathered {
 
 /// CSV rows → one anchor per identifier (rows of one identifier gathered in file order).
 fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
+    let newlines = newlines_of(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -452,10 +535,14 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| line_at(text, p.byte()));
+            let line = e
+                .position()
+                .map_or(0, |p| line_at(text, &newlines, p.byte()));
             format!("line {line}: {}", csv_problem(&e))
         })?;
-        let row = record.position().map_or(0, |p| line_at(text, p.byte()));
+        let row = record
+            .position()
+            .map_or(0, |p| line_at(text, &newlines, p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -503,13 +590,8 @@ fn csv_anchors(state: &AppState, text: &str) -> Result<Vec<Gathered>, String> {
         link.insert("linkType".into(), json!(cell(Column::LinkType)));
         link.insert("href".into(), json!(cell(Column::Href)));
         link.insert("title".into(), json!(cell(Column::Title)));
-        let list = |value: &str| -> Vec<String> {
-            value
-                .split([' ', ',', ';'])
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
+        // One rule for a list in a cell, as the edit form reads its languages.
+        let list = crate::registration::languages;
         let languages = list(cell(Column::Language));
         if !languages.is_empty() {
             link.insert("hreflang".into(), json!(languages));
@@ -558,19 +640,21 @@ fn anchor_lines(anchors: Vec<Gathered>) -> Lines {
 
 /// The 1-based line of the record that starts at `byte` (the reader's own line count lags behind with CRLF line
 /// ends, whose `\n` it counts as the start of the next record).
-fn line_at(text: &str, byte: u64) -> usize {
+/// `newlines` are the offsets of the text's `\n`s (`newlines_of`), so that each row costs a binary search, not a
+/// count from the start.
+fn line_at(text: &str, newlines: &[usize], byte: u64) -> usize {
     let start = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
     let skipped = text.as_bytes()[start..]
         .iter()
         .take_while(|b| matches!(b, b'\r' | b'\n'))
         .filter(|b| **b == b'\n')
         .count();
-    text.as_bytes()[..start]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + skipped
-        + 1
+    newlines.partition_point(|&i| i < start) + skipped + 1
+}
+
+/// The offsets of the `\n`s of `text`, for `line_at`.
+fn newlines_of(text: &str) -> Vec<usize> {
+    memchr::memchr_iter(b'\n', text.as_bytes()).collect()
 }
 
 /// A CSV error in words, naming the field where it has one.
@@ -596,13 +680,39 @@ mod tests {
             b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--XyZ\r\n\
 Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\n\
 identifier,href\r\n--not-the-boundary\r\n--XyZ--\r\n";
-        let parts = parts(body, "XyZ");
+        let (parts, closed) = parts(body, "XyZ");
+        assert!(closed);
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].name, "csrf");
         assert_eq!(parts[0].body, b"tok");
         assert_eq!(parts[1].name, "file");
         assert_eq!(parts[1].filename, "a.csv");
         assert_eq!(parts[1].body, b"identifier,href\r\n--not-the-boundary");
+    }
+
+    #[test]
+    fn a_body_without_its_closing_delimiter_is_known_cut_short() {
+        let body =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--XyZ\r\n\
+Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nidentifier,href\r\n01/1,";
+        let (parts, closed) = parts(body, "XyZ");
+        assert!(!closed);
+        assert_eq!(parts.len(), 1, "the token is still found");
+        assert_eq!(parts[0].body, b"tok");
+    }
+
+    #[test]
+    fn quoted_parameters_may_hold_separators() {
+        let headers =
+            "Content-Disposition: form-data; name=\"file\"; filename=\"a;b=\\\"c\\\".csv\"";
+        assert_eq!(
+            disposition(headers),
+            Some(("file".to_string(), "a;b=\"c\".csv".to_string()))
+        );
+        assert_eq!(
+            disposition("content-disposition: form-data;name=csrf"),
+            Some(("csrf".to_string(), String::new()))
+        );
     }
 
     #[test]
@@ -616,9 +726,14 @@ identifier,href\r\n--not-the-boundary\r\n--XyZ--\r\n";
     #[test]
     fn lines_are_counted_with_either_line_end() {
         let text = "a,b\r\n1,2\r\n\r\n3,4\n";
-        assert_eq!(line_at(text, 0), 1);
-        assert_eq!(line_at(text, 3), 2, "a record read from the CRLF before it");
-        assert_eq!(line_at(text, 5), 2);
-        assert_eq!(line_at(text, 10), 4, "a blank line between");
+        let newlines = newlines_of(text);
+        assert_eq!(line_at(text, &newlines, 0), 1);
+        assert_eq!(
+            line_at(text, &newlines, 3),
+            2,
+            "a record read from the CRLF before it"
+        );
+        assert_eq!(line_at(text, &newlines, 5), 2);
+        assert_eq!(line_at(text, &newlines, 10), 4, "a blank line between");
     }
 }

@@ -166,23 +166,16 @@ async fn check(
     } else {
         None
     };
-    let text = explain::explain_verified(&cx, &request, verdicts)
+    let explained = explain::explain_lines(&cx, &request, verdicts)
         .await
         .map_err(crate::http::problem::ApiError::Store)?;
     let key = identifier_of(state, &uri);
     let answer_only = key
         .as_ref()
         .is_none_or(|k| !signed.principal.may_access(k.canonical_path()));
-    let lines = text
-        .lines()
-        .filter(|l| {
-            !answer_only
-                || ["request:", "decompressed:", "identifier:", "answer:"]
-                    .iter()
-                    .any(|p| l.starts_with(p))
-        })
-        .map(str::to_string)
-        .collect();
+    let lines = shown(explained, answer_only, |level| {
+        signed.principal.may_access(level)
+    });
     let public_uri = key.as_ref().map(|k| k.uri_under(&origin));
     Ok(Ok(Checked {
         origin,
@@ -192,6 +185,40 @@ async fn check(
         public_uri,
         answer_only,
     }))
+}
+
+/// What of an explanation the caller sees: outside its scopes only what a scan answers (`answer_only`); else all,
+/// except that a level outside its scopes shows only that it is there (its records, candidates and passed-over
+/// targets are another issuer's).
+fn shown(
+    explained: Vec<explain::Line>,
+    answer_only: bool,
+    may_access: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    use explain::Part;
+    let mut lines = Vec::new();
+    let mut hidden_candidates = false;
+    for line in explained {
+        let public = matches!(
+            line.part,
+            Part::Request | Part::Decompressed | Part::Identifier | Part::Answer
+        );
+        if answer_only && !public {
+            continue;
+        }
+        match line.level.as_deref() {
+            Some(level) if !may_access(level) => match line.part {
+                Part::Level => lines.push(format!("  {level:<50} outside your scopes")),
+                Part::Candidates if !hidden_candidates => {
+                    hidden_candidates = true;
+                    lines.push(format!("candidates at {level}: outside your scopes"));
+                }
+                _ => {}
+            },
+            _ => lines.push(line.text),
+        }
+    }
+    lines
 }
 
 /// The identifier a URI's path names, as a scan would parse it.

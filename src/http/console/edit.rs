@@ -114,10 +114,12 @@ impl Draft {
         }
     }
 
-    /// The form as posted. Rows are numbered from 0 with no gaps; reading stops at the first number missing.
-    fn of_form(form: &Form) -> Draft {
+    /// The form as posted. Rows are numbered from 0 with no gaps; reading stops at the first number missing, or after
+    /// `max_rows` + 1 rows (one too many, which `too_many_rows` refuses), so a body of numbered fields costs at most
+    /// that many rows of lookups.
+    fn of_form(form: &Form, max_rows: usize) -> Draft {
         let mut rows = Vec::new();
-        for n in 0.. {
+        for n in 0..=max_rows {
             let name = |part: &str| format!("link-{n}-{part}");
             if !form.has(&name("type")) && !form.has(&name("href")) {
                 break;
@@ -167,12 +169,7 @@ impl Draft {
             link.insert("linkType".into(), json!(row.link_type));
             link.insert("href".into(), json!(row.href));
             link.insert("title".into(), json!(row.title));
-            let languages: Vec<&str> = row
-                .lang
-                .split(',')
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
+            let languages = crate::registration::languages(&row.lang);
             if !languages.is_empty() {
                 link.insert("hreflang".into(), json!(languages));
             }
@@ -368,13 +365,38 @@ pub async fn edit_form(
     ))
 }
 
+/// The form again with an error on its first row past `max` (`limits.max_links_per_anchor`), when it has one: rows
+/// beyond it were not read.
+fn too_many_rows(signed: &Signed, mode: Mode, draft: &Draft, max: usize) -> Option<HttpResponse> {
+    if draft.rows.len() <= max {
+        return None;
+    }
+    let mut problems = Problems::default();
+    problems.add(
+        Some(format!("link-{max}-type")),
+        format!("an anchor has at most {max} links (limits.max_links_per_anchor)"),
+    );
+    Some(form_page(
+        signed,
+        mode,
+        draft,
+        &problems,
+        None,
+        0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
 /// `POST /console/anchors/new`: create the anchor the form names (only if nothing is registered there).
 pub async fn create(
     posted: Posted,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let Posted { signed, form } = posted;
-    let draft = Draft::of_form(&form);
+    let draft = Draft::of_form(&form, state.limits.links);
+    if let Some(refused) = too_many_rows(&signed, Mode::New, &draft, state.limits.links) {
+        return Ok(refused);
+    }
     if form.has("add-link") {
         return Ok(form_page(
             &signed,
@@ -433,8 +455,11 @@ pub async fn post(
     match AnchorAction::parse(&state, req.uri().path())? {
         AnchorAction::Edit(key) => {
             authorise(&signed.principal, &key)?;
-            let mut draft = Draft::of_form(&form);
+            let mut draft = Draft::of_form(&form, state.limits.links);
             draft.identifier = key.canonical_path().to_string();
+            if let Some(refused) = too_many_rows(&signed, Mode::Edit, &draft, state.limits.links) {
+                return Ok(refused);
+            }
             if form.has("add-link") {
                 return Ok(form_page(
                     &signed,
@@ -490,7 +515,10 @@ async fn save(
     };
     let how = Write {
         asked,
-        owner_write: crate::contribution::OwnerWrite::KeepContributions,
+        // The form lists every stored link, contributed ones included (their attribution kept in `more`), and the
+        // save holds only over the version the form was loaded from: the form is the whole list, so a contributed
+        // link whose row was removed goes, as a `PUT ?contributions=replace` drops it.
+        owner_write: crate::contribution::OwnerWrite::ReplaceContributions,
         who: &signed.principal.name,
         access: &Access::Owner,
         keep_same: true,
@@ -736,11 +764,17 @@ async fn delete(
     authorise(&signed.principal, key)?;
     let precondition = version_of(form)?;
     let path = key.canonical_path();
-    if !state
+    let deleted = match state
         .store
         .delete(path, precondition, &signed.principal.name)
-        .await?
+        .await
     {
+        Err(StoreError::PreconditionFailed { current }) => {
+            return Ok(stale_delete(signed, key, current));
+        }
+        other => other?,
+    };
+    if !deleted {
         return Err(ApiError::NotFound(format!("no anchor {path}")).into());
     }
     crate::http::observe::record_write(&signed.principal, "delete");
@@ -753,6 +787,30 @@ async fn delete(
         "{}?notice=deleted",
         anchor_url(key, "")
     )))
+}
+
+/// A delete from a page loaded before the anchor changed: nothing was deleted; the page says so and links to the
+/// current version, where the delete can be made again (`412`, as the API answers).
+fn stale_delete(signed: &Signed, key: &Identifier, current: Option<u64>) -> HttpResponse {
+    let path = key.canonical_path();
+    let body = html! {
+        p.kicker { "Anchor" }
+        h1 { "Not deleted: the anchor changed" }
+        div #conflict.conflict role="alert" {
+            p { "The anchor " code { (path) } " changed since this page was loaded"
+                @match current {
+                    Some(v) => { " (it is at version " (v) " now)" }
+                    None => { " (it is no longer registered)" }
+                }
+                ". Nothing was deleted." }
+            p { a #current-version href=(anchor_url(key, "")) { "See the current version" }
+                @if current.is_some() { " and delete it from there if you still want to." } }
+        }
+    };
+    layout::respond(
+        StatusCode::PRECONDITION_FAILED,
+        layout::page(signed, Nav::None, "Not deleted", body),
+    )
 }
 
 /// Brings back what a delete kept, as `POST /api/v1/anchors/{identifier}:restore` does (`AnchorStore::restore`).

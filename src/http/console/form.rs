@@ -6,11 +6,13 @@ use crate::http::problem::ApiError;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
+use std::collections::HashMap;
 
-/// The fields of a posted form, in order (a name may repeat).
+/// The fields of a posted form: the first value of each name (a name may repeat; later values are ignored), indexed
+/// once so that a page reading many names costs one lookup each, whatever the size of the body.
 #[derive(Debug, Default)]
 pub struct Form {
-    fields: Vec<(String, String)>,
+    fields: HashMap<String, String>,
 }
 
 impl Form {
@@ -47,17 +49,18 @@ impl Form {
 
     /// The fields of an urlencoded body (`+` is a space).
     pub fn parse(body: &[u8]) -> Form {
-        Form {
-            fields: url::form_urlencoded::parse(body).into_owned().collect(),
+        let mut fields = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            if !fields.contains_key(name.as_ref()) {
+                fields.insert(name.into_owned(), value.into_owned());
+            }
         }
+        Form { fields }
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.get(name).map(String::as_str)
     }
 
     /// The first value of `name`, trimmed, or `""`.

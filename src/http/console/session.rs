@@ -231,8 +231,8 @@ pub async fn sign_in(
         csrf: random_token(),
         expires: crate::auth::now() + lifetime.as_secs(),
     };
-    let document =
-        serde_json::to_string(&stored).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let document = serde_json::to_string(&stored)
+        .map_err(|e| ApiError::Internal(format!("session record: {e}")))?;
     state
         .sessions
         .put_session(&id_digest(&id), &document, lifetime)
