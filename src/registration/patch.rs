@@ -29,7 +29,7 @@ impl Patch {
     /// `Link::same_variant`, or else the same relation and `href`; each stored link matched once; predecessors and
     /// contributors' links never) starts from the stored link and takes the submitted relation, `href` and the
     /// fields this patch sets: attributes the write cannot express (`accessRole`, `encryptionMethod`, `fwqs`, `rel`,
-    /// `method`, `id`) survive. Stored links no submitted one matches are dropped, as in a `PUT`.
+    /// `method`, `id`) survive. Stored links no submitted one matches are dropped, as in a `PUT`; the stored default is kept only while a submitted link has its type.
     pub fn apply(
         &self,
         stored: Option<&AnchorRecord>,
@@ -45,9 +45,16 @@ impl Patch {
                 .clone_from(&stored.item_description);
         }
         if !self.default_link_type {
-            submitted
-                .default_link_type
-                .clone_from(&stored.default_link_type);
+            // The stored default only while a submitted link still has its type: a write that drops the type would
+            // otherwise be refused for a default it never named.
+            let kept = stored.default_link_type.as_deref().filter(|default| {
+                let key = vocab.relation_key(default);
+                submitted
+                    .links
+                    .iter()
+                    .any(|l| vocab.relation_key(&l.link_type) == key)
+            });
+            submitted.default_link_type = kept.map(str::to_string);
         }
         let mut free: Vec<&Link> = stored
             .links

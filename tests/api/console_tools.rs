@@ -526,6 +526,49 @@ async fn a_csv_row_changes_only_its_columns_of_a_stored_link() {
     assert_eq!(links[0]["title"], "Soap", "{stored}");
 }
 
+/// A CSV without a default column that drops the stored default's link type is written (the default follows the
+/// links, as in a `PUT` without one), not refused for a default it never named; a row that moves a link to a new
+/// address keeps what the CSV cannot say (`fwqs`).
+#[tokio::test]
+async fn a_csv_that_drops_the_default_type_or_moves_a_target_is_written_as_meant() {
+    let (app, _dir) = app().await;
+    app.put_anchor(
+        G,
+        json!({"itemDescription": "Lavender soap", "defaultLinkType": "untp:dpp", "links": [
+            {"linkType": "gs1:pip", "href": "https://brand.example/soap", "title": "Soap", "hreflang": ["en"],
+             "fwqs": false},
+            {"linkType": "untp:dpp", "href": "https://brand.example/soap.jwt", "title": "Passport",
+             "hreflang": ["en"]}]}),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ACME).await;
+    let csv = format!(
+        "identifier,link type,href,title,language\n\
+         {G},gs1:pip,https://brand.example/soap-v2,Soap,en\n"
+    );
+    let (status, html) = upload(&mut browser, "pip-only.csv", csv.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(report_rows(&html)[0][2], "replaced", "{html}");
+    let stored: Value = app.get_anchor(G).await.json().await.unwrap();
+    assert_eq!(
+        stored["defaultLinkType"], "https://gs1.org/voc/pip",
+        "{stored}"
+    );
+    let links = stored["links"].as_array().unwrap();
+    let pip = links
+        .iter()
+        .find(|l| l["href"] == "https://brand.example/soap-v2")
+        .unwrap_or_else(|| panic!("{stored}"));
+    assert_eq!(pip["fwqs"], false, "{stored:#}");
+    assert!(
+        !links
+            .iter()
+            .any(|l| l["href"] == "https://brand.example/soap.jwt"),
+        "{stored}"
+    );
+}
+
 /// An upload cut short (no closing boundary) is refused as such, not written without its last part; a file of more
 /// anchors than one console upload takes (10,000) is refused, pointing to the API; neither writes anything.
 #[tokio::test]
