@@ -1538,11 +1538,9 @@ async fn levels_outside_the_scopes_are_named_not_shown() {
     );
 }
 
-/// Removing a link a lifecycle contributor added, on the edit form, removes it (the owner may, as with
-/// `PUT ?contributions=replace`), and the other links stay as they were. The contributed link is written into Redis as
-/// the store's own format (idr's encoder), since making one through the API needs a DIA holder.
-#[tokio::test]
-async fn removing_a_contributed_link_on_the_form_removes_it() {
+/// An app on a Redis holding G at version 1 with an own link and a link a lifecycle contributor added, written as the
+/// store's own format (idr's encoder), since making one through the API needs a DIA holder.
+async fn with_a_contributed_link() -> (RedisServer, TestApp) {
     use idr::registry::{AnchorRecord, Link, StoredAnchor};
     let redis = RedisServer::start();
     let link = |href: &str, contributor: Option<&str>| Link {
@@ -1588,6 +1586,63 @@ async fn removing_a_contributed_link_on_the_form_removes_it() {
         .await
         .unwrap();
     let app = TestApp::start_with(&["--no-demo", "--redis-url", &redis.url()]).await;
+    (redis, app)
+}
+
+/// A save that met a conflict lists the contributed links it did not know of, so saving again (which replaces the
+/// whole list) keeps them: here "New anchor" names an identifier that exists with a contributor's link.
+#[tokio::test]
+async fn saving_after_a_conflict_keeps_contributed_links_the_form_did_not_list() {
+    let (_redis, app) = with_a_contributed_link().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let fields = filled(
+        &mut browser,
+        "/console/anchors/new",
+        &[
+            ("identifier", G),
+            ("itemDescription", "Pack"),
+            ("link-0-type", "gs1:pip"),
+            ("link-0-href", "https://brand.example/new"),
+            ("link-0-title", "N"),
+        ],
+    )
+    .await;
+    let conflict = browser.post("/console/anchors/new", &pairs(&fields)).await;
+    let status = conflict.status();
+    let html = conflict.text().await.unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains(r#"id="conflict""#), "{html}");
+    let again = form_fields(&html, "anchor-form");
+    let action = if html.contains(&format!(r#"action="/console/anchor/{G}/edit""#)) {
+        format!("/console/anchor/{G}/edit")
+    } else {
+        "/console/anchors/new".to_string()
+    };
+    let saved = browser.post(&action, &pairs(&again)).await;
+    assert_eq!(
+        saved.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let after = api_record(&app, G).await;
+    let hrefs: Vec<&str> = after["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["href"].as_str().unwrap())
+        .collect();
+    assert!(hrefs.contains(&"https://brand.example/new"), "{after}");
+    assert!(hrefs.contains(&"https://recycler.example/e"), "{after}");
+}
+
+/// Removing a link a lifecycle contributor added, on the edit form, removes it (the owner may, as with
+/// `PUT ?contributions=replace`), and the other links stay as they were. The contributed link is written into Redis as
+/// the store's own format (idr's encoder), since making one through the API needs a DIA holder.
+#[tokio::test]
+async fn removing_a_contributed_link_on_the_form_removes_it() {
+    let (_redis, app) = with_a_contributed_link().await;
     let before = api_record(&app, G).await;
     assert_eq!(
         before["links"][1]["contributor"], "did:web:recycler.example",

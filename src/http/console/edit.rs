@@ -114,6 +114,37 @@ impl Draft {
         }
     }
 
+    /// Rows for the contributed links of `stored` this form does not list: the save after a conflict replaces the
+    /// whole list, so a link a contributor added meanwhile goes only if its row is removed on purpose.
+    fn keep_contributions_of(
+        &mut self,
+        key: &Identifier,
+        stored: &StoredAnchor,
+        vocabulary: &Vocabulary,
+    ) {
+        let listed: Vec<Row> = self
+            .rows
+            .iter()
+            .map(|r| Row {
+                remove: false,
+                ..r.clone()
+            })
+            .collect();
+        let contributed = Draft::of_stored(key, stored, vocabulary)
+            .rows
+            .into_iter()
+            .zip(&stored.record.links)
+            .filter(|(row, link)| link.contributor.is_some() && !listed.contains(row))
+            .map(|(row, _)| row);
+        let at = self
+            .rows
+            .iter()
+            .rposition(|r| !r.is_empty())
+            .map_or(0, |i| i + 1);
+        let added: Vec<Row> = contributed.collect();
+        self.rows.splice(at..at, added);
+    }
+
     /// The form as posted. Rows are numbered from 0 with no gaps; reading stops at the first number missing, or after
     /// `max_rows` + 1 rows (one too many, which `too_many_rows` refuses), so a body of numbered fields costs at most
     /// that many rows of lookups.
@@ -536,6 +567,9 @@ async fn save(
                 .as_ref()
                 .map(|s| s.version.to_string())
                 .unwrap_or_default();
+            if let Some(stored) = &stored {
+                draft.keep_contributions_of(key, stored, &state.vocabulary());
+            }
             let conflict = Conflict {
                 stored,
                 vocabulary: state.vocabulary(),
