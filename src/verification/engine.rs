@@ -438,13 +438,25 @@ impl Engine {
         let Some(stored) = self.parts.anchors.get(anchor).await? else {
             return Ok(None);
         };
+        // What this flight found so far, over what is stored for this version (a check that ran before, e.g. the
+        // write's own, which this one may have waited behind).
+        let mut links = flight
+            .progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let (_, Some(kept)) = self.read_revised(anchor).await? {
+            if kept.version == stored.version {
+                let earlier = kept
+                    .links
+                    .into_iter()
+                    .filter(|k| !links.iter().any(|l| l.is_for(&k.link_type, &k.href)));
+                links.extend(earlier.collect::<Vec<_>>());
+            }
+        }
         let found = AnchorVerdicts {
             version: stored.version,
-            links: flight
-                .progress
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+            links,
         };
         let vocabulary = self.parts.vocabularies.current();
         Ok(Some(super::report_of(&vocabulary, &stored, Some(&found))))
@@ -1773,6 +1785,26 @@ mod tests {
             1,
             "the second never ran"
         );
+    }
+
+    /// Final review, finding 3: an on-demand check that is not done in time (it may have waited behind the write's own
+    /// check) answers what is stored for this version, not `pending`, for the links it has not reached.
+    #[tokio::test]
+    async fn an_on_demand_check_out_of_time_answers_the_stored_verdicts() {
+        let rig = rig(VerificationMode::Report, 2, Duration::from_millis(400));
+        let (anchor, href) = ("01/09520123456788", "https://a.example/dpp");
+        rig.put(anchor, &[href]).await;
+        rig.engine.check_anchor(anchor).await.unwrap();
+        rig.fake
+            .answer(href, Status::Failed, Some("about another product"));
+        let quick = rig
+            .engine
+            .check_within(anchor, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(quick.links.len(), 1);
+        assert_eq!(quick.links[0].status, Status::Verified, "{quick:?}");
     }
 
     #[tokio::test]
