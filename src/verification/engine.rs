@@ -141,6 +141,20 @@ impl Engine {
 
     /// Waits until no other check of `anchor` runs in this replica, and holds that until dropped.
     async fn turn(&self, anchor: &str) -> AnchorTurn {
+        let mut turn = self.turn_of(anchor);
+        turn.guard = Some(turn.lock.clone().lock_owned().await);
+        turn
+    }
+
+    /// `anchor`'s turn if no other check of it runs now, without waiting.
+    fn try_turn(&self, anchor: &str) -> Option<AnchorTurn> {
+        let mut turn = self.turn_of(anchor);
+        turn.guard = Some(turn.lock.clone().try_lock_owned().ok()?);
+        Some(turn)
+    }
+
+    /// `anchor`'s lock, not yet taken (its entry goes from the map when the last holder drops it).
+    fn turn_of(&self, anchor: &str) -> AnchorTurn {
         let lock = self
             .turns
             .lock()
@@ -148,14 +162,12 @@ impl Engine {
             .entry(anchor.to_string())
             .or_default()
             .clone();
-        let mut turn = AnchorTurn {
+        AnchorTurn {
             turns: self.turns.clone(),
             anchor: anchor.to_string(),
-            lock: lock.clone(),
+            lock,
             guard: None,
-        };
-        turn.guard = Some(lock.lock_owned().await);
-        turn
+        }
     }
 
     fn on(&self) -> bool {
@@ -296,6 +308,17 @@ impl Engine {
         progress: &Progress,
     ) -> Result<Option<Checked>, StoreError> {
         let turn = self.turn(anchor).await;
+        self.check_in_turn(turn, anchor, scope, progress).await
+    }
+
+    /// `check_scoped` with the anchor's turn already held.
+    async fn check_in_turn(
+        &self,
+        turn: AnchorTurn,
+        anchor: &str,
+        scope: &Scope,
+        progress: &Progress,
+    ) -> Result<Option<Checked>, StoreError> {
         let outcome = self.check_and_store(anchor, scope, progress).await;
         drop(turn);
         let deferred = match &outcome {
@@ -570,6 +593,18 @@ impl Engine {
         ));
         loop {
             let (anchor, scope) = self.queue.pop_scoped().await;
+            // An anchor checked now goes back on the queue once that check ends (merging with what waits there), so
+            // quick writes to it take no worker slot while they wait and make one check, not one each.
+            let Some(turn) = self.try_turn(&anchor) else {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    drop(engine.turn(&anchor).await);
+                    if engine.queue.push_scoped(&anchor, scope) == Pushed::Dropped {
+                        metrics::counter!(names::VERIFICATION_QUEUE_DROPPED).increment(1);
+                    }
+                });
+                continue;
+            };
             let Ok(permit) = anchors.clone().acquire_owned().await else {
                 return;
             };
@@ -577,7 +612,7 @@ impl Engine {
             tokio::spawn(async move {
                 let _permit = permit;
                 let checked = engine
-                    .check_scoped(&anchor, &scope, &Progress::default())
+                    .check_in_turn(turn, &anchor, &scope, &Progress::default())
                     .await;
                 if let Err(e) = checked {
                     tracing::warn!(anchor, error = %e, "verification not stored");
@@ -1127,6 +1162,29 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             worker.abort();
         }
+    }
+
+    /// Final review, finding 4: writes queued while their anchor is being checked wait without a worker slot and make
+    /// one more check together, not one each.
+    #[tokio::test]
+    async fn writes_queued_during_a_check_of_their_anchor_make_one_more_check() {
+        let rig = rig(VerificationMode::Report, 4, Duration::from_millis(300));
+        let anchor = "01/09520123456788";
+        rig.put(anchor, &["https://a.example/dpp"]).await;
+        let worker = tokio::spawn(rig.engine.clone().run_queue());
+        rig.engine.enqueue(anchor);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..3 {
+            rig.engine.enqueue(anchor);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        worker.abort();
+        assert_eq!(
+            rig.fake.calls.lock().unwrap().len(),
+            2,
+            "the first check and one for the writes during it"
+        );
     }
 
     #[tokio::test]
